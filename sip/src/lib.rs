@@ -11,5 +11,6 @@ pub mod message;
 pub mod transaction;
 pub mod transport;
 
+pub mod ids;
 mod peer;
 pub use peer::{ConnId, Peer, TransportKind};
