@@ -1,1 +1,141 @@
-fn main() {}
+//! The voxgate binary: command line, logging, signals, and the wiring of the
+//! edge to its configuration.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, fmt, reload};
+use voxgate_config::{Config, LogFormat};
+use voxgate_edge::{ConfigSource, Edge};
+
+/// SIP/RTP session border controller and voice-ingress B2BUA.
+///
+/// Without arguments voxgate runs on its embedded default config: a loopback
+/// demo on 127.0.0.1 (SIP 5060 UDP/TCP, 5061 TLS; admin HTTP 9060).
+#[derive(Parser, Debug)]
+#[command(name = "voxgate", version, about)]
+struct Cli {
+    /// Run on this config file instead of the embedded default.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Validate a config file: prints OK, or every error with file:line:key, and exits non-zero.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the embedded default config (the documented sample).
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::CheckConfig { file }) => check_config(&file),
+        Some(Cmd::DefaultConfig) => {
+            print!("{}", voxgate_config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        None => match serve(cli.config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("voxgate: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match voxgate_config::load_file(file) {
+        Ok(_) => {
+            println!("OK");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let source = match path {
+        Some(p) => ConfigSource::File(p),
+        None => ConfigSource::Embedded,
+    };
+    // Config errors are printed as they are: each names file, line and key.
+    let config = source.load().map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+    let set_level = init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("voxgate")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(config, source, set_level))
+}
+
+type LevelSetter = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Installs the tracing subscriber; returns a function that changes the
+/// level filter on reload (the format needs a restart).
+fn init_logging(config: &Config) -> anyhow::Result<LevelSetter> {
+    // RUST_LOG, when set, wins over the config so an operator can debug one run.
+    let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| config.logging.level.clone());
+    let filter = EnvFilter::try_new(&directive).with_context(|| format!("log level {directive:?}"))?;
+    let (filter, handle) = reload::Layer::new(filter);
+    let registry = tracing_subscriber::registry().with(filter);
+    match config.logging.format {
+        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true)).try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+    }
+    .context("installing the logger")?;
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    Ok(Box::new(move |level: &str| {
+        if from_env {
+            return;
+        }
+        match EnvFilter::try_new(level) {
+            Ok(f) => {
+                let _ = handle.reload(f);
+            }
+            Err(e) => error!(level, error = %e, "log level not applied"),
+        }
+    }))
+}
+
+async fn run(config: Config, source: ConfigSource, set_level: LevelSetter) -> anyhow::Result<()> {
+    // The longest a transaction can live is 64*T1 (timers B, F, H, J).
+    let grace = config.timers.t1 * 64;
+    let hook: voxgate_edge::ReloadHook = Box::new(move |c: &Config| set_level(&c.logging.level));
+    let edge = Edge::start(config, source, Some(hook)).await.context("starting")?;
+    info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");
+
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match edge.reload().await {
+                Ok(outcome) => info!(%outcome, "SIGHUP: reloaded"),
+                Err(e) => error!(errors = %e, "SIGHUP: reload refused, old config kept"),
+            },
+        }
+    }
+    info!(grace_s = grace.as_secs(), "stopping: refusing new work, finishing transactions");
+    edge.stop(grace).await;
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! Errors of the edge crate.
+
+use std::net::SocketAddr;
+use voxgate_config::ConfigErrors;
+use voxgate_sip::transport::TransportError;
+
+/// Why the edge could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EdgeError {
+    /// A SIP listener could not be set up.
+    #[error("SIP transport: {0}")]
+    Transport(#[from] TransportError),
+    /// The TLS settings of a listener are unusable.
+    #[error("TLS listener {address}: {source}")]
+    Tls {
+        /// The listener's address.
+        address: SocketAddr,
+        /// What went wrong.
+        source: TransportError,
+    },
+    /// The admin HTTP listener could not bind.
+    #[error("admin listener {address}: {source}")]
+    AdminBind {
+        /// The configured address.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Metric registration failed (a programming error).
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Why a reload was refused; the running config stays in place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The new config has errors; each names file, line and key.
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+    /// The reload task was interrupted before it finished.
+    #[error("reload interrupted")]
+    Interrupted,
+}

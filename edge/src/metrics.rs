@@ -1,0 +1,280 @@
+//! Prometheus metrics of the edge. Every name is `voxgate_*`; the list is
+//! documented in the README's "Metrics" section — keep the two in step.
+
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use voxgate_sip::TransportKind;
+use voxgate_sip::message::Method;
+use voxgate_sip::transaction::TxKind;
+
+/// Why a packet or connection was refused before parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The source address is in no trunk's allow-list.
+    NotAllowed,
+    /// The source belongs to a trunk that does not allow this transport.
+    TransportNotAllowed,
+}
+
+impl DropReason {
+    fn label(self) -> &'static str {
+        match self {
+            DropReason::NotAllowed => "not_allowed",
+            DropReason::TransportNotAllowed => "transport_not_allowed",
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received.
+    In,
+    /// Sent.
+    Out,
+}
+
+impl Direction {
+    fn label(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// The edge's metrics, registered in their own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    responses: IntCounterVec,
+    transactions_active: IntGaugeVec,
+    transactions: IntCounterVec,
+    transaction_timeouts: IntCounterVec,
+    allowlist_drops: IntCounterVec,
+    parse_errors: IntCounterVec,
+    connections_active: IntGaugeVec,
+    connections: IntCounterVec,
+    config_reloads: IntCounterVec,
+    draining: IntGauge,
+}
+
+/// Metric registration can only fail on a duplicate or malformed name, which
+/// is a programming error caught by the tests; we still report it as an error.
+pub type MetricsError = prometheus::Error;
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, MetricsError> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntGaugeVec, MetricsError> {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+/// Status class label of a response: "1xx" … "6xx".
+fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "6xx",
+    }
+}
+
+/// Method label; unknown methods share one label so a scanner cannot blow up
+/// the number of series.
+fn method_label(method: &Method) -> &str {
+    match method {
+        Method::Other(_) => "other",
+        m => m.as_str(),
+    }
+}
+
+fn tx_kind_label(kind: TxKind) -> &'static str {
+    match kind {
+        TxKind::InviteClient => "invite_client",
+        TxKind::InviteServer => "invite_server",
+        TxKind::NonInviteClient => "non_invite_client",
+        TxKind::NonInviteServer => "non_invite_server",
+    }
+}
+
+/// All transaction kinds, for exporting gauges.
+pub const TX_KINDS: [TxKind; 4] = [
+    TxKind::InviteClient,
+    TxKind::InviteServer,
+    TxKind::NonInviteClient,
+    TxKind::NonInviteServer,
+];
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    pub fn new(version: &str) -> Result<Metrics, MetricsError> {
+        let registry = Registry::new();
+        let build = IntGaugeVec::new(
+            Opts::new("voxgate_build_info", "Always 1; the version label says which build runs."),
+            &["version"],
+        )?;
+        registry.register(Box::new(build.clone()))?;
+        build.with_label_values(&[version]).set(1);
+        let draining = IntGauge::new("voxgate_draining", "1 while the node drains before stopping.")?;
+        registry.register(Box::new(draining.clone()))?;
+        Ok(Metrics {
+            requests: counter_vec(&registry, "voxgate_sip_requests_total",
+                "SIP requests received (in) and sent (out).", &["direction", "transport", "method"])?,
+            responses: counter_vec(&registry, "voxgate_sip_responses_total",
+                "SIP responses received (in) and sent (out), by CSeq method and status class.",
+                &["direction", "transport", "method", "status_class"])?,
+            transactions_active: gauge_vec(&registry, "voxgate_sip_transactions_active",
+                "RFC 3261 transactions alive now.", &["kind"])?,
+            transactions: counter_vec(&registry, "voxgate_sip_transactions_total",
+                "RFC 3261 transactions created.", &["kind"])?,
+            transaction_timeouts: counter_vec(&registry, "voxgate_sip_transaction_timeouts_total",
+                "Transactions that gave up (timer B, F or H) or hit a transport error.", &["kind", "cause"])?,
+            allowlist_drops: counter_vec(&registry, "voxgate_allowlist_drops_total",
+                "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
+                &["transport", "reason"])?,
+            parse_errors: counter_vec(&registry, "voxgate_sip_parse_errors_total",
+                "Messages that could not be parsed or lacked a valid mandatory header.", &["transport", "reason"])?,
+            connections_active: gauge_vec(&registry, "voxgate_sip_connections_active",
+                "Open TCP/TLS connections.", &["transport"])?,
+            connections: counter_vec(&registry, "voxgate_sip_connections_total",
+                "TCP/TLS connections opened.", &["transport", "direction"])?,
+            config_reloads: counter_vec(&registry, "voxgate_config_reloads_total",
+                "Configuration reloads by result.", &["result"])?,
+            draining,
+            registry,
+        })
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail on I/O; an error here would mean a
+        // malformed family, which the tests rule out.
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Counts a request.
+    pub fn request(&self, dir: Direction, transport: TransportKind, method: &Method) {
+        self.requests
+            .with_label_values(&[dir.label(), transport.as_str(), method_label(method)])
+            .inc();
+    }
+
+    /// Counts a response.
+    pub fn response(&self, dir: Direction, transport: TransportKind, method: &Method, status: u16) {
+        self.responses
+            .with_label_values(&[dir.label(), transport.as_str(), method_label(method), status_class(status)])
+            .inc();
+    }
+
+    /// Sets the active-transaction gauge of one kind.
+    pub fn set_transactions_active(&self, kind: TxKind, n: usize) {
+        self.transactions_active
+            .with_label_values(&[tx_kind_label(kind)])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a new transaction.
+    pub fn transaction_created(&self, kind: TxKind) {
+        self.transactions.with_label_values(&[tx_kind_label(kind)]).inc();
+    }
+
+    /// Counts a transaction that gave up.
+    pub fn transaction_failed(&self, kind: TxKind, cause: &'static str) {
+        self.transaction_timeouts.with_label_values(&[tx_kind_label(kind), cause]).inc();
+    }
+
+    /// Counts an allow-list drop.
+    pub fn allowlist_drop(&self, transport: TransportKind, reason: DropReason) {
+        self.allowlist_drops
+            .with_label_values(&[transport.as_str(), reason.label()])
+            .inc();
+    }
+
+    /// Counts a parse or header-validation failure.
+    pub fn parse_error(&self, transport: TransportKind, reason: &'static str) {
+        self.parse_errors.with_label_values(&[transport.as_str(), reason]).inc();
+    }
+
+    /// Counts an opened connection.
+    pub fn connection_opened(&self, transport: TransportKind, inbound: bool) {
+        let dir = if inbound { "inbound" } else { "outbound" };
+        self.connections.with_label_values(&[transport.as_str(), dir]).inc();
+        self.connections_active.with_label_values(&[transport.as_str()]).inc();
+    }
+
+    /// Counts a closed connection.
+    pub fn connection_closed(&self, transport: TransportKind) {
+        self.connections_active.with_label_values(&[transport.as_str()]).dec();
+    }
+
+    /// Counts a configuration reload.
+    pub fn config_reload(&self, ok: bool) {
+        self.config_reloads.with_label_values(&[if ok { "ok" } else { "error" }]).inc();
+    }
+
+    /// Marks the node as draining.
+    pub fn set_draining(&self, on: bool) {
+        self.draining.set(i64::from(on));
+    }
+
+    /// A counter's value, for tests.
+    #[cfg(test)]
+    pub(crate) fn allowlist_drops_value(&self, transport: TransportKind, reason: DropReason) -> u64 {
+        self.allowlist_drops.with_label_values(&[transport.as_str(), reason.label()]).get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_with_labels() {
+        let m = Metrics::new("0.0.0-test").unwrap();
+        m.request(Direction::In, TransportKind::Udp, &Method::Options);
+        m.response(Direction::Out, TransportKind::Tcp, &Method::Options, 200);
+        m.allowlist_drop(TransportKind::Udp, DropReason::NotAllowed);
+        m.parse_error(TransportKind::Udp, "bad_start_line");
+        m.connection_opened(TransportKind::Tls, true);
+        m.set_transactions_active(TxKind::InviteServer, 3);
+        m.transaction_created(TxKind::NonInviteServer);
+        m.config_reload(false);
+        let text = m.render();
+        for needle in [
+            r#"voxgate_build_info{version="0.0.0-test"} 1"#,
+            r#"voxgate_sip_requests_total{direction="in",method="OPTIONS",transport="udp"} 1"#,
+            r#"voxgate_sip_responses_total{direction="out",method="OPTIONS",status_class="2xx",transport="tcp"} 1"#,
+            r#"voxgate_allowlist_drops_total{reason="not_allowed",transport="udp"} 1"#,
+            r#"voxgate_sip_parse_errors_total{reason="bad_start_line",transport="udp"} 1"#,
+            r#"voxgate_sip_connections_active{transport="tls"} 1"#,
+            r#"voxgate_sip_transactions_active{kind="invite_server"} 3"#,
+            r#"voxgate_sip_transactions_total{kind="non_invite_server"} 1"#,
+            r#"voxgate_config_reloads_total{result="error"} 1"#,
+            "voxgate_draining 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let m = Metrics::new("t").unwrap();
+        m.request(Direction::In, TransportKind::Udp, &Method::Other("FOO".into()));
+        m.request(Direction::In, TransportKind::Udp, &Method::Other("BAR".into()));
+        assert!(m.render().contains(r#"method="other",transport="udp"} 2"#));
+    }
+}
