@@ -1,1 +1,377 @@
-//! header
+//! Header names (RFC 3261 §7.3, §20 and extension RFCs), the per-line index
+//! entry and comma splitting of list-valued headers.
+
+use std::fmt;
+use std::ops::Range;
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $variant:ident => $canon:literal, $lower:literal, $compact:expr; )*) => {
+        /// A header this crate knows by name; compact forms map to the long form.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl HeaderName {
+            /// Every known header, in declaration order.
+            pub const ALL: &'static [HeaderName] = &[$(HeaderName::$variant),*];
+
+            /// The canonical long form, e.g. `"Call-ID"`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(HeaderName::$variant => $canon,)* }
+            }
+
+            /// The compact form (RFC 3261 §7.3.3 and extension RFCs), if any.
+            pub fn compact(self) -> Option<char> {
+                match self { $(HeaderName::$variant => $compact,)* }
+            }
+
+            fn from_lower(lower: &[u8]) -> Option<HeaderName> {
+                match lower {
+                    $( $lower => Some(HeaderName::$variant), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+header_names! {
+    /// Via (RFC 3261 §20.42)
+    Via => "Via", b"via", Some('v');
+    /// From (RFC 3261 §20.20)
+    From => "From", b"from", Some('f');
+    /// To (RFC 3261 §20.39)
+    To => "To", b"to", Some('t');
+    /// Call-ID (RFC 3261 §20.8)
+    CallId => "Call-ID", b"call-id", Some('i');
+    /// CSeq (RFC 3261 §20.16)
+    CSeq => "CSeq", b"cseq", None;
+    /// Contact (RFC 3261 §20.10)
+    Contact => "Contact", b"contact", Some('m');
+    /// Max-Forwards (RFC 3261 §20.22)
+    MaxForwards => "Max-Forwards", b"max-forwards", None;
+    /// Route (RFC 3261 §20.34)
+    Route => "Route", b"route", None;
+    /// Record-Route (RFC 3261 §20.30)
+    RecordRoute => "Record-Route", b"record-route", None;
+    /// Content-Length (RFC 3261 §20.14)
+    ContentLength => "Content-Length", b"content-length", Some('l');
+    /// Content-Type (RFC 3261 §20.15)
+    ContentType => "Content-Type", b"content-type", Some('c');
+    /// Content-Encoding (RFC 3261 §20.12)
+    ContentEncoding => "Content-Encoding", b"content-encoding", Some('e');
+    /// Content-Disposition (RFC 3261 §20.11)
+    ContentDisposition => "Content-Disposition", b"content-disposition", None;
+    /// Content-Language (RFC 3261 §20.13)
+    ContentLanguage => "Content-Language", b"content-language", None;
+    /// Require (RFC 3261 §20.32)
+    Require => "Require", b"require", None;
+    /// Proxy-Require (RFC 3261 §20.29)
+    ProxyRequire => "Proxy-Require", b"proxy-require", None;
+    /// Supported (RFC 3261 §20.37)
+    Supported => "Supported", b"supported", Some('k');
+    /// Unsupported (RFC 3261 §20.40)
+    Unsupported => "Unsupported", b"unsupported", None;
+    /// Allow (RFC 3261 §20.5)
+    Allow => "Allow", b"allow", None;
+    /// Accept (RFC 3261 §20.1)
+    Accept => "Accept", b"accept", None;
+    /// Accept-Encoding (RFC 3261 §20.2)
+    AcceptEncoding => "Accept-Encoding", b"accept-encoding", None;
+    /// Accept-Language (RFC 3261 §20.3)
+    AcceptLanguage => "Accept-Language", b"accept-language", None;
+    /// Session-Expires (RFC 4028)
+    SessionExpires => "Session-Expires", b"session-expires", Some('x');
+    /// Min-SE (RFC 4028)
+    MinSe => "Min-SE", b"min-se", None;
+    /// Subject (RFC 3261 §20.36)
+    Subject => "Subject", b"subject", Some('s');
+    /// Event (RFC 6665)
+    Event => "Event", b"event", Some('o');
+    /// Refer-To (RFC 3515)
+    ReferTo => "Refer-To", b"refer-to", Some('r');
+    /// Referred-By (RFC 3892)
+    ReferredBy => "Referred-By", b"referred-by", Some('b');
+    /// Allow-Events (RFC 6665)
+    AllowEvents => "Allow-Events", b"allow-events", Some('u');
+    /// Accept-Contact (RFC 3841)
+    AcceptContact => "Accept-Contact", b"accept-contact", Some('a');
+    /// Reject-Contact (RFC 3841)
+    RejectContact => "Reject-Contact", b"reject-contact", Some('j');
+    /// Request-Disposition (RFC 3841)
+    RequestDisposition => "Request-Disposition", b"request-disposition", Some('d');
+    /// Identity (RFC 8224)
+    Identity => "Identity", b"identity", Some('y');
+    /// Identity-Info (RFC 4474, obsolete)
+    IdentityInfo => "Identity-Info", b"identity-info", Some('n');
+    /// RSeq (RFC 3262)
+    RSeq => "RSeq", b"rseq", None;
+    /// RAck (RFC 3262)
+    RAck => "RAck", b"rack", None;
+    /// Retry-After (RFC 3261 §20.33)
+    RetryAfter => "Retry-After", b"retry-after", None;
+    /// Expires (RFC 3261 §20.19)
+    Expires => "Expires", b"expires", None;
+    /// Min-Expires (RFC 3261 §20.23)
+    MinExpires => "Min-Expires", b"min-expires", None;
+    /// User-Agent (RFC 3261 §20.41)
+    UserAgent => "User-Agent", b"user-agent", None;
+    /// Server (RFC 3261 §20.35)
+    Server => "Server", b"server", None;
+    /// Timestamp (RFC 3261 §20.38)
+    Timestamp => "Timestamp", b"timestamp", None;
+    /// Date (RFC 3261 §20.17)
+    Date => "Date", b"date", None;
+    /// Warning (RFC 3261 §20.43)
+    Warning => "Warning", b"warning", None;
+    /// Reason (RFC 3326)
+    Reason => "Reason", b"reason", None;
+    /// Authorization (RFC 3261 §20.7)
+    Authorization => "Authorization", b"authorization", None;
+    /// Proxy-Authorization (RFC 3261 §20.28)
+    ProxyAuthorization => "Proxy-Authorization", b"proxy-authorization", None;
+    /// WWW-Authenticate (RFC 3261 §20.44)
+    WwwAuthenticate => "WWW-Authenticate", b"www-authenticate", None;
+    /// Proxy-Authenticate (RFC 3261 §20.27)
+    ProxyAuthenticate => "Proxy-Authenticate", b"proxy-authenticate", None;
+    /// Authentication-Info (RFC 3261 §20.6)
+    AuthenticationInfo => "Authentication-Info", b"authentication-info", None;
+    /// MIME-Version (RFC 3261 §20.24)
+    MimeVersion => "MIME-Version", b"mime-version", None;
+    /// Organization (RFC 3261 §20.25)
+    Organization => "Organization", b"organization", None;
+    /// Priority (RFC 3261 §20.26)
+    Priority => "Priority", b"priority", None;
+    /// Alert-Info (RFC 3261 §20.4)
+    AlertInfo => "Alert-Info", b"alert-info", None;
+    /// Call-Info (RFC 3261 §20.9)
+    CallInfo => "Call-Info", b"call-info", None;
+    /// Error-Info (RFC 3261 §20.18)
+    ErrorInfo => "Error-Info", b"error-info", None;
+    /// In-Reply-To (RFC 3261 §20.21)
+    InReplyTo => "In-Reply-To", b"in-reply-to", None;
+    /// Reply-To (RFC 3261 §20.31)
+    ReplyTo => "Reply-To", b"reply-to", None;
+    /// Path (RFC 3327)
+    Path => "Path", b"path", None;
+    /// Service-Route (RFC 3608)
+    ServiceRoute => "Service-Route", b"service-route", None;
+    /// P-Asserted-Identity (RFC 3325)
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity", None;
+    /// P-Preferred-Identity (RFC 3325)
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity", None;
+    /// Privacy (RFC 3323)
+    Privacy => "Privacy", b"privacy", None;
+    /// Replaces (RFC 3891)
+    Replaces => "Replaces", b"replaces", None;
+    /// Diversion (RFC 5806)
+    Diversion => "Diversion", b"diversion", None;
+    /// History-Info (RFC 7044)
+    HistoryInfo => "History-Info", b"history-info", None;
+    /// Subscription-State (RFC 6665)
+    SubscriptionState => "Subscription-State", b"subscription-state", None;
+}
+
+/// Longest known long-form name, so lookups lower-case into a stack buffer.
+const MAX_KNOWN_LEN: usize = 24;
+
+impl HeaderName {
+    /// Looks up a header name, case-insensitively; compact forms map to
+    /// their long form (`"i"` → `CallId`).
+    pub fn from_name(name: &str) -> Option<HeaderName> {
+        let bytes = name.as_bytes();
+        if bytes.len() == 1 {
+            return Self::from_compact(bytes[0]);
+        }
+        if bytes.len() > MAX_KNOWN_LEN {
+            return None;
+        }
+        let mut buf = [0u8; MAX_KNOWN_LEN];
+        let lower = &mut buf[..bytes.len()];
+        for (dst, src) in lower.iter_mut().zip(bytes) {
+            *dst = src.to_ascii_lowercase();
+        }
+        Self::from_lower(lower)
+    }
+
+    fn from_compact(c: u8) -> Option<HeaderName> {
+        Some(match c.to_ascii_lowercase() {
+            b'i' => HeaderName::CallId,
+            b'm' => HeaderName::Contact,
+            b'v' => HeaderName::Via,
+            b'f' => HeaderName::From,
+            b't' => HeaderName::To,
+            b'l' => HeaderName::ContentLength,
+            b'c' => HeaderName::ContentType,
+            b'k' => HeaderName::Supported,
+            b'x' => HeaderName::SessionExpires,
+            b'e' => HeaderName::ContentEncoding,
+            b's' => HeaderName::Subject,
+            b'o' => HeaderName::Event,
+            b'r' => HeaderName::ReferTo,
+            b'b' => HeaderName::ReferredBy,
+            b'u' => HeaderName::AllowEvents,
+            b'a' => HeaderName::AcceptContact,
+            b'j' => HeaderName::RejectContact,
+            b'd' => HeaderName::RequestDisposition,
+            b'y' => HeaderName::Identity,
+            b'n' => HeaderName::IdentityInfo,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One header line as indexed: the name as received, what it is known as,
+/// and its value (folded lines already joined).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderRef<'a> {
+    /// The name exactly as received (may be a compact form).
+    pub name: &'a str,
+    /// The known header this name denotes, if any.
+    pub known: Option<HeaderName>,
+    /// The value, trimmed, with folded lines joined by a single space.
+    pub value: &'a str,
+}
+
+/// Index entry of one header line. Ranges point into the raw message, or
+/// into the message's side buffer of unfolded values when `folded`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HeaderEntry {
+    pub(crate) name: Range<usize>,
+    pub(crate) known: Option<HeaderName>,
+    pub(crate) value: Range<usize>,
+    pub(crate) folded: bool,
+}
+
+/// Splits a list-valued header value at top-level commas: commas inside
+/// `"quoted strings"` (with `\` escapes) and `<...>` do not split. Elements
+/// are trimmed; empty elements (`a,,b`) are skipped.
+#[derive(Clone, Debug)]
+pub(crate) struct CommaSplit<'a> {
+    rest: &'a str,
+}
+
+impl<'a> CommaSplit<'a> {
+    pub(crate) fn new(value: &'a str) -> Self {
+        CommaSplit { rest: value }
+    }
+}
+
+/// Byte offset of the first top-level comma in `s`, if any.
+pub(crate) fn top_level_comma(s: &str) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut in_angle = false;
+    let mut escaped = false;
+    for (i, b) in s.bytes().enumerate() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_quotes = true,
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            b',' if !in_angle => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (item, rest) = match top_level_comma(self.rest) {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, ""),
+            };
+            self.rest = rest;
+            let item = item.trim_matches(is_wsp_char);
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// SP or HTAB (RFC 3261 WSP).
+pub(crate) fn is_wsp_char(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// RFC 3261 §25.1 `token` characters.
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// Non-empty and all `token` characters.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_long_name_round_trips_case_insensitively() {
+        for &h in HeaderName::ALL {
+            assert_eq!(HeaderName::from_name(h.as_str()), Some(h));
+            assert_eq!(HeaderName::from_name(&h.as_str().to_uppercase()), Some(h));
+            assert_eq!(HeaderName::from_name(&h.as_str().to_lowercase()), Some(h));
+            if let Some(c) = h.compact() {
+                assert_eq!(HeaderName::from_name(&c.to_string()), Some(h), "{h}");
+                let upper = c.to_ascii_uppercase().to_string();
+                assert_eq!(HeaderName::from_name(&upper), Some(h), "{h}");
+            }
+            assert!(h.as_str().len() <= MAX_KNOWN_LEN);
+        }
+    }
+
+    #[test]
+    fn unknown_names() {
+        assert_eq!(HeaderName::from_name("X-Custom"), None);
+        assert_eq!(HeaderName::from_name("q"), None);
+        assert_eq!(HeaderName::from_name(""), None);
+        assert_eq!(HeaderName::from_name(&"a".repeat(100)), None);
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v = r#""Doe, John" <sip:a@b;x=1,2>;q=1 , <sip:c@d>,, "a\",b" <sip:e@f>"#;
+        let parts: Vec<_> = CommaSplit::new(v).collect();
+        assert_eq!(
+            parts,
+            [
+                r#""Doe, John" <sip:a@b;x=1,2>;q=1"#,
+                "<sip:c@d>",
+                r#""a\",b" <sip:e@f>"#
+            ]
+        );
+        assert_eq!(CommaSplit::new("  ").count(), 0);
+        assert_eq!(CommaSplit::new("\"unterminated, x").count(), 1);
+    }
+}

@@ -1,10 +1,6 @@
 //! The SIP message model (RFC 3261 §7, §20, §25): the received bytes plus an
 //! index of the start line and of every header's name and value range.
 //!
-//! CONTRACT SKELETON — bodies are filled in by the message-model work. The
-//! public signatures here are what the transaction layer, the transports and
-//! the edge are written against; change them only together with their users.
-//!
 //! * `Message::parse` frames and indexes: start line, header lines (folded
 //!   lines joined, compact names normalised, `Name :` with whitespace before
 //!   the colon accepted), body by Content-Length. It never panics and enforces
@@ -14,16 +10,46 @@
 //!   returns which one is wrong, so the edge can answer 400 naming it.
 //! * Typed accessors parse on demand and borrow from the message.
 //! * Unknown headers are kept byte-exact for pass-through.
+//! * `MessageBuilder` and `response_to` / `ack_for_non_2xx` / `cancel_for`
+//!   write new messages.
+//!
+//! Why not `rsip`: rsip 0.4.0 (April 2022, the latest release) fails RFC 4475
+//! §3.1.1.1 (wsinv), rejects `Via :` with whitespace before the colon, leaves
+//! compact-form headers untyped, and ignores Content-Length when framing a
+//! datagram. An edge facing carriers must accept the former and enforce the
+//! latter, and we want a zero-copy index rather than owned header structs, so
+//! the model is our own and we do not depend on rsip.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use voxgate_sip::message::{HeaderName, Limits, Message};
+//!
+//! let raw = Bytes::from_static(
+//!     b"OPTIONS sip:edge.example.net SIP/2.0\r\n\
+//!       v: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776\r\n\
+//!       Max-Forwards: 70\r\nf: <sip:a@example.com>;tag=1\r\n\
+//!       t: <sip:edge.example.net>\r\ni: abc@192.0.2.1\r\nCSeq: 1 OPTIONS\r\n\
+//!       l: 0\r\n\r\n",
+//! );
+//! let msg = Message::parse(raw, &Limits::default())?;
+//! msg.validate()?;
+//! assert_eq!(msg.call_id()?, "abc@192.0.2.1");
+//! assert_eq!(msg.top_via()?.branch(), Some("z9hG4bK776"));
+//! assert_eq!(msg.header(HeaderName::ContentLength), Some("0"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod access;
 mod builder;
 mod header;
 mod parse;
 mod typed;
+mod validate;
 
 pub use builder::{MessageBuilder, ack_for_non_2xx, cancel_for, response_to};
-pub use header::HeaderName;
+pub use header::{HeaderName, HeaderRef};
 pub use parse::{Limits, ParseError};
-pub use typed::{CSeq, NameAddr, Params, SessionExpires, Refresher, Via};
+pub use typed::{CSeq, NameAddr, Params, Refresher, SessionExpires, Via};
 
 use bytes::Bytes;
 use std::fmt;
@@ -146,6 +172,10 @@ pub enum Invalid {
     /// CSeq method differs from the request method (RFC 3261 §8.1.1.5).
     #[error("CSeq method does not match request method")]
     CSeqMethodMismatch,
+    /// A request was needed (e.g. to build an ACK or CANCEL) but a response
+    /// was given.
+    #[error("Not a request")]
+    NotRequest,
 }
 
 /// A parsed SIP message: the bytes as received plus an index into them.

@@ -1,1 +1,413 @@
-//! typed
+//! Typed views of header values, parsed on demand and borrowing from the
+//! message: Via (RFC 3261 §20.42), name-addr / addr-spec (§20.10, §20.20,
+//! §20.39), CSeq (§20.16), Session-Expires (RFC 4028) and `;params`.
+
+use super::Method;
+use super::header::{is_token, is_token_byte, is_wsp_char};
+
+/// Raw `;name[=value]` parameter text, e.g. `";branch=z9hG4bK1;rport"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params<'a> {
+    raw: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Wraps parameter text without checking it (iteration is lenient).
+    pub fn new(raw: &'a str) -> Params<'a> {
+        Params { raw }
+    }
+
+    /// Wraps parameter text, checking the syntax: each parameter is a
+    /// non-empty token name with an optional non-empty value.
+    pub(crate) fn parse(raw: &'a str) -> Option<Params<'a>> {
+        let trimmed = raw.trim_matches(is_wsp_char);
+        if trimmed.is_empty() {
+            return Some(Params { raw: trimmed });
+        }
+        let body = trimmed.strip_prefix(';')?;
+        for item in split_params(body) {
+            let (name, value) = split_param(item);
+            if !is_token(name) {
+                return None;
+            }
+            if let Some(v) = value
+                && !is_param_value(v)
+            {
+                return None;
+            }
+        }
+        Some(Params { raw: trimmed })
+    }
+
+    /// The value of parameter `name` (case-insensitive): `Some(None)` for a
+    /// flag such as `;lr`, `Some(Some(v))` for `;name=v`, quotes kept.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every parameter in order, names and values trimmed.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + 'a {
+        let body = self.raw.strip_prefix(';').unwrap_or(self.raw);
+        split_params(body)
+            .map(split_param)
+            .filter(|(n, _)| !n.is_empty())
+    }
+
+    /// The raw text, starting with `;` unless empty.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// True when there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+/// Splits `a=1;b;c="x;y"` at semicolons outside quotes.
+fn split_params(body: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let mut in_quotes = false;
+        let mut escaped = false;
+        for (i, b) in s.bytes().enumerate() {
+            if in_quotes {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_quotes = false;
+                }
+            } else if b == b'"' {
+                in_quotes = true;
+            } else if b == b';' {
+                rest = Some(&s[i + 1..]);
+                return Some(&s[..i]);
+            }
+        }
+        rest = None;
+        Some(s)
+    })
+}
+
+fn split_param(item: &str) -> (&str, Option<&str>) {
+    match item.split_once('=') {
+        Some((n, v)) => (
+            n.trim_matches(is_wsp_char),
+            Some(v.trim_matches(is_wsp_char)),
+        ),
+        None => (item.trim_matches(is_wsp_char), None),
+    }
+}
+
+/// A generic-param value: a quoted string, or a run of characters without
+/// whitespace or delimiters (tokens, hosts, IPv6 with or without brackets).
+fn is_param_value(v: &str) -> bool {
+    if v.starts_with('"') {
+        return quoted_string_len(v) == Some(v.len());
+    }
+    !v.is_empty()
+        && v.bytes().all(|b| {
+            is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
+        })
+}
+
+/// Length of the quoted string at the start of `s` (with both quotes),
+/// honouring `\` escapes; `None` when unterminated.
+pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// One Via value: `SIP/2.0/UDP host:port;params`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Protocol name and version, `"SIP/2.0"` (normalised when spaced out).
+    pub protocol: &'a str,
+    /// Transport token as received, e.g. `"UDP"`.
+    pub transport: &'a str,
+    /// Sent-by host; IPv6 references keep their brackets.
+    pub host: &'a str,
+    /// Sent-by port, if given.
+    pub port: Option<u16>,
+    /// The Via parameters.
+    pub params: Params<'a>,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value (not a comma list).
+    pub fn parse(value: &'a str) -> Option<Via<'a>> {
+        let value = value.trim_matches(is_wsp_char);
+        let (name, rest) = take_token(value)?;
+        let rest = skip_wsp(rest).strip_prefix('/')?;
+        let (version, rest) = take_token(skip_wsp(rest))?;
+        let rest = skip_wsp(rest).strip_prefix('/')?;
+        let (transport, rest) = take_token(skip_wsp(rest))?;
+        let after_transport = skip_wsp(rest);
+        if after_transport.len() == rest.len() {
+            return None; // sent-protocol LWS sent-by: the LWS is mandatory
+        }
+        let (host, port, params) = parse_host_port(after_transport)?;
+        let params = Params::parse(params)?;
+        let protocol = if name.eq_ignore_ascii_case("SIP") && version == "2.0" {
+            "SIP/2.0"
+        } else {
+            let end = value.len() - rest.len();
+            let start = end - transport.len();
+            value[..start].trim_end_matches(|c| c == '/' || is_wsp_char(c))
+        };
+        Some(Via {
+            protocol,
+            transport,
+            host,
+            port,
+            params,
+        })
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.get("branch").flatten()
+    }
+
+    /// The `received` parameter (RFC 3261 §18.2.1).
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.get("received").flatten()
+    }
+
+    /// The `rport` parameter (RFC 3581): `Some(None)` for a bare flag,
+    /// `Some(Some(port))` once filled in; an unparsable value reads as a flag.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// True when the branch carries the RFC 3261 magic cookie `z9hG4bK`.
+    pub fn is_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with("z9hG4bK"))
+    }
+}
+
+/// Splits `host[:port]rest`, where rest is the parameter text.
+fn parse_host_port(s: &str) -> Option<(&str, Option<u16>, &str)> {
+    let host_len = if s.starts_with('[') {
+        s.find(']')? + 1
+    } else {
+        s.bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+            .count()
+    };
+    if host_len == 0 || (host_len == 2 && s.starts_with('[')) {
+        return None;
+    }
+    let host = &s[..host_len];
+    let rest = &s[host_len..];
+    let (port, rest) = match rest.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            (Some(p[..digits].parse::<u16>().ok()?), &p[digits..])
+        }
+        None => (None, rest),
+    };
+    let rest = skip_wsp(rest);
+    if !(rest.is_empty() || rest.starts_with(';')) {
+        return None;
+    }
+    Some((host, port, rest))
+}
+
+fn skip_wsp(s: &str) -> &str {
+    s.trim_start_matches(is_wsp_char)
+}
+
+/// The leading token of `s` and what follows it.
+fn take_token(s: &str) -> Option<(&str, &str)> {
+    let n = s.bytes().take_while(|&b| is_token_byte(b)).count();
+    if n == 0 {
+        return None;
+    }
+    Some((&s[..n], &s[n..]))
+}
+
+/// A name-addr or addr-spec with header parameters (From, To, Contact,
+/// Route, Record-Route).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// Display name: the inside of a quoted string (escapes kept), or the
+    /// unquoted tokens; `None` when absent.
+    pub display: Option<&'a str>,
+    /// The URI, without `<>`; `"*"` for a wildcard Contact.
+    pub uri: &'a str,
+    /// Header parameters after the URI.
+    pub params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses one value (not a comma list). A bare `*` is accepted as URI
+    /// only when `allow_star` (Contact).
+    pub fn parse(value: &'a str) -> Option<NameAddr<'a>> {
+        Self::parse_inner(value, false)
+    }
+
+    pub(crate) fn parse_contact(value: &'a str) -> Option<NameAddr<'a>> {
+        Self::parse_inner(value, true)
+    }
+
+    fn parse_inner(value: &'a str, allow_star: bool) -> Option<NameAddr<'a>> {
+        let value = value.trim_matches(is_wsp_char);
+        if allow_star && value == "*" {
+            return Some(NameAddr {
+                display: None,
+                uri: "*",
+                params: Params::new(""),
+            });
+        }
+        let (display, rest) = if value.starts_with('"') {
+            let n = quoted_string_len(value)?;
+            let rest = skip_wsp(&value[n..]);
+            if !rest.starts_with('<') {
+                return None;
+            }
+            (Some(&value[1..n - 1]), rest)
+        } else if let Some(lt) = value.find('<') {
+            let name = value[..lt].trim_matches(is_wsp_char);
+            // Unquoted display names are `*(token LWS)` (RFC 3261 §25.1).
+            if !name.split(is_wsp_char).all(|w| w.is_empty() || is_token(w)) {
+                return None;
+            }
+            let display = (!name.is_empty()).then_some(name);
+            (display, &value[lt..])
+        } else {
+            // addr-spec form: the URI ends at the first `;`; such a URI may
+            // not contain `,` `?` or `;` (RFC 3261 §20.10).
+            let end = value.find(';').unwrap_or(value.len());
+            let uri = value[..end].trim_end_matches(is_wsp_char);
+            if !is_uri(uri) || uri.contains(['?', ',']) {
+                return None;
+            }
+            let params = Params::parse(&value[end..])?;
+            return Some(NameAddr {
+                display: None,
+                uri,
+                params,
+            });
+        };
+        let inner = rest.strip_prefix('<')?;
+        let gt = inner.find('>')?;
+        let uri = &inner[..gt];
+        if !is_uri(uri) {
+            return None;
+        }
+        let params = Params::parse(&inner[gt + 1..])?;
+        Some(NameAddr {
+            display,
+            uri,
+            params,
+        })
+    }
+
+    /// The `tag` parameter (RFC 3261 §19.3).
+    pub fn tag(&self) -> Option<&'a str> {
+        self.params.get("tag").flatten()
+    }
+}
+
+/// A plausible absolute URI: `scheme ":" rest` without whitespace or
+/// angle brackets (RFC 3986 scheme syntax).
+pub(crate) fn is_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut sb = scheme.bytes();
+    sb.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && !uri
+            .bytes()
+            .any(|b| b <= b' ' || matches!(b, b'<' | b'>' | b'"' | 0x7f))
+}
+
+/// CSeq: sequence number and method (RFC 3261 §20.16).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CSeq {
+    /// The sequence number.
+    pub seq: u32,
+    /// The method.
+    pub method: Method,
+}
+
+impl CSeq {
+    /// Parses `1*DIGIT LWS Method`.
+    pub fn parse(value: &str) -> Option<CSeq> {
+        let value = value.trim_matches(is_wsp_char);
+        let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let seq = value[..digits].parse::<u32>().ok()?;
+        let rest = &value[digits..];
+        let method = skip_wsp(rest);
+        if method.len() == rest.len() || !is_token(method) {
+            return None;
+        }
+        Some(CSeq {
+            seq,
+            method: Method::from_token(method),
+        })
+    }
+}
+
+/// Who refreshes the session (RFC 4028 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresher {
+    /// The UAC refreshes.
+    Uac,
+    /// The UAS refreshes.
+    Uas,
+}
+
+/// Session-Expires (RFC 4028 §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionExpires {
+    /// Session interval in seconds.
+    pub delta: u32,
+    /// The `refresher` parameter, if present.
+    pub refresher: Option<Refresher>,
+}
+
+impl SessionExpires {
+    /// Parses `delta-seconds *(;se-params)`.
+    pub fn parse(value: &str) -> Option<SessionExpires> {
+        let value = value.trim_matches(is_wsp_char);
+        let end = value.find(';').unwrap_or(value.len());
+        let delta = value[..end].trim_end_matches(is_wsp_char);
+        if delta.is_empty() || !delta.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let delta = delta.parse().ok()?;
+        let params = Params::parse(&value[end..])?;
+        let refresher = match params.get("refresher") {
+            None => None,
+            Some(Some(r)) if r.eq_ignore_ascii_case("uac") => Some(Refresher::Uac),
+            Some(Some(r)) if r.eq_ignore_ascii_case("uas") => Some(Refresher::Uas),
+            Some(_) => return None,
+        };
+        Some(SessionExpires { delta, refresher })
+    }
+}

@@ -1,0 +1,250 @@
+//! Accessors on a parsed `Message`: the start line, raw header lines and
+//! values, and typed views parsed on demand.
+
+use super::header::{CommaSplit, HeaderEntry, HeaderName, HeaderRef};
+use super::typed::{CSeq, NameAddr, SessionExpires, Via};
+use super::{Invalid, Message, Method, StartLine};
+use bytes::Bytes;
+use std::ops::Range;
+
+impl Message {
+    /// The message bytes (leading CRLFs and bytes past Content-Length cut).
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The parsed start line.
+    pub fn start_line(&self) -> &StartLine {
+        &self.start
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method; `None` for responses.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as received; `None` for responses.
+    pub fn request_uri(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { uri, .. } => Some(self.raw_str(uri.clone())),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code; `None` for requests.
+    pub fn status(&self) -> Option<u16> {
+        match &self.start {
+            StartLine::Response { status, .. } => Some(*status),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase (possibly empty); `None` for requests.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Response { reason, .. } => Some(self.raw_str(reason.clone())),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// Every header line, in order.
+    pub fn headers(&self) -> impl Iterator<Item = HeaderRef<'_>> {
+        self.headers.iter().map(|e| HeaderRef {
+            name: self.raw_str(e.name.clone()),
+            known: e.known,
+            value: self.value_of(e),
+        })
+    }
+
+    /// The value of the first line of header `name`.
+    pub fn header(&self, name: HeaderName) -> Option<&str> {
+        self.header_lines(name).next()
+    }
+
+    /// The value of the first line of any header, by name (case-insensitive;
+    /// compact and long forms of known headers are equivalent).
+    pub fn header_by_name(&self, name: &str) -> Option<&str> {
+        if let Some(known) = HeaderName::from_name(name) {
+            return self.header(known);
+        }
+        self.headers
+            .iter()
+            .find(|e| e.known.is_none() && self.raw_str(e.name.clone()).eq_ignore_ascii_case(name))
+            .map(|e| self.value_of(e))
+    }
+
+    /// The value of every line of header `name`, in order.
+    pub fn header_lines(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(move |e| e.known == Some(name))
+            .map(|e| self.value_of(e))
+    }
+
+    /// Every comma-separated value of header `name` across all its lines,
+    /// trimmed; commas inside quoted strings and `<...>` do not split.
+    /// Only meaningful for list-valued headers (not Date, WWW-Authenticate…).
+    pub fn header_values(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.header_lines(name).flat_map(CommaSplit::new)
+    }
+
+    /// Number of header lines.
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// The body, framed by Content-Length.
+    pub fn body(&self) -> &[u8] {
+        self.raw.get(self.body.clone()).unwrap_or_default()
+    }
+
+    /// The topmost Via value.
+    pub fn top_via(&self) -> Result<Via<'_>, Invalid> {
+        self.vias()
+            .next()
+            .unwrap_or(Err(Invalid::Missing(HeaderName::Via)))
+    }
+
+    /// Every Via value, top first.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, Invalid>> {
+        self.header_values(HeaderName::Via)
+            .map(|v| Via::parse(v).ok_or(Invalid::Malformed(HeaderName::Via)))
+    }
+
+    /// The From header.
+    pub fn from_header(&self) -> Result<NameAddr<'_>, Invalid> {
+        self.single_name_addr(HeaderName::From)
+    }
+
+    /// The To header.
+    pub fn to_header(&self) -> Result<NameAddr<'_>, Invalid> {
+        self.single_name_addr(HeaderName::To)
+    }
+
+    fn single_name_addr(&self, name: HeaderName) -> Result<NameAddr<'_>, Invalid> {
+        let v = self.header(name).ok_or(Invalid::Missing(name))?;
+        NameAddr::parse(v).ok_or(Invalid::Malformed(name))
+    }
+
+    /// The Call-ID: `word ["@" word]`, no whitespace.
+    pub fn call_id(&self) -> Result<&str, Invalid> {
+        let v = self
+            .header(HeaderName::CallId)
+            .ok_or(Invalid::Missing(HeaderName::CallId))?;
+        let ok = !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b';'))
+            && v.bytes().filter(|&b| b == b'@').count() <= 1;
+        if ok {
+            Ok(v)
+        } else {
+            Err(Invalid::Malformed(HeaderName::CallId))
+        }
+    }
+
+    /// The CSeq header.
+    pub fn cseq(&self) -> Result<CSeq, Invalid> {
+        let v = self
+            .header(HeaderName::CSeq)
+            .ok_or(Invalid::Missing(HeaderName::CSeq))?;
+        CSeq::parse(v).ok_or(Invalid::Malformed(HeaderName::CSeq))
+    }
+
+    /// Max-Forwards, if present.
+    pub fn max_forwards(&self) -> Result<Option<u32>, Invalid> {
+        let Some(v) = self.header(HeaderName::MaxForwards) else {
+            return Ok(None);
+        };
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid::Malformed(HeaderName::MaxForwards));
+        }
+        v.parse()
+            .map(Some)
+            .map_err(|_| Invalid::Malformed(HeaderName::MaxForwards))
+    }
+
+    /// Every Contact value; a wildcard reads as uri `"*"`.
+    pub fn contacts(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
+        self.header_values(HeaderName::Contact)
+            .map(|v| NameAddr::parse_contact(v).ok_or(Invalid::Malformed(HeaderName::Contact)))
+    }
+
+    /// Every Route value, in order.
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
+        self.name_addrs(HeaderName::Route)
+    }
+
+    /// Every Record-Route value, in order.
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
+        self.name_addrs(HeaderName::RecordRoute)
+    }
+
+    fn name_addrs(&self, name: HeaderName) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
+        self.header_values(name)
+            .map(move |v| NameAddr::parse(v).ok_or(Invalid::Malformed(name)))
+    }
+
+    /// Content-Length, if present (parse checked its syntax).
+    pub fn content_length(&self) -> Option<usize> {
+        self.header(HeaderName::ContentLength)
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Content-Type, as received.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header(HeaderName::ContentType)
+    }
+
+    /// Option tags of Require.
+    pub fn require(&self) -> impl Iterator<Item = &str> {
+        self.header_values(HeaderName::Require)
+    }
+
+    /// Option tags of Proxy-Require.
+    pub fn proxy_require(&self) -> impl Iterator<Item = &str> {
+        self.header_values(HeaderName::ProxyRequire)
+    }
+
+    /// Option tags of Supported.
+    pub fn supported(&self) -> impl Iterator<Item = &str> {
+        self.header_values(HeaderName::Supported)
+    }
+
+    /// Session-Expires (RFC 4028), if present.
+    pub fn session_expires(&self) -> Result<Option<SessionExpires>, Invalid> {
+        match self.header(HeaderName::SessionExpires) {
+            None => Ok(None),
+            Some(v) => SessionExpires::parse(v)
+                .map(Some)
+                .ok_or(Invalid::Malformed(HeaderName::SessionExpires)),
+        }
+    }
+
+    /// Text of a range of the raw message. Parse checked the header section
+    /// is UTF-8 and cut ranges at ASCII delimiters, so this never falls back.
+    fn raw_str(&self, r: Range<usize>) -> &str {
+        self.raw
+            .get(r)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn value_of(&self, e: &HeaderEntry) -> &str {
+        if e.folded {
+            self.unfolded
+                .as_deref()
+                .and_then(|u| u.get(e.value.clone()))
+                .unwrap_or("")
+        } else {
+            self.raw_str(e.value.clone())
+        }
+    }
+}
