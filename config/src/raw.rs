@@ -1,0 +1,141 @@
+//! The file as serde sees it: private, spanned, and as loose as the TOML types allow.
+//!
+//! Required keys are `Option` and numbers are `i64` on purpose: missing keys and
+//! out-of-range numbers are reported by `validate`, which collects every error, whereas a
+//! serde error stops deserialization at the first one. Only the shape (unknown keys, wrong
+//! TOML types, unknown transport names) is left to serde.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+pub(crate) type List<T> = Spanned<Vec<Spanned<T>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub node: Option<S<RawNode>>,
+    pub admin: Option<S<RawAdmin>>,
+    pub logging: Option<S<RawLogging>>,
+    pub sip: Option<S<RawSip>>,
+    pub listener: Option<List<RawListener>>,
+    pub trunk: Option<List<RawTrunk>>,
+    pub media_region: Option<List<RawMediaRegion>>,
+    pub route: Option<List<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNode {
+    pub name: Option<S<String>>,
+    pub region: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub listen: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogging {
+    pub format: Option<S<RawLogFormat>>,
+    pub level: Option<S<String>>,
+    pub redact_numbers: Option<S<bool>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawLogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSip {
+    pub timers: Option<S<RawTimers>>,
+    pub limits: Option<S<RawLimits>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimers {
+    pub t1_ms: Option<S<i64>>,
+    pub t2_ms: Option<S<i64>>,
+    pub t4_ms: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub max_message_size: Option<S<i64>>,
+    pub max_headers: Option<S<i64>>,
+    pub connection_idle_timeout_s: Option<S<i64>>,
+}
+
+/// The transport names of the file; a tagged enum so that serde rejects anything else.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListener {
+    pub transport: Option<S<RawTransport>>,
+    pub address: Option<S<String>>,
+    pub recv_buffer: Option<S<i64>>,
+    pub send_buffer: Option<S<i64>>,
+    pub certificate: Option<S<String>>,
+    pub private_key: Option<S<String>>,
+    pub client_ca: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrunk {
+    pub name: Option<S<String>>,
+    pub allow: Option<List<String>>,
+    pub transports: Option<List<RawTransport>>,
+    pub tls_peer_name: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMediaRegion {
+    pub name: Option<S<String>>,
+    pub addresses: Option<List<String>>,
+    pub port_min: Option<S<i64>>,
+    pub port_max: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub name: Option<S<String>>,
+    pub match_user: Option<S<RawUserMatch>>,
+    pub destinations: Option<List<RawDestination>>,
+}
+
+/// `{ exact = ".." } | { prefix = ".." } | { regex = ".." }`: a struct rather than an
+/// externally tagged enum, so that "two given" and "none given" get a clear error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUserMatch {
+    pub exact: Option<S<String>>,
+    pub prefix: Option<S<String>>,
+    pub regex: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDestination {
+    pub uri: Option<S<String>>,
+    pub transport: Option<S<RawTransport>>,
+    pub trunk: Option<S<String>>,
+}

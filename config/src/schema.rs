@@ -1,0 +1,228 @@
+//! The schema in words: for every table, the keys it allows and, for every key, what
+//! values it allows. This is the single source of the "allowed: ..." half of the error
+//! messages (unknown keys, missing keys, wrong types). A unit test checks that the key
+//! lists agree with the serde structs in `raw.rs`.
+
+/// One table of the file, by pattern: `""` is the root, `listener[]` an element of the
+/// `[[listener]]` array, `route[].match_user` the match table of any route.
+pub(crate) struct Table {
+    pub pattern: &'static str,
+    pub keys: &'static [Key],
+}
+
+/// One key of a table and the description of its allowed values.
+pub(crate) struct Key {
+    pub name: &'static str,
+    pub allowed: &'static str,
+}
+
+const fn key(name: &'static str, allowed: &'static str) -> Key {
+    Key { name, allowed }
+}
+
+pub(crate) const NAME: &str = "a name of 1 to 64 characters from A-Z a-z 0-9 . _ -";
+pub(crate) const SOCKET_ADDR: &str =
+    "an IP address and port such as \"127.0.0.1:5060\" or \"[::1]:5060\"";
+pub(crate) const TRANSPORT: &str = "one of \"udp\", \"tcp\", \"tls\"";
+pub(crate) const FILE: &str = "a path to a PEM file, relative to the config file's folder";
+pub(crate) const CIDR: &str =
+    "a CIDR network such as \"192.0.2.0/24\" or \"2001:db8::/32\", or a bare address (/32 or /128)";
+pub(crate) const IP_ADDR: &str = "an IP address such as \"192.0.2.10\" or \"2001:db8::10\"";
+pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
+
+pub(crate) const TABLES: &[Table] = &[
+    Table {
+        pattern: "",
+        keys: &[
+            key("node", "a [node] table with name and region"),
+            key("admin", "an [admin] table with listen"),
+            key("logging", "a [logging] table with format, level, redact_numbers"),
+            key("sip", "a [sip] table holding [sip.timers] and [sip.limits]"),
+            key("listener", "one or more [[listener]] tables"),
+            key("trunk", "one or more [[trunk]] tables"),
+            key("media_region", "one or more [[media_region]] tables"),
+            key("route", "[[route]] tables"),
+        ],
+    },
+    Table {
+        pattern: "node",
+        keys: &[
+            key("name", NAME),
+            key("region", "the name of a [[media_region]]"),
+        ],
+    },
+    Table {
+        pattern: "admin",
+        keys: &[key("listen", SOCKET_ADDR)],
+    },
+    Table {
+        pattern: "logging",
+        keys: &[
+            key("format", "one of \"pretty\", \"json\" (default \"pretty\")"),
+            key(
+                "level",
+                "a tracing filter directive such as \"info\" or \"info,voxgate_sip=debug\"",
+            ),
+            key("redact_numbers", "true or false (default true)"),
+        ],
+    },
+    Table {
+        pattern: "sip",
+        keys: &[
+            key("timers", "a [sip.timers] table with t1_ms, t2_ms, t4_ms"),
+            key(
+                "limits",
+                "a [sip.limits] table with max_message_size, max_headers, connection_idle_timeout_s",
+            ),
+        ],
+    },
+    Table {
+        pattern: "sip.timers",
+        keys: &[
+            key("t1_ms", "milliseconds 50..=10000 (default 500)"),
+            key("t2_ms", "milliseconds t1_ms..=60000 (default 4000)"),
+            key("t4_ms", "milliseconds 50..=60000 (default 5000)"),
+        ],
+    },
+    Table {
+        pattern: "sip.limits",
+        keys: &[
+            key("max_message_size", "bytes 512..=65535 (default 65535)"),
+            key("max_headers", "a count 16..=1024 (default 256)"),
+            key(
+                "connection_idle_timeout_s",
+                "seconds: 0 (never) or 10..=86400 (default 300)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "listener[]",
+        keys: &[
+            key("transport", TRANSPORT),
+            key("address", SOCKET_ADDR),
+            key("recv_buffer", BUFFER),
+            key("send_buffer", BUFFER),
+            key("certificate", FILE),
+            key("private_key", FILE),
+            key("client_ca", FILE),
+        ],
+    },
+    Table {
+        pattern: "trunk[]",
+        keys: &[
+            key("name", NAME),
+            key("allow", "a list of CIDR networks such as [\"192.0.2.0/24\", \"2001:db8::/32\"]"),
+            key("transports", "a list of \"udp\", \"tcp\", \"tls\" (default all three)"),
+            key("tls_peer_name", "a DNS name such as \"sbc.carrier.example\""),
+        ],
+    },
+    Table {
+        pattern: "media_region[]",
+        keys: &[
+            key("name", NAME),
+            key("addresses", "a list of IP addresses such as [\"192.0.2.10\"]"),
+            key("port_min", "an even port 1024..=65534"),
+            key("port_max", "a port greater than port_min, up to 65535"),
+        ],
+    },
+    Table {
+        pattern: "route[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "match_user",
+                "exactly one of { exact = \"...\" }, { prefix = \"...\" }, { regex = \"...\" }",
+            ),
+            key(
+                "destinations",
+                "a list of { uri = \"sip:...\", transport = \"udp\", trunk = \"...\" }",
+            ),
+        ],
+    },
+    Table {
+        pattern: "route[].match_user",
+        keys: &[
+            key("exact", "a string: the user part must equal it"),
+            key("prefix", "a string: the user part must start with it (\"\" matches all)"),
+            key("regex", "a non-empty regular expression"),
+        ],
+    },
+    Table {
+        pattern: "route[].destinations[]",
+        keys: &[
+            key("uri", "a URI starting with sip: or sips:"),
+            key("transport", TRANSPORT),
+            key("trunk", "the name of a [[trunk]]"),
+        ],
+    },
+];
+
+/// The table with this pattern.
+pub(crate) fn table(pattern: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.pattern == pattern)
+}
+
+/// The keys allowed in the table with this pattern.
+pub(crate) fn allowed_keys(pattern: &str) -> Option<Vec<&'static str>> {
+    table(pattern).map(|t| t.keys.iter().map(|k| k.name).collect())
+}
+
+/// What the key at `path` (concrete, e.g. `trunk[1].allow[0]`) allows.
+pub(crate) fn describe(path: &str) -> &'static str {
+    let mut pattern = pattern_of(path);
+    // An element of a list of values is described by the list's description.
+    while let Some(stripped) = pattern.strip_suffix("[]") {
+        pattern.truncate(stripped.len());
+    }
+    let (parent, name) = match pattern.rsplit_once('.') {
+        Some((parent, name)) => (parent, name),
+        None => ("", pattern.as_str()),
+    };
+    table(parent)
+        .and_then(|t| t.keys.iter().find(|k| k.name == name))
+        .map_or("see the sample config/voxgate.toml", |k| k.allowed)
+}
+
+/// `trunk[1].allow[0]` -> `trunk[].allow[]`: the schema pattern of a concrete path.
+pub(crate) fn pattern_of(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert_eq!(pattern_of("trunk[12].allow[0]"), "trunk[].allow[]");
+        assert_eq!(pattern_of("sip.timers.t1_ms"), "sip.timers.t1_ms");
+    }
+
+    #[test]
+    fn descriptions() {
+        assert_eq!(describe("trunk[1].allow[0]"), describe("trunk[0].allow"));
+        assert!(describe("trunk[1].allow").contains("CIDR"));
+        assert_eq!(describe("listener[3].transport"), TRANSPORT);
+        assert_eq!(describe("route[0].destinations[1].transport"), TRANSPORT);
+        // A whole element of an array of tables is described by the array key.
+        assert!(describe("listener[0]").contains("[[listener]]"));
+        assert!(describe("node").contains("[node]"));
+        assert!(describe("sip.limits.max_headers").contains("16..=1024"));
+    }
+}

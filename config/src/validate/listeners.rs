@@ -1,0 +1,224 @@
+//! `[[listener]]`: addresses, buffers, TLS files, and sockets that would collide at bind.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use super::{Validator, transport};
+use crate::error::ConfigErrorKind;
+use crate::model::{Admin, Listener, ListenerTransport, TlsFiles};
+use crate::raw::{List, RawConfig, RawListener, S};
+use crate::schema;
+
+/// The rule quoted when two sockets would take the same port.
+const ONE_SOCKET_PER_PORT: &str = "one socket per protocol, address and port \
+     (tcp, tls and the admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on every address)";
+
+/// A checked listener and where it came from, for the collision checks.
+pub(super) struct CheckedListener {
+    pub listener: Listener,
+    index: usize,
+    /// Span of the address; `None` when transport or address was invalid, and then the
+    /// listener takes part in no collision check.
+    address_span: Option<Range<usize>>,
+}
+
+impl Validator<'_> {
+    pub(super) fn listeners(&mut self, raw: &Option<List<RawListener>>) -> Vec<CheckedListener> {
+        let Some(list) = self.require(raw, &(0..0), "listener") else {
+            return Vec::new();
+        };
+        let checked: Vec<CheckedListener> = self
+            .non_empty(list, "listener")
+            .iter()
+            .enumerate()
+            .map(|(i, l)| self.listener(i, l))
+            .collect();
+        self.listener_collisions(&checked);
+        checked
+    }
+
+    fn listener(&mut self, index: usize, raw: &S<RawListener>) -> CheckedListener {
+        let key = |k: &str| format!("listener[{index}].{k}");
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let transport_name = self
+            .require(&raw.transport, &span, &key("transport"))
+            .map(|t| transport(*t.get_ref()));
+        let address = self
+            .require(&raw.address, &span, &key("address"))
+            .and_then(|a| self.socket_addr(a, &key("address")).map(|addr| (addr, a.span())));
+        let mut buffer = |value: &Option<S<i64>>, name: &str| {
+            let n = value
+                .as_ref()
+                .and_then(|v| self.int(v, &key(name), 0, i64::from(i32::MAX)))?;
+            // 0 means "leave the OS default", like absence.
+            usize::try_from(n).ok().filter(|&n| n > 0)
+        };
+        let recv_buffer = buffer(&raw.recv_buffer, "recv_buffer");
+        let send_buffer = buffer(&raw.send_buffer, "send_buffer");
+        let tls = match transport_name {
+            Some(ListenerTransport::Tls) => Some(self.tls_files(index, raw)),
+            Some(t) => {
+                for (value, name) in [
+                    (&raw.certificate, "certificate"),
+                    (&raw.private_key, "private_key"),
+                    (&raw.client_ca, "client_ca"),
+                ] {
+                    if let Some(v) = value {
+                        self.push(v.span(), key(name), ConfigErrorKind::TlsOnly { transport: t });
+                    }
+                }
+                None
+            }
+            None => None,
+        };
+        let address_span = transport_name.and(address.as_ref()).map(|(_, span)| span.clone());
+        CheckedListener {
+            listener: Listener {
+                transport: transport_name.unwrap_or(ListenerTransport::Udp),
+                address: address.map_or(super::DEFAULT_ADMIN, |(a, _)| a),
+                recv_buffer,
+                send_buffer,
+                tls,
+            },
+            index,
+            address_span,
+        }
+    }
+
+    fn tls_files(&mut self, index: usize, raw: &RawListener) -> TlsFiles {
+        let key = |k: &str| format!("listener[{index}].{k}");
+        let certificate = match (&raw.certificate, &raw.private_key) {
+            (Some(cert), Some(pkey)) => {
+                let cert = self.file(cert, &key("certificate"));
+                let pkey = self.file(pkey, &key("private_key"));
+                cert.zip(pkey)
+            }
+            (Some(only), None) | (None, Some(only)) => {
+                let missing = if raw.certificate.is_some() {
+                    "private_key"
+                } else {
+                    "certificate"
+                };
+                let kind = ConfigErrorKind::IncompleteKeyPair {
+                    missing_key: key(missing),
+                };
+                let present = if raw.certificate.is_some() {
+                    "certificate"
+                } else {
+                    "private_key"
+                };
+                self.push(only.span(), key(present), kind);
+                None
+            }
+            (None, None) => None,
+        };
+        let client_ca = raw
+            .client_ca
+            .as_ref()
+            .and_then(|ca| self.file(ca, &key("client_ca")));
+        TlsFiles {
+            certificate,
+            client_ca,
+        }
+    }
+
+    /// A file path from the file, resolved against the config file's folder; it must be
+    /// a readable file now, so that a typo fails the load, not the first TLS handshake.
+    fn file(&mut self, value: &S<String>, key: &str) -> Option<PathBuf> {
+        if value.get_ref().is_empty() {
+            self.bad_value(value.span(), key, schema::FILE);
+            return None;
+        }
+        let path = self.base_dir.join(value.get_ref());
+        let readable = std::fs::metadata(&path).and_then(|m| {
+            if m.is_dir() {
+                Err(io::Error::from(io::ErrorKind::IsADirectory))
+            } else {
+                std::fs::File::open(&path).map(drop)
+            }
+        });
+        match readable {
+            Ok(()) => Some(path),
+            Err(e) => {
+                let kind = ConfigErrorKind::FileNotFound {
+                    path,
+                    reason: e.kind(),
+                };
+                self.push(value.span(), key, kind);
+                None
+            }
+        }
+    }
+
+    fn listener_collisions(&mut self, listeners: &[CheckedListener]) {
+        for (j, later) in listeners.iter().enumerate() {
+            let Some(span) = &later.address_span else {
+                continue;
+            };
+            let l = &later.listener;
+            let first = listeners[..j].iter().find(|earlier| {
+                earlier.address_span.is_some()
+                    && earlier.listener.transport.is_stream() == l.transport.is_stream()
+                    && sockets_collide(earlier.listener.address, l.address)
+            });
+            if let Some(first) = first {
+                let first_line = first.address_span.as_ref().map_or(0, |s| self.line(s));
+                let kind = ConfigErrorKind::Duplicate {
+                    found: format!("{} {}", l.transport, l.address),
+                    first_key: format!(
+                        "listener[{}] ({} {})",
+                        first.index, first.listener.transport, first.listener.address
+                    ),
+                    first_line,
+                    rule: ONE_SOCKET_PER_PORT,
+                };
+                self.push(span.clone(), format!("listener[{}].address", later.index), kind);
+            }
+        }
+    }
+
+    /// The admin HTTP server binds a TCP port too: it must not take a tcp/tls listener's.
+    pub(super) fn admin_collisions(
+        &mut self,
+        raw: &RawConfig,
+        admin: &Admin,
+        listeners: &[CheckedListener],
+    ) {
+        // Only an admin address written in the file has a place to report at.
+        let Some(listen) = raw.admin.as_ref().and_then(|a| a.get_ref().listen.as_ref()) else {
+            return;
+        };
+        let first = listeners.iter().find(|l| {
+            l.address_span.is_some()
+                && l.listener.transport.is_stream()
+                && sockets_collide(l.listener.address, admin.listen)
+        });
+        if let Some(first) = first {
+            let first_line = first.address_span.as_ref().map_or(0, |s| self.line(s));
+            let kind = ConfigErrorKind::Duplicate {
+                found: format!("tcp {}", admin.listen),
+                first_key: format!(
+                    "listener[{}] ({} {})",
+                    first.index, first.listener.transport, first.listener.address
+                ),
+                first_line,
+                rule: ONE_SOCKET_PER_PORT,
+            };
+            self.push(listen.span(), "admin.listen", kind);
+        }
+    }
+}
+
+/// Whether binding both addresses (same protocol) fails: the same port, and the same IP
+/// or an unspecified IP of the same family. Port 0 asks the OS for a free port, so never.
+/// (A `[::]` socket may also take IPv4 ports when dual-stack; that depends on the host's
+/// IPV6_V6ONLY default, so it is left to bind time.)
+pub(crate) fn sockets_collide(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}

@@ -1,0 +1,334 @@
+//! From the raw serde structs to the typed [`Config`], collecting every error.
+//!
+//! Each section is checked on its own and yields a value even when it is wrong (a
+//! placeholder), so that the later cross-section checks still run and the user sees every
+//! problem in one go; a `Config` is only returned when no error was found.
+
+mod listeners;
+mod media;
+mod routes;
+mod trunks;
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{ConfigError, ConfigErrorKind, Relation};
+use crate::model::{
+    Admin, Config, ListenerTransport, LogFormat, Logging, Node, SipLimits, SipTimers, is_valid_name,
+};
+use crate::raw::{RawConfig, RawLogFormat, RawSip, RawTransport, S};
+use crate::schema;
+use crate::source::Source;
+
+/// Where the admin endpoint listens when `[admin] listen` is not given: loopback only.
+const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    9060,
+);
+
+/// Validates the whole file; `base_dir` is where relative paths are resolved from.
+pub(crate) fn validate(
+    raw: RawConfig,
+    source: &Source<'_>,
+    base_dir: &Path,
+) -> Result<Config, Vec<ConfigError>> {
+    let mut v = Validator {
+        source,
+        base_dir,
+        errors: Vec::new(),
+    };
+    let node = v.node(&raw);
+    let admin = v.admin(&raw);
+    let logging = v.logging(&raw);
+    let (timers, limits) = v.sip(raw.sip.as_ref().map(|s| s.get_ref()));
+    let listeners = v.listeners(&raw.listener);
+    v.admin_collisions(&raw, &admin, &listeners);
+    let trunks = v.trunks(&raw.trunk);
+    let regions = v.media_regions(&raw.media_region);
+    let region_names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
+    if let Some(region) = raw
+        .node
+        .as_ref()
+        .and_then(|n| n.get_ref().region.as_ref())
+    {
+        v.reference(region, "node.region", "media_region", &region_names);
+    }
+    let trunk_names: Vec<String> = trunks.iter().map(|t| t.name.to_string()).collect();
+    let routes = v.routes(&raw.route, &trunk_names);
+
+    if !v.errors.is_empty() {
+        return Err(v.errors);
+    }
+    Ok(Config {
+        source: source.name().to_owned(),
+        node,
+        admin,
+        logging,
+        timers,
+        limits,
+        listeners: listeners.into_iter().map(|l| l.listener).collect(),
+        trunks,
+        media_regions: regions,
+        routes,
+    })
+}
+
+/// The error collector and the checks shared by the sections.
+pub(crate) struct Validator<'a> {
+    source: &'a Source<'a>,
+    base_dir: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, span: Range<usize>, key: impl Into<String>, kind: ConfigErrorKind) {
+        self.errors.push(self.source.error(span, key, kind));
+    }
+
+    fn line(&self, span: &Range<usize>) -> usize {
+        self.source.line(span.start)
+    }
+
+    /// `value`, or a `Missing` error at `parent` (the enclosing table's header) if absent.
+    fn require<'v, T>(
+        &mut self,
+        value: &'v Option<S<T>>,
+        parent: &Range<usize>,
+        key: &str,
+    ) -> Option<&'v S<T>> {
+        if value.is_none() {
+            let expected = schema::describe(key).to_owned();
+            self.push(parent.clone(), key, ConfigErrorKind::Missing { expected });
+        }
+        value.as_ref()
+    }
+
+    /// A list that must hold at least one element.
+    fn non_empty<'v, T>(&mut self, list: &'v S<Vec<S<T>>>, key: &str) -> &'v [S<T>] {
+        if list.get_ref().is_empty() {
+            let expected = format!("at least one element: {}", schema::describe(key));
+            self.push(list.span(), key, ConfigErrorKind::Empty { expected });
+        }
+        list.get_ref()
+    }
+
+    /// An integer in `min..=max`.
+    fn int(&mut self, value: &S<i64>, key: &str, min: i64, max: i64) -> Option<i64> {
+        let n = *value.get_ref();
+        if (min..=max).contains(&n) {
+            Some(n)
+        } else {
+            let kind = ConfigErrorKind::OutOfRange { found: n, min, max };
+            self.push(value.span(), key, kind);
+            None
+        }
+    }
+
+    /// An optional integer in `min..=max`, or `default`.
+    fn int_or(
+        &mut self,
+        value: Option<&S<i64>>,
+        key: &str,
+        (min, max): (i64, i64),
+        default: i64,
+    ) -> i64 {
+        value.map_or(default, |v| self.int(v, key, min, max).unwrap_or(default))
+    }
+
+    fn bad_value(&mut self, span: Range<usize>, key: &str, expected: impl Into<String>) {
+        let found = self.source.snippet(span.clone());
+        let expected = expected.into();
+        self.push(span, key, ConfigErrorKind::BadValue { found, expected });
+    }
+
+    /// A node, trunk, region or route name.
+    fn name(&mut self, value: &S<String>, key: &str) -> Option<String> {
+        if is_valid_name(value.get_ref()) {
+            Some(value.get_ref().clone())
+        } else {
+            self.bad_value(value.span(), key, schema::NAME);
+            None
+        }
+    }
+
+    fn socket_addr(&mut self, value: &S<String>, key: &str) -> Option<SocketAddr> {
+        match value.get_ref().parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.bad_value(value.span(), key, schema::SOCKET_ADDR);
+                None
+            }
+        }
+    }
+
+    /// Reports the second and later uses of each value in `seen`: (value, key, span).
+    fn unique(&mut self, seen: &[(String, String, Range<usize>)], rule: &'static str) {
+        for (i, (value, key, span)) in seen.iter().enumerate() {
+            if let Some((_, first_key, first_span)) = seen[..i].iter().find(|(v, _, _)| v == value)
+            {
+                let kind = ConfigErrorKind::Duplicate {
+                    found: format!("\"{value}\""),
+                    first_key: first_key.clone(),
+                    first_line: self.line(first_span),
+                    rule,
+                };
+                self.push(span.clone(), key.clone(), kind);
+            }
+        }
+    }
+
+    /// A name that must be one of `known` (the names defined in `[[section]]`).
+    fn reference(&mut self, value: &S<String>, key: &str, section: &'static str, known: &[String]) {
+        if !known.iter().any(|k| k == value.get_ref()) {
+            let kind = ConfigErrorKind::UnknownReference {
+                found: value.get_ref().clone(),
+                section,
+                known: known.to_vec(),
+            };
+            self.push(value.span(), key, kind);
+        }
+    }
+
+    fn node(&mut self, raw: &RawConfig) -> Node {
+        let mut node = Node {
+            name: String::new(),
+            region: String::new(),
+        };
+        let Some(raw_node) = self.require(&raw.node, &(0..0), "node") else {
+            return node;
+        };
+        let span = raw_node.span();
+        let raw_node = raw_node.get_ref();
+        if let Some(name) = self.require(&raw_node.name, &span, "node.name") {
+            node.name = self.name(name, "node.name").unwrap_or_default();
+        }
+        // Whether it names a region is checked once the regions are known.
+        if let Some(region) = self.require(&raw_node.region, &span, "node.region") {
+            node.region = region.get_ref().clone();
+        }
+        node
+    }
+
+    fn admin(&mut self, raw: &RawConfig) -> Admin {
+        let listen = raw
+            .admin
+            .as_ref()
+            .and_then(|a| a.get_ref().listen.as_ref())
+            .map_or(Some(DEFAULT_ADMIN), |l| self.socket_addr(l, "admin.listen"));
+        Admin {
+            listen: listen.unwrap_or(DEFAULT_ADMIN),
+        }
+    }
+
+    fn logging(&mut self, raw: &RawConfig) -> Logging {
+        let raw = raw.logging.as_ref().map(|l| l.get_ref());
+        let format = match raw.and_then(|l| l.format.as_ref()).map(|f| *f.get_ref()) {
+            Some(RawLogFormat::Json) => LogFormat::Json,
+            Some(RawLogFormat::Pretty) | None => LogFormat::Pretty,
+        };
+        let mut level = "info".to_owned();
+        if let Some(l) = raw.and_then(|l| l.level.as_ref()) {
+            // The filter syntax itself is checked by tracing in the binary; here only what
+            // can never be a directive.
+            let text = l.get_ref();
+            if text.trim().is_empty() || text.chars().any(char::is_whitespace) {
+                self.bad_value(l.span(), "logging.level", schema::describe("logging.level"));
+            } else {
+                level = text.clone();
+            }
+        }
+        let redact_numbers = raw
+            .and_then(|l| l.redact_numbers.as_ref())
+            .is_none_or(|r| *r.get_ref());
+        Logging {
+            format,
+            level,
+            redact_numbers,
+        }
+    }
+
+    fn sip(&mut self, raw: Option<&RawSip>) -> (SipTimers, SipLimits) {
+        let timers = raw.and_then(|s| s.timers.as_ref()).map(|t| t.get_ref());
+        let t1 = self.int_or(
+            timers.and_then(|t| t.t1_ms.as_ref()),
+            "sip.timers.t1_ms",
+            (50, 10_000),
+            500,
+        );
+        let t2_raw = timers.and_then(|t| t.t2_ms.as_ref());
+        let t2 = self.int_or(t2_raw, "sip.timers.t2_ms", (50, 60_000), 4000);
+        if let Some(t2_raw) = t2_raw
+            && t2 == *t2_raw.get_ref()
+            && t2 < t1
+        {
+            let kind = ConfigErrorKind::Order {
+                found: t2,
+                relation: Relation::AtLeast,
+                other_key: "sip.timers.t1_ms".to_owned(),
+                other_value: t1,
+            };
+            self.push(t2_raw.span(), "sip.timers.t2_ms", kind);
+        }
+        let t4 = self.int_or(
+            timers.and_then(|t| t.t4_ms.as_ref()),
+            "sip.timers.t4_ms",
+            (50, 60_000),
+            5000,
+        );
+
+        let limits = raw.and_then(|s| s.limits.as_ref()).map(|l| l.get_ref());
+        let max_message_size = self.int_or(
+            limits.and_then(|l| l.max_message_size.as_ref()),
+            "sip.limits.max_message_size",
+            (512, 65_535),
+            65_535,
+        );
+        let max_headers = self.int_or(
+            limits.and_then(|l| l.max_headers.as_ref()),
+            "sip.limits.max_headers",
+            (16, 1024),
+            256,
+        );
+        let idle_key = "sip.limits.connection_idle_timeout_s";
+        let idle = match limits.and_then(|l| l.connection_idle_timeout_s.as_ref()) {
+            None => 300,
+            Some(v) => {
+                let n = *v.get_ref();
+                if n == 0 || (10..=86_400).contains(&n) {
+                    n
+                } else {
+                    self.bad_value(v.span(), idle_key, schema::describe(idle_key));
+                    300
+                }
+            }
+        };
+        (
+            SipTimers {
+                t1: millis(t1),
+                t2: millis(t2),
+                t4: millis(t4),
+            },
+            SipLimits {
+                max_message_size: usize::try_from(max_message_size).unwrap_or(65_535),
+                max_headers: usize::try_from(max_headers).unwrap_or(256),
+                connection_idle_timeout: (idle > 0).then(|| Duration::from_secs(idle.unsigned_abs())),
+            },
+        )
+    }
+}
+
+/// Milliseconds from an already range-checked (non-negative) integer.
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(ms.unsigned_abs())
+}
+
+/// The runtime transport of a transport name from the file.
+fn transport(t: RawTransport) -> ListenerTransport {
+    match t {
+        RawTransport::Udp => ListenerTransport::Udp,
+        RawTransport::Tcp => ListenerTransport::Tcp,
+        RawTransport::Tls => ListenerTransport::Tls,
+    }
+}

@@ -1,0 +1,122 @@
+//! `[[route]]`: names, the user match, destinations and their trunk references.
+
+use super::{Validator, transport};
+use crate::error::ConfigErrorKind;
+use crate::model::{Destination, ListenerTransport, Route, TrunkName, UserMatch};
+use crate::raw::{List, RawDestination, RawRoute, RawUserMatch, S};
+use crate::schema;
+
+impl Validator<'_> {
+    pub(super) fn routes(&mut self, raw: &Option<List<RawRoute>>, trunks: &[String]) -> Vec<Route> {
+        let Some(list) = raw else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut routes = Vec::new();
+        for (i, r) in list.get_ref().iter().enumerate() {
+            if let Some(name) = &r.get_ref().name {
+                names.push((name.get_ref().clone(), format!("route[{i}].name"), name.span()));
+            }
+            routes.push(self.route(i, r, trunks));
+        }
+        self.unique(&names, "a name no other [[route]] uses");
+        routes
+    }
+
+    fn route(&mut self, i: usize, raw: &S<RawRoute>, trunks: &[String]) -> Route {
+        let key = |k: &str| format!("route[{i}].{k}");
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let name = self
+            .require(&raw.name, &span, &key("name"))
+            .and_then(|n| self.name(n, &key("name")))
+            .unwrap_or_default();
+        let match_user = self
+            .require(&raw.match_user, &span, &key("match_user"))
+            .and_then(|m| self.user_match(m, &key("match_user")))
+            .unwrap_or(UserMatch::Prefix(String::new()));
+        let mut destinations = Vec::new();
+        if let Some(list) = self.require(&raw.destinations, &span, &key("destinations")) {
+            for (j, d) in self.non_empty(list, &key("destinations")).iter().enumerate() {
+                let d = self.destination(d, &format!("route[{i}].destinations[{j}]"), trunks);
+                destinations.extend(d);
+            }
+        }
+        Route {
+            name,
+            match_user,
+            destinations,
+        }
+    }
+
+    /// Exactly one of exact, prefix, regex.
+    fn user_match(&mut self, raw: &S<RawUserMatch>, key: &str) -> Option<UserMatch> {
+        let m = raw.get_ref();
+        let given = [&m.exact, &m.prefix, &m.regex]
+            .iter()
+            .filter(|v| v.is_some())
+            .count();
+        if given != 1 {
+            self.bad_value(raw.span(), key, schema::describe(key));
+            return None;
+        }
+        if let Some(exact) = &m.exact {
+            return Some(UserMatch::Exact(exact.get_ref().clone()));
+        }
+        if let Some(prefix) = &m.prefix {
+            return Some(UserMatch::Prefix(prefix.get_ref().clone()));
+        }
+        let regex = m.regex.as_ref()?;
+        // The syntax is checked once routing compiles it; an empty one is always a mistake.
+        if regex.get_ref().is_empty() {
+            let k = format!("{key}.regex");
+            self.bad_value(regex.span(), &k, schema::describe(&k));
+            return None;
+        }
+        Some(UserMatch::Regex(regex.get_ref().clone()))
+    }
+
+    fn destination(
+        &mut self,
+        raw: &S<RawDestination>,
+        key: &str,
+        trunks: &[String],
+    ) -> Option<Destination> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let uri_key = format!("{key}.uri");
+        let uri = self.require(&raw.uri, &span, &uri_key)?;
+        let text = uri.get_ref();
+        let scheme = text.split_once(':').map(|(s, rest)| (s.to_ascii_lowercase(), rest));
+        let sips = match scheme {
+            Some((s, rest)) if s == "sip" && !rest.is_empty() => false,
+            Some((s, rest)) if s == "sips" && !rest.is_empty() => true,
+            _ => {
+                self.bad_value(uri.span(), &uri_key, schema::describe(&uri_key));
+                return None;
+            }
+        };
+        // RFC 3261 §26.2.2: a sips: URI is reached over TLS only.
+        let transport = match &raw.transport {
+            None if sips => ListenerTransport::Tls,
+            None => ListenerTransport::Udp,
+            Some(t) => {
+                let t_value = transport(*t.get_ref());
+                if sips && t_value != ListenerTransport::Tls {
+                    let kind = ConfigErrorKind::SipsNeedsTls { transport: t_value };
+                    self.push(t.span(), format!("{key}.transport"), kind);
+                }
+                t_value
+            }
+        };
+        let trunk = raw.trunk.as_ref().map(|t| {
+            self.reference(t, &format!("{key}.trunk"), "trunk", trunks);
+            TrunkName(t.get_ref().clone())
+        });
+        Some(Destination {
+            uri: text.clone(),
+            transport,
+            trunk,
+        })
+    }
+}

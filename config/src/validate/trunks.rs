@@ -1,0 +1,183 @@
+//! `[[trunk]]`: names, allow-list CIDRs (host bits, overlap across trunks), transports.
+
+use std::net::IpAddr;
+use std::ops::Range;
+
+use ipnet::IpNet;
+
+use super::{Validator, transport};
+use crate::error::ConfigErrorKind;
+use crate::model::{ListenerTransport, Trunk, TrunkName};
+use crate::raw::{List, RawTrunk, S};
+use crate::schema;
+
+/// One parsed allow-list entry and where it came from, for the overlap check.
+struct AllowEntry {
+    net: IpNet,
+    trunk: usize,
+    index: usize,
+    span: Range<usize>,
+}
+
+impl Validator<'_> {
+    pub(super) fn trunks(&mut self, raw: &Option<List<RawTrunk>>) -> Vec<Trunk> {
+        let Some(list) = raw else {
+            return Vec::new();
+        };
+        let mut names = Vec::new();
+        let mut allow_entries = Vec::new();
+        let mut trunks = Vec::new();
+        for (i, t) in list.get_ref().iter().enumerate() {
+            let trunk = self.trunk(i, t, &mut allow_entries);
+            if let Some(name) = &t.get_ref().name {
+                names.push((name.get_ref().clone(), format!("trunk[{i}].name"), name.span()));
+            }
+            trunks.push(trunk);
+        }
+        self.unique(&names, "a name no other [[trunk]] uses");
+        self.allow_list_overlaps(allow_entries, &trunks);
+        trunks
+    }
+
+    fn trunk(&mut self, i: usize, raw: &S<RawTrunk>, allow_out: &mut Vec<AllowEntry>) -> Trunk {
+        let key = |k: &str| format!("trunk[{i}].{k}");
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let name = self
+            .require(&raw.name, &span, &key("name"))
+            .and_then(|n| self.name(n, &key("name")))
+            .and_then(TrunkName::new);
+        let mut allow = Vec::new();
+        if let Some(list) = self.require(&raw.allow, &span, &key("allow")) {
+            for (j, cidr) in self.non_empty(list, &key("allow")).iter().enumerate() {
+                if let Some(net) = self.cidr(cidr, &format!("trunk[{i}].allow[{j}]")) {
+                    allow.push(net);
+                    allow_out.push(AllowEntry {
+                        net,
+                        trunk: i,
+                        index: j,
+                        span: cidr.span(),
+                    });
+                }
+            }
+        }
+        let transports = match &raw.transports {
+            None => vec![
+                ListenerTransport::Udp,
+                ListenerTransport::Tcp,
+                ListenerTransport::Tls,
+            ],
+            Some(list) => {
+                let items = self.non_empty(list, &key("transports"));
+                let seen: Vec<(String, String, Range<usize>)> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, t)| {
+                        let name = transport(*t.get_ref()).to_string();
+                        (name, format!("trunk[{i}].transports[{j}]"), t.span())
+                    })
+                    .collect();
+                self.unique(&seen, "each transport once");
+                let mut out: Vec<ListenerTransport> =
+                    items.iter().map(|t| transport(*t.get_ref())).collect();
+                out.dedup();
+                out
+            }
+        };
+        let tls_peer_name = raw.tls_peer_name.as_ref().and_then(|n| {
+            if is_dns_name(n.get_ref()) {
+                Some(n.get_ref().clone())
+            } else {
+                let k = key("tls_peer_name");
+                self.bad_value(n.span(), &k, schema::describe(&k));
+                None
+            }
+        });
+        Trunk {
+            // Placeholder: with an invalid name the load fails anyway.
+            name: name.unwrap_or_else(|| TrunkName(String::new())),
+            allow,
+            transports,
+            tls_peer_name,
+        }
+    }
+
+    /// A CIDR network or a bare address; host bits must be clear.
+    fn cidr(&mut self, value: &S<String>, key: &str) -> Option<IpNet> {
+        let text = value.get_ref().trim();
+        let net = match text.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => match text.parse::<IpAddr>() {
+                Ok(addr) => IpNet::from(addr),
+                Err(_) => {
+                    self.bad_value(value.span(), key, schema::CIDR);
+                    return None;
+                }
+            },
+        };
+        if net.trunc() != net {
+            let kind = ConfigErrorKind::HostBitsSet {
+                found: value.get_ref().clone(),
+                network: net.trunc(),
+            };
+            self.push(value.span(), key, kind);
+            return None;
+        }
+        Some(net)
+    }
+
+    /// Two prefixes overlap exactly when one contains the other. Sorted by (family,
+    /// network address, prefix length), every prefix that contains the current one is on
+    /// a stack of "open" prefixes, so the check is O(n log n) rather than O(n^2) for
+    /// carriers with thousands of ranges. Each overlap is reported at the entry that comes
+    /// later in the file.
+    fn allow_list_overlaps(&mut self, mut entries: Vec<AllowEntry>, trunks: &[Trunk]) {
+        entries.sort_by_key(|e| (e.net.network(), e.net.prefix_len()));
+        let mut open: Vec<&AllowEntry> = Vec::new();
+        let mut found = Vec::new();
+        for e in &entries {
+            while open.last().is_some_and(|o| !o.net.contains(&e.net)) {
+                open.pop();
+            }
+            for o in &open {
+                // Nesting within one trunk is harmless (the address still names one trunk).
+                if o.trunk != e.trunk {
+                    let (first, second) = if (o.trunk, o.index) < (e.trunk, e.index) {
+                        (*o, e)
+                    } else {
+                        (e, *o)
+                    };
+                    found.push((first, second));
+                }
+            }
+            open.push(e);
+        }
+        found.sort_by_key(|(_, second)| second.span.start);
+        for (first, second) in found {
+            let kind = ConfigErrorKind::Overlap {
+                net: second.net,
+                other_key: format!("trunk[{}].allow[{}]", first.trunk, first.index),
+                other_net: first.net,
+                other_line: self.line(&first.span),
+                other_trunk: trunks
+                    .get(first.trunk)
+                    .map(|t| t.name.to_string())
+                    .unwrap_or_default(),
+            };
+            let key = format!("trunk[{}].allow[{}]", second.trunk, second.index);
+            self.push(second.span.clone(), key, kind);
+        }
+    }
+}
+
+/// A DNS name as used for certificate verification: labels of letters, digits and `-`,
+/// separated by dots, at most 253 characters.
+fn is_dns_name(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
