@@ -424,6 +424,29 @@ mod tests {
         assert_eq!(io_reason(&io::ErrorKind::TimedOut.into()), CloseReason::Io);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn idle_fires_after_the_last_activity() {
+        let timeout = Duration::from_secs(30);
+        let activity = Activity::new();
+        let start = Instant::now();
+        let idle_close = idle(&activity, Some(timeout));
+        tokio::pin!(idle_close);
+        // Activity at 20 s moves the deadline to 50 s.
+        tokio::select! {
+            _ = &mut idle_close => panic!("closed before any deadline"),
+            _ = tokio::time::sleep(Duration::from_secs(20)) => activity.touch(),
+        }
+        assert_eq!(idle_close.await, CloseReason::Idle);
+        assert_eq!(start.elapsed(), Duration::from_secs(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_idle_timeout_never_fires() {
+        let activity = Activity::new();
+        let never = idle(&activity, None);
+        assert!(tokio::time::timeout(Duration::from_secs(3600), never).await.is_err());
+    }
+
     #[test]
     fn server_name_defaults_to_ip() {
         let ip: IpAddr = [192, 0, 2, 7].into();
