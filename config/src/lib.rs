@@ -122,6 +122,25 @@ fn load(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigErrors>
 mod tests {
     use super::*;
 
+    /// The sample is the configuration reference: every key of the schema must be set or
+    /// documented in it (as `key = ...`, `# key = ...`, `#   key  (...)` or a header).
+    #[test]
+    fn sample_documents_every_key() {
+        for table in schema::TABLES {
+            for key in table.keys {
+                let documented = DEFAULT_TOML.lines().any(|line| {
+                    let rest = line.trim_start_matches(['#', ' ', '[']);
+                    // `[sip.timers]` documents both `sip` and `timers`.
+                    [Some(rest), rest.strip_prefix("sip.")].into_iter().flatten().any(|r| {
+                        r.strip_prefix(key.name)
+                            .is_some_and(|after| after.starts_with([' ', ':', '=', ']', '.']))
+                    })
+                });
+                assert!(documented, "{}.{} is not documented in voxgate.toml", table.pattern, key.name);
+            }
+        }
+    }
+
     #[test]
     fn default_is_valid_and_loopback_only() {
         let config = match default_config() {

@@ -90,6 +90,8 @@ struct Entry {
     path: String,
     key_span: Option<Range<usize>>,
     value_span: Range<usize>,
+    /// Not a table or array.
+    leaf: bool,
 }
 
 /// Every key path of the document with its spans, to name the key a serde error is about.
@@ -101,11 +103,22 @@ impl SpanIndex {
             path: String::new(),
             key_span: None,
             value_span: root.span(),
+            leaf: false,
         }];
         for (k, v) in root.get_ref().iter() {
             index_value(v, join(Some(""), k.get_ref()), Some(k.span()), &mut entries);
         }
         SpanIndex(entries)
+    }
+
+    /// The key a syntax error is in, if it is inside a key or a plain value. The tree the
+    /// parser recovers around a syntax error has unreliable table spans, so no guess from
+    /// those: no key is better than a wrong one.
+    fn lookup_syntax(&self, span: &Range<usize>) -> Option<&Entry> {
+        let within = |r: &Range<usize>| r.start <= span.start && span.end <= r.end;
+        self.0
+            .iter()
+            .find(|e| e.key_span.as_ref().is_some_and(within) || (e.leaf && within(&e.value_span)))
     }
 
     /// The key a span is about: the key itself if the span is a key, otherwise the innermost
@@ -136,6 +149,7 @@ fn index_value(
         path: path.clone(),
         key_span,
         value_span: value.span(),
+        leaf: !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)),
     });
     match value.get_ref() {
         DeValue::Table(t) => {
@@ -217,7 +231,10 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError>> 
             .iter()
             .map(|e| {
                 let span = e.span().unwrap_or(0..0);
-                let key = index.lookup(&span).map(|e| e.path.clone()).unwrap_or_default();
+                let key = index
+                    .lookup_syntax(&span)
+                    .map(|e| e.path.clone())
+                    .unwrap_or_default();
                 source.error(
                     span,
                     key,

@@ -168,10 +168,7 @@ impl Validator<'_> {
                 let first_line = first.address_span.as_ref().map_or(0, |s| self.line(s));
                 let kind = ConfigErrorKind::Duplicate {
                     found: format!("{} {}", l.transport, l.address),
-                    first_key: format!(
-                        "listener[{}] ({} {})",
-                        first.index, first.listener.transport, first.listener.address
-                    ),
+                    first_key: format!("listener[{}].address", first.index),
                     first_line,
                     rule: ONE_SOCKET_PER_PORT,
                 };
@@ -200,10 +197,7 @@ impl Validator<'_> {
             let first_line = first.address_span.as_ref().map_or(0, |s| self.line(s));
             let kind = ConfigErrorKind::Duplicate {
                 found: format!("tcp {}", admin.listen),
-                first_key: format!(
-                    "listener[{}] ({} {})",
-                    first.index, first.listener.transport, first.listener.address
-                ),
+                first_key: format!("listener[{}].address", first.index),
                 first_line,
                 rule: ONE_SOCKET_PER_PORT,
             };

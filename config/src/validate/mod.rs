@@ -182,10 +182,17 @@ impl Validator<'_> {
     /// A name that must be one of `known` (the names defined in `[[section]]`).
     fn reference(&mut self, value: &S<String>, key: &str, section: &'static str, known: &[String]) {
         if !known.iter().any(|k| k == value.get_ref()) {
+            let mut names: Vec<String> = Vec::with_capacity(known.len());
+            for k in known {
+                // A duplicated or invalid name is reported on its own already.
+                if !k.is_empty() && !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
             let kind = ConfigErrorKind::UnknownReference {
                 found: value.get_ref().clone(),
                 section,
-                known: known.to_vec(),
+                known: names,
             };
             self.push(value.span(), key, kind);
         }
