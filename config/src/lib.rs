@@ -129,7 +129,7 @@ mod tests {
         for table in schema::TABLES {
             for key in table.keys {
                 let documented = DEFAULT_TOML.lines().any(|line| {
-                    let rest = line.trim_start_matches(['#', ' ', '[']);
+                    let rest = line.trim_start_matches(['#', ' ', '[', '{']);
                     // `[sip.timers]` documents both `sip` and `timers`.
                     [Some(rest), rest.strip_prefix("sip.")].into_iter().flatten().any(|r| {
                         r.strip_prefix(key.name)
