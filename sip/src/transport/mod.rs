@@ -40,7 +40,7 @@ mod udp;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -173,7 +173,8 @@ struct Shared {
     max_message_size: usize,
     idle_timeout: Option<Duration>,
     tls_client: Arc<rustls::ClientConfig>,
-    udp: Vec<udp::UdpEndpoint>,
+    /// Emptied at shutdown so the sockets close even while handles live on.
+    udp: RwLock<Vec<udp::UdpEndpoint>>,
     /// Bound stream listener addresses, to pick the source IP of outbound connections.
     stream_locals: Vec<(TransportKind, SocketAddr)>,
     table: Mutex<table::ConnTable<mpsc::Sender<Bytes>>>,
@@ -329,7 +330,7 @@ impl Transports {
             max_message_size: cfg.max_message_size,
             idle_timeout: cfg.idle_timeout,
             tls_client: cfg.tls_client,
-            udp: udp_endpoints,
+            udp: RwLock::new(udp_endpoints),
             stream_locals: local_addrs
                 .iter()
                 .copied()
@@ -373,6 +374,7 @@ impl Transports {
         self.shared.stop_accepting.send_replace(true);
         self.shared.shutdown.send_replace(true);
         self.shared.tasks.wait().await;
+        self.shared.udp.write().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -381,6 +383,7 @@ impl Drop for Transports {
     fn drop(&mut self) {
         self.shared.stop_accepting.send_replace(true);
         self.shared.shutdown.send_replace(true);
+        self.shared.udp.write().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 

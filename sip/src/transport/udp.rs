@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use tokio::net::UdpSocket;
@@ -48,8 +48,8 @@ impl UdpEndpoint {
 /// Send one datagram without waiting: directly if the socket takes it, else
 /// through the overflow queue.
 pub(crate) fn send(shared: &Shared, to: &Peer, bytes: Bytes) -> Result<(), TransportError> {
-    let endpoint = shared
-        .udp
+    let endpoints = shared.udp.read().unwrap_or_else(PoisonError::into_inner);
+    let endpoint = endpoints
         .iter()
         .find(|e| e.local.is_ipv4() == to.addr.is_ipv4())
         .ok_or(TransportError::NoListener(TransportKind::Udp))?;
