@@ -116,7 +116,7 @@ impl Relation {
 #[non_exhaustive]
 pub enum ConfigErrorKind {
     /// The configuration file itself could not be read.
-    #[error("cannot read the file: {reason}; allowed: a readable TOML file")]
+    #[error("cannot read the file: {}; allowed: a readable TOML file", io_reason(*.reason))]
     Unreadable {
         /// Why, as the OS said it.
         reason: io::ErrorKind,
@@ -249,7 +249,7 @@ pub enum ConfigErrorKind {
         known: Vec<String>,
     },
     /// A referenced file (certificate, key, CA) does not exist or cannot be read.
-    #[error("cannot read \"{}\": {reason}; allowed: a readable file (relative paths are resolved against the config file's folder)", .path.display())]
+    #[error("cannot read \"{}\": {}; allowed: a readable file (relative paths are resolved against the config file's folder)", .path.display(), io_reason(*.reason))]
     FileNotFound {
         /// The resolved path.
         path: PathBuf,
@@ -274,6 +274,16 @@ pub enum ConfigErrorKind {
         /// The transport given.
         transport: ListenerTransport,
     },
+}
+
+/// The OS's reason in the words of `ls` and `cat`, which operators know.
+fn io_reason(kind: io::ErrorKind) -> String {
+    match kind {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        io::ErrorKind::IsADirectory => "is a directory".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 fn known_list(section: &str, known: &[String]) -> String {

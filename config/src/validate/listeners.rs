@@ -111,6 +111,8 @@ impl Validator<'_> {
                     "private_key"
                 };
                 self.push(only.span(), key(present), kind);
+                // The half that is there may be wrong too; say so in the same run.
+                self.file(only, &key(present));
                 None
             }
             (None, None) => None,
@@ -132,7 +134,10 @@ impl Validator<'_> {
             self.bad_value(value.span(), key, schema::FILE);
             return None;
         }
-        let path = self.base_dir.join(value.get_ref());
+        // Absolute, so that the error names the file unambiguously and the binary finds it
+        // whatever its working directory.
+        let joined = self.base_dir.join(value.get_ref());
+        let path = std::path::absolute(&joined).unwrap_or(joined);
         let readable = std::fs::metadata(&path).and_then(|m| {
             if m.is_dir() {
                 Err(io::Error::from(io::ErrorKind::IsADirectory))

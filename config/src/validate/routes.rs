@@ -85,24 +85,29 @@ impl Validator<'_> {
         let span = raw.span();
         let raw = raw.get_ref();
         let uri_key = format!("{key}.uri");
-        let uri = self.require(&raw.uri, &span, &uri_key)?;
-        let text = uri.get_ref();
-        let scheme = text.split_once(':').map(|(s, rest)| (s.to_ascii_lowercase(), rest));
-        let sips = match scheme {
-            Some((s, rest)) if s == "sip" && !rest.is_empty() => false,
-            Some((s, rest)) if s == "sips" && !rest.is_empty() => true,
-            _ => {
+        let uri = self.require(&raw.uri, &span, &uri_key);
+        let scheme = uri.and_then(|uri| {
+            let (scheme, rest) = uri.get_ref().split_once(':')?;
+            let scheme = scheme.to_ascii_lowercase();
+            (!rest.is_empty()).then_some(scheme)
+        });
+        // `None` when the URI is missing or wrong: the other keys are still checked.
+        let sips = match (uri, scheme.as_deref()) {
+            (Some(_), Some("sip")) => Some(false),
+            (Some(_), Some("sips")) => Some(true),
+            (Some(uri), _) => {
                 self.bad_value(uri.span(), &uri_key, schema::describe(&uri_key));
-                return None;
+                None
             }
+            (None, _) => None,
         };
         // RFC 3261 §26.2.2: a sips: URI is reached over TLS only.
         let transport = match &raw.transport {
-            None if sips => ListenerTransport::Tls,
+            None if sips == Some(true) => ListenerTransport::Tls,
             None => ListenerTransport::Udp,
             Some(t) => {
                 let t_value = transport(*t.get_ref());
-                if sips && t_value != ListenerTransport::Tls {
+                if sips == Some(true) && t_value != ListenerTransport::Tls {
                     let kind = ConfigErrorKind::SipsNeedsTls { transport: t_value };
                     self.push(t.span(), format!("{key}.transport"), kind);
                 }
@@ -113,8 +118,8 @@ impl Validator<'_> {
             self.reference(t, &format!("{key}.trunk"), "trunk", trunks);
             TrunkName(t.get_ref().clone())
         });
-        Some(Destination {
-            uri: text.clone(),
+        sips.is_some().then(|| Destination {
+            uri: uri.map(|u| u.get_ref().clone()).unwrap_or_default(),
             transport,
             trunk,
         })

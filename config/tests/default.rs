@@ -1,0 +1,140 @@
+//! The embedded default (config/voxgate.toml) loads and has exactly the documented values.
+
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use voxgate_config::{
+    Config, Destination, ListenerTransport, LogFormat, TlsFiles, TrunkName, UserMatch,
+    default_config,
+};
+
+fn default() -> Config {
+    match default_config() {
+        Ok(c) => c,
+        Err(e) => panic!("the embedded default is invalid:\n{e}"),
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
+
+#[test]
+fn node_admin_logging() {
+    let c = default();
+    assert_eq!(c.source, "<embedded default>");
+    assert_eq!(c.node.name, "voxgate-1");
+    assert_eq!(c.node.region, "local");
+    assert_eq!(c.admin.listen, loopback(9060));
+    assert_eq!(c.logging.format, LogFormat::Pretty);
+    assert_eq!(c.logging.level, "info");
+    assert!(c.logging.redact_numbers);
+}
+
+#[test]
+fn sip_timers_and_limits_are_the_rfc_defaults() {
+    let c = default();
+    assert_eq!(c.timers.t1, Duration::from_millis(500));
+    assert_eq!(c.timers.t2, Duration::from_millis(4000));
+    assert_eq!(c.timers.t4, Duration::from_millis(5000));
+    assert_eq!(c.limits.max_message_size, 65535);
+    assert_eq!(c.limits.max_headers, 256);
+    assert_eq!(
+        c.limits.connection_idle_timeout,
+        Some(Duration::from_secs(300))
+    );
+}
+
+#[test]
+fn listeners_udp_tcp_5060_and_self_signed_tls_5061() {
+    let c = default();
+    let got: Vec<(ListenerTransport, SocketAddr)> = c
+        .listeners
+        .iter()
+        .map(|l| (l.transport, l.address))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ListenerTransport::Udp, loopback(5060)),
+            (ListenerTransport::Tcp, loopback(5060)),
+            (ListenerTransport::Tls, loopback(5061)),
+        ]
+    );
+    for l in &c.listeners {
+        assert_eq!(l.recv_buffer, None);
+        assert_eq!(l.send_buffer, None);
+    }
+    assert_eq!(c.listeners[0].tls, None);
+    assert_eq!(c.listeners[1].tls, None);
+    // No certificate configured: the binary generates a self-signed one.
+    assert_eq!(
+        c.listeners[2].tls,
+        Some(TlsFiles {
+            certificate: None,
+            client_ca: None
+        })
+    );
+}
+
+#[test]
+fn one_loopback_trunk() {
+    let c = default();
+    assert_eq!(c.trunks.len(), 1);
+    let t = &c.trunks[0];
+    assert_eq!(t.name.as_str(), "loopback");
+    assert_eq!(t.allow, ["127.0.0.1/32".parse::<ipnet::IpNet>().unwrap()]);
+    assert_eq!(
+        t.transports,
+        [
+            ListenerTransport::Udp,
+            ListenerTransport::Tcp,
+            ListenerTransport::Tls
+        ]
+    );
+    assert_eq!(t.tls_peer_name, None);
+
+    assert_eq!(
+        c.trunk_for(IpAddr::V4(Ipv4Addr::LOCALHOST)).map(|t| t.name.as_str()),
+        Some("loopback")
+    );
+    assert!(c.trunk_for(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).is_none());
+    assert!(c.trunk_for("::1".parse().unwrap()).is_none());
+}
+
+#[test]
+fn one_local_media_region() {
+    let c = default();
+    assert_eq!(c.media_regions.len(), 1);
+    let r = &c.media_regions[0];
+    assert_eq!(r.name, "local");
+    assert_eq!(r.addresses, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    assert_eq!((r.port_min, r.port_max), (20000, 20999));
+    assert_eq!(c.media_region("local").map(|r| r.port_min), Some(20000));
+}
+
+#[test]
+fn one_catch_all_route_to_5080() {
+    let c = default();
+    assert_eq!(c.routes.len(), 1);
+    let r = &c.routes[0];
+    assert_eq!(r.name, "default");
+    assert_eq!(r.match_user, UserMatch::Prefix(String::new()));
+    assert_eq!(
+        r.destinations,
+        [Destination {
+            uri: "sip:127.0.0.1:5080".to_owned(),
+            transport: ListenerTransport::Udp,
+            trunk: TrunkName::new("loopback"),
+        }]
+    );
+}
+
+#[test]
+fn default_toml_is_the_sample_file() {
+    let on_disk = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/voxgate.toml"));
+    assert_eq!(on_disk.ok().as_deref(), Some(voxgate_config::DEFAULT_TOML));
+}
