@@ -229,10 +229,12 @@ fn two_xx_enters_accepted_which_absorbs_invites_passes_acks_up_and_ends_after_ti
     );
 
     // The ACK for the 2xx (new branch, §13.2.2.4) goes to the TU.
-    let ack = Req::new(Method::Ack, "z9hG4bKack2xx").to_tag("uas").build();
+    let ack = Req::new(Method::Ack, "z9hG4bKack2xx")
+        .with_to_tag("uas")
+        .build();
     layer.handle_message(clock.now(), ack.clone(), udp(5060));
     // So does one that reuses the INVITE's branch and matches the transaction.
-    let same_branch_ack = Req::new(Method::Ack, BRANCH).to_tag("uas").build();
+    let same_branch_ack = Req::new(Method::Ack, BRANCH).with_to_tag("uas").build();
     layer.handle_message(clock.now(), same_branch_ack.clone(), udp(5060));
     let evs = events(&mut layer);
     assert_eq!(evs.len(), 2);

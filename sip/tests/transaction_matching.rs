@@ -110,7 +110,9 @@ fn branch_sent_by_and_method_all_take_part_in_the_key() {
 fn an_ack_that_matches_nothing_goes_to_the_tu_and_creates_nothing() {
     let clock = Clock::new();
     let mut layer = TransactionLayer::new(TimerConfig::default());
-    let ack = Req::new(Method::Ack, "z9hG4bKlonely").to_tag("uas").build();
+    let ack = Req::new(Method::Ack, "z9hG4bKlonely")
+        .with_to_tag("uas")
+        .build();
     layer.handle_message(clock.now(), ack.clone(), udp(5060));
     assert!(matches!(
         events(&mut layer).as_slice(),
@@ -141,7 +143,7 @@ fn rfc2543_requests_match_by_uri_tags_call_id_cseq_and_via() {
     for other in [
         Req::invite("1234abcd").call_id("call-2@192.0.2.10"),
         Req::invite("1234abcd").cseq(2),
-        Req::invite("1234abcd").to_tag("someone"),
+        Req::invite("1234abcd").with_to_tag("someone"),
         Req::invite("1234abcd").via("SIP/2.0/UDP 192.0.2.10:5060;branch=5678"),
     ] {
         receive(&mut layer, &clock, &other.build());
@@ -167,7 +169,7 @@ fn rfc2543_ack_matches_by_the_to_tag_of_our_final_response() {
     transmits(&mut layer);
 
     // An ACK with another To tag is not ours: it goes to the TU.
-    let stranger = req.with_method(Method::Ack).to_tag("notus").build();
+    let stranger = req.with_method(Method::Ack).with_to_tag("notus").build();
     layer.handle_message(clock.now(), stranger, udp(5060));
     assert!(matches!(
         events(&mut layer).as_slice(),
@@ -208,7 +210,7 @@ fn rfc2543_ack_for_2xx_and_cancel_are_matched_too() {
     layer
         .respond(clock.now(), tx, response(&invite, 200, Some("uas")))
         .unwrap();
-    let ack = req.with_method(Method::Ack).to_tag("uas").build();
+    let ack = req.with_method(Method::Ack).with_to_tag("uas").build();
     layer.handle_message(clock.now(), ack.clone(), udp(5060));
     assert!(
         matches!(events(&mut layer).as_slice(), [TxEvent::Ack { request, .. }] if request.raw() == ack.raw())

@@ -11,7 +11,9 @@ use voxgate_sip::transaction::{TimerConfig, TransactionLayer, TxError, TxEvent, 
 fn trying_proceeding_completed_with_retransmissions_answered_and_timer_j() {
     let mut clock = Clock::new();
     let mut layer = TransactionLayer::new(TimerConfig::default());
-    let bye = Req::new(Method::Bye, "z9hG4bKbye1").to_tag("uas").build();
+    let bye = Req::new(Method::Bye, "z9hG4bKbye1")
+        .with_to_tag("uas")
+        .build();
     layer.handle_message(clock.now(), bye.clone(), udp(5060));
     let tx = match events(&mut layer).as_slice() {
         [TxEvent::Request { tx, request, from }] => {

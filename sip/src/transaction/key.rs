@@ -95,15 +95,15 @@ impl ServerKey {
     ) -> Result<ServerKey, Invalid> {
         let raw = request.raw();
         let via = request.top_via()?;
-        if via.is_rfc3261_branch() {
-            if let Some(branch) = via.branch() {
-                return Ok(ServerKey::Rfc3261 {
-                    branch: share(raw, branch),
-                    host: share(raw, via.host),
-                    port: via.port,
-                    method: method.clone(),
-                });
-            }
+        if via.is_rfc3261_branch()
+            && let Some(branch) = via.branch()
+        {
+            return Ok(ServerKey::Rfc3261 {
+                branch: share(raw, branch),
+                host: share(raw, via.host),
+                port: via.port,
+                method: method.clone(),
+            });
         }
         let via_text = request
             .header_values(HeaderName::Via)

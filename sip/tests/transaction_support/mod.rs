@@ -121,7 +121,7 @@ impl Req {
         self
     }
 
-    pub fn to_tag(mut self, tag: &str) -> Req {
+    pub fn with_to_tag(mut self, tag: &str) -> Req {
         self.to_tag = Some(tag.into());
         self
     }
