@@ -1,6 +1,8 @@
 //! TCP transport on loopback: framing, keep-alive, admission, idle timeout,
 //! connection reuse, outbound connects, stop and shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +17,8 @@ use voxgate_sip::transport::{
 };
 use voxgate_sip::{Peer, TransportKind};
 
-const OPTIONS: &[u8] = b"OPTIONS sip:voxgate.test SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n";
+const OPTIONS: &[u8] =
+    b"OPTIONS sip:voxgate.test SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n";
 const INVITE: &[u8] = b"INVITE sip:bob@voxgate.test SIP/2.0\r\nCall-ID: 2\r\nl: 4\r\n\r\nv=0\n";
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -48,14 +51,12 @@ struct Setup {
     addr: SocketAddr,
 }
 
-async fn start_with(
-    ip: &str,
-    max: usize,
-    idle: Option<Duration>,
-    gate: Arc<Gate>,
-) -> Setup {
+async fn start_with(ip: &str, max: usize, idle: Option<Duration>, gate: Arc<Gate>) -> Setup {
     let cfg = TransportConfig {
-        listeners: vec![ListenerSpec::new(TransportKind::Tcp, format!("{ip}:0").parse().unwrap())],
+        listeners: vec![ListenerSpec::new(
+            TransportKind::Tcp,
+            format!("{ip}:0").parse().unwrap(),
+        )],
         max_message_size: max,
         idle_timeout: idle,
         tls_client: tls::client_config_from(rustls::RootCertStore::empty()).unwrap(),
@@ -128,7 +129,11 @@ async fn split_writes_and_pipelined_messages_are_framed() {
     assert!(peer.conn.is_some());
 
     // One message in three writes, cut inside the start line and inside the header terminator.
-    for piece in [&INVITE[..10], &INVITE[10..INVITE.len() - 6], &INVITE[INVITE.len() - 6..]] {
+    for piece in [
+        &INVITE[..10],
+        &INVITE[10..INVITE.len() - 6],
+        &INVITE[INVITE.len() - 6..],
+    ] {
         client.write_all(piece).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -145,7 +150,10 @@ async fn split_writes_and_pipelined_messages_are_framed() {
     assert_eq!(&next_message(&mut s.events).await.bytes[..], INVITE);
 
     drop(client);
-    assert_eq!(expect_closed(&mut s.events).await, (peer, CloseReason::PeerClosed));
+    assert_eq!(
+        expect_closed(&mut s.events).await,
+        (peer, CloseReason::PeerClosed)
+    );
     s.transports.shutdown().await;
 }
 
@@ -158,7 +166,10 @@ async fn oversize_message_closes_the_connection_and_delivers_nothing() {
         .write_all(b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 1000\r\n\r\nxxxx")
         .await
         .unwrap();
-    assert_eq!(expect_closed(&mut s.events).await, (peer, CloseReason::Oversized));
+    assert_eq!(
+        expect_closed(&mut s.events).await,
+        (peer, CloseReason::Oversized)
+    );
     assert!(closed_by_peer(&mut client).await);
     assert_eq!(s.handle.connection_count(), 0);
     s.transports.shutdown().await;
@@ -172,7 +183,10 @@ async fn oversize_header_block_closes_the_connection() {
     client.write_all(OPTIONS).await.unwrap();
     assert_eq!(&next_message(&mut s.events).await.bytes[..], OPTIONS);
     client.write_all(&[b'a'; 300]).await.unwrap();
-    assert_eq!(expect_closed(&mut s.events).await, (peer, CloseReason::Oversized));
+    assert_eq!(
+        expect_closed(&mut s.events).await,
+        (peer, CloseReason::Oversized)
+    );
     assert!(closed_by_peer(&mut client).await);
     s.transports.shutdown().await;
 }
@@ -186,7 +200,10 @@ async fn bad_content_length_is_a_framing_error() {
         .write_all(b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: ten\r\n\r\n")
         .await
         .unwrap();
-    assert_eq!(expect_closed(&mut s.events).await, (peer, CloseReason::Framing));
+    assert_eq!(
+        expect_closed(&mut s.events).await,
+        (peer, CloseReason::Framing)
+    );
     s.transports.shutdown().await;
 }
 
@@ -199,12 +216,18 @@ async fn refused_source_is_closed_before_anything_is_read() {
     // We never write: the server closes on its own, at accept.
     assert!(closed_by_peer(&mut client).await);
     match next(&mut s.events).await {
-        TransportEvent::Rejected { source: src, transport } => {
+        TransportEvent::Rejected {
+            source: src,
+            transport,
+        } => {
             assert_eq!((src, transport), (source, TransportKind::Tcp));
         }
         other => panic!("expected Rejected, got {other:?}"),
     }
-    assert_eq!(gate.seen.lock().unwrap().as_slice(), &[(source, TransportKind::Tcp)]);
+    assert_eq!(
+        gate.seen.lock().unwrap().as_slice(),
+        &[(source, TransportKind::Tcp)]
+    );
     assert_eq!(s.handle.connection_count(), 0);
     assert!(s.events.try_recv().is_err(), "no other event expected");
     s.transports.shutdown().await;
@@ -227,7 +250,11 @@ async fn idle_connection_is_closed() {
     next_message(&mut s.events).await;
     let (closed_peer, reason) = expect_closed(&mut s.events).await;
     assert_eq!((closed_peer, reason), (peer, CloseReason::Idle));
-    assert!(written.elapsed() >= IDLE, "closed {:?} after traffic", written.elapsed());
+    assert!(
+        written.elapsed() >= IDLE,
+        "closed {:?} after traffic",
+        written.elapsed()
+    );
     assert!(closed_by_peer(&mut client).await);
     s.transports.shutdown().await;
 }
@@ -241,14 +268,20 @@ async fn reply_goes_back_over_the_inbound_connection() {
     let m = next_message(&mut s.events).await;
     s.handle.send(&m.peer, Bytes::from_static(OPTIONS)).unwrap();
     let mut buf = vec![0u8; OPTIONS.len()];
-    tokio::time::timeout(WAIT, client.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, client.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buf, OPTIONS);
 
     // Without the connection id, the open connection to the address is reused too.
     let by_addr = Peer { conn: None, ..peer };
     s.handle.send(&by_addr, Bytes::from_static(INVITE)).unwrap();
     let mut buf = vec![0u8; INVITE.len()];
-    tokio::time::timeout(WAIT, client.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, client.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buf, INVITE);
     assert_eq!(s.handle.connection_count(), 1);
     assert!(s.events.try_recv().is_err(), "no new connection expected");
@@ -262,14 +295,22 @@ async fn crlf_ping_gets_a_crlf_pong() {
     expect_opened(&mut s.events, true).await;
     client.write_all(b"\r\n\r\n").await.unwrap();
     let mut pong = [0u8; 2];
-    tokio::time::timeout(WAIT, client.read_exact(&mut pong)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, client.read_exact(&mut pong))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&pong, b"\r\n");
     // A lone CRLF (pong) is ignored and framing goes on.
-    client.write_all(&[b"\r\n", OPTIONS].concat()).await.unwrap();
+    client
+        .write_all(&[b"\r\n", OPTIONS].concat())
+        .await
+        .unwrap();
     assert_eq!(&next_message(&mut s.events).await.bytes[..], OPTIONS);
     let mut more = [0u8; 1];
     assert!(
-        tokio::time::timeout(Duration::from_millis(100), client.read(&mut more)).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(100), client.read(&mut more))
+            .await
+            .is_err(),
         "a lone CRLF must not be answered"
     );
     s.transports.shutdown().await;
@@ -289,7 +330,10 @@ async fn outbound_connection_is_opened_once_and_reused() {
     s.handle.send(&to, Bytes::from_static(INVITE)).unwrap();
     let (mut conn, _) = remote.accept().await.unwrap();
     let mut buf = vec![0u8; OPTIONS.len() + INVITE.len()];
-    tokio::time::timeout(WAIT, conn.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, conn.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buf, [OPTIONS, INVITE].concat());
     let peer = expect_opened(&mut s.events, false).await;
     assert_eq!((peer.addr, peer.transport), (to.addr, TransportKind::Tcp));
@@ -302,7 +346,9 @@ async fn outbound_connection_is_opened_once_and_reused() {
     let m = next_message(&mut s.events).await;
     assert_eq!((m.peer, &m.bytes[..]), (peer, INVITE));
     assert!(
-        tokio::time::timeout(Duration::from_millis(100), remote.accept()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(100), remote.accept())
+            .await
+            .is_err(),
         "no second connection expected"
     );
     assert_eq!(s.handle.connection_count(), 1);
@@ -312,7 +358,11 @@ async fn outbound_connection_is_opened_once_and_reused() {
 #[tokio::test]
 async fn failed_connect_reports_io_close() {
     let mut s = start(4096, None).await;
-    let gone = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let gone = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let to = Peer {
         transport: TransportKind::Tcp,
         addr: gone,
@@ -320,7 +370,10 @@ async fn failed_connect_reports_io_close() {
     };
     s.handle.send(&to, Bytes::from_static(OPTIONS)).unwrap();
     let (peer, reason) = expect_closed(&mut s.events).await;
-    assert_eq!((peer.addr, peer.transport, reason), (gone, TransportKind::Tcp, CloseReason::Io));
+    assert_eq!(
+        (peer.addr, peer.transport, reason),
+        (gone, TransportKind::Tcp, CloseReason::Io)
+    );
     assert!(peer.conn.is_some());
     assert_eq!(s.handle.connection_count(), 0);
     s.transports.shutdown().await;
@@ -362,8 +415,13 @@ async fn shutdown_closes_connections_and_refuses_sends() {
     let mut s = start(4096, None).await;
     let mut client = TcpStream::connect(s.addr).await.unwrap();
     let peer = expect_opened(&mut s.events, true).await;
-    tokio::time::timeout(WAIT, s.transports.shutdown()).await.expect("shutdown hangs");
-    assert_eq!(expect_closed(&mut s.events).await, (peer, CloseReason::Shutdown));
+    tokio::time::timeout(WAIT, s.transports.shutdown())
+        .await
+        .expect("shutdown hangs");
+    assert_eq!(
+        expect_closed(&mut s.events).await,
+        (peer, CloseReason::Shutdown)
+    );
     assert!(closed_by_peer(&mut client).await);
     assert!(matches!(
         s.handle.send(&peer, Bytes::from_static(OPTIONS)),
@@ -385,7 +443,10 @@ async fn ipv6_round_trip() {
     let m = next_message(&mut s.events).await;
     s.handle.send(&m.peer, Bytes::from_static(INVITE)).unwrap();
     let mut buf = vec![0u8; INVITE.len()];
-    tokio::time::timeout(WAIT, client.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, client.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(buf, INVITE);
     s.transports.shutdown().await;
 }

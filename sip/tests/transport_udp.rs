@@ -1,6 +1,8 @@
 //! UDP transport on loopback: round trip, oversize, keep-alives, admission,
 //! address families, stop and shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,8 @@ use voxgate_sip::transport::{
 };
 use voxgate_sip::{Peer, TransportKind};
 
-const OPTIONS: &[u8] = b"OPTIONS sip:voxgate.test SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n";
+const OPTIONS: &[u8] =
+    b"OPTIONS sip:voxgate.test SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n";
 const WAIT: Duration = Duration::from_secs(5);
 
 struct Gate(bool);
@@ -49,7 +52,9 @@ async fn start(addrs: &[&str], max: usize, admit: bool) -> Setup {
         tls_client: tls::client_config_from(rustls::RootCertStore::empty()).unwrap(),
     };
     let (tx, events) = mpsc::channel(64);
-    let (transports, handle) = Transports::start(cfg, Arc::new(Gate(admit)), tx).await.unwrap();
+    let (transports, handle) = Transports::start(cfg, Arc::new(Gate(admit)), tx)
+        .await
+        .unwrap();
     Setup {
         transports,
         handle,
@@ -99,7 +104,9 @@ async fn round_trip(ip: &str) {
     assert_eq!(m.local, server);
     assert!(!m.oversized);
 
-    s.handle.send(&m.peer, Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n")).unwrap();
+    s.handle
+        .send(&m.peer, Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"))
+        .unwrap();
     let (reply, from) = recv(&client).await;
     assert_eq!(reply, b"SIP/2.0 200 OK\r\n\r\n");
     assert_eq!(from, server, "replies leave from the listener socket");
@@ -153,7 +160,10 @@ async fn keepalives_are_dropped_and_stripped() {
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     client.send_to(b"\r\n\r\n", addr(&s, 0)).await.unwrap();
     client.send_to(b"", addr(&s, 0)).await.unwrap();
-    client.send_to(&[b"\r\n", OPTIONS].concat(), addr(&s, 0)).await.unwrap();
+    client
+        .send_to(&[b"\r\n", OPTIONS].concat(), addr(&s, 0))
+        .await
+        .unwrap();
     // The first event is the stripped OPTIONS: the keep-alive and the empty datagram vanished.
     assert_eq!(&next_message(&mut s.events).await.bytes[..], OPTIONS);
     s.transports.shutdown().await;
@@ -240,11 +250,15 @@ async fn stop_accepting_keeps_udp_working_and_shutdown_stops_it() {
     s.handle.send(&m.peer, Bytes::from_static(OPTIONS)).unwrap();
     assert_eq!(recv(&client).await.0, OPTIONS);
 
-    tokio::time::timeout(WAIT, s.transports.shutdown()).await.expect("shutdown hangs");
+    tokio::time::timeout(WAIT, s.transports.shutdown())
+        .await
+        .expect("shutdown hangs");
     assert!(matches!(
         s.handle.send(&m.peer, Bytes::from_static(OPTIONS)),
         Err(TransportError::Shutdown)
     ));
     // The socket is closed: the port can be bound again.
-    UdpSocket::bind(server).await.expect("socket still open after shutdown");
+    UdpSocket::bind(server)
+        .await
+        .expect("socket still open after shutdown");
 }

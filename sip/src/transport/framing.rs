@@ -245,12 +245,19 @@ fn parse_decimal(s: &[u8]) -> Parsed {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -336,7 +343,12 @@ mod tests {
             let mut f = StreamFramer::new(4096);
             f.push(case);
             f.push(b"N");
-            assert_eq!(drain(&mut f), vec![msg(case)], "{}", String::from_utf8_lossy(case));
+            assert_eq!(
+                drain(&mut f),
+                vec![msg(case)],
+                "{}",
+                String::from_utf8_lossy(case)
+            );
             assert_eq!(f.buffered(), 1);
         }
     }
@@ -389,7 +401,13 @@ mod tests {
         f.push(b"M sip:x SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n");
         assert_eq!(f.poll(), Ok(Some(msg(OPTIONS))));
         let err = f.poll().unwrap_err();
-        assert!(matches!(err, FramingError::MessageTooLarge { content_length: usize::MAX, .. }));
+        assert!(matches!(
+            err,
+            FramingError::MessageTooLarge {
+                content_length: usize::MAX,
+                ..
+            }
+        ));
         assert!(err.is_oversized());
     }
 

@@ -291,9 +291,10 @@ impl Transports {
             match spec.transport {
                 TransportKind::Udp => {
                     let socket = socket::bind_udp(spec)?;
-                    let local = socket
-                        .local_addr()
-                        .map_err(|source| TransportError::Bind { addr: spec.address, source })?;
+                    let local = socket.local_addr().map_err(|source| TransportError::Bind {
+                        addr: spec.address,
+                        source,
+                    })?;
                     local_addrs.push((TransportKind::Udp, local));
                     udp_sockets.push((socket, local));
                 }
@@ -310,7 +311,10 @@ impl Transports {
                     let listener = socket::bind_tcp(spec)?;
                     let local = listener
                         .local_addr()
-                        .map_err(|source| TransportError::Bind { addr: spec.address, source })?;
+                        .map_err(|source| TransportError::Bind {
+                            addr: spec.address,
+                            source,
+                        })?;
                     local_addrs.push((kind, local));
                     stream_listeners.push((listener, kind, local, acceptor));
                 }
@@ -348,12 +352,24 @@ impl Transports {
             shared.spawn(udp::overflow_loop(shared.clone(), endpoint, overflow_rx));
         }
         for (listener, kind, local, acceptor) in stream_listeners {
-            shared.spawn(stream::accept_loop(shared.clone(), listener, kind, local, acceptor));
+            shared.spawn(stream::accept_loop(
+                shared.clone(),
+                listener,
+                kind,
+                local,
+                acceptor,
+            ));
         }
         let handle = TransportHandle {
             shared: shared.clone(),
         };
-        Ok((Transports { shared, local_addrs }, handle))
+        Ok((
+            Transports {
+                shared,
+                local_addrs,
+            },
+            handle,
+        ))
     }
 
     /// Actual bound addresses (port 0 resolved), in listener order.
@@ -374,7 +390,11 @@ impl Transports {
         self.shared.stop_accepting.send_replace(true);
         self.shared.shutdown.send_replace(true);
         self.shared.tasks.wait().await;
-        self.shared.udp.write().unwrap_or_else(PoisonError::into_inner).clear();
+        self.shared
+            .udp
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -383,7 +403,11 @@ impl Drop for Transports {
     fn drop(&mut self) {
         self.shared.stop_accepting.send_replace(true);
         self.shared.shutdown.send_replace(true);
-        self.shared.udp.write().unwrap_or_else(PoisonError::into_inner).clear();
+        self.shared
+            .udp
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 

@@ -46,7 +46,10 @@ pub(crate) fn send(
 ) -> Result<(), TransportError> {
     let mut table = shared.table();
     if let Some((id, entry)) = table.lookup(to) {
-        let peer = Peer { conn: Some(id), ..*to };
+        let peer = Peer {
+            conn: Some(id),
+            ..*to
+        };
         return entry.queue.try_send(bytes).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => TransportError::QueueFull(peer),
             mpsc::error::TrySendError::Closed(_) => TransportError::ConnectionClosed(peer),
@@ -64,18 +67,21 @@ pub(crate) fn send(
         .insert(id, to.transport, to.addr, queue.clone())
         .map_err(|TableFull(limit)| TransportError::TooManyConnections { limit })?;
     drop(table);
-    let peer = Peer { conn: Some(id), ..*to };
+    let peer = Peer {
+        conn: Some(id),
+        ..*to
+    };
     shared.spawn(outbound(shared.clone(), peer, server_name, queue, rx));
     Ok(())
 }
 
-fn tls_server_name(
-    name: Option<&str>,
-    ip: IpAddr,
-) -> Result<ServerName<'static>, TransportError> {
+fn tls_server_name(name: Option<&str>, ip: IpAddr) -> Result<ServerName<'static>, TransportError> {
     match name {
-        Some(name) => ServerName::try_from(name.to_owned())
-            .map_err(|_| TransportError::InvalidServerName { name: name.to_owned() }),
+        Some(name) => {
+            ServerName::try_from(name.to_owned()).map_err(|_| TransportError::InvalidServerName {
+                name: name.to_owned(),
+            })
+        }
         None => Ok(ServerName::IpAddress(ip.into())),
     }
 }
@@ -122,7 +128,14 @@ pub(crate) async fn accept_loop(
             addr: remote,
             conn: Some(id),
         };
-        shared.spawn(inbound(shared.clone(), peer, tcp, acceptor.clone(), queue, rx));
+        shared.spawn(inbound(
+            shared.clone(),
+            peer,
+            tcp,
+            acceptor.clone(),
+            queue,
+            rx,
+        ));
     }
 }
 
@@ -141,15 +154,13 @@ async fn inbound(
                 let (rd, wr) = tcp.into_split();
                 serve(&shared, peer, local, true, rd, wr, queue, rx).await
             }
-            Some(acceptor) => {
-                match handshake(&shared, acceptor.accept(tcp)).await {
-                    Ok(tls) => {
-                        let (rd, wr) = tokio::io::split(tls);
-                        serve(&shared, peer, local, true, rd, wr, queue, rx).await
-                    }
-                    Err(reason) => reason,
+            Some(acceptor) => match handshake(&shared, acceptor.accept(tcp)).await {
+                Ok(tls) => {
+                    let (rd, wr) = tokio::io::split(tls);
+                    serve(&shared, peer, local, true, rd, wr, queue, rx).await
                 }
-            }
+                Err(reason) => reason,
+            },
         },
     };
     closed(&shared, peer, reason).await;
@@ -200,7 +211,9 @@ async fn connect(shared: &Shared, remote: SocketAddr) -> Result<TcpStream, Close
         .map(|(_, a)| a.ip())
         .find(|ip| ip.is_ipv4() == remote.is_ipv4() && !ip.is_unspecified());
     if let Some(ip) = source_ip {
-        socket.bind(SocketAddr::new(ip, 0)).map_err(|_| CloseReason::Io)?;
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|_| CloseReason::Io)?;
     }
     let mut shutdown = shared.shutdown.subscribe();
     tokio::select! {
@@ -413,6 +426,7 @@ fn io_reason(e: &io::Error) -> CloseReason {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -420,7 +434,10 @@ mod tests {
     fn rustls_errors_are_tls() {
         let e = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert_eq!(io_reason(&e), CloseReason::Tls);
-        assert_eq!(io_reason(&io::ErrorKind::ConnectionReset.into()), CloseReason::PeerClosed);
+        assert_eq!(
+            io_reason(&io::ErrorKind::ConnectionReset.into()),
+            CloseReason::PeerClosed
+        );
         assert_eq!(io_reason(&io::ErrorKind::TimedOut.into()), CloseReason::Io);
     }
 
@@ -444,7 +461,11 @@ mod tests {
     async fn no_idle_timeout_never_fires() {
         let activity = Activity::new();
         let never = idle(&activity, None);
-        assert!(tokio::time::timeout(Duration::from_secs(3600), never).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), never)
+                .await
+                .is_err()
+        );
     }
 
     #[test]

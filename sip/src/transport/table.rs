@@ -106,6 +106,7 @@ impl<Q> ConnTable<Q> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -124,8 +125,10 @@ mod tests {
     #[test]
     fn lookup_by_id_then_address() {
         let mut t = ConnTable::new(10);
-        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "a").unwrap();
-        t.insert(ConnId(2), TransportKind::Tls, addr(5061), "b").unwrap();
+        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "a")
+            .unwrap();
+        t.insert(ConnId(2), TransportKind::Tls, addr(5061), "b")
+            .unwrap();
         // By id, even when the address differs (e.g. a Via sent-by port).
         let (id, e) = t.lookup(&peer(TransportKind::Tcp, 9999, Some(1))).unwrap();
         assert_eq!((id, e.queue), (ConnId(1), "a"));
@@ -141,11 +144,19 @@ mod tests {
     #[test]
     fn remove_keeps_newer_connection_to_same_address() {
         let mut t = ConnTable::new(10);
-        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "old").unwrap();
-        t.insert(ConnId(2), TransportKind::Tcp, addr(5060), "new").unwrap();
-        assert_eq!(t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0, ConnId(2));
+        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "old")
+            .unwrap();
+        t.insert(ConnId(2), TransportKind::Tcp, addr(5060), "new")
+            .unwrap();
+        assert_eq!(
+            t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0,
+            ConnId(2)
+        );
         t.remove(ConnId(1)).unwrap();
-        assert_eq!(t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0, ConnId(2));
+        assert_eq!(
+            t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0,
+            ConnId(2)
+        );
         t.remove(ConnId(2)).unwrap();
         assert!(t.lookup(&peer(TransportKind::Tcp, 5060, None)).is_none());
         assert_eq!(t.len(), 0);
@@ -155,21 +166,28 @@ mod tests {
     #[test]
     fn remove_newest_falls_back_to_older() {
         let mut t = ConnTable::new(10);
-        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "old").unwrap();
-        t.insert(ConnId(2), TransportKind::Tcp, addr(5060), "new").unwrap();
+        t.insert(ConnId(1), TransportKind::Tcp, addr(5060), "old")
+            .unwrap();
+        t.insert(ConnId(2), TransportKind::Tcp, addr(5060), "new")
+            .unwrap();
         t.remove(ConnId(2)).unwrap();
-        assert_eq!(t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0, ConnId(1));
+        assert_eq!(
+            t.lookup(&peer(TransportKind::Tcp, 5060, None)).unwrap().0,
+            ConnId(1)
+        );
     }
 
     #[test]
     fn limit() {
         let mut t = ConnTable::new(1);
-        t.insert(ConnId(1), TransportKind::Tcp, addr(1), ()).unwrap();
+        t.insert(ConnId(1), TransportKind::Tcp, addr(1), ())
+            .unwrap();
         assert_eq!(
             t.insert(ConnId(2), TransportKind::Tcp, addr(2), ()),
             Err(TableFull(1))
         );
         t.remove(ConnId(1));
-        t.insert(ConnId(2), TransportKind::Tcp, addr(2), ()).unwrap();
+        t.insert(ConnId(2), TransportKind::Tcp, addr(2), ())
+            .unwrap();
     }
 }

@@ -71,7 +71,10 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, Transp
         Some(path) => load_roots(path)?,
         None if Path::new(DEFAULT_CA_BUNDLE).exists() => load_roots(Path::new(DEFAULT_CA_BUNDLE))?,
         None => {
-            tracing::warn!(bundle = DEFAULT_CA_BUNDLE, "no CA bundle: outbound TLS will trust no server");
+            tracing::warn!(
+                bundle = DEFAULT_CA_BUNDLE,
+                "no CA bundle: outbound TLS will trust no server"
+            );
             RootCertStore::empty()
         }
     };
@@ -92,7 +95,11 @@ pub fn client_config_from(roots: RootCertStore) -> Result<Arc<ClientConfig>, Tra
 pub fn self_signed(
     names: &[String],
 ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TransportError> {
-    let names = if names.is_empty() { vec!["localhost".to_owned()] } else { names.to_vec() };
+    let names = if names.is_empty() {
+        vec!["localhost".to_owned()]
+    } else {
+        names.to_vec()
+    };
     let certified = rcgen::generate_simple_self_signed(names)?;
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     Ok((certified.cert.der().clone(), PrivateKeyDer::Pkcs8(key)))
@@ -141,6 +148,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore, TransportError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -152,7 +160,8 @@ mod tests {
 
     #[test]
     fn self_signed_server_config_builds() {
-        let cfg = server_config(None, None, &["127.0.0.1".into(), "sip.example.com".into()]).unwrap();
+        let cfg =
+            server_config(None, None, &["127.0.0.1".into(), "sip.example.com".into()]).unwrap();
         assert!(cfg.alpn_protocols.is_empty());
     }
 

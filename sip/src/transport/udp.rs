@@ -34,7 +34,10 @@ pub(crate) struct UdpEndpoint {
 }
 
 impl UdpEndpoint {
-    pub fn new(socket: UdpSocket, local: SocketAddr) -> (Self, mpsc::Receiver<(Bytes, SocketAddr)>) {
+    pub fn new(
+        socket: UdpSocket,
+        local: SocketAddr,
+    ) -> (Self, mpsc::Receiver<(Bytes, SocketAddr)>) {
         let (overflow, rx) = mpsc::channel(OVERFLOW_QUEUE_LEN);
         let endpoint = UdpEndpoint {
             socket: Arc::new(socket),
@@ -148,6 +151,7 @@ fn strip_keepalive(datagram: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::strip_keepalive;
 
