@@ -337,21 +337,20 @@ fn parse_start_line(bytes: &[u8], line: Range<usize>) -> Result<StartLine, Parse
         }
         return Ok(StartLine::Response { status, reason });
     }
-    // Request-Line: exactly one SP between the three elements (RFC 3261 §7.1).
+    // Request-Line: exactly one SP between the three elements and none
+    // after them (RFC 3261 §7.1; RFC 4475 lwsstart, trws, lwsruri).
     let sp1 = memchr::memchr(b' ', text).ok_or(ParseError::BadStartLine)?;
-    let sp2 = memchr::memrchr(b' ', text).ok_or(ParseError::BadStartLine)?;
-    if sp2 <= sp1 + 1 {
+    let sp2 = sp1 + 1 + memchr::memchr(b' ', &text[sp1 + 1..]).ok_or(ParseError::BadStartLine)?;
+    let (method, uri_bytes, version) = (&text[..sp1], &text[sp1 + 1..sp2], &text[sp2 + 1..]);
+    let is_ws = |b: &u8| *b == b' ' || *b == b'\t';
+    if uri_bytes.is_empty() || uri_bytes.iter().any(is_ws) || version.iter().any(is_ws) {
         return Err(ParseError::BadStartLine);
     }
-    let method = std::str::from_utf8(&text[..sp1]).map_err(|_| ParseError::BadMethod)?;
+    let method = std::str::from_utf8(method).map_err(|_| ParseError::BadMethod)?;
     if !is_token(method) {
         return Err(ParseError::BadMethod);
     }
-    check_version(&text[sp2 + 1..])?;
-    let uri_bytes = &text[sp1 + 1..sp2];
-    if uri_bytes.iter().any(|&b| b == b' ' || b == b'\t') {
-        return Err(ParseError::BadStartLine);
-    }
+    check_version(version)?;
     let uri = std::str::from_utf8(uri_bytes).map_err(|_| ParseError::BadRequestUri)?;
     if !is_uri(uri) || sip_uri_has_headers(uri) {
         return Err(ParseError::BadRequestUri);
