@@ -379,3 +379,21 @@ fn set_timers_applies_to_new_transactions_only() {
     assert_eq!(at(&new), vec![ms(100), ms(300), ms(700), ms(1500)]);
     assert_eq!(at(&old), vec![ms(500), ms(1500)]);
 }
+
+#[test]
+fn a_zero_t1_is_raised_to_one_millisecond_instead_of_spinning() {
+    let mut clock = Clock::new();
+    let mut layer = TransactionLayer::new(TimerConfig {
+        t1: ms(0),
+        t2: ms(0),
+        ..TimerConfig::default()
+    });
+    let (tx, _) = start(&mut layer, &clock, udp(5060));
+    assert_eq!(layer.poll_timeout(), Some(clock.now() + ms(1)));
+    let sent = run_until(&mut layer, &mut clock, ms(64));
+    assert_eq!(times(&sent), [1, 3, 7, 15, 31, 63].map(ms));
+    assert!(
+        is_timeout_then_terminated(&events(&mut layer), tx),
+        "timer B = 64 * 1 ms"
+    );
+}
