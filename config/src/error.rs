@@ -179,7 +179,9 @@ pub enum ConfigErrorKind {
         other_value: i64,
     },
     /// An RTP port range must start on an even port (RTP even, RTCP the next odd port).
-    #[error("{found} is odd; allowed: an even port 1024..=65534 (RTP uses the even port, RTCP the next)")]
+    #[error(
+        "{found} is odd; allowed: an even port 1024..=65534 (RTP uses the even port, RTCP the next)"
+    )]
     OddPort {
         /// The port as written.
         found: i64,
@@ -205,7 +207,9 @@ pub enum ConfigErrorKind {
         rule: &'static str,
     },
     /// Two trunks' allow-lists overlap, so a source address would not name one trunk.
-    #[error("{net} overlaps {other_key} {other_net} (line {other_line}) of trunk \"{other_trunk}\"; allow-lists of two trunks must not overlap")]
+    #[error(
+        "{net} overlaps {other_key} {other_net} (line {other_line}) of trunk \"{other_trunk}\"; allow-lists of two trunks must not overlap"
+    )]
     Overlap {
         /// This CIDR.
         net: IpNet,
@@ -219,7 +223,9 @@ pub enum ConfigErrorKind {
         other_trunk: String,
     },
     /// Two media regions share an address and their RTP port ranges overlap.
-    #[error("ports {port_min}..={port_max} on {address} overlap {other_key} {other_min}..={other_max} (line {other_line}) of media region \"{other_region}\"; allowed: disjoint port ranges for regions sharing an address")]
+    #[error(
+        "ports {port_min}..={port_max} on {address} overlap {other_key} {other_min}..={other_max} (line {other_line}) of media region \"{other_region}\"; allowed: disjoint port ranges for regions sharing an address"
+    )]
     PortRangeOverlap {
         /// The address both regions use.
         address: IpAddr,
@@ -257,19 +263,25 @@ pub enum ConfigErrorKind {
         reason: io::ErrorKind,
     },
     /// A TLS-only key on a udp or tcp listener.
-    #[error("only allowed on a tls listener, this one is {transport}; allowed: remove it, or set transport = \"tls\"")]
+    #[error(
+        "only allowed on a tls listener, this one is {transport}; allowed: remove it, or set transport = \"tls\""
+    )]
     TlsOnly {
         /// The listener's transport.
         transport: ListenerTransport,
     },
     /// `certificate` without `private_key` or the other way round.
-    #[error("{missing_key} is missing; allowed: certificate and private_key together, or neither (a self-signed certificate is generated at start)")]
+    #[error(
+        "{missing_key} is missing; allowed: certificate and private_key together, or neither (a self-signed certificate is generated at start)"
+    )]
     IncompleteKeyPair {
         /// Key path of the missing half.
         missing_key: String,
     },
     /// A `sips:` destination with a transport other than TLS.
-    #[error("transport {transport} with a sips: URI; allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:")]
+    #[error(
+        "transport {transport} with a sips: URI; allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:"
+    )]
     SipsNeedsTls {
         /// The transport given.
         transport: ListenerTransport,

@@ -131,12 +131,19 @@ mod tests {
                 let documented = DEFAULT_TOML.lines().any(|line| {
                     let rest = line.trim_start_matches(['#', ' ', '[', '{']);
                     // `[sip.timers]` documents both `sip` and `timers`.
-                    [Some(rest), rest.strip_prefix("sip.")].into_iter().flatten().any(|r| {
-                        r.strip_prefix(key.name)
-                            .is_some_and(|after| after.starts_with([' ', ':', '=', ']', '.']))
-                    })
+                    [Some(rest), rest.strip_prefix("sip.")]
+                        .into_iter()
+                        .flatten()
+                        .any(|r| {
+                            r.strip_prefix(key.name)
+                                .is_some_and(|after| after.starts_with([' ', ':', '=', ']', '.']))
+                        })
                 });
-                assert!(documented, "{}.{} is not documented in voxgate.toml", table.pattern, key.name);
+                assert!(
+                    documented,
+                    "{}.{} is not documented in voxgate.toml",
+                    table.pattern, key.name
+                );
             }
         }
     }
@@ -149,9 +156,18 @@ mod tests {
         };
         assert!(!config.listeners.is_empty());
         for l in &config.listeners {
-            assert!(l.address.ip().is_loopback(), "{} {} is not loopback", l.transport, l.address);
+            assert!(
+                l.address.ip().is_loopback(),
+                "{} {} is not loopback",
+                l.transport,
+                l.address
+            );
         }
-        assert!(config.admin.listen.ip().is_loopback(), "admin {}", config.admin.listen);
+        assert!(
+            config.admin.listen.ip().is_loopback(),
+            "admin {}",
+            config.admin.listen
+        );
         for r in &config.media_regions {
             for a in &r.addresses {
                 assert!(a.is_loopback(), "media region {} address {a}", r.name);

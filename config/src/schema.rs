@@ -36,7 +36,10 @@ pub(crate) const TABLES: &[Table] = &[
         keys: &[
             key("node", "a [node] table with name and region"),
             key("admin", "an [admin] table with listen"),
-            key("logging", "a [logging] table with format, level, redact_numbers"),
+            key(
+                "logging",
+                "a [logging] table with format, level, redact_numbers",
+            ),
             key("sip", "a [sip] table holding [sip.timers] and [sip.limits]"),
             key("listener", "one or more [[listener]] tables"),
             key("trunk", "one or more [[trunk]] tables"),
@@ -111,16 +114,28 @@ pub(crate) const TABLES: &[Table] = &[
         pattern: "trunk[]",
         keys: &[
             key("name", NAME),
-            key("allow", "a list of CIDR networks such as [\"192.0.2.0/24\", \"2001:db8::/32\"]"),
-            key("transports", "a list of \"udp\", \"tcp\", \"tls\" (default all three)"),
-            key("tls_peer_name", "a DNS name such as \"sbc.carrier.example\""),
+            key(
+                "allow",
+                "a list of CIDR networks such as [\"192.0.2.0/24\", \"2001:db8::/32\"]",
+            ),
+            key(
+                "transports",
+                "a list of \"udp\", \"tcp\", \"tls\" (default all three)",
+            ),
+            key(
+                "tls_peer_name",
+                "a DNS name such as \"sbc.carrier.example\"",
+            ),
         ],
     },
     Table {
         pattern: "media_region[]",
         keys: &[
             key("name", NAME),
-            key("addresses", "a list of IP addresses such as [\"192.0.2.10\"]"),
+            key(
+                "addresses",
+                "a list of IP addresses such as [\"192.0.2.10\"]",
+            ),
             key("port_min", "an even port 1024..=65534"),
             key("port_max", "a port greater than port_min, up to 65535"),
         ],
@@ -143,7 +158,10 @@ pub(crate) const TABLES: &[Table] = &[
         pattern: "route[].match_user",
         keys: &[
             key("exact", "a string: the user part must equal it"),
-            key("prefix", "a string: the user part must start with it (\"\" matches all)"),
+            key(
+                "prefix",
+                "a string: the user part must start with it (\"\" matches all)",
+            ),
             key("regex", "a non-empty regular expression"),
         ],
     },

@@ -41,7 +41,11 @@ impl<'a> Source<'a> {
     pub(crate) fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset);
-        let start = self.line_starts.get(line.wrapping_sub(1)).copied().unwrap_or(0);
+        let start = self
+            .line_starts
+            .get(line.wrapping_sub(1))
+            .copied()
+            .unwrap_or(0);
         let column = match self.text.get(start..offset) {
             Some(s) => s.chars().count(),
             None => offset - start,
@@ -206,7 +210,11 @@ fn unknown_keys(
                     unknown_keys(source, v.get_ref(), &child, &child_pattern, out);
                 } else {
                     let allowed = table.keys.iter().map(|key| key.name).collect();
-                    out.push(source.error(k.span(), child, ConfigErrorKind::UnknownKey { allowed }));
+                    out.push(source.error(
+                        k.span(),
+                        child,
+                        ConfigErrorKind::UnknownKey { allowed },
+                    ));
                 }
             }
         }
@@ -283,7 +291,10 @@ fn serde_error(source: &Source<'_>, index: &SpanIndex, e: &toml::de::Error) -> C
     if let Some(field) = backticked_after(message, "unknown field ") {
         // Normally caught by `unknown_keys` first; kept so that a schema table that
         // drifted from the serde structs still yields a located error.
-        let parent = path.strip_suffix(&field).unwrap_or(&path).trim_end_matches('.');
+        let parent = path
+            .strip_suffix(&field)
+            .unwrap_or(&path)
+            .trim_end_matches('.');
         let allowed = schema::allowed_keys(&schema::pattern_of(parent)).unwrap_or_default();
         return source.error(span, path, ConfigErrorKind::UnknownKey { allowed });
     }
@@ -350,9 +361,16 @@ mod tests {
             ("media_region[]", "[[media_region]]\nzzz = 1"),
             ("route[]", "[[route]]\nzzz = 1"),
             ("route[].match_user", "[[route]]\nmatch_user = { zzz = 1 }"),
-            ("route[].destinations[]", "[[route]]\ndestinations = [{ zzz = 1 }]"),
+            (
+                "route[].destinations[]",
+                "[[route]]\ndestinations = [{ zzz = 1 }]",
+            ),
         ];
-        assert_eq!(docs.len(), schema::TABLES.len(), "a schema table is not covered");
+        assert_eq!(
+            docs.len(),
+            schema::TABLES.len(),
+            "a schema table is not covered"
+        );
         for (pattern, doc) in docs {
             let Err(e) = toml::from_str::<RawConfig>(doc) else {
                 panic!("{pattern}: zzz was accepted");

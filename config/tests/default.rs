@@ -98,10 +98,14 @@ fn one_loopback_trunk() {
     assert_eq!(t.tls_peer_name, None);
 
     assert_eq!(
-        c.trunk_for(IpAddr::V4(Ipv4Addr::LOCALHOST)).map(|t| t.name.as_str()),
+        c.trunk_for(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .map(|t| t.name.as_str()),
         Some("loopback")
     );
-    assert!(c.trunk_for(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))).is_none());
+    assert!(
+        c.trunk_for(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+            .is_none()
+    );
     assert!(c.trunk_for("::1".parse().unwrap()).is_none());
 }
 

@@ -131,7 +131,12 @@ fn missing_key_points_at_its_table() {
     );
     let e = only_error(&replaced("address = \"127.0.0.1:5060\"\n", ""));
     let text = at(&e, 5, 1, "listener[0].address");
-    assert!(text.ends_with("allowed: an IP address and port such as \"127.0.0.1:5060\" or \"[::1]:5060\""), "{text}");
+    assert!(
+        text.ends_with(
+            "allowed: an IP address and port such as \"127.0.0.1:5060\" or \"[::1]:5060\""
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -217,7 +222,10 @@ fn out_of_range() {
     );
     let e = only_error(&with("[sip.limits]\nconnection_idle_timeout_s = 5\n"));
     let text = at(&e, 15, 29, "sip.limits.connection_idle_timeout_s");
-    assert!(text.ends_with("allowed: seconds: 0 (never) or 10..=86400 (default 300)"), "{text}");
+    assert!(
+        text.ends_with("allowed: seconds: 0 (never) or 10..=86400 (default 300)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -257,23 +265,29 @@ fn port_ranges() {
     );
     let e = only_error(&replaced("port_min = 20000", "port_min = 80"));
     at(&e, 12, 12, "media_region[0].port_min");
-    assert!(e.to_string().ends_with("80 is out of range; allowed: 1024..=65534"));
+    assert!(
+        e.to_string()
+            .ends_with("80 is out of range; allowed: 1024..=65534")
+    );
     // The smallest range: one RTP/RTCP pair.
     load_str(&replaced("port_max = 20999", "port_max = 20001"), "x.toml").unwrap();
 }
 
 #[test]
 fn host_bits_set() {
-    let e = only_error(&with(
-        "[[trunk]]\nname = \"t\"\nallow = [\"10.0.0.1/8\", \"2001:db8::1/32\"]\n",
-    )
-    .replacen("\"2001:db8::1/32\"", "\"2001:db8::/32\"", 1));
+    let e =
+        only_error(
+            &with("[[trunk]]\nname = \"t\"\nallow = [\"10.0.0.1/8\", \"2001:db8::1/32\"]\n")
+                .replacen("\"2001:db8::1/32\"", "\"2001:db8::/32\"", 1),
+        );
     assert_eq!(
         at(&e, 16, 10, "trunk[0].allow[0]"),
         "x.toml:16:10: trunk[0].allow[0]: \"10.0.0.1/8\" has host bits set; allowed: a CIDR \
          network such as \"10.0.0.0/8\""
     );
-    let e = only_error(&with("[[trunk]]\nname = \"t\"\nallow = [\"2001:db8::1/32\"]\n"));
+    let e = only_error(&with(
+        "[[trunk]]\nname = \"t\"\nallow = [\"2001:db8::1/32\"]\n",
+    ));
     assert_eq!(
         e.to_string(),
         "x.toml:16:10: trunk[0].allow[0]: \"2001:db8::1/32\" has host bits set; allowed: a \
@@ -283,9 +297,14 @@ fn host_bits_set() {
 
 #[test]
 fn bad_cidr() {
-    let e = only_error(&with("[[trunk]]\nname = \"t\"\nallow = [\"10.0.0.0/33\"]\n"));
+    let e = only_error(&with(
+        "[[trunk]]\nname = \"t\"\nallow = [\"10.0.0.0/33\"]\n",
+    ));
     let text = at(&e, 16, 10, "trunk[0].allow[0]");
-    assert!(text.contains("\"10.0.0.0/33\" is not valid; allowed: a CIDR network such as"), "{text}");
+    assert!(
+        text.contains("\"10.0.0.0/33\" is not valid; allowed: a CIDR network such as"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -317,19 +336,29 @@ fn duplicate_listener() {
          every address)"
     );
     // udp and tcp on one port are two sockets; tcp and tls are not; 0.0.0.0 takes them all.
-    load_str(&with("\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5060\"\n"), "x.toml").unwrap();
+    load_str(
+        &with("\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5060\"\n"),
+        "x.toml",
+    )
+    .unwrap();
     let e = only_error(&with(
         "\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5070\"\n\n[[listener]]\ntransport = \"tls\"\naddress = \"0.0.0.0:5070\"\n",
     ));
     at(&e, 21, 11, "listener[2].address");
     // Port 0 asks the OS for a free port: never a collision.
     let zero = MINIMAL.replace("127.0.0.1:5060", "127.0.0.1:0");
-    load_str(&format!("{zero}\n[[listener]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n"), "x.toml").unwrap();
+    load_str(
+        &format!("{zero}\n[[listener]]\ntransport = \"udp\"\naddress = \"127.0.0.1:0\"\n"),
+        "x.toml",
+    )
+    .unwrap();
 }
 
 #[test]
 fn admin_on_a_listener_port() {
-    let text = with("\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5060\"\n\n[admin]\nlisten = \"127.0.0.1:5060\"\n");
+    let text = with(
+        "\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5060\"\n\n[admin]\nlisten = \"127.0.0.1:5060\"\n",
+    );
     let e = only_error(&text);
     assert_eq!(
         at(&e, 20, 10, "admin.listen"),
@@ -454,8 +483,16 @@ fn sips_needs_tls() {
         "x.toml:17:55: route[0].destinations[0].transport: transport udp with a sips: URI; \
          allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:"
     );
-    let c = load_str(&route("{ uri = \"sips:a.example\" }, { uri = \"sip:b\" }"), "x.toml").unwrap();
-    let transports: Vec<_> = c.routes[0].destinations.iter().map(|d| d.transport).collect();
+    let c = load_str(
+        &route("{ uri = \"sips:a.example\" }, { uri = \"sip:b\" }"),
+        "x.toml",
+    )
+    .unwrap();
+    let transports: Vec<_> = c.routes[0]
+        .destinations
+        .iter()
+        .map(|d| d.transport)
+        .collect();
     assert_eq!(transports, [ListenerTransport::Tls, ListenerTransport::Udp]);
 }
 
@@ -552,7 +589,12 @@ port_max = 20999
     // Display: one error per line, each with file:line:col.
     let shown = errs.to_string();
     assert_eq!(shown.lines().count(), 8);
-    assert!(shown.lines().all(|l| l.starts_with("x.toml:") && l.contains("; ")), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .all(|l| l.starts_with("x.toml:") && l.contains("; ")),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -566,7 +608,8 @@ fn unknown_keys_are_collected_across_tables() {
 
 #[test]
 fn unreadable_file() {
-    let path = std::env::temp_dir().join(format!("voxgate-config-none-{}.toml", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("voxgate-config-none-{}.toml", std::process::id()));
     let errs = voxgate_config::load_file(&path).unwrap_err();
     assert_eq!(errs.len(), 1);
     let e = &errs.0[0];
@@ -583,5 +626,9 @@ fn unreadable_file() {
 #[test]
 fn embedded_default_name_in_errors() {
     let errs = load_str("[node]\n", "<embedded default>").unwrap_err();
-    assert!(errs.to_string().starts_with("<embedded default>:1:1: node.name: required"), "{errs}");
+    assert!(
+        errs.to_string()
+            .starts_with("<embedded default>:1:1: node.name: required"),
+        "{errs}"
+    );
 }

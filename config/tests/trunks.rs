@@ -29,7 +29,12 @@ fn config_with_trunks(trunks: &[(&str, Vec<String>)]) -> String {
     let mut text = HEAD.to_owned();
     for (name, allow) in trunks {
         let quoted: Vec<String> = allow.iter().map(|a| format!("\"{a}\"")).collect();
-        write!(text, "\n[[trunk]]\nname = \"{name}\"\nallow = [{}]\n", quoted.join(", ")).unwrap();
+        write!(
+            text,
+            "\n[[trunk]]\nname = \"{name}\"\nallow = [{}]\n",
+            quoted.join(", ")
+        )
+        .unwrap();
     }
     text
 }
@@ -42,7 +47,14 @@ fn ip(s: &str) -> IpAddr {
 fn trunk_for_finds_the_one_trunk_holding_the_address() {
     let text = config_with_trunks(&[
         ("a", vec!["192.0.2.0/25".into(), "2001:db8:a::/48".into()]),
-        ("b", vec!["192.0.2.128/25".into(), "198.51.100.7".into(), "2001:db8:b::1".into()]),
+        (
+            "b",
+            vec![
+                "192.0.2.128/25".into(),
+                "198.51.100.7".into(),
+                "2001:db8:b::1".into(),
+            ],
+        ),
         // Nested CIDRs within one trunk are allowed.
         ("c", vec!["10.0.0.0/8".into(), "10.1.0.0/16".into()]),
     ]);
@@ -62,7 +74,9 @@ fn trunk_for_finds_the_one_trunk_holding_the_address() {
     // A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6.
     assert_eq!(name("::ffff:192.0.2.200"), Some("b"));
     assert_eq!(name("::ffff:203.0.113.1"), None);
-    let b = c.trunk(&c.trunk_for(ip("192.0.2.200")).unwrap().name).unwrap();
+    let b = c
+        .trunk(&c.trunk_for(ip("192.0.2.200")).unwrap().name)
+        .unwrap();
     assert_eq!(b.allow.len(), 3);
 }
 
@@ -86,7 +100,9 @@ impl Lcg {
 /// A random network in a small space, so that overlaps are frequent.
 fn random_net(rng: &mut Lcg) -> IpNet {
     if rng.below(4) == 0 {
-        let addr: IpAddr = format!("2001:db8:{:x}::{:x}", rng.below(4), rng.below(4)).parse().unwrap();
+        let addr: IpAddr = format!("2001:db8:{:x}::{:x}", rng.below(4), rng.below(4))
+            .parse()
+            .unwrap();
         let len = [32, 34, 48, 64, 126, 128][rng.below(6) as usize];
         IpNet::new(addr, len).unwrap().trunc()
     } else {
@@ -108,7 +124,10 @@ fn overlap_check_agrees_with_brute_force() {
         let trunks: Vec<(String, Vec<IpNet>)> = (0..trunk_count)
             .map(|t| {
                 let n = 1 + rng.below(4) as usize;
-                (format!("t{t}"), (0..n).map(|_| random_net(&mut rng)).collect())
+                (
+                    format!("t{t}"),
+                    (0..n).map(|_| random_net(&mut rng)).collect(),
+                )
             })
             .collect();
 
@@ -139,14 +158,19 @@ fn overlap_check_agrees_with_brute_force() {
                 for (name, nets) in &trunks {
                     for net in nets {
                         let found = c.trunk_for(net.network()).map(|t| t.name.to_string());
-                        assert_eq!(found.as_deref(), Some(name.as_str()), "round {round}\n{text}");
+                        assert_eq!(
+                            found.as_deref(),
+                            Some(name.as_str()),
+                            "round {round}\n{text}"
+                        );
                     }
                 }
                 0
             }
             Err(errs) => {
                 assert!(
-                    errs.iter().all(|e| matches!(e.kind, ConfigErrorKind::Overlap { .. })),
+                    errs.iter()
+                        .all(|e| matches!(e.kind, ConfigErrorKind::Overlap { .. })),
                     "round {round}: {errs}"
                 );
                 errs.len()

@@ -48,7 +48,10 @@ impl Validator<'_> {
             .map(|t| transport(*t.get_ref()));
         let address = self
             .require(&raw.address, &span, &key("address"))
-            .and_then(|a| self.socket_addr(a, &key("address")).map(|addr| (addr, a.span())));
+            .and_then(|a| {
+                self.socket_addr(a, &key("address"))
+                    .map(|addr| (addr, a.span()))
+            });
         let mut buffer = |value: &Option<S<i64>>, name: &str| {
             let n = value
                 .as_ref()
@@ -67,14 +70,20 @@ impl Validator<'_> {
                     (&raw.client_ca, "client_ca"),
                 ] {
                     if let Some(v) = value {
-                        self.push(v.span(), key(name), ConfigErrorKind::TlsOnly { transport: t });
+                        self.push(
+                            v.span(),
+                            key(name),
+                            ConfigErrorKind::TlsOnly { transport: t },
+                        );
                     }
                 }
                 None
             }
             None => None,
         };
-        let address_span = transport_name.and(address.as_ref()).map(|(_, span)| span.clone());
+        let address_span = transport_name
+            .and(address.as_ref())
+            .map(|(_, span)| span.clone());
         CheckedListener {
             listener: Listener {
                 transport: transport_name.unwrap_or(ListenerTransport::Udp),
@@ -177,7 +186,11 @@ impl Validator<'_> {
                     first_line,
                     rule: ONE_SOCKET_PER_PORT,
                 };
-                self.push(span.clone(), format!("listener[{}].address", later.index), kind);
+                self.push(
+                    span.clone(),
+                    format!("listener[{}].address", later.index),
+                    kind,
+                );
             }
         }
     }

@@ -63,7 +63,11 @@ impl Validator<'_> {
             .and_then(|p| {
                 let n = self.int(p, &key("port_min"), 1024, 65_534)?;
                 if n % 2 != 0 {
-                    self.push(p.span(), key("port_min"), ConfigErrorKind::OddPort { found: n });
+                    self.push(
+                        p.span(),
+                        key("port_min"),
+                        ConfigErrorKind::OddPort { found: n },
+                    );
                     return None;
                 }
                 u16::try_from(n).ok().map(|n| (n, p.span()))
@@ -87,7 +91,9 @@ impl Validator<'_> {
                 u16::try_from(n).ok()
             });
         CheckedRegion {
-            range: port_max.and(port_min.as_ref()).map(|(_, span)| span.clone()),
+            range: port_max
+                .and(port_min.as_ref())
+                .map(|(_, span)| span.clone()),
             region: MediaRegion {
                 name,
                 addresses,

@@ -23,10 +23,8 @@ use crate::schema;
 use crate::source::Source;
 
 /// Where the admin endpoint listens when `[admin] listen` is not given: loopback only.
-const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-    9060,
-);
+const DEFAULT_ADMIN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9060);
 
 /// Validates the whole file; `base_dir` is where relative paths are resolved from.
 pub(crate) fn validate(
@@ -48,11 +46,7 @@ pub(crate) fn validate(
     let trunks = v.trunks(&raw.trunk);
     let regions = v.media_regions(&raw.media_region);
     let region_names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
-    if let Some(region) = raw
-        .node
-        .as_ref()
-        .and_then(|n| n.get_ref().region.as_ref())
-    {
+    if let Some(region) = raw.node.as_ref().and_then(|n| n.get_ref().region.as_ref()) {
         v.reference(region, "node.region", "media_region", &region_names);
     }
     let trunk_names: Vec<String> = trunks.iter().map(|t| t.name.to_string()).collect();
@@ -320,7 +314,8 @@ impl Validator<'_> {
             SipLimits {
                 max_message_size: usize::try_from(max_message_size).unwrap_or(65_535),
                 max_headers: usize::try_from(max_headers).unwrap_or(256),
-                connection_idle_timeout: (idle > 0).then(|| Duration::from_secs(idle.unsigned_abs())),
+                connection_idle_timeout: (idle > 0)
+                    .then(|| Duration::from_secs(idle.unsigned_abs())),
             },
         )
     }

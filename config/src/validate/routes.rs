@@ -15,7 +15,11 @@ impl Validator<'_> {
         let mut routes = Vec::new();
         for (i, r) in list.get_ref().iter().enumerate() {
             if let Some(name) = &r.get_ref().name {
-                names.push((name.get_ref().clone(), format!("route[{i}].name"), name.span()));
+                names.push((
+                    name.get_ref().clone(),
+                    format!("route[{i}].name"),
+                    name.span(),
+                ));
             }
             routes.push(self.route(i, r, trunks));
         }
@@ -37,7 +41,11 @@ impl Validator<'_> {
             .unwrap_or(UserMatch::Prefix(String::new()));
         let mut destinations = Vec::new();
         if let Some(list) = self.require(&raw.destinations, &span, &key("destinations")) {
-            for (j, d) in self.non_empty(list, &key("destinations")).iter().enumerate() {
+            for (j, d) in self
+                .non_empty(list, &key("destinations"))
+                .iter()
+                .enumerate()
+            {
                 let d = self.destination(d, &format!("route[{i}].destinations[{j}]"), trunks);
                 destinations.extend(d);
             }

@@ -30,7 +30,11 @@ impl Validator<'_> {
         for (i, t) in list.get_ref().iter().enumerate() {
             let trunk = self.trunk(i, t, &mut allow_entries);
             if let Some(name) = &t.get_ref().name {
-                names.push((name.get_ref().clone(), format!("trunk[{i}].name"), name.span()));
+                names.push((
+                    name.get_ref().clone(),
+                    format!("trunk[{i}].name"),
+                    name.span(),
+                ));
             }
             trunks.push(trunk);
         }
@@ -178,6 +182,8 @@ fn is_dns_name(name: &str) -> bool {
             (1..=63).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
