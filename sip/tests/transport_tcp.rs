@@ -356,6 +356,41 @@ async fn outbound_connection_is_opened_once_and_reused() {
 }
 
 #[tokio::test]
+async fn full_queue_is_an_error_not_a_wait() {
+    // Single-threaded runtime: the connection task cannot drain the queue
+    // while this loop runs, so the 257th message finds the queue full.
+    let s = start(4096, None).await;
+    let remote = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let to = Peer {
+        transport: TransportKind::Tcp,
+        addr: remote.local_addr().unwrap(),
+        conn: None,
+    };
+    for i in 0..256 {
+        assert!(
+            s.handle.send(&to, Bytes::from_static(OPTIONS)).is_ok(),
+            "send {i}"
+        );
+    }
+    match s.handle.send(&to, Bytes::from_static(OPTIONS)) {
+        Err(TransportError::QueueFull(peer)) => {
+            assert_eq!(peer.addr, to.addr);
+            assert!(peer.conn.is_some());
+        }
+        other => panic!("expected QueueFull, got {other:?}"),
+    }
+    // Everything queued is delivered once the connection is up.
+    let (mut conn, _) = remote.accept().await.unwrap();
+    let mut buf = vec![0u8; OPTIONS.len() * 256];
+    tokio::time::timeout(WAIT, conn.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(buf, OPTIONS.repeat(256));
+    s.transports.shutdown().await;
+}
+
+#[tokio::test]
 async fn failed_connect_reports_io_close() {
     let mut s = start(4096, None).await;
     let gone = TcpListener::bind("127.0.0.1:0")

@@ -359,6 +359,28 @@ async fn outbound_tls_to_an_untrusted_server_closes_with_tls() {
 }
 
 #[tokio::test]
+async fn invalid_server_name_fails_at_once() {
+    let (own_cert, own_key) = tls::self_signed(&[]).unwrap();
+    let own = tls::server_config_from(vec![own_cert], own_key, None).unwrap();
+    let s = start(own, no_trust()).await;
+    let to = Peer {
+        transport: TransportKind::Tls,
+        addr: "127.0.0.1:5061".parse().unwrap(),
+        conn: None,
+    };
+    let err = s
+        .handle
+        .send_tls_named(&to, "not a host name", Bytes::from_static(OPTIONS))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        voxgate_sip::transport::TransportError::InvalidServerName { .. }
+    ));
+    assert_eq!(s.handle.connection_count(), 0);
+    s.transports.shutdown().await;
+}
+
+#[tokio::test]
 async fn tls_listener_without_config_is_refused() {
     let cfg = TransportConfig {
         listeners: vec![ListenerSpec::new(

@@ -421,8 +421,8 @@ impl TransportHandle {
     /// Queue `bytes` to `to`. UDP: send from the listener socket matching the address family (the first
     /// UDP listener). TCP/TLS: over `to.conn` if still open, else over an open connection to `to.addr`,
     /// else connect (TLS client with SNI = the IP). Never blocks the caller
-    /// (bounded queues; a full queue is an error, not a wait). Must be called
-    /// from inside the tokio runtime that started the transports or outside any runtime.
+    /// (bounded queues; a full queue is an error, not a wait). Callable from any
+    /// thread: new connections are spawned on the runtime that started the transports.
     pub fn send(&self, to: &Peer, bytes: Bytes) -> Result<(), TransportError> {
         self.send_inner(to, None, bytes)
     }
