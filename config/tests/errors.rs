@@ -88,6 +88,31 @@ fn syntax_error() {
 }
 
 #[test]
+fn syntax_errors_are_collected_with_their_keys() {
+    let text =
+        replaced("name = \"n1\"", "name = n1").replacen("\"127.0.0.1:5060\"", "127.0.0.1:5060", 1);
+    let errs = errors(&text);
+    let got: Vec<(Option<usize>, Option<usize>, &str)> = errs
+        .iter()
+        .map(|e| (e.line, e.column, e.key.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(2), Some(8), "node.name"),
+            (Some(7), Some(16), "listener[0].address")
+        ]
+    );
+    // The detail is the TOML parser's own wording; the frame around it is ours.
+    let shown = errs[0].to_string();
+    assert!(
+        shown.starts_with("x.toml:2:8: node.name: TOML syntax error: ")
+            && shown.ends_with("; allowed: TOML syntax (https://toml.io)"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn unknown_key_points_at_the_key_and_lists_the_allowed_ones() {
     let e = only_error(&replaced("transport = \"udp\"", "tranport = \"udp\""));
     assert_eq!(

@@ -87,7 +87,8 @@ impl Validator<'_> {
         CheckedListener {
             listener: Listener {
                 transport: transport_name.unwrap_or(ListenerTransport::Udp),
-                address: address.map_or(super::DEFAULT_ADMIN, |(a, _)| a),
+                // Placeholder: with no valid address the load fails anyway.
+                address: address.map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |(a, _)| a),
                 recv_buffer,
                 send_buffer,
                 tls,
@@ -106,18 +107,13 @@ impl Validator<'_> {
                 cert.zip(pkey)
             }
             (Some(only), None) | (None, Some(only)) => {
-                let missing = if raw.certificate.is_some() {
-                    "private_key"
+                let (present, missing) = if raw.certificate.is_some() {
+                    ("certificate", "private_key")
                 } else {
-                    "certificate"
+                    ("private_key", "certificate")
                 };
                 let kind = ConfigErrorKind::IncompleteKeyPair {
                     missing_key: key(missing),
-                };
-                let present = if raw.certificate.is_some() {
-                    "certificate"
-                } else {
-                    "private_key"
                 };
                 self.push(only.span(), key(present), kind);
                 // The half that is there may be wrong too; say so in the same run.
