@@ -179,7 +179,11 @@ fn top_via_for_response(top: &str, source: Option<SocketAddr>) -> String {
     let fill_rport = via.params.get("rport") == Some(None);
     let add_received = !same_ip || fill_rport;
     let params = via.params.as_str();
-    let sent = top[..top.len() - params.len()].trim_end();
+    // `params` is a suffix of `top` (Via::parse borrows it from there).
+    let sent = top
+        .get(..top.len().saturating_sub(params.len()))
+        .unwrap_or(top)
+        .trim_end();
     let mut out = String::with_capacity(top.len() + 48);
     out.push_str(sent);
     for (name, value) in via.params.iter() {
