@@ -2,6 +2,9 @@
 //! received/rport (RFC 3261 §8.2.6.2, RFC 3581), ACK (§17.1.1.3) and
 //! CANCEL (§9.1) construction.
 
+// Tests fail loudly on purpose: unwrap/expect are the assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use std::net::SocketAddr;
 use voxgate_sip::message::{

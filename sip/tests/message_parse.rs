@@ -1,6 +1,9 @@
 //! Framing and indexing: start line, header lines, folding, compact forms,
 //! comma splitting, Content-Length and limits.
 
+// Tests fail loudly on purpose: unwrap/expect are the assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use voxgate_sip::message::{HeaderName, Limits, Message, ParseError, StartLine};
 

@@ -1,6 +1,9 @@
 //! RFC 4475 torture messages: every valid one parses and validates, every
 //! invalid one is rejected at the stage noted, none panics.
 
+// Tests fail loudly on purpose: unwrap/expect are the assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use voxgate_sip::message::{HeaderName, Invalid, Limits, Message, ParseError};

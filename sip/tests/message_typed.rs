@@ -1,6 +1,9 @@
 //! Typed accessors: Via, name-addr, CSeq, Max-Forwards, Call-ID, Contact,
 //! Route, Session-Expires and parameters.
 
+// Tests fail loudly on purpose: unwrap/expect are the assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use voxgate_sip::message::{
     CSeq, HeaderName, Invalid, Limits, Message, Method, NameAddr, Params, Refresher,
