@@ -110,8 +110,17 @@ fn name_addr_forms() {
     let n = NameAddr::parse("<sip:bob@example.com>").unwrap();
     assert_eq!((n.display, n.uri), (None, "sip:bob@example.com"));
 
+    // Liberal where carriers are: unquoted UTF-8 display names, base64 in params.
+    let n = NameAddr::parse("Müller <sip:m@example.com>;x-token=YWJj==").unwrap();
+    assert_eq!(
+        (n.display, n.params.get("x-token")),
+        (Some("Müller"), Some(Some("YWJj==")))
+    );
+
     for bad in [
         "",
+        "<sip:a@b>;x=a b",
+        "<sip:a@b>;x=\"open",
         "\"unterminated <sip:a@b>",
         "<sip:a@b",
         "< sip:a@b >",

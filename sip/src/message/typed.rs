@@ -105,15 +105,16 @@ fn split_param(item: &str) -> (&str, Option<&str>) {
 }
 
 /// A generic-param value: a quoted string, or a run of characters without
-/// whitespace or delimiters (tokens, hosts, IPv6 with or without brackets).
+/// whitespace or delimiters. Wider than RFC 3261's `token / host` on
+/// purpose: peers send base64 (`=`) and bare IPv6 in parameters, and a
+/// parameter we only pass through is no reason to refuse a call.
 fn is_param_value(v: &str) -> bool {
     if v.starts_with('"') {
         return quoted_string_len(v) == Some(v.len());
     }
     !v.is_empty()
-        && v.bytes().all(|b| {
-            is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
-        })
+        && v.bytes()
+            .all(|b| b > b' ' && !matches!(b, b';' | b',' | b'"' | b'<' | b'>' | 0x7f))
 }
 
 /// Length of the quoted string at the start of `s` (with both quotes),
@@ -287,8 +288,10 @@ impl<'a> NameAddr<'a> {
             (Some(&value[1..n - 1]), rest)
         } else if let Some(lt) = value.find('<') {
             let name = value[..lt].trim_matches(is_wsp_char);
-            // Unquoted display names are `*(token LWS)` (RFC 3261 §25.1).
-            if !name.split(is_wsp_char).all(|w| w.is_empty() || is_token(w)) {
+            // Unquoted display names are `*(token LWS)` (RFC 3261 §25.1);
+            // we also let UTF-8 through, which some carriers send unquoted.
+            let word_ok = |w: &str| w.bytes().all(|b| is_token_byte(b) || b >= 0x80);
+            if !name.split(is_wsp_char).all(word_ok) {
                 return None;
             }
             let display = (!name.is_empty()).then_some(name);
