@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
@@ -96,8 +97,13 @@ fn init_logging(config: &Config) -> anyhow::Result<LevelSetter> {
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     match config.logging.format {
-        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true)).try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
+            .try_init(),
+        // Colours only on a terminal; journald and files get plain text.
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
+            .try_init(),
     }
     .context("installing the logger")?;
     let from_env = std::env::var_os("RUST_LOG").is_some();

@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
-use voxgate_sip::message::{HeaderName, Limits, Message, Method, ParseError, response_to};
+use voxgate_sip::message::{Limits, Message, Method, ParseError, response_to};
 use voxgate_sip::transaction::{TimerConfig, Transmit, TransactionLayer, TxEvent, TxId, TxKind};
 use voxgate_sip::transport::{Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};

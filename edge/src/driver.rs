@@ -17,13 +17,15 @@ pub enum Command {
     Reconfigure(Arc<Config>),
     /// Refuse new requests from now on.
     Drain,
+    /// Leave the loop (the transports are shut down).
+    Stop,
 }
 
 /// Events handled per wake-up before transmits are flushed; bounds latency
 /// while letting a burst share one pass.
 const BATCH: usize = 64;
 
-/// Runs the core until the transport channel closes.
+/// Runs the core until told to stop.
 pub async fn run(
     mut core: Core,
     mut events: mpsc::Receiver<TransportEvent>,
@@ -38,7 +40,9 @@ pub async fn run(
             cmd = commands.recv() => match cmd {
                 Some(Command::Reconfigure(config)) => core.apply_config(&config),
                 Some(Command::Drain) => core.start_draining(),
-                None => {}
+                // The transport handle we hold keeps the event channel open,
+                // so the loop ends on an explicit command, not on channel close.
+                Some(Command::Stop) | None => break,
             },
             event = events.recv() => {
                 let Some(event) = event else { break };

@@ -159,13 +159,15 @@ impl Edge {
         self.ready.store(false, Ordering::Relaxed);
         self.transports.stop_accepting();
         let _ = self.commands.send(Command::Drain).await;
-        let wait = self.active.wait_for(|n| *n == 0);
-        match tokio::time::timeout(grace, wait).await {
-            Ok(_) => info!("all transactions finished"),
-            Err(_) => warn!(left = *self.active.borrow(), "grace period over; stopping with live transactions"),
+        let finished = tokio::time::timeout(grace, self.active.wait_for(|n| *n == 0)).await.is_ok();
+        if finished {
+            info!("all transactions finished");
+        } else {
+            warn!(left = *self.active.borrow(), "grace period over; stopping with live transactions");
         }
-        self.transports.shutdown().await;
+        let _ = self.commands.send(Command::Stop).await;
         let _ = self.core_task.await;
+        self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
     }

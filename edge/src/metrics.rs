@@ -2,7 +2,7 @@
 //! documented in the README's "Metrics" section — keep the two in step.
 
 use prometheus::{
-    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use voxgate_sip::TransportKind;
 use voxgate_sip::message::Method;

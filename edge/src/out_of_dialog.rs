@@ -56,14 +56,12 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
     if let Some(a) = hygiene(request, method) {
         return Some(a);
     }
-    let in_dialog = request
-        .to_header()
-        .map(|to| to.tag().is_some())
-        .unwrap_or(false);
+    // No dialog exists yet, so every in-dialog request refers to nothing.
+    if request.to_header().is_ok_and(|to| to.tag().is_some()) {
+        return Some(Answer::new(481, "Call/Transaction Does Not Exist"));
+    }
     Some(match method {
-        Method::Options if !in_dialog => options_200(),
-        // No dialog exists yet, so every in-dialog request refers to nothing.
-        _ if in_dialog => Answer::new(481, "Call/Transaction Does Not Exist"),
+        Method::Options => options_200(),
         // Calls arrive with the call-path work; until then an INVITE is
         // refused explicitly rather than left to time out.
         Method::Invite => Answer::new(480, "Temporarily Unavailable"),
@@ -74,10 +72,7 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
             Answer::new(405, "Method Not Allowed").with(HeaderName::Allow, ALLOW)
         }
         Method::Other(_) => Answer::new(501, "Not Implemented").with(HeaderName::Allow, ALLOW),
-        Method::Options | Method::Invite | Method::Ack => {
-            // Covered above; kept explicit so a new Method variant is a compile error here.
-            Answer::new(500, "Server Internal Error")
-        }
+        Method::Ack => return None,
     })
 }
 
