@@ -188,51 +188,62 @@ fn join(parent: Option<&str>, key: &str) -> String {
 }
 
 /// Reports every key the schema does not know, in all tables at once (serde's
-/// `deny_unknown_fields` would stop at the first).
+/// `deny_unknown_fields` would stop at the first), and removes them so that
+/// validation can still report every other error in the same run.
+fn unknown_in_table(
+    source: &Source<'_>,
+    t: &mut DeTable<'_>,
+    path: &str,
+    pattern: &str,
+    out: &mut Vec<ConfigError>,
+) {
+    // Tables the schema does not describe are reported by serde as wrong types.
+    let Some(table) = schema::table(pattern) else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    for (k, v) in t.iter_mut() {
+        let name = k.get_ref().as_ref();
+        let child = join(Some(path), name);
+        if table.keys.iter().any(|key| key.name == name) {
+            let child_pattern = join(Some(pattern), name);
+            unknown_keys(source, v.get_mut(), &child, &child_pattern, out);
+        } else {
+            let allowed = table.keys.iter().map(|key| key.name).collect();
+            out.push(source.error(k.span(), child, ConfigErrorKind::UnknownKey { allowed }));
+            unknown.push(name.to_owned());
+        }
+    }
+    for name in &unknown {
+        t.remove(name.as_str());
+    }
+}
+
 fn unknown_keys(
     source: &Source<'_>,
-    value: &DeValue<'_>,
+    value: &mut DeValue<'_>,
     path: &str,
     pattern: &str,
     out: &mut Vec<ConfigError>,
 ) {
     match value {
-        DeValue::Table(t) => {
-            // Tables the schema does not describe are reported by serde as wrong types.
-            let Some(table) = schema::table(pattern) else {
-                return;
-            };
-            for (k, v) in t.iter() {
-                let name = k.get_ref().as_ref();
-                let child = join(Some(path), name);
-                if table.keys.iter().any(|key| key.name == name) {
-                    let child_pattern = join(Some(pattern), name);
-                    unknown_keys(source, v.get_ref(), &child, &child_pattern, out);
-                } else {
-                    let allowed = table.keys.iter().map(|key| key.name).collect();
-                    out.push(source.error(
-                        k.span(),
-                        child,
-                        ConfigErrorKind::UnknownKey { allowed },
-                    ));
-                }
-            }
-        }
+        DeValue::Table(t) => unknown_in_table(source, t, path, pattern, out),
         DeValue::Array(a) => {
             let element_pattern = format!("{pattern}[]");
-            for (i, v) in a.iter().enumerate() {
+            for (i, v) in a.iter_mut().enumerate() {
                 let element = format!("{path}[{i}]");
-                unknown_keys(source, v.get_ref(), &element, &element_pattern, out);
+                unknown_keys(source, v.get_mut(), &element, &element_pattern, out);
             }
         }
         _ => {}
     }
 }
 
-/// Parses the text into the raw structs: syntax errors (all of them), then unknown keys
-/// (all of them), then the first wrong type serde finds.
-pub(crate) fn parse(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError>> {
-    let (root, syntax_errors) = DeTable::parse_recoverable(source.text);
+/// Parses the text into the raw structs: syntax errors (all of them) stop here;
+/// unknown keys (all of them) are reported and left out, so the caller can
+/// validate the rest; the first wrong type serde finds stops here too.
+pub(crate) fn parse(source: &Source<'_>) -> Result<(RawConfig, Vec<ConfigError>), Vec<ConfigError>> {
+    let (mut root, syntax_errors) = DeTable::parse_recoverable(source.text);
     if !syntax_errors.is_empty() {
         let index = SpanIndex::build(&root);
         let mut errors: Vec<ConfigError> = syntax_errors
@@ -256,18 +267,18 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<RawConfig, Vec<ConfigError>> 
         return Err(errors);
     }
 
-    let mut errors = Vec::new();
-    let root_value = DeValue::Table(root.get_ref().clone());
-    unknown_keys(source, &root_value, "", "", &mut errors);
-    if !errors.is_empty() {
-        // Tables iterate in key order; report in file order.
-        errors.sort_by_key(|e| (e.line, e.column));
-        return Err(errors);
-    }
-
     let index = SpanIndex::build(&root);
-    RawConfig::deserialize(toml::de::Deserializer::from(root))
-        .map_err(|e| vec![serde_error(source, &index, &e)])
+    let mut unknown = Vec::new();
+    unknown_in_table(source, root.get_mut(), "", "", &mut unknown);
+    // Tables iterate in key order; report in file order.
+    unknown.sort_by_key(|e| (e.line, e.column));
+    match RawConfig::deserialize(toml::de::Deserializer::from(root)) {
+        Ok(raw) => Ok((raw, unknown)),
+        Err(e) => {
+            unknown.push(serde_error(source, &index, &e));
+            Err(unknown)
+        }
+    }
 }
 
 /// Turns serde's one error into a located one with the key path and what is allowed.
@@ -394,8 +405,9 @@ mod tests {
     fn unknown_keys_are_all_reported_at_the_key() {
         let text = "[node]\nname = \"a\"\nnmae = \"b\"\n[[listener]]\ntranport = \"udp\"\n";
         let source = Source::new("x.toml", text);
-        let Err(errors) = parse(&source) else {
-            panic!("accepted");
+        // The unknown keys are left out, so the rest still parses for validation.
+        let Ok((_, errors)) = parse(&source) else {
+            panic!("the rest of the file should still parse");
         };
         let rendered: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(

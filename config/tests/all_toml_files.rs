@@ -57,7 +57,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             let skip = name.starts_with('.')
                 || name == "target"
                 || name.starts_with("target-")
-                || name == "node_modules";
+                || name == "node_modules"
+                // Scratch output of the SIPp runner and fuzzers (gitignored).
+                || (name == "out" && path.parent().is_some_and(|p| p.ends_with("tests/sipp")))
+                || name == "corpus"
+                || name == "artifacts";
             if !skip {
                 collect(&path, out);
             }
