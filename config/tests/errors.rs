@@ -114,7 +114,14 @@ fn syntax_errors_are_collected_with_their_keys() {
 
 #[test]
 fn unknown_key_points_at_the_key_and_lists_the_allowed_ones() {
-    let e = only_error(&replaced("transport = \"udp\"", "tranport = \"udp\""));
+    let mut all = errors(&replaced("transport = \"udp\"", "tranport = \"udp\""));
+    assert_eq!(all.len(), 2, "{all:?}");
+    // Validation goes on without the unknown key, so what it breaks is said too.
+    assert_eq!(
+        all[0].to_string(),
+        "x.toml:5:1: listener[0].transport: required, but missing; allowed: one of \"udp\", \"tcp\", \"tls\""
+    );
+    let e = all.remove(1);
     assert_eq!(
         at(&e, 6, 1, "listener[0].tranport"),
         "x.toml:6:1: listener[0].tranport: unknown key; allowed: transport, address, \
@@ -128,9 +135,12 @@ fn unknown_key_points_at_the_key_and_lists_the_allowed_ones() {
 
 #[test]
 fn unknown_key_in_an_inline_table() {
-    let e = only_error(&with(
+    let mut all = errors(&with(
         "[[route]]\nname = \"r\"\nmatch_user = { prefx = \"\" }\ndestinations = [{ uri = \"sip:a\" }]\n",
     ));
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].key, "route[0].match_user");
+    let e = all.remove(1);
     assert_eq!(
         at(&e, 16, 16, "route[0].match_user.prefx"),
         "x.toml:16:16: route[0].match_user.prefx: unknown key; allowed: exact, prefix, regex"
