@@ -36,7 +36,8 @@
 //! assert_eq!(trunk, Some("carrier-a"));
 //!
 //! let errors = voxgate_config::load_str("[node]\nnmae = \"x\"\n", "bad.toml").unwrap_err();
-//! assert!(errors.to_string().starts_with("bad.toml:2:1: node.nmae: unknown key; allowed: name, region"));
+//! // Every error, one per line, each with file:line:column, key and what is allowed.
+//! assert!(errors.to_string().contains("bad.toml:2:1: node.nmae: unknown key; allowed: name, region"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
