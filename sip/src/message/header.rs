@@ -267,6 +267,13 @@ impl<'a> CommaSplit<'a> {
 
 /// Byte offset of the first top-level comma in `s`, if any.
 pub(crate) fn top_level_comma(s: &str) -> Option<usize> {
+    // Fast path: no quote or `<` before the first comma (the common case,
+    // e.g. Via and option-tag lists) needs no state machine.
+    match memchr::memchr3(b',', b'"', b'<', s.as_bytes()) {
+        None => return None,
+        Some(i) if s.as_bytes()[i] == b',' => return Some(i),
+        Some(_) => {}
+    }
     let mut in_quotes = false;
     let mut in_angle = false;
     let mut escaped = false;

@@ -71,6 +71,18 @@ fn split_params(body: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(body);
     std::iter::from_fn(move || {
         let s = rest?;
+        // Fast path: the next `;` comes before any quote.
+        match memchr::memchr2(b';', b'"', s.as_bytes()) {
+            None => {
+                rest = None;
+                return Some(s);
+            }
+            Some(i) if s.as_bytes()[i] == b';' => {
+                rest = Some(&s[i + 1..]);
+                return Some(&s[..i]);
+            }
+            Some(_) => {}
+        }
         let mut in_quotes = false;
         let mut escaped = false;
         for (i, b) in s.bytes().enumerate() {
