@@ -76,7 +76,9 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         None => ConfigSource::Embedded,
     };
     // Config errors are printed as they are: each names file, line and key.
-    let config = source.load().map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+    let config = source
+        .load()
+        .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
     let set_level = init_logging(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,16 +95,26 @@ type LevelSetter = Box<dyn Fn(&str) + Send + Sync>;
 fn init_logging(config: &Config) -> anyhow::Result<LevelSetter> {
     // RUST_LOG, when set, wins over the config so an operator can debug one run.
     let directive = std::env::var("RUST_LOG").unwrap_or_else(|_| config.logging.level.clone());
-    let filter = EnvFilter::try_new(&directive).with_context(|| format!("log level {directive:?}"))?;
+    let filter =
+        EnvFilter::try_new(&directive).with_context(|| format!("log level {directive:?}"))?;
     let (filter, handle) = reload::Layer::new(filter);
     let registry = tracing_subscriber::registry().with(filter);
     match config.logging.format {
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         // Colours only on a terminal; journald and files get plain text.
         LogFormat::Pretty => registry
-            .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     }
     .context("installing the logger")?;
@@ -124,7 +136,9 @@ async fn run(config: Config, source: ConfigSource, set_level: LevelSetter) -> an
     // The longest a transaction can live is 64*T1 (timers B, F, H, J).
     let grace = config.timers.t1 * 64;
     let hook: voxgate_edge::ReloadHook = Box::new(move |c: &Config| set_level(&c.logging.level));
-    let edge = Edge::start(config, source, Some(hook)).await.context("starting")?;
+    let edge = Edge::start(config, source, Some(hook))
+        .await
+        .context("starting")?;
     info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -140,7 +154,10 @@ async fn run(config: Config, source: ConfigSource, set_level: LevelSetter) -> an
             },
         }
     }
-    info!(grace_s = grace.as_secs(), "stopping: refusing new work, finishing transactions");
+    info!(
+        grace_s = grace.as_secs(),
+        "stopping: refusing new work, finishing transactions"
+    );
     edge.stop(grace).await;
     info!("stopped");
     Ok(())

@@ -1,5 +1,8 @@
 //! The voxgate command line, run as a process.
 
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 
 fn voxgate() -> Command {
@@ -15,13 +18,24 @@ fn version_prints_the_crate_version() {
     let out = voxgate().arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.trim(), format!("voxgate {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text.trim(),
+        format!("voxgate {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn check_config_accepts_the_sample() {
-    let out = voxgate().arg("check-config").arg(repo("config/voxgate.toml")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = voxgate()
+        .arg("check-config")
+        .arg(repo("config/voxgate.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "OK\n");
 }
 
@@ -32,7 +46,9 @@ fn check_config_prints_every_error_with_file_line_and_key() {
     let file = dir.join("bad.toml");
     let sample = std::fs::read_to_string(repo("config/voxgate.toml")).unwrap();
     // Two independent mistakes: a typo'd key and a CIDR with host bits set.
-    let bad = sample.replacen("[node]\n", "[node]\nnmae = \"x\"\n", 1).replacen("127.0.0.1/32", "127.0.0.1/8", 1);
+    let bad = sample
+        .replacen("[node]\n", "[node]\nnmae = \"x\"\n", 1)
+        .replacen("127.0.0.1/32", "127.0.0.1/8", 1);
     assert_ne!(bad, sample, "the sample changed shape; update this test");
     std::fs::write(&file, &bad).unwrap();
     let out = voxgate().arg("check-config").arg(&file).output().unwrap();
@@ -41,10 +57,18 @@ fn check_config_prints_every_error_with_file_line_and_key() {
     let lines: Vec<&str> = err.lines().collect();
     let typo_line = bad.lines().position(|l| l.starts_with("nmae")).unwrap() + 1;
     assert!(
-        lines.iter().any(|l| l.starts_with(&format!("{}:{typo_line}:", file.display())) && l.contains("node.nmae")),
+        lines.iter().any(
+            |l| l.starts_with(&format!("{}:{typo_line}:", file.display()))
+                && l.contains("node.nmae")
+        ),
         "{err}"
     );
-    assert!(lines.iter().any(|l| l.contains("trunk[0].allow[0]") && l.contains("allowed")), "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("trunk[0].allow[0]") && l.contains("allowed")),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -58,7 +82,10 @@ fn default_config_prints_the_embedded_sample() {
 
 #[test]
 fn a_missing_config_file_is_an_error_naming_it() {
-    let out = voxgate().args(["--config", "/nonexistent/voxgate.toml"]).output().unwrap();
+    let out = voxgate()
+        .args(["--config", "/nonexistent/voxgate.toml"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/voxgate.toml"), "{err}");

@@ -111,16 +111,17 @@ pub fn default_config() -> Result<Config, ConfigErrors> {
 
 fn load(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let source = Source::new(name, text);
-    let result = source::parse(&source).and_then(|(raw, mut unknown_keys)| {
-        match validate::validate(raw, &source, base_dir) {
-            Ok(config) if unknown_keys.is_empty() => Ok(config),
-            Ok(_) => Err(unknown_keys),
-            Err(errors) => {
-                unknown_keys.extend(errors);
-                Err(unknown_keys)
+    let result =
+        source::parse(&source).and_then(|(raw, mut unknown_keys)| {
+            match validate::validate(raw, &source, base_dir) {
+                Ok(config) if unknown_keys.is_empty() => Ok(config),
+                Ok(_) => Err(unknown_keys),
+                Err(errors) => {
+                    unknown_keys.extend(errors);
+                    Err(unknown_keys)
+                }
             }
-        }
-    });
+        });
     result.map_err(|mut errors| {
         // File order reads best; the sort is stable, so errors at one spot keep their order.
         errors.sort_by_key(|e| (e.line, e.column));

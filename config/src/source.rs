@@ -242,7 +242,9 @@ fn unknown_keys(
 /// Parses the text into the raw structs: syntax errors (all of them) stop here;
 /// unknown keys (all of them) are reported and left out, so the caller can
 /// validate the rest; the first wrong type serde finds stops here too.
-pub(crate) fn parse(source: &Source<'_>) -> Result<(RawConfig, Vec<ConfigError>), Vec<ConfigError>> {
+pub(crate) fn parse(
+    source: &Source<'_>,
+) -> Result<(RawConfig, Vec<ConfigError>), Vec<ConfigError>> {
     let (mut root, syntax_errors) = DeTable::parse_recoverable(source.text);
     if !syntax_errors.is_empty() {
         let index = SpanIndex::build(&root);

@@ -23,11 +23,19 @@ pub fn transport_kind(t: ListenerTransport) -> TransportKind {
 }
 
 /// Finds the trunk a source belongs to and checks it may use `transport`.
-pub fn classify(config: &Config, source: IpAddr, transport: TransportKind) -> Result<&Trunk, DropReason> {
+pub fn classify(
+    config: &Config,
+    source: IpAddr,
+    transport: TransportKind,
+) -> Result<&Trunk, DropReason> {
     // An IPv4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
     let ip = source.to_canonical();
     let trunk = config.trunk_for(ip).ok_or(DropReason::NotAllowed)?;
-    if trunk.transports.iter().any(|t| transport_kind(*t) == transport) {
+    if trunk
+        .transports
+        .iter()
+        .any(|t| transport_kind(*t) == transport)
+    {
         Ok(trunk)
     } else {
         Err(DropReason::TransportNotAllowed)
@@ -88,7 +96,9 @@ port_max = 20099
 "#;
 
     fn shared(text: &str) -> SharedConfig {
-        Arc::new(ArcSwap::from_pointee(voxgate_config::load_str(text, "test.toml").unwrap()))
+        Arc::new(ArcSwap::from_pointee(
+            voxgate_config::load_str(text, "test.toml").unwrap(),
+        ))
     }
 
     #[test]
@@ -103,8 +113,14 @@ port_max = 20099
         assert!(lists.admit(addr("10.1.200.3:5060"), TransportKind::Tls));
         assert!(!lists.admit(addr("127.0.0.2:5060"), TransportKind::Udp));
         assert!(!lists.admit(addr("127.0.0.1:5060"), TransportKind::Tcp));
-        assert_eq!(metrics.allowlist_drops_value(TransportKind::Udp, DropReason::NotAllowed), 1);
-        assert_eq!(metrics.allowlist_drops_value(TransportKind::Tcp, DropReason::TransportNotAllowed), 1);
+        assert_eq!(
+            metrics.allowlist_drops_value(TransportKind::Udp, DropReason::NotAllowed),
+            1
+        );
+        assert_eq!(
+            metrics.allowlist_drops_value(TransportKind::Tcp, DropReason::TransportNotAllowed),
+            1
+        );
     }
 
     #[test]
@@ -115,7 +131,9 @@ port_max = 20099
         let src: SocketAddr = "127.0.0.2:5060".parse().unwrap();
         assert!(!lists.admit(src, TransportKind::Udp));
         let widened = CONF.replace(r#"["127.0.0.1/32", "::1/128"]"#, r#"["127.0.0.0/24"]"#);
-        config.store(Arc::new(voxgate_config::load_str(&widened, "test.toml").unwrap()));
+        config.store(Arc::new(
+            voxgate_config::load_str(&widened, "test.toml").unwrap(),
+        ));
         assert!(lists.admit(src, TransportKind::Udp));
     }
 }

@@ -10,13 +10,16 @@ use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, response_to};
-use voxgate_sip::transaction::{TimerConfig, Transmit, TransactionLayer, TxEvent, TxId, TxKind};
+use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
 use voxgate_sip::transport::{Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
 
 /// Only used to answer 513 to a datagram above the configured limit: large
 /// enough to index its headers, still bounded.
-const RELAXED_LIMITS: Limits = Limits { max_message_size: 65_535, max_headers: 1024 };
+const RELAXED_LIMITS: Limits = Limits {
+    max_message_size: 65_535,
+    max_headers: 1024,
+};
 
 /// The edge core. Feed it with `handle_transport` and `handle_timeout`; take
 /// what it wants sent with `poll_transmit` and when to wake it with `poll_timeout`.
@@ -33,12 +36,19 @@ pub struct Core {
 
 /// Timer bases from the config.
 pub fn timer_config(config: &Config) -> TimerConfig {
-    TimerConfig { t1: config.timers.t1, t2: config.timers.t2, t4: config.timers.t4 }
+    TimerConfig {
+        t1: config.timers.t1,
+        t2: config.timers.t2,
+        t4: config.timers.t4,
+    }
 }
 
 /// Message limits from the config.
 pub fn limits(config: &Config) -> Limits {
-    Limits { max_message_size: config.limits.max_message_size, max_headers: config.limits.max_headers }
+    Limits {
+        max_message_size: config.limits.max_message_size,
+        max_headers: config.limits.max_headers,
+    }
 }
 
 impl Core {
@@ -104,13 +114,21 @@ impl Core {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self.out.pop_front().or_else(|| self.layer.poll_transmit())?;
+        let t = self
+            .out
+            .pop_front()
+            .or_else(|| self.layer.poll_transmit())?;
         self.count_out(&t);
         Some(t)
     }
 
     fn on_message(&mut self, now: Instant, incoming: Incoming) {
-        let Incoming { bytes, peer, oversized, .. } = incoming;
+        let Incoming {
+            bytes,
+            peer,
+            oversized,
+            ..
+        } = incoming;
         let transport = peer.transport;
         if oversized {
             self.metrics.parse_error(transport, "too_large");
@@ -133,7 +151,8 @@ impl Core {
             (Some(method), _) => self.metrics.request(Direction::In, transport, method),
             (None, Some(status)) => {
                 if let Ok(cseq) = msg.cseq() {
-                    self.metrics.response(Direction::In, transport, &cseq.method, status);
+                    self.metrics
+                        .response(Direction::In, transport, &cseq.method, status);
                 }
             }
             (None, None) => {}
@@ -157,12 +176,15 @@ impl Core {
     /// RFC 3261 §21.5.14: 513 for a request above our size limit (UDP only;
     /// a stream transport closes the connection instead).
     fn answer_too_large(&mut self, bytes: Bytes, peer: Peer) {
-        let Ok(msg) = Message::parse(bytes, &RELAXED_LIMITS) else { return };
+        let Ok(msg) = Message::parse(bytes, &RELAXED_LIMITS) else {
+            return;
+        };
         if !msg.is_request() || msg.method() == Some(&Method::Ack) || msg.top_via().is_err() {
             return;
         }
         let tag = ids::new_tag();
-        let bytes = response_to(&msg, 513, "Message Too Large", Some(&tag), Some(peer.addr)).build();
+        let bytes =
+            response_to(&msg, 513, "Message Too Large", Some(&tag), Some(peer.addr)).build();
         self.out.push_back(Transmit { to: peer, bytes });
     }
 
@@ -186,14 +208,27 @@ impl Core {
                         self.respond(now, tx, &request, from, &answer);
                     }
                 }
-                TxEvent::Cancel { tx, invite, request, from } => {
+                TxEvent::Cancel {
+                    tx,
+                    invite,
+                    request,
+                    from,
+                } => {
                     self.kinds.insert(tx, TxKind::NonInviteServer);
                     self.metrics.transaction_created(TxKind::NonInviteServer);
                     // Every INVITE is answered at once today, so a matched
                     // CANCEL has nothing left to cancel: 200 without effect (§9.2).
                     let answer = match invite {
-                        Some(_) => Answer { status: 200, reason: "OK", headers: Vec::new() },
-                        None => Answer { status: 481, reason: "Call/Transaction Does Not Exist", headers: Vec::new() },
+                        Some(_) => Answer {
+                            status: 200,
+                            reason: "OK",
+                            headers: Vec::new(),
+                        },
+                        None => Answer {
+                            status: 481,
+                            reason: "Call/Transaction Does Not Exist",
+                            headers: Vec::new(),
+                        },
                     };
                     self.respond(now, tx, &request, from, &answer);
                 }
@@ -201,7 +236,11 @@ impl Core {
                     debug!(%from, call_id = request.call_id().unwrap_or(""), "ACK without a dialog absorbed");
                 }
                 TxEvent::Response { tx, response } => {
-                    debug!(?tx, status = response.status(), "response for a client transaction");
+                    debug!(
+                        ?tx,
+                        status = response.status(),
+                        "response for a client transaction"
+                    );
                 }
                 TxEvent::StrayResponse { response, from } => {
                     debug!(%from, status = response.status(), "stray response dropped");
@@ -226,13 +265,20 @@ impl Core {
             }
         }
         for kind in TX_KINDS {
-            self.metrics.set_transactions_active(kind, self.layer.count(kind));
+            self.metrics
+                .set_transactions_active(kind, self.layer.count(kind));
         }
     }
 
     fn respond(&mut self, now: Instant, tx: TxId, request: &Message, from: Peer, answer: &Answer) {
         let tag = ids::new_tag();
-        let mut builder = response_to(request, answer.status, answer.reason, Some(&tag), Some(from.addr));
+        let mut builder = response_to(
+            request,
+            answer.status,
+            answer.reason,
+            Some(&tag),
+            Some(from.addr),
+        );
         for (name, value) in &answer.headers {
             builder = builder.header(*name, value);
         }
@@ -263,12 +309,14 @@ impl Core {
                 text.split_whitespace().nth(1).map(Method::from_token)
             });
             if let (Some(status), Some(method)) = (status, method) {
-                self.metrics.response(Direction::Out, t.to.transport, &method, status);
+                self.metrics
+                    .response(Direction::Out, t.to.transport, &method, status);
             }
         } else if let Some(sp) = memchr::memchr(b' ', b)
             && let Ok(token) = std::str::from_utf8(&b[..sp])
         {
-            self.metrics.request(Direction::Out, t.to.transport, &Method::from_token(token));
+            self.metrics
+                .request(Direction::Out, t.to.transport, &Method::from_token(token));
         }
     }
 }
@@ -277,9 +325,19 @@ impl Core {
 fn parse_error_label(e: &ParseError) -> &'static str {
     match e {
         ParseError::TooLarge { .. } | ParseError::TooManyHeaders { .. } => "too_large",
-        ParseError::BadStartLine { .. } => "bad_start_line",
-        ParseError::BadHeaderLine { .. } => "bad_header",
-        ParseError::BadContentLength { .. } | ParseError::BodyTruncated { .. } => "bad_content_length",
+        ParseError::Empty
+        | ParseError::BadStartLine
+        | ParseError::BadMethod
+        | ParseError::BadRequestUri
+        | ParseError::BadVersion
+        | ParseError::BadStatusCode => "bad_start_line",
+        ParseError::UnsupportedVersion => "unsupported_version",
+        ParseError::BadHeaderLine { .. }
+        | ParseError::HeadersUnterminated
+        | ParseError::NotUtf8 { .. } => "bad_header",
+        ParseError::BadContentLength
+        | ParseError::DuplicateContentLength
+        | ParseError::BodyTruncated { .. } => "bad_content_length",
         _ => "malformed",
     }
 }

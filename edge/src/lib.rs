@@ -16,8 +16,8 @@
 //! # Ok(()) }
 //! ```
 
-pub mod admission;
 mod admin;
+pub mod admission;
 pub mod core;
 mod driver;
 mod error;
@@ -65,7 +65,11 @@ pub struct Edge {
 
 impl Edge {
     /// Binds every listener of `config` and starts serving.
-    pub async fn start(config: Config, source: ConfigSource, hook: Option<ReloadHook>) -> Result<Edge, EdgeError> {
+    pub async fn start(
+        config: Config,
+        source: ConfigSource,
+        hook: Option<ReloadHook>,
+    ) -> Result<Edge, EdgeError> {
         let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
         let shared: SharedConfig = Arc::new(ArcSwap::from_pointee(config.clone()));
 
@@ -92,15 +96,31 @@ impl Edge {
         let core = core::Core::new(&config, metrics.clone());
         let core_task = tokio::spawn(driver::run(core, event_rx, cmd_rx, handle, active_tx));
 
-        let reloader = Arc::new(Reloader::new(source, shared.clone(), cmd_tx.clone(), metrics.clone(), hook));
+        let reloader = Arc::new(Reloader::new(
+            source,
+            shared.clone(),
+            cmd_tx.clone(),
+            metrics.clone(),
+            hook,
+        ));
         let ready = Arc::new(AtomicBool::new(false));
-        let state = admin::AdminState { metrics: metrics.clone(), reloader: reloader.clone(), ready: ready.clone() };
+        let state = admin::AdminState {
+            metrics: metrics.clone(),
+            reloader: reloader.clone(),
+            ready: ready.clone(),
+        };
         let listener = tokio::net::TcpListener::bind(config.admin.listen)
             .await
-            .map_err(|source| EdgeError::AdminBind { address: config.admin.listen, source })?;
+            .map_err(|source| EdgeError::AdminBind {
+                address: config.admin.listen,
+                source,
+            })?;
         let admin_addr = listener
             .local_addr()
-            .map_err(|source| EdgeError::AdminBind { address: config.admin.listen, source })?;
+            .map_err(|source| EdgeError::AdminBind {
+                address: config.admin.listen,
+                source,
+            })?;
         let (admin_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = admin::router(state);
         let admin_task = tokio::spawn(async move {
@@ -159,11 +179,16 @@ impl Edge {
         self.ready.store(false, Ordering::Relaxed);
         self.transports.stop_accepting();
         let _ = self.commands.send(Command::Drain).await;
-        let finished = tokio::time::timeout(grace, self.active.wait_for(|n| *n == 0)).await.is_ok();
+        let finished = tokio::time::timeout(grace, self.active.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
         if finished {
             info!("all transactions finished");
         } else {
-            warn!(left = *self.active.borrow(), "grace period over; stopping with live transactions");
+            warn!(
+                left = *self.active.borrow(),
+                "grace period over; stopping with live transactions"
+            );
         }
         let _ = self.commands.send(Command::Stop).await;
         let _ = self.core_task.await;
@@ -180,9 +205,20 @@ fn listener_spec(config: &Config, l: &Listener) -> Result<ListenerSpec, EdgeErro
         (ListenerTransport::Tls, files) => {
             let cert = files.as_ref().and_then(|f| f.certificate.as_ref());
             let client_ca = files.as_ref().and_then(|f| f.client_ca.as_deref());
-            let names = vec!["localhost".to_string(), config.node.name.clone(), l.address.ip().to_string()];
-            let server = tls::server_config(cert.map(|(c, k)| (c.as_path(), k.as_path())), client_ca, &names)
-                .map_err(|source| EdgeError::Tls { address: l.address, source })?;
+            let names = vec![
+                "localhost".to_string(),
+                config.node.name.clone(),
+                l.address.ip().to_string(),
+            ];
+            let server = tls::server_config(
+                cert.map(|(c, k)| (c.as_path(), k.as_path())),
+                client_ca,
+                &names,
+            )
+            .map_err(|source| EdgeError::Tls {
+                address: l.address,
+                source,
+            })?;
             Some(server)
         }
         _ => None,

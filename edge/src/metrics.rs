@@ -1,9 +1,7 @@
 //! Prometheus metrics of the edge. Every name is `voxgate_*`; the list is
 //! documented in the README's "Metrics" section — keep the two in step.
 
-use prometheus::{
-    Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use voxgate_sip::TransportKind;
 use voxgate_sip::message::Method;
 use voxgate_sip::transaction::TxKind;
@@ -65,13 +63,23 @@ pub struct Metrics {
 /// is a programming error caught by the tests; we still report it as an error.
 pub type MetricsError = prometheus::Error;
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, MetricsError> {
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, MetricsError> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(c.clone()))?;
     Ok(c)
 }
 
-fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntGaugeVec, MetricsError> {
+fn gauge_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, MetricsError> {
     let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(g.clone()))?;
     Ok(g)
@@ -120,36 +128,80 @@ impl Metrics {
     pub fn new(version: &str) -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
         let build = IntGaugeVec::new(
-            Opts::new("voxgate_build_info", "Always 1; the version label says which build runs."),
+            Opts::new(
+                "voxgate_build_info",
+                "Always 1; the version label says which build runs.",
+            ),
             &["version"],
         )?;
         registry.register(Box::new(build.clone()))?;
         build.with_label_values(&[version]).set(1);
-        let draining = IntGauge::new("voxgate_draining", "1 while the node drains before stopping.")?;
+        let draining = IntGauge::new(
+            "voxgate_draining",
+            "1 while the node drains before stopping.",
+        )?;
         registry.register(Box::new(draining.clone()))?;
         Ok(Metrics {
-            requests: counter_vec(&registry, "voxgate_sip_requests_total",
-                "SIP requests received (in) and sent (out).", &["direction", "transport", "method"])?,
-            responses: counter_vec(&registry, "voxgate_sip_responses_total",
+            requests: counter_vec(
+                &registry,
+                "voxgate_sip_requests_total",
+                "SIP requests received (in) and sent (out).",
+                &["direction", "transport", "method"],
+            )?,
+            responses: counter_vec(
+                &registry,
+                "voxgate_sip_responses_total",
                 "SIP responses received (in) and sent (out), by CSeq method and status class.",
-                &["direction", "transport", "method", "status_class"])?,
-            transactions_active: gauge_vec(&registry, "voxgate_sip_transactions_active",
-                "RFC 3261 transactions alive now.", &["kind"])?,
-            transactions: counter_vec(&registry, "voxgate_sip_transactions_total",
-                "RFC 3261 transactions created.", &["kind"])?,
-            transaction_timeouts: counter_vec(&registry, "voxgate_sip_transaction_timeouts_total",
-                "Transactions that gave up (timer B, F or H) or hit a transport error.", &["kind", "cause"])?,
-            allowlist_drops: counter_vec(&registry, "voxgate_allowlist_drops_total",
+                &["direction", "transport", "method", "status_class"],
+            )?,
+            transactions_active: gauge_vec(
+                &registry,
+                "voxgate_sip_transactions_active",
+                "RFC 3261 transactions alive now.",
+                &["kind"],
+            )?,
+            transactions: counter_vec(
+                &registry,
+                "voxgate_sip_transactions_total",
+                "RFC 3261 transactions created.",
+                &["kind"],
+            )?,
+            transaction_timeouts: counter_vec(
+                &registry,
+                "voxgate_sip_transaction_timeouts_total",
+                "Transactions that gave up (timer B, F or H) or hit a transport error.",
+                &["kind", "cause"],
+            )?,
+            allowlist_drops: counter_vec(
+                &registry,
+                "voxgate_allowlist_drops_total",
                 "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
-                &["transport", "reason"])?,
-            parse_errors: counter_vec(&registry, "voxgate_sip_parse_errors_total",
-                "Messages that could not be parsed or lacked a valid mandatory header.", &["transport", "reason"])?,
-            connections_active: gauge_vec(&registry, "voxgate_sip_connections_active",
-                "Open TCP/TLS connections.", &["transport"])?,
-            connections: counter_vec(&registry, "voxgate_sip_connections_total",
-                "TCP/TLS connections opened.", &["transport", "direction"])?,
-            config_reloads: counter_vec(&registry, "voxgate_config_reloads_total",
-                "Configuration reloads by result.", &["result"])?,
+                &["transport", "reason"],
+            )?,
+            parse_errors: counter_vec(
+                &registry,
+                "voxgate_sip_parse_errors_total",
+                "Messages that could not be parsed or lacked a valid mandatory header.",
+                &["transport", "reason"],
+            )?,
+            connections_active: gauge_vec(
+                &registry,
+                "voxgate_sip_connections_active",
+                "Open TCP/TLS connections.",
+                &["transport"],
+            )?,
+            connections: counter_vec(
+                &registry,
+                "voxgate_sip_connections_total",
+                "TCP/TLS connections opened.",
+                &["transport", "direction"],
+            )?,
+            config_reloads: counter_vec(
+                &registry,
+                "voxgate_config_reloads_total",
+                "Configuration reloads by result.",
+                &["result"],
+            )?,
             draining,
             registry,
         })
@@ -160,7 +212,10 @@ impl Metrics {
         let mut buf = Vec::new();
         // Encoding into a Vec cannot fail on I/O; an error here would mean a
         // malformed family, which the tests rule out.
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
@@ -176,7 +231,12 @@ impl Metrics {
     /// Counts a response.
     pub fn response(&self, dir: Direction, transport: TransportKind, method: &Method, status: u16) {
         self.responses
-            .with_label_values(&[dir.label(), transport.as_str(), method_label(method), status_class(status)])
+            .with_label_values(&[
+                dir.label(),
+                transport.as_str(),
+                method_label(method),
+                status_class(status),
+            ])
             .inc();
     }
 
@@ -189,12 +249,16 @@ impl Metrics {
 
     /// Counts a new transaction.
     pub fn transaction_created(&self, kind: TxKind) {
-        self.transactions.with_label_values(&[tx_kind_label(kind)]).inc();
+        self.transactions
+            .with_label_values(&[tx_kind_label(kind)])
+            .inc();
     }
 
     /// Counts a transaction that gave up.
     pub fn transaction_failed(&self, kind: TxKind, cause: &'static str) {
-        self.transaction_timeouts.with_label_values(&[tx_kind_label(kind), cause]).inc();
+        self.transaction_timeouts
+            .with_label_values(&[tx_kind_label(kind), cause])
+            .inc();
     }
 
     /// Counts an allow-list drop.
@@ -206,24 +270,34 @@ impl Metrics {
 
     /// Counts a parse or header-validation failure.
     pub fn parse_error(&self, transport: TransportKind, reason: &'static str) {
-        self.parse_errors.with_label_values(&[transport.as_str(), reason]).inc();
+        self.parse_errors
+            .with_label_values(&[transport.as_str(), reason])
+            .inc();
     }
 
     /// Counts an opened connection.
     pub fn connection_opened(&self, transport: TransportKind, inbound: bool) {
         let dir = if inbound { "inbound" } else { "outbound" };
-        self.connections.with_label_values(&[transport.as_str(), dir]).inc();
-        self.connections_active.with_label_values(&[transport.as_str()]).inc();
+        self.connections
+            .with_label_values(&[transport.as_str(), dir])
+            .inc();
+        self.connections_active
+            .with_label_values(&[transport.as_str()])
+            .inc();
     }
 
     /// Counts a closed connection.
     pub fn connection_closed(&self, transport: TransportKind) {
-        self.connections_active.with_label_values(&[transport.as_str()]).dec();
+        self.connections_active
+            .with_label_values(&[transport.as_str()])
+            .dec();
     }
 
     /// Counts a configuration reload.
     pub fn config_reload(&self, ok: bool) {
-        self.config_reloads.with_label_values(&[if ok { "ok" } else { "error" }]).inc();
+        self.config_reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
     }
 
     /// Marks the node as draining.
@@ -233,8 +307,14 @@ impl Metrics {
 
     /// A counter's value, for tests.
     #[cfg(test)]
-    pub(crate) fn allowlist_drops_value(&self, transport: TransportKind, reason: DropReason) -> u64 {
-        self.allowlist_drops.with_label_values(&[transport.as_str(), reason.label()]).get()
+    pub(crate) fn allowlist_drops_value(
+        &self,
+        transport: TransportKind,
+        reason: DropReason,
+    ) -> u64 {
+        self.allowlist_drops
+            .with_label_values(&[transport.as_str(), reason.label()])
+            .get()
     }
 }
 
@@ -273,8 +353,16 @@ mod tests {
     #[test]
     fn unknown_methods_share_one_label() {
         let m = Metrics::new("t").unwrap();
-        m.request(Direction::In, TransportKind::Udp, &Method::Other("FOO".into()));
-        m.request(Direction::In, TransportKind::Udp, &Method::Other("BAR".into()));
+        m.request(
+            Direction::In,
+            TransportKind::Udp,
+            &Method::Other("FOO".into()),
+        );
+        m.request(
+            Direction::In,
+            TransportKind::Udp,
+            &Method::Other("BAR".into()),
+        );
         assert!(m.render().contains(r#"method="other",transport="udp"} 2"#));
     }
 }

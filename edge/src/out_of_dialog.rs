@@ -24,7 +24,11 @@ pub struct Answer {
 
 impl Answer {
     fn new(status: u16, reason: &'static str) -> Answer {
-        Answer { status, reason, headers: Vec::new() }
+        Answer {
+            status,
+            reason,
+            headers: Vec::new(),
+        }
     }
 
     fn with(mut self, name: HeaderName, value: impl Into<String>) -> Answer {
@@ -65,12 +69,17 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
         // Calls arrive with the call-path work; until then an INVITE is
         // refused explicitly rather than left to time out.
         Method::Invite => Answer::new(480, "Temporarily Unavailable"),
-        Method::Bye | Method::Cancel | Method::Info | Method::Update | Method::Prack | Method::Notify => {
-            Answer::new(481, "Call/Transaction Does Not Exist")
-        }
-        Method::Register | Method::Subscribe | Method::Publish | Method::Message | Method::Refer => {
-            Answer::new(405, "Method Not Allowed").with(HeaderName::Allow, ALLOW)
-        }
+        Method::Bye
+        | Method::Cancel
+        | Method::Info
+        | Method::Update
+        | Method::Prack
+        | Method::Notify => Answer::new(481, "Call/Transaction Does Not Exist"),
+        Method::Register
+        | Method::Subscribe
+        | Method::Publish
+        | Method::Message
+        | Method::Refer => Answer::new(405, "Method Not Allowed").with(HeaderName::Allow, ALLOW),
         Method::Other(_) => Answer::new(501, "Not Implemented").with(HeaderName::Allow, ALLOW),
         Method::Ack => return None,
     })
@@ -92,7 +101,10 @@ fn hygiene(request: &Message, method: &Method) -> Option<Answer> {
             .filter(|tag| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(tag)))
             .collect();
         if !unsupported.is_empty() {
-            return Some(Answer::new(420, "Bad Extension").with(HeaderName::Unsupported, unsupported.join(", ")));
+            return Some(
+                Answer::new(420, "Bad Extension")
+                    .with(HeaderName::Unsupported, unsupported.join(", ")),
+            );
         }
     }
     None
@@ -113,7 +125,11 @@ mod tests {
     use voxgate_sip::message::Limits;
 
     fn req(method: &str, extra: &str) -> Message {
-        let to_tag = if extra.contains("TO-TAG") { ";tag=abc" } else { "" };
+        let to_tag = if extra.contains("TO-TAG") {
+            ";tag=abc"
+        } else {
+            ""
+        };
         let extra = extra.replace("TO-TAG", "");
         let text = format!(
             "{method} sip:svc@127.0.0.1 SIP/2.0\r\n\
@@ -138,7 +154,10 @@ mod tests {
         let a = answer(&req("OPTIONS", ""), Admission::Open).unwrap();
         assert_eq!(a.status, 200);
         let names: Vec<HeaderName> = a.headers.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, [HeaderName::Allow, HeaderName::Accept, HeaderName::Supported]);
+        assert_eq!(
+            names,
+            [HeaderName::Allow, HeaderName::Accept, HeaderName::Supported]
+        );
         assert_eq!(a.headers[0].1, ALLOW);
     }
 
@@ -158,7 +177,10 @@ mod tests {
     fn method_not_allowed_and_not_implemented_carry_allow() {
         for m in ["REGISTER", "FOOBAR"] {
             let a = answer(&req(m, ""), Admission::Open).unwrap();
-            assert!(a.headers.contains(&(HeaderName::Allow, ALLOW.to_string())), "{m}");
+            assert!(
+                a.headers.contains(&(HeaderName::Allow, ALLOW.to_string())),
+                "{m}"
+            );
         }
     }
 
@@ -196,7 +218,10 @@ mod tests {
     fn unsupported_require_is_420_listing_the_tags() {
         let a = answer(&req("INVITE", "Require: foo, 100rel\r\n"), Admission::Open).unwrap();
         assert_eq!(a.status, 420);
-        assert_eq!(a.headers, vec![(HeaderName::Unsupported, "foo, 100rel".to_string())]);
+        assert_eq!(
+            a.headers,
+            vec![(HeaderName::Unsupported, "foo, 100rel".to_string())]
+        );
         // CANCEL is exempt (§8.2.2.3).
         assert_eq!(status("CANCEL", "Require: foo\r\n"), Some(481));
     }

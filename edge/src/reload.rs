@@ -4,13 +4,13 @@
 
 use crate::admission::SharedConfig;
 use crate::driver::Command;
+use crate::error::ReloadError;
 use crate::metrics::Metrics;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
-use crate::error::ReloadError;
 use voxgate_config::{Config, ConfigErrors};
 
 /// Where the running config came from, so a reload reads the same place.
@@ -71,7 +71,14 @@ impl Reloader {
         metrics: Metrics,
         hook: Option<ReloadHook>,
     ) -> Reloader {
-        Reloader { source, shared, commands, metrics, hook, lock: Mutex::new(()) }
+        Reloader {
+            source,
+            shared,
+            commands,
+            metrics,
+            hook,
+            lock: Mutex::new(()),
+        }
     }
 
     /// Reads the source again and installs it if valid.
@@ -91,7 +98,9 @@ impl Reloader {
             }
         };
         let old = self.shared.load_full();
-        let outcome = ReloadOutcome { needs_restart: restart_only_changes(&old, &new) };
+        let outcome = ReloadOutcome {
+            needs_restart: restart_only_changes(&old, &new),
+        };
         self.shared.store(new.clone());
         // The core applies timers and limits; allow-lists are read per packet.
         let _ = self.commands.send(Command::Reconfigure(new.clone())).await;

@@ -1,5 +1,8 @@
 //! The edge core on a simulated clock: messages in, transmits out, no sockets.
 
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -44,7 +47,12 @@ impl Harness {
             addr: "127.0.0.1:5080".parse::<SocketAddr>().unwrap(),
             conn: None,
         };
-        Harness { core: Core::new(&config, metrics.clone()), metrics, now: Instant::now(), peer }
+        Harness {
+            core: Core::new(&config, metrics.clone()),
+            metrics,
+            now: Instant::now(),
+            peer,
+        }
     }
 
     fn feed(&mut self, text: &str) {
@@ -52,8 +60,14 @@ impl Harness {
     }
 
     fn feed_bytes(&mut self, bytes: Bytes, oversized: bool) {
-        let incoming = Incoming { bytes, peer: self.peer, local: "127.0.0.1:5060".parse().unwrap(), oversized };
-        self.core.handle_transport(self.now, TransportEvent::Message(incoming));
+        let incoming = Incoming {
+            bytes,
+            peer: self.peer,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            oversized,
+        };
+        self.core
+            .handle_transport(self.now, TransportEvent::Message(incoming));
     }
 
     fn advance(&mut self, d: Duration) {
@@ -111,7 +125,9 @@ fn options_gets_200_with_capabilities_and_a_to_tag() {
     assert!(r.to_header().unwrap().tag().is_some());
     assert_eq!(r.call_id().unwrap(), "z9hG4bKo1@test");
     assert!(h.metric(r#"voxgate_sip_responses_total{direction="out",method="OPTIONS",status_class="2xx",transport="udp"} 1"#));
-    assert!(h.metric(r#"voxgate_sip_requests_total{direction="in",method="OPTIONS",transport="udp"} 1"#));
+    assert!(h.metric(
+        r#"voxgate_sip_requests_total{direction="in",method="OPTIONS",transport="udp"} 1"#
+    ));
 }
 
 #[test]
@@ -121,8 +137,14 @@ fn a_missing_mandatory_header_gets_400_naming_it() {
     let sent = h.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].status(), Some(400));
-    assert!(sent[0].reason().unwrap().contains("Max-Forwards"), "{:?}", sent[0].reason());
-    assert!(h.metric(r#"voxgate_sip_parse_errors_total{reason="invalid_header",transport="udp"} 1"#));
+    assert!(
+        sent[0].reason().unwrap().contains("Max-Forwards"),
+        "{:?}",
+        sent[0].reason()
+    );
+    assert!(
+        h.metric(r#"voxgate_sip_parse_errors_total{reason="invalid_header",transport="udp"} 1"#)
+    );
 }
 
 #[test]
@@ -130,7 +152,11 @@ fn garbage_is_dropped_and_counted() {
     let mut h = Harness::new();
     h.feed("HELLO WORLD\r\n\r\n");
     assert!(h.sent().is_empty());
-    assert!(h.metrics.render().contains("voxgate_sip_parse_errors_total"));
+    assert!(
+        h.metrics
+            .render()
+            .contains("voxgate_sip_parse_errors_total")
+    );
 }
 
 #[test]
@@ -140,7 +166,11 @@ fn invite_gets_100_then_480_and_a_retransmission_is_absorbed() {
     h.feed(&invite);
     assert_eq!(h.statuses(), [100, 480]);
     h.feed(&invite);
-    assert_eq!(h.statuses(), [480], "the final response is resent, nothing new starts");
+    assert_eq!(
+        h.statuses(),
+        [480],
+        "the final response is resent, nothing new starts"
+    );
     assert!(h.metric(r#"voxgate_sip_transactions_total{kind="invite_server"} 1"#));
 }
 
@@ -163,7 +193,11 @@ fn the_480_is_retransmitted_by_timer_g_until_the_ack() {
     assert!(h.sent().is_empty(), "ACK gets no response");
     h.advance(Duration::from_secs(10));
     assert!(h.sent().is_empty(), "no retransmission after the ACK");
-    assert_eq!(h.core.active_transactions(), 0, "timer I ended the transaction");
+    assert_eq!(
+        h.core.active_transactions(),
+        0,
+        "timer I ended the transaction"
+    );
 }
 
 #[test]
@@ -195,7 +229,7 @@ fn cancel_for_an_answered_invite_gets_200_and_unknown_cancel_481() {
     let mut h = Harness::new();
     h.feed(&request("INVITE", "z9hG4bKc1", ""));
     assert_eq!(h.statuses(), [100, 480]);
-    h.feed(&request("CANCEL", "z9hG4bKc1", "").replace("CSeq: 1 CANCEL", "CSeq: 1 CANCEL"));
+    h.feed(&request("CANCEL", "z9hG4bKc1", ""));
     assert_eq!(h.statuses(), [200]);
     h.feed(&request("CANCEL", "z9hG4bKnone", ""));
     assert_eq!(h.statuses(), [481]);
