@@ -4,9 +4,10 @@
 SIPp reports a connection closed by the far end as a generic failure, so the
 runner uses this helper where the expected outcome *is* the close:
 
-  rawsip.py closed   --transport tcp|tls --port P [--bind IP] [--pad N]
+  rawsip.py closed   --transport tcp|tls --port P [--bind IP] [--pad N] [--silent]
       Connects (from --bind when given), sends one OPTIONS (with an N-byte
-      X-Padding header when --pad is given) and waits --wait seconds.
+      X-Padding header when --pad is given; nothing at all with --silent, to
+      see a close at accept) and waits --wait seconds.
       Exit 0 when the peer closed the connection (EOF, reset, or a failed TLS
       handshake) without sending any SIP response; 1 otherwise.
 
@@ -89,6 +90,7 @@ def main() -> int:
     p.add_argument("--bind", help="local source address, e.g. 127.0.0.2")
     p.add_argument("--pad", type=int, default=0, help="bytes of X-Padding header")
     p.add_argument("--wait", type=float, default=2.0, help="seconds to wait for the close or the response")
+    p.add_argument("--silent", action="store_true", help="send nothing; only wait for the close")
     args = p.parse_args()
 
     deadline = time.monotonic() + args.wait
@@ -108,7 +110,9 @@ def main() -> int:
                 sock = ctx.wrap_socket(sock, server_hostname="localhost")
             except (ssl.SSLError, ConnectionResetError, BrokenPipeError, socket.timeout, OSError) as e:
                 closed, how = True, f"TLS handshake failed ({e.__class__.__name__}: {e})"
-        if not closed:
+        if not closed and args.silent:
+            closed, data, how = read_until_close(sock, deadline)
+        elif not closed:
             request = build_options(args.transport, sock.getsockname(), args.port, args.pad)
             try:
                 sock.sendall(request)

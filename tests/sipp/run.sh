@@ -389,14 +389,14 @@ rawsip() {
 test_allowlist_tcp() {
 	local drops
 	drops=$(metric voxgate_allowlist_drops_total 'transport="tcp",reason="not_allowed"')
-	rawsip allowlist_tcp closed --transport tcp --port "$SIP_PORT" --bind 127.0.0.2 || return 1
+	rawsip allowlist_tcp closed --silent --transport tcp --port "$SIP_PORT" --bind 127.0.0.2 || return 1
 	expect_rise voxgate_allowlist_drops_total 'transport="tcp",reason="not_allowed"' "$drops" 1
 }
 
 test_allowlist_tls() {
 	local drops
 	drops=$(metric voxgate_allowlist_drops_total 'transport="tls",reason="not_allowed"')
-	rawsip allowlist_tls closed --transport tls --port "$TLS_PORT" --bind 127.0.0.2 || return 1
+	rawsip allowlist_tls closed --silent --transport tls --port "$TLS_PORT" --bind 127.0.0.2 || return 1
 	expect_rise voxgate_allowlist_drops_total 'transport="tls",reason="not_allowed"' "$drops" 1
 }
 
@@ -633,7 +633,7 @@ test_transport_not_allowed() {
 	drops=$(metric voxgate_allowlist_drops_total 'transport="tcp",reason="transport_not_allowed"')
 	write_config "$CONF" "$DEFAULT_ALLOW" '"udp", "tls"'
 	if reload_via_http; then
-		rawsip transport_not_allowed closed --transport tcp --port "$SIP_PORT" &&
+		rawsip transport_not_allowed closed --silent --transport tcp --port "$SIP_PORT" &&
 			expect_rise voxgate_allowlist_drops_total 'transport="tcp",reason="transport_not_allowed"' "$drops" 1 ||
 			rc=1
 	else
@@ -651,7 +651,10 @@ test_transport_not_allowed() {
 # Always last: graceful stop.
 test_sigterm_graceful_stop() {
 	vox_alive || { REASON="voxgate was not running any more"; return 1; }
-	local t0=$SECONDS rc
+	local t0=$SECONDS rc live
+	# What is still alive when the stop begins (named in the failure reason).
+	live="invite_server=$(metric voxgate_sip_transactions_active 'kind="invite_server"')"
+	live+=" non_invite_server=$(metric voxgate_sip_transactions_active 'kind="non_invite_server"')"
 	kill -TERM "$VOX_PID"
 	local i
 	for i in $(seq 1 $((STOP_S * 10))); do
@@ -663,10 +666,10 @@ test_sigterm_graceful_stop() {
 		for i in $(seq 1 400); do vox_alive || break; sleep 0.1; done
 		if vox_alive; then
 			kill -KILL "$VOX_PID"
-			REASON="still running 45 s after SIGTERM; killed"
+			REASON="still running 45 s after SIGTERM; killed (transactions active at SIGTERM: $live)"
 		else
 			wait "$VOX_PID"
-			REASON="exited (status $?) only after $((SECONDS - t0)) s; at most ${STOP_S} s expected"
+			REASON="exited (status $?) only after $((SECONDS - t0)) s; at most ${STOP_S} s expected (transactions active at SIGTERM: $live)"
 		fi
 		VOX_PID=""
 		return 1
