@@ -149,7 +149,7 @@ async fn run(config: Config, source: ConfigSource, set_level: LevelSetter) -> an
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => match edge.reload().await {
-                Ok(outcome) => info!(%outcome, "SIGHUP: reloaded"),
+                Ok(outcome) => info!(needs_restart = ?outcome.needs_restart, "SIGHUP: reloaded"),
                 Err(e) => error!(errors = %e, "SIGHUP: reload refused, old config kept"),
             },
         }

@@ -76,9 +76,16 @@ impl Core {
         self.metrics.set_draining(true);
     }
 
-    /// Live transactions; the node may stop when this reaches zero.
+    /// Live transactions.
     pub fn active_transactions(&self) -> usize {
         self.layer.len()
+    }
+
+    /// Transactions still owing a final response or waiting for the ACK of
+    /// one; a draining node may stop when this reaches zero (the others only
+    /// absorb retransmissions).
+    pub fn unsettled_transactions(&self) -> usize {
+        self.layer.unsettled()
     }
 
     /// One event from the transports.

@@ -31,15 +31,19 @@ pub async fn run(
     mut events: mpsc::Receiver<TransportEvent>,
     mut commands: mpsc::Receiver<Command>,
     transports: TransportHandle,
-    active: watch::Sender<usize>,
+    unsettled: watch::Sender<Option<usize>>,
 ) {
+    let mut draining = false;
     loop {
         let deadline = core.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             biased;
             cmd = commands.recv() => match cmd {
                 Some(Command::Reconfigure(config)) => core.apply_config(&config),
-                Some(Command::Drain) => core.start_draining(),
+                Some(Command::Drain) => {
+                    core.start_draining();
+                    draining = true;
+                }
                 // The transport handle we hold keeps the event channel open,
                 // so the loop ends on an explicit command, not on channel close.
                 Some(Command::Stop) | None => break,
@@ -61,7 +65,10 @@ pub async fn run(
                 debug!(to = %t.to, error = %e, "send failed");
             }
         }
-        active.send_replace(core.active_transactions());
+        // Counting costs O(transactions), so only while draining.
+        if draining {
+            unsettled.send_replace(Some(core.unsettled_transactions()));
+        }
     }
 }
 

@@ -55,7 +55,8 @@ pub struct Edge {
     transports: Transports,
     reloader: Arc<Reloader>,
     commands: mpsc::Sender<Command>,
-    active: watch::Receiver<usize>,
+    /// Unsettled transactions, published by the core once it drains.
+    unsettled: watch::Receiver<Option<usize>>,
     ready: Arc<AtomicBool>,
     core_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
@@ -92,9 +93,9 @@ impl Edge {
         }
 
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
-        let (active_tx, active_rx) = watch::channel(0);
+        let (unsettled_tx, unsettled_rx) = watch::channel(None);
         let core = core::Core::new(&config, metrics.clone());
-        let core_task = tokio::spawn(driver::run(core, event_rx, cmd_rx, handle, active_tx));
+        let core_task = tokio::spawn(driver::run(core, event_rx, cmd_rx, handle, unsettled_tx));
 
         let reloader = Arc::new(Reloader::new(
             source,
@@ -139,7 +140,7 @@ impl Edge {
             transports,
             reloader,
             commands: cmd_tx,
-            active: active_rx,
+            unsettled: unsettled_rx,
             ready,
             core_task,
             admin_task,
@@ -173,21 +174,19 @@ impl Edge {
         self.reloader.reload().await
     }
 
-    /// Graceful stop: refuse new work, let live transactions finish (at most
-    /// `grace`), then close every socket.
+    /// Graceful stop: refuse new work, let the transactions that still owe
+    /// a response or an ACK finish (at most `grace`), then close every socket.
     pub async fn stop(mut self, grace: Duration) {
         self.ready.store(false, Ordering::Relaxed);
         self.transports.stop_accepting();
         let _ = self.commands.send(Command::Drain).await;
-        let finished = tokio::time::timeout(grace, self.active.wait_for(|n| *n == 0))
-            .await
-            .is_ok();
-        if finished {
-            info!("all transactions finished");
+        let settled = self.unsettled.wait_for(|n| *n == Some(0));
+        if tokio::time::timeout(grace, settled).await.is_ok() {
+            info!("every transaction settled");
         } else {
             warn!(
-                left = *self.active.borrow(),
-                "grace period over; stopping with live transactions"
+                left = ?*self.unsettled.borrow(),
+                "grace period over; stopping with unsettled transactions"
             );
         }
         let _ = self.commands.send(Command::Stop).await;

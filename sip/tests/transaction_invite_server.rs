@@ -353,3 +353,42 @@ fn responses_go_to_source_ip_and_sent_by_port_or_the_source_port_with_rport() {
     );
     assert_eq!(layer.count(TxKind::InviteServer), 3);
 }
+
+#[test]
+fn unsettled_counts_what_a_draining_node_must_wait_for() {
+    let clock = Clock::new();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let (tx, invite) = receive(&mut layer, &clock, udp(5060));
+    assert_eq!(layer.unsettled(), 1, "no final response yet");
+    let busy = response(&invite, 486, Some("uas"));
+    layer.respond(clock.now(), tx, busy.clone()).unwrap();
+    assert_eq!(layer.unsettled(), 1, "a non-2xx waits for its ACK");
+    let ack = Message::parse(
+        ack_for_non_2xx(&invite, &busy).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    layer.handle_message(clock.now(), ack, udp(5060));
+    assert_eq!(
+        layer.len(),
+        1,
+        "Confirmed still absorbs ACK retransmissions (timer I)"
+    );
+    assert_eq!(layer.unsettled(), 0, "but nothing is owed any more");
+
+    let options = Req::new(Method::Options, "z9hG4bKdrain").build();
+    layer.handle_message(clock.now(), options.clone(), udp(5060));
+    let tx = match events(&mut layer).as_slice() {
+        [.., TxEvent::Request { tx, .. }] => *tx,
+        other => panic!("expected a Request, got {other:?}"),
+    };
+    assert_eq!(layer.unsettled(), 1);
+    layer
+        .respond(clock.now(), tx, response(&options, 200, Some("uas")))
+        .unwrap();
+    assert_eq!(
+        (layer.len(), layer.unsettled()),
+        (2, 0),
+        "Completed waits out timer J, owing nothing"
+    );
+}

@@ -35,6 +35,12 @@ pub(super) struct InviteClient {
 }
 
 impl InviteClient {
+    /// A final response arrived (and was ACKed if non-2xx): only
+    /// retransmissions are left to absorb.
+    pub(super) fn is_settled(&self) -> bool {
+        matches!(self.state, InviteState::Completed | InviteState::Accepted)
+    }
+
     /// Sends the INVITE and arms A (UDP) and B.
     pub(super) fn start(io: &mut Io<'_>, request: Message, to: Peer, config: TimerConfig) -> Self {
         io.send(to, request.raw().clone());
@@ -170,6 +176,11 @@ pub(super) struct NonInviteClient {
 }
 
 impl NonInviteClient {
+    /// A final response arrived: only retransmissions are left to absorb.
+    pub(super) fn is_settled(&self) -> bool {
+        matches!(self.state, NonInviteState::Completed)
+    }
+
     /// Sends the request and arms E (UDP) and F.
     pub(super) fn start(io: &mut Io<'_>, request: &Message, to: Peer, config: TimerConfig) -> Self {
         let request = request.raw().clone();

@@ -36,6 +36,15 @@ impl Machine {
         }
     }
 
+    fn is_settled(&self) -> bool {
+        match self {
+            Machine::InviteClient(m) => m.is_settled(),
+            Machine::NonInviteClient(m) => m.is_settled(),
+            Machine::InviteServer(m) => m.is_settled(),
+            Machine::NonInviteServer(m) => m.is_settled(),
+        }
+    }
+
     fn on_timer(&mut self, io: &mut Io<'_>, timer: Timer) -> Flow {
         match self {
             Machine::InviteClient(m) => m.on_timer(io, timer),
@@ -395,6 +404,17 @@ impl TransactionLayer {
     /// Whether no transaction is live.
     pub fn is_empty(&self) -> bool {
         self.txs.is_empty()
+    }
+
+    /// Live transactions whose outcome is not settled yet: waiting for a
+    /// final response, or for the ACK of a non-2xx. A node that drains waits
+    /// for these only; the rest merely absorb retransmissions. O(n): call it
+    /// while draining, not per message.
+    pub fn unsettled(&self) -> usize {
+        self.txs
+            .values()
+            .filter(|e| !e.machine.is_settled())
+            .count()
     }
 
     /// Live transactions of `kind` (a gauge for /metrics).

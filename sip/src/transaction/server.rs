@@ -59,6 +59,12 @@ pub(super) struct InviteServer {
 }
 
 impl InviteServer {
+    /// The final response went out and, if non-2xx, was ACKed: only
+    /// retransmissions are left to absorb.
+    pub(super) fn is_settled(&self) -> bool {
+        matches!(self.state, InviteState::Confirmed | InviteState::Accepted)
+    }
+
     /// Sends `100 Trying` at once (§17.2.1, §8.2.6.1).
     pub(super) fn start(
         io: &mut Io<'_>,
@@ -196,6 +202,11 @@ pub(super) struct NonInviteServer {
 }
 
 impl NonInviteServer {
+    /// The final response went out: only retransmissions are left to absorb.
+    pub(super) fn is_settled(&self) -> bool {
+        matches!(self.state, NonInviteState::Completed)
+    }
+
     pub(super) fn start(to: Peer, config: TimerConfig) -> Self {
         NonInviteServer {
             state: NonInviteState::Trying,
