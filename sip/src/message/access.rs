@@ -139,10 +139,13 @@ impl Message {
         let v = self
             .header(HeaderName::CallId)
             .ok_or(Invalid::Missing(HeaderName::CallId))?;
+        // One pass: printable ASCII without list/param delimiters, one `@` at most.
+        let mut ats = 0u32;
         let ok = !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b';'))
-            && v.bytes().filter(|&b| b == b'@').count() <= 1;
+            && v.bytes().all(|b| {
+                ats += u32::from(b == b'@');
+                b.is_ascii_graphic() && b != b',' && b != b';' && ats <= 1
+            });
         if ok {
             Ok(v)
         } else {

@@ -272,8 +272,9 @@ pub struct NameAddr<'a> {
 }
 
 impl<'a> NameAddr<'a> {
-    /// Parses one value (not a comma list). A bare `*` is accepted as URI
-    /// only when `allow_star` (Contact).
+    /// Parses one value (not a comma list): `name-addr` or `addr-spec`
+    /// followed by header parameters. A wildcard `*` is only accepted by
+    /// `Message::contacts`.
     pub fn parse(value: &'a str) -> Option<NameAddr<'a>> {
         Self::parse_inner(value, false)
     }
