@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod admission;
+pub mod control_plane;
 pub mod core;
 mod driver;
 mod error;
