@@ -166,3 +166,23 @@ fn transport_error_informs_the_tu_and_terminates() {
     ));
     assert_eq!(layer.count(TxKind::NonInviteClient), 0);
 }
+
+#[test]
+fn send_request_as_uses_the_given_id_once() {
+    let clock = Clock::new();
+    let mut layer = TransactionLayer::new(TimerConfig::default());
+    let id = TxId::next();
+    let first = Req::new(Method::Options, "z9hG4bKas1").build();
+    assert_eq!(
+        layer
+            .send_request_as(clock.now(), id, first, udp(5060))
+            .unwrap(),
+        id
+    );
+    let second = Req::new(Method::Options, "z9hG4bKas2").build();
+    assert!(matches!(
+        layer.send_request_as(clock.now(), id, second, udp(5060)),
+        Err(voxgate_sip::transaction::TxError::IdInUse(i)) if i == id
+    ));
+    assert_eq!(layer.len(), 1);
+}

@@ -269,6 +269,22 @@ impl TransactionLayer {
         request: Message,
         to: Peer,
     ) -> Result<TxId, TxError> {
+        self.send_request_as(now, TxId::next(), request, to)
+    }
+
+    /// `send_request` with an id the caller took from [`TxId::next`] before:
+    /// a transaction user on another task can then know its transaction's id
+    /// without waiting for the layer.
+    pub fn send_request_as(
+        &mut self,
+        now: Instant,
+        id: TxId,
+        request: Message,
+        to: Peer,
+    ) -> Result<TxId, TxError> {
+        if self.txs.contains_key(&id) {
+            return Err(TxError::IdInUse(id));
+        }
         let method = request.method().cloned().ok_or(TxError::NotARequest)?;
         if method == Method::Ack {
             return Err(TxError::AckNotATransaction);
@@ -277,7 +293,6 @@ impl TransactionLayer {
         if let Some(&existing) = self.clients.get(&key) {
             return Err(TxError::BranchInUse(existing));
         }
-        let id = TxId::next();
         let config = self.config;
         let mut timers = TimerTable::default();
         let mut io = Io {

@@ -87,7 +87,7 @@ pub struct TxId(u64);
 
 impl TxId {
     /// A fresh id, unique across every layer in the process.
-    fn next() -> TxId {
+    pub fn next() -> TxId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         TxId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
@@ -250,6 +250,9 @@ pub enum TxError {
     /// A live client transaction already uses this branch and method.
     #[error("branch already used by client transaction {0}")]
     BranchInUse(TxId),
+    /// `send_request_as` was given an id a live transaction already has.
+    #[error("transaction id {0} is already in use")]
+    IdInUse(TxId),
     /// `respond` was called for a client transaction.
     #[error("{0} is not a server transaction")]
     NotAServerTransaction(TxId),
