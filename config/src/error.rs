@@ -262,6 +262,38 @@ pub enum ConfigErrorKind {
         /// Why, as the OS said it.
         reason: io::ErrorKind,
     },
+    /// A file voxgate writes (the CDR file) would land in a folder that does not exist.
+    #[error("the folder \"{}\" cannot be used: {}; allowed: a file in an existing folder (relative paths are resolved against the config file's folder)", .folder.display(), io_reason(*.reason))]
+    NoFolder {
+        /// The resolved folder.
+        folder: PathBuf,
+        /// Why, as the OS said it.
+        reason: io::ErrorKind,
+    },
+    /// A path that must name a file names a folder.
+    #[error("\"{}\" is a folder; allowed: a file path such as \"{}\"", .path.display(), .path.join("cdr.jsonl").display())]
+    NotAFile {
+        /// The resolved path.
+        path: PathBuf,
+    },
+    /// A regular expression that does not compile.
+    #[error(
+        "\"{found}\" is not a valid regular expression: {detail}; allowed: Rust regex syntax (https://docs.rs/regex/#syntax), e.g. \"^49(30|40)[0-9]+$\""
+    )]
+    BadRegex {
+        /// The pattern as written.
+        found: String,
+        /// What the regex parser found wrong.
+        detail: String,
+    },
+    /// A wildcard listener without `advertise`: there is no address to tell peers.
+    #[error(
+        "required because address {address} binds every address and cannot be put in Via or Contact; allowed: the {} address peers reach this listener on, such as \"{}\"", if .address.is_ipv4() { "IPv4" } else { "IPv6" }, if .address.is_ipv4() { "203.0.113.10" } else { "2001:db8::10" }
+    )]
+    AdvertiseRequired {
+        /// The listener's (wildcard) address.
+        address: std::net::SocketAddr,
+    },
     /// A TLS-only key on a udp or tcp listener.
     #[error(
         "only allowed on a tls listener, this one is {transport}; allowed: remove it, or set transport = \"tls\""

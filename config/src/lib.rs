@@ -44,6 +44,7 @@
 mod error;
 mod model;
 mod raw;
+mod redact;
 mod schema;
 mod source;
 mod validate;
@@ -52,9 +53,11 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Config, Destination, Listener, ListenerTransport, LogFormat, Logging, MediaRegion, Node,
-    Route, SipLimits, SipTimers, TlsFiles, Trunk, TrunkName, UserMatch,
+    Admin, Calls, Cdr, Config, Destination, Listener, ListenerTransport, LogFormat, Logging,
+    MediaRegion, Node, Numbering, Route, SipLimits, SipTimers, TlsFiles, Trunk, TrunkName,
+    UserMatch,
 };
+pub use redact::redact_number;
 
 use source::Source;
 

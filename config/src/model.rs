@@ -31,6 +31,10 @@ pub struct Config {
     pub media_regions: Vec<MediaRegion>,
     /// Call routes, in file order.
     pub routes: Vec<Route>,
+    /// Call handling timers and limits (`[calls]`).
+    pub calls: Calls,
+    /// Call detail records; `None` = no CDR file.
+    pub cdr: Option<Cdr>,
 }
 
 impl Config {
@@ -169,6 +173,22 @@ pub struct Listener {
     pub send_buffer: Option<usize>,
     /// TLS settings; `Some` exactly when `transport` is TLS.
     pub tls: Option<TlsFiles>,
+    /// The address to put in Via and Contact instead of `address`'s IP (behind NAT); of
+    /// the same family as `address`, never unspecified. Always set when `address` is a
+    /// wildcard (0.0.0.0 or ::).
+    pub advertise: Option<IpAddr>,
+}
+
+impl Listener {
+    /// The address peers should send to: `advertise` (or `address`'s IP) with `address`'s
+    /// port. With port 0 the OS picks the port at bind time; the caller then substitutes
+    /// the bound port.
+    pub fn advertised(&self) -> SocketAddr {
+        SocketAddr::new(
+            self.advertise.unwrap_or(self.address.ip()),
+            self.address.port(),
+        )
+    }
 }
 
 /// Certificate files of a TLS listener, resolved against the config file's folder.
@@ -228,6 +248,27 @@ pub struct Trunk {
     pub transports: Vec<ListenerTransport>,
     /// Name to verify in the peer's certificate on outbound TLS to this trunk.
     pub tls_peer_name: Option<String>,
+    /// The media region calls of this trunk are anchored in (names a [`MediaRegion`];
+    /// `[node] region` unless the trunk says otherwise).
+    pub media_region: String,
+    /// Most concurrent inbound calls from this trunk; `None` = unlimited.
+    pub max_calls: Option<u32>,
+    /// Most new inbound calls per second (token bucket, burst `max(1, max_cps)`);
+    /// `None` = unlimited.
+    pub max_cps: Option<u32>,
+    /// How numbers arriving on this trunk are normalised to E.164; `None` = used as sent.
+    pub numbering: Option<Numbering>,
+}
+
+/// A trunk's national numbering plan, for normalising its numbers to E.164.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Numbering {
+    /// The country calling code without `+`: 1 to 3 digits, not starting with 0 (`44`).
+    pub country_code: String,
+    /// The trunk prefix dialled before a national number (`0`), if the plan has one.
+    pub national_prefix: Option<String>,
+    /// The prefix dialled before an international number (`00`, `011`), if any.
+    pub international_prefix: Option<String>,
 }
 
 /// A media region: the addresses and port range RTP is anchored on.
@@ -252,17 +293,90 @@ pub struct Route {
     pub match_user: UserMatch,
     /// Where to send the call, tried in order.
     pub destinations: Vec<Destination>,
+    /// Only calls that came in on this trunk take the route; `None` = calls from any trunk.
+    pub trunk: Option<TrunkName>,
+    /// Whether a 3xx from a destination is followed (its Contact tried next).
+    pub follow_redirects: bool,
+    /// How long each attempt may ring; `None` = [`Calls::ring_timeout`].
+    pub ring_timeout: Option<Duration>,
 }
 
 /// How a route matches the called user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum UserMatch {
     /// The user equals this string.
     Exact(String),
     /// The user starts with this string (`""` matches every call).
     Prefix(String),
-    /// The user matches this regular expression (syntax not checked yet; never empty).
-    Regex(String),
+    /// The user matches this compiled regular expression anywhere (unanchored: the pattern
+    /// says `^...$` to match the whole user).
+    Regex(regex::Regex),
+}
+
+impl UserMatch {
+    /// Whether the called user `user` takes this match.
+    pub fn matches(&self, user: &str) -> bool {
+        match self {
+            UserMatch::Exact(s) => user == s,
+            UserMatch::Prefix(p) => user.starts_with(p.as_str()),
+            UserMatch::Regex(r) => r.is_match(user),
+        }
+    }
+}
+
+/// Regexes compare by pattern text: two routes with the same pattern match the same users.
+impl PartialEq for UserMatch {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (UserMatch::Exact(a), UserMatch::Exact(b)) => a == b,
+            (UserMatch::Prefix(a), UserMatch::Prefix(b)) => a == b,
+            (UserMatch::Regex(a), UserMatch::Regex(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for UserMatch {}
+
+/// Call handling timers and limits (`[calls]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calls {
+    /// No RTP or RTCP for this long (while not on hold) ends the call; `None` = never.
+    pub media_timeout: Option<Duration>,
+    /// How long an outbound attempt may ring, unless its route says otherwise.
+    pub ring_timeout: Duration,
+    /// An attempt with no response at all (not even 100 Trying) in this time is abandoned
+    /// and the next destination tried; `None` = wait for timer B (64*T1).
+    pub trying_timeout: Option<Duration>,
+    /// The RFC 4028 session interval asked for and accepted; `None` = session timers off.
+    pub session_expires: Option<Duration>,
+    /// The RFC 4028 Min-SE (at most `session_expires`).
+    pub min_se: Duration,
+    /// Max-Forwards on outbound legs.
+    pub max_forwards: u32,
+}
+
+impl Default for Calls {
+    /// The documented defaults of `[calls]`.
+    fn default() -> Self {
+        Calls {
+            media_timeout: Some(Duration::from_secs(60)),
+            ring_timeout: Duration::from_secs(60),
+            trying_timeout: Some(Duration::from_millis(4000)),
+            session_expires: Some(Duration::from_secs(1800)),
+            min_se: Duration::from_secs(90),
+            max_forwards: 70,
+        }
+    }
+}
+
+/// Call detail records (`[cdr]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cdr {
+    /// The JSON-lines file CDRs are appended to (absolute; its folder existed at load).
+    pub path: PathBuf,
+    /// Whether numbers in CDRs are redacted with [`crate::redact_number`].
+    pub redact_numbers: bool,
 }
 
 /// One place to send a call.

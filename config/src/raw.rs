@@ -22,6 +22,8 @@ pub(crate) struct RawConfig {
     pub trunk: Option<List<RawTrunk>>,
     pub media_region: Option<List<RawMediaRegion>>,
     pub route: Option<List<RawRoute>>,
+    pub calls: Option<S<RawCalls>>,
+    pub cdr: Option<S<RawCdr>>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +96,7 @@ pub(crate) struct RawListener {
     pub certificate: Option<S<String>>,
     pub private_key: Option<S<String>>,
     pub client_ca: Option<S<String>>,
+    pub advertise: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,18 @@ pub(crate) struct RawTrunk {
     pub allow: Option<List<String>>,
     pub transports: Option<List<RawTransport>>,
     pub tls_peer_name: Option<S<String>>,
+    pub media_region: Option<S<String>>,
+    pub max_calls: Option<S<i64>>,
+    pub max_cps: Option<S<i64>>,
+    pub numbering: Option<S<RawNumbering>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNumbering {
+    pub country_code: Option<S<String>>,
+    pub national_prefix: Option<S<String>>,
+    pub international_prefix: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +135,9 @@ pub(crate) struct RawRoute {
     pub name: Option<S<String>>,
     pub match_user: Option<S<RawUserMatch>>,
     pub destinations: Option<List<RawDestination>>,
+    pub trunk: Option<S<String>>,
+    pub follow_redirects: Option<S<bool>>,
+    pub ring_timeout_s: Option<S<i64>>,
 }
 
 /// `{ exact = ".." } | { prefix = ".." } | { regex = ".." }`: a struct rather than an
@@ -138,4 +156,22 @@ pub(crate) struct RawDestination {
     pub uri: Option<S<String>>,
     pub transport: Option<S<RawTransport>>,
     pub trunk: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalls {
+    pub media_timeout_s: Option<S<i64>>,
+    pub ring_timeout_s: Option<S<i64>>,
+    pub trying_timeout_ms: Option<S<i64>>,
+    pub session_expires_s: Option<S<i64>>,
+    pub min_se_s: Option<S<i64>>,
+    pub max_forwards: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCdr {
+    pub path: Option<S<String>>,
+    pub redact_numbers: Option<S<bool>>,
 }

@@ -28,6 +28,7 @@ pub(crate) const FILE: &str = "a path to a PEM file, relative to the config file
 pub(crate) const CIDR: &str =
     "a CIDR network such as \"192.0.2.0/24\" or \"2001:db8::/32\", or a bare address (/32 or /128)";
 pub(crate) const IP_ADDR: &str = "an IP address such as \"192.0.2.10\" or \"2001:db8::10\"";
+pub(crate) const DIGITS: &str = "1 to 6 digits, such as \"0\" or \"00\"";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -45,6 +46,12 @@ pub(crate) const TABLES: &[Table] = &[
             key("trunk", "one or more [[trunk]] tables"),
             key("media_region", "one or more [[media_region]] tables"),
             key("route", "[[route]] tables"),
+            key(
+                "calls",
+                "a [calls] table with media_timeout_s, ring_timeout_s, trying_timeout_ms, \
+                 session_expires_s, min_se_s, max_forwards",
+            ),
+            key("cdr", "a [cdr] table with path and redact_numbers"),
         ],
     },
     Table {
@@ -108,6 +115,11 @@ pub(crate) const TABLES: &[Table] = &[
             key("certificate", FILE),
             key("private_key", FILE),
             key("client_ca", FILE),
+            key(
+                "advertise",
+                "an IP address of the listener's family to put in Via and Contact, such as \
+                 \"203.0.113.10\" (required when address is 0.0.0.0 or [::])",
+            ),
         ],
     },
     Table {
@@ -126,6 +138,33 @@ pub(crate) const TABLES: &[Table] = &[
                 "tls_peer_name",
                 "a DNS name such as \"sbc.carrier.example\"",
             ),
+            key(
+                "media_region",
+                "the name of a [[media_region]] (default: [node] region)",
+            ),
+            key(
+                "max_calls",
+                "a count of concurrent inbound calls 0..=1000000 (0 or absent = unlimited)",
+            ),
+            key(
+                "max_cps",
+                "new inbound calls per second 0..=100000 (0 or absent = unlimited)",
+            ),
+            key(
+                "numbering",
+                "{ country_code = \"44\", national_prefix = \"0\", international_prefix = \"00\" }",
+            ),
+        ],
+    },
+    Table {
+        pattern: "trunk[].numbering",
+        keys: &[
+            key(
+                "country_code",
+                "1 to 3 digits not starting with 0, such as \"44\" or \"1\"",
+            ),
+            key("national_prefix", DIGITS),
+            key("international_prefix", DIGITS),
         ],
     },
     Table {
@@ -152,6 +191,15 @@ pub(crate) const TABLES: &[Table] = &[
                 "destinations",
                 "a list of { uri = \"sip:...\", transport = \"udp\", trunk = \"...\" }",
             ),
+            key(
+                "trunk",
+                "the name of a [[trunk]]: the route takes only calls from that trunk",
+            ),
+            key("follow_redirects", "true or false (default false)"),
+            key(
+                "ring_timeout_s",
+                "seconds 1..=3600 (default: [calls] ring_timeout_s)",
+            ),
         ],
     },
     Table {
@@ -162,7 +210,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "prefix",
                 "a string: the user part must start with it (\"\" matches all)",
             ),
-            key("regex", "a non-empty regular expression"),
+            key(
+                "regex",
+                "a non-empty regular expression (Rust regex syntax, unanchored: use ^ and $)",
+            ),
         ],
     },
     Table {
@@ -171,6 +222,36 @@ pub(crate) const TABLES: &[Table] = &[
             key("uri", "a URI starting with sip: or sips:"),
             key("transport", TRANSPORT),
             key("trunk", "the name of a [[trunk]]"),
+        ],
+    },
+    Table {
+        pattern: "calls",
+        keys: &[
+            key(
+                "media_timeout_s",
+                "seconds: 0 (off) or 5..=86400 (default 60)",
+            ),
+            key("ring_timeout_s", "seconds 1..=3600 (default 60)"),
+            key(
+                "trying_timeout_ms",
+                "milliseconds: 0 (wait for timer B) or 200..=32000 (default 4000)",
+            ),
+            key(
+                "session_expires_s",
+                "seconds: 0 (session timers off) or min_se_s..=86400 (default 1800)",
+            ),
+            key("min_se_s", "seconds 90..=86400 (default 90)"),
+            key("max_forwards", "a hop count 1..=255 (default 70)"),
+        ],
+    },
+    Table {
+        pattern: "cdr",
+        keys: &[
+            key(
+                "path",
+                "a file path whose folder exists, relative to the config file's folder",
+            ),
+            key("redact_numbers", "true or false (default true)"),
         ],
     },
 ];

@@ -371,6 +371,7 @@ mod tests {
             ("sip.limits", "[sip.limits]\nzzz = 1"),
             ("listener[]", "[[listener]]\nzzz = 1"),
             ("trunk[]", "[[trunk]]\nzzz = 1"),
+            ("trunk[].numbering", "[[trunk]]\nnumbering = { zzz = 1 }"),
             ("media_region[]", "[[media_region]]\nzzz = 1"),
             ("route[]", "[[route]]\nzzz = 1"),
             ("route[].match_user", "[[route]]\nmatch_user = { zzz = 1 }"),
@@ -378,6 +379,8 @@ mod tests {
                 "route[].destinations[]",
                 "[[route]]\ndestinations = [{ zzz = 1 }]",
             ),
+            ("calls", "[calls]\nzzz = 1"),
+            ("cdr", "[cdr]\nzzz = 1"),
         ];
         assert_eq!(
             docs.len(),
@@ -417,7 +420,7 @@ mod tests {
             [
                 "x.toml:3:1: node.nmae: unknown key; allowed: name, region",
                 "x.toml:5:1: listener[0].tranport: unknown key; allowed: transport, address, \
-                 recv_buffer, send_buffer, certificate, private_key, client_ca",
+                 recv_buffer, send_buffer, certificate, private_key, client_ca, advertise",
             ]
         );
     }

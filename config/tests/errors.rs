@@ -125,12 +125,12 @@ fn unknown_key_points_at_the_key_and_lists_the_allowed_ones() {
     assert_eq!(
         at(&e, 6, 1, "listener[0].tranport"),
         "x.toml:6:1: listener[0].tranport: unknown key; allowed: transport, address, \
-         recv_buffer, send_buffer, certificate, private_key, client_ca"
+         recv_buffer, send_buffer, certificate, private_key, client_ca, advertise"
     );
     let ConfigErrorKind::UnknownKey { allowed } = &e.kind else {
         panic!("{e:?}")
     };
-    assert_eq!(allowed.len(), 7);
+    assert_eq!(allowed.len(), 8);
 }
 
 #[test]
@@ -153,7 +153,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
-         trunk, media_region, route"
+         trunk, media_region, route, calls, cdr"
     );
 }
 
@@ -377,7 +377,7 @@ fn duplicate_listener() {
     )
     .unwrap();
     let e = only_error(&with(
-        "\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5070\"\n\n[[listener]]\ntransport = \"tls\"\naddress = \"0.0.0.0:5070\"\n",
+        "\n[[listener]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:5070\"\n\n[[listener]]\ntransport = \"tls\"\naddress = \"0.0.0.0:5070\"\nadvertise = \"192.0.2.1\"\n",
     ));
     at(&e, 21, 11, "listener[2].address");
     // Port 0 asks the OS for a free port: never a collision.
@@ -556,7 +556,7 @@ fn bad_uri_and_match() {
     assert_eq!(
         at(&e, 16, 24, "route[0].match_user.regex"),
         "x.toml:16:24: route[0].match_user.regex: \"\" is not valid; allowed: a non-empty \
-         regular expression"
+         regular expression (Rust regex syntax, unanchored: use ^ and $)"
     );
 }
 

@@ -1,7 +1,7 @@
 //! `[[listener]]`: addresses, buffers, TLS files, and sockets that would collide at bind.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -81,6 +81,7 @@ impl Validator<'_> {
             }
             None => None,
         };
+        let advertise = self.advertise(index, raw, address.as_ref());
         let address_span = transport_name
             .and(address.as_ref())
             .map(|(_, span)| span.clone());
@@ -92,10 +93,55 @@ impl Validator<'_> {
                 recv_buffer,
                 send_buffer,
                 tls,
+                advertise,
             },
             index,
             address_span,
         }
+    }
+
+    /// The address for Via and Contact: a unicast address of the listener's family, and
+    /// required when the listener binds a wildcard (there is nothing else to advertise).
+    fn advertise(
+        &mut self,
+        index: usize,
+        raw: &RawListener,
+        address: Option<&(SocketAddr, Range<usize>)>,
+    ) -> Option<IpAddr> {
+        let key = format!("listener[{index}].advertise");
+        let Some(value) = &raw.advertise else {
+            if let Some((addr, span)) = address
+                && addr.ip().is_unspecified()
+            {
+                let kind = ConfigErrorKind::AdvertiseRequired { address: *addr };
+                self.push(span.clone(), key, kind);
+            }
+            return None;
+        };
+        let Ok(ip) = value.get_ref().trim().parse::<IpAddr>() else {
+            self.bad_value(value.span(), &key, schema::IP_ADDR);
+            return None;
+        };
+        if ip.is_unspecified() || ip.is_multicast() {
+            self.bad_value(
+                value.span(),
+                &key,
+                "a unicast address peers can reach (not 0.0.0.0, :: or multicast)",
+            );
+            return None;
+        }
+        if let Some((addr, _)) = address
+            && addr.is_ipv4() != ip.is_ipv4()
+        {
+            let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+            self.bad_value(
+                value.span(),
+                &key,
+                format!("an {family} address, the family of address {addr}"),
+            );
+            return None;
+        }
+        Some(ip)
     }
 
     fn tls_files(&mut self, index: usize, raw: &RawListener) -> TlsFiles {

@@ -4,6 +4,7 @@
 //! placeholder), so that the later cross-section checks still run and the user sees every
 //! problem in one go; a `Config` is only returned when no error was found.
 
+mod calls;
 mod listeners;
 mod media;
 mod routes;
@@ -43,14 +44,16 @@ pub(crate) fn validate(
     let (timers, limits) = v.sip(raw.sip.as_ref().map(|s| s.get_ref()));
     let listeners = v.listeners(&raw.listener);
     v.admin_collisions(&raw, &admin, &listeners);
-    let trunks = v.trunks(&raw.trunk);
     let regions = v.media_regions(&raw.media_region);
     let region_names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
     if let Some(region) = raw.node.as_ref().and_then(|n| n.get_ref().region.as_ref()) {
         v.reference(region, "node.region", "media_region", &region_names);
     }
+    let trunks = v.trunks(&raw.trunk, &node.region, &region_names);
     let trunk_names: Vec<String> = trunks.iter().map(|t| t.name.to_string()).collect();
     let routes = v.routes(&raw.route, &trunk_names);
+    let calls = v.calls(raw.calls.as_ref());
+    let cdr = v.cdr(raw.cdr.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -66,6 +69,8 @@ pub(crate) fn validate(
         trunks,
         media_regions: regions,
         routes,
+        calls,
+        cdr,
     })
 }
 

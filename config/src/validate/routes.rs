@@ -1,5 +1,9 @@
 //! `[[route]]`: names, the user match, destinations and their trunk references.
 
+use std::time::Duration;
+
+use regex::RegexBuilder;
+
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
 use crate::model::{Destination, ListenerTransport, Route, TrunkName, UserMatch};
@@ -50,10 +54,23 @@ impl Validator<'_> {
                 destinations.extend(d);
             }
         }
+        let trunk = raw.trunk.as_ref().map(|t| {
+            self.reference(t, &key("trunk"), "trunk", trunks);
+            TrunkName(t.get_ref().clone())
+        });
+        let follow_redirects = raw.follow_redirects.as_ref().is_some_and(|f| *f.get_ref());
+        let ring_timeout = raw
+            .ring_timeout_s
+            .as_ref()
+            .and_then(|r| self.int(r, &key("ring_timeout_s"), 1, 3600))
+            .map(|s| Duration::from_secs(s.unsigned_abs()));
         Route {
             name,
             match_user,
             destinations,
+            trunk,
+            follow_redirects,
+            ring_timeout,
         }
     }
 
@@ -75,13 +92,26 @@ impl Validator<'_> {
             return Some(UserMatch::Prefix(prefix.get_ref().clone()));
         }
         let regex = m.regex.as_ref()?;
-        // The syntax is checked once routing compiles it; an empty one is always a mistake.
+        let k = format!("{key}.regex");
+        // An empty pattern matches every user: that is `prefix = ""`, and here a mistake.
         if regex.get_ref().is_empty() {
-            let k = format!("{key}.regex");
             self.bad_value(regex.span(), &k, schema::describe(&k));
             return None;
         }
-        Some(UserMatch::Regex(regex.get_ref().clone()))
+        match RegexBuilder::new(regex.get_ref())
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(compiled) => Some(UserMatch::Regex(compiled)),
+            Err(e) => {
+                let kind = ConfigErrorKind::BadRegex {
+                    found: regex.get_ref().clone(),
+                    detail: regex_detail(&e),
+                };
+                self.push(regex.span(), k, kind);
+                None
+            }
+        }
     }
 
     fn destination(
@@ -131,5 +161,39 @@ impl Validator<'_> {
             transport,
             trunk,
         })
+    }
+}
+
+/// The most memory one compiled route regex may take: generous for number patterns, and
+/// a bound on what a pathological `{1000}` repetition can cost every node that loads it.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The regex crate's error in one line: its syntax errors span several lines (the
+/// pattern, a caret, then `error: what`), and a config error is one line.
+fn regex_detail(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => {
+            let what = text
+                .lines()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or_else(|| text.lines().last().unwrap_or("syntax error"))
+                .trim();
+            // The caret line says where: its indentation is the pattern's plus the offset.
+            let mut lines = text.lines().skip_while(|l| !l.starts_with("    "));
+            let at = lines.next().and(lines.next()).and_then(|caret| {
+                let offset = caret.find('^')?.checked_sub(4)?;
+                Some(offset + 1)
+            });
+            match at {
+                Some(at) => format!("{what} (at character {at})"),
+                None => what.to_owned(),
+            }
+        }
+        regex::Error::CompiledTooBig(limit) => {
+            format!(
+                "it compiles to more than {limit} bytes; simplify it (fewer or smaller repetitions)"
+            )
+        }
+        other => other.to_string(),
     }
 }

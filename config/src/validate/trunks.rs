@@ -7,8 +7,8 @@ use ipnet::IpNet;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{ListenerTransport, Trunk, TrunkName};
-use crate::raw::{List, RawTrunk, S};
+use crate::model::{ListenerTransport, Numbering, Trunk, TrunkName};
+use crate::raw::{List, RawNumbering, RawTrunk, S};
 use crate::schema;
 
 /// One parsed allow-list entry and where it came from, for the overlap check.
@@ -20,7 +20,13 @@ struct AllowEntry {
 }
 
 impl Validator<'_> {
-    pub(super) fn trunks(&mut self, raw: &Option<List<RawTrunk>>) -> Vec<Trunk> {
+    /// `node_region` is the default media region; `regions` the names defined.
+    pub(super) fn trunks(
+        &mut self,
+        raw: &Option<List<RawTrunk>>,
+        node_region: &str,
+        regions: &[String],
+    ) -> Vec<Trunk> {
         let Some(list) = raw else {
             return Vec::new();
         };
@@ -28,7 +34,7 @@ impl Validator<'_> {
         let mut allow_entries = Vec::new();
         let mut trunks = Vec::new();
         for (i, t) in list.get_ref().iter().enumerate() {
-            let trunk = self.trunk(i, t, &mut allow_entries);
+            let trunk = self.trunk(i, t, &mut allow_entries, (node_region, regions));
             if let Some(name) = &t.get_ref().name {
                 names.push((
                     name.get_ref().clone(),
@@ -43,7 +49,13 @@ impl Validator<'_> {
         trunks
     }
 
-    fn trunk(&mut self, i: usize, raw: &S<RawTrunk>, allow_out: &mut Vec<AllowEntry>) -> Trunk {
+    fn trunk(
+        &mut self,
+        i: usize,
+        raw: &S<RawTrunk>,
+        allow_out: &mut Vec<AllowEntry>,
+        (node_region, regions): (&str, &[String]),
+    ) -> Trunk {
         let key = |k: &str| format!("trunk[{i}].{k}");
         let span = raw.span();
         let raw = raw.get_ref();
@@ -97,13 +109,83 @@ impl Validator<'_> {
                 None
             }
         });
+        let media_region = match &raw.media_region {
+            Some(r) => {
+                self.reference(r, &key("media_region"), "media_region", regions);
+                r.get_ref().clone()
+            }
+            None => node_region.to_owned(),
+        };
+        // 0 means unlimited, like absence.
+        let mut limit = |value: &Option<S<i64>>, name: &str, max: i64| {
+            let n = value
+                .as_ref()
+                .and_then(|v| self.int(v, &key(name), 0, max))?;
+            u32::try_from(n).ok().filter(|&n| n > 0)
+        };
+        let max_calls = limit(&raw.max_calls, "max_calls", 1_000_000);
+        let max_cps = limit(&raw.max_cps, "max_cps", 100_000);
+        let numbering = raw
+            .numbering
+            .as_ref()
+            .and_then(|n| self.numbering(n, &key("numbering")));
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
             allow,
             transports,
             tls_peer_name,
+            media_region,
+            max_calls,
+            max_cps,
+            numbering,
         }
+    }
+
+    /// A numbering plan: a country code and optional distinct digit prefixes.
+    fn numbering(&mut self, raw: &S<RawNumbering>, key: &str) -> Option<Numbering> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let cc_key = format!("{key}.country_code");
+        let country_code = self
+            .require(&raw.country_code, &span, &cc_key)
+            .and_then(|cc| {
+                let text = cc.get_ref();
+                let ok = (1..=3).contains(&text.len())
+                    && text.bytes().all(|b| b.is_ascii_digit())
+                    && !text.starts_with('0');
+                if !ok {
+                    self.bad_value(cc.span(), &cc_key, schema::describe(&cc_key));
+                }
+                ok.then(|| text.clone())
+            });
+        let mut prefix = |value: &Option<S<String>>, name: &str| {
+            let value = value.as_ref()?;
+            let k = format!("{key}.{name}");
+            let text = value.get_ref();
+            if (1..=6).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+                Some((text.clone(), k, value.span()))
+            } else {
+                self.bad_value(value.span(), &k, schema::DIGITS);
+                None
+            }
+        };
+        let national = prefix(&raw.national_prefix, "national_prefix");
+        let international = prefix(&raw.international_prefix, "international_prefix");
+        // The same prefix for both would make every number ambiguous.
+        let seen: Vec<_> = national.iter().chain(&international).cloned().collect();
+        let errors_before = self.errors.len();
+        self.unique(
+            &seen,
+            "an international_prefix different from the national_prefix",
+        );
+        let distinct = self.errors.len() == errors_before;
+        Some(Numbering {
+            country_code: country_code?,
+            national_prefix: national.map(|(p, _, _)| p),
+            international_prefix: international.map(|(p, _, _)| p),
+        })
+        .filter(|_| distinct)
     }
 
     /// A CIDR network or a bare address; host bits must be clear.
