@@ -263,7 +263,7 @@ pub enum ConfigErrorKind {
         reason: io::ErrorKind,
     },
     /// A file voxgate writes (the CDR file) would land in a folder that does not exist.
-    #[error("the folder \"{}\" cannot be used: {}; allowed: a file in an existing folder (relative paths are resolved against the config file's folder)", .folder.display(), io_reason(*.reason))]
+    #[error("the folder \"{}\" {}; allowed: a file in an existing folder (relative paths are resolved against the config file's folder)", .folder.display(), folder_reason(*.reason))]
     NoFolder {
         /// The resolved folder.
         folder: PathBuf,
@@ -278,7 +278,7 @@ pub enum ConfigErrorKind {
     },
     /// A regular expression that does not compile.
     #[error(
-        "\"{found}\" is not a valid regular expression: {detail}; allowed: Rust regex syntax (https://docs.rs/regex/#syntax), e.g. \"^49(30|40)[0-9]+$\""
+        "\"{}\" is not a valid regular expression: {detail}; allowed: Rust regex syntax (https://docs.rs/regex/#syntax), e.g. \"^49(30|40)[0-9]+$\"", one_line(.found)
     )]
     BadRegex {
         /// The pattern as written.
@@ -328,6 +328,28 @@ fn io_reason(kind: io::ErrorKind) -> String {
         io::ErrorKind::IsADirectory => "is a directory".to_owned(),
         other => other.to_string(),
     }
+}
+
+/// Why a folder cannot hold a file, in words about folders.
+fn folder_reason(kind: io::ErrorKind) -> String {
+    match kind {
+        io::ErrorKind::NotFound => "does not exist".to_owned(),
+        io::ErrorKind::NotADirectory => "is a file, not a folder".to_owned(),
+        other => format!("cannot be used: {}", io_reason(other)),
+    }
+}
+
+/// `text` with control characters escaped, so that an error stays on one line.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn known_list(section: &str, known: &[String]) -> String {

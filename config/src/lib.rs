@@ -2,8 +2,9 @@
 //! runtime structs, with errors that name file, line, column and key and say what is
 //! allowed.
 //!
-//! What it is not: it opens no sockets and reads no certificates (it only checks that the
-//! referenced files are readable), and it does not watch the file; the binary reloads by
+//! What it is not: it opens no sockets, reads no certificates and writes no CDRs (it only
+//! checks that the referenced files are readable and the CDR file's folder exists), and it
+//! does not watch the file; the binary reloads by
 //! calling [`load_file`] again and swapping the result in.
 //!
 //! The documented sample, `config/voxgate.toml`, is also the embedded default

@@ -238,7 +238,7 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key(
                 "session_expires_s",
-                "seconds: 0 (session timers off) or min_se_s..=86400 (default 1800)",
+                "seconds: 0 (session timers off) or min_se_s..=86400 (default 1800, or min_se_s if larger)",
             ),
             key("min_se_s", "seconds 90..=86400 (default 90)"),
             key("max_forwards", "a hop count 1..=255 (default 70)"),

@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use voxgate_config::{
-    Config, Destination, ListenerTransport, LogFormat, TlsFiles, TrunkName, UserMatch,
-    default_config,
+    Calls, Config, DEFAULT_TOML, Destination, ListenerTransport, LogFormat, Numbering, TlsFiles,
+    TrunkName, UserMatch, default_config, load_str,
 };
 
 fn default() -> Config {
@@ -96,6 +96,9 @@ fn one_loopback_trunk() {
         ]
     );
     assert_eq!(t.tls_peer_name, None);
+    assert_eq!(t.media_region, "local");
+    assert_eq!((t.max_calls, t.max_cps), (None, None));
+    assert_eq!(t.numbering, None);
 
     assert_eq!(
         c.trunk_for(IpAddr::V4(Ipv4Addr::LOCALHOST))
@@ -126,6 +129,10 @@ fn one_catch_all_route_to_5080() {
     assert_eq!(c.routes.len(), 1);
     let r = &c.routes[0];
     assert_eq!(r.name, "default");
+    assert_eq!(
+        (r.trunk.as_ref(), r.follow_redirects, r.ring_timeout),
+        (None, false, None)
+    );
     assert_eq!(r.match_user, UserMatch::Prefix(String::new()));
     assert_eq!(
         r.destinations,
@@ -141,4 +148,89 @@ fn one_catch_all_route_to_5080() {
 fn default_toml_is_the_sample_file() {
     let on_disk = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/voxgate.toml"));
     assert_eq!(on_disk.ok().as_deref(), Some(voxgate_config::DEFAULT_TOML));
+}
+
+#[test]
+fn calls_are_the_documented_defaults_and_no_cdr() {
+    let c = default();
+    assert_eq!(
+        c.calls,
+        Calls {
+            media_timeout: Some(Duration::from_secs(60)),
+            ring_timeout: Duration::from_secs(60),
+            trying_timeout: Some(Duration::from_millis(4000)),
+            session_expires: Some(Duration::from_secs(1800)),
+            min_se: Duration::from_secs(90),
+            max_forwards: 70,
+        }
+    );
+    // The values written in the sample are the defaults of an absent section.
+    assert_eq!(c.calls, Calls::default());
+    assert_eq!(c.cdr, None);
+    for l in &c.listeners {
+        assert_eq!(l.advertise, None);
+        assert_eq!(l.advertised(), l.address);
+    }
+}
+
+/// Strips `# ` from the lines of `block` (which must be in the sample, commented out).
+fn uncommented(text: &str, block: &str) -> String {
+    assert!(text.contains(block), "not in the sample:\n{block}");
+    let open: Vec<&str> = block
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .collect();
+    text.replacen(block, &open.join("\n"), 1)
+}
+
+/// The commented-out examples of the sample are valid when uncommented.
+#[test]
+fn sample_examples_load_when_uncommented() {
+    let mut text = uncommented(
+        DEFAULT_TOML,
+        "# [[trunk]]\n# name = \"carrier-a\"\n# allow = [\"192.0.2.0/28\", \"198.51.100.7\", \"2001:db8:a::/48\"]\n\
+         # transports = [\"tls\"]\n# tls_peer_name = \"sbc.carrier-a.example\"\n# media_region = \"local\"\n\
+         # max_calls = 100\n# max_cps = 10\n\
+         # numbering = { country_code = \"44\", national_prefix = \"0\", international_prefix = \"00\" }",
+    );
+    let start = text
+        .find("# [[route]]\n# name = \"berlin-hamburg\"")
+        .unwrap();
+    let end = start + text[start..].find("# ]\n").unwrap() + 3;
+    let block = text[start..end].to_owned();
+    text = uncommented(&text, &block);
+    text = uncommented(
+        &text,
+        "# [cdr]\n# path = \"cdr.jsonl\"\n# redact_numbers = true",
+    );
+    // The CDR folder is the config file's: the crate folder here.
+    let name = concat!(env!("CARGO_MANIFEST_DIR"), "/voxgate.toml");
+    let c = match load_str(&text, name) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}\n{text}"),
+    };
+    let t = c.trunk(&TrunkName::new("carrier-a").unwrap()).unwrap();
+    assert_eq!((t.max_calls, t.max_cps), (Some(100), Some(10)));
+    assert_eq!(
+        t.numbering,
+        Some(Numbering {
+            country_code: "44".to_owned(),
+            national_prefix: Some("0".to_owned()),
+            international_prefix: Some("00".to_owned()),
+        })
+    );
+    let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["berlin-hamburg", "default"]);
+    let r = &c.routes[0];
+    assert!(r.match_user.matches("+49301234567"));
+    assert_eq!(r.trunk, TrunkName::new("carrier-a"));
+    assert!(r.follow_redirects);
+    assert_eq!(r.ring_timeout, Some(Duration::from_secs(30)));
+    let cdr = c.cdr.unwrap();
+    assert!(
+        cdr.path.ends_with("config/cdr.jsonl"),
+        "{}",
+        cdr.path.display()
+    );
+    assert!(cdr.redact_numbers);
 }

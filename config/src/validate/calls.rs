@@ -34,8 +34,10 @@ impl Validator<'_> {
             4000,
         );
         let min_se = self.int_or(raw.min_se_s.as_ref(), "calls.min_se_s", (90, 86_400), 90);
+        // The default interval must respect a Min-SE raised above it.
+        let default_expires = min_se.max(1800);
         let session_expires = match raw.session_expires_s.as_ref() {
-            None => 1800,
+            None => default_expires,
             Some(v) => {
                 let key = "calls.session_expires_s";
                 let n = *v.get_ref();
@@ -43,7 +45,7 @@ impl Validator<'_> {
                     0
                 } else if !(90..=86_400).contains(&n) {
                     self.bad_value(v.span(), key, schema::describe(key));
-                    1800
+                    default_expires
                 } else if n < min_se {
                     // RFC 4028 §5: the interval may never be below Min-SE.
                     let kind = ConfigErrorKind::Order {
@@ -53,7 +55,7 @@ impl Validator<'_> {
                         other_value: min_se,
                     };
                     self.push(v.span(), key, kind);
-                    1800
+                    default_expires
                 } else {
                     n
                 }

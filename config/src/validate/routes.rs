@@ -169,31 +169,40 @@ impl Validator<'_> {
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// The regex crate's error in one line: its syntax errors span several lines (the
-/// pattern, a caret, then `error: what`), and a config error is one line.
+/// pattern, a line of carets under the bad part, then `error: what`), and a config error
+/// is one line. The carets become "at character N" (the last marked span: for a duplicate
+/// name that is the second use); a multi-line pattern gets no position.
 fn regex_detail(e: &regex::Error) -> String {
     match e {
         regex::Error::Syntax(text) => {
             let what = text
                 .lines()
                 .find_map(|l| l.strip_prefix("error: "))
-                .unwrap_or_else(|| text.lines().last().unwrap_or("syntax error"))
+                .or_else(|| text.lines().last())
+                .unwrap_or("syntax error")
                 .trim();
-            // The caret line says where: its indentation is the pattern's plus the offset.
-            let mut lines = text.lines().skip_while(|l| !l.starts_with("    "));
-            let at = lines.next().and(lines.next()).and_then(|caret| {
-                let offset = caret.find('^')?.checked_sub(4)?;
-                Some(offset + 1)
-            });
-            match at {
+            match caret_position(text) {
                 Some(at) => format!("{what} (at character {at})"),
                 None => what.to_owned(),
             }
         }
-        regex::Error::CompiledTooBig(limit) => {
-            format!(
-                "it compiles to more than {limit} bytes; simplify it (fewer or smaller repetitions)"
-            )
-        }
+        regex::Error::CompiledTooBig(limit) => format!(
+            "it compiles to more than {limit} bytes; simplify it (fewer or smaller repetitions)"
+        ),
         other => other.to_string(),
     }
+}
+
+/// The 1-based character position of the last run of carets in a one-line regex error
+/// (`regex parse error:` / `    PATTERN` / `    ^^^`).
+fn caret_position(text: &str) -> Option<usize> {
+    let mut lines = text.lines().skip(1);
+    let pattern_line = lines.next()?;
+    let carets = lines.next()?.strip_prefix("    ")?;
+    if !pattern_line.starts_with("    ") || carets.contains(|c| c != ' ' && c != '^') {
+        return None;
+    }
+    let last = carets.rfind('^')?;
+    let start = carets[..last].rfind(' ').map_or(0, |space| space + 1);
+    Some(carets[..start].chars().count() + 1)
 }
