@@ -5,7 +5,8 @@ use super::local::LocalAddr;
 use super::state::Dialog;
 use super::uri::{as_name_addr, as_request_uri, has_lr, uri_of};
 use crate::ids;
-use crate::message::{HeaderName, MessageBuilder, Method};
+use crate::message::{HeaderName, Message, MessageBuilder, Method, response_to};
+use std::net::SocketAddr;
 
 /// Methods whose requests refresh the target and so carry our Contact
 /// (§12.2: INVITE; RFC 3311 UPDATE; RFC 6665 SUBSCRIBE/NOTIFY; RFC 3515 REFER).
@@ -84,6 +85,37 @@ impl Dialog {
         )
         .header(HeaderName::CallId, &self.call_id)
         .header(HeaderName::CSeq, &format!("{seq} {method}"))
+    }
+}
+
+impl Dialog {
+    /// Our response to `request` received in (or creating) this dialog:
+    /// `message::response_to` with our tag, plus, for a 101–299 answer,
+    /// the request's Record-Route lines when it creates the dialog (no To
+    /// tag, §12.1.1) and our Contact when it is a target refresh request
+    /// (INVITE, UPDATE, SUBSCRIBE, NOTIFY, REFER; §12.1.1, §12.2.2).
+    pub fn response(
+        &self,
+        request: &Message,
+        status: u16,
+        reason: &str,
+        source: Option<SocketAddr>,
+    ) -> MessageBuilder {
+        let mut b = response_to(request, status, reason, Some(&self.local_tag), source);
+        let dialog_ok = (101..=299).contains(&status);
+        let Some(method) = request.method() else {
+            return b;
+        };
+        let creating = request.to_header().is_ok_and(|t| t.tag().is_none());
+        if dialog_ok && creating {
+            for rr in request.header_lines(HeaderName::RecordRoute) {
+                b = b.header(HeaderName::RecordRoute, rr);
+            }
+        }
+        if dialog_ok && carries_contact(method) {
+            b = b.header(HeaderName::Contact, &self.local.contact(None));
+        }
+        b
     }
 }
 

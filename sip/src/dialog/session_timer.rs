@@ -6,8 +6,11 @@
 //! send carries [`SessionTimer::refresh_offer`] and its 2xx goes through
 //! [`UacOffer::negotiate`]. Roles (UAC/UAS) are those of that transaction.
 
-use crate::message::{HeaderName, Invalid, Message, MessageBuilder, Refresher, SessionExpires};
+use crate::message::{
+    HeaderName, Invalid, Message, MessageBuilder, Refresher, SessionExpires, response_to,
+};
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// The option tag of RFC 4028; put it in Supported of every request and
@@ -104,6 +107,18 @@ pub fn min_se_of(msg: &Message) -> Result<Option<u32>, Invalid> {
     }
 }
 
+/// `422 Session Interval Too Small` with our Min-SE (§6, §9), for a
+/// [`SessionTimerError::TooSmall`]; the caller adds its usual headers.
+pub fn too_small_response(
+    request: &Message,
+    min_se: u32,
+    to_tag: Option<&str>,
+    source: Option<SocketAddr>,
+) -> MessageBuilder {
+    response_to(request, 422, "Session Interval Too Small", to_tag, source)
+        .header(HeaderName::MinSe, &min_se.to_string())
+}
+
 /// The outcome of a negotiation: what the 2xx says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Negotiated {
@@ -154,10 +169,11 @@ impl SessionTimerConfig {
     /// UAS (§9): from a received INVITE or UPDATE.
     ///
     /// * With Session-Expires: below our Min-SE → `TooSmall` (422) when the
-    ///   UAC supports timer (a UAC that does not could not retry, so we
-    ///   accept its interval). Otherwise the interval is the requested one,
-    ///   reduced to our preference but never below the request's Min-SE
-    ///   (nor 90 s), and never increased.
+    ///   UAC supports timer; when it does not (a proxy asked), a 422 would
+    ///   only fail the call, so the interval is raised to our Min-SE
+    ///   (erratum 1687, as §8.1 has proxies do). Otherwise the interval is
+    ///   the requested one, reduced to our preference but never below the
+    ///   request's Min-SE (nor 90 s), and never increased.
     /// * Without: we add one, our preference raised to the request's Min-SE.
     /// * Refresher: the UAC's choice when it supports timer and named one;
     ///   `uas` (we) when it supports timer and did not — the table of §9
@@ -171,12 +187,18 @@ impl SessionTimerConfig {
         let ours = secs(self.session_expires).max(self.our_min_se());
         let (interval, refresher) = match request.session_expires()? {
             Some(SessionExpires { delta, refresher }) => {
-                if uac_supports && delta < self.our_min_se() {
+                let interval = if delta >= self.our_min_se() {
+                    delta.min(ours.max(floor))
+                } else if uac_supports {
                     return Err(SessionTimerError::TooSmall {
                         min_se: self.our_min_se(),
                     });
-                }
-                let interval = delta.min(ours.max(floor)).max(1);
+                } else {
+                    // A proxy asked for it and the UAC could not retry after
+                    // a 422: raise it to our minimum, as a proxy would
+                    // (§8.1; RFC 4028 erratum 1687).
+                    self.our_min_se()
+                };
                 let refresher = match (uac_supports, refresher) {
                     (true, Some(r)) => r,
                     _ => Refresher::Uas,
