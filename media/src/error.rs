@@ -1,0 +1,46 @@
+//! The media plane's errors (SDP has its own: [`SdpError`](crate::sdp::SdpError)).
+
+use std::net::IpAddr;
+
+/// Why a media session or port pair could not be set up.
+#[non_exhaustive]
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum MediaError {
+    /// No region of that name is configured.
+    #[error("no media region \"{region}\"")]
+    UnknownRegion {
+        /// The name asked for.
+        region: String,
+    },
+    /// Every port pair of the range is in use or could not be bound.
+    #[error("no free RTP/RTCP port pair on {addr} in {port_min}..={port_max}")]
+    PortsExhausted {
+        /// The region's address.
+        addr: IpAddr,
+        /// First RTP port of the range.
+        port_min: u16,
+        /// Last port of the range.
+        port_max: u16,
+    },
+    /// More media lines asked for than a session relays.
+    #[error("{lines} media lines asked for, at most {limit}")]
+    TooManyLines {
+        /// Lines asked for.
+        lines: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `open` was called outside a tokio runtime.
+    #[error("media sessions need a tokio runtime")]
+    NoRuntime,
+    /// A bound socket could not be registered with the runtime's reactor.
+    #[error("registering media socket {addr}:{port}: {kind}")]
+    Register {
+        /// Local address.
+        addr: IpAddr,
+        /// Local port.
+        port: u16,
+        /// What the OS said.
+        kind: std::io::ErrorKind,
+    },
+}

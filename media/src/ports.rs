@@ -1,0 +1,249 @@
+//! A region's RTP/RTCP port pairs: RTP even, RTCP = RTP + 1.
+//!
+//! Allocation rotates through the range (the next search starts after the
+//! last pair handed out), so a pair just released is not reused at once and
+//! stray packets of the previous call do not reach the next one. A pair that
+//! cannot be bound (another process holds a port) is skipped.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::MediaError;
+
+/// Send and receive buffer asked for on every media socket (the kernel caps
+/// it at `net.core.rmem_max`/`wmem_max`): room for bursts without drops.
+pub const SOCKET_BUFFER: usize = 256 * 1024;
+
+/// A region's RTP/RTCP port pairs from `port_min..=port_max` on one address.
+#[derive(Debug)]
+pub struct PortPool {
+    addr: IpAddr,
+    /// The RTP port of pair 0 (even, never 0).
+    first: u16,
+    capacity: usize,
+    port_max: u16,
+    socket_buffer: usize,
+    state: Mutex<PoolState>,
+}
+
+#[derive(Debug)]
+struct PoolState {
+    used: Vec<bool>,
+    /// Where the next search starts.
+    next: usize,
+    in_use: usize,
+}
+
+impl PortPool {
+    /// The pairs `(p, p + 1)` with `p` even and both within `port_min..=port_max`.
+    pub fn new(addr: IpAddr, port_min: u16, port_max: u16) -> PortPool {
+        let first = port_min.saturating_add(port_min % 2).max(2);
+        let capacity = if u32::from(first) < u32::from(port_max) {
+            (u32::from(port_max) - u32::from(first)).div_ceil(2) as usize
+        } else {
+            0
+        };
+        PortPool {
+            addr,
+            first,
+            capacity,
+            port_max,
+            socket_buffer: SOCKET_BUFFER,
+            state: Mutex::new(PoolState {
+                used: vec![false; capacity],
+                next: 0,
+                in_use: 0,
+            }),
+        }
+    }
+
+    /// Asks for `bytes` of send and receive buffer per socket instead of [`SOCKET_BUFFER`].
+    pub fn with_socket_buffer(mut self, bytes: usize) -> PortPool {
+        self.socket_buffer = bytes;
+        self
+    }
+
+    /// The address the sockets bind to.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// How many pairs the range holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many pairs are allocated now.
+    pub fn in_use(&self) -> usize {
+        self.lock().in_use
+    }
+
+    /// Takes a free pair and binds both UDP sockets (non-blocking, no
+    /// SO_REUSEADDR, larger buffers), skipping pairs whose bind fails.
+    pub fn allocate(self: &Arc<Self>) -> Result<PortPair, MediaError> {
+        for _ in 0..self.capacity {
+            let Some(slot) = self.reserve() else { break };
+            let lease = PortLease {
+                pool: Arc::clone(self),
+                slot,
+            };
+            let rtp_port = self.rtp_port(slot);
+            // Binding happens outside the lock; on failure the lease's drop frees the slot.
+            let bound = (
+                bind(self.addr, rtp_port, self.socket_buffer),
+                bind(self.addr, rtp_port + 1, self.socket_buffer),
+            );
+            match bound {
+                (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
+                (rtp, rtcp) => {
+                    let error = rtp.err().or(rtcp.err()).map(|e| e.kind());
+                    tracing::debug!(addr = %self.addr, rtp_port, ?error, "media port pair busy, skipped");
+                }
+            }
+        }
+        Err(MediaError::PortsExhausted {
+            addr: self.addr,
+            port_min: self.first,
+            port_max: self.port_max,
+        })
+    }
+
+    fn rtp_port(&self, slot: usize) -> u16 {
+        // slot < capacity, so this stays within port_max.
+        self.first.saturating_add((slot * 2) as u16)
+    }
+
+    /// Marks the next free slot (from the rotating start) used.
+    fn reserve(&self) -> Option<usize> {
+        let mut state = self.lock();
+        let start = state.next;
+        let slot = (0..self.capacity)
+            .map(|i| (start + i) % self.capacity)
+            .find(|&s| !state.used[s])?;
+        state.used[slot] = true;
+        state.in_use += 1;
+        state.next = (slot + 1) % self.capacity;
+        Some(slot)
+    }
+
+    fn release(&self, slot: usize) {
+        let mut state = self.lock();
+        if let Some(used) = state.used.get_mut(slot)
+            && *used
+        {
+            *used = false;
+            state.in_use -= 1;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state stays consistent across a panic elsewhere: every update is one step.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn bind(addr: IpAddr, port: u16, buffer: usize) -> std::io::Result<UdpSocket> {
+    let sa = SocketAddr::new(addr, port);
+    let socket = Socket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+    if sa.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(false)?;
+    socket.set_nonblocking(true)?;
+    // Best effort: a smaller buffer than asked for is not an error.
+    let _ = socket.set_recv_buffer_size(buffer);
+    let _ = socket.set_send_buffer_size(buffer);
+    socket.bind(&sa.into())?;
+    Ok(socket.into())
+}
+
+/// A pair's claim on its pool slot; dropping it returns the pair. Keep it
+/// until the sockets are closed.
+#[derive(Debug)]
+pub struct PortLease {
+    pool: Arc<PortPool>,
+    slot: usize,
+}
+
+impl PortLease {
+    /// The RTP port of the pair.
+    pub fn rtp_port(&self) -> u16 {
+        self.pool.rtp_port(self.slot)
+    }
+}
+
+impl Drop for PortLease {
+    fn drop(&mut self) {
+        self.pool.release(self.slot);
+    }
+}
+
+/// Two bound, non-blocking sockets: RTP (even port) and RTCP (RTP + 1). The
+/// pair goes back to its pool when dropped.
+#[derive(Debug)]
+pub struct PortPair {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    lease: PortLease,
+}
+
+impl PortPair {
+    /// The RTP socket.
+    pub fn rtp(&self) -> &UdpSocket {
+        &self.rtp
+    }
+
+    /// The RTCP socket.
+    pub fn rtcp(&self) -> &UdpSocket {
+        &self.rtcp
+    }
+
+    /// The local address both sockets are bound to.
+    pub fn addr(&self) -> IpAddr {
+        self.lease.pool.addr
+    }
+
+    /// The RTP port (even).
+    pub fn rtp_port(&self) -> u16 {
+        self.lease.rtp_port()
+    }
+
+    /// The RTCP port (RTP + 1).
+    pub fn rtcp_port(&self) -> u16 {
+        self.lease.rtp_port() + 1
+    }
+
+    /// The sockets and the lease; drop the lease after the sockets.
+    pub fn into_parts(self) -> (UdpSocket, UdpSocket, PortLease) {
+        (self.rtp, self.rtcp, self.lease)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_start_even_and_fit_the_range() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(PortPool::new(lo, 10000, 10099).capacity(), 50);
+        // Odd minimum: first pair is 10002/10003; 10098/10099 is the last.
+        assert_eq!(PortPool::new(lo, 10001, 10099).capacity(), 49);
+        // An odd port_max leaves the last even port without its RTCP port.
+        assert_eq!(PortPool::new(lo, 10000, 10100).capacity(), 50);
+        assert_eq!(PortPool::new(lo, 10000, 10000).capacity(), 0);
+        assert_eq!(PortPool::new(lo, 65534, 65535).capacity(), 1);
+        assert_eq!(PortPool::new(lo, 0, 3).capacity(), 1); // port 0 is never used
+    }
+
+    #[test]
+    fn empty_pool_is_exhausted() {
+        let pool = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10000));
+        assert!(matches!(
+            pool.allocate(),
+            Err(MediaError::PortsExhausted { .. })
+        ));
+    }
+}

@@ -1,0 +1,156 @@
+//! RTP/RTCP header parsing (RFC 3550) and telling them apart on a muxed port (RFC 5761 §4).
+//!
+//! Only what the relay needs: version, payload type, sequence number, SSRC.
+//! Parsing borrows the packet and allocates nothing.
+
+/// An RTP synchronisation source identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ssrc(pub u32);
+
+/// An RTP payload type (7 bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PayloadType(pub u8);
+
+/// The fixed RTP header fields the relay looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtpHeader {
+    /// Marker bit.
+    pub marker: bool,
+    /// Payload type.
+    pub payload_type: PayloadType,
+    /// Sequence number.
+    pub seq: u16,
+    /// Timestamp.
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: Ssrc,
+}
+
+/// What a datagram on a media port is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packet {
+    /// An RTP packet.
+    Rtp(RtpHeader),
+    /// An RTCP (compound) packet.
+    Rtcp,
+    /// Neither: too short, not version 2, or a length that does not add up
+    /// (includes STUN and DTLS, which start with a version other than 2).
+    Invalid,
+}
+
+/// Smallest RTP packet: the fixed header.
+pub const RTP_HEADER_LEN: usize = 12;
+/// Smallest RTCP packet: a header with no report blocks.
+pub const RTCP_HEADER_LEN: usize = 8;
+
+/// True when the second octet is an RTCP packet type (192–223). RFC 5761 §4
+/// reserves this range against RTP payload types 64–95 (with the marker bit);
+/// 200–204 are SR/RR/SDES/BYE/APP, 205/206 the feedback messages video uses.
+pub fn is_rtcp_type(second_octet: u8) -> bool {
+    (192..=223).contains(&second_octet)
+}
+
+/// Classifies a datagram. On an RTP port (`muxed_port`) RTCP is told apart by
+/// its packet type; on an RTCP port everything valid is RTCP.
+pub fn classify(pkt: &[u8], muxed_port: bool) -> Packet {
+    let [first, second, ..] = *pkt else {
+        return Packet::Invalid;
+    };
+    if first >> 6 != 2 {
+        return Packet::Invalid;
+    }
+    if !muxed_port || is_rtcp_type(second) {
+        return if pkt.len() >= RTCP_HEADER_LEN && is_rtcp_type(second) {
+            Packet::Rtcp
+        } else {
+            Packet::Invalid
+        };
+    }
+    match parse_rtp(pkt) {
+        Some(h) => Packet::Rtp(h),
+        None => Packet::Invalid,
+    }
+}
+
+/// Parses the fixed RTP header, checking that the CSRC list fits.
+pub fn parse_rtp(pkt: &[u8]) -> Option<RtpHeader> {
+    let header: &[u8; RTP_HEADER_LEN] = pkt.get(..RTP_HEADER_LEN)?.try_into().ok()?;
+    if header[0] >> 6 != 2 {
+        return None;
+    }
+    let csrc_count = usize::from(header[0] & 0x0f);
+    if pkt.len() < RTP_HEADER_LEN + 4 * csrc_count {
+        return None;
+    }
+    Some(RtpHeader {
+        marker: header[1] & 0x80 != 0,
+        payload_type: PayloadType(header[1] & 0x7f),
+        seq: u16::from_be_bytes([header[2], header[3]]),
+        timestamp: u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        ssrc: Ssrc(u32::from_be_bytes([
+            header[8], header[9], header[10], header[11],
+        ])),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rtp(pt: u8, marker: bool, seq: u16) -> [u8; 12] {
+        let mut p = [0u8; 12];
+        p[0] = 0x80;
+        p[1] = pt | if marker { 0x80 } else { 0 };
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[4..8].copy_from_slice(&160u32.to_be_bytes());
+        p[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn parses_the_fixed_header() {
+        let h = parse_rtp(&rtp(8, true, 65535)).unwrap();
+        assert_eq!(h.payload_type, PayloadType(8));
+        assert!(h.marker);
+        assert_eq!(h.seq, 65535);
+        assert_eq!(h.timestamp, 160);
+        assert_eq!(h.ssrc, Ssrc(0xdead_beef));
+    }
+
+    #[test]
+    fn muxed_rtcp_is_told_apart_by_packet_type() {
+        // SR (200) and RR (201) on the RTP port are RTCP; PT 8 is RTP.
+        let mut sr = [0u8; 28];
+        sr[0] = 0x80;
+        sr[1] = 200;
+        assert_eq!(classify(&sr, true), Packet::Rtcp);
+        sr[1] = 201;
+        assert_eq!(classify(&sr, true), Packet::Rtcp);
+        assert!(matches!(classify(&rtp(8, false, 1), true), Packet::Rtp(_)));
+        // Marker + PT 96 (second octet 224) is RTP, not RTCP.
+        assert!(matches!(classify(&rtp(96, true, 1), true), Packet::Rtp(_)));
+    }
+
+    #[test]
+    fn rtcp_port_takes_only_rtcp() {
+        let mut rr = [0u8; 8];
+        rr[0] = 0x80;
+        rr[1] = 201;
+        assert_eq!(classify(&rr, false), Packet::Rtcp);
+        assert_eq!(classify(&rtp(8, false, 1), false), Packet::Invalid);
+        assert_eq!(classify(&rr[..4], false), Packet::Invalid);
+    }
+
+    #[test]
+    fn refuses_short_wrong_version_and_missing_csrcs() {
+        assert_eq!(classify(&[], true), Packet::Invalid);
+        assert_eq!(classify(&[0x80], true), Packet::Invalid);
+        assert_eq!(classify(&rtp(8, false, 1)[..11], true), Packet::Invalid);
+        let mut stun = rtp(8, false, 1);
+        stun[0] = 0x00; // STUN binding request starts with 0b00
+        assert_eq!(classify(&stun, true), Packet::Invalid);
+        let mut csrc = rtp(8, false, 1);
+        csrc[0] = 0x82; // two CSRCs announced, none present
+        assert_eq!(classify(&csrc, true), Packet::Invalid);
+    }
+}

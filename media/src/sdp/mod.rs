@@ -1,0 +1,480 @@
+//! SDP (RFC 4566): an owned session description that keeps every line.
+//!
+//! Lines voxgate interprets (`o=`, `c=`, `m=`, `a=`) are typed; every other
+//! line is kept byte-exact. Order is preserved, so `parse(to_bytes(x)) == x`
+//! and an unknown line reaches the other leg as it came. Printing normalises
+//! whitespace inside typed lines (single spaces) and line ends (CRLF).
+
+mod parse;
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Most bytes an SDP body may have.
+pub const MAX_BYTES: usize = 8 * 1024;
+/// Most lines an SDP body may have.
+pub const MAX_LINES: usize = 256;
+/// Most `m=` lines an SDP body may have.
+pub const MAX_MEDIA: usize = 16;
+
+/// Why an SDP body was refused. Line numbers count from 1.
+#[non_exhaustive]
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum SdpError {
+    /// The body is not UTF-8.
+    #[error("SDP is not UTF-8")]
+    NotUtf8,
+    /// The body is larger than allowed.
+    #[error("SDP larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A mandatory line is missing (or `v=` is not first).
+    #[error("SDP without its {kind}= line")]
+    MissingLine {
+        /// The line type (`v`, `o`).
+        kind: char,
+    },
+    /// A line is not `<letter>=<value>`, or a known line has a bad value.
+    #[error("SDP line {line} ({kind}=) is malformed")]
+    BadLine {
+        /// The line number.
+        line: usize,
+        /// The line type, `?` when there is none.
+        kind: char,
+    },
+    /// More lines than allowed.
+    #[error("SDP has more than {limit} lines")]
+    TooManyLines {
+        /// The limit.
+        limit: usize,
+    },
+    /// More `m=` lines than allowed.
+    #[error("SDP has more than {limit} m= lines")]
+    TooManyMedia {
+        /// The limit.
+        limit: usize,
+    },
+    /// A `c=` line that is not `IN IP4|IP6 <address>[/ttl[/n]]`.
+    #[error("SDP line {line}: bad c= line")]
+    BadConnection {
+        /// The line number.
+        line: usize,
+    },
+    /// An `m=` line that is not `<media> <port>[/<n>] <proto> <fmt>...`.
+    #[error("SDP line {line}: bad m= line")]
+    BadMedia {
+        /// The line number.
+        line: usize,
+    },
+}
+
+/// A parsed SDP body (RFC 4566).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionDescription {
+    origin: Origin,
+    /// Session-level lines after `v=` and `o=`, in order.
+    session: Vec<Line>,
+    media: Vec<MediaDescription>,
+}
+
+/// The `o=` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// `<username>` (`-` when none).
+    pub username: String,
+    /// `<sess-id>`, kept as text: some agents send more digits than a u64 holds.
+    pub sess_id: String,
+    /// `<sess-version>`.
+    pub sess_version: u64,
+    /// `<nettype>`, normally `IN`.
+    pub net_type: String,
+    /// `<addrtype>`, normally `IP4` or `IP6`.
+    pub addr_type: String,
+    /// `<unicast-address>`: an address or a host name.
+    pub addr: String,
+}
+
+/// A `c=` line (`IN` network type only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// The address; its family gives `IP4`/`IP6`.
+    pub addr: IpAddr,
+    /// A multicast `/ttl[/count]` suffix, as received (without the address).
+    pub suffix: Option<String>,
+}
+
+/// Media direction (RFC 3264 §5.1), from the sender of the SDP's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// `a=sendrecv` (the default).
+    SendRecv,
+    /// `a=sendonly`.
+    SendOnly,
+    /// `a=recvonly`.
+    RecvOnly,
+    /// `a=inactive`.
+    Inactive,
+}
+
+impl Direction {
+    /// True for `sendonly` and `inactive`: the sender of this SDP puts the other side on hold.
+    pub fn is_hold(self) -> bool {
+        matches!(self, Direction::SendOnly | Direction::Inactive)
+    }
+
+    /// The attribute name (`sendrecv`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    fn from_attribute(name: &str) -> Option<Direction> {
+        Some(match name {
+            "sendrecv" => Direction::SendRecv,
+            "sendonly" => Direction::SendOnly,
+            "recvonly" => Direction::RecvOnly,
+            "inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+}
+
+/// One line other than `v=`, `o=` and `m=`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Line {
+    Connection(Connection),
+    /// `a=<name>[:<value>]`.
+    Attribute {
+        name: String,
+        value: Option<String>,
+    },
+    /// Any other line, value byte-exact.
+    Other {
+        kind: char,
+        value: String,
+    },
+}
+
+/// One `m=` line and the lines that follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaDescription {
+    kind: String,
+    port: u16,
+    /// `/<number of ports>` when given.
+    port_count: Option<u16>,
+    proto: String,
+    formats: Vec<String>,
+    lines: Vec<Line>,
+    /// Copies of the session-level values this media line inherits, kept in
+    /// step by [`SessionDescription`] so the accessors need no back-reference.
+    session_connection: Option<IpAddr>,
+    session_direction: Option<Direction>,
+}
+
+impl SessionDescription {
+    /// Parses an SDP body; never panics. Limits: [`MAX_BYTES`], [`MAX_LINES`], [`MAX_MEDIA`].
+    pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
+        parse::parse(body)
+    }
+
+    /// Prints the description with CRLF line ends; `parse(to_bytes(x)) == x`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(512);
+        out.push_str("v=0\r\n");
+        let o = &self.origin;
+        let _ = write!(
+            out,
+            "o={} {} {} {} {} {}\r\n",
+            o.username, o.sess_id, o.sess_version, o.net_type, o.addr_type, o.addr
+        );
+        for line in &self.session {
+            line.print(&mut out);
+        }
+        for m in &self.media {
+            m.print(&mut out);
+        }
+        out.into_bytes()
+    }
+
+    /// The media descriptions, in `m=` order.
+    pub fn media(&self) -> &[MediaDescription] {
+        &self.media
+    }
+
+    /// The media descriptions, for rewriting. Session-level values they inherit
+    /// change only through the session-level setters.
+    pub fn media_mut(&mut self) -> &mut [MediaDescription] {
+        &mut self.media
+    }
+
+    /// The session-level `c=` address.
+    pub fn connection(&self) -> Option<IpAddr> {
+        connection_of(&self.session)
+    }
+
+    /// The `o=` line.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Replaces the `o=` line.
+    pub fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
+    }
+
+    /// The session-level direction attribute, if any.
+    pub fn direction(&self) -> Option<Direction> {
+        direction_of(&self.session)
+    }
+
+    /// Session-level attributes as `(name, value)`.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        attributes_of(&self.session)
+    }
+
+    /// Sets (or, with `None`, removes) the session-level `c=` line, keeping a
+    /// multicast suffix. A new line goes before the first `t=`/`b=`/`a=` line.
+    pub fn set_connection(&mut self, addr: Option<IpAddr>) {
+        set_connection_in(&mut self.session, addr);
+        self.sync_inherited();
+    }
+
+    /// Removes session-level attributes whose name satisfies `remove`.
+    pub fn remove_attributes(&mut self, mut remove: impl FnMut(&str) -> bool) {
+        self.session
+            .retain(|l| !matches!(l, Line::Attribute { name, .. } if remove(name)));
+        self.sync_inherited();
+    }
+
+    /// Refreshes the inherited copies in every media description.
+    fn sync_inherited(&mut self) {
+        let connection = self.connection();
+        let direction = self.direction();
+        for m in &mut self.media {
+            m.session_connection = connection;
+            m.session_direction = direction;
+        }
+    }
+}
+
+impl MediaDescription {
+    /// The media type: `audio`, `video`, ...
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The port; 0 is a rejected or disabled stream.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The transport protocol: `RTP/AVP`, `RTP/SAVP`, ...
+    pub fn proto(&self) -> &str {
+        &self.proto
+    }
+
+    /// The formats (payload types for RTP) in offered order.
+    pub fn formats(&self) -> &[String] {
+        &self.formats
+    }
+
+    /// The media-level `c=` address, else the session's.
+    pub fn connection(&self) -> Option<IpAddr> {
+        connection_of(&self.lines).or(self.session_connection)
+    }
+
+    /// True when this media line has its own `c=` line.
+    pub fn has_own_connection(&self) -> bool {
+        self.lines.iter().any(|l| matches!(l, Line::Connection(_)))
+    }
+
+    /// The direction: media level, else session level, else `sendrecv`.
+    pub fn direction(&self) -> Direction {
+        direction_of(&self.lines)
+            .or(self.session_direction)
+            .unwrap_or(Direction::SendRecv)
+    }
+
+    /// Held by direction (`sendonly`/`inactive`) or by the RFC 2543 `c=0.0.0.0`.
+    pub fn is_held(&self) -> bool {
+        self.direction().is_hold() || self.connection().is_some_and(|a| a.is_unspecified())
+    }
+
+    /// `a=rtcp-mux` (RFC 5761) present.
+    pub fn rtcp_mux(&self) -> bool {
+        self.attribute("rtcp-mux").is_some()
+    }
+
+    /// `a=rtcp:<port> [IN IP4|IP6 <addr>]` (RFC 3605). `None` if absent or malformed.
+    pub fn rtcp(&self) -> Option<(u16, Option<IpAddr>)> {
+        let value = self.attribute("rtcp")??;
+        let mut parts = value.split_ascii_whitespace();
+        let port = parts.next()?.parse().ok()?;
+        match (parts.next(), parts.next(), parts.next()) {
+            (None, ..) => Some((port, None)),
+            (Some("IN"), Some("IP4" | "IP6"), Some(addr)) => Some((port, addr.parse().ok())),
+            _ => None,
+        }
+    }
+
+    /// Media-level attributes as `(name, value)`, in order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        attributes_of(&self.lines)
+    }
+
+    /// The first media-level attribute called `name`: `Some(value)` when present.
+    pub fn attribute(&self, name: &str) -> Option<Option<&str>> {
+        self.attributes().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Sets the port (and drops a `/<number of ports>` suffix).
+    pub fn set_port(&mut self, port: u16) {
+        self.port = port;
+        self.port_count = None;
+    }
+
+    /// Sets (or, with `None`, removes) this media line's own `c=` line. A new
+    /// line goes before the first `b=`/`k=`/`a=` line (RFC 4566 order).
+    pub fn set_connection(&mut self, addr: Option<IpAddr>) {
+        set_connection_in(&mut self.lines, addr);
+    }
+
+    /// Removes media-level attributes whose name satisfies `remove`.
+    pub fn remove_attributes(&mut self, mut remove: impl FnMut(&str) -> bool) {
+        self.lines
+            .retain(|l| !matches!(l, Line::Attribute { name, .. } if remove(name)));
+    }
+
+    /// Replaces the value of every attribute called `name`; appends one if none.
+    pub fn set_attribute(&mut self, name: &str, value: Option<&str>) {
+        let mut found = false;
+        for line in &mut self.lines {
+            if let Line::Attribute { name: n, value: v } = line
+                && n == name
+            {
+                *v = value.map(str::to_owned);
+                found = true;
+            }
+        }
+        if !found {
+            self.push_attribute(name, value);
+        }
+    }
+
+    /// Appends an attribute line.
+    pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
+        self.lines.push(Line::Attribute {
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        });
+    }
+
+    /// Sets the media-level direction attribute (replacing any).
+    pub fn set_direction(&mut self, direction: Direction) {
+        self.remove_attributes(|n| Direction::from_attribute(n).is_some());
+        self.push_attribute(direction.as_str(), None);
+    }
+
+    fn print(&self, out: &mut String) {
+        let _ = write!(out, "m={} {}", self.kind, self.port);
+        if let Some(n) = self.port_count {
+            let _ = write!(out, "/{n}");
+        }
+        let _ = write!(out, " {}", self.proto);
+        for f in &self.formats {
+            out.push(' ');
+            out.push_str(f);
+        }
+        out.push_str("\r\n");
+        for line in &self.lines {
+            line.print(out);
+        }
+    }
+}
+
+impl Line {
+    fn print(&self, out: &mut String) {
+        match self {
+            Line::Connection(c) => {
+                let family = if c.addr.is_ipv4() { "IP4" } else { "IP6" };
+                let _ = write!(out, "c=IN {family} {}", c.addr);
+                if let Some(s) = &c.suffix {
+                    out.push_str(s);
+                }
+            }
+            Line::Attribute { name, value } => {
+                out.push_str("a=");
+                out.push_str(name);
+                if let Some(v) = value {
+                    out.push(':');
+                    out.push_str(v);
+                }
+            }
+            Line::Other { kind, value } => {
+                out.push(*kind);
+                out.push('=');
+                out.push_str(value);
+            }
+        }
+        out.push_str("\r\n");
+    }
+}
+
+fn connection_of(lines: &[Line]) -> Option<IpAddr> {
+    lines.iter().find_map(|l| match l {
+        Line::Connection(c) => Some(c.addr),
+        _ => None,
+    })
+}
+
+fn direction_of(lines: &[Line]) -> Option<Direction> {
+    lines.iter().find_map(|l| match l {
+        Line::Attribute { name, value: None } => Direction::from_attribute(name),
+        _ => None,
+    })
+}
+
+fn attributes_of(lines: &[Line]) -> impl Iterator<Item = (&str, Option<&str>)> {
+    lines.iter().filter_map(|l| match l {
+        Line::Attribute { name, value } => Some((name.as_str(), value.as_deref())),
+        _ => None,
+    })
+}
+
+/// Sets every `c=` line in `lines` to `addr` (a multicast suffix stays only for a
+/// multicast address), inserts one if
+/// there is none, or removes them all for `None`.
+fn set_connection_in(lines: &mut Vec<Line>, addr: Option<IpAddr>) {
+    let Some(addr) = addr else {
+        lines.retain(|l| !matches!(l, Line::Connection(_)));
+        return;
+    };
+    let mut found = false;
+    for line in lines.iter_mut() {
+        if let Line::Connection(c) = line {
+            c.addr = addr;
+            if !addr.is_multicast() {
+                c.suffix = None;
+            }
+            found = true;
+        }
+    }
+    if !found {
+        // Before timing, bandwidth, key and attribute lines (RFC 4566 §5 order).
+        let at = lines
+            .iter()
+            .position(|l| match l {
+                Line::Attribute { .. } => true,
+                Line::Other { kind, .. } => matches!(kind, 'b' | 't' | 'r' | 'z' | 'k'),
+                Line::Connection(_) => false,
+            })
+            .unwrap_or(lines.len());
+        lines.insert(at, Line::Connection(Connection { addr, suffix: None }));
+    }
+}
