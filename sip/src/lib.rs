@@ -4,7 +4,7 @@
 //! of header ranges), RFC 3261 §17 transactions as a sans-IO state machine,
 //! and UDP/TCP/TLS transports on tokio.
 //!
-//! What it is not: a dialog layer or a proxy core; those live in `voxgate-edge`.
+//! What it is not: a proxy core or a call; calls (one [`dialog`] per leg) live in `voxgate-edge`.
 //!
 //! ```
 //! use voxgate_sip::message::{HeaderName, Limits, Message, response_to};
