@@ -1,0 +1,418 @@
+//! Routing tables, destination URIs, and the per-call task over fake channels.
+
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use voxgate_config::{Config, ListenerTransport, TrunkName, load_str};
+use voxgate_edge::control_plane::{CallCommand, CallEvent, CallRef, Destination, EndCause, Side};
+
+use super::{Call, StaticRouter, called_number, decide, destination_uri, escape_user, route};
+use voxgate_edge::admission::transport_kind;
+
+const BASE: &str = r#"[node]
+name = "n1"
+region = "r1"
+
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:5060"
+
+[[media_region]]
+name = "r1"
+addresses = ["127.0.0.1"]
+port_min = 20000
+port_max = 20999
+
+[[trunk]]
+name = "uk"
+allow = ["192.0.2.0/28"]
+numbering = { country_code = "44", national_prefix = "0", international_prefix = "00" }
+
+[[trunk]]
+name = "raw"
+allow = ["192.0.2.16/28"]
+"#;
+
+const ROUTES: &str = r#"
+[[route]]
+name = "emergency"
+match_user = { exact = "999" }
+destinations = [{ uri = "sip:999@198.51.100.1", transport = "tcp", trunk = "raw" }]
+
+[[route]]
+name = "london-from-uk"
+trunk = "uk"
+match_user = { prefix = "+4420" }
+ring_timeout_s = 20
+follow_redirects = true
+destinations = [
+    { uri = "sip:198.51.100.2:5060", trunk = "raw" },
+    { uri = "sips:[2001:db8::2]:5061;transport=tls" },
+]
+
+[[route]]
+name = "berlin-hamburg"
+match_user = { regex = '^\+49(30|40)[0-9]+$' }
+destinations = [{ uri = "sip:198.51.100.3" }]
+
+[[route]]
+name = "uk-rest"
+match_user = { prefix = "+44" }
+destinations = [{ uri = "sip:198.51.100.4" }]
+"#;
+
+fn config(extra: &str) -> Config {
+    let text = format!("{BASE}{extra}");
+    match load_str(&text, "test.toml") {
+        Ok(c) => c,
+        Err(e) => panic!("{e}\n{text}"),
+    }
+}
+
+fn trunk(name: &str) -> TrunkName {
+    TrunkName::new(name).unwrap()
+}
+
+fn route_name<'a>(config: &'a Config, from: &str, user: Option<&str>) -> Option<&'a str> {
+    route(config, &trunk(from), user).map(|r| r.name.as_str())
+}
+
+fn dest(uri: &str, transport: ListenerTransport, trunk_name: Option<&str>) -> Destination {
+    Destination {
+        uri: uri.to_owned(),
+        transport: transport_kind(transport),
+        trunk: trunk_name.map(trunk),
+    }
+}
+
+#[test]
+fn routing_table() {
+    let c = config(ROUTES);
+    let table: &[(&str, Option<&str>, Option<&str>)] = &[
+        // exact, first in file order
+        ("uk", Some("999"), Some("emergency")),
+        ("raw", Some("999"), Some("emergency")),
+        ("uk", Some("9999"), None),
+        // prefix, with the trunk filter
+        ("uk", Some("+442071234567"), Some("london-from-uk")),
+        ("raw", Some("+442071234567"), Some("uk-rest")),
+        ("uk", Some("+441611234567"), Some("uk-rest")),
+        // regex, anchored by its pattern
+        ("raw", Some("+49301234567"), Some("berlin-hamburg")),
+        ("uk", Some("+49401234567"), Some("berlin-hamburg")),
+        ("raw", Some("+4930"), None),
+        ("raw", Some("+49891234567"), None),
+        ("raw", Some("0049301234567"), None),
+        // no user: only a catch-all would take it
+        ("uk", None, None),
+        // a trunk the config does not know: only routes without a trunk filter
+        ("elsewhere", Some("+442071234567"), Some("uk-rest")),
+    ];
+    for (from, user, expected) in table {
+        assert_eq!(route_name(&c, from, *user), *expected, "{from} {user:?}");
+    }
+}
+
+#[test]
+fn first_match_in_file_order_wins() {
+    // A broad route before a narrow one takes its calls.
+    let c = config(
+        r#"
+[[route]]
+name = "all"
+match_user = { prefix = "" }
+destinations = [{ uri = "sip:198.51.100.9" }]
+
+[[route]]
+name = "never"
+match_user = { exact = "+442071234567" }
+destinations = [{ uri = "sip:198.51.100.8" }]
+"#,
+    );
+    assert_eq!(route_name(&c, "uk", Some("+442071234567")), Some("all"));
+    // The catch-all takes calls without a user too.
+    assert_eq!(route_name(&c, "uk", None), Some("all"));
+    assert_eq!(route_name(&c, "uk", Some("")), Some("all"));
+    // No routes at all: nothing matches.
+    assert_eq!(route_name(&config(""), "uk", Some("1")), None);
+}
+
+#[test]
+fn called_number_uses_the_inbound_trunks_numbering() {
+    let c = config("");
+    let n = |from: &str, user: Option<&str>| called_number(&c, &trunk(from), user);
+    assert_eq!(
+        n("uk", Some("020 7123 4567")).as_deref(),
+        Some("+442071234567")
+    );
+    assert_eq!(
+        n("uk", Some("0049301234567")).as_deref(),
+        Some("+49301234567")
+    );
+    // No numbering on this trunk (or an unknown trunk): as dialled.
+    assert_eq!(
+        n("raw", Some("020 7123 4567")).as_deref(),
+        Some("020 7123 4567")
+    );
+    assert_eq!(
+        n("elsewhere", Some("02071234567")).as_deref(),
+        Some("02071234567")
+    );
+    assert_eq!(n("uk", None), None);
+}
+
+#[test]
+fn connect_with_destinations_in_order() {
+    let c = config(ROUTES);
+    // Normalised, then routed; URIs without a user get the number.
+    assert_eq!(
+        decide(&c, &trunk("uk"), Some("020 7123 4567")),
+        CallCommand::Connect {
+            destinations: vec![
+                dest(
+                    "sip:+442071234567@198.51.100.2:5060",
+                    ListenerTransport::Udp,
+                    Some("raw")
+                ),
+                dest(
+                    "sips:+442071234567@[2001:db8::2]:5061;transport=tls",
+                    ListenerTransport::Tls,
+                    None
+                ),
+            ],
+            ring_timeout: Some(Duration::from_secs(20)),
+            follow_redirects: true,
+        }
+    );
+    // A URI with a user is sent as configured; the ring timeout defaults to [calls].
+    assert_eq!(
+        decide(&c, &trunk("raw"), Some("999")),
+        CallCommand::Connect {
+            destinations: vec![dest(
+                "sip:999@198.51.100.1",
+                ListenerTransport::Tcp,
+                Some("raw")
+            )],
+            ring_timeout: Some(Duration::from_secs(60)),
+            follow_redirects: false,
+        }
+    );
+    let c = config(&format!("{ROUTES}\n[calls]\nring_timeout_s = 45\n"));
+    let CallCommand::Connect { ring_timeout, .. } = decide(&c, &trunk("raw"), Some("+4930123"))
+    else {
+        panic!("not routed")
+    };
+    assert_eq!(ring_timeout, Some(Duration::from_secs(45)));
+}
+
+#[test]
+fn no_route_is_404() {
+    let c = config(ROUTES);
+    let reject = CallCommand::Reject {
+        status: 404,
+        reason: None,
+    };
+    // Not normalised on a trunk without numbering, so "+44" routes do not take it.
+    assert_eq!(decide(&c, &trunk("raw"), Some("02071234567")), reject);
+    assert_eq!(decide(&c, &trunk("uk"), None), reject);
+}
+
+#[test]
+fn a_call_without_a_user_keeps_the_configured_uri() {
+    let c = config(
+        "[[route]]\nname = \"all\"\nmatch_user = { prefix = \"\" }\n\
+         destinations = [{ uri = \"sip:198.51.100.9\" }]\n",
+    );
+    let CallCommand::Connect { destinations, .. } = decide(&c, &trunk("uk"), None) else {
+        panic!("not routed")
+    };
+    assert_eq!(destinations[0].uri, "sip:198.51.100.9");
+}
+
+#[test]
+fn destination_uris() {
+    let n = Some("+442071234567");
+    let table = [
+        ("sip:198.51.100.2", n, "sip:+442071234567@198.51.100.2"),
+        (
+            "sip:198.51.100.2:5070;transport=tcp",
+            n,
+            "sip:+442071234567@198.51.100.2:5070;transport=tcp",
+        ),
+        ("SIP:[2001:db8::2]", n, "SIP:+442071234567@[2001:db8::2]"),
+        ("sips:sbc.example", n, "sips:+442071234567@sbc.example"),
+        // '@' in a header is not a user part.
+        (
+            "sip:h.example?x=a@b",
+            n,
+            "sip:+442071234567@h.example?x=a@b",
+        ),
+        // A user part is kept as configured.
+        ("sip:112@198.51.100.1", n, "sip:112@198.51.100.1"),
+        ("sip:gw@h;x=1", n, "sip:gw@h;x=1"),
+        // No number: as configured.
+        ("sip:198.51.100.2", None, "sip:198.51.100.2"),
+        ("sip:198.51.100.2", Some(""), "sip:198.51.100.2"),
+    ];
+    for (uri, number, expected) in table {
+        assert_eq!(destination_uri(uri, number), expected, "{uri} {number:?}");
+    }
+}
+
+#[test]
+fn users_are_escaped() {
+    assert_eq!(escape_user("+442071234567"), "+442071234567");
+    assert_eq!(escape_user("*21#"), "*21%23");
+    assert_eq!(escape_user("a b@c:d"), "a%20b%40c%3Ad");
+    assert_eq!(escape_user("%41b"), "%41b");
+    assert_eq!(escape_user("100%"), "100%25");
+    assert_eq!(escape_user("%4g"), "%254g");
+    assert_eq!(escape_user("\u{e9}"), "%C3%A9");
+    assert_eq!(escape_user("alice;isub=1"), "alice;isub=1");
+}
+
+/// The edge's end of a call's channels.
+struct FakeEdge {
+    events: mpsc::Sender<CallEvent>,
+    commands: mpsc::Receiver<CallCommand>,
+}
+
+fn fake_call(from: &str, user: Option<&str>) -> (Call, FakeEdge) {
+    let (event_tx, event_rx) = mpsc::channel(8);
+    let (command_tx, command_rx) = mpsc::channel(8);
+    let call = Call {
+        trunk: trunk(from),
+        request_user: user.map(str::to_owned),
+        events: event_rx,
+        commands: command_tx,
+    };
+    let edge = FakeEdge {
+        events: event_tx,
+        commands: command_rx,
+    };
+    (call, edge)
+}
+
+fn shared(c: Config) -> voxgate_edge::SharedConfig {
+    Arc::new(ArcSwap::from_pointee(c))
+}
+
+#[tokio::test]
+async fn the_call_task_routes_then_reads_events_until_ended() {
+    let router = StaticRouter::new(shared(config(ROUTES)));
+    let (call, mut edge) = fake_call("uk", Some("02071234567"));
+    let task = router.start(CallRef(1), call).unwrap();
+    let CallCommand::Connect { destinations, .. } = edge.commands.recv().await.unwrap() else {
+        panic!("not routed")
+    };
+    assert_eq!(destinations.len(), 2);
+    assert_eq!(destinations[0].uri, "sip:+442071234567@198.51.100.2:5060");
+
+    // The task keeps listening (and keeps the command channel open) until Ended.
+    edge.events
+        .send(CallEvent::Answered {
+            leg: voxgate_edge::control_plane::LegId::B(1),
+        })
+        .await
+        .unwrap();
+    tokio::task::yield_now().await;
+    assert!(!task.is_finished());
+    assert!(!edge.commands.is_closed());
+    edge.events
+        .send(CallEvent::Ended {
+            side: Side::Caller,
+            cause: EndCause::Normal,
+        })
+        .await
+        .unwrap();
+    task.await.unwrap();
+    // It sent nothing more, and let go of the commands channel.
+    assert_eq!(edge.commands.recv().await, None);
+}
+
+#[tokio::test]
+async fn no_route_rejects_with_404() {
+    let router = StaticRouter::new(shared(config(ROUTES)));
+    let (call, mut edge) = fake_call("raw", Some("0800123456"));
+    let task = router.start(CallRef(2), call).unwrap();
+    assert_eq!(
+        edge.commands.recv().await,
+        Some(CallCommand::Reject {
+            status: 404,
+            reason: None
+        })
+    );
+    edge.events
+        .send(CallEvent::Ended {
+            side: Side::Control,
+            cause: EndCause::Rejected(404),
+        })
+        .await
+        .unwrap();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_task_ends_when_the_edge_drops_the_call() {
+    let router = StaticRouter::new(shared(config(ROUTES)));
+    let (call, mut edge) = fake_call("uk", Some("999"));
+    let task = router.start(CallRef(3), call).unwrap();
+    assert!(edge.commands.recv().await.is_some());
+    drop(edge.events);
+    task.await.unwrap();
+
+    // Gone before the decision: the task ends without waiting for events.
+    let (call, edge) = fake_call("uk", Some("999"));
+    drop(edge.commands);
+    let task = router.start(CallRef(4), call).unwrap();
+    task.await.unwrap();
+    assert!(edge.events.is_closed());
+}
+
+#[tokio::test]
+async fn a_reload_applies_to_the_next_call_only() {
+    let shared = shared(config(ROUTES));
+    let router = StaticRouter::new(Arc::clone(&shared));
+    let (first, mut first_edge) = fake_call("raw", Some("+49301234567"));
+    let first_task = router.start(CallRef(5), first).unwrap();
+    let CallCommand::Connect { destinations, .. } = first_edge.commands.recv().await.unwrap()
+    else {
+        panic!("not routed")
+    };
+    assert_eq!(destinations[0].uri, "sip:+49301234567@198.51.100.3");
+
+    // The new configuration sends Berlin elsewhere.
+    shared.store(Arc::new(config(
+        "[[route]]\nname = \"moved\"\nmatch_user = { prefix = \"+4930\" }\n\
+         destinations = [{ uri = \"sip:203.0.113.30\" }]\n",
+    )));
+    let (second, mut second_edge) = fake_call("raw", Some("+49301234567"));
+    let second_task = router.start(CallRef(6), second).unwrap();
+    let CallCommand::Connect { destinations, .. } = second_edge.commands.recv().await.unwrap()
+    else {
+        panic!("not routed")
+    };
+    assert_eq!(destinations[0].uri, "sip:+49301234567@203.0.113.30");
+    // The call in progress was not touched.
+    assert!(first_edge.commands.try_recv().is_err());
+    drop(first_edge.events);
+    drop(second_edge.events);
+    first_task.await.unwrap();
+    second_task.await.unwrap();
+}
+
+#[test]
+fn without_a_runtime_the_call_is_routed_at_once() {
+    let router = StaticRouter::new(shared(config(ROUTES)));
+    let (call, mut edge) = fake_call("uk", Some("999"));
+    assert!(router.start(CallRef(7), call).is_none());
+    let CallCommand::Connect { destinations, .. } = edge.commands.try_recv().unwrap() else {
+        panic!("not routed")
+    };
+    assert_eq!(destinations[0].uri, "sip:999@198.51.100.1");
+}
