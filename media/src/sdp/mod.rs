@@ -6,6 +6,8 @@
 //! whitespace inside typed lines (single spaces) and line ends (CRLF).
 
 mod parse;
+#[cfg(test)]
+mod tests;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
