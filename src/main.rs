@@ -2,10 +2,12 @@
 //! edge to its configuration.
 
 use anyhow::Context as _;
+use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -136,7 +138,10 @@ async fn run(config: Config, source: ConfigSource, set_level: LevelSetter) -> an
     // The longest a transaction can live is 64*T1 (timers B, F, H, J).
     let grace = config.timers.t1 * 64;
     let hook: voxgate_edge::ReloadHook = Box::new(move |c: &Config| set_level(&c.logging.level));
-    let edge = Edge::start(config, source, Some(hook))
+    // One config snapshot, shared by the edge and the router; a reload swaps it for both.
+    let shared: voxgate_edge::SharedConfig = Arc::new(ArcSwap::from_pointee(config));
+    let router = Arc::new(voxgate_control::StaticRouter::new(shared.clone()));
+    let edge = Edge::start(shared, source, Some(hook), router)
         .await
         .context("starting")?;
     info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");

@@ -2,7 +2,9 @@
 //! and `POST /reload`.
 
 use crate::metrics::Metrics;
+use crate::registry::CallRegistry;
 use crate::reload::Reloader;
+use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -10,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use voxgate_media::MediaEngine;
 
 /// What the admin handlers share.
 #[derive(Clone)]
@@ -20,6 +23,10 @@ pub struct AdminState {
     pub reloader: Arc<Reloader>,
     /// False while starting and once draining.
     pub ready: Arc<AtomicBool>,
+    /// The media plane, for its counters.
+    pub engine: Arc<MediaEngine>,
+    /// Active calls.
+    pub registry: Arc<CallRegistry>,
 }
 
 /// The admin routes.
@@ -29,14 +36,20 @@ pub fn router(state: AdminState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/reload", post(reload))
+        .route("/calls", get(calls))
         .with_state(state)
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
+    s.metrics.media_regions(&s.engine.region_stats());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
+}
+
+async fn calls(State(s): State<AdminState>) -> impl IntoResponse {
+    Json(s.registry.list())
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {

@@ -74,6 +74,28 @@ pub struct CallInfo {
     pub headers: Vec<(String, String)>,
 }
 
+impl CallInfo {
+    /// A call's info with no selected headers (for control planes' tests).
+    pub fn new(
+        id: CallRef,
+        trunk: TrunkName,
+        region: String,
+        from: Party,
+        to: Party,
+        request_user: Option<String>,
+    ) -> CallInfo {
+        CallInfo {
+            id,
+            trunk,
+            region,
+            from,
+            to,
+            request_user,
+            headers: Vec::new(),
+        }
+    }
+}
+
 /// The control plane's end of one call.
 #[derive(Debug)]
 pub struct CallSession {

@@ -1,14 +1,22 @@
 //! The edge's sans-IO core: transport events in, transmits out. It owns the
-//! transaction layer and acts as its transaction user for requests that
-//! start no call. The tokio driver in `driver.rs` only moves bytes and time.
+//! transaction layer, routes what belongs to a call to that call's actor,
+//! admits new calls (trunk limits), and answers requests that start no call.
+//! The tokio driver in `driver.rs` only moves bytes, time and channels.
 
+use crate::admission::classify;
+use crate::call::{CallAction, CallInput, Locals, TxFailure};
+use crate::calls::{CallTable, NewCall};
+use crate::control_plane::CallRef;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
+use voxgate_sip::dialog::DialogKey;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
 use voxgate_sip::transport::{Incoming, TransportEvent};
@@ -25,13 +33,20 @@ const RELAXED_LIMITS: Limits = Limits {
 /// what it wants sent with `poll_transmit` and when to wake it with `poll_timeout`.
 pub struct Core {
     layer: TransactionLayer,
+    config: Arc<Config>,
     limits: Limits,
     metrics: Metrics,
     admission: Admission,
-    /// Transmits produced outside the transaction layer (stateless answers).
+    locals: Locals,
+    /// Transmits produced outside the transaction layer (stateless answers,
+    /// ACKs for 2xx, 2xx retransmissions).
     out: VecDeque<Transmit>,
     /// Kind of each live transaction, for metrics on timeouts.
     kinds: HashMap<TxId, TxKind>,
+    calls: CallTable,
+    spawns: VecDeque<NewCall>,
+    /// The name to verify on outbound TLS connections, by peer address.
+    tls_names: HashMap<SocketAddr, String>,
 }
 
 /// Timer bases from the config.
@@ -52,22 +67,98 @@ pub fn limits(config: &Config) -> Limits {
 }
 
 impl Core {
-    /// A core for `config`.
-    pub fn new(config: &Config, metrics: Metrics) -> Core {
+    /// A core for `config`; `locals` are our advertised addresses.
+    pub fn new(config: Arc<Config>, metrics: Metrics, locals: Locals) -> Core {
         Core {
-            layer: TransactionLayer::new(timer_config(config)),
-            limits: limits(config),
+            layer: TransactionLayer::new(timer_config(&config)),
+            limits: limits(&config),
+            config,
             metrics,
             admission: Admission::Open,
+            locals,
             out: VecDeque::new(),
             kinds: HashMap::new(),
+            calls: CallTable::default(),
+            spawns: VecDeque::new(),
+            tls_names: HashMap::new(),
         }
     }
 
-    /// Applies a reloaded config: new timers apply to new transactions.
-    pub fn apply_config(&mut self, config: &Config) {
-        self.layer.set_timers(timer_config(config));
-        self.limits = limits(config);
+    /// Applies a reloaded config: new timers apply to new transactions,
+    /// the new snapshot to new calls.
+    pub fn apply_config(&mut self, config: Arc<Config>) {
+        self.layer.set_timers(timer_config(&config));
+        self.limits = limits(&config);
+        self.config = config;
+    }
+
+    /// Active calls.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// A call to spawn (its INVITE is queued on its channel).
+    pub fn poll_spawn(&mut self) -> Option<NewCall> {
+        self.spawns.pop_front()
+    }
+
+    /// The TLS name to verify for an outbound connection to `addr`.
+    pub fn tls_name(&self, addr: SocketAddr) -> Option<&str> {
+        self.tls_names.get(&addr).map(String::as_str)
+    }
+
+    /// Tells every call the node stops: they hang up.
+    pub fn shutdown_calls(&mut self) {
+        self.calls.broadcast(|| CallInput::Shutdown);
+    }
+
+    /// An action from a call's actor.
+    pub fn handle_call_action(&mut self, now: Instant, call: CallRef, action: CallAction) {
+        match action {
+            CallAction::Respond { tx, response } => {
+                if let Err(e) = self.layer.respond(now, tx, response) {
+                    debug!(%call, ?tx, error = %e, "call response not sent");
+                }
+            }
+            CallAction::Send {
+                tx,
+                request,
+                to,
+                tls_name,
+            } => {
+                if let Some(name) = tls_name {
+                    self.tls_names.insert(to.addr, name);
+                }
+                match self.layer.send_request_as(now, tx, request, to) {
+                    Ok(_) => {
+                        self.calls.bind_tx(call, tx);
+                        if let Some(kind) = self.layer.kind(tx) {
+                            self.kinds.insert(tx, kind);
+                            self.metrics.transaction_created(kind);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(%call, error = %e, "call request not sent");
+                        self.calls.deliver(
+                            call,
+                            CallInput::TxFailed {
+                                tx,
+                                failure: TxFailure::Transport,
+                            },
+                        );
+                    }
+                }
+            }
+            CallAction::Transmit { to, bytes } => self.out.push_back(Transmit { to, bytes }),
+            CallAction::BindDialog(key) => self.calls.bind_dialog(call, key),
+            CallAction::Ended(record) => {
+                self.calls.remove(call);
+                self.metrics.set_calls_active(self.calls.len());
+                debug!(%call, outcome = record.outcome_label(), "call ended");
+            }
+            CallAction::Event(_) => {}
+        }
+        self.process_events(now);
     }
 
     /// From now on new requests get 503 so carriers move to the other node.
@@ -206,14 +297,7 @@ impl Core {
                     };
                     self.kinds.insert(tx, kind);
                     self.metrics.transaction_created(kind);
-                    let call_id = request.call_id().unwrap_or("");
-                    let method = request.method().map(Method::as_str).unwrap_or("");
-                    let span = debug_span!("tx", tx = ?tx, method, call_id);
-                    let _entered = span.enter();
-                    if let Some(answer) = out_of_dialog::answer(&request, self.admission) {
-                        debug!(status = answer.status, "answering out of dialog");
-                        self.respond(now, tx, &request, from, &answer);
-                    }
+                    self.on_request(now, tx, request, from);
                 }
                 TxEvent::Cancel {
                     tx,
@@ -223,34 +307,53 @@ impl Core {
                 } => {
                     self.kinds.insert(tx, TxKind::NonInviteServer);
                     self.metrics.transaction_created(TxKind::NonInviteServer);
-                    // Every INVITE is answered at once today, so a matched
-                    // CANCEL has nothing left to cancel: 200 without effect (§9.2).
-                    let answer = match invite {
-                        Some(_) => Answer {
-                            status: 200,
-                            reason: "OK",
-                            headers: Vec::new(),
-                        },
-                        None => Answer {
-                            status: 481,
-                            reason: "Call/Transaction Does Not Exist",
-                            headers: Vec::new(),
-                        },
-                    };
-                    self.respond(now, tx, &request, from, &answer);
+                    match invite.and_then(|i| self.calls.by_tx(i)) {
+                        Some(call) => {
+                            self.calls.bind_tx(call, tx);
+                            self.calls.deliver(call, CallInput::Cancel { tx, request });
+                        }
+                        None => {
+                            // §9.2: a CANCEL for an INVITE already answered has no
+                            // effect (200); for no INVITE at all, 481.
+                            let answer = match invite {
+                                Some(_) => Answer {
+                                    status: 200,
+                                    reason: "OK",
+                                    headers: Vec::new(),
+                                },
+                                None => Answer {
+                                    status: 481,
+                                    reason: "Call/Transaction Does Not Exist",
+                                    headers: Vec::new(),
+                                },
+                            };
+                            self.respond(now, tx, &request, from, &answer);
+                        }
+                    }
                 }
                 TxEvent::Ack { request, from } => {
-                    debug!(%from, call_id = request.call_id().unwrap_or(""), "ACK without a dialog absorbed");
+                    match DialogKey::of_incoming_request(&request)
+                        .and_then(|k| self.calls.by_dialog(&k))
+                    {
+                        Some(call) => self.calls.deliver(call, CallInput::Ack { request }),
+                        None => debug!(%from, "ACK without a dialog absorbed"),
+                    }
                 }
-                TxEvent::Response { tx, response } => {
-                    debug!(
-                        ?tx,
-                        status = response.status(),
-                        "response for a client transaction"
-                    );
-                }
+                TxEvent::Response { tx, response } => match self.calls.by_tx(tx) {
+                    Some(call) => self
+                        .calls
+                        .deliver(call, CallInput::Response { tx, response }),
+                    None => debug!(?tx, status = response.status(), "response for no call"),
+                },
                 TxEvent::StrayResponse { response, from } => {
-                    debug!(%from, status = response.status(), "stray response dropped");
+                    match DialogKey::of_incoming_response(&response)
+                        .and_then(|k| self.calls.by_dialog(&k))
+                    {
+                        Some(call) => self
+                            .calls
+                            .deliver(call, CallInput::StrayResponse { response }),
+                        None => debug!(%from, status = response.status(), "stray response dropped"),
+                    }
                 }
                 TxEvent::Timeout { tx } => {
                     let kind = self.kinds.get(&tx).copied();
@@ -258,15 +361,34 @@ impl Core {
                         self.metrics.transaction_failed(kind, "timeout");
                     }
                     info!(?tx, ?kind, "transaction timed out");
+                    if let Some(call) = self.calls.by_tx(tx) {
+                        self.calls.deliver(
+                            call,
+                            CallInput::TxFailed {
+                                tx,
+                                failure: TxFailure::Timeout,
+                            },
+                        );
+                    }
                 }
                 TxEvent::TransportError { tx } => {
                     if let Some(kind) = self.kinds.get(&tx).copied() {
                         self.metrics.transaction_failed(kind, "transport");
                     }
                     info!(?tx, "transport error on transaction");
+                    if let Some(call) = self.calls.by_tx(tx) {
+                        self.calls.deliver(
+                            call,
+                            CallInput::TxFailed {
+                                tx,
+                                failure: TxFailure::Transport,
+                            },
+                        );
+                    }
                 }
                 TxEvent::Terminated { tx, .. } => {
                     self.kinds.remove(&tx);
+                    self.calls.tx_ended(tx);
                 }
                 _ => {}
             }
@@ -275,6 +397,76 @@ impl Core {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
         }
+    }
+
+    /// A request that created a server transaction.
+    fn on_request(&mut self, now: Instant, tx: TxId, request: Message, from: Peer) {
+        let call_id = request.call_id().unwrap_or("");
+        let method = request.method().map(Method::as_str).unwrap_or("");
+        let span = debug_span!("tx", tx = %tx, method, call_id);
+        let _entered = span.enter();
+        // Inside a dialog: the call that owns it.
+        if let Some(call) =
+            DialogKey::of_incoming_request(&request).and_then(|k| self.calls.by_dialog(&k))
+        {
+            self.calls.bind_tx(call, tx);
+            self.calls
+                .deliver(call, CallInput::Request { tx, request, from });
+            return;
+        }
+        let new_call = request.method() == Some(&Method::Invite)
+            && request.to_header().is_ok_and(|t| t.tag().is_none())
+            && self.admission == Admission::Open;
+        if new_call && let Some(answer) = out_of_dialog::hygiene(&request) {
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        }
+        if new_call {
+            self.new_call(now, tx, request, from);
+            return;
+        }
+        if let Some(answer) = out_of_dialog::answer(&request, self.admission) {
+            debug!(status = answer.status, "answering out of dialog");
+            self.respond(now, tx, &request, from, &answer);
+        }
+    }
+
+    /// An INVITE from a trunk: admit it against the trunk's limits and
+    /// start a call actor.
+    fn new_call(&mut self, now: Instant, tx: TxId, request: Message, from: Peer) {
+        let config = self.config.clone();
+        let Ok(trunk) = classify(&config, from.addr.ip(), from.transport) else {
+            // Admitted by the transport moments ago, refused now: a reload
+            // narrowed the allow-list in between.
+            let answer = Answer {
+                status: 403,
+                reason: "Forbidden",
+                headers: Vec::new(),
+            };
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        };
+        if let Err(hit) = self.calls.admit(trunk, now) {
+            self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
+            let answer = Answer {
+                status: 503,
+                reason: "Service Unavailable",
+                headers: vec![(
+                    voxgate_sip::message::HeaderName::RetryAfter,
+                    hit.retry_after().to_string(),
+                )],
+            };
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        }
+        let name = trunk.name.clone();
+        let first = CallInput::Invite { tx, request, from };
+        let timers = timer_config(&config);
+        let call = self
+            .calls
+            .create(config, name, self.locals.clone(), timers, tx, first);
+        self.metrics.set_calls_active(self.calls.len());
+        self.spawns.push_back(call);
     }
 
     fn respond(&mut self, now: Instant, tx: TxId, request: &Message, from: Peer, answer: &Answer) {

@@ -27,6 +27,14 @@ pub enum EdgeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The CDR file could not be opened.
+    #[error("CDR file {}: {source}", path.display())]
+    Records {
+        /// The configured path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// Metric registration failed (a programming error).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

@@ -1,29 +1,45 @@
-//! voxgate-edge: the session border controller.
+//! voxgate-edge: the session border controller and B2BUA.
 //!
 //! What it is: trunk admission by source address (before parsing), message
-//! hygiene, answers to requests that start no call, Prometheus metrics, the
-//! admin HTTP listener and config reload. It wires the SIP stack
-//! (`voxgate-sip`) to the running configuration (`voxgate-config`).
+//! hygiene, per-trunk call limits, calls as back-to-back user agents (one
+//! actor per call, media anchored through `voxgate-media`), the
+//! control-plane trait that decides where calls go, CDRs, Prometheus
+//! metrics, the admin HTTP listener and config reload.
 //!
-//! What it is not (yet): B2BUA calls and the control-plane trait arrive with
-//! the call-path issue.
+//! What it is not: a control plane. Routing, flows and queues live behind
+//! [`control_plane::ControlPlane`]; `voxgate-control` is the bundled one.
 //!
 //! ```no_run
+//! use std::sync::Arc;
+//! use voxgate_edge::control_plane::{CallCommand, CallSession, ControlPlane};
+//!
+//! struct Busy;
+//! impl ControlPlane for Busy {
+//!     fn incoming(&self, s: CallSession) {
+//!         let _ = s.commands.try_send(CallCommand::Reject { status: 486, reason: None });
+//!     }
+//! }
+//!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = voxgate_config::default_config()?;
-//! let edge = voxgate_edge::Edge::start(config, voxgate_edge::ConfigSource::Embedded, None).await?;
+//! let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config));
+//! let edge = voxgate_edge::Edge::start(shared, voxgate_edge::ConfigSource::Embedded, None, Arc::new(Busy)).await?;
 //! edge.stop(std::time::Duration::from_secs(32)).await;
 //! # Ok(()) }
 //! ```
 
 mod admin;
 pub mod admission;
+pub mod call;
+pub mod calls;
 pub mod control_plane;
 pub mod core;
 mod driver;
 mod error;
 pub mod metrics;
 pub mod out_of_dialog;
+mod records;
+pub mod registry;
 mod reload;
 
 pub use admission::SharedConfig;
@@ -31,9 +47,12 @@ pub use error::{EdgeError, ReloadError};
 pub use reload::{ConfigSource, ReloadHook, ReloadOutcome, Reloader};
 
 use crate::admission::{AllowLists, transport_kind};
+use crate::call::Locals;
+use crate::call::task::CallDeps;
+use crate::control_plane::ControlPlane;
 use crate::driver::Command;
 use crate::metrics::Metrics;
-use arc_swap::ArcSwap;
+use crate::registry::CallRegistry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +67,9 @@ use voxgate_sip::transport::{ListenerSpec, TransportConfig, Transports, tls};
 /// Depth of the transport → core channel; beyond it the receive loops wait,
 /// which pushes back into the kernel's socket buffers.
 const EVENT_QUEUE: usize = 16_384;
+
+/// Depth of the calls → core channel.
+const CALL_ACTION_QUEUE: usize = 16_384;
 
 /// A running edge: SIP listeners, the core task and the admin listener.
 pub struct Edge {
@@ -66,14 +88,16 @@ pub struct Edge {
 }
 
 impl Edge {
-    /// Binds every listener of `config` and starts serving.
+    /// Binds every listener of the config in `shared` and starts serving;
+    /// calls are decided by `control`.
     pub async fn start(
-        config: Config,
+        shared: SharedConfig,
         source: ConfigSource,
         hook: Option<ReloadHook>,
+        control: Arc<dyn ControlPlane>,
     ) -> Result<Edge, EdgeError> {
         let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
-        let shared: SharedConfig = Arc::new(ArcSwap::from_pointee(config.clone()));
+        let config = shared.load_full();
 
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for l in &config.listeners {
@@ -93,10 +117,41 @@ impl Edge {
             info!(transport = %kind, %addr, "SIP listener up");
         }
 
+        let locals = locals(&config, &transports.local_addrs());
+        let engine = Arc::new(media_engine(&config));
+        let records = match &config.cdr {
+            Some(cdr) => {
+                Some(
+                    records::start(&cdr.path)
+                        .await
+                        .map_err(|source| EdgeError::Records {
+                            path: cdr.path.clone(),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let registry = Arc::new(CallRegistry::default());
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let (calls_tx, calls_rx) = mpsc::channel(CALL_ACTION_QUEUE);
         let (unsettled_tx, unsettled_rx) = watch::channel(None);
-        let core = core::Core::new(&config, metrics.clone());
-        let core_task = tokio::spawn(driver::run(core, event_rx, cmd_rx, handle, unsettled_tx));
+        let deps = CallDeps {
+            control,
+            engine: engine.clone(),
+            core: calls_tx,
+            records,
+            registry: registry.clone(),
+            metrics: metrics.clone(),
+        };
+        let core = core::Core::new(config.clone(), metrics.clone(), locals);
+        let channels = driver::Channels {
+            events: event_rx,
+            commands: cmd_rx,
+            calls: calls_rx,
+            unsettled: unsettled_tx,
+        };
+        let core_task = tokio::spawn(driver::run(core, channels, handle, deps));
 
         let reloader = Arc::new(Reloader::new(
             source,
@@ -110,6 +165,8 @@ impl Edge {
             metrics: metrics.clone(),
             reloader: reloader.clone(),
             ready: ready.clone(),
+            engine,
+            registry,
         };
         let listener = tokio::net::TcpListener::bind(config.admin.listen)
             .await
@@ -181,6 +238,7 @@ impl Edge {
         self.ready.store(false, Ordering::Relaxed);
         self.transports.stop_accepting();
         let _ = self.commands.send(Command::Drain).await;
+        // Calls in progress count as unsettled: the drain lets them finish.
         let settled = self.unsettled.wait_for(|n| *n == Some(0));
         if tokio::time::timeout(grace, settled).await.is_ok() {
             info!("every transaction settled");
@@ -196,6 +254,51 @@ impl Edge {
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
     }
+}
+
+/// Our advertised address per transport: the listener's `advertise` IP (or
+/// its bound IP) with the bound port (port 0 in the config resolves at bind).
+fn locals(config: &Config, bound: &[(TransportKind, SocketAddr)]) -> Locals {
+    let mut locals = Locals::default();
+    for l in &config.listeners {
+        let kind = transport_kind(l.transport);
+        let port = bound
+            .iter()
+            .find(|(k, a)| {
+                *k == kind && (a.ip() == l.address.ip() || l.address.ip().is_unspecified())
+            })
+            .map_or(l.address.port(), |(_, a)| a.port());
+        let addr = SocketAddr::new(l.advertised().ip(), port);
+        let slot = match kind {
+            TransportKind::Udp => &mut locals.udp,
+            TransportKind::Tcp => &mut locals.tcp,
+            TransportKind::Tls => &mut locals.tls,
+        };
+        if slot.is_none() {
+            *slot = Some(voxgate_sip::dialog::LocalAddr {
+                transport: kind,
+                addr,
+            });
+        }
+    }
+    locals
+}
+
+/// The media plane: one port pool per region, on its first address.
+fn media_engine(config: &Config) -> voxgate_media::MediaEngine {
+    let regions: Vec<(String, std::net::IpAddr, u16, u16)> = config
+        .media_regions
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.name.clone(),
+                *r.addresses.first()?,
+                r.port_min,
+                r.port_max,
+            ))
+        })
+        .collect();
+    voxgate_media::MediaEngine::new(&regions, voxgate_media::EngineOptions::default())
 }
 
 /// Turns a configured listener into a transport spec, building its TLS

@@ -1,7 +1,12 @@
 //! Prometheus metrics of the edge. Every name is `voxgate_*`; the list is
 //! documented in the README's "Metrics" section — keep the two in step.
 
-use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use crate::call::CallRecord;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use std::sync::{Arc, Mutex, PoisonError};
 use voxgate_sip::TransportKind;
 use voxgate_sip::message::Method;
 use voxgate_sip::transaction::TxKind;
@@ -57,6 +62,14 @@ pub struct Metrics {
     connections: IntCounterVec,
     config_reloads: IntCounterVec,
     draining: IntGauge,
+    calls_active: IntGauge,
+    calls: IntCounterVec,
+    call_setup: HistogramVec,
+    trunk_limits: IntCounterVec,
+    rtp_relayed: IntCounterVec,
+    media_ports: IntGaugeVec,
+    /// Last region totals seen, to turn the engine's totals into increments.
+    rtp_seen: Arc<Mutex<Vec<(String, u64)>>>,
 }
 
 /// Metric registration can only fail on a duplicate or malformed name, which
@@ -141,6 +154,19 @@ impl Metrics {
             "1 while the node drains before stopping.",
         )?;
         registry.register(Box::new(draining.clone()))?;
+        let calls_active = IntGauge::new("voxgate_calls_active", "Calls in progress.")?;
+        registry.register(Box::new(calls_active.clone()))?;
+        let call_setup = HistogramVec::new(
+            HistogramOpts::new(
+                "voxgate_call_setup_seconds",
+                "From the INVITE in to the first INVITE out (stage=invite_out) and to the answer (stage=answer).",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["stage"],
+        )?;
+        registry.register(Box::new(call_setup.clone()))?;
         Ok(Metrics {
             requests: counter_vec(
                 &registry,
@@ -203,6 +229,33 @@ impl Metrics {
                 &["result"],
             )?,
             draining,
+            calls_active,
+            calls: counter_vec(
+                &registry,
+                "voxgate_calls_total",
+                "Calls ended, by inbound trunk and outcome.",
+                &["trunk", "outcome"],
+            )?,
+            call_setup,
+            trunk_limits: counter_vec(
+                &registry,
+                "voxgate_trunk_limit_rejections_total",
+                "New calls refused with 503 because of a trunk limit.",
+                &["trunk", "limit"],
+            )?,
+            rtp_relayed: counter_vec(
+                &registry,
+                "voxgate_rtp_packets_relayed_total",
+                "RTP packets relayed, by the media region they arrived in.",
+                &["region"],
+            )?,
+            media_ports: gauge_vec(
+                &registry,
+                "voxgate_media_ports_in_use",
+                "RTP/RTCP port pairs allocated, by media region.",
+                &["region"],
+            )?,
+            rtp_seen: Arc::new(Mutex::new(Vec::new())),
             registry,
         })
     }
@@ -303,6 +356,57 @@ impl Metrics {
     /// Marks the node as draining.
     pub fn set_draining(&self, on: bool) {
         self.draining.set(i64::from(on));
+    }
+
+    /// Sets the active-call gauge.
+    pub fn set_calls_active(&self, n: usize) {
+        self.calls_active.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a call refused by a trunk limit.
+    pub fn trunk_limit(&self, trunk: &str, limit: &'static str) {
+        self.trunk_limits.with_label_values(&[trunk, limit]).inc();
+    }
+
+    /// Counts an ended call and its setup latencies.
+    pub fn call_ended(&self, record: &CallRecord) {
+        self.calls
+            .with_label_values(&[record.trunk_in.as_str(), record.outcome_label()])
+            .inc();
+        let t = &record.timeline;
+        if let Some(out) = t.first_b_invite {
+            self.call_setup
+                .with_label_values(&["invite_out"])
+                .observe(out.saturating_duration_since(t.invite).as_secs_f64());
+        }
+        if let Some(answer) = t.answer {
+            self.call_setup
+                .with_label_values(&["answer"])
+                .observe(answer.saturating_duration_since(t.invite).as_secs_f64());
+        }
+    }
+
+    /// Publishes the media engine's per-region totals (at scrape time).
+    pub fn media_regions(&self, regions: &[(String, voxgate_media::RegionStats)]) {
+        let mut seen = self.rtp_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        for (name, stats) in regions {
+            let last = match seen.iter_mut().find(|(n, _)| n == name) {
+                Some((_, v)) => v,
+                None => {
+                    seen.push((name.clone(), 0));
+                    match seen.last_mut() {
+                        Some((_, v)) => v,
+                        None => continue,
+                    }
+                }
+            };
+            let delta = stats.packets_relayed.saturating_sub(*last);
+            *last = stats.packets_relayed;
+            self.rtp_relayed.with_label_values(&[name]).inc_by(delta);
+            self.media_ports
+                .with_label_values(&[name])
+                .set(i64::try_from(stats.ports_in_use).unwrap_or(i64::MAX));
+        }
     }
 
     /// A counter's value, for tests.

@@ -5,11 +5,12 @@
 use voxgate_sip::message::{HeaderName, Message, Method};
 
 /// Methods we implement, for `Allow` (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
 /// Bodies we understand, for `Accept` (RFC 3261 §20.1).
 pub const ACCEPT: &str = "application/sdp";
-/// Option tags we support (RFC 3261 §20.37); grows with 100rel and timer.
-pub const SUPPORTED: &[&str] = &[];
+/// Option tags we support (RFC 3261 §20.37): reliable provisionals
+/// (RFC 3262) and session timers (RFC 4028).
+pub const SUPPORTED: &[&str] = &["100rel", "timer"];
 
 /// The final answer to a request, before it is turned into a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
     if admission == Admission::Draining {
         return Some(Answer::new(503, "Service Unavailable").with(HeaderName::RetryAfter, "30"));
     }
-    if let Some(a) = hygiene(request, method) {
+    if let Some(a) = hygiene(request) {
         return Some(a);
     }
     // No dialog exists yet, so every in-dialog request refers to nothing.
@@ -66,8 +67,8 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
     }
     Some(match method {
         Method::Options => options_200(),
-        // Calls arrive with the call-path work; until then an INVITE is
-        // refused explicitly rather than left to time out.
+        // A new INVITE becomes a call in the core; one that gets here could
+        // not become one (no call handling on this path).
         Method::Invite => Answer::new(480, "Temporarily Unavailable"),
         Method::Bye
         | Method::Cancel
@@ -86,7 +87,8 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
 }
 
 /// Checks that apply to every request before its method is looked at.
-fn hygiene(request: &Message, method: &Method) -> Option<Answer> {
+pub fn hygiene(request: &Message) -> Option<Answer> {
+    let method = request.method()?;
     // §16.3 / §8.2: a request that would be forwarded with Max-Forwards 0 dies
     // here; OPTIONS is answered by us, so it may arrive with 0 (§11).
     if let Ok(Some(0)) = request.max_forwards()
@@ -216,11 +218,15 @@ mod tests {
 
     #[test]
     fn unsupported_require_is_420_listing_the_tags() {
-        let a = answer(&req("INVITE", "Require: foo, 100rel\r\n"), Admission::Open).unwrap();
+        let a = answer(
+            &req("INVITE", "Require: foo, 100rel, bar\r\n"),
+            Admission::Open,
+        )
+        .unwrap();
         assert_eq!(a.status, 420);
         assert_eq!(
             a.headers,
-            vec![(HeaderName::Unsupported, "foo, 100rel".to_string())]
+            vec![(HeaderName::Unsupported, "foo, bar".to_string())]
         );
         // CANCEL is exempt (§8.2.2.3).
         assert_eq!(status("CANCEL", "Require: foo\r\n"), Some(481));

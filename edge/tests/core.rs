@@ -6,8 +6,10 @@
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use voxgate_edge::call::{CallInput, Locals};
 use voxgate_edge::core::Core;
 use voxgate_edge::metrics::Metrics;
+use voxgate_sip::dialog::LocalAddr;
 use voxgate_sip::message::{HeaderName, Limits, Message};
 use voxgate_sip::transport::{Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind};
@@ -31,6 +33,16 @@ port_min = 20000
 port_max = 20099
 "#;
 
+fn locals() -> Locals {
+    Locals {
+        udp: Some(LocalAddr {
+            transport: TransportKind::Udp,
+            addr: "127.0.0.1:5060".parse().unwrap(),
+        }),
+        ..Locals::default()
+    }
+}
+
 struct Harness {
     core: Core,
     metrics: Metrics,
@@ -40,7 +52,11 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let config = voxgate_config::load_str(CONF, "test.toml").unwrap();
+        Harness::with_conf(CONF)
+    }
+
+    fn with_conf(conf: &str) -> Harness {
+        let config = voxgate_config::load_str(conf, "test.toml").unwrap();
         let metrics = Metrics::new("test").unwrap();
         let peer = Peer {
             transport: TransportKind::Udp,
@@ -48,7 +64,7 @@ impl Harness {
             conn: None,
         };
         Harness {
-            core: Core::new(&config, metrics.clone()),
+            core: Core::new(std::sync::Arc::new(config), metrics.clone(), locals()),
             metrics,
             now: Instant::now(),
             peer,
@@ -160,44 +176,76 @@ fn garbage_is_dropped_and_counted() {
 }
 
 #[test]
-fn invite_gets_100_then_480_and_a_retransmission_is_absorbed() {
+fn an_invite_starts_one_call_and_its_retransmission_is_absorbed() {
     let mut h = Harness::new();
     let invite = request("INVITE", "z9hG4bKi1", "");
     h.feed(&invite);
-    assert_eq!(h.statuses(), [100, 480]);
+    assert_eq!(h.statuses(), [100]);
+    let mut call = h.core.poll_spawn().expect("a call is spawned");
+    assert!(
+        matches!(call.input.try_recv(), Ok(CallInput::Invite { .. })),
+        "the INVITE is queued for it"
+    );
+    assert_eq!(call.ctx.trunk.as_str(), "a");
     h.feed(&invite);
     assert_eq!(
         h.statuses(),
-        [480],
-        "the final response is resent, nothing new starts"
+        [100],
+        "the retransmission gets the last provisional, no new call"
     );
+    assert!(h.core.poll_spawn().is_none());
+    assert_eq!(h.core.active_calls(), 1);
     assert!(h.metric(r#"voxgate_sip_transactions_total{kind="invite_server"} 1"#));
+    assert!(h.metric("voxgate_calls_active 1"));
 }
 
 #[test]
-fn the_480_is_retransmitted_by_timer_g_until_the_ack() {
-    let mut h = Harness::new();
-    h.feed(&request("INVITE", "z9hG4bKg1", ""));
-    assert_eq!(h.statuses(), [100, 480]);
-    h.advance(Duration::from_millis(499));
-    assert!(h.sent().is_empty());
-    h.advance(Duration::from_millis(1));
-    assert_eq!(h.statuses(), [480], "timer G at T1");
-    h.advance(Duration::from_millis(1000));
-    assert_eq!(h.statuses(), [480], "timer G doubled");
-    // The ACK for a non-2xx carries the To tag of the response.
-    h.feed(
-        &request("ACK", "z9hG4bKg1", "")
-            .replace("To: <sip:svc@127.0.0.1>", "To: <sip:svc@127.0.0.1>;tag=any"),
-    );
-    assert!(h.sent().is_empty(), "ACK gets no response");
-    h.advance(Duration::from_secs(10));
-    assert!(h.sent().is_empty(), "no retransmission after the ACK");
+fn a_trunk_at_its_call_limit_gets_503_with_retry_after() {
+    let mut h = Harness::with_conf(&CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\nmax_calls = 1",
+    ));
+    h.feed(&request("INVITE", "z9hG4bKl1", ""));
+    assert_eq!(h.statuses(), [100]);
+    assert!(h.core.poll_spawn().is_some());
+    h.feed(&request("INVITE", "z9hG4bKl2", ""));
+    let sent = h.sent();
     assert_eq!(
-        h.core.active_transactions(),
-        0,
-        "timer I ended the transaction"
+        sent.iter().map(|m| m.status().unwrap()).collect::<Vec<_>>(),
+        [100, 503]
     );
+    assert!(sent[1].header(HeaderName::RetryAfter).is_some());
+    assert!(h.core.poll_spawn().is_none());
+    assert!(h.metric(r#"voxgate_trunk_limit_rejections_total{limit="max_calls",trunk="a"} 1"#));
+}
+
+#[test]
+fn a_trunk_above_its_call_rate_gets_503() {
+    let mut h = Harness::with_conf(&CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\nmax_cps = 2",
+    ));
+    for i in 0..3 {
+        h.feed(&request("INVITE", &format!("z9hG4bKr{i}"), ""));
+    }
+    let statuses = h.statuses();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        1,
+        "{statuses:?}"
+    );
+    // A second later the bucket has refilled.
+    h.now += Duration::from_secs(1);
+    h.feed(&request("INVITE", "z9hG4bKr9", ""));
+    assert_eq!(h.statuses(), [100]);
+}
+
+#[test]
+fn an_invite_with_an_unsupported_require_gets_420_and_no_call() {
+    let mut h = Harness::new();
+    h.feed(&request("INVITE", "z9hG4bKq1", "Require: foo\r\n"));
+    assert_eq!(h.statuses(), [100, 420]);
+    assert!(h.core.poll_spawn().is_none());
 }
 
 #[test]
@@ -225,12 +273,21 @@ fn an_oversized_datagram_gets_513() {
 }
 
 #[test]
-fn cancel_for_an_answered_invite_gets_200_and_unknown_cancel_481() {
+fn a_cancel_goes_to_the_call_and_an_unknown_one_gets_481() {
     let mut h = Harness::new();
     h.feed(&request("INVITE", "z9hG4bKc1", ""));
-    assert_eq!(h.statuses(), [100, 480]);
+    assert_eq!(h.statuses(), [100]);
+    let mut call = h.core.poll_spawn().unwrap();
+    let _invite = call.input.try_recv().unwrap();
     h.feed(&request("CANCEL", "z9hG4bKc1", ""));
-    assert_eq!(h.statuses(), [200]);
+    assert!(
+        h.sent().is_empty(),
+        "the call answers the CANCEL, not the core"
+    );
+    assert!(matches!(
+        call.input.try_recv(),
+        Ok(CallInput::Cancel { .. })
+    ));
     h.feed(&request("CANCEL", "z9hG4bKnone", ""));
     assert_eq!(h.statuses(), [481]);
 }

@@ -432,6 +432,11 @@ impl TransactionLayer {
             .count()
     }
 
+    /// The kind of a live transaction.
+    pub fn kind(&self, tx: TxId) -> Option<TxKind> {
+        self.txs.get(&tx).map(|e| e.machine.kind())
+    }
+
     /// Live transactions of `kind` (a gauge for /metrics).
     pub fn count(&self, kind: TxKind) -> usize {
         self.counts[kind.index()]

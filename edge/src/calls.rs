@@ -1,0 +1,295 @@
+//! The core's table of calls: which call owns which dialog and transaction,
+//! per-trunk admission limits, and the birth of new calls. Sans-IO: calls
+//! are reached through channels the table creates; the driver spawns their
+//! tasks.
+
+use crate::call::task::INPUT_QUEUE;
+use crate::call::{CallContext, CallInput, Locals};
+use crate::control_plane::CallRef;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tracing::debug;
+use voxgate_config::{Config, Trunk, TrunkName};
+use voxgate_sip::dialog::DialogKey;
+use voxgate_sip::transaction::{TimerConfig, TxId};
+
+/// A new call, for the driver to spawn.
+#[derive(Debug)]
+pub struct NewCall {
+    /// The call's context.
+    pub ctx: CallContext,
+    /// Its input channel (the INVITE is already queued).
+    pub input: mpsc::Receiver<CallInput>,
+}
+
+/// Why a new call was refused before it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitHit {
+    /// The trunk's concurrent-call limit.
+    MaxCalls,
+    /// The trunk's call-rate limit.
+    MaxCps,
+}
+
+impl LimitHit {
+    /// Metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitHit::MaxCalls => "max_calls",
+            LimitHit::MaxCps => "max_cps",
+        }
+    }
+
+    /// Seconds for `Retry-After`.
+    pub fn retry_after(self) -> u32 {
+        match self {
+            LimitHit::MaxCalls => 5,
+            LimitHit::MaxCps => 1,
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate: u32, now: Instant) -> TokenBucket {
+        let burst = f64::from(rate.max(1));
+        TokenBucket {
+            rate: f64::from(rate),
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Takes a token if one is there.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TrunkLoad {
+    active: u32,
+    bucket: Option<TokenBucket>,
+}
+
+#[derive(Debug)]
+struct CallLink {
+    input: mpsc::Sender<CallInput>,
+    trunk: TrunkName,
+    keys: Vec<DialogKey>,
+    txs: Vec<TxId>,
+}
+
+/// Calls by dialog and transaction.
+#[derive(Debug, Default)]
+pub struct CallTable {
+    calls: HashMap<CallRef, CallLink>,
+    dialogs: HashMap<DialogKey, CallRef>,
+    txs: HashMap<TxId, CallRef>,
+    trunks: HashMap<TrunkName, TrunkLoad>,
+    next_id: u64,
+}
+
+impl CallTable {
+    /// Admits a new call from `trunk` if its limits allow, counting it.
+    pub fn admit(&mut self, trunk: &Trunk, now: Instant) -> Result<(), LimitHit> {
+        let load = self
+            .trunks
+            .entry(trunk.name.clone())
+            .or_insert_with(|| TrunkLoad {
+                active: 0,
+                bucket: None,
+            });
+        if let Some(max) = trunk.max_calls
+            && load.active >= max
+        {
+            return Err(LimitHit::MaxCalls);
+        }
+        if let Some(rate) = trunk.max_cps {
+            // A reload that changed the rate starts a fresh bucket.
+            let bucket = load
+                .bucket
+                .get_or_insert_with(|| TokenBucket::new(rate, now));
+            if bucket.rate != f64::from(rate) {
+                *bucket = TokenBucket::new(rate, now);
+            }
+            if !bucket.take(now) {
+                return Err(LimitHit::MaxCps);
+            }
+        }
+        load.active += 1;
+        Ok(())
+    }
+
+    /// Creates a call whose first input is `first`.
+    pub fn create(
+        &mut self,
+        config: Arc<Config>,
+        trunk: TrunkName,
+        locals: Locals,
+        timers: TimerConfig,
+        invite_tx: TxId,
+        first: CallInput,
+    ) -> NewCall {
+        self.next_id += 1;
+        let id = CallRef(self.next_id);
+        let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+        // The channel is new and empty: this send cannot fail.
+        let _ = tx.try_send(first);
+        self.calls.insert(
+            id,
+            CallLink {
+                input: tx,
+                trunk: trunk.clone(),
+                keys: Vec::new(),
+                txs: vec![invite_tx],
+            },
+        );
+        self.txs.insert(invite_tx, id);
+        NewCall {
+            ctx: CallContext {
+                id,
+                config,
+                trunk,
+                locals,
+                timers,
+            },
+            input: rx,
+        }
+    }
+
+    /// Active calls.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether no call is active.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// The call owning a dialog.
+    pub fn by_dialog(&self, key: &DialogKey) -> Option<CallRef> {
+        self.dialogs.get(key).copied()
+    }
+
+    /// The call owning a transaction.
+    pub fn by_tx(&self, tx: TxId) -> Option<CallRef> {
+        self.txs.get(&tx).copied()
+    }
+
+    /// Routes a dialog to a call.
+    pub fn bind_dialog(&mut self, call: CallRef, key: DialogKey) {
+        if let Some(link) = self.calls.get_mut(&call) {
+            link.keys.push(key.clone());
+            self.dialogs.insert(key, call);
+        }
+    }
+
+    /// Routes a transaction to a call.
+    pub fn bind_tx(&mut self, call: CallRef, tx: TxId) {
+        if let Some(link) = self.calls.get_mut(&call) {
+            link.txs.push(tx);
+            self.txs.insert(tx, call);
+        }
+    }
+
+    /// A transaction ended.
+    pub fn tx_ended(&mut self, tx: TxId) {
+        if let Some(call) = self.txs.remove(&tx)
+            && let Some(link) = self.calls.get_mut(&call)
+        {
+            link.txs.retain(|t| *t != tx);
+        }
+    }
+
+    /// Hands `input` to a call; a call that cannot take it (gone or
+    /// swamped) loses it, and the peer's retransmission tries again.
+    pub fn deliver(&mut self, call: CallRef, input: CallInput) {
+        let Some(link) = self.calls.get(&call) else {
+            return;
+        };
+        match link.input.try_send(input) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                debug!(%call, "call input queue full; message dropped")
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.remove(call);
+            }
+        }
+    }
+
+    /// Sends `input` to every call (shutdown).
+    pub fn broadcast(&mut self, make: impl Fn() -> CallInput) {
+        let ids: Vec<CallRef> = self.calls.keys().copied().collect();
+        for id in ids {
+            self.deliver(id, make());
+        }
+    }
+
+    /// Forgets an ended call; returns its trunk.
+    pub fn remove(&mut self, call: CallRef) -> Option<TrunkName> {
+        let link = self.calls.remove(&call)?;
+        for key in &link.keys {
+            self.dialogs.remove(key);
+        }
+        for tx in &link.txs {
+            self.txs.remove(tx);
+        }
+        if let Some(load) = self.trunks.get_mut(&link.trunk) {
+            load.active = load.active.saturating_sub(1);
+        }
+        Some(link.trunk)
+    }
+}
+
+/// How long a bucket refill of one token takes at `rate`, for tests.
+#[cfg(test)]
+fn per_token(rate: u32) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(1.0 / f64::from(rate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_its_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5, t0);
+        for _ in 0..5 {
+            assert!(b.take(t0));
+        }
+        assert!(!b.take(t0), "burst spent");
+        assert!(!b.take(t0 + per_token(5) / 2));
+        assert!(b.take(t0 + per_token(5)), "one token after 1/rate");
+        assert!(!b.take(t0 + per_token(5)));
+        // A long pause refills no more than the burst.
+        let later = t0 + std::time::Duration::from_secs(60);
+        for _ in 0..5 {
+            assert!(b.take(later));
+        }
+        assert!(!b.take(later));
+    }
+}
