@@ -125,5 +125,11 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.node.name != new.node.name {
         parts.push("[node] name");
     }
+    if old.cdr != new.cdr {
+        parts.push("[cdr]");
+    }
+    if old.media_regions != new.media_regions {
+        parts.push("[[media_region]]");
+    }
     parts
 }
