@@ -239,3 +239,6 @@ impl LineRelay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

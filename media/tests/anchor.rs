@@ -1,4 +1,5 @@
 //! Offer/answer anchoring: what the other leg sees, and where the relay sends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{IpAddr, SocketAddr};
 use voxgate_media::anchor::{

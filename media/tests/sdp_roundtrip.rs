@@ -1,5 +1,6 @@
 //! Parse → print → parse on SDP as real agents send it (media/tests/sdp/*.sdp,
 //! also the fuzz seeds), and the accessors the call path relies on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
 use voxgate_media::sdp::{Direction, SessionDescription};

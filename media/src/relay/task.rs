@@ -107,10 +107,8 @@ impl LineTask {
         self.apply_control();
         loop {
             let (side, kind) = tokio::select! {
-                _ = self.sockets[0][0].readable() => (Side::A, SocketKind::Rtp),
-                _ = self.sockets[0][1].readable() => (Side::A, SocketKind::Rtcp),
-                _ = self.sockets[1][0].readable() => (Side::B, SocketKind::Rtp),
-                _ = self.sockets[1][1].readable() => (Side::B, SocketKind::Rtcp),
+                // Unbiased: a flooded socket must not starve the others. New
+                // targets still apply first: `drain` looks for them.
                 changed = self.control.changed() => {
                     if changed.is_err() {
                         break; // the session is gone
@@ -118,6 +116,10 @@ impl LineTask {
                     self.apply_control();
                     continue;
                 }
+                _ = self.sockets[0][0].readable() => (Side::A, SocketKind::Rtp),
+                _ = self.sockets[0][1].readable() => (Side::A, SocketKind::Rtcp),
+                _ = self.sockets[1][0].readable() => (Side::B, SocketKind::Rtp),
+                _ = self.sockets[1][1].readable() => (Side::B, SocketKind::Rtcp),
             };
             if !self.drain(side, kind) {
                 // A socket error other than WouldBlock leaves the socket
@@ -146,6 +148,10 @@ impl LineTask {
     /// Relays what `side`'s `kind` socket holds, up to a batch. False after a
     /// socket error.
     fn drain(&mut self, side: Side, kind: SocketKind) -> bool {
+        // `set_remote` returned before these packets were read: its targets apply.
+        if self.control.has_changed().unwrap_or(false) {
+            self.apply_control();
+        }
         let now = Instant::now();
         let now_std = now.into_std();
         let mut relayed = [0u64; 2];

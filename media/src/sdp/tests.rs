@@ -216,7 +216,7 @@ fn setters_keep_inherited_values_in_step() {
     assert_eq!(SessionDescription::parse(text.as_bytes()).unwrap(), sdp);
 
     sdp.remove_attributes(|_| true);
-    let mut s2 = parse(&format!("{MINIMAL}")).unwrap();
+    let mut s2 = parse(MINIMAL).unwrap();
     s2.media_mut()[0].set_direction(Direction::SendOnly);
     assert!(s2.media()[0].is_held());
 }
