@@ -1,0 +1,114 @@
+//! Micro-benchmarks of the RTP relay's per-packet path, sans-IO: classify,
+//! counters, latch check, forward target — what a line task does between
+//! `try_recv_from` and `try_send_to`. Nothing in it allocates.
+//!
+//! Run: `cargo bench --bench rtp_relay` (add `-- --quick` for a smoke run).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::Instant;
+use voxgate_media::anchor::RemoteMedia;
+use voxgate_media::latch::{LineRelay, Side, SocketKind};
+use voxgate_media::rtp::classify;
+use voxgate_media::sdp::Direction;
+
+/// A 172-byte PCMA packet: 12-byte header, 20 ms of 8 kHz samples.
+fn pcma(seq: u16) -> [u8; 172] {
+    let mut p = [0xd5u8; 172];
+    p[0] = 0x80;
+    p[1] = 8;
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p[8..12].copy_from_slice(&0x5eed_0001u32.to_be_bytes());
+    p
+}
+
+fn remote(rtp: &str, rtcp: &str, mux: bool) -> RemoteMedia {
+    RemoteMedia {
+        rtp: Some(rtp.parse().unwrap()),
+        rtcp: Some(rtcp.parse().unwrap()),
+        rtcp_mux: mux,
+        direction: Direction::SendRecv,
+    }
+}
+
+/// A line in mid-call: both targets signalled, both peers latched.
+fn latched_line(a_src: SocketAddr, b_src: SocketAddr) -> LineRelay {
+    let mut line = LineRelay::new();
+    line.set_remote(Side::A, remote("10.0.0.1:4000", "10.0.0.1:4001", false));
+    line.set_remote(Side::B, remote("192.0.2.2:6000", "192.0.2.2:6000", true));
+    let now = Instant::now();
+    line.on_packet(Side::A, SocketKind::Rtp, a_src, &pcma(0), now);
+    line.on_packet(Side::B, SocketKind::Rtp, b_src, &pcma(0), now);
+    line
+}
+
+fn relay(c: &mut Criterion) {
+    let a_src: SocketAddr = "198.51.100.1:31000".parse().unwrap();
+    let b_src: SocketAddr = "192.0.2.2:6000".parse().unwrap();
+    let mut group = c.benchmark_group("rtp_relay");
+    group.throughput(Throughput::Elements(1));
+
+    group.bench_function("on_packet_pcma_172B", |bench| {
+        let mut line = latched_line(a_src, b_src);
+        let mut pkt = pcma(1);
+        let mut seq = 1u16;
+        let now = Instant::now();
+        bench.iter(|| {
+            seq = seq.wrapping_add(1);
+            pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+            let forward = line.on_packet(
+                Side::A,
+                SocketKind::Rtp,
+                black_box(a_src),
+                black_box(&pkt),
+                now,
+            );
+            if let Some(f) = &forward {
+                line.on_sent(f, true);
+            }
+            black_box(forward)
+        });
+    });
+
+    group.bench_function("on_packet_rtcp_muxed", |bench| {
+        let mut line = latched_line(a_src, b_src);
+        let rr = [0x80u8, 201, 0, 1, 0x5e, 0xed, 0, 1];
+        let now = Instant::now();
+        bench.iter(|| {
+            black_box(line.on_packet(
+                Side::B,
+                SocketKind::Rtp,
+                black_box(b_src),
+                black_box(&rr),
+                now,
+            ))
+        });
+    });
+
+    group.bench_function("on_packet_foreign_source_dropped", |bench| {
+        let mut line = latched_line(a_src, b_src);
+        let pkt = pcma(5);
+        let intruder: SocketAddr = "203.0.113.66:9".parse().unwrap();
+        let now = Instant::now();
+        bench.iter(|| {
+            black_box(line.on_packet(
+                Side::A,
+                SocketKind::Rtp,
+                black_box(intruder),
+                black_box(&pkt),
+                now,
+            ))
+        });
+    });
+
+    group.bench_function("classify_pcma", |bench| {
+        let pkt = pcma(7);
+        bench.iter(|| black_box(classify(black_box(&pkt), true)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, relay);
+criterion_main!(benches);
