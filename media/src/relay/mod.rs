@@ -32,7 +32,8 @@ use crate::sdp::MAX_MEDIA;
 pub use stats::{LegStats, RegionStats, SessionStats};
 use stats::{RegionCounters, SessionShared};
 
-/// Tuning of the relay.
+/// Tuning of the relay. (The inactivity timer needs no tick: `inactive()`
+/// sleeps until the last activity plus the timeout and checks again.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Most packets handled per socket wake-up before the task looks at the
@@ -198,6 +199,25 @@ pub struct MediaSession {
     local: [Vec<LocalMedia>; 2],
     shared: Arc<SessionShared>,
     control: watch::Sender<Control>,
+}
+
+impl std::fmt::Debug for MediaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSession")
+            .field("a", &self.local[0])
+            .field("b", &self.local[1])
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let regions: Vec<_> = self.regions.iter().map(|r| (&r.name, &r.pool)).collect();
+        f.debug_struct("MediaEngine")
+            .field("regions", &regions)
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 impl MediaSession {
