@@ -12,59 +12,59 @@ fn lo() -> IpAddr {
 
 #[test]
 fn a_pair_is_even_rtp_and_rtcp_plus_one_both_bound() {
-    let pool = Arc::new(PortPool::new(lo(), 43001, 43020));
+    let pool = Arc::new(PortPool::new(lo(), 27001, 27020));
     let pair = pool.allocate().unwrap();
-    assert_eq!(pair.rtp_port(), 43002, "odd minimum rounds up to even");
-    assert_eq!(pair.rtcp_port(), 43003);
-    assert_eq!(pair.rtp().local_addr().unwrap().port(), 43002);
-    assert_eq!(pair.rtcp().local_addr().unwrap().port(), 43003);
+    assert_eq!(pair.rtp_port(), 27002, "odd minimum rounds up to even");
+    assert_eq!(pair.rtcp_port(), 27003);
+    assert_eq!(pair.rtp().local_addr().unwrap().port(), 27002);
+    assert_eq!(pair.rtcp().local_addr().unwrap().port(), 27003);
     assert_eq!(pair.addr(), lo());
     assert_eq!((pool.capacity(), pool.in_use()), (9, 1));
     // Bound without SO_REUSEADDR: nobody else gets the port meanwhile.
-    assert!(UdpSocket::bind((lo(), 43002)).is_err());
+    assert!(UdpSocket::bind((lo(), 27002)).is_err());
     drop(pair);
     assert_eq!(pool.in_use(), 0);
-    UdpSocket::bind((lo(), 43002)).unwrap();
+    UdpSocket::bind((lo(), 27002)).unwrap();
 }
 
 #[test]
 fn allocation_rotates_instead_of_reusing_the_pair_just_freed() {
-    let pool = Arc::new(PortPool::new(lo(), 43100, 43105)); // 3 pairs
+    let pool = Arc::new(PortPool::new(lo(), 27100, 27105)); // 3 pairs
     let mut seen = Vec::new();
     for _ in 0..4 {
         let pair = pool.allocate().unwrap();
         seen.push(pair.rtp_port());
-        // dropped at once: a lowest-free policy would hand out 43100 every time
+        // dropped at once: a lowest-free policy would hand out 27100 every time
     }
-    assert_eq!(seen, [43100, 43102, 43104, 43100]);
+    assert_eq!(seen, [27100, 27102, 27104, 27100]);
     assert_eq!(pool.in_use(), 0);
 
     // Held pairs are skipped on the way round.
-    let held = pool.allocate().unwrap(); // 43102
-    let a = pool.allocate().unwrap(); // 43104
-    let b = pool.allocate().unwrap(); // 43100
+    let held = pool.allocate().unwrap(); // 27102
+    let a = pool.allocate().unwrap(); // 27104
+    let b = pool.allocate().unwrap(); // 27100
     assert_eq!(
         (held.rtp_port(), a.rtp_port(), b.rtp_port()),
-        (43102, 43104, 43100)
+        (27102, 27104, 27100)
     );
     assert!(matches!(
         pool.allocate(),
         Err(MediaError::PortsExhausted { .. })
     ));
     drop(a);
-    assert_eq!(pool.allocate().unwrap().rtp_port(), 43104);
+    assert_eq!(pool.allocate().unwrap().rtp_port(), 27104);
 }
 
 #[test]
 fn a_pair_taken_by_another_socket_is_skipped() {
-    let pool = Arc::new(PortPool::new(lo(), 43200, 43205));
+    let pool = Arc::new(PortPool::new(lo(), 27200, 27205));
     // Another process holds the RTCP port of the first pair.
-    let squatter = UdpSocket::bind((lo(), 43201)).unwrap();
+    let squatter = UdpSocket::bind((lo(), 27201)).unwrap();
     let pair = pool.allocate().unwrap();
-    assert_eq!(pair.rtp_port(), 43202);
+    assert_eq!(pair.rtp_port(), 27202);
     assert_eq!(pool.in_use(), 1, "the busy pair is not counted as used");
     // And the RTP port of the next one.
-    let squatter2 = UdpSocket::bind((lo(), 43204)).unwrap();
+    let squatter2 = UdpSocket::bind((lo(), 27204)).unwrap();
     assert!(matches!(
         pool.allocate(),
         Err(MediaError::PortsExhausted { .. })
@@ -73,7 +73,7 @@ fn a_pair_taken_by_another_socket_is_skipped() {
     drop((squatter, squatter2));
     // Free again: the next search (rotating from where it stopped) takes them.
     let ports = [pool.allocate().unwrap(), pool.allocate().unwrap()].map(|p| p.rtp_port());
-    assert_eq!(ports, [43200, 43204]);
+    assert_eq!(ports, [27200, 27204]);
 }
 
 #[test]
@@ -83,14 +83,14 @@ fn ipv6_loopback_pairs() {
     if UdpSocket::bind((v6, 0)).is_err() {
         return;
     }
-    let pool = Arc::new(PortPool::new(v6, 43300, 43309));
+    let pool = Arc::new(PortPool::new(v6, 27300, 27309));
     let pair = pool.allocate().unwrap();
     assert!(pair.rtp().local_addr().unwrap().is_ipv6());
 }
 
 #[test]
 fn pools_are_shared_between_threads() {
-    let pool = Arc::new(PortPool::new(lo(), 43400, 43499)); // 50 pairs
+    let pool = Arc::new(PortPool::new(lo(), 27400, 27499)); // 50 pairs
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let pool = Arc::clone(&pool);

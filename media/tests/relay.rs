@@ -1,7 +1,8 @@
 //! The relay over real loopback sockets: both directions, NAT latching, RTCP,
 //! rtcp-mux, counters, inactivity and hold, ports back to the pool.
 //!
-//! Each test has its own port range so the tests can run in parallel.
+//! Each test has its own port range (below the ephemeral range, away from the
+//! ranges of the sample config and the SIPp suite) so tests can run in parallel.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -137,14 +138,14 @@ async fn in_use_until(engine: &MediaEngine, region: &str, n: usize) {
 
 #[tokio::test]
 async fn relays_rtp_both_ways_unchanged() {
-    let engine = engine(40000);
+    let engine = engine(24000);
     let s = engine.open("r1", "r2", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
     let (la, lb) = (s.local(Side::A)[0], s.local(Side::B)[0]);
-    assert!((40000..40100).contains(&la.rtp_port) && la.rtp_port % 2 == 0);
-    assert!((40100..40200).contains(&lb.rtp_port));
+    assert!((24000..24100).contains(&la.rtp_port) && la.rtp_port % 2 == 0);
+    assert!((24100..24200).contains(&lb.rtp_port));
     assert_eq!(la.rtcp_port, la.rtp_port + 1);
 
     a.rtp.send_to(&rtp(1), rtp_to(&la)).await.unwrap();
@@ -176,7 +177,7 @@ async fn relays_rtp_both_ways_unchanged() {
 
 #[tokio::test]
 async fn latches_to_the_real_source_behind_nat() {
-    let engine = engine(40200);
+    let engine = engine(24200);
     let s = engine.open("r1", "r1", 1).unwrap();
     // A signals port X (a socket that should hear nothing once latched) but sends from Y.
     let signalled = Peer::new().await;
@@ -214,7 +215,7 @@ async fn latches_to_the_real_source_behind_nat() {
 
 #[tokio::test]
 async fn rtcp_is_relayed_between_the_rtcp_ports() {
-    let engine = engine(40400);
+    let engine = engine(24400);
     let s = engine.open("r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
@@ -243,7 +244,7 @@ async fn rtcp_is_relayed_between_the_rtcp_ports() {
 
 #[tokio::test]
 async fn rtcp_mux_on_one_leg() {
-    let engine = engine(40600);
+    let engine = engine(24600);
     let s = engine.open("r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(true)]);
@@ -273,7 +274,7 @@ async fn rtcp_mux_on_one_leg() {
 
 #[tokio::test]
 async fn counts_packets_bytes_and_sequence_gaps() {
-    let engine = engine(40800);
+    let engine = engine(24800);
     let s = engine.open("r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
@@ -303,7 +304,7 @@ async fn counts_packets_bytes_and_sequence_gaps() {
 
 #[tokio::test]
 async fn media_lines_are_relayed_independently() {
-    let engine = engine(41000);
+    let engine = engine(25000);
     let s = engine.open("r1", "r1", 2).unwrap();
     let (a0, b0, a1, b1) = (
         Peer::new().await,
@@ -328,7 +329,7 @@ async fn media_lines_are_relayed_independently() {
 
 #[tokio::test]
 async fn inactivity_resolves_after_the_timeout_without_media() {
-    let engine = engine(41200);
+    let engine = engine(25200);
     let s = engine.open("r1", "r1", 1).unwrap();
     let started = Instant::now();
     timeout(WAIT, s.inactive(Duration::from_millis(300)))
@@ -341,21 +342,21 @@ async fn inactivity_resolves_after_the_timeout_without_media() {
 
 #[tokio::test]
 async fn media_keeps_the_call_alive_and_select_can_poll_inactive_repeatedly() {
-    let engine = engine(41400);
+    let engine = engine(25400);
     let s = engine.open("r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
     let la = s.local(Side::A)[0];
 
-    // 800 ms of media every 50 ms against a 300 ms timeout, with `inactive`
+    // 800 ms of media every 50 ms against a 500 ms timeout, with `inactive`
     // re-created on every tick (as a call actor's select! loop does).
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let start = Instant::now();
     let mut seq = 0;
     while start.elapsed() < Duration::from_millis(800) {
         tokio::select! {
-            () = s.inactive(Duration::from_millis(300)) => panic!("inactive while media flows"),
+            () = s.inactive(Duration::from_millis(500)) => panic!("inactive while media flows"),
             _ = tick.tick() => {
                 seq += 1;
                 a.rtp.send_to(&rtp(seq), rtp_to(&la)).await.unwrap();
@@ -379,7 +380,7 @@ async fn media_keeps_the_call_alive_and_select_can_poll_inactive_repeatedly() {
 
 #[tokio::test]
 async fn hold_pauses_the_inactivity_timer() {
-    let engine = engine(41600);
+    let engine = engine(25600);
     let s = engine.open("r1", "r1", 1).unwrap();
     s.set_hold(Side::B, true);
     assert!(
@@ -427,7 +428,7 @@ async fn hold_pauses_the_inactivity_timer() {
 
 #[tokio::test]
 async fn ports_go_back_to_the_pool_on_close_and_drop() {
-    let engine = engine(41800);
+    let engine = engine(25800);
     let s1 = engine.open("r1", "r2", 2).unwrap();
     let s2 = engine.open("r1", "r1", 1).unwrap();
     assert_eq!(engine.pool("r1").unwrap().in_use(), 4);
@@ -449,7 +450,7 @@ async fn ports_go_back_to_the_pool_on_close_and_drop() {
 
 #[tokio::test]
 async fn open_errors() {
-    let engine = engine(42000);
+    let engine = engine(26000);
     assert!(matches!(
         engine.open("nowhere", "r1", 1),
         Err(MediaError::UnknownRegion { region }) if region == "nowhere"
@@ -463,14 +464,14 @@ async fn open_errors() {
     ));
     // 5 pairs: a 3-line session on both legs (6 pairs) cannot be had...
     let small = MediaEngine::new(
-        &[("s".to_owned(), "127.0.0.1".parse().unwrap(), 42100, 42109)],
+        &[("s".to_owned(), "127.0.0.1".parse().unwrap(), 26400, 26409)],
         EngineOptions::default(),
     );
     assert!(matches!(
         small.open("s", "s", 3),
         Err(MediaError::PortsExhausted {
-            port_min: 42100,
-            port_max: 42109,
+            port_min: 26400,
+            port_max: 26409,
             ..
         })
     ));
@@ -483,7 +484,7 @@ async fn open_errors() {
 
 #[test]
 fn open_outside_a_runtime_is_an_error() {
-    let engine = engine(42200);
+    let engine = engine(26200);
     assert!(matches!(
         engine.open("r1", "r1", 1),
         Err(MediaError::NoRuntime)
