@@ -63,12 +63,17 @@ impl<M: MediaControl> Call<M> {
                 } else {
                     Side::Callee
                 };
+                // A BYE crossing ours (the end was already decided): the other
+                // leg has its BYE, or never had a dialog; one is enough.
+                let first = self.outcome.is_none();
                 self.decide(now, side, EndCause::Normal, None);
                 if let Some(state) = self.leg_state(leg) {
                     state.pending_ok = None;
                     state.timer = None;
                 }
-                self.send_bye(leg.other());
+                if first {
+                    self.send_bye(leg.other());
+                }
             }
             m if relayed(&m) => self.relay(now, leg, tx, request, m),
             // REFER and the rest: not offered in our Allow.
@@ -381,8 +386,11 @@ impl<M: MediaControl> Call<M> {
             tx: relay.tx_in,
             response: out,
         });
-        // §12.2.1.2: 481 or 408 to a request in a dialog means the dialog is gone.
-        if matches!(status, 481 | 408) {
+        // §12.2.1.2: 481 or 408 to a request in a dialog means the dialog is
+        // gone; except a 481 to PRACK, which only says that no reliable
+        // provisional matched its RAck (RFC 3262 §3).
+        let prack_unmatched = relay.method == Method::Prack && status == 481;
+        if matches!(status, 481 | 408) && !prack_unmatched {
             self.hang_up(
                 now,
                 if to == Leg::A {
@@ -453,6 +461,9 @@ impl<M: MediaControl> Call<M> {
         };
         match own {
             Own::Refresh(leg, method) => {
+                if method == Method::Invite {
+                    self.offer_in_progress = false;
+                }
                 if (200..300).contains(&status) {
                     if method == Method::Invite {
                         let seq = response.cseq().map(|c| c.seq).unwrap_or(0);
@@ -494,6 +505,7 @@ impl<M: MediaControl> Call<M> {
     /// body when the peer allows it, else a re-INVITE with our last SDP.
     pub(crate) fn send_refresh(&mut self, leg: Leg) {
         if self.offer_in_progress {
+            // The exchange in progress refreshes both legs when it succeeds.
             return;
         }
         let session_config = self.session_config();
@@ -526,6 +538,11 @@ impl<M: MediaControl> Call<M> {
         let to = state.peer;
         let tls_name = state.tls_name.clone();
         let tx = TxId::next();
+        if method == Method::Invite {
+            // §14.1: no other INVITE on the leg until this one completes;
+            // requests that would cross it get 491 (`relay`).
+            self.offer_in_progress = true;
+        }
         self.own.insert(tx, Own::Refresh(leg, method));
         self.push(CallAction::Send {
             tx,

@@ -304,10 +304,26 @@ pub(crate) struct BLeg {
     pub offered: bool,
     pub provisional: bool,
     pub answered: bool,
+    /// The INVITE got a final non-2xx response or failed: nothing is left to cancel.
+    pub done: bool,
     pub cancel: CancelState,
     pub trying_deadline: Option<Instant>,
     pub ring_deadline: Option<Instant>,
+    /// §9.1: 64*T1 after our CANCEL without a final response, the INVITE
+    /// counts as cancelled.
+    pub cancel_deadline: Option<Instant>,
     pub session: Option<voxgate_sip::dialog::UacOffer>,
+}
+
+impl BLeg {
+    /// Its INVITE is complete without an answer (final response, failure,
+    /// CANCEL given up): no timer of the attempt applies any more.
+    pub(crate) fn complete(&mut self) {
+        self.done = true;
+        self.trying_deadline = None;
+        self.ring_deadline = None;
+        self.cancel_deadline = None;
+    }
 }
 
 /// Where the call is.
@@ -600,12 +616,14 @@ impl<M: MediaControl> Call<M> {
     }
 
     /// Ends the call when its outcome is decided and nothing is owed any more.
-    fn maybe_finish(&mut self) {
+    pub(crate) fn maybe_finish(&mut self) {
         if self.phase != Phase::Ending {
             return;
         }
         let b_pending = self.b.as_ref().is_some_and(|b| {
-            !b.answered && matches!(b.cancel, CancelState::Sent(_) | CancelState::Pending(_))
+            !b.answered
+                && !b.done
+                && matches!(b.cancel, CancelState::Sent(_) | CancelState::Pending(_))
         });
         let own_pending = self
             .own

@@ -60,10 +60,15 @@ impl<M: MediaControl> Call<M> {
                 .map(Some)
                 .map_err(|_| (488, "Not Acceptable Here"))
         };
-        let session = match self.session_config().negotiate_uas(&a.invite) {
-            Ok(n) => Ok(Some(n)),
-            Err(SessionTimerError::TooSmall { min_se }) => Err(min_se),
-            Err(_) => Ok(None),
+        // With session timers off we are a UAS without the extension: its
+        // headers are ignored (RFC 4028 §9), never answered with 422.
+        let session = match self.ctx.config.calls.session_expires {
+            None => Ok(None),
+            Some(_) => match self.session_config().negotiate_uas(&a.invite) {
+                Ok(n) => Ok(Some(n)),
+                Err(SessionTimerError::TooSmall { min_se }) => Err(min_se),
+                Err(_) => Ok(None),
+            },
         };
         let caller = party(a.invite.from_header().ok());
         let callee = party(a.invite.to_header().ok());
@@ -119,6 +124,11 @@ impl<M: MediaControl> Call<M> {
 
     /// Tries destinations until one can be started; fails the call when none is left.
     pub(crate) fn next_attempt(&mut self, now: Instant) {
+        if self.outcome.is_some() {
+            // The call is over (cancelled, hung up): an attempt that fails
+            // now must not start another.
+            return;
+        }
         while let Some(dest) = self.destinations.pop_front() {
             self.attempts += 1;
             match self.start_attempt(now, dest) {
@@ -286,9 +296,11 @@ impl<M: MediaControl> Call<M> {
             offered,
             provisional: false,
             answered: false,
+            done: false,
             cancel: CancelState::None,
             trying_deadline,
             ring_deadline: Some(now + self.ring_timeout),
+            cancel_deadline: None,
             session,
         });
         Ok(())
@@ -320,18 +332,18 @@ impl<M: MediaControl> Call<M> {
             return;
         };
         match status {
-            100..=199 => self.on_b_provisional(status, &response),
+            100..=199 => self.on_b_provisional(now, status, &response),
             200..=299 => self.on_b_answer(now, &response),
             _ => self.on_b_failure(now, status, &response),
         }
     }
 
-    fn on_b_provisional(&mut self, status: u16, response: &Message) {
+    fn on_b_provisional(&mut self, now: Instant, status: u16, response: &Message) {
         let Some(b) = self.b.as_mut() else { return };
         b.trying_deadline = None;
         b.provisional = true;
         if let CancelState::Pending(why) = b.cancel {
-            self.send_cancel(why);
+            self.send_cancel(now, why);
             return;
         }
         if status == 100 || matches!(b.cancel, CancelState::Sent(_)) {
@@ -357,8 +369,17 @@ impl<M: MediaControl> Call<M> {
             .to_string();
         let mut builder = a_response(a, status, &reason);
         if reliable && let Some(b_rseq) = b_rseq {
-            let ours = a.rseq.next_value();
-            a.rseq_map.push((ours, b_rseq));
+            // B retransmits a reliable provisional until its PRACK: relay the
+            // retransmission under the RSeq A already has, or A would PRACK it
+            // again and B answer that second PRACK with 481.
+            let ours = match a.rseq_map.iter().find(|(_, theirs)| *theirs == b_rseq) {
+                Some((ours, _)) => *ours,
+                None => {
+                    let ours = a.rseq.next_value();
+                    a.rseq_map.push((ours, b_rseq));
+                    ours
+                }
+            };
             builder = builder
                 .header(HeaderName::Require, "100rel")
                 .header(HeaderName::RSeq, &ours.to_string());
@@ -430,6 +451,7 @@ impl<M: MediaControl> Call<M> {
         b.answered = true;
         b.trying_deadline = None;
         b.ring_deadline = None;
+        b.cancel_deadline = None;
         let cancelled = matches!(
             b.cancel,
             CancelState::Sent(CancelWhy::CallOver) | CancelState::Pending(CancelWhy::CallOver)
@@ -507,8 +529,7 @@ impl<M: MediaControl> Call<M> {
 
     fn on_b_failure(&mut self, now: Instant, status: u16, response: &Message) {
         let Some(b) = self.b.as_mut() else { return };
-        b.trying_deadline = None;
-        b.ring_deadline = None;
+        b.complete();
         let cancel = b.cancel;
         b.cancel = CancelState::None;
         let leg = self.leg_id(Leg::B);
@@ -602,15 +623,24 @@ impl<M: MediaControl> Call<M> {
             return;
         }
         if let Some(own) = self.own.remove(&tx) {
-            if let Own::Refresh(_, _) = own {
+            if let Own::Refresh(_, method) = own {
+                if method == Method::Invite {
+                    self.offer_in_progress = false;
+                }
                 // §12.2.1.2: a timed-out request in a dialog ends it.
                 self.hang_up(now, Side::Edge, EndCause::SessionExpired);
             }
             return;
         }
-        let current = self.b.as_ref().is_some_and(|b| b.tx == tx && !b.answered);
+        let current = self
+            .b
+            .as_ref()
+            .is_some_and(|b| b.tx == tx && !b.answered && !b.done);
         if !current {
             return;
+        }
+        if let Some(b) = self.b.as_mut() {
+            b.complete();
         }
         let cancel = self
             .b
@@ -658,28 +688,43 @@ impl<M: MediaControl> Call<M> {
         }
         self.reject_a(now, 487, "Request Terminated", None);
         self.decide(now, Side::Caller, EndCause::Cancelled, Some(487));
-        self.cancel_b(CancelWhy::CallOver);
+        self.cancel_b(now, CancelWhy::CallOver);
     }
 
     /// Cancels the current B attempt if it is still pending.
-    pub(crate) fn cancel_b(&mut self, why: CancelWhy) {
+    pub(crate) fn cancel_b(&mut self, now: Instant, why: CancelWhy) {
         let Some(b) = self.b.as_mut() else { return };
-        if b.answered || matches!(b.cancel, CancelState::Sent(_)) {
+        if b.answered || b.done {
+            // Its INVITE is complete: there is nothing to cancel.
             return;
         }
+        match b.cancel {
+            CancelState::Sent(_) => {
+                // One CANCEL is enough; but the call being over outranks the
+                // ring timeout, so that the attempt's end starts no other.
+                if why == CancelWhy::CallOver {
+                    b.cancel = CancelState::Sent(why);
+                }
+                return;
+            }
+            CancelState::Pending(CancelWhy::CallOver) => return,
+            CancelState::Pending(CancelWhy::RingTimeout) | CancelState::None => {}
+        }
         if b.provisional {
-            self.send_cancel(why);
+            self.send_cancel(now, why);
         } else {
             // §9.1: no CANCEL before a provisional; send it when one comes.
             b.cancel = CancelState::Pending(why);
             b.trying_deadline = None;
+            b.ring_deadline = None;
         }
     }
 
-    fn send_cancel(&mut self, why: CancelWhy) {
+    fn send_cancel(&mut self, now: Instant, why: CancelWhy) {
         let Some(b) = self.b.as_mut() else { return };
         b.cancel = CancelState::Sent(why);
         b.ring_deadline = None;
+        b.cancel_deadline = Some(now + self.ctx.timers.t1 * 64);
         let Ok(bytes) = cancel_for(&b.invite) else {
             return;
         };
@@ -738,7 +783,7 @@ impl<M: MediaControl> Call<M> {
     ) {
         self.reject_a(now, status, reason, None);
         self.decide(now, side, cause, Some(status));
-        self.cancel_b(CancelWhy::CallOver);
+        self.cancel_b(now, CancelWhy::CallOver);
     }
 
     /// Ends the call from any state.
@@ -849,7 +894,23 @@ impl<M: MediaControl> Call<M> {
     /// Timers of the setup phase.
     pub(crate) fn setup_timeouts(&mut self, now: Instant) {
         let Some(b) = self.b.as_mut() else { return };
-        if b.answered {
+        if b.answered || b.done {
+            return;
+        }
+        if b.cancel_deadline.is_some_and(|d| d <= now) {
+            // §9.1: no final response 64*T1 after our CANCEL: the INVITE
+            // counts as cancelled (its transaction absorbs a late answer).
+            b.complete();
+            let cancel = std::mem::replace(&mut b.cancel, CancelState::None);
+            if cancel == CancelState::Sent(CancelWhy::RingTimeout) {
+                let leg = self.leg_id(Leg::B);
+                self.event(CallEvent::LegFailed {
+                    leg,
+                    failure: LegFailure::Timeout,
+                });
+                self.last_status = Some(480);
+                self.next_attempt(now);
+            }
             return;
         }
         if b.trying_deadline.is_some_and(|d| d <= now) {
@@ -868,21 +929,26 @@ impl<M: MediaControl> Call<M> {
         }
         if b.ring_deadline.is_some_and(|d| d <= now) {
             b.ring_deadline = None;
-            self.cancel_b(CancelWhy::RingTimeout);
+            self.cancel_b(now, CancelWhy::RingTimeout);
         }
     }
 }
 
-/// A response on A to its INVITE, with our tag and Contact.
+/// A response on A to its INVITE (18x or 2xx: it creates A's dialog), with
+/// our tag and Contact, and A's own Record-Route echoed (§12.1.1) so that
+/// the caller's proxies stay in its route set.
 fn a_response(a: &ALeg, status: u16, reason: &str) -> MessageBuilder {
-    response_to(
+    let mut b = response_to(
         &a.invite,
         status,
         reason,
         Some(&a.tag),
         Some(a.state.peer.addr),
-    )
-    .header(HeaderName::Contact, &a.state.local.contact(None))
+    );
+    for rr in a.invite.header_lines(HeaderName::RecordRoute) {
+        b = b.header(HeaderName::RecordRoute, rr);
+    }
+    b.header(HeaderName::Contact, &a.state.local.contact(None))
 }
 
 /// Whether a message's body is SDP.

@@ -38,6 +38,7 @@ impl<M: MediaControl> Call<M> {
         if let Some(b) = &self.b {
             consider(b.trying_deadline);
             consider(b.ring_deadline);
+            consider(b.cancel_deadline);
         }
         next
     }
@@ -56,7 +57,7 @@ impl<M: MediaControl> Call<M> {
             self.session_timer(now, leg);
         }
         self.setup_timeouts(now);
-        self.maybe_finish_after_timers();
+        self.maybe_finish();
     }
 
     fn retransmit_ok(&mut self, now: Instant, leg: Leg) {
@@ -95,22 +96,6 @@ impl<M: MediaControl> Call<M> {
                 self.hang_up(now, Side::Edge, EndCause::SessionExpired);
             }
             SessionTimerAction::NotYet => {}
-        }
-    }
-
-    fn maybe_finish_after_timers(&mut self) {
-        if self.phase == Phase::Ending {
-            let owed = self
-                .own
-                .values()
-                .any(|o| matches!(o, Own::Bye | Own::Cancel))
-                || self.b.as_ref().is_some_and(|b| {
-                    !b.answered
-                        && matches!(b.cancel, CancelState::Sent(_) | CancelState::Pending(_))
-                });
-            if !owed {
-                self.finish();
-            }
         }
     }
 }

@@ -1,0 +1,738 @@
+//! Setting a call up: the INVITE, the control plane's first command, the
+//! B attempts and how their responses reach the caller.
+
+use super::*;
+
+// ---- the INVITE and the control plane ----
+
+#[test]
+fn invite_sets_info_and_sends_nothing_until_a_command() {
+    let (h, out) = Harness::new(CALLS);
+    let info = h.call.info().expect("info");
+    assert_eq!(info.trunk.as_str(), "carrier");
+    assert_eq!(info.region, "r1");
+    assert_eq!(info.from.user.as_deref(), Some("+15551234"));
+    assert_eq!(info.from.display.as_deref(), Some("Alice"));
+    assert_eq!(info.to.user.as_deref(), Some("+15550100"));
+    assert_eq!(info.request_user.as_deref(), Some("+15550100"));
+    assert_eq!(
+        info.headers,
+        vec![(
+            "P-Asserted-Identity".to_string(),
+            "<sip:+15551234@carrier.example>".to_string()
+        )]
+    );
+    // Only the binding of A's dialog: no response, no request, no timer.
+    assert!(out.responses().is_empty() && out.sends().is_empty());
+    assert_eq!(
+        out.binds(),
+        vec![DialogKey {
+            call_id: "a-call-1@10.1.1.9".into(),
+            local_tag: h.our_a_tag().into(),
+        }]
+    );
+    assert_eq!(h.call.poll_timeout(), None);
+    assert_eq!(h.call.state_name(), "routing");
+}
+
+#[test]
+fn reject_answers_the_caller_and_ends_the_call() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::Command(CallCommand::Reject {
+        status: 404,
+        reason: None,
+    }));
+    assert_eq!(invite_status(&h, &out), vec![404]);
+    let (_, r) = out.response(404);
+    assert_eq!(r.reason(), Some("Not Found"));
+    assert_eq!(r.to_header().unwrap().tag(), Some(h.our_a_tag().as_str()));
+    assert_eq!(out.end(), Some((Side::Control, EndCause::Rejected(404))));
+    let record = out.ended().expect("record");
+    assert_eq!(record.outcome.status, Some(404));
+    assert_eq!(record.attempts, 0);
+    assert!(h.call.is_ended());
+    assert!(
+        h.feed(CallInput::Shutdown).is_empty(),
+        "nothing after Ended"
+    );
+}
+
+#[test]
+fn reject_with_a_non_error_status_is_500() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::Command(CallCommand::Reject {
+        status: 200,
+        reason: None,
+    }));
+    assert_eq!(invite_status(&h, &out), vec![500]);
+}
+
+#[test]
+fn control_plane_gone_while_routing_is_500() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::ControlGone);
+    assert_eq!(invite_status(&h, &out), vec![500]);
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::ControlLost)));
+}
+
+#[test]
+fn non_sdp_body_is_415_with_accept() {
+    let invite = {
+        let t = text(&a_invite(None, "")).replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+        );
+        parse(&t)
+    };
+    let (h, out) = Harness::with_invite(CALLS, invite);
+    assert_eq!(invite_status(&h, &out), vec![415]);
+    assert_eq!(
+        out.response(415).1.header(HeaderName::Accept),
+        Some("application/sdp")
+    );
+    assert!(h.call.info().is_none());
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Rejected(415))));
+}
+
+#[test]
+fn unparsable_sdp_is_488() {
+    let (h, out) = Harness::with_invite(CALLS, a_invite(Some("not sdp\r\n"), ""));
+    assert_eq!(invite_status(&h, &out), vec![488]);
+    assert!(h.call.is_ended());
+}
+
+#[test]
+fn session_expires_below_min_se_is_422() {
+    let calls = calls("session_expires_s = 1800\nmin_se_s = 120");
+    let invite = a_invite(Some(SDP_A), "Supported: timer\r\nSession-Expires: 90\r\n");
+    let (h, out) = Harness::with_invite(&calls, invite);
+    assert_eq!(invite_status(&h, &out), vec![422]);
+    assert_eq!(out.response(422).1.header(HeaderName::MinSe), Some("120"));
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Rejected(422))));
+}
+
+// ---- the B INVITE ----
+
+#[test]
+fn connect_sends_a_b_invite_of_our_own() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, out) = h.connected(&[B1]);
+    let inv = &b.invite.msg;
+    assert_eq!(b.invite.to, udp("203.0.113.7:5060"));
+    assert_eq!(inv.request_uri(), Some(B1));
+    assert_ne!(inv.call_id().unwrap(), "a-call-1@10.1.1.9");
+    let from = inv.from_header().unwrap();
+    assert!(from.tag().is_some_and(|t| t != "atag"));
+    assert_eq!(from.uri, "sip:+15551234@192.0.2.10:5060");
+    assert_eq!(from.display, Some("Alice"));
+    assert_eq!(inv.to_header().unwrap().tag(), None);
+    assert_eq!(inv.cseq().unwrap().seq, 1);
+    assert_eq!(inv.max_forwards().unwrap(), Some(68));
+    let via = inv.top_via().unwrap();
+    assert_eq!((via.host, via.port), ("192.0.2.10", Some(5060)));
+    assert_eq!(inv.vias().count(), 1);
+    assert_eq!(
+        inv.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+    assert_eq!(inv.header(HeaderName::RecordRoute), None);
+    // Its dialog is bound to the call before it leaves.
+    assert!(out.binds().contains(&DialogKey {
+        call_id: inv.call_id().unwrap().into(),
+        local_tag: from.tag().unwrap().into(),
+    }));
+    assert_eq!(h.call.state_name(), "connecting");
+    assert!(out.responses().is_empty(), "nothing to A yet");
+}
+
+#[test]
+fn b_invite_sdp_points_at_our_media() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let sdp = body(&b.invite.msg);
+    assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+    assert!(sdp.contains("m=audio 41000 RTP/AVP 0 8 101\r\n"), "{sdp}");
+    assert!(sdp.starts_with("v=0\r\no=voxgate "), "{sdp}");
+    assert!(sdp.contains("a=rtpmap:101 telephone-event/8000"), "{sdp}");
+    assert_eq!(b.invite.msg.content_type(), Some("application/sdp"));
+    // The relay learnt where A receives.
+    assert_eq!(
+        h.call.media.remote[0][0].rtp,
+        Some("10.1.1.1:30000".parse().unwrap())
+    );
+}
+
+#[test]
+fn b_invite_hides_the_a_leg() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    assert_hidden(&b.invite.msg, A_SECRETS);
+    assert_eq!(b.invite.msg.header_by_name("P-Asserted-Identity"), None);
+}
+
+#[test]
+fn b_invite_over_tcp_uses_our_tcp_address() {
+    let (mut h, _) = Harness::new(CALLS);
+    let mut d = dest(B1);
+    d.transport = TransportKind::Tcp;
+    let out = h.feed(CallInput::Command(CallCommand::Connect {
+        destinations: vec![d],
+        ring_timeout: None,
+        follow_redirects: false,
+    }));
+    let inv = out.sent(Method::Invite);
+    assert_eq!(inv.to.transport, TransportKind::Tcp);
+    assert_eq!(inv.msg.top_via().unwrap().transport, "TCP");
+    assert_eq!(
+        inv.msg.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060;transport=tcp>")
+    );
+}
+
+#[test]
+fn unusable_destination_is_skipped() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&["sip:pbx.example", B2]));
+    assert!(leg_failed(&out.events(), 1, LegFailure::BadDestination));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+}
+
+// ---- provisional responses ----
+
+#[test]
+fn ringing_is_relayed_without_b_topology() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    assert!(h.feed(b.response(100, "", None)).is_empty());
+    let out = h.feed(b.response(
+        180,
+        "Record-Route: <sip:rr.pbx.example;lr>\r\nP-Asserted-Identity: <sip:100@pbx.example>\r\n",
+        None,
+    ));
+    assert_eq!(invite_status(&h, &out), vec![180]);
+    let (_, ringing) = out.response(180);
+    assert_hidden(ringing, B_SECRETS);
+    assert_eq!(
+        ringing.to_header().unwrap().tag(),
+        Some(h.our_a_tag().as_str())
+    );
+    assert_eq!(
+        ringing.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+    assert_eq!(
+        out.events(),
+        vec![CallEvent::Ringing {
+            leg: LegId::B(1),
+            early_media: false
+        }]
+    );
+    assert_eq!(h.call.state_name(), "ringing");
+}
+
+#[test]
+fn provisional_on_a_echoes_its_record_route() {
+    // §12.1.1: a response that creates a dialog (an 18x with a To tag) carries
+    // the request's Record-Route, or the caller's proxies fall out of the route.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(180, "", None));
+    assert_eq!(
+        out.response(180).1.header(HeaderName::RecordRoute),
+        Some("<sip:rr.carrier.example;lr>")
+    );
+}
+
+#[test]
+fn early_media_is_relayed_with_our_sdp() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(183, "", Some(SDP_B)));
+    let (_, progress) = out.response(183);
+    let sdp = body(progress);
+    assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+    assert!(sdp.contains("m=audio 40000 RTP/AVP 0 101\r\n"), "{sdp}");
+    assert_hidden(progress, B_SECRETS);
+    assert_eq!(
+        out.events(),
+        vec![CallEvent::Ringing {
+            leg: LegId::B(1),
+            early_media: true
+        }]
+    );
+    // The relay sends B's early media to where B said it receives.
+    assert_eq!(
+        h.call.media.remote[1][0].rtp,
+        Some("10.2.2.2:32000".parse().unwrap())
+    );
+}
+
+// ---- the answer ----
+
+#[test]
+fn answer_acks_b_and_answers_a_with_our_sdp() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+
+    let acks = out.transmits();
+    assert_eq!(acks.len(), 1, "{out:#?}");
+    let (to, ack) = &acks[0];
+    assert_eq!(*to, udp("203.0.113.7:5060"));
+    assert_eq!(ack.method(), Some(&Method::Ack));
+    assert_eq!(ack.request_uri(), Some("sip:pbx@203.0.113.7:5060"));
+    assert_eq!(ack.cseq().unwrap().seq, 1);
+    assert_eq!(ack.to_header().unwrap().tag(), Some("btag1"));
+    assert_eq!(ack.call_id().unwrap(), b.invite.msg.call_id().unwrap());
+
+    let (tx, ok) = out.response(200);
+    assert_eq!(tx, h.a_tx);
+    let sdp = body(ok);
+    assert!(sdp.contains("m=audio 40000 RTP/AVP 0 101\r\n"), "{sdp}");
+    assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+    assert_hidden(ok, B_SECRETS);
+    assert_eq!(
+        ok.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+    assert_eq!(ok.to_header().unwrap().tag(), Some(h.our_a_tag().as_str()));
+    assert_eq!(out.events(), vec![CallEvent::Answered { leg: LegId::B(1) }]);
+    assert_eq!(h.call.timeline().answer, Some(h.now));
+    assert_eq!(h.call.state_name(), "answered");
+}
+
+#[test]
+fn answer_on_a_echoes_its_record_route() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(
+        out.response(200).1.header(HeaderName::RecordRoute),
+        Some("<sip:rr.carrier.example;lr>")
+    );
+}
+
+#[test]
+fn answer_without_early_dialog_needs_no_provisional() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(invite_status(&h, &out), vec![200]);
+    assert_eq!(out.transmits().len(), 1);
+}
+
+#[test]
+fn retransmitted_answer_from_b_is_acked_again() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let first = h.feed(b.response(200, "", Some(SDP_B)));
+    let again = h.feed(b.response(200, "", Some(SDP_B)));
+    assert!(again.responses().is_empty(), "A is answered once");
+    assert_eq!(
+        again.transmits()[0].1.raw(),
+        first.transmits()[0].1.raw(),
+        "the same ACK"
+    );
+}
+
+#[test]
+fn late_offer_is_answered_in_the_acks() {
+    let (mut h, _) = Harness::with_invite(CALLS, a_invite(None, ""));
+    let (b, _) = h.connected(&[B1]);
+    assert!(b.invite.msg.body().is_empty(), "no offer to B either");
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert!(out.transmits().is_empty(), "B's ACK waits for A's answer");
+    let (_, ok) = out.response(200);
+    assert!(body(ok).contains("m=audio 40000 "), "{}", body(ok));
+    assert_hidden(ok, B_SECRETS);
+
+    let ack = h.a_ack(1, Some(SDP_A));
+    let out = h.feed(ack);
+    let acks = out.transmits();
+    assert_eq!(acks.len(), 1);
+    let (to, ack) = &acks[0];
+    assert_eq!(*to, udp("203.0.113.7:5060"));
+    assert_eq!(ack.method(), Some(&Method::Ack));
+    let sdp = body(ack);
+    assert!(sdp.contains("m=audio 41000 RTP/AVP 0 8 101\r\n"), "{sdp}");
+    assert_hidden(ack, A_SECRETS);
+    assert_eq!(h.call.phase, Phase::Confirmed);
+}
+
+// ---- CANCEL ----
+
+#[test]
+fn cancel_while_routing_ends_the_call() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (tx, cancel) = h.a_cancel();
+    let out = h.feed(cancel);
+    assert_eq!(out.statuses(), vec![200, 487]);
+    assert_eq!(out.response(200).0, tx);
+    assert_eq!(out.response(487).0, h.a_tx);
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+    // A Connect that comes late does nothing.
+    assert!(h.feed(connect(&[B1])).is_empty());
+}
+
+#[test]
+fn cancel_after_a_provisional_cancels_b_at_once() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let (_, cancel) = h.a_cancel();
+    let out = h.feed(cancel);
+    assert_eq!(out.statuses(), vec![200, 487]);
+    let c = out.sent(Method::Cancel);
+    assert_eq!(c.to, b.invite.to);
+    assert_eq!(c.msg.call_id().unwrap(), b.invite.msg.call_id().unwrap());
+    assert_eq!(
+        c.msg.top_via().unwrap().branch(),
+        b.invite.msg.top_via().unwrap().branch()
+    );
+    assert_eq!(c.msg.cseq().unwrap().seq, 1);
+    assert!(out.end().is_none(), "the call waits for B's 487");
+
+    let out = h.b_answers(&c, 200, "", None);
+    assert!(out.end().is_none());
+    let out = h.feed(b.response(487, "", None));
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+    assert!(out.responses().is_empty(), "A already has its 487");
+}
+
+#[test]
+fn cancel_before_a_provisional_waits_for_one() {
+    // §9.1: a CANCEL must not be sent before a provisional response.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let (_, cancel) = h.a_cancel();
+    let out = h.feed(cancel);
+    assert_eq!(out.statuses(), vec![200, 487]);
+    assert!(out.sends().is_empty(), "no CANCEL yet");
+    // The trying timeout no longer applies: the attempt is being cancelled.
+    assert!(h.advance(Duration::from_secs(2)).sends().is_empty());
+
+    let out = h.feed(b.response(100, "", None));
+    let c = out.sent(Method::Cancel);
+    assert!(out.responses().is_empty());
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+}
+
+#[test]
+fn answer_crossing_the_cancel_is_acked_and_byed() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let (_, cancel) = h.a_cancel();
+    let c = h.feed(cancel).sent(Method::Cancel);
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert!(out.responses().is_empty(), "A has its 487");
+    assert!(
+        out.events()
+            .iter()
+            .all(|e| !matches!(e, CallEvent::Answered { .. }))
+    );
+    let acks = out.transmits();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].1.method(), Some(&Method::Ack));
+    let bye = out.sent(Method::Bye);
+    assert_eq!(bye.msg.to_header().unwrap().tag(), Some("btag1"));
+    h.b_answers(&c, 200, "", None);
+    let out = h.b_answers(&bye, 200, "", None);
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+}
+
+#[test]
+fn cancel_after_the_answer_changes_nothing() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    let (_, cancel) = h.a_cancel();
+    let out = h.feed(cancel);
+    assert_eq!(out.statuses(), vec![200]);
+    assert!(out.sends().is_empty());
+    assert_eq!(h.call.phase, Phase::Answered);
+}
+
+// ---- failures and failover ----
+
+#[test]
+fn busy_from_b_reaches_the_caller_and_ends_the_call() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let out = h.feed(b.response(486, "", None));
+    assert_eq!(invite_status(&h, &out), vec![486]);
+    assert_eq!(out.response(486).1.reason(), Some("Busy Here"));
+    assert!(
+        out.sends().is_empty(),
+        "486 is not retried, and nothing to cancel"
+    );
+    assert!(leg_failed(&out.events(), 1, LegFailure::Status(486)));
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Rejected(486))));
+}
+
+#[test]
+fn busy_after_ringing_sends_no_cancel() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let out = h.feed(b.response(486, "", None));
+    assert_eq!(invite_status(&h, &out), vec![486]);
+    assert!(out.sends().is_empty(), "the INVITE is complete: {out:#?}");
+    assert!(out.end().is_some());
+}
+
+#[test]
+fn service_unavailable_tries_the_next_destination() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    h.feed(b.response(100, "", None));
+    let out = h.feed(b.response(503, "", None));
+    assert!(invite_status(&h, &out).is_empty(), "A waits");
+    assert!(leg_failed(&out.events(), 1, LegFailure::Status(503)));
+    let second = out.sent(Method::Invite);
+    assert_eq!(second.to, udp("203.0.113.8:5060"));
+    assert_eq!(second.msg.request_uri(), Some(B2));
+    assert_ne!(
+        second.msg.call_id().unwrap(),
+        b.invite.msg.call_id().unwrap()
+    );
+    assert!(body(&second.msg).contains("m=audio 41000 "));
+
+    let b2 = BSide::new(second);
+    let out = h.feed(b2.response(200, "", Some(SDP_B)));
+    assert_eq!(out.events(), vec![CallEvent::Answered { leg: LegId::B(2) }]);
+    assert_eq!(invite_status(&h, &out), vec![200]);
+}
+
+#[test]
+fn service_unavailable_from_the_last_destination_is_500() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(503, "Retry-After: 30\r\n", None));
+    assert_eq!(invite_status(&h, &out), vec![500]);
+    assert!(out.sends().is_empty(), "{out:#?}");
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Rejected(500))));
+}
+
+#[test]
+fn timeout_of_the_b_invite_tries_the_next_destination() {
+    let (mut h, _) = Harness::new(&calls("trying_timeout_ms = 0"));
+    let (b, _) = h.connected(&[B1, B2]);
+    let out = h.feed(CallInput::TxFailed {
+        tx: b.invite.tx,
+        failure: TxFailure::Timeout,
+    });
+    assert!(leg_failed(&out.events(), 1, LegFailure::Timeout));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+}
+
+#[test]
+fn transport_failure_of_the_last_destination_is_480() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(CallInput::TxFailed {
+        tx: b.invite.tx,
+        failure: TxFailure::Transport,
+    });
+    assert!(leg_failed(&out.events(), 1, LegFailure::Transport));
+    assert_eq!(invite_status(&h, &out), vec![480]);
+    assert!(out.end().is_some());
+}
+
+#[test]
+fn trying_timeout_moves_to_the_next_destination() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (first, _) = h.connected(&[B1, B2]);
+    assert!(h.advance(Duration::from_millis(999)).is_empty());
+    let out = h.advance(Duration::from_millis(1));
+    assert!(leg_failed(&out.events(), 1, LegFailure::Timeout));
+    let second = out.sent(Method::Invite);
+    assert_eq!(second.to, udp("203.0.113.8:5060"));
+
+    // The first destination answers after all: it is confirmed and hung up.
+    let late = BSide::new(first.invite.clone());
+    let out = h.feed(late.response(200, "", Some(SDP_B)));
+    assert!(out.responses().is_empty());
+    assert_eq!(out.transmits()[0].1.method(), Some(&Method::Ack));
+    let bye = out.sent(Method::Bye);
+    assert_eq!(bye.to, udp("203.0.113.7:5060"));
+    assert_eq!(
+        bye.msg.call_id().unwrap(),
+        first.invite.msg.call_id().unwrap()
+    );
+    assert_eq!(
+        h.call.state_name(),
+        "connecting",
+        "the second attempt goes on"
+    );
+}
+
+#[test]
+fn trying_timeout_of_the_last_destination_is_408() {
+    let (mut h, _) = Harness::new(CALLS);
+    h.connected(&[B1]);
+    let out = h.advance(Duration::from_secs(1));
+    assert_eq!(invite_status(&h, &out), vec![408]);
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Rejected(408))));
+}
+
+#[test]
+fn ring_timeout_cancels_then_tries_the_next() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::Command(CallCommand::Connect {
+        destinations: vec![dest(B1), dest(B2)],
+        ring_timeout: Some(Duration::from_secs(20)),
+        follow_redirects: false,
+    }));
+    let b = BSide::new(out.sent(Method::Invite));
+    h.feed(b.response(180, "", None));
+    assert!(h.advance(Duration::from_millis(19_999)).is_empty());
+    let out = h.advance(Duration::from_millis(1));
+    let c = out.sent(Method::Cancel);
+    assert!(out.responses().is_empty(), "A keeps ringing");
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert!(leg_failed(&out.events(), 1, LegFailure::Timeout));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+    assert!(out.responses().is_empty());
+}
+
+#[test]
+fn ring_timeout_of_the_last_destination_is_480() {
+    let (mut h, _) = Harness::new(&calls("ring_timeout_s = 5"));
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let c = h.advance(Duration::from_secs(5)).sent(Method::Cancel);
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert_eq!(invite_status(&h, &out), vec![480]);
+    assert!(out.end().is_some());
+}
+
+#[test]
+fn ring_timeout_cancel_unanswered_moves_on() {
+    // §9.1: with no final response 64*T1 after the CANCEL, the INVITE is
+    // considered cancelled; the call must not ring forever.
+    let (mut h, _) = Harness::new(&calls("ring_timeout_s = 5"));
+    let (b, _) = h.connected(&[B1, B2]);
+    h.feed(b.response(180, "", None));
+    let c = h.advance(Duration::from_secs(5)).sent(Method::Cancel);
+    h.b_answers(&c, 200, "", None);
+    let out = h.advance(Duration::from_secs(32));
+    assert!(leg_failed(&out.events(), 1, LegFailure::Timeout));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+}
+
+#[test]
+fn cancel_from_a_after_a_ring_timeout_cancel_tries_nothing_more() {
+    let (mut h, _) = Harness::new(&calls("ring_timeout_s = 5"));
+    let (b, _) = h.connected(&[B1, B2]);
+    h.feed(b.response(180, "", None));
+    let c = h.advance(Duration::from_secs(5)).sent(Method::Cancel);
+    let (_, cancel) = h.a_cancel();
+    let out = h.feed(cancel);
+    assert_eq!(out.statuses(), vec![200, 487]);
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert!(
+        out.sends().is_empty(),
+        "no next attempt for a cancelled call: {out:#?}"
+    );
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+}
+
+#[test]
+fn ring_timeout_after_the_caller_cancelled_tries_nothing_more() {
+    // A cancels before B's first provisional; the ring timeout passes before
+    // B finally rings: the attempt is still cancelled for the call, not retried.
+    let (mut h, _) = Harness::new(&calls("ring_timeout_s = 5\ntrying_timeout_ms = 0"));
+    let (b, _) = h.connected(&[B1, B2]);
+    let (_, cancel) = h.a_cancel();
+    h.feed(cancel);
+    h.advance(Duration::from_secs(6));
+    let c = h.feed(b.response(180, "", None)).sent(Method::Cancel);
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert!(out.sends().is_empty(), "{out:#?}");
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Cancelled)));
+}
+
+#[test]
+fn redirect_is_not_followed_by_default() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let out = h.feed(b.response(302, "Contact: <sip:200@203.0.113.9>\r\n", None));
+    assert_eq!(invite_status(&h, &out), vec![480]);
+    let (_, r) = out.response(480);
+    assert_eq!(r.header(HeaderName::Contact), None);
+    assert_hidden(r, B_SECRETS);
+    assert!(out.sends().is_empty());
+    assert!(out.end().is_some());
+}
+
+#[test]
+fn redirect_is_followed_when_the_route_says_so() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::Command(CallCommand::Connect {
+        destinations: vec![dest(B1), dest(B2)],
+        ring_timeout: None,
+        follow_redirects: true,
+    }));
+    let b = BSide::new(out.sent(Method::Invite));
+    let out = h.feed(b.response(302, "Contact: <sip:200@203.0.113.9>\r\n", None));
+    assert!(leg_failed(&out.events(), 1, LegFailure::Status(302)));
+    let next = out.sent(Method::Invite);
+    assert_eq!(next.msg.request_uri(), Some("sip:200@203.0.113.9"));
+    assert_eq!(next.to, udp("203.0.113.9:5060"));
+    // The original list follows the redirection target.
+    let b = BSide::new(next);
+    let out = h.feed(b.response(503, "", None));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+}
+
+// ---- the call ended from outside before answer ----
+
+#[test]
+fn shutdown_while_routing_is_503() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(CallInput::Shutdown);
+    assert_eq!(invite_status(&h, &out), vec![503]);
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
+}
+
+#[test]
+fn shutdown_while_ringing_cancels_b() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let out = h.feed(CallInput::Shutdown);
+    assert_eq!(invite_status(&h, &out), vec![503]);
+    let c = out.sent(Method::Cancel);
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
+}
+
+#[test]
+fn hangup_while_ringing_is_480_and_cancels_b() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    let out = h.feed(CallInput::Command(CallCommand::Hangup));
+    assert_eq!(invite_status(&h, &out), vec![480]);
+    out.sent(Method::Cancel);
+}
+
+#[test]
+fn unanswered_cancel_ends_the_call_after_64_t1() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    h.feed(CallInput::Shutdown);
+    assert!(h.advance(Duration::from_millis(31_999)).end().is_none());
+    let out = h.advance(Duration::from_millis(1));
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
+}
