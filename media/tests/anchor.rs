@@ -290,3 +290,42 @@ fn rtcp_mux_holds_for_the_offerer_only_if_answered() {
     assert!(t[0].rtcp_mux);
     assert_eq!(t[0].rtcp, Some(sa("192.168.1.34:10054")));
 }
+
+#[test]
+fn rewrite_output_stays_within_the_printed_limits() {
+    // Found by the fuzzer: no c= anywhere, 16 m-lines, 256 lines in all. The
+    // rewrite adds a c= per media line: more than the input limit allows,
+    // within SdpLimits::PRINTED.
+    let mut text = "v=0\no=- 1 2 IN IP4 a\n".to_owned();
+    for _ in 0..16 {
+        text.push_str("m=audio 4000 RTP/AVP 0\na=rtcp:4001 IN IP4 10.0.0.1\n");
+    }
+    while text.lines().count() < 256 {
+        text.push_str("a=x\n");
+    }
+    let sdp = SessionDescription::parse(text.as_bytes()).unwrap();
+    let local: Vec<LocalMedia> = (0..16u16)
+        .map(|i| LocalMedia {
+            addr: ip("2001:db8:ffff:ffff:ffff:ffff:ffff:1"),
+            rtp_port: 60000 + 2 * i,
+            rtcp_port: 60001 + 2 * i,
+        })
+        .collect();
+    let out = rewrite(&sdp, &local, &mut OriginState::new());
+    let bytes = out.to_bytes();
+    assert!(
+        SessionDescription::parse(&bytes).is_err(),
+        "beyond the input limits"
+    );
+    let limits = voxgate_media::sdp::SdpLimits::PRINTED;
+    assert_eq!(
+        SessionDescription::parse_with_limits(&bytes, &limits).unwrap(),
+        out
+    );
+    // One a=rtcp per media line, with our port and address.
+    for m in out.media() {
+        assert_eq!(m.attributes().filter(|(n, _)| *n == "rtcp").count(), 1);
+        assert_eq!(m.rtcp(), Some((m.port() + 1, Some(local[0].addr))));
+        assert!(m.has_own_connection());
+    }
+}

@@ -19,6 +19,40 @@ pub const MAX_LINES: usize = 256;
 /// Most `m=` lines an SDP body may have.
 pub const MAX_MEDIA: usize = 16;
 
+/// Hard limits of the parser. The defaults ([`MAX_BYTES`], [`MAX_LINES`],
+/// [`MAX_MEDIA`]) are for SDP received from the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SdpLimits {
+    /// Most bytes.
+    pub max_bytes: usize,
+    /// Most lines (blank lines not counted).
+    pub max_lines: usize,
+    /// Most `m=` lines.
+    pub max_media: usize,
+}
+
+impl Default for SdpLimits {
+    fn default() -> Self {
+        SdpLimits {
+            max_bytes: MAX_BYTES,
+            max_lines: MAX_LINES,
+            max_media: MAX_MEDIA,
+        }
+    }
+}
+
+impl SdpLimits {
+    /// What printing (CRLF for LF, dotted IPv4-mapped addresses) and
+    /// [`rewrite`](crate::anchor::rewrite) (our `o=`, at most one `c=` per level,
+    /// one `a=rtcp` per media line) can make of SDP within the defaults: a
+    /// little more than they allow, never more than this.
+    pub const PRINTED: SdpLimits = SdpLimits {
+        max_bytes: 2 * MAX_BYTES,
+        max_lines: MAX_LINES + MAX_MEDIA + 1,
+        max_media: MAX_MEDIA,
+    };
+}
+
 /// Why an SDP body was refused. Line numbers count from 1.
 #[non_exhaustive]
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -180,12 +214,21 @@ pub struct MediaDescription {
 }
 
 impl SessionDescription {
-    /// Parses an SDP body; never panics. Limits: [`MAX_BYTES`], [`MAX_LINES`], [`MAX_MEDIA`].
+    /// Parses an SDP body; never panics. Limits: [`SdpLimits::default`].
     pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
-        parse::parse(body)
+        parse::parse(body, &SdpLimits::default())
     }
 
-    /// Prints the description with CRLF line ends; `parse(to_bytes(x)) == x`.
+    /// Parses an SDP body within other limits.
+    pub fn parse_with_limits(
+        body: &[u8],
+        limits: &SdpLimits,
+    ) -> Result<SessionDescription, SdpError> {
+        parse::parse(body, limits)
+    }
+
+    /// Prints the description with CRLF line ends; `parse(to_bytes(x)) == x`
+    /// (within [`SdpLimits::PRINTED`]: CRLF for LF can add a byte per line).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = String::with_capacity(512);
         out.push_str("v=0\r\n");
@@ -240,8 +283,8 @@ impl SessionDescription {
         attributes_of(&self.session)
     }
 
-    /// Sets (or, with `None`, removes) the session-level `c=` line, keeping a
-    /// multicast suffix. A new line goes before the first `t=`/`b=`/`a=` line.
+    /// Sets (or, with `None`, removes) the session-level `c=` line: the first
+    /// `c=` gets `addr`, others go. A new line goes before the first `b=`/`t=`/`a=` line.
     pub fn set_connection(&mut self, addr: Option<IpAddr>) {
         set_connection_in(&mut self.session, addr);
         self.sync_inherited();
@@ -341,8 +384,9 @@ impl MediaDescription {
         self.port_count = None;
     }
 
-    /// Sets (or, with `None`, removes) this media line's own `c=` line. A new
-    /// line goes before the first `b=`/`k=`/`a=` line (RFC 4566 order).
+    /// Sets (or, with `None`, removes) this media line's own `c=` line: the
+    /// first `c=` gets `addr`, others go. A new line goes before the first
+    /// `b=`/`k=`/`a=` line (RFC 4566 order).
     pub fn set_connection(&mut self, addr: Option<IpAddr>) {
         set_connection_in(&mut self.lines, addr);
     }
@@ -353,17 +397,21 @@ impl MediaDescription {
             .retain(|l| !matches!(l, Line::Attribute { name, .. } if remove(name)));
     }
 
-    /// Replaces the value of every attribute called `name`; appends one if none.
+    /// Sets the first attribute called `name` to `value` and removes the
+    /// others of that name; appends one if there is none.
     pub fn set_attribute(&mut self, name: &str, value: Option<&str>) {
         let mut found = false;
-        for line in &mut self.lines {
-            if let Line::Attribute { name: n, value: v } = line
-                && n == name
-            {
+        self.lines.retain_mut(|line| match line {
+            Line::Attribute { name: n, value: v } if n == name => {
+                if found {
+                    return false;
+                }
                 *v = value.map(str::to_owned);
                 found = true;
+                true
             }
-        }
+            _ => true,
+        });
         if !found {
             self.push_attribute(name, value);
         }
@@ -449,24 +497,29 @@ fn attributes_of(lines: &[Line]) -> impl Iterator<Item = (&str, Option<&str>)> {
     })
 }
 
-/// Sets every `c=` line in `lines` to `addr` (a multicast suffix stays only for a
-/// multicast address), inserts one if
-/// there is none, or removes them all for `None`.
+/// Sets the first `c=` line in `lines` to `addr` (a multicast suffix stays
+/// only for a multicast address) and removes the others, inserts one if there
+/// is none, or removes them all for `None`.
 fn set_connection_in(lines: &mut Vec<Line>, addr: Option<IpAddr>) {
     let Some(addr) = addr else {
         lines.retain(|l| !matches!(l, Line::Connection(_)));
         return;
     };
     let mut found = false;
-    for line in lines.iter_mut() {
-        if let Line::Connection(c) = line {
+    lines.retain_mut(|line| match line {
+        Line::Connection(c) => {
+            if found {
+                return false;
+            }
             c.addr = addr;
             if !addr.is_multicast() {
                 c.suffix = None;
             }
             found = true;
+            true
         }
-    }
+        _ => true,
+    });
     if !found {
         // Before timing, bandwidth, key and attribute lines (RFC 4566 §5 order).
         let at = lines

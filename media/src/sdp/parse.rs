@@ -6,14 +6,13 @@
 
 use std::net::IpAddr;
 
-use super::{
-    Connection, Line, MAX_BYTES, MAX_LINES, MAX_MEDIA, MediaDescription, Origin, SdpError,
-    SessionDescription,
-};
+use super::{Connection, Line, MediaDescription, Origin, SdpError, SdpLimits, SessionDescription};
 
-pub(super) fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
-    if body.len() > MAX_BYTES {
-        return Err(SdpError::TooLarge { limit: MAX_BYTES });
+pub(super) fn parse(body: &[u8], limits: &SdpLimits) -> Result<SessionDescription, SdpError> {
+    if body.len() > limits.max_bytes {
+        return Err(SdpError::TooLarge {
+            limit: limits.max_bytes,
+        });
     }
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
 
@@ -28,8 +27,10 @@ pub(super) fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
             continue;
         }
         count += 1;
-        if count > MAX_LINES {
-            return Err(SdpError::TooManyLines { limit: MAX_LINES });
+        if count > limits.max_lines {
+            return Err(SdpError::TooManyLines {
+                limit: limits.max_lines,
+            });
         }
         let bytes = raw.as_bytes();
         let kind = match bytes.first() {
@@ -68,8 +69,10 @@ pub(super) fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                 continue;
             }
             'm' => {
-                if media.len() == MAX_MEDIA {
-                    return Err(SdpError::TooManyMedia { limit: MAX_MEDIA });
+                if media.len() >= limits.max_media {
+                    return Err(SdpError::TooManyMedia {
+                        limit: limits.max_media,
+                    });
                 }
                 let m = parse_media(value).ok_or(SdpError::BadMedia { line: number })?;
                 media.push(m);

@@ -251,3 +251,72 @@ fn rtcp_attribute_forms() {
     assert_eq!(rtcp("4001 IN"), None);
     assert_eq!(rtcp("99999"), None);
 }
+
+#[test]
+fn printing_near_the_limit_stays_within_the_printed_limits() {
+    // LF-only input just under the byte limit: CRLF makes it larger than the
+    // input limit, but never larger than SdpLimits::PRINTED.
+    let head = "v=0\no=- 1 2 IN IP4 192.0.2.1\nc=IN IP6 ::ffff:a:a\nm=audio 4000 RTP/AVP 0\n";
+    let mut text = head.to_owned();
+    while text.len() + 4 <= MAX_BYTES && text.lines().count() < MAX_LINES {
+        text.push_str("a=x\n");
+    }
+    let sdp = parse(&text).unwrap();
+    let printed = sdp.to_bytes();
+    assert!(printed.len() > text.len());
+    assert_eq!(
+        SessionDescription::parse_with_limits(&printed, &SdpLimits::PRINTED).unwrap(),
+        sdp
+    );
+    // The IPv4-mapped address prints dotted: longer, same address.
+    assert!(
+        String::from_utf8(printed)
+            .unwrap()
+            .contains("c=IN IP6 ::ffff:0.10.0.10\r\n")
+    );
+}
+
+#[test]
+fn limits_can_be_tightened() {
+    let strict = SdpLimits {
+        max_bytes: 64,
+        max_lines: 4,
+        max_media: 0,
+    };
+    assert_eq!(
+        SessionDescription::parse_with_limits(MINIMAL.as_bytes(), &strict),
+        Err(SdpError::TooLarge { limit: 64 })
+    );
+    let strict = SdpLimits {
+        max_bytes: 4096,
+        ..strict
+    };
+    assert_eq!(
+        SessionDescription::parse_with_limits(MINIMAL.as_bytes(), &strict),
+        Err(SdpError::TooManyLines { limit: 4 })
+    );
+    let strict = SdpLimits {
+        max_lines: 10,
+        ..strict
+    };
+    assert_eq!(
+        SessionDescription::parse_with_limits(MINIMAL.as_bytes(), &strict),
+        Err(SdpError::TooManyMedia { limit: 0 })
+    );
+}
+
+#[test]
+fn setters_collapse_repeated_lines() {
+    let mut sdp = parse(&format!(
+        "{MINIMAL}c=IN IP4 224.2.1.1/127\r\nc=IN IP4 224.2.1.2/127\r\na=rtcp:1\r\na=x\r\na=rtcp:2\r\n"
+    ))
+    .unwrap();
+    let m = &mut sdp.media_mut()[0];
+    m.set_connection(Some("203.0.113.1".parse().unwrap()));
+    m.set_attribute("rtcp", Some("20001"));
+    let text = String::from_utf8(sdp.to_bytes()).unwrap();
+    assert!(
+        text.ends_with("m=audio 4000 RTP/AVP 0\r\nc=IN IP4 203.0.113.1\r\na=rtcp:20001\r\na=x\r\n"),
+        "{text}"
+    );
+}
