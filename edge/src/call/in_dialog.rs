@@ -72,6 +72,7 @@ impl<M: MediaControl> Call<M> {
                     state.timer = None;
                 }
                 if first {
+                    self.ack_late_offers();
                     self.send_bye(leg.other());
                 }
             }
@@ -465,6 +466,11 @@ impl<M: MediaControl> Call<M> {
                     self.offer_in_progress = false;
                 }
                 if (200..300).contains(&status) {
+                    if let Some(d) = self.leg_state(leg).and_then(|s| s.dialog.as_mut()) {
+                        // §12.2.1.2: the 2xx to a refresh is a target refresh;
+                        // the ACK goes to the new target.
+                        d.refresh_target(response);
+                    }
                     if method == Method::Invite {
                         let seq = response.cseq().map(|c| c.seq).unwrap_or(0);
                         self.ack_leg(leg, seq, None);
@@ -476,7 +482,7 @@ impl<M: MediaControl> Call<M> {
                     self.hang_up(now, Side::Edge, EndCause::SessionExpired);
                 }
             }
-            Own::Bye | Own::Cancel | Own::StrayBye => {}
+            Own::Bye | Own::Cancel | Own::Stray => {}
         }
     }
 

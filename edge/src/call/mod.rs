@@ -326,6 +326,19 @@ impl BLeg {
     }
 }
 
+/// An initial INVITE we sent, kept for the responses of an attempt we gave
+/// up on (trying timeout) that rings or answers after all.
+#[derive(Debug)]
+pub(crate) struct SentInvite {
+    pub invite: Message,
+    pub to: Peer,
+    pub tls_name: Option<String>,
+    /// A late provisional got its CANCEL.
+    pub cancelled: bool,
+    /// Our ACK to its late 2xx, re-sent on a retransmission (it had its BYE).
+    pub ack: Option<Bytes>,
+}
+
 /// Where the call is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -364,8 +377,8 @@ pub(crate) enum Own {
     Cancel,
     /// A session refresh on a leg.
     Refresh(Leg, Method),
-    /// BYE to a 2xx that answered an attempt we had given up.
-    StrayBye,
+    /// CANCEL or BYE to an attempt we had given up that rang or answered late.
+    Stray,
 }
 
 /// Points in time of a call, for the record and the latency metrics.
@@ -392,8 +405,8 @@ pub struct Call<M: MediaControl> {
     pub(crate) ring_timeout: Duration,
     pub(crate) follow_redirects: bool,
     pub(crate) attempts: u32,
-    /// Every initial INVITE we sent, for a 2xx that arrives after we gave up.
-    pub(crate) invites: HashMap<TxId, Message>,
+    /// Every initial INVITE we sent, for responses that arrive after we gave up.
+    pub(crate) invites: HashMap<TxId, SentInvite>,
     pub(crate) relays: HashMap<TxId, Relay>,
     pub(crate) own: HashMap<TxId, Own>,
     /// An offer/answer exchange through the call is in progress (glare guard, §14).

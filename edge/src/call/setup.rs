@@ -280,9 +280,18 @@ impl<M: MediaControl> Call<M> {
             tx,
             request: invite.clone(),
             to: peer,
-            tls_name,
+            tls_name: tls_name.clone(),
         });
-        self.invites.insert(tx, invite.clone());
+        self.invites.insert(
+            tx,
+            SentInvite {
+                invite: invite.clone(),
+                to: peer,
+                tls_name,
+                cancelled: false,
+                ack: None,
+            },
+        );
         if self.timeline.first_b_invite.is_none() {
             self.timeline.first_b_invite = Some(now);
         }
@@ -319,10 +328,12 @@ impl<M: MediaControl> Call<M> {
         let current = self.b.as_ref().is_some_and(|b| b.tx == tx);
         if current {
             self.on_b_invite_response(now, response);
-        } else if let Some(invite) = self.invites.get(&tx).cloned() {
-            // An attempt we gave up on answered after all: take it down.
-            if response.status().is_some_and(|s| (200..300).contains(&s)) {
-                self.bye_stray_answer(&invite, &response);
+        } else if let Some(sent) = self.invites.get(&tx) {
+            // An attempt we gave up on rings or answers after all: take it down.
+            match response.status() {
+                Some(100..=199) if !sent.cancelled => self.cancel_stray(tx),
+                Some(200..=299) => self.bye_stray_answer(tx, &response),
+                _ => {}
             }
         }
     }
@@ -448,6 +459,23 @@ impl<M: MediaControl> Call<M> {
             }
             return;
         }
+        if b.done {
+            return;
+        }
+        let dialog = Dialog::uac(&b.invite, response, b.state.local.clone());
+        let Ok(mut dialog) = dialog else {
+            // No Contact or To tag: a 2xx we can neither ACK nor BYE in a
+            // dialog. Fail the call rather than leave A ringing for ever.
+            b.complete();
+            self.fail_call(
+                now,
+                502,
+                "Bad Gateway",
+                Side::Callee,
+                EndCause::Rejected(502),
+            );
+            return;
+        };
         b.answered = true;
         b.trying_deadline = None;
         b.ring_deadline = None;
@@ -456,10 +484,6 @@ impl<M: MediaControl> Call<M> {
             b.cancel,
             CancelState::Sent(CancelWhy::CallOver) | CancelState::Pending(CancelWhy::CallOver)
         );
-        let dialog = Dialog::uac(&b.invite, response, b.state.local.clone());
-        let Ok(mut dialog) = dialog else {
-            return;
-        };
         let invite_seq = b.invite.cseq().map(|c| c.seq).unwrap_or(1);
         b.state.allows_update = allows(response, "UPDATE");
         if let Some(offer) = &b.session
@@ -799,6 +823,7 @@ impl<M: MediaControl> Call<M> {
             }
             Phase::Answered | Phase::Confirmed => {
                 self.decide(now, side, cause, None);
+                self.ack_late_offers();
                 self.send_bye(Leg::A);
                 self.send_bye(Leg::B);
             }
@@ -831,46 +856,78 @@ impl<M: MediaControl> Call<M> {
         });
     }
 
-    fn bye_stray_answer(&mut self, invite: &Message, response: &Message) {
-        let Some(to) = self.invite_peer(invite) else {
+    /// CANCEL for a late provisional of an attempt we gave up on.
+    fn cancel_stray(&mut self, tx: TxId) {
+        let Some(sent) = self.invites.get_mut(&tx) else {
             return;
         };
+        sent.cancelled = true;
+        let to = sent.to;
+        let tls_name = sent.tls_name.clone();
+        let Ok(bytes) = cancel_for(&sent.invite) else {
+            return;
+        };
+        let Ok(cancel) = Message::parse(bytes, &voxgate_sip::message::Limits::default()) else {
+            return;
+        };
+        let cancel_tx = TxId::next();
+        self.own.insert(cancel_tx, Own::Stray);
+        self.push(CallAction::Send {
+            tx: cancel_tx,
+            request: cancel,
+            to,
+            tls_name,
+        });
+    }
+
+    /// ACK and BYE for a late 2xx of an attempt we gave up on; only the ACK
+    /// again for its retransmissions.
+    fn bye_stray_answer(&mut self, tx: TxId, response: &Message) {
+        let Some(sent) = self.invites.get(&tx) else {
+            return;
+        };
+        let to = sent.to;
+        if let Some(ack) = sent.ack.clone() {
+            self.push(CallAction::Transmit { to, bytes: ack });
+            return;
+        }
+        let tls_name = sent.tls_name.clone();
         let Some(local) = self.ctx.locals.get(to.transport).cloned() else {
             return;
         };
-        let Ok(mut dialog) = Dialog::uac(invite, response, local) else {
+        let Ok(mut dialog) = Dialog::uac(&sent.invite, response, local) else {
             return;
         };
-        let seq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-        self.push(CallAction::Transmit {
-            to,
-            bytes: dialog.ack(seq).build(),
-        });
+        let seq = sent.invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let ack = dialog.ack(seq).build();
+        if let Some(sent) = self.invites.get_mut(&tx) {
+            sent.ack = Some(ack.clone());
+        }
+        self.push(CallAction::Transmit { to, bytes: ack });
         if let Ok(bye) = dialog.request(Method::Bye).build_message() {
-            let tx = TxId::next();
-            self.own.insert(tx, Own::StrayBye);
+            let bye_tx = TxId::next();
+            self.own.insert(bye_tx, Own::Stray);
             self.push(CallAction::Send {
-                tx,
+                tx: bye_tx,
                 request: bye,
                 to,
-                tls_name: None,
+                tls_name,
             });
         }
     }
 
-    /// Where an INVITE of ours went (its Request-URI's address).
-    fn invite_peer(&self, invite: &Message) -> Option<Peer> {
-        let transport = match invite.top_via().ok()?.transport {
-            "TCP" => TransportKind::Tcp,
-            "TLS" => TransportKind::Tls,
-            _ => TransportKind::Udp,
-        };
-        let target = Target::parse(invite.request_uri()?, transport)?;
-        Some(Peer {
-            transport,
-            addr: target.addr,
-            conn: None,
-        })
+    /// Before a BYE: a 2xx whose ACK waits for the other leg's answer (late
+    /// offer) gets its ACK now, without one; every 2xx is ACKed (§13.2.2.4).
+    pub(crate) fn ack_late_offers(&mut self) {
+        for leg in [Leg::A, Leg::B] {
+            let seq = self
+                .leg_state(leg)
+                .and_then(|s| s.pending_ok.as_mut())
+                .and_then(|p| p.forward_answer.take());
+            if let Some(seq) = seq {
+                self.ack_leg(leg.other(), seq, None);
+            }
+        }
     }
 
     /// ACK for the 2xx to our INVITE with CSeq `seq` on `leg`, optionally with the answer.

@@ -74,7 +74,12 @@ impl<M: MediaControl> Call<M> {
                 self.push(CallAction::Transmit { to, bytes });
             }
             RetransmitAction::GiveUp => {
-                state.pending_ok = None;
+                let forward = state.pending_ok.take().and_then(|p| p.forward_answer);
+                if let Some(seq) = forward {
+                    // The other leg's 2xx waited for this ACK's answer: it
+                    // still gets its ACK (§13.2.2.4) before the BYE.
+                    self.ack_leg(leg.other(), seq, None);
+                }
                 // §13.3.1.4: no ACK for our 2xx: the session is not established.
                 self.hang_up(now, Side::Edge, EndCause::NoAck);
             }

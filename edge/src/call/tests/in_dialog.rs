@@ -493,3 +493,25 @@ fn unreliable_provisional_to_a_caller_without_100rel() {
     assert_eq!(r.header(HeaderName::RSeq), None);
     assert!(!r.require().any(|s| s == "100rel"));
 }
+
+#[test]
+fn late_offer_reinvite_answer_travels_in_the_acks() {
+    let (mut h, _) = Harness::established(CALLS);
+    let reinvite = h.a_request("INVITE", "", None);
+    let (tx, out) = h.a_sends(reinvite);
+    let to_b = out.sent(Method::Invite);
+    assert!(to_b.msg.body().is_empty());
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B));
+    assert!(out.transmits().is_empty(), "B's ACK waits for A's answer");
+    let (rtx, ok) = out.response(200);
+    assert_eq!(rtx, tx);
+    assert!(body(ok).contains("m=audio 40000 "));
+    let ack = h.a_ack(2, Some(SDP_A_HOLD));
+    let out = h.feed(ack);
+    let acks = out.transmits();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].1.cseq().unwrap().seq, 2);
+    assert!(body(&acks[0].1).contains("a=sendonly"));
+    assert!(body(&acks[0].1).contains("m=audio 41000 "));
+    assert_hidden(&acks[0].1, A_SECRETS);
+}

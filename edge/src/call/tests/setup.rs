@@ -736,3 +736,83 @@ fn unanswered_cancel_ends_the_call_after_64_t1() {
     let out = h.advance(Duration::from_millis(1));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
 }
+
+// ---- attempts given up on, and broken answers ----
+
+#[test]
+fn late_ringing_of_an_abandoned_attempt_is_cancelled() {
+    // The first destination missed the trying timeout, then rang after all:
+    // its phone must not ring alongside the second destination's.
+    let (mut h, _) = Harness::new(CALLS);
+    let (first, _) = h.connected(&[B1, B2]);
+    h.advance(Duration::from_secs(1)).sent(Method::Invite);
+    let out = h.feed(first.response(180, "", None));
+    assert!(out.responses().is_empty(), "A hears nothing of it");
+    let c = out.sent(Method::Cancel);
+    assert_eq!(c.to, udp("203.0.113.7:5060"));
+    assert_eq!(
+        c.msg.top_via().unwrap().branch(),
+        first.invite.msg.top_via().unwrap().branch()
+    );
+    // One CANCEL is enough.
+    assert!(h.feed(first.response(183, "", None)).sends().is_empty());
+}
+
+#[test]
+fn retransmitted_late_answer_of_an_abandoned_attempt_is_byed_once() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (first, _) = h.connected(&[B1, B2]);
+    h.advance(Duration::from_secs(1));
+    let out = h.feed(first.response(200, "", Some(SDP_B)));
+    let ack = out.transmits()[0].1.raw().clone();
+    out.sent(Method::Bye);
+    let again = h.feed(first.response(200, "", Some(SDP_B)));
+    assert!(again.sends().is_empty(), "one BYE: {again:#?}");
+    assert_eq!(again.transmits().len(), 1, "the ACK again");
+    assert_eq!(again.transmits()[0].1.raw(), &ack);
+}
+
+#[test]
+fn answer_without_contact_fails_the_call() {
+    // A 2xx we cannot build a dialog from must not leave A ringing forever.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let ok = text(&respond(&b.invite.msg, 200, "btag1", "", Some(SDP_B)))
+        .replace("Contact: <sip:pbx@203.0.113.7:5060>\r\n", "");
+    let out = h.feed(CallInput::Response {
+        tx: b.invite.tx,
+        response: parse(&ok),
+    });
+    assert_eq!(invite_status(&h, &out), vec![502]);
+    assert!(out.end().is_some());
+}
+
+#[test]
+fn update_in_the_early_dialog_is_relayed() {
+    let invite = a_invite(Some(SDP_A), "Supported: 100rel\r\n");
+    let (mut h, _) = Harness::with_invite(CALLS, invite);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(183, "", Some(SDP_B)));
+    let update = h.a_request("UPDATE", "", Some(("application/sdp", SDP_A_HOLD)));
+    let (tx, out) = h.a_sends(update);
+    let to_b = out.sent(Method::Update);
+    assert_eq!(to_b.msg.to_header().unwrap().tag(), Some("btag1"));
+    assert!(body(&to_b.msg).contains("a=sendonly"));
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let (rtx, ok) = out.response(200);
+    assert_eq!(rtx, tx);
+    assert!(body(ok).contains("m=audio 40000 "));
+}
+
+#[test]
+fn shutdown_before_any_provisional_cancels_on_the_first() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(CallInput::Shutdown);
+    assert_eq!(invite_status(&h, &out), vec![503]);
+    assert!(out.sends().is_empty());
+    let c = h.feed(b.response(100, "", None)).sent(Method::Cancel);
+    h.b_answers(&c, 200, "", None);
+    let out = h.feed(b.response(487, "", None));
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
+}

@@ -298,3 +298,43 @@ fn unanswered_byes_end_the_call_after_64_t1() {
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
     assert_eq!(h.call.poll_timeout(), None);
 }
+
+#[test]
+fn no_ack_for_a_late_offer_acks_b_before_its_bye() {
+    // §13.2.2.4: every 2xx gets its ACK, even when we hang up at once.
+    let (mut h, _) = Harness::with_invite(CALLS, a_invite(None, ""));
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert!(out.transmits().is_empty());
+    let out = h.advance(S(32));
+    let acks: Vec<_> = out
+        .transmits()
+        .into_iter()
+        .filter(|(_, m)| m.method() == Some(&Method::Ack))
+        .collect();
+    assert_eq!(acks.len(), 1, "{out:#?}");
+    assert_eq!(acks[0].0, udp("203.0.113.7:5060"));
+    assert_eq!(acks[0].1.cseq().unwrap().seq, 1);
+    out.sent_to(Method::Bye, "203.0.113.7:5060");
+    // A retransmitted 2xx from B gets the same ACK again.
+    let again = h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(again.transmits()[0].1.raw(), acks[0].1.raw());
+}
+
+#[test]
+fn refresh_answer_with_a_new_contact_moves_the_target() {
+    let (mut h, _) = timed("");
+    let reinvite = h.advance(S(45)).sent(Method::Invite);
+    let ok = text(&respond(&reinvite.msg, 200, "btag1", "", Some(SDP_B))).replace(
+        "Contact: <sip:pbx@203.0.113.7:5060>",
+        "Contact: <sip:pbx2@203.0.113.7:5070>",
+    );
+    let out = h.feed(CallInput::Response {
+        tx: reinvite.tx,
+        response: parse(&ok),
+    });
+    assert_eq!(
+        out.transmits()[0].1.request_uri(),
+        Some("sip:pbx2@203.0.113.7:5070")
+    );
+}
