@@ -446,6 +446,9 @@ impl<M: MediaControl> Call<M> {
             };
             self.ack_leg(leg.other(), other_seq, answer.as_ref());
         }
+        if self.leg_state(leg).is_some_and(|s| s.bye_deferred) {
+            self.send_bye(leg);
+        }
         let _ = now;
     }
 

@@ -234,6 +234,9 @@ pub(crate) struct LegState {
     pub allows_update: bool,
     /// Media is on hold from this leg's side.
     pub held: bool,
+    /// Our BYE waits for the ACK of our 2xx (§15), or for its retransmissions
+    /// to give up.
+    pub bye_deferred: bool,
 }
 
 impl LegState {
@@ -250,6 +253,7 @@ impl LegState {
             timer: None,
             allows_update: false,
             held: false,
+            bye_deferred: false,
         }
     }
 }
@@ -642,7 +646,14 @@ impl<M: MediaControl> Call<M> {
             .own
             .values()
             .any(|o| matches!(o, Own::Bye | Own::Cancel));
-        if !b_pending && !own_pending {
+        let bye_owed = [
+            self.a.as_ref().map(|a| &a.state),
+            self.b.as_ref().map(|b| &b.state),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|s| s.bye_deferred);
+        if !b_pending && !own_pending && !bye_owed {
             self.finish();
         }
     }

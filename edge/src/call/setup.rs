@@ -228,6 +228,10 @@ impl<M: MediaControl> Call<M> {
             })
             .min(self.ctx.config.calls.max_forwards);
         if max_forwards == 0 {
+            // The caller's hop limit, not the destination's fault: no other
+            // destination fares better, and the caller learns why.
+            self.last_status = Some(483);
+            self.destinations.clear();
             return Err(LegFailure::Status(483));
         }
         let supports_100rel = a.supports_100rel;
@@ -833,9 +837,25 @@ impl<M: MediaControl> Call<M> {
 
     /// BYE on a leg that has a confirmed dialog.
     pub(crate) fn send_bye(&mut self, leg: Leg) {
+        let initial_unacked = leg == Leg::A
+            && self.a.as_ref().is_some_and(|a| {
+                let seq = a.invite.cseq().map(|c| c.seq).ok();
+                a.state
+                    .pending_ok
+                    .as_ref()
+                    .is_some_and(|p| Some(p.cseq) == seq)
+            });
         let Some(state) = self.leg_state(leg) else {
             return;
         };
+        if initial_unacked {
+            // §15: the callee side sends no BYE before the ACK of its 2xx
+            // (or until its retransmissions give up); the 2xx goes on.
+            state.bye_deferred = true;
+            state.timer = None;
+            return;
+        }
+        state.bye_deferred = false;
         let Some(dialog) = state.dialog.as_mut() else {
             return;
         };

@@ -75,6 +75,10 @@ impl<M: MediaControl> Call<M> {
             }
             RetransmitAction::GiveUp => {
                 let forward = state.pending_ok.take().and_then(|p| p.forward_answer);
+                if state.bye_deferred {
+                    // The BYE waited for an ACK that will not come.
+                    self.send_bye(leg);
+                }
                 if let Some(seq) = forward {
                     // The other leg's 2xx waited for this ACK's answer: it
                     // still gets its ACK (§13.2.2.4) before the BYE.

@@ -515,3 +515,46 @@ fn late_offer_reinvite_answer_travels_in_the_acks() {
     assert!(body(&acks[0].1).contains("m=audio 41000 "));
     assert_hidden(&acks[0].1, A_SECRETS);
 }
+
+#[test]
+fn bye_from_b_before_a_acked_waits_for_the_ack() {
+    // §15: no BYE on A's dialog until A ACKed our 2xx (or gave up on it);
+    // the 2xx keeps being retransmitted meanwhile.
+    let (mut h, _) = Harness::new(CALLS);
+    let (mut b, _) = h.connected(&[B1]);
+    let ok = h
+        .feed(b.response(200, "", Some(SDP_B)))
+        .response(200)
+        .1
+        .clone();
+    let bye = b.request("BYE", "", None);
+    let out = h.b_sends(bye).1;
+    assert_eq!(out.statuses(), vec![200]);
+    assert!(out.sends().is_empty(), "{out:#?}");
+    let again = h.advance(Duration::from_millis(500));
+    assert_eq!(again.transmits().len(), 1);
+    assert_eq!(again.transmits()[0].1.raw(), ok.raw());
+    let ack = h.a_ack(1, None);
+    let out = h.feed(ack);
+    let to_a = out.sent(Method::Bye);
+    assert_eq!(to_a.to, udp(A_ADDR));
+    assert!(h.advance(Duration::from_secs(5)).transmits().is_empty());
+    let out = h.a_answers(&to_a, 200, None);
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Normal)));
+}
+
+#[test]
+fn bye_from_b_when_a_never_acks_goes_when_the_2xx_gives_up() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (mut b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    h.advance(Duration::from_millis(100));
+    let bye = b.request("BYE", "", None);
+    h.b_sends(bye);
+    let out = h.advance(Duration::from_millis(31_899));
+    assert!(out.sends().is_empty());
+    let out = h.advance(Duration::from_millis(1));
+    let to_a = out.sent(Method::Bye);
+    let out = h.a_answers(&to_a, 200, None);
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Normal)));
+}

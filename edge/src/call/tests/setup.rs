@@ -816,3 +816,17 @@ fn shutdown_before_any_provisional_cancels_on_the_first() {
     let out = h.feed(b.response(487, "", None));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
 }
+
+#[test]
+fn max_forwards_exhausted_is_483_without_trying_every_destination() {
+    let invite = {
+        let t = text(&a_invite(Some(SDP_A), "")).replace("Max-Forwards: 69", "Max-Forwards: 1");
+        parse(&t)
+    };
+    let (mut h, _) = Harness::with_invite(CALLS, invite);
+    let out = h.feed(connect(&[B1, B2]));
+    assert!(out.sends().is_empty());
+    assert_eq!(invite_status(&h, &out), vec![483]);
+    assert!(leg_failed(&out.events(), 1, LegFailure::Status(483)));
+    assert!(!leg_failed(&out.events(), 2, LegFailure::Status(483)));
+}

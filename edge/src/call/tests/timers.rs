@@ -282,10 +282,17 @@ fn shutdown_when_answered_hangs_up_both_legs() {
 }
 
 #[test]
-fn shutdown_before_the_ack_hangs_up_both_legs_and_stops_retransmitting() {
+fn shutdown_before_the_ack_byes_a_once_it_acks() {
     let (mut h, _, _) = answered(CALLS, "", "");
     let out = h.feed(CallInput::Shutdown);
-    assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
+    out.sent_to(Method::Bye, "203.0.113.7:5060");
+    assert_eq!(
+        out.methods(),
+        vec![Method::Bye],
+        "§15: A's BYE waits for its ACK"
+    );
+    let ack = h.a_ack(1, None);
+    h.feed(ack).sent_to(Method::Bye, A_ADDR);
     assert!(h.advance(S(5)).transmits().is_empty());
 }
 
