@@ -9,6 +9,13 @@ use crate::out_of_dialog::ALLOW;
 use voxgate_sip::dialog::prack::RAck;
 use voxgate_sip::message::{HeaderName, MessageBuilder, response_to};
 
+/// Whether an offer puts its sender's media on hold (sendonly, inactive or
+/// c=0.0.0.0 on every line in use).
+fn is_hold(sdp: &SessionDescription) -> bool {
+    let media = sdp.media();
+    !media.is_empty() && media.iter().filter(|m| m.port() != 0).all(|m| m.is_held())
+}
+
 /// Methods relayed to the other leg when they arrive inside a dialog.
 fn relayed(method: &Method) -> bool {
     matches!(
@@ -149,13 +156,14 @@ impl<M: MediaControl> Call<M> {
         // The SDP offer (if any), anchored and rewritten for the other leg.
         let mut body: Option<(String, Bytes)> = None;
         let mut offered = false;
+        let mut hold = None;
         if !request.body().is_empty() {
             if is_sdp(&request) {
                 let Ok(sdp) = SessionDescription::parse(request.body()) else {
                     self.respond_to(tx, &request, 488, Some(from));
                     return;
                 };
-                self.note_hold(from, &sdp);
+                hold = Some(is_hold(&sdp));
                 match self.anchor_sdp(from, &sdp) {
                     Some(out) => {
                         body = Some(("application/sdp".to_string(), out));
@@ -238,6 +246,7 @@ impl<M: MediaControl> Call<M> {
                 request_in: request,
                 method,
                 offered,
+                hold,
             },
         );
         self.push(CallAction::Send {
@@ -259,10 +268,8 @@ impl<M: MediaControl> Call<M> {
         Some(format!("{b_rseq} {b_seq} INVITE"))
     }
 
-    /// Tracks hold from a leg's offer and tells the control plane.
-    fn note_hold(&mut self, leg: Leg, sdp: &SessionDescription) {
-        let media = sdp.media();
-        let held = !media.is_empty() && media.iter().filter(|m| m.port() != 0).all(|m| m.is_held());
+    /// Tracks hold from a leg's accepted offer and tells the control plane.
+    fn note_hold(&mut self, leg: Leg, held: bool) {
         let leg_id = self.leg_id(leg);
         let Some(state) = self.leg_state(leg) else {
             return;
@@ -309,6 +316,10 @@ impl<M: MediaControl> Call<M> {
                 {
                     d.refresh_target(&response);
                 }
+                // A hold or resume counts once the other side accepted it.
+                if let Some(held) = relay.hold {
+                    self.note_hold(relay.from, held);
+                }
                 // Both legs' session timers restart on a successful refresh.
                 for leg in [Leg::A, Leg::B] {
                     if let Some(t) = self.leg_state(leg).and_then(|s| s.timer.as_mut()) {
@@ -347,6 +358,12 @@ impl<M: MediaControl> Call<M> {
         };
         let mut builder: MessageBuilder = match state.dialog.as_ref() {
             Some(d) => d.response(&relay.request_in, status, &reason, None),
+            // A's early dialog (UPDATE, PRACK before the answer): no Dialog
+            // yet, but a target refresh's 2xx still carries our Contact.
+            None if offer_exchange && (200..300).contains(&status) => {
+                response_to(&relay.request_in, status, &reason, None, None)
+                    .header(HeaderName::Contact, &state.local.contact(None))
+            }
             None => response_to(&relay.request_in, status, &reason, None, None),
         };
         if let Some(ra) = response.header(HeaderName::RetryAfter) {

@@ -370,6 +370,9 @@ pub(crate) struct Relay {
     pub method: Method,
     /// The forwarded request carried an SDP offer.
     pub offered: bool,
+    /// Whether that offer puts the call on hold from `from`'s side; applied
+    /// once the offer is accepted.
+    pub hold: Option<bool>,
 }
 
 /// A request we originated ourselves.

@@ -135,9 +135,7 @@ fn a_holds(h: &mut Harness) -> (TxId, Sent, Out) {
 #[test]
 fn hold_from_a_is_relayed_with_our_sdp() {
     let (mut h, b) = Harness::established(CALLS);
-    let (_, to_b, out) = a_holds(&mut h);
-    assert_eq!(out.events(), vec![CallEvent::Held { leg: LegId::A }]);
-    assert!(h.call.media.held[0]);
+    let (_, to_b, _) = a_holds(&mut h);
     assert_eq!(to_b.to, udp("203.0.113.7:5060"));
     assert_eq!(to_b.msg.request_uri(), Some("sip:pbx@203.0.113.7:5060"));
     assert_eq!(to_b.msg.call_id().unwrap(), b.invite.msg.call_id().unwrap());
@@ -163,6 +161,9 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
     let (mut h, _) = Harness::established(CALLS);
     let (tx, to_b, _) = a_holds(&mut h);
     let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    // The hold counts once B accepted it.
+    assert_eq!(out.events(), vec![CallEvent::Held { leg: LegId::A }]);
+    assert!(h.call.media.held[0]);
     let acks = out.transmits();
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0].0, udp("203.0.113.7:5060"));
@@ -195,12 +196,12 @@ fn resume_from_a_is_reported() {
     let ack = h.a_ack(2, None);
     h.feed(ack);
     let reinvite = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_RESUME)));
-    let out = h.a_sends(reinvite).1;
-    assert_eq!(out.events(), vec![CallEvent::Resumed { leg: LegId::A }]);
-    assert!(!h.call.media.held[0]);
-    let to_b = out.sent(Method::Invite);
+    let to_b = h.a_sends(reinvite).1.sent(Method::Invite);
     assert!(body(&to_b.msg).contains("a=sendrecv"));
     assert_eq!(to_b.msg.cseq().unwrap().seq, 3);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B));
+    assert_eq!(out.events(), vec![CallEvent::Resumed { leg: LegId::A }]);
+    assert!(!h.call.media.held[0]);
 }
 
 #[test]
@@ -227,13 +228,12 @@ fn reinvite_from_b_is_relayed_to_a() {
     assert_eq!(to_a.msg.cseq().unwrap().seq, 1, "our first request on A");
     assert!(body(&to_a.msg).contains("m=audio 40000 "));
     assert_hidden(&to_a.msg, B_SECRETS);
+    let out = h.a_answers(&to_a, 200, Some(SDP_A_HOLD));
     assert!(
         out.events().is_empty(),
         "recvonly from B is not a hold: {:?}",
         out.events()
     );
-
-    let out = h.a_answers(&to_a, 200, Some(SDP_A_HOLD));
     assert_eq!(out.transmits()[0].1.method(), Some(&Method::Ack));
     assert_eq!(out.transmits()[0].0, udp(A_ADDR));
     let (rtx, ok) = out.response(200);
@@ -557,4 +557,42 @@ fn bye_from_b_when_a_never_acks_goes_when_the_2xx_gives_up() {
     let to_a = out.sent(Method::Bye);
     let out = h.a_answers(&to_a, 200, None);
     assert_eq!(out.end(), Some((Side::Callee, EndCause::Normal)));
+}
+
+#[test]
+fn rejected_hold_is_no_hold() {
+    let (mut h, _) = Harness::established(CALLS);
+    let (_, to_b, out) = a_holds(&mut h);
+    assert!(out.events().is_empty(), "not before B accepted it");
+    let out = h.b_answers(&to_b, 488, "", None);
+    assert!(out.events().is_empty(), "{:?}", out.events());
+    assert!(!h.call.media.held[0]);
+}
+
+#[test]
+fn inactive_offer_from_b_is_a_hold_by_b() {
+    let (mut h, mut b) = Harness::established(CALLS);
+    let inactive = SDP_B.replace("a=sendrecv", "a=inactive");
+    let reinvite = b.request("INVITE", "", Some(("application/sdp", &inactive)));
+    let to_a = h.b_sends(reinvite).1.sent(Method::Invite);
+    let out = h.a_answers(&to_a, 200, Some(&SDP_A.replace("a=sendrecv", "a=inactive")));
+    assert_eq!(out.events(), vec![CallEvent::Held { leg: LegId::B(1) }]);
+    assert!(h.call.media.held[1]);
+}
+
+#[test]
+fn retransmitted_2xx_from_a_gets_our_ack_again() {
+    let (mut h, mut b) = Harness::established(CALLS);
+    let reinvite = b.request("INVITE", "", Some(("application/sdp", SDP_B)));
+    let to_a = h.b_sends(reinvite).1.sent(Method::Invite);
+    let ok = respond(&to_a.msg, 200, "atag", "", Some(SDP_A));
+    let first = h.feed(CallInput::Response {
+        tx: to_a.tx,
+        response: ok.clone(),
+    });
+    let ack = first.transmits()[0].1.raw().clone();
+    let again = h.feed(CallInput::StrayResponse { response: ok });
+    assert_eq!(again.transmits().len(), 1);
+    assert_eq!(again.transmits()[0].1.raw(), &ack);
+    assert!(again.responses().is_empty(), "B's 200 is not sent twice");
 }

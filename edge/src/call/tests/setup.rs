@@ -802,6 +802,12 @@ fn update_in_the_early_dialog_is_relayed() {
     let (rtx, ok) = out.response(200);
     assert_eq!(rtx, tx);
     assert!(body(ok).contains("m=audio 40000 "));
+    // RFC 3311 §5.2: UPDATE is a target refresh; its 2xx carries our Contact.
+    assert_eq!(
+        ok.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+    assert_hidden(ok, B_SECRETS);
 }
 
 #[test]
