@@ -497,6 +497,16 @@ impl<M: MediaControl> Call<M> {
         }
     }
 
+    /// Since when the media inactivity timeout applies: the answer, while
+    /// the call is up; `None` before the answer (a long ring without early
+    /// media is no dead call) and once it is ending.
+    pub fn media_watch_since(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Answered | Phase::Confirmed => self.timeline.answer,
+            _ => None,
+        }
+    }
+
     /// When the call was answered, if it was.
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
@@ -527,7 +537,11 @@ impl<M: MediaControl> Call<M> {
                     );
                 }
             }
-            CallInput::MediaTimeout => self.hang_up(now, Side::Edge, EndCause::MediaTimeout),
+            // Media is expected only once answered (see `media_watch_since`).
+            CallInput::MediaTimeout if self.media_watch_since().is_some() => {
+                self.hang_up(now, Side::Edge, EndCause::MediaTimeout)
+            }
+            CallInput::MediaTimeout => {}
             CallInput::Shutdown => self.hang_up(now, Side::Edge, EndCause::Shutdown),
         }
         self.maybe_finish();

@@ -137,9 +137,17 @@ pub async fn run(ctx: CallContext, mut input: mpsc::Receiver<CallInput>, deps: C
             }
             let deadline = call.poll_timeout().map(tokio::time::Instant::from_std);
             let session = call.media.session.clone();
+            let watch_since = call.media_watch_since();
             let inactive = async {
-                match (&session, media_timeout) {
-                    (Some(s), Some(t)) => s.inactive(t).await,
+                match (&session, media_timeout, watch_since) {
+                    // The relay counts from its opening (before the ringing):
+                    // no verdict before a full timeout after the answer. Not
+                    // armed while ringing or ending, where `inactive` would
+                    // resolve at once on every turn of this loop.
+                    (Some(s), Some(t), Some(since)) => {
+                        tokio::time::sleep_until((since + t).into()).await;
+                        s.inactive(t).await;
+                    }
                     _ => std::future::pending().await,
                 }
             };

@@ -596,3 +596,31 @@ fn retransmitted_2xx_from_a_gets_our_ack_again() {
     assert_eq!(again.transmits()[0].1.raw(), &ack);
     assert!(again.responses().is_empty(), "B's 200 is not sent twice");
 }
+
+#[test]
+fn a_leg_over_tcp_follows_the_callers_newest_connection() {
+    use voxgate_sip::ConnId;
+    let tcp = |conn| Peer {
+        transport: TransportKind::Tcp,
+        addr: A_ADDR.parse().unwrap(),
+        conn: Some(ConnId(conn)),
+    };
+    let (mut h, _) = Harness::with_invite_from(CALLS, a_invite(Some(SDP_A), ""), tcp(1));
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(
+        out.response(200).1.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060;transport=tcp>")
+    );
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    // The carrier reconnected: its next request comes over connection 2.
+    let info = h.a_request("INFO", "", None);
+    h.feed(CallInput::Request {
+        tx: TxId::next(),
+        request: info,
+        from: tcp(2),
+    });
+    let bye = h.feed(CallInput::Command(CallCommand::Hangup));
+    assert_eq!(bye.sent_to(Method::Bye, A_ADDR).to, tcp(2));
+}

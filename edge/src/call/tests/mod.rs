@@ -496,6 +496,11 @@ pub(super) struct Harness {
 impl Harness {
     /// A call with `calls` as its `[calls]` section, fed `invite` from the carrier.
     pub fn with_invite(calls: &str, invite: Message) -> (Harness, Out) {
+        Harness::with_invite_from(calls, invite, udp(A_ADDR))
+    }
+
+    /// The same, with the INVITE arriving from `from`.
+    pub fn with_invite_from(calls: &str, invite: Message, from: Peer) -> (Harness, Out) {
         let config = voxgate_config::load_str(&format!("{BASE_CONFIG}\n{calls}"), "test.toml")
             .unwrap_or_else(|e| panic!("test config: {e}"));
         let local = |transport| LocalAddr {
@@ -524,7 +529,7 @@ impl Harness {
         let out = h.feed(CallInput::Invite {
             tx: h.a_tx,
             request: invite,
-            from: udp(A_ADDR),
+            from,
         });
         (h, out)
     }

@@ -345,3 +345,30 @@ fn refresh_answer_with_a_new_contact_moves_the_target() {
         Some("sip:pbx2@203.0.113.7:5070")
     );
 }
+
+#[test]
+fn media_is_watched_only_while_the_call_is_up() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(183, "", Some(SDP_B)));
+    assert_eq!(
+        h.call.media_watch_since(),
+        None,
+        "ringing: no media expected"
+    );
+    h.advance(S(3));
+    h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(h.call.media_watch_since(), Some(h.now), "from the answer");
+    h.feed(CallInput::Command(CallCommand::Hangup));
+    assert_eq!(h.call.media_watch_since(), None, "ending");
+}
+
+#[test]
+fn media_timeout_before_the_answer_is_ignored() {
+    // A long ring with no early media is not a dead call.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(180, "", None));
+    assert!(h.feed(CallInput::MediaTimeout).is_empty());
+    assert_eq!(h.call.state_name(), "ringing");
+}
