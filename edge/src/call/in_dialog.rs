@@ -6,6 +6,7 @@
 use super::setup::{SUPPORTED, allows, is_sdp};
 use super::*;
 use crate::out_of_dialog::ALLOW;
+use voxgate_media::anchor::rewrite;
 use voxgate_sip::dialog::prack::RAck;
 use voxgate_sip::message::{HeaderName, MessageBuilder, response_to};
 
@@ -157,6 +158,7 @@ impl<M: MediaControl> Call<M> {
         let mut body: Option<(String, Bytes)> = None;
         let mut offered = false;
         let mut hold = None;
+        let prior_sdp = self.leg_state(to).and_then(|s| s.last_sdp.clone());
         if !request.body().is_empty() {
             if is_sdp(&request) {
                 let Ok(sdp) = SessionDescription::parse(request.body()) else {
@@ -247,6 +249,7 @@ impl<M: MediaControl> Call<M> {
                 method,
                 offered,
                 hold,
+                prior_sdp,
             },
         );
         self.push(CallAction::Send {
@@ -266,6 +269,19 @@ impl<M: MediaControl> Call<M> {
         let (_, b_rseq) = a.rseq_map.iter().find(|(ours, _)| *ours == rack.rseq)?;
         let b_seq = b.invite.cseq().ok()?.seq;
         Some(format!("{b_rseq} {b_seq} INVITE"))
+    }
+
+    /// Makes `prior` (an SDP we sent on `leg`) the last one again, under a
+    /// new `o=` version: versions only go up, also past a refused offer.
+    fn restore_sdp(&mut self, leg: Leg, prior: &Bytes) {
+        let Ok(sdp) = SessionDescription::parse(prior) else {
+            return;
+        };
+        let local = self.media.local(leg.media_side());
+        if let Some(state) = self.leg_state(leg) {
+            let out = rewrite(&sdp, &local, &mut state.origin).to_bytes();
+            state.last_sdp = Some(Bytes::from(out));
+        }
     }
 
     /// Tracks hold from a leg's accepted offer and tells the control plane.
@@ -309,6 +325,14 @@ impl<M: MediaControl> Call<M> {
             self.offer_in_progress = false;
         }
         let mut body: Option<(String, Bytes)> = None;
+        if status >= 300
+            && relay.offered
+            && let Some(prior) = &relay.prior_sdp
+        {
+            // RFC 3264 §8: a refused offer leaves the session as it was; our
+            // refreshes on that leg must offer that session, not the refused one.
+            self.restore_sdp(to, prior);
+        }
         if (200..300).contains(&status) {
             if offer_exchange {
                 if let Some(state) = self.leg_state(to)

@@ -373,6 +373,8 @@ pub(crate) struct Relay {
     /// Whether that offer puts the call on hold from `from`'s side; applied
     /// once the offer is accepted.
     pub hold: Option<bool>,
+    /// The other leg's `last_sdp` before the offer, for when it is refused.
+    pub prior_sdp: Option<Bytes>,
 }
 
 /// A request we originated ourselves.

@@ -372,3 +372,25 @@ fn media_timeout_before_the_answer_is_ignored() {
     assert!(h.feed(CallInput::MediaTimeout).is_empty());
     assert_eq!(h.call.state_name(), "ringing");
 }
+
+#[test]
+fn refresh_after_a_refused_hold_offers_the_session_in_force() {
+    // B refused A's hold (488): the session is unchanged, so our next
+    // refresh re-INVITE must not offer the refused sendonly SDP.
+    let (mut h, _) = timed("");
+    h.advance(S(10));
+    let reinvite = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_HOLD)));
+    let to_b = h.a_sends(reinvite).1.sent(Method::Invite);
+    let refused_version = body(&to_b.msg).lines().nth(1).unwrap().to_string();
+    h.b_answers(&to_b, 488, "", None);
+    let refresh = h.advance(S(35)).sent(Method::Invite);
+    let sdp = body(&refresh.msg);
+    assert!(sdp.contains("a=sendrecv"), "{sdp}");
+    assert!(!sdp.contains("a=sendonly"), "{sdp}");
+    let version = |o: &str| o.split(' ').nth(2).unwrap().parse::<u64>().unwrap();
+    let now_version = sdp.lines().nth(1).unwrap();
+    assert!(
+        version(now_version) > version(&refused_version),
+        "o= versions only go up (RFC 3264 §8): {refused_version} then {now_version}"
+    );
+}
