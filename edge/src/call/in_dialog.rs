@@ -78,6 +78,8 @@ impl<M: MediaControl> Call<M> {
                 if let Some(state) = self.leg_state(leg) {
                     state.pending_ok = None;
                     state.timer = None;
+                    // It hung up itself: a BYE we held back for it is moot.
+                    state.bye_deferred = false;
                 }
                 if first {
                     self.ack_late_offers();

@@ -624,3 +624,18 @@ fn a_leg_over_tcp_follows_the_callers_newest_connection() {
     let bye = h.feed(CallInput::Command(CallCommand::Hangup));
     assert_eq!(bye.sent_to(Method::Bye, A_ADDR).to, tcp(2));
 }
+
+#[test]
+fn bye_from_a_while_our_bye_waits_for_its_ack_ends_the_call() {
+    let (mut h, _) = Harness::new(CALLS);
+    let (mut b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    let bye = b.request("BYE", "", None);
+    h.b_sends(bye);
+    // A's ACK was lost and A hangs up: no BYE is owed to it any more.
+    let bye = h.a_request("BYE", "", None);
+    let out = h.a_sends(bye).1;
+    assert_eq!(out.statuses(), vec![200]);
+    assert!(out.sends().is_empty());
+    assert_eq!(out.end(), Some((Side::Callee, EndCause::Normal)));
+}
