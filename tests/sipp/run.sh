@@ -30,8 +30,35 @@ TLS_PORT=$((BASE + 1))
 SCRATCH_TLS_PORT=$((BASE + 2))
 ADMIN_PORT=$((BASE + 4000))
 ADMIN=127.0.0.1:$ADMIN_PORT
+# voxgate's media region: RTP anchored on 127.0.0.10 (an address no SIPp uses, so a c= line
+# naming it is voxgate's), ports 40000-40999 (the call scenarios check c= and m= against these).
+MEDIA_IP=127.0.0.10
 MEDIA_MIN=40000
 MEDIA_MAX=40999
+# The call tests' parties, each on its own loopback address so that a leak of one leg's
+# address into the other leg is visible as a string:
+#   callers   127.0.0.1 (trunk loopback), 127.0.0.4 (trunk carrier), 127.0.0.3 (trunk
+#             limited, max_calls = 1)
+#   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
+#             DEAD_PORT (udp and tcp), the first destination of the failover routes
+#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
+CALLER_IP=127.0.0.1
+CARRIER_IP=127.0.0.4
+LIMITED_IP=127.0.0.3
+CALLEE_IP=127.0.0.5
+CALLER_PORT=$((BASE + 10))
+CALLER2_PORT=$((BASE + 11))
+CALLEE_PORT=$((BASE + 20))
+DEAD_PORT=$((BASE + 30))
+BARESIP_CALLEE_PORT=$((BASE + 40))
+BARESIP_CALLER_PORT=$((BASE + 42))
+# SIPp's RTP ports (-mp): the caller plays the pcap from CALLER_MP, the callee echoes on CALLEE_MP.
+CALLER_MP=$((BASE + 1000))
+CALLEE_MP=$((BASE + 1100))
+# [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
+# interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
+TRYING_MS=1000
+SESSION_S=90
 LOG_LEVEL=${VOXGATE_TEST_LOG_LEVEL:-info,voxgate_sip=debug,voxgate_edge=debug}
 STOP_S=${VOXGATE_TEST_STOP_S:-5}
 # The test config's limit; the oversize tests send a bit more than this.
@@ -40,6 +67,7 @@ MAX_MESSAGE_SIZE=4096
 WORK=""        # temp dir holding the live config
 CONF=""        # the config voxgate runs on
 LOG=$OUT/voxgate.log
+CDR=$OUT/cdr.jsonl
 VOX_PID=""
 BIN=""
 
@@ -136,16 +164,66 @@ name = "loopback"
 allow = [$allow]
 transports = [$transports]
 
+# Callers of the topology test.
+[[trunk]]
+name = "carrier"
+allow = ["$CARRIER_IP/32"]
+
+# Callers of the max-calls test: one call at a time.
+[[trunk]]
+name = "limited"
+allow = ["$LIMITED_IP/32"]
+max_calls = 1
+
+# The callees (SIPp UAS).
+[[trunk]]
+name = "agents"
+allow = ["$CALLEE_IP/32"]
+
 [[media_region]]
 name = "local"
-addresses = ["127.0.0.1"]
+addresses = ["$MEDIA_IP"]
 port_min = $MEDIA_MIN
 port_max = $MEDIA_MAX
 
+[calls]
+trying_timeout_ms = $TRYING_MS
+session_expires_s = $SESSION_S
+min_se_s = $SESSION_S
+
+[cdr]
+path = "$CDR"
+redact_numbers = false
+
+# Only these numbers are routed: anything else (SIPp's default user "service", used by the
+# INVITE transaction tests) gets 404 from the control plane.
 [[route]]
-name = "default"
-match_user = { prefix = "" }
-destinations = [ { uri = "sip:127.0.0.1:5080", transport = "udp", trunk = "loopback" } ]
+name = "callee"
+match_user = { prefix = "10" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" } ]
+
+# First destination dead over UDP: silence until trying_timeout_ms (ICMP aside).
+[[route]]
+name = "failover-udp"
+match_user = { exact = "2001" }
+destinations = [
+    { uri = "sip:$CALLEE_IP:$DEAD_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
+]
+
+# First destination dead over TCP: the connection is refused at once.
+[[route]]
+name = "failover-tcp"
+match_user = { exact = "2002" }
+destinations = [
+    { uri = "sip:$CALLEE_IP:$DEAD_PORT", transport = "tcp", trunk = "agents" },
+    { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
+]
+
+[[route]]
+name = "baresip"
+match_user = { exact = "3001" }
+destinations = [ { uri = "sip:127.0.0.1:$BARESIP_CALLEE_PORT", transport = "udp", trunk = "loopback" } ]
 EOF
 }
 
@@ -200,6 +278,7 @@ start_voxgate() {
 }
 
 cleanup() {
+	kill_bg
 	if vox_alive; then
 		kill -TERM "$VOX_PID" 2>/dev/null
 		sleep 1
@@ -308,14 +387,15 @@ sipp_play() {
 	shift 2
 	SIPP_ERR=$OUT/$name.errors.log
 	rm -f "$OUT/$name".*.log "$OUT/$name.stdout"
-	timeout 60 sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/$scenario" \
+	# From the scenario folder: play_pcap_audio paths are relative to it.
+	(cd "$HERE" && exec timeout "${SIPP_LIMIT_S:-60}" sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/$scenario" \
 		-m 1 -i 127.0.0.1 -bind_local -nostdin \
 		-timeout 20s -timeout_error -recv_timeout 5000 \
 		-trace_err -error_file "$SIPP_ERR" \
 		-trace_msg -message_file "$OUT/$name.messages.log" \
 		-trace_screen -screen_file "$OUT/$name.screen.log" \
 		-trace_logs -log_file "$OUT/$name.actions.log" \
-		"$@" >"$OUT/$name.stdout" 2>&1
+		"$@") >"$OUT/$name.stdout" 2>&1
 }
 
 # sipp_ok NAME SCENARIO [ARGS...]: sipp_play, and a failure reason when SIPp did not exit 0.
@@ -608,14 +688,15 @@ reload_steps() {
 	sipp_ok reload_before options_no_answer.xml -i 127.0.0.2 ||
 		{ REASON="before the reload, 127.0.0.2 was answered: $REASON"; return 1; }
 	# Widen the allow-list; SIGHUP.
-	write_config "$CONF" '"127.0.0.0/24", "::1/128"'
+	# (Not a /24: the other trunks own 127.0.0.3-5, and allow-lists must not overlap.)
+	write_config "$CONF" '"127.0.0.1/32", "127.0.0.2/32", "::1/128"'
 	reload_via_hup || return 1
 	sipp_ok reload_widened options.xml -i 127.0.0.2 ||
-		{ REASON="after SIGHUP with 127.0.0.0/24 allowed: $REASON"; return 1; }
+		{ REASON="after SIGHUP with 127.0.0.2/32 allowed: $REASON"; return 1; }
 	# A broken file: POST /reload refuses it with the error and the old config keeps running.
 	local err code
 	err=$(metric voxgate_config_reloads_total 'result="error"')
-	write_config "$CONF" '"127.0.0.0/24", "not-a-cidr"'
+	write_config "$CONF" '"127.0.0.1/32", "127.0.0.2/32", "not-a-cidr"'
 	code=$(http_code POST /reload "$OUT/reload_bad.body")
 	EXTRA_FILE=$OUT/reload_bad.body
 	case $code in 2??|000) REASON="POST /reload of an invalid config answered $code"; return 1 ;; esac
@@ -646,6 +727,350 @@ test_transport_not_allowed() {
 	[ "$rc" = 0 ] || return 1
 	rawsip transport_restored response --transport tcp --port "$SIP_PORT" ||
 		{ REASON="after restoring tcp: $REASON"; return 1; }
+}
+
+# ------------------------------------------------------------------------------------------
+# Calls: a SIPp caller through voxgate to a SIPp callee (UAS) on CALLEE_IP:CALLEE_PORT. Each
+# test dials its own number, so its CDR is found by the callee number (the test config
+# writes CDRs unredacted). Scenarios: call_uac*.xml (callers), call_uas*.xml (callees).
+# ------------------------------------------------------------------------------------------
+BG_PIDS=()     # background processes of the current test (callees, captures), ended after it
+CALLEE_PID=""
+CALLEE_NAME=""
+CAP_PID=""
+CAP_FILE=""
+
+# kill_bg: ends what the current test left running in the background (a failed test's callee).
+kill_bg() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	BG_PIDS=()
+}
+
+udp_bound() { ss -Hlun 2>/dev/null | awk '{print $4}' | grep -qx "$1:$2"; }
+
+# callee_start NAME SCENARIO [SIPP ARGS...]: a SIPp UAS on CALLEE_IP:CALLEE_PORT (RTP port
+# CALLEE_MP) in the background for one call (-m 1 unless given); files out/NAME.*.
+# CALLEE_LIMIT_S bounds its life (default 40 s).
+callee_start() {
+	local name=$1 scenario=$2 i
+	shift 2
+	CALLEE_NAME=$name
+	rm -f "$OUT/$name".*.log "$OUT/$name.stdout"
+	# The callee of an earlier test must have let go of the port.
+	for i in $(seq 1 30); do udp_bound "$CALLEE_IP" "$CALLEE_PORT" || break; sleep 0.1; done
+	(cd "$HERE" && exec timeout "${CALLEE_LIMIT_S:-40}" sipp -sf "$HERE/$scenario" \
+		-m 1 -i "$CALLEE_IP" -p "$CALLEE_PORT" -mp "$CALLEE_MP" -bind_local -nostdin \
+		-timeout 30s -timeout_error -recv_timeout 15000 \
+		-trace_err -error_file "$OUT/$name.errors.log" \
+		-trace_msg -message_file "$OUT/$name.messages.log" \
+		-trace_screen -screen_file "$OUT/$name.screen.log" \
+		-trace_logs -log_file "$OUT/$name.actions.log" \
+		"$@") >"$OUT/$name.stdout" 2>&1 &
+	CALLEE_PID=$!
+	BG_PIDS+=("$CALLEE_PID")
+	for i in $(seq 1 30); do
+		udp_bound "$CALLEE_IP" "$CALLEE_PORT" && return 0
+		kill -0 "$CALLEE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	REASON="the callee SIPp ($scenario) is not listening on $CALLEE_IP:$CALLEE_PORT: $(tail -n 2 "$OUT/$name.stdout" | tr '\n' ' ' | cut -c1-200)"
+	return 1
+}
+
+# sipp_reason NAME SCENARIO RC WHO: REASON for a SIPp run that exited RC.
+sipp_reason() {
+	local name=$1 scenario=$2 rc=$3 who=$4 why="" err=$OUT/$1.errors.log
+	[ -f "$err" ] && why=$(grep -v -e '^The following events occurred' -e '^[[:space:]]*$' "$err" | tail -n 1 | cut -c1-220)
+	[ -z "$why" ] && [ -f "$OUT/$name.stdout" ] && why=$(grep -i -m1 -e error -e fatal "$OUT/$name.stdout" | cut -c1-220)
+	[ "$rc" = 124 ] && why="killed by its time limit${why:+; $why}"
+	SIPP_ERR=$err
+	REASON="$who SIPp ($scenario) exited $rc, 0 expected${why:+: $why}"
+}
+
+# callee_done: waits for the callee (bounded by its own timeouts) and fails unless it exited 0.
+callee_done() {
+	local rc
+	wait "$CALLEE_PID"
+	rc=$?
+	[ "$rc" = 0 ] && return 0
+	sipp_reason "$CALLEE_NAME" callee "$rc" callee
+	return 1
+}
+
+# caller_bg NAME SCENARIO [ARGS]: sipp_play in the background (CALLER_PID); caller_done NAME
+# SCENARIO waits for it and fails unless it exited 0.
+caller_bg() {
+	sipp_play "$@" &
+	CALLER_PID=$!
+	BG_PIDS+=("$CALLER_PID")
+}
+
+caller_done() {
+	local rc
+	wait "$CALLER_PID"
+	rc=$?
+	[ "$rc" = 0 ] && return 0
+	sipp_reason "$1" "$2" "$rc" caller
+	return 1
+}
+
+# both_ok: the caller (run in the foreground before) and the callee. Callee first: a callee
+# that failed usually explains the caller's failure.
+call_ok() { # call_ok CALLER_RC CALLER_NAME CALLER_SCENARIO
+	local rc=$1
+	callee_done || { [ "$rc" = 0 ] || REASON="$REASON (the caller failed too: exit $rc)"; return 1; }
+	[ "$rc" = 0 ] && return 0
+	sipp_reason "$2" "$3" "$rc" caller
+	return 1
+}
+
+# cdr CALLEE EXPECT...: the CDR of the call to CALLEE meets EXPECT (see calltool.py).
+cdr() {
+	local out
+	out=$(python3 "$HERE/calltool.py" cdr "$CDR" "$@" 2>&1) && return 0
+	REASON="$out"
+	return 1
+}
+
+# calls_check EXPECT... / calls_empty: GET /calls (see calltool.py).
+calls_check() {
+	local out
+	out=$(python3 "$HERE/calltool.py" calls "http://$ADMIN/calls" "$@" 2>&1) && return 0
+	REASON="$out"
+	return 1
+}
+calls_empty() { calls_check --empty "$@"; }
+
+# expect_value NAME LABELS N: the series reaches exactly N (polled for up to 3 s).
+expect_value() {
+	local name=$1 labels=$2 n=$3 now i
+	for i in $(seq 1 30); do
+		now=$(metric "$name" "$labels")
+		[ "$now" = "$n" ] && return 0
+		sleep 0.1
+	done
+	REASON="$name{$labels} is $now; expected $n"
+	return 1
+}
+
+# capture_start NAME FILTER: dumpcap on lo into out/NAME.pcapng, in the background.
+capture_start() {
+	local name=$1 filter=$2 i
+	CAP_FILE=$OUT/$name.pcapng
+	rm -f "$CAP_FILE" "$OUT/$name.dumpcap.log"
+	command -v dumpcap >/dev/null 2>&1 || { REASON="dumpcap (Debian: tshark) is not installed"; return 1; }
+	dumpcap -q -i lo -f "$filter" -a duration:60 -w "$CAP_FILE" >"$OUT/$name.dumpcap.log" 2>&1 &
+	CAP_PID=$!
+	BG_PIDS+=("$CAP_PID")
+	for i in $(seq 1 50); do
+		grep -q 'Capturing on' "$OUT/$name.dumpcap.log" 2>/dev/null && return 0
+		kill -0 "$CAP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	EXTRA_FILE=$OUT/$name.dumpcap.log
+	REASON="dumpcap did not start capturing on lo"
+	return 1
+}
+
+# capture_stop FIELDS_FILE: stops the capture; one line per datagram "src sport dst dport".
+capture_stop() {
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport >"$1" 2>/dev/null ||
+		{ REASON="tshark could not read $CAP_FILE"; return 1; }
+}
+
+# rtp_check FIELDS TO_IP:PORT MIN: at least MIN datagrams to TO, every one from voxgate's media address.
+rtp_check() {
+	local out
+	out=$(python3 "$HERE/calltool.py" rtp "$1" --to "$2" --from-ip "$MEDIA_IP" --min "$3" 2>&1) && return 0
+	REASON="capture: $out"
+	return 1
+}
+
+# The pcap the RTP caller plays: 236 PCMA packets over 7.05 s.
+PCAP_PACKETS=236
+# Packets a loaded machine may lose on loopback before a test calls it a failure.
+RTP_TOLERANCE=10
+
+test_call_rtp_relay() {
+	local n=1001 min=$((PCAP_PACKETS - RTP_TOLERANCE)) relayed answered setup ports0 rc
+	relayed=$(metric voxgate_rtp_packets_relayed_total 'region="local"')
+	answered=$(metric voxgate_calls_total 'trunk="loopback",outcome="answered"')
+	setup=$(metric voxgate_call_setup_seconds_count 'stage="answer"')
+	ports0=$(metric voxgate_media_ports_in_use 'region="local"')
+	capture_start call_rtp "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
+	callee_start call_rtp_callee call_uas.xml -rtp_echo || return 1
+	caller_bg call_rtp_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	# While the call is up: listed by /calls (numbers redacted), counted, its ports taken.
+	calls_check state=answered trunk=loopback region=local to='10**' || return 1
+	expect_value voxgate_calls_active '' 1 || return 1
+	local ports
+	ports=$(metric voxgate_media_ports_in_use 'region="local"')
+	[ "$ports" -gt "$ports0" ] 2>/dev/null || { REASON="voxgate_media_ports_in_use{region=\"local\"} is $ports during the call, $ports0 before"; return 1; }
+	caller_done call_rtp_caller call_uac_rtp.xml || return 1
+	callee_done || return 1
+	capture_stop "$OUT/call_rtp.fields" || return 1
+	# The callee got the caller's packets, the caller the echoes, both from voxgate's address.
+	rtp_check "$OUT/call_rtp.fields" "$CALLEE_IP:$CALLEE_MP" "$min" || return 1
+	rtp_check "$OUT/call_rtp.fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	expect_rise voxgate_rtp_packets_relayed_total 'region="local"' "$relayed" $((2 * min)) || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null attempts=1 trunk_in=loopback trunk_out=agents \
+		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" "media_a.sent>=$min" "media_b.sent>=$min" \
+		'duration_s>=7' || return 1
+	expect_rise voxgate_calls_total 'trunk="loopback",outcome="answered"' "$answered" 1 || return 1
+	expect_rise voxgate_call_setup_seconds_count 'stage="answer"' "$setup" 1 || return 1
+	# Over: no call listed, the ports back in the pool.
+	calls_empty || return 1
+	expect_value voxgate_calls_active '' 0 || return 1
+	expect_value voxgate_media_ports_in_use 'region="local"' "$ports0"
+}
+
+test_call_caller_hangs_up() {
+	local n=1002 rc
+	callee_start call_bye_a_callee call_uas.xml || return 1
+	sipp_play call_bye_a_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 1000
+	call_ok $? call_bye_a_caller call_uac.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null 'duration_s>=0.9' || return 1
+	calls_empty
+}
+
+test_call_callee_hangs_up() {
+	local n=1003
+	callee_start call_bye_b_callee call_uas_bye.xml || return 1
+	sipp_play call_bye_b_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_bye_b_caller call_uac_wait_bye.xml || return 1
+	cdr "$n" disconnect_side=callee cause=normal status=null 'duration_s>=0.9' || return 1
+	calls_empty
+}
+
+test_call_cancel_487() {
+	local n=1004 cancelled
+	cancelled=$(metric voxgate_calls_total 'trunk="loopback",outcome="cancelled"')
+	callee_start call_cancel_callee call_uas_ring.xml || return 1
+	sipp_play call_cancel_caller call_uac_cancel.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_cancel_caller call_uac_cancel.xml || return 1
+	cdr "$n" disconnect_side=caller cause=cancelled status=487 answer_time=null || return 1
+	expect_rise voxgate_calls_total 'trunk="loopback",outcome="cancelled"' "$cancelled" 1 || return 1
+	calls_empty
+}
+
+test_call_busy_486() {
+	local n=1005
+	callee_start call_busy_callee call_uas_486.xml || return 1
+	sipp_play call_busy_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_busy_caller call_uac_486.xml || return 1
+	# Once the 486 is relayed and ACKed nothing is owed: the call must end (CDR, /calls) now.
+	cdr "$n" disconnect_side=callee status=486 answer_time=null attempts=1 --wait 3 || return 1
+	calls_empty --wait 3
+}
+
+test_call_no_route_404() {
+	local n=4040 rejected
+	rejected=$(metric voxgate_calls_total 'trunk="loopback",outcome="rejected"')
+	sipp_ok call_no_route call_uac_404.xml -s "$n" -p "$CALLER_PORT" || return 1
+	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null || return 1
+	expect_rise voxgate_calls_total 'trunk="loopback",outcome="rejected"' "$rejected" 1
+}
+
+test_call_failover_udp() {
+	local n=2001
+	callee_start call_failover_udp_callee call_uas.xml || return 1
+	sipp_play call_failover_udp_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? call_failover_udp_caller call_uac.xml || return 1
+	# Two attempts; the answer came after the dead one's trying timeout (TRYING_MS).
+	cdr "$n" attempts=2 disconnect_side=caller cause=normal "answer_ms>=$((TRYING_MS - 100))" "answer_ms<=$((TRYING_MS + 2000))"
+}
+
+test_call_failover_tcp() {
+	local n=2002
+	callee_start call_failover_tcp_callee call_uas.xml || return 1
+	sipp_play call_failover_tcp_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? call_failover_tcp_caller call_uac.xml || return 1
+	# A refused TCP connection fails the first destination at once, not after TRYING_MS.
+	cdr "$n" attempts=2 disconnect_side=caller cause=normal "answer_ms<=$((TRYING_MS - 200))"
+}
+
+test_call_hold_resume() {
+	local n=1006
+	callee_start call_hold_callee call_uas_hold.xml || return 1
+	sipp_play call_hold_caller call_uac_hold.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_hold_caller call_uac_hold.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal
+}
+
+test_call_session_timer_refresh() {
+	# The one slow test: the refresh of a 90 s session (the RFC 4028 minimum) is due at 45 s.
+	local n=1007 out
+	CALLEE_LIMIT_S=85 callee_start call_timer_callee call_uas_session_timer.xml -timeout 75s || return 1
+	SIPP_LIMIT_S=85 sipp_play call_timer_caller call_uac_session_timer.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -timeout 75s
+	call_ok $? call_timer_caller call_uac_session_timer.xml || return 1
+	# Both legs refreshed by voxgate at half the interval.
+	local leg
+	for leg in caller callee; do
+		out=$(python3 "$HERE/calltool.py" refresh "$OUT/call_timer_$leg.messages.log" --min 40 --max 52 2>&1) ||
+			{ REASON="$leg leg: $out"; return 1; }
+	done
+	cdr "$n" disconnect_side=caller cause=normal 'duration_s>=45'
+}
+
+test_call_max_calls_503() {
+	# Trunk "limited" (LIMITED_IP) allows one call at a time.
+	local held=1008 refused=1009 after=1012 limits
+	limits=$(metric voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"')
+	callee_start call_limit_callee call_uas.xml -m 2 || return 1
+	caller_bg call_limit_held call_uac.xml -s "$held" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 3000
+	calls_check state=answered trunk=limited || return 1
+	sipp_ok call_limit_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
+	expect_rise voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"' "$limits" 1 || return 1
+	caller_done call_limit_held call_uac.xml || return 1
+	calls_empty || return 1
+	# The ended call gave its place back: the next one is answered.
+	sipp_ok call_limit_after call_uac.xml -s "$after" -i "$LIMITED_IP" -p "$CALLER2_PORT" -mp "$CALLER_MP" -d 200 || return 1
+	callee_done || return 1
+	cdr "$held" disconnect_side=caller cause=normal trunk_in=limited || return 1
+	cdr "$after" disconnect_side=caller cause=normal trunk_in=limited
+}
+
+test_call_tcp_carrier() {
+	local n=1010 in_tcp out_udp
+	in_tcp=$(metric voxgate_sip_requests_total 'direction="in",transport="tcp",method="INVITE"')
+	out_udp=$(metric voxgate_sip_requests_total 'direction="out",transport="udp",method="INVITE"')
+	callee_start call_tcp_callee call_uas.xml || return 1
+	sipp_play call_tcp_caller call_uac.xml -t t1 -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? call_tcp_caller call_uac.xml || return 1
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tcp",method="INVITE"' "$in_tcp" 1 || return 1
+	expect_rise voxgate_sip_requests_total 'direction="out",transport="udp",method="INVITE"' "$out_udp" 1 || return 1
+	grep -q '^Via: SIP/2.0/UDP ' "$OUT/call_tcp_callee.messages.log" ||
+		{ REASON="the callee's INVITE did not come over UDP (out/call_tcp_callee.messages.log)"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal
+}
+
+# topology PAIR: what the caller and the callee of a call received shows nothing of the other.
+topology() {
+	local out
+	out=$(python3 "$HERE/calltool.py" topology "$OUT/$1_caller.messages.log" "$OUT/$1_callee.messages.log" \
+		--caller-ip "$CARRIER_IP" --callee-ip "$CALLEE_IP" 2>&1) && return 0
+	REASON="$1: $out"
+	return 1
+}
+
+test_call_topology_hidden() {
+	# From CARRIER_IP, so the caller's address is one voxgate does not use: a hold and
+	# resume call (requests from the caller), then a call the callee hangs up (from the callee).
+	callee_start call_topo1_callee call_uas_hold.xml || return 1
+	sipp_play call_topo1_caller call_uac_hold.xml -s 1011 -i "$CARRIER_IP" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_topo1_caller call_uac_hold.xml || return 1
+	topology call_topo1 || return 1
+	callee_start call_topo2_callee call_uas_bye.xml || return 1
+	sipp_play call_topo2_caller call_uac_wait_bye.xml -s 1013 -i "$CARRIER_IP" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_topo2_caller call_uac_wait_bye.xml || return 1
+	topology call_topo2
 }
 
 # Always last: graceful stop.
@@ -714,6 +1139,19 @@ TESTS=(
 	test_check_config_errors
 	test_reload_allowlist
 	test_transport_not_allowed
+	test_call_failover_udp
+	test_call_rtp_relay
+	test_call_caller_hangs_up
+	test_call_callee_hangs_up
+	test_call_cancel_487
+	test_call_busy_486
+	test_call_no_route_404
+	test_call_failover_tcp
+	test_call_hold_resume
+	test_call_max_calls_503
+	test_call_tcp_carrier
+	test_call_topology_hidden
+	test_call_session_timer_refresh
 )
 
 # ------------------------------------------------------------------------------------------
@@ -755,6 +1193,7 @@ run_test() {
 	else
 		record "$t" FAIL $((SECONDS - t0)) "$mark"
 	fi
+	kill_bg
 }
 
 selected() { # selected NAME PATTERNS...: no patterns, or NAME contains one of them
@@ -782,6 +1221,7 @@ main() {
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	CONF=$WORK/voxgate.toml
+	rm -f "$CDR"
 	write_config "$CONF"
 	cp "$CONF" "$OUT/voxgate-test.toml"
 	say "voxgate: $BIN --config $CONF (SIP udp/tcp 127.0.0.1:$SIP_PORT, tls :$TLS_PORT, admin $ADMIN)"

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Checks for the call tests of the SIPp suite, on files the tests leave behind.
+
+  calltool.py cdr FILE CALLEE [EXPECT...]
+      The CDR (one JSON object per line) of the call to CALLEE (the dialled number;
+      the test config writes unredacted numbers), which must be the only one for
+      that number in FILE. EXPECT is KEY=VALUE, KEY>=NUMBER or KEY<=NUMBER, KEY a
+      dotted path ("media_a.rtp_packets"); VALUE "null" means JSON null. Exit 0
+      when every expectation holds; otherwise one line says which failed.
+      `--wait S`: poll up to S seconds for the record to appear (default 5).
+
+  calltool.py calls URL [EXPECT...]
+      GET URL (the admin /calls) must list exactly one call, whose fields meet
+      EXPECT (KEY=VALUE). `--wait S`: poll until it does (default 5 s).
+      `--empty`: instead, poll until the list is empty.
+
+  calltool.py topology CALLER_LOG CALLEE_LOG --caller-ip IP --callee-ip IP
+      The SIPp message logs (-trace_msg) of a caller and a callee that talked
+      through voxgate. Everything identifying one leg -- the caller's Via
+      (address and branch), Contact, Call-ID, From tag, its SDP's o=, c= and
+      m= values and its IP address -- must appear in no message the callee
+      received, and likewise the callee's in nothing the caller received.
+
+  calltool.py refresh LOG --min S --max S
+      In a SIPp message log (caller or callee): the time from the 200 to the
+      initial INVITE (sent or received) to the first UPDATE or re-INVITE
+      received must be within [min, max] seconds.
+
+  calltool.py rtp CAPTURE_FIELDS --to IP:PORT --from-ip IP --min N
+      CAPTURE_FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst
+      -e udp.dstport` output. At least N datagrams went to IP:PORT, and every
+      one of them came from --from-ip (voxgate's media address, not the other
+      party directly).
+"""
+
+import argparse
+import json
+import re
+import sys
+import time
+import urllib.request
+
+
+def fail(msg: str) -> None:
+    print(msg)
+    sys.exit(1)
+
+
+def lookup(obj, path: str):
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return KeyError
+        obj = obj[part]
+    return obj
+
+
+def check(obj, expects: list) -> list:
+    """The expectations that do not hold, as messages."""
+    bad = []
+    for e in expects:
+        m = re.fullmatch(r"([\w.]+)(>=|<=|=)(.*)", e)
+        if not m:
+            bad.append(f"bad expectation {e!r}")
+            continue
+        key, op, want = m.groups()
+        got = lookup(obj, key)
+        if got is KeyError:
+            bad.append(f"{key} missing")
+            continue
+        if op == "=":
+            ok = (got is None) if want == "null" else (str(got).lower() == want.lower())
+        else:
+            try:
+                g, w = float(got), float(want)
+            except (TypeError, ValueError):
+                bad.append(f"{key}={got!r} is not a number")
+                continue
+            ok = g >= w if op == ">=" else g <= w
+        if not ok:
+            bad.append(f"{key}={json.dumps(got)} (expected {op}{want})")
+    return bad
+
+
+def cmd_cdr(a) -> None:
+    deadline = time.monotonic() + a.wait
+    while True:
+        records = []
+        try:
+            with open(a.file, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        fail(f"{a.file}:{n} is not JSON: {line[:120]!r}")
+                    if rec.get("callee") == a.callee:
+                        records.append(rec)
+        except FileNotFoundError:
+            pass
+        if records or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    if not records:
+        fail(f"no CDR for callee {a.callee} in {a.file} within {a.wait:g} s")
+    if len(records) > 1:
+        fail(f"{len(records)} CDRs for callee {a.callee}, 1 expected")
+    bad = check(records[0], a.expect)
+    if bad:
+        fail(f"CDR of {a.callee} ({records[0].get('call')}): " + "; ".join(bad))
+    print(json.dumps(records[0]))
+
+
+def get_calls(url: str):
+    with urllib.request.urlopen(url, timeout=3) as r:
+        return json.loads(r.read())
+
+
+def cmd_calls(a) -> None:
+    deadline = time.monotonic() + a.wait
+    last = None
+    while True:
+        try:
+            calls = get_calls(a.url)
+        except Exception as e:  # noqa: BLE001 - any failure is retried, then reported
+            calls, last = None, f"GET {a.url}: {e}"
+        if calls is not None:
+            if a.empty:
+                if calls == []:
+                    return
+                last = f"/calls still lists {len(calls)}: {json.dumps(calls)[:300]}"
+            elif len(calls) != 1:
+                last = f"/calls lists {len(calls)} calls, 1 expected: {json.dumps(calls)[:300]}"
+            else:
+                bad = check(calls[0], a.expect)
+                if not bad:
+                    print(json.dumps(calls[0]))
+                    return
+                last = "/calls: " + "; ".join(bad) + f" in {json.dumps(calls[0])}"
+        if time.monotonic() >= deadline:
+            fail(last or "no answer")
+        time.sleep(0.1)
+
+
+# One SIPp -trace_msg entry: a dashed line with a timestamp, a line saying
+# "<T> message sent (...)" or "<T> message received [...]", then the message.
+ENTRY = re.compile(
+    r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\n"
+    r"(\w+) message (sent|received)[^\n]*\n\n(.*?)(?=^-{10,} \d{4}-|\Z)",
+    re.M | re.S,
+)
+
+
+def messages(path: str) -> list:
+    """[(timestamp seconds, 'sent'|'received', text)] of a SIPp message log."""
+    out = []
+    with open(path, encoding="latin-1") as f:
+        text = f.read()
+    for m in ENTRY.finditer(text):
+        ts = time.mktime(time.strptime(m.group(1).split(".")[0], "%Y-%m-%d %H:%M:%S"))
+        ts += float("0." + m.group(1).split(".")[1])
+        out.append((ts, m.group(3), m.group(4).strip("\n")))
+    return out
+
+
+def header(msg: str, name: str) -> list:
+    return [
+        v.strip()
+        for v in re.findall(rf"^{re.escape(name)}\s*:(.*)$", msg, re.M | re.I)
+    ]
+
+
+def identifiers(msgs: list, ip: str) -> set:
+    """What identifies a party, from the messages it sent."""
+    ids = {ip}
+    for _, way, msg in msgs:
+        if way != "sent":
+            continue
+        is_request = not msg.startswith("SIP/2.0")
+        # A response's Via is its request's sender's: only requests show ours.
+        for v in header(msg, "Via") if is_request else []:
+            m = re.match(r"SIP/2\.0/\w+\s+([^;\s]+)", v)
+            if m:
+                ids.add(m.group(1))
+            ids.update(re.findall(r"branch=([^;\s]+)", v))
+        for v in header(msg, "Contact"):
+            m = re.search(r"<?(sips?:[^>;\s]+)", v)
+            if m:
+                ids.add(m.group(1))
+        # The Call-ID of this party's leg.
+        ids.update(header(msg, "Call-ID"))
+        # Our tag: From of our requests, To of our responses.
+        for v in header(msg, "From" if is_request else "To"):
+            ids.update(re.findall(r"tag=([^;\s>]+)", v))
+        for line in msg.splitlines():
+            if line.startswith("o="):
+                # username, session id
+                parts = line[2:].split()
+                if len(parts) >= 2:
+                    ids.add("o=" + parts[0] + " " + parts[1])
+            elif line.startswith("c="):
+                ids.add(line.strip())
+            elif line.startswith("m="):
+                parts = line.split()
+                if len(parts) >= 2:
+                    ids.add(f"{parts[0]} {parts[1]} ")
+    ids.discard("")
+    return ids
+
+
+def occurs(ident: str, msg: str) -> bool:
+    """ident in msg as a whole token: "127.0.0.1" does not occur in "127.0.0.10"."""
+    return re.search(r"(?<![0-9A-Za-z])" + re.escape(ident) + r"(?![0-9A-Za-z])", msg) is not None
+
+
+def cmd_topology(a) -> None:
+    caller = messages(a.caller_log)
+    callee = messages(a.callee_log)
+    if not caller or not callee:
+        fail(f"empty message log: caller {len(caller)}, callee {len(callee)} messages")
+    problems = []
+    for who, mine, other_name, other in (
+        ("caller", identifiers(caller, a.caller_ip), "callee", callee),
+        ("callee", identifiers(callee, a.callee_ip), "caller", caller),
+    ):
+        for ident in sorted(mine):
+            for ts, way, msg in other:
+                if way == "received" and occurs(ident, msg):
+                    first = msg.splitlines()[0]
+                    problems.append(f"the {who}'s {ident!r} reached the {other_name} in {first!r}")
+                    break
+    if problems:
+        fail("; ".join(problems[:4]) + (f" (+{len(problems) - 4} more)" if len(problems) > 4 else ""))
+    print(f"ok: {len(identifiers(caller, a.caller_ip))} caller and "
+          f"{len(identifiers(callee, a.callee_ip))} callee identifiers, none on the other leg")
+
+
+def cmd_refresh(a) -> None:
+    msgs = messages(a.log)
+    answered = None
+    for ts, way, msg in msgs:
+        first = msg.splitlines()[0] if msg else ""
+        cseq = " ".join(header(msg, "CSeq"))
+        if answered is None and first.startswith("SIP/2.0 200") and cseq.endswith("INVITE"):
+            answered = (ts, cseq)
+        elif answered and way == "received" and re.match(r"(UPDATE|INVITE) ", first) and cseq != answered[1]:
+            dt = ts - answered[0]
+            if not a.min <= dt <= a.max:
+                fail(f"refresh {first.split()[0]} came {dt:.1f} s after the 200; expected {a.min:g}-{a.max:g} s")
+            print(f"refresh {first.split()[0]} {dt:.1f} s after the 200")
+            return
+    if answered is None:
+        fail("no 200 to the INVITE in the log")
+    fail("no UPDATE or re-INVITE received after the 200")
+
+
+def cmd_rtp(a) -> None:
+    host, port = a.to.rsplit(":", 1)
+    n = 0
+    foreign = {}
+    with open(a.fields, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 4 or parts[2] != host or parts[3] != port:
+                continue
+            n += 1
+            if parts[0] != a.from_ip:
+                src = f"{parts[0]}:{parts[1]}"
+                foreign[src] = foreign.get(src, 0) + 1
+    if foreign:
+        fail(f"{a.to} got datagrams from other than {a.from_ip}: {foreign}")
+    if n < a.min:
+        fail(f"{a.to} got {n} datagrams from {a.from_ip}; at least {a.min} expected")
+    print(f"{a.to}: {n} datagrams from {a.from_ip}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cdr")
+    c.add_argument("file")
+    c.add_argument("callee")
+    c.add_argument("expect", nargs="*")
+    c.add_argument("--wait", type=float, default=5.0)
+    c = sub.add_parser("calls")
+    c.add_argument("url")
+    c.add_argument("expect", nargs="*")
+    c.add_argument("--wait", type=float, default=5.0)
+    c.add_argument("--empty", action="store_true")
+    c = sub.add_parser("topology")
+    c.add_argument("caller_log")
+    c.add_argument("callee_log")
+    c.add_argument("--caller-ip", required=True)
+    c.add_argument("--callee-ip", required=True)
+    c = sub.add_parser("refresh")
+    c.add_argument("log")
+    c.add_argument("--min", type=float, required=True)
+    c.add_argument("--max", type=float, required=True)
+    c = sub.add_parser("rtp")
+    c.add_argument("fields")
+    c.add_argument("--to", required=True)
+    c.add_argument("--from-ip", required=True)
+    c.add_argument("--min", type=int, required=True)
+    a = p.parse_args()
+    {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
