@@ -3,7 +3,7 @@
 //! rewritten; INFO, OPTIONS and PRACK are relayed; ACKs stop our 2xx
 //! retransmissions. Glare follows RFC 3261 §14.
 
-use super::setup::{SUPPORTED, allows, is_sdp};
+use super::setup::{allows, is_sdp, supported};
 use super::*;
 use crate::out_of_dialog::ALLOW;
 use voxgate_media::anchor::rewrite;
@@ -204,6 +204,7 @@ impl<M: MediaControl> Call<M> {
             return;
         }
         let session_config = self.session_config();
+        let timers = self.timers_on();
         let Some(state) = self.leg_state(to) else {
             return;
         };
@@ -212,9 +213,7 @@ impl<M: MediaControl> Call<M> {
         };
         let mut builder = dialog.request(method.clone());
         if offer_exchange {
-            builder = builder
-                .header(HeaderName::Allow, ALLOW)
-                .header(HeaderName::Supported, SUPPORTED);
+            builder = supported(builder.header(HeaderName::Allow, ALLOW), true, timers);
             // Keep the other leg's session timer alive: a re-INVITE without
             // Session-Expires would switch it off (RFC 4028 §9).
             if let Some(t) = &state.timer {
@@ -379,6 +378,7 @@ impl<M: MediaControl> Call<M> {
             .to_string();
         let from = relay.from;
         let timers = self.ctx.timers;
+        let timers_on = self.timers_on();
         let Some(state) = self.leg_state(from) else {
             return;
         };
@@ -396,9 +396,7 @@ impl<M: MediaControl> Call<M> {
             builder = builder.header(HeaderName::RetryAfter, ra);
         }
         if offer_exchange && (200..300).contains(&status) {
-            builder = builder
-                .header(HeaderName::Allow, ALLOW)
-                .header(HeaderName::Supported, SUPPORTED);
+            builder = supported(builder.header(HeaderName::Allow, ALLOW), true, timers_on);
             if let Some(t) = &state.timer {
                 // We are the UAS of this transaction.
                 let refresher = if t.we_refresh { "uas" } else { "uac" };
@@ -577,7 +575,7 @@ impl<M: MediaControl> Call<M> {
         let mut builder = timer
             .refresh_offer(&session_config)
             .add_headers(dialog.request(method.clone()))
-            .header(HeaderName::Supported, SUPPORTED)
+            .header(HeaderName::Supported, "100rel, timer")
             .header(HeaderName::Allow, ALLOW);
         if method == Method::Invite
             && let Some(sdp) = &sdp

@@ -11,10 +11,25 @@ use voxgate_sip::dialog::{NewRequest, Role, SessionTimerConfig, SessionTimerErro
 use voxgate_sip::ids;
 use voxgate_sip::message::{HeaderName, MessageBuilder, cancel_for, response_to};
 
-/// Option tags we support on both legs (RFC 3262, RFC 4028).
-pub(crate) const SUPPORTED: &str = "100rel, timer";
+/// Adds our Supported option tags: `100rel` (RFC 3262) when asked, and
+/// `timer` (RFC 4028) only while session timers are on: a peer told we
+/// support it may make us the refresher (§9), and end the call when our
+/// refreshes never come.
+pub(crate) fn supported(b: MessageBuilder, with_100rel: bool, timers: bool) -> MessageBuilder {
+    match (with_100rel, timers) {
+        (true, true) => b.header(HeaderName::Supported, "100rel, timer"),
+        (true, false) => b.header(HeaderName::Supported, "100rel"),
+        (false, true) => b.header(HeaderName::Supported, "timer"),
+        (false, false) => b,
+    }
+}
 
 impl<M: MediaControl> Call<M> {
+    /// Session timers are on (`[calls] session_expires_s` not 0).
+    pub(crate) fn timers_on(&self) -> bool {
+        self.ctx.config.calls.session_expires.is_some()
+    }
+
     pub(crate) fn session_config(&self) -> SessionTimerConfig {
         let calls = &self.ctx.config.calls;
         SessionTimerConfig {
@@ -246,10 +261,7 @@ impl<M: MediaControl> Call<M> {
         };
         let (mut builder, request_ids) = new.build();
         builder = builder.header(HeaderName::Allow, ALLOW);
-        builder = builder.header(
-            HeaderName::Supported,
-            if supports_100rel { SUPPORTED } else { "timer" },
-        );
+        builder = supported(builder, supports_100rel, self.timers_on());
         let session = self
             .ctx
             .config
@@ -525,10 +537,10 @@ impl<M: MediaControl> Call<M> {
         if offered {
             self.ack_leg(Leg::B, invite_seq, None);
         }
+        let timers = self.timers_on();
         let Some(a) = self.a.as_mut() else { return };
-        let mut builder = a_response(a, 200, "OK")
-            .header(HeaderName::Allow, ALLOW)
-            .header(HeaderName::Supported, SUPPORTED);
+        let builder = a_response(a, 200, "OK").header(HeaderName::Allow, ALLOW);
+        let mut builder = supported(builder, true, timers);
         if let Some(n) = &a.session {
             builder = n.add_headers(builder);
             a.state.timer = Some(n.timer(Role::Uas, now));

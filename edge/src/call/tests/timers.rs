@@ -394,3 +394,19 @@ fn refresh_after_a_refused_hold_offers_the_session_in_force() {
         "o= versions only go up (RFC 3264 §8): {refused_version} then {now_version}"
     );
 }
+
+#[test]
+fn session_timers_off_are_not_advertised() {
+    // A peer told we support `timer` may make us the refresher (RFC 4028
+    // §9) and end the call when our refreshes do not come.
+    let (mut h, b, ok) = answered(CALLS, "", "");
+    assert!(!b.invite.msg.supported().any(|s| s == "timer"));
+    assert!(!ok.supported().any(|s| s == "timer"));
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    let reinvite = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_HOLD)));
+    let to_b = h.a_sends(reinvite).1.sent(Method::Invite);
+    assert!(!to_b.msg.supported().any(|s| s == "timer"));
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    assert!(!out.response(200).1.supported().any(|s| s == "timer"));
+}
