@@ -47,6 +47,12 @@ pub struct Core {
     spawns: VecDeque<NewCall>,
     /// The name to verify on outbound TLS connections, by peer address.
     tls_names: HashMap<SocketAddr, String>,
+    /// Client transactions sent over TCP/TLS, by the peer they went to: a
+    /// connection that fails (refused, reset, TLS) fails them at once
+    /// (RFC 3261 §17.1.1.2 transport error) instead of at timer B or F.
+    stream_txs: HashMap<TxId, (TransportKind, SocketAddr)>,
+    /// Connections that were reported open (for the gauge).
+    open_conns: std::collections::HashSet<voxgate_sip::ConnId>,
 }
 
 /// Timer bases from the config.
@@ -81,6 +87,8 @@ impl Core {
             calls: CallTable::default(),
             spawns: VecDeque::new(),
             tls_names: HashMap::new(),
+            stream_txs: HashMap::new(),
+            open_conns: std::collections::HashSet::new(),
         }
     }
 
@@ -132,6 +140,9 @@ impl Core {
                 match self.layer.send_request_as(now, tx, request, to) {
                     Ok(_) => {
                         self.calls.bind_tx(call, tx);
+                        if to.transport.is_reliable() {
+                            self.stream_txs.insert(tx, (to.transport, to.addr));
+                        }
                         if let Some(kind) = self.layer.kind(tx) {
                             self.kinds.insert(tx, kind);
                             self.metrics.transaction_created(kind);
@@ -185,11 +196,18 @@ impl Core {
             TransportEvent::Message(incoming) => self.on_message(now, incoming),
             TransportEvent::ConnectionOpened { peer, inbound } => {
                 debug!(%peer, inbound, "connection opened");
+                if let Some(conn) = peer.conn {
+                    self.open_conns.insert(conn);
+                }
                 self.metrics.connection_opened(peer.transport, inbound);
             }
             TransportEvent::ConnectionClosed { peer, reason } => {
                 debug!(%peer, ?reason, "connection closed");
-                self.metrics.connection_closed(peer.transport);
+                // A connect or handshake that failed never opened.
+                if peer.conn.is_some_and(|c| self.open_conns.remove(&c)) {
+                    self.metrics.connection_closed(peer.transport);
+                }
+                self.stream_failed(now, peer);
             }
             TransportEvent::Rejected { source, transport } => {
                 debug!(%source, %transport, "source not in any trunk's allow-list");
@@ -197,6 +215,25 @@ impl Core {
             _ => {}
         }
         self.process_events(now);
+    }
+
+    /// A TCP/TLS connection to `peer` closed: the client transactions sent
+    /// to that peer get a transport error. Connections close rarely, so a
+    /// scan is fine.
+    fn stream_failed(&mut self, now: Instant, peer: Peer) {
+        if self.stream_txs.is_empty() || !peer.transport.is_reliable() {
+            return;
+        }
+        let failed: Vec<TxId> = self
+            .stream_txs
+            .iter()
+            .filter(|(_, (t, a))| *t == peer.transport && *a == peer.addr)
+            .map(|(tx, _)| *tx)
+            .collect();
+        for tx in failed {
+            self.stream_txs.remove(&tx);
+            self.layer.transport_error(now, tx);
+        }
     }
 
     /// Fires due timers.
@@ -389,6 +426,7 @@ impl Core {
                 TxEvent::Terminated { tx, .. } => {
                     self.kinds.remove(&tx);
                     self.calls.tx_ended(tx);
+                    self.stream_txs.remove(&tx);
                 }
                 _ => {}
             }

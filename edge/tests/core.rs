@@ -314,3 +314,63 @@ fn transactions_end_on_the_simulated_clock() {
     assert_eq!(h.core.active_transactions(), 0);
     assert!(h.metric(r#"voxgate_sip_transactions_active{kind="non_invite_server"} 0"#));
 }
+
+#[test]
+fn a_refused_tcp_connection_fails_the_calls_transaction_at_once() {
+    use voxgate_edge::call::{CallAction, TxFailure};
+    use voxgate_sip::transaction::TxId;
+    use voxgate_sip::transport::CloseReason;
+    let mut h = Harness::new();
+    h.feed(&request("INVITE", "z9hG4bKt1", ""));
+    h.sent();
+    let mut call = h.core.poll_spawn().unwrap();
+    let _ = call.input.try_recv();
+    let to = Peer {
+        transport: TransportKind::Tcp,
+        addr: "127.0.0.1:9".parse().unwrap(),
+        conn: None,
+    };
+    let b_invite = Message::parse(
+        Bytes::from(request("INVITE", "z9hG4bKbleg", "").replace("SIP/2.0/UDP", "SIP/2.0/TCP")),
+        &Limits::default(),
+    )
+    .unwrap();
+    let tx = TxId::next();
+    h.core.handle_call_action(
+        h.now,
+        call.ctx.id,
+        CallAction::Send {
+            tx,
+            request: b_invite,
+            to,
+            tls_name: None,
+        },
+    );
+    let closed = Peer {
+        conn: Some(voxgate_sip::ConnId(77)),
+        ..to
+    };
+    h.core.handle_transport(
+        h.now,
+        TransportEvent::ConnectionClosed {
+            peer: closed,
+            reason: CloseReason::Io,
+        },
+    );
+    match call.input.try_recv() {
+        Ok(CallInput::TxFailed {
+            tx: failed,
+            failure,
+        }) => {
+            assert_eq!(failed, tx);
+            assert_eq!(failure, TxFailure::Transport);
+        }
+        other => panic!("expected TxFailed, got {other:?}"),
+    }
+    // The failed connect never opened, so the gauge stays at zero.
+    assert!(
+        !h.metrics
+            .render()
+            .contains(r#"voxgate_sip_connections_active{transport="tcp"} -1"#)
+    );
+}
