@@ -12,11 +12,14 @@
 //! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
 //! or SDP addresses is copied to the other.
 
+mod attempt;
 mod in_dialog;
 mod media;
 pub mod record;
+mod responses;
 mod setup;
 pub mod task;
+mod teardown;
 mod timers;
 
 pub use media::{MediaControl, NoMedia};
