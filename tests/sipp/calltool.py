@@ -31,6 +31,13 @@
       -e udp.dstport` output. At least N datagrams went to IP:PORT, and every
       one of them came from --from-ip (voxgate's media address, not the other
       party directly).
+
+  calltool.py wav FILE --hz F --seconds S
+      Writes a sine tone: 8 kHz mono 16-bit WAV (what baresip's aufile plays).
+
+  calltool.py tone FILE --hz F --not-hz G
+      FILE (a WAV recording) carries the tone F: its power at F is at least
+      10 times its power at G, and the signal is not silence.
 """
 
 import argparse
@@ -272,6 +279,56 @@ def cmd_rtp(a) -> None:
     print(f"{a.to}: {n} datagrams from {a.from_ip}")
 
 
+def cmd_wav(a) -> None:
+    import math
+    import struct
+    import wave
+
+    rate = 8000
+    with wave.open(a.file, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * a.hz * i / rate)))
+                for i in range(int(rate * a.seconds))
+            )
+        )
+
+
+def goertzel(samples: list, rate: int, hz: float) -> float:
+    import math
+
+    coeff = 2 * math.cos(2 * math.pi * hz / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + coeff * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coeff * s1 * s2
+
+
+def cmd_tone(a) -> None:
+    import array
+    import wave
+
+    with wave.open(a.file, "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            fail(f"{a.file}: not 16-bit mono ({w.getparams()})")
+        rate = w.getframerate()
+        samples = array.array("h", w.readframes(w.getnframes()))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    if len(samples) < rate:
+        fail(f"{a.file}: {len(samples)} samples, less than 1 s of audio")
+    rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
+    want, other = goertzel(samples, rate, a.hz), goertzel(samples, rate, a.not_hz)
+    if rms < 100:
+        fail(f"{a.file}: silence (RMS {rms:.0f})")
+    if want < 10 * other:
+        fail(f"{a.file}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
+    print(f"{a.file}: {a.hz:g} Hz tone, {len(samples) / rate:.1f} s, RMS {rms:.0f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -299,8 +356,17 @@ def main() -> None:
     c.add_argument("--to", required=True)
     c.add_argument("--from-ip", required=True)
     c.add_argument("--min", type=int, required=True)
+    c = sub.add_parser("wav")
+    c.add_argument("file")
+    c.add_argument("--hz", type=float, required=True)
+    c.add_argument("--seconds", type=float, required=True)
+    c = sub.add_parser("tone")
+    c.add_argument("file")
+    c.add_argument("--hz", type=float, required=True)
+    c.add_argument("--not-hz", type=float, required=True)
     a = p.parse_args()
-    {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp}[a.cmd](a)
+    {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
+     "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
 
 
 if __name__ == "__main__":

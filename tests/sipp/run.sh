@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # voxgate SIPp suite: builds voxgate (debug), starts it on a test config in a temp dir, plays
 # every test below against it (SIPp scenarios, openssl s_client, sipsak, raw TCP/TLS probes,
-# config checks, reloads), stops it with SIGTERM and prints one PASS/FAIL line per test and
-# the closing line "N passed, M failed". Exit status: 0 when nothing failed.
+# config checks, reloads, calls between SIPp or baresip callers and callees through voxgate),
+# stops it with SIGTERM and prints one PASS/FAIL line per test and the closing line
+# "N passed, M failed". Exit status: 0 when nothing failed.
 #
 #   tests/sipp/run.sh                 every test
 #   tests/sipp/run.sh tls reload      only the tests whose name contains "tls" or "reload"
@@ -10,14 +11,17 @@
 #
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
-#                           port for the openssl control server BASE+2, admin HTTP BASE+4000
+#                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
+#                           the call tests' parties use BASE+10..BASE+42 (SIP) and
+#                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
-#   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak, ...)
+#   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
+#                           tshark, baresip-core, ...)
 #   VOXGATE_TEST_STOP_S     seconds voxgate may take to exit after SIGTERM (default 5)
 #
 # Every file a test writes goes to tests/sipp/out/ (gitignored): SIPp's message, error and
-# screen logs per test, voxgate.log, the configs used.
+# screen logs per test, voxgate.log, cdr.jsonl, the configs used, captures, baresip logs.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -90,7 +94,7 @@ die() { printf '%s\n' "run.sh: $*" >&2; exit 2; }
 # ------------------------------------------------------------------------------------------
 missing_tools() {
 	local t
-	for t in sipp openssl curl python3 sipsak timeout; do
+	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip; do
 		command -v "$t" >/dev/null 2>&1 || printf '%s ' "$t"
 	done
 }
@@ -103,15 +107,17 @@ ensure_tools() {
 		local sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		say "installing missing tools: $missing"
-		local pkgs="sip-tester sipsak openssl curl python3 coreutils"
+		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core"
 		# shellcheck disable=SC2086 # word splitting of the package list is intended
-		$sudo apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
-			{ $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq --no-install-recommends $pkgs >/dev/null; }
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
+			{ $sudo apt-get update -qq >/dev/null 2>&1 &&
+				$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null; }
 	fi
 	missing=$(missing_tools)
-	# sipsak only serves one test, which then fails with a clear reason.
-	missing=${missing//sipsak /}
-	[ -z "$missing" ] || die "missing tools: $missing(Debian: apt-get install sip-tester openssl curl python3)"
+	# These serve a few tests each, which then fail with a clear reason.
+	local optional
+	for optional in sipsak dumpcap tshark baresip; do missing=${missing//$optional /}; done
+	[ -z "$missing" ] || die "missing tools: $missing(Debian: apt-get install sip-tester openssl curl python3 iproute2)"
 }
 
 # ------------------------------------------------------------------------------------------
@@ -1073,6 +1079,95 @@ test_call_topology_hidden() {
 	topology call_topo2
 }
 
+# baresip_config DIR PORT RTP_MIN TONE_WAV [UI]: a headless baresip config in DIR: SIP on
+# 127.0.0.1:PORT, PCMA only, audio from TONE_WAV (aufile), played to ALSA's null device,
+# both directions recorded as WAV (sndfile) in DIR/rec. UI=stdio: commands from stdin.
+baresip_config() {
+	local dir=$1 port=$2 rtp=$3 tone=$4 ui=${5:-}
+	mkdir -p "$dir/rec"
+	rm -f "$dir"/rec/*.wav
+	cat >"$dir/config" <<CONF
+poll_method		epoll
+sip_listen		127.0.0.1:$port
+call_local_timeout	20
+call_max_calls		1
+audio_player		alsa,null
+audio_alert		alsa,null
+audio_source		aufile,$tone
+ausrc_srate		8000
+auplay_srate		8000
+ausrc_channels		1
+auplay_channels		1
+rtp_ports		$rtp-$((rtp + 19))
+rtcp_mux		no
+snd_path		$dir/rec
+module_path		/usr/lib/baresip/modules
+${ui:+module			$ui.so}
+module			g711.so
+module			aufile.so
+module			alsa.so
+module			sndfile.so
+module_tmp		account.so
+module_app		menu.so
+CONF
+}
+
+test_call_baresip() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=3001 dir=$OUT/baresip relayed pid
+	relayed=$(metric voxgate_rtp_packets_relayed_total 'region="local"')
+	mkdir -p "$dir"
+	# A different tone each way, so each recording shows where its audio came from.
+	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 6 &&
+		python3 "$HERE/calltool.py" wav "$dir/callee-1000.wav" --hz 1000 --seconds 6 ||
+		{ REASON="could not write the tone WAV files"; return 1; }
+	baresip_config "$dir/callee" "$BARESIP_CALLEE_PORT" $((CALLEE_MP + 200)) "$dir/callee-1000.wav"
+	baresip_config "$dir/caller" "$BARESIP_CALLER_PORT" $((CALLER_MP + 200)) "$dir/caller-440.wav" stdio
+	# No registration; the callee answers by itself; its account user is the number voxgate dials.
+	echo "<sip:$n@127.0.0.1:$BARESIP_CALLEE_PORT;transport=udp>;regint=0;answermode=auto;audio_codecs=pcma" >"$dir/callee/accounts"
+	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT;transport=udp>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
+	timeout 30 baresip -f "$dir/callee" </dev/null >"$OUT/baresip_callee.log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$OUT/baresip_callee.log
+	local i
+	for i in $(seq 1 50); do udp_bound 127.0.0.1 "$BARESIP_CALLEE_PORT" && break; sleep 0.1; done
+	udp_bound 127.0.0.1 "$BARESIP_CALLEE_PORT" || { REASON="the baresip callee is not listening on 127.0.0.1:$BARESIP_CALLEE_PORT"; return 1; }
+	# The caller dials through voxgate, talks 4 s, hangs up and quits.
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$SIP_PORT"
+		sleep 4
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -f "$dir/caller" >"$OUT/baresip_caller.log" 2>&1
+	EXTRA_FILE=$OUT/baresip_caller.log
+	grep -q 'Call established' "$OUT/baresip_caller.log" || { REASON="the baresip caller's call was not established (out/baresip_caller.log)"; return 1; }
+	grep -q 'terminated (duration' "$OUT/baresip_caller.log" || { REASON="the baresip caller's call did not end (out/baresip_caller.log)"; return 1; }
+	# The callee answered by itself and saw the hang-up (voxgate's BYE).
+	EXTRA_FILE=$OUT/baresip_callee.log
+	for i in $(seq 1 20); do grep -q 'terminated (duration' "$OUT/baresip_callee.log" && break; sleep 0.1; done
+	grep -q 'Call established' "$OUT/baresip_callee.log" || { REASON="the baresip callee did not answer (out/baresip_callee.log)"; return 1; }
+	grep -q 'terminated (duration' "$OUT/baresip_callee.log" || { REASON="the baresip callee's call did not end (out/baresip_callee.log)"; return 1; }
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	# 4 s of 20 ms packets each way (200), relayed by voxgate; the call ended normally.
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=loopback \
+		'media_a.rtp_packets>=150' 'media_b.rtp_packets>=150' 'media_a.sent>=150' 'media_b.sent>=150' 'duration_s>=3' || return 1
+	expect_rise voxgate_rtp_packets_relayed_total 'region="local"' "$relayed" 300 || return 1
+	# Each side heard the other's tone (sndfile's recording of the decoded audio).
+	local out rec
+	for rec in "callee 440 1000" "caller 1000 440"; do
+		set -- $rec
+		local wav
+		wav=$(ls "$dir/$1"/rec/*-dec.wav 2>/dev/null | head -n 1)
+		[ -n "$wav" ] || { REASON="no recording of the $1's received audio in $dir/$1/rec"; return 1; }
+		out=$(python3 "$HERE/calltool.py" tone "$wav" --hz "$2" --not-hz "$3" 2>&1) || { REASON="$1 heard: $out"; return 1; }
+	done
+	calls_empty
+}
+
 # Always last: graceful stop.
 test_sigterm_graceful_stop() {
 	vox_alive || { REASON="voxgate was not running any more"; return 1; }
@@ -1151,6 +1246,7 @@ TESTS=(
 	test_call_max_calls_503
 	test_call_tcp_carrier
 	test_call_topology_hidden
+	test_call_baresip
 	test_call_session_timer_refresh
 )
 
