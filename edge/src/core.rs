@@ -187,7 +187,12 @@ impl Core {
     /// one; a draining node may stop when this reaches zero (the others only
     /// absorb retransmissions).
     pub fn unsettled_transactions(&self) -> usize {
-        self.layer.unsettled()
+        // A client transaction whose call is over (an attempt given up at the
+        // trying timeout, say) owes nobody anything: do not wait for its timer B.
+        self.layer.unsettled_where(|tx, kind| {
+            let client = matches!(kind, TxKind::InviteClient | TxKind::NonInviteClient);
+            !client || self.calls.by_tx(tx).is_some()
+        })
     }
 
     /// One event from the transports.

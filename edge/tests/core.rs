@@ -374,3 +374,67 @@ fn a_refused_tcp_connection_fails_the_calls_transaction_at_once() {
             .contains(r#"voxgate_sip_connections_active{transport="tcp"} -1"#)
     );
 }
+
+#[test]
+fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
+    use voxgate_edge::call::{CallAction, CallRecord, Outcome, Timeline};
+    use voxgate_edge::control_plane::{EndCause, Side};
+    use voxgate_sip::transaction::TxId;
+    let mut h = Harness::new();
+    h.feed(&request("INVITE", "z9hG4bKd1", ""));
+    h.sent();
+    let call = h.core.poll_spawn().unwrap();
+    let to = Peer {
+        transport: TransportKind::Udp,
+        addr: "127.0.0.1:9".parse().unwrap(),
+        conn: None,
+    };
+    let b_invite = Message::parse(
+        Bytes::from(request("INVITE", "z9hG4bKdead", "")),
+        &Limits::default(),
+    )
+    .unwrap();
+    h.core.handle_call_action(
+        h.now,
+        call.ctx.id,
+        CallAction::Send {
+            tx: TxId::next(),
+            request: b_invite,
+            to,
+            tls_name: None,
+        },
+    );
+    assert_eq!(
+        h.core.unsettled_transactions(),
+        2,
+        "A's INVITE and the attempt to a dead peer"
+    );
+    // The call answers A and ends; the dead attempt keeps retransmitting until timer B.
+    let record = CallRecord {
+        id: call.ctx.id,
+        trunk_in: call.ctx.trunk.clone(),
+        trunk_out: None,
+        caller: None,
+        callee: None,
+        timeline: Timeline {
+            invite: h.now,
+            first_b_invite: None,
+            answer: None,
+            end: Some(h.now),
+        },
+        attempts: 1,
+        outcome: Outcome {
+            side: Side::Caller,
+            cause: EndCause::Cancelled,
+            status: Some(487),
+        },
+        media: None,
+    };
+    h.core
+        .handle_call_action(h.now, call.ctx.id, CallAction::Ended(Box::new(record)));
+    assert_eq!(
+        h.core.unsettled_transactions(),
+        1,
+        "the orphaned attempt owes nobody"
+    );
+}

@@ -426,9 +426,15 @@ impl TransactionLayer {
     /// for these only; the rest merely absorb retransmissions. O(n): call it
     /// while draining, not per message.
     pub fn unsettled(&self) -> usize {
+        self.unsettled_where(|_, _| true)
+    }
+
+    /// `unsettled`, counting only the transactions `keep` selects (e.g. a
+    /// transaction user's own, leaving out orphans nobody waits for).
+    pub fn unsettled_where(&self, keep: impl Fn(TxId, TxKind) -> bool) -> usize {
         self.txs
-            .values()
-            .filter(|e| !e.machine.is_settled())
+            .iter()
+            .filter(|(id, e)| !e.machine.is_settled() && keep(**id, e.machine.kind()))
             .count()
     }
 
