@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench --bench rtp_relay` (add `-- --quick` for a smoke run).
 
+// Fixed inputs: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::net::SocketAddr;
