@@ -80,20 +80,17 @@ def sipp_outcome(ctx: Ctx, tag: str, calls: int) -> dict:
     last = rows[-1]
     created = stat_int(last, "TotalCallCreated")
     ok = stat_int(last, "SuccessfulCall(C)")
-    # Achieved creation rate: the time the last call was created, interpolated between
-    # the 1-second statistics rows, from SIPp's start (first row).
-    t0 = rows[0]["_t"]
+    # Achieved creation rate: between the first and the last 1-second statistics row taken
+    # while calls were still being created (both inside the creation period, so neither
+    # SIPp's start nor the partial last second skews it).
+    during = [r for r in rows if 0 < stat_int(r, "TotalCallCreated") < created]
     achieved = 0.0
-    prev = rows[0]
-    for r in rows[1:]:
-        c = stat_int(r, "TotalCallCreated")
-        if c >= created and created > 0:
-            c0 = stat_int(prev, "TotalCallCreated")
-            frac = (created - c0) / max(1, c - c0)
-            t_done = prev["_t"] + frac * (r["_t"] - prev["_t"])
-            achieved = created / max(1e-3, t_done - t0)
-            break
-        prev = r
+    if len(during) >= 2 and during[-1]["_t"] > during[0]["_t"]:
+        a, b = during[0], during[-1]
+        achieved = (stat_int(b, "TotalCallCreated") - stat_int(a, "TotalCallCreated")) / (b["_t"] - a["_t"])
+    elif created > 0:
+        done = next((r for r in rows if stat_int(r, "TotalCallCreated") >= created), rows[-1])
+        achieved = created / max(1e-3, done["_t"] - rows[0]["_t"])
     failed = calls - ok
     return {
         "calls": calls,
