@@ -80,38 +80,22 @@ def cps_ramp(ctx: Ctx, sut) -> dict:
     uas = start_uas(ctx, f"{sut.key}-cps", echo=False)
     try:
         for rate in ctx.args.cps_steps:
-            if ctx.time_left() < hold + 40:
+            if ctx.time_left() < 2 * hold + 60:
                 ctx.note(f"{sut.label}: CPS ramp stopped before {rate} calls/s (time budget)")
                 break
-            tag = f"{sut.key}-cps-{rate}"
-            calls = rate * hold
-            sip0 = procfs.udp_drops(sut.sip_port, sut.sip_port)
-            sipp_drops0 = procfs.udp_drops(UAS_PORT, UAS_PORT) + procfs.udp_drops(UAC_PORT, UAC_PORT)
-            t0 = time.monotonic()
-            uac = start_uac(ctx, tag, sut.sip_port, "uac_nomedia.xml", rate, calls,
-                            limit=max(1000, rate * 3), timeout_s=hold + 30)
-            sleep_until(t0 + 1.5, uac)
-            c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
-            sleep_until(t0 + hold - 0.5, uac)
-            c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
-            try:
-                uac.wait(hold + 60)
-            except subprocess.TimeoutExpired:
-                ctx.stop(uac)
-            sip1 = procfs.udp_drops(sut.sip_port, sut.sip_port)
-            sipp_drops1 = procfs.udp_drops(UAS_PORT, UAS_PORT) + procfs.udp_drops(UAC_PORT, UAC_PORT)
-            r = sipp_outcome(ctx, tag, calls)
-            dt = c1[0] - c0[0]
-            r.update(rate=rate, sut_cpu=cpu_pct(c1[1] - c0[1], dt), sipp_cpu=cpu_pct(c1[2] - c0[2], dt),
-                     window_s=dt, sut_sip_drops=sip1 - sip0, sipp_drops=sipp_drops1 - sipp_drops0,
-                     sipp_rc=uac.returncode)
-            r["pass"] = r["fail_pct"] < 0.1 and r["achieved"] >= 0.95 * rate
+            r = cps_step(ctx, sut, uas, rate, f"{sut.key}-cps-{rate}")
+            if r["aborted"]:
+                # Not a result: SIPp was stopped from outside (another user's clean-up) or
+                # crashed. Once more with a fresh callee; a second abort counts as a failure.
+                ctx.note(f"{sut.label} {rate} calls/s: {r['aborted']}; step repeated")
+                time.sleep(3)
+                ctx.stop(uas)
+                uas = start_uas(ctx, f"{sut.key}-cps-{rate}-again", echo=False)
+                r = cps_step(ctx, sut, uas, rate, f"{sut.key}-cps-{rate}-again")
+                if r["aborted"]:
+                    ctx.note(f"{sut.label} {rate} calls/s: {r['aborted']} again")
+                    r["pass"] = False
             steps.append(r)
-            ctx.log(f"{sut.label} {rate} calls/s: {r['achieved']:.0f} achieved, {r['failed']}/{calls} failed "
-                    f"({r['fail_pct']:.3f}%), SUT {r['sut_cpu']:.0f}% CPU, SIPp {r['sipp_cpu']:.0f}%, "
-                    f"SIP socket drops {r['sut_sip_drops']}, SIPp socket drops {r['sipp_drops']} "
-                    f"-> {'pass' if r['pass'] else 'FAIL'}")
-            sut.snapshot(tag)
             if not sut.alive():
                 problems.append(f"{sut.label} died during the {rate} calls/s step")
                 break
@@ -131,6 +115,49 @@ def cps_ramp(ctx: Ctx, sut) -> dict:
             break
     return {"steps": steps, "best": best, "problems": problems,
             "capped": bool(steps) and steps[-1]["pass"] and len(steps) == len(ctx.args.cps_steps)}
+
+
+def cps_step(ctx: Ctx, sut, uas: subprocess.Popen, rate: int, tag: str) -> dict:
+    """One step of the ramp: rate x hold calls; CPU over the steady part."""
+    hold = ctx.args.hold
+    calls = rate * hold
+    sip0 = procfs.udp_drops(sut.sip_port, sut.sip_port)
+    sipp_drops0 = procfs.udp_drops(UAS_PORT, UAS_PORT) + procfs.udp_drops(UAC_PORT, UAC_PORT)
+    t0 = time.monotonic()
+    uac = start_uac(ctx, tag, sut.sip_port, "uac_nomedia.xml", rate, calls,
+                    limit=max(1000, rate * 3), timeout_s=hold + 30)
+    sleep_until(t0 + 1.5, uac)
+    c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+    sleep_until(t0 + hold - 0.5, uac)
+    c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+    uas_gone = uas.poll() is not None
+    try:
+        uac.wait(hold + 60)
+    except subprocess.TimeoutExpired:
+        ctx.stop(uac)
+    ended = time.monotonic() - t0
+    sip1 = procfs.udp_drops(sut.sip_port, sut.sip_port)
+    sipp_drops1 = procfs.udp_drops(UAS_PORT, UAS_PORT) + procfs.udp_drops(UAC_PORT, UAC_PORT)
+    r = sipp_outcome(ctx, tag, calls)
+    dt = c1[0] - c0[0]
+    r.update(rate=rate, sut_cpu=cpu_pct(c1[1] - c0[1], dt), sipp_cpu=cpu_pct(c1[2] - c0[2], dt),
+             window_s=dt, sut_sip_drops=sip1 - sip0, sipp_drops=sipp_drops1 - sipp_drops0,
+             sipp_rc=uac.returncode)
+    # The caller can only end before the hold (it has -l and -timeout hold+30 s) when it is
+    # stopped by a signal or crashes; the callee never ends by itself.
+    r["aborted"] = ""
+    if uas_gone:
+        r["aborted"] = f"the SIPp callee ended during the step (status {uas.returncode})"
+    elif r["created"] < calls and ended < hold - 1:
+        r["aborted"] = (f"the SIPp caller ended after {ended:.1f} s having created {r['created']} of "
+                        f"{calls} calls (status {uac.returncode})")
+    r["pass"] = not r["aborted"] and r["fail_pct"] < 0.1 and r["achieved"] >= 0.95 * rate
+    ctx.log(f"{sut.label} {rate} calls/s: {r['achieved']:.0f} achieved, {r['failed']}/{calls} failed "
+            f"({r['fail_pct']:.3f}%), SUT {r['sut_cpu']:.0f}% CPU, SIPp {r['sipp_cpu']:.0f}%, "
+            f"SIP socket drops {r['sut_sip_drops']}, SIPp socket drops {r['sipp_drops']} "
+            f"-> {'pass' if r['pass'] else 'ABORTED' if r['aborted'] else 'FAIL'}")
+    sut.snapshot(tag)
+    return r
 
 
 def latency_run(ctx: Ctx, sut, rate: int) -> dict:
@@ -169,6 +196,9 @@ def latency_run(ctx: Ctx, sut, rate: int) -> dict:
         except subprocess.TimeoutExpired:
             ctx.stop(dump, signal.SIGINT)
         out = sipp_outcome(ctx, tag, rate * secs)
+        if uas.poll() is not None or out["created"] < rate * secs:
+            ctx.note(f"{sut.label} latency run: SIPp ended early (caller status {uac.returncode}, "
+                     f"{out['created']} of {rate * secs} calls created)")
         out["rate"] = rate
         out["sut_cpu"] = cpu_pct(c1[1] - c0[1], c1[0] - c0[0])
         out.update(latency.summary(str(cap), sut.sip_port, UAS_PORT))
@@ -228,6 +258,10 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         sampled_peak = sampler.finish()
         peak = sut.peak_mem_kb(sampled_peak)
         out = sipp_outcome(ctx, tag, n)
+        if uas.poll() is not None or out["created"] < n:
+            ctx.note(f"{sut.label} {n} calls with RTP: SIPp ended early (caller status {uac.returncode}, "
+                     f"callee {'gone' if uas.poll() is not None else 'up'}, {out['created']} of {n} calls "
+                     f"created): figures of this run are not valid")
         dt = c1[0] - c0[0]
         expected = 2 * ctx.packets_per_call * out["ok"]
         relayed = (relayed1 - relayed0) if relayed0 is not None and relayed1 is not None else None

@@ -94,7 +94,11 @@ class Voxgate:
             return problems
         if self.proc.poll() is not None:
             problems.append(f"voxgate ({self.tag}) had exited by itself with status {self.proc.returncode}")
-        rc = self.ctx.stop(self.proc, signal.SIGTERM, grace=10)
+        # voxgate drains on SIGTERM: it waits up to 64*T1 (32 s) for unsettled transactions.
+        t0 = time.monotonic()
+        rc = self.ctx.stop(self.proc, signal.SIGTERM, grace=40)
+        if time.monotonic() - t0 > 5:
+            problems.append(f"voxgate ({self.tag}) took {time.monotonic() - t0:.0f} s to stop after SIGTERM")
         if rc not in (0, None, -signal.SIGTERM):
             problems.append(f"voxgate ({self.tag}) exit status {rc} after SIGTERM")
         log = self.ctx.out / f"voxgate-{self.tag}.out"
