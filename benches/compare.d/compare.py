@@ -247,14 +247,16 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
         sleep_until(t0 + call_s - 1.0, uac)
         c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        # The SUT's media sockets close with their calls: read their drops before the BYEs.
         drops_sut = procfs.udp_drops(*sut.media)
-        drops_echo = procfs.udp_drops(UAS_MP, UAS_MP + 3)
         try:
             uac.wait(ramp + call_s + 60)
         except subprocess.TimeoutExpired:
             ctx.stop(uac)
         time.sleep(1.5)  # counters of the last packets and BYEs
         relayed1 = sut.relayed()
+        # The callee's echo socket lives on: its drops are packets the SUT did relay to it.
+        drops_echo = procfs.udp_drops(UAS_MP, UAS_MP + 3)
         sampled_peak = sampler.finish()
         peak = sut.peak_mem_kb(sampled_peak)
         out = sipp_outcome(ctx, tag, n)
@@ -269,7 +271,11 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
             n=n, rate=rate, window_s=dt,
             sut_cpu=cpu_pct(c1[1] - c0[1], dt), sipp_cpu=cpu_pct(c1[2] - c0[2], dt),
             relayed=relayed, expected=expected,
-            loss_pct=(100.0 * (1 - relayed / expected)) if relayed is not None and expected else None,
+            # Every packet sent reaches the SUT twice (out, and echoed back) unless lost; a packet
+            # the callee's socket dropped was relayed once and is never echoed.
+            loss_pct=(100.0 * (expected - relayed - drops_echo) / expected)
+            if relayed is not None and expected else None,
+            e2e_loss_pct=(100.0 * (1 - relayed / expected)) if relayed is not None and expected else None,
             drops_sut=drops_sut, drops_echo=drops_echo,
             idle_kb=idle["mem_kb"], peak_kb=peak, sampled_peak_kb=sampled_peak,
             peak_sample=sampler.peak_sample,
@@ -286,7 +292,7 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         problems += sut.stop()
     for p in problems:
         ctx.note(p)
-    loss = "n/a" if out["loss_pct"] is None else f"{out['loss_pct']:.3f}%"
+    loss = "n/a" if out["loss_pct"] is None else f"{out['loss_pct']:.3f}% in the SUT, {out['e2e_loss_pct']:.3f}% end to end"
     ctx.log(f"{sut.label} {n} calls with RTP: {out['ok']}/{n} ok, SUT {out['sut_cpu']:.1f}% CPU, "
             f"SIPp {out['sipp_cpu']:.0f}%, relayed {out['relayed']}/{expected} (loss {loss}), "
             f"socket drops SUT {drops_sut} echo {drops_echo}, memory {out['idle_kb'] / 1024:.1f} -> "

@@ -73,8 +73,8 @@ def build_table(res: dict, args) -> list[str]:
             "lower")
         row(f"{n} calls: CPU per relayed call (ms CPU per s)", a.get("cpu_ms_per_call_s"),
             b.get("cpu_ms_per_call_s"), ".3f", better="lower")
-        row(f"{n} calls: packet loss (relay counter vs sent)", a.get("loss_pct"), b.get("loss_pct"), ".3f", "%",
-            "lower")
+        row(f"{n} calls: packet loss in the SUT (relayed + callee drops vs sent)", a.get("loss_pct"),
+            b.get("loss_pct"), ".3f", "%", "lower")
         row(f"{n} calls: peak memory (MiB)", (a.get("peak_kb") or 0) / 1024 or None,
             (b.get("peak_kb") or 0) / 1024 or None, ".1f", better="lower")
         row(f"{n} calls: memory per call (KiB)", a.get("mem_per_call_kb"), b.get("mem_per_call_kb"), ".1f",
@@ -123,13 +123,14 @@ def details(res: dict, args) -> list[str]:
         if r.get("media"):
             out.append("Calls with RTP (uac_rtp.xml → uas_bench.xml -rtp_echo):")
             out.append("")
-            out.append("| calls | setup rate | ok | SUT CPU | SIPp CPU | relayed | expected | loss | SUT socket drops | "
-                       "echo socket drops | idle memory | peak memory | per call |")
-            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            out.append("| calls | setup rate | ok | SUT CPU | SIPp CPU | relayed | expected | echo socket drops | "
+                       "loss in SUT | loss end to end | SUT socket drops | idle memory | peak memory | per call |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
             for m in r["media"]:
                 out.append(f"| {m['n']} | {m['rate']}/s | {m['ok']} | {m['sut_cpu']:.1f}% | {m['sipp_cpu']:.0f}% | "
-                           f"{m['relayed']} | {m['expected']} | {fmt(m['loss_pct'], '.3f', '%')} | {m['drops_sut']} | "
-                           f"{m['drops_echo']} | {m['idle_kb'] / 1024:.1f} MiB | {m['peak_kb'] / 1024:.1f} MiB | "
+                           f"{m['relayed']} | {m['expected']} | {m['drops_echo']} | {fmt(m['loss_pct'], '.3f', '%')} | "
+                           f"{fmt(m.get('e2e_loss_pct'), '.3f', '%')} | {m['drops_sut']} | "
+                           f"{m['idle_kb'] / 1024:.1f} MiB | {m['peak_kb'] / 1024:.1f} MiB | "
                            f"{m['mem_per_call_kb']:.1f} KiB |")
             out.append("")
     return out
@@ -157,8 +158,9 @@ def render(ctx: Ctx, res: dict, mach: dict, quiet: dict, vers: dict, table: list
         "peer: every Kamailio process, plus rtpengine in the media runs) over the steady part of each "
         "step, in % of one core. Memory: voxgate VmHWM; peer: peak of (sum of Kamailio PSS from "
         "smaps_rollup + rtpengine VmRSS), sampled every second; per call = (peak - idle) / calls. "
-        "Loss: 1 - packets the SUT's relay counted (voxgate_rtp_packets_relayed_total; rtpengine "
-        "`list totals` \"Total relayed packets\") / (2 x packets sent per call x calls completed). "
+        "Loss in the SUT: 1 - (packets the SUT's relay counted (voxgate_rtp_packets_relayed_total; rtpengine "
+        "`list totals` \"Total relayed packets\") + packets the callee's echo socket dropped) / (2 x packets "
+        "sent per call x calls completed); end-to-end loss, without the callee's drops, is in the details. "
         "Latency: first INVITE into the SUT to first INVITE out to the UAS for the same Request-URI "
         "user, from a dumpcap capture on lo. See benches/README.md, section Comparison.",
         "",
