@@ -6,7 +6,8 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use prometheus::IntCounter;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use voxgate_sip::TransportKind;
 use voxgate_sip::message::Method;
 use voxgate_sip::transaction::TxKind;
@@ -53,8 +54,6 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     responses: IntCounterVec,
-    transactions_active: IntGaugeVec,
-    transactions: IntCounterVec,
     transaction_timeouts: IntCounterVec,
     allowlist_drops: IntCounterVec,
     parse_errors: IntCounterVec,
@@ -68,6 +67,9 @@ pub struct Metrics {
     trunk_limits: IntCounterVec,
     rtp_relayed: IntCounterVec,
     media_ports: IntGaugeVec,
+    /// Series of the per-message counters, resolved once: label hashing per
+    /// SIP message showed in profiles.
+    hot: Arc<Hot>,
     /// Last region totals seen, to turn the engine's totals into increments.
     rtp_seen: Arc<Mutex<Vec<(String, u64)>>>,
 }
@@ -119,6 +121,63 @@ fn method_label(method: &Method) -> &str {
     }
 }
 
+/// Per-message series, looked up by index instead of by label strings.
+/// Created on first use so that only combinations seen are exported.
+struct Hot {
+    /// `[direction][transport][method]`.
+    requests: Box<[OnceLock<IntCounter>]>,
+    /// `[direction][transport][method][status class]`.
+    responses: Box<[OnceLock<IntCounter>]>,
+    transactions_active: [IntGauge; 4],
+    transactions: [IntCounter; 4],
+}
+
+/// Methods with a label of their own, plus "other".
+const METHOD_SLOTS: usize = 15;
+const TRANSPORTS: usize = 3;
+const CLASSES: usize = 6;
+
+fn method_slot(method: &Method) -> usize {
+    match method {
+        Method::Invite => 0,
+        Method::Ack => 1,
+        Method::Bye => 2,
+        Method::Cancel => 3,
+        Method::Options => 4,
+        Method::Register => 5,
+        Method::Prack => 6,
+        Method::Subscribe => 7,
+        Method::Notify => 8,
+        Method::Publish => 9,
+        Method::Info => 10,
+        Method::Refer => 11,
+        Method::Message => 12,
+        Method::Update => 13,
+        Method::Other(_) => 14,
+    }
+}
+
+fn transport_slot(t: TransportKind) -> usize {
+    match t {
+        TransportKind::Udp => 0,
+        TransportKind::Tcp => 1,
+        TransportKind::Tls => 2,
+    }
+}
+
+fn tx_kind_slot(kind: TxKind) -> usize {
+    match kind {
+        TxKind::InviteClient => 0,
+        TxKind::InviteServer => 1,
+        TxKind::NonInviteClient => 2,
+        TxKind::NonInviteServer => 3,
+    }
+}
+
+fn slots(n: usize) -> Box<[OnceLock<IntCounter>]> {
+    (0..n).map(|_| OnceLock::new()).collect()
+}
+
 fn tx_kind_label(kind: TxKind) -> &'static str {
     match kind {
         TxKind::InviteClient => "invite_client",
@@ -167,6 +226,18 @@ impl Metrics {
             &["stage"],
         )?;
         registry.register(Box::new(call_setup.clone()))?;
+        let transactions_active = gauge_vec(
+            &registry,
+            "voxgate_sip_transactions_active",
+            "RFC 3261 transactions alive now.",
+            &["kind"],
+        )?;
+        let transactions = counter_vec(
+            &registry,
+            "voxgate_sip_transactions_total",
+            "RFC 3261 transactions created.",
+            &["kind"],
+        )?;
         Ok(Metrics {
             requests: counter_vec(
                 &registry,
@@ -179,18 +250,6 @@ impl Metrics {
                 "voxgate_sip_responses_total",
                 "SIP responses received (in) and sent (out), by CSeq method and status class.",
                 &["direction", "transport", "method", "status_class"],
-            )?,
-            transactions_active: gauge_vec(
-                &registry,
-                "voxgate_sip_transactions_active",
-                "RFC 3261 transactions alive now.",
-                &["kind"],
-            )?,
-            transactions: counter_vec(
-                &registry,
-                "voxgate_sip_transactions_total",
-                "RFC 3261 transactions created.",
-                &["kind"],
             )?,
             transaction_timeouts: counter_vec(
                 &registry,
@@ -256,6 +315,12 @@ impl Metrics {
                 &["region"],
             )?,
             rtp_seen: Arc::new(Mutex::new(Vec::new())),
+            hot: Arc::new(Hot {
+                requests: slots(2 * TRANSPORTS * METHOD_SLOTS),
+                responses: slots(2 * TRANSPORTS * METHOD_SLOTS * CLASSES),
+                transactions_active: TX_KINDS.map(|k| transactions_active.with_label_values(&[tx_kind_label(k)])),
+                transactions: TX_KINDS.map(|k| transactions.with_label_values(&[tx_kind_label(k)])),
+            }),
             registry,
         })
     }
@@ -276,35 +341,40 @@ impl Metrics {
 
     /// Counts a request.
     pub fn request(&self, dir: Direction, transport: TransportKind, method: &Method) {
-        self.requests
-            .with_label_values(&[dir.label(), transport.as_str(), method_label(method)])
-            .inc();
+        let i = (dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS + method_slot(method);
+        let Some(slot) = self.hot.requests.get(i) else { return };
+        slot.get_or_init(|| {
+            self.requests.with_label_values(&[dir.label(), transport.as_str(), method_label(method)])
+        })
+        .inc();
     }
 
     /// Counts a response.
     pub fn response(&self, dir: Direction, transport: TransportKind, method: &Method, status: u16) {
-        self.responses
-            .with_label_values(&[
+        let class = usize::from((status / 100).clamp(1, 6) - 1);
+        let i = ((dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS + method_slot(method))
+            * CLASSES
+            + class;
+        let Some(slot) = self.hot.responses.get(i) else { return };
+        slot.get_or_init(|| {
+            self.responses.with_label_values(&[
                 dir.label(),
                 transport.as_str(),
                 method_label(method),
                 status_class(status),
             ])
-            .inc();
+        })
+        .inc();
     }
 
     /// Sets the active-transaction gauge of one kind.
     pub fn set_transactions_active(&self, kind: TxKind, n: usize) {
-        self.transactions_active
-            .with_label_values(&[tx_kind_label(kind)])
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+        self.hot.transactions_active[tx_kind_slot(kind)].set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts a new transaction.
     pub fn transaction_created(&self, kind: TxKind) {
-        self.transactions
-            .with_label_values(&[tx_kind_label(kind)])
-            .inc();
+        self.hot.transactions[tx_kind_slot(kind)].inc();
     }
 
     /// Counts a transaction that gave up.
