@@ -23,7 +23,8 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = voxgate_config::default_config()?;
 //! let shared = Arc::new(arc_swap::ArcSwap::from_pointee(config));
-//! let edge = voxgate_edge::Edge::start(shared, voxgate_edge::ConfigSource::Embedded, None, Arc::new(Busy)).await?;
+//! let options = voxgate_edge::EdgeOptions::default();
+//! let edge = voxgate_edge::Edge::start(shared, voxgate_edge::ConfigSource::Embedded, Arc::new(Busy), options).await?;
 //! edge.stop(std::time::Duration::from_secs(32)).await;
 //! # Ok(()) }
 //! ```
@@ -71,6 +72,17 @@ const EVENT_QUEUE: usize = 16_384;
 /// Depth of the calls → core channel.
 const CALL_ACTION_QUEUE: usize = 16_384;
 
+/// How the edge runs, beside its config.
+#[derive(Default)]
+pub struct EdgeOptions {
+    /// Called with each newly installed config (the binary adjusts logging).
+    pub reload_hook: Option<ReloadHook>,
+    /// Where the media relay runs; the edge's own runtime when `None`. The
+    /// binary gives media threads of their own and runs signalling on one
+    /// thread, so that a message's hops between tasks wake no other thread.
+    pub media_runtime: Option<tokio::runtime::Handle>,
+}
+
 /// A running edge: SIP listeners, the core task and the admin listener.
 pub struct Edge {
     shared: SharedConfig,
@@ -93,9 +105,10 @@ impl Edge {
     pub async fn start(
         shared: SharedConfig,
         source: ConfigSource,
-        hook: Option<ReloadHook>,
         control: Arc<dyn ControlPlane>,
+        options: EdgeOptions,
     ) -> Result<Edge, EdgeError> {
+        let EdgeOptions { reload_hook: hook, media_runtime } = options;
         let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
         let config = shared.load_full();
 
@@ -118,7 +131,11 @@ impl Edge {
         }
 
         let locals = locals(&config, &transports.local_addrs());
-        let engine = Arc::new(media_engine(&config));
+        let mut engine = media_engine(&config);
+        if let Some(runtime) = media_runtime {
+            engine = engine.on_runtime(runtime);
+        }
+        let engine = Arc::new(engine);
         let records = match &config.cdr {
             Some(cdr) => {
                 Some(

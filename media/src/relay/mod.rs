@@ -62,6 +62,8 @@ struct Region {
 pub struct MediaEngine {
     regions: Vec<Region>,
     options: EngineOptions,
+    /// Where line tasks run; the caller's runtime when `None`.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl MediaEngine {
@@ -78,12 +80,23 @@ impl MediaEngine {
                 counters: Arc::default(),
             })
             .collect();
-        MediaEngine { regions, options }
+        MediaEngine {
+            regions,
+            options,
+            runtime: None,
+        }
+    }
+
+    /// Runs the relay's tasks (and registers its sockets) on `runtime`, so
+    /// that media can have threads of its own, apart from signalling.
+    pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> MediaEngine {
+        self.runtime = Some(runtime);
+        self
     }
 
     /// A relay between two legs for `lines` media lines; leg A's sockets come
     /// from `region_a`, leg B's from `region_b`. Spawns one task per line on
-    /// the current tokio runtime. Ports go back to the pools when the session
+    /// the engine's runtime (see `on_runtime`), else the current one. Ports go back to the pools when the session
     /// is dropped or closed.
     pub fn open(
         &self,
@@ -97,7 +110,12 @@ impl MediaEngine {
                 limit: MAX_MEDIA,
             });
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?;
+        let runtime = match &self.runtime {
+            Some(handle) => handle.clone(),
+            None => tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
+        };
+        // Sockets register with the reactor of the runtime entered here.
+        let _entered = runtime.enter();
         let regions = [self.region(region_a)?, self.region(region_b)?];
 
         let mut pairs = Vec::with_capacity(lines);
@@ -216,6 +234,7 @@ impl std::fmt::Debug for MediaEngine {
         f.debug_struct("MediaEngine")
             .field("regions", &regions)
             .field("options", &self.options)
+            .field("own_runtime", &self.runtime.is_some())
             .finish()
     }
 }
