@@ -16,6 +16,11 @@ use tracing_subscriber::{EnvFilter, fmt, reload};
 use voxgate_config::{Config, LogFormat};
 use voxgate_edge::{ConfigSource, Edge};
 
+// The signalling path allocates small, short-lived objects per message;
+// mimalloc's thread-local free lists take glibc's malloc out of the profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// SIP/RTP session border controller and voice-ingress B2BUA.
 ///
 /// Without arguments voxgate runs on its embedded default config: a loopback
