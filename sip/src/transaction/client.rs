@@ -25,7 +25,9 @@ enum InviteState {
 #[derive(Debug)]
 pub(super) struct InviteClient {
     state: InviteState,
-    request: Message,
+    /// The INVITE, until a final response: retransmitted by timer A and
+    /// needed for the ACK of a non-2xx; then dropped, as the state lingers.
+    request: Option<Message>,
     to: Peer,
     config: TimerConfig,
     /// Next timer A interval (doubles, uncapped).
@@ -50,7 +52,7 @@ impl InviteClient {
         io.arm(Timer::B, config.timeout());
         InviteClient {
             state: InviteState::Calling,
-            request,
+            request: Some(request),
             to,
             config,
             interval: config.t1,
@@ -79,6 +81,7 @@ impl InviteClient {
             (InviteState::Calling | InviteState::Proceeding, 200..=299) => {
                 self.stop_pending_timers(io);
                 self.state = InviteState::Accepted;
+                self.request = None;
                 io.arm(Timer::M, self.config.timeout());
                 io.response(response);
                 Flow::Continue
@@ -91,7 +94,11 @@ impl InviteClient {
             (InviteState::Calling | InviteState::Proceeding, 300..) => {
                 self.stop_pending_timers(io);
                 self.state = InviteState::Completed;
-                match ack_for_non_2xx(&self.request, &response) {
+                let ack = match self.request.take() {
+                    Some(request) => ack_for_non_2xx(&request, &response),
+                    None => Err(crate::message::Invalid::NotRequest),
+                };
+                match ack {
                     Ok(ack) => {
                         io.send(self.to, ack.clone());
                         self.ack = Some(ack);
@@ -128,7 +135,9 @@ impl InviteClient {
     pub(super) fn on_timer(&mut self, io: &mut Io<'_>, timer: Timer) -> Flow {
         match (timer, self.state) {
             (Timer::A, InviteState::Calling) => {
-                io.send(self.to, self.request.raw().clone());
+                if let Some(request) = &self.request {
+                    io.send(self.to, request.raw().clone());
+                }
                 self.interval = self.interval.saturating_mul(2);
                 io.arm(Timer::A, self.interval);
                 Flow::Continue
@@ -212,6 +221,8 @@ impl NonInviteClient {
                 io.stop(Timer::E);
                 io.stop(Timer::F);
                 self.state = NonInviteState::Completed;
+                // Completed only absorbs retransmitted responses.
+                self.request = Bytes::new();
                 io.response(response);
                 if self.to.transport.is_reliable() {
                     return Flow::Terminate;

@@ -15,7 +15,20 @@ pub struct ClientKey {
     method: Method,
 }
 
+/// A copy of `b` in an allocation of its own.
+fn own(b: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(b)
+}
+
 impl ClientKey {
+    /// The key with its own bytes, for storing.
+    pub fn owned(&self) -> ClientKey {
+        ClientKey {
+            branch: own(&self.branch),
+            method: self.method.clone(),
+        }
+    }
+
     /// The key of a request we are about to send. `None` if its top Via has
     /// no branch (we cannot match responses without one).
     pub fn for_request(request: &Message, method: &Method) -> Result<Option<ClientKey>, Invalid> {
@@ -86,6 +99,40 @@ pub enum ToTag {
 }
 
 impl ServerKey {
+    /// The key with its own bytes, for storing.
+    pub fn owned(&self) -> ServerKey {
+        match self {
+            ServerKey::Rfc3261 {
+                branch,
+                host,
+                port,
+                method,
+            } => ServerKey::Rfc3261 {
+                branch: own(branch),
+                host: own(host),
+                port: *port,
+                method: method.clone(),
+            },
+            ServerKey::Rfc2543 {
+                uri,
+                from_tag,
+                to_tag,
+                call_id,
+                seq,
+                method,
+                via,
+            } => ServerKey::Rfc2543 {
+                uri: own(uri),
+                from_tag: from_tag.as_ref().map(own),
+                to_tag: to_tag.as_ref().map(own),
+                call_id: own(call_id),
+                seq: *seq,
+                method: method.clone(),
+                via: own(via),
+            },
+        }
+    }
+
     /// The key of `request` as if its method were `method` (INVITE for an
     /// ACK or for a CANCEL's target).
     pub fn for_request(

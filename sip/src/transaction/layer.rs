@@ -89,7 +89,10 @@ struct Entry {
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: TimerConfig,
-    txs: HashMap<TxId, Entry>,
+    /// Boxed: a transaction's state is a few hundred bytes, and with 100k+
+    /// transactions alive a table doubling that moves them all stalled the
+    /// signalling thread for ~100 ms; moving pointers is cheap.
+    txs: HashMap<TxId, Box<Entry>>,
     clients: HashMap<ClientKey, TxId>,
     servers: HashMap<ServerKey, TxId>,
     queue: TimerQueue,
@@ -471,6 +474,12 @@ impl TransactionLayer {
     }
 
     fn insert(&mut self, id: TxId, machine: Machine, timers: TimerTable, key: Key) {
+        // Stored keys get their own bytes: slices of the request would keep
+        // the whole datagram alive for as long as the transaction lingers.
+        let key = match key {
+            Key::Client(k) => Key::Client(k.owned()),
+            Key::Server(k) => Key::Server(k.owned()),
+        };
         match &key {
             Key::Client(k) => self.clients.insert(k.clone(), id),
             Key::Server(k) => self.servers.insert(k.clone(), id),
@@ -478,11 +487,11 @@ impl TransactionLayer {
         self.counts[machine.kind().index()] += 1;
         self.txs.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 machine,
                 timers,
                 key,
-            },
+            }),
         );
     }
 

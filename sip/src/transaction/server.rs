@@ -129,14 +129,17 @@ impl InviteServer {
             }
             (InviteState::Proceeding, 200..=299) => {
                 self.final_to_tag = to_tag(&response);
-                self.send(io, response.raw().clone());
+                io.send(self.to, response.raw().clone());
+                // Accepted absorbs retransmitted INVITEs without answering
+                // them: nothing to keep for the 64*T1 the state lasts.
+                self.last_response = Bytes::new();
                 self.state = InviteState::Accepted;
                 io.arm(Timer::L, self.config.timeout());
                 Ok(Flow::Continue)
             }
             (InviteState::Accepted, 200..=299) => {
                 // The TU retransmits its 2xx itself (§13.3.1.4, RFC 6026 §7.1).
-                self.send(io, response.raw().clone());
+                io.send(self.to, response.raw().clone());
                 Ok(Flow::Continue)
             }
             (InviteState::Proceeding, 300..) => {
