@@ -696,10 +696,12 @@ fn redirect_is_followed_when_the_route_says_so() {
 // ---- the call ended from outside before answer ----
 
 #[test]
-fn shutdown_while_routing_is_503() {
+fn shutdown_while_routing_is_503_with_retry_after() {
     let (mut h, _) = Harness::new(CALLS);
     let out = h.feed(CallInput::Shutdown);
     assert_eq!(invite_status(&h, &out), vec![503]);
+    let (_, response) = out.response(503);
+    assert_eq!(response.header(HeaderName::RetryAfter), Some("5"));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
 }
 
