@@ -95,7 +95,8 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the signalling runtime")?;
-    let media_threads = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
+    let media_threads =
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
     let media = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(media_threads)
         .enable_all()
@@ -163,7 +164,10 @@ async fn run(
     // One config snapshot, shared by the edge and the router; a reload swaps it for both.
     let shared: voxgate_edge::SharedConfig = Arc::new(ArcSwap::from_pointee(config));
     let router = Arc::new(voxgate_control::StaticRouter::new(shared.clone()));
-    let options = voxgate_edge::EdgeOptions { reload_hook: Some(hook), media_runtime: Some(media) };
+    let options = voxgate_edge::EdgeOptions {
+        reload_hook: Some(hook),
+        media_runtime: Some(media),
+    };
     let edge = Edge::start(shared, source, router, options)
         .await
         .context("starting")?;

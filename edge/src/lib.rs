@@ -108,7 +108,10 @@ impl Edge {
         control: Arc<dyn ControlPlane>,
         options: EdgeOptions,
     ) -> Result<Edge, EdgeError> {
-        let EdgeOptions { reload_hook: hook, media_runtime } = options;
+        let EdgeOptions {
+            reload_hook: hook,
+            media_runtime,
+        } = options;
         let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
         let config = shared.load_full();
 

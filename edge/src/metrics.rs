@@ -2,11 +2,11 @@
 //! documented in the README's "Metrics" section — keep the two in step.
 
 use crate::call::CallRecord;
+use prometheus::IntCounter;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use prometheus::IntCounter;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use voxgate_sip::TransportKind;
 use voxgate_sip::message::Method;
@@ -318,7 +318,8 @@ impl Metrics {
             hot: Arc::new(Hot {
                 requests: slots(2 * TRANSPORTS * METHOD_SLOTS),
                 responses: slots(2 * TRANSPORTS * METHOD_SLOTS * CLASSES),
-                transactions_active: TX_KINDS.map(|k| transactions_active.with_label_values(&[tx_kind_label(k)])),
+                transactions_active: TX_KINDS
+                    .map(|k| transactions_active.with_label_values(&[tx_kind_label(k)])),
                 transactions: TX_KINDS.map(|k| transactions.with_label_values(&[tx_kind_label(k)])),
             }),
             registry,
@@ -341,10 +342,17 @@ impl Metrics {
 
     /// Counts a request.
     pub fn request(&self, dir: Direction, transport: TransportKind, method: &Method) {
-        let i = (dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS + method_slot(method);
-        let Some(slot) = self.hot.requests.get(i) else { return };
+        let i = (dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS
+            + method_slot(method);
+        let Some(slot) = self.hot.requests.get(i) else {
+            return;
+        };
         slot.get_or_init(|| {
-            self.requests.with_label_values(&[dir.label(), transport.as_str(), method_label(method)])
+            self.requests.with_label_values(&[
+                dir.label(),
+                transport.as_str(),
+                method_label(method),
+            ])
         })
         .inc();
     }
@@ -352,10 +360,13 @@ impl Metrics {
     /// Counts a response.
     pub fn response(&self, dir: Direction, transport: TransportKind, method: &Method, status: u16) {
         let class = usize::from((status / 100).clamp(1, 6) - 1);
-        let i = ((dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS + method_slot(method))
+        let i = ((dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS
+            + method_slot(method))
             * CLASSES
             + class;
-        let Some(slot) = self.hot.responses.get(i) else { return };
+        let Some(slot) = self.hot.responses.get(i) else {
+            return;
+        };
         slot.get_or_init(|| {
             self.responses.with_label_values(&[
                 dir.label(),
