@@ -346,6 +346,28 @@ pub(crate) struct SentInvite {
     pub ack: Option<Bytes>,
 }
 
+/// The INVITEs of a call's attempts: a few at most, so a list (a map's
+/// smallest table is ~1 KiB per call).
+#[derive(Default)]
+pub(crate) struct SentInvites(Vec<(TxId, SentInvite)>);
+
+impl SentInvites {
+    pub(crate) fn insert(&mut self, tx: TxId, sent: SentInvite) {
+        match self.get_mut(&tx) {
+            Some(slot) => *slot = sent,
+            None => self.0.push((tx, sent)),
+        }
+    }
+
+    pub(crate) fn get(&self, tx: &TxId) -> Option<&SentInvite> {
+        self.0.iter().find(|(t, _)| t == tx).map(|(_, s)| s)
+    }
+
+    pub(crate) fn get_mut(&mut self, tx: &TxId) -> Option<&mut SentInvite> {
+        self.0.iter_mut().find(|(t, _)| t == tx).map(|(_, s)| s)
+    }
+}
+
 /// Where the call is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -418,7 +440,7 @@ pub struct Call<M: MediaControl> {
     pub(crate) follow_redirects: bool,
     pub(crate) attempts: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
-    pub(crate) invites: HashMap<TxId, SentInvite>,
+    pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
     pub(crate) own: HashMap<TxId, Own>,
     /// An offer/answer exchange through the call is in progress (glare guard, §14).
@@ -456,7 +478,7 @@ impl<M: MediaControl> Call<M> {
             ring_timeout: Duration::from_secs(60),
             follow_redirects: false,
             attempts: 0,
-            invites: HashMap::new(),
+            invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
             offer_in_progress: false,
@@ -554,7 +576,13 @@ impl<M: MediaControl> Call<M> {
 
     /// The next action to carry out.
     pub fn poll_action(&mut self) -> Option<CallAction> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() {
+            // Drained: a call waits far longer than it acts, and the
+            // queue's slots are ~1 KiB.
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     fn on_command(&mut self, now: Instant, cmd: CallCommand) {

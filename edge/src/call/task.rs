@@ -92,7 +92,7 @@ const EVENT_QUEUE: usize = 32;
 const COMMAND_QUEUE: usize = 8;
 
 /// Runs one call to its end.
-pub async fn run(ctx: CallContext, mut input: mpsc::Receiver<CallInput>, deps: CallDeps) {
+pub async fn run(ctx: CallContext, mut input: mpsc::Receiver<Box<CallInput>>, deps: CallDeps) {
     let id = ctx.id;
     let span = info_span!("call", call = %id);
     async move {
@@ -105,7 +105,7 @@ pub async fn run(ctx: CallContext, mut input: mpsc::Receiver<CallInput>, deps: C
         let Some(first) = input.recv().await else {
             return;
         };
-        call.handle(Instant::now(), first);
+        call.handle(Instant::now(), *first);
 
         let (events, mut commands) = match call.info().cloned() {
             Some(info) => {
@@ -153,7 +153,7 @@ pub async fn run(ctx: CallContext, mut input: mpsc::Receiver<CallInput>, deps: C
             };
             tokio::select! {
                 msg = input.recv() => match msg {
-                    Some(msg) => call.handle(Instant::now(), msg),
+                    Some(msg) => call.handle(Instant::now(), *msg),
                     // The core is gone (the node stops): nothing can be sent any more.
                     None => {
                         call.handle(Instant::now(), CallInput::Shutdown);

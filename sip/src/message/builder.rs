@@ -11,6 +11,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+/// `Content-Length: N\r\n\r\n` at its longest.
+const CONTENT_LENGTH_LINE_MAX: usize = 40;
+
+/// Spare room a built message may keep in its buffer.
+const MAX_SLACK: usize = 256;
+
 /// Builds a message's wire bytes: start line, headers in call order, then
 /// Content-Type (with a body), Content-Length and the body.
 #[derive(Clone, Debug)]
@@ -73,8 +79,21 @@ impl MessageBuilder {
 
     /// The wire bytes, with Content-Length.
     pub fn build(self) -> Bytes {
-        let MessageBuilder { mut buf, body } = self;
+        let MessageBuilder { buf, body } = self;
         let len = body.as_ref().map_or(0, |(_, b)| b.len());
+        // Messages are kept (for retransmission, for the dialog) as long as a
+        // call lasts: give them a buffer of their size rather than what the
+        // growing buffer doubled to.
+        let total = buf.len()
+            + body.as_ref().map_or(0, |(ct, b)| ct.len() + b.len() + 16)
+            + CONTENT_LENGTH_LINE_MAX;
+        let mut buf = if buf.capacity() >= total && buf.capacity() - total <= MAX_SLACK {
+            buf
+        } else {
+            let mut exact = BytesMut::with_capacity(total);
+            exact.put_slice(&buf);
+            exact
+        };
         if let Some((ct, _)) = &body {
             buf.put_slice(b"Content-Type: ");
             put_clean(&mut buf, ct);
