@@ -18,6 +18,8 @@ use voxgate_edge::{ConfigSource, Edge};
 
 // The signalling path allocates small, short-lived objects per message;
 // mimalloc's thread-local free lists take glibc's malloc out of the profile.
+// Version 2 (the crate's `v2` feature): v3 held ~40% more memory per call
+// for the same CPU (benches/RESULTS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
