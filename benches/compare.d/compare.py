@@ -411,7 +411,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true",
                     help="development run of ~5 min: steps 1000,2000,3000 held 10 s, 100 media calls, "
                          "8 s latency; results stay in the run folder")
-    ap.add_argument("--cps-steps", type=parse_list, help="calls/s steps (default 500,1000,...,5000)")
+    ap.add_argument("--cps-steps", type=parse_list, help="calls/s steps (default 500,1000,...,7000)")
     ap.add_argument("--hold", type=int, help="seconds per CPS step (default 20)")
     ap.add_argument("--media-calls", type=parse_list, help="concurrent calls with RTP (default 100,250,500)")
     ap.add_argument("--media-ramp-s", type=int, default=5, help="seconds to set up the media calls (default 5)")
@@ -438,7 +438,7 @@ def main() -> int:
         a.latency_seconds = a.latency_seconds or 8
         a.peer_cps_rtpengine = a.peer_cps_rtpengine or "no"
         a.wait_quiet = 0 if a.wait_quiet is None else a.wait_quiet
-    a.cps_steps = a.cps_steps or [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000]
+    a.cps_steps = a.cps_steps or list(range(500, 7001, 500))
     a.hold = a.hold or 20
     a.media_calls = a.media_calls or [100, 250, 500]
     a.latency_seconds = a.latency_seconds or 20
@@ -528,6 +528,9 @@ def main() -> int:
             dest = out / "results.md"
         else:
             dest = ROOT / "benches" / "results" / f"{started[:10]}-{mach['host']}.md"
+            if dest.exists():
+                # A second run the same day keeps the first: date, then start time.
+                dest = dest.with_name(f"{started[:10]}-{started[11:13]}{started[14:16]}-{mach['host']}.md")
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text)
         print()
