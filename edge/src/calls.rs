@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 use voxgate_config::{Config, Trunk, TrunkName};
 use voxgate_sip::dialog::DialogKey;
+use voxgate_sip::hashing::{IdMap, Prehashed, PrehashedMap};
 use voxgate_sip::transaction::{TimerConfig, TxId};
 
 /// A new call, for the driver to spawn.
@@ -98,16 +99,18 @@ struct TrunkLoad {
 struct CallLink {
     input: mpsc::Sender<Box<CallInput>>,
     trunk: TrunkName,
-    keys: Vec<DialogKey>,
+    keys: Vec<Prehashed<DialogKey>>,
     txs: Vec<TxId>,
 }
 
 /// Calls by dialog and transaction.
 #[derive(Debug, Default)]
 pub struct CallTable {
-    calls: HashMap<CallRef, CallLink>,
-    dialogs: HashMap<DialogKey, CallRef>,
-    txs: HashMap<TxId, CallRef>,
+    // Tables of the whole node's calls and transactions: see
+    // voxgate_sip::hashing for why their keys keep their hash.
+    calls: IdMap<CallRef, CallLink>,
+    dialogs: PrehashedMap<DialogKey, CallRef>,
+    txs: IdMap<TxId, CallRef>,
     trunks: HashMap<TrunkName, TrunkLoad>,
     next_id: u64,
 }
@@ -192,7 +195,7 @@ impl CallTable {
 
     /// The call owning a dialog.
     pub fn by_dialog(&self, key: &DialogKey) -> Option<CallRef> {
-        self.dialogs.get(key).copied()
+        self.dialogs.get(&Prehashed::new(key.clone())).copied()
     }
 
     /// The call owning a transaction.
@@ -203,6 +206,7 @@ impl CallTable {
     /// Routes a dialog to a call.
     pub fn bind_dialog(&mut self, call: CallRef, key: DialogKey) {
         if let Some(link) = self.calls.get_mut(&call) {
+            let key = Prehashed::new(key);
             link.keys.push(key.clone());
             self.dialogs.insert(key, call);
         }

@@ -11,12 +11,14 @@ use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
 use voxgate_sip::dialog::DialogKey;
+use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
 use voxgate_sip::transport::{Incoming, TransportEvent};
@@ -42,7 +44,7 @@ pub struct Core {
     /// ACKs for 2xx, 2xx retransmissions).
     out: VecDeque<Transmit>,
     /// Kind of each live transaction, for metrics on timeouts.
-    kinds: HashMap<TxId, TxKind>,
+    kinds: IdMap<TxId, TxKind>,
     calls: CallTable,
     spawns: VecDeque<NewCall>,
     /// The name to verify on outbound TLS connections, by peer address.
@@ -50,7 +52,7 @@ pub struct Core {
     /// Client transactions sent over TCP/TLS, by the peer they went to: a
     /// connection that fails (refused, reset, TLS) fails them at once
     /// (RFC 3261 §17.1.1.2 transport error) instead of at timer B or F.
-    stream_txs: HashMap<TxId, (TransportKind, SocketAddr)>,
+    stream_txs: IdMap<TxId, (TransportKind, SocketAddr)>,
     /// Connections that were reported open (for the gauge).
     open_conns: std::collections::HashSet<voxgate_sip::ConnId>,
 }
@@ -83,11 +85,11 @@ impl Core {
             admission: Admission::Open,
             locals,
             out: VecDeque::new(),
-            kinds: HashMap::new(),
+            kinds: IdMap::default(),
             calls: CallTable::default(),
             spawns: VecDeque::new(),
             tls_names: HashMap::new(),
-            stream_txs: HashMap::new(),
+            stream_txs: IdMap::default(),
             open_conns: std::collections::HashSet::new(),
         }
     }

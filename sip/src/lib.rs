@@ -34,6 +34,7 @@ pub mod message;
 pub mod transaction;
 pub mod transport;
 
+pub mod hashing;
 pub mod ids;
 mod peer;
 pub use peer::{ConnId, Peer, TransportKind};

@@ -1,7 +1,7 @@
 //! The transaction layer: matching, dispatch to the state machines, and the
 //! shared timer queue and output queues.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::client::{InviteClient, NonInviteClient};
@@ -10,6 +10,7 @@ use super::server::{InviteServer, NonInviteServer, response_peer};
 use super::timer::{TimerQueue, TimerTable};
 use super::{Flow, Io, Timer, TimerConfig, Transmit, TxError, TxEvent, TxId, TxKind};
 use crate::Peer;
+use crate::hashing::{IdMap, key_hash};
 use crate::message::{Message, Method};
 
 /// Stale timer-queue entries tolerated per live timer before compaction.
@@ -71,11 +72,42 @@ enum Key {
     Server(ServerKey),
 }
 
+/// Transactions by key: each key lives once, in its transaction's entry; the
+/// index holds its hash and the transaction, 16 bytes a slot, so that growing
+/// it rehashes nothing and touches little memory (`crate::hashing`).
+#[derive(Debug, Default)]
+struct KeyIndex(hashbrown::HashTable<(u64, TxId)>);
+
+impl KeyIndex {
+    fn find(&self, hash: u64, mut is: impl FnMut(TxId) -> bool) -> Option<TxId> {
+        self.0
+            .find(hash, |&(h, id)| h == hash && is(id))
+            .map(|&(_, id)| id)
+    }
+
+    fn insert(&mut self, hash: u64, id: TxId) {
+        self.0.insert_unique(hash, (hash, id), |&(h, _)| h);
+    }
+
+    fn remove(&mut self, hash: u64, id: TxId) {
+        if let Ok(entry) = self.0.find_entry(hash, |&(h, i)| h == hash && i == id) {
+            entry.remove();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     machine: Machine,
     timers: TimerTable,
     key: Key,
+    /// `key_hash` of the key.
+    hash: u64,
 }
 
 /// RFC 3261 §17 client and server transactions, sans-IO.
@@ -91,10 +123,11 @@ pub struct TransactionLayer {
     config: TimerConfig,
     /// Boxed: a transaction's state is a few hundred bytes, and with 100k+
     /// transactions alive a table doubling that moves them all stalled the
-    /// signalling thread for ~100 ms; moving pointers is cheap.
-    txs: HashMap<TxId, Box<Entry>>,
-    clients: HashMap<ClientKey, TxId>,
-    servers: HashMap<ServerKey, TxId>,
+    /// signalling thread for ~100 ms; moving pointers is cheap. The key
+    /// indexes keep each key's hash for the same reason (`crate::hashing`).
+    txs: IdMap<TxId, Box<Entry>>,
+    clients: KeyIndex,
+    servers: KeyIndex,
     queue: TimerQueue,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
@@ -106,9 +139,9 @@ impl TransactionLayer {
     pub fn new(timers: TimerConfig) -> Self {
         TransactionLayer {
             config: timers.sanitized(),
-            txs: HashMap::new(),
-            clients: HashMap::new(),
-            servers: HashMap::new(),
+            txs: IdMap::default(),
+            clients: KeyIndex::default(),
+            servers: KeyIndex::default(),
             queue: TimerQueue::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -138,7 +171,7 @@ impl TransactionLayer {
 
     fn handle_response(&mut self, now: Instant, response: Message, from: Peer) {
         let id = match ClientKey::for_response(&response) {
-            Ok(Some(key)) => self.clients.get(&key).copied(),
+            Ok(Some(key)) => self.client(&key),
             Ok(None) => None,
             Err(error) => {
                 tracing::debug!(%from, %error, "response without a usable Via or CSeq");
@@ -174,7 +207,7 @@ impl TransactionLayer {
                 return;
             }
         };
-        if let Some(&id) = self.servers.get(&key) {
+        if let Some(id) = self.server(&key) {
             // A retransmission.
             let flow = self.with_machine(now, id, |machine, io| match machine {
                 Machine::InviteServer(m) => m.on_request(io, request, from),
@@ -208,7 +241,7 @@ impl TransactionLayer {
             // §9.2: the transaction the CANCEL's fields would match were it an INVITE.
             let invite = ServerKey::for_request(&request, &Method::Invite, ToTag::FromRequest)
                 .ok()
-                .and_then(|k| self.servers.get(&k).copied())
+                .and_then(|k| self.server(&k))
                 .filter(|target| {
                     self.txs
                         .get(target)
@@ -247,7 +280,7 @@ impl TransactionLayer {
     fn match_ack(&self, ack: &Message) -> Option<TxId> {
         let key = ServerKey::for_request(ack, &Method::Invite, ToTag::FromRequest).ok()?;
         let rfc2543 = key.is_rfc2543();
-        if let Some(&id) = self.servers.get(&key) {
+        if let Some(id) = self.server(&key) {
             return Some(id);
         }
         if !rfc2543 {
@@ -256,7 +289,7 @@ impl TransactionLayer {
         // An RFC 2543 ACK to an initial INVITE carries the To tag of our
         // final response, which the INVITE (and so the key) did not have.
         let key = ServerKey::for_request(ack, &Method::Invite, ToTag::Omit).ok()?;
-        let id = *self.servers.get(&key)?;
+        let id = self.server(&key)?;
         let tag = to_tag(ack);
         match &self.txs.get(&id)?.machine {
             Machine::InviteServer(m) if m.acks_final_tag(tag.as_deref()) => Some(id),
@@ -293,7 +326,7 @@ impl TransactionLayer {
             return Err(TxError::AckNotATransaction);
         }
         let key = ClientKey::for_request(&request, &method)?.ok_or(TxError::MissingBranch)?;
-        if let Some(&existing) = self.clients.get(&key) {
+        if let Some(existing) = self.client(&key) {
             return Err(TxError::BranchInUse(existing));
         }
         let config = self.config;
@@ -319,7 +352,7 @@ impl TransactionLayer {
             Machine::NonInviteClient(NonInviteClient::start(&mut io, &request, to, config))
         };
         self.insert(id, machine, timers, Key::Client(key));
-        if let Some(invite) = cancel_target.and_then(|k| self.clients.get(&k).copied()) {
+        if let Some(invite) = cancel_target.and_then(|k| self.client(&k)) {
             let flow = self.with_machine(now, invite, |machine, io| {
                 if let Machine::InviteClient(m) = machine {
                     m.on_cancel_sent(io);
@@ -480,9 +513,17 @@ impl TransactionLayer {
             Key::Client(k) => Key::Client(k.owned()),
             Key::Server(k) => Key::Server(k.owned()),
         };
-        match &key {
-            Key::Client(k) => self.clients.insert(k.clone(), id),
-            Key::Server(k) => self.servers.insert(k.clone(), id),
+        let hash = match &key {
+            Key::Client(k) => {
+                let hash = key_hash(k);
+                self.clients.insert(hash, id);
+                hash
+            }
+            Key::Server(k) => {
+                let hash = key_hash(k);
+                self.servers.insert(hash, id);
+                hash
+            }
         };
         self.counts[machine.kind().index()] += 1;
         self.txs.insert(
@@ -491,6 +532,7 @@ impl TransactionLayer {
                 machine,
                 timers,
                 key,
+                hash,
             }),
         );
     }
@@ -506,16 +548,8 @@ impl TransactionLayer {
             return;
         };
         match &entry.key {
-            Key::Client(k) => {
-                if self.clients.get(k) == Some(&id) {
-                    self.clients.remove(k);
-                }
-            }
-            Key::Server(k) => {
-                if self.servers.get(k) == Some(&id) {
-                    self.servers.remove(k);
-                }
-            }
+            Key::Client(_) => self.clients.remove(entry.hash, id),
+            Key::Server(_) => self.servers.remove(entry.hash, id),
         }
         let kind = entry.machine.kind();
         let count = &mut self.counts[kind.index()];
@@ -546,9 +580,96 @@ impl TransactionLayer {
         }
     }
 
+    /// The client transaction filed under `key`.
+    fn client(&self, key: &ClientKey) -> Option<TxId> {
+        let txs = &self.txs;
+        self.clients.find(key_hash(key), |id| {
+            txs.get(&id)
+                .is_some_and(|e| matches!(&e.key, Key::Client(k) if k == key))
+        })
+    }
+
+    /// The server transaction filed under `key`.
+    fn server(&self, key: &ServerKey) -> Option<TxId> {
+        let txs = &self.txs;
+        self.servers.find(key_hash(key), |id| {
+            txs.get(&id)
+                .is_some_and(|e| matches!(&e.key, Key::Server(k) if k == key))
+        })
+    }
+
     fn is_live(&self, at: Instant, id: TxId, timer: Timer) -> bool {
         self.txs
             .get(&id)
             .is_some_and(|e| e.timers.get(timer) == Some(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TransportKind;
+    use crate::message::Limits;
+    use bytes::Bytes;
+    use std::time::Duration;
+
+    fn request(method: &str, branch: &str) -> Message {
+        let raw = format!(
+            "{method} sip:bob@192.0.2.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.10:5060;branch={branch}\r\n\
+             From: <sip:alice@192.0.2.10>;tag=a\r\n\
+             To: <sip:bob@192.0.2.1>\r\n\
+             Call-ID: c-{branch}\r\n\
+             CSeq: 1 {method}\r\n\
+             Max-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(Bytes::from(raw), &Limits::default()).unwrap()
+    }
+
+    fn peer() -> Peer {
+        Peer {
+            transport: TransportKind::Udp,
+            addr: ([192, 0, 2, 10], 5060).into(),
+            conn: None,
+        }
+    }
+
+    #[test]
+    fn ended_transactions_leave_nothing_in_the_key_indexes() {
+        let mut layer = TransactionLayer::new(TimerConfig::default());
+        let mut now = Instant::now();
+        for i in 0..200 {
+            let options = request("OPTIONS", &format!("z9hG4bKs{i}"));
+            layer.handle_message(now, options.clone(), peer());
+            let tx = match layer.poll_event() {
+                Some(TxEvent::Request { tx, .. }) => tx,
+                other => panic!("expected a request, got {other:?}"),
+            };
+            let ok = crate::message::response_to(&options, 200, "OK", Some("t"), None)
+                .build_message()
+                .unwrap();
+            layer.respond(now, tx, ok).unwrap();
+            layer
+                .send_request(now, request("OPTIONS", &format!("z9hG4bKc{i}")), peer())
+                .unwrap();
+        }
+        assert_eq!(layer.servers.len(), 200);
+        assert_eq!(layer.clients.len(), 200);
+        // Each server transaction is found by its key while it lives.
+        let again = request("OPTIONS", "z9hG4bKs7");
+        layer.handle_message(now, again, peer());
+        while layer.poll_event().is_some() {}
+        assert_eq!(
+            layer.servers.len(),
+            200,
+            "a retransmission is no new transaction"
+        );
+
+        now += Duration::from_secs(64);
+        layer.handle_timeout(now);
+        assert!(layer.is_empty());
+        assert_eq!(layer.servers.len(), 0);
+        assert_eq!(layer.clients.len(), 0);
     }
 }
