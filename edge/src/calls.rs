@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 use voxgate_config::{Config, Trunk, TrunkName};
 use voxgate_sip::dialog::DialogKey;
-use voxgate_sip::hashing::{IdMap, Prehashed, PrehashedMap};
+use voxgate_sip::hashing::{HashIndex, IdMap, key_hash};
 use voxgate_sip::transaction::{TimerConfig, TxId};
 
 /// A new call, for the driver to spawn.
@@ -99,7 +99,8 @@ struct TrunkLoad {
 struct CallLink {
     input: mpsc::Sender<Box<CallInput>>,
     trunk: TrunkName,
-    keys: Vec<Prehashed<DialogKey>>,
+    /// The call's dialogs, with their `key_hash`.
+    keys: Vec<(u64, DialogKey)>,
     txs: Vec<TxId>,
 }
 
@@ -107,9 +108,9 @@ struct CallLink {
 #[derive(Debug, Default)]
 pub struct CallTable {
     // Tables of the whole node's calls and transactions: see
-    // voxgate_sip::hashing for why their keys keep their hash.
+    // voxgate_sip::hashing. A dialog key lives in its call's link.
     calls: IdMap<CallRef, CallLink>,
-    dialogs: PrehashedMap<DialogKey, CallRef>,
+    dialogs: HashIndex<CallRef>,
     txs: IdMap<TxId, CallRef>,
     trunks: HashMap<TrunkName, TrunkLoad>,
     next_id: u64,
@@ -195,7 +196,7 @@ impl CallTable {
 
     /// The call owning a dialog.
     pub fn by_dialog(&self, key: &DialogKey) -> Option<CallRef> {
-        self.dialogs.get(&Prehashed::new(key.clone())).copied()
+        self.dialog_owner(key_hash(key), key)
     }
 
     /// The call owning a transaction.
@@ -205,11 +206,27 @@ impl CallTable {
 
     /// Routes a dialog to a call.
     pub fn bind_dialog(&mut self, call: CallRef, key: DialogKey) {
-        if let Some(link) = self.calls.get_mut(&call) {
-            let key = Prehashed::new(key);
-            link.keys.push(key.clone());
-            self.dialogs.insert(key, call);
+        if !self.calls.contains_key(&call) {
+            return;
         }
+        let hash = key_hash(&key);
+        // A key bound again moves to its latest call.
+        if let Some(owner) = self.dialog_owner(hash, &key) {
+            self.dialogs.remove(hash, owner);
+        }
+        self.dialogs.insert(hash, call);
+        if let Some(link) = self.calls.get_mut(&call) {
+            link.keys.push((hash, key));
+        }
+    }
+
+    fn dialog_owner(&self, hash: u64, key: &DialogKey) -> Option<CallRef> {
+        let calls = &self.calls;
+        self.dialogs.find(hash, |call| {
+            calls
+                .get(&call)
+                .is_some_and(|l| l.keys.iter().any(|(h, k)| *h == hash && k == key))
+        })
     }
 
     /// Routes a transaction to a call.
@@ -257,8 +274,8 @@ impl CallTable {
     /// Forgets an ended call; returns its trunk.
     pub fn remove(&mut self, call: CallRef) -> Option<TrunkName> {
         let link = self.calls.remove(&call)?;
-        for key in &link.keys {
-            self.dialogs.remove(key);
+        for (hash, _) in &link.keys {
+            self.dialogs.remove(*hash, call);
         }
         for tx in &link.txs {
             self.txs.remove(tx);

@@ -11,7 +11,6 @@ use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;

@@ -3,24 +3,26 @@
 //! A `HashMap` that outgrows its table rehashes every entry at once. With
 //! SipHash over keys whose bytes live behind pointers, a table of a few
 //! hundred thousand transactions (64·T1 = 32 s of them at a few thousand
-//! calls/s) took 30–120 ms to double, and every message waited. Here a key
-//! is hashed once, with the process's random SipHash keys (peers choose the
-//! bytes, so the hash must stay unpredictable), and the table keeps that hash
-//! next to the key: growing the table moves entries without hashing again.
-//! Our own sequential ids (transaction, call) need no SipHash at all: a
-//! multiply spreads them.
+//! calls/s) took 30–120 ms to double, and every message waited. Here a
+//! peer-chosen key is hashed once, with the process's random SipHash keys
+//! (peers choose the bytes, so the hash must stay unpredictable), and a
+//! [`HashIndex`] keeps only that hash and the id of what owns the key: growing
+//! it moves 16-byte slots without hashing again, and the key itself lives
+//! once, with its owner. Our own sequential ids (transaction, call) need no
+//! SipHash at all: a multiply spreads them ([`IdMap`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+
+use hashbrown::HashTable;
 use std::sync::OnceLock;
 
 /// 2^64 / φ: the multiplier of Fibonacci hashing, which spreads sequential
 /// integers over the high bits the table's tags use.
 const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Mixes integers written to it; for keys that are our own ids or that carry
-/// a hash already (`Prehashed`). Byte strings get a simple fold: do not use
-/// it for keys a peer chooses, wrap those in `Prehashed`.
+/// Mixes integers written to it; for keys that are our own ids. Byte strings
+/// get a simple fold: do not use it for keys a peer chooses (see [`HashIndex`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SpreadHasher(u64);
 
@@ -37,80 +39,64 @@ impl Hasher for SpreadHasher {
         self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(SPREAD);
     }
 
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
     fn finish(&self) -> u64 {
         self.0
     }
 }
 
-/// Builds [`SpreadHasher`]s.
-pub type Spread = BuildHasherDefault<SpreadHasher>;
-
 /// A map keyed by our own ids (`TxId`, call refs).
-pub type IdMap<K, V> = HashMap<K, V, Spread>;
-
-/// A map keyed by peer-chosen keys, each hashed once (see [`Prehashed`]).
-pub type PrehashedMap<K, V> = HashMap<Prehashed<K>, V, Spread>;
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<SpreadHasher>>;
 
 fn sip_keys() -> &'static RandomState {
     static KEYS: OnceLock<RandomState> = OnceLock::new();
     KEYS.get_or_init(RandomState::new)
 }
 
-/// A key and its SipHash (random keys per process), computed once.
-#[derive(Clone, Debug)]
-pub struct Prehashed<K> {
-    hash: u64,
-    key: K,
-}
-
-/// SipHash of `key` with the process's random keys: for tables that store
-/// the hash next to what they index.
+/// SipHash of `key` with the process's random keys.
 pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     sip_keys().hash_one(key)
 }
 
-impl<K: Hash> Prehashed<K> {
-    /// Hashes `key`.
-    pub fn new(key: K) -> Prehashed<K> {
-        Prehashed {
-            hash: key_hash(&key),
-            key,
+/// Ids by the `key_hash` of a key their owner keeps: (hash, id) slots. A
+/// lookup hashes the key it is given and asks the caller whether a candidate
+/// id really owns that key.
+#[derive(Debug)]
+pub struct HashIndex<I>(HashTable<(u64, I)>);
+
+impl<I> Default for HashIndex<I> {
+    fn default() -> Self {
+        HashIndex(HashTable::new())
+    }
+}
+
+impl<I: Copy + PartialEq> HashIndex<I> {
+    /// The id filed under `hash` for which `owns` holds.
+    pub fn find(&self, hash: u64, mut owns: impl FnMut(I) -> bool) -> Option<I> {
+        self.0
+            .find(hash, |&(h, id)| h == hash && owns(id))
+            .map(|&(_, id)| id)
+    }
+
+    /// Files `id` under `hash` (the caller has checked the key is not filed).
+    pub fn insert(&mut self, hash: u64, id: I) {
+        self.0.insert_unique(hash, (hash, id), |&(h, _)| h);
+    }
+
+    /// Unfiles `id` from `hash`.
+    pub fn remove(&mut self, hash: u64, id: I) {
+        if let Ok(entry) = self.0.find_entry(hash, |&(h, i)| h == hash && i == id) {
+            entry.remove();
         }
     }
-}
 
-impl<K> Prehashed<K> {
-    /// The key.
-    pub fn key(&self) -> &K {
-        &self.key
+    /// How many ids are filed.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
-}
 
-impl<K: PartialEq> PartialEq for Prehashed<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.key == other.key
-    }
-}
-
-impl<K: Eq> Eq for Prehashed<K> {}
-
-// No `Borrow<K>`: a map would hash a bare `K` with its own hasher, which is
-// not the stored SipHash, and find nothing. Look up with `Prehashed::new`.
-impl<K> Hash for Prehashed<K> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -120,28 +106,25 @@ mod tests {
 
     #[test]
     fn equal_keys_hash_alike_and_different_keys_apart() {
-        let a = Prehashed::new(("z9hG4bK1".to_owned(), 5060u16));
-        let b = Prehashed::new(("z9hG4bK1".to_owned(), 5060u16));
-        let c = Prehashed::new(("z9hG4bK2".to_owned(), 5060u16));
-        assert_eq!(a, b);
-        assert_eq!(a.hash, b.hash);
-        assert_ne!(a, c);
-        assert_ne!(a.hash, c.hash);
+        let a = key_hash(&("z9hG4bK1", 5060u16));
+        assert_eq!(a, key_hash(&("z9hG4bK1", 5060u16)));
+        assert_ne!(a, key_hash(&("z9hG4bK2", 5060u16)));
     }
 
     #[test]
-    fn a_prehashed_map_finds_by_the_wrapped_key() {
-        let mut map: PrehashedMap<String, u32> = PrehashedMap::default();
-        for i in 0..10_000u32 {
-            map.insert(Prehashed::new(format!("branch-{i}")), i);
+    fn an_index_finds_the_owner_of_a_key() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("branch-{i}")).collect();
+        let mut index = HashIndex::default();
+        for (id, key) in keys.iter().enumerate() {
+            index.insert(key_hash(key), id);
         }
-        assert_eq!(
-            map.get(&Prehashed::new("branch-4242".to_owned())),
-            Some(&4242)
-        );
-        assert_eq!(map.get(&Prehashed::new("branch-x".to_owned())), None);
-        assert_eq!(map.remove(&Prehashed::new("branch-7".to_owned())), Some(7));
-        assert_eq!(map.len(), 9_999);
+        let find =
+            |index: &HashIndex<usize>, key: &str| index.find(key_hash(key), |id| keys[id] == key);
+        assert_eq!(find(&index, "branch-4242"), Some(4242));
+        assert_eq!(find(&index, "branch-x"), None);
+        index.remove(key_hash("branch-7"), 7);
+        assert_eq!(find(&index, "branch-7"), None);
+        assert_eq!(index.len(), 9_999);
     }
 
     #[test]

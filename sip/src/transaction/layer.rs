@@ -10,7 +10,7 @@ use super::server::{InviteServer, NonInviteServer, response_peer};
 use super::timer::{TimerQueue, TimerTable};
 use super::{Flow, Io, Timer, TimerConfig, Transmit, TxError, TxEvent, TxId, TxKind};
 use crate::Peer;
-use crate::hashing::{IdMap, key_hash};
+use crate::hashing::{HashIndex, IdMap, key_hash};
 use crate::message::{Message, Method};
 
 /// Stale timer-queue entries tolerated per live timer before compaction.
@@ -72,35 +72,6 @@ enum Key {
     Server(ServerKey),
 }
 
-/// Transactions by key: each key lives once, in its transaction's entry; the
-/// index holds its hash and the transaction, 16 bytes a slot, so that growing
-/// it rehashes nothing and touches little memory (`crate::hashing`).
-#[derive(Debug, Default)]
-struct KeyIndex(hashbrown::HashTable<(u64, TxId)>);
-
-impl KeyIndex {
-    fn find(&self, hash: u64, mut is: impl FnMut(TxId) -> bool) -> Option<TxId> {
-        self.0
-            .find(hash, |&(h, id)| h == hash && is(id))
-            .map(|&(_, id)| id)
-    }
-
-    fn insert(&mut self, hash: u64, id: TxId) {
-        self.0.insert_unique(hash, (hash, id), |&(h, _)| h);
-    }
-
-    fn remove(&mut self, hash: u64, id: TxId) {
-        if let Ok(entry) = self.0.find_entry(hash, |&(h, i)| h == hash && i == id) {
-            entry.remove();
-        }
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 #[derive(Debug)]
 struct Entry {
     machine: Machine,
@@ -123,11 +94,12 @@ pub struct TransactionLayer {
     config: TimerConfig,
     /// Boxed: a transaction's state is a few hundred bytes, and with 100k+
     /// transactions alive a table doubling that moves them all stalled the
-    /// signalling thread for ~100 ms; moving pointers is cheap. The key
-    /// indexes keep each key's hash for the same reason (`crate::hashing`).
+    /// signalling thread for ~100 ms; moving pointers is cheap. Each key
+    /// lives once, in its entry; the indexes hold its hash, for the same
+    /// reason (`crate::hashing`).
     txs: IdMap<TxId, Box<Entry>>,
-    clients: KeyIndex,
-    servers: KeyIndex,
+    clients: HashIndex<TxId>,
+    servers: HashIndex<TxId>,
     queue: TimerQueue,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
@@ -140,8 +112,8 @@ impl TransactionLayer {
         TransactionLayer {
             config: timers.sanitized(),
             txs: IdMap::default(),
-            clients: KeyIndex::default(),
-            servers: KeyIndex::default(),
+            clients: HashIndex::default(),
+            servers: HashIndex::default(),
             queue: TimerQueue::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
