@@ -976,6 +976,15 @@ test_call_busy_486() {
 	calls_empty --wait 3
 }
 
+test_call_downstream_503_is_500() {
+	local n=1020
+	callee_start call_503_callee call_uas_503.xml || return 1
+	sipp_play call_503_caller call_uac_503_downstream.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? call_503_caller call_uac_503_downstream.xml || return 1
+	cdr "$n" disconnect_side=callee status=500 answer_time=null attempts=1 --wait 3 || return 1
+	calls_empty --wait 3
+}
+
 test_call_no_route_404() {
 	local n=4040 rejected
 	rejected=$(metric voxgate_calls_total 'trunk="loopback",outcome="rejected"')
@@ -1240,6 +1249,7 @@ TESTS=(
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486
+	test_call_downstream_503_is_500
 	test_call_no_route_404
 	test_call_failover_tcp
 	test_call_hold_resume

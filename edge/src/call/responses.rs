@@ -311,22 +311,18 @@ impl<M: MediaControl> Call<M> {
         }
         let retry_next = status == 408 || (500..600).contains(&status);
         if retry_next && !self.destinations.is_empty() {
-            self.last_status = Some(status);
+            self.last_status = Some(upstream_status(status));
             self.next_attempt(now);
             return;
         }
-        // §16.7 spirit: a 503 from downstream is not passed upstream as 503,
-        // which would make the carrier fail over to our other node for nothing.
-        let (mapped, reason) = if status == 503 {
-            (500, default_reason(500).to_string())
+        let mapped = upstream_status(status);
+        let reason = if mapped != status {
+            default_reason(mapped).to_string()
         } else {
-            (
-                status,
-                response
-                    .reason()
-                    .unwrap_or_else(|| default_reason(status))
-                    .to_string(),
-            )
+            response
+                .reason()
+                .unwrap_or_else(|| default_reason(status))
+                .to_string()
         };
         self.fail_call(
             now,
@@ -390,4 +386,12 @@ impl<M: MediaControl> Call<M> {
         });
         self.next_attempt(now);
     }
+}
+
+/// The status a destination's final failure becomes toward the caller. §16.7
+/// spirit: a downstream 503 is not passed upstream as 503, which would make
+/// the carrier fail over to our other node for nothing; a 503 to the caller
+/// means this node is unavailable.
+fn upstream_status(status: u16) -> u16 {
+    if status == 503 { 500 } else { status }
 }

@@ -98,8 +98,9 @@ impl<M: MediaControl> Call<M> {
             Some(&a.tag),
             Some(a.state.peer.addr),
         );
-        // Our own 503s (no media ports, shutting down) say when to come back,
-        // so a carrier retries later rather than at once (RFC 3261 §21.5.4).
+        // A 503 here is always our own (no media ports, shutting down: a
+        // downstream one is mapped, see `upstream_status`): say when to come
+        // back, so a carrier retries later rather than at once (§21.5.4).
         let extra = extra.or((status == 503).then_some((HeaderName::RetryAfter, "5")));
         if let Some((name, value)) = extra {
             builder = builder.header(name, value);

@@ -518,6 +518,19 @@ fn service_unavailable_from_the_last_destination_is_500() {
 }
 
 #[test]
+fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after() {
+    // A 503 toward the caller means this node is unavailable (and says when
+    // to come back); a downstream 503 must not surface as one.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, "sip:pbx.example"]);
+    let out = h.feed(b.response(503, "", None));
+    assert!(leg_failed(&out.events(), 2, LegFailure::BadDestination));
+    assert_eq!(invite_status(&h, &out), vec![500]);
+    let (_, response) = out.response(500);
+    assert_eq!(response.header(HeaderName::RetryAfter), None);
+}
+
+#[test]
 fn timeout_of_the_b_invite_tries_the_next_destination() {
     let (mut h, _) = Harness::new(&calls("trying_timeout_ms = 0"));
     let (b, _) = h.connected(&[B1, B2]);
