@@ -75,7 +75,24 @@ impl OriginState {
         self.version
     }
 
-    fn origin(&self, addr: IpAddr) -> Origin {
+    /// Sets `sdp`'s `o=` to ours at `addr`; the version goes up only when the
+    /// result differs from the last SDP stamped with this state (RFC 3264 §8).
+    pub fn stamp(&mut self, sdp: &mut SessionDescription, addr: IpAddr) {
+        sdp.set_origin(self.origin_for(addr));
+        let bytes = sdp.to_bytes();
+        match &self.last {
+            Some(last) if *last != bytes => {
+                self.version += 1;
+                sdp.set_origin(self.origin_for(addr));
+                self.last = Some(sdp.to_bytes());
+            }
+            Some(_) => {}
+            None => self.last = Some(bytes),
+        }
+    }
+
+    /// Our `o=` line at `addr` with the current version.
+    pub fn origin_for(&self, addr: IpAddr) -> Origin {
         Origin {
             username: "voxgate".to_owned(),
             sess_id: self.sess_id.to_string(),
@@ -158,17 +175,7 @@ pub fn rewrite(
         }
     }
 
-    out.set_origin(origin.origin(session_addr));
-    let bytes = out.to_bytes();
-    match &origin.last {
-        Some(last) if *last != bytes => {
-            origin.version += 1;
-            out.set_origin(origin.origin(session_addr));
-            origin.last = Some(out.to_bytes());
-        }
-        Some(_) => {}
-        None => origin.last = Some(bytes),
-    }
+    origin.stamp(&mut out, session_addr);
     out
 }
 

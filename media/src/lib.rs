@@ -63,6 +63,7 @@ pub mod anchor;
 pub mod counters;
 mod error;
 pub mod latch;
+pub mod negotiate;
 pub mod ports;
 pub mod relay;
 pub mod rtp;

@@ -214,6 +214,15 @@ pub struct MediaDescription {
 }
 
 impl SessionDescription {
+    /// A description with only `v=` and `o=` (a fallback; real ones are parsed).
+    pub fn empty(origin: Origin) -> SessionDescription {
+        SessionDescription {
+            origin,
+            session: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
     /// Parses an SDP body; never panics. Limits: [`SdpLimits::default`].
     pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
         parse::parse(body, &SdpLimits::default())

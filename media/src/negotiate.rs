@@ -1,0 +1,411 @@
+//! Offer/answer (RFC 3264) where voxgate is the endpoint, sans-IO: our offers
+//! from a codec capability set, our answers to a peer's offer, our re-offers
+//! (hold, resume, codec change), and the codec a description selected.
+//!
+//! voxgate answers with one voice codec per audio line (plus
+//! telephone-event when both sides have it), so that the codec in use on a
+//! leg is known and two legs can be bridged without transcoding when they
+//! agree.
+//!
+//! ```
+//! use voxgate_media::anchor::{LocalMedia, OriginState};
+//! use voxgate_media::negotiate::{Capabilities, answer, selected};
+//! use voxgate_media::sdp::SessionDescription;
+//!
+//! let offer = SessionDescription::parse(
+//!     b"v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n\
+//!       m=audio 4000 RTP/AVP 18 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+//! )
+//! .unwrap();
+//! let ours = [LocalMedia { addr: "203.0.113.1".parse().unwrap(), rtp_port: 20000, rtcp_port: 20001 }];
+//! let mut origin = OriginState::new();
+//! let ans = answer(&offer, &Capabilities::voice_default(), &ours, false, None, &mut origin).unwrap();
+//! // G.729 (18) is not ours; PCMA comes first in the offer, and telephone-event is kept.
+//! assert_eq!(ans.media()[0].formats(), ["8", "101"]);
+//! assert_eq!(selected(&ans).unwrap().name, "PCMA");
+//! ```
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::anchor::{LocalMedia, OriginState};
+use crate::sdp::{Direction, MediaDescription, SessionDescription};
+
+/// A codec voxgate can offer or accept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Codec {
+    /// The encoding name as in `a=rtpmap` (`PCMU`, `telephone-event`).
+    pub name: &'static str,
+    /// The RTP clock rate.
+    pub clock: u32,
+    /// The static payload type (RFC 3551), if it has one.
+    pub static_pt: Option<u8>,
+    /// The payload type we offer it with.
+    pub offer_pt: u8,
+    /// The `a=fmtp` parameters we offer.
+    pub fmtp: Option<&'static str>,
+}
+
+/// Codecs voxgate knows (names as configured, case-insensitive).
+pub const KNOWN: &[Codec] = &[
+    Codec {
+        name: "PCMU",
+        clock: 8000,
+        static_pt: Some(0),
+        offer_pt: 0,
+        fmtp: None,
+    },
+    Codec {
+        name: "PCMA",
+        clock: 8000,
+        static_pt: Some(8),
+        offer_pt: 8,
+        fmtp: None,
+    },
+    // RFC 3551: G.722 is signalled with an 8000 Hz clock although it samples at 16 kHz.
+    Codec {
+        name: "G722",
+        clock: 8000,
+        static_pt: Some(9),
+        offer_pt: 9,
+        fmtp: None,
+    },
+    Codec {
+        name: "telephone-event",
+        clock: 8000,
+        static_pt: None,
+        offer_pt: 101,
+        fmtp: Some("0-16"),
+    },
+];
+
+/// The name of the RFC 4733 event codec.
+pub const TELEPHONE_EVENT: &str = "telephone-event";
+
+/// An unknown codec name (config validation).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown codec {name:?}")]
+pub struct UnknownCodec {
+    /// The name given.
+    pub name: String,
+}
+
+/// The codecs a trunk offers and accepts, in order of preference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    codecs: Vec<Codec>,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities::voice_default()
+    }
+}
+
+impl Capabilities {
+    /// PCMU, PCMA and telephone-event: what every carrier and phone speaks.
+    pub fn voice_default() -> Capabilities {
+        Capabilities {
+            codecs: KNOWN
+                .iter()
+                .filter(|c| c.name != "G722")
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The codecs named, in that order.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Capabilities, UnknownCodec> {
+        let mut codecs = Vec::with_capacity(names.len());
+        for n in names {
+            let n = n.as_ref();
+            let codec = KNOWN
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(n))
+                .ok_or_else(|| UnknownCodec { name: n.to_owned() })?;
+            if !codecs.contains(codec) {
+                codecs.push(codec.clone());
+            }
+        }
+        Ok(Capabilities { codecs })
+    }
+
+    /// The codecs, in order.
+    pub fn codecs(&self) -> &[Codec] {
+        &self.codecs
+    }
+
+    /// Only `codec` (and telephone-event, if we have it).
+    pub fn restricted_to(&self, codec: &Selected) -> Capabilities {
+        Capabilities {
+            codecs: self
+                .codecs
+                .iter()
+                .filter(|c| codec.is(c.name, c.clock) || c.name == TELEPHONE_EVENT)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn find(&self, name: &str, clock: u32) -> Option<&Codec> {
+        self.codecs
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name) && c.clock == clock)
+    }
+
+    fn voice(&self) -> impl Iterator<Item = &Codec> {
+        self.codecs.iter().filter(|c| c.name != TELEPHONE_EVENT)
+    }
+}
+
+/// The voice codec a description uses on its first accepted audio line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selected {
+    /// The encoding name as signalled.
+    pub name: String,
+    /// The clock rate.
+    pub clock: u32,
+    /// The payload type in that description.
+    pub pt: u8,
+}
+
+impl Selected {
+    /// Same codec (payload types may differ).
+    pub fn same_codec(&self, other: &Selected) -> bool {
+        self.is(&other.name, other.clock)
+    }
+
+    fn is(&self, name: &str, clock: u32) -> bool {
+        self.name.eq_ignore_ascii_case(name) && self.clock == clock
+    }
+}
+
+/// No voice codec in common (answer 488).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no codec in common")]
+pub struct NoCommonCodec;
+
+/// The encoding name and clock of payload type `pt` on `m`: its `a=rtpmap`,
+/// else the static table of RFC 3551.
+pub fn format_of(m: &MediaDescription, pt: &str) -> Option<(String, u32)> {
+    for (name, value) in m.attributes() {
+        if name != "rtpmap" {
+            continue;
+        }
+        let Some(value) = value else { continue };
+        let Some((num, enc)) = value.split_once(' ') else {
+            continue;
+        };
+        if num.trim() != pt {
+            continue;
+        }
+        let mut parts = enc.trim().split('/');
+        let name = parts.next()?.to_owned();
+        let clock = parts.next()?.trim().parse().ok()?;
+        return Some((name, clock));
+    }
+    let n: u8 = pt.parse().ok()?;
+    KNOWN
+        .iter()
+        .find(|c| c.static_pt == Some(n))
+        .map(|c| (c.name.to_owned(), c.clock))
+}
+
+/// Whether an audio line is plain RTP we can terminate (SRTP comes later).
+fn plain_rtp(m: &MediaDescription) -> bool {
+    m.kind() == "audio" && matches!(m.proto(), "RTP/AVP" | "RTP/AVPF")
+}
+
+/// Our offer: one audio line at `local` with every codec of `caps`.
+pub fn offer(
+    caps: &Capabilities,
+    local: &LocalMedia,
+    direction: Direction,
+    origin: &mut OriginState,
+) -> SessionDescription {
+    let mut text = head(local.addr);
+    let pts: Vec<String> = caps
+        .codecs()
+        .iter()
+        .map(|c| c.offer_pt.to_string())
+        .collect();
+    let _ = write!(text, "m=audio {} RTP/AVP {}\r\n", local.rtp_port, pts.join(" "));
+    for c in caps.codecs() {
+        let _ = write!(text, "a=rtpmap:{} {}/{}\r\n", c.offer_pt, c.name, c.clock);
+        if let Some(f) = c.fmtp {
+            let _ = write!(text, "a=fmtp:{} {f}\r\n", c.offer_pt);
+        }
+    }
+    let _ = write!(text, "a=ptime:20\r\na={}\r\n", direction.as_str());
+    finish(&text, local.addr, origin)
+}
+
+/// Our answer to `offer` (RFC 3264 §6): per audio line of plain RTP, the
+/// first voice codec of the offer we have (`prefer` first, if offered),
+/// plus telephone-event when both have it, on `local[i]`; every other line
+/// rejected with port 0. The direction answers the offer's, and `hold` (we
+/// hold the peer) makes it sendonly or inactive.
+pub fn answer(
+    offer: &SessionDescription,
+    caps: &Capabilities,
+    local: &[LocalMedia],
+    hold: bool,
+    prefer: Option<&Selected>,
+    origin: &mut OriginState,
+) -> Result<SessionDescription, NoCommonCodec> {
+    let addr = local
+        .first()
+        .map(|l| l.addr)
+        .ok_or(NoCommonCodec)?;
+    let mut text = head(addr);
+    let mut accepted = 0;
+    for (i, m) in offer.media().iter().enumerate() {
+        let line = local.get(i).filter(|_| m.port() != 0 && plain_rtp(m));
+        let choice = line.and_then(|l| choose(m, caps, prefer).map(|c| (l, c)));
+        let Some((l, (voice, events))) = choice else {
+            // Rejected: port 0 with the offer's first format (RFC 3264 §6).
+            let first = m.formats().first().map_or("0", String::as_str);
+            let _ = write!(text, "m={} 0 {} {first}\r\n", m.kind(), m.proto());
+            continue;
+        };
+        accepted += 1;
+        let mut pts = voice.0.clone();
+        if let Some((pt, _)) = &events {
+            pts.push(' ');
+            pts.push_str(pt);
+        }
+        let _ = write!(text, "m=audio {} {} {pts}\r\n", l.rtp_port, m.proto());
+        let _ = write!(text, "a=rtpmap:{} {}/{}\r\n", voice.0, voice.1, voice.2);
+        if let Some((pt, fmtp)) = &events {
+            let _ = write!(text, "a=rtpmap:{pt} {TELEPHONE_EVENT}/8000\r\n");
+            let _ = write!(text, "a=fmtp:{pt} {}\r\n", fmtp.as_deref().unwrap_or("0-16"));
+        }
+        if let Some(Some(ptime)) = m.attribute("ptime") {
+            let _ = write!(text, "a=ptime:{ptime}\r\n");
+        }
+        if m.rtcp_mux() {
+            text.push_str("a=rtcp-mux\r\n");
+        }
+        let _ = write!(text, "a={}\r\n", answer_direction(m.direction(), hold).as_str());
+    }
+    if accepted == 0 {
+        return Err(NoCommonCodec);
+    }
+    Ok(finish(&text, addr, origin))
+}
+
+/// `voice` = (pt, name, clock); `events` = (pt, fmtp).
+type Choice = ((String, String, u32), Option<(String, Option<String>)>);
+
+fn choose(m: &MediaDescription, caps: &Capabilities, prefer: Option<&Selected>) -> Option<Choice> {
+    let mut voice = None;
+    let mut events = None;
+    for pt in m.formats() {
+        let Some((name, clock)) = format_of(m, pt) else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case(TELEPHONE_EVENT) {
+            if events.is_none() && caps.find(TELEPHONE_EVENT, clock).is_some() && clock == 8000 {
+                let fmtp = fmtp_of(m, pt);
+                events = Some((pt.clone(), fmtp));
+            }
+            continue;
+        }
+        let Some(ours) = caps.voice().find(|c| c.name.eq_ignore_ascii_case(&name) && c.clock == clock) else {
+            continue;
+        };
+        let preferred = prefer.is_some_and(|p| p.is(ours.name, ours.clock));
+        match &voice {
+            None => voice = Some((pt.clone(), ours.name.to_owned(), clock)),
+            Some(_) if preferred => voice = Some((pt.clone(), ours.name.to_owned(), clock)),
+            Some(_) => {}
+        }
+    }
+    voice.map(|v| (v, events))
+}
+
+fn fmtp_of(m: &MediaDescription, pt: &str) -> Option<String> {
+    m.attributes().find_map(|(name, value)| {
+        let (num, params) = value?.split_once(' ')?;
+        (name == "fmtp" && num == pt).then(|| params.trim().to_owned())
+    })
+}
+
+/// The direction of an answer to an offer of `offered` (RFC 3264 §6.1),
+/// with `hold`: we do not send.
+pub fn answer_direction(offered: Direction, hold: bool) -> Direction {
+    match (offered, hold) {
+        (Direction::SendRecv, false) => Direction::SendRecv,
+        (Direction::SendRecv, true) => Direction::SendOnly,
+        (Direction::SendOnly, false) => Direction::RecvOnly,
+        (Direction::SendOnly, true) => Direction::Inactive,
+        (Direction::RecvOnly, false) => Direction::SendOnly,
+        (Direction::RecvOnly, true) => Direction::Inactive,
+        (Direction::Inactive, _) => Direction::Inactive,
+    }
+}
+
+/// Our re-offer on a leg (RFC 3264 §8): the SDP we last sent on it with the
+/// audio lines' direction set to `direction` and a new `o=` version.
+pub fn reoffer(
+    last: &SessionDescription,
+    direction: Direction,
+    origin: &mut OriginState,
+) -> SessionDescription {
+    let mut out = last.clone();
+    for m in out.media_mut() {
+        if m.port() != 0 {
+            m.set_direction(direction);
+        }
+    }
+    // Session-level direction would override nothing the lines now say, but
+    // a stale one confuses agents: drop it.
+    out.remove_attributes(|n| matches!(n, "sendrecv" | "sendonly" | "recvonly" | "inactive"));
+    let addr = last
+        .connection()
+        .or_else(|| last.media().first().and_then(MediaDescription::connection))
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    origin.stamp(&mut out, addr);
+    out
+}
+
+/// The voice codec `sdp` uses: the first format of its first audio line with
+/// a port that is not telephone-event, comfort noise or redundancy.
+pub fn selected(sdp: &SessionDescription) -> Option<Selected> {
+    let m = sdp.media().iter().find(|m| m.kind() == "audio" && m.port() != 0)?;
+    m.formats().iter().find_map(|pt| {
+        let (name, clock) = format_of(m, pt)?;
+        let skip = ["telephone-event", "CN", "red"]
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s));
+        let pt = pt.parse().ok()?;
+        (!skip).then_some(Selected { name, clock, pt })
+    })
+}
+
+/// Whether an SDP asks for DTLS-SRTP (`a=fingerprint` at any level).
+pub fn has_fingerprint(sdp: &SessionDescription) -> bool {
+    sdp.attributes().any(|(n, _)| n == "fingerprint")
+        || sdp
+            .media()
+            .iter()
+            .any(|m| m.attributes().any(|(n, _)| n == "fingerprint"))
+}
+
+fn head(addr: IpAddr) -> String {
+    let family = if addr.is_ipv4() { "IP4" } else { "IP6" };
+    // o= is replaced by `finish`.
+    format!("v=0\r\no=voxgate 0 0 IN {family} {addr}\r\ns=voxgate\r\nc=IN {family} {addr}\r\nt=0 0\r\n")
+}
+
+fn finish(text: &str, addr: IpAddr, origin: &mut OriginState) -> SessionDescription {
+    // Built from our own text above, so it parses; an empty description is
+    // the harmless fallback should it ever not.
+    let mut sdp = SessionDescription::parse(text.as_bytes())
+        .unwrap_or_else(|_| SessionDescription::empty(origin.origin_for(addr)));
+    origin.stamp(&mut sdp, addr);
+    sdp
+}
+
+#[cfg(test)]
+mod tests;

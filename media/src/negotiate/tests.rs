@@ -1,0 +1,175 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+fn sdp(text: &str) -> SessionDescription {
+    SessionDescription::parse(text.as_bytes()).unwrap()
+}
+
+fn local(port: u16) -> LocalMedia {
+    LocalMedia {
+        addr: "203.0.113.1".parse().unwrap(),
+        rtp_port: port,
+        rtcp_port: port + 1,
+    }
+}
+
+const OFFER: &str = "v=0\r\no=carrier 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n\
+m=audio 30000 RTP/AVP 0 8 96\r\na=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\na=ptime:30\r\na=sendrecv\r\n\
+m=video 30002 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n";
+
+#[test]
+fn the_answer_takes_the_first_common_codec_keeps_the_offers_event_type_and_rejects_video() {
+    let offer = sdp(OFFER);
+    let mut origin = OriginState::new();
+    let ans = answer(
+        &offer,
+        &Capabilities::voice_default(),
+        &[local(20000), local(20002)],
+        false,
+        None,
+        &mut origin,
+    )
+    .unwrap();
+    let text = String::from_utf8(ans.to_bytes()).unwrap();
+    assert_eq!(ans.media()[0].formats(), ["0", "96"], "{text}");
+    assert_eq!(ans.media()[0].port(), 20000);
+    assert!(text.contains("a=fmtp:96 0-15\r\n"), "{text}");
+    assert!(text.contains("a=ptime:30\r\n"), "{text}");
+    assert_eq!(ans.media()[0].direction(), Direction::SendRecv);
+    assert_eq!(ans.media()[1].port(), 0, "video is rejected");
+    assert_eq!(ans.media()[1].formats(), ["97"]);
+    assert_eq!(ans.connection(), Some("203.0.113.1".parse().unwrap()));
+    assert!(!text.contains("10.1.1.1"), "{text}");
+    assert_eq!(ans.origin().username, "voxgate");
+}
+
+#[test]
+fn a_preferred_codec_wins_when_offered() {
+    let offer = sdp(OFFER);
+    let prefer = Selected {
+        name: "PCMA".into(),
+        clock: 8000,
+        pt: 8,
+    };
+    let ans = answer(
+        &offer,
+        &Capabilities::voice_default(),
+        &[local(20000)],
+        false,
+        Some(&prefer),
+        &mut OriginState::new(),
+    )
+    .unwrap();
+    assert_eq!(ans.media()[0].formats(), ["8", "96"]);
+    assert_eq!(selected(&ans).unwrap().name, "PCMA");
+}
+
+#[test]
+fn nothing_in_common_is_an_error() {
+    let offer = sdp("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n");
+    let r = answer(
+        &offer,
+        &Capabilities::voice_default(),
+        &[local(20000)],
+        false,
+        None,
+        &mut OriginState::new(),
+    );
+    assert_eq!(r, Err(NoCommonCodec));
+    // SRTP lines are not ours to answer yet.
+    let srtp = sdp("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n");
+    let r = answer(
+        &srtp,
+        &Capabilities::voice_default(),
+        &[local(20000)],
+        false,
+        None,
+        &mut OriginState::new(),
+    );
+    assert_eq!(r, Err(NoCommonCodec));
+}
+
+#[test]
+fn answer_directions_follow_rfc_3264_and_our_hold() {
+    use Direction::*;
+    assert_eq!(answer_direction(SendRecv, false), SendRecv);
+    assert_eq!(answer_direction(SendOnly, false), RecvOnly);
+    assert_eq!(answer_direction(RecvOnly, false), SendOnly);
+    assert_eq!(answer_direction(Inactive, false), Inactive);
+    assert_eq!(answer_direction(SendRecv, true), SendOnly);
+    assert_eq!(answer_direction(SendOnly, true), Inactive);
+    let held = sdp(&OFFER.replace("a=sendrecv", "a=sendonly"));
+    let ans = answer(
+        &held,
+        &Capabilities::voice_default(),
+        &[local(20000)],
+        false,
+        None,
+        &mut OriginState::new(),
+    )
+    .unwrap();
+    assert_eq!(ans.media()[0].direction(), RecvOnly);
+}
+
+#[test]
+fn our_offer_lists_every_codec_and_parses() {
+    let mut origin = OriginState::new();
+    let o = offer(
+        &Capabilities::voice_default(),
+        &local(20004),
+        Direction::SendRecv,
+        &mut origin,
+    );
+    assert_eq!(o.media()[0].formats(), ["0", "8", "101"]);
+    assert_eq!(o.media()[0].port(), 20004);
+    let text = String::from_utf8(o.to_bytes()).unwrap();
+    assert!(text.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"), "{text}");
+    assert_eq!(SessionDescription::parse(text.as_bytes()).unwrap(), o);
+    assert_eq!(selected(&o).unwrap().name, "PCMU");
+}
+
+#[test]
+fn a_reoffer_changes_direction_and_bumps_the_version_once() {
+    let mut origin = OriginState::new();
+    let first = offer(
+        &Capabilities::voice_default(),
+        &local(20004),
+        Direction::SendRecv,
+        &mut origin,
+    );
+    let v1 = first.origin().sess_version;
+    let hold = reoffer(&first, Direction::SendOnly, &mut origin);
+    assert_eq!(hold.media()[0].direction(), Direction::SendOnly);
+    assert_eq!(hold.origin().sess_version, v1 + 1);
+    assert_eq!(hold.origin().sess_id, first.origin().sess_id);
+    let again = reoffer(&hold, Direction::SendOnly, &mut origin);
+    assert_eq!(again.origin().sess_version, v1 + 1, "unchanged SDP keeps its version");
+}
+
+#[test]
+fn capabilities_by_name() {
+    let caps = Capabilities::from_names(&["pcma", "telephone-event"]).unwrap();
+    assert_eq!(caps.codecs().len(), 2);
+    assert_eq!(caps.codecs()[0].name, "PCMA");
+    assert_eq!(
+        Capabilities::from_names(&["opus"]),
+        Err(UnknownCodec { name: "opus".into() })
+    );
+    let only = Capabilities::voice_default().restricted_to(&Selected {
+        name: "pcma".into(),
+        clock: 8000,
+        pt: 8,
+    });
+    assert_eq!(
+        only.codecs().iter().map(|c| c.name).collect::<Vec<_>>(),
+        ["PCMA", "telephone-event"]
+    );
+}
+
+#[test]
+fn fingerprints_are_found_at_either_level() {
+    assert!(!has_fingerprint(&sdp(OFFER)));
+    let dtls = OFFER.replace("a=sendrecv\r\n", "a=sendrecv\r\na=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n");
+    assert!(has_fingerprint(&sdp(&dtls)));
+}
