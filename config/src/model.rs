@@ -258,6 +258,9 @@ pub struct Trunk {
     pub max_cps: Option<u32>,
     /// How numbers arriving on this trunk are normalised to E.164; `None` = used as sent.
     pub numbering: Option<Numbering>,
+    /// The codecs voxgate offers and accepts on legs of this trunk when it is
+    /// their user agent, in order of preference (names as in `a=rtpmap`).
+    pub codecs: Vec<String>,
 }
 
 /// A trunk's national numbering plan, for normalising its numbers to E.164.

@@ -110,6 +110,7 @@ pub(crate) struct RawTrunk {
     pub max_calls: Option<S<i64>>,
     pub max_cps: Option<S<i64>>,
     pub numbering: Option<S<RawNumbering>>,
+    pub codecs: Option<List<String>>,
 }
 
 #[derive(Deserialize)]

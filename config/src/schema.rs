@@ -154,6 +154,11 @@ pub(crate) const TABLES: &[Table] = &[
                 "numbering",
                 "{ country_code = \"44\", national_prefix = \"0\", international_prefix = \"00\" }",
             ),
+            key(
+                "codecs",
+                "a list of \"PCMU\", \"PCMA\", \"G722\", \"telephone-event\" in order of preference, \
+                 with at least one voice codec (default [\"PCMU\", \"PCMA\", \"telephone-event\"])",
+            ),
         ],
     },
     Table {

@@ -1,26 +1,24 @@
-//! The static router: routes from the configuration, one task per call.
+//! The static router: routes from the configuration, decided at once per call.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tracing::{Instrument as _, debug, info_span, warn};
+use tracing::{debug, info_span, warn};
+use crate::normalise::normalise;
 use voxgate_config::{Config, Route, TrunkName, redact_number};
 use voxgate_edge::SharedConfig;
 use voxgate_edge::admission::transport_kind;
-use voxgate_edge::control_plane::{
-    CallCommand, CallEvent, CallRef, CallSession, ControlPlane, Destination,
-};
-
-use crate::normalise::normalise;
+use voxgate_edge::control_plane::{Command, ControlPlane, Destination, Dial, LegId, Session};
 
 /// Routes calls by the `[[route]]` tables of the running configuration.
 ///
 /// Per call: the Request-URI user is normalised to E.164 per the inbound trunk's
 /// `numbering`, the first route that matches it (and whose `trunk`, if any, is the inbound
-/// trunk) is taken, and the edge is told to try its destinations in order; no route means
-/// 404. The configuration is read once per call, so a reload applies to the next call and
-/// never changes one in progress.
+/// trunk) is taken, and the edge is told to dial its destinations in order, connected to the
+/// inbound leg (the classic B2BUA); no route means 404. The configuration is read once per
+/// call, so a reload applies to the next call and never changes one in progress.
+///
+/// The router needs nothing more from a call once it is routed: it drops the session, so
+/// the edge ends the linked legs together and refuses transfers (REFER) at once.
 #[derive(Clone)]
 pub struct StaticRouter {
     config: SharedConfig,
@@ -40,78 +38,34 @@ impl std::fmt::Debug for StaticRouter {
 }
 
 impl ControlPlane for StaticRouter {
-    fn incoming(&self, session: CallSession) {
-        let CallSession {
-            info,
-            events,
-            commands,
-        } = session;
-        let call = Call {
-            trunk: info.trunk,
-            request_user: info.request_user,
-            events,
-            commands,
+    fn incoming(&self, session: Session) {
+        let Some(inbound) = session.info.inbound.as_ref() else {
+            return;
         };
-        self.start(info.id, call);
-    }
-}
-
-impl StaticRouter {
-    /// Starts the task of one call; `None` when there is no runtime to run it on (then the
-    /// call is routed at once, without a task).
-    fn start(&self, id: CallRef, call: Call) -> Option<tokio::task::JoinHandle<()>> {
+        let _span = info_span!("call", id = %session.info.id).entered();
         // One snapshot per call: a reload during the call does not change its route.
         let config = self.config.load_full();
-        let span = info_span!("call", %id);
-        match tokio::runtime::Handle::try_current() {
-            // Matching (regexes, many routes) runs off the edge's core task.
-            Ok(runtime) => Some(runtime.spawn(serve(config, call).instrument(span))),
-            Err(_) => {
-                // Not inside a runtime (a host calling from a plain thread): decide now;
-                // nobody reads the events then, and the channels close with `call`.
-                let _guard = span.enter();
-                warn!("no async runtime to run the call on; routing without reading events");
-                let command = decide(&config, &call.trunk, call.request_user.as_deref());
-                if call.commands.try_send(command).is_err() {
-                    warn!("the call is gone before it was routed");
-                }
-                None
-            }
+        let command = decide(
+            &config,
+            &inbound.trunk,
+            inbound.leg,
+            inbound.request_user.as_deref(),
+        );
+        // A new session's command queue is empty: this cannot be full.
+        if session.commands.try_send(command).is_err() {
+            warn!("the call is gone before it was routed");
         }
     }
 }
 
-/// What the router keeps of a call's session.
-struct Call {
-    trunk: TrunkName,
-    request_user: Option<String>,
-    events: mpsc::Receiver<CallEvent>,
-    commands: mpsc::Sender<CallCommand>,
-}
-
-/// One call: route it, then read its events until it ends (or the edge drops it). The
-/// command channel stays open until then: the edge may read a closed one as the control
-/// plane gone.
-async fn serve(config: Arc<Config>, mut call: Call) {
-    let command = decide(&config, &call.trunk, call.request_user.as_deref());
-    // Only this call's snapshot is needed from here on.
-    drop(config);
-    if call.commands.send(command).await.is_err() {
-        debug!("the call ended before it was routed");
-        return;
-    }
-    while let Some(event) = call.events.recv().await {
-        debug!(?event, "call event");
-        if matches!(event, CallEvent::Ended { .. }) {
-            return;
-        }
-    }
-    debug!("the edge closed the call's events");
-}
-
-/// The command for a new call from `trunk` to `user` (as dialled), logged at debug with
-/// numbers redacted unless `[logging] redact_numbers = false`.
-pub(crate) fn decide(config: &Config, trunk: &TrunkName, user: Option<&str>) -> CallCommand {
+/// The command for a new call from `trunk` to `user` (as dialled) whose inbound leg is
+/// `leg`, logged at debug with numbers redacted unless `[logging] redact_numbers = false`.
+pub(crate) fn decide(
+    config: &Config,
+    trunk: &TrunkName,
+    leg: LegId,
+    user: Option<&str>,
+) -> Command {
     let number = called_number(config, trunk, user);
     let shown = |n: &str| {
         if config.logging.redact_numbers {
@@ -123,7 +77,7 @@ pub(crate) fn decide(config: &Config, trunk: &TrunkName, user: Option<&str>) -> 
     let shown_number = number.as_deref().map(shown).unwrap_or_default();
     let Some(route) = route(config, trunk, number.as_deref()) else {
         debug!(trunk = %trunk, called = %shown_number, "no route: 404");
-        return CallCommand::Reject {
+        return Command::Reject {
             status: 404,
             reason: None,
         };
@@ -154,11 +108,12 @@ pub(crate) fn decide(config: &Config, trunk: &TrunkName, user: Option<&str>) -> 
         }
         debug!(trunk = %trunk, called = %shown_number, route = %route.name, destinations = %uris, "routed");
     }
-    CallCommand::Connect {
-        destinations,
-        ring_timeout: Some(route.ring_timeout.unwrap_or(config.calls.ring_timeout)),
-        follow_redirects: route.follow_redirects,
-    }
+    Command::Dial(
+        Dial::new(destinations)
+            .connect(leg)
+            .ring_timeout(route.ring_timeout.unwrap_or(config.calls.ring_timeout))
+            .follow_redirects(route.follow_redirects),
+    )
 }
 
 /// The called number as routes see it: the Request-URI user normalised to E.164 when the

@@ -2,7 +2,7 @@
 //! and `POST /reload`.
 
 use crate::metrics::Metrics;
-use crate::registry::CallRegistry;
+use crate::registry::Registry;
 use crate::reload::Reloader;
 use axum::Json;
 use axum::Router;
@@ -26,7 +26,7 @@ pub struct AdminState {
     /// The media plane, for its counters.
     pub engine: Arc<MediaEngine>,
     /// Active calls.
-    pub registry: Arc<CallRegistry>,
+    pub registry: Arc<Registry>,
 }
 
 /// The admin routes.

@@ -22,6 +22,15 @@ pub fn transport_kind(t: ListenerTransport) -> TransportKind {
     }
 }
 
+/// Maps the SIP stack's transport enum to the config's.
+pub fn listener_transport(t: TransportKind) -> ListenerTransport {
+    match t {
+        TransportKind::Udp => ListenerTransport::Udp,
+        TransportKind::Tcp => ListenerTransport::Tcp,
+        TransportKind::Tls => ListenerTransport::Tls,
+    }
+}
+
 /// Finds the trunk a source belongs to and checks it may use `transport`.
 pub fn classify(
     config: &Config,

@@ -1,30 +1,38 @@
-//! The core's table of calls: which call owns which dialog and transaction,
-//! per-trunk admission limits, and the birth of new calls. Sans-IO: calls
-//! are reached through channels the table creates; the driver spawns their
-//! tasks.
+//! The core's table of conversations: which conversation owns which dialog
+//! and transaction, per-trunk admission limits, and the birth of new
+//! conversations. Sans-IO: conversations are reached through channels the
+//! table creates; the driver spawns their tasks.
 
-use crate::call::task::INPUT_QUEUE;
-use crate::call::{CallContext, CallInput, Locals};
-use crate::control_plane::CallRef;
+use crate::control_plane::ConversationId as CallRef;
+use crate::conversation::task::{Birth, Delivery, InputReceiver, InputSender, Operator, input_channel};
+use crate::conversation::{ConversationContext as CallContext, Input as CallInput, Locals};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 use tracing::debug;
 use voxgate_config::{Config, Trunk, TrunkName};
 use voxgate_sip::dialog::DialogKey;
 use voxgate_sip::hashing::{HashIndex, IdMap, key_hash};
 use voxgate_sip::transaction::{TimerConfig, TxId};
 
-/// A new call, for the driver to spawn.
-#[derive(Debug)]
+/// A new conversation, for the driver to spawn.
 pub struct NewCall {
-    /// The call's context.
+    /// The conversation's context.
     pub ctx: CallContext,
-    /// Its input channel (the INVITE is already queued). Boxed: a channel
-    /// allocates its slots 32 at a time, and 32 unboxed inputs are ~6 KiB
-    /// per call.
-    pub input: mpsc::Receiver<Box<CallInput>>,
+    /// Its input channel (an inbound one's INVITE is already queued). Boxed
+    /// inputs: a channel allocates its slots 32 at a time, and 32 unboxed
+    /// inputs are ~6 KiB per conversation.
+    pub input: InputReceiver,
+    /// The operators' way in.
+    pub operator: Operator,
+    /// Inbound, or originated (with the reply for the session).
+    pub birth: Birth,
+}
+
+impl std::fmt::Debug for NewCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCall").field("id", &self.ctx.id).finish_non_exhaustive()
+    }
 }
 
 /// Why a new call was refused before it started.
@@ -97,8 +105,9 @@ struct TrunkLoad {
 
 #[derive(Debug)]
 struct CallLink {
-    input: mpsc::Sender<Box<CallInput>>,
-    trunk: TrunkName,
+    input: InputSender,
+    /// The inbound trunk it counts against (none for an originated one).
+    trunk: Option<TrunkName>,
     /// The call's dialogs, with their `key_hash`.
     keys: Vec<(u64, DialogKey)>,
     txs: Vec<TxId>,
@@ -147,7 +156,7 @@ impl CallTable {
         Ok(())
     }
 
-    /// Creates a call whose first input is `first`.
+    /// Creates an inbound conversation whose first input is `first`.
     pub fn create(
         &mut self,
         config: Arc<Config>,
@@ -157,30 +166,59 @@ impl CallTable {
         invite_tx: TxId,
         first: CallInput,
     ) -> NewCall {
+        let mut new = self.new_conversation(config, Some(trunk), locals, timers, Birth::Inbound);
+        if let Some(link) = self.calls.get_mut(&new.ctx.id) {
+            // The channel is new and empty: this cannot overflow.
+            let _ = link.input.deliver(first);
+            link.txs.push(invite_tx);
+        }
+        self.txs.insert(invite_tx, new.ctx.id);
+        new.birth = Birth::Inbound;
+        new
+    }
+
+    /// Creates a conversation that no INVITE started (`EdgeHandle::originate`).
+    pub fn originate(
+        &mut self,
+        config: Arc<Config>,
+        locals: Locals,
+        timers: TimerConfig,
+        birth: Birth,
+    ) -> NewCall {
+        self.new_conversation(config, None, locals, timers, birth)
+    }
+
+    fn new_conversation(
+        &mut self,
+        config: Arc<Config>,
+        trunk: Option<TrunkName>,
+        locals: Locals,
+        timers: TimerConfig,
+        birth: Birth,
+    ) -> NewCall {
         self.next_id += 1;
         let id = CallRef(self.next_id);
-        let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-        // The channel is new and empty: this send cannot fail.
-        let _ = tx.try_send(Box::new(first));
+        let (tx, rx) = input_channel();
+        let operator = tx.operator();
         self.calls.insert(
             id,
             CallLink {
                 input: tx,
-                trunk: trunk.clone(),
+                trunk,
                 keys: Vec::new(),
-                txs: vec![invite_tx],
+                txs: Vec::new(),
             },
         );
-        self.txs.insert(invite_tx, id);
         NewCall {
             ctx: CallContext {
                 id,
                 config,
-                trunk,
                 locals,
                 timers,
             },
             input: rx,
+            operator,
+            birth,
         }
     }
 
@@ -246,19 +284,23 @@ impl CallTable {
         }
     }
 
-    /// Hands `input` to a call; a call that cannot take it (gone or
-    /// swamped) loses it, and the peer's retransmission tries again.
-    pub fn deliver(&mut self, call: CallRef, input: CallInput) {
-        let Some(link) = self.calls.get(&call) else {
-            return;
+    /// Hands `input` to a conversation. Nothing is dropped silently: a
+    /// conversation that has [`INPUT_QUEUE`](crate::conversation::task::INPUT_QUEUE)
+    /// inputs queued is told to end instead (and counted by the caller);
+    /// true then.
+    pub fn deliver(&mut self, call: CallRef, input: CallInput) -> bool {
+        let Some(link) = self.calls.get_mut(&call) else {
+            return false;
         };
-        match link.input.try_send(Box::new(input)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                debug!(%call, "call input queue full; message dropped")
+        match link.input.deliver(input) {
+            Delivery::Queued => false,
+            Delivery::Overflowed => {
+                debug!(%call, "conversation input queue overflowed; ending it");
+                true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Delivery::Closed => {
                 self.remove(call);
+                false
             }
         }
     }
@@ -280,10 +322,10 @@ impl CallTable {
         for tx in &link.txs {
             self.txs.remove(tx);
         }
-        if let Some(load) = self.trunks.get_mut(&link.trunk) {
+        if let Some(load) = link.trunk.as_ref().and_then(|t| self.trunks.get_mut(t)) {
             load.active = load.active.saturating_sub(1);
         }
-        Some(link.trunk)
+        link.trunk
     }
 }
 

@@ -1,18 +1,42 @@
-//! The control-plane contract: per call, events flow in and commands flow
-//! out, over channels. The edge executes commands; a control plane never
+//! The control-plane contract: per conversation, events flow in and commands
+//! flow out, over channels. The edge executes commands; a control plane never
 //! touches sockets. `voxgate-control` is the bundled implementation; another
 //! control plane is another crate implementing [`ControlPlane`].
 //!
+//! A **conversation** is what one edge actor owns: any number of **legs** (each
+//! one SIP dialog plus one media endpoint) and the **bridges** between them.
+//! An INVITE from a trunk starts one with its inbound leg ([`ControlPlane::incoming`]);
+//! [`EdgeHandle::originate`] starts one with no leg at all (callbacks,
+//! click-to-dial). Leg ids are stable and never reused within a conversation.
+//!
+//! Delivery is lossless and ordered both ways. Commands: `commands.send(..).await`
+//! waits while the conversation's queue ([`COMMAND_QUEUE`]) is full. Events: the
+//! edge never waits for a control plane; a conversation whose control plane
+//! leaves more than [`EVENT_QUEUE`] events unread is ended with
+//! [`EndCause::ControlOverflow`] (counted in `voxgate_control_overflows_total`),
+//! and its final [`Event::Ended`] is still delivered.
+//!
 //! ```
-//! use voxgate_edge::control_plane::{CallCommand, CallEvent, CallSession, ControlPlane};
+//! use voxgate_edge::control_plane::{Command, ControlPlane, Event, Session};
 //!
-//! /// Refuses every call with 403.
-//! struct Deny;
+//! /// Answers every call itself, then hangs up when the caller does.
+//! struct AnswerAll;
 //!
-//! impl ControlPlane for Deny {
-//!     fn incoming(&self, session: CallSession) {
-//!         // Never blocks: a full channel means the call is gone or busy.
-//!         let _ = session.commands.try_send(CallCommand::Reject { status: 403, reason: None });
+//! impl ControlPlane for AnswerAll {
+//!     fn incoming(&self, session: Session) {
+//!         let Session { info, mut events, commands } = session;
+//!         let Some(inbound) = info.inbound else { return };
+//!         tokio::spawn(async move {
+//!             let answer = Command::Answer { leg: inbound.leg, early: false };
+//!             if commands.send(answer).await.is_err() {
+//!                 return; // the conversation is over
+//!             }
+//!             while let Some(event) = events.recv().await {
+//!                 if let Event::Ended { .. } = event {
+//!                     break;
+//!                 }
+//!             }
+//!         });
 //!     }
 //! }
 //! ```
@@ -23,22 +47,67 @@ use tokio::sync::mpsc;
 use voxgate_config::TrunkName;
 use voxgate_sip::TransportKind;
 
-/// Decides what happens to calls. One `incoming` per new call; the plane may
-/// spawn a task per call (one isolated flow instance per call) that reads
-/// `events` and writes `commands` until `CallEvent::Ended`.
+pub use crate::handle::{ConversationSummary, EdgeHandle, LegSummary, OriginateError};
+
+/// Commands a conversation queues before `commands.send` waits.
+pub const COMMAND_QUEUE: usize = 64;
+
+/// Events a control plane may leave unread before its conversation is ended
+/// with [`EndCause::ControlOverflow`].
+pub const EVENT_QUEUE: usize = 256;
+
+/// Destinations one dial may name.
+pub const MAX_DESTINATIONS: usize = 16;
+
+/// The longest ring timeout a dial may ask for.
+pub const MAX_RING_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Decides what happens to conversations. One `incoming` per inbound
+/// conversation; the plane may spawn a task per conversation (one isolated
+/// flow instance per call) that reads `events` and writes `commands` until
+/// [`Event::Ended`].
 pub trait ControlPlane: Send + Sync + 'static {
-    /// A new call arrived. Called on the edge's core task: must not block or
-    /// await; spawn a task for anything that takes time.
-    fn incoming(&self, session: CallSession);
+    /// A new inbound conversation (an INVITE from a trunk). Called on the
+    /// edge's core task: must not block or await; spawn a task for anything
+    /// that takes time.
+    fn incoming(&self, session: Session);
+
+    /// The edge is up: `edge` originates conversations, lists them and hangs
+    /// them up. Called once, before any `incoming`.
+    fn started(&self, edge: EdgeHandle) {
+        let _ = edge;
+    }
 }
 
-/// Identifies a call for the life of the process (in logs, `/calls`, CDRs).
+/// Identifies a conversation for the life of the process (logs, `/calls`,
+/// CDRs, the API). Shown as `c17`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CallRef(pub u64);
+pub struct ConversationId(pub u64);
 
-impl fmt::Display for CallRef {
+impl fmt::Display for ConversationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "c{}", self.0)
+    }
+}
+
+/// A leg of a conversation, numbered from 1 in order of creation; never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegId(pub u32);
+
+impl fmt::Display for LegId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A dial of a conversation: its `Dial` commands (and accepted transfers) are
+/// numbered from 1 in the order the conversation receives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DialId(pub u32);
+
+impl fmt::Display for DialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 
@@ -53,15 +122,15 @@ pub struct Party {
     pub uri: String,
 }
 
-/// What the control plane learns about a new call.
+/// The inbound leg of a conversation and what its INVITE said.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct CallInfo {
-    /// The call's id.
-    pub id: CallRef,
-    /// The trunk the call came in on.
+pub struct Inbound {
+    /// The leg.
+    pub leg: LegId,
+    /// The trunk it came in on.
     pub trunk: TrunkName,
-    /// The media region the A-leg is anchored in.
+    /// The media region it is anchored in.
     pub region: String,
     /// From.
     pub from: Party,
@@ -74,18 +143,18 @@ pub struct CallInfo {
     pub headers: Vec<(String, String)>,
 }
 
-impl CallInfo {
-    /// A call's info with no selected headers (for control planes' tests).
+impl Inbound {
+    /// An inbound leg's info with no selected headers (for control planes' tests).
     pub fn new(
-        id: CallRef,
+        leg: LegId,
         trunk: TrunkName,
         region: String,
         from: Party,
         to: Party,
         request_user: Option<String>,
-    ) -> CallInfo {
-        CallInfo {
-            id,
+    ) -> Inbound {
+        Inbound {
+            leg,
             trunk,
             region,
             from,
@@ -96,24 +165,33 @@ impl CallInfo {
     }
 }
 
-/// The control plane's end of one call.
-#[derive(Debug)]
-pub struct CallSession {
-    /// About the call.
-    pub info: CallInfo,
-    /// Events from the edge, ending with `CallEvent::Ended`.
-    pub events: mpsc::Receiver<CallEvent>,
-    /// Commands to the edge.
-    pub commands: mpsc::Sender<CallCommand>,
+/// What the control plane learns about a new conversation.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConversationInfo {
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// The inbound leg; `None` for an originated conversation.
+    pub inbound: Option<Inbound>,
 }
 
-/// A leg of a call: the inbound leg, or an outbound attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LegId {
-    /// The leg the call came in on.
-    A,
-    /// The n-th outbound leg (attempts are numbered from 1).
-    B(u32),
+impl ConversationInfo {
+    /// The info of a conversation (for control planes' tests).
+    pub fn new(id: ConversationId, inbound: Option<Inbound>) -> ConversationInfo {
+        ConversationInfo { id, inbound }
+    }
+}
+
+/// The control plane's end of one conversation.
+#[derive(Debug)]
+pub struct Session {
+    /// About the conversation.
+    pub info: ConversationInfo,
+    /// Events from the edge, in order, ending with [`Event::Ended`].
+    pub events: mpsc::Receiver<Event>,
+    /// Commands to the edge, executed in order. Closing it while legs are
+    /// up that no bridge carries hangs those up ([`EndCause::ControlLost`]).
+    pub commands: mpsc::Sender<Command>,
 }
 
 /// Why an outbound leg did not answer.
@@ -122,20 +200,26 @@ pub enum LegId {
 pub enum LegFailure {
     /// A final non-2xx response with this status.
     Status(u16),
-    /// No final response in time (timer B, or the ring timeout).
+    /// No final response in time (timer B, the trying timeout or the ring timeout).
     Timeout,
     /// The transport could not reach the destination.
     Transport,
-    /// The destination URI could not be used (bad URI, unknown trunk, no address).
+    /// The destination could not be used (bad URI, unknown trunk, no address,
+    /// a redirection to a place no trunk allows).
     BadDestination,
+    /// voxgate cancelled it: another leg of the dial answered, or the dial
+    /// was hung up.
+    Cancelled,
+    /// No media ports were left in its region.
+    NoMedia,
 }
 
-/// Which side ended a call.
+/// Which side ended a leg or a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
-    /// The calling party (A-leg).
+    /// The peer of an inbound leg (the calling party).
     Caller,
-    /// The called party (B-leg).
+    /// The peer of an outbound leg (a called party).
     Callee,
     /// voxgate itself (media timeout, session timer, shutdown, error).
     Edge,
@@ -143,7 +227,7 @@ pub enum Side {
     Control,
 }
 
-/// Why a call ended.
+/// Why a leg or a conversation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EndCause {
@@ -153,52 +237,138 @@ pub enum EndCause {
     Cancelled,
     /// Rejected with this status (by the control plane, or every destination failed with it).
     Rejected(u16),
-    /// No media for the configured time while not on hold.
+    /// No media for the configured time while no leg was on hold.
     MediaTimeout,
-    /// A session timer (RFC 4028) expired without a refresh.
+    /// A session timer (RFC 4028) expired without a refresh, or an
+    /// in-dialog request timed out.
     SessionExpired,
     /// No ACK for our 2xx (RFC 3261 §13.3.1.4).
     NoAck,
     /// The node is stopping.
     Shutdown,
-    /// The control plane went away without deciding.
+    /// The control plane went away while legs needed it.
     ControlLost,
+    /// The control plane left more than [`EVENT_QUEUE`] events unread, or the
+    /// conversation's input queue overflowed.
+    ControlOverflow,
+    /// An INVITE with Replaces (RFC 3891) took the leg's place.
+    Replaced,
+    /// The leg was transferred away (REFER, RFC 3515) and hung up.
+    Transferred,
+    /// An originated conversation got no dial in time.
+    Idle,
 }
 
-/// What the edge tells the control plane about a call.
+/// What the edge tells the control plane about a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum CallEvent {
+pub enum Event {
+    /// A dial started an outbound leg (one per destination tried), or an
+    /// INVITE with Replaces brought a new inbound leg (`dial` `None`).
+    LegCreated {
+        /// The new leg.
+        leg: LegId,
+        /// The dial it belongs to.
+        dial: Option<DialId>,
+        /// Where it goes (outbound) or the Request-URI (inbound).
+        uri: String,
+    },
     /// An outbound leg rings; `early_media` when it sent SDP (183).
-    Ringing {
+    LegRinging {
         /// Which leg.
         leg: LegId,
         /// Early media flows.
         early_media: bool,
     },
-    /// An outbound leg answered; the legs are bridged.
-    Answered {
+    /// A leg is answered: an outbound leg's 2xx, or our own answer on an
+    /// inbound leg (also the early one of `Answer { early: true }`, then
+    /// `early` is true).
+    LegAnswered {
         /// Which leg.
         leg: LegId,
+        /// voxgate answered early (183 with SDP), the final answer is to come.
+        early: bool,
     },
-    /// An outbound attempt failed; the edge goes on with the next destination if any.
+    /// An outbound leg ended without an answer.
     LegFailed {
         /// Which leg.
         leg: LegId,
         /// Why.
         failure: LegFailure,
     },
-    /// A leg put the call on hold.
+    /// An answered leg (or an unanswered inbound one) ended.
+    LegEnded {
+        /// Which leg.
+        leg: LegId,
+        /// Who ended it.
+        side: Side,
+        /// Why.
+        cause: EndCause,
+    },
+    /// Every destination of a dial failed; `status` is what a caller would be
+    /// told (a downstream 503 is 500: a 503 from us means this node).
+    DialFailed {
+        /// The dial.
+        dial: DialId,
+        /// The status.
+        status: u16,
+    },
+    /// Two legs' media are joined.
+    Bridged {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// A bridge was split (by command, hold, or a leg's end).
+    Unbridged {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// A leg is on hold: its peer held it (`by` Caller or Callee), or voxgate did
+    /// on command (`by` Control).
     Held {
         /// Which leg.
         leg: LegId,
+        /// Who.
+        by: Side,
     },
-    /// A leg resumed the call.
+    /// A leg is off hold.
     Resumed {
         /// Which leg.
         leg: LegId,
+        /// Who.
+        by: Side,
     },
-    /// The call is over; no more events follow.
+    /// A leg's peer asks, by REFER (RFC 3515), to transfer its counterpart to
+    /// `target`. Answer with `AcceptTransfer` or `RefuseTransfer`; with no
+    /// answer in 10 s it is refused.
+    TransferRequested {
+        /// The leg the REFER came on.
+        leg: LegId,
+        /// The Refer-To URI, without its embedded headers.
+        target: String,
+        /// The Replaces of the Refer-To (attended transfer), if any.
+        replaces: Option<String>,
+    },
+    /// An INVITE with Replaces (RFC 3891) took over a leg: `new` was
+    /// answered, put in `old`'s bridge, and `old` hung up.
+    LegReplaced {
+        /// The replaced leg.
+        old: LegId,
+        /// The new inbound leg.
+        new: LegId,
+    },
+    /// A command could not be carried out; nothing else changed.
+    Error {
+        /// The command's name (`answer`, `dial`, `bridge`, ...).
+        command: &'static str,
+        /// Why.
+        error: CommandError,
+    },
+    /// The conversation is over; no more events follow.
     Ended {
         /// Who ended it.
         side: Side,
@@ -207,38 +377,264 @@ pub enum CallEvent {
     },
 }
 
-/// Where to send the call.
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// No such leg in this conversation (never was, or ended).
+    #[error("no leg {leg} in this conversation")]
+    UnknownLeg {
+        /// The leg named.
+        leg: LegId,
+    },
+    /// The leg is not in a state that allows the command.
+    #[error("leg {leg} is {state}; {wanted}")]
+    LegState {
+        /// The leg.
+        leg: LegId,
+        /// Its state (`ringing`, `answered`, `outbound`, ...).
+        state: &'static str,
+        /// What the command needs.
+        wanted: &'static str,
+    },
+    /// A bridge of a leg with itself.
+    #[error("leg {leg} cannot be bridged with itself")]
+    SameLeg {
+        /// The leg.
+        leg: LegId,
+    },
+    /// A dial without destinations, or with too many.
+    #[error("a dial needs 1 to {limit} destinations, not {count}")]
+    Destinations {
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A ring timeout outside 1 s..=3600 s.
+    #[error("ring timeout {ms} ms is outside 1000..=3600000 ms")]
+    RingTimeout {
+        /// The value given, in milliseconds.
+        ms: u128,
+    },
+    /// A status code outside the range the command allows.
+    #[error("status {status} is outside {allowed}")]
+    Status {
+        /// The value given.
+        status: u16,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// No transfer request is pending on the leg.
+    #[error("no transfer request is pending on leg {leg}")]
+    NoTransfer {
+        /// The leg.
+        leg: LegId,
+    },
+    /// The two legs share no codec, and a re-INVITE could not make them.
+    #[error("legs {a} and {b} share no codec")]
+    NoCommonCodec {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// A leg has no media (no SDP was exchanged on it).
+    #[error("leg {leg} has no media")]
+    NoMedia {
+        /// The leg.
+        leg: LegId,
+    },
+    /// No media ports were left in the leg's region.
+    #[error("no media ports left for leg {leg}")]
+    NoPorts {
+        /// The leg.
+        leg: LegId,
+    },
+}
+
+/// Where to send a dial.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Destination {
     /// A `sip:` or `sips:` URI; its host is an IP address or a name.
     pub uri: String,
     /// The transport to use.
     pub transport: TransportKind,
-    /// The trunk this destination belongs to (its TLS peer name and media region), if any.
+    /// The trunk this destination belongs to (its TLS peer name, media region
+    /// and allow-list), if any.
     pub trunk: Option<TrunkName>,
 }
 
-/// What the control plane asks the edge to do with a call.
+/// The identity an outbound leg presents (its From).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallerId {
+    /// The display name.
+    pub display: Option<String>,
+    /// The user part (a number).
+    pub user: Option<String>,
+}
+
+/// An outbound dial: one leg per destination tried.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum CallCommand {
-    /// Refuse the call before answer with a final status (4xx–6xx).
+pub struct Dial {
+    /// The destinations, tried in order (or all at once when `parallel`).
+    /// Sequentially, the next one is tried on 408, 5xx, no answer in time or a
+    /// transport failure; any other final status ends the dial.
+    pub destinations: Vec<Destination>,
+    /// Ring every destination at once: the first 2xx wins, the others are
+    /// cancelled, and a later 2xx is ACKed and BYEd.
+    pub parallel: bool,
+    /// How long a leg may ring before it is cancelled (default `[calls]
+    /// ring_timeout_s`); 1 s..=3600 s.
+    pub ring_timeout: Option<Duration>,
+    /// The From presented; default: the inbound leg's caller for a connect,
+    /// else none.
+    pub caller_id: Option<CallerId>,
+    /// Follow 3xx redirections to destinations of configured trunks (at most
+    /// 5 hops, never twice the same URI); off by default.
+    pub follow_redirects: bool,
+    /// Connect the answering leg to this leg. For an inbound leg not yet
+    /// answered, the classic B2BUA connection: its SDP is offered to the
+    /// destinations, progress and early media are passed back to it, the
+    /// answer answers it, and in-dialog offers pass through between the two
+    /// until a command rearranges their media (a link); when every destination
+    /// fails it is rejected with the dial's status; when one of two linked legs
+    /// ends, so does the other. For an answered leg: voxgate offers its own SDP
+    /// and bridges the two on answer.
+    pub connect: Option<LegId>,
+}
+
+impl Dial {
+    /// A sequential dial of `destinations` with the defaults.
+    pub fn new(destinations: Vec<Destination>) -> Dial {
+        Dial {
+            destinations,
+            parallel: false,
+            ring_timeout: None,
+            caller_id: None,
+            follow_redirects: false,
+            connect: None,
+        }
+    }
+
+    /// Connects the answering leg to `leg` (see [`Dial::connect`]).
+    pub fn connect(mut self, leg: LegId) -> Dial {
+        self.connect = Some(leg);
+        self
+    }
+
+    /// Rings every destination at once.
+    pub fn parallel(mut self) -> Dial {
+        self.parallel = true;
+        self
+    }
+
+    /// Sets the ring timeout.
+    pub fn ring_timeout(mut self, timeout: Duration) -> Dial {
+        self.ring_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the identity presented.
+    pub fn caller_id(mut self, caller_id: CallerId) -> Dial {
+        self.caller_id = Some(caller_id);
+        self
+    }
+
+    /// Follows 3xx redirections.
+    pub fn follow_redirects(mut self, follow: bool) -> Dial {
+        self.follow_redirects = follow;
+        self
+    }
+}
+
+/// What the control plane asks the edge to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Refuse the inbound leg before answer with a final status (4xx–6xx).
     Reject {
         /// The status code.
         status: u16,
         /// The reason phrase; the standard one when `None`.
         reason: Option<String>,
     },
-    /// Try the destinations in order: the next one is tried on 408, 5xx,
-    /// timeout or transport failure; any other final status ends the call.
-    Connect {
-        /// Ordered destinations.
-        destinations: Vec<Destination>,
-        /// How long an attempt may ring before it is cancelled (default 60 s).
-        ring_timeout: Option<Duration>,
-        /// Follow 3xx redirections (Contact of the 3xx tried next); off by default.
-        follow_redirects: bool,
+    /// voxgate answers an inbound leg itself, with its own SDP (offer/answer
+    /// from the trunk's codecs; 488 when nothing is common): `early` sends
+    /// 183 with SDP (announcements before answer), else 200.
+    Answer {
+        /// The inbound leg.
+        leg: LegId,
+        /// 183 with SDP instead of 200.
+        early: bool,
     },
-    /// End the call (before answer: 480 to the caller; after: BYE both legs).
-    Hangup,
+    /// Start outbound legs; see [`Dial`]. Its id is the count of dials so far.
+    Dial(Dial),
+    /// Join two answered legs' media (each leaves any bridge it was in; a leg
+    /// voxgate holds is resumed). A re-INVITE is sent only when a leg's codec
+    /// or direction must change.
+    Bridge {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// Take a leg out of its bridge: voxgate terminates its media.
+    Unbridge {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Put a leg on hold: out of its bridge, re-INVITE with `sendonly` (or
+    /// `inactive` when its peer holds too).
+    Hold {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Take a leg off hold (re-INVITE `sendrecv`) and back into the bridge it
+    /// left, if its partner is still free.
+    Resume {
+        /// The leg.
+        leg: LegId,
+    },
+    /// End one leg (`leg`) or every leg (`None`): BYE once answered, CANCEL
+    /// (outbound) or a final response (inbound, `status`, default 480) before.
+    Hangup {
+        /// The leg; all when `None`.
+        leg: Option<LegId>,
+        /// The status for an inbound leg not yet answered (4xx–6xx).
+        status: Option<u16>,
+    },
+    /// Accept the REFER pending on `leg`: 202, a NOTIFY with `100 Trying`,
+    /// then `dial` (its `connect` defaults to the leg bridged with `leg`), and
+    /// a NOTIFY with the final status of the dial.
+    AcceptTransfer {
+        /// The leg the REFER came on.
+        leg: LegId,
+        /// Where to.
+        dial: Dial,
+    },
+    /// Refuse the REFER pending on `leg` (603 Decline).
+    RefuseTransfer {
+        /// The leg the REFER came on.
+        leg: LegId,
+    },
+}
+
+impl Command {
+    /// The command's name, as in [`Event::Error`] and the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Reject { .. } => "reject",
+            Command::Answer { .. } => "answer",
+            Command::Dial(_) => "dial",
+            Command::Bridge { .. } => "bridge",
+            Command::Unbridge { .. } => "unbridge",
+            Command::Hold { .. } => "hold",
+            Command::Resume { .. } => "resume",
+            Command::Hangup { .. } => "hangup",
+            Command::AcceptTransfer { .. } => "accept_transfer",
+            Command::RefuseTransfer { .. } => "refuse_transfer",
+        }
+    }
 }

@@ -4,9 +4,11 @@
 //! The tokio driver in `driver.rs` only moves bytes, time and channels.
 
 use crate::admission::classify;
-use crate::call::{CallAction, CallInput, Locals, TxFailure};
 use crate::calls::{CallTable, NewCall};
-use crate::control_plane::CallRef;
+use crate::control_plane::ConversationId as CallRef;
+use crate::conversation::task::Birth;
+use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFailure};
+use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
 use bytes::Bytes;
@@ -121,6 +123,31 @@ impl Core {
         self.calls.broadcast(|| CallInput::Shutdown);
     }
 
+    /// Hands an input to a conversation; one that overflowed is counted.
+    fn deliver(&mut self, call: CallRef, input: CallInput) {
+        if self.calls.deliver(call, input) {
+            self.metrics.conversation_overflow("input");
+        }
+    }
+
+    /// A conversation that no INVITE started (`EdgeHandle::originate`).
+    pub fn originate(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<Result<crate::control_plane::Session, OriginateError>>,
+    ) {
+        if self.admission != Admission::Open {
+            let _ = reply.send(Err(OriginateError::NotAccepting));
+            return;
+        }
+        let config = self.config.clone();
+        let timers = timer_config(&config);
+        let new = self
+            .calls
+            .originate(config, self.locals.clone(), timers, Birth::Originated(reply));
+        self.metrics.set_calls_active(self.calls.len());
+        self.spawns.push_back(new);
+    }
+
     /// An action from a call's actor.
     pub fn handle_call_action(&mut self, now: Instant, call: CallRef, action: CallAction) {
         match action {
@@ -151,7 +178,7 @@ impl Core {
                     }
                     Err(e) => {
                         warn!(%call, error = %e, "call request not sent");
-                        self.calls.deliver(
+                        self.deliver(
                             call,
                             CallInput::TxFailed {
                                 tx,
@@ -353,7 +380,7 @@ impl Core {
                     match invite.and_then(|i| self.calls.by_tx(i)) {
                         Some(call) => {
                             self.calls.bind_tx(call, tx);
-                            self.calls.deliver(call, CallInput::Cancel { tx, request });
+                            self.deliver(call, CallInput::Cancel { tx, request });
                         }
                         None => {
                             // §9.2: a CANCEL for an INVITE already answered has no
@@ -378,23 +405,19 @@ impl Core {
                     match DialogKey::of_incoming_request(&request)
                         .and_then(|k| self.calls.by_dialog(&k))
                     {
-                        Some(call) => self.calls.deliver(call, CallInput::Ack { request }),
+                        Some(call) => self.deliver(call, CallInput::Ack { request }),
                         None => debug!(%from, "ACK without a dialog absorbed"),
                     }
                 }
                 TxEvent::Response { tx, response } => match self.calls.by_tx(tx) {
-                    Some(call) => self
-                        .calls
-                        .deliver(call, CallInput::Response { tx, response }),
+                    Some(call) => self.deliver(call, CallInput::Response { tx, response }),
                     None => debug!(?tx, status = response.status(), "response for no call"),
                 },
                 TxEvent::StrayResponse { response, from } => {
                     match DialogKey::of_incoming_response(&response)
                         .and_then(|k| self.calls.by_dialog(&k))
                     {
-                        Some(call) => self
-                            .calls
-                            .deliver(call, CallInput::StrayResponse { response }),
+                        Some(call) => self.deliver(call, CallInput::StrayResponse { response }),
                         None => debug!(%from, status = response.status(), "stray response dropped"),
                     }
                 }
@@ -405,7 +428,7 @@ impl Core {
                     }
                     info!(?tx, ?kind, "transaction timed out");
                     if let Some(call) = self.calls.by_tx(tx) {
-                        self.calls.deliver(
+                        self.deliver(
                             call,
                             CallInput::TxFailed {
                                 tx,
@@ -420,7 +443,7 @@ impl Core {
                     }
                     info!(?tx, "transport error on transaction");
                     if let Some(call) = self.calls.by_tx(tx) {
-                        self.calls.deliver(
+                        self.deliver(
                             call,
                             CallInput::TxFailed {
                                 tx,
@@ -465,6 +488,28 @@ impl Core {
             self.respond(now, tx, &request, from, &answer);
             return;
         }
+        if new_call
+            && let Some(keys) = replaces_key(&request)
+            && let Some((call, key)) = self.replaced(keys)
+        {
+            // RFC 3891: the INVITE takes over a leg of a live conversation.
+            let Ok(trunk) = classify(&self.config, from.addr.ip(), from.transport) else {
+                return;
+            };
+            let trunk = trunk.name.clone();
+            self.calls.bind_tx(call, tx);
+            self.deliver(
+                call,
+                CallInput::Replacing {
+                    tx,
+                    request,
+                    from,
+                    trunk,
+                    replaces: key,
+                },
+            );
+            return;
+        }
         if new_call {
             self.new_call(now, tx, request, from);
             return;
@@ -504,7 +549,12 @@ impl Core {
             return;
         }
         let name = trunk.name.clone();
-        let first = CallInput::Invite { tx, request, from };
+        let first = CallInput::Invite {
+            tx,
+            request,
+            from,
+            trunk: name.clone(),
+        };
         let timers = timer_config(&config);
         let call = self
             .calls
@@ -562,6 +612,40 @@ impl Core {
                 .request(Direction::Out, t.to.transport, &Method::from_token(token));
         }
     }
+}
+
+impl Core {
+    /// The conversation owning the dialog a Replaces names: its to-tag is our
+    /// tag (RFC 3891 §3); the from-tag is tried too, for peers that swap them.
+    fn replaced(&self, key: (DialogKey, DialogKey)) -> Option<(CallRef, DialogKey)> {
+        let (to, from) = key;
+        match self.calls.by_dialog(&to) {
+            Some(call) => Some((call, to)),
+            None => self.calls.by_dialog(&from).map(|call| (call, from)),
+        }
+    }
+}
+
+/// The dialog keys a Replaces header names (to-tag as ours, from-tag as ours).
+fn replaces_key(request: &Message) -> Option<(DialogKey, DialogKey)> {
+    let value = request.header(voxgate_sip::message::HeaderName::Replaces)?;
+    let mut parts = value.split(';');
+    let call_id = parts.next()?.trim();
+    let mut to_tag = None;
+    let mut from_tag = None;
+    for p in parts {
+        let (k, v) = p.split_once('=')?;
+        match k.trim().to_ascii_lowercase().as_str() {
+            "to-tag" => to_tag = Some(v.trim()),
+            "from-tag" => from_tag = Some(v.trim()),
+            _ => {}
+        }
+    }
+    let key = |tag: &str| DialogKey {
+        call_id: call_id.into(),
+        local_tag: tag.into(),
+    };
+    Some((key(to_tag?), key(from_tag?)))
 }
 
 /// A short, bounded label per parse failure for the metrics.

@@ -2,9 +2,10 @@
 //! actions and time into `Core`, hands its transmits to the transports and
 //! spawns call actors. Nothing here decides anything about SIP.
 
-use crate::call::CallAction;
-use crate::call::task::{self, CallDeps};
-use crate::control_plane::CallRef;
+use crate::control_plane::{ConversationId, Session};
+use crate::conversation::Action;
+use crate::conversation::task::{self, ConversationDeps};
+use crate::handle::OriginateError;
 use crate::core::Core;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ pub enum Command {
     Drain,
     /// Hang up every call, then leave the loop.
     Stop,
+    /// Start a conversation with no leg; the session goes back on the channel.
+    Originate(tokio::sync::oneshot::Sender<Result<Session, OriginateError>>),
 }
 
 /// Events handled per wake-up before transmits are flushed; bounds latency
@@ -39,13 +42,18 @@ pub struct Channels {
     /// From the edge (reload, drain, stop).
     pub commands: mpsc::Receiver<Command>,
     /// From call actors.
-    pub calls: mpsc::Receiver<(CallRef, CallAction)>,
+    pub calls: mpsc::Receiver<(ConversationId, Action)>,
     /// Unsettled work (transactions owing something, and calls), published once draining.
     pub unsettled: watch::Sender<Option<usize>>,
 }
 
 /// Runs the core until told to stop.
-pub async fn run(mut core: Core, mut ch: Channels, transports: TransportHandle, deps: CallDeps) {
+pub async fn run(
+    mut core: Core,
+    mut ch: Channels,
+    transports: TransportHandle,
+    deps: ConversationDeps,
+) {
     let mut draining = false;
     let mut stop_at: Option<Instant> = None;
     loop {
@@ -63,6 +71,7 @@ pub async fn run(mut core: Core, mut ch: Channels, transports: TransportHandle, 
                 }
                 // The transport handle we hold keeps the event channel open,
                 // so the loop ends on an explicit command, not on channel close.
+                Some(Command::Originate(reply)) => core.originate(reply),
                 Some(Command::Stop) | None => {
                     core.shutdown_calls();
                     stop_at = Some(Instant::now() + HANGUP_GRACE);
@@ -92,7 +101,13 @@ pub async fn run(mut core: Core, mut ch: Channels, transports: TransportHandle, 
             () = sleep_until(timer) => core.handle_timeout(Instant::now()),
         }
         while let Some(new) = core.poll_spawn() {
-            tokio::spawn(task::run(new.ctx, new.input, deps.clone()));
+            tokio::spawn(task::run(
+                new.ctx,
+                new.input,
+                new.operator,
+                deps.clone(),
+                new.birth,
+            ));
         }
         while let Some(t) = core.poll_transmit() {
             let sent = match (t.to.transport, t.to.conn, core.tls_name(t.to.addr)) {

@@ -1,22 +1,25 @@
 //! voxgate-edge: the session border controller and B2BUA.
 //!
 //! What it is: trunk admission by source address (before parsing), message
-//! hygiene, per-trunk call limits, calls as back-to-back user agents (one
-//! actor per call, media anchored through `voxgate-media`), the
-//! control-plane trait that decides where calls go, CDRs, Prometheus
-//! metrics, the admin HTTP listener and config reload.
+//! hygiene, per-trunk call limits, conversations (one actor each: any
+//! number of legs, each a SIP dialog with its media endpoint anchored
+//! through `voxgate-media`, and the bridges between them; voxgate as a
+//! back-to-back user agent or as the user agent of a leg), the
+//! control-plane contract that drives them, CDRs, Prometheus metrics, the
+//! admin HTTP listener and config reload.
 //!
 //! What it is not: a control plane. Routing, flows and queues live behind
 //! [`control_plane::ControlPlane`]; `voxgate-control` is the bundled one.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use voxgate_edge::control_plane::{CallCommand, CallSession, ControlPlane};
+//! use voxgate_edge::control_plane::{Command, ControlPlane, Session};
 //!
 //! struct Busy;
 //! impl ControlPlane for Busy {
-//!     fn incoming(&self, s: CallSession) {
-//!         let _ = s.commands.try_send(CallCommand::Reject { status: 486, reason: None });
+//!     fn incoming(&self, s: Session) {
+//!         // A new session's command queue is empty: this cannot fail.
+//!         let _ = s.commands.try_send(Command::Reject { status: 486, reason: None });
 //!     }
 //! }
 //!
@@ -31,12 +34,13 @@
 
 mod admin;
 pub mod admission;
-pub mod call;
 pub mod calls;
 pub mod control_plane;
+pub mod conversation;
 pub mod core;
 mod driver;
 mod error;
+pub mod handle;
 pub mod metrics;
 pub mod out_of_dialog;
 mod records;
@@ -48,17 +52,18 @@ pub use error::{EdgeError, ReloadError};
 pub use reload::{ConfigSource, ReloadHook, ReloadOutcome, Reloader};
 
 use crate::admission::{AllowLists, transport_kind};
-use crate::call::Locals;
-use crate::call::task::CallDeps;
 use crate::control_plane::ControlPlane;
+use crate::conversation::Locals;
+use crate::conversation::task::ConversationDeps;
 use crate::driver::Command;
+use crate::handle::{EdgeHandle, FOLLOW_QUEUE};
 use crate::metrics::Metrics;
-use crate::registry::CallRegistry;
+use crate::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use voxgate_config::{Config, Listener, ListenerTransport};
@@ -85,6 +90,7 @@ pub struct EdgeOptions {
 
 /// A running edge: SIP listeners, the core task and the admin listener.
 pub struct Edge {
+    handle: EdgeHandle,
     shared: SharedConfig,
     metrics: Metrics,
     transports: Transports,
@@ -128,7 +134,8 @@ impl Edge {
         };
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let admission = Arc::new(AllowLists::new(shared.clone(), metrics.clone()));
-        let (transports, handle) = Transports::start(transport_config, admission, event_tx).await?;
+        let (transports, transport_handle) =
+            Transports::start(transport_config, admission, event_tx).await?;
         for (kind, addr) in transports.local_addrs() {
             info!(transport = %kind, %addr, "SIP listener up");
         }
@@ -152,17 +159,21 @@ impl Edge {
             }
             None => None,
         };
-        let registry = Arc::new(CallRegistry::default());
+        let registry = Arc::new(Registry::default());
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (calls_tx, calls_rx) = mpsc::channel(CALL_ACTION_QUEUE);
         let (unsettled_tx, unsettled_rx) = watch::channel(None);
-        let deps = CallDeps {
+        let (follow, _) = broadcast::channel(FOLLOW_QUEUE);
+        let handle = EdgeHandle::new(cmd_tx.clone(), registry.clone(), follow.clone());
+        control.started(handle.clone());
+        let deps = ConversationDeps {
             control,
             engine: engine.clone(),
             core: calls_tx,
             records,
             registry: registry.clone(),
             metrics: metrics.clone(),
+            follow,
         };
         let core = core::Core::new(config.clone(), metrics.clone(), locals);
         let channels = driver::Channels {
@@ -171,7 +182,7 @@ impl Edge {
             calls: calls_rx,
             unsettled: unsettled_tx,
         };
-        let core_task = tokio::spawn(driver::run(core, channels, handle, deps));
+        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps));
 
         let reloader = Arc::new(Reloader::new(
             source,
@@ -213,6 +224,7 @@ impl Edge {
         info!(%admin_addr, "admin listener up");
         ready.store(true, Ordering::Relaxed);
         Ok(Edge {
+            handle,
             shared,
             metrics,
             transports,
@@ -230,6 +242,11 @@ impl Edge {
     /// The bound SIP addresses (port 0 in the config is resolved here).
     pub fn sip_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
         self.transports.local_addrs()
+    }
+
+    /// A handle for control planes and operators.
+    pub fn handle(&self) -> EdgeHandle {
+        self.handle.clone()
     }
 
     /// The bound admin address.

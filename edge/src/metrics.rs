@@ -1,7 +1,7 @@
 //! Prometheus metrics of the edge. Every name is `voxgate_*`; the list is
 //! documented in the README's "Metrics" section — keep the two in step.
 
-use crate::call::CallRecord;
+use crate::conversation::ConversationRecord;
 use prometheus::IntCounter;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -62,6 +62,7 @@ pub struct Metrics {
     config_reloads: IntCounterVec,
     draining: IntGauge,
     calls_active: IntGauge,
+    overflows: IntCounterVec,
     calls: IntCounterVec,
     call_setup: HistogramVec,
     trunk_limits: IntCounterVec,
@@ -296,6 +297,12 @@ impl Metrics {
                 &["trunk", "outcome"],
             )?,
             call_setup,
+            overflows: counter_vec(
+                &registry,
+                "voxgate_conversation_overflows_total",
+                "Conversations ended because a queue passed its bound: queue=input (the core's inputs), queue=events (events the control plane left unread).",
+                &["queue"],
+            )?,
             trunk_limits: counter_vec(
                 &registry,
                 "voxgate_trunk_limit_rejections_total",
@@ -444,15 +451,25 @@ impl Metrics {
         self.calls_active.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// Counts a conversation ended because `queue` passed its bound.
+    pub fn conversation_overflow(&self, queue: &'static str) {
+        self.overflows.with_label_values(&[queue]).inc();
+    }
+
+    /// Counts a conversation whose control plane fell behind its events.
+    pub fn control_overflow(&self) {
+        self.conversation_overflow("events");
+    }
+
     /// Counts a call refused by a trunk limit.
     pub fn trunk_limit(&self, trunk: &str, limit: &'static str) {
         self.trunk_limits.with_label_values(&[trunk, limit]).inc();
     }
 
     /// Counts an ended call and its setup latencies.
-    pub fn call_ended(&self, record: &CallRecord) {
+    pub fn call_ended(&self, record: &ConversationRecord) {
         self.calls
-            .with_label_values(&[record.trunk_in.as_str(), record.outcome_label()])
+            .with_label_values(&[record.trunk_label(), record.outcome_label()])
             .inc();
         let t = &record.timeline;
         if let Some(out) = t.first_b_invite {

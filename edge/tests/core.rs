@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use voxgate_edge::call::{CallInput, Locals};
+use voxgate_edge::conversation::{Input as CallInput, Locals};
 use voxgate_edge::core::Core;
 use voxgate_edge::metrics::Metrics;
 use voxgate_sip::dialog::LocalAddr;
@@ -185,11 +185,10 @@ fn an_invite_starts_one_call_and_its_retransmission_is_absorbed() {
     assert!(
         matches!(
             call.input.try_recv().map(|input| *input),
-            Ok(CallInput::Invite { .. })
+            Ok(CallInput::Invite { ref trunk, .. }) if trunk.as_str() == "a"
         ),
-        "the INVITE is queued for it"
+        "the INVITE is queued for it, with its trunk"
     );
-    assert_eq!(call.ctx.trunk.as_str(), "a");
     h.feed(&invite);
     assert_eq!(
         h.statuses(),
@@ -320,7 +319,7 @@ fn transactions_end_on_the_simulated_clock() {
 
 #[test]
 fn a_refused_tcp_connection_fails_the_calls_transaction_at_once() {
-    use voxgate_edge::call::{CallAction, TxFailure};
+    use voxgate_edge::conversation::{Action as CallAction, TxFailure};
     use voxgate_sip::transaction::TxId;
     use voxgate_sip::transport::CloseReason;
     let mut h = Harness::new();
@@ -380,7 +379,7 @@ fn a_refused_tcp_connection_fails_the_calls_transaction_at_once() {
 
 #[test]
 fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
-    use voxgate_edge::call::{CallAction, CallRecord, Outcome, Timeline};
+    use voxgate_edge::conversation::{Action as CallAction, ConversationRecord, Outcome, Timeline};
     use voxgate_edge::control_plane::{EndCause, Side};
     use voxgate_sip::transaction::TxId;
     let mut h = Harness::new();
@@ -413,9 +412,9 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
         "A's INVITE and the attempt to a dead peer"
     );
     // The call answers A and ends; the dead attempt keeps retransmitting until timer B.
-    let record = CallRecord {
+    let record = ConversationRecord {
         id: call.ctx.id,
-        trunk_in: call.ctx.trunk.clone(),
+        trunk_in: voxgate_config::TrunkName::new("a"),
         trunk_out: None,
         caller: None,
         callee: None,
@@ -431,7 +430,8 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
             cause: EndCause::Cancelled,
             status: Some(487),
         },
-        media: None,
+        media: (None, None),
+        legs: Vec::new(),
     };
     h.core
         .handle_call_action(h.now, call.ctx.id, CallAction::Ended(Box::new(record)));

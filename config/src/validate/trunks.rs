@@ -11,6 +11,12 @@ use crate::model::{ListenerTransport, Numbering, Trunk, TrunkName};
 use crate::raw::{List, RawNumbering, RawTrunk, S};
 use crate::schema;
 
+/// Codecs a trunk may name (voxgate-media's `negotiate::KNOWN`).
+const KNOWN_CODECS: &[&str] = &["PCMU", "PCMA", "G722", "telephone-event"];
+
+/// A trunk's codecs when it names none.
+pub(crate) const DEFAULT_CODECS: &[&str] = &["PCMU", "PCMA", "telephone-event"];
+
 /// One parsed allow-list entry and where it came from, for the overlap check.
 struct AllowEntry {
     net: IpNet,
@@ -129,6 +135,33 @@ impl Validator<'_> {
             .numbering
             .as_ref()
             .and_then(|n| self.numbering(n, &key("numbering")));
+        let codecs = match &raw.codecs {
+            None => DEFAULT_CODECS.iter().map(|c| (*c).to_owned()).collect(),
+            Some(list) => {
+                let items = self.non_empty(list, &key("codecs"));
+                let mut out = Vec::new();
+                for (j, c) in items.iter().enumerate() {
+                    let k = format!("trunk[{i}].codecs[{j}]");
+                    match KNOWN_CODECS.iter().find(|k| k.eq_ignore_ascii_case(c.get_ref())) {
+                        Some(known) => out.push((*known).to_owned()),
+                        None => self.bad_value(c.span(), &k, schema::describe(&k)),
+                    }
+                }
+                let seen: Vec<(String, String, Range<usize>)> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, c)| {
+                        (c.get_ref().to_ascii_lowercase(), format!("trunk[{i}].codecs[{j}]"), c.span())
+                    })
+                    .collect();
+                self.unique(&seen, "each codec once");
+                if !items.is_empty() && !out.iter().any(|c| c != "telephone-event") {
+                    let k = key("codecs");
+                    self.bad_value(list.span(), &k, schema::describe(&k));
+                }
+                out
+            }
+        };
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -139,6 +172,7 @@ impl Validator<'_> {
             max_calls,
             max_cps,
             numbering,
+            codecs,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Routing tables, destination URIs, and the per-call task over fake channels.
+//! Routing tables, destination URIs, and the router's session handling over fake channels.
 
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,9 +9,12 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 use voxgate_config::{Config, ListenerTransport, TrunkName, load_str};
-use voxgate_edge::control_plane::{CallCommand, CallEvent, CallRef, Destination, EndCause, Side};
+use voxgate_edge::control_plane::{
+    Command, ControlPlane, ConversationId, ConversationInfo, Destination, Dial, Event, Inbound,
+    LegId, Party, Session,
+};
 
-use super::{Call, StaticRouter, called_number, decide, destination_uri, escape_user, route};
+use super::{StaticRouter, called_number, decide, destination_uri, escape_user, route};
 use voxgate_edge::admission::transport_kind;
 
 const BASE: &str = r#"[node]
@@ -171,9 +174,9 @@ fn connect_with_destinations_in_order() {
     let c = config(ROUTES);
     // Normalised, then routed; URIs without a user get the number.
     assert_eq!(
-        decide(&c, &trunk("uk"), Some("020 7123 4567")),
-        CallCommand::Connect {
-            destinations: vec![
+        decide(&c, &trunk("uk"), LegId(1), Some("020 7123 4567")),
+        Command::Dial(
+            Dial::new(vec![
                 dest(
                     "sip:+442071234567@198.51.100.2:5060",
                     ListenerTransport::Udp,
@@ -184,42 +187,42 @@ fn connect_with_destinations_in_order() {
                     ListenerTransport::Tls,
                     None
                 ),
-            ],
-            ring_timeout: Some(Duration::from_secs(20)),
-            follow_redirects: true,
-        }
+            ])
+            .connect(LegId(1))
+            .ring_timeout(Duration::from_secs(20))
+            .follow_redirects(true)
+        )
     );
     // A URI with a user is sent as configured; the ring timeout defaults to [calls].
     assert_eq!(
-        decide(&c, &trunk("raw"), Some("999")),
-        CallCommand::Connect {
-            destinations: vec![dest(
+        decide(&c, &trunk("raw"), LegId(1), Some("999")),
+        Command::Dial(
+            Dial::new(vec![dest(
                 "sip:999@198.51.100.1",
                 ListenerTransport::Tcp,
                 Some("raw")
-            )],
-            ring_timeout: Some(Duration::from_secs(60)),
-            follow_redirects: false,
-        }
+            )])
+            .connect(LegId(1))
+            .ring_timeout(Duration::from_secs(60))
+        )
     );
     let c = config(&format!("{ROUTES}\n[calls]\nring_timeout_s = 45\n"));
-    let CallCommand::Connect { ring_timeout, .. } = decide(&c, &trunk("raw"), Some("+4930123"))
-    else {
+    let Command::Dial(dial) = decide(&c, &trunk("raw"), LegId(1), Some("+4930123")) else {
         panic!("not routed")
     };
-    assert_eq!(ring_timeout, Some(Duration::from_secs(45)));
+    assert_eq!(dial.ring_timeout, Some(Duration::from_secs(45)));
 }
 
 #[test]
 fn no_route_is_404() {
     let c = config(ROUTES);
-    let reject = CallCommand::Reject {
+    let reject = Command::Reject {
         status: 404,
         reason: None,
     };
     // Not normalised on a trunk without numbering, so "+44" routes do not take it.
-    assert_eq!(decide(&c, &trunk("raw"), Some("02071234567")), reject);
-    assert_eq!(decide(&c, &trunk("uk"), None), reject);
+    assert_eq!(decide(&c, &trunk("raw"), LegId(1), Some("02071234567")), reject);
+    assert_eq!(decide(&c, &trunk("uk"), LegId(1), None), reject);
 }
 
 #[test]
@@ -228,10 +231,10 @@ fn a_call_without_a_user_keeps_the_configured_uri() {
         "[[route]]\nname = \"all\"\nmatch_user = { prefix = \"\" }\n\
          destinations = [{ uri = \"sip:198.51.100.9\" }]\n",
     );
-    let CallCommand::Connect { destinations, .. } = decide(&c, &trunk("uk"), None) else {
+    let Command::Dial(dial) = decide(&c, &trunk("uk"), LegId(1), None) else {
         panic!("not routed")
     };
-    assert_eq!(destinations[0].uri, "sip:198.51.100.9");
+    assert_eq!(dial.destinations[0].uri, "sip:198.51.100.9");
 }
 
 #[test]
@@ -276,18 +279,30 @@ fn users_are_escaped() {
     assert_eq!(escape_user("alice;isub=1"), "alice;isub=1");
 }
 
-/// The edge's end of a call's channels.
+/// The edge's end of a conversation's channels.
 struct FakeEdge {
-    events: mpsc::Sender<CallEvent>,
-    commands: mpsc::Receiver<CallCommand>,
+    events: mpsc::Sender<Event>,
+    commands: mpsc::Receiver<Command>,
 }
 
-fn fake_call(from: &str, user: Option<&str>) -> (Call, FakeEdge) {
+fn fake_session(id: u64, from: &str, user: Option<&str>) -> (Session, FakeEdge) {
     let (event_tx, event_rx) = mpsc::channel(8);
     let (command_tx, command_rx) = mpsc::channel(8);
-    let call = Call {
-        trunk: trunk(from),
-        request_user: user.map(str::to_owned),
+    let party = |u: &str| Party {
+        display: None,
+        user: Some(u.to_owned()),
+        uri: format!("sip:{u}@192.0.2.1"),
+    };
+    let inbound = Inbound::new(
+        LegId(1),
+        trunk(from),
+        "r1".into(),
+        party("caller"),
+        party(user.unwrap_or("")),
+        user.map(str::to_owned),
+    );
+    let session = Session {
+        info: ConversationInfo::new(ConversationId(id), Some(inbound)),
         events: event_rx,
         commands: command_tx,
     };
@@ -295,124 +310,86 @@ fn fake_call(from: &str, user: Option<&str>) -> (Call, FakeEdge) {
         events: event_tx,
         commands: command_rx,
     };
-    (call, edge)
+    (session, edge)
 }
 
 fn shared(c: Config) -> voxgate_edge::SharedConfig {
     Arc::new(ArcSwap::from_pointee(c))
 }
 
-#[tokio::test]
-async fn the_call_task_routes_then_reads_events_until_ended() {
+#[test]
+fn a_call_is_routed_at_once_and_its_session_let_go() {
     let router = StaticRouter::new(shared(config(ROUTES)));
-    let (call, mut edge) = fake_call("uk", Some("02071234567"));
-    let task = router.start(CallRef(1), call).unwrap();
-    let CallCommand::Connect { destinations, .. } = edge.commands.recv().await.unwrap() else {
+    let (session, mut edge) = fake_session(1, "uk", Some("02071234567"));
+    router.incoming(session);
+    let Command::Dial(dial) = edge.commands.try_recv().unwrap() else {
         panic!("not routed")
     };
-    assert_eq!(destinations.len(), 2);
-    assert_eq!(destinations[0].uri, "sip:+442071234567@198.51.100.2:5060");
-
-    // The task keeps listening (and keeps the command channel open) until Ended.
-    edge.events
-        .send(CallEvent::Answered {
-            leg: voxgate_edge::control_plane::LegId::B(1),
-        })
-        .await
-        .unwrap();
-    tokio::task::yield_now().await;
-    assert!(!task.is_finished());
-    assert!(!edge.commands.is_closed());
-    edge.events
-        .send(CallEvent::Ended {
-            side: Side::Caller,
-            cause: EndCause::Normal,
-        })
-        .await
-        .unwrap();
-    task.await.unwrap();
-    // It sent nothing more, and let go of the commands channel.
-    assert_eq!(edge.commands.recv().await, None);
+    assert_eq!(dial.destinations.len(), 2);
+    assert_eq!(dial.connect, Some(LegId(1)), "connected to the inbound leg");
+    assert_eq!(
+        dial.destinations[0].uri,
+        "sip:+442071234567@198.51.100.2:5060"
+    );
+    // Nothing more to say: the router let go of the session (the edge sees
+    // the commands closed and stops sending events).
+    assert!(edge.commands.try_recv().is_err());
+    assert!(edge.events.is_closed());
+    assert_eq!(
+        edge.commands.blocking_recv(),
+        None,
+        "the command channel is closed"
+    );
 }
 
-#[tokio::test]
-async fn no_route_rejects_with_404() {
+#[test]
+fn no_route_rejects_with_404() {
     let router = StaticRouter::new(shared(config(ROUTES)));
-    let (call, mut edge) = fake_call("raw", Some("0800123456"));
-    let task = router.start(CallRef(2), call).unwrap();
+    let (session, mut edge) = fake_session(2, "raw", Some("0800123456"));
+    router.incoming(session);
     assert_eq!(
-        edge.commands.recv().await,
-        Some(CallCommand::Reject {
+        edge.commands.try_recv().ok(),
+        Some(Command::Reject {
             status: 404,
             reason: None
         })
     );
-    edge.events
-        .send(CallEvent::Ended {
-            side: Side::Control,
-            cause: EndCause::Rejected(404),
-        })
-        .await
-        .unwrap();
-    task.await.unwrap();
 }
 
-#[tokio::test]
-async fn the_task_ends_when_the_edge_drops_the_call() {
+#[test]
+fn an_originated_conversation_is_not_the_routers() {
     let router = StaticRouter::new(shared(config(ROUTES)));
-    let (call, mut edge) = fake_call("uk", Some("999"));
-    let task = router.start(CallRef(3), call).unwrap();
-    assert!(edge.commands.recv().await.is_some());
-    drop(edge.events);
-    task.await.unwrap();
-
-    // Gone before the decision: the task ends without waiting for events.
-    let (call, edge) = fake_call("uk", Some("999"));
-    drop(edge.commands);
-    let task = router.start(CallRef(4), call).unwrap();
-    task.await.unwrap();
-    assert!(edge.events.is_closed());
+    let (event_tx, event_rx) = mpsc::channel(8);
+    let (command_tx, mut command_rx) = mpsc::channel(8);
+    router.incoming(Session {
+        info: ConversationInfo::new(ConversationId(3), None),
+        events: event_rx,
+        commands: command_tx,
+    });
+    assert!(command_rx.try_recv().is_err());
+    drop(event_tx);
 }
 
-#[tokio::test]
-async fn a_reload_applies_to_the_next_call_only() {
+#[test]
+fn a_reload_applies_to_the_next_call_only() {
     let shared = shared(config(ROUTES));
     let router = StaticRouter::new(Arc::clone(&shared));
-    let (first, mut first_edge) = fake_call("raw", Some("+49301234567"));
-    let first_task = router.start(CallRef(5), first).unwrap();
-    let CallCommand::Connect { destinations, .. } = first_edge.commands.recv().await.unwrap()
-    else {
+    let (first, mut first_edge) = fake_session(5, "raw", Some("+49301234567"));
+    router.incoming(first);
+    let Command::Dial(dial) = first_edge.commands.try_recv().unwrap() else {
         panic!("not routed")
     };
-    assert_eq!(destinations[0].uri, "sip:+49301234567@198.51.100.3");
+    assert_eq!(dial.destinations[0].uri, "sip:+49301234567@198.51.100.3");
 
     // The new configuration sends Berlin elsewhere.
     shared.store(Arc::new(config(
         "[[route]]\nname = \"moved\"\nmatch_user = { prefix = \"+4930\" }\n\
          destinations = [{ uri = \"sip:203.0.113.30\" }]\n",
     )));
-    let (second, mut second_edge) = fake_call("raw", Some("+49301234567"));
-    let second_task = router.start(CallRef(6), second).unwrap();
-    let CallCommand::Connect { destinations, .. } = second_edge.commands.recv().await.unwrap()
-    else {
+    let (second, mut second_edge) = fake_session(6, "raw", Some("+49301234567"));
+    router.incoming(second);
+    let Command::Dial(dial) = second_edge.commands.try_recv().unwrap() else {
         panic!("not routed")
     };
-    assert_eq!(destinations[0].uri, "sip:+49301234567@203.0.113.30");
-    // The call in progress was not touched.
-    assert!(first_edge.commands.try_recv().is_err());
-    drop(first_edge.events);
-    drop(second_edge.events);
-    first_task.await.unwrap();
-    second_task.await.unwrap();
-}
-
-#[test]
-fn without_a_runtime_the_call_is_routed_at_once() {
-    let router = StaticRouter::new(shared(config(ROUTES)));
-    let (call, mut edge) = fake_call("uk", Some("999"));
-    assert!(router.start(CallRef(7), call).is_none());
-    let CallCommand::Connect { destinations, .. } = edge.commands.try_recv().unwrap() else {
-        panic!("not routed")
-    };
-    assert_eq!(destinations[0].uri, "sip:999@198.51.100.1");
+    assert_eq!(dial.destinations[0].uri, "sip:+49301234567@203.0.113.30");
 }

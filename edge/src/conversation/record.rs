@@ -1,19 +1,19 @@
-//! The call detail record: one JSON line per call, written when it ends.
+//! The call detail record: one JSON line per conversation, written when it ends.
 
 use super::*;
 use serde::Serialize;
 use std::time::SystemTime;
 use voxgate_media::counters::LegCounters;
 
-/// Everything a CDR says about a call, with monotonic times; `to_json`
-/// turns them into wall-clock times.
+/// Everything a CDR says about a conversation, with monotonic times;
+/// `to_json` turns them into wall-clock times.
 #[derive(Clone, Debug)]
-pub struct CallRecord {
-    /// The call.
-    pub id: CallRef,
-    /// Inbound trunk.
-    pub trunk_in: TrunkName,
-    /// Trunk of the last outbound attempt, if it named one.
+pub struct ConversationRecord {
+    /// The conversation.
+    pub id: ConversationId,
+    /// Inbound trunk; `None` for an originated conversation.
+    pub trunk_in: Option<TrunkName>,
+    /// Trunk of the outbound leg that answered (else the last one), if it named one.
     pub trunk_out: Option<TrunkName>,
     /// Caller number (From user), unredacted.
     pub caller: Option<String>,
@@ -21,36 +21,68 @@ pub struct CallRecord {
     pub callee: Option<String>,
     /// Times.
     pub timeline: Timeline,
-    /// Outbound attempts made.
+    /// Outbound legs started.
     pub attempts: u32,
     /// How it ended.
     pub outcome: Outcome,
-    /// Media counters per leg (summed over media lines), if media was relayed.
-    pub media: Option<(LegCounters, LegCounters)>,
+    /// Media counters of the inbound leg and of the outbound leg above, if
+    /// media flowed through them.
+    pub media: (Option<LegCounters>, Option<LegCounters>),
+    /// Every leg, in order.
+    pub legs: Vec<LegRecord>,
 }
 
-impl CallRecord {
-    pub(crate) fn build<M: MediaControl>(
-        call: &Call<M>,
-        outcome: Outcome,
-        stats: Option<voxgate_media::SessionStats>,
-    ) -> CallRecord {
-        let info = call.info.as_ref();
-        CallRecord {
-            id: call.ctx.id,
-            trunk_in: call.ctx.trunk.clone(),
-            trunk_out: call.b.as_ref().and_then(|b| b.destination.trunk.clone()),
+/// One leg in a record.
+#[derive(Clone, Debug)]
+pub struct LegRecord {
+    /// The leg id.
+    pub id: LegId,
+    /// Inbound (we were its UAS).
+    pub inbound: bool,
+    /// Its trunk.
+    pub trunk: Option<TrunkName>,
+    /// Answered at.
+    pub answered: Option<Instant>,
+    /// How it ended.
+    pub end: Option<(Side, EndCause)>,
+    /// Its media counters.
+    pub media: Option<LegCounters>,
+}
+
+impl ConversationRecord {
+    pub(crate) fn build<M: MediaControl>(c: &Conversation<M>, outcome: Outcome) -> ConversationRecord {
+        let inbound = c.first_inbound();
+        let info = c.info.as_ref().and_then(|i| i.inbound.as_ref());
+        let outs: Vec<&Leg> = c.legs.iter().filter(|l| !l.is_inbound()).collect();
+        let b = outs
+            .iter()
+            .rev()
+            .find(|l| l.answered_at.is_some())
+            .or(outs.last())
+            .copied();
+        let counters = |l: &Leg| l.counters.or_else(|| l.endpoint.and_then(|ep| c.media.counters(ep)));
+        ConversationRecord {
+            id: c.ctx.id,
+            trunk_in: inbound.and_then(|l| l.trunk.clone()),
+            trunk_out: b.and_then(|l| l.trunk.clone()),
             caller: info.and_then(|i| i.from.user.clone()),
             callee: info.and_then(|i| i.request_user.clone()),
-            timeline: call.timeline,
-            attempts: call.attempts,
+            timeline: c.timeline,
+            attempts: u32::try_from(outs.len()).unwrap_or(u32::MAX),
             outcome,
-            media: stats.map(|s| {
-                (
-                    s.total(voxgate_media::Side::A),
-                    s.total(voxgate_media::Side::B),
-                )
-            }),
+            media: (inbound.and_then(counters), b.and_then(counters)),
+            legs: c
+                .legs
+                .iter()
+                .map(|l| LegRecord {
+                    id: l.id,
+                    inbound: l.is_inbound(),
+                    trunk: l.trunk.clone(),
+                    answered: l.answered_at,
+                    end: l.ended,
+                    media: counters(l),
+                })
+                .collect(),
         }
     }
 
@@ -65,7 +97,12 @@ impl CallRecord {
         }
     }
 
-    /// The JSON line. `clock` maps the call's monotonic instants to wall time.
+    /// The inbound trunk as a metric label (`originated` when none).
+    pub fn trunk_label(&self) -> &str {
+        self.trunk_in.as_ref().map_or("originated", |t| t.as_str())
+    }
+
+    /// The JSON line. `clock` maps the conversation's monotonic instants to wall time.
     pub fn to_json(&self, clock: &WallClock, node: &str, redact: bool) -> String {
         let number = |n: &Option<String>| {
             n.as_ref().map(|n| {
@@ -95,7 +132,7 @@ impl CallRecord {
         let json = RecordJson {
             call: self.id.to_string(),
             node,
-            trunk_in: self.trunk_in.as_str(),
+            trunk_in: self.trunk_in.as_ref().map(|t| t.as_str()),
             trunk_out: self.trunk_out.as_ref().map(|t| t.as_str()),
             caller: number(&self.caller),
             callee: number(&self.callee),
@@ -109,8 +146,21 @@ impl CallRecord {
             disconnect_side: side_label(self.outcome.side),
             cause: cause_label(self.outcome.cause),
             status: self.outcome.status,
-            media_a: self.media.as_ref().map(|(a, _)| leg(a)),
-            media_b: self.media.as_ref().map(|(_, b)| leg(b)),
+            media_a: self.media.0.as_ref().map(leg),
+            media_b: self.media.1.as_ref().map(leg),
+            legs: self
+                .legs
+                .iter()
+                .map(|l| LegRecordJson {
+                    leg: l.id.0,
+                    direction: if l.inbound { "inbound" } else { "outbound" },
+                    trunk: l.trunk.as_ref().map(|t| t.as_str()),
+                    answer_time: l.answered.map(|i| clock.rfc3339(i)),
+                    disconnect_side: l.end.map(|(s, _)| side_label(s)),
+                    cause: l.end.map(|(_, c)| cause_label(c)),
+                    media: l.media.as_ref().map(leg),
+                })
+                .collect(),
         };
         serde_json::to_string(&json).unwrap_or_default()
     }
@@ -173,6 +223,10 @@ pub fn cause_label(cause: EndCause) -> &'static str {
         EndCause::NoAck => "no_ack",
         EndCause::Shutdown => "shutdown",
         EndCause::ControlLost => "control_lost",
+        EndCause::ControlOverflow => "control_overflow",
+        EndCause::Replaced => "replaced",
+        EndCause::Transferred => "transferred",
+        EndCause::Idle => "idle",
     }
 }
 
@@ -190,7 +244,7 @@ struct LegJson {
 struct RecordJson<'a> {
     call: String,
     node: &'a str,
-    trunk_in: &'a str,
+    trunk_in: Option<&'a str>,
     trunk_out: Option<&'a str>,
     caller: Option<String>,
     callee: Option<String>,
@@ -206,4 +260,16 @@ struct RecordJson<'a> {
     status: Option<u16>,
     media_a: Option<LegJson>,
     media_b: Option<LegJson>,
+    legs: Vec<LegRecordJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct LegRecordJson<'a> {
+    leg: u32,
+    direction: &'static str,
+    trunk: Option<&'a str>,
+    answer_time: Option<String>,
+    disconnect_side: Option<&'static str>,
+    cause: Option<&'static str>,
+    media: Option<LegJson>,
 }

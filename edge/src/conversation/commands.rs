@@ -1,0 +1,102 @@
+//! The control plane's commands, checked at the boundary: a command that
+//! names an unknown leg, asks the impossible or carries an absurd value is
+//! answered with `Event::Error` and changes nothing.
+
+use super::*;
+use crate::control_plane::{Dial, MAX_DESTINATIONS, MAX_RING_TIMEOUT};
+
+impl<M: MediaControl> Conversation<M> {
+    pub(super) fn on_command(&mut self, now: Instant, cmd: Command) {
+        let name = cmd.name();
+        if self.phase != Phase::Active {
+            // The conversation is ending: nothing is left to command.
+            if !matches!(cmd, Command::Hangup { .. }) {
+                self.event(Event::Error {
+                    command: name,
+                    error: CommandError::LegState {
+                        leg: LegId(0),
+                        state: "ending",
+                        wanted: "the conversation is ending",
+                    },
+                });
+            }
+            return;
+        }
+        let result = match cmd {
+            Command::Reject { status, reason } => self.reject_command(now, status, reason),
+            Command::Answer { leg, early } => self.answer_inbound(now, leg, early),
+            Command::Dial(dial) => self.dial_command(now, dial, None).map(|_| ()),
+            Command::Bridge { a, b } => self.bridge_command(now, a, b),
+            Command::Unbridge { leg } => self.unbridge_command(leg),
+            Command::Hold { leg } => self.hold_command(now, leg),
+            Command::Resume { leg } => self.resume_command(now, leg),
+            Command::Hangup { leg, status } => self.hangup_command(now, leg, status),
+            Command::AcceptTransfer { leg, dial } => self.accept_transfer(now, leg, dial),
+            Command::RefuseTransfer { leg } => self.refuse_transfer(leg),
+        };
+        if let Err(error) = result {
+            self.event(Event::Error {
+                command: name,
+                error,
+            });
+        }
+    }
+
+    /// Checks a dial's values (not the state of the legs it names).
+    pub(crate) fn check_dial(&self, dial: &Dial) -> Result<(), CommandError> {
+        let count = dial.destinations.len();
+        if count == 0 || count > MAX_DESTINATIONS {
+            return Err(CommandError::Destinations {
+                count,
+                limit: MAX_DESTINATIONS,
+            });
+        }
+        if let Some(t) = dial.ring_timeout
+            && (t < Duration::from_secs(1) || t > MAX_RING_TIMEOUT)
+        {
+            return Err(CommandError::RingTimeout { ms: t.as_millis() });
+        }
+        if let Some(leg) = dial.connect {
+            let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
+            if !l.is_live() {
+                return Err(CommandError::UnknownLeg { leg });
+            }
+        }
+        Ok(())
+    }
+
+    /// `Hangup`.
+    fn hangup_command(
+        &mut self,
+        now: Instant,
+        leg: Option<LegId>,
+        status: Option<u16>,
+    ) -> Result<(), CommandError> {
+        if let Some(s) = status
+            && !(400..=699).contains(&s)
+        {
+            return Err(CommandError::Status {
+                status: s,
+                allowed: "400..=699",
+            });
+        }
+        match leg {
+            None => {
+                self.hang_up_all(now, Side::Control, EndCause::Normal, status);
+                Ok(())
+            }
+            Some(leg) => {
+                let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
+                if !l.is_live() {
+                    return Err(CommandError::UnknownLeg { leg });
+                }
+                let cause = match status {
+                    Some(s) if l.answered_at.is_none() => EndCause::Rejected(s),
+                    _ => EndCause::Normal,
+                };
+                self.hang_up_leg(now, leg, Side::Control, cause, status);
+                Ok(())
+            }
+        }
+    }
+}

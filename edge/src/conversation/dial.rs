@@ -1,0 +1,521 @@
+//! Dials: outbound legs to destinations, one after another (failover on
+//! 408, 5xx, timeouts and transport failures) or all at once (parallel
+//! ringing: the first 2xx wins); 3xx redirections within configured trunks;
+//! the trying and ring timeouts; and the end of a dial.
+
+use super::inbound::supported;
+use super::leg::{CancelState, CancelWhy, OutLeg, SentInvite};
+use super::*;
+use crate::out_of_dialog::ALLOW;
+use voxgate_media::anchor::{remote_targets, rewrite};
+use voxgate_media::negotiate;
+use voxgate_sip::dialog::NewRequest;
+use voxgate_sip::message::HeaderName;
+
+/// Redirections one dial follows at most.
+pub const MAX_REDIRECTS: u8 = 5;
+
+impl<M: MediaControl> Conversation<M> {
+    /// `Dial` (and the dial of an accepted transfer): checks it, then starts it.
+    pub(crate) fn dial_command(
+        &mut self,
+        now: Instant,
+        dial: crate::control_plane::Dial,
+        notify: Option<LegId>,
+    ) -> Result<DialId, CommandError> {
+        self.check_dial(&dial)?;
+        let mut link = false;
+        if let Some(leg) = dial.connect {
+            let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
+            if !l.is_live() {
+                return Err(CommandError::UnknownLeg { leg });
+            }
+            match l.inbound() {
+                Some(i) if i.connecting.is_some() => {
+                    return Err(CommandError::LegState {
+                        leg,
+                        state: "connecting",
+                        wanted: "one dial at a time connects to an unanswered leg",
+                    });
+                }
+                Some(i) if !i.final_sent && !i.answered_locally => link = true,
+                _ if l.is_answered() => {}
+                _ => {
+                    return Err(CommandError::LegState {
+                        leg,
+                        state: l.state_name(),
+                        wanted: "connect needs an answered leg or an inbound one not yet answered",
+                    });
+                }
+            }
+        }
+        let id = DialId(u32::try_from(self.dials.len() + 1).unwrap_or(u32::MAX));
+        if link
+            && let Some(i) = dial
+                .connect
+                .and_then(|l| self.leg_mut(l))
+                .and_then(|l| l.inbound_mut())
+        {
+            i.connecting = Some(id);
+        }
+        self.idle_deadline = None;
+        let tried = dial.destinations.iter().map(|d| d.uri.clone()).collect();
+        self.dials.push(DialState {
+            id,
+            pending: dial.destinations.into(),
+            parallel: dial.parallel,
+            ring_timeout: dial.ring_timeout.unwrap_or(self.ctx.config.calls.ring_timeout),
+            caller_id: dial.caller_id,
+            follow_redirects: dial.follow_redirects,
+            connect: dial.connect,
+            link,
+            legs: Vec::new(),
+            winner: None,
+            early: None,
+            last_status: None,
+            redirects: 0,
+            tried,
+            notify,
+            done: false,
+        });
+        self.advance_dial(now, id);
+        Ok(id)
+    }
+
+    /// Starts what the dial should ring now: every pending destination when
+    /// parallel, else the next one when none rings; ends the dial when
+    /// nothing is left.
+    pub(crate) fn advance_dial(&mut self, now: Instant, id: DialId) {
+        loop {
+            let Some(d) = self.dial(id) else { return };
+            if d.done || d.winner.is_some() {
+                return;
+            }
+            let ringing = d
+                .legs
+                .iter()
+                .any(|l| self.leg(*l).is_some_and(|l| l.outbound().is_some_and(OutLeg::pending)));
+            if ringing && !d.parallel {
+                return;
+            }
+            let Some(dest) = self.dial_mut(id).and_then(|d| d.pending.pop_front()) else {
+                if !ringing {
+                    self.dial_failed(now, id);
+                }
+                return;
+            };
+            if let Err(failure) = self.start_attempt(now, id, dest) {
+                let status = match failure {
+                    LegFailure::NoMedia => 503,
+                    LegFailure::Status(s) => s,
+                    _ => 480,
+                };
+                if let Some(d) = self.dial_mut(id) {
+                    d.last_status = Some(status);
+                    if matches!(failure, LegFailure::NoMedia | LegFailure::Status(483)) {
+                        // A node or caller problem: no other destination fares better.
+                        d.pending.clear();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every destination failed: tell the control plane, and refuse a
+    /// linked inbound leg (the classic B2BUA outcome) with the status.
+    fn dial_failed(&mut self, now: Instant, id: DialId) {
+        let Some(d) = self.dial_mut(id) else { return };
+        d.done = true;
+        let status = d.last_status.unwrap_or(480);
+        let (link, connect, notify) = (d.link, d.connect, d.notify);
+        self.event(Event::DialFailed { dial: id, status });
+        if let Some(referrer) = notify {
+            self.notify_transfer(referrer, status, true);
+        }
+        if let Some(leg) = connect {
+            if let Some(i) = self.leg_mut(leg).and_then(|l| l.inbound_mut()) {
+                i.connecting = None;
+            }
+            if link {
+                self.reject_inbound(leg, status, default_reason(status), None);
+                self.end_leg(now, leg, Side::Callee, EndCause::Rejected(status), Some(status));
+            }
+        }
+        if self.legs.iter().all(|l| !l.is_live()) {
+            self.note_end(Side::Callee, EndCause::Rejected(status), Some(status));
+        }
+        let _ = now;
+    }
+
+    /// The dial's status after a failed attempt.
+    pub(crate) fn attempt_failed(&mut self, now: Instant, leg: LegId, failure: LegFailure, status: u16) {
+        self.event(Event::LegFailed { leg, failure });
+        self.end_leg_quietly(now, leg, failure);
+        let Some(dial) = self.leg(leg).and_then(|l| l.outbound()).map(|o| o.dial) else {
+            return;
+        };
+        if let Some(d) = self.dial_mut(dial) {
+            d.last_status = Some(status);
+        }
+        self.advance_dial(now, dial);
+    }
+
+    /// Starts one outbound leg of dial `id` to `dest`.
+    fn start_attempt(
+        &mut self,
+        now: Instant,
+        id: DialId,
+        dest: Destination,
+    ) -> Result<LegId, LegFailure> {
+        let target = Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?;
+        let local = self
+            .ctx
+            .locals
+            .get(dest.transport)
+            .cloned()
+            .ok_or(LegFailure::BadDestination)?;
+        let trunk = dest.trunk.as_ref().and_then(|t| self.ctx.config.trunk(t));
+        if dest.trunk.is_some() && trunk.is_none() {
+            return Err(LegFailure::BadDestination);
+        }
+        let tls_name = (dest.transport == TransportKind::Tls).then(|| {
+            trunk
+                .and_then(|t| t.tls_peer_name.clone())
+                .unwrap_or_else(|| target.host.clone())
+        });
+        let peer = Peer {
+            transport: dest.transport,
+            addr: target.addr,
+            conn: None,
+        };
+        let Some(d) = self.dial(id) else {
+            return Err(LegFailure::BadDestination);
+        };
+        let (link, connect, caller_id) = (d.link, d.connect, d.caller_id.clone());
+        let linked = if link { connect } else { None };
+        // The caller presented, Max-Forwards and 100rel: from the linked
+        // inbound leg, if any.
+        let (mut display, mut user, max_forwards, supports_100rel, linked_offer) =
+            match linked.and_then(|l| self.leg(l)).and_then(Leg::inbound) {
+                Some(i) => {
+                    let caller = i.invite.from_header().ok();
+                    let display = caller
+                        .as_ref()
+                        .and_then(|c| c.display)
+                        .map(|d| d.trim_matches('"').to_string());
+                    let user = caller
+                        .as_ref()
+                        .and_then(|c| uri_user(c.uri))
+                        .map(str::to_string);
+                    let mf = i
+                        .invite
+                        .max_forwards()
+                        .ok()
+                        .flatten()
+                        .map_or(self.ctx.config.calls.max_forwards, |mf| mf.saturating_sub(1))
+                        .min(self.ctx.config.calls.max_forwards);
+                    (display, user, mf, i.supports_100rel, Some(i.offer.clone()))
+                }
+                None => (None, None, self.ctx.config.calls.max_forwards, false, None),
+            };
+        if let Some(c) = caller_id {
+            display = c.display.or(display);
+            user = c.user.or(user);
+        }
+        if max_forwards == 0 {
+            // The caller's hop limit, not the destination's fault.
+            return Err(LegFailure::Status(483));
+        }
+        let leg = self.next_leg_id();
+        let region = self.trunk_region(dest.trunk.as_ref());
+        let from_uri = local.uri(user.as_deref());
+        let from = match &display {
+            Some(d) => format!("\"{}\" <{}>", d.replace('"', ""), strip_transport(&from_uri)),
+            None => format!("<{}>", strip_transport(&from_uri)),
+        };
+        let new = NewRequest {
+            method: Method::Invite,
+            request_uri: &dest.uri,
+            from: &from,
+            to: &dest.uri,
+            local: &local,
+            max_forwards,
+        };
+        let (mut builder, request_ids) = new.build();
+        builder = builder.header(HeaderName::Allow, ALLOW);
+        builder = supported(builder, supports_100rel, self.timers_on());
+        let session = self
+            .ctx
+            .config
+            .calls
+            .session_expires
+            .map(|_| self.session_config().uac_offer());
+        if let Some(s) = &session {
+            builder = s.add_headers(builder);
+        }
+        let mut sig = Signalling::new(peer, tls_name.clone(), local);
+
+        // The offer: the linked leg's, anchored; our own; or none (late offer).
+        let mut endpoint = None;
+        let sdp = match linked_offer {
+            Some(None) => None,
+            Some(Some(offer)) => {
+                let lines = offer.media().len();
+                let inbound = linked.unwrap_or(LegId(0));
+                let Some(in_ep) = self.ensure_endpoint(inbound, lines, offer.connection()) else {
+                    return Err(LegFailure::NoMedia);
+                };
+                self.media.set_remote(in_ep, &remote_targets(&offer));
+                let spec = self.endpoint_spec(dest.trunk.as_ref(), &region, lines, peer);
+                let ep = self.media.add_endpoint(&spec).map_err(|_| LegFailure::NoMedia)?;
+                endpoint = Some(ep);
+                let out = rewrite(&offer, &self.media.local(ep), &mut sig.origin);
+                Some(Bytes::from(out.to_bytes()))
+            }
+            None => {
+                let spec = self.endpoint_spec(dest.trunk.as_ref(), &region, 1, peer);
+                let ep = self.media.add_endpoint(&spec).map_err(|_| LegFailure::NoMedia)?;
+                endpoint = Some(ep);
+                let local_media = self.media.local(ep).first().copied().ok_or(LegFailure::NoMedia)?;
+                let caps = self.capabilities(dest.trunk.as_ref());
+                let ours = negotiate::offer(
+                    &caps,
+                    &local_media,
+                    voxgate_media::Direction::SendRecv,
+                    &mut sig.origin,
+                );
+                Some(Bytes::from(ours.to_bytes()))
+            }
+        };
+        let offered = sdp.is_some();
+        if let Some(sdp) = &sdp {
+            builder = builder.body("application/sdp", sdp);
+            sig.last_sdp = Some(sdp.clone());
+        }
+        let Ok(invite) = builder.build_message() else {
+            if let Some(ep) = endpoint {
+                self.media.remove_endpoint(ep);
+            }
+            return Err(LegFailure::BadDestination);
+        };
+        let tx = TxId::next();
+        self.push(Action::BindDialog(DialogKey {
+            call_id: request_ids.call_id.as_str().into(),
+            local_tag: request_ids.from_tag.as_str().into(),
+        }));
+        self.push(Action::Send {
+            tx,
+            request: invite.clone(),
+            to: peer,
+            tls_name: tls_name.clone(),
+        });
+        self.invites.insert(
+            tx,
+            SentInvite {
+                leg,
+                invite: invite.clone(),
+                to: peer,
+                tls_name,
+                cancelled: false,
+                acks: Vec::new(),
+            },
+        );
+        if self.timeline.first_b_invite.is_none() {
+            self.timeline.first_b_invite = Some(now);
+        }
+        let ring_timeout = self.dial(id).map_or(self.ctx.config.calls.ring_timeout, |d| d.ring_timeout);
+        let trying_deadline = self.ctx.config.calls.trying_timeout.map(|d| now + d);
+        let uri = dest.uri.clone();
+        let out = OutLeg {
+            dial: id,
+            tx,
+            invite,
+            destination: dest.clone(),
+            offered,
+            own_offer: offered && linked.is_none(),
+            provisional: false,
+            answered: false,
+            done: false,
+            cancel: CancelState::None,
+            trying_deadline,
+            ring_deadline: Some(now + ring_timeout),
+            cancel_deadline: None,
+            session,
+        };
+        let mut l = Leg::new(leg, Dir::Out(Box::new(out)), sig, dest.trunk, region);
+        l.endpoint = endpoint;
+        self.legs.push(l);
+        if let Some(d) = self.dial_mut(id) {
+            d.legs.push(leg);
+        }
+        self.event(Event::LegCreated {
+            leg,
+            dial: Some(id),
+            uri,
+        });
+        Ok(leg)
+    }
+
+    /// The endpoint spec of an outbound leg.
+    fn endpoint_spec(
+        &self,
+        trunk: Option<&TrunkName>,
+        region: &str,
+        lines: usize,
+        peer: Peer,
+    ) -> EndpointSpec {
+        let mut allowed = Vec::new();
+        if let Some(t) = trunk.and_then(|t| self.ctx.config.trunk(t)) {
+            allowed.extend(t.allow.iter().copied());
+        }
+        allowed.push(ipnet::IpNet::from(peer.addr.ip()));
+        EndpointSpec {
+            region: region.to_owned(),
+            lines: lines.max(1),
+            peer: Some(peer.addr.ip()),
+            allowed_sources: allowed,
+        }
+    }
+
+    /// A 3xx on an outbound leg: its Contacts become the dial's next
+    /// destinations when it follows redirections, within limits: at most
+    /// [`MAX_REDIRECTS`], never a URI tried before (a loop), and only to an
+    /// address of a configured trunk (a redirect must not make voxgate call
+    /// anywhere on the internet). False when nothing was added.
+    pub(crate) fn follow_redirect(&mut self, dial: DialId, leg: LegId, response: &Message) -> bool {
+        let Some(out) = self.leg(leg).and_then(Leg::outbound) else {
+            return false;
+        };
+        let transport = out.destination.transport;
+        let config = self.ctx.config.clone();
+        let Some(d) = self.dial(dial) else { return false };
+        if !d.follow_redirects || d.redirects >= MAX_REDIRECTS {
+            return false;
+        }
+        let mut targets: Vec<Destination> = Vec::new();
+        for contact in response.contacts().filter_map(Result::ok) {
+            let uri = contact.uri.to_string();
+            let Some(target) = Target::parse(&uri, transport) else {
+                continue;
+            };
+            let Some(trunk) = config.trunk_for(target.addr.ip()) else {
+                tracing::debug!(%uri, "redirection to an address of no trunk refused");
+                continue;
+            };
+            if !trunk.transports.contains(&crate::admission::listener_transport(transport)) {
+                continue;
+            }
+            let seen = d.tried.iter().any(|t| t.eq_ignore_ascii_case(&uri))
+                || targets.iter().any(|t| t.uri.eq_ignore_ascii_case(&uri));
+            if seen {
+                tracing::debug!(%uri, "redirection loop refused");
+                continue;
+            }
+            targets.push(Destination {
+                uri,
+                transport,
+                trunk: Some(trunk.name.clone()),
+            });
+        }
+        if targets.is_empty() {
+            return false;
+        }
+        let Some(d) = self.dial_mut(dial) else { return false };
+        d.redirects += 1;
+        for t in targets.into_iter().rev() {
+            d.tried.push(t.uri.clone());
+            d.pending.push_front(t);
+        }
+        true
+    }
+
+    /// Timers of outbound legs still ringing.
+    pub(crate) fn setup_timeouts(&mut self, now: Instant) {
+        let ids: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.is_live() && l.outbound().is_some_and(OutLeg::pending))
+            .map(|l| l.id)
+            .collect();
+        for leg in ids {
+            let Some(out) = self.leg_mut(leg).and_then(Leg::outbound_mut) else {
+                continue;
+            };
+            if out.cancel_deadline.is_some_and(|d| d <= now) {
+                // §9.1: no final response 64*T1 after our CANCEL: the INVITE
+                // counts as cancelled (its transaction absorbs a late answer).
+                out.complete();
+                let cancel = std::mem::replace(&mut out.cancel, CancelState::None);
+                let failure = if cancel == CancelState::Sent(CancelWhy::RingTimeout) {
+                    LegFailure::Timeout
+                } else {
+                    LegFailure::Cancelled
+                };
+                self.attempt_failed(now, leg, failure, 480);
+                continue;
+            }
+            if out.trying_deadline.is_some_and(|d| d <= now) {
+                // Not even a 100 Trying: the destination is gone. The
+                // transaction stays to absorb a late answer, which
+                // `on_response` takes down (its INVITE stays in `invites`).
+                out.complete();
+                self.attempt_failed(now, leg, LegFailure::Timeout, 408);
+                continue;
+            }
+            if out.ring_deadline.is_some_and(|d| d <= now) {
+                out.ring_deadline = None;
+                self.cancel_out(now, leg, CancelWhy::RingTimeout);
+            }
+        }
+    }
+}
+
+/// `;transport=tcp` belongs in Contact, not in From.
+fn strip_transport(uri: &str) -> &str {
+    uri.split(';').next().unwrap_or(uri)
+}
+
+/// Where a destination URI points.
+pub(crate) struct Target {
+    pub host: String,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Target {
+    /// `sip:user@host:port;params` with an IP host (names are not resolved
+    /// yet: such a destination fails as BadDestination).
+    pub(crate) fn parse(uri: &str, transport: TransportKind) -> Option<Target> {
+        let rest = uri
+            .strip_prefix("sip:")
+            .or_else(|| uri.strip_prefix("sips:"))?;
+        let rest = rest.split([';', '?']).next()?;
+        let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let default_port = if transport == TransportKind::Tls {
+            5061
+        } else {
+            5060
+        };
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let (h, after) = v6.split_once(']')?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().ok()?,
+                None => default_port,
+            };
+            (h.to_string(), port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().ok()?),
+                None => (hostport.to_string(), default_port),
+            }
+        };
+        let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            host.parse().ok()?
+        };
+        Some(Target {
+            host,
+            addr: std::net::SocketAddr::new(ip, port),
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! The conversation's view of the media plane: one endpoint per leg (its
+//! ports in its trunk's region, where its peer sends), bridges between
+//! endpoints, hold (for the inactivity timer), counters. A trait, so the
+//! conversation logic is tested without sockets.
+
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::time::Instant;
+use voxgate_media::MediaError;
+use voxgate_media::anchor::{LocalMedia, RemoteMedia};
+use voxgate_media::counters::LegCounters;
+
+/// An endpoint of a conversation's media; never reused within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EndpointId(pub u32);
+
+/// What a new endpoint needs.
+#[derive(Clone, Debug)]
+pub struct EndpointSpec {
+    /// The media region (the leg's trunk's, or the node's).
+    pub region: String,
+    /// Media lines (m-lines of the SDP it anchors).
+    pub lines: usize,
+    /// The peer's media or signalling address, to pick the region's address
+    /// of the same family.
+    pub peer: Option<IpAddr>,
+    /// Sources that may latch besides the signalled address: the trunk's
+    /// allow-list and the SIP peer's address.
+    pub allowed_sources: Vec<IpNet>,
+}
+
+/// Media operations a conversation needs.
+pub trait MediaControl {
+    /// Binds a new endpoint's ports now.
+    fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError>;
+    /// Our (advertised) address and ports of `ep`, per media line.
+    fn local(&self, ep: EndpointId) -> Vec<LocalMedia>;
+    /// Where `ep`'s peer said it receives, per media line.
+    fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]);
+    /// `ep`'s media is on hold (the inactivity timer pauses; a change counts as activity).
+    fn set_hold(&mut self, ep: EndpointId, held: bool);
+    /// `ep`'s peer negotiated DTLS-SRTP end to end: DTLS and STUN pass a bridge
+    /// whose both endpoints allow it.
+    fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool);
+    /// Joins two endpoints (each leaves any bridge it was in).
+    fn bridge(&mut self, a: EndpointId, b: EndpointId);
+    /// Takes `ep` out of its bridge: its media is received and counted only.
+    fn unbridge(&mut self, ep: EndpointId);
+    /// Closes `ep`'s sockets and returns its ports.
+    fn remove_endpoint(&mut self, ep: EndpointId);
+    /// Counters of `ep` summed over its lines.
+    fn counters(&self, ep: EndpointId) -> Option<LegCounters>;
+    /// The last RTP/RTCP received on any endpoint, or the last hold change;
+    /// `None` before any endpoint exists.
+    fn last_activity(&self) -> Option<Instant>;
+    /// Closes every endpoint.
+    fn close(&mut self);
+}
+
+/// A media plane without sockets for unit tests of the signalling: fixed
+/// ports per endpoint (40000 + 100 per endpoint), and a record of what it
+/// was told.
+#[derive(Debug, Default)]
+pub struct NoMedia {
+    /// Endpoints: (lines, open).
+    pub endpoints: Vec<(usize, bool)>,
+    /// What `set_remote` was last told, per endpoint.
+    pub remote: Vec<Vec<RemoteMedia>>,
+    /// Hold per endpoint.
+    pub held: Vec<bool>,
+    /// DTLS pass-through per endpoint.
+    pub dtls: Vec<bool>,
+    /// Current bridges.
+    pub bridges: Vec<(EndpointId, EndpointId)>,
+    /// The activity the next `last_activity` reports (tests move it).
+    pub activity: Option<Instant>,
+    /// Fail the next `add_endpoint` (no ports).
+    pub exhausted: bool,
+}
+
+impl NoMedia {
+    /// Whether `ep` is open.
+    pub fn is_open(&self, ep: EndpointId) -> bool {
+        self.endpoints.get(ep.0 as usize).is_some_and(|e| e.1)
+    }
+
+    /// How many endpoints are open.
+    pub fn open_count(&self) -> usize {
+        self.endpoints.iter().filter(|e| e.1).count()
+    }
+
+    /// The endpoint bridged with `ep`.
+    pub fn bridged_with(&self, ep: EndpointId) -> Option<EndpointId> {
+        self.bridges.iter().find_map(|&(a, b)| {
+            if a == ep {
+                Some(b)
+            } else if b == ep {
+                Some(a)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+impl MediaControl for NoMedia {
+    fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
+        if self.exhausted {
+            return Err(MediaError::PortsExhausted {
+                addr: std::net::Ipv4Addr::LOCALHOST.into(),
+                port_min: 40_000,
+                port_max: 40_999,
+            });
+        }
+        let id = EndpointId(u32::try_from(self.endpoints.len()).unwrap_or(u32::MAX));
+        self.endpoints.push((spec.lines, true));
+        self.remote.push(Vec::new());
+        self.held.push(false);
+        self.dtls.push(false);
+        Ok(id)
+    }
+
+    fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
+        let Some(&(lines, true)) = self.endpoints.get(ep.0 as usize) else {
+            return Vec::new();
+        };
+        let base = 40_000 + 100 * u16::try_from(ep.0).unwrap_or(0);
+        (0..lines)
+            .map(|i| {
+                let rtp = base + 2 * u16::try_from(i).unwrap_or(0);
+                LocalMedia {
+                    addr: std::net::Ipv4Addr::LOCALHOST.into(),
+                    rtp_port: rtp,
+                    rtcp_port: rtp + 1,
+                }
+            })
+            .collect()
+    }
+
+    fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]) {
+        if let Some(r) = self.remote.get_mut(ep.0 as usize) {
+            *r = remote.to_vec();
+        }
+    }
+
+    fn set_hold(&mut self, ep: EndpointId, held: bool) {
+        if let Some(h) = self.held.get_mut(ep.0 as usize) {
+            *h = held;
+        }
+    }
+
+    fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool) {
+        if let Some(d) = self.dtls.get_mut(ep.0 as usize) {
+            *d = on;
+        }
+    }
+
+    fn bridge(&mut self, a: EndpointId, b: EndpointId) {
+        self.unbridge(a);
+        self.unbridge(b);
+        self.bridges.push((a, b));
+    }
+
+    fn unbridge(&mut self, ep: EndpointId) {
+        self.bridges.retain(|&(a, b)| a != ep && b != ep);
+    }
+
+    fn remove_endpoint(&mut self, ep: EndpointId) {
+        self.unbridge(ep);
+        if let Some(e) = self.endpoints.get_mut(ep.0 as usize) {
+            e.1 = false;
+        }
+    }
+
+    fn counters(&self, _ep: EndpointId) -> Option<LegCounters> {
+        None
+    }
+
+    fn last_activity(&self) -> Option<Instant> {
+        self.activity
+    }
+
+    fn close(&mut self) {
+        self.bridges.clear();
+        for e in &mut self.endpoints {
+            e.1 = false;
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! A conversation: what one actor owns — any number of legs (each one SIP
+//! dialog, inbound where we are the UAS or outbound where we are the UAC,
+//! with its own media endpoint), the bridges between their media, and one
+//! control-plane session.
+//!
+//! The conversation is a sans-IO state machine, like the transaction layer:
+//! it is fed `(now, Input)` and returns `Action`s, with `poll_timeout` for its
+//! timers (2xx retransmission, trying and ring timeouts, session timers, the
+//! media inactivity timer, re-offers after 491, pending transfer decisions).
+//! Media is reached through the [`MediaControl`] trait so that tests run
+//! without sockets. `task.rs` is the thin tokio actor around it.
+//!
+//! Two ways a leg's offer/answer can run:
+//! - **linked** (the classic B2BUA connection of an inbound leg to the leg a
+//!   dial answered with): offers pass between the two legs with their SDP
+//!   rewritten to voxgate's ports, so the endpoints negotiate codecs end to
+//!   end; one's end ends the other;
+//! - **local**: voxgate is the leg's user agent, offers and answers with its
+//!   own SDP from the trunk's codecs, and bridges media as commanded.
+//!
+//! A command that rearranges a linked leg's media (hold, unbridge, a bridge
+//! with another leg, a transfer) turns both legs local.
+//!
+//! Topology hiding: every message sent on a leg is built here from that
+//! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
+//! or SDP addresses is copied to another.
+
+mod bridge;
+mod commands;
+mod dial;
+mod in_dialog;
+mod inbound;
+mod leg;
+mod media;
+mod offer;
+mod progress;
+pub mod record;
+mod relay;
+pub mod task;
+mod teardown;
+mod timers;
+mod transfer;
+
+pub use media::{EndpointId, EndpointSpec, MediaControl, NoMedia};
+pub use record::ConversationRecord;
+
+use crate::control_plane::{
+    CallerId, Command, CommandError, ConversationId, ConversationInfo, Destination, DialId,
+    EndCause, Event, Inbound, LegFailure, LegId, Party, Side,
+};
+use bytes::Bytes;
+use leg::{Dir, Leg, SentInvites, Signalling};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use voxgate_config::{Config, TrunkName};
+use voxgate_media::anchor::OriginState;
+use voxgate_media::sdp::SessionDescription;
+use voxgate_sip::dialog::{Dialog, DialogKey, LocalAddr, Retransmit, SessionTimer};
+use voxgate_sip::message::{Message, Method};
+use voxgate_sip::transaction::{TimerConfig, TxId};
+use voxgate_sip::{Peer, TransportKind};
+
+/// Our advertised address per transport, for Via and Contact.
+#[derive(Clone, Debug, Default)]
+pub struct Locals {
+    /// UDP, if we listen on it.
+    pub udp: Option<LocalAddr>,
+    /// TCP.
+    pub tcp: Option<LocalAddr>,
+    /// TLS.
+    pub tls: Option<LocalAddr>,
+}
+
+impl Locals {
+    /// Our address for `transport`.
+    pub fn get(&self, transport: TransportKind) -> Option<&LocalAddr> {
+        match transport {
+            TransportKind::Udp => self.udp.as_ref(),
+            TransportKind::Tcp => self.tcp.as_ref(),
+            TransportKind::Tls => self.tls.as_ref(),
+        }
+    }
+}
+
+/// What a conversation is given at birth.
+#[derive(Clone, Debug)]
+pub struct ConversationContext {
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// The config snapshot at its start (trunks, timers, limits).
+    pub config: Arc<Config>,
+    /// Our addresses.
+    pub locals: Locals,
+    /// RFC 3261 timer bases, for 2xx retransmission.
+    pub timers: TimerConfig,
+}
+
+/// Why a transaction of ours failed without a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxFailure {
+    /// Timer B or F.
+    Timeout,
+    /// The transport could not deliver.
+    Transport,
+}
+
+/// What the core and the control plane feed into a conversation.
+#[derive(Debug)]
+pub enum Input {
+    /// The INVITE that created the conversation (exactly once, first).
+    Invite {
+        /// Its server transaction.
+        tx: TxId,
+        /// The request.
+        request: Message,
+        /// Where it came from.
+        from: Peer,
+        /// The trunk it came from.
+        trunk: TrunkName,
+    },
+    /// A new INVITE whose Replaces header (RFC 3891) names one of the
+    /// conversation's dialogs.
+    Replacing {
+        /// Its server transaction.
+        tx: TxId,
+        /// The request.
+        request: Message,
+        /// Where it came from.
+        from: Peer,
+        /// The trunk it came from.
+        trunk: TrunkName,
+        /// The dialog it replaces (our tag, as the core matched it).
+        replaces: DialogKey,
+    },
+    /// A request inside one of the conversation's dialogs (not ACK or CANCEL).
+    Request {
+        /// Its server transaction.
+        tx: TxId,
+        /// The request.
+        request: Message,
+        /// Where it came from.
+        from: Peer,
+    },
+    /// A CANCEL for an INVITE of ours to answer.
+    Cancel {
+        /// The CANCEL's own server transaction.
+        tx: TxId,
+        /// The CANCEL.
+        request: Message,
+    },
+    /// An ACK for a 2xx we sent.
+    Ack {
+        /// The ACK.
+        request: Message,
+    },
+    /// A response in one of our client transactions.
+    Response {
+        /// The transaction.
+        tx: TxId,
+        /// The response.
+        response: Message,
+    },
+    /// A response for one of our dialogs whose transaction is gone (a late
+    /// 2xx retransmission, another fork's 2xx).
+    StrayResponse {
+        /// The response.
+        response: Message,
+    },
+    /// One of our client transactions ended without a final response.
+    TxFailed {
+        /// The transaction.
+        tx: TxId,
+        /// Why.
+        failure: TxFailure,
+    },
+    /// A command from the control plane (or an operator).
+    Command(Command),
+    /// The control plane dropped its end.
+    ControlGone,
+    /// The control plane or the core fell too far behind: end now.
+    Overflow,
+    /// The node stops.
+    Shutdown,
+}
+
+/// What a conversation asks the outside world to do.
+#[derive(Debug)]
+pub enum Action {
+    /// Send a response in a server transaction.
+    Respond {
+        /// The transaction.
+        tx: TxId,
+        /// The response.
+        response: Message,
+    },
+    /// Start a client transaction with a pre-allocated id.
+    Send {
+        /// The id ([`TxId::next`]).
+        tx: TxId,
+        /// The request.
+        request: Message,
+        /// Where to.
+        to: Peer,
+        /// The TLS name to verify, for TLS.
+        tls_name: Option<String>,
+    },
+    /// Send bytes outside any transaction (ACK for 2xx, 2xx retransmissions).
+    Transmit {
+        /// Where to.
+        to: Peer,
+        /// What.
+        bytes: Bytes,
+    },
+    /// Route requests of this dialog (and responses to requests in it) to the conversation.
+    BindDialog(DialogKey),
+    /// Tell the control plane.
+    Event(Event),
+    /// The conversation is over; the record is final. No more actions follow.
+    Ended(Box<ConversationRecord>),
+}
+
+/// An in-dialog request we forwarded to the linked leg, awaiting its answer.
+#[derive(Debug)]
+pub(crate) struct Relay {
+    pub from: LegId,
+    pub to: LegId,
+    pub tx_in: TxId,
+    pub request_in: Message,
+    pub method: Method,
+    /// The forwarded request carried an SDP offer.
+    pub offered: bool,
+    /// Whether that offer puts the call on hold from `from`'s side; applied
+    /// once the offer is accepted.
+    pub hold: Option<bool>,
+    /// The other leg's `last_sdp` before the offer, for when it is refused.
+    pub prior_sdp: Option<Bytes>,
+}
+
+/// A request we originated ourselves.
+#[derive(Debug)]
+pub(crate) enum Own {
+    /// BYE on a leg.
+    Bye,
+    /// CANCEL of an outbound leg.
+    Cancel,
+    /// A session refresh on a leg.
+    Refresh(LegId, Method),
+    /// Our own re-INVITE on a leg (hold, resume, codec): the SDP it offered.
+    Reoffer(LegId, Bytes),
+    /// A NOTIFY of transfer progress on a leg.
+    Notify(LegId),
+    /// CANCEL or BYE to an attempt we gave up (or a fork we did not take).
+    Stray,
+}
+
+/// Points in time of a conversation, for the record and the latency metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    /// The INVITE arrived (or the conversation was originated).
+    pub invite: Instant,
+    /// The first outbound INVITE went out.
+    pub first_b_invite: Option<Instant>,
+    /// The inbound leg (or, originated, the first leg) was answered.
+    pub answer: Option<Instant>,
+    /// The outcome was decided.
+    pub end: Option<Instant>,
+}
+
+/// Where the conversation is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Legs come and go.
+    Active,
+    /// The outcome is decided; waiting for the last transactions (CANCEL's
+    /// 487, BYE's 200) before the conversation ends.
+    Ending,
+    /// Over.
+    Ended,
+}
+
+/// How the conversation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Who ended it.
+    pub side: Side,
+    /// Why.
+    pub cause: EndCause,
+    /// The final status the caller got before answer (None once answered).
+    pub status: Option<u16>,
+}
+
+/// A dial in progress (or done) of the conversation.
+#[derive(Debug)]
+pub(crate) struct DialState {
+    pub id: DialId,
+    pub pending: VecDeque<Destination>,
+    pub parallel: bool,
+    pub ring_timeout: Duration,
+    pub caller_id: Option<CallerId>,
+    pub follow_redirects: bool,
+    /// The leg the answering leg connects to.
+    pub connect: Option<LegId>,
+    /// `connect` was an unanswered inbound leg: linked (pass-through) connection.
+    pub link: bool,
+    /// Its legs, in order of creation.
+    pub legs: Vec<LegId>,
+    pub winner: Option<LegId>,
+    /// The leg whose early media reaches the linked leg.
+    pub early: Option<LegId>,
+    /// The status of the last failed attempt, for the caller when none is left.
+    pub last_status: Option<u16>,
+    /// Redirections followed, and every URI tried (loop detection).
+    pub redirects: u8,
+    pub tried: Vec<String>,
+    /// The REFER leg to NOTIFY of the outcome.
+    pub notify: Option<LegId>,
+    pub done: bool,
+}
+
+/// The B2BUA state machine of one conversation.
+pub struct Conversation<M: MediaControl> {
+    pub(crate) ctx: ConversationContext,
+    pub(crate) media: M,
+    pub(crate) phase: Phase,
+    pub(crate) legs: Vec<Leg>,
+    pub(crate) dials: Vec<DialState>,
+    /// Every initial INVITE we sent, for responses that arrive after we gave up.
+    pub(crate) invites: SentInvites,
+    pub(crate) relays: HashMap<TxId, Relay>,
+    pub(crate) own: HashMap<TxId, Own>,
+    pub(crate) actions: VecDeque<Action>,
+    pub(crate) timeline: Timeline,
+    /// The end of the conversation, once decided.
+    pub(crate) outcome: Option<Outcome>,
+    /// The last leg end (or dial failure): the outcome when nothing is left.
+    pub(crate) last_end: Option<Outcome>,
+    pub(crate) ending_deadline: Option<Instant>,
+    pub(crate) info: Option<ConversationInfo>,
+    /// The control plane is gone: nobody will command unbridged legs.
+    pub(crate) control_gone: bool,
+    /// An originated conversation that got no leg yet ends at this instant.
+    pub(crate) idle_deadline: Option<Instant>,
+    /// The media inactivity timer's next check (armed while media is expected).
+    pub(crate) media_check: Option<Instant>,
+}
+
+/// How long an originated conversation waits for its first dial.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// How long a REFER waits for the control plane's decision.
+pub const TRANSFER_DECISION: Duration = Duration::from_secs(10);
+
+impl<M: MediaControl> Conversation<M> {
+    /// A conversation waiting for its INVITE.
+    pub fn new(now: Instant, ctx: ConversationContext, media: M) -> Conversation<M> {
+        Conversation {
+            ctx,
+            media,
+            phase: Phase::Active,
+            legs: Vec::new(),
+            dials: Vec::new(),
+            invites: SentInvites::default(),
+            relays: HashMap::new(),
+            own: HashMap::new(),
+            actions: VecDeque::new(),
+            timeline: Timeline {
+                invite: now,
+                first_b_invite: None,
+                answer: None,
+                end: None,
+            },
+            outcome: None,
+            last_end: None,
+            ending_deadline: None,
+            info: None,
+            control_gone: false,
+            idle_deadline: None,
+            media_check: None,
+        }
+    }
+
+    /// A conversation that no INVITE started: it waits for a dial.
+    pub fn originated(now: Instant, ctx: ConversationContext, media: M) -> Conversation<M> {
+        let mut c = Conversation::new(now, ctx, media);
+        c.info = Some(ConversationInfo::new(c.ctx.id, None));
+        c.idle_deadline = Some(now + IDLE_TIMEOUT);
+        c
+    }
+
+    /// The conversation's id.
+    pub fn id(&self) -> ConversationId {
+        self.ctx.id
+    }
+
+    /// What the control plane is told about the conversation, once its
+    /// INVITE was accepted (None if it was refused at once).
+    pub fn info(&self) -> Option<&ConversationInfo> {
+        self.info.as_ref()
+    }
+
+    /// True once the conversation emitted `Ended`.
+    pub fn is_ended(&self) -> bool {
+        self.phase == Phase::Ended
+    }
+
+    /// A short state name for `/calls`.
+    pub fn state_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Ending => return "ending",
+            Phase::Ended => return "ended",
+            Phase::Active => {}
+        }
+        if self.legs.iter().any(|l| l.is_answered()) {
+            return "answered";
+        }
+        let ringing = self.legs.iter().any(|l| {
+            l.is_live() && l.outbound().is_some_and(|o| o.provisional && o.pending())
+        });
+        if ringing {
+            "ringing"
+        } else if self.dials.iter().any(|d| !d.done) {
+            "connecting"
+        } else {
+            "routing"
+        }
+    }
+
+    /// The conversation's times.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The legs as `/calls` shows them.
+    pub fn leg_summaries(&self) -> Vec<crate::handle::LegSummary> {
+        self.legs
+            .iter()
+            .map(|l| crate::handle::LegSummary {
+                id: l.id.0,
+                direction: if l.is_inbound() { "inbound" } else { "outbound" },
+                state: l.state_name(),
+                trunk: l.trunk.as_ref().map(|t| t.to_string()),
+                bridged_with: l.bridge.map(|b| b.0),
+                held: l.held_by_us || l.sig.held,
+                rtp_port: l
+                    .endpoint
+                    .and_then(|ep| self.media.local(ep).first().map(|m| m.rtp_port)),
+            })
+            .collect()
+    }
+
+    /// Feeds one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        match input {
+            Input::Invite {
+                tx,
+                request,
+                from,
+                trunk,
+            } => self.on_invite(now, tx, request, from, trunk),
+            Input::Replacing {
+                tx,
+                request,
+                from,
+                trunk,
+                replaces,
+            } => self.on_replacing(now, tx, request, from, trunk, &replaces),
+            Input::Request { tx, request, from } => self.on_request(now, tx, request, from),
+            Input::Cancel { tx, request } => self.on_cancel(now, tx, &request),
+            Input::Ack { request } => self.on_ack(now, &request),
+            Input::Response { tx, response } => self.on_response(now, tx, response),
+            Input::StrayResponse { response } => self.on_stray_response(&response),
+            Input::TxFailed { tx, failure } => self.on_tx_failed(now, tx, failure),
+            Input::Command(cmd) => self.on_command(now, cmd),
+            Input::ControlGone => self.on_control_gone(now),
+            Input::Overflow => {
+                self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None)
+            }
+            Input::Shutdown => self.hang_up_all(now, Side::Edge, EndCause::Shutdown, Some(503)),
+        }
+        self.settle(now);
+    }
+
+    /// The next action to carry out.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        let action = self.actions.pop_front();
+        if action.is_none() {
+            // Drained: a conversation waits far longer than it acts, and the
+            // queue's slots are ~1 KiB.
+            self.actions = VecDeque::new();
+        }
+        action
+    }
+
+    pub(crate) fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    pub(crate) fn event(&mut self, event: Event) {
+        self.push(Action::Event(event));
+    }
+
+    pub(crate) fn leg(&self, id: LegId) -> Option<&Leg> {
+        // Leg ids are allocated in order from 1: the index is the id - 1.
+        self.legs.get((id.0 as usize).wrapping_sub(1))
+    }
+
+    pub(crate) fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+        self.legs.get_mut((id.0 as usize).wrapping_sub(1))
+    }
+
+    pub(crate) fn sig(&mut self, id: LegId) -> Option<&mut Signalling> {
+        self.leg_mut(id).map(|l| &mut l.sig)
+    }
+
+    pub(crate) fn next_leg_id(&self) -> LegId {
+        LegId(u32::try_from(self.legs.len() + 1).unwrap_or(u32::MAX))
+    }
+
+    /// The inbound leg that created the conversation, if any.
+    pub(crate) fn first_inbound(&self) -> Option<&Leg> {
+        self.legs.first().filter(|l| l.is_inbound())
+    }
+
+    /// Which leg a message belongs to, by Call-ID (each leg has its own).
+    pub(crate) fn leg_of(&self, msg: &Message) -> Option<LegId> {
+        let call_id = msg.call_id().ok()?;
+        self.legs
+            .iter()
+            .find(|l| l.invite().call_id().ok() == Some(call_id))
+            .map(|l| l.id)
+    }
+
+    pub(crate) fn dial(&self, id: DialId) -> Option<&DialState> {
+        self.dials.get((id.0 as usize).wrapping_sub(1))
+    }
+
+    pub(crate) fn dial_mut(&mut self, id: DialId) -> Option<&mut DialState> {
+        self.dials.get_mut((id.0 as usize).wrapping_sub(1))
+    }
+
+    /// The media region of a trunk, or the node's.
+    pub(crate) fn trunk_region(&self, trunk: Option<&TrunkName>) -> String {
+        trunk
+            .and_then(|t| self.ctx.config.trunk(t))
+            .map(|t| t.media_region.clone())
+            .unwrap_or_else(|| self.ctx.config.node.region.clone())
+    }
+
+    /// Records a leg's end as the conversation's outcome-to-be.
+    pub(crate) fn note_end(&mut self, side: Side, cause: EndCause, status: Option<u16>) {
+        self.last_end = Some(Outcome {
+            side,
+            cause,
+            status,
+        });
+    }
+
+    /// After every input: the end of the conversation when nothing is left
+    /// in it, and the end once nothing is owed any more.
+    pub(crate) fn settle(&mut self, now: Instant) {
+        if self.phase == Phase::Active {
+            self.reconcile(now);
+            let live = self.legs.iter().any(|l| l.is_live());
+            let dialing = self.dials.iter().any(|d| !d.done);
+            if !live && !dialing && !self.legs.is_empty() {
+                let outcome = self.last_end.unwrap_or(Outcome {
+                    side: Side::Edge,
+                    cause: EndCause::Normal,
+                    status: None,
+                });
+                self.decide(now, outcome);
+            }
+        }
+        self.maybe_finish();
+    }
+
+    /// Decides the outcome once (the first decision wins).
+    pub(crate) fn decide(&mut self, now: Instant, outcome: Outcome) {
+        if self.outcome.is_some() {
+            return;
+        }
+        self.outcome = Some(outcome);
+        self.timeline.end = Some(now);
+        self.phase = Phase::Ending;
+        self.idle_deadline = None;
+        self.media_check = None;
+        // Nothing relays any more: the ports go back now, not when the last
+        // BYE or CANCEL settles.
+        self.close_media();
+        // The last transactions get 64*T1 at most to settle.
+        self.ending_deadline = Some(now + self.ctx.timers.t1 * 64);
+    }
+
+    /// Closes every endpoint, keeping each leg's counters for the record.
+    fn close_media(&mut self) {
+        for i in 0..self.legs.len() {
+            if let Some(ep) = self.legs[i].endpoint.take() {
+                self.legs[i].counters = self.media.counters(ep);
+                self.legs[i].bridge = None;
+            }
+        }
+        self.media.close();
+    }
+
+    /// Ends the conversation when its outcome is decided and nothing is owed any more.
+    pub(crate) fn maybe_finish(&mut self) {
+        if self.phase != Phase::Ending {
+            return;
+        }
+        let cancel_pending = self.legs.iter().any(|l| {
+            l.outbound().is_some_and(|o| {
+                o.pending()
+                    && matches!(
+                        o.cancel,
+                        leg::CancelState::Sent(_) | leg::CancelState::Pending(_)
+                    )
+            })
+        });
+        let own_pending = self
+            .own
+            .values()
+            .any(|o| matches!(o, Own::Bye | Own::Cancel));
+        let bye_owed = self.legs.iter().any(|l| l.sig.bye_deferred);
+        if !cancel_pending && !own_pending && !bye_owed {
+            self.finish();
+        }
+    }
+
+    pub(crate) fn finish(&mut self) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        let outcome = self.outcome.or(self.last_end).unwrap_or(Outcome {
+            side: Side::Edge,
+            cause: EndCause::Shutdown,
+            status: None,
+        });
+        if self.timeline.end.is_none() {
+            self.timeline.end = self.timeline.answer.max(Some(self.timeline.invite));
+        }
+        self.close_media();
+        let record = record::ConversationRecord::build(self, outcome);
+        self.phase = Phase::Ended;
+        self.event(Event::Ended {
+            side: outcome.side,
+            cause: outcome.cause,
+        });
+        self.push(Action::Ended(Box::new(record)));
+    }
+}
+
+/// The standard reason phrase of a status code.
+pub fn default_reason(status: u16) -> &'static str {
+    match status {
+        100 => "Trying",
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        415 => "Unsupported Media Type",
+        422 => "Session Interval Too Small",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        603 => "Decline",
+        _ => match status / 100 {
+            1 => "Progress",
+            2 => "OK",
+            3 => "Redirection",
+            4 => "Request Failed",
+            5 => "Server Error",
+            6 => "Global Failure",
+            _ => "Unknown",
+        },
+    }
+}
+
+/// The URI and user of a Party from a name-addr header.
+pub(crate) fn party(value: Option<voxgate_sip::message::NameAddr<'_>>) -> Party {
+    match value {
+        Some(na) => Party {
+            display: na.display.map(|d| d.trim_matches('"').to_string()),
+            user: uri_user(na.uri).map(str::to_string),
+            uri: na.uri.to_string(),
+        },
+        None => Party {
+            display: None,
+            user: None,
+            uri: String::new(),
+        },
+    }
+}
+
+/// The user part of a sip:/sips:/tel: URI.
+pub(crate) fn uri_user(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .or_else(|| {
+            uri.strip_prefix("tel:")
+                .map(|t| t.split(';').next().unwrap_or(t))
+        })?;
+    if uri.starts_with("tel:") {
+        return Some(rest);
+    }
+    let at = rest.find('@')?;
+    let user = &rest[..at];
+    // user;params (RFC 3261 §19.1.1 allows parameters in the user part for tel-like users)
+    Some(user.split(';').next().unwrap_or(user))
+}
+
+// #[cfg(test)]
+// mod tests;

@@ -1,0 +1,503 @@
+//! Responses to our outbound INVITEs: provisionals (passed to a linked
+//! inbound leg with its early media and reliable provisionals), the answer
+//! (the dial's winner: linked, bridged or left alone; the other legs of a
+//! parallel dial cancelled; a forked or late 2xx ACKed and BYEd), failures
+//! (the dial goes on), and transactions that failed.
+
+use super::inbound::{allows, invite_response, sdp_of};
+use super::leg::{AckAnswer, CancelState, CancelWhy};
+use super::*;
+use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite};
+use voxgate_media::negotiate;
+use voxgate_sip::dialog::Role;
+use voxgate_sip::dialog::prack::{requires_100rel, rseq_of};
+use voxgate_sip::message::HeaderName;
+
+/// The status a destination's final failure becomes toward the caller. §16.7
+/// spirit: a downstream 503 is not passed upstream as 503, which would make
+/// the carrier fail over to our other node for nothing; a 503 to the caller
+/// means this node is unavailable.
+pub(crate) fn upstream_status(status: u16) -> u16 {
+    if status == 503 { 500 } else { status }
+}
+
+impl<M: MediaControl> Conversation<M> {
+    /// A response in one of our client transactions.
+    pub(super) fn on_response(&mut self, now: Instant, tx: TxId, response: Message) {
+        if let Some(relay) = self.relays.remove(&tx) {
+            self.on_relayed_response(now, tx, relay, response);
+            return;
+        }
+        if self.own.contains_key(&tx) {
+            self.on_own_response(now, tx, &response);
+            return;
+        }
+        let Some(leg) = self.invites.get(&tx).map(|s| s.leg) else {
+            return;
+        };
+        let current = self
+            .leg(leg)
+            .and_then(Leg::outbound)
+            .is_some_and(|o| o.tx == tx && !o.done && self.leg(leg).is_some_and(Leg::is_live));
+        let answered_here = self
+            .leg(leg)
+            .is_some_and(|l| l.is_live() && l.outbound().is_some_and(|o| o.answered));
+        match response.status() {
+            Some(100..=199) if current => self.on_out_provisional(now, leg, &response),
+            Some(200..=299) if current || answered_here => self.on_out_answer(now, leg, tx, &response),
+            Some(300..=699) if current => self.on_out_failure(now, leg, &response),
+            // An attempt we gave up on rings or answers after all: take it down.
+            Some(100..=199) => {
+                if self.invites.get(&tx).is_some_and(|s| !s.cancelled) {
+                    self.cancel_stray(tx);
+                }
+            }
+            Some(200..=299) => self.bye_stray_answer(tx, &response),
+            _ => {}
+        }
+    }
+
+    fn on_out_provisional(&mut self, now: Instant, leg: LegId, response: &Message) {
+        let Some(status) = response.status() else {
+            return;
+        };
+        let Some(l) = self.leg_mut(leg) else { return };
+        let Leg { dir, sig, .. } = l;
+        let Dir::Out(out) = dir else { return };
+        out.trying_deadline = None;
+        out.provisional = true;
+        if let CancelState::Pending(why) = out.cancel {
+            self.send_cancel(now, leg, why);
+            return;
+        }
+        if status == 100 || matches!(out.cancel, CancelState::Sent(_)) {
+            return;
+        }
+        let dial = out.dial;
+        if response.to_header().is_ok_and(|t| t.tag().is_some()) && sig.dialog.is_none() {
+            sig.dialog = Dialog::uac(&out.invite, response, sig.local.clone()).ok();
+        }
+        let (link, connect, early_owner) = match self.dial(dial) {
+            Some(d) => (d.link, d.connect, d.early),
+            None => (false, None, None),
+        };
+        let inbound = connect.filter(|_| link);
+        let waiting = inbound
+            .and_then(|i| self.leg(i))
+            .and_then(Leg::inbound)
+            .is_some_and(|i| !i.final_sent);
+        let Some(inbound) = inbound.filter(|_| waiting) else {
+            // Nobody to pass progress to: the control plane hears of it.
+            let early_media = sdp_of(response).is_some();
+            if early_media {
+                self.take_early_sdp(leg, response);
+            }
+            self.event(Event::LegRinging { leg, early_media });
+            return;
+        };
+        // Early media: a 183 (or 180) with SDP is anchored like an answer;
+        // only one leg of a dial can be heard before the answer.
+        let may_early = early_owner.is_none_or(|o| o == leg);
+        let sdp = if may_early {
+            self.linked_answer_sdp(leg, inbound, response)
+        } else {
+            None
+        };
+        if sdp.is_some() {
+            if let Some(d) = self.dial_mut(dial) {
+                d.early = Some(leg);
+            }
+            self.media_bridge(inbound, leg);
+        }
+        let early_media = sdp.is_some();
+        let reliable = requires_100rel(response)
+            && self
+                .leg(inbound)
+                .and_then(Leg::inbound)
+                .is_some_and(|i| i.supports_100rel);
+        let their_rseq = rseq_of(response).ok().flatten();
+        let reason = response
+            .reason()
+            .unwrap_or_else(|| default_reason(status))
+            .to_string();
+        let Some(il) = self.leg_mut(inbound) else { return };
+        let Some(mut builder) = invite_response(il, status, &reason) else {
+            return;
+        };
+        let Some(i) = il.inbound_mut() else { return };
+        if reliable && let Some(theirs) = their_rseq {
+            // The callee retransmits a reliable provisional until its PRACK:
+            // relay the retransmission under the RSeq the caller already has,
+            // or it would PRACK it again and the callee answer that with 481.
+            let ours = match i
+                .rseq_map
+                .iter()
+                .find(|(_, l, t)| *l == leg && *t == theirs)
+            {
+                Some((ours, _, _)) => *ours,
+                None => {
+                    let ours = i.rseq.next_value();
+                    i.rseq_map.push((ours, leg, theirs));
+                    ours
+                }
+            };
+            builder = builder
+                .header(HeaderName::Require, "100rel")
+                .header(HeaderName::RSeq, &ours.to_string());
+        }
+        let tx = i.tx;
+        if let Some(sdp) = &sdp {
+            builder = builder.body("application/sdp", sdp);
+            il.sig.last_sdp = Some(sdp.clone());
+        }
+        if let Ok(msg) = builder.build_message() {
+            self.push(Action::Respond { tx, response: msg });
+        }
+        self.event(Event::LegRinging { leg, early_media });
+    }
+
+    /// Early SDP on a leg nobody waits for: its media is anchored (counted,
+    /// not relayed) so it is ready for a bridge.
+    fn take_early_sdp(&mut self, leg: LegId, response: &Message) {
+        let Some(sdp) = sdp_of(response) else { return };
+        if let Some(ep) = self.leg(leg).and_then(|l| l.endpoint) {
+            self.media.set_remote(ep, &remote_targets(&sdp));
+        }
+        if let Some(l) = self.leg_mut(leg) {
+            l.remote_sdp = Some(sdp);
+        }
+    }
+
+    /// The SDP of a response on outbound `from` (answer, or late offer),
+    /// anchored and rewritten for the linked inbound leg `to`.
+    fn linked_answer_sdp(&mut self, from: LegId, to: LegId, response: &Message) -> Option<Bytes> {
+        let sdp = sdp_of(response)?;
+        self.anchor_linked(from, to, &sdp)
+    }
+
+    /// Records `sdp` as what `from`'s peer receives on and returns it
+    /// rewritten for the linked leg `to` (creating endpoints if needed).
+    pub(crate) fn anchor_linked(
+        &mut self,
+        from: LegId,
+        to: LegId,
+        sdp: &SessionDescription,
+    ) -> Option<Bytes> {
+        let lines = sdp.media().len();
+        let from_ep = self.ensure_endpoint(from, lines, sdp.connection())?;
+        let to_ep = self.ensure_endpoint(to, lines, None)?;
+        self.media.set_remote(from_ep, &remote_targets(sdp));
+        self.media
+            .set_dtls_passthrough(from_ep, negotiate::has_fingerprint(sdp));
+        // The offerer's rtcp-mux only holds where the answer accepted it (RFC 5761).
+        let offered_to_from = self
+            .leg(from)
+            .and_then(Leg::outbound)
+            .is_some_and(|o| o.offered && !o.own_offer);
+        if offered_to_from
+            && let Some(offer) = self.leg(to).and_then(Leg::inbound).and_then(|i| i.offer.clone())
+        {
+            self.media
+                .set_remote(to_ep, &remote_targets_answered(&offer, sdp));
+        }
+        if let Some(l) = self.leg_mut(from) {
+            l.remote_sdp = Some(sdp.clone());
+        }
+        let local = self.media.local(to_ep);
+        let l = self.leg_mut(to)?;
+        let out = Bytes::from(rewrite(sdp, &local, &mut l.sig.origin).to_bytes());
+        l.sig.last_sdp = Some(out.clone());
+        Some(out)
+    }
+
+    fn on_out_answer(&mut self, now: Instant, leg: LegId, tx: TxId, response: &Message) {
+        let Some(l) = self.leg_mut(leg) else { return };
+        let Leg { dir, sig, .. } = l;
+        let Dir::Out(out) = dir else { return };
+        if out.answered {
+            let to_tag = response.to_header().ok().and_then(|t| t.tag().map(str::to_string));
+            let same = sig
+                .dialog
+                .as_ref()
+                .is_some_and(|d| Some(d.remote_tag.as_str()) == to_tag.as_deref());
+            if same {
+                // A retransmitted 2xx: our ACK was lost.
+                if let Some((_, ack)) = &sig.last_ack {
+                    let to = sig.peer;
+                    let bytes = ack.clone();
+                    self.push(Action::Transmit { to, bytes });
+                }
+            } else {
+                // Another fork answered too (§13.2.2.4): ACK it and BYE it.
+                self.bye_stray_answer(tx, response);
+            }
+            return;
+        }
+        let Ok(mut dialog) = Dialog::uac(&out.invite, response, sig.local.clone()) else {
+            // No Contact or To tag: a 2xx we can neither ACK nor BYE in a
+            // dialog. The attempt fails (502) rather than ringing for ever.
+            out.complete();
+            self.attempt_failed(now, leg, LegFailure::Status(502), 502);
+            return;
+        };
+        out.answered = true;
+        out.trying_deadline = None;
+        out.ring_deadline = None;
+        out.cancel_deadline = None;
+        let over = matches!(
+            out.cancel,
+            CancelState::Sent(CancelWhy::Over) | CancelState::Pending(CancelWhy::Over)
+        );
+        let invite_seq = out.invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let (dial, offered, own_offer) = (out.dial, out.offered, out.own_offer);
+        sig.allows_update = allows(response, "UPDATE");
+        if let Some(offer) = &out.session
+            && let Ok(n) = offer.negotiate(response)
+        {
+            sig.timer = Some(n.timer(Role::Uac, now));
+        }
+        let won = self.dial(dial).is_some_and(|d| d.winner.is_none() && !d.done);
+        if over || !won {
+            // The 2xx crossed our CANCEL, or another leg already won: confirm
+            // and hang up at once (§9.1, §15).
+            let ack = dialog.ack(invite_seq).build();
+            let l = self.leg_mut(leg);
+            let Some(l) = l else { return };
+            let to = l.sig.peer;
+            let tls_name = l.sig.tls_name.clone();
+            let bye = dialog.request(Method::Bye).build_message();
+            l.sig.dialog = Some(dialog);
+            if let Some(out) = l.outbound_mut() {
+                out.cancel = CancelState::None;
+            }
+            self.push(Action::Transmit { to, bytes: ack });
+            if let Ok(bye) = bye {
+                let tx = TxId::next();
+                self.own.insert(tx, Own::Bye);
+                self.push(Action::Send {
+                    tx,
+                    request: bye,
+                    to,
+                    tls_name,
+                });
+            }
+            self.end_leg_quietly(now, leg, LegFailure::Cancelled);
+            self.event(Event::LegFailed {
+                leg,
+                failure: LegFailure::Cancelled,
+            });
+            return;
+        }
+        if let Some(l) = self.leg_mut(leg) {
+            l.sig.dialog = Some(dialog);
+            l.answered_at = Some(now);
+        }
+        if let Some(d) = self.dial_mut(dial) {
+            d.winner = Some(leg);
+            d.done = true;
+        }
+        // The other legs of the dial are not wanted any more.
+        let losers: Vec<LegId> = self
+            .dial(dial)
+            .map(|d| d.legs.iter().copied().filter(|l| *l != leg).collect())
+            .unwrap_or_default();
+        for other in losers {
+            if self.leg(other).is_some_and(|l| l.is_live()) {
+                self.cancel_out(now, other, CancelWhy::Over);
+            }
+        }
+        let (link, connect, notify) = self
+            .dial(dial)
+            .map_or((false, None, None), |d| (d.link, d.connect, d.notify));
+        if self.timeline.answer.is_none() && connect.is_none() {
+            // An originated conversation: its first answer.
+            self.timeline.answer = Some(now);
+        }
+        self.event(Event::LegAnswered { leg, early: false });
+        match connect {
+            Some(inbound) if link => {
+                self.answer_linked(now, leg, inbound, response, invite_seq, offered);
+            }
+            Some(other) => {
+                self.take_answer(leg, response, invite_seq, offered, own_offer);
+                self.join(now, other, leg);
+            }
+            None => self.take_answer(leg, response, invite_seq, offered, own_offer),
+        }
+        if let Some(referrer) = notify {
+            self.notify_transfer(referrer, 200, true);
+        }
+        self.arm_media_check(now);
+    }
+
+    /// A 2xx to our own offer (or with a late offer we must answer) on a leg
+    /// voxgate is the UA of: remote targets set, ACK sent (with our answer
+    /// for a late offer).
+    fn take_answer(
+        &mut self,
+        leg: LegId,
+        response: &Message,
+        invite_seq: u32,
+        offered: bool,
+        own_offer: bool,
+    ) {
+        let sdp = sdp_of(response);
+        let ep = self.leg(leg).and_then(|l| l.endpoint);
+        let mut ack_sdp = None;
+        if let (Some(sdp), Some(ep)) = (&sdp, ep) {
+            self.media.set_remote(ep, &remote_targets(sdp));
+            if !offered {
+                // Late offer: answer it ourselves in the ACK.
+                let caps = self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()));
+                let local = self.media.local(ep);
+                if let Some(l) = self.leg_mut(leg)
+                    && let Ok(ans) =
+                        negotiate::answer(sdp, &caps, &local, false, None, &mut l.sig.origin)
+                {
+                    let bytes = Bytes::from(ans.to_bytes());
+                    l.sig.last_sdp = Some(bytes.clone());
+                    ack_sdp = Some(bytes);
+                }
+            }
+        }
+        let _ = own_offer;
+        if let Some(l) = self.leg_mut(leg) {
+            l.remote_sdp = sdp;
+        }
+        self.ack_leg(leg, invite_seq, ack_sdp.as_ref());
+    }
+
+    /// The winner of a linked dial answers the inbound leg: its SDP
+    /// rewritten, the two linked and bridged.
+    fn answer_linked(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        inbound: LegId,
+        response: &Message,
+        invite_seq: u32,
+        offered: bool,
+    ) {
+        if let Some(i) = self.leg_mut(inbound).and_then(Leg::inbound_mut) {
+            i.connecting = None;
+        }
+        // With an offer in our INVITE the 2xx carries the answer: ACK now.
+        // With a late offer, the ACK must carry the caller's answer: it waits
+        // for the caller's ACK.
+        let sdp = self.linked_answer_sdp(leg, inbound, response);
+        if offered {
+            self.ack_leg(leg, invite_seq, None);
+        }
+        if let Some(a) = self.leg_mut(inbound) {
+            a.link = Some(leg);
+        }
+        if let Some(b) = self.leg_mut(leg) {
+            b.link = Some(inbound);
+        }
+        self.media_bridge(inbound, leg);
+        let ack_answer = if offered {
+            AckAnswer::None
+        } else {
+            AckAnswer::Forward(leg, invite_seq)
+        };
+        self.send_inbound_ok(now, inbound, sdp, ack_answer);
+    }
+
+    fn on_out_failure(&mut self, now: Instant, leg: LegId, response: &Message) {
+        let Some(status) = response.status() else {
+            return;
+        };
+        let Some(out) = self.leg_mut(leg).and_then(Leg::outbound_mut) else {
+            return;
+        };
+        out.complete();
+        let cancel = std::mem::replace(&mut out.cancel, CancelState::None);
+        let dial = out.dial;
+        match cancel {
+            CancelState::Sent(CancelWhy::Over) | CancelState::Pending(CancelWhy::Over) => {
+                self.event(Event::LegFailed {
+                    leg,
+                    failure: LegFailure::Cancelled,
+                });
+                self.end_leg_quietly(now, leg, LegFailure::Cancelled);
+                self.advance_dial(now, dial);
+                return;
+            }
+            CancelState::Sent(CancelWhy::RingTimeout)
+            | CancelState::Pending(CancelWhy::RingTimeout) => {
+                self.attempt_failed(now, leg, LegFailure::Timeout, 480);
+                return;
+            }
+            CancelState::None => {}
+        }
+        let parallel = self.dial(dial).is_some_and(|d| d.parallel);
+        if (300..400).contains(&status) {
+            // Redirections are followed only within configured trunks;
+            // otherwise their Contact would leak the far side: 480.
+            self.follow_redirect(dial, leg, response);
+            self.attempt_failed(now, leg, LegFailure::Status(status), 480);
+            return;
+        }
+        let retry_next = status == 408 || (500..600).contains(&status);
+        if !retry_next
+            && !parallel
+            && let Some(d) = self.dial_mut(dial)
+        {
+            // Busy, not found, declined...: the dial ends with that answer.
+            d.pending.clear();
+        }
+        if parallel && (600..700).contains(&status) {
+            // A global failure ends every branch (RFC 3261 §16.7 spirit).
+            let others: Vec<LegId> = self
+                .dial(dial)
+                .map(|d| d.legs.iter().copied().filter(|l| *l != leg).collect())
+                .unwrap_or_default();
+            for other in others {
+                self.cancel_out(now, other, CancelWhy::Over);
+            }
+        }
+        let mapped = upstream_status(status);
+        self.attempt_failed(now, leg, LegFailure::Status(status), mapped);
+        // The caller hears the reason phrase of a status we pass unchanged.
+        let _ = response.reason();
+    }
+
+    /// One of our client transactions got no final response.
+    pub(super) fn on_tx_failed(&mut self, now: Instant, tx: TxId, failure: TxFailure) {
+        if let Some(relay) = self.relays.remove(&tx) {
+            self.on_relay_failed(now, relay, failure);
+            return;
+        }
+        if let Some(own) = self.own.remove(&tx) {
+            self.on_own_failed(now, own);
+            return;
+        }
+        let Some(leg) = self.invites.get(&tx).map(|s| s.leg) else {
+            return;
+        };
+        let Some(out) = self.leg_mut(leg).and_then(Leg::outbound_mut) else {
+            return;
+        };
+        if out.tx != tx || !out.pending() {
+            return;
+        }
+        out.complete();
+        let cancel = std::mem::replace(&mut out.cancel, CancelState::None);
+        let dial = out.dial;
+        if matches!(cancel, CancelState::Sent(CancelWhy::Over) | CancelState::Pending(CancelWhy::Over)) {
+            self.event(Event::LegFailed {
+                leg,
+                failure: LegFailure::Cancelled,
+            });
+            self.end_leg_quietly(now, leg, LegFailure::Cancelled);
+            self.advance_dial(now, dial);
+            return;
+        }
+        let (failure, status) = match failure {
+            TxFailure::Timeout => (LegFailure::Timeout, 408),
+            TxFailure::Transport => (LegFailure::Transport, 480),
+        };
+        self.attempt_failed(now, leg, failure, status);
+    }
+}
+

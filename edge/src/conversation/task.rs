@@ -1,0 +1,480 @@
+//! The conversation actor: one tokio task per conversation that feeds its
+//! `Conversation` from the core and the control plane, runs its timers,
+//! delivers its events, and hands SIP actions to the core task. Nothing here
+//! decides anything about SIP.
+//!
+//! Delivery is lossless with documented bounds: the core's inputs queue up
+//! to [`INPUT_QUEUE`] (beyond, the core ends the conversation with
+//! `Overflow`), events up to [`EVENT_QUEUE`] unread by the control plane
+//! (beyond, the conversation is ended with `ControlOverflow`; its `Ended`
+//! still arrives), commands up to [`COMMAND_QUEUE`] (the control plane's
+//! `send` waits).
+
+use super::record::WallClock;
+use super::*;
+use crate::control_plane::{COMMAND_QUEUE, ControlPlane, EVENT_QUEUE, Session};
+use crate::handle::{ConversationSummary, OriginateError, StampedEvent};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{Instrument, debug, info_span, warn};
+use voxgate_media::anchor::{LocalMedia, RemoteMedia};
+use voxgate_media::counters::LegCounters;
+use voxgate_media::{MediaEngine, MediaError, MediaSession};
+
+/// Inputs the core may queue for one conversation before it ends it.
+pub const INPUT_QUEUE: usize = 1024;
+
+/// What every conversation task needs from the node.
+#[derive(Clone)]
+pub struct ConversationDeps {
+    /// The control plane.
+    pub control: Arc<dyn ControlPlane>,
+    /// The media plane.
+    pub engine: Arc<MediaEngine>,
+    /// Where SIP actions go (the core task).
+    pub core: mpsc::Sender<(ConversationId, Action)>,
+    /// Where CDR lines go, if records are kept.
+    pub records: Option<mpsc::Sender<String>>,
+    /// Live conversations, for `GET /calls` and the API.
+    pub registry: Arc<Registry>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Followers of every conversation's events.
+    pub follow: broadcast::Sender<StampedEvent>,
+}
+
+/// How a conversation came to be.
+pub enum Birth {
+    /// An INVITE from a trunk: the control plane gets `incoming`.
+    Inbound,
+    /// `EdgeHandle::originate`: the session goes back to the caller.
+    Originated(oneshot::Sender<Result<Session, OriginateError>>),
+}
+
+/// The core's end of a conversation's inputs: unbounded underneath, with
+/// the bound counted here so that nothing is ever dropped silently.
+#[derive(Debug)]
+pub struct InputSender {
+    tx: mpsc::UnboundedSender<Box<Input>>,
+    queued: Arc<AtomicUsize>,
+    overflowed: bool,
+}
+
+/// The conversation's end of its inputs.
+#[derive(Debug)]
+pub struct InputReceiver {
+    rx: mpsc::UnboundedReceiver<Box<Input>>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// What became of a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued.
+    Queued,
+    /// The bound was passed: the conversation was told to end (`Overflow`).
+    Overflowed,
+    /// The conversation is gone.
+    Closed,
+}
+
+/// A conversation's input channel.
+pub fn input_channel() -> (InputSender, InputReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        InputSender {
+            tx,
+            queued: queued.clone(),
+            overflowed: false,
+        },
+        InputReceiver { rx, queued },
+    )
+}
+
+impl InputSender {
+    /// Queues `input`; past [`INPUT_QUEUE`] the conversation gets `Overflow`
+    /// instead, once, and nothing after it.
+    pub fn deliver(&mut self, input: Input) -> Delivery {
+        if self.overflowed {
+            return Delivery::Overflowed;
+        }
+        let input = if self.queued.load(Ordering::Relaxed) >= INPUT_QUEUE {
+            self.overflowed = true;
+            Input::Overflow
+        } else {
+            input
+        };
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(Box::new(input)).is_err() {
+            return Delivery::Closed;
+        }
+        if self.overflowed {
+            Delivery::Overflowed
+        } else {
+            Delivery::Queued
+        }
+    }
+
+    /// A sender for operators (hang up any conversation), outside the bound.
+    pub fn operator(&self) -> Operator {
+        Operator {
+            tx: self.tx.clone(),
+            queued: self.queued.clone(),
+        }
+    }
+}
+
+/// An operator's way into a conversation (the API's hang-up of any
+/// conversation), beside the core's.
+#[derive(Clone, Debug)]
+pub struct Operator {
+    tx: mpsc::UnboundedSender<Box<Input>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Operator {
+    /// Sends a command; false when the conversation is gone.
+    pub fn command(&self, command: Command) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(Box::new(Input::Command(command))).is_ok()
+    }
+}
+
+impl InputReceiver {
+    /// The next input if one is queued (tests and the core's own checks).
+    pub fn try_recv(&mut self) -> Result<Box<Input>, mpsc::error::TryRecvError> {
+        let input = self.rx.try_recv()?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Ok(input)
+    }
+
+    async fn recv(&mut self) -> Option<Box<Input>> {
+        let input = self.rx.recv().await?;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        Some(input)
+    }
+}
+
+/// The media of one conversation, opened on demand.
+pub struct RealMedia {
+    engine: Arc<MediaEngine>,
+    /// Two-leg relay until the engine has endpoints: endpoint 0 is side A,
+    /// endpoint 1 side B.
+    session: Option<MediaSession>,
+    endpoints: u32,
+    removed: [bool; 2],
+}
+
+impl RealMedia {
+    /// Media from `engine`, nothing open yet.
+    pub fn new(engine: Arc<MediaEngine>) -> RealMedia {
+        RealMedia {
+            engine,
+            session: None,
+            endpoints: 0,
+            removed: [false; 2],
+        }
+    }
+
+    fn side(ep: EndpointId) -> Option<voxgate_media::Side> {
+        match ep.0 {
+            0 => Some(voxgate_media::Side::A),
+            1 => Some(voxgate_media::Side::B),
+            _ => None,
+        }
+    }
+
+    /// The last activity of the relay.
+    fn activity(&self) -> Option<Instant> {
+        self.session.as_ref().map(|s| s.stats().last_activity)
+    }
+}
+
+impl MediaControl for RealMedia {
+    fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
+        let id = EndpointId(self.endpoints);
+        match id.0 {
+            0 => {
+                self.session = Some(self.engine.open(&spec.region, &spec.region, spec.lines)?);
+            }
+            1 if self.session.is_some() => {}
+            _ => {
+                return Err(MediaError::TooManyLines {
+                    lines: 3,
+                    limit: 2,
+                });
+            }
+        }
+        self.endpoints += 1;
+        Ok(id)
+    }
+
+    fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
+        match (Self::side(ep), &self.session) {
+            (Some(side), Some(s)) if !self.removed[side.index()] => s.local(side),
+            _ => Vec::new(),
+        }
+    }
+
+    fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]) {
+        if let (Some(side), Some(s)) = (Self::side(ep), &self.session) {
+            s.set_remote(side, remote);
+        }
+    }
+
+    fn set_hold(&mut self, ep: EndpointId, held: bool) {
+        if let (Some(side), Some(s)) = (Self::side(ep), &self.session) {
+            s.set_hold(side, held);
+        }
+    }
+
+    fn set_dtls_passthrough(&mut self, _ep: EndpointId, _on: bool) {}
+
+    fn bridge(&mut self, _a: EndpointId, _b: EndpointId) {}
+
+    fn unbridge(&mut self, _ep: EndpointId) {}
+
+    fn remove_endpoint(&mut self, ep: EndpointId) {
+        if let Some(side) = Self::side(ep) {
+            self.removed[side.index()] = true;
+        }
+        if self.removed.iter().all(|r| *r) || self.endpoints == 1 && self.removed[0] {
+            self.session = None;
+        }
+    }
+
+    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
+        let side = Self::side(ep)?;
+        self.session.as_ref().map(|s| s.stats().total(side))
+    }
+
+    fn last_activity(&self) -> Option<Instant> {
+        self.activity()
+    }
+
+    fn close(&mut self) {
+        // Dropping the session stops the relay and returns the ports.
+        self.session = None;
+    }
+}
+
+/// The control plane's end of the events, bounded without ever blocking
+/// the conversation.
+struct Events {
+    tx: Option<mpsc::Sender<Event>>,
+    overflowed: bool,
+}
+
+impl Events {
+    /// Delivers `event`; false when the control plane fell behind the bound.
+    fn send(&mut self, event: Event) -> bool {
+        let Some(tx) = &self.tx else { return true };
+        let last = matches!(event, Event::Ended { .. });
+        if self.overflowed && !last {
+            return true;
+        }
+        // One slot is kept for `Ended`.
+        if !last && tx.capacity() <= 1 {
+            self.overflowed = true;
+            return false;
+        }
+        match tx.try_send(event) {
+            Ok(()) => true,
+            // The control plane dropped its events: it does not want them.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.tx = None;
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflowed = true;
+                false
+            }
+        }
+    }
+}
+
+/// Runs one conversation to its end.
+pub async fn run(
+    ctx: ConversationContext,
+    mut input: InputReceiver,
+    operator: Operator,
+    deps: ConversationDeps,
+    birth: Birth,
+) {
+    let id = ctx.id;
+    let span = info_span!("conversation", id = %id);
+    async move {
+        let clock = WallClock::now();
+        let redact = ctx.config.cdr.as_ref().is_none_or(|c| c.redact_numbers);
+        let node = ctx.config.node.name.clone();
+        let log_redact = ctx.config.logging.redact_numbers;
+        let media = RealMedia::new(deps.engine.clone());
+        let (mut conv, originated) = match birth {
+            Birth::Inbound => (Conversation::new(Instant::now(), ctx, media), None),
+            Birth::Originated(reply) => (
+                Conversation::originated(Instant::now(), ctx, media),
+                Some(reply),
+            ),
+        };
+        if originated.is_none() {
+            let Some(first) = input.recv().await else {
+                return;
+            };
+            conv.handle(Instant::now(), *first);
+        }
+        let (mut events, mut commands) = match conv.info().cloned() {
+            Some(info) => {
+                deps.registry.insert(
+                    id,
+                    ConversationSummary::new(&info, log_redact, &clock),
+                    operator,
+                );
+                let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE + 1);
+                let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+                let session = Session {
+                    info,
+                    events: ev_rx,
+                    commands: cmd_tx,
+                };
+                match originated {
+                    Some(reply) => {
+                        if reply.send(Ok(session)).is_err() {
+                            conv.handle(Instant::now(), Input::ControlGone);
+                        }
+                    }
+                    None => deps.control.incoming(session),
+                }
+                (
+                    Events {
+                        tx: Some(ev_tx),
+                        overflowed: false,
+                    },
+                    Some(cmd_rx),
+                )
+            }
+            None => (
+                Events {
+                    tx: None,
+                    overflowed: false,
+                },
+                None,
+            ),
+        };
+        loop {
+            let changed = match flush(&mut conv, &deps, &mut events, &clock, &node, redact).await {
+                Flushed::Ended => break,
+                Flushed::Overflow => {
+                    deps.metrics.control_overflow();
+                    warn!("the control plane fell behind; ending the conversation");
+                    conv.handle(Instant::now(), Input::Overflow);
+                    continue;
+                }
+                Flushed::Quiet => false,
+                Flushed::Changed => true,
+            };
+            if changed {
+                deps.registry.update(id, |s| {
+                    s.state = conv.state_name();
+                    if s.answered.is_none() {
+                        s.answered = conv.timeline().answer.map(|a| clock.rfc3339(a));
+                    }
+                    s.legs = conv.leg_summaries();
+                });
+            }
+            let deadline = conv.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                msg = input.recv() => match msg {
+                    Some(msg) => conv.handle(Instant::now(), *msg),
+                    // The core is gone (the node stops): nothing can be sent any more.
+                    None => {
+                        conv.handle(Instant::now(), Input::Shutdown);
+                        conv.finish();
+                    }
+                },
+                cmd = recv_opt(&mut commands) => match cmd {
+                    Some(cmd) => conv.handle(Instant::now(), Input::Command(cmd)),
+                    None => {
+                        commands = None;
+                        conv.handle(Instant::now(), Input::ControlGone);
+                    }
+                },
+                () = sleep_until(deadline) => conv.handle_timeout(Instant::now()),
+            }
+        }
+        deps.registry.remove(id);
+    }
+    .instrument(span)
+    .await;
+}
+
+enum Flushed {
+    Quiet,
+    Changed,
+    Overflow,
+    Ended,
+}
+
+/// Carries out the conversation's actions.
+async fn flush(
+    conv: &mut Conversation<RealMedia>,
+    deps: &ConversationDeps,
+    events: &mut Events,
+    clock: &WallClock,
+    node: &str,
+    redact: bool,
+) -> Flushed {
+    let id = conv.id();
+    let mut changed = false;
+    while let Some(action) = conv.poll_action() {
+        match action {
+            Action::Event(event) => {
+                debug!(?event, "conversation event");
+                changed = true;
+                if deps.follow.receiver_count() > 0 {
+                    let _ = deps.follow.send(StampedEvent {
+                        conversation: id,
+                        event: event.clone(),
+                    });
+                }
+                if !events.send(event) {
+                    return Flushed::Overflow;
+                }
+            }
+            Action::Ended(record) => {
+                deps.metrics.call_ended(&record);
+                if let Some(records) = &deps.records {
+                    let _ = records.try_send(record.to_json(clock, node, redact));
+                }
+                let _ = deps.core.send((id, Action::Ended(record))).await;
+                return Flushed::Ended;
+            }
+            other => {
+                if deps.core.send((id, other)).await.is_err() {
+                    return Flushed::Ended;
+                }
+            }
+        }
+    }
+    if changed {
+        Flushed::Changed
+    } else {
+        Flushed::Quiet
+    }
+}
+
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
