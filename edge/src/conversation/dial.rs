@@ -105,16 +105,22 @@ impl<M: MediaControl> Conversation<M> {
                 return;
             };
             if let Err(failure) = self.start_attempt(now, id, dest) {
-                let status = match failure {
-                    LegFailure::NoMedia => 503,
-                    LegFailure::Status(s) => s,
-                    _ => 480,
-                };
+                tracing::debug!(dial = %id, ?failure, "destination not dialled");
                 if let Some(d) = self.dial_mut(id) {
-                    d.last_status = Some(status);
-                    if matches!(failure, LegFailure::NoMedia | LegFailure::Status(483)) {
+                    match failure {
                         // A node or caller problem: no other destination fares better.
-                        d.pending.clear();
+                        LegFailure::NoMedia | LegFailure::Status(483) => {
+                            d.last_status = Some(if failure == LegFailure::NoMedia {
+                                503
+                            } else {
+                                483
+                            });
+                            d.pending.clear();
+                        }
+                        // An unusable destination: what the others said stands.
+                        _ => {
+                            d.last_status.get_or_insert(480);
+                        }
                     }
                 }
             }

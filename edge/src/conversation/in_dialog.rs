@@ -59,7 +59,7 @@ impl<M: MediaControl> Conversation<M> {
             state.peer = from;
         }
         let live = self.leg(leg).is_some_and(Leg::is_live);
-        let link = self.leg(leg).and_then(|l| l.link);
+        let link = self.relay_partner(leg, &request);
         match method {
             Method::Bye => {
                 self.respond_to(tx, &request, 200, Some(leg));
@@ -110,6 +110,41 @@ impl<M: MediaControl> Conversation<M> {
                 if let Ok(response) = r {
                     self.push(Action::Respond { tx, response });
                 }
+            }
+        }
+    }
+
+    /// Where requests on `leg` are relayed: its link, or before the answer
+    /// of a linked dial, the leg on the other side of the early dialog
+    /// (PRACK: the leg whose reliable provisional it acknowledges).
+    fn relay_partner(&self, leg: LegId, request: &Message) -> Option<LegId> {
+        let l = self.leg(leg)?;
+        if l.link.is_some() {
+            return l.link;
+        }
+        match &l.dir {
+            Dir::In(i) => {
+                if request.method() == Some(&Method::Prack) {
+                    let rack = voxgate_sip::dialog::prack::RAck::of(request).ok()?;
+                    return i
+                        .rseq_map
+                        .iter()
+                        .find(|(ours, _, _)| *ours == rack.rseq)
+                        .map(|(_, l, _)| *l);
+                }
+                let d = self.dial(i.connecting?)?;
+                d.early.or_else(|| {
+                    let mut live = d
+                        .legs
+                        .iter()
+                        .filter(|l| self.leg(**l).is_some_and(|l| l.is_live() && l.sig.dialog.is_some()));
+                    let first = live.next().copied();
+                    live.next().is_none().then_some(first).flatten()
+                })
+            }
+            Dir::Out(o) => {
+                let d = self.dial(o.dial)?;
+                if d.link && o.pending() { d.connect } else { None }
             }
         }
     }

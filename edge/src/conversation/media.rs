@@ -58,7 +58,7 @@ pub trait MediaControl {
 }
 
 /// A media plane without sockets for unit tests of the signalling: fixed
-/// ports per endpoint (40000 + 100 per endpoint), and a record of what it
+/// ports per endpoint (40000 + 1000 per endpoint), and a record of what it
 /// was told.
 #[derive(Debug, Default)]
 pub struct NoMedia {
@@ -124,7 +124,7 @@ impl MediaControl for NoMedia {
         let Some(&(lines, true)) = self.endpoints.get(ep.0 as usize) else {
             return Vec::new();
         };
-        let base = 40_000 + 100 * u16::try_from(ep.0).unwrap_or(0);
+        let base = 40_000 + 1000 * u16::try_from(ep.0).unwrap_or(0);
         (0..lines)
             .map(|i| {
                 let rtp = base + 2 * u16::try_from(i).unwrap_or(0);

@@ -726,5 +726,5 @@ pub(crate) fn uri_user(uri: &str) -> Option<&str> {
     Some(user.split(';').next().unwrap_or(user))
 }
 
-// #[cfg(test)]
-// mod tests;
+#[cfg(test)]
+mod tests;

@@ -35,24 +35,35 @@ impl<M: MediaControl> Conversation<M> {
         let Some(leg) = self.invites.get(&tx).map(|s| s.leg) else {
             return;
         };
-        let current = self
-            .leg(leg)
-            .and_then(Leg::outbound)
-            .is_some_and(|o| o.tx == tx && !o.done && self.leg(leg).is_some_and(Leg::is_live));
-        let answered_here = self
-            .leg(leg)
-            .is_some_and(|l| l.is_live() && l.outbound().is_some_and(|o| o.answered));
+        let Some(l) = self.leg(leg) else { return };
+        let live = l.is_live();
+        let Some(out) = l.outbound() else { return };
+        let (pending, answered, cancelling) = (
+            out.pending(),
+            out.answered,
+            !matches!(out.cancel, CancelState::None),
+        );
         match response.status() {
-            Some(100..=199) if current => self.on_out_provisional(now, leg, &response),
-            Some(200..=299) if current || answered_here => self.on_out_answer(now, leg, tx, &response),
-            Some(300..=699) if current => self.on_out_failure(now, leg, &response),
-            // An attempt we gave up on rings or answers after all: take it down.
-            Some(100..=199) => {
+            Some(100..=199) if pending && (live || cancelling) => {
+                self.on_out_provisional(now, leg, &response)
+            }
+            // An attempt we gave up on rings after all: cancel it.
+            Some(100..=199) if !answered => {
                 if self.invites.get(&tx).is_some_and(|s| !s.cancelled) {
                     self.cancel_stray(tx);
                 }
             }
+            Some(200..=299) if answered || pending => self.on_out_answer(now, leg, tx, &response),
+            // ... or answers after all: ACK and BYE it.
             Some(200..=299) => self.bye_stray_answer(tx, &response),
+            Some(300..=699) if pending && live => self.on_out_failure(now, leg, &response),
+            Some(300..=699) if pending => {
+                // The leg is over already (hung up, cancelled): its INVITE is complete.
+                if let Some(out) = self.leg_mut(leg).and_then(Leg::outbound_mut) {
+                    out.complete();
+                    out.cancel = CancelState::None;
+                }
+            }
             _ => {}
         }
     }
@@ -184,8 +195,8 @@ impl<M: MediaControl> Conversation<M> {
         sdp: &SessionDescription,
     ) -> Option<Bytes> {
         let lines = sdp.media().len();
-        let from_ep = self.ensure_endpoint(from, lines, sdp.connection())?;
         let to_ep = self.ensure_endpoint(to, lines, None)?;
+        let from_ep = self.ensure_endpoint(from, lines, sdp.connection())?;
         self.media.set_remote(from_ep, &remote_targets(sdp));
         self.media
             .set_dtls_passthrough(from_ep, negotiate::has_fingerprint(sdp));
@@ -270,6 +281,7 @@ impl<M: MediaControl> Conversation<M> {
             if let Some(out) = l.outbound_mut() {
                 out.cancel = CancelState::None;
             }
+            let was_live = l.is_live();
             self.push(Action::Transmit { to, bytes: ack });
             if let Ok(bye) = bye {
                 let tx = TxId::next();
@@ -281,11 +293,13 @@ impl<M: MediaControl> Conversation<M> {
                     tls_name,
                 });
             }
-            self.end_leg_quietly(now, leg, LegFailure::Cancelled);
-            self.event(Event::LegFailed {
-                leg,
-                failure: LegFailure::Cancelled,
-            });
+            if was_live {
+                self.end_leg_quietly(now, leg, LegFailure::Cancelled);
+                self.event(Event::LegFailed {
+                    leg,
+                    failure: LegFailure::Cancelled,
+                });
+            }
             return;
         }
         if let Some(l) = self.leg_mut(leg) {
@@ -433,8 +447,13 @@ impl<M: MediaControl> Conversation<M> {
         let parallel = self.dial(dial).is_some_and(|d| d.parallel);
         if (300..400).contains(&status) {
             // Redirections are followed only within configured trunks;
-            // otherwise their Contact would leak the far side: 480.
-            self.follow_redirect(dial, leg, response);
+            // otherwise the dial ends with 480 (passing the 3xx on would
+            // leak the far side's Contact).
+            if !self.follow_redirect(dial, leg, response)
+                && let Some(d) = self.dial_mut(dial)
+            {
+                d.pending.clear();
+            }
             self.attempt_failed(now, leg, LegFailure::Status(status), 480);
             return;
         }

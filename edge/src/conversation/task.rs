@@ -159,13 +159,15 @@ impl InputReceiver {
 }
 
 /// The media of one conversation, opened on demand.
+///
+/// Until the media engine has endpoints of its own, this is a two-sided
+/// relay: the first endpoint is side A, later ones take side B in turn (an
+/// outbound attempt replaces a failed one), at most two at a time.
 pub struct RealMedia {
     engine: Arc<MediaEngine>,
-    /// Two-leg relay until the engine has endpoints: endpoint 0 is side A,
-    /// endpoint 1 side B.
     session: Option<MediaSession>,
-    endpoints: u32,
-    removed: [bool; 2],
+    /// Which side each endpoint has, while it is open.
+    sides: Vec<Option<voxgate_media::Side>>,
 }
 
 impl RealMedia {
@@ -174,59 +176,51 @@ impl RealMedia {
         RealMedia {
             engine,
             session: None,
-            endpoints: 0,
-            removed: [false; 2],
+            sides: Vec::new(),
         }
     }
 
-    fn side(ep: EndpointId) -> Option<voxgate_media::Side> {
-        match ep.0 {
-            0 => Some(voxgate_media::Side::A),
-            1 => Some(voxgate_media::Side::B),
-            _ => None,
-        }
+    fn side(&self, ep: EndpointId) -> Option<voxgate_media::Side> {
+        self.sides.get(ep.0 as usize).copied().flatten()
     }
 
-    /// The last activity of the relay.
-    fn activity(&self) -> Option<Instant> {
-        self.session.as_ref().map(|s| s.stats().last_activity)
+    fn taken(&self, side: voxgate_media::Side) -> bool {
+        self.sides.iter().any(|s| *s == Some(side))
     }
 }
 
 impl MediaControl for RealMedia {
     fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
-        let id = EndpointId(self.endpoints);
-        match id.0 {
-            0 => {
-                self.session = Some(self.engine.open(&spec.region, &spec.region, spec.lines)?);
-            }
-            1 if self.session.is_some() => {}
-            _ => {
-                return Err(MediaError::TooManyLines {
-                    lines: 3,
-                    limit: 2,
-                });
-            }
-        }
-        self.endpoints += 1;
+        let side = if self.session.is_none() {
+            self.session = Some(self.engine.open(&spec.region, &spec.region, spec.lines)?);
+            voxgate_media::Side::A
+        } else if !self.taken(voxgate_media::Side::B) {
+            voxgate_media::Side::B
+        } else if !self.taken(voxgate_media::Side::A) {
+            voxgate_media::Side::A
+        } else {
+            return Err(MediaError::TooManyLines { lines: 3, limit: 2 });
+        };
+        let id = EndpointId(u32::try_from(self.sides.len()).unwrap_or(u32::MAX));
+        self.sides.push(Some(side));
         Ok(id)
     }
 
     fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
-        match (Self::side(ep), &self.session) {
-            (Some(side), Some(s)) if !self.removed[side.index()] => s.local(side),
+        match (self.side(ep), &self.session) {
+            (Some(side), Some(s)) => s.local(side),
             _ => Vec::new(),
         }
     }
 
     fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]) {
-        if let (Some(side), Some(s)) = (Self::side(ep), &self.session) {
+        if let (Some(side), Some(s)) = (self.side(ep), &self.session) {
             s.set_remote(side, remote);
         }
     }
 
     fn set_hold(&mut self, ep: EndpointId, held: bool) {
-        if let (Some(side), Some(s)) = (Self::side(ep), &self.session) {
+        if let (Some(side), Some(s)) = (self.side(ep), &self.session) {
             s.set_hold(side, held);
         }
     }
@@ -238,26 +232,31 @@ impl MediaControl for RealMedia {
     fn unbridge(&mut self, _ep: EndpointId) {}
 
     fn remove_endpoint(&mut self, ep: EndpointId) {
-        if let Some(side) = Self::side(ep) {
-            self.removed[side.index()] = true;
+        if let Some(slot) = self.sides.get_mut(ep.0 as usize) {
+            if let (Some(side), Some(s)) = (*slot, &self.session) {
+                // The next endpoint on this side starts from nothing.
+                s.set_remote(side, &[]);
+            }
+            *slot = None;
         }
-        if self.removed.iter().all(|r| *r) || self.endpoints == 1 && self.removed[0] {
+        if self.sides.iter().all(Option::is_none) {
             self.session = None;
         }
     }
 
     fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
-        let side = Self::side(ep)?;
+        let side = self.side(ep)?;
         self.session.as_ref().map(|s| s.stats().total(side))
     }
 
     fn last_activity(&self) -> Option<Instant> {
-        self.activity()
+        self.session.as_ref().map(|s| s.stats().last_activity)
     }
 
     fn close(&mut self) {
         // Dropping the session stops the relay and returns the ports.
         self.session = None;
+        self.sides.iter_mut().for_each(|s| *s = None);
     }
 }
 

@@ -56,7 +56,7 @@ fn unanswered_bye_ends_the_call_when_its_transaction_fails() {
     let (mut h, _) = Harness::established(CALLS);
     let bye = h.a_request("BYE", "", None);
     let to_b = h.a_sends(bye).1.sent(Method::Bye);
-    let out = h.feed(CallInput::TxFailed {
+    let out = h.feed(Input::TxFailed {
         tx: to_b.tx,
         failure: TxFailure::Timeout,
     });
@@ -80,7 +80,7 @@ fn crossing_byes_send_one_bye_per_leg() {
 #[test]
 fn hangup_command_byes_both_legs() {
     let (mut h, _) = Harness::established(CALLS);
-    let out = h.feed(CallInput::Command(CallCommand::Hangup));
+    let out = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
     assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
     let to_a = out.sent_to(Method::Bye, A_ADDR);
     let to_b = out.sent_to(Method::Bye, "203.0.113.7:5060");
@@ -113,13 +113,35 @@ fn out_of_order_request_is_500() {
 }
 
 #[test]
-fn refer_is_not_allowed() {
+fn refer_goes_to_the_control_plane_and_is_refused_without_a_decision() {
     let (mut h, _) = Harness::established(CALLS);
     let refer = h.a_request("REFER", "Refer-To: <sip:200@10.1.1.50>\r\n", None);
-    let out = h.a_sends(refer).1;
-    let (_, r) = out.response(405);
-    assert!(r.header(HeaderName::Allow).is_some());
+    let (tx, out) = h.a_sends(refer);
+    assert!(out.responses().is_empty(), "the control plane decides");
+    assert_eq!(
+        out.events(),
+        vec![Event::TransferRequested {
+            leg: LegId(1),
+            target: "sip:200@10.1.1.50".into(),
+            replaces: None,
+        }]
+    );
+    assert!(h.advance(Duration::from_secs(9)).responses().is_empty());
+    let out = h.advance(Duration::from_secs(1));
+    assert_eq!(out.response(603).0, tx, "no decision in 10 s: declined");
     assert!(out.sends().is_empty());
+}
+
+#[test]
+fn refer_without_a_control_plane_is_refused_at_once() {
+    // The static router drops its session once the call is routed.
+    let (mut h, _) = Harness::established(CALLS);
+    h.feed(Input::ControlGone);
+    let refer = h.a_request("REFER", "Refer-To: <sip:200@10.1.1.50>\r\n", None);
+    let (tx, out) = h.a_sends(refer);
+    assert_eq!(out.response(603).0, tx);
+    assert!(out.events().is_empty());
+    assert_eq!(h.call.state_name(), "answered", "the linked legs go on");
 }
 
 // ---- re-INVITE: hold and resume ----
@@ -162,7 +184,7 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
     let (tx, to_b, _) = a_holds(&mut h);
     let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
     // The hold counts once B accepted it.
-    assert_eq!(out.events(), vec![CallEvent::Held { leg: LegId::A }]);
+    assert_eq!(out.events(), vec![Event::Held { leg: LegId(1), by: Side::Caller }]);
     assert!(h.call.media.held[0]);
     let acks = out.transmits();
     assert_eq!(acks.len(), 1);
@@ -200,7 +222,7 @@ fn resume_from_a_is_reported() {
     assert!(body(&to_b.msg).contains("a=sendrecv"));
     assert_eq!(to_b.msg.cseq().unwrap().seq, 3);
     let out = h.b_answers(&to_b, 200, "", Some(SDP_B));
-    assert_eq!(out.events(), vec![CallEvent::Resumed { leg: LegId::A }]);
+    assert_eq!(out.events(), vec![Event::Resumed { leg: LegId(1), by: Side::Caller }]);
     assert!(!h.call.media.held[0]);
 }
 
@@ -214,7 +236,7 @@ fn rejected_reinvite_is_relayed_and_the_call_stays() {
         out.transmits().is_empty(),
         "the transaction layer ACKs a non-2xx"
     );
-    assert_eq!(h.call.phase, Phase::Confirmed);
+    assert!(h.confirmed());
 }
 
 #[test]
@@ -342,7 +364,7 @@ fn info_error_is_relayed() {
     let to_b = out.sent(Method::Info);
     let out = h.b_answers(&to_b, 415, "", None);
     assert_eq!(out.response(415).0, tx);
-    assert_eq!(h.call.phase, Phase::Confirmed);
+    assert!(h.confirmed());
 }
 
 #[test]
@@ -362,7 +384,7 @@ fn relayed_request_that_times_out_ends_the_call() {
     let options = h.a_request("OPTIONS", "", None);
     let (tx, out) = h.a_sends(options);
     let to_b = out.sent(Method::Options);
-    let out = h.feed(CallInput::TxFailed {
+    let out = h.feed(Input::TxFailed {
         tx: to_b.tx,
         failure: TxFailure::Timeout,
     });
@@ -395,7 +417,7 @@ fn reliable_provisional_is_relayed_reliably_with_our_rseq() {
     let (_, p) = out.response(183);
     assert!(p.require().any(|r| r == "100rel"));
     let rseq: u32 = p.header(HeaderName::RSeq).unwrap().parse().unwrap();
-    assert_eq!(h.call.a.as_ref().unwrap().rseq_map, vec![(rseq, 77)]);
+    assert_eq!(h.call.leg(LegId(1)).unwrap().inbound().unwrap().rseq_map, vec![(rseq, LegId(2), 77)]);
     assert!(body(p).contains("m=audio 40000 "));
 }
 
@@ -456,7 +478,7 @@ fn retransmitted_reliable_provisional_keeps_its_rseq() {
     for (_, r) in out.responses() {
         assert_eq!(r.header(HeaderName::RSeq), Some(first.as_str()));
     }
-    assert_eq!(h.call.a.as_ref().unwrap().rseq_map.len(), 1);
+    assert_eq!(h.call.leg(LegId(1)).unwrap().inbound().unwrap().rseq_map.len(), 1);
 }
 
 #[test]
@@ -576,7 +598,7 @@ fn inactive_offer_from_b_is_a_hold_by_b() {
     let reinvite = b.request("INVITE", "", Some(("application/sdp", &inactive)));
     let to_a = h.b_sends(reinvite).1.sent(Method::Invite);
     let out = h.a_answers(&to_a, 200, Some(&SDP_A.replace("a=sendrecv", "a=inactive")));
-    assert_eq!(out.events(), vec![CallEvent::Held { leg: LegId::B(1) }]);
+    assert_eq!(out.events(), vec![Event::Held { leg: LegId(2), by: Side::Callee }]);
     assert!(h.call.media.held[1]);
 }
 
@@ -586,12 +608,12 @@ fn retransmitted_2xx_from_a_gets_our_ack_again() {
     let reinvite = b.request("INVITE", "", Some(("application/sdp", SDP_B)));
     let to_a = h.b_sends(reinvite).1.sent(Method::Invite);
     let ok = respond(&to_a.msg, 200, "atag", "", Some(SDP_A));
-    let first = h.feed(CallInput::Response {
+    let first = h.feed(Input::Response {
         tx: to_a.tx,
         response: ok.clone(),
     });
     let ack = first.transmits()[0].1.raw().clone();
-    let again = h.feed(CallInput::StrayResponse { response: ok });
+    let again = h.feed(Input::StrayResponse { response: ok });
     assert_eq!(again.transmits().len(), 1);
     assert_eq!(again.transmits()[0].1.raw(), &ack);
     assert!(again.responses().is_empty(), "B's 200 is not sent twice");
@@ -616,12 +638,12 @@ fn a_leg_over_tcp_follows_the_callers_newest_connection() {
     h.feed(ack);
     // The carrier reconnected: its next request comes over connection 2.
     let info = h.a_request("INFO", "", None);
-    h.feed(CallInput::Request {
+    h.feed(Input::Request {
         tx: TxId::next(),
         request: info,
         from: tcp(2),
     });
-    let bye = h.feed(CallInput::Command(CallCommand::Hangup));
+    let bye = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
     assert_eq!(bye.sent_to(Method::Bye, A_ADDR).to, tcp(2));
 }
 

@@ -1,6 +1,8 @@
-//! Tests of the call state machine on a simulated clock: a harness that
-//! plays the caller (A, a carrier) and the callees (B, a PBX) with SIP text,
-//! and the call's actions collected per step.
+//! Tests of the conversation state machine on a simulated clock: a harness
+//! that plays the caller (A, a carrier, leg 1) and the callees (B, a PBX,
+//! legs 2 and on) with SIP text, and the conversation's actions collected per
+//! step. The plain-call tests drive the classic B2BUA connection (a dial
+//! connected to the inbound leg), as the static router does.
 
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +13,7 @@ mod setup;
 mod timers;
 
 use super::*;
-use crate::control_plane::LegFailure;
+use crate::control_plane::Dial;
 use std::net::SocketAddr;
 use voxgate_sip::message::{HeaderName, Limits};
 
@@ -44,9 +46,10 @@ name = "pbx"
 allow = ["203.0.113.0/24"]
 "#;
 
-/// Default `[calls]` of the tests: a 1 s trying timeout, session timers off
-/// (the session-timer tests turn them on).
-pub(super) const CALLS: &str = "[calls]\ntrying_timeout_ms = 1000\nsession_expires_s = 0\n";
+/// Default `[calls]` of the tests: a 1 s trying timeout, session timers and
+/// the media timeout off (their own tests turn them on).
+pub(super) const CALLS: &str =
+    "[calls]\ntrying_timeout_ms = 1000\nsession_expires_s = 0\nmedia_timeout_s = 0\n";
 
 /// Our address on both transports.
 pub(super) const OURS: &str = "192.0.2.10:5060";
@@ -179,12 +182,11 @@ pub(super) fn dest(uri: &str) -> Destination {
     }
 }
 
-pub(super) fn connect(uris: &[&str]) -> CallInput {
-    CallInput::Command(CallCommand::Connect {
-        destinations: uris.iter().map(|u| dest(u)).collect(),
-        ring_timeout: None,
-        follow_redirects: false,
-    })
+/// The static router's command: dial `uris` in order, connected to the inbound leg.
+pub(super) fn connect(uris: &[&str]) -> Input {
+    Input::Command(Command::Dial(
+        Dial::new(uris.iter().map(|u| dest(u)).collect()).connect(LegId(1)),
+    ))
 }
 
 /// The A-leg's INVITE; `extra` header lines end with CRLF.
@@ -209,7 +211,7 @@ pub(super) fn a_invite(sdp: Option<&str>, extra: &str) -> Message {
 
 /// What the call did in one step.
 #[derive(Debug, Default)]
-pub(super) struct Out(pub Vec<CallAction>);
+pub(super) struct Out(pub Vec<Action>);
 
 /// A request the call sent in a client transaction.
 #[derive(Clone, Debug)]
@@ -224,7 +226,7 @@ impl Out {
         self.0
             .iter()
             .filter_map(|a| match a {
-                CallAction::Respond { tx, response } => Some((*tx, response)),
+                Action::Respond { tx, response } => Some((*tx, response)),
                 _ => None,
             })
             .collect()
@@ -253,7 +255,7 @@ impl Out {
         self.0
             .iter()
             .filter_map(|a| match a {
-                CallAction::Send {
+                Action::Send {
                     tx, request, to, ..
                 } => Some(Sent {
                     tx: *tx,
@@ -306,17 +308,17 @@ impl Out {
         self.0
             .iter()
             .filter_map(|a| match a {
-                CallAction::Transmit { to, bytes } => Some((*to, parse_bytes(bytes))),
+                Action::Transmit { to, bytes } => Some((*to, parse_bytes(bytes))),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn events(&self) -> Vec<CallEvent> {
+    pub fn events(&self) -> Vec<Event> {
         self.0
             .iter()
             .filter_map(|a| match a {
-                CallAction::Event(e) => Some(e.clone()),
+                Action::Event(e) => Some(e.clone()),
                 _ => None,
             })
             .collect()
@@ -326,15 +328,15 @@ impl Out {
         self.0
             .iter()
             .filter_map(|a| match a {
-                CallAction::BindDialog(k) => Some(k.clone()),
+                Action::BindDialog(k) => Some(k.clone()),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn ended(&self) -> Option<&CallRecord> {
+    pub fn ended(&self) -> Option<&ConversationRecord> {
         self.0.iter().find_map(|a| match a {
-            CallAction::Ended(r) => Some(&**r),
+            Action::Ended(r) => Some(&**r),
             _ => None,
         })
     }
@@ -342,7 +344,7 @@ impl Out {
     /// The `Ended` event's side and cause, if the call ended in this step.
     pub fn end(&self) -> Option<(Side, EndCause)> {
         self.events().into_iter().find_map(|e| match e {
-            CallEvent::Ended { side, cause } => Some((side, cause)),
+            Event::Ended { side, cause } => Some((side, cause)),
             _ => None,
         })
     }
@@ -376,9 +378,9 @@ impl BSide {
     }
 
     /// Its answer to the INVITE.
-    pub fn response(&self, status: u16, extra: &str, sdp: Option<&str>) -> CallInput {
+    pub fn response(&self, status: u16, extra: &str, sdp: Option<&str>) -> Input {
         let response = respond(&self.invite.msg, status, &self.tag, extra, sdp);
-        CallInput::Response {
+        Input::Response {
             tx: self.invite.tx,
             response,
         }
@@ -391,8 +393,8 @@ impl BSide {
     }
 
     /// The callee's ACK for our 2xx to its re-INVITE with CSeq `seq`.
-    pub fn ack(&self, seq: u32) -> CallInput {
-        CallInput::Ack {
+    pub fn ack(&self, seq: u32) -> Input {
+        Input::Ack {
             request: self.request_with(seq, "ACK", "", None),
         }
     }
@@ -479,12 +481,15 @@ pub(super) fn calls(lines: &str) -> String {
     if !lines.contains("session_expires_s") {
         s.push_str("session_expires_s = 0\n");
     }
+    if !lines.contains("media_timeout_s") {
+        s.push_str("media_timeout_s = 0\n");
+    }
     s
 }
 
 /// The call under test, its clock and the caller's side of the A dialog.
 pub(super) struct Harness {
-    pub call: Call<NoMedia>,
+    pub call: Conversation<NoMedia>,
     pub now: Instant,
     pub start: Instant,
     /// The A INVITE's server transaction.
@@ -507,10 +512,9 @@ impl Harness {
             transport,
             addr: OURS.parse().unwrap(),
         };
-        let ctx = CallContext {
-            id: CallRef(7),
+        let ctx = ConversationContext {
+            id: ConversationId(7),
             config: Arc::new(config),
-            trunk: TrunkName::new("carrier").unwrap(),
             locals: Locals {
                 udp: Some(local(TransportKind::Udp)),
                 tcp: Some(local(TransportKind::Tcp)),
@@ -520,16 +524,17 @@ impl Harness {
         };
         let start = Instant::now();
         let mut h = Harness {
-            call: Call::new(start, ctx, NoMedia::default()),
+            call: Conversation::new(start, ctx, NoMedia::default()),
             now: start,
             start,
             a_tx: TxId::next(),
             a_cseq: 1,
         };
-        let out = h.feed(CallInput::Invite {
+        let out = h.feed(Input::Invite {
             tx: h.a_tx,
             request: invite,
             from,
+            trunk: TrunkName::new("carrier").unwrap(),
         });
         (h, out)
     }
@@ -539,7 +544,7 @@ impl Harness {
         Harness::with_invite(calls, a_invite(Some(SDP_A), ""))
     }
 
-    pub fn feed(&mut self, input: CallInput) -> Out {
+    pub fn feed(&mut self, input: Input) -> Out {
         self.call.handle(self.now, input);
         self.drain()
     }
@@ -582,7 +587,7 @@ impl Harness {
 
     /// Our To tag on A, from the INVITE's dialog binding.
     pub fn our_a_tag(&self) -> String {
-        self.call.a.as_ref().unwrap().tag.clone()
+        self.call.leg(LegId(1)).unwrap().inbound().unwrap().tag.clone()
     }
 
     /// A request of the caller inside the A dialog.
@@ -616,7 +621,7 @@ impl Harness {
     /// Feeds a request of the caller in the A dialog; returns its server tx.
     pub fn a_sends(&mut self, request: Message) -> (TxId, Out) {
         let tx = TxId::next();
-        let out = self.feed(CallInput::Request {
+        let out = self.feed(Input::Request {
             tx,
             request,
             from: udp(A_ADDR),
@@ -627,7 +632,7 @@ impl Harness {
     /// Feeds a request of the callee in the B dialog; returns its server tx.
     pub fn b_sends(&mut self, request: Message) -> (TxId, Out) {
         let tx = TxId::next();
-        let out = self.feed(CallInput::Request {
+        let out = self.feed(Input::Request {
             tx,
             request,
             from: udp("203.0.113.7:5060"),
@@ -636,7 +641,7 @@ impl Harness {
     }
 
     /// The caller's ACK for our 2xx to its INVITE with CSeq `seq`.
-    pub fn a_ack(&self, seq: u32, sdp: Option<&str>) -> CallInput {
+    pub fn a_ack(&self, seq: u32, sdp: Option<&str>) -> Input {
         let head = format!(
             "ACK sip:192.0.2.10:5060 SIP/2.0\r\n\
              Via: SIP/2.0/UDP 198.51.100.5:5060;branch=z9hG4bK-a-ack-{seq}\r\n\
@@ -648,13 +653,13 @@ impl Harness {
              CSeq: {seq} ACK\r\n",
             ours = self.our_a_tag(),
         );
-        CallInput::Ack {
+        Input::Ack {
             request: parse(&with_body(head, "application/sdp", sdp)),
         }
     }
 
     /// The caller's CANCEL of its INVITE.
-    pub fn a_cancel(&self) -> (TxId, CallInput) {
+    pub fn a_cancel(&self) -> (TxId, Input) {
         let tx = TxId::next();
         let request = parse(
             "CANCEL sip:+15550100@192.0.2.10:5060 SIP/2.0\r\n\
@@ -666,7 +671,7 @@ impl Harness {
              CSeq: 1 CANCEL\r\n\
              Content-Length: 0\r\n\r\n",
         );
-        (tx, CallInput::Cancel { tx, request })
+        (tx, Input::Cancel { tx, request })
     }
 
     /// INVITE in, Connect to `uris`: the first B attempt.
@@ -688,14 +693,26 @@ impl Harness {
         ));
         let ack = h.a_ack(1, None);
         h.feed(ack);
-        assert_eq!(h.call.phase, Phase::Confirmed);
+        assert!(h.confirmed());
         (h, b)
+    }
+
+    /// The inbound leg is answered and its 2xx ACKed.
+    pub fn confirmed(&self) -> bool {
+        let a = self.call.leg(LegId(1)).unwrap();
+        a.is_answered() && a.sig.pending_ok.is_none()
+    }
+
+    /// The inbound leg is answered, its 2xx not yet ACKed.
+    pub fn answered_unacked(&self) -> bool {
+        let a = self.call.leg(LegId(1)).unwrap();
+        a.is_answered() && a.sig.pending_ok.is_some()
     }
 
     /// The caller answers our request `sent` on A.
     pub fn a_answers(&mut self, sent: &Sent, status: u16, sdp: Option<&str>) -> Out {
         let response = respond(&sent.msg, status, "atag", "", sdp);
-        self.feed(CallInput::Response {
+        self.feed(Input::Response {
             tx: sent.tx,
             response,
         })
@@ -704,7 +721,7 @@ impl Harness {
     /// The callee answers our request `sent` on B.
     pub fn b_answers(&mut self, sent: &Sent, status: u16, extra: &str, sdp: Option<&str>) -> Out {
         let response = respond(&sent.msg, status, "btag1", extra, sdp);
-        self.feed(CallInput::Response {
+        self.feed(Input::Response {
             tx: sent.tx,
             response,
         })
@@ -721,9 +738,9 @@ pub(super) fn invite_status(h: &Harness, out: &Out) -> Vec<u16> {
 }
 
 /// Whether `events` holds `LegFailed` for attempt `n` with `failure`.
-pub(super) fn leg_failed(events: &[CallEvent], n: u32, failure: LegFailure) -> bool {
-    events.contains(&CallEvent::LegFailed {
-        leg: LegId::B(n),
+pub(super) fn leg_failed(events: &[Event], n: u32, failure: LegFailure) -> bool {
+    events.contains(&Event::LegFailed {
+        leg: LegId(n + 1),
         failure,
     })
 }

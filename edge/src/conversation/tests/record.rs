@@ -1,7 +1,7 @@
 //! The call detail record of a call.
 
 use super::*;
-use crate::call::record::WallClock;
+use crate::conversation::record::WallClock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// 2023-11-14T22:13:20Z.
@@ -9,13 +9,13 @@ fn epoch() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
-fn json(record: &CallRecord, h: &Harness, redact: bool) -> serde_json::Value {
+fn json(record: &ConversationRecord, h: &Harness, redact: bool) -> serde_json::Value {
     let clock = WallClock::at(h.start, epoch());
     serde_json::from_str(&record.to_json(&clock, "n1", redact)).unwrap()
 }
 
 /// INVITE at 0, B INVITE at 0.1 s, answer at 3 s, A hangs up at 63 s.
-fn answered_call() -> (Harness, CallRecord) {
+fn answered_call() -> (Harness, ConversationRecord) {
     let (mut h, _) = Harness::new(CALLS);
     h.advance(Duration::from_millis(100));
     let (b, _) = h.connected(&[B1]);

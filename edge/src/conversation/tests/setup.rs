@@ -8,7 +8,8 @@ use super::*;
 #[test]
 fn invite_sets_info_and_sends_nothing_until_a_command() {
     let (h, out) = Harness::new(CALLS);
-    let info = h.call.info().expect("info");
+    let info = h.call.info().expect("info").inbound.as_ref().expect("inbound");
+    assert_eq!(info.leg, LegId(1));
     assert_eq!(info.trunk.as_str(), "carrier");
     assert_eq!(info.region, "r1");
     assert_eq!(info.from.user.as_deref(), Some("+15551234"));
@@ -38,7 +39,7 @@ fn invite_sets_info_and_sends_nothing_until_a_command() {
 #[test]
 fn reject_answers_the_caller_and_ends_the_call() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::Command(CallCommand::Reject {
+    let out = h.feed(Input::Command(Command::Reject {
         status: 404,
         reason: None,
     }));
@@ -52,25 +53,41 @@ fn reject_answers_the_caller_and_ends_the_call() {
     assert_eq!(record.attempts, 0);
     assert!(h.call.is_ended());
     assert!(
-        h.feed(CallInput::Shutdown).is_empty(),
+        h.feed(Input::Shutdown).is_empty(),
         "nothing after Ended"
     );
 }
 
 #[test]
-fn reject_with_a_non_error_status_is_500() {
+fn reject_with_a_non_error_status_is_an_error_event() {
+    // Control-plane values are checked at the boundary: nothing changes.
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::Command(CallCommand::Reject {
+    let out = h.feed(Input::Command(Command::Reject {
         status: 200,
         reason: None,
     }));
-    assert_eq!(invite_status(&h, &out), vec![500]);
+    assert!(out.responses().is_empty());
+    assert_eq!(
+        out.events(),
+        vec![Event::Error {
+            command: "reject",
+            error: CommandError::Status {
+                status: 200,
+                allowed: "400..=699"
+            }
+        }]
+    );
+    let out = h.feed(Input::Command(Command::Reject {
+        status: 486,
+        reason: None,
+    }));
+    assert_eq!(invite_status(&h, &out), vec![486]);
 }
 
 #[test]
 fn control_plane_gone_while_routing_is_500() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::ControlGone);
+    let out = h.feed(Input::ControlGone);
     assert_eq!(invite_status(&h, &out), vec![500]);
     assert_eq!(out.end(), Some((Side::Edge, EndCause::ControlLost)));
 }
@@ -175,11 +192,12 @@ fn b_invite_over_tcp_uses_our_tcp_address() {
     let (mut h, _) = Harness::new(CALLS);
     let mut d = dest(B1);
     d.transport = TransportKind::Tcp;
-    let out = h.feed(CallInput::Command(CallCommand::Connect {
-        destinations: vec![d],
-        ring_timeout: None,
-        follow_redirects: false,
-    }));
+    let out = h.feed(Input::Command(Command::Dial({
+        let mut d = Dial::new(vec![d]).connect(LegId(1));
+        d.ring_timeout = None;
+        d.follow_redirects = false;
+        d
+    })));
     let inv = out.sent(Method::Invite);
     assert_eq!(inv.to.transport, TransportKind::Tcp);
     assert_eq!(inv.msg.top_via().unwrap().transport, "TCP");
@@ -193,8 +211,13 @@ fn b_invite_over_tcp_uses_our_tcp_address() {
 fn unusable_destination_is_skipped() {
     let (mut h, _) = Harness::new(CALLS);
     let out = h.feed(connect(&["sip:pbx.example", B2]));
-    assert!(leg_failed(&out.events(), 1, LegFailure::BadDestination));
+    // A destination that cannot be used gets no leg; the next one is dialled.
     assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+    assert!(out.events().contains(&Event::LegCreated {
+        leg: LegId(2),
+        dial: Some(DialId(1)),
+        uri: B2.to_string(),
+    }));
 }
 
 // ---- provisional responses ----
@@ -222,8 +245,8 @@ fn ringing_is_relayed_without_b_topology() {
     );
     assert_eq!(
         out.events(),
-        vec![CallEvent::Ringing {
-            leg: LegId::B(1),
+        vec![Event::LegRinging {
+            leg: LegId(2),
             early_media: false
         }]
     );
@@ -255,10 +278,17 @@ fn early_media_is_relayed_with_our_sdp() {
     assert_hidden(progress, B_SECRETS);
     assert_eq!(
         out.events(),
-        vec![CallEvent::Ringing {
-            leg: LegId::B(1),
-            early_media: true
-        }]
+        vec![
+            Event::Bridged {
+                a: LegId(1),
+                b: LegId(2)
+            },
+            Event::LegRinging {
+                leg: LegId(2),
+                early_media: true
+            }
+        ],
+        "the caller hears B's early media"
     );
     // The relay sends B's early media to where B said it receives.
     assert_eq!(
@@ -297,7 +327,23 @@ fn answer_acks_b_and_answers_a_with_our_sdp() {
         Some("<sip:192.0.2.10:5060>")
     );
     assert_eq!(ok.to_header().unwrap().tag(), Some(h.our_a_tag().as_str()));
-    assert_eq!(out.events(), vec![CallEvent::Answered { leg: LegId::B(1) }]);
+    assert_eq!(
+        out.events(),
+        vec![
+            Event::LegAnswered {
+                leg: LegId(2),
+                early: false
+            },
+            Event::Bridged {
+                a: LegId(1),
+                b: LegId(2)
+            },
+            Event::LegAnswered {
+                leg: LegId(1),
+                early: false
+            },
+        ]
+    );
     assert_eq!(h.call.timeline().answer, Some(h.now));
     assert_eq!(h.call.state_name(), "answered");
 }
@@ -357,7 +403,7 @@ fn late_offer_is_answered_in_the_acks() {
     let sdp = body(ack);
     assert!(sdp.contains("m=audio 41000 RTP/AVP 0 8 101\r\n"), "{sdp}");
     assert_hidden(ack, A_SECRETS);
-    assert_eq!(h.call.phase, Phase::Confirmed);
+    assert!(h.confirmed());
 }
 
 // ---- CANCEL ----
@@ -432,7 +478,7 @@ fn answer_crossing_the_cancel_is_acked_and_byed() {
     assert!(
         out.events()
             .iter()
-            .all(|e| !matches!(e, CallEvent::Answered { .. }))
+            .all(|e| !matches!(e, Event::LegAnswered { early: false, .. }))
     );
     let acks = out.transmits();
     assert_eq!(acks.len(), 1);
@@ -453,7 +499,7 @@ fn cancel_after_the_answer_changes_nothing() {
     let out = h.feed(cancel);
     assert_eq!(out.statuses(), vec![200]);
     assert!(out.sends().is_empty());
-    assert_eq!(h.call.phase, Phase::Answered);
+    assert!(h.answered_unacked());
 }
 
 // ---- failures and failover ----
@@ -499,11 +545,17 @@ fn service_unavailable_tries_the_next_destination() {
         second.msg.call_id().unwrap(),
         b.invite.msg.call_id().unwrap()
     );
-    assert!(body(&second.msg).contains("m=audio 41000 "));
+    // Each attempt has an endpoint of its own; the failed one's ports went back.
+    assert!(body(&second.msg).contains("m=audio 42000 "));
+    assert!(!h.call.media.is_open(EndpointId(1)));
+    assert_eq!(h.call.media.open_count(), 2);
 
     let b2 = BSide::new(second);
     let out = h.feed(b2.response(200, "", Some(SDP_B)));
-    assert_eq!(out.events(), vec![CallEvent::Answered { leg: LegId::B(2) }]);
+    assert!(out.events().contains(&Event::LegAnswered {
+        early: false,
+        leg: LegId(3)
+    }));
     assert_eq!(invite_status(&h, &out), vec![200]);
 }
 
@@ -524,7 +576,10 @@ fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after()
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1, "sip:pbx.example"]);
     let out = h.feed(b.response(503, "", None));
-    assert!(leg_failed(&out.events(), 2, LegFailure::BadDestination));
+    assert!(out.events().contains(&Event::DialFailed {
+        dial: DialId(1),
+        status: 500
+    }));
     assert_eq!(invite_status(&h, &out), vec![500]);
     let (_, response) = out.response(500);
     assert_eq!(response.header(HeaderName::RetryAfter), None);
@@ -534,7 +589,7 @@ fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after()
 fn timeout_of_the_b_invite_tries_the_next_destination() {
     let (mut h, _) = Harness::new(&calls("trying_timeout_ms = 0"));
     let (b, _) = h.connected(&[B1, B2]);
-    let out = h.feed(CallInput::TxFailed {
+    let out = h.feed(Input::TxFailed {
         tx: b.invite.tx,
         failure: TxFailure::Timeout,
     });
@@ -546,7 +601,7 @@ fn timeout_of_the_b_invite_tries_the_next_destination() {
 fn transport_failure_of_the_last_destination_is_480() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
-    let out = h.feed(CallInput::TxFailed {
+    let out = h.feed(Input::TxFailed {
         tx: b.invite.tx,
         failure: TxFailure::Transport,
     });
@@ -595,11 +650,12 @@ fn trying_timeout_of_the_last_destination_is_408() {
 #[test]
 fn ring_timeout_cancels_then_tries_the_next() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::Command(CallCommand::Connect {
-        destinations: vec![dest(B1), dest(B2)],
-        ring_timeout: Some(Duration::from_secs(20)),
-        follow_redirects: false,
-    }));
+    let out = h.feed(Input::Command(Command::Dial({
+        let mut d = Dial::new(vec![dest(B1), dest(B2)]).connect(LegId(1));
+        d.ring_timeout = Some(Duration::from_secs(20));
+        d.follow_redirects = false;
+        d
+    })));
     let b = BSide::new(out.sent(Method::Invite));
     h.feed(b.response(180, "", None));
     assert!(h.advance(Duration::from_millis(19_999)).is_empty());
@@ -689,11 +745,12 @@ fn redirect_is_not_followed_by_default() {
 #[test]
 fn redirect_is_followed_when_the_route_says_so() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::Command(CallCommand::Connect {
-        destinations: vec![dest(B1), dest(B2)],
-        ring_timeout: None,
-        follow_redirects: true,
-    }));
+    let out = h.feed(Input::Command(Command::Dial({
+        let mut d = Dial::new(vec![dest(B1), dest(B2)]).connect(LegId(1));
+        d.ring_timeout = None;
+        d.follow_redirects = true;
+        d
+    })));
     let b = BSide::new(out.sent(Method::Invite));
     let out = h.feed(b.response(302, "Contact: <sip:200@203.0.113.9>\r\n", None));
     assert!(leg_failed(&out.events(), 1, LegFailure::Status(302)));
@@ -711,7 +768,7 @@ fn redirect_is_followed_when_the_route_says_so() {
 #[test]
 fn shutdown_while_routing_is_503_with_retry_after() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(CallInput::Shutdown);
+    let out = h.feed(Input::Shutdown);
     assert_eq!(invite_status(&h, &out), vec![503]);
     let (_, response) = out.response(503);
     assert_eq!(response.header(HeaderName::RetryAfter), Some("5"));
@@ -723,7 +780,7 @@ fn shutdown_while_ringing_cancels_b() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
     h.feed(b.response(180, "", None));
-    let out = h.feed(CallInput::Shutdown);
+    let out = h.feed(Input::Shutdown);
     assert_eq!(invite_status(&h, &out), vec![503]);
     let c = out.sent(Method::Cancel);
     h.b_answers(&c, 200, "", None);
@@ -736,7 +793,7 @@ fn hangup_while_ringing_is_480_and_cancels_b() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
     h.feed(b.response(180, "", None));
-    let out = h.feed(CallInput::Command(CallCommand::Hangup));
+    let out = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
     assert_eq!(invite_status(&h, &out), vec![480]);
     out.sent(Method::Cancel);
 }
@@ -746,7 +803,7 @@ fn unanswered_cancel_ends_the_call_after_64_t1() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
     h.feed(b.response(180, "", None));
-    h.feed(CallInput::Shutdown);
+    h.feed(Input::Shutdown);
     assert!(h.advance(Duration::from_millis(31_999)).end().is_none());
     let out = h.advance(Duration::from_millis(1));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
@@ -794,7 +851,7 @@ fn answer_without_contact_fails_the_call() {
     let (b, _) = h.connected(&[B1]);
     let ok = text(&respond(&b.invite.msg, 200, "btag1", "", Some(SDP_B)))
         .replace("Contact: <sip:pbx@203.0.113.7:5060>\r\n", "");
-    let out = h.feed(CallInput::Response {
+    let out = h.feed(Input::Response {
         tx: b.invite.tx,
         response: parse(&ok),
     });
@@ -829,7 +886,7 @@ fn update_in_the_early_dialog_is_relayed() {
 fn shutdown_before_any_provisional_cancels_on_the_first() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
-    let out = h.feed(CallInput::Shutdown);
+    let out = h.feed(Input::Shutdown);
     assert_eq!(invite_status(&h, &out), vec![503]);
     assert!(out.sends().is_empty());
     let c = h.feed(b.response(100, "", None)).sent(Method::Cancel);
@@ -848,6 +905,14 @@ fn max_forwards_exhausted_is_483_without_trying_every_destination() {
     let out = h.feed(connect(&[B1, B2]));
     assert!(out.sends().is_empty());
     assert_eq!(invite_status(&h, &out), vec![483]);
-    assert!(leg_failed(&out.events(), 1, LegFailure::Status(483)));
-    assert!(!leg_failed(&out.events(), 2, LegFailure::Status(483)));
+    // No leg was started, and the dial failed with the caller's hop limit.
+    assert!(
+        !out.events()
+            .iter()
+            .any(|e| matches!(e, Event::LegCreated { .. }))
+    );
+    assert!(out.events().contains(&Event::DialFailed {
+        dial: DialId(1),
+        status: 483
+    }));
 }

@@ -34,7 +34,7 @@ fn our_2xx_is_retransmitted_until_the_ack() {
     let ack = h.a_ack(1, None);
     let out = h.feed(ack);
     assert!(out.is_empty());
-    assert_eq!(h.call.phase, Phase::Confirmed);
+    assert!(h.confirmed());
     assert!(h.advance(S(60)).is_empty());
 }
 
@@ -44,7 +44,7 @@ fn ack_for_another_cseq_does_not_stop_the_retransmissions() {
     let ack = h.a_ack(7, None);
     h.feed(ack);
     assert_eq!(h.advance(MS(500)).transmits().len(), 1);
-    assert_eq!(h.call.phase, Phase::Answered);
+    assert!(h.answered_unacked());
 }
 
 #[test]
@@ -64,7 +64,8 @@ fn no_ack_from_a_hangs_up_both_legs() {
 
 // ---- session timers (RFC 4028) ----
 
-const TIMER_CALLS: &str = "[calls]\ntrying_timeout_ms = 1000\nsession_expires_s = 90\n";
+const TIMER_CALLS: &str =
+    "[calls]\ntrying_timeout_ms = 1000\nsession_expires_s = 90\nmedia_timeout_s = 0\n";
 const A_ASKS: &str = "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n";
 const B_ALLOWS_UPDATE: &str = "Allow: INVITE, ACK, BYE, CANCEL, UPDATE\r\n";
 
@@ -210,7 +211,7 @@ fn we_refresh_a_caller_that_did_not_ask() {
 fn refresh_that_times_out_ends_the_call() {
     let (mut h, _) = timed(B_ALLOWS_UPDATE);
     let update = h.advance(S(45)).sent(Method::Update);
-    let out = h.feed(CallInput::TxFailed {
+    let out = h.feed(Input::TxFailed {
         tx: update.tx,
         failure: TxFailure::Timeout,
     });
@@ -260,31 +261,60 @@ fn session_timers_off_accept_any_interval() {
 // ---- media timeout, shutdown, the end of an ending call ----
 
 #[test]
-fn media_timeout_hangs_up_both_legs() {
-    let (mut h, _) = Harness::established(CALLS);
-    let out = h.feed(CallInput::MediaTimeout);
+fn media_timeout_hangs_up_both_legs_on_the_virtual_clock() {
+    let (mut h, _) = Harness::established(&calls("media_timeout_s = 60"));
+    assert!(h.advance(S(59)).sends().is_empty(), "no verdict before 60 s");
+    let out = h.advance(S(1));
     let to_a = out.sent_to(Method::Bye, A_ADDR);
     let to_b = out.sent_to(Method::Bye, "203.0.113.7:5060");
+    assert_eq!(h.call.media.open_count(), 0, "ports returned at once");
     h.b_answers(&to_b, 200, "", None);
     let out = h.a_answers(&to_a, 200, None);
     assert_eq!(out.end(), Some((Side::Edge, EndCause::MediaTimeout)));
-    assert!(!h.call.media.is_open(), "ports returned");
+}
+
+#[test]
+fn media_activity_postpones_the_media_timeout() {
+    let (mut h, _) = Harness::established(&calls("media_timeout_s = 60"));
+    assert!(h.advance(S(30)).sends().is_empty());
+    // RTP arrived 30 s in: the verdict moves to 90 s.
+    h.call.media.activity = Some(h.now);
+    assert!(h.advance(S(59)).sends().is_empty());
+    let out = h.advance(S(1));
+    assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
+    assert_eq!(h.elapsed(), S(90));
+}
+
+#[test]
+fn a_hold_pauses_the_media_timeout() {
+    let (mut h, _) = Harness::established(&calls("media_timeout_s = 60"));
+    let hold = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_HOLD)));
+    let (_, out) = h.a_sends(hold);
+    let fwd = out.sent(Method::Invite);
+    h.b_answers(&fwd, 200, "", Some(SDP_B_RECVONLY));
+    let ack = h.a_ack(2, None);
+    h.feed(ack);
+    let out = h.advance(S(600));
+    assert!(
+        out.sends().iter().all(|s| s.msg.method() != Some(&Method::Bye)),
+        "no media is expected from a held call: {out:#?}"
+    );
 }
 
 #[test]
 fn shutdown_when_answered_hangs_up_both_legs() {
     let (mut h, _) = Harness::established(CALLS);
-    let out = h.feed(CallInput::Shutdown);
+    let out = h.feed(Input::Shutdown);
     assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
     assert!(out.responses().is_empty());
     // A second Shutdown while ending sends nothing more.
-    assert!(h.feed(CallInput::Shutdown).is_empty());
+    assert!(h.feed(Input::Shutdown).is_empty());
 }
 
 #[test]
 fn shutdown_before_the_ack_byes_a_once_it_acks() {
     let (mut h, _, _) = answered(CALLS, "", "");
-    let out = h.feed(CallInput::Shutdown);
+    let out = h.feed(Input::Shutdown);
     out.sent_to(Method::Bye, "203.0.113.7:5060");
     assert_eq!(
         out.methods(),
@@ -299,7 +329,7 @@ fn shutdown_before_the_ack_byes_a_once_it_acks() {
 #[test]
 fn unanswered_byes_end_the_call_after_64_t1() {
     let (mut h, _) = Harness::established(CALLS);
-    h.feed(CallInput::Shutdown);
+    h.feed(Input::Shutdown);
     assert!(h.advance(MS(31_999)).end().is_none());
     let out = h.advance(MS(1));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Shutdown)));
@@ -336,7 +366,7 @@ fn refresh_answer_with_a_new_contact_moves_the_target() {
         "Contact: <sip:pbx@203.0.113.7:5060>",
         "Contact: <sip:pbx2@203.0.113.7:5070>",
     );
-    let out = h.feed(CallInput::Response {
+    let out = h.feed(Input::Response {
         tx: reinvite.tx,
         response: parse(&ok),
     });
@@ -347,30 +377,19 @@ fn refresh_answer_with_a_new_contact_moves_the_target() {
 }
 
 #[test]
-fn media_is_watched_only_while_the_call_is_up() {
-    let (mut h, _) = Harness::new(CALLS);
+fn media_is_not_expected_before_the_answer() {
+    // A long ring, even with early media, is not a dead call.
+    let (mut h, _) = Harness::new(&calls("ring_timeout_s = 600\nmedia_timeout_s = 60"));
     let (b, _) = h.connected(&[B1]);
     h.feed(b.response(183, "", Some(SDP_B)));
-    assert_eq!(
-        h.call.media_watch_since(),
-        None,
-        "ringing: no media expected"
-    );
-    h.advance(S(3));
-    h.feed(b.response(200, "", Some(SDP_B)));
-    assert_eq!(h.call.media_watch_since(), Some(h.now), "from the answer");
-    h.feed(CallInput::Command(CallCommand::Hangup));
-    assert_eq!(h.call.media_watch_since(), None, "ending");
-}
-
-#[test]
-fn media_timeout_before_the_answer_is_ignored() {
-    // A long ring with no early media is not a dead call.
-    let (mut h, _) = Harness::new(CALLS);
-    let (b, _) = h.connected(&[B1]);
-    h.feed(b.response(180, "", None));
-    assert!(h.feed(CallInput::MediaTimeout).is_empty());
+    assert!(h.advance(S(300)).sends().is_empty());
     assert_eq!(h.call.state_name(), "ringing");
+    // From the answer on, 60 s without media end the call.
+    h.feed(b.response(200, "", Some(SDP_B)));
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    assert!(h.advance(S(59)).sends().is_empty());
+    assert_eq!(h.advance(S(1)).methods(), vec![Method::Bye, Method::Bye]);
 }
 
 #[test]
