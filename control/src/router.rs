@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use tracing::{debug, info_span, warn};
 use crate::normalise::normalise;
+use tracing::{debug, info_span, warn};
 use voxgate_config::{Config, Route, TrunkName, redact_number};
 use voxgate_edge::SharedConfig;
 use voxgate_edge::admission::transport_kind;

@@ -4,7 +4,9 @@
 //! table creates; the driver spawns their tasks.
 
 use crate::control_plane::ConversationId as CallRef;
-use crate::conversation::task::{Birth, Delivery, InputReceiver, InputSender, Operator, input_channel};
+use crate::conversation::task::{
+    Birth, Delivery, InputReceiver, InputSender, Operator, input_channel,
+};
 use crate::conversation::{ConversationContext as CallContext, Input as CallInput, Locals};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +33,9 @@ pub struct NewCall {
 
 impl std::fmt::Debug for NewCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewCall").field("id", &self.ctx.id).finish_non_exhaustive()
+        f.debug_struct("NewCall")
+            .field("id", &self.ctx.id)
+            .finish_non_exhaustive()
     }
 }
 

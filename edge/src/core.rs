@@ -141,9 +141,12 @@ impl Core {
         }
         let config = self.config.clone();
         let timers = timer_config(&config);
-        let new = self
-            .calls
-            .originate(config, self.locals.clone(), timers, Birth::Originated(reply));
+        let new = self.calls.originate(
+            config,
+            self.locals.clone(),
+            timers,
+            Birth::Originated(reply),
+        );
         self.metrics.set_calls_active(self.calls.len());
         self.spawns.push_back(new);
     }

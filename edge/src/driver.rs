@@ -5,8 +5,8 @@
 use crate::control_plane::{ConversationId, Session};
 use crate::conversation::Action;
 use crate::conversation::task::{self, ConversationDeps};
-use crate::handle::OriginateError;
 use crate::core::Core;
+use crate::handle::OriginateError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};

@@ -379,8 +379,8 @@ fn a_refused_tcp_connection_fails_the_calls_transaction_at_once() {
 
 #[test]
 fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
-    use voxgate_edge::conversation::{Action as CallAction, ConversationRecord, Outcome, Timeline};
     use voxgate_edge::control_plane::{EndCause, Side};
+    use voxgate_edge::conversation::{Action as CallAction, ConversationRecord, Outcome, Timeline};
     use voxgate_sip::transaction::TxId;
     let mut h = Harness::new();
     h.feed(&request("INVITE", "z9hG4bKd1", ""));

@@ -106,11 +106,7 @@ impl Capabilities {
     /// PCMU, PCMA and telephone-event: what every carrier and phone speaks.
     pub fn voice_default() -> Capabilities {
         Capabilities {
-            codecs: KNOWN
-                .iter()
-                .filter(|c| c.name != "G722")
-                .cloned()
-                .collect(),
+            codecs: KNOWN.iter().filter(|c| c.name != "G722").cloned().collect(),
         }
     }
 
@@ -229,7 +225,12 @@ pub fn offer(
         .iter()
         .map(|c| c.offer_pt.to_string())
         .collect();
-    let _ = write!(text, "m=audio {} RTP/AVP {}\r\n", local.rtp_port, pts.join(" "));
+    let _ = write!(
+        text,
+        "m=audio {} RTP/AVP {}\r\n",
+        local.rtp_port,
+        pts.join(" ")
+    );
     for c in caps.codecs() {
         let _ = write!(text, "a=rtpmap:{} {}/{}\r\n", c.offer_pt, c.name, c.clock);
         if let Some(f) = c.fmtp {
@@ -253,10 +254,7 @@ pub fn answer(
     prefer: Option<&Selected>,
     origin: &mut OriginState,
 ) -> Result<SessionDescription, NoCommonCodec> {
-    let addr = local
-        .first()
-        .map(|l| l.addr)
-        .ok_or(NoCommonCodec)?;
+    let addr = local.first().map(|l| l.addr).ok_or(NoCommonCodec)?;
     let mut text = head(addr);
     let mut accepted = 0;
     for (i, m) in offer.media().iter().enumerate() {
@@ -278,7 +276,11 @@ pub fn answer(
         let _ = write!(text, "a=rtpmap:{} {}/{}\r\n", voice.0, voice.1, voice.2);
         if let Some((pt, fmtp)) = &events {
             let _ = write!(text, "a=rtpmap:{pt} {TELEPHONE_EVENT}/8000\r\n");
-            let _ = write!(text, "a=fmtp:{pt} {}\r\n", fmtp.as_deref().unwrap_or("0-16"));
+            let _ = write!(
+                text,
+                "a=fmtp:{pt} {}\r\n",
+                fmtp.as_deref().unwrap_or("0-16")
+            );
         }
         if let Some(Some(ptime)) = m.attribute("ptime") {
             let _ = write!(text, "a=ptime:{ptime}\r\n");
@@ -286,7 +288,11 @@ pub fn answer(
         if m.rtcp_mux() {
             text.push_str("a=rtcp-mux\r\n");
         }
-        let _ = write!(text, "a={}\r\n", answer_direction(m.direction(), hold).as_str());
+        let _ = write!(
+            text,
+            "a={}\r\n",
+            answer_direction(m.direction(), hold).as_str()
+        );
     }
     if accepted == 0 {
         return Err(NoCommonCodec);
@@ -311,7 +317,10 @@ fn choose(m: &MediaDescription, caps: &Capabilities, prefer: Option<&Selected>) 
             }
             continue;
         }
-        let Some(ours) = caps.voice().find(|c| c.name.eq_ignore_ascii_case(&name) && c.clock == clock) else {
+        let Some(ours) = caps
+            .voice()
+            .find(|c| c.name.eq_ignore_ascii_case(&name) && c.clock == clock)
+        else {
             continue;
         };
         let preferred = prefer.is_some_and(|p| p.is(ours.name, ours.clock));
@@ -372,7 +381,10 @@ pub fn reoffer(
 /// The voice codec `sdp` uses: the first format of its first audio line with
 /// a port that is not telephone-event, comfort noise or redundancy.
 pub fn selected(sdp: &SessionDescription) -> Option<Selected> {
-    let m = sdp.media().iter().find(|m| m.kind() == "audio" && m.port() != 0)?;
+    let m = sdp
+        .media()
+        .iter()
+        .find(|m| m.kind() == "audio" && m.port() != 0)?;
     m.formats().iter().find_map(|pt| {
         let (name, clock) = format_of(m, pt)?;
         let skip = ["telephone-event", "CN", "red"]
@@ -395,7 +407,9 @@ pub fn has_fingerprint(sdp: &SessionDescription) -> bool {
 fn head(addr: IpAddr) -> String {
     let family = if addr.is_ipv4() { "IP4" } else { "IP6" };
     // o= is replaced by `finish`.
-    format!("v=0\r\no=voxgate 0 0 IN {family} {addr}\r\ns=voxgate\r\nc=IN {family} {addr}\r\nt=0 0\r\n")
+    format!(
+        "v=0\r\no=voxgate 0 0 IN {family} {addr}\r\ns=voxgate\r\nc=IN {family} {addr}\r\nt=0 0\r\n"
+    )
 }
 
 fn finish(text: &str, addr: IpAddr, origin: &mut OriginState) -> SessionDescription {

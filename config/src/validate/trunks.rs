@@ -142,7 +142,10 @@ impl Validator<'_> {
                 let mut out = Vec::new();
                 for (j, c) in items.iter().enumerate() {
                     let k = format!("trunk[{i}].codecs[{j}]");
-                    match KNOWN_CODECS.iter().find(|k| k.eq_ignore_ascii_case(c.get_ref())) {
+                    match KNOWN_CODECS
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(c.get_ref()))
+                    {
                         Some(known) => out.push((*known).to_owned()),
                         None => self.bad_value(c.span(), &k, schema::describe(&k)),
                     }
@@ -151,7 +154,11 @@ impl Validator<'_> {
                     .iter()
                     .enumerate()
                     .map(|(j, c)| {
-                        (c.get_ref().to_ascii_lowercase(), format!("trunk[{i}].codecs[{j}]"), c.span())
+                        (
+                            c.get_ref().to_ascii_lowercase(),
+                            format!("trunk[{i}].codecs[{j}]"),
+                            c.span(),
+                        )
                     })
                     .collect();
                 self.unique(&seen, "each codec once");

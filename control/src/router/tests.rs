@@ -221,7 +221,10 @@ fn no_route_is_404() {
         reason: None,
     };
     // Not normalised on a trunk without numbering, so "+44" routes do not take it.
-    assert_eq!(decide(&c, &trunk("raw"), LegId(1), Some("02071234567")), reject);
+    assert_eq!(
+        decide(&c, &trunk("raw"), LegId(1), Some("02071234567")),
+        reject
+    );
     assert_eq!(decide(&c, &trunk("uk"), LegId(1), None), reject);
 }
 

@@ -180,9 +180,10 @@ impl<M: MediaControl> Conversation<M> {
                 wanted: "resume needs an answered leg",
             });
         }
-        let back = l
-            .resume_to
-            .filter(|p| self.leg(*p).is_some_and(|o| o.is_answered() && o.bridge.is_none()));
+        let back = l.resume_to.filter(|p| {
+            self.leg(*p)
+                .is_some_and(|o| o.is_answered() && o.bridge.is_none())
+        });
         if let Some(l) = self.leg_mut(leg) {
             l.want.hold = false;
             l.resume_to = None;

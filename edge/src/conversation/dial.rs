@@ -64,7 +64,9 @@ impl<M: MediaControl> Conversation<M> {
             id,
             pending: dial.destinations.into(),
             parallel: dial.parallel,
-            ring_timeout: dial.ring_timeout.unwrap_or(self.ctx.config.calls.ring_timeout),
+            ring_timeout: dial
+                .ring_timeout
+                .unwrap_or(self.ctx.config.calls.ring_timeout),
             caller_id: dial.caller_id,
             follow_redirects: dial.follow_redirects,
             connect: dial.connect,
@@ -91,10 +93,10 @@ impl<M: MediaControl> Conversation<M> {
             if d.done || d.winner.is_some() {
                 return;
             }
-            let ringing = d
-                .legs
-                .iter()
-                .any(|l| self.leg(*l).is_some_and(|l| l.outbound().is_some_and(OutLeg::pending)));
+            let ringing = d.legs.iter().any(|l| {
+                self.leg(*l)
+                    .is_some_and(|l| l.outbound().is_some_and(OutLeg::pending))
+            });
             if ringing && !d.parallel {
                 return;
             }
@@ -144,7 +146,13 @@ impl<M: MediaControl> Conversation<M> {
             }
             if link {
                 self.reject_inbound(leg, status, default_reason(status), None);
-                self.end_leg(now, leg, Side::Callee, EndCause::Rejected(status), Some(status));
+                self.end_leg(
+                    now,
+                    leg,
+                    Side::Callee,
+                    EndCause::Rejected(status),
+                    Some(status),
+                );
             }
         }
         if self.legs.iter().all(|l| !l.is_live()) {
@@ -154,7 +162,13 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     /// The dial's status after a failed attempt.
-    pub(crate) fn attempt_failed(&mut self, now: Instant, leg: LegId, failure: LegFailure, status: u16) {
+    pub(crate) fn attempt_failed(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        failure: LegFailure,
+        status: u16,
+    ) {
         self.event(Event::LegFailed { leg, failure });
         self.end_leg_quietly(now, leg, failure);
         let Some(dial) = self.leg(leg).and_then(|l| l.outbound()).map(|o| o.dial) else {
@@ -218,7 +232,9 @@ impl<M: MediaControl> Conversation<M> {
                         .max_forwards()
                         .ok()
                         .flatten()
-                        .map_or(self.ctx.config.calls.max_forwards, |mf| mf.saturating_sub(1))
+                        .map_or(self.ctx.config.calls.max_forwards, |mf| {
+                            mf.saturating_sub(1)
+                        })
                         .min(self.ctx.config.calls.max_forwards);
                     (display, user, mf, i.supports_100rel, Some(i.offer.clone()))
                 }
@@ -236,7 +252,11 @@ impl<M: MediaControl> Conversation<M> {
         let region = self.trunk_region(dest.trunk.as_ref());
         let from_uri = local.uri(user.as_deref());
         let from = match &display {
-            Some(d) => format!("\"{}\" <{}>", d.replace('"', ""), strip_transport(&from_uri)),
+            Some(d) => format!(
+                "\"{}\" <{}>",
+                d.replace('"', ""),
+                strip_transport(&from_uri)
+            ),
             None => format!("<{}>", strip_transport(&from_uri)),
         };
         let new = NewRequest {
@@ -273,16 +293,27 @@ impl<M: MediaControl> Conversation<M> {
                 };
                 self.media.set_remote(in_ep, &remote_targets(&offer));
                 let spec = self.endpoint_spec(dest.trunk.as_ref(), &region, lines, peer);
-                let ep = self.media.add_endpoint(&spec).map_err(|_| LegFailure::NoMedia)?;
+                let ep = self
+                    .media
+                    .add_endpoint(&spec)
+                    .map_err(|_| LegFailure::NoMedia)?;
                 endpoint = Some(ep);
                 let out = rewrite(&offer, &self.media.local(ep), &mut sig.origin);
                 Some(Bytes::from(out.to_bytes()))
             }
             None => {
                 let spec = self.endpoint_spec(dest.trunk.as_ref(), &region, 1, peer);
-                let ep = self.media.add_endpoint(&spec).map_err(|_| LegFailure::NoMedia)?;
+                let ep = self
+                    .media
+                    .add_endpoint(&spec)
+                    .map_err(|_| LegFailure::NoMedia)?;
                 endpoint = Some(ep);
-                let local_media = self.media.local(ep).first().copied().ok_or(LegFailure::NoMedia)?;
+                let local_media = self
+                    .media
+                    .local(ep)
+                    .first()
+                    .copied()
+                    .ok_or(LegFailure::NoMedia)?;
                 let caps = self.capabilities(dest.trunk.as_ref());
                 let ours = negotiate::offer(
                     &caps,
@@ -329,7 +360,9 @@ impl<M: MediaControl> Conversation<M> {
         if self.timeline.first_b_invite.is_none() {
             self.timeline.first_b_invite = Some(now);
         }
-        let ring_timeout = self.dial(id).map_or(self.ctx.config.calls.ring_timeout, |d| d.ring_timeout);
+        let ring_timeout = self
+            .dial(id)
+            .map_or(self.ctx.config.calls.ring_timeout, |d| d.ring_timeout);
         let trying_deadline = self.ctx.config.calls.trying_timeout.map(|d| now + d);
         let uri = dest.uri.clone();
         let out = OutLeg {
@@ -394,7 +427,9 @@ impl<M: MediaControl> Conversation<M> {
         };
         let transport = out.destination.transport;
         let config = self.ctx.config.clone();
-        let Some(d) = self.dial(dial) else { return false };
+        let Some(d) = self.dial(dial) else {
+            return false;
+        };
         if !d.follow_redirects || d.redirects >= MAX_REDIRECTS {
             return false;
         }
@@ -408,7 +443,10 @@ impl<M: MediaControl> Conversation<M> {
                 tracing::debug!(%uri, "redirection to an address of no trunk refused");
                 continue;
             };
-            if !trunk.transports.contains(&crate::admission::listener_transport(transport)) {
+            if !trunk
+                .transports
+                .contains(&crate::admission::listener_transport(transport))
+            {
                 continue;
             }
             let seen = d.tried.iter().any(|t| t.eq_ignore_ascii_case(&uri))
@@ -426,7 +464,9 @@ impl<M: MediaControl> Conversation<M> {
         if targets.is_empty() {
             return false;
         }
-        let Some(d) = self.dial_mut(dial) else { return false };
+        let Some(d) = self.dial_mut(dial) else {
+            return false;
+        };
         d.redirects += 1;
         for t in targets.into_iter().rev() {
             d.tried.push(t.uri.clone());

@@ -134,26 +134,42 @@ impl<M: MediaControl> Conversation<M> {
                 }
                 let d = self.dial(i.connecting?)?;
                 d.early.or_else(|| {
-                    let mut live = d
-                        .legs
-                        .iter()
-                        .filter(|l| self.leg(**l).is_some_and(|l| l.is_live() && l.sig.dialog.is_some()));
+                    let mut live = d.legs.iter().filter(|l| {
+                        self.leg(**l)
+                            .is_some_and(|l| l.is_live() && l.sig.dialog.is_some())
+                    });
                     let first = live.next().copied();
                     live.next().is_none().then_some(first).flatten()
                 })
             }
             Dir::Out(o) => {
                 let d = self.dial(o.dial)?;
-                if d.link && o.pending() { d.connect } else { None }
+                if d.link && o.pending() {
+                    d.connect
+                } else {
+                    None
+                }
             }
         }
     }
 
     /// A response without body to a request on `leg`.
-    pub(crate) fn respond_to(&mut self, tx: TxId, request: &Message, status: u16, leg: Option<LegId>) {
+    pub(crate) fn respond_to(
+        &mut self,
+        tx: TxId,
+        request: &Message,
+        status: u16,
+        leg: Option<LegId>,
+    ) {
         let tag = leg.and_then(|l| self.leg(l)).and_then(Leg::local_tag);
-        let r = response_to(request, status, default_reason(status), tag.as_deref(), None)
-            .build_message();
+        let r = response_to(
+            request,
+            status,
+            default_reason(status),
+            tag.as_deref(),
+            None,
+        )
+        .build_message();
         if let Ok(response) = r {
             self.push(Action::Respond { tx, response });
         }
@@ -162,7 +178,10 @@ impl<M: MediaControl> Conversation<M> {
     /// A re-INVITE or UPDATE on a leg voxgate is the UA of.
     fn local_offer_request(&mut self, now: Instant, leg: LegId, tx: TxId, request: &Message) {
         let is_invite = request.method() == Some(&Method::Invite);
-        if self.leg(leg).is_some_and(|l| l.sig.offering || (is_invite && l.sig.pending_ok.is_some())) {
+        if self
+            .leg(leg)
+            .is_some_and(|l| l.sig.offering || (is_invite && l.sig.pending_ok.is_some()))
+        {
             self.respond_to(tx, request, 491, Some(leg));
             return;
         }
@@ -375,7 +394,9 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         // A fork we did not take (§13.2.2.4): ACK and BYE it.
-        let Ok(call_id) = response.call_id() else { return };
+        let Ok(call_id) = response.call_id() else {
+            return;
+        };
         if let Some((tx, sent)) = self.invites.by_call_id(call_id)
             && sent.invite.cseq().is_ok_and(|c| c.seq == cseq.seq)
         {
@@ -388,7 +409,9 @@ impl<M: MediaControl> Conversation<M> {
     pub(crate) fn send_refresh(&mut self, leg: LegId) {
         let link = self.leg(leg).and_then(|l| l.link);
         let busy = self.leg(leg).is_some_and(|l| l.sig.offering)
-            || link.and_then(|o| self.leg(o)).is_some_and(|o| o.sig.offering);
+            || link
+                .and_then(|o| self.leg(o))
+                .is_some_and(|o| o.sig.offering);
         if busy {
             // The exchange in progress refreshes the session when it succeeds.
             return;

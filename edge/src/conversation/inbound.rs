@@ -119,16 +119,13 @@ impl<M: MediaControl> Conversation<M> {
         from: Peer,
         trunk: TrunkName,
     ) -> Result<LegId, (LegId, Refusal)> {
-        let local = self
-            .ctx
-            .locals
-            .get(from.transport)
-            .cloned()
-            .unwrap_or(voxgate_sip::dialog::LocalAddr {
+        let local = self.ctx.locals.get(from.transport).cloned().unwrap_or(
+            voxgate_sip::dialog::LocalAddr {
                 // We received it on a transport we listen on, so this is not used.
                 transport: from.transport,
                 addr: from.addr,
-            });
+            },
+        );
         let tag = ids::new_tag();
         let mut sig = Signalling::new(from, None, local);
         sig.allows_update = allows(&invite, "UPDATE");
@@ -150,11 +147,13 @@ impl<M: MediaControl> Conversation<M> {
                 header: Some((HeaderName::Accept, "application/sdp".into())),
             })
         } else {
-            SessionDescription::parse(body).map(Some).map_err(|_| Refusal {
-                status: 488,
-                reason: "Not Acceptable Here",
-                header: None,
-            })
+            SessionDescription::parse(body)
+                .map(Some)
+                .map_err(|_| Refusal {
+                    status: 488,
+                    reason: "Not Acceptable Here",
+                    header: None,
+                })
         };
         // With session timers off we are a UAS without the extension: its
         // headers are ignored (RFC 4028 §9), never answered with 422.
@@ -229,7 +228,13 @@ impl<M: MediaControl> Conversation<M> {
                 let header = refusal.header.as_ref().map(|(n, v)| (*n, v.as_str()));
                 self.reject_inbound(leg, refusal.status, refusal.reason, header);
                 let status = refusal.status;
-                self.end_leg(now, leg, Side::Edge, EndCause::Rejected(status), Some(status));
+                self.end_leg(
+                    now,
+                    leg,
+                    Side::Edge,
+                    EndCause::Rejected(status),
+                    Some(status),
+                );
             }
             Ok(leg) => {
                 let region = self.trunk_region(Some(&trunk));
@@ -397,7 +402,9 @@ impl<M: MediaControl> Conversation<M> {
             }
         };
         if early {
-            let Some(l) = self.leg(leg) else { return Ok(()) };
+            let Some(l) = self.leg(leg) else {
+                return Ok(());
+            };
             let Some(builder) = invite_response(l, 183, "Session Progress") else {
                 return Ok(());
             };
@@ -432,7 +439,13 @@ impl<M: MediaControl> Conversation<M> {
     /// codec: 488) and ends it.
     fn refuse_inbound(&mut self, now: Instant, leg: LegId, status: u16) {
         self.reject_inbound(leg, status, default_reason(status), None);
-        self.end_leg(now, leg, Side::Edge, EndCause::Rejected(status), Some(status));
+        self.end_leg(
+            now,
+            leg,
+            Side::Edge,
+            EndCause::Rejected(status),
+            Some(status),
+        );
     }
 
     /// Our 2xx to an inbound leg's INVITE: the dialog is created, the 2xx
@@ -513,7 +526,13 @@ impl<M: MediaControl> Conversation<M> {
         }
         let reason = reason.unwrap_or_else(|| default_reason(status).to_string());
         self.reject_inbound(leg, status, &reason, None);
-        self.end_leg(now, leg, Side::Control, EndCause::Rejected(status), Some(status));
+        self.end_leg(
+            now,
+            leg,
+            Side::Control,
+            EndCause::Rejected(status),
+            Some(status),
+        );
         Ok(())
     }
 
@@ -552,13 +571,20 @@ impl<M: MediaControl> Conversation<M> {
         let old = self.legs.iter().find(|l| {
             l.is_answered()
                 && l.sig.dialog.as_ref().is_some_and(|d| {
-                    d.call_id == replaces.call_id.as_ref() && d.local_tag == replaces.local_tag.as_ref()
+                    d.call_id == replaces.call_id.as_ref()
+                        && d.local_tag == replaces.local_tag.as_ref()
                 })
         });
         let Some(old) = old.map(|l| l.id) else {
             // §3: no confirmed dialog matches (any more): 481.
-            let r = response_to(&invite, 481, default_reason(481), Some(&ids::new_tag()), None)
-                .build_message();
+            let r = response_to(
+                &invite,
+                481,
+                default_reason(481),
+                Some(&ids::new_tag()),
+                None,
+            )
+            .build_message();
             if let Ok(response) = r {
                 self.push(Action::Respond { tx, response });
             }

@@ -226,7 +226,13 @@ pub(crate) struct PendingRefer {
 }
 
 impl Leg {
-    pub(crate) fn new(id: LegId, dir: Dir, sig: Signalling, trunk: Option<TrunkName>, region: String) -> Leg {
+    pub(crate) fn new(
+        id: LegId,
+        dir: Dir,
+        sig: Signalling,
+        trunk: Option<TrunkName>,
+        region: String,
+    ) -> Leg {
         Leg {
             id,
             dir,

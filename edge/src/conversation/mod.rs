@@ -414,9 +414,10 @@ impl<M: MediaControl> Conversation<M> {
         if self.legs.iter().any(|l| l.is_answered()) {
             return "answered";
         }
-        let ringing = self.legs.iter().any(|l| {
-            l.is_live() && l.outbound().is_some_and(|o| o.provisional && o.pending())
-        });
+        let ringing = self
+            .legs
+            .iter()
+            .any(|l| l.is_live() && l.outbound().is_some_and(|o| o.provisional && o.pending()));
         if ringing {
             "ringing"
         } else if self.dials.iter().any(|d| !d.done) {
@@ -437,7 +438,11 @@ impl<M: MediaControl> Conversation<M> {
             .iter()
             .map(|l| crate::handle::LegSummary {
                 id: l.id.0,
-                direction: if l.is_inbound() { "inbound" } else { "outbound" },
+                direction: if l.is_inbound() {
+                    "inbound"
+                } else {
+                    "outbound"
+                },
                 state: l.state_name(),
                 trunk: l.trunk.as_ref().map(|t| t.to_string()),
                 bridged_with: l.bridge.map(|b| b.0),
@@ -476,9 +481,7 @@ impl<M: MediaControl> Conversation<M> {
             Input::TxFailed { tx, failure } => self.on_tx_failed(now, tx, failure),
             Input::Command(cmd) => self.on_command(now, cmd),
             Input::ControlGone => self.on_control_gone(now),
-            Input::Overflow => {
-                self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None)
-            }
+            Input::Overflow => self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None),
             Input::Shutdown => self.hang_up_all(now, Side::Edge, EndCause::Shutdown, Some(503)),
         }
         self.settle(now);

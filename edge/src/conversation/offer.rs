@@ -79,7 +79,9 @@ impl<M: MediaControl> Conversation<M> {
             return;
         };
         let mut builder = supported(
-            dialog.request(Method::Invite).header(HeaderName::Allow, ALLOW),
+            dialog
+                .request(Method::Invite)
+                .header(HeaderName::Allow, ALLOW),
             false,
             timers,
         );
@@ -218,20 +220,22 @@ impl<M: MediaControl> Conversation<M> {
     /// The peer of a leg voxgate is the UA of sends an offer (re-INVITE or
     /// UPDATE with SDP): our answer, from the codec in use, with the
     /// direction answering its own and our hold.
-    pub(crate) fn local_answer(
-        &mut self,
-        leg: LegId,
-        offer: &SessionDescription,
-    ) -> Option<Bytes> {
+    pub(crate) fn local_answer(&mut self, leg: LegId, offer: &SessionDescription) -> Option<Bytes> {
         let prefer = self.codec(leg);
         let caps = self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()));
         let ep = self.ensure_endpoint(leg, offer.media().len(), offer.connection())?;
         let local = self.media.local(ep);
         let l = self.leg_mut(leg)?;
         let hold = l.held_by_us;
-        let answer =
-            negotiate::answer(offer, &caps, &local, hold, prefer.as_ref(), &mut l.sig.origin)
-                .ok()?;
+        let answer = negotiate::answer(
+            offer,
+            &caps,
+            &local,
+            hold,
+            prefer.as_ref(),
+            &mut l.sig.origin,
+        )
+        .ok()?;
         let bytes = Bytes::from(answer.to_bytes());
         l.sig.last_sdp = Some(bytes.clone());
         l.remote_sdp = Some(offer.clone());

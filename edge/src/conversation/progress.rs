@@ -48,10 +48,8 @@ impl<M: MediaControl> Conversation<M> {
                 self.on_out_provisional(now, leg, &response)
             }
             // An attempt we gave up on rings after all: cancel it.
-            Some(100..=199) if !answered => {
-                if self.invites.get(&tx).is_some_and(|s| !s.cancelled) {
-                    self.cancel_stray(tx);
-                }
+            Some(100..=199) if !answered && self.invites.get(&tx).is_some_and(|s| !s.cancelled) => {
+                self.cancel_stray(tx);
             }
             Some(200..=299) if answered || pending => self.on_out_answer(now, leg, tx, &response),
             // ... or answers after all: ACK and BYE it.
@@ -131,7 +129,9 @@ impl<M: MediaControl> Conversation<M> {
             .reason()
             .unwrap_or_else(|| default_reason(status))
             .to_string();
-        let Some(il) = self.leg_mut(inbound) else { return };
+        let Some(il) = self.leg_mut(inbound) else {
+            return;
+        };
         let Some(mut builder) = invite_response(il, status, &reason) else {
             return;
         };
@@ -206,7 +206,10 @@ impl<M: MediaControl> Conversation<M> {
             .and_then(Leg::outbound)
             .is_some_and(|o| o.offered && !o.own_offer);
         if offered_to_from
-            && let Some(offer) = self.leg(to).and_then(Leg::inbound).and_then(|i| i.offer.clone())
+            && let Some(offer) = self
+                .leg(to)
+                .and_then(Leg::inbound)
+                .and_then(|i| i.offer.clone())
         {
             self.media
                 .set_remote(to_ep, &remote_targets_answered(&offer, sdp));
@@ -226,7 +229,10 @@ impl<M: MediaControl> Conversation<M> {
         let Leg { dir, sig, .. } = l;
         let Dir::Out(out) = dir else { return };
         if out.answered {
-            let to_tag = response.to_header().ok().and_then(|t| t.tag().map(str::to_string));
+            let to_tag = response
+                .to_header()
+                .ok()
+                .and_then(|t| t.tag().map(str::to_string));
             let same = sig
                 .dialog
                 .as_ref()
@@ -267,7 +273,9 @@ impl<M: MediaControl> Conversation<M> {
         {
             sig.timer = Some(n.timer(Role::Uac, now));
         }
-        let won = self.dial(dial).is_some_and(|d| d.winner.is_none() && !d.done);
+        let won = self
+            .dial(dial)
+            .is_some_and(|d| d.winner.is_none() && !d.done);
         if over || !won {
             // The 2xx crossed our CANCEL, or another leg already won: confirm
             // and hang up at once (§9.1, §15).
@@ -503,7 +511,10 @@ impl<M: MediaControl> Conversation<M> {
         out.complete();
         let cancel = std::mem::replace(&mut out.cancel, CancelState::None);
         let dial = out.dial;
-        if matches!(cancel, CancelState::Sent(CancelWhy::Over) | CancelState::Pending(CancelWhy::Over)) {
+        if matches!(
+            cancel,
+            CancelState::Sent(CancelWhy::Over) | CancelState::Pending(CancelWhy::Over)
+        ) {
             self.event(Event::LegFailed {
                 leg,
                 failure: LegFailure::Cancelled,
@@ -519,4 +530,3 @@ impl<M: MediaControl> Conversation<M> {
         self.attempt_failed(now, leg, failure, status);
     }
 }
-

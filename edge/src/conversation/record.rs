@@ -50,7 +50,10 @@ pub struct LegRecord {
 }
 
 impl ConversationRecord {
-    pub(crate) fn build<M: MediaControl>(c: &Conversation<M>, outcome: Outcome) -> ConversationRecord {
+    pub(crate) fn build<M: MediaControl>(
+        c: &Conversation<M>,
+        outcome: Outcome,
+    ) -> ConversationRecord {
         let inbound = c.first_inbound();
         let info = c.info.as_ref().and_then(|i| i.inbound.as_ref());
         let outs: Vec<&Leg> = c.legs.iter().filter(|l| !l.is_inbound()).collect();
@@ -60,7 +63,10 @@ impl ConversationRecord {
             .find(|l| l.answered_at.is_some())
             .or(outs.last())
             .copied();
-        let counters = |l: &Leg| l.counters.or_else(|| l.endpoint.and_then(|ep| c.media.counters(ep)));
+        let counters = |l: &Leg| {
+            l.counters
+                .or_else(|| l.endpoint.and_then(|ep| c.media.counters(ep)))
+        };
         ConversationRecord {
             id: c.ctx.id,
             trunk_in: inbound.and_then(|l| l.trunk.clone()),

@@ -185,7 +185,7 @@ impl RealMedia {
     }
 
     fn taken(&self, side: voxgate_media::Side) -> bool {
-        self.sides.iter().any(|s| *s == Some(side))
+        self.sides.contains(&Some(side))
     }
 }
 

@@ -217,11 +217,21 @@ impl<M: MediaControl> Conversation<M> {
         cause: EndCause,
         status: Option<u16>,
     ) {
-        let dials: Vec<DialId> = self.dials.iter().filter(|d| !d.done).map(|d| d.id).collect();
+        let dials: Vec<DialId> = self
+            .dials
+            .iter()
+            .filter(|d| !d.done)
+            .map(|d| d.id)
+            .collect();
         for d in dials {
             self.abandon_dial(now, d);
         }
-        let legs: Vec<LegId> = self.legs.iter().filter(|l| l.is_live()).map(|l| l.id).collect();
+        let legs: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.is_live())
+            .map(|l| l.id)
+            .collect();
         for leg in legs {
             self.hang_up_leg(now, leg, side, cause, status);
         }

@@ -28,7 +28,8 @@ pub(crate) fn parse_refer_to(value: &str) -> Option<(String, Option<String>)> {
     let replaces = headers.and_then(|h| {
         h.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=')?;
-            k.eq_ignore_ascii_case("Replaces").then(|| percent_decode(v))
+            k.eq_ignore_ascii_case("Replaces")
+                .then(|| percent_decode(v))
         })
     });
     Some((target.to_string(), replaces))
@@ -145,7 +146,14 @@ impl<M: MediaControl> Conversation<M> {
         Ok(())
     }
 
-    fn respond_refer(&mut self, leg: LegId, tx: TxId, request: &Message, status: u16, reason: &str) {
+    fn respond_refer(
+        &mut self,
+        leg: LegId,
+        tx: TxId,
+        request: &Message,
+        status: u16,
+        reason: &str,
+    ) {
         let tag = self.leg(leg).and_then(Leg::local_tag);
         let r = match self.leg(leg).and_then(|l| l.sig.dialog.as_ref()) {
             Some(d) => d.response(request, status, reason, None).build_message(),

@@ -67,7 +67,9 @@ fn a_preferred_codec_wins_when_offered() {
 
 #[test]
 fn nothing_in_common_is_an_error() {
-    let offer = sdp("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n");
+    let offer = sdp(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n",
+    );
     let r = answer(
         &offer,
         &Capabilities::voice_default(),
@@ -78,7 +80,9 @@ fn nothing_in_common_is_an_error() {
     );
     assert_eq!(r, Err(NoCommonCodec));
     // SRTP lines are not ours to answer yet.
-    let srtp = sdp("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n");
+    let srtp = sdp(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n",
+    );
     let r = answer(
         &srtp,
         &Capabilities::voice_default(),
@@ -124,7 +128,10 @@ fn our_offer_lists_every_codec_and_parses() {
     assert_eq!(o.media()[0].formats(), ["0", "8", "101"]);
     assert_eq!(o.media()[0].port(), 20004);
     let text = String::from_utf8(o.to_bytes()).unwrap();
-    assert!(text.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"), "{text}");
+    assert!(
+        text.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"),
+        "{text}"
+    );
     assert_eq!(SessionDescription::parse(text.as_bytes()).unwrap(), o);
     assert_eq!(selected(&o).unwrap().name, "PCMU");
 }
@@ -144,7 +151,11 @@ fn a_reoffer_changes_direction_and_bumps_the_version_once() {
     assert_eq!(hold.origin().sess_version, v1 + 1);
     assert_eq!(hold.origin().sess_id, first.origin().sess_id);
     let again = reoffer(&hold, Direction::SendOnly, &mut origin);
-    assert_eq!(again.origin().sess_version, v1 + 1, "unchanged SDP keeps its version");
+    assert_eq!(
+        again.origin().sess_version,
+        v1 + 1,
+        "unchanged SDP keeps its version"
+    );
 }
 
 #[test]
@@ -154,7 +165,9 @@ fn capabilities_by_name() {
     assert_eq!(caps.codecs()[0].name, "PCMA");
     assert_eq!(
         Capabilities::from_names(&["opus"]),
-        Err(UnknownCodec { name: "opus".into() })
+        Err(UnknownCodec {
+            name: "opus".into()
+        })
     );
     let only = Capabilities::voice_default().restricted_to(&Selected {
         name: "pcma".into(),
@@ -170,6 +183,9 @@ fn capabilities_by_name() {
 #[test]
 fn fingerprints_are_found_at_either_level() {
     assert!(!has_fingerprint(&sdp(OFFER)));
-    let dtls = OFFER.replace("a=sendrecv\r\n", "a=sendrecv\r\na=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n");
+    let dtls = OFFER.replace(
+        "a=sendrecv\r\n",
+        "a=sendrecv\r\na=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n",
+    );
     assert!(has_fingerprint(&sdp(&dtls)));
 }

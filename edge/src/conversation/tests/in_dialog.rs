@@ -80,7 +80,10 @@ fn crossing_byes_send_one_bye_per_leg() {
 #[test]
 fn hangup_command_byes_both_legs() {
     let (mut h, _) = Harness::established(CALLS);
-    let out = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
+    let out = h.feed(Input::Command(Command::Hangup {
+        leg: None,
+        status: None,
+    }));
     assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
     let to_a = out.sent_to(Method::Bye, A_ADDR);
     let to_b = out.sent_to(Method::Bye, "203.0.113.7:5060");
@@ -184,7 +187,13 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
     let (tx, to_b, _) = a_holds(&mut h);
     let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
     // The hold counts once B accepted it.
-    assert_eq!(out.events(), vec![Event::Held { leg: LegId(1), by: Side::Caller }]);
+    assert_eq!(
+        out.events(),
+        vec![Event::Held {
+            leg: LegId(1),
+            by: Side::Caller
+        }]
+    );
     assert!(h.call.media.held[0]);
     let acks = out.transmits();
     assert_eq!(acks.len(), 1);
@@ -222,7 +231,13 @@ fn resume_from_a_is_reported() {
     assert!(body(&to_b.msg).contains("a=sendrecv"));
     assert_eq!(to_b.msg.cseq().unwrap().seq, 3);
     let out = h.b_answers(&to_b, 200, "", Some(SDP_B));
-    assert_eq!(out.events(), vec![Event::Resumed { leg: LegId(1), by: Side::Caller }]);
+    assert_eq!(
+        out.events(),
+        vec![Event::Resumed {
+            leg: LegId(1),
+            by: Side::Caller
+        }]
+    );
     assert!(!h.call.media.held[0]);
 }
 
@@ -417,7 +432,10 @@ fn reliable_provisional_is_relayed_reliably_with_our_rseq() {
     let (_, p) = out.response(183);
     assert!(p.require().any(|r| r == "100rel"));
     let rseq: u32 = p.header(HeaderName::RSeq).unwrap().parse().unwrap();
-    assert_eq!(h.call.leg(LegId(1)).unwrap().inbound().unwrap().rseq_map, vec![(rseq, LegId(2), 77)]);
+    assert_eq!(
+        h.call.leg(LegId(1)).unwrap().inbound().unwrap().rseq_map,
+        vec![(rseq, LegId(2), 77)]
+    );
     assert!(body(p).contains("m=audio 40000 "));
 }
 
@@ -478,7 +496,16 @@ fn retransmitted_reliable_provisional_keeps_its_rseq() {
     for (_, r) in out.responses() {
         assert_eq!(r.header(HeaderName::RSeq), Some(first.as_str()));
     }
-    assert_eq!(h.call.leg(LegId(1)).unwrap().inbound().unwrap().rseq_map.len(), 1);
+    assert_eq!(
+        h.call
+            .leg(LegId(1))
+            .unwrap()
+            .inbound()
+            .unwrap()
+            .rseq_map
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -598,7 +625,13 @@ fn inactive_offer_from_b_is_a_hold_by_b() {
     let reinvite = b.request("INVITE", "", Some(("application/sdp", &inactive)));
     let to_a = h.b_sends(reinvite).1.sent(Method::Invite);
     let out = h.a_answers(&to_a, 200, Some(&SDP_A.replace("a=sendrecv", "a=inactive")));
-    assert_eq!(out.events(), vec![Event::Held { leg: LegId(2), by: Side::Callee }]);
+    assert_eq!(
+        out.events(),
+        vec![Event::Held {
+            leg: LegId(2),
+            by: Side::Callee
+        }]
+    );
     assert!(h.call.media.held[1]);
 }
 
@@ -643,7 +676,10 @@ fn a_leg_over_tcp_follows_the_callers_newest_connection() {
         request: info,
         from: tcp(2),
     });
-    let bye = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
+    let bye = h.feed(Input::Command(Command::Hangup {
+        leg: None,
+        status: None,
+    }));
     assert_eq!(bye.sent_to(Method::Bye, A_ADDR).to, tcp(2));
 }
 

@@ -587,7 +587,13 @@ impl Harness {
 
     /// Our To tag on A, from the INVITE's dialog binding.
     pub fn our_a_tag(&self) -> String {
-        self.call.leg(LegId(1)).unwrap().inbound().unwrap().tag.clone()
+        self.call
+            .leg(LegId(1))
+            .unwrap()
+            .inbound()
+            .unwrap()
+            .tag
+            .clone()
     }
 
     /// A request of the caller inside the A dialog.

@@ -8,7 +8,13 @@ use super::*;
 #[test]
 fn invite_sets_info_and_sends_nothing_until_a_command() {
     let (h, out) = Harness::new(CALLS);
-    let info = h.call.info().expect("info").inbound.as_ref().expect("inbound");
+    let info = h
+        .call
+        .info()
+        .expect("info")
+        .inbound
+        .as_ref()
+        .expect("inbound");
     assert_eq!(info.leg, LegId(1));
     assert_eq!(info.trunk.as_str(), "carrier");
     assert_eq!(info.region, "r1");
@@ -52,10 +58,7 @@ fn reject_answers_the_caller_and_ends_the_call() {
     assert_eq!(record.outcome.status, Some(404));
     assert_eq!(record.attempts, 0);
     assert!(h.call.is_ended());
-    assert!(
-        h.feed(Input::Shutdown).is_empty(),
-        "nothing after Ended"
-    );
+    assert!(h.feed(Input::Shutdown).is_empty(), "nothing after Ended");
 }
 
 #[test]
@@ -793,7 +796,10 @@ fn hangup_while_ringing_is_480_and_cancels_b() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
     h.feed(b.response(180, "", None));
-    let out = h.feed(Input::Command(Command::Hangup { leg: None, status: None }));
+    let out = h.feed(Input::Command(Command::Hangup {
+        leg: None,
+        status: None,
+    }));
     assert_eq!(invite_status(&h, &out), vec![480]);
     out.sent(Method::Cancel);
 }

@@ -263,7 +263,10 @@ fn session_timers_off_accept_any_interval() {
 #[test]
 fn media_timeout_hangs_up_both_legs_on_the_virtual_clock() {
     let (mut h, _) = Harness::established(&calls("media_timeout_s = 60"));
-    assert!(h.advance(S(59)).sends().is_empty(), "no verdict before 60 s");
+    assert!(
+        h.advance(S(59)).sends().is_empty(),
+        "no verdict before 60 s"
+    );
     let out = h.advance(S(1));
     let to_a = out.sent_to(Method::Bye, A_ADDR);
     let to_b = out.sent_to(Method::Bye, "203.0.113.7:5060");
@@ -296,7 +299,9 @@ fn a_hold_pauses_the_media_timeout() {
     h.feed(ack);
     let out = h.advance(S(600));
     assert!(
-        out.sends().iter().all(|s| s.msg.method() != Some(&Method::Bye)),
+        out.sends()
+            .iter()
+            .all(|s| s.msg.method() != Some(&Method::Bye)),
         "no media is expected from a held call: {out:#?}"
     );
 }
