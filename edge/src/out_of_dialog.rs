@@ -4,13 +4,20 @@
 
 use voxgate_sip::message::{HeaderName, Message, Method};
 
-/// Methods we implement, for `Allow` (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
+/// Methods we implement, for `Allow` (RFC 3261 §20.5): also those relayed
+/// inside dialogs (MESSAGE, NOTIFY) and REFER, handed to the control plane.
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY, REFER";
+/// Methods valid outside a dialog, for the `Allow` of a 405 or 501 to a
+/// request outside one (RFC 3261 §21.4.6: valid for the address): MESSAGE
+/// and REFER are taken only inside a call.
+pub const ALLOW_OUTSIDE: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+
 /// Bodies we understand, for `Accept` (RFC 3261 §20.1).
 pub const ACCEPT: &str = "application/sdp";
 /// Option tags we support (RFC 3261 §20.37): reliable provisionals
-/// (RFC 3262) and session timers (RFC 4028).
-pub const SUPPORTED: &[&str] = &["100rel", "timer"];
+/// (RFC 3262), session timers (RFC 4028) and Replaces (RFC 3891).
+pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces"];
 
 /// The final answer to a request, before it is turned into a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +87,12 @@ pub fn answer(request: &Message, admission: Admission) -> Option<Answer> {
         | Method::Subscribe
         | Method::Publish
         | Method::Message
-        | Method::Refer => Answer::new(405, "Method Not Allowed").with(HeaderName::Allow, ALLOW),
-        Method::Other(_) => Answer::new(501, "Not Implemented").with(HeaderName::Allow, ALLOW),
+        | Method::Refer => {
+            Answer::new(405, "Method Not Allowed").with(HeaderName::Allow, ALLOW_OUTSIDE)
+        }
+        Method::Other(_) => {
+            Answer::new(501, "Not Implemented").with(HeaderName::Allow, ALLOW_OUTSIDE)
+        }
         Method::Ack => return None,
     })
 }
@@ -177,12 +188,22 @@ mod tests {
 
     #[test]
     fn method_not_allowed_and_not_implemented_carry_allow() {
-        for m in ["REGISTER", "FOOBAR"] {
+        // The methods valid outside a dialog: not REFER or MESSAGE, which a
+        // 405 to them would otherwise list.
+        for m in ["REGISTER", "FOOBAR", "REFER", "MESSAGE"] {
             let a = answer(&req(m, ""), Admission::Open).unwrap();
             assert!(
-                a.headers.contains(&(HeaderName::Allow, ALLOW.to_string())),
+                a.headers
+                    .contains(&(HeaderName::Allow, ALLOW_OUTSIDE.to_string())),
                 "{m}"
             );
+            assert!(!ALLOW_OUTSIDE.contains(m));
+        }
+        // OPTIONS tells every method, those taken in dialogs too.
+        let a = answer(&req("OPTIONS", ""), Admission::Open).unwrap();
+        assert!(a.headers.contains(&(HeaderName::Allow, ALLOW.to_string())));
+        for m in ["MESSAGE", "NOTIFY", "REFER", "UPDATE", "PRACK", "INFO"] {
+            assert!(ALLOW.contains(m), "{m}");
         }
     }
 

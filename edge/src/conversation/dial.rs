@@ -240,6 +240,24 @@ impl<M: MediaControl> Conversation<M> {
                 }
                 None => (None, None, self.ctx.config.calls.max_forwards, false, None),
             };
+        if linked.is_none()
+            && let Some(other) = connect.and_then(|c| self.leg(c))
+        {
+            // Connected to a leg: present that leg's party (the caller of an
+            // inbound leg, the called party of an outbound one).
+            let party = match &other.dir {
+                Dir::In(i) => i.invite.from_header().ok(),
+                Dir::Out(o) => o.invite.to_header().ok(),
+            };
+            display = party
+                .as_ref()
+                .and_then(|p| p.display)
+                .map(|d| d.trim_matches('"').to_string());
+            user = party
+                .as_ref()
+                .and_then(|p| uri_user(p.uri))
+                .map(str::to_string);
+        }
         if let Some(c) = caller_id {
             display = c.display.or(display);
             user = c.user.or(user);

@@ -477,3 +477,95 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_core_never_drops_an_input_silently() {
+        let (mut tx, mut rx) = input_channel();
+        for _ in 0..INPUT_QUEUE {
+            assert_eq!(tx.deliver(Input::ControlGone), Delivery::Queued);
+        }
+        // Past the bound: the conversation is told to end instead, once.
+        assert_eq!(tx.deliver(Input::ControlGone), Delivery::Overflowed);
+        assert_eq!(tx.deliver(Input::ControlGone), Delivery::Overflowed);
+        let mut received = Vec::new();
+        while let Ok(input) = rx.try_recv() {
+            received.push(*input);
+        }
+        assert_eq!(received.len(), INPUT_QUEUE + 1);
+        assert!(matches!(received.last(), Some(Input::Overflow)));
+        // The count went back down as the conversation read.
+        assert_eq!(rx.queued.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn operators_are_counted_too() {
+        let (tx, mut rx) = input_channel();
+        let op = tx.operator();
+        assert!(op.command(Command::Hangup {
+            leg: None,
+            status: None
+        }));
+        assert_eq!(rx.queued.load(Ordering::Relaxed), 1);
+        assert!(matches!(
+            rx.try_recv().map(|i| *i),
+            Ok(Input::Command(Command::Hangup { .. }))
+        ));
+        assert_eq!(rx.queued.load(Ordering::Relaxed), 0);
+        drop(rx);
+        assert!(!op.command(Command::Hangup {
+            leg: None,
+            status: None
+        }));
+    }
+
+    fn ended() -> Event {
+        Event::Ended {
+            side: Side::Edge,
+            cause: EndCause::ControlOverflow,
+        }
+    }
+
+    #[test]
+    fn events_past_the_bound_overflow_and_ended_still_arrives() {
+        let (ev_tx, mut ev_rx) = mpsc::channel(EVENT_QUEUE + 1);
+        let mut events = Events {
+            tx: Some(ev_tx),
+            overflowed: false,
+        };
+        let leg = Event::LegAnswered {
+            leg: LegId(1),
+            early: false,
+        };
+        for _ in 0..EVENT_QUEUE {
+            assert!(events.send(leg.clone()));
+        }
+        assert!(!events.send(leg.clone()), "the bound is reached");
+        // Later events are not queued; the final one is.
+        assert!(events.send(leg.clone()));
+        assert!(events.send(ended()));
+        let mut got = Vec::new();
+        while let Ok(e) = ev_rx.try_recv() {
+            got.push(e);
+        }
+        assert_eq!(got.len(), EVENT_QUEUE + 1);
+        assert_eq!(got.last(), Some(&ended()));
+    }
+
+    #[test]
+    fn a_control_plane_that_dropped_its_events_is_not_an_overflow() {
+        let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE + 1);
+        drop(ev_rx);
+        let mut events = Events {
+            tx: Some(ev_tx),
+            overflowed: false,
+        };
+        for _ in 0..(2 * EVENT_QUEUE) {
+            assert!(events.send(ended()));
+        }
+    }
+}

@@ -7,10 +7,12 @@
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod commands;
 mod in_dialog;
 mod record;
 mod setup;
 mod timers;
+mod transfer;
 
 use super::*;
 use crate::control_plane::Dial;

@@ -766,6 +766,54 @@ fn redirect_is_followed_when_the_route_says_so() {
     assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
 }
 
+fn following_dial(uris: &[&str]) -> Input {
+    Input::Command(Command::Dial(
+        Dial::new(uris.iter().map(|u| dest(u)).collect())
+            .connect(LegId(1))
+            .follow_redirects(true),
+    ))
+}
+
+#[test]
+fn a_redirect_outside_every_trunk_is_not_followed() {
+    // 192.0.2.99 is in no trunk's allow-list: voxgate must not call it.
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(following_dial(&[B1]));
+    let b = BSide::new(out.sent(Method::Invite));
+    let out = h.feed(b.response(302, "Contact: <sip:200@192.0.2.99>\r\n", None));
+    assert!(out.sends().is_empty(), "{out:#?}");
+    assert_eq!(invite_status(&h, &out), vec![480]);
+}
+
+#[test]
+fn a_redirect_loop_is_not_followed() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(following_dial(&[B1]));
+    let b = BSide::new(out.sent(Method::Invite));
+    // Redirected to itself.
+    let out = h.feed(b.response(302, &format!("Contact: <{B1}>\r\n"), None));
+    assert!(out.sends().is_empty());
+    assert_eq!(invite_status(&h, &out), vec![480]);
+}
+
+#[test]
+fn redirections_stop_after_five_hops() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(following_dial(&[B1]));
+    let mut b = BSide::new(out.sent(Method::Invite));
+    for hop in 1..=5 {
+        let out = h.feed(b.response(
+            302,
+            &format!("Contact: <sip:{hop}@203.0.113.{}>\r\n", 20 + hop),
+            None,
+        ));
+        b = BSide::new(out.sent(Method::Invite));
+    }
+    let out = h.feed(b.response(302, "Contact: <sip:6@203.0.113.26>\r\n", None));
+    assert!(out.sends().is_empty(), "a sixth hop is not taken");
+    assert_eq!(invite_status(&h, &out), vec![480]);
+}
+
 // ---- the call ended from outside before answer ----
 
 #[test]

@@ -55,10 +55,29 @@ fn no_ack_from_a_hangs_up_both_legs() {
     assert!(out.sends().is_empty());
     let out = h.advance(MS(1));
     assert_eq!(out.methods(), vec![Method::Bye, Method::Bye]);
+    // The media ports go back now, not when the BYEs settle: a flood of
+    // un-ACKed INVITEs cannot hold the pool for another 32 s.
+    assert_eq!(h.call.media.open_count(), 0);
     let to_a = out.sent_to(Method::Bye, A_ADDR);
     let to_b = out.sent_to(Method::Bye, "203.0.113.7:5060");
     h.a_answers(&to_a, 200, None);
     let out = h.b_answers(&to_b, 200, "", None);
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::NoAck)));
+    let record = out.ended().unwrap();
+    assert_eq!(
+        record.timeline.end,
+        Some(h.start + MS(32_000)),
+        "the CDR says 32 s"
+    );
+}
+
+#[test]
+fn an_unanswered_bye_after_no_ack_keeps_no_ports() {
+    let (mut h, _, _) = answered(CALLS, "", "");
+    h.advance(MS(32_000));
+    assert_eq!(h.call.media.open_count(), 0);
+    // Nobody answers the BYEs: the conversation still ends within 64*T1.
+    let out = h.advance(MS(32_000));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::NoAck)));
 }
 
