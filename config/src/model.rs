@@ -300,6 +300,8 @@ pub struct Route {
     pub trunk: Option<TrunkName>,
     /// Whether a 3xx from a destination is followed (its Contact tried next).
     pub follow_redirects: bool,
+    /// Ring every destination at once (the first answer wins) instead of in order.
+    pub parallel: bool,
     /// How long each attempt may ring; `None` = [`Calls::ring_timeout`].
     pub ring_timeout: Option<Duration>,
 }

@@ -138,6 +138,7 @@ pub(crate) struct RawRoute {
     pub destinations: Option<List<RawDestination>>,
     pub trunk: Option<S<String>>,
     pub follow_redirects: Option<S<bool>>,
+    pub parallel: Option<S<bool>>,
     pub ring_timeout_s: Option<S<i64>>,
 }
 

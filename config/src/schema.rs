@@ -202,6 +202,10 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key("follow_redirects", "true or false (default false)"),
             key(
+                "parallel",
+                "true (ring every destination at once; the first answer wins) or false (in order; default)",
+            ),
+            key(
                 "ring_timeout_s",
                 "seconds 1..=3600 (default: [calls] ring_timeout_s)",
             ),

@@ -112,7 +112,8 @@ pub(crate) fn decide(
         Dial::new(destinations)
             .connect(leg)
             .ring_timeout(route.ring_timeout.unwrap_or(config.calls.ring_timeout))
-            .follow_redirects(route.follow_redirects),
+            .follow_redirects(route.follow_redirects)
+            .parallel_if(route.parallel),
     )
 }
 

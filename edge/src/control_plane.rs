@@ -530,6 +530,12 @@ impl Dial {
         self
     }
 
+    /// Rings every destination at once when `parallel`.
+    pub fn parallel_if(mut self, parallel: bool) -> Dial {
+        self.parallel = parallel;
+        self
+    }
+
     /// Sets the ring timeout.
     pub fn ring_timeout(mut self, timeout: Duration) -> Dial {
         self.ring_timeout = Some(timeout);

@@ -59,6 +59,7 @@ impl Validator<'_> {
             TrunkName(t.get_ref().clone())
         });
         let follow_redirects = raw.follow_redirects.as_ref().is_some_and(|f| *f.get_ref());
+        let parallel = raw.parallel.as_ref().is_some_and(|p| *p.get_ref());
         let ring_timeout = raw
             .ring_timeout_s
             .as_ref()
@@ -70,6 +71,7 @@ impl Validator<'_> {
             destinations,
             trunk,
             follow_redirects,
+            parallel,
             ring_timeout,
         }
     }

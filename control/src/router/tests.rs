@@ -396,3 +396,20 @@ fn a_reload_applies_to_the_next_call_only() {
     };
     assert_eq!(dial.destinations[0].uri, "sip:+49301234567@203.0.113.30");
 }
+
+#[test]
+fn a_parallel_route_rings_its_destinations_at_once() {
+    let c = config(
+        "[[route]]\nname = \"group\"\nmatch_user = { prefix = \"\" }\nparallel = true\n\
+         destinations = [{ uri = \"sip:198.51.100.9\" }, { uri = \"sip:198.51.100.10\" }]\n",
+    );
+    let Command::Dial(dial) = decide(&c, &trunk("raw"), LegId(1), Some("100")) else {
+        panic!("not routed")
+    };
+    assert!(dial.parallel);
+    assert_eq!(dial.destinations.len(), 2);
+    let Command::Dial(dial) = decide(&config(ROUTES), &trunk("raw"), LegId(1), Some("999")) else {
+        panic!("not routed")
+    };
+    assert!(!dial.parallel, "in order unless the route says so");
+}
