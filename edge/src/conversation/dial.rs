@@ -310,6 +310,9 @@ impl<M: MediaControl> Conversation<M> {
                     return Err(LegFailure::NoMedia);
                 };
                 self.media.set_remote(in_ep, &remote_targets(&offer));
+                // DTLS-SRTP negotiated end to end passes the relay untouched.
+                self.media
+                    .set_dtls_passthrough(in_ep, negotiate::has_fingerprint(&offer));
                 let spec = self.endpoint_spec(dest.trunk.as_ref(), &region, lines, peer);
                 let ep = self
                     .media

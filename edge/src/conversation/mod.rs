@@ -569,7 +569,8 @@ impl<M: MediaControl> Conversation<M> {
             self.reconcile(now);
             let live = self.legs.iter().any(|l| l.is_live());
             let dialing = self.dials.iter().any(|d| !d.done);
-            if !live && !dialing && !self.legs.is_empty() {
+            let started = !self.legs.is_empty() || !self.dials.is_empty();
+            if !live && !dialing && started {
                 let outcome = self.last_end.unwrap_or(Outcome {
                     side: Side::Edge,
                     cause: EndCause::Normal,

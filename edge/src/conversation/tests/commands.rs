@@ -760,3 +760,14 @@ fn commands_to_an_ending_conversation_are_errors() {
     ));
     assert!(out.sends().is_empty());
 }
+
+#[test]
+fn an_originated_dial_to_nowhere_ends_the_conversation() {
+    let mut h = originated();
+    let out = cmd(&mut h, Command::Dial(dial(&["sip:pbx.example"])));
+    assert!(out.events().contains(&Event::DialFailed {
+        dial: DialId(1),
+        status: 480
+    }));
+    assert!(h.call.is_ended(), "no leg, no dial: nothing keeps it");
+}

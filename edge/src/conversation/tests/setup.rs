@@ -970,3 +970,31 @@ fn max_forwards_exhausted_is_483_without_trying_every_destination() {
         status: 483
     }));
 }
+
+#[test]
+fn dtls_srtp_offered_end_to_end_passes_the_relay() {
+    let dtls = SDP_A.replace(
+        "a=sendrecv\r\n",
+        "a=sendrecv\r\na=fingerprint:sha-256 AB:CD:EF\r\na=setup:actpass\r\n",
+    );
+    let (mut h, _) = Harness::with_invite(CALLS, a_invite(Some(&dtls), ""));
+    let (b, out) = h.connected(&[B1]);
+    // The fingerprint and setup go to B untouched (keys stay end to end).
+    let offer = body(&out.sent(Method::Invite).msg).to_string();
+    assert!(offer.contains("a=fingerprint:sha-256 AB:CD:EF"), "{offer}");
+    let answer = SDP_B.replace(
+        "a=sendrecv\r\n",
+        "a=sendrecv\r\na=fingerprint:sha-256 12:34\r\na=setup:active\r\n",
+    );
+    h.feed(b.response(200, "", Some(&answer)));
+    assert_eq!(
+        h.call.media.dtls,
+        vec![true, true],
+        "both endpoints let DTLS through"
+    );
+    // Without a fingerprint, DTLS is not let through.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    assert_eq!(h.call.media.dtls, vec![false, false]);
+}
