@@ -11,7 +11,6 @@ use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFa
 use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
-use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,17 +19,10 @@ use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
 use voxgate_sip::dialog::DialogKey;
 use voxgate_sip::hashing::IdMap;
-use voxgate_sip::message::{Limits, Message, Method, ParseError, response_to};
+use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
 use voxgate_sip::transport::{Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
-
-/// Only used to answer 513 to a datagram above the configured limit: large
-/// enough to index its headers, still bounded.
-const RELAXED_LIMITS: Limits = Limits {
-    max_message_size: 65_535,
-    max_headers: 1024,
-};
 
 /// The edge core. Feed it with `handle_transport` and `handle_timeout`; take
 /// what it wants sent with `poll_transmit` and when to wake it with `poll_timeout`.
@@ -303,18 +295,16 @@ impl Core {
         let transport = peer.transport;
         if oversized {
             self.metrics.parse_error(transport, "too_large");
-            self.answer_too_large(bytes, peer);
+            // §21.5.14 (UDP only: a stream transport closes the connection).
+            self.refuse(&bytes, 513, "Message Too Large", peer);
             return;
         }
         let msg = match Message::parse(bytes.clone(), &self.limits) {
             Ok(msg) => msg,
             Err(e) => {
-                let label = parse_error_label(&e);
-                self.metrics.parse_error(transport, label);
-                debug!(%peer, error = %e, "unparsable message dropped");
-                if label == "too_large" && transport == TransportKind::Udp {
-                    self.answer_too_large(bytes, peer);
-                }
+                self.metrics.parse_error(transport, parse_error_label(&e));
+                debug!(%peer, error = %e, "unparsable message");
+                self.refuse(&bytes, e.status_code(), &e.reason_phrase(), peer);
                 return;
             }
         };
@@ -331,31 +321,27 @@ impl Core {
         if let Err(invalid) = msg.validate() {
             self.metrics.parse_error(transport, "invalid_header");
             debug!(%peer, error = %invalid, "invalid mandatory header");
-            // §8.2: a malformed request gets 400 naming the header, sent
-            // without a transaction; a malformed response or ACK is dropped.
-            if msg.is_request() && msg.method() != Some(&Method::Ack) && msg.top_via().is_ok() {
-                let reason = invalid.to_string();
-                let tag = ids::new_tag();
-                let bytes = response_to(&msg, 400, &reason, Some(&tag), Some(peer.addr)).build();
-                self.out.push_back(Transmit { to: peer, bytes });
-            }
+            self.refuse(msg.raw(), 400, &invalid.to_string(), peer);
             return;
         }
         self.layer.handle_message(now, msg, peer);
     }
 
-    /// RFC 3261 §21.5.14: 513 for a request above our size limit (UDP only;
-    /// a stream transport closes the connection instead).
-    fn answer_too_large(&mut self, bytes: Bytes, peer: Peer) {
-        let Ok(msg) = Message::parse(bytes, &RELAXED_LIMITS) else {
+    /// Answers a message refused before any transaction, without one
+    /// (RFC 3261 §8.2, §21.4: 400 naming the fault, 505 for another SIP
+    /// version, 513 when too large), when it is a request that can be
+    /// answered; responses, ACKs and requests without a readable Via are
+    /// dropped (`Salvage` decides, from the bytes, so that what the strict
+    /// parser refused is answered too).
+    fn refuse(&mut self, raw: &[u8], status: u16, reason: &str, peer: Peer) {
+        let Some(request) = Salvage::read(raw) else {
+            debug!(%peer, status, "refused message dropped: nothing to answer");
             return;
         };
-        if !msg.is_request() || msg.method() == Some(&Method::Ack) || msg.top_via().is_err() {
-            return;
-        }
         let tag = ids::new_tag();
-        let bytes =
-            response_to(&msg, 513, "Message Too Large", Some(&tag), Some(peer.addr)).build();
+        let bytes = request
+            .response(status, reason, Some(&tag), Some(peer.addr))
+            .build();
         self.out.push_back(Transmit { to: peer, bytes });
     }
 
@@ -662,9 +648,7 @@ fn parse_error_label(e: &ParseError) -> &'static str {
         | ParseError::BadVersion
         | ParseError::BadStatusCode => "bad_start_line",
         ParseError::UnsupportedVersion => "unsupported_version",
-        ParseError::BadHeaderLine { .. }
-        | ParseError::HeadersUnterminated
-        | ParseError::NotUtf8 { .. } => "bad_header",
+        ParseError::BadHeaderLine { .. } | ParseError::HeadersUnterminated => "bad_header",
         ParseError::BadContentLength
         | ParseError::DuplicateContentLength
         | ParseError::BodyTruncated { .. } => "bad_content_length",

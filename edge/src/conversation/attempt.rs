@@ -91,7 +91,7 @@ impl<M: MediaControl> Call<M> {
         let caller = a.invite.from_header().ok();
         let display = caller
             .as_ref()
-            .and_then(|c| c.display)
+            .and_then(|c| c.display_lossy())
             .map(|d| d.trim_matches('"').to_string());
         let user = caller
             .as_ref()

@@ -221,7 +221,7 @@ impl<M: MediaControl> Conversation<M> {
                     let caller = i.invite.from_header().ok();
                     let display = caller
                         .as_ref()
-                        .and_then(|c| c.display)
+                        .and_then(|c| c.display_lossy())
                         .map(|d| d.trim_matches('"').to_string());
                     let user = caller
                         .as_ref()
@@ -251,7 +251,7 @@ impl<M: MediaControl> Conversation<M> {
             };
             display = party
                 .as_ref()
-                .and_then(|p| p.display)
+                .and_then(|p| p.display_lossy())
                 .map(|d| d.trim_matches('"').to_string());
             user = party
                 .as_ref()

@@ -700,7 +700,7 @@ pub fn default_reason(status: u16) -> &'static str {
 pub(crate) fn party(value: Option<voxgate_sip::message::NameAddr<'_>>) -> Party {
     match value {
         Some(na) => Party {
-            display: na.display.map(|d| d.trim_matches('"').to_string()),
+            display: na.display_lossy().map(|d| d.trim_matches('"').to_string()),
             user: uri_user(na.uri).map(str::to_string),
             uri: na.uri.to_string(),
         },

@@ -67,9 +67,10 @@ pub(crate) fn as_request_uri(uri: &str) -> Cow<'_, str> {
 /// (`"display" <uri>;params`) so that appending `;tag=` stays unambiguous.
 pub(crate) fn name_addr_without_tag(na: &NameAddr<'_>) -> String {
     let mut out = String::with_capacity(na.uri.len() + 16);
-    if let Some(d) = na.display {
+    // Lossy: a Latin-1 name is sent on as UTF-8 (RFC 3261 wants UTF-8).
+    if let Some(d) = na.display_lossy() {
         out.push('"');
-        out.push_str(d);
+        out.push_str(&d);
         out.push_str("\" ");
     }
     out.push('<');

@@ -47,50 +47,70 @@ impl Message {
         }
     }
 
-    /// The reason phrase (possibly empty); `None` for requests.
+    /// The reason phrase (possibly empty); `None` for requests, and for a
+    /// phrase that is not UTF-8 (callers fall back to the status's default).
     pub fn reason(&self) -> Option<&str> {
         match &self.start {
-            StartLine::Response { reason, .. } => Some(self.raw_str(reason.clone())),
+            StartLine::Response { reason, .. } => self.text(reason.clone()),
             StartLine::Request { .. } => None,
         }
     }
 
     /// Every header line, in order.
     pub fn headers(&self) -> impl Iterator<Item = HeaderRef<'_>> {
-        self.headers.iter().map(|e| HeaderRef {
-            name: self.raw_str(e.name.clone()),
-            known: e.known,
-            value: self.value_of(e),
+        self.headers.iter().map(|e| {
+            let value_bytes = self.value_bytes(e);
+            HeaderRef {
+                name: self.raw_str(e.name.clone()),
+                known: e.known,
+                value: std::str::from_utf8(value_bytes).unwrap_or_default(),
+                value_bytes,
+            }
         })
     }
 
-    /// The value of the first line of header `name`.
+    /// The value of the first UTF-8 line of header `name` (a line that is
+    /// not UTF-8 reads only through [`header_bytes`](Self::header_bytes)).
     pub fn header(&self, name: HeaderName) -> Option<&str> {
         self.header_lines(name).next()
     }
 
-    /// The value of the first line of any header, by name (case-insensitive;
-    /// compact and long forms of known headers are equivalent).
+    /// The value of the first line of header `name`, as received.
+    pub fn header_bytes(&self, name: HeaderName) -> Option<&[u8]> {
+        self.header_lines_bytes(name).next()
+    }
+
+    /// The value of the first UTF-8 line of any header, by name
+    /// (case-insensitive; compact and long forms of known headers are
+    /// equivalent).
     pub fn header_by_name(&self, name: &str) -> Option<&str> {
         if let Some(known) = HeaderName::from_name(name) {
             return self.header(known);
         }
         self.headers
             .iter()
-            .find(|e| e.known.is_none() && self.raw_str(e.name.clone()).eq_ignore_ascii_case(name))
-            .map(|e| self.value_of(e))
+            .filter(|e| {
+                e.known.is_none() && self.raw_str(e.name.clone()).eq_ignore_ascii_case(name)
+            })
+            .find_map(|e| std::str::from_utf8(self.value_bytes(e)).ok())
     }
 
-    /// The value of every line of header `name`, in order.
+    /// The value of every UTF-8 line of header `name`, in order.
     pub fn header_lines(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.header_lines_bytes(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The value of every line of header `name`, as received, in order.
+    pub fn header_lines_bytes(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
         self.headers
             .iter()
             .filter(move |e| e.known == Some(name))
-            .map(|e| self.value_of(e))
+            .map(|e| self.value_bytes(e))
     }
 
-    /// Every comma-separated value of header `name` across all its lines,
-    /// trimmed; commas inside quoted strings and `<...>` do not split.
+    /// Every comma-separated value of header `name` across all its UTF-8
+    /// lines, trimmed; commas inside quoted strings and `<...>` do not split.
     /// Only meaningful for list-valued headers (not Date, WWW-Authenticate…).
     pub fn header_values(&self, name: HeaderName) -> impl Iterator<Item = &str> {
         self.header_lines(name).flat_map(CommaSplit::new)
@@ -113,10 +133,11 @@ impl Message {
             .unwrap_or(Err(Invalid::Missing(HeaderName::Via)))
     }
 
-    /// Every Via value, top first.
+    /// Every Via value, top first; a Via line that is not UTF-8 reads as
+    /// one malformed value.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, Invalid>> {
-        self.header_values(HeaderName::Via)
-            .map(|v| Via::parse(v).ok_or(Invalid::Malformed(HeaderName::Via)))
+        self.text_values(HeaderName::Via)
+            .map(|v| v.and_then(|v| Via::parse(v).ok_or(Invalid::Malformed(HeaderName::Via))))
     }
 
     /// The From header.
@@ -130,40 +151,39 @@ impl Message {
     }
 
     fn single_name_addr(&self, name: HeaderName) -> Result<NameAddr<'_>, Invalid> {
-        let v = self.header(name).ok_or(Invalid::Missing(name))?;
-        NameAddr::parse(v).ok_or(Invalid::Malformed(name))
+        let v = self.header_bytes(name).ok_or(Invalid::Missing(name))?;
+        NameAddr::parse_bytes(v, false).ok_or(Invalid::Malformed(name))
     }
 
     /// The Call-ID: `word ["@" word]`, no whitespace.
     pub fn call_id(&self) -> Result<&str, Invalid> {
         let v = self
-            .header(HeaderName::CallId)
+            .header_bytes(HeaderName::CallId)
             .ok_or(Invalid::Missing(HeaderName::CallId))?;
         // One pass: printable ASCII without list/param delimiters, one `@` at most.
         let mut ats = 0u32;
         let ok = !v.is_empty()
-            && v.bytes().all(|b| {
+            && v.iter().all(|&b| {
                 ats += u32::from(b == b'@');
                 b.is_ascii_graphic() && b != b',' && b != b';' && ats <= 1
             });
-        if ok {
-            Ok(v)
-        } else {
-            Err(Invalid::Malformed(HeaderName::CallId))
+        match std::str::from_utf8(v) {
+            Ok(v) if ok => Ok(v),
+            _ => Err(Invalid::Malformed(HeaderName::CallId)),
         }
     }
 
     /// The CSeq header.
     pub fn cseq(&self) -> Result<CSeq, Invalid> {
         let v = self
-            .header(HeaderName::CSeq)
+            .header_text(HeaderName::CSeq)?
             .ok_or(Invalid::Missing(HeaderName::CSeq))?;
         CSeq::parse(v).ok_or(Invalid::Malformed(HeaderName::CSeq))
     }
 
     /// Max-Forwards, if present.
     pub fn max_forwards(&self) -> Result<Option<u32>, Invalid> {
-        let Some(v) = self.header(HeaderName::MaxForwards) else {
+        let Some(v) = self.header_text(HeaderName::MaxForwards)? else {
             return Ok(None);
         };
         if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -176,23 +196,51 @@ impl Message {
 
     /// Every Contact value; a wildcard reads as uri `"*"`.
     pub fn contacts(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
-        self.header_values(HeaderName::Contact)
-            .map(|v| NameAddr::parse_contact(v).ok_or(Invalid::Malformed(HeaderName::Contact)))
+        self.name_addrs_as(HeaderName::Contact, true)
     }
 
     /// Every Route value, in order.
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
-        self.name_addrs(HeaderName::Route)
+        self.name_addrs_as(HeaderName::Route, false)
     }
 
     /// Every Record-Route value, in order.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
-        self.name_addrs(HeaderName::RecordRoute)
+        self.name_addrs_as(HeaderName::RecordRoute, false)
     }
 
-    fn name_addrs(&self, name: HeaderName) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
-        self.header_values(name)
-            .map(move |v| NameAddr::parse(v).ok_or(Invalid::Malformed(name)))
+    /// Every name-addr of header `name`; split and parsed as bytes, so a
+    /// display name that is not UTF-8 costs only the display name.
+    fn name_addrs_as(
+        &self,
+        name: HeaderName,
+        allow_star: bool,
+    ) -> impl Iterator<Item = Result<NameAddr<'_>, Invalid>> {
+        self.header_lines_bytes(name)
+            .flat_map(CommaSplit::<[u8]>::new)
+            .map(move |v| NameAddr::parse_bytes(v, allow_star).ok_or(Invalid::Malformed(name)))
+    }
+
+    /// Every comma-separated value of header `name`; a line that is not
+    /// UTF-8 yields one `Malformed` in its place, so a checker cannot
+    /// overlook it.
+    fn text_values(&self, name: HeaderName) -> impl Iterator<Item = Result<&str, Invalid>> {
+        self.header_lines_bytes(name)
+            .flat_map(move |line| match std::str::from_utf8(line) {
+                Ok(text) => TextValues::Split(CommaSplit::new(text)),
+                Err(_) => TextValues::Bad(Some(Invalid::Malformed(name))),
+            })
+    }
+
+    /// The first line of header `name` as text: `Ok(None)` when absent,
+    /// `Malformed` when it is not UTF-8.
+    pub(crate) fn header_text(&self, name: HeaderName) -> Result<Option<&str>, Invalid> {
+        match self.header_bytes(name) {
+            None => Ok(None),
+            Some(v) => std::str::from_utf8(v)
+                .map(Some)
+                .map_err(|_| Invalid::Malformed(name)),
+        }
     }
 
     /// Content-Length, if present (parse checked its syntax).
@@ -223,7 +271,7 @@ impl Message {
 
     /// Session-Expires (RFC 4028), if present.
     pub fn session_expires(&self) -> Result<Option<SessionExpires>, Invalid> {
-        match self.header(HeaderName::SessionExpires) {
+        match self.header_text(HeaderName::SessionExpires)? {
             None => Ok(None),
             Some(v) => SessionExpires::parse(v)
                 .map(Some)
@@ -231,23 +279,42 @@ impl Message {
         }
     }
 
-    /// Text of a range of the raw message. Parse checked the header section
-    /// is UTF-8 and cut ranges at ASCII delimiters, so this never falls back.
+    /// Text of a range of the raw message that parse checked to be ASCII
+    /// or UTF-8 (header names, the Request-URI); never falls back then.
     fn raw_str(&self, r: Range<usize>) -> &str {
-        self.raw
-            .get(r)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.text(r).unwrap_or_default()
     }
 
-    fn value_of(&self, e: &HeaderEntry) -> &str {
+    /// Text of a range of the raw message, if it is UTF-8.
+    fn text(&self, r: Range<usize>) -> Option<&str> {
+        self.raw.get(r).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    fn value_bytes(&self, e: &HeaderEntry) -> &[u8] {
         if e.folded {
             self.unfolded
                 .as_deref()
                 .and_then(|u| u.get(e.value.clone()))
-                .unwrap_or("")
+                .unwrap_or_default()
         } else {
-            self.raw_str(e.value.clone())
+            self.raw.get(e.value.clone()).unwrap_or_default()
+        }
+    }
+}
+
+/// The values of one header line for `Message::text_values`.
+enum TextValues<'a> {
+    Split(CommaSplit<'a, str>),
+    Bad(Option<Invalid>),
+}
+
+impl<'a> Iterator for TextValues<'a> {
+    type Item = Result<&'a str, Invalid>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            TextValues::Split(split) => split.next().map(Ok),
+            TextValues::Bad(bad) => bad.take().map(Err),
         }
     }
 }

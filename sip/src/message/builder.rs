@@ -29,9 +29,9 @@ impl MessageBuilder {
     /// Starts a request: `METHOD uri SIP/2.0`.
     pub fn request(method: &Method, uri: &str) -> MessageBuilder {
         let mut buf = BytesMut::with_capacity(512);
-        put_clean(&mut buf, method.as_str());
+        put_clean(&mut buf, method.as_str().as_bytes());
         buf.put_u8(b' ');
-        put_clean(&mut buf, uri);
+        put_clean(&mut buf, uri.as_bytes());
         buf.put_slice(b" SIP/2.0\r\n");
         MessageBuilder { buf, body: None }
     }
@@ -44,7 +44,7 @@ impl MessageBuilder {
         let _ = write!(code, "{status:03}");
         buf.put_slice(code.as_bytes());
         buf.put_u8(b' ');
-        put_clean(&mut buf, reason);
+        put_clean(&mut buf, reason.as_bytes());
         buf.put_slice(b"\r\n");
         MessageBuilder { buf, body: None }
     }
@@ -60,13 +60,32 @@ impl MessageBuilder {
 
     /// Appends a header with the name as given (pass-through). A
     /// Content-Length (or `l`) is ignored: `build` writes it from the body.
-    pub fn header_raw(mut self, name: &str, value: &str) -> MessageBuilder {
+    pub fn header_raw(self, name: &str, value: &str) -> MessageBuilder {
+        self.header_parts(name, &[value.as_bytes()])
+    }
+
+    /// Appends `Name: value` with a value as received, UTF-8 or not (a
+    /// From with a Latin-1 display name echoed in a response).
+    /// Content-Length is ignored: `build` writes it from the body.
+    pub fn header_bytes(self, name: HeaderName, value: &[u8]) -> MessageBuilder {
+        self.header_parts(name.as_str(), &[value])
+    }
+
+    /// Appends `Name: value` with the value given as `parts` joined.
+    pub(crate) fn header_joined(self, name: HeaderName, parts: &[&[u8]]) -> MessageBuilder {
+        self.header_parts(name.as_str(), parts)
+    }
+
+    /// Appends a header whose value is `parts` joined.
+    fn header_parts(mut self, name: &str, parts: &[&[u8]]) -> MessageBuilder {
         if HeaderName::from_name(name) == Some(HeaderName::ContentLength) {
             return self;
         }
-        put_clean(&mut self.buf, name);
+        put_clean(&mut self.buf, name.as_bytes());
         self.buf.put_slice(b": ");
-        put_clean(&mut self.buf, value);
+        for part in parts {
+            put_clean(&mut self.buf, part);
+        }
         self.buf.put_slice(b"\r\n");
         self
     }
@@ -96,7 +115,7 @@ impl MessageBuilder {
         };
         if let Some((ct, _)) = &body {
             buf.put_slice(b"Content-Type: ");
-            put_clean(&mut buf, ct);
+            put_clean(&mut buf, ct.as_bytes());
             buf.put_slice(b"\r\n");
         }
         let mut cl = String::with_capacity(24);
@@ -114,10 +133,9 @@ impl MessageBuilder {
     }
 }
 
-/// Writes text with CR and LF replaced by spaces, so no value can inject a
+/// Writes bytes with CR and LF replaced by spaces, so no value can inject a
 /// header line or end the header section early.
-fn put_clean(buf: &mut BytesMut, s: &str) {
-    let bytes = s.as_bytes();
+fn put_clean(buf: &mut BytesMut, bytes: &[u8]) {
     if memchr::memchr2(b'\r', b'\n', bytes).is_none() {
         buf.put_slice(bytes);
     } else {
@@ -142,46 +160,66 @@ pub fn response_to(
     source: Option<SocketAddr>,
 ) -> MessageBuilder {
     let mut b = MessageBuilder::response(status, reason);
-    let mut lines = request.header_lines(HeaderName::Via);
+    // Copied as received: what the response must echo may hold bytes that
+    // are not UTF-8 (a Latin-1 display name), and dropping it would make the
+    // response unmatchable.
+    let mut lines = request.header_lines_bytes(HeaderName::Via);
     if let Some(first) = lines.next() {
-        let (top, rest) = split_first_value(first);
-        b = b.header(HeaderName::Via, &top_via_for_response(top, source));
-        if !rest.is_empty() {
-            b = b.header(HeaderName::Via, rest);
-        }
+        b = with_top_via(b, first, source);
         for line in lines {
-            b = b.header(HeaderName::Via, line);
+            b = b.header_bytes(HeaderName::Via, line);
         }
     }
-    if let Some(from) = request.header(HeaderName::From) {
-        b = b.header(HeaderName::From, from);
+    if let Some(from) = request.header_bytes(HeaderName::From) {
+        b = b.header_bytes(HeaderName::From, from);
     }
-    if let Some(to) = request.header(HeaderName::To) {
+    if let Some(to) = request.header_bytes(HeaderName::To) {
         let has_tag = request
             .to_header()
             .map(|t| t.tag().is_some())
             .unwrap_or(true);
         b = match to_tag {
-            Some(tag) if !has_tag => b.header(HeaderName::To, &format!("{to};tag={tag}")),
-            _ => b.header(HeaderName::To, to),
+            Some(tag) if !has_tag => {
+                b.header_joined(HeaderName::To, &[to, b";tag=", tag.as_bytes()])
+            }
+            _ => b.header_bytes(HeaderName::To, to),
         };
     }
     for name in [HeaderName::CallId, HeaderName::CSeq] {
-        if let Some(v) = request.header(name) {
-            b = b.header(name, v);
+        if let Some(v) = request.header_bytes(name) {
+            b = b.header_bytes(name, v);
         }
     }
     if status == 100
-        && let Some(ts) = request.header(HeaderName::Timestamp)
+        && let Some(ts) = request.header_bytes(HeaderName::Timestamp)
     {
-        b = b.header(HeaderName::Timestamp, ts);
+        b = b.header_bytes(HeaderName::Timestamp, ts);
     }
     b
 }
 
+/// Appends the request's first Via line: its first value with `received`
+/// and `rport` (when it is text), then the rest of the line.
+pub(crate) fn with_top_via(
+    b: MessageBuilder,
+    line: &[u8],
+    source: Option<SocketAddr>,
+) -> MessageBuilder {
+    let Ok(line) = std::str::from_utf8(line) else {
+        return b.header_bytes(HeaderName::Via, line);
+    };
+    let (top, rest) = split_first_value(line);
+    let b = b.header(HeaderName::Via, &top_via_for_response(top, source));
+    if rest.is_empty() {
+        b
+    } else {
+        b.header(HeaderName::Via, rest)
+    }
+}
+
 /// The first top-level value of a Via line and the rest after its comma.
 fn split_first_value(line: &str) -> (&str, &str) {
-    match top_level_comma(line) {
+    match top_level_comma(line.as_bytes()) {
         Some(i) => (line[..i].trim(), line[i + 1..].trim()),
         None => (line.trim(), ""),
     }
@@ -234,8 +272,8 @@ fn top_via_value(invite: &Message) -> Result<&str, Invalid> {
     Ok(split_first_value(line).0)
 }
 
-fn require(m: &Message, name: HeaderName) -> Result<&str, Invalid> {
-    m.header(name).ok_or(Invalid::Missing(name))
+fn require(m: &Message, name: HeaderName) -> Result<&[u8], Invalid> {
+    m.header_bytes(name).ok_or(Invalid::Missing(name))
 }
 
 /// Start of an ACK or CANCEL for `invite`: Request-URI, single top Via,
@@ -248,12 +286,12 @@ fn in_transaction_request(
     let cseq = invite.cseq()?;
     let mut b =
         MessageBuilder::request(method, uri).header(HeaderName::Via, top_via_value(invite)?);
-    for route in invite.header_lines(HeaderName::Route) {
-        b = b.header(HeaderName::Route, route);
+    for route in invite.header_lines_bytes(HeaderName::Route) {
+        b = b.header_bytes(HeaderName::Route, route);
     }
     b = b
         .header(HeaderName::MaxForwards, "70")
-        .header(HeaderName::From, require(invite, HeaderName::From)?);
+        .header_bytes(HeaderName::From, require(invite, HeaderName::From)?);
     Ok((b, cseq.seq))
 }
 
@@ -263,8 +301,8 @@ fn in_transaction_request(
 pub fn ack_for_non_2xx(invite: &Message, response: &Message) -> Result<Bytes, Invalid> {
     let (b, seq) = in_transaction_request(invite, &Method::Ack)?;
     let to = require(response, HeaderName::To)?;
-    Ok(b.header(HeaderName::To, to)
-        .header(HeaderName::CallId, require(invite, HeaderName::CallId)?)
+    Ok(b.header_bytes(HeaderName::To, to)
+        .header_bytes(HeaderName::CallId, require(invite, HeaderName::CallId)?)
         .header(HeaderName::CSeq, &format!("{seq} ACK"))
         .build())
 }
@@ -273,8 +311,10 @@ pub fn ack_for_non_2xx(invite: &Message, response: &Message) -> Result<Bytes, In
 /// To, From, CSeq number with CANCEL, the top Via only and the Route set.
 pub fn cancel_for(invite: &Message) -> Result<Bytes, Invalid> {
     let (b, seq) = in_transaction_request(invite, &Method::Cancel)?;
-    Ok(b.header(HeaderName::To, require(invite, HeaderName::To)?)
-        .header(HeaderName::CallId, require(invite, HeaderName::CallId)?)
-        .header(HeaderName::CSeq, &format!("{seq} CANCEL"))
-        .build())
+    Ok(
+        b.header_bytes(HeaderName::To, require(invite, HeaderName::To)?)
+            .header_bytes(HeaderName::CallId, require(invite, HeaderName::CallId)?)
+            .header(HeaderName::CSeq, &format!("{seq} CANCEL"))
+            .build(),
+    )
 }

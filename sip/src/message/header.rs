@@ -237,8 +237,12 @@ pub struct HeaderRef<'a> {
     pub name: &'a str,
     /// The known header this name denotes, if any.
     pub known: Option<HeaderName>,
-    /// The value, trimmed, with folded lines joined by a single space.
+    /// The value, trimmed, with folded lines joined by a single space; empty
+    /// when the value is not UTF-8 (`value_bytes` has it then).
     pub value: &'a str,
+    /// The value as received: peers send Latin-1 in display names and
+    /// free-text headers, which is no reason to lose the header.
+    pub value_bytes: &'a [u8],
 }
 
 /// Index entry of one header line. Ranges point into the raw message, or
@@ -253,31 +257,85 @@ pub(crate) struct HeaderEntry {
 
 /// Splits a list-valued header value at top-level commas: commas inside
 /// `"quoted strings"` (with `\` escapes) and `<...>` do not split. Elements
-/// are trimmed; empty elements (`a,,b`) are skipped.
+/// are trimmed; empty elements (`a,,b`) are skipped. Works on text (`&str`)
+/// and on bytes (`&[u8]`, for values that are not UTF-8): it only looks at
+/// ASCII delimiters, so text splits at character boundaries.
 #[derive(Clone, Debug)]
-pub(crate) struct CommaSplit<'a> {
-    rest: &'a str,
+pub(crate) struct CommaSplit<'a, T: ?Sized> {
+    rest: &'a T,
 }
 
-impl<'a> CommaSplit<'a> {
-    pub(crate) fn new(value: &'a str) -> Self {
+impl<'a, T: ?Sized + Splittable> CommaSplit<'a, T> {
+    pub(crate) fn new(value: &'a T) -> Self {
         CommaSplit { rest: value }
     }
 }
 
+/// What `CommaSplit` splits: text or bytes.
+pub(crate) trait Splittable {
+    fn bytes_of(&self) -> &[u8];
+    /// `self[..i]` and `self[i + 1..]`, `i` being an ASCII comma.
+    fn split_at_comma(&self, i: usize) -> (&Self, &Self);
+    fn empty(&self) -> &Self;
+    fn trim_wsp(&self) -> &Self;
+}
+
+impl Splittable for str {
+    fn bytes_of(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    fn split_at_comma(&self, i: usize) -> (&str, &str) {
+        (&self[..i], &self[i + 1..])
+    }
+    fn empty(&self) -> &str {
+        ""
+    }
+    fn trim_wsp(&self) -> &str {
+        self.trim_matches(is_wsp_char)
+    }
+}
+
+impl Splittable for [u8] {
+    fn bytes_of(&self) -> &[u8] {
+        self
+    }
+    fn split_at_comma(&self, i: usize) -> (&[u8], &[u8]) {
+        (&self[..i], &self[i + 1..])
+    }
+    fn empty(&self) -> &[u8] {
+        &[]
+    }
+    fn trim_wsp(&self) -> &[u8] {
+        trim_wsp_bytes(self)
+    }
+}
+
+/// `bytes` without leading and trailing SP / HTAB.
+pub(crate) fn trim_wsp_bytes(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end.max(start)]
+}
+
 /// Byte offset of the first top-level comma in `s`, if any.
-pub(crate) fn top_level_comma(s: &str) -> Option<usize> {
+pub(crate) fn top_level_comma(s: &[u8]) -> Option<usize> {
     // Fast path: no quote or `<` before the first comma (the common case,
     // e.g. Via and option-tag lists) needs no state machine.
-    match memchr::memchr3(b',', b'"', b'<', s.as_bytes()) {
+    match memchr::memchr3(b',', b'"', b'<', s) {
         None => return None,
-        Some(i) if s.as_bytes()[i] == b',' => return Some(i),
+        Some(i) if s[i] == b',' => return Some(i),
         Some(_) => {}
     }
     let mut in_quotes = false;
     let mut in_angle = false;
     let mut escaped = false;
-    for (i, b) in s.bytes().enumerate() {
+    for (i, &b) in s.iter().enumerate() {
         if in_quotes {
             if escaped {
                 escaped = false;
@@ -299,21 +357,21 @@ pub(crate) fn top_level_comma(s: &str) -> Option<usize> {
     None
 }
 
-impl<'a> Iterator for CommaSplit<'a> {
-    type Item = &'a str;
+impl<'a, T: ?Sized + Splittable> Iterator for CommaSplit<'a, T> {
+    type Item = &'a T;
 
-    fn next(&mut self) -> Option<&'a str> {
+    fn next(&mut self) -> Option<&'a T> {
         loop {
-            if self.rest.is_empty() {
+            if self.rest.bytes_of().is_empty() {
                 return None;
             }
-            let (item, rest) = match top_level_comma(self.rest) {
-                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-                None => (self.rest, ""),
+            let (item, rest) = match top_level_comma(self.rest.bytes_of()) {
+                Some(i) => self.rest.split_at_comma(i),
+                None => (self.rest, self.rest.empty()),
             };
             self.rest = rest;
-            let item = item.trim_matches(is_wsp_char);
-            if !item.is_empty() {
+            let item = item.trim_wsp();
+            if !item.bytes_of().is_empty() {
                 return Some(item);
             }
         }
@@ -369,7 +427,7 @@ mod tests {
     #[test]
     fn comma_split_respects_quotes_and_angles() {
         let v = r#""Doe, John" <sip:a@b;x=1,2>;q=1 , <sip:c@d>,, "a\",b" <sip:e@f>"#;
-        let parts: Vec<_> = CommaSplit::new(v).collect();
+        let parts: Vec<&str> = CommaSplit::new(v).collect();
         assert_eq!(
             parts,
             [
@@ -380,5 +438,17 @@ mod tests {
         );
         assert_eq!(CommaSplit::new("  ").count(), 0);
         assert_eq!(CommaSplit::new("\"unterminated, x").count(), 1);
+        // The same split on bytes, with a Latin-1 byte in a quoted string.
+        let v: &[u8] = b"\"Jos\xe9, J\" <sip:a@b>, <sip:c@d>";
+        let parts: Vec<&[u8]> = CommaSplit::new(v).collect();
+        assert_eq!(parts, [&b"\"Jos\xe9, J\" <sip:a@b>"[..], b"<sip:c@d>"]);
+    }
+
+    #[test]
+    fn trim_wsp_bytes_trims_sp_and_htab_only() {
+        assert_eq!(trim_wsp_bytes(b" \ta b\t "), b"a b");
+        assert_eq!(trim_wsp_bytes(b"  "), b"");
+        assert_eq!(trim_wsp_bytes(b""), b"");
+        assert_eq!(trim_wsp_bytes(b"\xe9"), b"\xe9");
     }
 }

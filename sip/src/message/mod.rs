@@ -8,6 +8,11 @@
 //! * `Message::validate` checks the presence and syntax of the mandatory
 //!   headers (Via, From, To, Call-ID, CSeq, Max-Forwards for requests) and
 //!   returns which one is wrong, so the edge can answer 400 naming it.
+//! * `Salvage::read` reads what either refused tolerantly, only to answer
+//!   it (400 naming the fault, 505 for another SIP version), when it is a
+//!   request other than ACK with a readable top Via.
+//! * Header values are bytes: a value that is not UTF-8 (Latin-1 display
+//!   names, Subjects) costs only what reads it as text, not the message.
 //! * Typed accessors parse on demand and borrow from the message.
 //! * Unknown headers are kept byte-exact for pass-through.
 //! * `MessageBuilder` and `response_to` / `ack_for_non_2xx` / `cancel_for`
@@ -43,12 +48,14 @@ mod access;
 mod builder;
 mod header;
 mod parse;
+mod salvage;
 mod typed;
 mod validate;
 
 pub use builder::{MessageBuilder, ack_for_non_2xx, cancel_for, response_to};
 pub use header::{HeaderName, HeaderRef};
 pub use parse::{Limits, ParseError};
+pub use salvage::Salvage;
 pub use typed::{CSeq, NameAddr, Params, Refresher, SessionExpires, Via};
 
 use bytes::Bytes;
@@ -187,5 +194,5 @@ pub struct Message {
     pub(crate) headers: Vec<header::HeaderEntry>,
     pub(crate) body: Range<usize>,
     /// Values of folded header lines, joined; referenced by `HeaderEntry`.
-    pub(crate) unfolded: Option<Box<str>>,
+    pub(crate) unfolded: Option<Box<[u8]>>,
 }

@@ -4,6 +4,11 @@
 //! each header's name and value range and notes folded lines. Only a message
 //! that folds gets a side buffer of joined values; otherwise the index `Vec`
 //! (sized from the line count) is the only allocation.
+//!
+//! Header values are indexed as bytes: RFC 3261 wants UTF-8, but Latin-1
+//! display names and Subjects are common enough that refusing the whole
+//! message for one such byte loses calls. Names, the start line and every
+//! value the stack interprets are checked where they are read (`access.rs`).
 
 use super::header::{HeaderEntry, HeaderName, is_token, is_token_byte};
 use super::typed::is_uri;
@@ -79,12 +84,6 @@ pub enum ParseError {
     /// The header section does not end with an empty line.
     #[error("header section not terminated by an empty line")]
     HeadersUnterminated,
-    /// The header section is not UTF-8.
-    #[error("header section is not UTF-8 (at byte {offset})")]
-    NotUtf8 {
-        /// Offset of the first invalid byte.
-        offset: usize,
-    },
     /// Content-Length is not a non-negative decimal number.
     #[error("malformed Content-Length")]
     BadContentLength,
@@ -103,11 +102,12 @@ pub enum ParseError {
 
 impl ParseError {
     /// The status code to answer with when a response is possible: 505 for
-    /// an unsupported version, 513 for an oversized message, else 400.
+    /// an unsupported version, 513 for a message above the size or header
+    /// count limit, else 400. `reason_phrase` gives the matching phrase.
     pub fn status_code(&self) -> u16 {
         match self {
             ParseError::UnsupportedVersion => 505,
-            ParseError::TooLarge { .. } => 513,
+            ParseError::TooLarge { .. } | ParseError::TooManyHeaders { .. } => 513,
             _ => 400,
         }
     }
@@ -226,11 +226,6 @@ impl Message {
             pos = next;
         };
 
-        if let Err(e) = std::str::from_utf8(&bytes[..head_end]) {
-            return Err(ParseError::NotUtf8 {
-                offset: skip + e.valid_up_to(),
-            });
-        }
         let unfolded = if any_folded {
             Some(unfold(bytes, &mut headers))
         } else {
@@ -246,9 +241,9 @@ impl Message {
                     unfolded
                         .as_deref()
                         .and_then(|u| u.get(e.value.clone()))
-                        .unwrap_or("")
+                        .unwrap_or_default()
                 } else {
-                    std::str::from_utf8(&bytes[e.value.clone()]).unwrap_or("")
+                    &bytes[e.value.clone()]
                 };
                 let declared = parse_content_length(v)?;
                 if declared > available {
@@ -273,17 +268,24 @@ impl Message {
 }
 
 /// `1*DIGIT`, without sign or overflow.
-fn parse_content_length(v: &str) -> Result<usize, ParseError> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+fn parse_content_length(v: &[u8]) -> Result<usize, ParseError> {
+    if v.is_empty() {
         return Err(ParseError::BadContentLength);
     }
-    v.parse().map_err(|_| ParseError::BadContentLength)
+    v.iter().try_fold(0usize, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::BadContentLength);
+        }
+        acc.checked_mul(10)
+            .and_then(|n| n.checked_add(usize::from(b - b'0')))
+            .ok_or(ParseError::BadContentLength)
+    })
 }
 
-/// Joins folded values into one side buffer: each line's text, trimmed,
+/// Joins folded values into one side buffer: each line's bytes, trimmed,
 /// separated by one space; the entries are repointed into the buffer.
-fn unfold(bytes: &[u8], headers: &mut [HeaderEntry]) -> Box<str> {
-    let mut out = String::new();
+fn unfold(bytes: &[u8], headers: &mut [HeaderEntry]) -> Box<[u8]> {
+    let mut out = Vec::new();
     for h in headers.iter_mut().filter(|h| h.folded) {
         let from = out.len();
         let text = &bytes[h.value.clone()];
@@ -296,15 +298,15 @@ fn unfold(bytes: &[u8], headers: &mut [HeaderEntry]) -> Box<str> {
                 continue;
             }
             if i > 0 && out.len() > from {
-                out.push(' ');
+                out.push(b' ');
             }
-            // The header section was checked to be UTF-8 and line breaks
-            // and whitespace are ASCII, so this is whole characters.
-            out.push_str(std::str::from_utf8(&line[r]).unwrap_or(""));
+            // Cut at ASCII line breaks and whitespace only, so UTF-8 text
+            // stays whole characters.
+            out.extend_from_slice(&line[r]);
         }
         h.value = from..out.len();
     }
-    out.into_boxed_str()
+    out.into_boxed_slice()
 }
 
 fn parse_start_line(bytes: &[u8], line: Range<usize>) -> Result<StartLine, ParseError> {
@@ -325,16 +327,13 @@ fn parse_start_line(bytes: &[u8], line: Range<usize>) -> Result<StartLine, Parse
         }
         // `SIP/2.0 100` without SP and reason is tolerated as an empty reason.
         let reason_start = line.start + sp + 1 + 3;
+        // A reason phrase that is not UTF-8 (Latin-1 from old gear) does
+        // not cost the response: `Message::reason` reads it as absent.
         let reason = match rest.get(3) {
             None => reason_start..reason_start,
             Some(b' ') => reason_start + 1..line.end,
             Some(_) => return Err(ParseError::BadStatusCode),
         };
-        if std::str::from_utf8(&bytes[reason.clone()]).is_err() {
-            return Err(ParseError::NotUtf8 {
-                offset: reason.start,
-            });
-        }
         return Ok(StartLine::Response { status, reason });
     }
     // Request-Line: exactly one SP between the three elements and none

@@ -3,7 +3,8 @@
 //! §20.39), CSeq (§20.16), Session-Expires (RFC 4028) and `;params`.
 
 use super::Method;
-use super::header::{is_token, is_token_byte, is_wsp_char};
+use super::header::{is_token, is_token_byte, is_wsp_char, trim_wsp_bytes};
+use std::borrow::Cow;
 
 /// Raw `;name[=value]` parameter text, e.g. `";branch=z9hG4bK1;rport"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +133,12 @@ fn is_param_value(v: &str) -> bool {
 /// Length of the quoted string at the start of `s` (with both quotes),
 /// honouring `\` escapes; `None` when unterminated.
 pub(crate) fn quoted_string_len(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
+    quoted_len(s.as_bytes())
+}
+
+/// `quoted_string_len` on bytes: only ASCII `"` and `\` matter, so it
+/// works on text that is not UTF-8 as well.
+fn quoted_len(bytes: &[u8]) -> Option<usize> {
     if bytes.first() != Some(&b'"') {
         return None;
     }
@@ -263,12 +269,15 @@ fn take_token(s: &str) -> Option<(&str, &str)> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NameAddr<'a> {
     /// Display name: the inside of a quoted string (escapes kept), or the
-    /// unquoted tokens; `None` when absent.
+    /// unquoted tokens; `None` when absent, and when it is not UTF-8 (see
+    /// [`display_lossy`](Self::display_lossy)).
     pub display: Option<&'a str>,
     /// The URI, without `<>`; `"*"` for a wildcard Contact.
     pub uri: &'a str,
     /// Header parameters after the URI.
     pub params: Params<'a>,
+    /// A display name that is not UTF-8, as received (then `display` is None).
+    display_raw: Option<&'a [u8]>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -279,8 +288,61 @@ impl<'a> NameAddr<'a> {
         Self::parse_inner(value, false)
     }
 
-    pub(crate) fn parse_contact(value: &'a str) -> Option<NameAddr<'a>> {
-        Self::parse_inner(value, true)
+    /// `parse` on bytes. Only the display name may be other than UTF-8:
+    /// Latin-1 caller names are common, and the URI and tag, which are
+    /// ASCII, are what the stack needs.
+    pub(crate) fn parse_bytes(value: &'a [u8], allow_star: bool) -> Option<NameAddr<'a>> {
+        if let Ok(text) = std::str::from_utf8(value) {
+            return Self::parse_inner(text, allow_star);
+        }
+        let value = trim_wsp_bytes(value);
+        let (display, rest) = if value.first() == Some(&b'"') {
+            let n = quoted_len(value)?;
+            (&value[1..n - 1], &value[n..])
+        } else {
+            let lt = memchr::memchr(b'<', value)?;
+            let name = trim_wsp_bytes(&value[..lt]);
+            let word_ok = |w: &[u8]| w.iter().all(|&b| is_token_byte(b) || b >= 0x80);
+            if !name.split(|&b| b == b' ' || b == b'\t').all(word_ok) {
+                return None;
+            }
+            (name, &value[lt..])
+        };
+        // The rest must be text, so the display name is what was not.
+        let rest = skip_wsp(std::str::from_utf8(rest).ok()?);
+        if !rest.starts_with('<') {
+            return None;
+        }
+        let na = Self::parse_inner(rest, false)?;
+        Some(NameAddr {
+            display: None,
+            display_raw: Some(display),
+            ..na
+        })
+    }
+
+    /// The display name as received, UTF-8 or not.
+    pub fn display_bytes(&self) -> Option<&'a [u8]> {
+        self.display.map(str::as_bytes).or(self.display_raw)
+    }
+
+    /// The display name as text: as received when UTF-8, otherwise decoded
+    /// as ISO-8859-1 (what such names almost always are), with the C1
+    /// control bytes 0x80–0x9F, which no Latin-1 name holds, as U+FFFD.
+    /// Never fails, so a caller's name is carried rather than lost.
+    pub fn display_lossy(&self) -> Option<Cow<'a, str>> {
+        if let Some(d) = self.display {
+            return Some(Cow::Borrowed(d));
+        }
+        let raw = self.display_raw?;
+        Some(Cow::Owned(
+            raw.iter()
+                .map(|&b| match b {
+                    0x80..=0x9f => char::REPLACEMENT_CHARACTER,
+                    _ => char::from(b),
+                })
+                .collect(),
+        ))
     }
 
     fn parse_inner(value: &'a str, allow_star: bool) -> Option<NameAddr<'a>> {
@@ -290,6 +352,7 @@ impl<'a> NameAddr<'a> {
                 display: None,
                 uri: "*",
                 params: Params::new(""),
+                display_raw: None,
             });
         }
         let (display, rest) = if value.starts_with('"') {
@@ -322,6 +385,7 @@ impl<'a> NameAddr<'a> {
                 display: None,
                 uri,
                 params,
+                display_raw: None,
             });
         };
         let inner = rest.strip_prefix('<')?;
@@ -335,6 +399,7 @@ impl<'a> NameAddr<'a> {
             display,
             uri,
             params,
+            display_raw: None,
         })
     }
 

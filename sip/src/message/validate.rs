@@ -1,7 +1,9 @@
 //! Semantic checks beyond framing (RFC 3261 §8.1.1, §8.2.2; RFC 4475 §3.1.2,
 //! §3.3): the mandatory headers are present once and parse, CSeq names the
 //! request method, and headers we check when present (Contact, Route,
-//! Record-Route, Date, Session-Expires) are well-formed.
+//! Record-Route, Date, Session-Expires) are well-formed. Bytes that are not
+//! UTF-8 make a checked header malformed, except in a name-addr's display
+//! name (From, To, Contact, Route, Record-Route), where they are tolerated.
 
 use super::header::HeaderName;
 use super::{Invalid, Message};
@@ -25,14 +27,14 @@ impl Message {
             vias += 1;
         }
         if vias == 0 {
-            return Err(if self.header(HeaderName::Via).is_some() {
+            return Err(if self.header_bytes(HeaderName::Via).is_some() {
                 Invalid::Malformed(HeaderName::Via)
             } else {
                 Invalid::Missing(HeaderName::Via)
             });
         }
         for name in SINGLE {
-            if self.header_lines(name).nth(1).is_some() {
+            if self.header_lines_bytes(name).nth(1).is_some() {
                 return Err(Invalid::Malformed(name));
             }
         }
@@ -44,7 +46,11 @@ impl Message {
             if cseq.method != *method {
                 return Err(Invalid::CSeqMethodMismatch);
             }
-            if self.header_lines(HeaderName::MaxForwards).nth(1).is_some() {
+            if self
+                .header_lines_bytes(HeaderName::MaxForwards)
+                .nth(1)
+                .is_some()
+            {
                 return Err(Invalid::Malformed(HeaderName::MaxForwards));
             }
             match self.max_forwards()? {
@@ -60,7 +66,7 @@ impl Message {
             r?;
         }
         self.session_expires()?;
-        if let Some(date) = self.header(HeaderName::Date)
+        if let Some(date) = self.header_text(HeaderName::Date)?
             && !is_rfc1123_gmt(date)
         {
             return Err(Invalid::Malformed(HeaderName::Date));
