@@ -127,6 +127,9 @@ pub struct CallTable {
     txs: IdMap<TxId, CallRef>,
     trunks: HashMap<TrunkName, TrunkLoad>,
     next_id: u64,
+    /// Transactions of calls removed since `drain_unbound` last ran: the
+    /// core stops counting the client ones as owed (`Core::unsettled_transactions`).
+    unbound: Vec<TxId>,
 }
 
 impl CallTable {
@@ -288,6 +291,11 @@ impl CallTable {
         }
     }
 
+    /// The transactions of calls removed since the last drain.
+    pub fn drain_unbound(&mut self) -> std::vec::Drain<'_, TxId> {
+        self.unbound.drain(..)
+    }
+
     /// Hands `input` to a conversation. Nothing is dropped silently: a
     /// conversation that has [`INPUT_QUEUE`](crate::conversation::task::INPUT_QUEUE)
     /// inputs queued is told to end instead (and counted by the caller);
@@ -326,6 +334,7 @@ impl CallTable {
         for tx in &link.txs {
             self.txs.remove(tx);
         }
+        self.unbound.extend_from_slice(&link.txs);
         if let Some(load) = link.trunk.as_ref().and_then(|t| self.trunks.get_mut(t)) {
             load.active = load.active.saturating_sub(1);
         }

@@ -113,6 +113,8 @@ impl Core {
     /// Tells every call the node stops: they hang up.
     pub fn shutdown_calls(&mut self) {
         self.calls.broadcast(|| CallInput::Shutdown);
+        // A call whose task is gone was removed by the broadcast.
+        self.release_unbound();
     }
 
     /// Hands an input to a conversation; one that overflowed is counted.
@@ -163,6 +165,10 @@ impl Core {
                 match self.layer.send_request_as(now, tx, request, to) {
                     Ok(_) => {
                         self.calls.bind_tx(call, tx);
+                        if self.calls.by_tx(tx).is_none() {
+                            // The call ended meanwhile: nobody waits for it.
+                            self.layer.set_awaited(tx, false);
+                        }
                         if to.transport.is_reliable() {
                             self.stream_txs.insert(tx, (to.transport, to.addr));
                         }
@@ -208,14 +214,25 @@ impl Core {
 
     /// Transactions still owing a final response or waiting for the ACK of
     /// one; a draining node may stop when this reaches zero (the others only
-    /// absorb retransmissions).
+    /// absorb retransmissions). O(1): the layer keeps the count as
+    /// transactions change, so the driver may ask every loop turn.
     pub fn unsettled_transactions(&self) -> usize {
-        // A client transaction whose call is over (an attempt given up at the
-        // trying timeout, say) owes nobody anything: do not wait for its timer B.
-        self.layer.unsettled_where(|tx, kind| {
-            let client = matches!(kind, TxKind::InviteClient | TxKind::NonInviteClient);
-            !client || self.calls.by_tx(tx).is_some()
-        })
+        self.layer.unsettled()
+    }
+
+    /// A client transaction whose call is over (an attempt given up at the
+    /// trying timeout, say) owes nobody anything: a draining node does not
+    /// wait for its timer B. Server transactions still count: the peer
+    /// waits for their final response or ACK.
+    fn release_unbound(&mut self) {
+        for tx in self.calls.drain_unbound() {
+            if matches!(
+                self.layer.kind(tx),
+                Some(TxKind::InviteClient | TxKind::NonInviteClient)
+            ) {
+                self.layer.set_awaited(tx, false);
+            }
+        }
     }
 
     /// One event from the transports.
@@ -449,6 +466,7 @@ impl Core {
                 _ => {}
             }
         }
+        self.release_unbound();
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
@@ -655,3 +673,6 @@ fn parse_error_label(e: &ParseError) -> &'static str {
         _ => "malformed",
     }
 }
+
+#[cfg(test)]
+mod unsettled_tests;

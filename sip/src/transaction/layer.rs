@@ -79,6 +79,10 @@ struct Entry {
     key: Key,
     /// `key_hash` of the key.
     hash: u64,
+    /// Someone waits for the outcome (see `set_awaited`).
+    awaited: bool,
+    /// Counted in `TransactionLayer::owing`: awaited and not settled.
+    owes: bool,
 }
 
 /// RFC 3261 §17 client and server transactions, sans-IO.
@@ -104,6 +108,9 @@ pub struct TransactionLayer {
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
     counts: [usize; TxKind::ALL.len()],
+    /// Transactions with `owes` set, kept as they change so that a draining
+    /// node can ask every loop turn at O(1).
+    owing: usize,
 }
 
 impl TransactionLayer {
@@ -118,6 +125,7 @@ impl TransactionLayer {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             counts: [0; TxKind::ALL.len()],
+            owing: 0,
         }
     }
 
@@ -429,16 +437,30 @@ impl TransactionLayer {
         self.txs.is_empty()
     }
 
-    /// Live transactions whose outcome is not settled yet: waiting for a
-    /// final response, or for the ACK of a non-2xx. A node that drains waits
-    /// for these only; the rest merely absorb retransmissions. O(n): call it
-    /// while draining, not per message.
+    /// Live transactions whose outcome is not settled yet (waiting for a
+    /// final response, or for the ACK of a non-2xx) and that someone waits
+    /// for (see [`set_awaited`](Self::set_awaited)). A node that drains waits
+    /// for these only; the rest merely absorb retransmissions. O(1): kept
+    /// up to date as transactions change state.
     pub fn unsettled(&self) -> usize {
-        self.unsettled_where(|_, _| true)
+        self.owing
     }
 
-    /// `unsettled`, counting only the transactions `keep` selects (e.g. a
-    /// transaction user's own, leaving out orphans nobody waits for).
+    /// Whether anyone waits for transaction `tx`'s outcome (true when it
+    /// starts). A transaction user sets false for a transaction it gave up
+    /// on (a call that ended with its attempt still ringing, say): the
+    /// transaction runs on to its timers but no longer counts in
+    /// [`unsettled`](Self::unsettled). Unknown ids are ignored.
+    pub fn set_awaited(&mut self, tx: TxId, awaited: bool) {
+        if let Some(entry) = self.txs.get_mut(&tx) {
+            entry.awaited = awaited;
+        }
+        self.recount(tx);
+    }
+
+    /// The unsettled transactions `keep` selects, by a scan: O(n). For tests
+    /// and diagnostics, as a cross-check of [`unsettled`](Self::unsettled)
+    /// (which equals the scan keeping the awaited ones).
     pub fn unsettled_where(&self, keep: impl Fn(TxId, TxKind) -> bool) -> usize {
         self.txs
             .iter()
@@ -505,13 +527,36 @@ impl TransactionLayer {
                 timers,
                 key,
                 hash,
+                awaited: true,
+                owes: false,
             }),
         );
+        self.recount(id);
     }
 
+    /// After a transaction's machine ran: ends it, or re-reads whether it
+    /// owes an outcome. Every state change passes here (or `insert`).
     fn apply(&mut self, id: TxId, flow: Flow) {
         if flow == Flow::Terminate {
             self.terminate(id);
+        } else {
+            self.recount(id);
+        }
+    }
+
+    /// Keeps `owing` exact for transaction `id`: O(1).
+    fn recount(&mut self, id: TxId) {
+        let Some(entry) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let owes = entry.awaited && !entry.machine.is_settled();
+        if owes != entry.owes {
+            entry.owes = owes;
+            if owes {
+                self.owing += 1;
+            } else {
+                self.owing = self.owing.saturating_sub(1);
+            }
         }
     }
 
@@ -519,6 +564,9 @@ impl TransactionLayer {
         let Some(entry) = self.txs.remove(&id) else {
             return;
         };
+        if entry.owes {
+            self.owing = self.owing.saturating_sub(1);
+        }
         match &entry.key {
             Key::Client(_) => self.clients.remove(entry.hash, id),
             Key::Server(_) => self.servers.remove(entry.hash, id),
