@@ -15,6 +15,9 @@ use voxgate_config::Config;
 use voxgate_sip::TransportKind;
 use voxgate_sip::transport::{TransportEvent, TransportHandle};
 
+mod turn;
+use turn::{Driven, Inputs, turn};
+
 /// Instructions to the core task.
 #[derive(Debug)]
 pub enum Command {
@@ -27,10 +30,6 @@ pub enum Command {
     /// Start a conversation with no leg; the session goes back on the channel.
     Originate(tokio::sync::oneshot::Sender<Result<Session, OriginateError>>),
 }
-
-/// Events handled per wake-up before transmits are flushed; bounds latency
-/// while letting a burst share one pass.
-const BATCH: usize = 64;
 
 /// How long calls get to send their BYEs when the node stops.
 const HANGUP_GRACE: Duration = Duration::from_secs(2);
@@ -47,7 +46,71 @@ pub struct Channels {
     pub unsettled: watch::Sender<Option<usize>>,
 }
 
-/// Runs the core until told to stop.
+impl Driven for Core {
+    type Event = TransportEvent;
+    type Action = (ConversationId, Action);
+
+    fn handle_event(&mut self, now: Instant, event: TransportEvent) {
+        self.handle_transport(now, event);
+    }
+
+    fn handle_action(&mut self, now: Instant, (call, action): (ConversationId, Action)) {
+        self.handle_call_action(now, call, action);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Core::handle_timeout(self, now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Core::poll_timeout(self)
+    }
+}
+
+/// The channels as a turn's inputs: read without waiting, time from the clock.
+struct Queued<'a> {
+    calls: &'a mut mpsc::Receiver<(ConversationId, Action)>,
+    events: &'a mut mpsc::Receiver<TransportEvent>,
+}
+
+impl Inputs<Core> for Queued<'_> {
+    fn try_action(&mut self) -> Option<(ConversationId, Action)> {
+        self.calls.try_recv().ok()
+    }
+
+    fn try_event(&mut self) -> Option<TransportEvent> {
+        self.events.try_recv().ok()
+    }
+
+    fn now(&mut self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// What the loop does with a command; the stop deadline when told to stop.
+fn on_command(core: &mut Core, cmd: Option<Command>, draining: &mut bool) -> Option<Instant> {
+    match cmd {
+        Some(Command::Reconfigure(config)) => core.apply_config(config),
+        Some(Command::Drain) => {
+            core.start_draining();
+            *draining = true;
+        }
+        // The transport handle we hold keeps the event channel open,
+        // so the loop ends on an explicit command, not on channel close.
+        Some(Command::Originate(reply)) => core.originate(reply),
+        Some(Command::Stop) | None => {
+            core.shutdown_calls();
+            return Some(Instant::now() + HANGUP_GRACE);
+        }
+    }
+    None
+}
+
+/// Runs the core until told to stop. Each pass: every queued command, then
+/// one [`turn`] (timers, a batch of call actions, a batch of transport
+/// events, timers checked between them, so timers fire on time whatever
+/// the input rate), then spawns and transmits; it sleeps only when a turn
+/// found nothing to do.
 pub async fn run(
     mut core: Core,
     mut ch: Channels,
@@ -56,49 +119,44 @@ pub async fn run(
 ) {
     let mut draining = false;
     let mut stop_at: Option<Instant> = None;
+    let mut commands_open = true;
     loop {
-        let timer = match (core.poll_timeout(), stop_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        // Commands are rare and each one matters (stop, drain): all first.
+        while let Ok(cmd) = ch.commands.try_recv() {
+            if let Some(at) = on_command(&mut core, Some(cmd), &mut draining) {
+                stop_at = Some(at);
+            }
+        }
+        let mut queued = Queued {
+            calls: &mut ch.calls,
+            events: &mut ch.events,
         };
-        tokio::select! {
-            biased;
-            cmd = ch.commands.recv() => match cmd {
-                Some(Command::Reconfigure(config)) => core.apply_config(config),
-                Some(Command::Drain) => {
-                    core.start_draining();
-                    draining = true;
+        let handled = turn(&mut core, &mut queued);
+        if handled == 0 {
+            // Nothing queued: sleep until input arrives or the next deadline
+            // (the next turn fires what fell due).
+            let timer = match (core.poll_timeout(), stop_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            tokio::select! {
+                biased;
+                cmd = ch.commands.recv(), if commands_open => {
+                    // Closed: the edge is gone, which means stop (once).
+                    commands_open = cmd.is_some();
+                    if let Some(at) = on_command(&mut core, cmd, &mut draining) {
+                        stop_at = Some(at);
+                    }
                 }
-                // The transport handle we hold keeps the event channel open,
-                // so the loop ends on an explicit command, not on channel close.
-                Some(Command::Originate(reply)) => core.originate(reply),
-                Some(Command::Stop) | None => {
-                    core.shutdown_calls();
-                    stop_at = Some(Instant::now() + HANGUP_GRACE);
-                }
-            },
-            action = ch.calls.recv() => {
-                if let Some((call, action)) = action {
+                Some((call, action)) = ch.calls.recv() => {
                     core.handle_call_action(Instant::now(), call, action);
-                    for _ in 1..BATCH {
-                        match ch.calls.try_recv() {
-                            Ok((call, action)) => core.handle_call_action(Instant::now(), call, action),
-                            Err(_) => break,
-                        }
-                    }
                 }
-            }
-            event = ch.events.recv() => {
-                let Some(event) = event else { break };
-                core.handle_transport(Instant::now(), event);
-                for _ in 1..BATCH {
-                    match ch.events.try_recv() {
-                        Ok(event) => core.handle_transport(Instant::now(), event),
-                        Err(_) => break,
-                    }
+                event = ch.events.recv() => {
+                    let Some(event) = event else { break };
+                    core.handle_transport(Instant::now(), event);
                 }
+                () = sleep_until(timer) => {}
             }
-            () = sleep_until(timer) => core.handle_timeout(Instant::now()),
         }
         while let Some(new) = core.poll_spawn() {
             tokio::spawn(task::run(
@@ -120,7 +178,7 @@ pub async fn run(
                 debug!(to = %t.to, error = %e, "send failed");
             }
         }
-        // Counting costs O(transactions), so only while draining.
+        // O(1) (the count is kept as transactions change), so every turn.
         if draining {
             ch.unsettled
                 .send_replace(Some(core.unsettled_transactions() + core.active_calls()));
@@ -129,6 +187,11 @@ pub async fn run(
             && (core.active_calls() == 0 || Instant::now() >= at)
         {
             break;
+        }
+        if handled > 0 {
+            // Busy turns never await; let the transports and call tasks
+            // sharing this worker run.
+            tokio::task::yield_now().await;
         }
     }
 }
