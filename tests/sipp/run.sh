@@ -515,6 +515,29 @@ test_bad_cseq_400() {
 	expect_rise voxgate_sip_parse_errors_total 'transport="udp"' "$errs" 1
 }
 
+# Requests the strict parser refuses are answered from what can be read of them.
+test_bad_request_line_400() {
+	local errs
+	errs=$(metric voxgate_sip_parse_errors_total 'transport="udp",reason="bad_start_line"')
+	sipp_ok bad_request_line bad_request_line.xml || return 1
+	expect_rise voxgate_sip_parse_errors_total 'transport="udp",reason="bad_start_line"' "$errs" 1
+}
+
+test_version_505() {
+	local errs
+	errs=$(metric voxgate_sip_parse_errors_total 'transport="udp",reason="unsupported_version"')
+	sipp_ok version_505 version_505.xml || return 1
+	expect_rise voxgate_sip_parse_errors_total 'transport="udp",reason="unsupported_version"' "$errs" 1
+}
+
+# A display name in ISO-8859-1 (not UTF-8) used to make the whole message vanish.
+test_latin1_options_200() {
+	local errs
+	errs=$(metric voxgate_sip_parse_errors_total 'transport="udp"')
+	sipp_ok latin1_options latin1_options.xml || return 1
+	expect_delta voxgate_sip_parse_errors_total 'transport="udp"' "$errs" 0
+}
+
 test_invite_max_forwards_zero_483() { sipp_ok invite_mf0 invite_max_forwards_zero.xml; }
 test_require_unknown_420() { sipp_ok require_unknown require_unknown.xml; }
 test_register_405() { sipp_ok register register.xml; }
@@ -631,6 +654,37 @@ test_options_load_udp() {
 	# 2000 OPTIONS at 200/s; SIPp exits 0 only if every one got its checked 200.
 	sipp_ok options_load options.xml -r 200 -m 2000 -l 400 || return 1
 	expect_rise voxgate_sip_responses_total 'direction="out",transport="udp",method="OPTIONS",status_class="2xx"' "$resp" 2000
+}
+
+# The OPTIONS rate the timers-under-load flood asks SIPp for: above what the debug build
+# handles with the suite's debug logging (about 5000/s on the dev VM), so its queue stays full.
+LOAD_RATE=${VOXGATE_TEST_LOAD_RATE:-8000}
+
+test_timers_under_load() {
+	# A TCP OPTIONS flood keeps voxgate's event queue full (TCP pushes back, so nothing is
+	# lost the way a UDP flood would lose datagrams in the kernel); meanwhile timer G must
+	# still retransmit the 404 at T1 and 2*T1 (invite_timer_g.xml, over UDP). Before the
+	# core loop checked timers every turn, a full queue starved them.
+	local before after rc=0 t0 flood_pid flood=$OUT/timers_load_flood
+	before=$(metric voxgate_sip_requests_total 'direction="in",transport="tcp",method="OPTIONS"')
+	t0=$SECONDS
+	rm -f "$flood".*.log
+	(cd "$HERE" && exec timeout 40 sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/options.xml" -t t1 \
+		-r "$LOAD_RATE" -m $((LOAD_RATE * 10)) -l "$LOAD_RATE" -i 127.0.0.1 -p $((BASE + 12)) \
+		-bind_local -nostdin -timeout 15s -trace_err -error_file "$flood.errors.log") >"$flood.stdout" 2>&1 &
+	flood_pid=$!
+	BG_PIDS+=("$flood_pid")
+	sleep 1.5
+	sipp_ok timers_load_timer_g invite_timer_g.xml -nr || rc=1
+	after=$(metric voxgate_sip_requests_total 'direction="in",transport="tcp",method="OPTIONS"')
+	kill -TERM "$flood_pid" 2>/dev/null
+	wait "$flood_pid" 2>/dev/null
+	local secs=$((SECONDS - t0)) handled=$((after - before))
+	say "  ${DIM}flood: $handled OPTIONS over TCP in ~${secs}s (asked $LOAD_RATE/s)${OFF}"
+	[ "$rc" = 0 ] || { REASON="under load: $REASON"; return 1; }
+	# The flood ran throughout: at least 1000/s reached the core.
+	[ "$handled" -ge $((secs * 1000)) ] 2>/dev/null ||
+		{ REASON="the flood did not load voxgate: $handled OPTIONS in ${secs}s"; EXTRA_FILE=$flood.stdout; return 1; }
 }
 
 test_check_config_sample() {
@@ -946,6 +1000,17 @@ test_call_caller_hangs_up() {
 	calls_empty
 }
 
+test_call_latin1_caller() {
+	local n=1014 log=$OUT/call_latin1_callee.messages.log
+	callee_start call_latin1_callee call_uas.xml || return 1
+	sipp_play call_latin1_caller call_uac_latin1.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? call_latin1_caller call_uac_latin1.xml || return 1
+	# The callee's INVITE presents the caller's name, decoded from ISO-8859-1 to UTF-8.
+	grep -q '^From: "José Müller" <' "$log" ||
+		{ REASON="the callee's INVITE has no From \"José Müller\" in UTF-8: $(grep -m1 '^From:' "$log" | cut -c1-120)"; EXTRA_FILE=$log; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal status=null
+}
+
 test_call_callee_hangs_up() {
 	local n=1003
 	callee_start call_bye_b_callee call_uas_bye.xml || return 1
@@ -1225,6 +1290,9 @@ TESTS=(
 	test_invite_timer_g
 	test_missing_max_forwards_400
 	test_bad_cseq_400
+	test_bad_request_line_400
+	test_version_505
+	test_latin1_options_200
 	test_invite_max_forwards_zero_483
 	test_require_unknown_420
 	test_register_405
@@ -1239,6 +1307,7 @@ TESTS=(
 	test_tls12_tls13_accepted
 	test_sipsak_options
 	test_options_load_udp
+	test_timers_under_load
 	test_check_config_sample
 	test_check_config_errors
 	test_reload_allowlist
@@ -1246,6 +1315,7 @@ TESTS=(
 	test_call_failover_udp
 	test_call_rtp_relay
 	test_call_caller_hangs_up
+	test_call_latin1_caller
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486
