@@ -153,7 +153,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
-         trunk, media_region, route, calls, cdr"
+         trunk, media_region, route, calls, cdr, api"
     );
 }
 
@@ -367,7 +367,7 @@ fn duplicate_listener() {
         at(&e, 17, 11, "listener[1].address"),
         "x.toml:17:11: listener[1].address: udp 127.0.0.1:5060 is also used by \
          listener[0].address (line 7); allowed: one socket per protocol, address and port \
-         (tcp, tls and the admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on \
+         (tcp, tls, the admin and the API HTTP listeners share TCP ports; 0.0.0.0 and [::] take the port on \
          every address)"
     );
     // udp and tcp on one port are two sockets; tcp and tls are not; 0.0.0.0 takes them all.
@@ -398,8 +398,8 @@ fn admin_on_a_listener_port() {
     assert_eq!(
         at(&e, 20, 10, "admin.listen"),
         "x.toml:20:10: admin.listen: tcp 127.0.0.1:5060 is also used by listener[1].address \
-         (line 17); allowed: one socket per protocol, address and port (tcp, tls and the \
-         admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on every address)"
+         (line 17); allowed: one socket per protocol, address and port (tcp, tls, the admin and \
+         the API HTTP listeners share TCP ports; 0.0.0.0 and [::] take the port on every address)"
     );
 }
 

@@ -26,8 +26,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod api;
+mod dispatch;
+mod error;
 mod normalise;
 mod router;
 
+pub use dispatch::Dispatcher;
+pub use error::ControlError;
 pub use normalise::normalise;
 pub use router::{StaticRouter, called_number, route};

@@ -347,6 +347,15 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
+    /// Registers another crate's metrics (the control plane's) so that the one
+    /// `/metrics` shows them; fails on a name already registered.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), MetricsError> {
+        self.registry.register(collector)
+    }
+
     /// Counts a request.
     pub fn request(&self, dir: Direction, transport: TransportKind, method: &Method) {
         let i = (dir as usize * TRANSPORTS + transport_slot(transport)) * METHOD_SLOTS
