@@ -108,3 +108,7 @@ impl ControlPlane for Dispatcher {
         self.api.set_edge(edge);
     }
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

@@ -123,3 +123,6 @@ impl ApiServer {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
