@@ -65,9 +65,27 @@ pub async fn events(
 type Announcements = tokio::sync::broadcast::Receiver<Arc<str>>;
 type Events = tokio::sync::broadcast::Receiver<voxgate_edge::handle::StampedEvent>;
 
+/// The follower's end, as [`follow`] uses it (a WebSocket; a fake in tests).
+pub(crate) trait Socket: Send {
+    /// Sends a message; false when the connection is gone.
+    fn send(&mut self, message: Message) -> impl Future<Output = bool> + Send;
+    /// The next message from the client; `None` once it closed or failed.
+    fn recv(&mut self) -> impl Future<Output = Option<Message>> + Send;
+}
+
+impl Socket for WebSocket {
+    async fn send(&mut self, message: Message) -> bool {
+        WebSocket::send(self, message).await.is_ok()
+    }
+
+    async fn recv(&mut self) -> Option<Message> {
+        WebSocket::recv(self).await.and_then(Result::ok)
+    }
+}
+
 /// Forwards messages until the follower leaves, lags, or the node stops; says which.
-async fn follow(
-    mut socket: WebSocket,
+pub(crate) async fn follow(
+    mut socket: impl Socket,
     mut announcements: Announcements,
     mut events: Events,
     mut stopping: tokio::sync::watch::Receiver<bool>,
@@ -89,12 +107,12 @@ async fn follow(
             incoming = socket.recv() => match incoming {
                 // Pings are answered by the protocol layer; text from the client is
                 // not part of the protocol and is ignored.
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return "closed by the client",
-                Some(Ok(_)) => {}
+                Some(Message::Close(_)) | None => return "closed by the client",
+                Some(_) => {}
             },
             own = announcements.recv() => match own {
                 Ok(text) => {
-                    if socket.send(Message::Text((&*text).into())).await.is_err() {
+                    if !socket.send(Message::Text((&*text).into())).await {
                         return "send failed";
                     }
                 }
@@ -108,7 +126,7 @@ async fn follow(
                     loop {
                         match announcements.try_recv() {
                             Ok(text) => {
-                                if socket.send(Message::Text((&*text).into())).await.is_err() {
+                                if !socket.send(Message::Text((&*text).into())).await {
                                     return "send failed";
                                 }
                             }
@@ -124,7 +142,7 @@ async fn follow(
                     let Ok(text) = serde_json::to_string(&message) else {
                         return "an event could not be serialised";
                     };
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if !socket.send(Message::Text(text.into())).await {
                         return "send failed";
                     }
                 }
@@ -136,7 +154,7 @@ async fn follow(
 }
 
 /// Tells the follower it lagged, and closes.
-async fn lagged(socket: &mut WebSocket, missed: u64) -> &'static str {
+async fn lagged(socket: &mut impl Socket, missed: u64) -> &'static str {
     let message = EventMessage {
         conversation: None,
         body: EventBody::Lagged { missed },
@@ -152,4 +170,118 @@ async fn lagged(socket: &mut WebSocket, missed: u64) -> &'static str {
     // The bounds, for the log line's reader.
     debug!(missed, FOLLOW_QUEUE, ANNOUNCE_QUEUE, "follower lagged");
     "lagged"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use tokio::sync::{broadcast, watch};
+    use voxgate_edge::control_plane::{ConversationId, Event, LegId};
+    use voxgate_edge::handle::StampedEvent;
+
+    /// Records what is sent; the client never says anything.
+    #[derive(Default)]
+    struct Fake {
+        sent: Vec<Message>,
+    }
+
+    impl Socket for &mut Fake {
+        async fn send(&mut self, message: Message) -> bool {
+            self.sent.push(message);
+            true
+        }
+
+        async fn recv(&mut self) -> Option<Message> {
+            std::future::pending().await
+        }
+    }
+
+    impl Fake {
+        fn texts(&self) -> Vec<Value> {
+            self.sent
+                .iter()
+                .filter_map(|m| match m {
+                    Message::Text(t) => serde_json::from_str(t.as_str()).ok(),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn close_code(&self) -> Option<u16> {
+            self.sent.iter().find_map(|m| match m {
+                Message::Close(Some(c)) => Some(c.code),
+                _ => None,
+            })
+        }
+    }
+
+    fn answered(c: u64, leg: u32) -> StampedEvent {
+        StampedEvent {
+            conversation: ConversationId(c),
+            event: Event::LegAnswered {
+                leg: LegId(leg),
+                early: false,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_lags_is_told_and_closed_never_skipped_forward() {
+        let (announce, announcements) = broadcast::channel::<Arc<str>>(4);
+        let (events_tx, events) = broadcast::channel(4);
+        let (stop, stopping) = watch::channel(false);
+        // Six events into a buffer of four before the follower reads one.
+        for leg in 1..=6 {
+            let _ = events_tx.send(answered(1, leg));
+        }
+        let mut fake = Fake::default();
+        let end = follow(&mut fake, announcements, events, stopping).await;
+        assert_eq!(end, "lagged");
+        assert_eq!(fake.texts(), [json!({"type": "lagged", "missed": 2})]);
+        assert_eq!(fake.close_code(), Some(LAGGED_CLOSE));
+        drop((announce, stop));
+    }
+
+    #[tokio::test]
+    async fn announcements_come_before_the_events_and_stopping_closes() {
+        let (announce, announcements) = broadcast::channel::<Arc<str>>(4);
+        let (events_tx, events) = broadcast::channel(4);
+        let (stop, stopping) = watch::channel(false);
+        let _ = events_tx.send(answered(2, 1));
+        let _ = announce
+            .send(r#"{"conversation":"c2","type":"conversation_started","control":"api"}"#.into());
+        let _ = events_tx.send(answered(2, 2));
+        let mut fake = Fake::default();
+        let follower = async { follow(&mut fake, announcements, events, stopping).await };
+        let stopper = async {
+            tokio::task::yield_now().await;
+            stop.send_replace(true);
+        };
+        let (end, ()) = tokio::join!(follower, stopper);
+        assert_eq!(end, "node stopped");
+        let types: Vec<Value> = fake.texts().iter().map(|v| v["type"].clone()).collect();
+        assert_eq!(
+            types,
+            ["conversation_started", "leg_answered", "leg_answered"]
+        );
+        assert_eq!(fake.texts()[1]["leg"], 1);
+        assert_eq!(fake.close_code(), Some(axum::extract::ws::close_code::AWAY));
+        drop(events_tx);
+    }
+
+    #[tokio::test]
+    async fn the_end_of_the_edge_stream_ends_the_follower() {
+        let (_announce, announcements) = broadcast::channel::<Arc<str>>(4);
+        let (events_tx, events) = broadcast::channel(4);
+        let (_stop, stopping) = watch::channel(false);
+        let _ = events_tx.send(answered(3, 1));
+        drop(events_tx);
+        let mut fake = Fake::default();
+        assert_eq!(
+            follow(&mut fake, announcements, events, stopping).await,
+            "node stopped"
+        );
+        assert_eq!(fake.texts().len(), 1);
+    }
 }
