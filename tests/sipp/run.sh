@@ -18,6 +18,7 @@
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
 #                           tshark, baresip-core, ...)
+# The call-control API listens on 127.0.0.1:BASE+4010 with the token in API_TOKEN below.
 #   VOXGATE_TEST_STOP_S     seconds voxgate may take to exit after SIGTERM (default 5)
 #
 # Every file a test writes goes to tests/sipp/out/ (gitignored): SIPp's message, error and
@@ -34,6 +35,11 @@ TLS_PORT=$((BASE + 1))
 SCRATCH_TLS_PORT=$((BASE + 2))
 ADMIN_PORT=$((BASE + 4000))
 ADMIN=127.0.0.1:$ADMIN_PORT
+# The call-control API ([api]): its listener and the suite's bearer token (the config holds
+# its SHA-256, written by `voxgate hash-token` once the binary is built).
+API=127.0.0.1:$((BASE + 4010))
+API_TOKEN=sipp-suite-token
+API_TOKEN_SHA=
 # voxgate's media region: RTP anchored on 127.0.0.10 (an address no SIPp uses, so a c= line
 # naming it is voxgate's), ports 40000-40999 (the call scenarios check c= and m= against these).
 MEDIA_IP=127.0.0.10
@@ -200,6 +206,17 @@ min_se_s = $SESSION_S
 [cdr]
 path = "$CDR"
 redact_numbers = false
+
+[api]
+listen = "$API"
+tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
+
+# Numbers starting with 7 are decided by the call-control API's clients; with none
+# connected they get 480 ([api] no_client_status).
+[[route]]
+name = "api"
+match_user = { prefix = "7" }
+control = "api"
 
 # Only these numbers are routed: anything else (SIPp's default user "service", used by the
 # INVITE transaction tests) gets 404 from the control plane.
@@ -1177,6 +1194,123 @@ test_call_baresip() {
 	calls_empty
 }
 
+# ------------------------------------------------------------------------------------------
+# The call-control API ([api] on $API): bearer tokens, and the event stream of a call it
+# decides, followed by wsclient.py (a stdlib-only WebSocket client).
+# ------------------------------------------------------------------------------------------
+
+# api_code METHOD PATH TOKEN [BODY_FILE]: the API's status code ("" token: none sent); the
+# body goes to BODY_FILE, the headers to BODY_FILE.headers.
+api_code() {
+	local method=$1 path=$2 token=$3 out=${4:-/dev/null} auth=()
+	[ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+	curl -s -o "$out" -D "$out.headers" -w '%{http_code}' --max-time 3 -X "$method" "${auth[@]}" "http://$API$path"
+}
+
+test_api_unauthorized() {
+	local refused unauth ok c
+	refused=$(metric voxgate_api_refusals_total 'reason="unauthorized"')
+	unauth=$(metric voxgate_api_requests_total 'route="/v1/conversations",status="401"')
+	ok=$(metric voxgate_api_requests_total 'route="/v1/conversations",status="200"')
+	c=$(api_code GET /v1/conversations "" "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="GET /v1/conversations without a token answered $c, 401 expected"; return 1; }
+	grep -qi '^www-authenticate: Bearer' "$OUT/api_unauth.body.headers" ||
+		{ REASON="the 401 has no 'WWW-Authenticate: Bearer' (out/api_unauth.body.headers)"; return 1; }
+	c=$(api_code GET /v1/conversations wrong-token "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="GET /v1/conversations with a wrong token answered $c, 401 expected"; return 1; }
+	grep -qi 'error="invalid_token"' "$OUT/api_unauth.body.headers" ||
+		{ REASON="the 401 to a wrong token does not say error=\"invalid_token\""; return 1; }
+	c=$(api_code DELETE /v1/conversations/c1 "$API_TOKEN-" "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="DELETE with a token one character too long answered $c, 401 expected"; return 1; }
+	c=$(api_code GET "/v1/events?token=wrong-token" "")
+	[ "$c" = 401 ] || { REASON="GET /v1/events?token=wrong-token answered $c, 401 expected"; return 1; }
+	c=$(api_code GET /v1/conversations "$API_TOKEN" "$OUT/api_unauth.body")
+	[ "$c" = 200 ] || { REASON="GET /v1/conversations with the token answered $c, 200 expected"; return 1; }
+	expect_delta voxgate_api_refusals_total 'reason="unauthorized"' "$refused" 4 || return 1
+	expect_delta voxgate_api_requests_total 'route="/v1/conversations",status="401"' "$unauth" 2 || return 1
+	expect_delta voxgate_api_requests_total 'route="/v1/conversations",status="200"' "$ok" 1
+}
+
+# The events of the conversation in FILE whose conversation_started names NUMBER; order checked.
+API_EVENTS_PY='
+import json, sys
+path, number = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(path) if l.strip()]
+start = [e for e in events if e.get("type") == "conversation_started"
+         and (e.get("inbound") or {}).get("request_user") == number]
+if not start:
+    sys.exit(f"no conversation_started for {number} among {len(events)} messages")
+cid = start[0]["conversation"]
+mine = [e for e in events if e.get("conversation") == cid]
+types = [e["type"] for e in mine]
+want = ["conversation_started", "leg_answered", "leg_ended", "ended"]
+if types != want:
+    sys.exit(f"{cid}: events {types}, expected {want}")
+s, answered, leg_ended, ended = mine
+inbound = s.get("inbound") or {}
+checks = [
+    ("control", s.get("control"), "api"),
+    ("inbound leg", inbound.get("leg"), 1),
+    ("inbound trunk", inbound.get("trunk"), "loopback"),
+    ("answered leg", answered.get("leg"), 1),
+    ("answered early", answered.get("early"), False),
+    ("leg_ended leg", leg_ended.get("leg"), 1),
+    ("leg_ended side", leg_ended.get("side"), "control"),
+    ("ended side", ended.get("side"), "control"),
+    ("ended cause", ended.get("cause"), "normal"),
+]
+problems = [f"{what} is {got!r}, expected {want!r}" for what, got, want in checks if got != want]
+if problems:
+    sys.exit(f"{cid}: " + "; ".join(problems))
+print(cid)
+'
+
+# wait_event FILE TYPE: waits (up to 5 s) for a message of TYPE in FILE.
+wait_event() {
+	local i
+	for i in $(seq 1 50); do
+		grep -q "\"type\":\"$2\"" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	REASON="no $2 event within 5 s (out/${1##*/})"
+	EXTRA_FILE=$1
+	return 1
+}
+
+test_api_no_client_480() {
+	local fallbacks
+	fallbacks=$(metric voxgate_api_fallbacks_total 'action="reject"')
+	expect_value voxgate_api_followers '' 0 || return 1
+	sipp_ok api_no_client call_uac_480.xml -s 7000 -p "$CALLER_PORT" || return 1
+	expect_delta voxgate_api_fallbacks_total 'action="reject"' "$fallbacks" 1
+}
+
+test_api_events_stream() {
+	local n=7001 events=$OUT/api_events.jsonl ws_pid id c
+	rm -f "$events" "$OUT/api_events.wsclient.log"
+	# A client follows the events...
+	python3 "$HERE/wsclient.py" --token "$API_TOKEN" --until ended --timeout 20 --out "$events" \
+		"ws://$API/v1/events" 2>"$OUT/api_events.wsclient.log" &
+	ws_pid=$!
+	BG_PIDS+=("$ws_pid")
+	expect_value voxgate_api_followers '' 1 || { EXTRA_FILE=$OUT/api_events.wsclient.log; return 1; }
+	# ... a caller dials 7001: voxgate answers it through the API, then hangs it up.
+	caller_bg api_events_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	wait_event "$events" conversation_started || return 1
+	id=$(python3 -c 'import json,sys; print(next(json.loads(l)["conversation"] for l in open(sys.argv[1]) if "conversation_started" in l))' "$events")
+	c=$(api_code POST "/v1/conversations/$id/legs/1/answer" "$API_TOKEN" "$OUT/api_events.answer")
+	[ "$c" = 202 ] || { REASON="POST answer answered $c: $(head -c 200 "$OUT/api_events.answer")"; return 1; }
+	wait_event "$events" leg_answered || return 1
+	c=$(api_code DELETE "/v1/conversations/$id/legs/1" "$API_TOKEN" "$OUT/api_events.hangup")
+	[ "$c" = 202 ] || { REASON="DELETE leg 1 answered $c: $(head -c 200 "$OUT/api_events.hangup")"; return 1; }
+	caller_done api_events_caller call_uac_wait_bye.xml || return 1
+	wait "$ws_pid" || { REASON="wsclient.py exited $? before the ended event"; EXTRA_FILE=$OUT/api_events.wsclient.log; return 1; }
+	local out
+	out=$(python3 -c "$API_EVENTS_PY" "$events" "$n" 2>&1) || { REASON="event stream: $out"; EXTRA_FILE=$events; return 1; }
+	# The follower left: the API counts none again.
+	expect_value voxgate_api_followers '' 0
+}
+
 # Always last: graceful stop.
 test_sigterm_graceful_stop() {
 	vox_alive || { REASON="voxgate was not running any more"; return 1; }
@@ -1258,6 +1392,9 @@ TESTS=(
 	test_call_topology_hidden
 	test_call_baresip
 	test_call_session_timer_refresh
+	test_api_unauthorized
+	test_api_no_client_480
+	test_api_events_stream
 )
 
 # ------------------------------------------------------------------------------------------
@@ -1323,6 +1460,7 @@ main() {
 		say "0 passed, 1 failed"
 		exit 1
 	fi
+	API_TOKEN_SHA=$("$BIN" hash-token "$API_TOKEN") || die "$BIN hash-token failed"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxgate-sipp.XXXXXX") || die "mktemp failed"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
