@@ -31,6 +31,12 @@ pub enum ControlError {
         /// The JSON parser's words, with the path of the offending field.
         detail: String,
     },
+    /// A request body larger than the API takes.
+    #[error("the body is larger than {limit} bytes; allowed: a JSON body of at most {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// A value out of what the API allows.
     #[error("{field}: {found} is not valid; allowed: {allowed}")]
     Invalid {
@@ -74,6 +80,7 @@ impl ControlError {
             ControlError::BadBody { .. } | ControlError::Invalid { .. } => "bad_request",
             ControlError::NoConversation { .. } | ControlError::NoPath => "not_found",
             ControlError::NotControlled { .. } => "conflict",
+            ControlError::TooLarge { .. } => "too_large",
             ControlError::Unavailable => "unavailable",
         }
     }

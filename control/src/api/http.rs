@@ -33,6 +33,7 @@ impl IntoResponse for ControlError {
             ControlError::BadBody { .. } | ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
             ControlError::NoConversation { .. } | ControlError::NoPath => StatusCode::NOT_FOUND,
             ControlError::NotControlled { .. } => StatusCode::CONFLICT,
+            ControlError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ControlError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ControlError::Bind { .. } | ControlError::Metrics(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -91,8 +92,14 @@ async fn bytes<S: Send + Sync>(
 ) -> Result<axum::body::Bytes, ControlError> {
     axum::body::Bytes::from_request(request, state)
         .await
-        .map_err(|e| ControlError::BadBody {
-            detail: e.body_text(),
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ControlError::TooLarge { limit: MAX_BODY }
+            } else {
+                ControlError::BadBody {
+                    detail: e.body_text(),
+                }
+            }
         })
 }
 

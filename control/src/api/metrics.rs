@@ -28,7 +28,7 @@ impl ApiMetrics {
             refusals: IntCounterVec::new(
                 Opts::new(
                     "voxgate_api_refusals_total",
-                    "API requests refused, by reason (unauthorized, bad_request, not_found, conflict, unavailable, method_not_allowed, other).",
+                    "API requests refused, by reason (unauthorized, bad_request, too_large, not_found, conflict, unavailable, method_not_allowed, other).",
                 ),
                 &["reason"],
             )?,

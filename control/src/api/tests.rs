@@ -458,6 +458,20 @@ async fn unknown_paths_and_methods_are_refused_and_counted() {
         "",
     )
     .await;
+    let huge = format!(
+        "{{\"status\": 486, \"reason\": \"{}\"}}",
+        "x".repeat(super::http::MAX_BODY)
+    );
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c9/reject",
+        Some(BEARER),
+        &huge,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(a.json["error"], "too_large");
     let text = edge.render();
     for needle in [
         r#"voxgate_api_requests_total{route="unmatched",status="404"} 1"#,
@@ -467,6 +481,7 @@ async fn unknown_paths_and_methods_are_refused_and_counted() {
         r#"voxgate_api_refusals_total{reason="not_found"} 2"#,
         r#"voxgate_api_refusals_total{reason="method_not_allowed"} 1"#,
         r#"voxgate_api_refusals_total{reason="unauthorized"} 1"#,
+        r#"voxgate_api_refusals_total{reason="too_large"} 1"#,
     ] {
         assert!(
             text.lines().any(|l| l == needle),
