@@ -504,4 +504,3 @@ fn cancel_after_the_answer_changes_nothing() {
     assert!(out.sends().is_empty());
     assert!(h.answered_unacked());
 }
-
