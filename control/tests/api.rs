@@ -353,11 +353,9 @@ async fn an_accepted_transfer_is_a_dial_with_the_next_id() {
 }
 
 /// The contract: "`DialId` = the count of Dial commands (and accepted transfers) a
-/// conversation received: the n-th is DialId(n)". The API counts so; the conversation
-/// (edge/src/conversation/dial.rs) numbers only the dials it starts, so a refused dial
-/// shifts every later id by one.
+/// conversation received: the n-th is DialId(n)", refused ones included, so the API's
+/// count and the conversation's agree.
 #[tokio::test]
-#[ignore = "the conversation does not count a dial it refuses (reported to the lead)"]
 async fn a_refused_dial_still_takes_its_id() {
     let caller = Ua::bind().await;
     let agent = Ua::bind().await;

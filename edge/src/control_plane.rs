@@ -9,6 +9,13 @@
 //! [`EdgeHandle::originate`] starts one with no leg at all (callbacks,
 //! click-to-dial). Leg ids are stable and never reused within a conversation.
 //!
+//! Events come in the order things happened: a leg's `LegEnded` before the
+//! `Unbridged` of its bridge; `Unbridged` at once on `Hold` and `Bridged` at
+//! once on `Resume` or `Bridge` (media moves now), `Held`/`Resumed` once the
+//! leg's peer accepted the re-INVITE; `Ended` last, once the conversation's
+//! last transactions settled (at most 64×T1 after its last leg ended, when a
+//! peer does not answer our BYE).
+//!
 //! Delivery is lossless and ordered both ways. Commands: `commands.send(..).await`
 //! waits while the conversation's queue ([`COMMAND_QUEUE`]) is full. Events: the
 //! edge never waits for a control plane; a conversation whose control plane

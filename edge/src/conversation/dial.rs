@@ -20,6 +20,7 @@ impl<M: MediaControl> Conversation<M> {
     pub(crate) fn dial_command(
         &mut self,
         now: Instant,
+        id: DialId,
         dial: crate::control_plane::Dial,
         notify: Option<LegId>,
     ) -> Result<DialId, CommandError> {
@@ -49,7 +50,6 @@ impl<M: MediaControl> Conversation<M> {
                 }
             }
         }
-        let id = DialId(u32::try_from(self.dials.len() + 1).unwrap_or(u32::MAX));
         if link
             && let Some(i) = dial
                 .connect

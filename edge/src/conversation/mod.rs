@@ -325,6 +325,8 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) phase: Phase,
     pub(crate) legs: Vec<Leg>,
     pub(crate) dials: Vec<DialState>,
+    /// Dial ids handed out so far.
+    pub(crate) dial_ids: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -360,6 +362,7 @@ impl<M: MediaControl> Conversation<M> {
             phase: Phase::Active,
             legs: Vec::new(),
             dials: Vec::new(),
+            dial_ids: 0,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -538,11 +541,19 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     pub(crate) fn dial(&self, id: DialId) -> Option<&DialState> {
-        self.dials.get((id.0 as usize).wrapping_sub(1))
+        // A few dials per conversation, and refused ones have no state: a scan.
+        self.dials.iter().find(|d| d.id == id)
     }
 
     pub(crate) fn dial_mut(&mut self, id: DialId) -> Option<&mut DialState> {
-        self.dials.get_mut((id.0 as usize).wrapping_sub(1))
+        self.dials.iter_mut().find(|d| d.id == id)
+    }
+
+    /// The id of the next dial: every `Dial` and `AcceptTransfer` takes one,
+    /// refused or not, so a control plane can count them.
+    pub(crate) fn take_dial_id(&mut self) -> DialId {
+        self.dial_ids += 1;
+        DialId(self.dial_ids)
     }
 
     /// The media region of a trunk, or the node's.

@@ -310,6 +310,7 @@ pub async fn run(
         let redact = ctx.config.cdr.as_ref().is_none_or(|c| c.redact_numbers);
         let node = ctx.config.node.name.clone();
         let log_redact = ctx.config.logging.redact_numbers;
+        let node_region = ctx.config.node.region.clone();
         let media = RealMedia::new(deps.engine.clone());
         let (mut conv, originated) = match birth {
             Birth::Inbound => (Conversation::new(Instant::now(), ctx, media), None),
@@ -326,11 +327,12 @@ pub async fn run(
         }
         let (mut events, mut commands) = match conv.info().cloned() {
             Some(info) => {
-                deps.registry.insert(
-                    id,
-                    ConversationSummary::new(&info, log_redact, &clock),
-                    operator,
-                );
+                let mut summary = ConversationSummary::new(&info, log_redact, &clock);
+                if summary.region.is_empty() {
+                    // Originated: anchored in the node's region until a leg says otherwise.
+                    summary.region = node_region;
+                }
+                deps.registry.insert(id, summary, operator);
                 let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE + 1);
                 let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
                 let session = Session {

@@ -105,6 +105,7 @@ impl<M: MediaControl> Conversation<M> {
         &mut self,
         now: Instant,
         leg: LegId,
+        id: DialId,
         mut dial: Dial,
     ) -> Result<(), CommandError> {
         let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
@@ -130,11 +131,19 @@ impl<M: MediaControl> Conversation<M> {
         }
         self.unlink(leg);
         self.notify_transfer(leg, 100, false);
-        let id = self.dial_command(now, dial, Some(leg))?;
-        if let Some(l) = self.leg_mut(leg) {
-            l.notify_dial = Some(id);
+        match self.dial_command(now, id, dial, Some(leg)) {
+            Ok(id) => {
+                if let Some(l) = self.leg_mut(leg) {
+                    l.notify_dial = Some(id);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The referrer was told 202: it is owed a final NOTIFY.
+                self.notify_transfer(leg, 503, true);
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     /// `RefuseTransfer`, and a REFER nobody decided on in time.

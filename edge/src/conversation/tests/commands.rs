@@ -771,3 +771,20 @@ fn an_originated_dial_to_nowhere_ends_the_conversation() {
     }));
     assert!(h.call.is_ended(), "no leg, no dial: nothing keeps it");
 }
+
+#[test]
+fn every_dial_takes_an_id_even_a_refused_one() {
+    let mut h = answered_locally();
+    // Refused (unknown leg): it still counts as dial 1.
+    let out = cmd(&mut h, Command::Dial(dial(&[B1]).connect(LegId(9))));
+    assert!(matches!(out.events()[..], [Event::Error { .. }]));
+    let out = cmd(&mut h, Command::Dial(dial(&[B1])));
+    assert_eq!(
+        out.events(),
+        vec![Event::LegCreated {
+            leg: LegId(2),
+            dial: Some(DialId(2)),
+            uri: B1.into()
+        }]
+    );
+}
