@@ -30,7 +30,12 @@
       CAPTURE_FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst
       -e udp.dstport` output. At least N datagrams went to IP:PORT, and every
       one of them came from --from-ip (voxgate's media address, not the other
-      party directly).
+      party directly). `--not-length L`: with a fifth field (udp.length), no
+      datagram of UDP length L reached IP:PORT (the intruder's, see spray).
+
+  calltool.py spray IP:PORT... --from IP:PORT [--count N] [--interval S] [--payload B]
+      An RTP hijack attempt: N PCMA-headed packets with a 12 + B byte UDP
+      payload (69 by default: no codec frame has that size) to each target.
 
   calltool.py wav FILE --hz F --seconds S
       Writes a sine tone: 8 kHz mono 16-bit WAV (what baresip's aufile plays).
@@ -43,6 +48,8 @@
 import argparse
 import json
 import re
+import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -54,10 +61,14 @@ def fail(msg: str) -> None:
 
 
 def lookup(obj, path: str):
+    """obj at a dotted path; a number indexes a list (legs.1.rtp_port)."""
     for part in path.split("."):
-        if not isinstance(obj, dict) or part not in obj:
+        if isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        else:
             return KeyError
-        obj = obj[part]
     return obj
 
 
@@ -263,20 +274,44 @@ def cmd_rtp(a) -> None:
     host, port = a.to.rsplit(":", 1)
     n = 0
     foreign = {}
+    marked = 0
     with open(a.fields, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
-            if len(parts) != 4 or parts[2] != host or parts[3] != port:
+            if len(parts) < 4 or parts[2] != host or parts[3] != port:
+                continue
+            if a.not_length is not None and len(parts) > 4 and parts[4] == str(a.not_length):
+                marked += 1
                 continue
             n += 1
             if parts[0] != a.from_ip:
                 src = f"{parts[0]}:{parts[1]}"
                 foreign[src] = foreign.get(src, 0) + 1
+    if marked:
+        fail(f"{a.to} got {marked} datagrams of UDP length {a.not_length} (the intruder's)")
     if foreign:
         fail(f"{a.to} got datagrams from other than {a.from_ip}: {foreign}")
     if n < a.min:
         fail(f"{a.to} got {n} datagrams from {a.from_ip}; at least {a.min} expected")
     print(f"{a.to}: {n} datagrams from {a.from_ip}")
+
+
+def cmd_spray(a) -> None:
+    """RTP an intruder sends to a media port it guessed: PCMA headers, an
+    odd payload size (so captures tell its packets apart), its own SSRC."""
+    host, port = a.frm.rsplit(":", 1)
+    targets = []
+    for t in a.to:
+        h, p = t.rsplit(":", 1)
+        targets.append((h, int(p)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, int(port)))
+        for seq in range(a.count):
+            pkt = struct.pack("!BBHII", 0x80, 8, seq, seq * 160, 0x0BADBAD0) + b"\xd5" * a.payload
+            for t in targets:
+                s.sendto(pkt, t)
+            time.sleep(a.interval)
+    print(f"sprayed {a.count} packets to each of {', '.join(a.to)} from {a.frm}")
 
 
 def cmd_wav(a) -> None:
@@ -356,6 +391,13 @@ def main() -> None:
     c.add_argument("--to", required=True)
     c.add_argument("--from-ip", required=True)
     c.add_argument("--min", type=int, required=True)
+    c.add_argument("--not-length", type=int, help="fail on a datagram of this UDP length (5th field)")
+    c = sub.add_parser("spray")
+    c.add_argument("to", nargs="+", help="IP:PORT targets")
+    c.add_argument("--from", dest="frm", required=True, help="IP:PORT to send from")
+    c.add_argument("--count", type=int, default=100)
+    c.add_argument("--interval", type=float, default=0.01)
+    c.add_argument("--payload", type=int, default=69, help="payload bytes after the 12-byte header")
     c = sub.add_parser("wav")
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
@@ -366,7 +408,7 @@ def main() -> None:
     c.add_argument("--not-hz", type=float, required=True)
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
-     "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
+     "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -954,6 +954,40 @@ test_call_rtp_relay() {
 	expect_value voxgate_media_ports_in_use 'region="local"' "$ports0"
 }
 
+# An intruder on 127.0.0.2 (neither signalled nor in the trunk's allow-list) sprays RTP at
+# both legs' media ports during a call with media flowing: none of it reaches either party,
+# all of it is counted as foreign, and the call's own media is relayed as usual.
+test_call_rtp_hijack() {
+	local n=1009 min=$((PCAP_PACKETS - RTP_TOLERANCE)) call ports spray=100 intruder=127.0.0.2:$((BASE + 1200))
+	capture_start call_hijack "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
+	callee_start call_hijack_callee call_uas.xml -rtp_echo || return 1
+	caller_bg call_hijack_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call=$(python3 "$HERE/calltool.py" calls "http://$ADMIN/calls" state=answered "legs.1.rtp_port>=1024" 2>&1) ||
+		{ REASON="$call"; return 1; }
+	ports=$(printf '%s' "$call" | python3 -c 'import json,sys; print(" ".join(str(l["rtp_port"]) for l in json.load(sys.stdin)["legs"]))')
+	set -- $ports
+	[ $# -eq 2 ] || { REASON="expected two legs with RTP ports in $call"; return 1; }
+	# Media flows first, so both sources are latched when the intruder starts.
+	sleep 1
+	python3 "$HERE/calltool.py" spray "$MEDIA_IP:$1" "$MEDIA_IP:$2" --from "$intruder" --count "$spray" --interval 0.01 \
+		>"$OUT/call_hijack.spray.log" 2>&1 || { REASON="spray: $(cat "$OUT/call_hijack.spray.log")"; return 1; }
+	caller_done call_hijack_caller call_uac_rtp.xml || return 1
+	callee_done || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e udp.length \
+		>"$OUT/call_hijack.fields" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	# 12 + 69 bytes of RTP in an 8-byte UDP header: 89 is the intruder's length.
+	local out
+	for to in "$CALLEE_IP:$CALLEE_MP" "$CALLER_IP:$CALLER_MP"; do
+		out=$(python3 "$HERE/calltool.py" rtp "$OUT/call_hijack.fields" --to "$to" --from-ip "$MEDIA_IP" \
+			--min "$min" --not-length 89 2>&1) || { REASON="capture: $out"; return 1; }
+	done
+	cdr "$n" cause=normal "media_a.foreign>=$((spray * 9 / 10))" "media_b.foreign>=$((spray * 9 / 10))" \
+		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
+	calls_empty
+}
+
 test_call_caller_hangs_up() {
 	local n=1002 rc
 	callee_start call_bye_a_callee call_uas.xml || return 1
@@ -1379,6 +1413,7 @@ TESTS=(
 	test_transport_not_allowed
 	test_call_failover_udp
 	test_call_rtp_relay
+	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_call_callee_hangs_up
 	test_call_cancel_487

@@ -43,21 +43,21 @@ impl Validator<'_> {
             .require(&raw.name, &span, &key("name"))
             .and_then(|n| self.name(n, &key("name")))
             .unwrap_or_default();
-        let mut addresses = Vec::new();
-        if let Some(list) = self.require(&raw.addresses, &span, &key("addresses")) {
-            let mut seen = Vec::new();
-            for (j, a) in self.non_empty(list, &key("addresses")).iter().enumerate() {
-                let k = format!("media_region[{i}].addresses[{j}]");
-                match a.get_ref().parse::<IpAddr>() {
-                    Ok(addr) => {
-                        addresses.push(addr);
-                        seen.push((addr.to_string(), k, a.span()));
-                    }
-                    Err(_) => self.bad_value(a.span(), &k, schema::IP_ADDR),
-                }
-            }
-            self.unique(&seen, "each address once per region");
-        }
+        let addresses = self
+            .require(&raw.addresses, &span, &key("addresses"))
+            .map(|list| {
+                let list = self.non_empty(list, &key("addresses"));
+                self.region_addresses(list, &key("addresses"))
+            })
+            .unwrap_or_default();
+        let advertise = raw
+            .advertise
+            .as_ref()
+            .map(|list| self.region_addresses(list.get_ref(), &key("advertise")))
+            .unwrap_or_default();
+        self.region_advertise(&addresses, &advertise, &span, &key("advertise"));
+        let addresses = addresses.into_iter().map(|(a, _)| a).collect();
+        let advertise = advertise.into_iter().map(|(a, _)| a).collect();
         let port_min = self
             .require(&raw.port_min, &span, &key("port_min"))
             .and_then(|p| {
@@ -97,9 +97,82 @@ impl Validator<'_> {
             region: MediaRegion {
                 name,
                 addresses,
+                advertise,
                 port_min: port_min.map_or(0, |(p, _)| p),
                 port_max: port_max.unwrap_or(0),
             },
+        }
+    }
+
+    /// Addresses of a region's `addresses` or `advertise` list: each an IP
+    /// address, no multicast, at most one per family (a family's media goes
+    /// out of one address).
+    fn region_addresses(&mut self, list: &[S<String>], key: &str) -> Vec<(IpAddr, Range<usize>)> {
+        let advertised = key.ends_with("advertise");
+        let mut out: Vec<(IpAddr, Range<usize>)> = Vec::new();
+        for (j, a) in list.iter().enumerate() {
+            let k = format!("{key}[{j}]");
+            let Ok(addr) = a.get_ref().trim().parse::<IpAddr>() else {
+                self.bad_value(a.span(), &k, schema::IP_ADDR);
+                continue;
+            };
+            if addr.is_multicast() || (advertised && addr.is_unspecified()) {
+                self.bad_value(
+                    a.span(),
+                    &k,
+                    if advertised {
+                        "a unicast address peers can reach (not 0.0.0.0, :: or multicast)"
+                    } else {
+                        "a unicast address of this host, or 0.0.0.0 or :: with advertise"
+                    },
+                );
+                continue;
+            }
+            if out.iter().any(|(o, _)| o.is_ipv4() == addr.is_ipv4()) {
+                let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.bad_value(
+                    a.span(),
+                    &k,
+                    format!("at most one IPv4 and one IPv6 address; this is a second {family} one"),
+                );
+                continue;
+            }
+            out.push((addr, a.span()));
+        }
+        out
+    }
+
+    /// Every advertised address has a bound one of its family, and a wildcard
+    /// bind has an advertised address (0.0.0.0 cannot go in SDP: it means hold).
+    fn region_advertise(
+        &mut self,
+        addresses: &[(IpAddr, Range<usize>)],
+        advertise: &[(IpAddr, Range<usize>)],
+        region: &Range<usize>,
+        key: &str,
+    ) {
+        for (j, (adv, span)) in advertise.iter().enumerate() {
+            if !addresses.iter().any(|(a, _)| a.is_ipv4() == adv.is_ipv4()) {
+                let family = if adv.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.bad_value(
+                    span.clone(),
+                    &format!("{key}[{j}]"),
+                    format!("an address of a family in addresses (there is no {family} one to advertise it for)"),
+                );
+            }
+        }
+        for (addr, span) in addresses {
+            if addr.is_unspecified()
+                && !advertise.iter().any(|(a, _)| a.is_ipv4() == addr.is_ipv4())
+            {
+                let kind = ConfigErrorKind::MediaAdvertiseRequired { address: *addr };
+                let span = if span.is_empty() {
+                    region.clone()
+                } else {
+                    span.clone()
+                };
+                self.push(span, key.to_owned(), kind);
+            }
         }
     }
 
