@@ -312,10 +312,7 @@ fn locals(config: &Config, bound: &[(TransportKind, SocketAddr)]) -> Locals {
             TransportKind::Tls => &mut locals.tls,
         };
         if slot.is_none() {
-            *slot = Some(voxgate_sip::dialog::LocalAddr {
-                transport: kind,
-                addr,
-            });
+            *slot = Some(voxgate_sip::dialog::LocalAddr::new(kind, addr));
         }
     }
     locals

@@ -14,17 +14,11 @@ fn parse(raw: &str) -> Message {
 }
 
 fn udp() -> LocalAddr {
-    LocalAddr {
-        transport: TransportKind::Udp,
-        addr: "192.0.2.1:5060".parse().unwrap(),
-    }
+    LocalAddr::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap())
 }
 
 fn tls() -> LocalAddr {
-    LocalAddr {
-        transport: TransportKind::Tls,
-        addr: "[2001:db8::1]:5061".parse().unwrap(),
-    }
+    LocalAddr::new(TransportKind::Tls, "[2001:db8::1]:5061".parse().unwrap())
 }
 
 /// An INVITE as received by the UAS, after two record-routing proxies.
@@ -233,6 +227,11 @@ fn secure_only_for_sips_over_tls() {
     assert!(Dialog::uas(&sips, "t", tls()).unwrap().secure);
     assert!(!Dialog::uas(&sips, "t", udp()).unwrap().secure);
     assert!(!Dialog::uas(&parse(INVITE), "t", tls()).unwrap().secure);
+    // §12.1.1: the top Record-Route counts too, a lower one does not.
+    let top = parse(&INVITE.replace("<sip:p2.example.net;lr>", "<sips:p2.example.net;lr>"));
+    assert!(Dialog::uas(&top, "t", tls()).unwrap().secure);
+    let lower = parse(&INVITE.replace("<sip:p0.example.net;lr>", "<sips:p0.example.net;lr>"));
+    assert!(!Dialog::uas(&lower, "t", tls()).unwrap().secure);
 }
 
 fn in_dialog(method: &str, cseq: u32) -> Message {

@@ -12,7 +12,7 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+42 (SIP) and
+#                           the call tests' parties use BASE+10..BASE+43 (SIP) and
 #                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
@@ -51,7 +51,8 @@ MEDIA_MAX=40999
 #             limited, max_calls = 1)
 #   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
 #             DEAD_PORT (udp and tcp), the first destination of the failover routes
-#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
+#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT (and
+#             its TLS listener one above it)
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
 LIMITED_IP=127.0.0.3
@@ -1228,6 +1229,64 @@ test_call_baresip() {
 	calls_empty
 }
 
+# A baresip caller over TLS (no registration, `sip:` Request-URI with transport=tls) to the
+# SIPp callee. Our 2xx's Contact is where baresip sends its ACK and BYE: a `sips:` one (the
+# old defect, see RFC 5630 §3.1.3) made baresip send neither, so the 2xx went on being
+# retransmitted until voxgate gave up at 64*T1 (32 s) and ended the call as no_ack. Instead
+# of waiting that long, the test asserts what keeps the call up: the ACK reaches voxgate over
+# TLS, the 2xx is sent once, the Contact baresip got is `sip:...;transport=tls`, baresip's
+# BYE ends the call normally, and media was relayed.
+test_call_baresip_tls() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=1030 dir=$OUT/baresip_tls log=$OUT/baresip_tls_caller.log pid acks byes oks i
+	acks=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"')
+	byes=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"')
+	oks=$(metric voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"')
+	mkdir -p "$dir"
+	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 8 ||
+		{ REASON="could not write the tone WAV file"; return 1; }
+	baresip_config "$dir/caller" "$BARESIP_CALLER_PORT" $((CALLER_MP + 200)) "$dir/caller-440.wav" stdio
+	# No transport in the account: baresip would add it to the dialled URI a second time.
+	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
+	callee_start call_tls_callee call_uas.xml -rtp_echo || return 1
+	# The caller (-s: SIP trace in its log) dials voxgate's TLS listener, talks 5 s, hangs up.
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$TLS_PORT;transport=tls"
+		sleep 5
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -s -f "$dir/caller" >"$log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$log
+	for i in $(seq 1 80); do grep -q 'Call established' "$log" && break; sleep 0.1; done
+	# A Contact baresip cannot send to shows as "session closed: Function not implemented".
+	grep -q 'Call established' "$log" ||
+		{ REASON="the baresip caller's call was not established: $(grep -m 1 'session closed' "$log" || echo "see out/${log##*/}")"; return 1; }
+	calls_check state=answered trunk=loopback || return 1
+	# The Contact of our 2xx (the first 200 in the trace answers the INVITE).
+	local contact
+	contact=$(grep -A 12 '^SIP/2.0 200 OK' "$log" | grep -m 1 -i '^Contact:' | tr -d '\r')
+	[ "$contact" = "Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>" ] ||
+		{ REASON="our 2xx to baresip had '$contact', expected 'Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>'"; return 1; }
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"' "$acks" 1 ||
+		{ REASON="no ACK from baresip over TLS: $REASON"; return 1; }
+	# With T1 = 500 ms, an unacknowledged 2xx is sent again 0.5 s and 1.5 s after the answer.
+	sleep 1.5
+	expect_delta voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"' "$oks" 1 ||
+		{ REASON="the 2xx was retransmitted: $REASON"; return 1; }
+	wait "$pid"
+	grep -q 'terminated (duration' "$log" || { REASON="the baresip caller's call did not end (out/${log##*/})"; return 1; }
+	callee_done || return 1
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"' "$byes" 1 ||
+		{ REASON="no BYE from baresip over TLS: $REASON"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=agents \
+		'media_a.rtp_packets>=150' 'media_b.rtp_packets>=150' 'media_a.sent>=150' 'media_b.sent>=150' 'duration_s>=3' || return 1
+	calls_empty
+}
+
 # ------------------------------------------------------------------------------------------
 # The call-control API ([api] on $API): bearer tokens, and the event stream of a call it
 # decides, followed by wsclient.py (a stdlib-only WebSocket client).
@@ -1426,6 +1485,7 @@ TESTS=(
 	test_call_tcp_carrier
 	test_call_topology_hidden
 	test_call_baresip
+	test_call_baresip_tls
 	test_call_session_timer_refresh
 	test_api_unauthorized
 	test_api_no_client_480

@@ -188,11 +188,12 @@ impl<M: MediaControl> Conversation<M> {
         dest: Destination,
     ) -> Result<LegId, LegFailure> {
         let target = Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?;
+        // Our From and Contact are `sips:` for a `sips:` destination (§8.1.1.8).
         let local = self
             .ctx
             .locals
             .get(dest.transport)
-            .cloned()
+            .map(|l| l.for_uac(&dest.uri))
             .ok_or(LegFailure::BadDestination)?;
         let trunk = dest.trunk.as_ref().and_then(|t| self.ctx.config.trunk(t));
         if dest.trunk.is_some() && trunk.is_none() {

@@ -617,10 +617,7 @@ fn without_a_control_plane_an_unbridged_leg_is_hung_up() {
 
 fn originated() -> Harness {
     let config = voxgate_config::load_str(&format!("{BASE_CONFIG}\n{CALLS}"), "test.toml").unwrap();
-    let local = |transport| voxgate_sip::dialog::LocalAddr {
-        transport,
-        addr: OURS.parse().unwrap(),
-    };
+    let local = |transport| voxgate_sip::dialog::LocalAddr::new(transport, OURS.parse().unwrap());
     let ctx = ConversationContext {
         id: ConversationId(8),
         config: Arc::new(config),
