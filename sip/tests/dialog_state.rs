@@ -77,6 +77,8 @@ fn uas_dialog_follows_12_1_1() {
     );
     assert!(!d.secure);
     assert_eq!(d.local, udp());
+    // Requests go towards the first route, its URI without <>.
+    assert_eq!(d.next_hop(), "sip:p2.example.net;lr");
 }
 
 #[test]
@@ -123,6 +125,13 @@ fn early_dialog_from_180_then_confirmed_by_200() {
     let mut d = Dialog::uac(&request, &ringing, udp()).unwrap();
     assert_eq!(d.remote_target, "sip:early@203.0.113.5:5080");
     assert_eq!(d.route_set.len(), 2);
+    assert_eq!(d.next_hop(), "sip:p1.example.net;lr;ftag=x");
+    d.route_set.clear();
+    assert_eq!(
+        d.next_hop(),
+        "sip:early@203.0.113.5:5080",
+        "no route set: the remote target"
+    );
     // §13.2.2.4: the 2xx recomputes the route set; its Contact is the target.
     d.confirm(&parse(OK)).unwrap();
     assert_eq!(d.remote_target, "sip:bob@203.0.113.5:5080");

@@ -959,7 +959,8 @@ test_call_rtp_relay() {
 # both legs' media ports during a call with media flowing: none of it reaches either party,
 # all of it is counted as foreign, and the call's own media is relayed as usual.
 test_call_rtp_hijack() {
-	local n=1009 min=$((PCAP_PACKETS - RTP_TOLERANCE)) call ports spray=100 intruder=127.0.0.2:$((BASE + 1200))
+	local n=1009 min=$((PCAP_PACKETS - RTP_TOLERANCE)) call ports spray=100 intruder=127.0.0.2:$((BASE + 1200)) foreign
+	foreign=$(metric voxgate_media_packets_dropped_total 'region="local",reason="foreign"')
 	capture_start call_hijack "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
 	callee_start call_hijack_callee call_uas.xml -rtp_echo || return 1
 	caller_bg call_hijack_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
@@ -986,6 +987,7 @@ test_call_rtp_hijack() {
 	done
 	cdr "$n" cause=normal "media_a.foreign>=$((spray * 9 / 10))" "media_b.foreign>=$((spray * 9 / 10))" \
 		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
+	expect_rise voxgate_media_packets_dropped_total 'region="local",reason="foreign"' "$foreign" $((spray * 18 / 10)) || return 1
 	calls_empty
 }
 

@@ -60,6 +60,32 @@ pub(crate) struct Signalling {
 }
 
 impl Signalling {
+    /// Where requests within the dialog (and ACKs of 2xx) go.
+    ///
+    /// On a connection the peer opened (TCP, TLS): that connection while it
+    /// is open (found by its id), and should it have closed, a new one to the
+    /// dialog's next hop, its first route or remote target (RFC 3261
+    /// §12.2.1.1, §18.1.1): the source port of a closed client connection
+    /// reaches nothing. Otherwise the peer's address: over UDP that is
+    /// symmetric signalling (RFC 3581, a NATed peer's Contact may be
+    /// private), and on an outbound leg it is where we dialled.
+    pub(crate) fn in_dialog_peer(&self) -> Peer {
+        if self.peer.conn.is_none() || self.peer.transport == TransportKind::Udp {
+            return self.peer;
+        }
+        let hop = self
+            .dialog
+            .as_ref()
+            .and_then(|d| super::dial::Target::parse(d.next_hop(), self.peer.transport));
+        match hop {
+            Some(t) => Peer {
+                addr: t.addr,
+                ..self.peer
+            },
+            None => self.peer,
+        }
+    }
+
     pub(crate) fn new(peer: Peer, tls_name: Option<String>, local: LocalAddr) -> Signalling {
         Signalling {
             peer,

@@ -92,7 +92,7 @@ impl<M: MediaControl> Conversation<M> {
             return;
         };
         l.sig.offering = true;
-        let to = l.sig.peer;
+        let to = l.sig.in_dialog_peer();
         let tls_name = l.sig.tls_name.clone();
         let tx = TxId::next();
         self.own.insert(tx, Own::Reoffer(leg, body));

@@ -240,7 +240,7 @@ impl<M: MediaControl> Conversation<M> {
             if same {
                 // A retransmitted 2xx: our ACK was lost.
                 if let Some((_, ack)) = &sig.last_ack {
-                    let to = sig.peer;
+                    let to = sig.in_dialog_peer();
                     let bytes = ack.clone();
                     self.push(Action::Transmit { to, bytes });
                 }

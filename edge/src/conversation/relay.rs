@@ -118,7 +118,7 @@ impl<M: MediaControl> Conversation<M> {
             self.respond_to(tx, &request, 500, Some(from));
             return;
         };
-        let peer = state.peer;
+        let peer = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
         if offer_exchange {
             state.offering = true;

@@ -328,7 +328,7 @@ impl<M: MediaControl> Conversation<M> {
         let Ok(bye) = dialog.request(Method::Bye).build_message() else {
             return;
         };
-        let to = state.peer;
+        let to = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
         state.pending_ok = None;
         state.timer = None;
@@ -443,7 +443,7 @@ impl<M: MediaControl> Conversation<M> {
         }
         let bytes = builder.build();
         state.last_ack = Some((seq, bytes.clone()));
-        let to = state.peer;
+        let to = state.in_dialog_peer();
         self.push(Action::Transmit { to, bytes });
     }
 }

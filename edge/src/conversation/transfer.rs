@@ -180,7 +180,7 @@ impl<M: MediaControl> Conversation<M> {
         if !l.is_live() {
             return;
         }
-        let to = l.sig.peer;
+        let to = l.sig.in_dialog_peer();
         let tls_name = l.sig.tls_name.clone();
         let Some(dialog) = l.sig.dialog.as_mut() else {
             return;

@@ -184,6 +184,9 @@ impl MediaEngine {
                         capacity: r.pools.iter().map(|p| p.pool.capacity()).sum(),
                         packets_relayed: r.counters.rtp.load(Ordering::Relaxed),
                         rtcp_relayed: r.counters.rtcp.load(Ordering::Relaxed),
+                        dropped_foreign: r.counters.foreign.load(Ordering::Relaxed),
+                        dropped_invalid: r.counters.invalid.load(Ordering::Relaxed),
+                        dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
                     },
                 )
             })

@@ -19,6 +19,14 @@ pub struct RegionStats {
     pub packets_relayed: u64,
     /// RTCP packets relayed that arrived on this region's sockets.
     pub rtcp_relayed: u64,
+    /// Datagrams dropped on arrival from a source that may not latch
+    /// (RTP hijack attempts, strays of an earlier call).
+    pub dropped_foreign: u64,
+    /// Datagrams dropped on arrival as none of RTP, RTCP, DTLS or STUN.
+    pub dropped_invalid: u64,
+    /// Packets that could not be sent on: no target known yet, the socket's
+    /// send buffer full, or a media line the bridged leg does not have.
+    pub dropped_unsent: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -26,6 +34,9 @@ pub struct RegionStats {
 pub(crate) struct RegionCounters {
     pub(crate) rtp: AtomicU64,
     pub(crate) rtcp: AtomicU64,
+    pub(crate) foreign: AtomicU64,
+    pub(crate) invalid: AtomicU64,
+    pub(crate) unsent: AtomicU64,
 }
 
 /// One endpoint on one media line.

@@ -232,6 +232,7 @@ impl SessionTask {
             return true;
         };
         let now = Instant::now();
+        let before = self.drops(ep, line);
         let mut relayed = [0u64; 2];
         let mut received = false;
         let mut healthy = true;
@@ -315,9 +316,32 @@ impl SessionTask {
                 if relayed[1] > 0 {
                     region.rtcp.fetch_add(relayed[1], Ordering::Relaxed);
                 }
+                let after = self.drops(ep, line);
+                for (counter, (a, b)) in [&region.foreign, &region.invalid, &region.unsent]
+                    .into_iter()
+                    .zip(after.into_iter().zip(before))
+                {
+                    if a > b {
+                        counter.fetch_add(a - b, Ordering::Relaxed);
+                    }
+                }
             }
         }
         healthy
+    }
+
+    /// Drops so far on `ep`'s `line` (foreign, invalid) and unsent packets
+    /// there and on its bridge partner's line, where a batch can count them.
+    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 3] {
+        let leg = |ep: EndpointId| self.core.endpoint(ep).and_then(|e| e.lines().get(line));
+        let own = leg(ep).map(|l| *l.counters()).unwrap_or_default();
+        let partner = self
+            .core
+            .endpoint(ep)
+            .and_then(|e| e.bridge())
+            .and_then(leg)
+            .map_or(0, |l| l.counters().dropped);
+        [own.foreign, own.invalid, own.dropped + partner]
     }
 
     /// Publishes one endpoint line's counters (and latched addresses when changed).

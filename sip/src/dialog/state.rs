@@ -198,6 +198,15 @@ impl Dialog {
         })
     }
 
+    /// The URI requests within the dialog are sent towards (§12.2.1.1,
+    /// §8.1.2): the first route when there is a route set (loose or strict
+    /// routing alike), else the remote target.
+    pub fn next_hop(&self) -> &str {
+        self.route_set
+            .first()
+            .map_or(self.remote_target.as_str(), |r| uri_of(r))
+    }
+
     /// Our key for this dialog (Call-ID, our tag).
     pub fn key(&self) -> DialogKey {
         DialogKey {

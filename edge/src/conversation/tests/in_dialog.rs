@@ -684,6 +684,61 @@ fn a_leg_over_tcp_follows_the_callers_newest_connection() {
 }
 
 #[test]
+fn in_dialog_requests_on_a_closed_client_connection_go_to_the_next_hop() {
+    use voxgate_sip::ConnId;
+    // The caller connected from an ephemeral port; its Contact is where it listens.
+    let from = Peer {
+        transport: TransportKind::Tcp,
+        addr: "198.51.100.5:45700".parse().unwrap(),
+        conn: Some(ConnId(1)),
+    };
+    let invite = |record_route: &str| {
+        let base = a_invite(Some(SDP_A), "");
+        parse(
+            &text(&base)
+                .replace(
+                    "Record-Route: <sip:rr.carrier.example;lr>\r\n",
+                    record_route,
+                )
+                .replace(
+                    "Contact: <sip:alice@10.1.1.9:5060>",
+                    "Contact: <sip:alice@198.51.100.5:5080;transport=tcp>",
+                ),
+        )
+    };
+    let bye_to = |invite: Message| {
+        let (mut h, _) = Harness::with_invite_from(CALLS, invite, from);
+        let (b, _) = h.connected(&[B1]);
+        h.feed(b.response(200, "", Some(SDP_B)));
+        let ack = h.a_ack(1, None);
+        h.feed(ack);
+        let out = h.feed(Input::Command(Command::Hangup {
+            leg: None,
+            status: None,
+        }));
+        out.sends()
+            .into_iter()
+            .find(|s| s.msg.method() == Some(&Method::Bye) && s.to.transport == TransportKind::Tcp)
+            .map(|s| s.to)
+    };
+    // No route set: the Contact, over connection 1 while it lasts (found by its id).
+    let to = bye_to(invite("")).unwrap();
+    assert_eq!(
+        (to.addr.to_string(), to.conn),
+        ("198.51.100.5:5080".to_string(), Some(ConnId(1)))
+    );
+    // A route set: its first entry.
+    let to = bye_to(invite(
+        "Record-Route: <sip:198.51.100.9:5070;transport=tcp;lr>\r\n",
+    ))
+    .unwrap();
+    assert_eq!(to.addr.to_string(), "198.51.100.9:5070");
+    // A next hop we cannot resolve (a name): the connection's own address.
+    let to = bye_to(invite("Record-Route: <sip:rr.carrier.example;lr>\r\n")).unwrap();
+    assert_eq!(to, from);
+}
+
+#[test]
 fn bye_from_a_while_our_bye_waits_for_its_ack_ends_the_call() {
     let (mut h, _) = Harness::new(CALLS);
     let (mut b, _) = h.connected(&[B1]);
