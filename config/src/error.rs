@@ -294,14 +294,6 @@ pub enum ConfigErrorKind {
         /// The listener's (wildcard) address.
         address: std::net::SocketAddr,
     },
-    /// A media region that binds a wildcard without `advertise` of that family.
-    #[error(
-        "required because media address {address} binds every address and cannot be put in SDP (0.0.0.0 means hold); allowed: a list with the {} address peers send media to, such as [\"{}\"]", if .address.is_ipv4() { "IPv4" } else { "IPv6" }, if .address.is_ipv4() { "203.0.113.10" } else { "2001:db8::10" }
-    )]
-    MediaAdvertiseRequired {
-        /// The region's wildcard address.
-        address: std::net::IpAddr,
-    },
     /// A TLS-only key on a udp or tcp listener.
     #[error(
         "only allowed on a tls listener, this one is {transport}; allowed: remove it, or set transport = \"tls\""

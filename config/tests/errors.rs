@@ -192,7 +192,7 @@ fn empty_list() {
     let e = only_error(&replaced("addresses = [\"127.0.0.1\"]", "addresses = []"));
     let text = at(&e, 11, 13, "media_region[0].addresses");
     assert!(
-        text.contains("is empty; allowed: at least one element: a list of IP addresses"),
+        text.contains("is empty; allowed: at least one element: a list of unicast IP addresses"),
         "{text}"
     );
 }
@@ -563,11 +563,11 @@ fn bad_uri_and_match() {
 #[test]
 fn port_ranges_of_regions_sharing_an_address_overlap() {
     let e = only_error(&with(
-        "\n[[media_region]]\nname = \"r2\"\naddresses = [\"0.0.0.0\"]\nadvertise = [\"203.0.113.10\"]\nport_min = 20998\nport_max = 21999\n",
+        "\n[[media_region]]\nname = \"r2\"\naddresses = [\"::1\", \"127.0.0.1\"]\nadvertise = [\"203.0.113.10\"]\nport_min = 20998\nport_max = 21999\n",
     ));
     assert_eq!(
         at(&e, 19, 12, "media_region[1].port_min"),
-        "x.toml:19:12: media_region[1].port_min: ports 20998..=21999 on 0.0.0.0 overlap \
+        "x.toml:19:12: media_region[1].port_min: ports 20998..=21999 on 127.0.0.1 overlap \
          media_region[0].port_min 20000..=20999 (line 12) of media region \"r1\"; allowed: \
          disjoint port ranges for regions sharing an address"
     );
@@ -577,7 +577,7 @@ fn port_ranges_of_regions_sharing_an_address_overlap() {
 }
 
 #[test]
-fn media_addresses_one_per_family_and_advertised_when_wildcard() {
+fn media_addresses_unicast_one_per_family_advertised_per_family() {
     let e = only_error(&replaced(
         "addresses = [\"127.0.0.1\"]",
         "addresses = [\"127.0.0.1\", \"::1\", \"127.0.0.2\"]",
@@ -588,15 +588,16 @@ fn media_addresses_one_per_family_and_advertised_when_wildcard() {
          most one IPv4 and one IPv6 address; this is a second IPv4 one"
     );
 
+    // A wildcard's replies would leave from whatever address the kernel picks.
     let e = only_error(&replaced(
         "addresses = [\"127.0.0.1\"]",
-        "addresses = [\"0.0.0.0\"]",
+        "addresses = [\"0.0.0.0\"]\nadvertise = [\"203.0.113.10\"]",
     ));
     assert_eq!(
-        at(&e, 11, 14, "media_region[0].advertise"),
-        "x.toml:11:14: media_region[0].advertise: required because media address 0.0.0.0 binds \
-         every address and cannot be put in SDP (0.0.0.0 means hold); allowed: a list with the \
-         IPv4 address peers send media to, such as [\"203.0.113.10\"]"
+        at(&e, 11, 14, "media_region[0].addresses[0]"),
+        "x.toml:11:14: media_region[0].addresses[0]: \"0.0.0.0\" is not valid; allowed: a \
+         unicast address of this host (not 0.0.0.0, :: or multicast: bind the private address \
+         and put the public one in advertise)"
     );
 
     let e = only_error(&replaced(
@@ -629,15 +630,15 @@ fn media_addresses_one_per_family_and_advertised_when_wildcard() {
     let c = load_str(
         &replaced(
             "addresses = [\"127.0.0.1\"]",
-            "addresses = [\"0.0.0.0\", \"::1\"]\nadvertise = [\"203.0.113.10\"]",
+            "addresses = [\"10.0.0.5\", \"::1\"]\nadvertise = [\"203.0.113.10\"]",
         ),
         "x.toml",
     )
     .unwrap();
     let r = &c.media_regions[0];
-    let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
+    let private: std::net::IpAddr = "10.0.0.5".parse().unwrap();
     let v6: std::net::IpAddr = "::1".parse().unwrap();
-    assert_eq!(r.advertised(any).to_string(), "203.0.113.10");
+    assert_eq!(r.advertised(private).to_string(), "203.0.113.10");
     assert_eq!(r.advertised(v6), v6, "no IPv6 advertise: the bound address");
 }
 

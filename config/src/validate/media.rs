@@ -55,7 +55,15 @@ impl Validator<'_> {
             .as_ref()
             .map(|list| self.region_addresses(list.get_ref(), &key("advertise")))
             .unwrap_or_default();
-        self.region_advertise(&addresses, &advertise, &span, &key("advertise"));
+        // Families of every address that parses, refused or not: one mistake, one error.
+        let families: Vec<bool> = raw
+            .addresses
+            .iter()
+            .flat_map(|l| l.get_ref())
+            .filter_map(|a| a.get_ref().trim().parse::<IpAddr>().ok())
+            .map(|a| a.is_ipv4())
+            .collect();
+        self.region_advertise(&families, &advertise, &key("advertise"));
         let addresses = addresses.into_iter().map(|(a, _)| a).collect();
         let advertise = advertise.into_iter().map(|(a, _)| a).collect();
         let port_min = self
@@ -104,8 +112,8 @@ impl Validator<'_> {
         }
     }
 
-    /// Addresses of a region's `addresses` or `advertise` list: each an IP
-    /// address, no multicast, at most one per family (a family's media goes
+    /// Addresses of a region's `addresses` or `advertise` list: each a unicast
+    /// IP address (no wildcard, no multicast), at most one per family (a family's media goes
     /// out of one address).
     fn region_addresses(&mut self, list: &[S<String>], key: &str) -> Vec<(IpAddr, Range<usize>)> {
         let advertised = key.ends_with("advertise");
@@ -116,14 +124,17 @@ impl Validator<'_> {
                 self.bad_value(a.span(), &k, schema::IP_ADDR);
                 continue;
             };
-            if addr.is_multicast() || (advertised && addr.is_unspecified()) {
+            if addr.is_multicast() || addr.is_unspecified() {
+                // A socket on a wildcard sends from whatever address the kernel picks, so
+                // a multi-homed host's media would leave from an address no SDP named.
                 self.bad_value(
                     a.span(),
                     &k,
                     if advertised {
                         "a unicast address peers can reach (not 0.0.0.0, :: or multicast)"
                     } else {
-                        "a unicast address of this host, or 0.0.0.0 or :: with advertise"
+                        "a unicast address of this host (not 0.0.0.0, :: or multicast: bind \
+                         the private address and put the public one in advertise)"
                     },
                 );
                 continue;
@@ -142,17 +153,16 @@ impl Validator<'_> {
         out
     }
 
-    /// Every advertised address has a bound one of its family, and a wildcard
-    /// bind has an advertised address (0.0.0.0 cannot go in SDP: it means hold).
+    /// Every advertised address has a bound one of its family (`families`:
+    /// is_ipv4 of each bound address).
     fn region_advertise(
         &mut self,
-        addresses: &[(IpAddr, Range<usize>)],
+        families: &[bool],
         advertise: &[(IpAddr, Range<usize>)],
-        region: &Range<usize>,
         key: &str,
     ) {
         for (j, (adv, span)) in advertise.iter().enumerate() {
-            if !addresses.iter().any(|(a, _)| a.is_ipv4() == adv.is_ipv4()) {
+            if !families.contains(&adv.is_ipv4()) {
                 let family = if adv.is_ipv4() { "IPv4" } else { "IPv6" };
                 self.bad_value(
                     span.clone(),
@@ -161,23 +171,9 @@ impl Validator<'_> {
                 );
             }
         }
-        for (addr, span) in addresses {
-            if addr.is_unspecified()
-                && !advertise.iter().any(|(a, _)| a.is_ipv4() == addr.is_ipv4())
-            {
-                let kind = ConfigErrorKind::MediaAdvertiseRequired { address: *addr };
-                let span = if span.is_empty() {
-                    region.clone()
-                } else {
-                    span.clone()
-                };
-                self.push(span, key.to_owned(), kind);
-            }
-        }
     }
 
-    /// Two regions that bind the same address (or one binds the unspecified address of
-    /// that family) cannot hand out the same ports.
+    /// Two regions that bind the same address cannot hand out the same ports.
     fn port_range_overlaps(&mut self, regions: &[CheckedRegion]) {
         for (j, later) in regions.iter().enumerate() {
             let Some(span) = &later.range else {
@@ -192,13 +188,7 @@ impl Validator<'_> {
                 if a.port_min > b.port_max || b.port_min > a.port_max {
                     continue;
                 }
-                let shared = b.addresses.iter().find(|x| {
-                    a.addresses.iter().any(|y| {
-                        x == &y
-                            || (x.is_ipv4() == y.is_ipv4()
-                                && (x.is_unspecified() || y.is_unspecified()))
-                    })
-                });
+                let shared = b.addresses.iter().find(|x| a.addresses.contains(x));
                 if let Some(address) = shared {
                     let kind = ConfigErrorKind::PortRangeOverlap {
                         address: *address,
