@@ -26,6 +26,7 @@ impl<M: MediaControl> Conversation<M> {
         l.ended = Some((side, cause));
         let answered = l.answered_at.is_some();
         let link = l.link.take();
+        let bridged = l.bridge;
         self.event(Event::LegEnded { leg, side, cause });
         self.note_end(side, cause, if answered { None } else { status });
         self.release_leg(leg);
@@ -34,6 +35,12 @@ impl<M: MediaControl> Conversation<M> {
                 o.link = None;
             }
             // One end of a linked pair ends the other (the classic B2BUA).
+            self.hang_up_leg(now, other, side, cause, status);
+        } else if let Some(other) = bridged
+            && self.control_gone
+        {
+            // Nobody will rebridge the partner: it ends as a linked one would,
+            // for the same reason (say, the caller hung up), not as an orphan.
             self.hang_up_leg(now, other, side, cause, status);
         }
         self.abandon_dials_for(now, leg);
