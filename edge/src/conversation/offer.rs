@@ -181,9 +181,9 @@ impl<M: MediaControl> Conversation<M> {
             // 2.1–4 s when we own the Call-ID (outbound legs), else 0–2 s.
             let owner = self.leg(leg).is_some_and(|l| !l.is_inbound());
             let ms = if owner {
-                2100 + rand::random::<u64>() % 1900
+                2100 + self.random_below(1900)
             } else {
-                rand::random::<u64>() % 2000
+                self.random_below(2000)
             };
             if let Some(l) = self.leg_mut(leg) {
                 l.reoffer_at = Some(now + Duration::from_millis(ms));

@@ -506,6 +506,27 @@ fn our_reinvite_crossing_theirs_is_retried_after_491() {
 }
 
 #[test]
+fn the_491_wait_comes_from_the_conversations_seed() {
+    // A seeded simulation must replay exactly: the wait is drawn from the
+    // conversation's seed, within §14.1's bounds, and differs between seeds.
+    let wait = |seed: u64| {
+        let (mut h, _) = bridged_pair();
+        h.call.seed(seed);
+        let out = cmd(&mut h, Command::Hold { leg: LegId(2) });
+        let reinvite = out.sent(Method::Invite);
+        h.b_answers(&reinvite, 491, "", None);
+        h.call.poll_timeout().unwrap() - h.now
+    };
+    assert_eq!(wait(7), wait(7));
+    let waits: Vec<Duration> = (0..20).map(wait).collect();
+    assert!(
+        waits.iter().all(|w| (2100..4000).contains(&w.as_millis())),
+        "{waits:?}"
+    );
+    assert!(waits.windows(2).any(|w| w[0] != w[1]), "{waits:?}");
+}
+
+#[test]
 fn a_peer_offer_on_a_leg_voxgate_answered_is_answered_locally() {
     let (mut h, _) = bridged_pair();
     // The caller holds: voxgate answers recvonly itself, nothing goes to B.
