@@ -527,6 +527,31 @@ fn the_491_wait_comes_from_the_conversations_seed() {
 }
 
 #[test]
+fn a_491_wait_that_ends_while_our_2xx_awaits_its_ack_does_not_spin() {
+    // Found by the whole-node simulation (glare, seed 282): our hold is
+    // refused with 491, the caller's own re-INVITE is answered meanwhile,
+    // and our wait ends before its ACK. Nothing can be sent until the ACK,
+    // and no deadline may stay in the past: the actor would spin on it.
+    let (mut h, _) = bridged_pair();
+    h.call.seed(1);
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let hold = out.sent_to(Method::Invite, A_ADDR);
+    h.a_answers(&hold, 491, None);
+    let offer = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_RESUME)));
+    let (_, out) = h.a_sends(offer);
+    assert_eq!(out.statuses(), [200]);
+    // The caller owns the Call-ID: our wait is at most 2 s.
+    let out = h.advance(Duration::from_millis(2000));
+    assert!(out.sends().is_empty(), "nothing before the ACK: {out:#?}");
+    assert!(h.call.poll_timeout().is_none_or(|t| t > h.now));
+    // The ACK comes: the hold goes out at once.
+    let seq = h.a_cseq;
+    let out = h.feed(h.a_ack(seq, None));
+    let again = out.sent_to(Method::Invite, A_ADDR);
+    assert_eq!(direction(&again.msg), voxgate_media::Direction::SendOnly);
+}
+
+#[test]
 fn a_peer_offer_on_a_leg_voxgate_answered_is_answered_locally() {
     let (mut h, _) = bridged_pair();
     // The caller holds: voxgate answers recvonly itself, nothing goes to B.
