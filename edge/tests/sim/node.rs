@@ -8,6 +8,7 @@
 use crate::control::{Plane, PlaneFactory};
 use crate::network::Ctx;
 use bytes::Bytes;
+use rand::Rng;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -241,7 +242,9 @@ impl Node {
         );
         let id = call_ctx.id;
         let media = SharedMedia::default();
-        let conv = Conversation::new(ctx.now, call_ctx, media.clone());
+        let mut conv = Conversation::new(ctx.now, call_ctx, media.clone());
+        // Its random choices (491 back-off) come from the run's seed too.
+        conv.seed(ctx.rng.random());
         ctx.note("node", format!("{id} born"));
         self.convs.insert(
             id,
