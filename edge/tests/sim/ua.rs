@@ -87,7 +87,7 @@ enum Sent {
     Cancel,
     Bye(usize),
     Reinvite(usize),
-    Refer(usize),
+    Refer,
 }
 
 /// An initial INVITE this UA received (a callee).
@@ -126,8 +126,10 @@ pub struct Log {
     pub glare_491_sent: u32,
     /// The sipfrag status lines of the NOTIFYs received, with Subscription-State.
     pub notifies: Vec<(String, String)>,
-    /// Requests for no dialog of ours (answered 481), by method.
+    /// Requests for no dialog or transaction of ours (answered 481), by method.
     pub stray: Vec<Method>,
+    /// In-dialog requests that came after the dialog ended (answered 481).
+    pub after_end: Vec<Method>,
     /// Things a real UA would report: a transaction that timed out, a 2xx
     /// never ACKed, a second 2xx from a B2BUA that must not fork.
     pub anomalies: Vec<String>,
@@ -381,6 +383,7 @@ impl Ua {
             return;
         }
         if !self.legs[leg].is_live() {
+            self.log.after_end.push(method);
             let r = self.legs[leg].dialog.response(&request, 481, "Gone", None);
             self.respond(ctx, tx, r.build_message().ok());
             return;
@@ -399,7 +402,12 @@ impl Ua {
                 self.on_notify(ctx, leg, &request);
             }
             Method::Update => {
-                let sdp = steps::answer_sdp(self.name, &mut self.legs[leg], request.body());
+                let sdp = steps::answer_sdp(
+                    self.name,
+                    self.addr.ip(),
+                    &mut self.legs[leg],
+                    request.body(),
+                );
                 let r = self.legs[leg]
                     .dialog
                     .response(&request, 200, "OK", None)
@@ -434,7 +442,12 @@ impl Ua {
             self.respond(ctx, tx, r.build_message().ok());
             return;
         }
-        let sdp = steps::answer_sdp(self.name, &mut self.legs[leg], request.body());
+        let sdp = steps::answer_sdp(
+            self.name,
+            self.addr.ip(),
+            &mut self.legs[leg],
+            request.body(),
+        );
         let r = self.legs[leg]
             .dialog
             .response(request, 200, "OK", None)
@@ -484,6 +497,7 @@ impl Ua {
     ) {
         let tag = self.script.answer.first_tag();
         let Some(inc) = invite.and_then(|i| self.incoming.get_mut(&i).map(|inc| (i, inc))) else {
+            self.log.stray.push(Method::Cancel);
             let r = response_to(request, 481, "Call/Transaction Does Not Exist", None, None);
             self.respond(ctx, tx, r.build_message().ok());
             return;
@@ -556,7 +570,7 @@ impl Ua {
                 self.log.bye_statuses.push(status);
                 self.end(ctx, leg, By::Us);
             }
-            (Some(Sent::Refer(_)), _) if status >= 200 => self.log.refer_statuses.push(status),
+            (Some(Sent::Refer), _) if status >= 200 => self.log.refer_statuses.push(status),
             _ => {}
         }
     }

@@ -7,8 +7,10 @@
 use crate::network::{Ctx, Link, Network};
 use crate::node::Node;
 use crate::ua::{By, Ua};
+use crate::wire::Wire;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use voxgate_edge::control_plane::Event;
+use voxgate_edge::control_plane::{EndCause, Event, LegId};
 
 /// Steps at one instant before the run is declared a busy loop.
 const SAME_INSTANT: u32 = 10_000;
@@ -23,21 +25,26 @@ pub struct Sim {
     pub node: Node,
     /// The user agents, in the order their timers fire.
     pub peers: Vec<Ua>,
+    /// Checks on the datagrams.
+    pub wire: Wire,
 }
 
 impl Sim {
     /// A run of `node` and `peers` over links like `link`.
     pub fn new(ctx: Ctx, link: Link, node: Node, peers: Vec<Ua>) -> Sim {
         let mut net = Network::new(link);
+        let mut wire = Wire::default();
         net.name(node.addr, "voxgate");
         for p in &peers {
             net.name(p.addr, p.name);
+            wire.peer(p.addr);
         }
         Sim {
             ctx,
             net,
             node,
             peers,
+            wire,
         }
     }
 
@@ -94,6 +101,7 @@ impl Sim {
         let now = self.ctx.now;
         while let Some(d) = self.net.poll_delivery(now) {
             if d.to == self.node.addr {
+                self.wire.node_received(d.from, &d.bytes);
                 self.node.receive(&mut self.ctx, d.from, d.bytes);
             } else if let Some(p) = self.peers.iter_mut().find(|p| p.addr == d.to) {
                 p.receive(&mut self.ctx, d.from, d.bytes);
@@ -118,10 +126,12 @@ impl Sim {
     /// Puts what every party wants sent onto the network.
     fn flush(&mut self) {
         while let Some((to, bytes)) = self.node.poll_transmit() {
+            self.wire.node_sent(to, &bytes);
             self.net.send(&mut self.ctx, self.node.addr, to, bytes);
         }
         for p in &mut self.peers {
             while let Some((to, bytes)) = p.poll_transmit() {
+                self.wire.peer_sent(p.addr, &bytes);
                 self.net.send(&mut self.ctx, p.addr, to, bytes);
             }
         }
@@ -156,11 +166,14 @@ impl Sim {
 
     /// What must hold after every run, whatever the scenario: each
     /// conversation ended once with `Ended` as its last event and nothing
-    /// after, no command failed, the core holds no conversation and no
-    /// transaction, no media endpoint is open, and each peer saw nothing
-    /// amiss (every 2xx ACKed, no transaction timed out), holds no
-    /// transaction and no live dialog.
+    /// after, each of its legs ended once, nothing timed out, no command
+    /// failed; the core holds no conversation and no transaction; no media
+    /// endpoint is open; every 2xx voxgate received was ACKed and no
+    /// topology leaked; each peer saw nothing amiss (every 2xx ACKed, no
+    /// transaction timed out, no request for a dialog it never had), holds
+    /// no transaction and no live dialog.
     pub fn check_common(&self) -> Result<(), String> {
+        self.wire.check()?;
         if self.node.convs.is_empty() {
             return Err("no conversation was born".into());
         }
@@ -182,6 +195,7 @@ impl Sim {
             if let Some(e) = c.events.iter().find(|e| matches!(e, Event::Error { .. })) {
                 return Err(format!("{id}: a command failed: {e:?}"));
             }
+            legs_end_once(&c.events).map_err(|e| format!("{id}: {e}"))?;
             let open = c.media.0.borrow().open_count();
             if open > 0 {
                 return Err(format!("{id}: {open} media endpoints left open"));
@@ -202,6 +216,12 @@ impl Sim {
         for p in &self.peers {
             if let Some(a) = p.log.anomalies.first() {
                 return Err(format!("{}: {a}", p.name));
+            }
+            if !p.log.stray.is_empty() {
+                return Err(format!(
+                    "{} got requests for no dialog or transaction of its own: {:?}",
+                    p.name, p.log.stray
+                ));
             }
             if p.transactions() != 0 {
                 return Err(format!(
@@ -236,5 +256,37 @@ impl Sim {
             .iter()
             .filter_map(|l| l.ended.map(|(by, _)| by))
             .collect()
+    }
+}
+
+/// Each leg (the inbound one, and every one `LegCreated` announced) ends
+/// exactly once, by `LegEnded` or `LegFailed`, and never by a timeout in
+/// these scenarios (a lost ACK or an in-dialog request that timed out).
+fn legs_end_once(events: &[Event]) -> Result<(), String> {
+    let mut ends: BTreeMap<LegId, u32> = BTreeMap::new();
+    ends.insert(LegId(1), 0);
+    for e in events {
+        match e {
+            Event::LegCreated { leg, .. } => {
+                ends.insert(*leg, 0);
+            }
+            Event::LegEnded { leg, cause, .. } => {
+                if matches!(cause, EndCause::NoAck | EndCause::SessionExpired) {
+                    return Err(format!("{e:?}"));
+                }
+                *ends.entry(*leg).or_default() += 1;
+            }
+            Event::LegFailed { leg, .. } => *ends.entry(*leg).or_default() += 1,
+            Event::Ended { cause, .. }
+                if matches!(cause, EndCause::NoAck | EndCause::SessionExpired) =>
+            {
+                return Err(format!("{e:?}"));
+            }
+            _ => {}
+        }
+    }
+    match ends.iter().find(|(_, n)| **n != 1) {
+        Some((leg, n)) => Err(format!("leg {leg} ended {n} times")),
+        None => Ok(()),
     }
 }

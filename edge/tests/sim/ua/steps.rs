@@ -3,7 +3,7 @@
 
 use super::{By, Incoming, Leg, Sent, Ua, next_hop, udp};
 use crate::network::Ctx;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use voxgate_sip::dialog::{Dialog, NewRequest, Retransmit};
 use voxgate_sip::message::{HeaderName, Limits, Message, Method, cancel_for, response_to};
@@ -34,8 +34,13 @@ pub enum Answer {
         /// (delay after the INVITE, To tag) of each 2xx.
         answers: Vec<(Duration, &'static str)>,
     },
-    /// 486 after this long.
-    Busy(Duration),
+    /// A final failure `status` after `after`.
+    Reject {
+        /// Until the response.
+        after: Duration,
+        /// The status (486, 503, ...).
+        status: u16,
+    },
     /// 180 at once and nothing more (until CANCEL).
     RingForever,
 }
@@ -58,10 +63,14 @@ pub struct Script {
     /// CANCEL this long after the first 180 (so that the race with an
     /// answer that follows the 180 does not depend on the link's delay).
     pub cancel_after_ringing: Option<Duration>,
+    /// CANCEL at this instant of the run (once a provisional came, §9.1).
+    pub cancel_at: Option<Duration>,
     /// How an initial INVITE is answered.
     pub answer: Answer,
     /// BYE this long after the dialog is confirmed.
     pub hangup_after: Option<Duration>,
+    /// BYE at this instant of the run (or at once, if confirmed later).
+    pub hangup_at: Option<Duration>,
     /// REFER to this URI this long after the dialog is confirmed; BYE once
     /// the NOTIFY of the transfer's success arrives.
     pub refer: Option<(Duration, &'static str)>,
@@ -82,13 +91,14 @@ pub(super) enum Step {
     Reinvite(usize),
 }
 
-/// An SDP of `owner` with `direction`.
-pub fn sdp(owner: &str, version: u32, direction: &str) -> String {
+/// An SDP of `owner` at `ip` (its own address: what voxgate must not pass
+/// on to the other side) with `direction`.
+pub fn sdp(owner: &str, ip: IpAddr, version: u32, direction: &str) -> String {
     format!(
         "v=0\r\n\
-         o={owner} 1000 {version} IN IP4 10.9.9.9\r\n\
+         o={owner} 1000 {version} IN IP4 {ip}\r\n\
          s=-\r\n\
-         c=IN IP4 10.9.9.9\r\n\
+         c=IN IP4 {ip}\r\n\
          t=0 0\r\n\
          m=audio 30000 RTP/AVP 0 8 101\r\n\
          a=rtpmap:0 PCMU/8000\r\n\
@@ -100,7 +110,7 @@ pub fn sdp(owner: &str, version: u32, direction: &str) -> String {
 
 /// Our answer to `offer` (an offer of ours when it is empty): the
 /// direction mirrored, the `o=` version moved on.
-pub(super) fn answer_sdp(owner: &str, leg: &mut Leg, offer: &[u8]) -> String {
+pub(super) fn answer_sdp(owner: &str, ip: IpAddr, leg: &mut Leg, offer: &[u8]) -> String {
     let offer = String::from_utf8_lossy(offer);
     let direction = if offer.contains("a=sendonly") {
         "recvonly"
@@ -112,7 +122,7 @@ pub(super) fn answer_sdp(owner: &str, leg: &mut Leg, offer: &[u8]) -> String {
         "sendrecv"
     };
     leg.sdp_version += 1;
-    sdp(owner, leg.sdp_version, direction)
+    sdp(owner, ip, leg.sdp_version, direction)
 }
 
 impl Ua {
@@ -157,7 +167,7 @@ impl Ua {
                 let r = response_to(
                     &inc.request,
                     status,
-                    "Busy Here",
+                    voxgate_edge::conversation::default_reason(status),
                     Some(tag),
                     Some(inc.from.addr),
                 )
@@ -178,7 +188,7 @@ impl Ua {
                     .request(Method::Refer)
                     .header(HeaderName::ReferTo, &format!("<{target}>"))
                     .build_message();
-                self.send_in_dialog(ctx, leg, request.ok(), Sent::Refer(leg));
+                self.send_in_dialog(ctx, leg, request.ok(), Sent::Refer);
             }
             Step::Reinvite(leg) => {
                 let l = &mut self.legs[leg];
@@ -186,7 +196,7 @@ impl Ua {
                     return;
                 }
                 l.sdp_version += 1;
-                let body = sdp(self.name, l.sdp_version, "sendrecv");
+                let body = sdp(self.name, self.addr.ip(), l.sdp_version, "sendrecv");
                 let request = l
                     .dialog
                     .request(Method::Invite)
@@ -203,7 +213,7 @@ impl Ua {
         let Some(call) = self.script.call.clone() else {
             return;
         };
-        let from = format!("<sip:+15551234@{}>", self.addr.ip());
+        let from = "<sip:+15551234@carrier.example>".to_string();
         let to = format!("<sip:+15550100@{}>", call.to.ip());
         let (builder, _) = NewRequest {
             method: Method::Invite,
@@ -214,7 +224,7 @@ impl Ua {
             max_forwards: 70,
         }
         .build();
-        let body = sdp(self.name, 1, "sendrecv");
+        let body = sdp(self.name, self.addr.ip(), 1, "sendrecv");
         let Ok(invite) = builder
             .body("application/sdp", body.as_bytes())
             .build_message()
@@ -233,6 +243,9 @@ impl Ua {
             Err(e) => self.log.anomalies.push(format!("INVITE not sent: {e}")),
         }
         self.pull();
+        if let Some(at) = self.script.cancel_at {
+            self.schedule(Ctx::at(at).max(ctx.now), Step::Cancel);
+        }
     }
 
     fn send_cancel(&mut self, ctx: &mut Ctx) {
@@ -285,7 +298,9 @@ impl Ua {
                     self.schedule(ctx.now + after, Step::Answer(tx, tag));
                 }
             }
-            Answer::Busy(after) => self.schedule(ctx.now + after, Step::Reject(tx, 486)),
+            Answer::Reject { after, status } => {
+                self.schedule(ctx.now + after, Step::Reject(tx, status));
+            }
             Answer::RingForever => self.run(ctx, Step::Ring(tx)),
         }
     }
@@ -305,7 +320,7 @@ impl Ua {
         let from = inc.from;
         let request = inc.request.clone();
         let mut leg = Leg::new(dialog, false);
-        let body = answer_sdp(self.name, &mut leg, request.body());
+        let body = answer_sdp(self.name, self.addr.ip(), &mut leg, request.body());
         let ok = leg
             .dialog
             .response(&request, 200, "OK", Some(from.addr))
@@ -439,6 +454,9 @@ impl Ua {
     pub(super) fn confirmed(&mut self, ctx: &mut Ctx, leg: usize) {
         if let Some(after) = self.script.hangup_after {
             self.schedule(ctx.now + after, Step::Hangup(leg));
+        }
+        if let Some(at) = self.script.hangup_at {
+            self.schedule(Ctx::at(at).max(ctx.now), Step::Hangup(leg));
         }
         if let Some((after, _)) = self.script.refer {
             self.schedule(ctx.now + after, Step::Refer(leg));
