@@ -40,6 +40,8 @@ pub struct Router {
     pub destinations: Vec<&'static str>,
     /// Ring them all at once.
     pub parallel: bool,
+    /// How long each may ring (the node's default when `None`).
+    pub ring_timeout: Option<Duration>,
 }
 
 impl Plane for Router {
@@ -49,6 +51,10 @@ impl Plane for Router {
         };
         let dial = Dial::new(self.destinations.iter().map(|d| dest(d)).collect());
         let dial = if self.parallel { dial.parallel() } else { dial };
+        let dial = match self.ring_timeout {
+            Some(t) => dial.ring_timeout(t),
+            None => dial,
+        };
         out.push((Duration::ZERO, Command::Dial(dial.connect(inbound.leg))));
     }
 

@@ -76,6 +76,7 @@ fn link(ctx: &mut Ctx, seed: u64) -> Link {
 struct Run {
     result: Result<Vec<&'static str>, String>,
     link: Link,
+    net: network::NetStats,
     trace: String,
 }
 
@@ -106,6 +107,7 @@ fn run(scenario: &Scenario, seed: u64) -> Run {
     Run {
         result,
         link,
+        net: sim.net.stats,
         trace: sim.ctx.trace.render(),
     }
 }
@@ -124,11 +126,17 @@ fn check_scenario(name: &str) {
     let print_all = std::env::var("VOXGATE_SIM_TRACE").is_ok_and(|v| v != "0");
     let mut failed: Vec<(u64, Run)> = Vec::new();
     let mut notes: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut net = network::NetStats::default();
+    let started = std::time::Instant::now();
     for seed in seeds.clone() {
         let r = run(scenario, seed);
         if print_all {
             println!("{}", r.trace);
         }
+        net.sent += r.net.sent;
+        net.lost += r.net.lost;
+        net.duplicated += r.net.duplicated;
+        net.reordered += r.net.reordered;
         match &r.result {
             Ok(n) => n.iter().for_each(|n| *notes.entry(n).or_default() += 1),
             Err(_) => failed.push((seed, r)),
@@ -155,8 +163,18 @@ fn check_scenario(name: &str) {
             r.trace
         );
     }
-    // A scenario must reach its point, not pass by avoiding it.
+    // Shown with --nocapture: what the seeds covered.
     let runs = seeds.end - seeds.start;
+    println!(
+        "{name}: {runs} seeds in {:.1} s (wall); {} datagrams, {} lost, {} duplicated, \
+         {} held back; outcomes {notes:?}",
+        started.elapsed().as_secs_f64(),
+        net.sent,
+        net.lost,
+        net.duplicated,
+        net.reordered
+    );
+    // A scenario must reach its point, not pass by avoiding it.
     if runs >= 20 {
         for (what, share) in scenario.expect {
             let seen = notes.get(what).copied().unwrap_or(0);
@@ -188,6 +206,16 @@ fn busy_callee() {
 #[test]
 fn failover_to_the_next_destination() {
     check_scenario("failover");
+}
+
+#[test]
+fn failover_from_a_dead_destination() {
+    check_scenario("dead_destination");
+}
+
+#[test]
+fn ring_timeout() {
+    check_scenario("no_answer");
 }
 
 #[test]
@@ -226,6 +254,11 @@ fn parallel_ringing_one_answers() {
 #[test]
 fn parallel_ringing_two_answer() {
     check_scenario("parallel_two_answer");
+}
+
+#[test]
+fn transfer_abandoned_by_the_caller() {
+    check_scenario("transfer_abandoned");
 }
 
 #[test]

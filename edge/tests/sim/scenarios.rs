@@ -28,6 +28,8 @@ const B1: &str = "sip:+15550100@203.0.113.7:5060";
 const B2: &str = "sip:+15550100@203.0.113.8:5060";
 const B3: &str = "sip:+15550100@203.0.113.9:5060";
 const TARGET: &str = "sip:2002@203.0.113.20:5060";
+/// A destination where nobody answers, not even at the transport.
+const DEAD: &str = "sip:+15550100@203.0.113.99:5060";
 
 /// The node's config: a carrier trunk for the caller, a PBX trunk for the
 /// callees. The trying timeout is off: at 10 % loss a callee's INVITE and
@@ -115,6 +117,18 @@ pub const ALL: &[Scenario] = &[
         expect: &[],
     },
     Scenario {
+        name: "dead_destination",
+        build: setup::dead_destination,
+        check: setup::failover_check,
+        expect: &[],
+    },
+    Scenario {
+        name: "no_answer",
+        build: setup::no_answer,
+        check: setup::no_answer_check,
+        expect: &[],
+    },
+    Scenario {
         name: "cancel_race",
         build: setup::cancel_race,
         check: setup::cancel_race_check,
@@ -160,6 +174,12 @@ pub const ALL: &[Scenario] = &[
         name: "transfer",
         build: mid_call::transfer,
         check: mid_call::transfer_check,
+        expect: &[],
+    },
+    Scenario {
+        name: "transfer_abandoned",
+        build: mid_call::transfer_abandoned,
+        check: mid_call::transfer_abandoned_check,
         expect: &[],
     },
     Scenario {
@@ -224,6 +244,7 @@ fn router(destinations: Vec<&'static str>, parallel: bool) -> Router {
     Router {
         destinations,
         parallel,
+        ring_timeout: None,
     }
 }
 

@@ -194,3 +194,38 @@ pub(super) fn byes_cross_check(s: &Sim) -> Result<Vec<&'static str>, String> {
         other => Err(format!("ended with {other:?}")),
     }
 }
+
+/// The caller hangs up while the transfer target still rings (the REFER
+/// comes 3 s into the call, the target answers 1 s after its INVITE, the
+/// caller leaves 3.5 to 4.5 s into the call): everything must still end.
+pub(super) fn transfer_abandoned(ctx: &mut Ctx) -> (Vec<Ua>, PlaneFactory) {
+    let leave = ctx.between(ms(3500), ms(4500));
+    ctx.note(
+        "script",
+        format!("caller hangs up {} ms after the answer", leave.as_millis()),
+    );
+    let (mut peers, planes) = transfer(ctx);
+    if let Some(a) = peers.iter_mut().find(|p| p.name == "caller") {
+        *a = caller(Script {
+            hangup_after: Some(leave),
+            ..Script::default()
+        });
+    }
+    (peers, planes)
+}
+
+pub(super) fn transfer_abandoned_check(s: &Sim) -> Result<Vec<&'static str>, String> {
+    caller_finals(s, &[200])?;
+    want_ends(s, "caller", &[By::Us])?;
+    let target = s.peer("target");
+    let note = match (target.legs.first(), target.log.cancelled) {
+        (Some(_), _) => {
+            want_ends(s, "target", &[By::Them])?;
+            "the target answered"
+        }
+        (None, 1) => "the target was cancelled",
+        (None, _) if target.log.requests.is_empty() => "the target was never called",
+        (None, _) => return Err("the target neither answered nor was cancelled".into()),
+    };
+    Ok(vec![note])
+}

@@ -366,3 +366,52 @@ pub(super) fn late_fork_check(s: &Sim) -> Result<Vec<&'static str>, String> {
     want_ends(s, "b1", &[By::Them, By::Them])?;
     Ok(Vec::new())
 }
+
+/// The first destination is dead (no response at all): timer B gives it up
+/// after 64*T1 (the trying timeout is off) and the dial moves on.
+pub(super) fn dead_destination(_: &mut Ctx) -> (Vec<Ua>, PlaneFactory) {
+    let a = caller(Script {
+        hangup_after: Some(ms(5000)),
+        ..Script::default()
+    });
+    let b2 = callee(
+        "b2",
+        B2,
+        Script {
+            answer: rings_then_answers("b2"),
+            ..Script::default()
+        },
+    );
+    // b1 exists only to satisfy the shared check: it is never called.
+    let b1 = callee("b1", B1, Script::default());
+    (vec![a, b1, b2], planes(|| router(vec![DEAD, B2], false)))
+}
+
+/// The callee rings for ever; the dial's ring timeout (5 s) cancels it.
+pub(super) fn no_answer(_: &mut Ctx) -> (Vec<Ua>, PlaneFactory) {
+    let a = caller(Script::default());
+    let b = callee(
+        "b1",
+        B1,
+        Script {
+            answer: Answer::RingForever,
+            ..Script::default()
+        },
+    );
+    let plane = || Router {
+        ring_timeout: Some(ms(5000)),
+        ..router(vec![B1], false)
+    };
+    (vec![a, b], planes(plane))
+}
+
+pub(super) fn no_answer_check(s: &Sim) -> Result<Vec<&'static str>, String> {
+    let finals = &s.peer("caller").log.finals;
+    if finals.len() != 1 || ![408, 480].contains(&finals[0].0) {
+        return Err(format!("the caller's final responses: {finals:?}"));
+    }
+    if s.peer("b1").log.cancelled != 1 {
+        return Err("the callee was never cancelled".into());
+    }
+    Ok(Vec::new())
+}
