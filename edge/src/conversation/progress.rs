@@ -33,6 +33,11 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         let Some(leg) = self.invites.get(&tx).map(|s| s.leg) else {
+            // A 2xx repeated on a re-INVITE we are done with (relayed, or
+            // our own): its transaction passes repeats up while Accepted
+            // (RFC 6026), and our ACK may have been lost. Answer it as a
+            // stray: the dialog's last ACK again (§13.2.2.4).
+            self.on_stray_response(&response);
             return;
         };
         let Some(l) = self.leg(leg) else { return };

@@ -491,6 +491,23 @@ fn hold_reinvites_sendonly_unbridges_and_resume_restores() {
 }
 
 #[test]
+fn a_repeated_2xx_to_our_reinvite_gets_our_ack_again() {
+    // As for relayed re-INVITEs: a lost ACK must be repeated for every
+    // repeated 2xx, or the peer ends the call after 64*T1 (§13.3.1.4).
+    let (mut h, _) = bridged_pair();
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let reinvite = out.sent_to(Method::Invite, A_ADDR);
+    let recvonly = SDP_A.replace("a=sendrecv", "a=recvonly");
+    let out = h.a_answers(&reinvite, 200, Some(&recvonly));
+    let ack = out.transmits()[0].1.raw().clone();
+    let again = h.a_answers(&reinvite, 200, Some(&recvonly));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].1.raw(), &ack);
+    assert!(again.events().is_empty(), "held once: {again:#?}");
+}
+
+#[test]
 fn our_reinvite_crossing_theirs_is_retried_after_491() {
     let (mut h, _) = bridged_pair();
     let out = cmd(&mut h, Command::Hold { leg: LegId(2) });

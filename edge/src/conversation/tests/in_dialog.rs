@@ -220,6 +220,23 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
 }
 
 #[test]
+fn a_repeated_2xx_to_a_relayed_reinvite_gets_our_ack_again() {
+    // Found by the whole-node simulation (glare through the relay): our ACK
+    // was lost, and B's repeated 2xx (passed up by its transaction, still in
+    // Accepted) went unanswered; after 64*T1 a UA ends the call (§13.3.1.4).
+    let (mut h, _) = Harness::established(CALLS);
+    let (_, to_b, _) = a_holds(&mut h);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let ack = out.transmits()[0].1.raw().clone();
+    let again = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].0, udp("203.0.113.7:5060"));
+    assert_eq!(acks[0].1.raw(), &ack);
+    assert!(again.responses().is_empty(), "nothing more to A");
+}
+
+#[test]
 fn resume_from_a_is_reported() {
     let (mut h, _) = Harness::established(CALLS);
     let (_, to_b, _) = a_holds(&mut h);
