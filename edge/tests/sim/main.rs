@@ -11,7 +11,8 @@
 //!   default), from `VOXGATE_SIM_FIRST_SEED` (0 by default);
 //! - `VOXGATE_SIM_SEED=1234` runs that one seed;
 //! - `VOXGATE_SIM_SCENARIO=transfer` runs that scenario only;
-//! - `VOXGATE_SIM_TRACE=1` prints every run's trace, passed or not.
+//! - `VOXGATE_SIM_TRACE=1` prints every run's trace, passed or not;
+//! - `VOXGATE_SIM_NETWORK=harsh` draws far worse links, for hunting.
 
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -63,10 +64,14 @@ fn selected(name: &str) -> bool {
 }
 
 /// The network of a run: every eighth seed a perfect one (the baseline),
-/// else a moderately bad one drawn from the seed.
+/// else a moderately bad one drawn from the seed (a harsh one with
+/// `VOXGATE_SIM_NETWORK=harsh`).
 fn link(ctx: &mut Ctx, seed: u64) -> Link {
+    let harsh = std::env::var("VOXGATE_SIM_NETWORK").is_ok_and(|v| v == "harsh");
     if seed % 8 == 0 {
         Link::perfect(Duration::from_millis(10))
+    } else if harsh {
+        Link::harsh(&mut ctx.rng)
     } else {
         Link::moderate(&mut ctx.rng)
     }

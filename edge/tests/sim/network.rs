@@ -138,6 +138,22 @@ impl Link {
         }
     }
 
+    /// A bad link for hunting (`VOXGATE_SIM_NETWORK=harsh`): loss up to
+    /// 25 %, duplicates up to 10 %, reordering up to 20 %, 1–400 ms. At
+    /// this loss a transaction can legitimately time out now and then
+    /// (all eleven transmissions of a request, or their answers, lost).
+    pub fn harsh(rng: &mut StdRng) -> Link {
+        let delay_min = Duration::from_millis(rng.random_range(1..=50));
+        let spread = Duration::from_millis(rng.random_range(0..=350));
+        Link {
+            loss: rng.random_range(0.0..=0.25),
+            duplicate: rng.random_range(0.0..=0.10),
+            reorder: rng.random_range(0.0..=0.20),
+            delay_min,
+            delay_max: delay_min + spread,
+        }
+    }
+
     /// One line for the failure report.
     pub fn describe(&self) -> String {
         format!(

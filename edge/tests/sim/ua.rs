@@ -41,8 +41,8 @@ pub struct Leg {
     pub ended: Option<(By, Instant)>,
     /// When we sent our BYE.
     pub bye_sent: Option<Instant>,
-    /// Our 2xx waiting for its ACK.
-    ok: Option<PendingOk>,
+    /// Our 2xx waiting for their ACK, one per INVITE CSeq.
+    oks: Vec<PendingOk>,
     /// Our ACK per INVITE CSeq, repeated for a repeated 2xx.
     acks: Vec<(u32, Bytes)>,
     /// Our re-INVITE in progress.
@@ -59,7 +59,7 @@ impl Leg {
             confirmed: None,
             ended: None,
             bye_sent: None,
-            ok: None,
+            oks: Vec::new(),
             acks: Vec::new(),
             reinvite: None,
             sdp_version: 2,
@@ -202,7 +202,7 @@ impl Ua {
         let oks = self
             .legs
             .iter()
-            .filter_map(|l| l.ok.as_ref().and_then(|o| o.retransmit.next_deadline()));
+            .flat_map(|l| l.oks.iter().filter_map(|o| o.retransmit.next_deadline()));
         let steps = self.steps.keys().next().map(|(at, _)| *at);
         oks.chain(steps).chain(self.layer.poll_timeout()).min()
     }
@@ -237,28 +237,25 @@ impl Ua {
             self.events(ctx);
         }
         for i in 0..self.legs.len() {
-            let Some(ok) = self.legs[i].ok.as_mut() else {
-                continue;
-            };
-            match ok.retransmit.on_timeout(now) {
-                RetransmitAction::Resend => {
-                    let (to, bytes) = (ok.to, ok.bytes.clone());
-                    self.out.push_back((to, bytes));
+            let mut gave_up = Vec::new();
+            for ok in &mut self.legs[i].oks {
+                match ok.retransmit.on_timeout(now) {
+                    RetransmitAction::Resend => self.out.push_back((ok.to, ok.bytes.clone())),
+                    RetransmitAction::GiveUp => gave_up.push(ok.cseq),
+                    RetransmitAction::NotYet => {}
                 }
-                RetransmitAction::GiveUp => {
-                    let cseq = ok.cseq;
-                    self.legs[i].ok = None;
-                    self.log.anomalies.push(format!(
-                        "our 2xx (CSeq {cseq}) on dialog {} was never ACKed",
-                        self.legs[i].dialog.local_tag
-                    ));
-                    ctx.note(
-                        self.name,
-                        "gives up its 2xx without ACK: BYE (RFC 3261 §13.3.1.4)",
-                    );
-                    self.hang_up(ctx, i);
-                }
-                RetransmitAction::NotYet => {}
+            }
+            for cseq in gave_up {
+                self.legs[i].oks.retain(|o| o.cseq != cseq);
+                self.log.anomalies.push(format!(
+                    "our 2xx (CSeq {cseq}) on dialog {} was never ACKed",
+                    self.legs[i].dialog.local_tag
+                ));
+                ctx.note(
+                    self.name,
+                    "gives up its 2xx without ACK: BYE (RFC 3261 §13.3.1.4)",
+                );
+                self.hang_up(ctx, i);
             }
         }
         while let Some(entry) = self.steps.first_entry() {
@@ -392,7 +389,6 @@ impl Ua {
             Method::Bye => {
                 let r = self.legs[leg].dialog.response(&request, 200, "OK", None);
                 self.respond(ctx, tx, r.build_message().ok());
-                self.legs[leg].ok = None;
                 self.end(ctx, leg, By::Them);
             }
             Method::Invite => self.on_reinvite(ctx, leg, tx, &request, from),
@@ -457,7 +453,7 @@ impl Ua {
         self.legs[leg].dialog.refresh_target(request);
         if let Some(ok) = &r {
             let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
-            self.legs[leg].ok = Some(PendingOk {
+            self.legs[leg].oks.push(PendingOk {
                 cseq,
                 bytes: ok.raw().clone(),
                 to: from.addr,
@@ -534,9 +530,7 @@ impl Ua {
         };
         let seq = ack.cseq().map(|c| c.seq).unwrap_or(0);
         let l = &mut self.legs[leg];
-        if l.ok.as_ref().is_some_and(|o| o.cseq == seq) {
-            l.ok = None;
-        }
+        l.oks.retain(|o| o.cseq != seq);
         if l.confirmed.is_none() && !l.uac {
             l.confirmed = Some(ctx.now);
             self.confirmed(ctx, leg);
@@ -592,7 +586,7 @@ impl Ua {
         if l.ended.is_none() {
             l.ended = Some((by, ctx.now));
         }
-        l.ok = None;
+        l.oks.clear();
     }
 }
 

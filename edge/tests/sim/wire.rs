@@ -1,7 +1,11 @@
 //! Checks on the datagrams themselves, where the peers cannot tell:
 //!
-//! - every 2xx to an INVITE that reached voxgate is answered by an ACK from
-//!   voxgate (a peer cannot tell a lost ACK followed by a BYE from none);
+//! - every 2xx to an INVITE that reached voxgate, repeats included, is
+//!   answered by an ACK from voxgate sent after it, unless the dialog was
+//!   already being ended by a BYE (a peer repeats its 2xx because our ACK
+//!   was lost; unanswered, it ends the call after 64*T1, RFC 3261
+//!   §13.3.1.4; and a peer cannot tell a lost ACK followed by a BYE from
+//!   none);
 //! - topology hiding: nothing voxgate sends to one peer carries another
 //!   peer's address (Via, Contact, SDP), or the caller's Call-ID or tag.
 
@@ -13,13 +17,20 @@ use voxgate_sip::message::{Limits, Message, Method};
 /// (Call-ID, To tag, CSeq number) of a 2xx to an INVITE, or of an ACK.
 type Key = (String, String, u32);
 
+/// (Call-ID, the peer's tag) of a dialog.
+type DialogOf = (String, String);
+
 /// What the wire showed.
 #[derive(Debug, Default)]
 pub struct Wire {
-    /// 2xx to INVITEs voxgate received, with where from, in order.
-    oks_in: BTreeMap<Key, SocketAddr>,
-    /// ACKs voxgate sent.
-    acks_out: BTreeSet<Key>,
+    /// Datagrams seen, to order what voxgate received and sent.
+    seen: u64,
+    /// 2xx to INVITEs voxgate received: when, and from whom.
+    oks_in: Vec<(Key, u64, SocketAddr)>,
+    /// The last ACK voxgate sent per 2xx.
+    acks_out: BTreeMap<Key, u64>,
+    /// The first BYE seen on each dialog, either way.
+    byes: BTreeMap<DialogOf, u64>,
     /// What each peer must keep to itself: its address, and the Call-ID
     /// and From tag of the dialogs it starts.
     secrets: BTreeMap<SocketAddr, BTreeSet<String>>,
@@ -65,18 +76,28 @@ impl Wire {
 
     /// voxgate received `bytes` from `from`.
     pub fn node_received(&mut self, from: SocketAddr, bytes: &Bytes) {
+        self.seen += 1;
         let Some(msg) = parse(bytes) else { return };
         let ok = msg.status().is_some_and(|s| (200..300).contains(&s));
         if ok
             && msg.cseq().is_ok_and(|c| c.method == Method::Invite)
             && let Some(k) = key(&msg)
         {
-            self.oks_in.entry(k).or_insert(from);
+            self.oks_in.push((k, self.seen, from));
+        }
+        // A peer's BYE: its tag is in From.
+        if msg.method() == Some(&Method::Bye)
+            && let (Ok(call_id), Some(tag)) =
+                (msg.call_id(), msg.from_header().ok().and_then(|f| f.tag()))
+        {
+            let dialog = (call_id.to_string(), tag.to_string());
+            self.byes.entry(dialog).or_insert(self.seen);
         }
     }
 
     /// voxgate sent `bytes` to `to`.
     pub fn node_sent(&mut self, to: SocketAddr, bytes: &Bytes) {
+        self.seen += 1;
         let text = String::from_utf8_lossy(bytes);
         for (peer, secrets) in &self.secrets {
             if *peer == to {
@@ -92,19 +113,36 @@ impl Wire {
         if msg.method() == Some(&Method::Ack)
             && let Some(k) = key(&msg)
         {
-            self.acks_out.insert(k);
+            self.acks_out.insert(k, self.seen);
+        }
+        // Our BYE: the peer's tag is in To.
+        if msg.method() == Some(&Method::Bye)
+            && let Some(k) = key(&msg)
+        {
+            self.byes.entry((k.0, k.1)).or_insert(self.seen);
         }
     }
 
-    /// Every 2xx voxgate received was ACKed; no leak.
+    /// Every 2xx voxgate received was ACKed after it; no leak.
     pub fn check(&self) -> Result<(), String> {
         if let Some(leak) = self.leaks.first() {
             return Err(format!("topology leak: {leak}"));
         }
-        for (k, from) in &self.oks_in {
-            if !self.acks_out.contains(k) {
+        for (k, at, from) in &self.oks_in {
+            let acked = self.acks_out.get(k).is_some_and(|ack| ack > at);
+            let ending = self
+                .byes
+                .get(&(k.0.clone(), k.1.clone()))
+                .is_some_and(|bye| bye < at);
+            if !acked && !ending {
+                let what = if self.acks_out.contains_key(k) {
+                    "a repeat of a 2xx"
+                } else {
+                    "a 2xx"
+                };
                 return Err(format!(
-                    "voxgate received a 2xx from {from} (To tag {:?}, CSeq {}) and never ACKed it",
+                    "voxgate received {what} from {from} (To tag {:?}, CSeq {}) \
+                     and never ACKed it",
                     k.1, k.2
                 ));
             }
@@ -148,6 +186,22 @@ mod tests {
         assert!(err.contains("\"f2\""), "{err}");
         w.node_sent(B.parse().unwrap(), &ack_to_b("f2"));
         assert_eq!(w.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_repeated_2xx_needs_another_ack_unless_a_bye_came_first() {
+        let b = B.parse().unwrap();
+        let mut w = Wire::default();
+        w.node_received(b, &ok_from_b("f1"));
+        w.node_sent(b, &ack_to_b("f1"));
+        w.node_received(b, &ok_from_b("f1"));
+        assert!(w.check().unwrap_err().contains("a repeat"));
+        w.node_sent(b, &ack_to_b("f1"));
+        assert_eq!(w.check(), Ok(()));
+        let bye = String::from_utf8_lossy(&ack_to_b("f1")).replace("ACK", "BYE");
+        w.node_sent(b, &Bytes::from(bye));
+        w.node_received(b, &ok_from_b("f1"));
+        assert_eq!(w.check(), Ok(()), "the dialog is being ended");
     }
 
     #[test]

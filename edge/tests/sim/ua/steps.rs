@@ -330,7 +330,7 @@ impl Ua {
             self.log.anomalies.push("could not build our 2xx".into());
             return;
         };
-        leg.ok = Some(super::PendingOk {
+        leg.oks.push(super::PendingOk {
             cseq: request.cseq().map(|c| c.seq).unwrap_or(1),
             bytes: ok.raw().clone(),
             to: from.addr,
