@@ -244,7 +244,8 @@ impl<M: MediaControl> Conversation<M> {
                 .is_some_and(|d| Some(d.remote_tag.as_str()) == to_tag.as_deref());
             if same {
                 // A retransmitted 2xx: our ACK was lost.
-                if let Some((_, ack)) = &sig.last_ack {
+                let seq = response.cseq().map(|c| c.seq).unwrap_or(0);
+                if let Some(ack) = sig.acks.get(seq) {
                     let to = sig.peer;
                     let bytes = ack.clone();
                     self.push(Action::Transmit { to, bytes });
