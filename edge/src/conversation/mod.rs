@@ -610,6 +610,7 @@ impl<M: MediaControl> Conversation<M> {
         self.outcome = Some(outcome);
         self.timeline.end = Some(now);
         self.phase = Phase::Ending;
+        self.terminate_transfers();
         self.idle_deadline = None;
         self.media_check = None;
         // Nothing relays any more: the ports go back now, not when the last
