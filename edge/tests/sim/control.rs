@@ -92,14 +92,22 @@ impl HangUpTheRest {
 pub struct Transfers {
     router: Router,
     rest: HangUpTheRest,
+    /// How long the plane thinks before accepting.
+    think: Duration,
 }
 
 impl Transfers {
-    /// Transfers on top of `router`.
+    /// Transfers on top of `router`, accepted at once.
     pub fn new(router: Router) -> Transfers {
+        Transfers::thinking(router, Duration::ZERO)
+    }
+
+    /// Transfers accepted after `think` (a plane asking someone, say).
+    pub fn thinking(router: Router, think: Duration) -> Transfers {
         Transfers {
             router,
             rest: HangUpTheRest::default(),
+            think,
         }
     }
 }
@@ -109,10 +117,11 @@ impl Plane for Transfers {
         self.router.incoming(info, out);
     }
 
-    fn event(&mut self, _: Duration, event: &Event, out: &mut Vec<(Duration, Command)>) {
+    fn event(&mut self, elapsed: Duration, event: &Event, out: &mut Vec<(Duration, Command)>) {
         if let Event::TransferRequested { leg, target, .. } = event {
             let dial = Dial::new(vec![dest(target)]);
-            out.push((Duration::ZERO, Command::AcceptTransfer { leg: *leg, dial }));
+            let at = elapsed + self.think;
+            out.push((at, Command::AcceptTransfer { leg: *leg, dial }));
         }
         self.rest.event(event, out);
     }

@@ -183,6 +183,18 @@ pub const ALL: &[Scenario] = &[
         expect: &[],
     },
     Scenario {
+        name: "transfer_undecided",
+        build: mid_call::transfer_undecided,
+        check: mid_call::transfer_undecided_check,
+        expect: &[("REFER pending at the end", 0.8)],
+    },
+    Scenario {
+        name: "reinvite_meets_bye",
+        build: mid_call::reinvite_meets_bye,
+        check: mid_call::reinvite_meets_bye_check,
+        expect: &[],
+    },
+    Scenario {
         name: "glare",
         build: mid_call::glare,
         check: mid_call::glare_check,

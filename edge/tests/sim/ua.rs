@@ -118,7 +118,9 @@ pub struct Log {
     pub cancel_sent: bool,
     /// Statuses to our BYEs, REFERs and re-INVITEs.
     pub bye_statuses: Vec<u16>,
-    /// Status of our REFER.
+    /// REFERs we sent.
+    pub refers_sent: u32,
+    /// Final statuses to our REFERs.
     pub refer_statuses: Vec<u16>,
     /// Final statuses to our re-INVITEs.
     pub reinvite_statuses: Vec<u16>,

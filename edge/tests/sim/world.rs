@@ -10,7 +10,7 @@ use crate::ua::{By, Ua};
 use crate::wire::Wire;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use voxgate_edge::control_plane::{EndCause, Event, LegId};
+use voxgate_edge::control_plane::{CommandError, EndCause, Event, LegId};
 
 /// Steps at one instant before the run is declared a busy loop.
 const SAME_INSTANT: u32 = 10_000;
@@ -192,7 +192,14 @@ impl Sim {
             if c.after_end > 0 {
                 return Err(format!("{id}: {} actions after Ended", c.after_end));
             }
-            if let Some(e) = c.events.iter().find(|e| matches!(e, Event::Error { .. })) {
+            // A command that crossed the conversation's end (a plane's
+            // answer to an event while the caller hung up) fails, as the
+            // contract says; no other command may.
+            let failed = c.events.iter().find(|e| {
+                matches!(e, Event::Error { error, .. }
+                    if !matches!(error, CommandError::LegState { state: "ending", .. }))
+            });
+            if let Some(e) = failed {
                 return Err(format!("{id}: a command failed: {e:?}"));
             }
             legs_end_once(&c.events).map_err(|e| format!("{id}: {e}"))?;

@@ -229,3 +229,84 @@ pub(super) fn transfer_abandoned_check(s: &Sim) -> Result<Vec<&'static str>, Str
     };
     Ok(vec![note])
 }
+
+/// The referrer's REFER waits for a plane that takes 2 s to decide; the
+/// caller hangs up 1 s after the REFER: the REFER must still be answered
+/// (RFC 3261 §15.1.2: pending requests of an ending dialog get 487) and no
+/// transaction may be left behind.
+pub(super) fn transfer_undecided(_: &mut Ctx) -> (Vec<Ua>, PlaneFactory) {
+    let a = caller(Script {
+        hangup_after: Some(ms(4000)),
+        ..Script::default()
+    });
+    let b = callee(
+        "b1",
+        B1,
+        Script {
+            answer: rings_then_answers("b1"),
+            refer: Some((ms(3000), TARGET)),
+            ..Script::default()
+        },
+    );
+    let c = callee("target", TARGET, Script::default());
+    let plane = || Transfers::thinking(router(vec![B1], false), ms(2000));
+    (vec![a, b, c], planes(plane))
+}
+
+pub(super) fn transfer_undecided_check(s: &Sim) -> Result<Vec<&'static str>, String> {
+    caller_finals(s, &[200])?;
+    want_ends(s, "caller", &[By::Us])?;
+    want_ends(s, "b1", &[By::Them])?;
+    let b = s.peer("b1");
+    if b.log.refers_sent == 0 {
+        // Its answer's ACK was late: the call ended before its REFER.
+        return Ok(vec!["no REFER"]);
+    }
+    let refer = &b.log.refer_statuses;
+    if refer == &[202] {
+        // The caller's BYE was lost long enough for the plane to decide.
+        return Ok(vec!["accepted before the BYE arrived"]);
+    }
+    if !s.peer("target").log.requests.is_empty() {
+        return Err("the target was called, yet the REFER was refused".into());
+    }
+    if refer.len() != 1 || refer[0] < 300 {
+        return Err(format!("the REFER was answered {refer:?}"));
+    }
+    Ok(vec!["REFER pending at the end"])
+}
+
+/// The caller re-INVITEs at the instant the callee hangs up: the relayed
+/// re-INVITE meets the BYE; the caller's re-INVITE must still be answered
+/// and no transaction left behind.
+pub(super) fn reinvite_meets_bye(_: &mut Ctx) -> (Vec<Ua>, PlaneFactory) {
+    let a = caller(Script {
+        reinvite_at: Some(ms(8000)),
+        ..Script::default()
+    });
+    let b = callee(
+        "b1",
+        B1,
+        Script {
+            answer: rings_then_answers("b1"),
+            hangup_at: Some(ms(8000)),
+            ..Script::default()
+        },
+    );
+    (vec![a, b], planes(|| router(vec![B1], false)))
+}
+
+pub(super) fn reinvite_meets_bye_check(s: &Sim) -> Result<Vec<&'static str>, String> {
+    caller_finals(s, &[200])?;
+    want_ends(s, "caller", &[By::Them])?;
+    want_ends(s, "b1", &[By::Us])?;
+    let statuses = &s.peer("caller").log.reinvite_statuses;
+    if statuses.len() != 1 {
+        return Err(format!("the caller's re-INVITE got {statuses:?}"));
+    }
+    Ok(vec![if statuses[0] == 200 {
+        "re-INVITE answered before the BYE"
+    } else {
+        "re-INVITE refused"
+    }])
+}

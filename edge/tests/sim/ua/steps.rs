@@ -188,7 +188,12 @@ impl Ua {
                     .request(Method::Refer)
                     .header(HeaderName::ReferTo, &format!("<{target}>"))
                     .build_message();
-                self.send_in_dialog(ctx, leg, request.ok(), Sent::Refer);
+                if self
+                    .send_in_dialog(ctx, leg, request.ok(), Sent::Refer)
+                    .is_some()
+                {
+                    self.log.refers_sent += 1;
+                }
             }
             Step::Reinvite(leg) => {
                 let l = &mut self.legs[leg];
