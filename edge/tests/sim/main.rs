@@ -63,14 +63,18 @@ fn selected(name: &str) -> bool {
     std::env::var("VOXGATE_SIM_SCENARIO").map_or(true, |only| only == name)
 }
 
+/// `VOXGATE_SIM_NETWORK=harsh`.
+fn harsh() -> bool {
+    std::env::var("VOXGATE_SIM_NETWORK").is_ok_and(|v| v == "harsh")
+}
+
 /// The network of a run: every eighth seed a perfect one (the baseline),
 /// else a moderately bad one drawn from the seed (a harsh one with
 /// `VOXGATE_SIM_NETWORK=harsh`).
 fn link(ctx: &mut Ctx, seed: u64) -> Link {
-    let harsh = std::env::var("VOXGATE_SIM_NETWORK").is_ok_and(|v| v == "harsh");
-    if seed % 8 == 0 {
+    if seed.is_multiple_of(8) {
         Link::perfect(Duration::from_millis(10))
-    } else if harsh {
+    } else if harsh() {
         Link::harsh(&mut ctx.rng)
     } else {
         Link::moderate(&mut ctx.rng)
@@ -149,11 +153,16 @@ fn check_scenario(name: &str) {
     }
     if let Some((seed, r)) = failed.first() {
         let others: Vec<u64> = failed.iter().skip(1).take(20).map(|f| f.0).collect();
+        let harsh = if harsh() {
+            "VOXGATE_SIM_NETWORK=harsh "
+        } else {
+            ""
+        };
         panic!(
             "\nsimulation: scenario `{name}` failed with seed {seed}: {}\n\
              network: {}\n\
-             replay: VOXGATE_SIM_SEED={seed} VOXGATE_SIM_SCENARIO={name} \
-             cargo test -p voxgate-edge --test sim -- --nocapture\n\
+             replay: {harsh}VOXGATE_SIM_SEED={seed} VOXGATE_SIM_SCENARIO={name} \
+             cargo test -p voxgate-edge --test sim -- --nocapture --include-ignored\n\
              {} of {} seeds failed{}\n\
              trace of seed {seed}:\n{}",
             r.result.as_ref().err().map_or("", String::as_str),
@@ -373,4 +382,36 @@ fn the_network_loses_duplicates_and_reorders_as_configured() {
         order.windows(2).any(|w| w[0] > w[1]),
         "nothing was reordered"
     );
+}
+
+#[test]
+fn a_link_of_its_own_overrides_the_default() {
+    use network::Network;
+    let mut ctx = Ctx::new(7);
+    let mut net = Network::new(Link::perfect(Duration::from_millis(10)));
+    let (a, b, c) = (
+        "192.0.2.1:5060".parse().unwrap(),
+        "192.0.2.2:5060".parse().unwrap(),
+        "192.0.2.3:5060".parse().unwrap(),
+    );
+    let cut = Link {
+        loss: 1.0,
+        ..Link::perfect(Duration::from_millis(10))
+    };
+    net.links.insert((a, c), cut);
+    let msg = bytes::Bytes::from_static(b"OPTIONS sip:x@y SIP/2.0\r\n\r\n");
+    for _ in 0..10 {
+        net.send(&mut ctx, a, b, msg.clone());
+        net.send(&mut ctx, a, c, msg.clone());
+        net.send(&mut ctx, c, a, msg.clone());
+    }
+    ctx.now += Duration::from_millis(10);
+    let mut to = Vec::new();
+    while let Some(d) = net.poll_delivery(ctx.now) {
+        to.push(d.to);
+    }
+    // a -> c is cut, in that direction only.
+    assert_eq!(to.iter().filter(|t| **t == b).count(), 10);
+    assert_eq!(to.iter().filter(|t| **t == a).count(), 10);
+    assert!(!to.contains(&c));
 }

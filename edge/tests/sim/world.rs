@@ -284,11 +284,10 @@ fn legs_end_once(events: &[Event]) -> Result<(), String> {
                 *ends.entry(*leg).or_default() += 1;
             }
             Event::LegFailed { leg, .. } => *ends.entry(*leg).or_default() += 1,
-            Event::Ended { cause, .. }
-                if matches!(cause, EndCause::NoAck | EndCause::SessionExpired) =>
-            {
-                return Err(format!("{e:?}"));
-            }
+            Event::Ended {
+                cause: EndCause::NoAck | EndCause::SessionExpired,
+                ..
+            } => return Err(format!("{e:?}")),
             _ => {}
         }
     }

@@ -65,7 +65,7 @@ pub(super) fn transfer_check(s: &Sim) -> Result<Vec<&'static str>, String> {
     }
     let hangup = hangup_sent(s, "caller")?;
     let target_end = s.peer("target").legs.first().and_then(|l| l.ended);
-    if !target_end.is_some_and(|(_, at)| at >= hangup) {
+    if target_end.is_none_or(|(_, at)| at < hangup) {
         return Err("the target was hung up before the caller hung up".into());
     }
     // Bridged legs do not end each other: the plane hung up the target
