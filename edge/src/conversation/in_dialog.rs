@@ -384,9 +384,7 @@ impl<M: MediaControl> Conversation<M> {
                 .as_ref()
                 .is_some_and(|d| Some(d.remote_tag.as_str()) == to_tag.as_deref())
         {
-            if let Some((seq, ack)) = &l.sig.last_ack
-                && *seq == cseq.seq
-            {
+            if let Some(ack) = l.sig.acks.get(cseq.seq) {
                 let to = l.sig.in_dialog_peer();
                 let bytes = ack.clone();
                 self.push(Action::Transmit { to, bytes });

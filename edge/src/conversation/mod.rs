@@ -345,6 +345,10 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) idle_deadline: Option<Instant>,
     /// The media inactivity timer's next check (armed while media is expected).
     pub(crate) media_check: Option<Instant>,
+    /// State of the conversation's own random choices (SplitMix64): from
+    /// the thread's RNG, or from [`Conversation::seed`] so that a
+    /// simulation replays exactly.
+    pub(crate) random: u64,
 }
 
 /// How long an originated conversation waits for its first dial.
@@ -380,7 +384,24 @@ impl<M: MediaControl> Conversation<M> {
             control_gone: false,
             idle_deadline: None,
             media_check: None,
+            random: rand::random(),
         }
+    }
+
+    /// Seeds the conversation's random choices (the wait before a re-INVITE
+    /// refused with 491 is retried): a seeded simulation then replays exactly.
+    pub fn seed(&mut self, seed: u64) {
+        self.random = seed;
+    }
+
+    /// A random number below `n` (SplitMix64: one u64 of state, enough for
+    /// timer jitter, which needs no cryptographic quality).
+    pub(crate) fn random_below(&mut self, n: u64) -> u64 {
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
     }
 
     /// A conversation that no INVITE started: it waits for a dial.
@@ -601,6 +622,7 @@ impl<M: MediaControl> Conversation<M> {
         self.outcome = Some(outcome);
         self.timeline.end = Some(now);
         self.phase = Phase::Ending;
+        self.terminate_transfers();
         self.idle_deadline = None;
         self.media_check = None;
         // Nothing relays any more: the ports go back now, not when the last

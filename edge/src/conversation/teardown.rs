@@ -449,7 +449,7 @@ impl<M: MediaControl> Conversation<M> {
             builder = builder.body("application/sdp", sdp);
         }
         let bytes = builder.build();
-        state.last_ack = Some((seq, bytes.clone()));
+        state.acks.insert(seq, bytes.clone());
         let to = state.in_dialog_peer();
         self.push(Action::Transmit { to, bytes });
     }

@@ -208,6 +208,19 @@ impl<M: MediaControl> Conversation<M> {
         });
     }
 
+    /// The conversation's end is decided: REFERs still waiting for the
+    /// control plane get 487 (RFC 3261 §15.1.2, pending requests of an
+    /// ending dialog). Unanswered, a REFER's server transaction, which has
+    /// no timer before its answer, would stay in the core for ever.
+    pub(crate) fn terminate_transfers(&mut self) {
+        for i in 0..self.legs.len() {
+            let leg = self.legs[i].id;
+            if let Some(refer) = self.legs[i].refer.take() {
+                self.respond_refer(leg, refer.tx, &refer.request, 487, "Request Terminated");
+            }
+        }
+    }
+
     /// REFERs past their decision deadline are refused.
     pub(crate) fn transfer_timeouts(&mut self, now: Instant) {
         let due: Vec<LegId> = self

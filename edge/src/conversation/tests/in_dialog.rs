@@ -220,6 +220,40 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
 }
 
 #[test]
+fn a_repeated_2xx_to_a_relayed_reinvite_gets_our_ack_again() {
+    // Found by the whole-node simulation (glare through the relay): our ACK
+    // was lost, and B's repeated 2xx (passed up by its transaction, still in
+    // Accepted) went unanswered; after 64*T1 a UA ends the call (§13.3.1.4).
+    let (mut h, _) = Harness::established(CALLS);
+    let (_, to_b, _) = a_holds(&mut h);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let ack = out.transmits()[0].1.raw().clone();
+    let again = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].0, udp("203.0.113.7:5060"));
+    assert_eq!(acks[0].1.raw(), &ack);
+    assert!(again.responses().is_empty(), "nothing more to A");
+}
+
+#[test]
+fn a_repeat_of_the_first_2xx_after_a_reinvite_gets_the_first_ack() {
+    // Found by the whole-node simulation (glare_relayed seed 6, harsh
+    // network): our ACK to B's answer was lost, a re-INVITE on B completed,
+    // and B's repeats of its first 2xx got the re-INVITE's ACK (CSeq 2),
+    // which acknowledges nothing: B would end the call after 64*T1.
+    let (mut h, b) = Harness::established(CALLS);
+    let (_, to_b, _) = a_holds(&mut h);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    assert_eq!(out.transmits()[0].1.cseq().unwrap().seq, 2);
+    let again = h.feed(b.response(200, "", Some(SDP_B)));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].1.method(), Some(&Method::Ack));
+    assert_eq!(acks[0].1.cseq().unwrap().seq, 1);
+}
+
+#[test]
 fn resume_from_a_is_reported() {
     let (mut h, _) = Harness::established(CALLS);
     let (_, to_b, _) = a_holds(&mut h);

@@ -127,6 +127,25 @@ fn a_transfer_whose_dial_fails_is_notified_with_the_status() {
 }
 
 #[test]
+fn a_transfer_pending_when_the_call_ends_is_answered_487() {
+    // Found by the whole-node simulation (transfer_undecided): the caller
+    // hung up while the plane decided; the REFER was never answered, so its
+    // server transaction (no timer before its answer) stayed in the core
+    // for ever and the referrer timed out. RFC 3261 §15.1.2: 487.
+    let (mut h, mut b) = Harness::established(CALLS);
+    let refer = b.request("REFER", &format!("Refer-To: <{C}>\r\n"), None);
+    let (refer_tx, _) = h.b_sends(refer);
+    let bye = h.a_request("BYE", "", None);
+    let (_, out) = h.a_sends(bye);
+    let (tx, response) = out.response(487);
+    assert_eq!(tx, refer_tx);
+    assert_eq!(response.cseq().unwrap().method, Method::Refer);
+    // The plane's late answer changes nothing.
+    let out = cmd(&mut h, Command::RefuseTransfer { leg: LegId(2) });
+    assert!(out.responses().is_empty());
+}
+
+#[test]
 fn a_refused_transfer_is_603_and_changes_nothing() {
     let (mut h, mut b) = Harness::established(CALLS);
     let refer = b.request("REFER", &format!("Refer-To: <{C}>\r\n"), None);
