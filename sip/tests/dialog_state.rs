@@ -115,6 +115,29 @@ fn uac_dialog_follows_12_1_2() {
 }
 
 #[test]
+fn a_2xx_alone_makes_the_same_uac_dialog() {
+    // A fork's late 2xx: the INVITE is gone, the response echoes what matters.
+    let request = parse(
+        &INVITE
+            .replace(
+                "Record-Route: <sip:p2.example.net;lr>, <sip:p1.example.net;lr;ftag=x>\n",
+                "",
+            )
+            .replace("Record-Route: <sip:p0.example.net;lr>\n", ""),
+    );
+    let ok = parse(OK);
+    let full = Dialog::uac(&request, &ok, udp()).unwrap();
+    let alone = Dialog::uac_from_response(&ok, udp()).unwrap();
+    assert_eq!(alone, full);
+    // Not for a provisional or a failure: neither needs an ACK of ours.
+    let ringing = parse(&OK.replace("200 OK", "180 Ringing"));
+    assert_eq!(
+        Dialog::uac_from_response(&ringing, udp()),
+        Err(DialogError::NotDialogCreating { status: 180 })
+    );
+}
+
+#[test]
 fn early_dialog_from_180_then_confirmed_by_200() {
     let request = parse(INVITE);
     let ringing = parse(

@@ -248,9 +248,6 @@ fn forked_2xx() {
 }
 
 #[test]
-#[ignore = "defect: a fork's 2xx that arrives after the conversation ended is \
-            dropped by the core (\"response for no call\"), never ACKed nor BYEd, \
-            although the INVITE transaction still passes it up (Timer M)"]
 fn forked_2xx_after_the_call_ended() {
     check_scenario("late_fork");
 }

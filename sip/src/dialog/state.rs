@@ -207,6 +207,41 @@ impl Dialog {
             .map_or(self.remote_target.as_str(), |r| uri_of(r))
     }
 
+    /// UAC, from a 2xx alone, for a 2xx whose INVITE is no longer at hand (a
+    /// fork that answered after its call ended, §13.2.2.4): the response
+    /// echoes our From, Call-ID and CSeq, which is all an ACK and a BYE need.
+    pub fn uac_from_response(response: &Message, local: LocalAddr) -> Result<Dialog, DialogError> {
+        let Some(status) = response.status() else {
+            return Err(DialogError::WrongKind {
+                expected: "response",
+            });
+        };
+        if !(200..=299).contains(&status) {
+            return Err(DialogError::NotDialogCreating { status });
+        }
+        let from = response.from_header()?;
+        let to = response.to_header()?;
+        let local_tag = from.tag().ok_or(DialogError::NoFromTag)?;
+        let remote_tag = to.tag().ok_or(DialogError::NoToTag)?;
+        let remote_target = contact_uri(response)?;
+        let mut route_set = record_route_values(response)?;
+        route_set.reverse();
+        let local = local.with_sips(is_sips(&remote_target));
+        Ok(Dialog {
+            call_id: response.call_id()?.to_owned(),
+            local_tag: local_tag.to_owned(),
+            remote_tag: remote_tag.to_owned(),
+            local_uri: name_addr_without_tag(&from),
+            remote_uri: name_addr_without_tag(&to),
+            local_seq: response.cseq()?.seq,
+            remote_seq: None,
+            remote_target,
+            route_set,
+            secure: local.sips,
+            local,
+        })
+    }
+
     /// Our key for this dialog (Call-ID, our tag).
     pub fn key(&self) -> DialogKey {
         DialogKey {

@@ -43,6 +43,11 @@ impl InviteClient {
         matches!(self.state, InviteState::Completed | InviteState::Accepted)
     }
 
+    /// Where the INVITE went.
+    pub(super) fn peer(&self) -> Peer {
+        self.to
+    }
+
     /// Sends the INVITE and arms A (UDP) and B.
     pub(super) fn start(io: &mut Io<'_>, request: Message, to: Peer, config: TimerConfig) -> Self {
         io.send(to, request.raw().clone());

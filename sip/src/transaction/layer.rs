@@ -446,6 +446,15 @@ impl TransactionLayer {
             .count()
     }
 
+    /// Where a live INVITE client transaction sent its INVITE (where ACK and
+    /// BYE for a 2xx nobody waits for any more go).
+    pub fn invite_peer(&self, tx: TxId) -> Option<Peer> {
+        match &self.txs.get(&tx)?.machine {
+            Machine::InviteClient(m) => Some(m.peer()),
+            _ => None,
+        }
+    }
+
     /// The kind of a live transaction.
     pub fn kind(&self, tx: TxId) -> Option<TxKind> {
         self.txs.get(&tx).map(|e| e.machine.kind())
