@@ -60,6 +60,9 @@ pub struct Core {
     /// conversation ended, by INVITE transaction and To tag: re-sent on the
     /// 2xx's retransmissions until the transaction ends (Timer M).
     late_acks: IdMap<TxId, Vec<(String, Bytes)>>,
+    /// Live INVITE client transactions that are re-INVITEs (their To has a
+    /// tag): a late 2xx to one is only ACKed, its dialog is not ours to end.
+    reinvites: IdMap<TxId, ()>,
 }
 
 /// Timer bases from the config.
@@ -97,6 +100,7 @@ impl Core {
             stream_txs: IdMap::default(),
             open_conns: std::collections::HashSet::new(),
             late_acks: IdMap::default(),
+            reinvites: IdMap::default(),
         }
     }
 
@@ -173,6 +177,11 @@ impl Core {
                 if let Some(name) = tls_name {
                     self.tls_names.insert(to.addr, name);
                 }
+                let reinvite = request.method() == Some(&Method::Invite)
+                    && request.to_header().is_ok_and(|t| t.tag().is_some());
+                if reinvite {
+                    self.reinvites.insert(tx, ());
+                }
                 match self.layer.send_request_as(now, tx, request, to) {
                     Ok(_) => {
                         self.calls.bind_tx(call, tx);
@@ -209,10 +218,23 @@ impl Core {
     }
 
     /// A response for a client transaction whose conversation has ended. A
-    /// 2xx to an INVITE is a fork that answered too late (§13.2.2.4): it is
-    /// ACKed and hung up with BYE here, or the callee would ring on (or
-    /// keep resending its 2xx and then hang up after 64·T1, §13.3.1.4).
+    /// provisional to an INVITE gets a CANCEL. A 2xx to an INVITE is a
+    /// fork that answered too late (§13.2.2.4): it is
+    /// ACKed and hung up with BYE here, or the callee would keep resending
+    /// its 2xx and then hang up after 64·T1 (§13.3.1.4). A 2xx to a
+    /// re-INVITE is only ACKed.
     fn late_answer(&mut self, now: Instant, tx: TxId, response: &Message) {
+        if response.status().is_some_and(|s| s < 200) {
+            // It rings for nobody: CANCEL it, or it would wait for ever.
+            if let Some(cancel) = self.layer.cancel_invite(now, tx)
+                && let Some(kind) = self.layer.kind(cancel)
+            {
+                debug!(?tx, "an INVITE of an ended conversation rang: CANCELled");
+                self.kinds.insert(cancel, kind);
+                self.metrics.transaction_created(kind);
+            }
+            return;
+        }
         let late_2xx = response.status().is_some_and(|s| (200..300).contains(&s))
             && response.cseq().is_ok_and(|c| c.method == Method::Invite);
         let peer = self.layer.invite_peer(tx);
@@ -247,6 +269,11 @@ impl Core {
             bytes: ack.clone(),
         });
         self.late_acks.entry(tx).or_default().push((tag, ack));
+        if self.reinvites.contains_key(&tx) {
+            // A re-INVITE's 2xx: the dialog was ended (or is being ended) by its BYE.
+            debug!(?tx, %peer, "a re-INVITE answered after its conversation ended: ACKed");
+            return;
+        }
         info!(?tx, %peer, "a destination answered after its conversation ended: ACKed and hung up");
         let Ok(bye) = dialog.request(Method::Bye).build_message() else {
             return;
@@ -514,6 +541,7 @@ impl Core {
                 }
                 TxEvent::Terminated { tx, .. } => {
                     self.late_acks.remove(&tx);
+                    self.reinvites.remove(&tx);
                     self.kinds.remove(&tx);
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);

@@ -235,6 +235,13 @@ pub(crate) struct Relay {
     pub hold: Option<bool>,
     /// The other leg's `last_sdp` before the offer, for when it is refused.
     pub prior_sdp: Option<Bytes>,
+    /// A relayed INVITE, where it went and its TLS name: to CANCEL it.
+    pub invite_out: Option<(Message, Peer, Option<String>)>,
+    /// A provisional came back (a CANCEL may be sent, §9.1).
+    pub provisional: bool,
+    /// The conversation ended first: the incoming request was answered 487
+    /// and the relayed one CANCELled; a late 2xx is only ACKed.
+    pub abandoned: bool,
 }
 
 /// A request we originated ourselves.
@@ -623,6 +630,7 @@ impl<M: MediaControl> Conversation<M> {
         self.timeline.end = Some(now);
         self.phase = Phase::Ending;
         self.terminate_transfers();
+        self.abandon_relays();
         self.idle_deadline = None;
         self.media_check = None;
         // Nothing relays any more: the ports go back now, not when the last
@@ -630,6 +638,54 @@ impl<M: MediaControl> Conversation<M> {
         self.close_media();
         // The last transactions get 64*T1 at most to settle.
         self.ending_deadline = Some(now + self.ctx.timers.t1 * 64);
+    }
+
+    /// The conversation is over: a request relayed from one leg to another
+    /// will not be answered through it any more. The requester gets 487
+    /// (§15.1.2) and a relayed INVITE that rang is CANCELled (§9.1); one
+    /// still without a provisional ends by Timer B. Otherwise both
+    /// transactions would wait for ever: neither has a timer in Proceeding.
+    fn abandon_relays(&mut self) {
+        let mut pending: Vec<TxId> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| !r.abandoned)
+            .map(|(tx, _)| *tx)
+            .collect();
+        pending.sort_unstable();
+        for out_tx in pending {
+            let Some(relay) = self.relays.get_mut(&out_tx) else {
+                continue;
+            };
+            relay.abandoned = true;
+            let (tx_in, request_in, from) = (relay.tx_in, relay.request_in.clone(), relay.from);
+            let cancel = relay.provisional.then(|| relay.invite_out.take()).flatten();
+            self.respond_to(tx_in, &request_in, 487, Some(from));
+            if let Some(invite_out) = cancel {
+                self.cancel_relayed(invite_out);
+            }
+        }
+    }
+
+    /// CANCELs a relayed INVITE (after its first provisional, §9.1).
+    pub(crate) fn cancel_relayed(
+        &mut self,
+        (invite, to, tls_name): (Message, Peer, Option<String>),
+    ) {
+        let Ok(bytes) = voxgate_sip::message::cancel_for(&invite) else {
+            return;
+        };
+        let Ok(request) = Message::parse(bytes, &voxgate_sip::message::Limits::default()) else {
+            return;
+        };
+        let tx = TxId::next();
+        self.own.insert(tx, Own::Cancel);
+        self.push(Action::Send {
+            tx,
+            request,
+            to,
+            tls_name,
+        });
     }
 
     /// Closes every endpoint, keeping each leg's counters for the record.
@@ -662,7 +718,8 @@ impl<M: MediaControl> Conversation<M> {
             .values()
             .any(|o| matches!(o, Own::Bye | Own::Cancel));
         let bye_owed = self.legs.iter().any(|l| l.sig.bye_deferred);
-        if !cancel_pending && !own_pending && !bye_owed {
+        let ok_unacked = self.legs.iter().any(|l| l.sig.pending_ok.is_some());
+        if !cancel_pending && !own_pending && !bye_owed && !ok_unacked {
             self.finish();
         }
     }

@@ -337,7 +337,8 @@ impl<M: MediaControl> Conversation<M> {
         };
         let to = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
-        state.pending_ok = None;
+        // A 2xx to a re-INVITE goes on until its ACK (§13.3.1.4): the peer's
+        // client transaction has no other way to end.
         state.timer = None;
         let tx = TxId::next();
         self.own.insert(tx, Own::Bye);

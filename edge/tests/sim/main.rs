@@ -278,9 +278,6 @@ fn the_caller_leaves_while_the_plane_decides_a_transfer() {
 }
 
 #[test]
-#[ignore = "defect: a conversation that ends while a relayed request awaits its \
-            answer never answers the incoming request and never CANCELs the relayed \
-            INVITE: both transactions (no timer in Proceeding) stay in the core"]
 fn a_reinvite_meets_a_bye() {
     check_scenario("reinvite_meets_bye");
 }

@@ -492,7 +492,11 @@ impl Ua {
     ) {
         let tag = self.script.answer.first_tag();
         let Some(inc) = invite.and_then(|i| self.incoming.get_mut(&i).map(|inc| (i, inc))) else {
-            self.log.stray.push(Method::Cancel);
+            // A CANCEL of a re-INVITE in one of our dialogs that we answered
+            // already crossed our final response (§9.1): legitimate.
+            if self.leg_of_request(request).is_none() {
+                self.log.stray.push(Method::Cancel);
+            }
             let r = response_to(request, 481, "Call/Transaction Does Not Exist", None, None);
             self.respond(ctx, tx, r.build_message().ok());
             return;
