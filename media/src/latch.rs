@@ -394,6 +394,8 @@ impl SessionRelay {
                 Relayed::Other
             }
         };
+        // Every admitted packet counts, STUN and DTLS too: ICE consent checks
+        // (RFC 7675) keep an end-to-end DTLS-SRTP call alive like RTP does.
         leg.last_activity = Some(now);
         // Terminated by voxgate: received and counted, sent nowhere.
         let out_ep = e.bridge?;
