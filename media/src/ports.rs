@@ -1,6 +1,6 @@
 //! A region's RTP/RTCP port pairs: RTP even, RTCP = RTP + 1.
 //!
-//! Allocation starts its search for a free pair at a random slot, so the
+//! Allocation takes a free pair at random (uniformly), so the
 //! ports of the next call cannot be guessed from those of the last (RTP
 //! hijack), and a pair just released is unlikely to be reused at once (stray
 //! packets of the previous call do not reach the next one). A pair that
@@ -81,10 +81,10 @@ impl PortPool {
     /// Takes a free pair and binds both UDP sockets (non-blocking, no
     /// SO_REUSEADDR, larger buffers), skipping pairs whose bind fails.
     pub fn allocate(self: &Arc<Self>) -> Result<PortPair, MediaError> {
-        if self.capacity > 0 {
-            // One random start, then every slot once in order: a busy pair
-            // is skipped, never drawn again in the same search.
-            let start = rand::random_range(0..self.capacity);
+        if let Some(start) = self.random_free_slot() {
+            // A free pair drawn uniformly, then every slot once in order from
+            // it: a pair another process holds is skipped, never drawn again
+            // in the same search.
             let mut offset = 0;
             while let Some(found) = self.reserve(start, offset) {
                 offset = found + 1;
@@ -118,6 +118,25 @@ impl PortPool {
     fn rtp_port(&self, slot: usize) -> u16 {
         // slot < capacity, so this stays within port_max.
         self.first.saturating_add((slot * 2) as u16)
+    }
+
+    /// One of the free slots, each as likely as any other (a random start
+    /// followed by the next free slot would favour a free slot after a long
+    /// run of used ones).
+    fn random_free_slot(&self) -> Option<usize> {
+        let state = self.lock();
+        let free = self.capacity - state.in_use;
+        if free == 0 {
+            return None;
+        }
+        let nth = rand::random_range(0..free);
+        state
+            .used
+            .iter()
+            .enumerate()
+            .filter(|(_, used)| !**used)
+            .nth(nth)
+            .map(|(slot, _)| slot)
     }
 
     /// Marks used the first free slot at or after `offset` steps from
@@ -258,6 +277,30 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 20, "no slot twice");
+    }
+
+    #[test]
+    fn every_free_pair_is_as_likely() {
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10019); // 10 pairs
+        {
+            let mut state = pool.lock();
+            state.used[..8].fill(true);
+            state.in_use = 8;
+        }
+        // A random start then the next free slot would pick slot 8 nine times in ten.
+        let eights = (0..2000)
+            .filter(|_| pool.random_free_slot() == Some(8))
+            .count();
+        assert!(
+            (800..=1200).contains(&eights),
+            "slot 8 drawn {eights} times of 2000"
+        );
+        {
+            let mut state = pool.lock();
+            state.used.fill(true);
+            state.in_use = 10;
+        }
+        assert_eq!(pool.random_free_slot(), None);
     }
 
     #[test]
