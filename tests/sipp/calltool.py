@@ -29,6 +29,11 @@
       initial INVITE (sent or received) to the first UPDATE or re-INVITE
       received must be within [min, max] seconds.
 
+  calltool.py delay LOG --from PREFIX --to PREFIX --max S
+      In a SIPp message log: the first message (sent or received) whose first
+      line starts with the --from PREFIX, then the first message received after
+      it whose first line starts with the --to PREFIX, at most S seconds later.
+
   calltool.py rtp CAPTURE_FIELDS --to IP:PORT --from-ip IP --min N [--max M]
       CAPTURE_FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst
       -e udp.dstport` output. At least N (and at most M) datagrams went to
@@ -310,6 +315,22 @@ def cmd_rtp(a) -> None:
     print(f"{a.to}: {n} datagrams from {a.from_ip}")
 
 
+def cmd_delay(a) -> None:
+    msgs = messages(a.log)
+    start = next(((ts, i) for i, (ts, _, msg) in enumerate(msgs) if msg.startswith(a.frm)), None)
+    if start is None:
+        fail(f"{a.log}: no message starting {a.frm!r}")
+    t0, i0 = start
+    for ts, way, msg in msgs[i0 + 1:]:
+        if way == "received" and msg.startswith(a.to):
+            dt = ts - t0
+            if dt > a.max:
+                fail(f"{a.log}: {a.to!r} came {dt:.2f} s after {a.frm!r}; at most {a.max:g} s expected")
+            print(f"{a.to!r} {dt:.3f} s after {a.frm!r}")
+            return
+    fail(f"{a.log}: nothing starting {a.to!r} received after {a.frm!r}")
+
+
 def read_events(path: str) -> list:
     """The messages of a wsclient.py output file; a line being written is skipped."""
     out = []
@@ -476,6 +497,11 @@ def main() -> None:
     c.add_argument("--from-ip", required=True)
     c.add_argument("--min", type=int, required=True)
     c.add_argument("--max", type=int)
+    c = sub.add_parser("delay")
+    c.add_argument("log")
+    c.add_argument("--from", dest="frm", required=True)
+    c.add_argument("--to", required=True)
+    c.add_argument("--max", type=float, required=True)
     c = sub.add_parser("conversation")
     c.add_argument("events")
     c.add_argument("number")
@@ -504,8 +530,8 @@ def main() -> None:
     c.add_argument("--not-hz", type=float, required=True)
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
-     "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence, "pcap-cut": cmd_pcap_cut,
-     "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
+     "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
+     "pcap-cut": cmd_pcap_cut, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1546,9 +1546,9 @@ test_flow_parallel_one_answers() {
 	local n=5001 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_par1.fields
 	flow_begin flow_par1 || return 1
 	flow_capture flow_par1 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
-	agent_start flow_par1_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_ring.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
 	agent_start flow_par1_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_agent.xml -d 500 -rtp_echo "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par1_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_par1_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1582,7 +1582,7 @@ test_flow_parallel_two_answer() {
 	flow_capture flow_par2 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
 	agent_start flow_par2_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
 	agent_start flow_par2_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par2_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_par2_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1599,14 +1599,19 @@ test_flow_parallel_two_answer() {
 	capture_stop "$fields" || return 1
 	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
 	flow_rtp "$fields" "$AGENT3_IP:$AGENT3_MP" 0 0 || return 1
-	# One answering agent carried the call, the other got no media.
+	# One answering agent carried the call, the other got no media...
+	local loser=flow_par2_agent2
 	if flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min"; then
 		flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" 0 0 || { REASON="both answering agents got media: $REASON"; return 1; }
 	else
 		out=$REASON
+		loser=flow_par2_agent1
 		flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || { REASON="no answering agent got the call's media: $out; $REASON"; return 1; }
 		flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" 0 0 || return 1
 	fi
+	# ... and got its BYE at once, not when the call ended.
+	out=$(python3 "$HERE/calltool.py" delay "$OUT/$loser.messages.log" --from 'SIP/2.0 200' --to BYE --max 1 2>&1) ||
+		{ REASON="the late 2xx's agent ($loser): $out"; return 1; }
 	cdr "$n" attempts=3 trunk_out=agents disconnect_side=caller cause=normal 'media_a.rtp_packets>='$min \
 		'media_b.rtp_packets>='$min 'media_b.sent>='$min || return 1
 	flow_end $((2 * min))
@@ -1715,12 +1720,15 @@ test_flow_replaces() {
 	caller_done flow_replaces_caller call_uac_replaced.xml || return 1
 	agent_done flow_replaces_agent || return 1
 	flow_event "$id" ended >/dev/null || return 1
+	# The newcomer took the caller's place in a plain call: its BYE ends the call as the
+	# caller's would have (agent 1's leg and the conversation end normally, by the caller).
 	flow_sequence "$id" conversation_started:control=static leg_answered:leg=2 leg_created:leg=3 \
-		leg_replaced:old=1,new=3 leg_ended:leg=1,cause=replaced leg_ended:leg=3,side=caller ended || return 1
+		leg_replaced:old=1,new=3 leg_ended:leg=1,cause=replaced leg_ended:leg=3,side=caller \
+		leg_ended:leg=2,side=caller,cause=normal ended:side=caller,cause=normal || return 1
 	capture_stop "$fields" || return 1
 	flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min" || return 1
 	flow_rtp "$fields" "$CARRIER_IP:$NEWCOMER_MP" "$min" || return 1
-	cdr "$n" legs.0.cause=replaced legs.2.direction=inbound legs.2.trunk=carrier \
+	cdr "$n" disconnect_side=caller cause=normal legs.0.cause=replaced legs.2.direction=inbound legs.2.trunk=carrier \
 		'legs.2.media.rtp_packets>='$min 'legs.2.media.sent>='$min 'legs.1.media.sent>='$min || return 1
 	flow_end $((2 * min))
 }
