@@ -50,7 +50,8 @@ MEDIA_MAX=40999
 #   callers   127.0.0.1 (trunk loopback), 127.0.0.4 (trunk carrier), 127.0.0.3 (trunk
 #             limited, max_calls = 1)
 #   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
-#             DEAD_PORT (udp and tcp), the first destination of the failover routes
+#             DEAD_PORT (udp and tcp), the first destination of the failover routes;
+#             127.0.0.6 and 127.0.0.7 (trunk agents too): the call-flow tests' agents 2, 3
 #   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
