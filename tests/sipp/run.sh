@@ -52,6 +52,7 @@ MEDIA_MAX=40999
 #   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
 #             DEAD_PORT (udp and tcp), the first destination of the failover routes;
 #             127.0.0.6 and 127.0.0.7 (trunk agents too): the call-flow tests' agents 2, 3
+#             (each call-flow test's agents on a port of its own, FLOW_*_PORT)
 #   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
@@ -77,6 +78,17 @@ AGENT1_MP=$CALLEE_MP
 AGENT2_MP=$((CALLEE_MP + 10))
 AGENT3_MP=$((CALLEE_MP + 20))
 NEWCOMER_MP=$((CALLER_MP + 10))
+# Each call-flow test's agents listen on a SIP port of their own, so that what a failed
+# test leaves behind (voxgate retransmitting an INVITE, a CANCEL or a BYE to its agents for
+# up to 32 s) reaches nobody in the tests after it.
+FLOW_ANSWER_PORT=$((BASE + 21))
+FLOW_C2D_PORT=$((BASE + 22))
+FLOW_PAR1_PORT=$((BASE + 23))
+FLOW_PAR2_PORT=$((BASE + 24))
+FLOW_CONSULT_PORT=$((BASE + 25))
+FLOW_XFER_PORT=$((BASE + 26))
+FLOW_REPLACES_PORT=$((BASE + 27))
+FLOW_BARESIP_PORT=$((BASE + 28))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -238,10 +250,16 @@ name = "ring-group"
 match_user = { exact = "5001" }
 parallel = true
 destinations = [
-    { uri = "sip:$AGENT1_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
-    { uri = "sip:$AGENT2_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
-    { uri = "sip:$AGENT3_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$AGENT1_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$AGENT2_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$AGENT3_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
 ]
+
+# A plain call whose caller an INVITE with Replaces takes over (flow_replaces).
+[[route]]
+name = "replaced"
+match_user = { exact = "1050" }
+destinations = [ { uri = "sip:$AGENT1_IP:$FLOW_REPLACES_PORT", transport = "udp", trunk = "agents" } ]
 
 [[route]]
 name = "callee"
@@ -799,18 +817,18 @@ kill_bg() {
 
 udp_bound() { ss -Hlun 2>/dev/null | awk '{print $4}' | grep -qx "$1:$2"; }
 
-# agent_start NAME IP MP SCENARIO [SIPP ARGS...]: a SIPp UAS on IP:CALLEE_PORT (RTP port MP)
+# agent_start NAME IP:PORT MP SCENARIO [SIPP ARGS...]: a SIPp UAS on IP:PORT (RTP port MP)
 # in the background for one call (-m 1 unless given); files out/NAME.*; agent_done NAME
 # waits for it. CALLEE_LIMIT_S bounds its life (default 40 s).
 declare -A AGENT_PID=() AGENT_SCENARIO=()
 agent_start() {
-	local name=$1 ip=$2 mp=$3 scenario=$4 i pid
+	local name=$1 ip=${2%:*} port=${2##*:} mp=$3 scenario=$4 i pid
 	shift 4
 	rm -f "$OUT/$name".*.log "$OUT/$name.stdout"
 	# The agent of an earlier test must have let go of the port.
-	for i in $(seq 1 30); do udp_bound "$ip" "$CALLEE_PORT" || break; sleep 0.1; done
+	for i in $(seq 1 30); do udp_bound "$ip" "$port" || break; sleep 0.1; done
 	(cd "$HERE" && exec timeout "${CALLEE_LIMIT_S:-40}" sipp -sf "$HERE/$scenario" \
-		-m 1 -i "$ip" -p "$CALLEE_PORT" -mp "$mp" -bind_local -nostdin \
+		-m 1 -i "$ip" -p "$port" -mp "$mp" -bind_local -nostdin \
 		-timeout 30s -timeout_error -recv_timeout 15000 \
 		-trace_err -error_file "$OUT/$name.errors.log" \
 		-trace_msg -message_file "$OUT/$name.messages.log" \
@@ -822,11 +840,11 @@ agent_start() {
 	AGENT_SCENARIO[$name]=$scenario
 	BG_PIDS+=("$pid")
 	for i in $(seq 1 30); do
-		udp_bound "$ip" "$CALLEE_PORT" && return 0
+		udp_bound "$ip" "$port" && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	REASON="the SIPp UAS $name ($scenario) is not listening on $ip:$CALLEE_PORT: $(tail -n 2 "$OUT/$name.stdout" | tr '\n' ' ' | cut -c1-200)"
+	REASON="the SIPp UAS $name ($scenario) is not listening on $ip:$port: $(tail -n 2 "$OUT/$name.stdout" | tr '\n' ' ' | cut -c1-200)"
 	return 1
 }
 
@@ -846,7 +864,7 @@ callee_start() {
 	local name=$1 scenario=$2 rc
 	shift 2
 	CALLEE_NAME=$name
-	agent_start "$name" "$CALLEE_IP" "$CALLEE_MP" "$scenario" "$@"
+	agent_start "$name" "$CALLEE_IP:$CALLEE_PORT" "$CALLEE_MP" "$scenario" "$@"
 	rc=$?
 	CALLEE_PID=${AGENT_PID[$name]}
 	return "$rc"
@@ -1370,6 +1388,7 @@ FLOW_PACKETS=100
 FLOW_PCAP=$OUT/g711a_3s.pcap
 FLOW_EVENTS=""   # the current flow test's event stream (wsclient.py output)
 FLOW_ID=""       # the current flow test's conversation (flow_conversation)
+FLOW_PORT=""     # the current flow test's agents' SIP port (flow_begin)
 # The agents' limits: a flow lasts under 10 s, and an agent whose INVITE never comes (a
 # failed dial) gives up after 10 s rather than holding the test for SIPp's default.
 FLOW_LIMITS=(-timeout 15s -recv_timeout 10000)
@@ -1389,10 +1408,12 @@ api() {
 	return 1
 }
 
-# flow_begin NAME: the 3 s pcap, the counters' values before, and a follower of the events
-# writing out/NAME.events.jsonl (ended with the test by kill_bg).
+# flow_begin NAME PORT: the test's agents' SIP port (FLOW_PORT), the 3 s pcap, the counters'
+# values before, and a follower of the events writing out/NAME.events.jsonl (ended with the
+# test by kill_bg).
 flow_begin() {
 	local name=$1 pid
+	FLOW_PORT=$2
 	if [ ! -s "$FLOW_PCAP" ]; then
 		python3 "$HERE/calltool.py" pcap-cut "$HERE/g711a.pcap" "$FLOW_PCAP" --packets "$FLOW_PACKETS" >"$OUT/pcap-cut.log" 2>&1 ||
 			{ REASON="could not cut $FLOW_PCAP: $(tail -n 1 "$OUT/pcap-cut.log")"; return 1; }
@@ -1474,15 +1495,15 @@ dial_json() { # dial_json 'EXTRA' URI...
 	echo "{\"destinations\": [$list]${extra:+, $extra}}"
 }
 
-agent_uri() { echo "sip:$1@$2:$CALLEE_PORT"; } # agent_uri USER IP
+agent_uri() { echo "sip:$1@$2:$FLOW_PORT"; } # agent_uri USER IP: an agent of the current test
 
 # Inbound call answered by voxgate through the API, then an agent dialled and bridged.
 test_flow_answer_dial_bridge() {
 	local n=7101 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_answer.fields
-	flow_begin flow_answer || return 1
+	flow_begin flow_answer "$FLOW_ANSWER_PORT" || return 1
 	flow_capture flow_answer "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" || return 1
 	# The agent waits 1 s after its ACK (the bridge), talks 3 s, hangs up; the caller echoes.
-	agent_start flow_answer_agent "$AGENT1_IP" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_answer_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_answer_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -rtp_echo
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1513,11 +1534,11 @@ test_flow_answer_dial_bridge() {
 # Click-to-dial (RFC 3725 flow 1): originate to A; on A's answer dial B connected to A.
 test_flow_click_to_dial() {
 	local id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_c2d.fields
-	flow_begin flow_c2d || return 1
+	flow_begin flow_c2d "$FLOW_C2D_PORT" || return 1
 	flow_capture flow_c2d "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
 	# A talks 1 s after its answer (time for B to be dialled and answer), then hangs up; B echoes.
-	agent_start flow_c2d_a "$AGENT1_IP" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_c2d_b "$AGENT2_IP" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_c2d_a "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_c2d_b "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
 	api POST /v1/conversations "{\"dial\": $(dial_json '"caller_id": {"user": "7102"}' "$(agent_uri alice "$AGENT1_IP")")}" || return 1
 	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["conversation"])' "$OUT/api_last.json") ||
 		{ REASON="POST /v1/conversations: no conversation id in $(head -c 200 "$OUT/api_last.json")"; return 1; }
@@ -1545,11 +1566,11 @@ test_flow_click_to_dial() {
 # 0.5 s; the other two must get CANCEL (and no media).
 test_flow_parallel_one_answers() {
 	local n=5001 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_par1.fields
-	flow_begin flow_par1 || return 1
+	flow_begin flow_par1 "$FLOW_PAR1_PORT" || return 1
 	flow_capture flow_par1 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
-	agent_start flow_par1_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par1_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_agent.xml -d 500 -rtp_echo "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par1_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -d 500 -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent3 "$AGENT3_IP:$FLOW_PORT" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_par1_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1579,11 +1600,11 @@ test_flow_parallel_one_answers() {
 # late one is ACKed and BYEd (RFC 3261 13.2.2.4); the third rings and is cancelled.
 test_flow_parallel_two_answer() {
 	local n=7104 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_par2.fields out
-	flow_begin flow_par2 || return 1
+	flow_begin flow_par2 "$FLOW_PAR2_PORT" || return 1
 	flow_capture flow_par2 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
-	agent_start flow_par2_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par2_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_par2_agent3 "$AGENT3_IP" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent3 "$AGENT3_IP:$FLOW_PORT" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_par2_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1623,10 +1644,10 @@ test_flow_parallel_two_answer() {
 # sendrecv) with RTP both ways and agent 1's leg ends.
 test_flow_consult() {
 	local n=7105 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_consult.fields
-	flow_begin flow_consult || return 1
+	flow_begin flow_consult "$FLOW_CONSULT_PORT" || return 1
 	flow_capture flow_consult "$CALLER_IP:$CALLER_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
-	agent_start flow_consult_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_consult_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_consult_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_consult_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_consult_caller call_uac_consult.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1667,11 +1688,11 @@ test_flow_consult() {
 # accepts; agent 1 must see 202 and the NOTIFYs (100 Trying, then 200 OK) and hangs up.
 test_flow_blind_transfer() {
 	local n=7106 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_xfer.fields target
-	target="sip:transfer@$AGENT2_IP:$CALLEE_PORT"
-	flow_begin flow_xfer || return 1
+	target="sip:transfer@$AGENT2_IP:$FLOW_XFER_PORT"
+	flow_begin flow_xfer "$FLOW_XFER_PORT" || return 1
 	flow_capture flow_xfer "$CALLER_IP:$CALLER_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
-	agent_start flow_xfer_agent1 "$AGENT1_IP" "$AGENT1_MP" call_uas_refer.xml -key refer_to "$target" "${FLOW_LIMITS[@]}" || return 1
-	agent_start flow_xfer_agent2 "$AGENT2_IP" "$AGENT2_MP" call_uas_agent_play.xml -d 500 "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_xfer_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_refer.xml -key refer_to "$target" "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_xfer_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent_play.xml -d 500 "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_xfer_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -rtp_echo
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1697,14 +1718,14 @@ test_flow_blind_transfer() {
 	flow_end $((2 * min))
 }
 
-# INVITE with Replaces: a plain call (route callee, 1050) from the caller to agent 1; a
+# INVITE with Replaces: a plain call (route replaced, 1050) from the caller to agent 1; a
 # party on CARRIER_IP takes the caller's place naming its dialog. voxgate answers it 200,
 # BYEs the caller, and the newcomer talks with agent 1; its BYE ends the call.
 test_flow_replaces() {
 	local n=1050 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_replaces.fields line i
-	flow_begin flow_replaces || return 1
+	flow_begin flow_replaces "$FLOW_REPLACES_PORT" || return 1
 	flow_capture flow_replaces "$CARRIER_IP:$NEWCOMER_MP" "$AGENT1_IP:$AGENT1_MP" || return 1
-	agent_start flow_replaces_agent "$AGENT1_IP" "$AGENT1_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_replaces_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
 	caller_bg flow_replaces_caller call_uac_replaced.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	flow_conversation "$n" || return 1
 	id=$FLOW_ID
@@ -1741,7 +1762,7 @@ test_flow_baresip_three_legs() {
 	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
 	local n=7108 id dir=$OUT/flow_baresip pid i rec out wav callee
 	callee="sip:3001@127.0.0.1:$BARESIP_CALLEE_PORT"
-	flow_begin flow_baresip || return 1
+	flow_begin flow_baresip "$FLOW_BARESIP_PORT" || return 1
 	mkdir -p "$dir"
 	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 9 &&
 		python3 "$HERE/calltool.py" wav "$dir/callee-1000.wav" --hz 1000 --seconds 9 ||
@@ -1751,7 +1772,7 @@ test_flow_baresip_three_legs() {
 	echo "<$callee;transport=udp>;regint=0;answermode=auto;audio_codecs=pcma" >"$dir/callee/accounts"
 	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT;transport=udp>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
 	# The first agent answers and stays silent (no echo): the caller hears only the callee's tone.
-	agent_start flow_baresip_agent "$AGENT1_IP" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_baresip_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
 	timeout 30 baresip -f "$dir/callee" </dev/null >"$OUT/flow_baresip_callee.log" 2>&1 &
 	pid=$!
 	BG_PIDS+=("$pid")
