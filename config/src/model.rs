@@ -284,12 +284,27 @@ pub struct Numbering {
 pub struct MediaRegion {
     /// Unique name.
     pub name: String,
-    /// Addresses to bind RTP sockets on.
+    /// Addresses to bind RTP sockets on: at most one per family.
     pub addresses: Vec<IpAddr>,
+    /// Addresses to put in SDP instead of the bound one of the same family
+    /// (NAT, cloud hosts, wildcard binds); at most one per family.
+    pub advertise: Vec<IpAddr>,
     /// First port (even).
     pub port_min: u16,
     /// Last port (> `port_min`).
     pub port_max: u16,
+}
+
+impl MediaRegion {
+    /// What SDP says for sockets bound on `bind`: the advertised address of
+    /// its family, or `bind` itself.
+    pub fn advertised(&self, bind: IpAddr) -> IpAddr {
+        self.advertise
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == bind.is_ipv4())
+            .unwrap_or(bind)
+    }
 }
 
 /// A call route.

@@ -128,6 +128,7 @@ pub(crate) struct RawNumbering {
 pub(crate) struct RawMediaRegion {
     pub name: Option<S<String>>,
     pub addresses: Option<List<String>>,
+    pub advertise: Option<List<String>>,
     pub port_min: Option<S<i64>>,
     pub port_max: Option<S<i64>>,
 }

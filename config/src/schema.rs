@@ -184,7 +184,13 @@ pub(crate) const TABLES: &[Table] = &[
             key("name", NAME),
             key(
                 "addresses",
-                "a list of IP addresses such as [\"192.0.2.10\"]",
+                "a list of unicast IP addresses of this host such as [\"192.0.2.10\"], at most one \
+                 IPv4 and one IPv6 (not 0.0.0.0 or ::)",
+            ),
+            key(
+                "advertise",
+                "a list of public IP addresses to put in SDP instead, such as [\"203.0.113.10\"], at \
+                 most one per family of addresses",
             ),
             key("port_min", "an even port 1024..=65534"),
             key("port_max", "a port greater than port_min, up to 65535"),

@@ -38,7 +38,13 @@
       CAPTURE_FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst
       -e udp.dstport` output. At least N (and at most M) datagrams went to
       IP:PORT, and every one of them came from --from-ip (voxgate's media
-      address, not the other party directly).
+      address, not the other party directly). `--not-length L`: with a fifth
+      field (udp.length), no datagram of UDP length L reached IP:PORT (the
+      intruder's, see spray).
+
+  calltool.py spray IP:PORT... --from IP:PORT [--count N] [--interval S] [--payload B]
+      An RTP hijack attempt: N PCMA-headed packets with a 12 + B byte UDP
+      payload (69 by default: no codec frame has that size) to each target.
 
   calltool.py conversation EVENTS NUMBER [--wait S]
       EVENTS: the API's event stream as wsclient.py writes it (one JSON message a
@@ -69,6 +75,8 @@
 import argparse
 import json
 import re
+import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -80,15 +88,14 @@ def fail(msg: str) -> None:
 
 
 def lookup(obj, path: str):
+    """obj at a dotted path; a number indexes a list (legs.1.rtp_port)."""
     for part in path.split("."):
-        if isinstance(obj, list) and part.isdigit():
-            if int(part) >= len(obj):
-                return KeyError
+        if isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
             obj = obj[int(part)]
-        elif not isinstance(obj, dict) or part not in obj:
-            return KeyError
-        else:
+        elif isinstance(obj, dict) and part in obj:
             obj = obj[part]
+        else:
+            return KeyError
     return obj
 
 
@@ -297,15 +304,21 @@ def cmd_rtp(a) -> None:
     host, port = a.to.rsplit(":", 1)
     n = 0
     foreign = {}
+    marked = 0
     with open(a.fields, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
-            if len(parts) != 4 or parts[2] != host or parts[3] != port:
+            if len(parts) < 4 or parts[2] != host or parts[3] != port:
+                continue
+            if a.not_length is not None and len(parts) > 4 and parts[4] == str(a.not_length):
+                marked += 1
                 continue
             n += 1
             if parts[0] != a.from_ip:
                 src = f"{parts[0]}:{parts[1]}"
                 foreign[src] = foreign.get(src, 0) + 1
+    if marked:
+        fail(f"{a.to} got {marked} datagrams of UDP length {a.not_length} (the intruder's)")
     if foreign:
         fail(f"{a.to} got datagrams from other than {a.from_ip}: {foreign}")
     if n < a.min:
@@ -418,6 +431,23 @@ def cmd_pcap_cut(a) -> None:
     with open(a.output, "wb") as f:
         f.write(b"".join(out))
 
+def cmd_spray(a) -> None:
+    """RTP an intruder sends to a media port it guessed: PCMA headers, an
+    odd payload size (so captures tell its packets apart), its own SSRC."""
+    host, port = a.frm.rsplit(":", 1)
+    targets = []
+    for t in a.to:
+        h, p = t.rsplit(":", 1)
+        targets.append((h, int(p)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, int(port)))
+        for seq in range(a.count):
+            pkt = struct.pack("!BBHII", 0x80, 8, seq, seq * 160, 0x0BADBAD0) + b"\xd5" * a.payload
+            for t in targets:
+                s.sendto(pkt, t)
+            time.sleep(a.interval)
+    print(f"sprayed {a.count} packets to each of {', '.join(a.to)} from {a.frm}")
+
 
 def cmd_wav(a) -> None:
     import math
@@ -497,6 +527,7 @@ def main() -> None:
     c.add_argument("--from-ip", required=True)
     c.add_argument("--min", type=int, required=True)
     c.add_argument("--max", type=int)
+    c.add_argument("--not-length", type=int, help="fail on a datagram of this UDP length (5th field)")
     c = sub.add_parser("delay")
     c.add_argument("log")
     c.add_argument("--from", dest="frm", required=True)
@@ -520,6 +551,12 @@ def main() -> None:
     c.add_argument("input")
     c.add_argument("output")
     c.add_argument("--packets", type=int, required=True)
+    c = sub.add_parser("spray")
+    c.add_argument("to", nargs="+", help="IP:PORT targets")
+    c.add_argument("--from", dest="frm", required=True, help="IP:PORT to send from")
+    c.add_argument("--count", type=int, default=100)
+    c.add_argument("--interval", type=float, default=0.01)
+    c.add_argument("--payload", type=int, default=69, help="payload bytes after the 12-byte header")
     c = sub.add_parser("wav")
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
@@ -531,7 +568,7 @@ def main() -> None:
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
-     "pcap-cut": cmd_pcap_cut, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
+     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
 
 
 if __name__ == "__main__":

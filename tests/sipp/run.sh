@@ -12,7 +12,7 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+42 (SIP) and
+#                           the call tests' parties use BASE+10..BASE+43 (SIP) and
 #                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
@@ -53,7 +53,8 @@ MEDIA_MAX=40999
 #             DEAD_PORT (udp and tcp), the first destination of the failover routes;
 #             127.0.0.6 and 127.0.0.7 (trunk agents too): the call-flow tests' agents 2, 3
 #             (each call-flow test's agents on a port of its own, FLOW_*_PORT)
-#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
+#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT (and
+#             its TLS listener one above it)
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
 LIMITED_IP=127.0.0.3
@@ -1019,6 +1020,42 @@ test_call_rtp_relay() {
 	expect_value voxgate_media_ports_in_use 'region="local"' "$ports0"
 }
 
+# An intruder on 127.0.0.2 (neither signalled nor in the trunk's allow-list) sprays RTP at
+# both legs' media ports during a call with media flowing: none of it reaches either party,
+# all of it is counted as foreign, and the call's own media is relayed as usual.
+test_call_rtp_hijack() {
+	local n=1009 min=$((PCAP_PACKETS - RTP_TOLERANCE)) call ports spray=100 intruder=127.0.0.2:$((BASE + 1200)) foreign
+	foreign=$(metric voxgate_media_packets_dropped_total 'region="local",reason="foreign"')
+	capture_start call_hijack "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
+	callee_start call_hijack_callee call_uas.xml -rtp_echo || return 1
+	caller_bg call_hijack_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call=$(python3 "$HERE/calltool.py" calls "http://$ADMIN/calls" state=answered "legs.1.rtp_port>=1024" 2>&1) ||
+		{ REASON="$call"; return 1; }
+	ports=$(printf '%s' "$call" | python3 -c 'import json,sys; print(" ".join(str(l["rtp_port"]) for l in json.load(sys.stdin)["legs"]))')
+	set -- $ports
+	[ $# -eq 2 ] || { REASON="expected two legs with RTP ports in $call"; return 1; }
+	# Media flows first, so both sources are latched when the intruder starts.
+	sleep 1
+	python3 "$HERE/calltool.py" spray "$MEDIA_IP:$1" "$MEDIA_IP:$2" --from "$intruder" --count "$spray" --interval 0.01 \
+		>"$OUT/call_hijack.spray.log" 2>&1 || { REASON="spray: $(cat "$OUT/call_hijack.spray.log")"; return 1; }
+	caller_done call_hijack_caller call_uac_rtp.xml || return 1
+	callee_done || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e udp.length \
+		>"$OUT/call_hijack.fields" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	# 12 + 69 bytes of RTP in an 8-byte UDP header: 89 is the intruder's length.
+	local out
+	for to in "$CALLEE_IP:$CALLEE_MP" "$CALLER_IP:$CALLER_MP"; do
+		out=$(python3 "$HERE/calltool.py" rtp "$OUT/call_hijack.fields" --to "$to" --from-ip "$MEDIA_IP" \
+			--min "$min" --not-length 89 2>&1) || { REASON="capture: $out"; return 1; }
+	done
+	cdr "$n" cause=normal "media_a.foreign>=$((spray * 9 / 10))" "media_b.foreign>=$((spray * 9 / 10))" \
+		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
+	expect_rise voxgate_media_packets_dropped_total 'region="local",reason="foreign"' "$foreign" $((spray * 18 / 10)) || return 1
+	calls_empty
+}
+
 test_call_caller_hangs_up() {
 	local n=1002 rc
 	callee_start call_bye_a_callee call_uas.xml || return 1
@@ -1256,6 +1293,64 @@ test_call_baresip() {
 		[ -n "$wav" ] || { REASON="no recording of the $1's received audio in $dir/$1/rec"; return 1; }
 		out=$(python3 "$HERE/calltool.py" tone "$wav" --hz "$2" --not-hz "$3" 2>&1) || { REASON="$1 heard: $out"; return 1; }
 	done
+	calls_empty
+}
+
+# A baresip caller over TLS (no registration, `sip:` Request-URI with transport=tls) to the
+# SIPp callee. Our 2xx's Contact is where baresip sends its ACK and BYE: a `sips:` one (the
+# old defect, see RFC 5630 §3.1.3) made baresip send neither, so the 2xx went on being
+# retransmitted until voxgate gave up at 64*T1 (32 s) and ended the call as no_ack. Instead
+# of waiting that long, the test asserts what keeps the call up: the ACK reaches voxgate over
+# TLS, the 2xx is sent once, the Contact baresip got is `sip:...;transport=tls`, baresip's
+# BYE ends the call normally, and media was relayed.
+test_call_baresip_tls() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=1030 dir=$OUT/baresip_tls log=$OUT/baresip_tls_caller.log pid acks byes oks i
+	acks=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"')
+	byes=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"')
+	oks=$(metric voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"')
+	mkdir -p "$dir"
+	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 8 ||
+		{ REASON="could not write the tone WAV file"; return 1; }
+	baresip_config "$dir/caller" "$BARESIP_CALLER_PORT" $((CALLER_MP + 200)) "$dir/caller-440.wav" stdio
+	# No transport in the account: baresip would add it to the dialled URI a second time.
+	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
+	callee_start call_tls_callee call_uas.xml -rtp_echo || return 1
+	# The caller (-s: SIP trace in its log) dials voxgate's TLS listener, talks 5 s, hangs up.
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$TLS_PORT;transport=tls"
+		sleep 5
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -s -f "$dir/caller" >"$log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$log
+	for i in $(seq 1 80); do grep -q 'Call established' "$log" && break; sleep 0.1; done
+	# A Contact baresip cannot send to shows as "session closed: Function not implemented".
+	grep -q 'Call established' "$log" ||
+		{ REASON="the baresip caller's call was not established: $(grep -m 1 'session closed' "$log" || echo "see out/${log##*/}")"; return 1; }
+	calls_check state=answered trunk=loopback || return 1
+	# The Contact of our 2xx (the first 200 in the trace answers the INVITE).
+	local contact
+	contact=$(grep -A 12 '^SIP/2.0 200 OK' "$log" | grep -m 1 -i '^Contact:' | tr -d '\r')
+	[ "$contact" = "Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>" ] ||
+		{ REASON="our 2xx to baresip had '$contact', expected 'Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>'"; return 1; }
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"' "$acks" 1 ||
+		{ REASON="no ACK from baresip over TLS: $REASON"; return 1; }
+	# With T1 = 500 ms, an unacknowledged 2xx is sent again 0.5 s and 1.5 s after the answer.
+	sleep 1.5
+	expect_delta voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"' "$oks" 1 ||
+		{ REASON="the 2xx was retransmitted: $REASON"; return 1; }
+	wait "$pid"
+	grep -q 'terminated (duration' "$log" || { REASON="the baresip caller's call did not end (out/${log##*/})"; return 1; }
+	callee_done || return 1
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"' "$byes" 1 ||
+		{ REASON="no BYE from baresip over TLS: $REASON"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=agents \
+		'media_a.rtp_packets>=150' 'media_b.rtp_packets>=150' 'media_a.sent>=150' 'media_b.sent>=150' 'duration_s>=3' || return 1
 	calls_empty
 }
 
@@ -1899,6 +1994,7 @@ TESTS=(
 	test_transport_not_allowed
 	test_call_failover_udp
 	test_call_rtp_relay
+	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_call_callee_hangs_up
 	test_call_cancel_487
@@ -1911,6 +2007,7 @@ TESTS=(
 	test_call_tcp_carrier
 	test_call_topology_hidden
 	test_call_baresip
+	test_call_baresip_tls
 	test_flow_answer_dial_bridge
 	test_flow_click_to_dial
 	test_flow_parallel_one_answers
