@@ -215,7 +215,9 @@ pub enum LegFailure {
     /// a redirection to a place no trunk allows).
     BadDestination,
     /// voxgate cancelled it: another leg of the dial answered, or the dial
-    /// was hung up.
+    /// was hung up. A destination whose 2xx crossed the CANCEL is ACKed and
+    /// hung up at once (RFC 3261 §13.2.2.4) and reported so too: it lost the
+    /// race and never joined the conversation.
     Cancelled,
     /// No media ports were left in its region.
     NoMedia,
