@@ -118,10 +118,10 @@ fn caller_request(method: &str, seq: u32, our_tag: &str) -> Message {
 /// One whole call; returns how many actions the conversation produced.
 fn call(config: &Arc<voxgate_config::Config>, invite: &Message) -> usize {
     let start = Instant::now();
-    let local = LocalAddr {
-        transport: TransportKind::Udp,
-        addr: "203.0.113.10:5060".parse().unwrap_or_else(|_| panic!()),
-    };
+    let local = LocalAddr::new(
+        TransportKind::Udp,
+        "203.0.113.10:5060".parse().unwrap_or_else(|_| panic!()),
+    );
     let ctx = ConversationContext {
         id: ConversationId(1),
         config: config.clone(),

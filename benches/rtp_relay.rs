@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the RTP relay's per-packet path, sans-IO: classify,
-//! counters, latch check, forward target — what a line task does between
+//! counters, latch check, forward target: what a session task does between
 //! `try_recv_from` and `try_send_to`. Nothing in it allocates.
 //!
 //! Run: `cargo bench --bench rtp_relay` (add `-- --quick` for a smoke run).
@@ -10,9 +10,9 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use voxgate_media::anchor::RemoteMedia;
-use voxgate_media::latch::{LineRelay, Side, SocketKind};
+use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
 use voxgate_media::rtp::classify;
 use voxgate_media::sdp::Direction;
 
@@ -36,15 +36,24 @@ fn remote(rtp: &str, rtcp: &str, mux: bool) -> RemoteMedia {
     }
 }
 
-/// A line in mid-call: both targets signalled, both peers latched.
-fn latched_line(a_src: SocketAddr, b_src: SocketAddr) -> LineRelay {
-    let mut line = LineRelay::new();
-    line.set_remote(Side::A, remote("10.0.0.1:4000", "10.0.0.1:4001", false));
-    line.set_remote(Side::B, remote("192.0.2.2:6000", "192.0.2.2:6000", true));
+const A: EndpointId = EndpointId(0);
+const B: EndpointId = EndpointId(1);
+
+/// Two bridged endpoints in mid-call: both targets signalled, both peers latched.
+fn latched_session(a_src: SocketAddr, b_src: SocketAddr) -> SessionRelay {
+    let mut relay = SessionRelay::new(Duration::from_secs(2));
+    relay.add(A, 1, Vec::new());
+    relay.add(B, 1, Vec::new());
+    relay.set_remote(
+        A,
+        &[remote("198.51.100.1:31000", "198.51.100.1:31001", false)],
+    );
+    relay.set_remote(B, &[remote("192.0.2.2:6000", "192.0.2.2:6000", true)]);
+    relay.bridge(A, B);
     let now = Instant::now();
-    line.on_packet(Side::A, SocketKind::Rtp, a_src, &pcma(0), now);
-    line.on_packet(Side::B, SocketKind::Rtp, b_src, &pcma(0), now);
-    line
+    relay.on_packet(A, 0, SocketKind::Rtp, a_src, &pcma(0), now);
+    relay.on_packet(B, 0, SocketKind::Rtp, b_src, &pcma(0), now);
+    relay
 }
 
 fn relay(c: &mut Criterion) {
@@ -54,50 +63,46 @@ fn relay(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
 
     group.bench_function("on_packet_pcma_172B", |bench| {
-        let mut line = latched_line(a_src, b_src);
+        let mut relay = latched_session(a_src, b_src);
         let mut pkt = pcma(1);
         let mut seq = 1u16;
         let now = Instant::now();
         bench.iter(|| {
             seq = seq.wrapping_add(1);
             pkt[2..4].copy_from_slice(&seq.to_be_bytes());
-            let forward = line.on_packet(
-                Side::A,
+            let forward = relay.on_packet(
+                A,
+                0,
                 SocketKind::Rtp,
                 black_box(a_src),
                 black_box(&pkt),
                 now,
             );
             if let Some(f) = &forward {
-                line.on_sent(f, true);
+                relay.on_sent(f, true);
             }
             black_box(forward)
         });
     });
 
     group.bench_function("on_packet_rtcp_muxed", |bench| {
-        let mut line = latched_line(a_src, b_src);
+        let mut relay = latched_session(a_src, b_src);
         let rr = [0x80u8, 201, 0, 1, 0x5e, 0xed, 0, 1];
         let now = Instant::now();
         bench.iter(|| {
-            black_box(line.on_packet(
-                Side::B,
-                SocketKind::Rtp,
-                black_box(b_src),
-                black_box(&rr),
-                now,
-            ))
+            black_box(relay.on_packet(B, 0, SocketKind::Rtp, black_box(b_src), black_box(&rr), now))
         });
     });
 
     group.bench_function("on_packet_foreign_source_dropped", |bench| {
-        let mut line = latched_line(a_src, b_src);
+        let mut relay = latched_session(a_src, b_src);
         let pkt = pcma(5);
         let intruder: SocketAddr = "203.0.113.66:9".parse().unwrap();
         let now = Instant::now();
         bench.iter(|| {
-            black_box(line.on_packet(
-                Side::A,
+            black_box(relay.on_packet(
+                A,
+                0,
                 SocketKind::Rtp,
                 black_box(intruder),
                 black_box(&pkt),

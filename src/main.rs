@@ -26,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// SIP/RTP session border controller and voice-ingress B2BUA.
 ///
 /// Without arguments voxgate runs on its embedded default config: a loopback
-/// demo on 127.0.0.1 (SIP 5060 UDP/TCP, 5061 TLS; admin HTTP 9060).
+/// demo on 127.0.0.1 (SIP 5060 UDP/TCP, 5061 TLS; admin HTTP 9060; API 9070).
 #[derive(Parser, Debug)]
 #[command(name = "voxgate", version, about)]
 struct Cli {
@@ -46,6 +46,11 @@ enum Cmd {
     },
     /// Print the embedded default config (the documented sample).
     DefaultConfig,
+    /// Print the SHA-256 of an API bearer token, for `[api] tokens = [{ name, sha256 }]`.
+    HashToken {
+        /// The token (the config holds only its hash).
+        token: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,11 @@ fn main() -> ExitCode {
         Some(Cmd::CheckConfig { file }) => check_config(&file),
         Some(Cmd::DefaultConfig) => {
             print!("{}", voxgate_config::DEFAULT_TOML);
+            ExitCode::SUCCESS
+        }
+        Some(Cmd::HashToken { token }) => {
+            let hash = voxgate_control::api::hash_token(&token);
+            println!("{}", voxgate_control::api::hex(&hash));
             ExitCode::SUCCESS
         }
         None => match serve(cli.config) {
@@ -163,16 +173,33 @@ async fn run(
     // The longest a transaction can live is 64*T1 (timers B, F, H, J).
     let grace = config.timers.t1 * 64;
     let hook: voxgate_edge::ReloadHook = Box::new(move |c: &Config| set_level(&c.logging.level));
-    // One config snapshot, shared by the edge and the router; a reload swaps it for both.
+    let api_listen = config.api.as_ref().map(|a| a.listen);
+    // One config snapshot, shared by the edge and the control plane; a reload swaps it
+    // for both.
     let shared: voxgate_edge::SharedConfig = Arc::new(ArcSwap::from_pointee(config));
-    let router = Arc::new(voxgate_control::StaticRouter::new(shared.clone()));
+    let control = Arc::new(voxgate_control::Dispatcher::new(shared.clone())?);
     let options = voxgate_edge::EdgeOptions {
         reload_hook: Some(hook),
         media_runtime: Some(media),
     };
-    let edge = Edge::start(shared, source, router, options)
+    let edge = Edge::start(shared, source, control.clone(), options)
         .await
         .context("starting")?;
+    let api = match api_listen {
+        Some(listen) => {
+            match voxgate_control::api::ApiServer::start(listen, control.api(), edge.metrics())
+                .await
+            {
+                Ok(api) => Some(api),
+                Err(e) => {
+                    // Nothing was taken yet: close the SIP listeners before saying why.
+                    edge.stop(std::time::Duration::ZERO).await;
+                    return Err(anyhow::Error::new(e).context("starting the API"));
+                }
+            }
+        }
+        None => None,
+    };
     info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -192,7 +219,11 @@ async fn run(
         grace_s = grace.as_secs(),
         "stopping: refusing new work, finishing transactions"
     );
+    // The API stays up while calls drain: its clients may still have to end theirs.
     edge.stop(grace).await;
+    if let Some(api) = api {
+        api.stop().await;
+    }
     info!("stopped");
     Ok(())
 }

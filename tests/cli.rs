@@ -90,3 +90,24 @@ fn a_missing_config_file_is_an_error_naming_it() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/voxgate.toml"), "{err}");
 }
+
+#[test]
+fn hash_token_prints_the_sha256_that_api_tokens_hold() {
+    let out = voxgate().args(["hash-token", "abc"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+    );
+    // The sample's demo token is the one it names.
+    let out = voxgate()
+        .args(["hash-token", "voxgate-demo-token"])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let sample = std::fs::read_to_string(repo("config/voxgate.toml")).unwrap();
+    assert!(
+        sample.contains(&format!("sha256 = \"{}\"", hash.trim())),
+        "{hash}"
+    );
+}

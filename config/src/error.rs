@@ -310,6 +310,11 @@ pub enum ConfigErrorKind {
         /// Key path of the missing half.
         missing_key: String,
     },
+    /// `control = "api"` on a route or a trunk of a file without an `[api]` section.
+    #[error(
+        "\"api\" needs an [api] section, and the file has none; allowed: \"static\", or add an [api] section (listen, tokens)"
+    )]
+    ApiWithoutSection,
     /// A `sips:` destination with a transport other than TLS.
     #[error(
         "transport {transport} with a sips: URI; allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:"

@@ -54,9 +54,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Calls, Cdr, Config, Destination, Listener, ListenerTransport, LogFormat, Logging,
-    MediaRegion, Node, Numbering, Route, SipLimits, SipTimers, TlsFiles, Trunk, TrunkName,
-    UserMatch,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Listener, ListenerTransport,
+    LogFormat, Logging, MediaRegion, Node, Numbering, Route, SipLimits, SipTimers, TlsFiles, Trunk,
+    TrunkName, UserMatch,
 };
 pub use redact::redact_number;
 

@@ -35,6 +35,8 @@ pub struct Config {
     pub calls: Calls,
     /// Call detail records; `None` = no CDR file.
     pub cdr: Option<Cdr>,
+    /// The third-party call-control API; `None` = no API listener.
+    pub api: Option<Api>,
 }
 
 impl Config {
@@ -261,6 +263,9 @@ pub struct Trunk {
     /// The codecs voxgate offers and accepts on legs of this trunk when it is
     /// their user agent, in order of preference (names as in `a=rtpmap`).
     pub codecs: Vec<String>,
+    /// Who decides this trunk's inbound calls: [`Control::Api`] takes them all to the
+    /// API, whatever route they match.
+    pub control: Control,
 }
 
 /// A trunk's national numbering plan, for normalising its numbers to E.164.
@@ -279,12 +284,27 @@ pub struct Numbering {
 pub struct MediaRegion {
     /// Unique name.
     pub name: String,
-    /// Addresses to bind RTP sockets on.
+    /// Addresses to bind RTP sockets on: at most one per family.
     pub addresses: Vec<IpAddr>,
+    /// Addresses to put in SDP instead of the bound one of the same family
+    /// (NAT, cloud hosts, wildcard binds); at most one per family.
+    pub advertise: Vec<IpAddr>,
     /// First port (even).
     pub port_min: u16,
     /// Last port (> `port_min`).
     pub port_max: u16,
+}
+
+impl MediaRegion {
+    /// What SDP says for sockets bound on `bind`: the advertised address of
+    /// its family, or `bind` itself.
+    pub fn advertised(&self, bind: IpAddr) -> IpAddr {
+        self.advertise
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == bind.is_ipv4())
+            .unwrap_or(bind)
+    }
 }
 
 /// A call route.
@@ -294,7 +314,8 @@ pub struct Route {
     pub name: String,
     /// Which request-URI users this route takes.
     pub match_user: UserMatch,
-    /// Where to send the call, tried in order.
+    /// Where to send the call, tried in order (with [`Control::Api`]: only when no API
+    /// client is connected; may be empty then).
     pub destinations: Vec<Destination>,
     /// Only calls that came in on this trunk take the route; `None` = calls from any trunk.
     pub trunk: Option<TrunkName>,
@@ -304,6 +325,29 @@ pub struct Route {
     pub parallel: bool,
     /// How long each attempt may ring; `None` = [`Calls::ring_timeout`].
     pub ring_timeout: Option<Duration>,
+    /// Who decides the calls this route takes.
+    pub control: Control,
+}
+
+/// Who decides a call (`control` of a route or a trunk).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Control {
+    /// The static router: the route's destinations, in order.
+    #[default]
+    Static,
+    /// The third-party call-control API (`[api]`); with no API client connected, the
+    /// route's destinations if it has any, else a reject with `[api] no_client_status`.
+    Api,
+}
+
+impl Control {
+    /// The name used in the file (`static`, `api`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Static => "static",
+            Control::Api => "api",
+        }
+    }
 }
 
 /// How a route matches the called user.
@@ -382,6 +426,27 @@ pub struct Cdr {
     pub path: PathBuf,
     /// Whether numbers in CDRs are redacted with [`crate::redact_number`].
     pub redact_numbers: bool,
+}
+
+/// The third-party call-control API (`[api]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Api {
+    /// Address of its HTTP/WebSocket listener.
+    pub listen: SocketAddr,
+    /// The status an API-controlled call without destinations is rejected with while no
+    /// API client follows the events (4xx–6xx; default 480).
+    pub no_client_status: u16,
+    /// The bearer tokens it accepts (at least one), by the SHA-256 of the token.
+    pub tokens: Vec<ApiToken>,
+}
+
+/// One bearer token of the API: only its SHA-256 is configured, never the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Who holds it (logs and metrics name the holder, never the token).
+    pub name: String,
+    /// The SHA-256 of the token.
+    pub sha256: [u8; 32],
 }
 
 /// One place to send a call.

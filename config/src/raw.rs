@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub route: Option<List<RawRoute>>,
     pub calls: Option<S<RawCalls>>,
     pub cdr: Option<S<RawCdr>>,
+    pub api: Option<S<RawApi>>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +112,7 @@ pub(crate) struct RawTrunk {
     pub max_cps: Option<S<i64>>,
     pub numbering: Option<S<RawNumbering>>,
     pub codecs: Option<List<String>>,
+    pub control: Option<S<RawControl>>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +128,7 @@ pub(crate) struct RawNumbering {
 pub(crate) struct RawMediaRegion {
     pub name: Option<S<String>>,
     pub addresses: Option<List<String>>,
+    pub advertise: Option<List<String>>,
     pub port_min: Option<S<i64>>,
     pub port_max: Option<S<i64>>,
 }
@@ -140,6 +143,15 @@ pub(crate) struct RawRoute {
     pub follow_redirects: Option<S<bool>>,
     pub parallel: Option<S<bool>>,
     pub ring_timeout_s: Option<S<i64>>,
+    pub control: Option<S<RawControl>>,
+}
+
+/// Who decides a call: a tagged enum so that serde rejects anything else.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawControl {
+    Static,
+    Api,
 }
 
 /// `{ exact = ".." } | { prefix = ".." } | { regex = ".." }`: a struct rather than an
@@ -176,4 +188,19 @@ pub(crate) struct RawCalls {
 pub(crate) struct RawCdr {
     pub path: Option<S<String>>,
     pub redact_numbers: Option<S<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApi {
+    pub listen: Option<S<String>>,
+    pub no_client_status: Option<S<i64>>,
+    pub tokens: Option<List<RawApiToken>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApiToken {
+    pub name: Option<S<String>>,
+    pub sha256: Option<S<String>>,
 }

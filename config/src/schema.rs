@@ -29,6 +29,7 @@ pub(crate) const CIDR: &str =
     "a CIDR network such as \"192.0.2.0/24\" or \"2001:db8::/32\", or a bare address (/32 or /128)";
 pub(crate) const IP_ADDR: &str = "an IP address such as \"192.0.2.10\" or \"2001:db8::10\"";
 pub(crate) const DIGITS: &str = "1 to 6 digits, such as \"0\" or \"00\"";
+pub(crate) const CONTROL: &str = "\"static\" (the route's destinations) or \"api\" (the call-control API; needs [api]), default \"static\"";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -52,6 +53,10 @@ pub(crate) const TABLES: &[Table] = &[
                  session_expires_s, min_se_s, max_forwards",
             ),
             key("cdr", "a [cdr] table with path and redact_numbers"),
+            key(
+                "api",
+                "an [api] table with listen, no_client_status, tokens",
+            ),
         ],
     },
     Table {
@@ -159,6 +164,7 @@ pub(crate) const TABLES: &[Table] = &[
                 "a list of \"PCMU\", \"PCMA\", \"G722\", \"telephone-event\" in order of preference, \
                  with at least one voice codec (default [\"PCMU\", \"PCMA\", \"telephone-event\"])",
             ),
+            key("control", CONTROL),
         ],
     },
     Table {
@@ -178,7 +184,13 @@ pub(crate) const TABLES: &[Table] = &[
             key("name", NAME),
             key(
                 "addresses",
-                "a list of IP addresses such as [\"192.0.2.10\"]",
+                "a list of unicast IP addresses of this host such as [\"192.0.2.10\"], at most one \
+                 IPv4 and one IPv6 (not 0.0.0.0 or ::)",
+            ),
+            key(
+                "advertise",
+                "a list of public IP addresses to put in SDP instead, such as [\"203.0.113.10\"], at \
+                 most one per family of addresses",
             ),
             key("port_min", "an even port 1024..=65534"),
             key("port_max", "a port greater than port_min, up to 65535"),
@@ -209,6 +221,7 @@ pub(crate) const TABLES: &[Table] = &[
                 "ring_timeout_s",
                 "seconds 1..=3600 (default: [calls] ring_timeout_s)",
             ),
+            key("control", CONTROL),
         ],
     },
     Table {
@@ -261,6 +274,27 @@ pub(crate) const TABLES: &[Table] = &[
                 "a file path whose folder exists, relative to the config file's folder",
             ),
             key("redact_numbers", "true or false (default true)"),
+        ],
+    },
+    Table {
+        pattern: "api",
+        keys: &[
+            key("listen", SOCKET_ADDR),
+            key("no_client_status", "a SIP status 400..=699 (default 480)"),
+            key(
+                "tokens",
+                "a list of { name = \"...\", sha256 = \"...\" } (voxgate hash-token TOKEN prints the sha256)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "api.tokens[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "sha256",
+                "64 hexadecimal digits: the SHA-256 of the token, as `voxgate hash-token TOKEN` prints it",
+            ),
         ],
     },
 ];

@@ -381,6 +381,8 @@ mod tests {
             ),
             ("calls", "[calls]\nzzz = 1"),
             ("cdr", "[cdr]\nzzz = 1"),
+            ("api", "[api]\nzzz = 1"),
+            ("api.tokens[]", "[api]\ntokens = [{ zzz = 1 }]"),
         ];
         assert_eq!(
             docs.len(),

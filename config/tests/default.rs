@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use voxgate_config::{
-    Calls, Config, DEFAULT_TOML, Destination, ListenerTransport, LogFormat, Numbering, TlsFiles,
-    TrunkName, UserMatch, default_config, load_str,
+    Calls, Config, Control, DEFAULT_TOML, Destination, ListenerTransport, LogFormat, Numbering,
+    TlsFiles, TrunkName, UserMatch, default_config, load_str,
 };
 
 fn default() -> Config {
@@ -124,11 +124,17 @@ fn one_local_media_region() {
 }
 
 #[test]
-fn one_catch_all_route_to_5080() {
+fn an_api_route_for_7_then_one_catch_all_route_to_5080() {
     let c = default();
-    assert_eq!(c.routes.len(), 1);
-    let r = &c.routes[0];
+    assert_eq!(c.routes.len(), 2);
+    let api = &c.routes[0];
+    assert_eq!(api.name, "api-demo");
+    assert_eq!(api.match_user, UserMatch::Prefix("7".to_owned()));
+    assert_eq!(api.control, Control::Api);
+    assert!(api.destinations.is_empty());
+    let r = &c.routes[1];
     assert_eq!(r.name, "default");
+    assert_eq!(r.control, Control::Static);
     assert_eq!(
         (r.trunk.as_ref(), r.follow_redirects, r.ring_timeout),
         (None, false, None)
@@ -141,6 +147,28 @@ fn one_catch_all_route_to_5080() {
             transport: ListenerTransport::Udp,
             trunk: TrunkName::new("loopback"),
         }]
+    );
+    assert!(c.trunks.iter().all(|t| t.control == Control::Static));
+}
+
+#[test]
+fn the_api_listens_on_loopback_9070_with_the_documented_demo_token() {
+    let c = default();
+    let api = c.api.unwrap();
+    assert_eq!(api.listen, loopback(9070));
+    assert_eq!(api.no_client_status, 480);
+    assert_eq!(api.tokens.len(), 1);
+    assert_eq!(api.tokens[0].name, "demo");
+    // The sample says the demo token is "voxgate-demo-token": this is its SHA-256.
+    assert!(DEFAULT_TOML.contains("\"voxgate-demo-token\""));
+    let hex: String = api.tokens[0]
+        .sha256
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        hex,
+        "57f7bfc84f60e42bc14bf72cc2946104c52b9e8d193269051d03816e0cb4f243"
     );
 }
 
@@ -220,7 +248,7 @@ fn sample_examples_load_when_uncommented() {
         })
     );
     let names: Vec<&str> = c.routes.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["berlin-hamburg", "default"]);
+    assert_eq!(names, ["berlin-hamburg", "api-demo", "default"]);
     let r = &c.routes[0];
     assert!(r.match_user.matches("+49301234567"));
     assert_eq!(r.trunk, TrunkName::new("carrier-a"));

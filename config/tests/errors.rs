@@ -153,7 +153,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
-         trunk, media_region, route, calls, cdr"
+         trunk, media_region, route, calls, cdr, api"
     );
 }
 
@@ -192,7 +192,7 @@ fn empty_list() {
     let e = only_error(&replaced("addresses = [\"127.0.0.1\"]", "addresses = []"));
     let text = at(&e, 11, 13, "media_region[0].addresses");
     assert!(
-        text.contains("is empty; allowed: at least one element: a list of IP addresses"),
+        text.contains("is empty; allowed: at least one element: a list of unicast IP addresses"),
         "{text}"
     );
 }
@@ -367,7 +367,7 @@ fn duplicate_listener() {
         at(&e, 17, 11, "listener[1].address"),
         "x.toml:17:11: listener[1].address: udp 127.0.0.1:5060 is also used by \
          listener[0].address (line 7); allowed: one socket per protocol, address and port \
-         (tcp, tls and the admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on \
+         (tcp, tls, the admin and the API HTTP listeners share TCP ports; 0.0.0.0 and [::] take the port on \
          every address)"
     );
     // udp and tcp on one port are two sockets; tcp and tls are not; 0.0.0.0 takes them all.
@@ -398,8 +398,8 @@ fn admin_on_a_listener_port() {
     assert_eq!(
         at(&e, 20, 10, "admin.listen"),
         "x.toml:20:10: admin.listen: tcp 127.0.0.1:5060 is also used by listener[1].address \
-         (line 17); allowed: one socket per protocol, address and port (tcp, tls and the \
-         admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on every address)"
+         (line 17); allowed: one socket per protocol, address and port (tcp, tls, the admin and \
+         the API HTTP listeners share TCP ports; 0.0.0.0 and [::] take the port on every address)"
     );
 }
 
@@ -563,17 +563,83 @@ fn bad_uri_and_match() {
 #[test]
 fn port_ranges_of_regions_sharing_an_address_overlap() {
     let e = only_error(&with(
-        "\n[[media_region]]\nname = \"r2\"\naddresses = [\"0.0.0.0\"]\nport_min = 20998\nport_max = 21999\n",
+        "\n[[media_region]]\nname = \"r2\"\naddresses = [\"::1\", \"127.0.0.1\"]\nadvertise = [\"203.0.113.10\"]\nport_min = 20998\nport_max = 21999\n",
     ));
     assert_eq!(
-        at(&e, 18, 12, "media_region[1].port_min"),
-        "x.toml:18:12: media_region[1].port_min: ports 20998..=21999 on 0.0.0.0 overlap \
+        at(&e, 19, 12, "media_region[1].port_min"),
+        "x.toml:19:12: media_region[1].port_min: ports 20998..=21999 on 127.0.0.1 overlap \
          media_region[0].port_min 20000..=20999 (line 12) of media region \"r1\"; allowed: \
          disjoint port ranges for regions sharing an address"
     );
     // Different addresses, or adjacent ranges, are fine.
     load_str(&with("\n[[media_region]]\nname = \"r2\"\naddresses = [\"127.0.0.2\"]\nport_min = 20000\nport_max = 20999\n"), "x.toml").unwrap();
     load_str(&with("\n[[media_region]]\nname = \"r2\"\naddresses = [\"127.0.0.1\"]\nport_min = 21000\nport_max = 21999\n"), "x.toml").unwrap();
+}
+
+#[test]
+fn media_addresses_unicast_one_per_family_advertised_per_family() {
+    let e = only_error(&replaced(
+        "addresses = [\"127.0.0.1\"]",
+        "addresses = [\"127.0.0.1\", \"::1\", \"127.0.0.2\"]",
+    ));
+    assert_eq!(
+        at(&e, 11, 34, "media_region[0].addresses[2]"),
+        "x.toml:11:34: media_region[0].addresses[2]: \"127.0.0.2\" is not valid; allowed: at \
+         most one IPv4 and one IPv6 address; this is a second IPv4 one"
+    );
+
+    // A wildcard's replies would leave from whatever address the kernel picks.
+    let e = only_error(&replaced(
+        "addresses = [\"127.0.0.1\"]",
+        "addresses = [\"0.0.0.0\"]\nadvertise = [\"203.0.113.10\"]",
+    ));
+    assert_eq!(
+        at(&e, 11, 14, "media_region[0].addresses[0]"),
+        "x.toml:11:14: media_region[0].addresses[0]: \"0.0.0.0\" is not valid; allowed: a \
+         unicast address of this host (not 0.0.0.0, :: or multicast: bind the private address \
+         and put the public one in advertise)"
+    );
+
+    let e = only_error(&replaced(
+        "addresses = [\"127.0.0.1\"]",
+        "addresses = [\"224.0.0.1\"]",
+    ));
+    let text = at(&e, 11, 14, "media_region[0].addresses[0]");
+    assert!(
+        text.contains("allowed: a unicast address of this host"),
+        "{text}"
+    );
+
+    let e = only_error(&replaced(
+        "addresses = [\"127.0.0.1\"]",
+        "addresses = [\"127.0.0.1\"]\nadvertise = [\"2001:db8::10\"]",
+    ));
+    let text = at(&e, 12, 14, "media_region[0].advertise[0]");
+    assert!(
+        text.contains("allowed: an address of a family in addresses (there is no IPv6 one"),
+        "{text}"
+    );
+
+    let e = only_error(&replaced(
+        "addresses = [\"127.0.0.1\"]",
+        "addresses = [\"127.0.0.1\"]\nadvertise = [\"0.0.0.0\"]",
+    ));
+    let text = at(&e, 12, 14, "media_region[0].advertise[0]");
+    assert!(text.contains("not 0.0.0.0, :: or multicast"), "{text}");
+
+    let c = load_str(
+        &replaced(
+            "addresses = [\"127.0.0.1\"]",
+            "addresses = [\"10.0.0.5\", \"::1\"]\nadvertise = [\"203.0.113.10\"]",
+        ),
+        "x.toml",
+    )
+    .unwrap();
+    let r = &c.media_regions[0];
+    let private: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+    let v6: std::net::IpAddr = "::1".parse().unwrap();
+    assert_eq!(r.advertised(private).to_string(), "203.0.113.10");
+    assert_eq!(r.advertised(v6), v6, "no IPv6 advertise: the bound address");
 }
 
 #[test]

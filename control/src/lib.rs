@@ -2,13 +2,19 @@
 //! trait of `voxgate-edge` ([`voxgate_edge::control_plane::ControlPlane`]) and is plugged
 //! in by the binary.
 //!
-//! What it is now: [`StaticRouter`], which routes each call by the `[[route]]` tables of
-//! the configuration — the Request-URI user, normalised to E.164 per the inbound trunk's
-//! `numbering` ([`normalise`]), matched exactly, by prefix or by regex, first match in file
-//! order ([`route`]) — to an ordered list of destinations; no route gives 404.
+//! What it is now:
+//! - [`Dispatcher`], the control plane the binary plugs in: it hands each inbound call to
+//!   the static router or to the API, by the `control` of its trunk and route.
+//! - [`StaticRouter`], which routes each call by the `[[route]]` tables of the
+//!   configuration — the Request-URI user, normalised to E.164 per the inbound trunk's
+//!   `numbering` ([`normalise`]), matched exactly, by prefix or by regex, first match in
+//!   file order ([`route`]) — to an ordered list of destinations; no route gives 404.
+//! - [`api`], the third-party call-control API: JSON over HTTP and a WebSocket of every
+//!   event, on its own listener, for clients in any language.
 //!
-//! What it is not (yet): entry points, flows, queues and agents arrive in later issues. It
-//! never touches sockets: the edge executes its commands.
+//! What it is not (yet): entry points, flows, queues and agents arrive in later issues.
+//! Its call decisions never touch SIP sockets: the edge executes its commands (the API
+//! serves HTTP on its own listener).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -26,8 +32,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod api;
+mod dispatch;
+mod error;
 mod normalise;
 mod router;
 
+pub use dispatch::Dispatcher;
+pub use error::ControlError;
 pub use normalise::normalise;
 pub use router::{StaticRouter, called_number, route};

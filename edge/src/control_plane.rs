@@ -9,6 +9,13 @@
 //! [`EdgeHandle::originate`] starts one with no leg at all (callbacks,
 //! click-to-dial). Leg ids are stable and never reused within a conversation.
 //!
+//! Events come in the order things happened: a leg's `LegEnded` before the
+//! `Unbridged` of its bridge; `Unbridged` at once on `Hold` and `Bridged` at
+//! once on `Resume` or `Bridge` (media moves now), `Held`/`Resumed` once the
+//! leg's peer accepted the re-INVITE; `Ended` last, once the conversation's
+//! last transactions settled (at most 64×T1 after its last leg ended, when a
+//! peer does not answer our BYE).
+//!
 //! Delivery is lossless and ordered both ways. Commands: `commands.send(..).await`
 //! waits while the conversation's queue ([`COMMAND_QUEUE`]) is full. Events: the
 //! edge never waits for a control plane; a conversation whose control plane
@@ -208,7 +215,9 @@ pub enum LegFailure {
     /// a redirection to a place no trunk allows).
     BadDestination,
     /// voxgate cancelled it: another leg of the dial answered, or the dial
-    /// was hung up.
+    /// was hung up. A destination whose 2xx crossed the CANCEL is ACKed and
+    /// hung up at once (RFC 3261 §13.2.2.4) and reported so too: it lost the
+    /// race and never joined the conversation.
     Cancelled,
     /// No media ports were left in its region.
     NoMedia,

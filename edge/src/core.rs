@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
 use voxgate_config::Config;
-use voxgate_sip::dialog::DialogKey;
+use voxgate_sip::dialog::{Dialog, DialogKey};
 use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
@@ -48,6 +48,13 @@ pub struct Core {
     stream_txs: IdMap<TxId, (TransportKind, SocketAddr)>,
     /// Connections that were reported open (for the gauge).
     open_conns: std::collections::HashSet<voxgate_sip::ConnId>,
+    /// ACKs the core sent for the 2xx of forks that answered after their
+    /// conversation ended, by INVITE transaction and To tag: re-sent on the
+    /// 2xx's retransmissions until the transaction ends (Timer M).
+    late_acks: IdMap<TxId, Vec<(String, Bytes)>>,
+    /// Live INVITE client transactions that are re-INVITEs (their To has a
+    /// tag): a late 2xx to one is only ACKed, its dialog is not ours to end.
+    reinvites: IdMap<TxId, ()>,
 }
 
 /// Timer bases from the config.
@@ -84,6 +91,8 @@ impl Core {
             tls_names: HashMap::new(),
             stream_txs: IdMap::default(),
             open_conns: std::collections::HashSet::new(),
+            late_acks: IdMap::default(),
+            reinvites: IdMap::default(),
         }
     }
 
@@ -162,6 +171,11 @@ impl Core {
                 if let Some(name) = tls_name {
                     self.tls_names.insert(to.addr, name);
                 }
+                let reinvite = request.method() == Some(&Method::Invite)
+                    && request.to_header().is_ok_and(|t| t.tag().is_some());
+                if reinvite {
+                    self.reinvites.insert(tx, ());
+                }
                 match self.layer.send_request_as(now, tx, request, to) {
                     Ok(_) => {
                         self.calls.bind_tx(call, tx);
@@ -199,6 +213,76 @@ impl Core {
             CallAction::Event(_) => {}
         }
         self.process_events(now);
+    }
+
+    /// A response for a client transaction whose conversation has ended. A
+    /// provisional to an INVITE gets a CANCEL. A 2xx to an INVITE is a
+    /// fork that answered too late (§13.2.2.4): it is
+    /// ACKed and hung up with BYE here, or the callee would keep resending
+    /// its 2xx and then hang up after 64·T1 (§13.3.1.4). A 2xx to a
+    /// re-INVITE is only ACKed.
+    fn late_answer(&mut self, now: Instant, tx: TxId, response: &Message) {
+        if response.status().is_some_and(|s| s < 200) {
+            // It rings for nobody: CANCEL it, or it would wait for ever.
+            if let Some(cancel) = self.layer.cancel_invite(now, tx)
+                && let Some(kind) = self.layer.kind(cancel)
+            {
+                debug!(?tx, "an INVITE of an ended conversation rang: CANCELled");
+                self.kinds.insert(cancel, kind);
+                self.metrics.transaction_created(kind);
+            }
+            return;
+        }
+        let late_2xx = response.status().is_some_and(|s| (200..300).contains(&s))
+            && response.cseq().is_ok_and(|c| c.method == Method::Invite);
+        let peer = self.layer.invite_peer(tx);
+        let (true, Some(peer)) = (late_2xx, peer) else {
+            debug!(?tx, status = response.status(), "response for no call");
+            return;
+        };
+        let tag = response
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned))
+            .unwrap_or_default();
+        if let Some((_, ack)) = self
+            .late_acks
+            .get(&tx)
+            .and_then(|acks| acks.iter().find(|(t, _)| *t == tag))
+        {
+            let bytes = ack.clone();
+            self.out.push_back(Transmit { to: peer, bytes });
+            return;
+        }
+        let Some(local) = self.locals.get(peer.transport).cloned() else {
+            return;
+        };
+        let Ok(mut dialog) = Dialog::uac_from_response(response, local) else {
+            debug!(?tx, "late 2xx without what a dialog needs, dropped");
+            return;
+        };
+        let ack = dialog.ack(dialog.local_seq).build();
+        self.out.push_back(Transmit {
+            to: peer,
+            bytes: ack.clone(),
+        });
+        self.late_acks.entry(tx).or_default().push((tag, ack));
+        if self.reinvites.contains_key(&tx) {
+            // A re-INVITE's 2xx: the dialog was ended (or is being ended) by its BYE.
+            debug!(?tx, %peer, "a re-INVITE answered after its conversation ended: ACKed");
+            return;
+        }
+        info!(?tx, %peer, "a destination answered after its conversation ended: ACKed and hung up");
+        let Ok(bye) = dialog.request(Method::Bye).build_message() else {
+            return;
+        };
+        let bye_tx = TxId::next();
+        if self.layer.send_request_as(now, bye_tx, bye, peer).is_ok()
+            && let Some(kind) = self.layer.kind(bye_tx)
+        {
+            self.kinds.insert(bye_tx, kind);
+            self.metrics.transaction_created(kind);
+        }
     }
 
     /// From now on new requests get 503 so carriers move to the other node.
@@ -417,7 +501,7 @@ impl Core {
                 }
                 TxEvent::Response { tx, response } => match self.calls.by_tx(tx) {
                     Some(call) => self.deliver(call, CallInput::Response { tx, response }),
-                    None => debug!(?tx, status = response.status(), "response for no call"),
+                    None => self.late_answer(now, tx, &response),
                 },
                 TxEvent::StrayResponse { response, from } => {
                     match DialogKey::of_incoming_response(&response)
@@ -459,6 +543,8 @@ impl Core {
                     }
                 }
                 TxEvent::Terminated { tx, .. } => {
+                    self.late_acks.remove(&tx);
+                    self.reinvites.remove(&tx);
                     self.kinds.remove(&tx);
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);

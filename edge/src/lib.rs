@@ -312,27 +312,30 @@ fn locals(config: &Config, bound: &[(TransportKind, SocketAddr)]) -> Locals {
             TransportKind::Tls => &mut locals.tls,
         };
         if slot.is_none() {
-            *slot = Some(voxgate_sip::dialog::LocalAddr {
-                transport: kind,
-                addr,
-            });
+            *slot = Some(voxgate_sip::dialog::LocalAddr::new(kind, addr));
         }
     }
     locals
 }
 
-/// The media plane: one port pool per region, on its first address.
+/// The media plane: per region, a port pool on each address (one per
+/// family), each with the address SDP advertises for it.
 fn media_engine(config: &Config) -> voxgate_media::MediaEngine {
-    let regions: Vec<(String, std::net::IpAddr, u16, u16)> = config
+    let regions: Vec<voxgate_media::RegionSpec> = config
         .media_regions
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.name.clone(),
-                *r.addresses.first()?,
-                r.port_min,
-                r.port_max,
-            ))
+        .map(|r| voxgate_media::RegionSpec {
+            name: r.name.clone(),
+            addresses: r
+                .addresses
+                .iter()
+                .map(|&bind| voxgate_media::RegionAddress {
+                    bind,
+                    advertise: Some(r.advertised(bind)),
+                })
+                .collect(),
+            port_min: r.port_min,
+            port_max: r.port_max,
         })
         .collect();
     voxgate_media::MediaEngine::new(&regions, voxgate_media::EngineOptions::default())

@@ -48,6 +48,9 @@ impl Direction {
     }
 }
 
+/// A region's engine counters at the last scrape: relayed, dropped foreign, invalid, unsent.
+type RegionSeen = [u64; 4];
+
 /// The edge's metrics, registered in their own registry.
 #[derive(Clone)]
 pub struct Metrics {
@@ -67,12 +70,13 @@ pub struct Metrics {
     call_setup: HistogramVec,
     trunk_limits: IntCounterVec,
     rtp_relayed: IntCounterVec,
+    media_dropped: IntCounterVec,
     media_ports: IntGaugeVec,
     /// Series of the per-message counters, resolved once: label hashing per
     /// SIP message showed in profiles.
     hot: Arc<Hot>,
     /// Last region totals seen, to turn the engine's totals into increments.
-    rtp_seen: Arc<Mutex<Vec<(String, u64)>>>,
+    rtp_seen: Arc<Mutex<Vec<(String, RegionSeen)>>>,
 }
 
 /// Metric registration can only fail on a duplicate or malformed name, which
@@ -315,6 +319,14 @@ impl Metrics {
                 "RTP packets relayed, by the media region they arrived in.",
                 &["region"],
             )?,
+            media_dropped: counter_vec(
+                &registry,
+                "voxgate_media_packets_dropped_total",
+                "Media datagrams dropped, by media region and reason: foreign (a source \
+                 that may not latch: hijack attempts, strays), invalid (none of RTP, RTCP, \
+                 DTLS, STUN), unsent (no target yet, send buffer full).",
+                &["region", "reason"],
+            )?,
             media_ports: gauge_vec(
                 &registry,
                 "voxgate_media_ports_in_use",
@@ -345,6 +357,15 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Registers another crate's metrics (the control plane's) so that the one
+    /// `/metrics` shows them; fails on a name already registered.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), MetricsError> {
+        self.registry.register(collector)
     }
 
     /// Counts a request.
@@ -488,19 +509,34 @@ impl Metrics {
     pub fn media_regions(&self, regions: &[(String, voxgate_media::RegionStats)]) {
         let mut seen = self.rtp_seen.lock().unwrap_or_else(PoisonError::into_inner);
         for (name, stats) in regions {
-            let last = match seen.iter_mut().find(|(n, _)| n == name) {
-                Some((_, v)) => v,
+            let i = match seen.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
                 None => {
-                    seen.push((name.clone(), 0));
-                    match seen.last_mut() {
-                        Some((_, v)) => v,
-                        None => continue,
-                    }
+                    seen.push((name.clone(), [0; 4]));
+                    seen.len() - 1
                 }
             };
-            let delta = stats.packets_relayed.saturating_sub(*last);
-            *last = stats.packets_relayed;
-            self.rtp_relayed.with_label_values(&[name]).inc_by(delta);
+            let Some((_, last)) = seen.get_mut(i) else {
+                continue;
+            };
+            // The engine's counters are cumulative: add what is new since the last scrape.
+            let now = [
+                stats.packets_relayed,
+                stats.dropped_foreign,
+                stats.dropped_invalid,
+                stats.dropped_unsent,
+            ];
+            let delta: [u64; 4] = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
+            *last = now;
+            self.rtp_relayed.with_label_values(&[name]).inc_by(delta[0]);
+            for (reason, d) in ["foreign", "invalid", "unsent"]
+                .into_iter()
+                .zip(&delta[1..])
+            {
+                self.media_dropped
+                    .with_label_values(&[name.as_str(), reason])
+                    .inc_by(*d);
+            }
             self.media_ports
                 .with_label_values(&[name])
                 .set(i64::try_from(stats.ports_in_use).unwrap_or(i64::MAX));

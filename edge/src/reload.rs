@@ -131,5 +131,35 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.media_regions != new.media_regions {
         parts.push("[[media_region]]");
     }
+    // The API's tokens and fallback status are read per request and per call.
+    if old.api.as_ref().map(|a| a.listen) != new.api.as_ref().map(|a| a.listen) {
+        parts.push("[api] listen");
+    }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restart_only_changes;
+
+    #[test]
+    fn the_api_listener_needs_a_restart_and_its_tokens_do_not() {
+        let Ok(old) = voxgate_config::default_config() else {
+            panic!("the embedded default loads");
+        };
+        let mut tokens = old.clone();
+        if let Some(api) = tokens.api.as_mut() {
+            api.tokens.clear();
+            api.no_client_status = 603;
+        }
+        assert!(restart_only_changes(&old, &tokens).is_empty());
+        let mut moved = old.clone();
+        if let Some(api) = moved.api.as_mut() {
+            api.listen.set_port(9071);
+        }
+        assert_eq!(restart_only_changes(&old, &moved), ["[api] listen"]);
+        let mut gone = old.clone();
+        gone.api = None;
+        assert_eq!(restart_only_changes(&old, &gone), ["[api] listen"]);
+    }
 }

@@ -35,10 +35,10 @@ port_max = 20099
 
 fn locals() -> Locals {
     Locals {
-        udp: Some(LocalAddr {
-            transport: TransportKind::Udp,
-            addr: "127.0.0.1:5060".parse().unwrap(),
-        }),
+        udp: Some(LocalAddr::new(
+            TransportKind::Udp,
+            "127.0.0.1:5060".parse().unwrap(),
+        )),
         ..Locals::default()
     }
 }

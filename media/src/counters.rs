@@ -15,14 +15,19 @@ pub struct LegCounters {
     pub rtcp_packets: u64,
     /// Bytes of those RTCP packets.
     pub rtcp_bytes: u64,
-    /// Datagrams from this leg's peer that were neither RTP nor RTCP (STUN, junk).
+    /// Datagrams from this leg's peer that were none of RTP, RTCP, DTLS or STUN.
     pub invalid: u64,
+    /// DTLS records accepted from this leg's peer (relayed only end to end, RFC 7983).
+    pub dtls: u64,
+    /// STUN messages accepted from this leg's peer (likewise).
+    pub stun: u64,
     /// Datagrams from a source other than the latched one (dropped).
     pub foreign: u64,
     /// RTP and RTCP packets relayed to this leg's peer.
     pub sent: u64,
     /// Packets meant for this leg's peer that were dropped: no target known
-    /// yet, or the socket's send buffer was full.
+    /// yet, or the socket's send buffer was full; and packets from this
+    /// leg's peer on a media line its bridge partner does not have.
     pub dropped: u64,
 }
 
@@ -35,6 +40,8 @@ impl LegCounters {
         self.rtcp_packets += other.rtcp_packets;
         self.rtcp_bytes += other.rtcp_bytes;
         self.invalid += other.invalid;
+        self.dtls += other.dtls;
+        self.stun += other.stun;
         self.foreign += other.foreign;
         self.sent += other.sent;
         self.dropped += other.dropped;

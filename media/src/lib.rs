@@ -2,18 +2,24 @@
 //!
 //! What it is: SDP (RFC 4566) parsing and printing that keeps every line;
 //! anchoring per RFC 3264 offer/answer (`c=`/`m=` rewritten to voxgate's
-//! ports, our own `o=`); per-region RTP/RTCP port pools; and a relay of RTP and
-//! RTCP between the two legs of a call with symmetric latching (NATed peers
-//! work), rtcp-mux, per-leg counters (packets, bytes, sequence gaps) and a
-//! media inactivity timeout that pauses while a leg holds.
+//! ports, our own `o=`); offer/answer where voxgate is the endpoint
+//! ([`negotiate`]); per-region, per-family RTP/RTCP port pools allocated at
+//! random; and per conversation a relay of **endpoints** (one per leg: its
+//! ports, latching, counters) and the **bridges** between them: RTP and RTCP
+//! relayed with symmetric latching hardened against hijack (only the
+//! signalled address or allowed networks latch), rtcp-mux, DTLS and STUN
+//! passed end to end when both ends negotiated DTLS-SRTP (RFC 7983), per-leg
+//! counters (packets, bytes, sequence gaps) and the last activity for the
+//! inactivity timer.
 //!
 //! The parts that decide are sans-IO ([`sdp`], [`anchor`], [`latch`],
 //! [`counters`], [`rtp`]); tokio appears only in [`relay`] and sockets only in
 //! [`ports`] and [`relay`]. The per-packet path allocates nothing.
 //!
-//! What it is not (yet): SRTP termination (SRTP and `a=crypto` pass through end
-//! to end), DTMF detection (RFC 4733 events are relayed like any payload),
-//! prompt/tone playback, conference mixing, transcoding and ICE — later issues.
+//! What it is not (yet): SRTP or DTLS termination (SRTP and `a=crypto` pass
+//! through end to end), DTMF detection (RFC 4733 events are relayed like any
+//! payload), prompt/tone playback, conference mixing, transcoding and ICE —
+//! later issues; they hang on an endpoint in [`latch::SessionRelay`].
 //!
 //! ```
 //! use voxgate_media::anchor::{LocalMedia, OriginState, remote_targets, rewrite};
@@ -40,21 +46,35 @@
 //! assert!(!String::from_utf8(out.to_bytes()).unwrap().contains("10.0.0.5"));
 //! ```
 //!
-//! A relay (needs a tokio runtime) — see [`relay::MediaEngine`]:
+//! A session of endpoints and bridges (needs a tokio runtime) — see [`relay::MediaEngine`]:
 //!
 //! ```no_run
 //! # async fn call() -> Result<(), voxgate_media::MediaError> {
-//! use std::time::Duration;
-//! use voxgate_media::{EngineOptions, MediaEngine, Side};
+//! use voxgate_media::{EndpointSpec, EngineOptions, MediaEngine, RegionAddress, RegionSpec};
 //!
 //! let engine = MediaEngine::new(
-//!     &[("eu".to_owned(), "203.0.113.1".parse().unwrap(), 20000, 29999)],
+//!     &[RegionSpec {
+//!         name: "eu".to_owned(),
+//!         addresses: vec![RegionAddress { bind: "10.0.0.10".parse().unwrap(), advertise: Some("203.0.113.1".parse().unwrap()) }],
+//!         port_min: 20000,
+//!         port_max: 29999,
+//!     }],
 //!     EngineOptions::default(),
 //! );
-//! let session = engine.open("eu", "eu", 1)?;
-//! let for_caller = session.local(Side::A); // rewrite the answer with this
+//! let session = engine.session()?;
+//! let spec = |peer: &str| EndpointSpec {
+//!     region: "eu",
+//!     lines: 1,
+//!     peer: Some(peer.parse().unwrap()),
+//!     allowed_sources: vec!["198.51.100.0/24".parse().unwrap()], // the trunk
+//! };
+//! let caller = session.add_endpoint(spec("198.51.100.7"))?;
+//! let agent = session.add_endpoint(spec("198.51.100.9"))?;
+//! let for_caller = session.local(caller); // 203.0.113.1 and its ports, for the SDP
 //! # let _ = for_caller;
-//! session.inactive(Duration::from_secs(60)).await; // the call ends: no media
+//! session.bridge(caller, agent); // media relayed between the two
+//! session.unbridge(agent);       // the agent's media terminated here
+//! session.remove_endpoint(agent); // ports back
 //! # Ok(()) }
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -71,7 +91,10 @@ pub mod sdp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
 pub use error::MediaError;
-pub use latch::Side;
+pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
-pub use relay::{EngineOptions, LegStats, MediaEngine, MediaSession, RegionStats, SessionStats};
+pub use relay::{
+    EndpointSpec, EndpointStats, EngineOptions, LegStats, MediaEngine, MediaSession, RegionAddress,
+    RegionSpec, RegionStats,
+};
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

@@ -1,8 +1,9 @@
 //! A region's RTP/RTCP port pairs: RTP even, RTCP = RTP + 1.
 //!
-//! Allocation rotates through the range (the next search starts after the
-//! last pair handed out), so a pair just released is not reused at once and
-//! stray packets of the previous call do not reach the next one. A pair that
+//! Allocation takes a free pair at random (uniformly), so the
+//! ports of the next call cannot be guessed from those of the last (RTP
+//! hijack), and a pair just released is unlikely to be reused at once (stray
+//! packets of the previous call do not reach the next one). A pair that
 //! cannot be bound (another process holds a port) is skipped.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -31,8 +32,6 @@ pub struct PortPool {
 #[derive(Debug)]
 struct PoolState {
     used: Vec<bool>,
-    /// Where the next search starts.
-    next: usize,
     in_use: usize,
 }
 
@@ -53,7 +52,6 @@ impl PortPool {
             socket_buffer: SOCKET_BUFFER,
             state: Mutex::new(PoolState {
                 used: vec![false; capacity],
-                next: 0,
                 in_use: 0,
             }),
         }
@@ -83,23 +81,30 @@ impl PortPool {
     /// Takes a free pair and binds both UDP sockets (non-blocking, no
     /// SO_REUSEADDR, larger buffers), skipping pairs whose bind fails.
     pub fn allocate(self: &Arc<Self>) -> Result<PortPair, MediaError> {
-        for _ in 0..self.capacity {
-            let Some(slot) = self.reserve() else { break };
-            let lease = PortLease {
-                pool: Arc::clone(self),
-                slot,
-            };
-            let rtp_port = self.rtp_port(slot);
-            // Binding happens outside the lock; on failure the lease's drop frees the slot.
-            let bound = (
-                bind(self.addr, rtp_port, self.socket_buffer),
-                bind(self.addr, rtp_port + 1, self.socket_buffer),
-            );
-            match bound {
-                (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
-                (rtp, rtcp) => {
-                    let error = rtp.err().or(rtcp.err()).map(|e| e.kind());
-                    tracing::debug!(addr = %self.addr, rtp_port, ?error, "media port pair busy, skipped");
+        if let Some(start) = self.random_free_slot() {
+            // A free pair drawn uniformly, then every slot once in order from
+            // it: a pair another process holds is skipped, never drawn again
+            // in the same search.
+            let mut offset = 0;
+            while let Some(found) = self.reserve(start, offset) {
+                offset = found + 1;
+                let slot = (start + found) % self.capacity;
+                let lease = PortLease {
+                    pool: Arc::clone(self),
+                    slot,
+                };
+                let rtp_port = self.rtp_port(slot);
+                // Binding happens outside the lock; on failure the lease's drop frees the slot.
+                let bound = (
+                    bind(self.addr, rtp_port, self.socket_buffer),
+                    bind(self.addr, rtp_port + 1, self.socket_buffer),
+                );
+                match bound {
+                    (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
+                    (rtp, rtcp) => {
+                        let error = rtp.err().or(rtcp.err()).map(|e| e.kind());
+                        tracing::debug!(addr = %self.addr, rtp_port, ?error, "media port pair busy, skipped");
+                    }
                 }
             }
         }
@@ -115,17 +120,33 @@ impl PortPool {
         self.first.saturating_add((slot * 2) as u16)
     }
 
-    /// Marks the next free slot (from the rotating start) used.
-    fn reserve(&self) -> Option<usize> {
+    /// One of the free slots, each as likely as any other (a random start
+    /// followed by the next free slot would favour a free slot after a long
+    /// run of used ones).
+    fn random_free_slot(&self) -> Option<usize> {
+        let state = self.lock();
+        let free = self.capacity - state.in_use;
+        if free == 0 {
+            return None;
+        }
+        let nth = rand::random_range(0..free);
+        state
+            .used
+            .iter()
+            .enumerate()
+            .filter(|(_, used)| !**used)
+            .nth(nth)
+            .map(|(slot, _)| slot)
+    }
+
+    /// Marks used the first free slot at or after `offset` steps from
+    /// `start` (wrapping round, never past `start` again); returns its offset.
+    fn reserve(&self, start: usize, offset: usize) -> Option<usize> {
         let mut state = self.lock();
-        let start = state.next;
-        let slot = (0..self.capacity)
-            .map(|i| (start + i) % self.capacity)
-            .find(|&s| !state.used[s])?;
-        state.used[slot] = true;
+        let found = (offset..self.capacity).find(|&o| !state.used[(start + o) % self.capacity])?;
+        state.used[(start + found) % self.capacity] = true;
         state.in_use += 1;
-        state.next = (slot + 1) % self.capacity;
-        Some(slot)
+        Some(found)
     }
 
     fn release(&self, slot: usize) {
@@ -236,6 +257,68 @@ mod tests {
         assert_eq!(PortPool::new(lo, 10000, 10000).capacity(), 0);
         assert_eq!(PortPool::new(lo, 65534, 65535).capacity(), 1);
         assert_eq!(PortPool::new(lo, 0, 3).capacity(), 1); // port 0 is never used
+    }
+
+    /// What `allocate` reserves before binding: a slot from a random start.
+    fn reserve_random(pool: &PortPool) -> Option<usize> {
+        let start = rand::random_range(0..pool.capacity);
+        pool.reserve(start, 0).map(|o| (start + o) % pool.capacity)
+    }
+
+    #[test]
+    fn pairs_are_handed_out_at_random() {
+        let pool = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 10000, 19999));
+        // Reserve slots without binding: consecutive allocations do not follow each other.
+        let slots: Vec<usize> = (0..20).filter_map(|_| reserve_random(&pool)).collect();
+        assert_eq!(slots.len(), 20);
+        let consecutive = slots.windows(2).filter(|w| w[1] == w[0] + 1).count();
+        assert!(consecutive < 5, "{slots:?}");
+        let mut sorted = slots.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 20, "no slot twice");
+    }
+
+    #[test]
+    fn every_free_pair_is_as_likely() {
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10019); // 10 pairs
+        {
+            let mut state = pool.lock();
+            state.used[..8].fill(true);
+            state.in_use = 8;
+        }
+        // A random start then the next free slot would pick slot 8 nine times in ten.
+        let eights = (0..2000)
+            .filter(|_| pool.random_free_slot() == Some(8))
+            .count();
+        assert!(
+            (800..=1200).contains(&eights),
+            "slot 8 drawn {eights} times of 2000"
+        );
+        {
+            let mut state = pool.lock();
+            state.used.fill(true);
+            state.in_use = 10;
+        }
+        assert_eq!(pool.random_free_slot(), None);
+    }
+
+    #[test]
+    fn a_search_walks_every_slot_once_from_its_start() {
+        let small = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10005));
+        assert_eq!(small.capacity(), 3);
+        // From slot 2: offsets 0, 1, 2 are slots 2, 0, 1.
+        assert_eq!(small.reserve(2, 0), Some(0));
+        assert_eq!(small.reserve(2, 1), Some(1));
+        // Slot 0 is taken: the search from offset 1 skips to offset 2 (slot 1).
+        assert_eq!(small.reserve(2, 1), Some(2));
+        assert_eq!(small.in_use(), 3);
+        // Full: nothing from any start.
+        assert_eq!(small.reserve(0, 0), None);
+        small.release(0);
+        // Never past the start again: from slot 1, offset 2 is slot 0.
+        assert_eq!(small.reserve(1, 3), None);
+        assert_eq!(small.reserve(1, 2), Some(2));
     }
 
     #[test]

@@ -26,15 +26,19 @@ pub struct RtpHeader {
     pub ssrc: Ssrc,
 }
 
-/// What a datagram on a media port is.
+/// What a datagram on a media port is (RFC 7983 §7 demultiplexing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Packet {
     /// An RTP packet.
     Rtp(RtpHeader),
     /// An RTCP (compound) packet.
     Rtcp,
-    /// Neither: too short, not version 2, or a length that does not add up
-    /// (includes STUN and DTLS, which start with a version other than 2).
+    /// A DTLS record (first byte 20–63): DTLS-SRTP's handshake, end to end.
+    Dtls,
+    /// A STUN message (first byte 0–3): ICE checks and consent (RFC 7675).
+    Stun,
+    /// None of those: too short, not version 2, ZRTP, TURN channel data, a
+    /// length that does not add up.
     Invalid,
 }
 
@@ -50,14 +54,26 @@ pub fn is_rtcp_type(second_octet: u8) -> bool {
     (192..=223).contains(&second_octet)
 }
 
-/// Classifies a datagram. On an RTP port (`muxed_port`) RTCP is told apart by
-/// its packet type; on an RTCP port everything valid is RTCP.
+/// Smallest STUN message: its header (RFC 8489 §5).
+pub const STUN_HEADER_LEN: usize = 20;
+/// Smallest DTLS record: its header (RFC 6347 §4.1).
+pub const DTLS_HEADER_LEN: usize = 13;
+
+/// Classifies a datagram by its first byte (RFC 7983 §7): STUN 0–3, DTLS
+/// 20–63, RTP/RTCP 128–191. On an RTP port (`muxed_port`) RTCP is told apart
+/// by its packet type; on an RTCP port everything valid is RTCP.
 pub fn classify(pkt: &[u8], muxed_port: bool) -> Packet {
     let [first, second, ..] = *pkt else {
         return Packet::Invalid;
     };
-    if first >> 6 != 2 {
-        return Packet::Invalid;
+    match first {
+        // STUN: also the magic cookie at bytes 4..8 (RFC 8489 §5).
+        0..=3 if pkt.len() >= STUN_HEADER_LEN && pkt[4..8] == [0x21, 0x12, 0xa4, 0x42] => {
+            return Packet::Stun;
+        }
+        20..=63 if pkt.len() >= DTLS_HEADER_LEN => return Packet::Dtls,
+        128..=191 => {}
+        _ => return Packet::Invalid,
     }
     if !muxed_port || is_rtcp_type(second) {
         return if pkt.len() >= RTCP_HEADER_LEN && is_rtcp_type(second) {
@@ -152,5 +168,42 @@ mod tests {
         let mut csrc = rtp(8, false, 1);
         csrc[0] = 0x82; // two CSRCs announced, none present
         assert_eq!(classify(&csrc, true), Packet::Invalid);
+    }
+
+    /// A STUN Binding Request as ICE sends it (RFC 5769 §2.1's header).
+    const STUN_BINDING: [u8; 20] = [
+        0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6,
+        0x86, 0xfa, 0x87, 0xdf, 0xae,
+    ];
+
+    /// The start of a DTLS 1.2 ClientHello record: handshake (22), version
+    /// 254.253, epoch 0, sequence 0, length.
+    const DTLS_HELLO: [u8; 25] = [
+        22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 1, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0x20,
+    ];
+
+    #[test]
+    fn rfc_7983_demultiplexing() {
+        assert_eq!(classify(&STUN_BINDING, true), Packet::Stun);
+        assert_eq!(classify(&STUN_BINDING, false), Packet::Stun);
+        assert_eq!(classify(&DTLS_HELLO, true), Packet::Dtls);
+        // Application data (23) and alerts (21) are DTLS too.
+        let mut app = DTLS_HELLO;
+        app[0] = 23;
+        assert_eq!(classify(&app, true), Packet::Dtls);
+        // A short STUN-looking datagram, or one without the magic cookie, is not STUN.
+        assert_eq!(classify(&STUN_BINDING[..12], true), Packet::Invalid);
+        let mut no_cookie = STUN_BINDING;
+        no_cookie[4] = 0;
+        assert_eq!(classify(&no_cookie, true), Packet::Invalid);
+        // ZRTP (16-19) and TURN channel data (64-79) are not relayed.
+        let mut zrtp = [0u8; 28];
+        zrtp[0] = 0x10;
+        assert_eq!(classify(&zrtp, true), Packet::Invalid);
+        let mut turn = [0u8; 28];
+        turn[0] = 0x40;
+        assert_eq!(classify(&turn, true), Packet::Invalid);
+        // RTP still is RTP.
+        assert!(matches!(classify(&rtp(0, false, 1), true), Packet::Rtp(_)));
     }
 }

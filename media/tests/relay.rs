@@ -1,5 +1,6 @@
-//! The relay over real loopback sockets: both directions, NAT latching, RTCP,
-//! rtcp-mux, counters, inactivity and hold, ports back to the pool.
+//! The relay over real loopback sockets: endpoints and bridges, both
+//! directions, NAT latching and hijack, RTCP, rtcp-mux, counters, activity
+//! and hold, ports back to the pool.
 //!
 //! Each test has its own port range (below the ephemeral range, away from the
 //! ranges of the sample config and the SIPp suite) so tests can run in parallel.
@@ -12,29 +13,114 @@ use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout};
 use voxgate_media::sdp::Direction;
 use voxgate_media::{
-    EngineOptions, LocalMedia, MediaEngine, MediaError, MediaSession, RemoteMedia, Side,
+    EndpointId, EndpointSpec, EngineOptions, LegStats, LocalMedia, MediaEngine, MediaError,
+    MediaSession, RegionAddress, RegionSpec, RemoteMedia,
 };
 
 const WAIT: Duration = Duration::from_secs(2);
 
+fn region(name: &str, min: u16, max: u16) -> RegionSpec {
+    RegionSpec {
+        name: name.to_owned(),
+        addresses: vec![RegionAddress {
+            bind: "127.0.0.1".parse().unwrap(),
+            advertise: None,
+        }],
+        port_min: min,
+        port_max: max,
+    }
+}
+
 fn engine(port_min: u16) -> MediaEngine {
     MediaEngine::new(
         &[
-            (
-                "r1".to_owned(),
-                "127.0.0.1".parse().unwrap(),
-                port_min,
-                port_min + 99,
-            ),
-            (
-                "r2".to_owned(),
-                "127.0.0.1".parse().unwrap(),
-                port_min + 100,
-                port_min + 199,
-            ),
+            region("r1", port_min, port_min + 99),
+            region("r2", port_min + 100, port_min + 199),
         ],
         EngineOptions::default(),
     )
+}
+
+fn spec(region: &str, lines: usize) -> EndpointSpec<'_> {
+    EndpointSpec {
+        region,
+        lines,
+        peer: Some("127.0.0.1".parse().unwrap()),
+        allowed_sources: Vec::new(),
+    }
+}
+
+/// The two legs of a plain call: endpoint A (caller) and B (callee).
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    A,
+    B,
+}
+
+/// A session with two endpoints bridged, as a plain call has.
+struct Pair {
+    s: MediaSession,
+    a: EndpointId,
+    b: EndpointId,
+}
+
+/// Both legs' counters.
+#[derive(Debug)]
+struct PairStats {
+    a: Vec<LegStats>,
+    b: Vec<LegStats>,
+    last_activity: std::time::Instant,
+}
+
+impl PairStats {
+    fn total(&self, side: Side) -> voxgate_media::counters::LegCounters {
+        let mut sum = voxgate_media::counters::LegCounters::default();
+        let lines = match side {
+            Side::A => &self.a,
+            Side::B => &self.b,
+        };
+        for l in lines {
+            sum.add(&l.counters);
+        }
+        sum
+    }
+}
+
+fn open(engine: &MediaEngine, ra: &str, rb: &str, lines: usize) -> Result<Pair, MediaError> {
+    let s = engine.session()?;
+    let a = s.add_endpoint(spec(ra, lines))?;
+    let b = s.add_endpoint(spec(rb, lines))?;
+    s.bridge(a, b);
+    Ok(Pair { s, a, b })
+}
+
+impl Pair {
+    fn ep(&self, side: Side) -> EndpointId {
+        match side {
+            Side::A => self.a,
+            Side::B => self.b,
+        }
+    }
+
+    fn local(&self, side: Side) -> Vec<LocalMedia> {
+        self.s.local(self.ep(side))
+    }
+
+    fn set_remote(&self, side: Side, remote: &[RemoteMedia]) {
+        self.s.set_remote(self.ep(side), remote);
+    }
+
+    fn set_hold(&self, side: Side, held: bool) {
+        self.s.set_hold(self.ep(side), held);
+    }
+
+    fn stats(&self) -> PairStats {
+        PairStats {
+            a: self.s.stats(self.a).unwrap().lines,
+            b: self.s.stats(self.b).unwrap().lines,
+            last_activity: self.s.last_activity(),
+        }
+    }
 }
 
 async fn socket() -> UdpSocket {
@@ -112,7 +198,7 @@ async fn nothing_arrives(sock: &UdpSocket, within: Duration) {
 }
 
 /// Polls the session's stats until `done` holds (counters are published per batch).
-async fn stats_until(s: &MediaSession, done: impl Fn(&voxgate_media::SessionStats) -> bool) {
+async fn stats_until(s: &Pair, done: impl Fn(&PairStats) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
         let st = s.stats();
@@ -139,7 +225,7 @@ async fn in_use_until(engine: &MediaEngine, region: &str, n: usize) {
 #[tokio::test]
 async fn relays_rtp_both_ways_unchanged() {
     let engine = engine(24000);
-    let s = engine.open("r1", "r2", 1).unwrap();
+    let s = open(&engine, "r1", "r2", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
@@ -178,7 +264,7 @@ async fn relays_rtp_both_ways_unchanged() {
 #[tokio::test]
 async fn latches_to_the_real_source_behind_nat() {
     let engine = engine(24200);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let s = open(&engine, "r1", "r1", 1).unwrap();
     // A signals port X (a socket that should hear nothing once latched) but sends from Y.
     let signalled = Peer::new().await;
     let (a, b) = (Peer::new().await, Peer::new().await);
@@ -216,7 +302,7 @@ async fn latches_to_the_real_source_behind_nat() {
 #[tokio::test]
 async fn rtcp_is_relayed_between_the_rtcp_ports() {
     let engine = engine(24400);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let s = open(&engine, "r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
@@ -245,7 +331,7 @@ async fn rtcp_is_relayed_between_the_rtcp_ports() {
 #[tokio::test]
 async fn rtcp_mux_on_one_leg() {
     let engine = engine(24600);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let s = open(&engine, "r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(true)]);
     s.set_remote(Side::B, &[b.remote(false)]);
@@ -275,7 +361,7 @@ async fn rtcp_mux_on_one_leg() {
 #[tokio::test]
 async fn counts_packets_bytes_and_sequence_gaps() {
     let engine = engine(24800);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let s = open(&engine, "r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
@@ -305,7 +391,7 @@ async fn counts_packets_bytes_and_sequence_gaps() {
 #[tokio::test]
 async fn media_lines_are_relayed_independently() {
     let engine = engine(25000);
-    let s = engine.open("r1", "r1", 2).unwrap();
+    let s = open(&engine, "r1", "r1", 2).unwrap();
     let (a0, b0, a1, b1) = (
         Peer::new().await,
         Peer::new().await,
@@ -328,117 +414,53 @@ async fn media_lines_are_relayed_independently() {
 }
 
 #[tokio::test]
-async fn inactivity_resolves_after_the_timeout_without_media() {
+async fn activity_is_the_last_media_or_hold_change() {
     let engine = engine(25200);
-    let s = engine.open("r1", "r1", 1).unwrap();
-    let started = Instant::now();
-    timeout(WAIT, s.inactive(Duration::from_millis(300)))
-        .await
-        .expect("inactive");
-    let took = started.elapsed();
-    assert!(took >= Duration::from_millis(290), "too early: {took:?}");
-    assert!(took < Duration::from_millis(1000), "too late: {took:?}");
-}
-
-#[tokio::test]
-async fn media_keeps_the_call_alive_and_select_can_poll_inactive_repeatedly() {
-    let engine = engine(25400);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let s = open(&engine, "r1", "r1", 1).unwrap();
     let (a, b) = (Peer::new().await, Peer::new().await);
     s.set_remote(Side::A, &[a.remote(false)]);
     s.set_remote(Side::B, &[b.remote(false)]);
     let la = s.local(Side::A)[0];
-
-    // 800 ms of media every 50 ms against a 500 ms timeout, with `inactive`
-    // re-created on every tick (as a call actor's select! loop does).
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let start = Instant::now();
-    let mut seq = 0;
-    while start.elapsed() < Duration::from_millis(800) {
-        tokio::select! {
-            () = s.inactive(Duration::from_millis(500)) => panic!("inactive while media flows"),
-            _ = tick.tick() => {
-                seq += 1;
-                a.rtp.send_to(&rtp(seq), rtp_to(&la)).await.unwrap();
-            }
-        }
-    }
-    // Then silence: resolves about 300 ms after the last packet.
-    let silent = Instant::now();
-    timeout(WAIT, s.inactive(Duration::from_millis(300)))
-        .await
-        .expect("inactive");
-    let took = silent.elapsed();
-    assert!(
-        took >= Duration::from_millis(200) && took < Duration::from_millis(1000),
-        "{took:?}"
-    );
-    let last = s.stats().last_activity;
-    assert!(last.elapsed() >= Duration::from_millis(300));
-    drop(b);
-}
-
-#[tokio::test]
-async fn hold_pauses_the_inactivity_timer() {
-    let engine = engine(25600);
-    let s = engine.open("r1", "r1", 1).unwrap();
+    let opened = s.stats().last_activity;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Media moves the activity forward.
+    a.rtp.send_to(&rtp(1), rtp_to(&la)).await.unwrap();
+    assert_eq!(recv(&b.rtp).await.0, rtp(1));
+    stats_until(&s, |st| st.last_activity > opened).await;
+    let after_media = s.stats().last_activity;
+    // Junk and foreign packets do not.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.rtp.send_to(b"junk", rtp_to(&la)).await.unwrap();
+    stats_until(&s, |st| st.a[0].counters.invalid == 1).await;
+    assert_eq!(s.stats().last_activity, after_media);
+    // A hold change does (the conversation's inactivity timer starts over).
+    tokio::time::sleep(Duration::from_millis(50)).await;
     s.set_hold(Side::B, true);
-    assert!(
-        timeout(
-            Duration::from_millis(600),
-            s.inactive(Duration::from_millis(200))
-        )
-        .await
-        .is_err(),
-        "resolved while on hold"
-    );
-    // Resume restarts the timer: about 200 ms from now, not at once.
-    let resumed = Instant::now();
-    s.set_hold(Side::B, false);
-    timeout(WAIT, s.inactive(Duration::from_millis(200)))
-        .await
-        .expect("inactive after resume");
-    let took = resumed.elapsed();
-    assert!(
-        took >= Duration::from_millis(190) && took < Duration::from_millis(1000),
-        "{took:?}"
-    );
-
-    // A hold that starts while `inactive` is pending pauses it too.
-    let s = engine.open("r1", "r1", 1).unwrap();
-    let inactive = s.inactive(Duration::from_millis(250));
-    tokio::pin!(inactive);
-    assert!(
-        timeout(Duration::from_millis(100), &mut inactive)
-            .await
-            .is_err()
-    );
-    s.set_hold(Side::A, true);
-    assert!(
-        timeout(Duration::from_millis(400), &mut inactive)
-            .await
-            .is_err(),
-        "held"
-    );
-    s.set_hold(Side::A, false);
-    timeout(WAIT, &mut inactive)
-        .await
-        .expect("resolves after resume");
+    let held = s.stats().last_activity;
+    assert!(held > after_media);
+    // Setting the same hold again is no change.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    s.set_hold(Side::B, true);
+    assert_eq!(s.stats().last_activity, held);
 }
 
 #[tokio::test]
-async fn ports_go_back_to_the_pool_on_close_and_drop() {
+async fn ports_go_back_to_the_pool_on_removal_and_drop() {
     let engine = engine(25800);
-    let s1 = engine.open("r1", "r2", 2).unwrap();
-    let s2 = engine.open("r1", "r1", 1).unwrap();
+    let s1 = open(&engine, "r1", "r2", 2).unwrap();
+    let s2 = open(&engine, "r1", "r1", 1).unwrap();
     assert_eq!(engine.pool("r1").unwrap().in_use(), 4);
     assert_eq!(engine.pool("r2").unwrap().in_use(), 2);
     let ports: Vec<u16> = s1.local(Side::A).iter().map(|l| l.rtp_port).collect();
 
-    s1.close();
+    // One endpoint removed: its ports go back, the other's stay.
+    s1.s.remove_endpoint(s1.b);
+    in_use_until(&engine, "r2", 0).await;
+    assert_eq!(engine.pool("r1").unwrap().in_use(), 4);
+    assert!(s1.s.local(s1.b).is_empty());
+    drop(s1);
     drop(s2);
     in_use_until(&engine, "r1", 0).await;
-    in_use_until(&engine, "r2", 0).await;
     assert_eq!(engine.region_stats()[0].1.ports_in_use, 0);
 
     // The sockets are closed: the ports can be bound again.
@@ -449,26 +471,26 @@ async fn ports_go_back_to_the_pool_on_close_and_drop() {
 }
 
 #[tokio::test]
-async fn open_errors() {
+async fn endpoint_errors() {
     let engine = engine(26000);
+    let s = engine.session().unwrap();
     assert!(matches!(
-        engine.open("nowhere", "r1", 1),
+        s.add_endpoint(spec("nowhere", 1)),
         Err(MediaError::UnknownRegion { region }) if region == "nowhere"
     ));
     assert!(matches!(
-        engine.open("r1", "r1", 17),
+        s.add_endpoint(spec("r1", 17)),
         Err(MediaError::TooManyLines {
             lines: 17,
             limit: 16
         })
     ));
-    // 5 pairs: a 3-line session on both legs (6 pairs) cannot be had...
-    let small = MediaEngine::new(
-        &[("s".to_owned(), "127.0.0.1".parse().unwrap(), 26400, 26409)],
-        EngineOptions::default(),
-    );
+    // 5 pairs: a 3-line endpoint fits, a second one cannot...
+    let small = MediaEngine::new(&[region("s", 26400, 26409)], EngineOptions::default());
+    let s = small.session().unwrap();
+    s.add_endpoint(spec("s", 3)).unwrap();
     assert!(matches!(
-        small.open("s", "s", 3),
+        s.add_endpoint(spec("s", 3)),
         Err(MediaError::PortsExhausted {
             port_min: 26400,
             port_max: 26409,
@@ -476,18 +498,105 @@ async fn open_errors() {
         })
     ));
     // ...and the pairs it took on the way are back.
-    assert_eq!(small.pool("s").unwrap().in_use(), 0);
-    let two = small.open("s", "s", 2).unwrap();
-    assert_eq!(small.pool("s").unwrap().in_use(), 4);
-    drop(two);
+    assert_eq!(small.pool("s").unwrap().in_use(), 3);
+    drop(s);
+    in_use_until(&small, "s", 0).await;
 }
 
 #[test]
-fn open_outside_a_runtime_is_an_error() {
+fn a_session_outside_a_runtime_is_an_error() {
     let engine = engine(26200);
-    assert!(matches!(
-        engine.open("r1", "r1", 1),
-        Err(MediaError::NoRuntime)
-    ));
+    assert!(matches!(engine.session(), Err(MediaError::NoRuntime)));
     assert_eq!(engine.pool("r1").unwrap().in_use(), 0);
+}
+
+// ---- more than two endpoints, terminated endpoints, hijack ----
+
+#[tokio::test]
+async fn a_leg_moves_between_bridges_without_touching_its_ports() {
+    // Caller A talks to agent B; then B is unbridged (A terminated by voxgate:
+    // counted, nothing relayed); then A is bridged with a consult leg C.
+    let engine = engine(26600);
+    let s = engine.session().unwrap();
+    let a = s.add_endpoint(spec("r1", 1)).unwrap();
+    let b = s.add_endpoint(spec("r1", 1)).unwrap();
+    let c = s.add_endpoint(spec("r1", 1)).unwrap();
+    let (pa, pb, pc) = (Peer::new().await, Peer::new().await, Peer::new().await);
+    s.set_remote(a, &[pa.remote(false)]);
+    s.set_remote(b, &[pb.remote(false)]);
+    s.set_remote(c, &[pc.remote(false)]);
+    let (la, lb, lc) = (s.local(a)[0], s.local(b)[0], s.local(c)[0]);
+    s.bridge(a, b);
+    pa.rtp.send_to(&rtp(1), rtp_to(&la)).await.unwrap();
+    assert_eq!(recv(&pb.rtp).await, (rtp(1), rtp_to(&lb)));
+
+    s.unbridge(a);
+    pa.rtp.send_to(&rtp(2), rtp_to(&la)).await.unwrap();
+    nothing_arrives(&pb.rtp, Duration::from_millis(100)).await;
+    nothing_arrives(&pc.rtp, Duration::from_millis(10)).await;
+    let counted = |s: &MediaSession| s.stats(a).unwrap().lines[0].counters.rtp_packets;
+    let deadline = Instant::now() + WAIT;
+    while counted(&s) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "A's media not counted while alone"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    s.bridge(a, c);
+    pa.rtp.send_to(&rtp(3), rtp_to(&la)).await.unwrap();
+    assert_eq!(recv(&pc.rtp).await, (rtp(3), rtp_to(&lc)));
+    pc.rtp.send_to(&rtp(9), rtp_to(&lc)).await.unwrap();
+    assert_eq!(
+        recv(&pa.rtp).await,
+        (rtp(9), rtp_to(&la)),
+        "same ports for A"
+    );
+    // B is alone now: what it sends goes nowhere.
+    pb.rtp.send_to(&rtp(4), rtp_to(&lb)).await.unwrap();
+    nothing_arrives(&pa.rtp, Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn rtp_sprayed_from_a_foreign_source_changes_nothing() {
+    // The attacker sits on 127.0.0.2, in no allowed network and not the
+    // signalled address; it sprays the caller's anchored port before and
+    // during the call.
+    let engine = engine(26800);
+    let s = open(&engine, "r1", "r1", 1).unwrap();
+    let (a, b) = (Peer::new().await, Peer::new().await);
+    s.set_remote(Side::A, &[a.remote(false)]);
+    s.set_remote(Side::B, &[b.remote(false)]);
+    let (la, lb) = (s.local(Side::A)[0], s.local(Side::B)[0]);
+    let attacker = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    for seq in 0..20 {
+        attacker
+            .send_to(&rtp(1000 + seq), rtp_to(&la))
+            .await
+            .unwrap();
+    }
+    nothing_arrives(&b.rtp, Duration::from_millis(100)).await;
+    // The real caller's media flows, and replies still reach the real caller.
+    a.rtp.send_to(&rtp(1), rtp_to(&la)).await.unwrap();
+    assert_eq!(recv(&b.rtp).await.0, rtp(1));
+    for seq in 0..20 {
+        attacker
+            .send_to(&rtp(2000 + seq), rtp_to(&la))
+            .await
+            .unwrap();
+    }
+    b.rtp.send_to(&rtp(7), rtp_to(&lb)).await.unwrap();
+    assert_eq!(recv(&a.rtp).await.0, rtp(7));
+    stats_until(&s, |st| st.a[0].counters.foreign == 40).await;
+    let st = s.stats();
+    assert_eq!(st.a[0].counters.rtp_packets, 1);
+    assert_eq!(st.a[0].latched_rtp, Some(a.rtp.local_addr().unwrap()));
+    let mut buf = [0u8; 64];
+    assert!(
+        timeout(Duration::from_millis(50), attacker.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "the attacker got nothing"
+    );
 }

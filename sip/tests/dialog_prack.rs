@@ -108,10 +108,7 @@ fn reliable_183_and_its_prack() {
     let uas = Dialog::uas(
         &invite,
         "b",
-        LocalAddr {
-            transport: TransportKind::Udp,
-            addr: "192.0.2.1:5060".parse().unwrap(),
-        },
+        LocalAddr::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap()),
     )
     .unwrap();
     let mut counter = RSeq::starting_at(1000);
@@ -131,10 +128,7 @@ fn reliable_183_and_its_prack() {
     let mut uac = Dialog::uac(
         &invite,
         &p183,
-        LocalAddr {
-            transport: TransportKind::Udp,
-            addr: "198.51.100.7:5060".parse().unwrap(),
-        },
+        LocalAddr::new(TransportKind::Udp, "198.51.100.7:5060".parse().unwrap()),
     )
     .unwrap();
     let mut seen = ReceivedRSeq::new();

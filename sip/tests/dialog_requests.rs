@@ -25,10 +25,7 @@ fn built(b: MessageBuilder) -> Message {
 }
 
 fn local(t: TransportKind, addr: &str) -> LocalAddr {
-    LocalAddr {
-        transport: t,
-        addr: addr.parse().unwrap(),
-    }
+    LocalAddr::new(t, addr.parse().unwrap())
 }
 
 const INVITE: &str = "INVITE sip:bob@192.0.2.1 SIP/2.0
@@ -230,9 +227,10 @@ fn ipv6_and_tls_in_via_and_contact() {
     assert_eq!(via.transport, "TLS");
     assert_eq!(via.host, "[2001:db8::1]");
     assert_eq!(via.port, Some(5061));
+    // The dialog was made by a `sip:` INVITE: TLS does not make it SIPS.
     assert_eq!(
         re.contacts().next().unwrap().unwrap().uri,
-        "sips:[2001:db8::1]:5061"
+        "sip:[2001:db8::1]:5061;transport=tls"
     );
     d.local = local(TransportKind::Tcp, "[2001:db8::2]:5060");
     let up = built(d.request(Method::Update));
@@ -466,4 +464,174 @@ fn built_requests_round_trip_the_dialog_values() {
     assert_eq!(mirror.remote_tag, d.local_tag);
     assert_eq!(mirror.remote_seq, Some(d.local_seq));
     assert_eq!(mirror.remote_target, d.local.uri(None));
+}
+
+/// The INVITE of a caller over TLS (as baresip sends it) to Request-URI `uri`.
+fn tls_invite(uri: &str) -> Message {
+    parse(&format!(
+        "INVITE {uri} SIP/2.0
+Via: SIP/2.0/TLS 198.51.100.7:5063;branch=z9hG4bKt1;rport
+Max-Forwards: 70
+From: <sip:caller@198.51.100.7:5062>;tag=a-tag
+To: <{uri}>
+Call-ID: tls-1
+CSeq: 20057 INVITE
+Contact: <sip:caller@198.51.100.7:5063;transport=tls>
+Content-Length: 0
+
+"
+    ))
+}
+
+fn contact_uri(m: &Message) -> String {
+    m.contacts().next().unwrap().unwrap().uri.to_owned()
+}
+
+/// RFC 5630 §3.1.3, §5.1.2: a `sip:` INVITE over TLS gets a `sip:` Contact
+/// (with transport=tls, where the caller's ACK and BYE go) in our 18x/2xx
+/// and in our target refreshes; a `sips:` one gets `sips:` (RFC 3261
+/// §12.1.1), for the dialog's lifetime.
+#[test]
+fn uas_over_tls_contact_scheme_follows_the_invite() {
+    let me = local(TransportKind::Tls, "192.0.2.1:5061");
+    for (uri, secure, contact) in [
+        (
+            "sip:1000@192.0.2.1:5061;transport=tls",
+            false,
+            "sip:192.0.2.1:5061;transport=tls",
+        ),
+        ("sips:1000@192.0.2.1:5061", true, "sips:192.0.2.1:5061"),
+    ] {
+        let invite = tls_invite(uri);
+        // What the caller passes does not matter: the INVITE decides.
+        for given in [
+            me.clone(),
+            LocalAddr {
+                sips: !secure,
+                ..me.clone()
+            },
+        ] {
+            let mut d = Dialog::uas(&invite, "b-tag", given).unwrap();
+            assert_eq!(d.secure, secure, "{uri}");
+            assert_eq!(d.local.sips, secure, "{uri}");
+            for status in [180, 200] {
+                let r = built(d.response(&invite, status, "x", None));
+                assert_eq!(contact_uri(&r), contact, "{uri} {status}");
+            }
+            let reinvite = built(d.request(Method::Invite));
+            assert_eq!(contact_uri(&reinvite), contact, "{uri} re-INVITE");
+            assert_eq!(reinvite.top_via().unwrap().transport, "TLS");
+            // The caller's own Contact is where our requests go, unchanged.
+            assert_eq!(
+                reinvite.request_uri(),
+                Some("sip:caller@198.51.100.7:5063;transport=tls")
+            );
+        }
+    }
+}
+
+/// Our INVITE over TLS (RFC 3261 §8.1.1.8, RFC 5630 §5.1.1.2): Contact
+/// `sips:` for a `sips:` Request-URI, `sip:...;transport=tls` for a `sip:`
+/// one; the UAC dialog from its 2xx keeps that scheme in target refreshes.
+/// Over TCP and UDP a `sips:` destination changes nothing.
+#[test]
+fn uac_contact_scheme_follows_the_request_uri() {
+    let cases = [
+        (
+            TransportKind::Tls,
+            "sip:agent@203.0.113.5:5061;transport=tls",
+            false,
+            "sip:192.0.2.1:5061;transport=tls",
+        ),
+        (
+            TransportKind::Tls,
+            "sips:agent@203.0.113.5:5061",
+            true,
+            "sips:192.0.2.1:5061",
+        ),
+        (
+            TransportKind::Tcp,
+            "sips:agent@203.0.113.5:5061",
+            false,
+            "sip:192.0.2.1:5061;transport=tcp",
+        ),
+        (
+            TransportKind::Udp,
+            "sips:agent@203.0.113.5:5061",
+            false,
+            "sip:192.0.2.1:5061",
+        ),
+    ];
+    for (t, uri, secure, contact) in cases {
+        let me = local(t, "192.0.2.1:5061");
+        let (b, _) = NewRequest {
+            method: Method::Invite,
+            request_uri: uri,
+            from: "<sip:alice@192.0.2.1>",
+            to: uri,
+            local: &me,
+            max_forwards: 70,
+        }
+        .build();
+        let invite = built(b);
+        assert_eq!(contact_uri(&invite), contact, "{t:?} {uri}");
+        let ok = parse(&format!(
+            "SIP/2.0 200 OK
+Via: {}
+From: {}
+To: <{uri}>;tag=b-tag
+Call-ID: {}
+CSeq: 1 INVITE
+Contact: <{uri}>
+Content-Length: 0
+
+",
+            invite.header(HeaderName::Via).unwrap(),
+            invite.header(HeaderName::From).unwrap(),
+            invite.call_id().unwrap(),
+        ));
+        let mut d = Dialog::uac(&invite, &ok, me.clone()).unwrap();
+        assert_eq!(d.secure, secure, "{t:?} {uri}");
+        let reinvite = built(d.request(Method::Invite));
+        assert_eq!(contact_uri(&reinvite), contact, "{t:?} {uri} re-INVITE");
+    }
+}
+
+/// RFC 3261 §8.1.1.8: a `sips:` top Route makes a UAC dialog SIPS even with
+/// a `sip:` Request-URI.
+#[test]
+fn uac_sips_top_route_makes_the_dialog_secure() {
+    let me = local(TransportKind::Tls, "192.0.2.1:5061");
+    let invite = parse(
+        "INVITE sip:agent@203.0.113.5 SIP/2.0
+Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKr1;rport
+Max-Forwards: 70
+Route: <sips:edge.example.net;lr>
+From: <sip:alice@192.0.2.1>;tag=a-tag
+To: <sip:agent@203.0.113.5>
+Call-ID: route-1
+CSeq: 1 INVITE
+Contact: <sips:192.0.2.1:5061>
+Content-Length: 0
+
+",
+    );
+    let ok = parse(
+        "SIP/2.0 200 OK
+Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKr1;rport
+From: <sip:alice@192.0.2.1>;tag=a-tag
+To: <sip:agent@203.0.113.5>;tag=b-tag
+Call-ID: route-1
+CSeq: 1 INVITE
+Contact: <sips:agent@203.0.113.5>
+Content-Length: 0
+
+",
+    );
+    let mut d = Dialog::uac(&invite, &ok, me).unwrap();
+    assert!(d.secure);
+    assert_eq!(
+        contact_uri(&built(d.request(Method::Update))),
+        "sips:192.0.2.1:5061"
+    );
 }

@@ -14,17 +14,11 @@ fn parse(raw: &str) -> Message {
 }
 
 fn udp() -> LocalAddr {
-    LocalAddr {
-        transport: TransportKind::Udp,
-        addr: "192.0.2.1:5060".parse().unwrap(),
-    }
+    LocalAddr::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap())
 }
 
 fn tls() -> LocalAddr {
-    LocalAddr {
-        transport: TransportKind::Tls,
-        addr: "[2001:db8::1]:5061".parse().unwrap(),
-    }
+    LocalAddr::new(TransportKind::Tls, "[2001:db8::1]:5061".parse().unwrap())
 }
 
 /// An INVITE as received by the UAS, after two record-routing proxies.
@@ -83,6 +77,8 @@ fn uas_dialog_follows_12_1_1() {
     );
     assert!(!d.secure);
     assert_eq!(d.local, udp());
+    // Requests go towards the first route, its URI without <>.
+    assert_eq!(d.next_hop(), "sip:p2.example.net;lr");
 }
 
 #[test]
@@ -119,6 +115,29 @@ fn uac_dialog_follows_12_1_2() {
 }
 
 #[test]
+fn a_2xx_alone_makes_the_same_uac_dialog() {
+    // A fork's late 2xx: the INVITE is gone, the response echoes what matters.
+    let request = parse(
+        &INVITE
+            .replace(
+                "Record-Route: <sip:p2.example.net;lr>, <sip:p1.example.net;lr;ftag=x>\n",
+                "",
+            )
+            .replace("Record-Route: <sip:p0.example.net;lr>\n", ""),
+    );
+    let ok = parse(OK);
+    let full = Dialog::uac(&request, &ok, udp()).unwrap();
+    let alone = Dialog::uac_from_response(&ok, udp()).unwrap();
+    assert_eq!(alone, full);
+    // Not for a provisional or a failure: neither needs an ACK of ours.
+    let ringing = parse(&OK.replace("200 OK", "180 Ringing"));
+    assert_eq!(
+        Dialog::uac_from_response(&ringing, udp()),
+        Err(DialogError::NotDialogCreating { status: 180 })
+    );
+}
+
+#[test]
 fn early_dialog_from_180_then_confirmed_by_200() {
     let request = parse(INVITE);
     let ringing = parse(
@@ -129,6 +148,13 @@ fn early_dialog_from_180_then_confirmed_by_200() {
     let mut d = Dialog::uac(&request, &ringing, udp()).unwrap();
     assert_eq!(d.remote_target, "sip:early@203.0.113.5:5080");
     assert_eq!(d.route_set.len(), 2);
+    assert_eq!(d.next_hop(), "sip:p1.example.net;lr;ftag=x");
+    d.route_set.clear();
+    assert_eq!(
+        d.next_hop(),
+        "sip:early@203.0.113.5:5080",
+        "no route set: the remote target"
+    );
     // §13.2.2.4: the 2xx recomputes the route set; its Contact is the target.
     d.confirm(&parse(OK)).unwrap();
     assert_eq!(d.remote_target, "sip:bob@203.0.113.5:5080");
@@ -233,6 +259,11 @@ fn secure_only_for_sips_over_tls() {
     assert!(Dialog::uas(&sips, "t", tls()).unwrap().secure);
     assert!(!Dialog::uas(&sips, "t", udp()).unwrap().secure);
     assert!(!Dialog::uas(&parse(INVITE), "t", tls()).unwrap().secure);
+    // §12.1.1: the top Record-Route counts too, a lower one does not.
+    let top = parse(&INVITE.replace("<sip:p2.example.net;lr>", "<sips:p2.example.net;lr>"));
+    assert!(Dialog::uas(&top, "t", tls()).unwrap().secure);
+    let lower = parse(&INVITE.replace("<sip:p0.example.net;lr>", "<sips:p0.example.net;lr>"));
+    assert!(!Dialog::uas(&lower, "t", tls()).unwrap().secure);
 }
 
 fn in_dialog(method: &str, cseq: u32) -> Message {

@@ -271,6 +271,37 @@ fn cancelled_invite_without_final_response_gives_up_64_t1_after_the_cancel() {
 }
 
 #[test]
+fn the_layer_cancels_an_invite_that_rang_once_for_a_user_that_is_gone() {
+    let mut clock = Clock::new();
+    let mut layer = layer();
+    let (invite_tx, invite) = start(&mut layer, &clock, udp(5060));
+    // Calling: no provisional yet, no CANCEL (§9.1); timer B ends it.
+    assert_eq!(layer.cancel_invite(clock.now(), invite_tx), None);
+    assert_eq!(layer.invite_peer(invite_tx), Some(udp(5060)));
+    layer.handle_message(clock.now(), response(&invite, 180, Some("uas1")), udp(5060));
+    events(&mut layer);
+    let cancel_tx = layer.cancel_invite(clock.now(), invite_tx).unwrap();
+    let sent = transmits(&mut layer);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].bytes,
+        cancel_for(&invite).unwrap(),
+        "the §9.1 CANCEL"
+    );
+    assert_eq!(sent[0].to, udp(5060));
+    assert_eq!(layer.kind(cancel_tx), Some(TxKind::NonInviteClient));
+    assert_eq!(layer.cancel_invite(clock.now(), invite_tx), None, "once");
+    // No answer ever comes (to the CANCEL either): it still ends, 64*T1 after the CANCEL.
+    run_until(&mut layer, &mut clock, secs(33));
+    let ended: Vec<_> = events(&mut layer)
+        .into_iter()
+        .filter(|e| matches!(e, TxEvent::Timeout { tx } | TxEvent::Terminated { tx, .. } if *tx == invite_tx))
+        .collect();
+    assert!(is_timeout_then_terminated(&ended, invite_tx), "{ended:?}");
+    assert_eq!(layer.count(TxKind::InviteClient), 0);
+}
+
+#[test]
 fn cancelled_invite_that_gets_487_completes_normally() {
     let mut clock = Clock::new();
     let mut layer = layer();

@@ -4,9 +4,12 @@
   calltool.py cdr FILE CALLEE [EXPECT...]
       The CDR (one JSON object per line) of the call to CALLEE (the dialled number;
       the test config writes unredacted numbers), which must be the only one for
-      that number in FILE. EXPECT is KEY=VALUE, KEY>=NUMBER or KEY<=NUMBER, KEY a
-      dotted path ("media_a.rtp_packets"); VALUE "null" means JSON null. Exit 0
-      when every expectation holds; otherwise one line says which failed.
+      that number in FILE; CALLEE "c17" instead names the conversation (an
+      originated one has no dialled number). EXPECT is KEY=VALUE, KEY>=NUMBER,
+      KEY<=NUMBER or KEY~=TEXT (the value contains TEXT), KEY a dotted path
+      ("media_a.rtp_packets"; a number indexes a list: "legs.1.media.sent" is the
+      second leg's); VALUE "null" means JSON null.
+      Exit 0 when every expectation holds; otherwise one line says which failed.
       `--wait S`: poll up to S seconds for the record to appear (default 5).
 
   calltool.py calls URL [EXPECT...]
@@ -26,11 +29,40 @@
       initial INVITE (sent or received) to the first UPDATE or re-INVITE
       received must be within [min, max] seconds.
 
-  calltool.py rtp CAPTURE_FIELDS --to IP:PORT --from-ip IP --min N
+  calltool.py delay LOG --from PREFIX --to PREFIX --max S
+      In a SIPp message log: the first message (sent or received) whose first
+      line starts with the --from PREFIX, then the first message received after
+      it whose first line starts with the --to PREFIX, at most S seconds later.
+
+  calltool.py rtp CAPTURE_FIELDS --to IP:PORT --from-ip IP --min N [--max M]
       CAPTURE_FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst
-      -e udp.dstport` output. At least N datagrams went to IP:PORT, and every
-      one of them came from --from-ip (voxgate's media address, not the other
-      party directly).
+      -e udp.dstport` output. At least N (and at most M) datagrams went to
+      IP:PORT, and every one of them came from --from-ip (voxgate's media
+      address, not the other party directly). `--not-length L`: with a fifth
+      field (udp.length), no datagram of UDP length L reached IP:PORT (the
+      intruder's, see spray).
+
+  calltool.py spray IP:PORT... --from IP:PORT [--count N] [--interval S] [--payload B]
+      An RTP hijack attempt: N PCMA-headed packets with a 12 + B byte UDP
+      payload (69 by default: no codec frame has that size) to each target.
+
+  calltool.py conversation EVENTS NUMBER [--wait S]
+      EVENTS: the API's event stream as wsclient.py writes it (one JSON message a
+      line). Prints the id of the conversation whose conversation_started has
+      request_user NUMBER, polling up to S seconds (default 5) for it.
+
+  calltool.py event EVENTS CONVERSATION TYPE [KEY=VALUE...] [--wait S]
+      Waits (up to S seconds, default 5) for an event of CONVERSATION of that TYPE
+      whose fields match (KEY=VALUE as for cdr) and prints it.
+
+  calltool.py sequence EVENTS CONVERSATION STEP...
+      The events of CONVERSATION contain the STEPs in this order (other events
+      may come between): STEP is TYPE or TYPE:KEY=VALUE,KEY=VALUE. The last STEP
+      must be the last event. Prints the conversation's event types.
+
+  calltool.py pcap-cut IN OUT --packets N
+      Writes the first N packets of the pcap IN to OUT (a shorter recording for
+      SIPp's play_pcap_audio).
 
   calltool.py wav FILE --hz F --seconds S
       Writes a sine tone: 8 kHz mono 16-bit WAV (what baresip's aufile plays).
@@ -43,6 +75,8 @@
 import argparse
 import json
 import re
+import socket
+import struct
 import sys
 import time
 import urllib.request
@@ -54,10 +88,14 @@ def fail(msg: str) -> None:
 
 
 def lookup(obj, path: str):
+    """obj at a dotted path; a number indexes a list (legs.1.rtp_port)."""
     for part in path.split("."):
-        if not isinstance(obj, dict) or part not in obj:
+        if isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+            obj = obj[int(part)]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        else:
             return KeyError
-        obj = obj[part]
     return obj
 
 
@@ -65,7 +103,7 @@ def check(obj, expects: list) -> list:
     """The expectations that do not hold, as messages."""
     bad = []
     for e in expects:
-        m = re.fullmatch(r"([\w.]+)(>=|<=|=)(.*)", e)
+        m = re.fullmatch(r"([\w.]+)(>=|<=|~=|=)(.*)", e)
         if not m:
             bad.append(f"bad expectation {e!r}")
             continue
@@ -76,6 +114,8 @@ def check(obj, expects: list) -> list:
             continue
         if op == "=":
             ok = (got is None) if want == "null" else (str(got).lower() == want.lower())
+        elif op == "~=":
+            ok = got is not None and want.lower() in str(got).lower()
         else:
             try:
                 g, w = float(got), float(want)
@@ -99,7 +139,8 @@ def cmd_cdr(a) -> None:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
                         fail(f"{a.file}:{n} is not JSON: {line[:120]!r}")
-                    if rec.get("callee") == a.callee:
+                    by_call = re.fullmatch(r"c\d+", a.callee) is not None
+                    if rec.get("call" if by_call else "callee") == a.callee:
                         records.append(rec)
         except FileNotFoundError:
             pass
@@ -263,20 +304,149 @@ def cmd_rtp(a) -> None:
     host, port = a.to.rsplit(":", 1)
     n = 0
     foreign = {}
+    marked = 0
     with open(a.fields, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
-            if len(parts) != 4 or parts[2] != host or parts[3] != port:
+            if len(parts) < 4 or parts[2] != host or parts[3] != port:
+                continue
+            if a.not_length is not None and len(parts) > 4 and parts[4] == str(a.not_length):
+                marked += 1
                 continue
             n += 1
             if parts[0] != a.from_ip:
                 src = f"{parts[0]}:{parts[1]}"
                 foreign[src] = foreign.get(src, 0) + 1
+    if marked:
+        fail(f"{a.to} got {marked} datagrams of UDP length {a.not_length} (the intruder's)")
     if foreign:
         fail(f"{a.to} got datagrams from other than {a.from_ip}: {foreign}")
     if n < a.min:
         fail(f"{a.to} got {n} datagrams from {a.from_ip}; at least {a.min} expected")
+    if a.max is not None and n > a.max:
+        fail(f"{a.to} got {n} datagrams from {a.from_ip}; at most {a.max} expected")
     print(f"{a.to}: {n} datagrams from {a.from_ip}")
+
+
+def cmd_delay(a) -> None:
+    msgs = messages(a.log)
+    start = next(((ts, i) for i, (ts, _, msg) in enumerate(msgs) if msg.startswith(a.frm)), None)
+    if start is None:
+        fail(f"{a.log}: no message starting {a.frm!r}")
+    t0, i0 = start
+    for ts, way, msg in msgs[i0 + 1:]:
+        if way == "received" and msg.startswith(a.to):
+            dt = ts - t0
+            if dt > a.max:
+                fail(f"{a.log}: {a.to!r} came {dt:.2f} s after {a.frm!r}; at most {a.max:g} s expected")
+            print(f"{a.to!r} {dt:.3f} s after {a.frm!r}")
+            return
+    fail(f"{a.log}: nothing starting {a.to!r} received after {a.frm!r}")
+
+
+def read_events(path: str) -> list:
+    """The messages of a wsclient.py output file; a line being written is skipped."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def cmd_conversation(a) -> None:
+    deadline = time.monotonic() + a.wait
+    while True:
+        for e in read_events(a.events):
+            if e.get("type") == "conversation_started" and (e.get("inbound") or {}).get("request_user") == a.number:
+                print(e["conversation"])
+                return
+        if time.monotonic() >= deadline:
+            fail(f"no conversation_started for {a.number} in {a.events} within {a.wait:g} s")
+        time.sleep(0.05)
+
+
+def cmd_event(a) -> None:
+    deadline = time.monotonic() + a.wait
+    while True:
+        mine = [e for e in read_events(a.events) if e.get("conversation") == a.conversation]
+        for e in mine:
+            if e.get("type") == a.type and not check(e, a.expect):
+                print(json.dumps(e))
+                return
+        if time.monotonic() >= deadline:
+            want = " ".join([a.type] + a.expect)
+            seen = ", ".join(short(e) for e in mine[-8:])
+            fail(f"{a.conversation}: no {want} within {a.wait:g} s (last events: {seen or 'none'})")
+        time.sleep(0.05)
+
+
+def short(e: dict) -> str:
+    """An event in a few words: its type and its leg, dial and bridge ids."""
+    keys = [k for k in ("leg", "a", "b", "old", "new", "dial", "side", "cause", "failure", "status") if k in e]
+    extra = ",".join(f"{k}={e[k]}" for k in keys)
+    if e.get("type") == "error":
+        extra = f"{e.get('command')}: {(e.get('error') or {}).get('message')}"
+    return e.get("type", "?") + (f"({extra})" if extra else "")
+
+
+def cmd_sequence(a) -> None:
+    mine = [e for e in read_events(a.events) if e.get("conversation") == a.conversation]
+    i = 0
+    for n, step in enumerate(a.steps):
+        kind, _, fields = step.partition(":")
+        expects = [f for f in fields.split(",") if f]
+        while i < len(mine) and not (mine[i].get("type") == kind and not check(mine[i], expects)):
+            i += 1
+        if i == len(mine):
+            fail(f"{a.conversation}: no {step} in order (step {n + 1}); events: "
+                 + ", ".join(short(e) for e in mine))
+        i += 1
+    if i != len(mine):
+        fail(f"{a.conversation}: events after {a.steps[-1]}: " + ", ".join(short(e) for e in mine[i:]))
+    print(" ".join(short(e) for e in mine))
+
+
+def cmd_pcap_cut(a) -> None:
+    import struct
+
+    with open(a.input, "rb") as f:
+        data = f.read()
+    if len(data) < 24 or data[:4] not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+        fail(f"{a.input}: not a classic pcap file")
+    order = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    out, pos, n = [data[:24]], 24, 0
+    while n < a.packets and pos + 16 <= len(data):
+        (incl,) = struct.unpack(order + "I", data[pos + 8:pos + 12])
+        out.append(data[pos:pos + 16 + incl])
+        pos += 16 + incl
+        n += 1
+    if n < a.packets:
+        fail(f"{a.input} holds {n} packets, fewer than {a.packets}")
+    with open(a.output, "wb") as f:
+        f.write(b"".join(out))
+
+def cmd_spray(a) -> None:
+    """RTP an intruder sends to a media port it guessed: PCMA headers, an
+    odd payload size (so captures tell its packets apart), its own SSRC."""
+    host, port = a.frm.rsplit(":", 1)
+    targets = []
+    for t in a.to:
+        h, p = t.rsplit(":", 1)
+        targets.append((h, int(p)))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, int(port)))
+        for seq in range(a.count):
+            pkt = struct.pack("!BBHII", 0x80, 8, seq, seq * 160, 0x0BADBAD0) + b"\xd5" * a.payload
+            for t in targets:
+                s.sendto(pkt, t)
+            time.sleep(a.interval)
+    print(f"sprayed {a.count} packets to each of {', '.join(a.to)} from {a.frm}")
 
 
 def cmd_wav(a) -> None:
@@ -356,6 +526,37 @@ def main() -> None:
     c.add_argument("--to", required=True)
     c.add_argument("--from-ip", required=True)
     c.add_argument("--min", type=int, required=True)
+    c.add_argument("--max", type=int)
+    c.add_argument("--not-length", type=int, help="fail on a datagram of this UDP length (5th field)")
+    c = sub.add_parser("delay")
+    c.add_argument("log")
+    c.add_argument("--from", dest="frm", required=True)
+    c.add_argument("--to", required=True)
+    c.add_argument("--max", type=float, required=True)
+    c = sub.add_parser("conversation")
+    c.add_argument("events")
+    c.add_argument("number")
+    c.add_argument("--wait", type=float, default=5.0)
+    c = sub.add_parser("event")
+    c.add_argument("events")
+    c.add_argument("conversation")
+    c.add_argument("type")
+    c.add_argument("expect", nargs="*")
+    c.add_argument("--wait", type=float, default=5.0)
+    c = sub.add_parser("sequence")
+    c.add_argument("events")
+    c.add_argument("conversation")
+    c.add_argument("steps", nargs="+")
+    c = sub.add_parser("pcap-cut")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--packets", type=int, required=True)
+    c = sub.add_parser("spray")
+    c.add_argument("to", nargs="+", help="IP:PORT targets")
+    c.add_argument("--from", dest="frm", required=True, help="IP:PORT to send from")
+    c.add_argument("--count", type=int, default=100)
+    c.add_argument("--interval", type=float, default=0.01)
+    c.add_argument("--payload", type=int, default=69, help="payload bytes after the 12-byte header")
     c = sub.add_parser("wav")
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
@@ -366,7 +567,8 @@ def main() -> None:
     c.add_argument("--not-hz", type=float, required=True)
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
-     "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
+     "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
+     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+42 (SIP) and
+#                           the call tests' parties use BASE+10..BASE+43 (SIP) and
 #                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
 #                           tshark, baresip-core, ...)
+# The call-control API listens on 127.0.0.1:BASE+4010 with the token in API_TOKEN below.
 #   VOXGATE_TEST_STOP_S     seconds voxgate may take to exit after SIGTERM (default 5)
 #
 # Every file a test writes goes to tests/sipp/out/ (gitignored): SIPp's message, error and
@@ -34,6 +35,11 @@ TLS_PORT=$((BASE + 1))
 SCRATCH_TLS_PORT=$((BASE + 2))
 ADMIN_PORT=$((BASE + 4000))
 ADMIN=127.0.0.1:$ADMIN_PORT
+# The call-control API ([api]): its listener and the suite's bearer token (the config holds
+# its SHA-256, written by `voxgate hash-token` once the binary is built).
+API=127.0.0.1:$((BASE + 4010))
+API_TOKEN=sipp-suite-token
+API_TOKEN_SHA=
 # voxgate's media region: RTP anchored on 127.0.0.10 (an address no SIPp uses, so a c= line
 # naming it is voxgate's), ports 40000-40999 (the call scenarios check c= and m= against these).
 MEDIA_IP=127.0.0.10
@@ -44,8 +50,11 @@ MEDIA_MAX=40999
 #   callers   127.0.0.1 (trunk loopback), 127.0.0.4 (trunk carrier), 127.0.0.3 (trunk
 #             limited, max_calls = 1)
 #   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
-#             DEAD_PORT (udp and tcp), the first destination of the failover routes
-#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT
+#             DEAD_PORT (udp and tcp), the first destination of the failover routes;
+#             127.0.0.6 and 127.0.0.7 (trunk agents too): the call-flow tests' agents 2, 3
+#             (each call-flow test's agents on a port of its own, FLOW_*_PORT)
+#   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT (and
+#             its TLS listener one above it)
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
 LIMITED_IP=127.0.0.3
@@ -59,6 +68,28 @@ BARESIP_CALLER_PORT=$((BASE + 42))
 # SIPp's RTP ports (-mp): the caller plays the pcap from CALLER_MP, the callee echoes on CALLEE_MP.
 CALLER_MP=$((BASE + 1000))
 CALLEE_MP=$((BASE + 1100))
+# The call-flow tests' agents (SIPp UAS of trunk agents), each on its own address so that
+# who got which INVITE, CANCEL, BYE or RTP is plain: AGENT1 is the callee above; all
+# listen on CALLEE_PORT, their RTP on their own AGENTn_MP. The party of the Replaces test
+# that takes over a call calls from CARRIER_IP (CALLER2_PORT, RTP NEWCOMER_MP).
+AGENT1_IP=$CALLEE_IP
+AGENT2_IP=127.0.0.6
+AGENT3_IP=127.0.0.7
+AGENT1_MP=$CALLEE_MP
+AGENT2_MP=$((CALLEE_MP + 10))
+AGENT3_MP=$((CALLEE_MP + 20))
+NEWCOMER_MP=$((CALLER_MP + 10))
+# Each call-flow test's agents listen on a SIP port of their own, so that what a failed
+# test leaves behind (voxgate retransmitting an INVITE, a CANCEL or a BYE to its agents for
+# up to 32 s) reaches nobody in the tests after it.
+FLOW_ANSWER_PORT=$((BASE + 21))
+FLOW_C2D_PORT=$((BASE + 22))
+FLOW_PAR1_PORT=$((BASE + 23))
+FLOW_PAR2_PORT=$((BASE + 24))
+FLOW_CONSULT_PORT=$((BASE + 25))
+FLOW_XFER_PORT=$((BASE + 26))
+FLOW_REPLACES_PORT=$((BASE + 27))
+FLOW_BARESIP_PORT=$((BASE + 28))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -181,10 +212,10 @@ name = "limited"
 allow = ["$LIMITED_IP/32"]
 max_calls = 1
 
-# The callees (SIPp UAS).
+# The callees (SIPp UAS): the call-flow tests' three agents.
 [[trunk]]
 name = "agents"
-allow = ["$CALLEE_IP/32"]
+allow = ["$AGENT1_IP/32", "$AGENT2_IP/32", "$AGENT3_IP/32"]
 
 [[media_region]]
 name = "local"
@@ -201,8 +232,36 @@ min_se_s = $SESSION_S
 path = "$CDR"
 redact_numbers = false
 
+[api]
+listen = "$API"
+tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
+
+# Numbers starting with 7 are decided by the call-control API's clients; with none
+# connected they get 480 ([api] no_client_status).
+[[route]]
+name = "api"
+match_user = { prefix = "7" }
+control = "api"
+
 # Only these numbers are routed: anything else (SIPp's default user "service", used by the
 # INVITE transaction tests) gets 404 from the control plane.
+# A ring group: the three agents at once, the first answer wins (flow_parallel_one_answers).
+[[route]]
+name = "ring-group"
+match_user = { exact = "5001" }
+parallel = true
+destinations = [
+    { uri = "sip:$AGENT1_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$AGENT2_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
+    { uri = "sip:$AGENT3_IP:$FLOW_PAR1_PORT", transport = "udp", trunk = "agents" },
+]
+
+# A plain call whose caller an INVITE with Replaces takes over (flow_replaces).
+[[route]]
+name = "replaced"
+match_user = { exact = "1050" }
+destinations = [ { uri = "sip:$AGENT1_IP:$FLOW_REPLACES_PORT", transport = "udp", trunk = "agents" } ]
+
 [[route]]
 name = "callee"
 match_user = { prefix = "10" }
@@ -813,33 +872,57 @@ kill_bg() {
 
 udp_bound() { ss -Hlun 2>/dev/null | awk '{print $4}' | grep -qx "$1:$2"; }
 
-# callee_start NAME SCENARIO [SIPP ARGS...]: a SIPp UAS on CALLEE_IP:CALLEE_PORT (RTP port
-# CALLEE_MP) in the background for one call (-m 1 unless given); files out/NAME.*.
-# CALLEE_LIMIT_S bounds its life (default 40 s).
-callee_start() {
-	local name=$1 scenario=$2 i
-	shift 2
-	CALLEE_NAME=$name
+# agent_start NAME IP:PORT MP SCENARIO [SIPP ARGS...]: a SIPp UAS on IP:PORT (RTP port MP)
+# in the background for one call (-m 1 unless given); files out/NAME.*; agent_done NAME
+# waits for it. CALLEE_LIMIT_S bounds its life (default 40 s).
+declare -A AGENT_PID=() AGENT_SCENARIO=()
+agent_start() {
+	local name=$1 ip=${2%:*} port=${2##*:} mp=$3 scenario=$4 i pid
+	shift 4
 	rm -f "$OUT/$name".*.log "$OUT/$name.stdout"
-	# The callee of an earlier test must have let go of the port.
-	for i in $(seq 1 30); do udp_bound "$CALLEE_IP" "$CALLEE_PORT" || break; sleep 0.1; done
+	# The agent of an earlier test must have let go of the port.
+	for i in $(seq 1 30); do udp_bound "$ip" "$port" || break; sleep 0.1; done
 	(cd "$HERE" && exec timeout "${CALLEE_LIMIT_S:-40}" sipp -sf "$HERE/$scenario" \
-		-m 1 -i "$CALLEE_IP" -p "$CALLEE_PORT" -mp "$CALLEE_MP" -bind_local -nostdin \
+		-m 1 -i "$ip" -p "$port" -mp "$mp" -bind_local -nostdin \
 		-timeout 30s -timeout_error -recv_timeout 15000 \
 		-trace_err -error_file "$OUT/$name.errors.log" \
 		-trace_msg -message_file "$OUT/$name.messages.log" \
 		-trace_screen -screen_file "$OUT/$name.screen.log" \
 		-trace_logs -log_file "$OUT/$name.actions.log" \
 		"$@") >"$OUT/$name.stdout" 2>&1 &
-	CALLEE_PID=$!
-	BG_PIDS+=("$CALLEE_PID")
+	pid=$!
+	AGENT_PID[$name]=$pid
+	AGENT_SCENARIO[$name]=$scenario
+	BG_PIDS+=("$pid")
 	for i in $(seq 1 30); do
-		udp_bound "$CALLEE_IP" "$CALLEE_PORT" && return 0
-		kill -0 "$CALLEE_PID" 2>/dev/null || break
+		udp_bound "$ip" "$port" && return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	REASON="the callee SIPp ($scenario) is not listening on $CALLEE_IP:$CALLEE_PORT: $(tail -n 2 "$OUT/$name.stdout" | tr '\n' ' ' | cut -c1-200)"
+	REASON="the SIPp UAS $name ($scenario) is not listening on $ip:$port: $(tail -n 2 "$OUT/$name.stdout" | tr '\n' ' ' | cut -c1-200)"
 	return 1
+}
+
+# agent_done NAME: waits for the agent (bounded by its own timeouts); fails unless it exited 0.
+agent_done() {
+	local name=$1 rc
+	wait "${AGENT_PID[$name]}"
+	rc=$?
+	[ "$rc" = 0 ] && return 0
+	sipp_reason "$name" "${AGENT_SCENARIO[$name]}" "$rc" "$name:"
+	return 1
+}
+
+# callee_start NAME SCENARIO [SIPP ARGS...]: the callee of the plain call tests, an agent
+# on CALLEE_IP:CALLEE_PORT (RTP port CALLEE_MP); callee_done waits for it.
+callee_start() {
+	local name=$1 scenario=$2 rc
+	shift 2
+	CALLEE_NAME=$name
+	agent_start "$name" "$CALLEE_IP:$CALLEE_PORT" "$CALLEE_MP" "$scenario" "$@"
+	rc=$?
+	CALLEE_PID=${AGENT_PID[$name]}
+	return "$rc"
 }
 
 # sipp_reason NAME SCENARIO RC WHO: REASON for a SIPp run that exited RC.
@@ -989,6 +1072,42 @@ test_call_rtp_relay() {
 	calls_empty || return 1
 	expect_value voxgate_calls_active '' 0 || return 1
 	expect_value voxgate_media_ports_in_use 'region="local"' "$ports0"
+}
+
+# An intruder on 127.0.0.2 (neither signalled nor in the trunk's allow-list) sprays RTP at
+# both legs' media ports during a call with media flowing: none of it reaches either party,
+# all of it is counted as foreign, and the call's own media is relayed as usual.
+test_call_rtp_hijack() {
+	local n=1009 min=$((PCAP_PACKETS - RTP_TOLERANCE)) call ports spray=100 intruder=127.0.0.2:$((BASE + 1200)) foreign
+	foreign=$(metric voxgate_media_packets_dropped_total 'region="local",reason="foreign"')
+	capture_start call_hijack "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
+	callee_start call_hijack_callee call_uas.xml -rtp_echo || return 1
+	caller_bg call_hijack_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call=$(python3 "$HERE/calltool.py" calls "http://$ADMIN/calls" state=answered "legs.1.rtp_port>=1024" 2>&1) ||
+		{ REASON="$call"; return 1; }
+	ports=$(printf '%s' "$call" | python3 -c 'import json,sys; print(" ".join(str(l["rtp_port"]) for l in json.load(sys.stdin)["legs"]))')
+	set -- $ports
+	[ $# -eq 2 ] || { REASON="expected two legs with RTP ports in $call"; return 1; }
+	# Media flows first, so both sources are latched when the intruder starts.
+	sleep 1
+	python3 "$HERE/calltool.py" spray "$MEDIA_IP:$1" "$MEDIA_IP:$2" --from "$intruder" --count "$spray" --interval 0.01 \
+		>"$OUT/call_hijack.spray.log" 2>&1 || { REASON="spray: $(cat "$OUT/call_hijack.spray.log")"; return 1; }
+	caller_done call_hijack_caller call_uac_rtp.xml || return 1
+	callee_done || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e udp.length \
+		>"$OUT/call_hijack.fields" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	# 12 + 69 bytes of RTP in an 8-byte UDP header: 89 is the intruder's length.
+	local out
+	for to in "$CALLEE_IP:$CALLEE_MP" "$CALLER_IP:$CALLER_MP"; do
+		out=$(python3 "$HERE/calltool.py" rtp "$OUT/call_hijack.fields" --to "$to" --from-ip "$MEDIA_IP" \
+			--min "$min" --not-length 89 2>&1) || { REASON="capture: $out"; return 1; }
+	done
+	cdr "$n" cause=normal "media_a.foreign>=$((spray * 9 / 10))" "media_b.foreign>=$((spray * 9 / 10))" \
+		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
+	expect_rise voxgate_media_packets_dropped_total 'region="local",reason="foreign"' "$foreign" $((spray * 18 / 10)) || return 1
+	calls_empty
 }
 
 test_call_caller_hangs_up() {
@@ -1242,6 +1361,636 @@ test_call_baresip() {
 	calls_empty
 }
 
+# A baresip caller over TLS (no registration, `sip:` Request-URI with transport=tls) to the
+# SIPp callee. Our 2xx's Contact is where baresip sends its ACK and BYE: a `sips:` one (the
+# old defect, see RFC 5630 §3.1.3) made baresip send neither, so the 2xx went on being
+# retransmitted until voxgate gave up at 64*T1 (32 s) and ended the call as no_ack. Instead
+# of waiting that long, the test asserts what keeps the call up: the ACK reaches voxgate over
+# TLS, the 2xx is sent once, the Contact baresip got is `sip:...;transport=tls`, baresip's
+# BYE ends the call normally, and media was relayed.
+test_call_baresip_tls() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=1030 dir=$OUT/baresip_tls log=$OUT/baresip_tls_caller.log pid acks byes oks i
+	acks=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"')
+	byes=$(metric voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"')
+	oks=$(metric voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"')
+	mkdir -p "$dir"
+	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 8 ||
+		{ REASON="could not write the tone WAV file"; return 1; }
+	baresip_config "$dir/caller" "$BARESIP_CALLER_PORT" $((CALLER_MP + 200)) "$dir/caller-440.wav" stdio
+	# No transport in the account: baresip would add it to the dialled URI a second time.
+	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
+	callee_start call_tls_callee call_uas.xml -rtp_echo || return 1
+	# The caller (-s: SIP trace in its log) dials voxgate's TLS listener, talks 5 s, hangs up.
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$TLS_PORT;transport=tls"
+		sleep 5
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -s -f "$dir/caller" >"$log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$log
+	for i in $(seq 1 80); do grep -q 'Call established' "$log" && break; sleep 0.1; done
+	# A Contact baresip cannot send to shows as "session closed: Function not implemented".
+	grep -q 'Call established' "$log" ||
+		{ REASON="the baresip caller's call was not established: $(grep -m 1 'session closed' "$log" || echo "see out/${log##*/}")"; return 1; }
+	calls_check state=answered trunk=loopback || return 1
+	# The Contact of our 2xx (the first 200 in the trace answers the INVITE).
+	local contact
+	contact=$(grep -A 12 '^SIP/2.0 200 OK' "$log" | grep -m 1 -i '^Contact:' | tr -d '\r')
+	[ "$contact" = "Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>" ] ||
+		{ REASON="our 2xx to baresip had '$contact', expected 'Contact: <sip:127.0.0.1:$TLS_PORT;transport=tls>'"; return 1; }
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="ACK"' "$acks" 1 ||
+		{ REASON="no ACK from baresip over TLS: $REASON"; return 1; }
+	# With T1 = 500 ms, an unacknowledged 2xx is sent again 0.5 s and 1.5 s after the answer.
+	sleep 1.5
+	expect_delta voxgate_sip_responses_total 'direction="out",transport="tls",method="INVITE",status_class="2xx"' "$oks" 1 ||
+		{ REASON="the 2xx was retransmitted: $REASON"; return 1; }
+	wait "$pid"
+	grep -q 'terminated (duration' "$log" || { REASON="the baresip caller's call did not end (out/${log##*/})"; return 1; }
+	callee_done || return 1
+	expect_rise voxgate_sip_requests_total 'direction="in",transport="tls",method="BYE"' "$byes" 1 ||
+		{ REASON="no BYE from baresip over TLS: $REASON"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=agents \
+		'media_a.rtp_packets>=150' 'media_b.rtp_packets>=150' 'media_a.sent>=150' 'media_b.sent>=150' 'duration_s>=3' || return 1
+	calls_empty
+}
+
+# ------------------------------------------------------------------------------------------
+# The call-control API ([api] on $API): bearer tokens, and the event stream of a call it
+# decides, followed by wsclient.py (a stdlib-only WebSocket client).
+# ------------------------------------------------------------------------------------------
+
+# api_code METHOD PATH TOKEN [BODY_FILE]: the API's status code ("" token: none sent); the
+# body goes to BODY_FILE, the headers to BODY_FILE.headers.
+api_code() {
+	local method=$1 path=$2 token=$3 out=${4:-/dev/null} auth=()
+	[ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+	curl -s -o "$out" -D "$out.headers" -w '%{http_code}' --max-time 3 -X "$method" "${auth[@]}" "http://$API$path"
+}
+
+test_api_unauthorized() {
+	local refused unauth ok c
+	refused=$(metric voxgate_api_refusals_total 'reason="unauthorized"')
+	unauth=$(metric voxgate_api_requests_total 'route="/v1/conversations",status="401"')
+	ok=$(metric voxgate_api_requests_total 'route="/v1/conversations",status="200"')
+	c=$(api_code GET /v1/conversations "" "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="GET /v1/conversations without a token answered $c, 401 expected"; return 1; }
+	grep -qi '^www-authenticate: Bearer' "$OUT/api_unauth.body.headers" ||
+		{ REASON="the 401 has no 'WWW-Authenticate: Bearer' (out/api_unauth.body.headers)"; return 1; }
+	c=$(api_code GET /v1/conversations wrong-token "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="GET /v1/conversations with a wrong token answered $c, 401 expected"; return 1; }
+	grep -qi 'error="invalid_token"' "$OUT/api_unauth.body.headers" ||
+		{ REASON="the 401 to a wrong token does not say error=\"invalid_token\""; return 1; }
+	c=$(api_code DELETE /v1/conversations/c1 "$API_TOKEN-" "$OUT/api_unauth.body")
+	[ "$c" = 401 ] || { REASON="DELETE with a token one character too long answered $c, 401 expected"; return 1; }
+	c=$(api_code GET "/v1/events?token=wrong-token" "")
+	[ "$c" = 401 ] || { REASON="GET /v1/events?token=wrong-token answered $c, 401 expected"; return 1; }
+	c=$(api_code GET /v1/conversations "$API_TOKEN" "$OUT/api_unauth.body")
+	[ "$c" = 200 ] || { REASON="GET /v1/conversations with the token answered $c, 200 expected"; return 1; }
+	expect_delta voxgate_api_refusals_total 'reason="unauthorized"' "$refused" 4 || return 1
+	expect_delta voxgate_api_requests_total 'route="/v1/conversations",status="401"' "$unauth" 2 || return 1
+	expect_delta voxgate_api_requests_total 'route="/v1/conversations",status="200"' "$ok" 1
+}
+
+# The events of the conversation in FILE whose conversation_started names NUMBER; order checked.
+API_EVENTS_PY='
+import json, sys
+path, number = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(path) if l.strip()]
+start = [e for e in events if e.get("type") == "conversation_started"
+         and (e.get("inbound") or {}).get("request_user") == number]
+if not start:
+    sys.exit(f"no conversation_started for {number} among {len(events)} messages")
+cid = start[0]["conversation"]
+mine = [e for e in events if e.get("conversation") == cid]
+types = [e["type"] for e in mine]
+want = ["conversation_started", "leg_answered", "leg_ended", "ended"]
+if types != want:
+    sys.exit(f"{cid}: events {types}, expected {want}")
+s, answered, leg_ended, ended = mine
+inbound = s.get("inbound") or {}
+checks = [
+    ("control", s.get("control"), "api"),
+    ("inbound leg", inbound.get("leg"), 1),
+    ("inbound trunk", inbound.get("trunk"), "loopback"),
+    ("answered leg", answered.get("leg"), 1),
+    ("answered early", answered.get("early"), False),
+    ("leg_ended leg", leg_ended.get("leg"), 1),
+    ("leg_ended side", leg_ended.get("side"), "control"),
+    ("ended side", ended.get("side"), "control"),
+    ("ended cause", ended.get("cause"), "normal"),
+]
+problems = [f"{what} is {got!r}, expected {want!r}" for what, got, want in checks if got != want]
+if problems:
+    sys.exit(f"{cid}: " + "; ".join(problems))
+print(cid)
+'
+
+# wait_event FILE TYPE: waits (up to 5 s) for a message of TYPE in FILE.
+wait_event() {
+	local i
+	for i in $(seq 1 50); do
+		grep -q "\"type\":\"$2\"" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	REASON="no $2 event within 5 s (out/${1##*/})"
+	EXTRA_FILE=$1
+	return 1
+}
+
+test_api_no_client_480() {
+	local fallbacks
+	fallbacks=$(metric voxgate_api_fallbacks_total 'action="reject"')
+	expect_value voxgate_api_followers '' 0 || return 1
+	sipp_ok api_no_client call_uac_480.xml -s 7000 -p "$CALLER_PORT" || return 1
+	expect_delta voxgate_api_fallbacks_total 'action="reject"' "$fallbacks" 1
+}
+
+test_api_events_stream() {
+	local n=7001 events=$OUT/api_events.jsonl ws_pid id c
+	rm -f "$events" "$OUT/api_events.wsclient.log"
+	# A client follows the events...
+	python3 "$HERE/wsclient.py" --token "$API_TOKEN" --until ended --timeout 20 --out "$events" \
+		"ws://$API/v1/events" 2>"$OUT/api_events.wsclient.log" &
+	ws_pid=$!
+	BG_PIDS+=("$ws_pid")
+	expect_value voxgate_api_followers '' 1 || { EXTRA_FILE=$OUT/api_events.wsclient.log; return 1; }
+	# ... a caller dials 7001: voxgate answers it through the API, then hangs it up.
+	caller_bg api_events_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	wait_event "$events" conversation_started || return 1
+	id=$(python3 -c 'import json,sys; print(next(json.loads(l)["conversation"] for l in open(sys.argv[1]) if "conversation_started" in l))' "$events")
+	c=$(api_code POST "/v1/conversations/$id/legs/1/answer" "$API_TOKEN" "$OUT/api_events.answer")
+	[ "$c" = 202 ] || { REASON="POST answer answered $c: $(head -c 200 "$OUT/api_events.answer")"; return 1; }
+	wait_event "$events" leg_answered || return 1
+	c=$(api_code DELETE "/v1/conversations/$id/legs/1" "$API_TOKEN" "$OUT/api_events.hangup")
+	[ "$c" = 202 ] || { REASON="DELETE leg 1 answered $c: $(head -c 200 "$OUT/api_events.hangup")"; return 1; }
+	caller_done api_events_caller call_uac_wait_bye.xml || return 1
+	wait "$ws_pid" || { REASON="wsclient.py exited $? before the ended event"; EXTRA_FILE=$OUT/api_events.wsclient.log; return 1; }
+	local out
+	out=$(python3 -c "$API_EVENTS_PY" "$events" "$n" 2>&1) || { REASON="event stream: $out"; EXTRA_FILE=$events; return 1; }
+	# The follower left: the API counts none again.
+	expect_value voxgate_api_followers '' 0
+}
+
+# ------------------------------------------------------------------------------------------
+# Call flows over real sockets: conversations of several legs driven through the
+# call-control API (curl) while wsclient.py follows the events, with SIPp agents on
+# AGENT1_IP..AGENT3_IP and SIPp or baresip callers. Each test checks that media crossed
+# (captured RTP per party: only from voxgate's media address; the CDR's per-leg counters)
+# and that nothing is left behind (/calls empty, no conversation, the port gauge back).
+# The parties talk for 3 s (out/g711a_3s.pcap: the first 100 packets of g711a.pcap).
+# ------------------------------------------------------------------------------------------
+FLOW_PACKETS=100
+FLOW_PCAP=$OUT/g711a_3s.pcap
+FLOW_EVENTS=""   # the current flow test's event stream (wsclient.py output)
+FLOW_ID=""       # the current flow test's conversation (flow_conversation)
+FLOW_PORT=""     # the current flow test's agents' SIP port (flow_begin)
+# The agents' limits: a flow lasts under 10 s, and an agent whose INVITE never comes (a
+# failed dial) gives up after 10 s rather than holding the test for SIPp's default.
+FLOW_LIMITS=(-timeout 15s -recv_timeout 10000)
+FLOW_PORTS0=""   # voxgate_media_ports_in_use before the test
+FLOW_RELAYED=""  # voxgate_rtp_packets_relayed_total before the test
+
+# api METHOD PATH [JSON]: a call-control API request with the suite's token; fails (REASON)
+# unless 2xx. Its answer in out/api_last.json.
+api() {
+	local method=$1 path=$2 json=${3:-} code args
+	args=(-s -o "$OUT/api_last.json" -w '%{http_code}' --max-time 3 -X "$method"
+		-H "Authorization: Bearer $API_TOKEN")
+	[ -n "$json" ] && args+=(-H 'Content-Type: application/json' -d "$json")
+	code=$(curl "${args[@]}" "http://$API$path")
+	case $code in 2??) return 0 ;; esac
+	REASON="$method $path answered $code: $(head -c 300 "$OUT/api_last.json")"
+	return 1
+}
+
+# flow_begin NAME PORT: the test's agents' SIP port (FLOW_PORT), the 3 s pcap, the counters'
+# values before, and a follower of the events writing out/NAME.events.jsonl (ended with the
+# test by kill_bg).
+flow_begin() {
+	local name=$1 pid
+	FLOW_PORT=$2
+	if [ ! -s "$FLOW_PCAP" ]; then
+		python3 "$HERE/calltool.py" pcap-cut "$HERE/g711a.pcap" "$FLOW_PCAP" --packets "$FLOW_PACKETS" >"$OUT/pcap-cut.log" 2>&1 ||
+			{ REASON="could not cut $FLOW_PCAP: $(tail -n 1 "$OUT/pcap-cut.log")"; return 1; }
+	fi
+	FLOW_PORTS0=$(metric voxgate_media_ports_in_use 'region="local"')
+	FLOW_RELAYED=$(metric voxgate_rtp_packets_relayed_total 'region="local"')
+	is_number "$FLOW_PORTS0" || { REASON="could not read voxgate_media_ports_in_use before the test"; return 1; }
+	FLOW_EVENTS=$OUT/$name.events.jsonl
+	rm -f "$FLOW_EVENTS"
+	python3 "$HERE/wsclient.py" --token "$API_TOKEN" --timeout 60 --out "$FLOW_EVENTS" \
+		"ws://$API/v1/events" 2>"$OUT/$name.wsclient.log" &
+	pid=$!
+	BG_PIDS+=("$pid")
+	expect_value voxgate_api_followers '' 1 || { EXTRA_FILE=$OUT/$name.wsclient.log; return 1; }
+}
+
+# flow_conversation NUMBER: FLOW_ID is the id of the conversation of the call to NUMBER.
+flow_conversation() {
+	local out
+	out=$(python3 "$HERE/calltool.py" conversation "$FLOW_EVENTS" "$1" --wait 5 2>&1) && { FLOW_ID=$out; return 0; }
+	REASON="$out"
+	EXTRA_FILE=$FLOW_EVENTS
+	return 1
+}
+
+# flow_event ID TYPE [KEY=VALUE...] [--wait S]: waits (5 s unless told) for that event of
+# conversation ID; prints it.
+flow_event() {
+	local out
+	out=$(python3 "$HERE/calltool.py" event "$FLOW_EVENTS" "$@" 2>&1) && { echo "$out"; return 0; }
+	REASON="$out"
+	EXTRA_FILE=$FLOW_EVENTS
+	return 1
+}
+
+# flow_sequence ID STEP...: conversation ID's events contain the STEPs in order, the last
+# one last (see calltool.py sequence).
+flow_sequence() {
+	local out
+	out=$(python3 "$HERE/calltool.py" sequence "$FLOW_EVENTS" "$@" 2>&1) && return 0
+	REASON="event stream: $out"
+	EXTRA_FILE=$FLOW_EVENTS
+	return 1
+}
+
+# flow_capture NAME IP:PORT...: captures the datagrams to these RTP addresses.
+flow_capture() {
+	local name=$1 filter="" to
+	shift
+	for to in "$@"; do
+		filter+="${filter:+ or }(dst host ${to%:*} and dst port ${to##*:})"
+	done
+	capture_start "$name" "udp and ($filter)"
+}
+
+# flow_rtp FIELDS IP:PORT MIN [MAX]: datagrams to IP:PORT, all from voxgate's media address.
+flow_rtp() {
+	local out
+	out=$(python3 "$HERE/calltool.py" rtp "$1" --to "$2" --from-ip "$MEDIA_IP" --min "$3" ${4:+--max "$4"} 2>&1) && return 0
+	REASON="capture: $out"
+	return 1
+}
+
+# flow_end: nothing left behind: no call listed or active, no conversation the API
+# controls, every media port back in the pool; and at least RELAYED packets relayed.
+flow_end() {
+	calls_empty || return 1
+	expect_value voxgate_calls_active '' 0 || return 1
+	expect_value voxgate_api_conversations '' 0 || return 1
+	expect_value voxgate_media_ports_in_use 'region="local"' "$FLOW_PORTS0" || return 1
+	expect_rise voxgate_rtp_packets_relayed_total 'region="local"' "$FLOW_RELAYED" "$1"
+}
+
+# A dial body: one destination per URI (trunk agents); extra JSON fields after them.
+dial_json() { # dial_json 'EXTRA' URI...
+	local extra=$1 uri list=""
+	shift
+	for uri in "$@"; do list+="${list:+, }{\"uri\": \"$uri\", \"trunk\": \"agents\"}"; done
+	echo "{\"destinations\": [$list]${extra:+, $extra}}"
+}
+
+agent_uri() { echo "sip:$1@$2:$FLOW_PORT"; } # agent_uri USER IP: an agent of the current test
+
+# Inbound call answered by voxgate through the API, then an agent dialled and bridged.
+test_flow_answer_dial_bridge() {
+	local n=7101 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_answer.fields
+	flow_begin flow_answer "$FLOW_ANSWER_PORT" || return 1
+	flow_capture flow_answer "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" || return 1
+	# The agent waits 1 s after its ACK (the bridge), talks 3 s, hangs up; the caller echoes.
+	agent_start flow_answer_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_answer_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -rtp_echo
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 early=false >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '' "$(agent_uri agent "$AGENT1_IP")")" || return 1
+	flow_event "$id" leg_answered leg=2 >/dev/null || return 1
+	api POST "/v1/conversations/$id/bridge" '{"a": 1, "b": 2}' || return 1
+	flow_event "$id" bridged >/dev/null || return 1
+	calls_check state=answered legs.0.bridged_with=2 legs.1.bridged_with=1 legs.1.trunk=agents || return 1
+	# The agent hangs up after talking; the API hangs up the caller.
+	flow_event "$id" leg_ended leg=2 side=callee --wait 15 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done flow_answer_caller call_uac_wait_bye.xml || return 1
+	agent_done flow_answer_agent || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_answered:leg=1 leg_created:leg=2,dial=1 \
+		leg_answered:leg=2 bridged leg_ended:leg=2,side=callee leg_ended:leg=1,side=control ended:cause=normal || return 1
+	capture_stop "$fields" || return 1
+	# The agent's audio reached the caller, the caller's echo the agent.
+	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min" || return 1
+	cdr "$n" trunk_in=loopback 'legs.0.media.rtp_packets>='$min 'legs.0.media.sent>='$min \
+		'legs.1.media.rtp_packets>='$min 'legs.1.media.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# Click-to-dial (RFC 3725 flow 1): originate to A; on A's answer dial B connected to A.
+test_flow_click_to_dial() {
+	local id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_c2d.fields
+	flow_begin flow_c2d "$FLOW_C2D_PORT" || return 1
+	flow_capture flow_c2d "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
+	# A talks 1 s after its answer (time for B to be dialled and answer), then hangs up; B echoes.
+	agent_start flow_c2d_a "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent_play.xml -d 1000 "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_c2d_b "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	api POST /v1/conversations "{\"dial\": $(dial_json '"caller_id": {"user": "7102"}' "$(agent_uri alice "$AGENT1_IP")")}" || return 1
+	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["conversation"])' "$OUT/api_last.json") ||
+		{ REASON="POST /v1/conversations: no conversation id in $(head -c 200 "$OUT/api_last.json")"; return 1; }
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"connect": 1' "$(agent_uri bob "$AGENT2_IP")")" || return 1
+	flow_event "$id" leg_answered leg=2 >/dev/null || return 1
+	flow_event "$id" bridged >/dev/null || return 1
+	flow_event "$id" leg_ended leg=1 side=callee --wait 15 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/2" || return 1
+	agent_done flow_c2d_a || return 1
+	agent_done flow_c2d_b || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_created:leg=1,dial=1 leg_answered:leg=1 \
+		leg_created:leg=2,dial=2 leg_answered:leg=2 bridged leg_ended:leg=1,side=callee \
+		leg_ended:leg=2,side=control ended || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || return 1
+	flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min" || return 1
+	cdr "$id" trunk_in=null 'legs.0.media.rtp_packets>='$min 'legs.0.media.sent>='$min \
+		'legs.1.media.rtp_packets>='$min 'legs.1.media.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# Parallel ringing (route ring-group, 5001): three agents ring, the second answers after
+# 0.5 s; the other two must get CANCEL (and no media).
+test_flow_parallel_one_answers() {
+	local n=5001 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_par1.fields
+	flow_begin flow_par1 "$FLOW_PAR1_PORT" || return 1
+	flow_capture flow_par1 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
+	agent_start flow_par1_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -d 500 -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par1_agent3 "$AGENT3_IP:$FLOW_PORT" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_par1_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	caller_done flow_par1_caller call_uac_play.xml || return 1
+	agent_done flow_par1_agent2 || return 1
+	agent_done flow_par1_agent1 || return 1
+	agent_done flow_par1_agent3 || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	# Legs 2-4 are the destinations in order; the second answered, the others were cancelled.
+	flow_event "$id" leg_created leg=2 "uri~=@$AGENT1_IP:" >/dev/null || return 1
+	flow_event "$id" leg_created leg=3 "uri~=@$AGENT2_IP:" >/dev/null || return 1
+	flow_event "$id" leg_created leg=4 "uri~=@$AGENT3_IP:" >/dev/null || return 1
+	flow_event "$id" leg_failed leg=2 failure=cancelled >/dev/null || return 1
+	flow_event "$id" leg_failed leg=4 failure=cancelled >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=static leg_answered:leg=3 leg_ended:leg=1,side=caller ended:cause=normal || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || return 1
+	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" 0 0 || return 1
+	flow_rtp "$fields" "$AGENT3_IP:$AGENT3_MP" 0 0 || return 1
+	cdr "$n" attempts=3 trunk_out=agents disconnect_side=caller cause=normal 'media_a.rtp_packets>='$min \
+		'media_b.rtp_packets>='$min 'legs.2.media.sent>='$min legs.1.answer_time=null legs.3.answer_time=null || return 1
+	flow_end $((2 * min))
+}
+
+# Parallel dial through the API where two agents answer at once: the first 2xx wins, the
+# late one is ACKed and BYEd (RFC 3261 13.2.2.4); the third rings and is cancelled.
+test_flow_parallel_two_answer() {
+	local n=7104 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_par2.fields out
+	flow_begin flow_par2 "$FLOW_PAR2_PORT" || return 1
+	flow_capture flow_par2 "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" "$AGENT3_IP:$AGENT3_MP" || return 1
+	agent_start flow_par2_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_answer_now.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_par2_agent3 "$AGENT3_IP:$FLOW_PORT" "$AGENT3_MP" call_uas_ring_180.xml "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_par2_caller call_uac_play.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"parallel": true, "connect": 1' \
+		"$(agent_uri a1 "$AGENT1_IP")" "$(agent_uri a2 "$AGENT2_IP")" "$(agent_uri a3 "$AGENT3_IP")")" || return 1
+	caller_done flow_par2_caller call_uac_play.xml || return 1
+	# Both answering agents got their ACK and a BYE (the loser at once), the third a CANCEL.
+	agent_done flow_par2_agent1 || return 1
+	agent_done flow_par2_agent2 || return 1
+	agent_done flow_par2_agent3 || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_event "$id" leg_failed leg=4 failure=cancelled >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_answered leg_ended:leg=1,side=caller ended:cause=normal || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	flow_rtp "$fields" "$AGENT3_IP:$AGENT3_MP" 0 0 || return 1
+	# One answering agent carried the call, the other got no media...
+	local loser=flow_par2_agent2
+	if flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min"; then
+		flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" 0 0 || { REASON="both answering agents got media: $REASON"; return 1; }
+	else
+		out=$REASON
+		loser=flow_par2_agent1
+		flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || { REASON="no answering agent got the call's media: $out; $REASON"; return 1; }
+		flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" 0 0 || return 1
+	fi
+	# ... and got its BYE at once, not when the call ended.
+	out=$(python3 "$HERE/calltool.py" delay "$OUT/$loser.messages.log" --from 'SIP/2.0 200' --to BYE --max 1 2>&1) ||
+		{ REASON="the late 2xx's agent ($loser): $out"; return 1; }
+	cdr "$n" attempts=3 trunk_out=agents disconnect_side=caller cause=normal 'media_a.rtp_packets>='$min \
+		'media_b.rtp_packets>='$min 'media_b.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# A consult: the caller (answered by voxgate, bridged to agent 1) is held (re-INVITE
+# sendonly), agent 1 consults agent 2, then the caller is bridged to agent 2 (re-INVITE
+# sendrecv) with RTP both ways and agent 1's leg ends.
+test_flow_consult() {
+	local n=7105 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_consult.fields
+	flow_begin flow_consult "$FLOW_CONSULT_PORT" || return 1
+	flow_capture flow_consult "$CALLER_IP:$CALLER_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
+	agent_start flow_consult_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_consult_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_consult_caller call_uac_consult.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"connect": 1' "$(agent_uri agent1 "$AGENT1_IP")")" || return 1
+	flow_event "$id" bridged >/dev/null || return 1
+	api POST "/v1/conversations/$id/legs/1/hold" || return 1
+	flow_event "$id" held leg=1 by=control >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '' "$(agent_uri agent2 "$AGENT2_IP")")" || return 1
+	flow_event "$id" leg_answered leg=3 >/dev/null || return 1
+	# Agent 1 talks to agent 2, then hands the caller over.
+	api POST "/v1/conversations/$id/bridge" '{"a": 2, "b": 3}' || return 1
+	api POST "/v1/conversations/$id/bridge" '{"a": 1, "b": 3}' || return 1
+	flow_event "$id" resumed leg=1 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/2" || return 1
+	flow_event "$id" leg_ended leg=2 side=control >/dev/null || return 1
+	agent_done flow_consult_agent1 || return 1
+	calls_check 'legs.0.bridged_with=3' 'legs.2.bridged_with=1' legs.0.held=false || return 1
+	# The caller talks 3 s and hangs up; the API hangs up agent 2.
+	flow_event "$id" leg_ended leg=1 side=caller --wait 15 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/3" || return 1
+	caller_done flow_consult_caller call_uac_consult.xml || return 1
+	agent_done flow_consult_agent2 || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started leg_answered:leg=1 leg_answered:leg=2 bridged:a=1,b=2 held:leg=1 \
+		leg_answered:leg=3 bridged:a=2,b=3 bridged:a=1,b=3 resumed:leg=1 leg_ended:leg=2,side=control \
+		leg_ended:leg=1,side=caller leg_ended:leg=3,side=control ended || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || return 1
+	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	cdr "$n" 'legs.0.media.rtp_packets>='$min 'legs.0.media.sent>='$min \
+		'legs.2.media.rtp_packets>='$min 'legs.2.media.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# A blind transfer: the caller is connected to agent 1, who REFERs it to agent 2; the API
+# accepts; agent 1 must see 202 and the NOTIFYs (100 Trying, then 200 OK) and hangs up.
+test_flow_blind_transfer() {
+	local n=7106 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_xfer.fields target
+	target="sip:transfer@$AGENT2_IP:$FLOW_XFER_PORT"
+	flow_begin flow_xfer "$FLOW_XFER_PORT" || return 1
+	flow_capture flow_xfer "$CALLER_IP:$CALLER_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
+	agent_start flow_xfer_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_refer.xml -key refer_to "$target" "${FLOW_LIMITS[@]}" || return 1
+	agent_start flow_xfer_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" call_uas_agent_play.xml -d 500 "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_xfer_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -rtp_echo
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"connect": 1' "$(agent_uri agent1 "$AGENT1_IP")")" || return 1
+	flow_event "$id" transfer_requested leg=2 "target=$target" >/dev/null || return 1
+	api POST "/v1/conversations/$id/legs/2/transfer/accept" "{\"dial\": $(dial_json '' "$target")}" || return 1
+	flow_event "$id" leg_answered leg=3 >/dev/null || return 1
+	agent_done flow_xfer_agent1 || return 1
+	# Agent 2 talks 3 s and hangs up; the API hangs up the caller.
+	flow_event "$id" leg_ended leg=3 side=callee --wait 15 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done flow_xfer_caller call_uac_wait_bye.xml || return 1
+	agent_done flow_xfer_agent2 || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started leg_created:leg=2,dial=1 leg_answered:leg=2 transfer_requested:leg=2 \
+		leg_created:leg=3,dial=2 leg_answered:leg=3 leg_ended:leg=2,side=callee,cause=transferred \
+		leg_ended:leg=3,side=callee leg_ended:leg=1,side=control ended || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	flow_rtp "$fields" "$AGENT2_IP:$AGENT2_MP" "$min" || return 1
+	cdr "$n" 'legs.0.media.rtp_packets>='$min 'legs.0.media.sent>='$min \
+		'legs.2.media.rtp_packets>='$min 'legs.2.media.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# INVITE with Replaces: a plain call (route replaced, 1050) from the caller to agent 1; a
+# party on CARRIER_IP takes the caller's place naming its dialog. voxgate answers it 200,
+# BYEs the caller, and the newcomer talks with agent 1; its BYE ends the call.
+test_flow_replaces() {
+	local n=1050 id min=$((FLOW_PACKETS - RTP_TOLERANCE)) fields=$OUT/flow_replaces.fields line i
+	flow_begin flow_replaces "$FLOW_REPLACES_PORT" || return 1
+	flow_capture flow_replaces "$CARRIER_IP:$NEWCOMER_MP" "$AGENT1_IP:$AGENT1_MP" || return 1
+	agent_start flow_replaces_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml -rtp_echo "${FLOW_LIMITS[@]}" || return 1
+	caller_bg flow_replaces_caller call_uac_replaced.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	# The replaced dialog's ids, as the caller logged them.
+	for i in $(seq 1 50); do
+		line=$(grep -m1 '^REPLACES ' "$OUT/flow_replaces_caller.actions.log" 2>/dev/null) && break
+		sleep 0.1
+	done
+	[ -n "$line" ] || { REASON="the caller logged no REPLACES line (out/flow_replaces_caller.actions.log)"; return 1; }
+	set -- $line
+	printf 'SEQUENTIAL\n%s;%s;%s\n' "$2" "$3" "$4" >"$OUT/flow_replaces.csv"
+	sipp_ok flow_replaces_newcomer call_uac_replaces.xml -s "$n" -i "$CARRIER_IP" -p "$CALLER2_PORT" \
+		-mp "$NEWCOMER_MP" -inf "$OUT/flow_replaces.csv" || return 1
+	caller_done flow_replaces_caller call_uac_replaced.xml || return 1
+	agent_done flow_replaces_agent || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	# The newcomer took the caller's place in a plain call: its BYE ends the call as the
+	# caller's would have (agent 1's leg and the conversation end normally, by the caller).
+	flow_sequence "$id" conversation_started:control=static leg_answered:leg=2 leg_created:leg=3 \
+		leg_replaced:old=1,new=3 leg_ended:leg=1,cause=replaced leg_ended:leg=3,side=caller \
+		leg_ended:leg=2,side=caller,cause=normal ended:side=caller,cause=normal || return 1
+	capture_stop "$fields" || return 1
+	flow_rtp "$fields" "$AGENT1_IP:$AGENT1_MP" "$min" || return 1
+	flow_rtp "$fields" "$CARRIER_IP:$NEWCOMER_MP" "$min" || return 1
+	cdr "$n" disconnect_side=caller cause=normal legs.0.cause=replaced legs.2.direction=inbound legs.2.trunk=carrier \
+		'legs.2.media.rtp_packets>='$min 'legs.2.media.sent>='$min 'legs.1.media.sent>='$min || return 1
+	flow_end $((2 * min))
+}
+
+# A baresip caller in a three-leg conversation: answered by voxgate, bridged to a silent
+# SIPp agent, then to a baresip callee dialled by the API (agent's leg hung up). Each
+# baresip's recording carries the other's tone.
+test_flow_baresip_three_legs() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=7108 id dir=$OUT/flow_baresip pid i rec out wav callee
+	callee="sip:3001@127.0.0.1:$BARESIP_CALLEE_PORT"
+	flow_begin flow_baresip "$FLOW_BARESIP_PORT" || return 1
+	mkdir -p "$dir"
+	python3 "$HERE/calltool.py" wav "$dir/caller-440.wav" --hz 440 --seconds 9 &&
+		python3 "$HERE/calltool.py" wav "$dir/callee-1000.wav" --hz 1000 --seconds 9 ||
+		{ REASON="could not write the tone WAV files"; return 1; }
+	baresip_config "$dir/callee" "$BARESIP_CALLEE_PORT" $((CALLEE_MP + 200)) "$dir/callee-1000.wav"
+	baresip_config "$dir/caller" "$BARESIP_CALLER_PORT" $((CALLER_MP + 200)) "$dir/caller-440.wav" stdio
+	echo "<$callee;transport=udp>;regint=0;answermode=auto;audio_codecs=pcma" >"$dir/callee/accounts"
+	echo "<sip:caller@127.0.0.1:$BARESIP_CALLER_PORT;transport=udp>;regint=0;audio_codecs=pcma" >"$dir/caller/accounts"
+	# The first agent answers and stays silent (no echo): the caller hears only the callee's tone.
+	agent_start flow_baresip_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent.xml "${FLOW_LIMITS[@]}" || return 1
+	timeout 30 baresip -f "$dir/callee" </dev/null >"$OUT/flow_baresip_callee.log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for i in $(seq 1 50); do udp_bound 127.0.0.1 "$BARESIP_CALLEE_PORT" && break; sleep 0.1; done
+	udp_bound 127.0.0.1 "$BARESIP_CALLEE_PORT" || { REASON="the baresip callee is not listening on 127.0.0.1:$BARESIP_CALLEE_PORT"; EXTRA_FILE=$OUT/flow_baresip_callee.log; return 1; }
+	# The caller dials 7108, talks 8 s, hangs up and quits.
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$SIP_PORT"
+		sleep 8
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 25 baresip -f "$dir/caller" >"$OUT/flow_baresip_caller.log" 2>&1 &
+	BG_PIDS+=("$!")
+	local caller_pid=$!
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"connect": 1' "$(agent_uri agent1 "$AGENT1_IP")")" || return 1
+	flow_event "$id" bridged >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" \
+		"{\"destinations\": [{\"uri\": \"$callee\", \"trunk\": \"loopback\"}]}" || return 1
+	flow_event "$id" leg_answered leg=3 >/dev/null || return 1
+	api POST "/v1/conversations/$id/bridge" '{"a": 1, "b": 3}' || return 1
+	flow_event "$id" bridged a=1 b=3 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/2" || return 1
+	flow_event "$id" leg_ended leg=2 side=control >/dev/null || return 1
+	agent_done flow_baresip_agent || return 1
+	# The caller hangs up; the API hangs up the callee.
+	flow_event "$id" leg_ended leg=1 side=caller --wait 15 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/3" || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	wait "$caller_pid"
+	EXTRA_FILE=$OUT/flow_baresip_caller.log
+	grep -q 'Call established' "$EXTRA_FILE" || { REASON="the baresip caller's call was not established"; return 1; }
+	grep -q 'terminated (duration' "$EXTRA_FILE" || { REASON="the baresip caller's call did not end"; return 1; }
+	EXTRA_FILE=$OUT/flow_baresip_callee.log
+	for i in $(seq 1 30); do grep -q 'terminated (duration' "$EXTRA_FILE" && break; sleep 0.1; done
+	grep -q 'Call established' "$EXTRA_FILE" || { REASON="the baresip callee did not answer"; return 1; }
+	grep -q 'terminated (duration' "$EXTRA_FILE" || { REASON="the baresip callee's call did not end (no BYE?)"; return 1; }
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	flow_sequence "$id" conversation_started leg_answered:leg=1 leg_answered:leg=2 leg_answered:leg=3 \
+		bridged:a=1,b=3 leg_ended:leg=2,side=control leg_ended:leg=1,side=caller leg_ended:leg=3,side=control ended || return 1
+	# About 5 s of 20 ms packets each way between the caller and the callee.
+	cdr "$n" 'legs.0.media.rtp_packets>=150' 'legs.0.media.sent>=150' \
+		'legs.2.media.rtp_packets>=150' 'legs.2.media.sent>=150' || return 1
+	for rec in "callee 440 1000" "caller 1000 440"; do
+		set -- $rec
+		wav=$(ls "$dir/$1"/rec/*-dec.wav 2>/dev/null | head -n 1)
+		[ -n "$wav" ] || { REASON="no recording of the $1's received audio in $dir/$1/rec"; return 1; }
+		out=$(python3 "$HERE/calltool.py" tone "$wav" --hz "$2" --not-hz "$3" 2>&1) || { REASON="$1 heard: $out"; return 1; }
+	done
+	flow_end 300
+}
+
 # Always last: graceful stop.
 test_sigterm_graceful_stop() {
 	vox_alive || { REASON="voxgate was not running any more"; return 1; }
@@ -1314,6 +2063,7 @@ TESTS=(
 	test_transport_not_allowed
 	test_call_failover_udp
 	test_call_rtp_relay
+	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_call_latin1_caller
 	test_call_callee_hangs_up
@@ -1327,7 +2077,19 @@ TESTS=(
 	test_call_tcp_carrier
 	test_call_topology_hidden
 	test_call_baresip
+	test_call_baresip_tls
+	test_flow_answer_dial_bridge
+	test_flow_click_to_dial
+	test_flow_parallel_one_answers
+	test_flow_parallel_two_answer
+	test_flow_consult
+	test_flow_blind_transfer
+	test_flow_replaces
+	test_flow_baresip_three_legs
 	test_call_session_timer_refresh
+	test_api_unauthorized
+	test_api_no_client_480
+	test_api_events_stream
 )
 
 # ------------------------------------------------------------------------------------------
@@ -1345,15 +2107,15 @@ record() { # record NAME PASS|FAIL SECONDS LOG_MARK
 	say "${RED}FAIL${OFF} $name (${secs}s): ${REASON:-no reason given}"
 	if [ -f "$LOG" ]; then
 		say "  --- voxgate.log (lines written during the test, last 20) ---"
-		tail -n +"$((mark + 1))" "$LOG" | tail -n 20 | sed 's/^/  | /'
+		tail -n +"$((mark + 1))" "$LOG" | tail -n 20 | sed -e 's/^/  | /' -e '$a\'
 	fi
 	if [ -n "$SIPP_ERR" ] && [ -s "$SIPP_ERR" ]; then
 		say "  --- ${SIPP_ERR#"$HERE"/} (last 15 lines) ---"
-		tail -n 15 "$SIPP_ERR" | sed 's/^/  | /'
+		tail -n 15 "$SIPP_ERR" | sed -e 's/^/  | /' -e '$a\'
 	fi
 	if [ -n "$EXTRA_FILE" ] && [ -s "$EXTRA_FILE" ]; then
 		say "  --- ${EXTRA_FILE#"$HERE"/} (last 10 lines) ---"
-		tail -n 10 "$EXTRA_FILE" | sed 's/^/  | /'
+		tail -n 10 "$EXTRA_FILE" | sed -e 's/^/  | /' -e '$a\'
 	fi
 }
 
@@ -1368,8 +2130,23 @@ run_test() {
 		record "$t" PASS $((SECONDS - t0)) "$mark"
 	else
 		record "$t" FAIL $((SECONDS - t0)) "$mark"
+		hang_up_leftovers
 	fi
 	kill_bg
+}
+
+# hang_up_leftovers: after a failed test, the operator's hang-up (DELETE through the API) of
+# every conversation still listed, while the test's parties are still there to answer the
+# BYEs, so that the tests after it start from nothing.
+hang_up_leftovers() {
+	local ids id
+	ids=$(curl -fsS --max-time 3 "http://$ADMIN/calls" 2>/dev/null |
+		python3 -c 'import json, sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))' 2>/dev/null) || return 0
+	[ -n "$ids" ] || return 0
+	for id in $ids; do
+		curl -s -o /dev/null --max-time 3 -X DELETE -H "Authorization: Bearer $API_TOKEN" "http://$API/v1/conversations/$id"
+	done
+	say "  (hung up the conversations it left: $ids)"
 }
 
 selected() { # selected NAME PATTERNS...: no patterns, or NAME contains one of them
@@ -1393,6 +2170,7 @@ main() {
 		say "0 passed, 1 failed"
 		exit 1
 	fi
+	API_TOKEN_SHA=$("$BIN" hash-token "$API_TOKEN") || die "$BIN hash-token failed"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxgate-sipp.XXXXXX") || die "mktemp failed"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM

@@ -12,8 +12,8 @@ use crate::raw::{List, RawConfig, RawListener, S};
 use crate::schema;
 
 /// The rule quoted when two sockets would take the same port.
-const ONE_SOCKET_PER_PORT: &str = "one socket per protocol, address and port \
-     (tcp, tls and the admin HTTP share TCP ports; 0.0.0.0 and [::] take the port on every address)";
+pub(super) const ONE_SOCKET_PER_PORT: &str = "one socket per protocol, address and port \
+     (tcp, tls, the admin and the API HTTP listeners share TCP ports; 0.0.0.0 and [::] take the port on every address)";
 
 /// A checked listener and where it came from, for the collision checks.
 pub(super) struct CheckedListener {
@@ -248,20 +248,32 @@ impl Validator<'_> {
         let Some(listen) = raw.admin.as_ref().and_then(|a| a.get_ref().listen.as_ref()) else {
             return;
         };
+        self.tcp_collision(listen.span(), "admin.listen", admin.listen, listeners);
+    }
+
+    /// Reports `address` (an HTTP listener's, written at `span` under `key`) when it would
+    /// take the TCP port of a tcp or tls listener.
+    pub(super) fn tcp_collision(
+        &mut self,
+        span: Range<usize>,
+        key: &str,
+        address: SocketAddr,
+        listeners: &[CheckedListener],
+    ) {
         let first = listeners.iter().find(|l| {
             l.address_span.is_some()
                 && l.listener.transport.is_stream()
-                && sockets_collide(l.listener.address, admin.listen)
+                && sockets_collide(l.listener.address, address)
         });
         if let Some(first) = first {
             let first_line = first.address_span.as_ref().map_or(0, |s| self.line(s));
             let kind = ConfigErrorKind::Duplicate {
-                found: format!("tcp {}", admin.listen),
+                found: format!("tcp {address}"),
                 first_key: format!("listener[{}].address", first.index),
                 first_line,
                 rule: ONE_SOCKET_PER_PORT,
             };
-            self.push(listen.span(), "admin.listen", kind);
+            self.push(span, key, kind);
         }
     }
 }

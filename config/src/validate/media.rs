@@ -43,21 +43,29 @@ impl Validator<'_> {
             .require(&raw.name, &span, &key("name"))
             .and_then(|n| self.name(n, &key("name")))
             .unwrap_or_default();
-        let mut addresses = Vec::new();
-        if let Some(list) = self.require(&raw.addresses, &span, &key("addresses")) {
-            let mut seen = Vec::new();
-            for (j, a) in self.non_empty(list, &key("addresses")).iter().enumerate() {
-                let k = format!("media_region[{i}].addresses[{j}]");
-                match a.get_ref().parse::<IpAddr>() {
-                    Ok(addr) => {
-                        addresses.push(addr);
-                        seen.push((addr.to_string(), k, a.span()));
-                    }
-                    Err(_) => self.bad_value(a.span(), &k, schema::IP_ADDR),
-                }
-            }
-            self.unique(&seen, "each address once per region");
-        }
+        let addresses = self
+            .require(&raw.addresses, &span, &key("addresses"))
+            .map(|list| {
+                let list = self.non_empty(list, &key("addresses"));
+                self.region_addresses(list, &key("addresses"))
+            })
+            .unwrap_or_default();
+        let advertise = raw
+            .advertise
+            .as_ref()
+            .map(|list| self.region_addresses(list.get_ref(), &key("advertise")))
+            .unwrap_or_default();
+        // Families of every address that parses, refused or not: one mistake, one error.
+        let families: Vec<bool> = raw
+            .addresses
+            .iter()
+            .flat_map(|l| l.get_ref())
+            .filter_map(|a| a.get_ref().trim().parse::<IpAddr>().ok())
+            .map(|a| a.is_ipv4())
+            .collect();
+        self.region_advertise(&families, &advertise, &key("advertise"));
+        let addresses = addresses.into_iter().map(|(a, _)| a).collect();
+        let advertise = advertise.into_iter().map(|(a, _)| a).collect();
         let port_min = self
             .require(&raw.port_min, &span, &key("port_min"))
             .and_then(|p| {
@@ -97,14 +105,75 @@ impl Validator<'_> {
             region: MediaRegion {
                 name,
                 addresses,
+                advertise,
                 port_min: port_min.map_or(0, |(p, _)| p),
                 port_max: port_max.unwrap_or(0),
             },
         }
     }
 
-    /// Two regions that bind the same address (or one binds the unspecified address of
-    /// that family) cannot hand out the same ports.
+    /// Addresses of a region's `addresses` or `advertise` list: each a unicast
+    /// IP address (no wildcard, no multicast), at most one per family (a family's media goes
+    /// out of one address).
+    fn region_addresses(&mut self, list: &[S<String>], key: &str) -> Vec<(IpAddr, Range<usize>)> {
+        let advertised = key.ends_with("advertise");
+        let mut out: Vec<(IpAddr, Range<usize>)> = Vec::new();
+        for (j, a) in list.iter().enumerate() {
+            let k = format!("{key}[{j}]");
+            let Ok(addr) = a.get_ref().trim().parse::<IpAddr>() else {
+                self.bad_value(a.span(), &k, schema::IP_ADDR);
+                continue;
+            };
+            if addr.is_multicast() || addr.is_unspecified() {
+                // A socket on a wildcard sends from whatever address the kernel picks, so
+                // a multi-homed host's media would leave from an address no SDP named.
+                self.bad_value(
+                    a.span(),
+                    &k,
+                    if advertised {
+                        "a unicast address peers can reach (not 0.0.0.0, :: or multicast)"
+                    } else {
+                        "a unicast address of this host (not 0.0.0.0, :: or multicast: bind \
+                         the private address and put the public one in advertise)"
+                    },
+                );
+                continue;
+            }
+            if out.iter().any(|(o, _)| o.is_ipv4() == addr.is_ipv4()) {
+                let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.bad_value(
+                    a.span(),
+                    &k,
+                    format!("at most one IPv4 and one IPv6 address; this is a second {family} one"),
+                );
+                continue;
+            }
+            out.push((addr, a.span()));
+        }
+        out
+    }
+
+    /// Every advertised address has a bound one of its family (`families`:
+    /// is_ipv4 of each bound address).
+    fn region_advertise(
+        &mut self,
+        families: &[bool],
+        advertise: &[(IpAddr, Range<usize>)],
+        key: &str,
+    ) {
+        for (j, (adv, span)) in advertise.iter().enumerate() {
+            if !families.contains(&adv.is_ipv4()) {
+                let family = if adv.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.bad_value(
+                    span.clone(),
+                    &format!("{key}[{j}]"),
+                    format!("an address of a family in addresses (there is no {family} one to advertise it for)"),
+                );
+            }
+        }
+    }
+
+    /// Two regions that bind the same address cannot hand out the same ports.
     fn port_range_overlaps(&mut self, regions: &[CheckedRegion]) {
         for (j, later) in regions.iter().enumerate() {
             let Some(span) = &later.range else {
@@ -119,13 +188,7 @@ impl Validator<'_> {
                 if a.port_min > b.port_max || b.port_min > a.port_max {
                     continue;
                 }
-                let shared = b.addresses.iter().find(|x| {
-                    a.addresses.iter().any(|y| {
-                        x == &y
-                            || (x.is_ipv4() == y.is_ipv4()
-                                && (x.is_unspecified() || y.is_unspecified()))
-                    })
-                });
+                let shared = b.addresses.iter().find(|x| a.addresses.contains(x));
                 if let Some(address) = shared {
                     let kind = ConfigErrorKind::PortRangeOverlap {
                         address: *address,

@@ -4,6 +4,7 @@
 //! placeholder), so that the later cross-section checks still run and the user sees every
 //! problem in one go; a `Config` is only returned when no error was found.
 
+mod api;
 mod calls;
 mod listeners;
 mod media;
@@ -37,6 +38,7 @@ pub(crate) fn validate(
         source,
         base_dir,
         errors: Vec::new(),
+        api_configured: raw.api.is_some(),
     };
     let node = v.node(&raw);
     let admin = v.admin(&raw);
@@ -44,6 +46,7 @@ pub(crate) fn validate(
     let (timers, limits) = v.sip(raw.sip.as_ref().map(|s| s.get_ref()));
     let listeners = v.listeners(&raw.listener);
     v.admin_collisions(&raw, &admin, &listeners);
+    let api = v.api(&raw, &admin, &listeners);
     let regions = v.media_regions(&raw.media_region);
     let region_names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
     if let Some(region) = raw.node.as_ref().and_then(|n| n.get_ref().region.as_ref()) {
@@ -71,6 +74,7 @@ pub(crate) fn validate(
         routes,
         calls,
         cdr,
+        api,
     })
 }
 
@@ -79,6 +83,8 @@ pub(crate) struct Validator<'a> {
     source: &'a Source<'a>,
     base_dir: &'a Path,
     errors: Vec<ConfigError>,
+    /// Whether the file has an `[api]` section (`control = "api"` needs one).
+    api_configured: bool,
 }
 
 impl Validator<'_> {

@@ -6,7 +6,7 @@ use regex::RegexBuilder;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{Destination, ListenerTransport, Route, TrunkName, UserMatch};
+use crate::model::{Control, Destination, ListenerTransport, Route, TrunkName, UserMatch};
 use crate::raw::{List, RawDestination, RawRoute, RawUserMatch, S};
 use crate::schema;
 
@@ -43,8 +43,14 @@ impl Validator<'_> {
             .require(&raw.match_user, &span, &key("match_user"))
             .and_then(|m| self.user_match(m, &key("match_user")))
             .unwrap_or(UserMatch::Prefix(String::new()));
+        let control = self.control(raw.control.as_ref(), &key("control"));
+        // An API-controlled route may leave its calls entirely to the API.
+        let destinations_given = match control {
+            Control::Api => raw.destinations.as_ref(),
+            Control::Static => self.require(&raw.destinations, &span, &key("destinations")),
+        };
         let mut destinations = Vec::new();
-        if let Some(list) = self.require(&raw.destinations, &span, &key("destinations")) {
+        if let Some(list) = destinations_given {
             for (j, d) in self
                 .non_empty(list, &key("destinations"))
                 .iter()
@@ -73,6 +79,7 @@ impl Validator<'_> {
             follow_redirects,
             parallel,
             ring_timeout,
+            control,
         }
     }
 

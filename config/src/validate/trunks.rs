@@ -169,6 +169,7 @@ impl Validator<'_> {
                 out
             }
         };
+        let control = self.control(raw.control.as_ref(), &key("control"));
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -180,6 +181,7 @@ impl Validator<'_> {
             max_cps,
             numbering,
             codecs,
+            control,
         }
     }
 

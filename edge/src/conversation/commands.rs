@@ -25,13 +25,19 @@ impl<M: MediaControl> Conversation<M> {
         let result = match cmd {
             Command::Reject { status, reason } => self.reject_command(now, status, reason),
             Command::Answer { leg, early } => self.answer_inbound(now, leg, early),
-            Command::Dial(dial) => self.dial_command(now, dial, None).map(|_| ()),
+            Command::Dial(dial) => {
+                let id = self.take_dial_id();
+                self.dial_command(now, id, dial, None).map(|_| ())
+            }
             Command::Bridge { a, b } => self.bridge_command(now, a, b),
             Command::Unbridge { leg } => self.unbridge_command(leg),
             Command::Hold { leg } => self.hold_command(now, leg),
             Command::Resume { leg } => self.resume_command(now, leg),
             Command::Hangup { leg, status } => self.hangup_command(now, leg, status),
-            Command::AcceptTransfer { leg, dial } => self.accept_transfer(now, leg, dial),
+            Command::AcceptTransfer { leg, dial } => {
+                let id = self.take_dial_id();
+                self.accept_transfer(now, leg, id, dial)
+            }
             Command::RefuseTransfer { leg } => self.refuse_transfer(leg),
         };
         if let Err(error) = result {

@@ -20,6 +20,7 @@ impl<M: MediaControl> Conversation<M> {
     pub(crate) fn dial_command(
         &mut self,
         now: Instant,
+        id: DialId,
         dial: crate::control_plane::Dial,
         notify: Option<LegId>,
     ) -> Result<DialId, CommandError> {
@@ -49,7 +50,6 @@ impl<M: MediaControl> Conversation<M> {
                 }
             }
         }
-        let id = DialId(u32::try_from(self.dials.len() + 1).unwrap_or(u32::MAX));
         if link
             && let Some(i) = dial
                 .connect
@@ -188,11 +188,12 @@ impl<M: MediaControl> Conversation<M> {
         dest: Destination,
     ) -> Result<LegId, LegFailure> {
         let target = Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?;
+        // Our From and Contact are `sips:` for a `sips:` destination (§8.1.1.8).
         let local = self
             .ctx
             .locals
             .get(dest.transport)
-            .cloned()
+            .map(|l| l.for_uac(&dest.uri))
             .ok_or(LegFailure::BadDestination)?;
         let trunk = dest.trunk.as_ref().and_then(|t| self.ctx.config.trunk(t));
         if dest.trunk.is_some() && trunk.is_none() {
@@ -537,9 +538,36 @@ impl<M: MediaControl> Conversation<M> {
     }
 }
 
-/// `;transport=tcp` belongs in Contact, not in From.
+/// A `sip:`/`sips:` URI cut at its host: (`scheme:user@`, `host[:port]`,
+/// `;params?headers`). The user part may hold `;` (RFC 3261 §25.1
+/// user-unreserved: `sip:+4420;npdi@host`), so parameters are looked for
+/// only after the user part's `@`.
+fn split_uri(uri: &str) -> Option<(&str, &str, &str)> {
+    let scheme = if uri.starts_with("sips:") {
+        5
+    } else if uri.starts_with("sip:") {
+        4
+    } else {
+        return None;
+    };
+    let rest = &uri[scheme..];
+    // Headers (after `?`) may hold an unescaped `@`: only an `@` before them ends a user part.
+    let host_start = match rest.find('@') {
+        Some(at) if rest.find('?').is_none_or(|q| at < q) => scheme + at + 1,
+        _ => scheme,
+    };
+    let after = &uri[host_start..];
+    let end = host_start + after.find([';', '?']).unwrap_or(after.len());
+    Some((&uri[..host_start], &uri[host_start..end], &uri[end..]))
+}
+
+/// `;transport=tcp` belongs in Contact, not in From: the URI without its
+/// parameters and headers (the user part kept whole).
 fn strip_transport(uri: &str) -> &str {
-    uri.split(';').next().unwrap_or(uri)
+    match split_uri(uri) {
+        Some((user, host, _)) => &uri[..user.len() + host.len()],
+        None => uri.split(';').next().unwrap_or(uri),
+    }
 }
 
 /// Where a destination URI points.
@@ -552,11 +580,7 @@ impl Target {
     /// `sip:user@host:port;params` with an IP host (names are not resolved
     /// yet: such a destination fails as BadDestination).
     pub(crate) fn parse(uri: &str, transport: TransportKind) -> Option<Target> {
-        let rest = uri
-            .strip_prefix("sip:")
-            .or_else(|| uri.strip_prefix("sips:"))?;
-        let rest = rest.split([';', '?']).next()?;
-        let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let (_, hostport, _) = split_uri(uri)?;
         let default_port = if transport == TransportKind::Tls {
             5061
         } else {
@@ -584,5 +608,62 @@ impl Target {
             host,
             addr: std::net::SocketAddr::new(ip, port),
         })
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::*;
+
+    #[test]
+    fn a_user_part_with_parameters_is_kept_whole() {
+        let uri = "sip:+442071234567;npdi;rn=+4420@192.0.2.1:5070;transport=tcp";
+        assert_eq!(
+            split_uri(uri),
+            Some((
+                "sip:+442071234567;npdi;rn=+4420@",
+                "192.0.2.1:5070",
+                ";transport=tcp"
+            ))
+        );
+        assert_eq!(
+            strip_transport(uri),
+            "sip:+442071234567;npdi;rn=+4420@192.0.2.1:5070"
+        );
+        let t = Target::parse(uri, TransportKind::Tcp).map(|t| t.addr.to_string());
+        assert_eq!(t.as_deref(), Some("192.0.2.1:5070"));
+    }
+
+    #[test]
+    fn hosts_ports_and_headers() {
+        assert_eq!(
+            split_uri("sips:[2001:db8::1]:5061;lr"),
+            Some(("sips:", "[2001:db8::1]:5061", ";lr"))
+        );
+        // An @ in the headers is not a user part's end.
+        assert_eq!(
+            split_uri("sip:192.0.2.1?Replaces=a%3Bto-tag%3Db@x"),
+            Some(("sip:", "192.0.2.1", "?Replaces=a%3Bto-tag%3Db@x"))
+        );
+        assert_eq!(split_uri("tel:+4420"), None);
+        let addr = |u: &str, t| Target::parse(u, t).map(|t| t.addr.to_string());
+        assert_eq!(
+            addr("sip:bob@192.0.2.1", TransportKind::Udp).as_deref(),
+            Some("192.0.2.1:5060")
+        );
+        assert_eq!(
+            addr("sips:bob@192.0.2.1", TransportKind::Tls).as_deref(),
+            Some("192.0.2.1:5061")
+        );
+        assert_eq!(
+            addr("sip:[::1]:5080;transport=tcp", TransportKind::Tcp).as_deref(),
+            Some("[::1]:5080")
+        );
+        assert_eq!(
+            addr("sip:carrier.example", TransportKind::Udp),
+            None,
+            "names are not resolved yet"
+        );
+        assert_eq!(addr("sip:bob@192.0.2.1:x", TransportKind::Udp), None);
     }
 }

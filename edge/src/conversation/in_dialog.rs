@@ -384,10 +384,8 @@ impl<M: MediaControl> Conversation<M> {
                 .as_ref()
                 .is_some_and(|d| Some(d.remote_tag.as_str()) == to_tag.as_deref())
         {
-            if let Some((seq, ack)) = &l.sig.last_ack
-                && *seq == cseq.seq
-            {
-                let to = l.sig.peer;
+            if let Some(ack) = l.sig.acks.get(cseq.seq) {
+                let to = l.sig.in_dialog_peer();
                 let bytes = ack.clone();
                 self.push(Action::Transmit { to, bytes });
             }
@@ -443,7 +441,7 @@ impl<M: MediaControl> Conversation<M> {
         let Ok(request) = builder.build_message() else {
             return;
         };
-        let to = state.peer;
+        let to = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
         let tx = TxId::next();
         if method == Method::Invite {

@@ -119,13 +119,18 @@ impl<M: MediaControl> Conversation<M> {
         from: Peer,
         trunk: TrunkName,
     ) -> Result<LegId, (LegId, Refusal)> {
-        let local = self.ctx.locals.get(from.transport).cloned().unwrap_or(
-            voxgate_sip::dialog::LocalAddr {
-                // We received it on a transport we listen on, so this is not used.
-                transport: from.transport,
-                addr: from.addr,
-            },
-        );
+        let local = self
+            .ctx
+            .locals
+            .get(from.transport)
+            .cloned()
+            // We received it on a transport we listen on, so this is not used.
+            .unwrap_or(voxgate_sip::dialog::LocalAddr::new(
+                from.transport,
+                from.addr,
+            ))
+            // `sips:` only when the INVITE asks for it (RFC 3261 §12.1.1).
+            .for_uas(&invite);
         let tag = ids::new_tag();
         let mut sig = Signalling::new(from, None, local);
         sig.allows_update = allows(&invite, "UPDATE");

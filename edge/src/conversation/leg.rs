@@ -44,8 +44,10 @@ pub(crate) struct Signalling {
     /// of our own re-offers).
     pub last_sdp: Option<Bytes>,
     pub pending_ok: Option<PendingOk>,
-    /// Our ACK for this leg's 2xx, with the INVITE's CSeq: re-sent when the 2xx is.
-    pub last_ack: Option<(u32, Bytes)>,
+    /// Our latest ACKs on this leg, by their INVITE's CSeq: re-sent when
+    /// that 2xx is. Several, because a 2xx can be repeated (our ACK lost)
+    /// after a later re-INVITE completed; a peer repeats for 64*T1 at most.
+    pub acks: Acks,
     pub timer: Option<SessionTimer>,
     /// The peer accepts UPDATE (its Allow), so refreshes can use it.
     pub allows_update: bool,
@@ -60,6 +62,32 @@ pub(crate) struct Signalling {
 }
 
 impl Signalling {
+    /// Where requests within the dialog (and ACKs of 2xx) go.
+    ///
+    /// On a connection the peer opened (TCP, TLS): that connection while it
+    /// is open (found by its id), and should it have closed, a new one to the
+    /// dialog's next hop, its first route or remote target (RFC 3261
+    /// §12.2.1.1, §18.1.1): the source port of a closed client connection
+    /// reaches nothing. Otherwise the peer's address: over UDP that is
+    /// symmetric signalling (RFC 3581, a NATed peer's Contact may be
+    /// private), and on an outbound leg it is where we dialled.
+    pub(crate) fn in_dialog_peer(&self) -> Peer {
+        if self.peer.conn.is_none() || self.peer.transport == TransportKind::Udp {
+            return self.peer;
+        }
+        let hop = self
+            .dialog
+            .as_ref()
+            .and_then(|d| super::dial::Target::parse(d.next_hop(), self.peer.transport));
+        match hop {
+            Some(t) => Peer {
+                addr: t.addr,
+                ..self.peer
+            },
+            None => self.peer,
+        }
+    }
+
     pub(crate) fn new(peer: Peer, tls_name: Option<String>, local: LocalAddr) -> Signalling {
         Signalling {
             peer,
@@ -69,7 +97,7 @@ impl Signalling {
             origin: OriginState::new(),
             last_sdp: None,
             pending_ok: None,
-            last_ack: None,
+            acks: Acks::default(),
             timer: None,
             allows_update: false,
             held: false,
@@ -389,5 +417,29 @@ impl SentInvites {
             .iter()
             .find(|(_, s)| s.invite.call_id().ok() == Some(call_id))
             .map(|(t, s)| (*t, s))
+    }
+}
+
+/// Our latest ACKs on a leg, by CSeq.
+#[derive(Debug, Default)]
+pub(crate) struct Acks(Vec<(u32, Bytes)>);
+
+impl Acks {
+    /// ACKs kept: more re-INVITEs than this within one 64*T1 while an ACK
+    /// is lost are not worth the memory.
+    const KEPT: usize = 4;
+
+    /// Our ACK for the 2xx to the INVITE with CSeq `seq`.
+    pub(crate) fn insert(&mut self, seq: u32, bytes: Bytes) {
+        self.0.retain(|(s, _)| *s != seq);
+        if self.0.len() == Self::KEPT {
+            self.0.remove(0);
+        }
+        self.0.push((seq, bytes));
+    }
+
+    /// The ACK for CSeq `seq`, if we sent one.
+    pub(crate) fn get(&self, seq: u32) -> Option<&Bytes> {
+        self.0.iter().find(|(s, _)| *s == seq).map(|(_, b)| b)
     }
 }

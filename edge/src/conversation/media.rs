@@ -10,9 +10,7 @@ use voxgate_media::MediaError;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
 
-/// An endpoint of a conversation's media; never reused within it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EndpointId(pub u32);
+pub use voxgate_media::EndpointId;
 
 /// What a new endpoint needs.
 #[derive(Clone, Debug)]

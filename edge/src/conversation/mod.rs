@@ -235,6 +235,13 @@ pub(crate) struct Relay {
     pub hold: Option<bool>,
     /// The other leg's `last_sdp` before the offer, for when it is refused.
     pub prior_sdp: Option<Bytes>,
+    /// A relayed INVITE, where it went and its TLS name: to CANCEL it.
+    pub invite_out: Option<(Message, Peer, Option<String>)>,
+    /// A provisional came back (a CANCEL may be sent, §9.1).
+    pub provisional: bool,
+    /// The conversation ended first: the incoming request was answered 487
+    /// and the relayed one CANCELled; a late 2xx is only ACKed.
+    pub abandoned: bool,
 }
 
 /// A request we originated ourselves.
@@ -325,6 +332,8 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) phase: Phase,
     pub(crate) legs: Vec<Leg>,
     pub(crate) dials: Vec<DialState>,
+    /// Dial ids handed out so far.
+    pub(crate) dial_ids: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -343,6 +352,10 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) idle_deadline: Option<Instant>,
     /// The media inactivity timer's next check (armed while media is expected).
     pub(crate) media_check: Option<Instant>,
+    /// State of the conversation's own random choices (SplitMix64): from
+    /// the thread's RNG, or from [`Conversation::seed`] so that a
+    /// simulation replays exactly.
+    pub(crate) random: u64,
 }
 
 /// How long an originated conversation waits for its first dial.
@@ -360,6 +373,7 @@ impl<M: MediaControl> Conversation<M> {
             phase: Phase::Active,
             legs: Vec::new(),
             dials: Vec::new(),
+            dial_ids: 0,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -377,7 +391,24 @@ impl<M: MediaControl> Conversation<M> {
             control_gone: false,
             idle_deadline: None,
             media_check: None,
+            random: rand::random(),
         }
+    }
+
+    /// Seeds the conversation's random choices (the wait before a re-INVITE
+    /// refused with 491 is retried): a seeded simulation then replays exactly.
+    pub fn seed(&mut self, seed: u64) {
+        self.random = seed;
+    }
+
+    /// A random number below `n` (SplitMix64: one u64 of state, enough for
+    /// timer jitter, which needs no cryptographic quality).
+    pub(crate) fn random_below(&mut self, n: u64) -> u64 {
+        self.random = self.random.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.random;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
     }
 
     /// A conversation that no INVITE started: it waits for a dial.
@@ -538,11 +569,19 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     pub(crate) fn dial(&self, id: DialId) -> Option<&DialState> {
-        self.dials.get((id.0 as usize).wrapping_sub(1))
+        // A few dials per conversation, and refused ones have no state: a scan.
+        self.dials.iter().find(|d| d.id == id)
     }
 
     pub(crate) fn dial_mut(&mut self, id: DialId) -> Option<&mut DialState> {
-        self.dials.get_mut((id.0 as usize).wrapping_sub(1))
+        self.dials.iter_mut().find(|d| d.id == id)
+    }
+
+    /// The id of the next dial: every `Dial` and `AcceptTransfer` takes one,
+    /// refused or not, so a control plane can count them.
+    pub(crate) fn take_dial_id(&mut self) -> DialId {
+        self.dial_ids += 1;
+        DialId(self.dial_ids)
     }
 
     /// The media region of a trunk, or the node's.
@@ -590,6 +629,8 @@ impl<M: MediaControl> Conversation<M> {
         self.outcome = Some(outcome);
         self.timeline.end = Some(now);
         self.phase = Phase::Ending;
+        self.terminate_transfers();
+        self.abandon_relays();
         self.idle_deadline = None;
         self.media_check = None;
         // Nothing relays any more: the ports go back now, not when the last
@@ -597,6 +638,54 @@ impl<M: MediaControl> Conversation<M> {
         self.close_media();
         // The last transactions get 64*T1 at most to settle.
         self.ending_deadline = Some(now + self.ctx.timers.t1 * 64);
+    }
+
+    /// The conversation is over: a request relayed from one leg to another
+    /// will not be answered through it any more. The requester gets 487
+    /// (§15.1.2) and a relayed INVITE that rang is CANCELled (§9.1); one
+    /// still without a provisional ends by Timer B. Otherwise both
+    /// transactions would wait for ever: neither has a timer in Proceeding.
+    fn abandon_relays(&mut self) {
+        let mut pending: Vec<TxId> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| !r.abandoned)
+            .map(|(tx, _)| *tx)
+            .collect();
+        pending.sort_unstable();
+        for out_tx in pending {
+            let Some(relay) = self.relays.get_mut(&out_tx) else {
+                continue;
+            };
+            relay.abandoned = true;
+            let (tx_in, request_in, from) = (relay.tx_in, relay.request_in.clone(), relay.from);
+            let cancel = relay.provisional.then(|| relay.invite_out.take()).flatten();
+            self.respond_to(tx_in, &request_in, 487, Some(from));
+            if let Some(invite_out) = cancel {
+                self.cancel_relayed(invite_out);
+            }
+        }
+    }
+
+    /// CANCELs a relayed INVITE (after its first provisional, §9.1).
+    pub(crate) fn cancel_relayed(
+        &mut self,
+        (invite, to, tls_name): (Message, Peer, Option<String>),
+    ) {
+        let Ok(bytes) = voxgate_sip::message::cancel_for(&invite) else {
+            return;
+        };
+        let Ok(request) = Message::parse(bytes, &voxgate_sip::message::Limits::default()) else {
+            return;
+        };
+        let tx = TxId::next();
+        self.own.insert(tx, Own::Cancel);
+        self.push(Action::Send {
+            tx,
+            request,
+            to,
+            tls_name,
+        });
     }
 
     /// Closes every endpoint, keeping each leg's counters for the record.
@@ -629,7 +718,8 @@ impl<M: MediaControl> Conversation<M> {
             .values()
             .any(|o| matches!(o, Own::Bye | Own::Cancel));
         let bye_owed = self.legs.iter().any(|l| l.sig.bye_deferred);
-        if !cancel_pending && !own_pending && !bye_owed {
+        let ok_unacked = self.legs.iter().any(|l| l.sig.pending_ok.is_some());
+        if !cancel_pending && !own_pending && !bye_owed && !ok_unacked {
             self.finish();
         }
     }

@@ -18,6 +18,15 @@ impl<M: MediaControl> Conversation<M> {
         if self.phase != Phase::Active {
             return;
         }
+        // A 491 wait that is over is over, even when the leg cannot offer
+        // yet (our 2xx awaits its ACK, say): the input that frees it
+        // reconciles again. Left armed, the past deadline would make
+        // `poll_timeout` wake the actor at once, again and again.
+        for l in &mut self.legs {
+            if l.reoffer_at.is_some_and(|t| t <= now) {
+                l.reoffer_at = None;
+            }
+        }
         let due: Vec<LegId> = self
             .legs
             .iter()
@@ -27,7 +36,7 @@ impl<M: MediaControl> Conversation<M> {
                     && !l.sig.offering
                     && l.sig.pending_ok.is_none()
                     && l.sig.dialog.is_some()
-                    && l.reoffer_at.is_none_or(|t| t <= now)
+                    && l.reoffer_at.is_none()
                     && (l.want.hold != l.held_by_us || l.want.codec.is_some())
             })
             .map(|l| l.id)
@@ -92,7 +101,7 @@ impl<M: MediaControl> Conversation<M> {
             return;
         };
         l.sig.offering = true;
-        let to = l.sig.peer;
+        let to = l.sig.in_dialog_peer();
         let tls_name = l.sig.tls_name.clone();
         let tx = TxId::next();
         self.own.insert(tx, Own::Reoffer(leg, body));
@@ -181,9 +190,9 @@ impl<M: MediaControl> Conversation<M> {
             // 2.1–4 s when we own the Call-ID (outbound legs), else 0–2 s.
             let owner = self.leg(leg).is_some_and(|l| !l.is_inbound());
             let ms = if owner {
-                2100 + rand::random::<u64>() % 1900
+                2100 + self.random_below(1900)
             } else {
-                rand::random::<u64>() % 2000
+                self.random_below(2000)
             };
             if let Some(l) = self.leg_mut(leg) {
                 l.reoffer_at = Some(now + Duration::from_millis(ms));

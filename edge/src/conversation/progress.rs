@@ -33,6 +33,11 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         let Some(leg) = self.invites.get(&tx).map(|s| s.leg) else {
+            // A 2xx repeated on a re-INVITE we are done with (relayed, or
+            // our own): its transaction passes repeats up while Accepted
+            // (RFC 6026), and our ACK may have been lost. Answer it as a
+            // stray: the dialog's last ACK again (§13.2.2.4).
+            self.on_stray_response(&response);
             return;
         };
         let Some(l) = self.leg(leg) else { return };
@@ -239,8 +244,9 @@ impl<M: MediaControl> Conversation<M> {
                 .is_some_and(|d| Some(d.remote_tag.as_str()) == to_tag.as_deref());
             if same {
                 // A retransmitted 2xx: our ACK was lost.
-                if let Some((_, ack)) = &sig.last_ack {
-                    let to = sig.peer;
+                let seq = response.cseq().map(|c| c.seq).unwrap_or(0);
+                if let Some(ack) = sig.acks.get(seq) {
+                    let to = sig.in_dialog_peer();
                     let bytes = ack.clone();
                     self.push(Action::Transmit { to, bytes });
                 }

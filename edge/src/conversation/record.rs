@@ -134,6 +134,7 @@ impl ConversationRecord {
             seq_gaps: c.seq_gaps,
             sent: c.sent,
             dropped: c.dropped,
+            foreign: c.foreign,
         };
         let json = RecordJson {
             call: self.id.to_string(),
@@ -244,6 +245,8 @@ struct LegJson {
     seq_gaps: u64,
     sent: u64,
     dropped: u64,
+    /// Datagrams from sources that were not let latch (hijack attempts, strays).
+    foreign: u64,
 }
 
 #[derive(Serialize)]

@@ -118,7 +118,7 @@ impl<M: MediaControl> Conversation<M> {
             self.respond_to(tx, &request, 500, Some(from));
             return;
         };
-        let peer = state.peer;
+        let peer = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
         if offer_exchange {
             state.offering = true;
@@ -127,6 +127,7 @@ impl<M: MediaControl> Conversation<M> {
             }
         }
         let out_tx = TxId::next();
+        let invite_out = (method == Method::Invite).then(|| (out.clone(), peer, tls_name.clone()));
         self.relays.insert(
             out_tx,
             Relay {
@@ -138,6 +139,9 @@ impl<M: MediaControl> Conversation<M> {
                 offered,
                 hold,
                 prior_sdp,
+                invite_out,
+                provisional: false,
+                abandoned: false,
             },
         );
         self.push(Action::Send {
@@ -210,7 +214,34 @@ impl<M: MediaControl> Conversation<M> {
         if status < 200 {
             // Provisionals of in-dialog requests stay on their leg; the layer
             // already sent 100 Trying on the other.
+            let mut relay = relay;
+            relay.provisional = true;
+            // Abandoned before it rang: the CANCEL was waiting for this.
+            let cancel = if relay.abandoned {
+                relay.invite_out.take()
+            } else {
+                None
+            };
             self.relays.insert(out_tx, relay);
+            if let Some(invite_out) = cancel {
+                self.cancel_relayed(invite_out);
+            }
+            return;
+        }
+        if relay.abandoned {
+            // Its requester got 487 already; a 2xx that crossed our CANCEL is
+            // ACKed (the BYE that ends the leg follows or went before).
+            if status < 300
+                && let Ok(cseq) = response.cseq()
+                && let Some(dialog) = self.sig(relay.to).and_then(|s| s.dialog.as_mut())
+            {
+                let bytes = dialog.ack(cseq.seq).build();
+                if let Some(state) = self.sig(relay.to) {
+                    state.acks.insert(cseq.seq, bytes.clone());
+                    let to = state.in_dialog_peer();
+                    self.push(Action::Transmit { to, bytes });
+                }
+            }
             return;
         }
         let to = relay.to;

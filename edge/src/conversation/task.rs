@@ -158,16 +158,11 @@ impl InputReceiver {
     }
 }
 
-/// The media of one conversation, opened on demand.
-///
-/// Until the media engine has endpoints of its own, this is a two-sided
-/// relay: the first endpoint is side A, later ones take side B in turn (an
-/// outbound attempt replaces a failed one), at most two at a time.
+/// The media of one conversation: a media session opened at its first
+/// endpoint, dropped (every socket closed, every port returned) on `close`.
 pub struct RealMedia {
     engine: Arc<MediaEngine>,
     session: Option<MediaSession>,
-    /// Which side each endpoint has, while it is open.
-    sides: Vec<Option<voxgate_media::Side>>,
 }
 
 impl RealMedia {
@@ -176,87 +171,78 @@ impl RealMedia {
         RealMedia {
             engine,
             session: None,
-            sides: Vec::new(),
         }
-    }
-
-    fn side(&self, ep: EndpointId) -> Option<voxgate_media::Side> {
-        self.sides.get(ep.0 as usize).copied().flatten()
-    }
-
-    fn taken(&self, side: voxgate_media::Side) -> bool {
-        self.sides.contains(&Some(side))
     }
 }
 
 impl MediaControl for RealMedia {
     fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
-        let side = if self.session.is_none() {
-            self.session = Some(self.engine.open(&spec.region, &spec.region, spec.lines)?);
-            voxgate_media::Side::A
-        } else if !self.taken(voxgate_media::Side::B) {
-            voxgate_media::Side::B
-        } else if !self.taken(voxgate_media::Side::A) {
-            voxgate_media::Side::A
-        } else {
-            return Err(MediaError::TooManyLines { lines: 3, limit: 2 });
+        let session = match &mut self.session {
+            Some(s) => s,
+            None => self.session.insert(self.engine.session()?),
         };
-        let id = EndpointId(u32::try_from(self.sides.len()).unwrap_or(u32::MAX));
-        self.sides.push(Some(side));
-        Ok(id)
+        session.add_endpoint(voxgate_media::EndpointSpec {
+            region: &spec.region,
+            lines: spec.lines,
+            peer: spec.peer,
+            allowed_sources: spec.allowed_sources.clone(),
+        })
     }
 
     fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
-        match (self.side(ep), &self.session) {
-            (Some(side), Some(s)) => s.local(side),
-            _ => Vec::new(),
-        }
+        self.session
+            .as_ref()
+            .map(|s| s.local(ep))
+            .unwrap_or_default()
     }
 
     fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]) {
-        if let (Some(side), Some(s)) = (self.side(ep), &self.session) {
-            s.set_remote(side, remote);
+        if let Some(s) = &self.session {
+            s.set_remote(ep, remote);
         }
     }
 
     fn set_hold(&mut self, ep: EndpointId, held: bool) {
-        if let (Some(side), Some(s)) = (self.side(ep), &self.session) {
-            s.set_hold(side, held);
+        if let Some(s) = &self.session {
+            s.set_hold(ep, held);
         }
     }
 
-    fn set_dtls_passthrough(&mut self, _ep: EndpointId, _on: bool) {}
+    fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool) {
+        if let Some(s) = &self.session {
+            s.set_dtls_passthrough(ep, on);
+        }
+    }
 
-    fn bridge(&mut self, _a: EndpointId, _b: EndpointId) {}
+    fn bridge(&mut self, a: EndpointId, b: EndpointId) {
+        if let Some(s) = &self.session {
+            s.bridge(a, b);
+        }
+    }
 
-    fn unbridge(&mut self, _ep: EndpointId) {}
+    fn unbridge(&mut self, ep: EndpointId) {
+        if let Some(s) = &self.session {
+            s.unbridge(ep);
+        }
+    }
 
     fn remove_endpoint(&mut self, ep: EndpointId) {
-        if let Some(slot) = self.sides.get_mut(ep.0 as usize) {
-            if let (Some(side), Some(s)) = (*slot, &self.session) {
-                // The next endpoint on this side starts from nothing.
-                s.set_remote(side, &[]);
-            }
-            *slot = None;
-        }
-        if self.sides.iter().all(Option::is_none) {
-            self.session = None;
+        if let Some(s) = &self.session {
+            s.remove_endpoint(ep);
         }
     }
 
     fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
-        let side = self.side(ep)?;
-        self.session.as_ref().map(|s| s.stats().total(side))
+        Some(self.session.as_ref()?.stats(ep)?.total())
     }
 
     fn last_activity(&self) -> Option<Instant> {
-        self.session.as_ref().map(|s| s.stats().last_activity)
+        self.session.as_ref().map(MediaSession::last_activity)
     }
 
     fn close(&mut self) {
-        // Dropping the session stops the relay and returns the ports.
+        // Dropping the session ends its task: sockets closed, ports returned.
         self.session = None;
-        self.sides.iter_mut().for_each(|s| *s = None);
     }
 }
 
@@ -310,6 +296,7 @@ pub async fn run(
         let redact = ctx.config.cdr.as_ref().is_none_or(|c| c.redact_numbers);
         let node = ctx.config.node.name.clone();
         let log_redact = ctx.config.logging.redact_numbers;
+        let node_region = ctx.config.node.region.clone();
         let media = RealMedia::new(deps.engine.clone());
         let (mut conv, originated) = match birth {
             Birth::Inbound => (Conversation::new(Instant::now(), ctx, media), None),
@@ -326,11 +313,12 @@ pub async fn run(
         }
         let (mut events, mut commands) = match conv.info().cloned() {
             Some(info) => {
-                deps.registry.insert(
-                    id,
-                    ConversationSummary::new(&info, log_redact, &clock),
-                    operator,
-                );
+                let mut summary = ConversationSummary::new(&info, log_redact, &clock);
+                if summary.region.is_empty() {
+                    // Originated: anchored in the node's region until a leg says otherwise.
+                    summary.region = node_region;
+                }
+                deps.registry.insert(id, summary, operator);
                 let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE + 1);
                 let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
                 let session = Session {

@@ -26,6 +26,7 @@ impl<M: MediaControl> Conversation<M> {
         l.ended = Some((side, cause));
         let answered = l.answered_at.is_some();
         let link = l.link.take();
+        let bridged = l.bridge;
         self.event(Event::LegEnded { leg, side, cause });
         self.note_end(side, cause, if answered { None } else { status });
         self.release_leg(leg);
@@ -34,6 +35,12 @@ impl<M: MediaControl> Conversation<M> {
                 o.link = None;
             }
             // One end of a linked pair ends the other (the classic B2BUA).
+            self.hang_up_leg(now, other, side, cause, status);
+        } else if let Some(other) = bridged
+            && self.control_gone
+        {
+            // Nobody will rebridge the partner: it ends as a linked one would,
+            // for the same reason (say, the caller hung up), not as an orphan.
             self.hang_up_leg(now, other, side, cause, status);
         }
         self.abandon_dials_for(now, leg);
@@ -328,9 +335,10 @@ impl<M: MediaControl> Conversation<M> {
         let Ok(bye) = dialog.request(Method::Bye).build_message() else {
             return;
         };
-        let to = state.peer;
+        let to = state.in_dialog_peer();
         let tls_name = state.tls_name.clone();
-        state.pending_ok = None;
+        // A 2xx to a re-INVITE goes on until its ACK (§13.3.1.4): the peer's
+        // client transaction has no other way to end.
         state.timer = None;
         let tx = TxId::next();
         self.own.insert(tx, Own::Bye);
@@ -442,8 +450,8 @@ impl<M: MediaControl> Conversation<M> {
             builder = builder.body("application/sdp", sdp);
         }
         let bytes = builder.build();
-        state.last_ack = Some((seq, bytes.clone()));
-        let to = state.peer;
+        state.acks.insert(seq, bytes.clone());
+        let to = state.in_dialog_peer();
         self.push(Action::Transmit { to, bytes });
     }
 }

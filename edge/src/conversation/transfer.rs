@@ -105,6 +105,7 @@ impl<M: MediaControl> Conversation<M> {
         &mut self,
         now: Instant,
         leg: LegId,
+        id: DialId,
         mut dial: Dial,
     ) -> Result<(), CommandError> {
         let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
@@ -130,11 +131,19 @@ impl<M: MediaControl> Conversation<M> {
         }
         self.unlink(leg);
         self.notify_transfer(leg, 100, false);
-        let id = self.dial_command(now, dial, Some(leg))?;
-        if let Some(l) = self.leg_mut(leg) {
-            l.notify_dial = Some(id);
+        match self.dial_command(now, id, dial, Some(leg)) {
+            Ok(id) => {
+                if let Some(l) = self.leg_mut(leg) {
+                    l.notify_dial = Some(id);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The referrer was told 202: it is owed a final NOTIFY.
+                self.notify_transfer(leg, 503, true);
+                Err(e)
+            }
         }
-        Ok(())
     }
 
     /// `RefuseTransfer`, and a REFER nobody decided on in time.
@@ -171,7 +180,7 @@ impl<M: MediaControl> Conversation<M> {
         if !l.is_live() {
             return;
         }
-        let to = l.sig.peer;
+        let to = l.sig.in_dialog_peer();
         let tls_name = l.sig.tls_name.clone();
         let Some(dialog) = l.sig.dialog.as_mut() else {
             return;
@@ -197,6 +206,19 @@ impl<M: MediaControl> Conversation<M> {
             to,
             tls_name,
         });
+    }
+
+    /// The conversation's end is decided: REFERs still waiting for the
+    /// control plane get 487 (RFC 3261 §15.1.2, pending requests of an
+    /// ending dialog). Unanswered, a REFER's server transaction, which has
+    /// no timer before its answer, would stay in the core for ever.
+    pub(crate) fn terminate_transfers(&mut self) {
+        for i in 0..self.legs.len() {
+            let leg = self.legs[i].id;
+            if let Some(refer) = self.legs[i].refer.take() {
+                self.respond_refer(leg, refer.tx, &refer.request, 487, "Request Terminated");
+            }
+        }
     }
 
     /// REFERs past their decision deadline are refused.

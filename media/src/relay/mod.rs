@@ -1,46 +1,51 @@
-//! The RTP/RTCP relay on tokio: a [`MediaEngine`] per node, a [`MediaSession`] per call.
+//! The RTP/RTCP relay on tokio: a [`MediaEngine`] per node, a [`MediaSession`]
+//! per conversation, an endpoint per leg.
 //!
-//! Each media line of a session runs as one task that owns the line's four
-//! sockets (RTP and RTCP of both legs) and its [`LineRelay`](crate::latch::LineRelay)
-//! state. The task waits for any socket to become readable, drains it with
-//! `try_recv_from` into a reused buffer, asks the sans-IO core where the
-//! packet goes and sends it with `try_send_to` (a full send buffer drops the
-//! packet and counts it — nothing awaits per packet). Counters are published
-//! to atomics once per batch of packets, not per packet.
+//! A session's one task owns every endpoint's sockets (RTP and RTCP per media
+//! line) and the sans-IO [`SessionRelay`](crate::latch::SessionRelay) state.
+//! It waits for any socket to become readable (taking them in turn, so a
+//! flooded socket starves no other), drains it with `try_recv_from` into a
+//! reused buffer, asks the core where the packet goes and sends it with
+//! `try_send_to` from the bridged endpoint's socket (a full send buffer drops
+//! the packet and counts it — nothing awaits per packet). Counters are
+//! published to atomics once per batch of packets, not per packet.
 //!
-//! The session talks to its tasks through a `watch` channel (targets, hold);
-//! dropping or closing the session ends the tasks, which close the sockets and
-//! return the ports to their pools.
+//! The session talks to its task over a channel (sockets move in with
+//! `add_endpoint`, then targets, bridges, removals); ports are bound at once
+//! in `add_endpoint`, so the caller can write its SDP. Dropping the session
+//! ends the task, which closes every socket and returns the ports.
 
 mod stats;
 mod task;
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
-use tokio::time::Instant;
+use ipnet::IpNet;
+use tokio::sync::mpsc;
 
 use crate::MediaError;
 use crate::anchor::{LocalMedia, RemoteMedia};
-use crate::latch::Side;
+use crate::latch::EndpointId;
 use crate::ports::PortPool;
 use crate::sdp::MAX_MEDIA;
 
-pub use stats::{LegStats, RegionStats, SessionStats};
-use stats::{RegionCounters, SessionShared};
+use stats::{Activity, EndpointShared, RegionCounters};
+pub use stats::{EndpointStats, LegStats, RegionStats};
+use task::{Control, SessionTask};
 
-/// Tuning of the relay. (The inactivity timer needs no tick: `inactive()`
-/// sleeps until the last activity plus the timeout and checks again.)
+/// Tuning of the relay.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Most packets handled per socket wake-up before the task looks at the
-    /// other sockets (fairness between the two directions).
+    /// other sockets (fairness between directions and endpoints).
     pub max_batch: usize,
     /// Send and receive buffer asked for per socket.
     pub socket_buffer: usize,
+    /// How long a latched media source must be silent before another
+    /// acceptable source may take its place.
+    pub relatch_after: Duration,
 }
 
 impl Default for EngineOptions {
@@ -48,189 +53,66 @@ impl Default for EngineOptions {
         EngineOptions {
             max_batch: 64,
             socket_buffer: crate::ports::SOCKET_BUFFER,
+            relatch_after: Duration::from_secs(2),
         }
     }
+}
+
+/// One address of a region: bound, and put in SDP (the advertised one,
+/// for NAT and cloud hosts, or the bound one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionAddress {
+    /// The address the sockets bind to.
+    pub bind: IpAddr,
+    /// The address peers are told, if not `bind`.
+    pub advertise: Option<IpAddr>,
+}
+
+/// A media region as the engine is built from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionSpec {
+    /// Its name.
+    pub name: String,
+    /// At most one address per family.
+    pub addresses: Vec<RegionAddress>,
+    /// The port range, shared by each address.
+    pub port_min: u16,
+    /// Last port.
+    pub port_max: u16,
+}
+
+struct Pool {
+    pool: Arc<PortPool>,
+    advertise: IpAddr,
 }
 
 struct Region {
     name: String,
-    pool: Arc<PortPool>,
+    pools: Vec<Pool>,
     counters: Arc<RegionCounters>,
 }
 
-/// The node's media plane: one port pool per region.
-pub struct MediaEngine {
-    regions: Vec<Region>,
-    options: EngineOptions,
-    /// Where line tasks run; the caller's runtime when `None`.
-    runtime: Option<tokio::runtime::Handle>,
-}
-
-impl MediaEngine {
-    /// An engine for `(name, address, port_min, port_max)` regions (the first
-    /// address of each configured region).
-    pub fn new(regions: &[(String, IpAddr, u16, u16)], options: EngineOptions) -> MediaEngine {
-        let regions = regions
-            .iter()
-            .map(|(name, addr, min, max)| Region {
-                name: name.clone(),
-                pool: Arc::new(
-                    PortPool::new(*addr, *min, *max).with_socket_buffer(options.socket_buffer),
-                ),
-                counters: Arc::default(),
-            })
-            .collect();
-        MediaEngine {
-            regions,
-            options,
-            runtime: None,
-        }
-    }
-
-    /// Runs the relay's tasks (and registers its sockets) on `runtime`, so
-    /// that media can have threads of its own, apart from signalling.
-    pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> MediaEngine {
-        self.runtime = Some(runtime);
-        self
-    }
-
-    /// A relay between two legs for `lines` media lines; leg A's sockets come
-    /// from `region_a`, leg B's from `region_b`. Spawns one task per line on
-    /// the engine's runtime (see `on_runtime`), else the current one. Ports go back to the pools when the session
-    /// is dropped or closed.
-    pub fn open(
-        &self,
-        region_a: &str,
-        region_b: &str,
-        lines: usize,
-    ) -> Result<MediaSession, MediaError> {
-        if lines > MAX_MEDIA {
-            return Err(MediaError::TooManyLines {
-                lines,
-                limit: MAX_MEDIA,
-            });
-        }
-        let runtime = match &self.runtime {
-            Some(handle) => handle.clone(),
-            None => tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
+impl Region {
+    /// The pool of the peer's family, else the first.
+    fn pool_for(&self, peer: Option<IpAddr>) -> Option<&Pool> {
+        let same = |p: &&Pool| {
+            peer.is_some_and(|ip| ip.to_canonical().is_ipv4() == p.pool.addr().is_ipv4())
         };
-        // Sockets register with the reactor of the runtime entered here.
-        let _entered = runtime.enter();
-        let regions = [self.region(region_a)?, self.region(region_b)?];
-
-        let mut pairs = Vec::with_capacity(lines);
-        for _ in 0..lines {
-            pairs.push([regions[0].pool.allocate()?, regions[1].pool.allocate()?]);
-        }
-        let local = [0, 1].map(|s| {
-            pairs
-                .iter()
-                .map(|p| LocalMedia {
-                    addr: p[s].addr(),
-                    rtp_port: p[s].rtp_port(),
-                    rtcp_port: p[s].rtcp_port(),
-                })
-                .collect::<Vec<_>>()
-        });
-
-        let shared = Arc::new(SessionShared::new(Instant::now(), lines));
-        let (control, _) = watch::channel(Control::new(lines));
-        let region_counters = regions.map(|r| Arc::clone(&r.counters));
-        let mut tasks = Vec::with_capacity(lines);
-        for (line, pair) in pairs.into_iter().enumerate() {
-            tasks.push(task::LineTask::new(
-                line,
-                pair,
-                Arc::clone(&shared),
-                control.subscribe(),
-                region_counters.clone(),
-                self.options.max_batch,
-            )?);
-        }
-        // Spawned only once every socket is registered, so a failure leaks no task.
-        for t in tasks {
-            runtime.spawn(t.run());
-        }
-        Ok(MediaSession {
-            local,
-            shared,
-            control,
-        })
-    }
-
-    /// Per region: ports in use and packets relayed (cheap: a few atomic loads).
-    pub fn region_stats(&self) -> Vec<(String, RegionStats)> {
-        self.regions
-            .iter()
-            .map(|r| {
-                (
-                    r.name.clone(),
-                    RegionStats {
-                        ports_in_use: r.pool.in_use(),
-                        capacity: r.pool.capacity(),
-                        packets_relayed: r.counters.rtp.load(Ordering::Relaxed),
-                        rtcp_relayed: r.counters.rtcp.load(Ordering::Relaxed),
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// The port pool of region `name`.
-    pub fn pool(&self, name: &str) -> Option<&Arc<PortPool>> {
-        self.regions
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| &r.pool)
-    }
-
-    fn region(&self, name: &str) -> Result<&Region, MediaError> {
-        self.regions
-            .iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| MediaError::UnknownRegion {
-                region: name.to_owned(),
-            })
+        self.pools.iter().find(same).or(self.pools.first())
     }
 }
 
-/// What the session tells its line tasks.
-#[derive(Clone, Debug)]
-struct Control {
-    /// Per side, per line: the peer's signalled targets.
-    remote: [Vec<Option<RemoteMedia>>; 2],
-    /// Per side: on hold.
-    held: [bool; 2],
-}
-
-impl Control {
-    fn new(lines: usize) -> Control {
-        Control {
-            remote: [vec![None; lines], vec![None; lines]],
-            held: [false; 2],
-        }
-    }
-}
-
-/// A call's media relay between leg A and leg B.
-pub struct MediaSession {
-    local: [Vec<LocalMedia>; 2],
-    shared: Arc<SessionShared>,
-    control: watch::Sender<Control>,
-}
-
-impl std::fmt::Debug for MediaSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaSession")
-            .field("a", &self.local[0])
-            .field("b", &self.local[1])
-            .finish_non_exhaustive()
-    }
+/// The node's media plane: port pools per region and family.
+pub struct MediaEngine {
+    regions: Arc<Vec<Region>>,
+    options: EngineOptions,
+    /// Where session tasks run; the caller's runtime when `None`.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for MediaEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let regions: Vec<_> = self.regions.iter().map(|r| (&r.name, &r.pool)).collect();
+        let regions: Vec<_> = self.regions.iter().map(|r| &r.name).collect();
         f.debug_struct("MediaEngine")
             .field("regions", &regions)
             .field("options", &self.options)
@@ -239,90 +121,279 @@ impl std::fmt::Debug for MediaEngine {
     }
 }
 
+impl MediaEngine {
+    /// An engine for these regions.
+    pub fn new(regions: &[RegionSpec], options: EngineOptions) -> MediaEngine {
+        let regions = regions
+            .iter()
+            .map(|r| Region {
+                name: r.name.clone(),
+                pools: r
+                    .addresses
+                    .iter()
+                    .map(|a| Pool {
+                        pool: Arc::new(
+                            PortPool::new(a.bind, r.port_min, r.port_max)
+                                .with_socket_buffer(options.socket_buffer),
+                        ),
+                        advertise: a.advertise.unwrap_or(a.bind),
+                    })
+                    .collect(),
+                counters: Arc::default(),
+            })
+            .collect();
+        MediaEngine {
+            regions: Arc::new(regions),
+            options,
+            runtime: None,
+        }
+    }
+
+    /// Runs the sessions' tasks (and registers their sockets) on `runtime`,
+    /// so that media can have threads of its own, apart from signalling.
+    pub fn on_runtime(mut self, runtime: tokio::runtime::Handle) -> MediaEngine {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// A session with no endpoint yet (nothing bound, no task until the first).
+    pub fn session(&self) -> Result<MediaSession, MediaError> {
+        let runtime = match &self.runtime {
+            Some(handle) => handle.clone(),
+            None => tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
+        };
+        Ok(MediaSession {
+            regions: Arc::clone(&self.regions),
+            options: self.options.clone(),
+            runtime,
+            activity: Arc::new(Activity::new(Instant::now())),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// Per region: ports in use and packets relayed (cheap: a few atomic loads).
+    pub fn region_stats(&self) -> Vec<(String, RegionStats)> {
+        use std::sync::atomic::Ordering;
+        self.regions
+            .iter()
+            .map(|r| {
+                (
+                    r.name.clone(),
+                    RegionStats {
+                        ports_in_use: r.pools.iter().map(|p| p.pool.in_use()).sum(),
+                        capacity: r.pools.iter().map(|p| p.pool.capacity()).sum(),
+                        packets_relayed: r.counters.rtp.load(Ordering::Relaxed),
+                        rtcp_relayed: r.counters.rtcp.load(Ordering::Relaxed),
+                        dropped_foreign: r.counters.foreign.load(Ordering::Relaxed),
+                        dropped_invalid: r.counters.invalid.load(Ordering::Relaxed),
+                        dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The first port pool of region `name`.
+    pub fn pool(&self, name: &str) -> Option<&Arc<PortPool>> {
+        self.regions
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.pools.first())
+            .map(|p| &p.pool)
+    }
+}
+
+/// What a new endpoint needs.
+#[derive(Clone, Debug)]
+pub struct EndpointSpec<'a> {
+    /// The media region.
+    pub region: &'a str,
+    /// Media lines (m-lines of the SDP it anchors).
+    pub lines: usize,
+    /// The peer's address, to pick the region's address of the same family.
+    pub peer: Option<IpAddr>,
+    /// Networks whose sources may latch besides the signalled address.
+    pub allowed_sources: Vec<IpNet>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The task's channel, once spawned (at the first endpoint).
+    tx: Option<mpsc::UnboundedSender<Control>>,
+    endpoints: Vec<Option<Endpoint>>,
+}
+
+struct Endpoint {
+    local: Vec<LocalMedia>,
+    shared: Arc<EndpointShared>,
+    held: bool,
+}
+
+/// A conversation's media: endpoints and the bridges between them.
+pub struct MediaSession {
+    regions: Arc<Vec<Region>>,
+    options: EngineOptions,
+    runtime: tokio::runtime::Handle,
+    activity: Arc<Activity>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for MediaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSession").finish_non_exhaustive()
+    }
+}
+
 impl MediaSession {
-    /// What to put in SDP sent to `side`'s peer, per media line.
-    pub fn local(&self, side: Side) -> Vec<LocalMedia> {
-        self.local[side.index()].clone()
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every update is one step: the state stays consistent across a panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The number of media lines.
-    pub fn lines(&self) -> usize {
-        self.local[0].len()
+    fn send(&self, control: Control) {
+        if let Some(tx) = &self.state().tx {
+            // The task ends only when the session is dropped.
+            let _ = tx.send(control);
+        }
     }
 
-    /// Sets the targets `side`'s peer signalled, per media line (lines past
-    /// `remote` get none). Latching: once a packet arrives from the peer on
-    /// `side`'s socket, its source replaces the target; a later SDP with a new
-    /// address resets latching for that line.
-    pub fn set_remote(&self, side: Side, remote: &[RemoteMedia]) {
-        self.control.send_modify(|c| {
-            for (i, slot) in c.remote[side.index()].iter_mut().enumerate() {
-                *slot = remote.get(i).copied();
+    /// Binds a new endpoint's port pairs now (one per line) in `spec.region`.
+    pub fn add_endpoint(&self, spec: EndpointSpec<'_>) -> Result<EndpointId, MediaError> {
+        if spec.lines > MAX_MEDIA {
+            return Err(MediaError::TooManyLines {
+                lines: spec.lines,
+                limit: MAX_MEDIA,
+            });
+        }
+        let region = self
+            .regions
+            .iter()
+            .find(|r| r.name == spec.region)
+            .ok_or_else(|| MediaError::UnknownRegion {
+                region: spec.region.to_owned(),
+            })?;
+        let pool = region
+            .pool_for(spec.peer)
+            .ok_or_else(|| MediaError::UnknownRegion {
+                region: spec.region.to_owned(),
+            })?;
+        // Sockets register with the reactor of the runtime entered here.
+        let _entered = self.runtime.enter();
+        let mut lines = Vec::with_capacity(spec.lines);
+        let mut local = Vec::with_capacity(spec.lines);
+        for _ in 0..spec.lines {
+            let pair = pool.pool.allocate()?;
+            local.push(LocalMedia {
+                addr: pool.advertise,
+                rtp_port: pair.rtp_port(),
+                rtcp_port: pair.rtcp_port(),
+            });
+            lines.push(task::TaskLine::new(pair)?);
+        }
+        let shared = Arc::new(EndpointShared::new(spec.lines));
+        let mut state = self.state();
+        let ep = EndpointId(u32::try_from(state.endpoints.len()).unwrap_or(u32::MAX));
+        state.endpoints.push(Some(Endpoint {
+            local,
+            shared: Arc::clone(&shared),
+            held: false,
+        }));
+        let tx = match &state.tx {
+            Some(tx) => tx.clone(),
+            None => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = SessionTask::new(rx, Arc::clone(&self.activity), &self.options);
+                self.runtime.spawn(task.run());
+                state.tx = Some(tx.clone());
+                tx
             }
+        };
+        drop(state);
+        let _ = tx.send(Control::Add {
+            ep,
+            lines,
+            shared,
+            region: Arc::clone(&region.counters),
+            allowed: spec.allowed_sources,
         });
+        Ok(ep)
     }
 
-    /// Marks `side` as holding (or resuming). While either side holds, the
-    /// inactivity timer is paused; a change restarts it.
-    pub fn set_hold(&self, side: Side, held: bool) {
-        let changed = self.control.send_if_modified(|c| {
-            let changed = c.held[side.index()] != held;
-            c.held[side.index()] = held;
-            changed
-        });
+    /// What to put in SDP for `ep`'s peer, per media line (none once removed).
+    pub fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
+        self.state()
+            .endpoints
+            .get(ep.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|e| e.local.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets the targets `ep`'s peer signalled, per media line. Latching: the
+    /// first packet from an acceptable source replaces the target; a later
+    /// SDP with a new address resets latching for that line.
+    pub fn set_remote(&self, ep: EndpointId, remote: &[RemoteMedia]) {
+        self.send(Control::Remote(ep, remote.to_vec()));
+    }
+
+    /// `ep`'s media is on hold (or not); a change counts as activity, so the
+    /// inactivity timer starts over.
+    pub fn set_hold(&self, ep: EndpointId, held: bool) {
+        let changed = {
+            let mut state = self.state();
+            match state
+                .endpoints
+                .get_mut(ep.0 as usize)
+                .and_then(Option::as_mut)
+            {
+                Some(e) if e.held != held => {
+                    e.held = held;
+                    true
+                }
+                _ => false,
+            }
+        };
         if changed {
-            self.shared.touch(Instant::now());
+            self.activity.touch(Instant::now());
         }
     }
 
-    /// Counters per side and line, and the last activity.
-    pub fn stats(&self) -> SessionStats {
-        self.shared.snapshot()
+    /// `ep`'s peer negotiated DTLS-SRTP end to end: DTLS and STUN pass a
+    /// bridge whose two endpoints both allow it.
+    pub fn set_dtls_passthrough(&self, ep: EndpointId, on: bool) {
+        self.send(Control::Dtls(ep, on));
     }
 
-    /// Resolves after `timeout` without RTP/RTCP from either side while nobody
-    /// holds. Cancel-safe: all state lives in the session; calling it again
-    /// (e.g. in a `tokio::select!` loop) continues from the last activity.
-    pub async fn inactive(&self, timeout: Duration) {
-        let mut control = self.control.subscribe();
-        loop {
-            let held = {
-                let c = control.borrow_and_update();
-                c.held[0] || c.held[1]
-            };
-            if held {
-                // The sender lives in `self`, so `changed` cannot fail here.
-                let _ = control.changed().await;
-                continue;
-            }
-            let deadline = self.shared.last_activity() + timeout;
-            if Instant::now() >= deadline {
-                return;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                _ = control.changed() => {}
-            }
+    /// Joins `a` and `b` (each leaves the bridge it was in).
+    pub fn bridge(&self, a: EndpointId, b: EndpointId) {
+        self.send(Control::Bridge(a, b));
+    }
+
+    /// Takes `ep` out of its bridge: its media is received and counted only.
+    pub fn unbridge(&self, ep: EndpointId) {
+        self.send(Control::Unbridge(ep));
+    }
+
+    /// Closes `ep`'s sockets and returns its ports.
+    pub fn remove_endpoint(&self, ep: EndpointId) {
+        if let Some(slot) = self.state().endpoints.get_mut(ep.0 as usize) {
+            *slot = None;
         }
+        self.send(Control::Remove(ep));
     }
 
-    /// Stops relaying and returns the ports (the line tasks end at once and
-    /// close their sockets). Dropping the session does the same.
-    pub fn close(self) {}
-}
-
-/// Last activity as milliseconds since the session opened.
-fn millis_since(epoch: Instant, now: Instant) -> u64 {
-    u64::try_from(now.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
-}
-
-impl SessionShared {
-    fn touch(&self, now: Instant) {
-        self.last_activity_ms
-            .fetch_max(millis_since(self.epoch, now), Ordering::Relaxed);
+    /// `ep`'s counters per line, as last published.
+    pub fn stats(&self, ep: EndpointId) -> Option<EndpointStats> {
+        self.state()
+            .endpoints
+            .get(ep.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|e| e.shared.snapshot())
     }
 
-    fn last_activity(&self) -> Instant {
-        self.epoch + Duration::from_millis(self.last_activity_ms.load(Ordering::Relaxed))
+    /// The last valid RTP/RTCP on any endpoint, or the last hold change, or
+    /// the session's start.
+    pub fn last_activity(&self) -> Instant {
+        self.activity.last()
     }
 }

@@ -1,35 +1,45 @@
-//! Counters the line tasks publish and the session and engine read.
+//! Counters the session task publishes and the session and engine read.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::counters::LegCounters;
-use crate::latch::{LegState, Side};
+use crate::latch::LegState;
 
 /// A region's media plane at a glance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RegionStats {
     /// RTP/RTCP port pairs allocated now.
     pub ports_in_use: usize,
-    /// Port pairs in the region's range.
+    /// Port pairs in the region's range(s).
     pub capacity: usize,
     /// RTP packets relayed that arrived on this region's sockets.
     pub packets_relayed: u64,
     /// RTCP packets relayed that arrived on this region's sockets.
     pub rtcp_relayed: u64,
+    /// Datagrams dropped on arrival from a source that may not latch
+    /// (RTP hijack attempts, strays of an earlier call).
+    pub dropped_foreign: u64,
+    /// Datagrams dropped on arrival as none of RTP, RTCP, DTLS or STUN.
+    pub dropped_invalid: u64,
+    /// Packets that could not be sent on: no target known yet, the socket's
+    /// send buffer full, or a media line the bridged leg does not have.
+    pub dropped_unsent: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
 #[derive(Debug, Default)]
-pub(super) struct RegionCounters {
-    pub(super) rtp: AtomicU64,
-    pub(super) rtcp: AtomicU64,
+pub(crate) struct RegionCounters {
+    pub(crate) rtp: AtomicU64,
+    pub(crate) rtcp: AtomicU64,
+    pub(crate) foreign: AtomicU64,
+    pub(crate) invalid: AtomicU64,
+    pub(crate) unsent: AtomicU64,
 }
 
-/// One leg of one media line.
+/// One endpoint on one media line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LegStats {
     /// Packets, bytes, gaps, drops.
@@ -40,96 +50,108 @@ pub struct LegStats {
     pub latched_rtcp: Option<SocketAddr>,
 }
 
-/// A session's counters per side and line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionStats {
-    /// Leg A, per media line.
-    pub a: Vec<LegStats>,
-    /// Leg B, per media line.
-    pub b: Vec<LegStats>,
-    /// The last RTP/RTCP from either peer (or the open, or the last hold change).
-    pub last_activity: std::time::Instant,
+/// An endpoint's counters per media line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Per media line.
+    pub lines: Vec<LegStats>,
 }
 
-impl SessionStats {
-    /// One side's lines.
-    pub fn side(&self, side: Side) -> &[LegStats] {
-        match side {
-            Side::A => &self.a,
-            Side::B => &self.b,
-        }
-    }
-
-    /// One side's counters summed over its lines.
-    pub fn total(&self, side: Side) -> LegCounters {
+impl EndpointStats {
+    /// The counters summed over the lines.
+    pub fn total(&self) -> LegCounters {
         let mut sum = LegCounters::default();
-        for leg in self.side(side) {
+        for leg in &self.lines {
             sum.add(&leg.counters);
         }
         sum
     }
 }
 
-/// State shared between a session and its line tasks.
+/// The session's clock of activity, shared with its task.
 #[derive(Debug)]
-pub(super) struct SessionShared {
-    pub(super) epoch: Instant,
+pub(crate) struct Activity {
+    epoch: Instant,
     /// Milliseconds since `epoch` of the last activity.
-    pub(super) last_activity_ms: AtomicU64,
-    pub(super) lines: Vec<LineShared>,
+    last_ms: AtomicU64,
 }
 
-impl SessionShared {
-    pub(super) fn new(epoch: Instant, lines: usize) -> SessionShared {
-        SessionShared {
+impl Activity {
+    pub(crate) fn new(epoch: Instant) -> Activity {
+        Activity {
             epoch,
-            last_activity_ms: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn touch(&self, now: Instant) {
+        let ms = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn last(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// One endpoint's published counters and latched addresses, per line.
+#[derive(Debug)]
+pub(crate) struct EndpointShared {
+    lines: Vec<LineShared>,
+}
+
+impl EndpointShared {
+    pub(crate) fn new(lines: usize) -> EndpointShared {
+        EndpointShared {
             lines: (0..lines).map(|_| LineShared::default()).collect(),
         }
     }
 
-    pub(super) fn snapshot(&self) -> SessionStats {
-        let side = |s: Side| -> Vec<LegStats> { self.lines.iter().map(|l| l.load(s)).collect() };
-        SessionStats {
-            a: side(Side::A),
-            b: side(Side::B),
-            last_activity: self.last_activity().into_std(),
+    /// Publishes one line's counters; the latched addresses only when they changed.
+    pub(crate) fn publish(&self, line: usize, leg: &LegState, latch_changed: bool) {
+        if let Some(l) = self.lines.get(line) {
+            l.publish(leg, latch_changed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> EndpointStats {
+        EndpointStats {
+            lines: self.lines.iter().map(LineShared::load).collect(),
         }
     }
 }
 
-/// One line's published counters and latched addresses.
 #[derive(Debug, Default)]
-pub(super) struct LineShared {
-    counters: [AtomicCounters; 2],
+struct LineShared {
+    counters: AtomicCounters,
     /// Written only when a latch changes (rare), read by `stats()`.
-    latched: Mutex<[(Option<SocketAddr>, Option<SocketAddr>); 2]>,
+    latched: Mutex<(Option<SocketAddr>, Option<SocketAddr>)>,
 }
 
 impl LineShared {
-    /// Publishes a leg's counters; the latched addresses only when they changed.
-    pub(super) fn publish(&self, side: Side, leg: &LegState, latch_changed: bool) {
-        self.counters[side.index()].store(leg.counters());
+    fn publish(&self, leg: &LegState, latch_changed: bool) {
+        self.counters.store(leg.counters());
         if latch_changed {
             let mut latched = self.latched.lock().unwrap_or_else(PoisonError::into_inner);
-            latched[side.index()] = (leg.latched_rtp(), leg.latched_rtcp().map(|(_, a)| a));
+            *latched = (leg.latched_rtp(), leg.latched_rtcp().map(|(_, a)| a));
         }
     }
 
-    fn load(&self, side: Side) -> LegStats {
+    fn load(&self) -> LegStats {
         let (latched_rtp, latched_rtcp) =
-            self.latched.lock().unwrap_or_else(PoisonError::into_inner)[side.index()];
+            *self.latched.lock().unwrap_or_else(PoisonError::into_inner);
         LegStats {
-            counters: self.counters[side.index()].load(),
+            counters: self.counters.load(),
             latched_rtp,
             latched_rtcp,
         }
     }
 }
 
-/// [`LegCounters`] as atomics. Each field is written by one task only.
+/// [`LegCounters`] as atomics. Each is written by the session's task only.
 #[derive(Debug, Default)]
-struct AtomicCounters([AtomicU64; 9]);
+struct AtomicCounters([AtomicU64; 11]);
 
 impl AtomicCounters {
     fn store(&self, c: &LegCounters) {
@@ -143,6 +165,8 @@ impl AtomicCounters {
             c.foreign,
             c.sent,
             c.dropped,
+            c.dtls,
+            c.stun,
         ];
         for (a, v) in self.0.iter().zip(values) {
             a.store(v, Ordering::Relaxed);
@@ -160,6 +184,8 @@ impl AtomicCounters {
             foreign,
             sent,
             dropped,
+            dtls,
+            stun,
         ] = self.0.each_ref().map(|a| a.load(Ordering::Relaxed));
         LegCounters {
             rtp_packets,
@@ -168,6 +194,8 @@ impl AtomicCounters {
             rtcp_packets,
             rtcp_bytes,
             invalid,
+            dtls,
+            stun,
             foreign,
             sent,
             dropped,

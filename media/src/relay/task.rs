@@ -1,78 +1,68 @@
-//! One media line's relay task: four sockets, one sans-IO core.
+//! A session's relay task: every endpoint's sockets, one sans-IO core.
 
 use std::cell::RefCell;
+use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
+use ipnet::IpNet;
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::sync::mpsc;
 
-use super::Control;
-use super::stats::{RegionCounters, SessionShared};
+use super::EngineOptions;
+use super::stats::{Activity, EndpointShared, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::latch::{LineRelay, Side, SocketKind};
+use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
-use crate::sdp::Direction;
 
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
 
 thread_local! {
-    /// The receive buffer, one per runtime worker thread: a line task uses it
-    /// only within a synchronous drain, so tasks on a thread can share it, and
-    /// a session costs no 64 KiB buffer of its own.
+    /// The receive buffer, one per runtime worker thread: a task uses it only
+    /// within a synchronous drain, so tasks on a thread can share it, and a
+    /// session costs no 64 KiB buffer of its own.
     static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; MAX_DATAGRAM].into_boxed_slice());
 }
 
-/// A line whose peer signalled nothing (yet), or a line past the SDP's m-lines.
-const NO_REMOTE: RemoteMedia = RemoteMedia {
-    rtp: None,
-    rtcp: None,
-    rtcp_mux: false,
-    direction: Direction::Inactive,
-};
+/// What the session tells its task.
+pub(super) enum Control {
+    Add {
+        ep: EndpointId,
+        lines: Vec<TaskLine>,
+        shared: Arc<EndpointShared>,
+        region: Arc<RegionCounters>,
+        allowed: Vec<IpNet>,
+    },
+    Remote(EndpointId, Vec<RemoteMedia>),
+    Dtls(EndpointId, bool),
+    Bridge(EndpointId, EndpointId),
+    Unbridge(EndpointId),
+    Remove(EndpointId),
+}
 
 type Latched = (Option<SocketAddr>, Option<(SocketKind, SocketAddr)>);
 
-pub(super) struct LineTask {
-    /// `[side][kind]`. Declared before the leases: fields drop in order, so the
-    /// sockets are closed before their ports go back to the pool.
-    sockets: [[UdpSocket; 2]; 2],
-    _leases: [PortLease; 2],
-    line: usize,
-    core: LineRelay,
-    shared: Arc<SessionShared>,
-    control: watch::Receiver<Control>,
-    /// Region counters of side A's and side B's pools.
-    regions: [Arc<RegionCounters>; 2],
-    max_batch: usize,
+/// One media line of an endpoint: its two sockets. Declared before the
+/// lease: fields drop in order, so the sockets close before their ports go
+/// back to the pool.
+pub(super) struct TaskLine {
+    sockets: [UdpSocket; 2],
+    _lease: PortLease,
     /// Latched addresses as last published.
-    published: [Latched; 2],
+    published: Latched,
 }
 
-fn kind_index(kind: SocketKind) -> usize {
-    match kind {
-        SocketKind::Rtp => 0,
-        SocketKind::Rtcp => 1,
-    }
-}
-
-impl LineTask {
-    pub(super) fn new(
-        line: usize,
-        pairs: [PortPair; 2],
-        shared: Arc<SessionShared>,
-        control: watch::Receiver<Control>,
-        regions: [Arc<RegionCounters>; 2],
-        max_batch: usize,
-    ) -> Result<LineTask, MediaError> {
-        let [a, b] = pairs;
-        let (a_rtp, a_rtcp, a_lease) = a.into_parts();
-        let (b_rtp, b_rtcp, b_lease) = b.into_parts();
-        let register = |socket: std::net::UdpSocket, lease: &PortLease, offset: u16| {
+impl TaskLine {
+    /// Registers a bound pair with the current runtime's reactor.
+    pub(super) fn new(pair: PortPair) -> Result<TaskLine, MediaError> {
+        let (rtp, rtcp, lease) = pair.into_parts();
+        let register = |socket: std::net::UdpSocket, offset: u16| {
             let addr = socket.local_addr().map(|a| a.ip());
             UdpSocket::from_std(socket).map_err(|e| MediaError::Register {
                 addr: addr.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
@@ -80,143 +70,298 @@ impl LineTask {
                 kind: e.kind(),
             })
         };
-        let sockets = [
-            [
-                register(a_rtp, &a_lease, 0)?,
-                register(a_rtcp, &a_lease, 1)?,
-            ],
-            [
-                register(b_rtp, &b_lease, 0)?,
-                register(b_rtcp, &b_lease, 1)?,
-            ],
-        ];
-        Ok(LineTask {
-            sockets,
-            _leases: [a_lease, b_lease],
-            line,
-            core: LineRelay::new(),
-            shared,
-            control,
-            regions,
-            max_batch: max_batch.max(1),
-            published: [(None, None); 2],
+        Ok(TaskLine {
+            sockets: [register(rtp, 0)?, register(rtcp, 1)?],
+            _lease: lease,
+            published: (None, None),
         })
+    }
+}
+
+struct TaskEndpoint {
+    lines: Vec<TaskLine>,
+    shared: Arc<EndpointShared>,
+    region: Arc<RegionCounters>,
+}
+
+enum Wake {
+    Control(Option<Control>),
+    Socket(usize),
+}
+
+pub(super) struct SessionTask {
+    rx: mpsc::UnboundedReceiver<Control>,
+    core: SessionRelay,
+    endpoints: Vec<Option<TaskEndpoint>>,
+    /// Every socket as (endpoint, line, kind), polled in turn from `next`.
+    index: Vec<(EndpointId, usize, SocketKind)>,
+    next: usize,
+    activity: Arc<Activity>,
+    max_batch: usize,
+}
+
+impl SessionTask {
+    pub(super) fn new(
+        rx: mpsc::UnboundedReceiver<Control>,
+        activity: Arc<Activity>,
+        options: &EngineOptions,
+    ) -> SessionTask {
+        SessionTask {
+            rx,
+            core: SessionRelay::new(options.relatch_after),
+            endpoints: Vec::new(),
+            index: Vec::new(),
+            next: 0,
+            activity,
+            max_batch: options.max_batch.max(1),
+        }
     }
 
     pub(super) async fn run(mut self) {
-        self.apply_control();
         loop {
-            let (side, kind) = tokio::select! {
-                // Unbiased: a flooded socket must not starve the others. New
-                // targets still apply first: `drain` looks for them.
-                changed = self.control.changed() => {
-                    if changed.is_err() {
-                        break; // the session is gone
+            match poll_fn(|cx| self.poll_wake(cx)).await {
+                Wake::Control(Some(control)) => self.apply(control),
+                // The session is gone: dropping `self` closes every socket.
+                Wake::Control(None) => break,
+                Wake::Socket(i) => {
+                    if !self.drain(i) {
+                        // A socket error other than WouldBlock leaves the
+                        // socket readable; let other tasks run rather than spin.
+                        tokio::task::yield_now().await;
                     }
-                    self.apply_control();
-                    continue;
                 }
-                _ = self.sockets[0][0].readable() => (Side::A, SocketKind::Rtp),
-                _ = self.sockets[0][1].readable() => (Side::A, SocketKind::Rtcp),
-                _ = self.sockets[1][0].readable() => (Side::B, SocketKind::Rtp),
-                _ = self.sockets[1][1].readable() => (Side::B, SocketKind::Rtcp),
+            }
+        }
+        tracing::trace!("media session relay stopped");
+    }
+
+    /// Control first (new targets apply before the packets that follow
+    /// them), then the sockets, starting after the last one served.
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        if let Poll::Ready(control) = self.rx.poll_recv(cx) {
+            return Poll::Ready(Wake::Control(control));
+        }
+        let n = self.index.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let (ep, line, kind) = self.index[i];
+            let Some(socket) = self.socket(ep, line, kind) else {
+                continue;
             };
-            if !self.drain(side, kind) {
-                // A socket error other than WouldBlock leaves the socket
-                // readable; let other tasks run rather than spin.
-                tokio::task::yield_now().await;
+            if socket.poll_recv_ready(cx).is_ready() {
+                self.next = (i + 1) % n;
+                return Poll::Ready(Wake::Socket(i));
             }
         }
-        tracing::trace!(line = self.line, "media line relay stopped");
+        Poll::Pending
     }
 
-    fn apply_control(&mut self) {
-        {
-            let control = self.control.borrow_and_update();
-            for side in [Side::A, Side::B] {
-                let remote = control.remote[side.index()]
-                    .get(self.line)
-                    .copied()
-                    .flatten()
-                    .unwrap_or(NO_REMOTE);
-                self.core.set_remote(side, remote);
+    fn socket(&self, ep: EndpointId, line: usize, kind: SocketKind) -> Option<&UdpSocket> {
+        self.endpoints
+            .get(ep.0 as usize)?
+            .as_ref()?
+            .lines
+            .get(line)
+            .map(|l| &l.sockets[kind.index()])
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let ep = EndpointId(u32::try_from(i).unwrap_or(u32::MAX));
+            for line in 0..e.lines.len() {
+                self.index.push((ep, line, SocketKind::Rtp));
+                self.index.push((ep, line, SocketKind::Rtcp));
             }
         }
-        self.publish();
+        self.next = 0;
     }
 
-    /// Relays what `side`'s `kind` socket holds, up to a batch. False after a
-    /// socket error.
-    fn drain(&mut self, side: Side, kind: SocketKind) -> bool {
-        // `set_remote` returned before these packets were read: its targets apply.
-        if self.control.has_changed().unwrap_or(false) {
-            self.apply_control();
+    fn apply(&mut self, control: Control) {
+        match control {
+            Control::Add {
+                ep,
+                lines,
+                shared,
+                region,
+                allowed,
+            } => {
+                self.core.add(ep, lines.len(), allowed);
+                let slot = ep.0 as usize;
+                if self.endpoints.len() <= slot {
+                    self.endpoints.resize_with(slot + 1, || None);
+                }
+                self.endpoints[slot] = Some(TaskEndpoint {
+                    lines,
+                    shared,
+                    region,
+                });
+                self.reindex();
+            }
+            Control::Remote(ep, remote) => {
+                self.core.set_remote(ep, &remote);
+                let lines = self.line_count(ep);
+                for line in 0..lines {
+                    self.publish(ep, line);
+                }
+            }
+            Control::Dtls(ep, on) => self.core.set_dtls(ep, on),
+            Control::Bridge(a, b) => self.core.bridge(a, b),
+            Control::Unbridge(ep) => self.core.unbridge(ep),
+            Control::Remove(ep) => {
+                self.core.remove(ep);
+                if let Some(slot) = self.endpoints.get_mut(ep.0 as usize) {
+                    *slot = None;
+                }
+                self.reindex();
+            }
         }
+    }
+
+    fn line_count(&self, ep: EndpointId) -> usize {
+        self.endpoints
+            .get(ep.0 as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |e| e.lines.len())
+    }
+
+    /// Relays what socket `i` holds, up to a batch. False after a socket error.
+    fn drain(&mut self, i: usize) -> bool {
+        let Some(&(ep, line, kind)) = self.index.get(i) else {
+            return true;
+        };
         let now = Instant::now();
-        let now_std = now.into_std();
+        let before = self.drops(ep, line);
         let mut relayed = [0u64; 2];
         let mut received = false;
         let mut healthy = true;
+        let mut out: Option<(EndpointId, usize)> = None;
+        // Forwards keep their line: only the endpoint can differ.
+        let endpoints = &self.endpoints;
+        let core = &mut self.core;
+        let max_batch = self.max_batch;
+        let socket_of = |ep: EndpointId, line: usize, kind: SocketKind| {
+            endpoints
+                .get(ep.0 as usize)
+                .and_then(Option::as_ref)
+                .and_then(|e| e.lines.get(line))
+                .map(|l| &l.sockets[kind.index()])
+        };
+        let Some(socket) = socket_of(ep, line, kind) else {
+            return true;
+        };
         BUFFER.with_borrow_mut(|buffer| {
-            for _ in 0..self.max_batch {
-                let socket = &self.sockets[side.index()][kind_index(kind)];
+            for _ in 0..max_batch {
                 let (len, src) = match socket.try_recv_from(buffer) {
                     Ok(r) => r,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        tracing::trace!(line = self.line, ?side, ?kind, error = %e, "media recv failed");
+                        tracing::trace!(?ep, line, ?kind, error = %e, "media recv failed");
                         healthy = false;
                         break;
                     }
                 };
                 received = true;
                 let packet = &buffer[..len];
-                let Some(forward) = self.core.on_packet(side, kind, src, packet, now_std) else {
+                let Some(forward) = core.on_packet(ep, line, kind, src, packet, now) else {
                     continue;
                 };
-                let out = &self.sockets[forward.side.index()][kind_index(forward.socket)];
-                let sent = match out.try_send_to(packet, forward.addr) {
-                    Ok(_) => true,
-                    Err(e) => {
-                        tracing::trace!(line = self.line, to = %forward.addr, error = %e, "media send dropped");
+                let sent = match socket_of(forward.ep, forward.line, forward.socket)
+                    .map(|s| s.try_send_to(packet, forward.addr))
+                {
+                    Some(Ok(_)) => true,
+                    Some(Err(e)) => {
+                        tracing::trace!(to = %forward.addr, error = %e, "media send dropped");
                         false
                     }
+                    None => false,
                 };
-                self.core.on_sent(&forward, sent);
+                core.on_sent(&forward, sent);
+                out = Some((forward.ep, forward.line));
                 if sent {
-                    relayed[usize::from(forward.rtcp)] += 1;
+                    match forward.what {
+                        Relayed::Rtp => relayed[0] += 1,
+                        Relayed::Rtcp => relayed[1] += 1,
+                        Relayed::Other => {}
+                    }
                 }
             }
         });
         if received {
-            if self.core.leg(side).last_activity() == Some(now_std) {
-                self.shared.touch(now);
+            let active = self
+                .core
+                .endpoint(ep)
+                .and_then(|e| e.lines().get(line))
+                .and_then(|l| l.last_activity())
+                == Some(now);
+            if active {
+                self.activity.touch(now);
             }
-            self.publish();
-            let region = &self.regions[side.index()];
-            if relayed[0] > 0 {
-                region
-                    .rtp
-                    .fetch_add(relayed[0], std::sync::atomic::Ordering::Relaxed);
+            self.publish(ep, line);
+            // The partner's counters moved too (sent, or dropped without a target).
+            let partner = self.core.endpoint(ep).and_then(|e| e.bridge());
+            if let Some(o) = out.map(|(o, _)| o).or(partner) {
+                self.publish(o, line);
             }
-            if relayed[1] > 0 {
-                region
-                    .rtcp
-                    .fetch_add(relayed[1], std::sync::atomic::Ordering::Relaxed);
+            if let Some(region) = self
+                .endpoints
+                .get(ep.0 as usize)
+                .and_then(Option::as_ref)
+                .map(|e| &e.region)
+            {
+                if relayed[0] > 0 {
+                    region.rtp.fetch_add(relayed[0], Ordering::Relaxed);
+                }
+                if relayed[1] > 0 {
+                    region.rtcp.fetch_add(relayed[1], Ordering::Relaxed);
+                }
+                let after = self.drops(ep, line);
+                for (counter, (a, b)) in [&region.foreign, &region.invalid, &region.unsent]
+                    .into_iter()
+                    .zip(after.into_iter().zip(before))
+                {
+                    if a > b {
+                        counter.fetch_add(a - b, Ordering::Relaxed);
+                    }
+                }
             }
         }
         healthy
     }
 
-    /// Publishes both legs' counters (and latched addresses when changed).
-    fn publish(&mut self) {
-        let line = &self.shared.lines[self.line];
-        for side in [Side::A, Side::B] {
-            let leg = self.core.leg(side);
-            let latched = (leg.latched_rtp(), leg.latched_rtcp());
-            let changed = latched != self.published[side.index()];
-            self.published[side.index()] = latched;
-            line.publish(side, leg, changed);
-        }
+    /// Drops so far on `ep`'s `line` (foreign, invalid) and unsent packets
+    /// there and on its bridge partner's line, where a batch can count them.
+    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 3] {
+        let leg = |ep: EndpointId| self.core.endpoint(ep).and_then(|e| e.lines().get(line));
+        let own = leg(ep).map(|l| *l.counters()).unwrap_or_default();
+        let partner = self
+            .core
+            .endpoint(ep)
+            .and_then(|e| e.bridge())
+            .and_then(leg)
+            .map_or(0, |l| l.counters().dropped);
+        [own.foreign, own.invalid, own.dropped + partner]
+    }
+
+    /// Publishes one endpoint line's counters (and latched addresses when changed).
+    fn publish(&mut self, ep: EndpointId, line: usize) {
+        let Some(leg) = self.core.endpoint(ep).and_then(|e| e.lines().get(line)) else {
+            return;
+        };
+        let Some(e) = self
+            .endpoints
+            .get_mut(ep.0 as usize)
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let Some(l) = e.lines.get_mut(line) else {
+            return;
+        };
+        let latched = (leg.latched_rtp(), leg.latched_rtcp());
+        let changed = latched != l.published;
+        l.published = latched;
+        e.shared.publish(line, leg, changed);
     }
 }

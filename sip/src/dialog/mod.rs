@@ -6,8 +6,9 @@
 //!   routing) and of the ACK for a 2xx (§13.2.2.4), the CSeq check of
 //!   incoming requests (§12.2.2) and target refresh.
 //! * [`NewRequest`]: the first request of a UAC leg (§8.1.1).
-//! * [`LocalAddr`]: our Via and Contact on a leg (IPv6 bracketed, `sips:`
-//!   on TLS).
+//! * [`LocalAddr`]: our Via and Contact on a leg (IPv6 bracketed;
+//!   `sips:` only where the dialog-creating request was SIPS, otherwise
+//!   `sip:` with `transport=tls` on TLS, RFC 5630).
 //! * [`retransmit`]: the UAS core's 2xx retransmission (§13.3.1.4) and the
 //!   reliable-provisional retransmission of RFC 3262 §3.
 //! * [`session_timer`]: RFC 4028 negotiation and refresh/expiry instants.
@@ -28,7 +29,7 @@
 //!     Call-ID: c1\r\nCSeq: 7 INVITE\r\nContact: <sip:alice@192.0.2.9:5062>\r\n\
 //!     Record-Route: <sip:p1.example.net;lr>\r\nContent-Length: 0\r\n\r\n";
 //! let invite = Message::parse(invite.into(), &Limits::default()).unwrap();
-//! let local = LocalAddr { transport: TransportKind::Udp, addr: "192.0.2.1:5060".parse().unwrap() };
+//! let local = LocalAddr::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap());
 //! let mut dialog = Dialog::uas(&invite, "b2", local).unwrap();
 //! assert_eq!(dialog.remote_target, "sip:alice@192.0.2.9:5062");
 //!

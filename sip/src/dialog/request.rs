@@ -151,7 +151,9 @@ pub struct NewRequestIds {
 impl NewRequest<'_> {
     /// The request's start: Via (fresh branch, rport), Max-Forwards, From
     /// with a new tag, To, a new Call-ID, CSeq 1, and our Contact for the
-    /// dialog-creating methods (INVITE, SUBSCRIBE, REFER). The caller adds
+    /// dialog-creating methods (INVITE, SUBSCRIBE, REFER), `sips:` exactly
+    /// when a `sips:` Request-URI goes over TLS ([`LocalAddr::for_uac`]).
+    /// The caller adds
     /// further headers and the body; CANCEL for it is
     /// `message::cancel_for(&built)`.
     pub fn build(&self) -> (MessageBuilder, NewRequestIds) {
@@ -174,7 +176,8 @@ impl NewRequest<'_> {
             self.method,
             Method::Invite | Method::Subscribe | Method::Refer
         ) {
-            b = b.header(HeaderName::Contact, &self.local.contact(None));
+            let local = self.local.for_uac(self.request_uri);
+            b = b.header(HeaderName::Contact, &local.contact(None));
         }
         (b, ids)
     }

@@ -3,8 +3,7 @@
 
 use super::DialogError;
 use super::local::LocalAddr;
-use super::uri::{is_sips, name_addr_without_tag};
-use crate::TransportKind;
+use super::uri::{is_sips, name_addr_without_tag, uri_of};
 use crate::message::{HeaderName, Invalid, Message, Method, NameAddr};
 
 /// Lookup key of a dialog from our side: its Call-ID and OUR tag. For an
@@ -75,9 +74,12 @@ pub struct Dialog {
     pub remote_target: String,
     /// Route set: Record-Route values in order (UAS) or reversed (UAC).
     pub route_set: Vec<String>,
-    /// Our address on this leg.
+    /// Our address on this leg; `sips` as the dialog-creating request
+    /// decided (see [`LocalAddr::for_uas`], [`LocalAddr::for_uac`]).
     pub local: LocalAddr,
-    /// §12.1.1: the dialog was created over TLS with a `sips:` Request-URI.
+    /// §12.1.1: the dialog was created over TLS by a request with a SIPS
+    /// URI (Request-URI, top Route or Record-Route, or Contact); our
+    /// Contact on it is `sips:` for its lifetime (RFC 5630 §5.1.2).
     pub secure: bool,
 }
 
@@ -104,17 +106,18 @@ fn contact_uri(msg: &Message) -> Result<String, DialogError> {
 impl Dialog {
     /// UAS (§12.1.1): from a received dialog-creating request (INVITE) and
     /// the tag we put in our responses. Remote target = Contact URI, route
-    /// set = Record-Route in order, remote seq = the request's CSeq.
+    /// set = Record-Route in order, remote seq = the request's CSeq; our
+    /// URIs are `sips:` as the request decides ([`LocalAddr::for_uas`]).
     pub fn uas(
         request: &Message,
         local_tag: &str,
         local: LocalAddr,
     ) -> Result<Dialog, DialogError> {
-        let Some(uri) = request.request_uri() else {
+        if !request.is_request() {
             return Err(DialogError::WrongKind {
                 expected: "request",
             });
-        };
+        }
         let call_id = request.call_id()?;
         let from = request.from_header()?;
         let to = request.to_header()?;
@@ -122,6 +125,7 @@ impl Dialog {
         let cseq = request.cseq()?;
         let remote_target = contact_uri(request)?;
         let route_set = record_route_values(request)?;
+        let local = local.for_uas(request);
         Ok(Dialog {
             call_id: call_id.to_owned(),
             local_tag: local_tag.to_owned(),
@@ -132,14 +136,16 @@ impl Dialog {
             remote_seq: Some(cseq.seq),
             remote_target,
             route_set,
-            secure: local.transport == TransportKind::Tls && is_sips(uri),
+            secure: local.sips,
             local,
         })
     }
 
     /// UAC (§12.1.2): from the request we sent and a 101–299 response with
     /// a To tag. Remote target = the response's Contact, route set = its
-    /// Record-Route reversed, local seq = the request's CSeq.
+    /// Record-Route reversed, local seq = the request's CSeq; our URIs are
+    /// `sips:` when the request went over TLS to a SIPS Request-URI or top
+    /// Route (§8.1.1.8).
     pub fn uac(
         request: &Message,
         response: &Message,
@@ -174,6 +180,9 @@ impl Dialog {
         let remote_target = contact_uri(response)?;
         let mut route_set = record_route_values(response)?;
         route_set.reverse();
+        // §8.1.1.8: a SIPS Request-URI or top Route made our Contact SIPS.
+        let top_route = request.header_values(HeaderName::Route).next();
+        let local = local.with_sips(is_sips(uri) || top_route.is_some_and(|r| is_sips(uri_of(r))));
         Ok(Dialog {
             call_id: call_id.to_owned(),
             local_tag: local_tag.to_owned(),
@@ -184,7 +193,51 @@ impl Dialog {
             remote_seq: None,
             remote_target,
             route_set,
-            secure: local.transport == TransportKind::Tls && is_sips(uri),
+            secure: local.sips,
+            local,
+        })
+    }
+
+    /// The URI requests within the dialog are sent towards (§12.2.1.1,
+    /// §8.1.2): the first route when there is a route set (loose or strict
+    /// routing alike), else the remote target.
+    pub fn next_hop(&self) -> &str {
+        self.route_set
+            .first()
+            .map_or(self.remote_target.as_str(), |r| uri_of(r))
+    }
+
+    /// UAC, from a 2xx alone, for a 2xx whose INVITE is no longer at hand (a
+    /// fork that answered after its call ended, §13.2.2.4): the response
+    /// echoes our From, Call-ID and CSeq, which is all an ACK and a BYE need.
+    pub fn uac_from_response(response: &Message, local: LocalAddr) -> Result<Dialog, DialogError> {
+        let Some(status) = response.status() else {
+            return Err(DialogError::WrongKind {
+                expected: "response",
+            });
+        };
+        if !(200..=299).contains(&status) {
+            return Err(DialogError::NotDialogCreating { status });
+        }
+        let from = response.from_header()?;
+        let to = response.to_header()?;
+        let local_tag = from.tag().ok_or(DialogError::NoFromTag)?;
+        let remote_tag = to.tag().ok_or(DialogError::NoToTag)?;
+        let remote_target = contact_uri(response)?;
+        let mut route_set = record_route_values(response)?;
+        route_set.reverse();
+        let local = local.with_sips(is_sips(&remote_target));
+        Ok(Dialog {
+            call_id: response.call_id()?.to_owned(),
+            local_tag: local_tag.to_owned(),
+            remote_tag: remote_tag.to_owned(),
+            local_uri: name_addr_without_tag(&from),
+            remote_uri: name_addr_without_tag(&to),
+            local_seq: response.cseq()?.seq,
+            remote_seq: None,
+            remote_target,
+            route_set,
+            secure: local.sips,
             local,
         })
     }

@@ -43,6 +43,21 @@ impl InviteClient {
         matches!(self.state, InviteState::Completed | InviteState::Accepted)
     }
 
+    /// Where the INVITE went.
+    pub(super) fn peer(&self) -> Peer {
+        self.to
+    }
+
+    /// The INVITE, while it awaits its final response (Proceeding after a
+    /// provisional: a CANCEL may go, §9.1).
+    pub(super) fn proceeding_request(&self) -> Option<&Message> {
+        if self.state == InviteState::Proceeding {
+            self.request.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// Sends the INVITE and arms A (UDP) and B.
     pub(super) fn start(io: &mut Io<'_>, request: Message, to: Peer, config: TimerConfig) -> Self {
         io.send(to, request.raw().clone());

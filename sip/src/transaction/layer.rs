@@ -468,6 +468,33 @@ impl TransactionLayer {
             .count()
     }
 
+    /// Where a live INVITE client transaction sent its INVITE (where ACK and
+    /// BYE for a 2xx nobody waits for any more go).
+    pub fn invite_peer(&self, tx: TxId) -> Option<Peer> {
+        match &self.txs.get(&tx)?.machine {
+            Machine::InviteClient(m) => Some(m.peer()),
+            _ => None,
+        }
+    }
+
+    /// CANCELs INVITE client transaction `tx` when it rang (Proceeding) and
+    /// was not cancelled yet (§9.1): for a transaction user that is gone,
+    /// whose INVITE would otherwise wait for a final response for ever
+    /// (no timer runs in Proceeding). Returns the CANCEL's transaction.
+    pub fn cancel_invite(&mut self, now: Instant, tx: TxId) -> Option<TxId> {
+        let entry = self.txs.get(&tx)?;
+        let Machine::InviteClient(m) = &entry.machine else {
+            return None;
+        };
+        if entry.timers.get(Timer::Cancelled).is_some() {
+            return None;
+        }
+        let to = m.peer();
+        let bytes = crate::message::cancel_for(m.proceeding_request()?).ok()?;
+        let cancel = Message::parse(bytes, &crate::message::Limits::default()).ok()?;
+        self.send_request_as(now, TxId::next(), cancel, to).ok()
+    }
+
     /// The kind of a live transaction.
     pub fn kind(&self, tx: TxId) -> Option<TxKind> {
         self.txs.get(&tx).map(|e| e.machine.kind())

@@ -123,6 +123,22 @@ fn answer_without_a_common_codec_is_488() {
 }
 
 #[test]
+fn answer_to_secure_media_only_is_488_until_srtp_is_terminated() {
+    // SDES-SRTP and DTLS-SRTP offers: voxgate cannot answer either itself yet.
+    let sdes = SDP_A.replace("RTP/AVP", "RTP/SAVP")
+        + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+    let dtls = SDP_A.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF")
+        + "a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB\r\n\
+           a=setup:actpass\r\n";
+    for offer in [sdes, dtls] {
+        let (mut h, _) = Harness::with_invite(CALLS, a_invite(Some(&offer), ""));
+        let out = answer(&mut h, false);
+        assert_eq!(invite_status(&h, &out), vec![488], "{offer}");
+        assert_eq!(h.call.media.open_count(), 0, "no ports kept");
+    }
+}
+
+#[test]
 fn answer_to_a_late_offer_offers_and_takes_the_answer_from_the_ack() {
     let (mut h, _) = Harness::with_invite(CALLS, a_invite(None, ""));
     let out = answer(&mut h, false);
@@ -491,6 +507,23 @@ fn hold_reinvites_sendonly_unbridges_and_resume_restores() {
 }
 
 #[test]
+fn a_repeated_2xx_to_our_reinvite_gets_our_ack_again() {
+    // As for relayed re-INVITEs: a lost ACK must be repeated for every
+    // repeated 2xx, or the peer ends the call after 64*T1 (§13.3.1.4).
+    let (mut h, _) = bridged_pair();
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let reinvite = out.sent_to(Method::Invite, A_ADDR);
+    let recvonly = SDP_A.replace("a=sendrecv", "a=recvonly");
+    let out = h.a_answers(&reinvite, 200, Some(&recvonly));
+    let ack = out.transmits()[0].1.raw().clone();
+    let again = h.a_answers(&reinvite, 200, Some(&recvonly));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].1.raw(), &ack);
+    assert!(again.events().is_empty(), "held once: {again:#?}");
+}
+
+#[test]
 fn our_reinvite_crossing_theirs_is_retried_after_491() {
     let (mut h, _) = bridged_pair();
     let out = cmd(&mut h, Command::Hold { leg: LegId(2) });
@@ -503,6 +536,52 @@ fn our_reinvite_crossing_theirs_is_retried_after_491() {
     let again = out.sent(Method::Invite);
     assert_eq!(direction(&again.msg), voxgate_media::Direction::SendOnly);
     assert!(again.msg.cseq().unwrap().seq > reinvite.msg.cseq().unwrap().seq);
+}
+
+#[test]
+fn the_491_wait_comes_from_the_conversations_seed() {
+    // A seeded simulation must replay exactly: the wait is drawn from the
+    // conversation's seed, within §14.1's bounds, and differs between seeds.
+    let wait = |seed: u64| {
+        let (mut h, _) = bridged_pair();
+        h.call.seed(seed);
+        let out = cmd(&mut h, Command::Hold { leg: LegId(2) });
+        let reinvite = out.sent(Method::Invite);
+        h.b_answers(&reinvite, 491, "", None);
+        h.call.poll_timeout().unwrap() - h.now
+    };
+    assert_eq!(wait(7), wait(7));
+    let waits: Vec<Duration> = (0..20).map(wait).collect();
+    assert!(
+        waits.iter().all(|w| (2100..4000).contains(&w.as_millis())),
+        "{waits:?}"
+    );
+    assert!(waits.windows(2).any(|w| w[0] != w[1]), "{waits:?}");
+}
+
+#[test]
+fn a_491_wait_that_ends_while_our_2xx_awaits_its_ack_does_not_spin() {
+    // Found by the whole-node simulation (glare, seed 282): our hold is
+    // refused with 491, the caller's own re-INVITE is answered meanwhile,
+    // and our wait ends before its ACK. Nothing can be sent until the ACK,
+    // and no deadline may stay in the past: the actor would spin on it.
+    let (mut h, _) = bridged_pair();
+    h.call.seed(1);
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let hold = out.sent_to(Method::Invite, A_ADDR);
+    h.a_answers(&hold, 491, None);
+    let offer = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_RESUME)));
+    let (_, out) = h.a_sends(offer);
+    assert_eq!(out.statuses(), [200]);
+    // The caller owns the Call-ID: our wait is at most 2 s.
+    let out = h.advance(Duration::from_millis(2000));
+    assert!(out.sends().is_empty(), "nothing before the ACK: {out:#?}");
+    assert!(h.call.poll_timeout().is_none_or(|t| t > h.now));
+    // The ACK comes: the hold goes out at once.
+    let seq = h.a_cseq;
+    let out = h.feed(h.a_ack(seq, None));
+    let again = out.sent_to(Method::Invite, A_ADDR);
+    assert_eq!(direction(&again.msg), voxgate_media::Direction::SendOnly);
 }
 
 #[test]
@@ -617,10 +696,7 @@ fn without_a_control_plane_an_unbridged_leg_is_hung_up() {
 
 fn originated() -> Harness {
     let config = voxgate_config::load_str(&format!("{BASE_CONFIG}\n{CALLS}"), "test.toml").unwrap();
-    let local = |transport| voxgate_sip::dialog::LocalAddr {
-        transport,
-        addr: OURS.parse().unwrap(),
-    };
+    let local = |transport| voxgate_sip::dialog::LocalAddr::new(transport, OURS.parse().unwrap());
     let ctx = ConversationContext {
         id: ConversationId(8),
         config: Arc::new(config),
@@ -770,4 +846,21 @@ fn an_originated_dial_to_nowhere_ends_the_conversation() {
         status: 480
     }));
     assert!(h.call.is_ended(), "no leg, no dial: nothing keeps it");
+}
+
+#[test]
+fn every_dial_takes_an_id_even_a_refused_one() {
+    let mut h = answered_locally();
+    // Refused (unknown leg): it still counts as dial 1.
+    let out = cmd(&mut h, Command::Dial(dial(&[B1]).connect(LegId(9))));
+    assert!(matches!(out.events()[..], [Event::Error { .. }]));
+    let out = cmd(&mut h, Command::Dial(dial(&[B1])));
+    assert_eq!(
+        out.events(),
+        vec![Event::LegCreated {
+            leg: LegId(2),
+            dial: Some(DialId(2)),
+            uri: B1.into()
+        }]
+    );
 }

@@ -220,6 +220,40 @@ fn hold_answer_is_relayed_to_a_and_both_acks_are_sent() {
 }
 
 #[test]
+fn a_repeated_2xx_to_a_relayed_reinvite_gets_our_ack_again() {
+    // Found by the whole-node simulation (glare through the relay): our ACK
+    // was lost, and B's repeated 2xx (passed up by its transaction, still in
+    // Accepted) went unanswered; after 64*T1 a UA ends the call (§13.3.1.4).
+    let (mut h, _) = Harness::established(CALLS);
+    let (_, to_b, _) = a_holds(&mut h);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let ack = out.transmits()[0].1.raw().clone();
+    let again = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].0, udp("203.0.113.7:5060"));
+    assert_eq!(acks[0].1.raw(), &ack);
+    assert!(again.responses().is_empty(), "nothing more to A");
+}
+
+#[test]
+fn a_repeat_of_the_first_2xx_after_a_reinvite_gets_the_first_ack() {
+    // Found by the whole-node simulation (glare_relayed seed 6, harsh
+    // network): our ACK to B's answer was lost, a re-INVITE on B completed,
+    // and B's repeats of its first 2xx got the re-INVITE's ACK (CSeq 2),
+    // which acknowledges nothing: B would end the call after 64*T1.
+    let (mut h, b) = Harness::established(CALLS);
+    let (_, to_b, _) = a_holds(&mut h);
+    let out = h.b_answers(&to_b, 200, "", Some(SDP_B_RECVONLY));
+    assert_eq!(out.transmits()[0].1.cseq().unwrap().seq, 2);
+    let again = h.feed(b.response(200, "", Some(SDP_B)));
+    let acks = again.transmits();
+    assert_eq!(acks.len(), 1, "{again:#?}");
+    assert_eq!(acks[0].1.method(), Some(&Method::Ack));
+    assert_eq!(acks[0].1.cseq().unwrap().seq, 1);
+}
+
+#[test]
 fn resume_from_a_is_reported() {
     let (mut h, _) = Harness::established(CALLS);
     let (_, to_b, _) = a_holds(&mut h);
@@ -681,6 +715,61 @@ fn a_leg_over_tcp_follows_the_callers_newest_connection() {
         status: None,
     }));
     assert_eq!(bye.sent_to(Method::Bye, A_ADDR).to, tcp(2));
+}
+
+#[test]
+fn in_dialog_requests_on_a_closed_client_connection_go_to_the_next_hop() {
+    use voxgate_sip::ConnId;
+    // The caller connected from an ephemeral port; its Contact is where it listens.
+    let from = Peer {
+        transport: TransportKind::Tcp,
+        addr: "198.51.100.5:45700".parse().unwrap(),
+        conn: Some(ConnId(1)),
+    };
+    let invite = |record_route: &str| {
+        let base = a_invite(Some(SDP_A), "");
+        parse(
+            &text(&base)
+                .replace(
+                    "Record-Route: <sip:rr.carrier.example;lr>\r\n",
+                    record_route,
+                )
+                .replace(
+                    "Contact: <sip:alice@10.1.1.9:5060>",
+                    "Contact: <sip:alice@198.51.100.5:5080;transport=tcp>",
+                ),
+        )
+    };
+    let bye_to = |invite: Message| {
+        let (mut h, _) = Harness::with_invite_from(CALLS, invite, from);
+        let (b, _) = h.connected(&[B1]);
+        h.feed(b.response(200, "", Some(SDP_B)));
+        let ack = h.a_ack(1, None);
+        h.feed(ack);
+        let out = h.feed(Input::Command(Command::Hangup {
+            leg: None,
+            status: None,
+        }));
+        out.sends()
+            .into_iter()
+            .find(|s| s.msg.method() == Some(&Method::Bye) && s.to.transport == TransportKind::Tcp)
+            .map(|s| s.to)
+    };
+    // No route set: the Contact, over connection 1 while it lasts (found by its id).
+    let to = bye_to(invite("")).unwrap();
+    assert_eq!(
+        (to.addr.to_string(), to.conn),
+        ("198.51.100.5:5080".to_string(), Some(ConnId(1)))
+    );
+    // A route set: its first entry.
+    let to = bye_to(invite(
+        "Record-Route: <sip:198.51.100.9:5070;transport=tcp;lr>\r\n",
+    ))
+    .unwrap();
+    assert_eq!(to.addr.to_string(), "198.51.100.9:5070");
+    // A next hop we cannot resolve (a name): the connection's own address.
+    let to = bye_to(invite("Record-Route: <sip:rr.carrier.example;lr>\r\n")).unwrap();
+    assert_eq!(to, from);
 }
 
 #[test]

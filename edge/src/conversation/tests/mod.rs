@@ -511,17 +511,14 @@ impl Harness {
     pub fn with_invite_from(calls: &str, invite: Message, from: Peer) -> (Harness, Out) {
         let config = voxgate_config::load_str(&format!("{BASE_CONFIG}\n{calls}"), "test.toml")
             .unwrap_or_else(|e| panic!("test config: {e}"));
-        let local = |transport| LocalAddr {
-            transport,
-            addr: OURS.parse().unwrap(),
-        };
+        let local = |transport| LocalAddr::new(transport, OURS.parse().unwrap());
         let ctx = ConversationContext {
             id: ConversationId(7),
             config: Arc::new(config),
             locals: Locals {
                 udp: Some(local(TransportKind::Udp)),
                 tcp: Some(local(TransportKind::Tcp)),
-                tls: None,
+                tls: Some(local(TransportKind::Tls)),
             },
             timers: TimerConfig::default(),
         };

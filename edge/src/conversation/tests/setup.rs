@@ -505,3 +505,51 @@ fn cancel_after_the_answer_changes_nothing() {
     assert!(h.answered_unacked());
 }
 
+/// RFC 5630: TLS alone does not make a leg SIPS. An INVITE over TLS to a
+/// `sip:` Request-URI is answered with a `sip:…;transport=tls` Contact (a
+/// `sips:` one left baresip unable to send its ACK: the call died at 32 s),
+/// a `sips:` one with a `sips:` Contact. Likewise our INVITE over TLS: its
+/// Contact and From are `sips:` only for a `sips:` destination.
+#[test]
+fn contact_scheme_over_tls_follows_the_request_uri() {
+    let tls = Peer {
+        transport: TransportKind::Tls,
+        addr: A_ADDR.parse().unwrap(),
+        conn: Some(voxgate_sip::ConnId(1)),
+    };
+    let default = String::from_utf8_lossy(a_invite(Some(SDP_A), "").raw()).into_owned();
+    for (scheme, contact) in [
+        ("sip", "<sip:192.0.2.10:5060;transport=tls>"),
+        ("sips", "<sips:192.0.2.10:5060>"),
+    ] {
+        let invite = parse(&default.replacen("INVITE sip:", &format!("INVITE {scheme}:"), 1));
+        let (mut h, _) = Harness::with_invite_from(CALLS, invite, tls);
+        let out = h.feed(Input::Command(Command::Dial(
+            Dial::new(vec![Destination {
+                uri: format!("{scheme}:+15550100@203.0.113.20:5061"),
+                transport: TransportKind::Tls,
+                trunk: Some(TrunkName::new("pbx").unwrap()),
+            }])
+            .connect(LegId(1)),
+        )));
+        let to_b = out.sent(Method::Invite);
+        assert_eq!(
+            to_b.msg.header(HeaderName::Contact),
+            Some(contact),
+            "{scheme}"
+        );
+        let from = to_b.msg.from_header().unwrap();
+        assert!(
+            from.uri.starts_with(&format!("{scheme}:+15551234@")),
+            "{}",
+            from.uri
+        );
+        let b = BSide::new(to_b);
+        let out = h.feed(b.response(200, "", Some(SDP_B)));
+        assert_eq!(
+            out.response(200).1.header(HeaderName::Contact),
+            Some(contact),
+            "{scheme}"
+        );
+    }
+}

@@ -127,6 +127,25 @@ fn a_transfer_whose_dial_fails_is_notified_with_the_status() {
 }
 
 #[test]
+fn a_transfer_pending_when_the_call_ends_is_answered_487() {
+    // Found by the whole-node simulation (transfer_undecided): the caller
+    // hung up while the plane decided; the REFER was never answered, so its
+    // server transaction (no timer before its answer) stayed in the core
+    // for ever and the referrer timed out. RFC 3261 §15.1.2: 487.
+    let (mut h, mut b) = Harness::established(CALLS);
+    let refer = b.request("REFER", &format!("Refer-To: <{C}>\r\n"), None);
+    let (refer_tx, _) = h.b_sends(refer);
+    let bye = h.a_request("BYE", "", None);
+    let (_, out) = h.a_sends(bye);
+    let (tx, response) = out.response(487);
+    assert_eq!(tx, refer_tx);
+    assert_eq!(response.cseq().unwrap().method, Method::Refer);
+    // The plane's late answer changes nothing.
+    let out = cmd(&mut h, Command::RefuseTransfer { leg: LegId(2) });
+    assert!(out.responses().is_empty());
+}
+
+#[test]
 fn a_refused_transfer_is_603_and_changes_nothing() {
     let (mut h, mut b) = Harness::established(CALLS);
     let refer = b.request("REFER", &format!("Refer-To: <{C}>\r\n"), None);
@@ -233,6 +252,71 @@ fn an_invite_with_replaces_takes_the_legs_place() {
         "the callee is not touched: same codec, no re-INVITE"
     );
     assert_eq!(h.call.leg(LegId(2)).unwrap().state_name(), "answered");
+}
+
+#[test]
+fn without_a_control_plane_the_newcomers_bye_ends_the_call_normally() {
+    // The static router's case: nobody rebridges, so the bridge behaves as the link did.
+    let (mut h, b) = Harness::established(CALLS);
+    h.feed(Input::ControlGone);
+    let invite = replacing_invite(&h);
+    let key = DialogKey {
+        call_id: "a-call-1@10.1.1.9".into(),
+        local_tag: h.our_a_tag().as_str().into(),
+    };
+    let out = h.feed(Input::Replacing {
+        tx: TxId::next(),
+        request: invite,
+        from: udp("198.51.100.6:5060"),
+        trunk: TrunkName::new("carrier").unwrap(),
+        replaces: key,
+    });
+    let ok = out.response(200).1;
+    let ours = ok.to_header().unwrap().tag().unwrap().to_string();
+    let old_bye = out.sent(Method::Bye);
+    h.feed(Input::Response {
+        tx: old_bye.tx,
+        response: respond(&old_bye.msg, 200, "atag", "", None),
+    });
+    let ack = format!(
+        "ACK sip:192.0.2.10:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 198.51.100.6:5060;branch=z9hG4bK-r-ack\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:+15551234@carrier.example>;tag=rtag\r\n\
+         To: <sip:+15550100@192.0.2.10>;tag={ours}\r\n\
+         Call-ID: r-call-1@10.1.1.9\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let out = h.feed(Input::Request {
+        tx: TxId::next(),
+        request: parse(&ack),
+        from: udp("198.51.100.6:5060"),
+    });
+    assert!(
+        out.end().is_none(),
+        "the replaced call goes on: {:?}",
+        out.0
+    );
+    let bye = parse(
+        &ack.replace("ACK sip", "BYE sip")
+            .replace("1 ACK", "2 BYE")
+            .replace("r-ack", "r-bye"),
+    );
+    let tx = TxId::next();
+    let out = h.feed(Input::Request {
+        tx,
+        request: bye,
+        from: udp("198.51.100.6:5060"),
+    });
+    assert_eq!(out.response(200).0, tx);
+    let to_b = out.sent(Method::Bye);
+    assert_eq!(to_b.to, b.invite.to, "the callee is hung up");
+    let out = h.feed(Input::Response {
+        tx: to_b.tx,
+        response: respond(&to_b.msg, 200, "btag", "", None),
+    });
+    assert_eq!(out.end(), Some((Side::Caller, EndCause::Normal)));
 }
 
 #[test]

@@ -1,0 +1,590 @@
+//! The API's HTTP side without sockets or an edge: requests go through the whole router
+//! (auth, body checks, counting) to conversations faked by channels.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::body::Body as HttpBody;
+use axum::http::{Method, Request, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tower::ServiceExt as _;
+use voxgate_config::load_str;
+use voxgate_edge::control_plane::{
+    Command, ConversationId, ConversationInfo, DialId, EndCause, Event, LegId, Session, Side,
+};
+
+use super::{ApiPlane, app, hash_token, hex, openapi};
+
+pub(crate) const TOKEN: &str = "t0ken";
+
+/// A config with an `[api]` whose one token is [`TOKEN`], and `extra` appended.
+pub(crate) fn config_text(extra: &str) -> String {
+    format!(
+        r#"[node]
+name = "n1"
+region = "r1"
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:5060"
+[[media_region]]
+name = "r1"
+addresses = ["127.0.0.1"]
+port_min = 20000
+port_max = 20999
+[[trunk]]
+name = "pstn"
+allow = ["192.0.2.0/24"]
+[api]
+no_client_status = 486
+tokens = [{{ name = "ops", sha256 = "{}" }}]
+{extra}"#,
+        hex(&hash_token(TOKEN))
+    )
+}
+
+pub(crate) fn shared(extra: &str) -> voxgate_edge::SharedConfig {
+    let config = load_str(&config_text(extra), "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(ArcSwap::from_pointee(config))
+}
+
+fn plane() -> Arc<ApiPlane> {
+    Arc::new(ApiPlane::new(shared("")).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A conversation the API controls, faked: its commands and its events' sender.
+fn controlled(plane: &Arc<ApiPlane>, id: u64) -> (mpsc::Receiver<Command>, mpsc::Sender<Event>) {
+    let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let (ev_tx, ev_rx) = mpsc::channel(8);
+    plane.take(Session {
+        info: ConversationInfo::new(ConversationId(id), None),
+        events: ev_rx,
+        commands: cmd_tx,
+    });
+    (cmd_rx, ev_tx)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+}
+
+async fn call(
+    plane: &Arc<ApiPlane>,
+    method: Method,
+    uri: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        request = request.header(header::AUTHORIZATION, a);
+    }
+    let request = request
+        .body(HttpBody::from(body.to_owned()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = app(plane.clone())
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        json,
+    }
+}
+
+const BEARER: &str = "Bearer t0ken";
+
+#[tokio::test]
+async fn no_token_a_bad_token_and_a_good_one() {
+    let plane = plane();
+    let a = call(&plane, Method::GET, "/v1/conversations", None, "").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        a.headers
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"voxgate\"")
+    );
+    assert_eq!(a.json["error"], "unauthorized");
+    for bad in [
+        "Bearer t0ke",
+        "Bearer T0KEN",
+        "Basic dDBrZW4=",
+        "Bearer",
+        "t0ken",
+    ] {
+        let a = call(&plane, Method::GET, "/v1/conversations", Some(bad), "").await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{bad}");
+        assert_eq!(
+            a.headers
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer realm=\"voxgate\", error=\"invalid_token\""),
+            "{bad}"
+        );
+    }
+    // Past the check: no edge in this test, so the node is "unavailable".
+    let a = call(
+        &plane,
+        Method::GET,
+        "/v1/conversations",
+        Some("bearer t0ken"),
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Every /v1 path needs it, commands included.
+    let a = call(&plane, Method::DELETE, "/v1/conversations/c1", None, "").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_query_token_counts_on_the_event_stream_only() {
+    let plane = plane();
+    let a = call(
+        &plane,
+        Method::GET,
+        "/v1/conversations?token=t0ken",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // Not a WebSocket request, and no edge: but past the token check.
+    let a = call(&plane, Method::GET, "/v1/events?token=t0ken", None, "").await;
+    assert_ne!(a.status, StatusCode::UNAUTHORIZED);
+    let a = call(&plane, Method::GET, "/v1/events?token=nope", None, "").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tokens_follow_a_reload() {
+    let config = shared("");
+    let plane = Arc::new(ApiPlane::new(config.clone()).unwrap_or_else(|e| panic!("{e}")));
+    let (_cmds, _events) = controlled(&plane, 1);
+    let uri = "/v1/conversations/c1/legs/1/hold";
+    assert_eq!(
+        call(&plane, Method::POST, uri, Some(BEARER), "")
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let mut next = (*config.load_full()).clone();
+    if let Some(api) = next.api.as_mut() {
+        api.tokens[0].sha256 = hash_token("rotated");
+    }
+    config.store(Arc::new(next));
+    assert_eq!(
+        call(&plane, Method::POST, uri, Some(BEARER), "")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let rotated = call(&plane, Method::POST, uri, Some("Bearer rotated"), "").await;
+    assert_eq!(rotated.status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn leg_commands_reach_the_conversation_in_order() {
+    let plane = plane();
+    let (mut cmds, _events) = controlled(&plane, 7);
+    let cases: [(Method, &str, &str, Command); 8] = [
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/1/answer",
+            "",
+            Command::Answer {
+                leg: LegId(1),
+                early: false,
+            },
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/1/answer",
+            r#"{"early": true}"#,
+            Command::Answer {
+                leg: LegId(1),
+                early: true,
+            },
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/2/hold",
+            "",
+            Command::Hold { leg: LegId(2) },
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/2/resume",
+            "",
+            Command::Resume { leg: LegId(2) },
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/2/unbridge",
+            "",
+            Command::Unbridge { leg: LegId(2) },
+        ),
+        (
+            Method::DELETE,
+            "/v1/conversations/c7/legs/3?status=486",
+            "",
+            Command::Hangup {
+                leg: Some(LegId(3)),
+                status: Some(486),
+            },
+        ),
+        (
+            Method::DELETE,
+            "/v1/conversations/c7/legs/3",
+            "",
+            Command::Hangup {
+                leg: Some(LegId(3)),
+                status: None,
+            },
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c7/legs/2/transfer/refuse",
+            "",
+            Command::RefuseTransfer { leg: LegId(2) },
+        ),
+    ];
+    for (method, uri, body, expected) in cases {
+        let a = call(&plane, method, uri, Some(BEARER), body).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{uri}: {}", a.json);
+        assert_eq!(a.json["conversation"], "c7");
+        assert_eq!(a.json["command"], expected.name());
+        assert!(a.json.get("dial").is_none(), "{}", a.json);
+        assert_eq!(cmds.try_recv().ok(), Some(expected), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn conversation_commands_and_dial_ids() {
+    let plane = plane();
+    let (mut cmds, _events) = controlled(&plane, 3);
+    let dial =
+        r#"{"destinations": [{"uri": "sip:1000@192.0.2.5", "trunk": "pstn"}], "connect": 1}"#;
+    for n in 1..=2 {
+        let a = call(
+            &plane,
+            Method::POST,
+            "/v1/conversations/c3/dial",
+            Some(BEARER),
+            dial,
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.json);
+        assert_eq!(
+            a.json,
+            json!({"conversation": "c3", "command": "dial", "dial": n})
+        );
+        assert!(matches!(cmds.try_recv(), Ok(Command::Dial(d)) if d.connect == Some(LegId(1))));
+    }
+    let transfer = r#"{"dial": {"destinations": [{"uri": "sip:2002@192.0.2.7"}]}}"#;
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c3/legs/2/transfer/accept",
+        Some(BEARER),
+        transfer,
+    )
+    .await;
+    assert_eq!(
+        a.json,
+        json!({"conversation": "c3", "command": "accept_transfer", "leg": 2, "dial": 3})
+    );
+    assert!(matches!(
+        cmds.try_recv(),
+        Ok(Command::AcceptTransfer { leg: LegId(2), .. })
+    ));
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c3/bridge",
+        Some(BEARER),
+        r#"{"a": 1, "b": 2}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        cmds.try_recv().ok(),
+        Some(Command::Bridge {
+            a: LegId(1),
+            b: LegId(2)
+        })
+    );
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c3/reject",
+        Some(BEARER),
+        r#"{"status": 603}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        cmds.try_recv().ok(),
+        Some(Command::Reject {
+            status: 603,
+            reason: None
+        })
+    );
+    // The plane counts the same way without HTTP.
+    let next = plane
+        .command(
+            ConversationId(3),
+            Command::Dial(voxgate_edge::control_plane::Dial::new(Vec::new())),
+        )
+        .await;
+    assert_eq!(next.ok().flatten(), Some(DialId(4)));
+}
+
+#[tokio::test]
+async fn bad_requests_say_what_is_wrong() {
+    let plane = plane();
+    let (mut cmds, _events) = controlled(&plane, 1);
+    let cases = [
+        (Method::POST, "/v1/conversations/c1/dial", "{", "EOF"),
+        (
+            Method::POST,
+            "/v1/conversations/c1/dial",
+            r#"{"destinations": [{"uri": "sip:1@x", "transport": "sctp"}]}"#,
+            "destinations[0].transport",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c1/dial",
+            r#"{"destinations": [{"uri": "sip:1@x"}], "ring_timeout_s": 0}"#,
+            "ring_timeout_s: 0 is not valid; allowed: seconds 1..=3600",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c1/dial",
+            r#"{"destinations": [{"uri": "sip:1@x", "trunk": "nope"}]}"#,
+            "allowed: one of \"pstn\"",
+        ),
+        (Method::POST, "/v1/conversations/c1/dial", "", "EOF"),
+        (
+            Method::POST,
+            "/v1/conversations/1/legs/1/hold",
+            "",
+            "such as \"c17\"",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c1/legs/0/hold",
+            "",
+            "leg: \"0\" is not valid",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c1/legs/1/answer",
+            r#"{"earl": true}"#,
+            "unknown field `earl`",
+        ),
+        (
+            Method::DELETE,
+            "/v1/conversations/c1/legs/1?status=200",
+            "",
+            "status: 200 is not valid; allowed: 400..=699",
+        ),
+        (
+            Method::DELETE,
+            "/v1/conversations/c1/legs/1?status=busy",
+            "",
+            "status",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations/c1/reject",
+            r#"{"status": 486, "reason": "a\nb"}"#,
+            "reason",
+        ),
+        (
+            Method::POST,
+            "/v1/conversations",
+            r#"{"dial": {"destinations": [{"uri": "sip:1@x"}], "connect": 1}}"#,
+            "dial.connect",
+        ),
+    ];
+    for (method, uri, body, needle) in cases {
+        let a = call(&plane, method, uri, Some(BEARER), body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{uri} {body}: {}",
+            a.json
+        );
+        assert_eq!(a.json["error"], "bad_request");
+        let message = a.json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{uri} {body}: {message}");
+    }
+    assert!(
+        cmds.try_recv().is_err(),
+        "nothing refused reaches the conversation"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_are_refused_and_counted() {
+    let plane = plane();
+    let edge = voxgate_edge::metrics::Metrics::new("t").unwrap_or_else(|e| panic!("{e}"));
+    plane
+        .metrics()
+        .register(&edge)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = call(&plane, Method::GET, "/v2/anything", None, "").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json["error"], "not_found");
+    let a = call(&plane, Method::PUT, "/v1/conversations", Some(BEARER), "").await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    let _ = call(&plane, Method::GET, "/v1/conversations", None, "").await;
+    let _ = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c9/legs/1/hold",
+        Some(BEARER),
+        "",
+    )
+    .await;
+    let huge = format!(
+        "{{\"status\": 486, \"reason\": \"{}\"}}",
+        "x".repeat(super::http::MAX_BODY)
+    );
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c9/reject",
+        Some(BEARER),
+        &huge,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(a.json["error"], "too_large");
+    let text = edge.render();
+    for needle in [
+        r#"voxgate_api_requests_total{route="unmatched",status="404"} 1"#,
+        r#"voxgate_api_requests_total{route="/v1/conversations",status="405"} 1"#,
+        r#"voxgate_api_requests_total{route="/v1/conversations",status="401"} 1"#,
+        r#"voxgate_api_requests_total{route="/v1/conversations/{id}/legs/{leg}/hold",status="404"} 1"#,
+        r#"voxgate_api_refusals_total{reason="not_found"} 2"#,
+        r#"voxgate_api_refusals_total{reason="method_not_allowed"} 1"#,
+        r#"voxgate_api_refusals_total{reason="unauthorized"} 1"#,
+        r#"voxgate_api_refusals_total{reason="too_large"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == needle),
+            "missing {needle} in\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_conversation_is_let_go_at_its_end() {
+    let plane = plane();
+    let (_cmds, events) = controlled(&plane, 5);
+    assert!(plane.controls(ConversationId(5)));
+    let ended = Event::Ended {
+        side: Side::Caller,
+        cause: EndCause::Normal,
+    };
+    events.send(ended).await.unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..100 {
+        if !plane.controls(ConversationId(5)) {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("c5 is still controlled after its Ended");
+}
+
+#[test]
+fn the_openapi_document_parses_and_lists_every_path() {
+    let text = openapi::openapi()
+        .to_json()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let expected: &[(&str, &[&str])] = &[
+        ("/v1/conversations", &["get", "post"]),
+        ("/v1/conversations/{id}", &["get", "delete"]),
+        ("/v1/conversations/{id}/dial", &["post"]),
+        ("/v1/conversations/{id}/bridge", &["post"]),
+        ("/v1/conversations/{id}/reject", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}", &["delete"]),
+        ("/v1/conversations/{id}/legs/{leg}/answer", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/hold", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/resume", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/unbridge", &["post"]),
+        (
+            "/v1/conversations/{id}/legs/{leg}/transfer/accept",
+            &["post"],
+        ),
+        (
+            "/v1/conversations/{id}/legs/{leg}/transfer/refuse",
+            &["post"],
+        ),
+        ("/v1/events", &["get"]),
+        ("/openapi.json", &["get"]),
+    ];
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+    listed.sort_unstable();
+    let mut wanted: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
+    wanted.sort_unstable();
+    assert_eq!(listed, wanted);
+    for (path, methods) in expected {
+        for method in *methods {
+            let op = &paths[*path][*method];
+            assert!(op.is_object(), "{method} {path} is not described");
+            if *path != "/openapi.json" {
+                assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            }
+        }
+    }
+    // The types are in it, from the code.
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "DialBody",
+        "DestinationBody",
+        "ConversationView",
+        "LegView",
+        "Accepted",
+        "Problem",
+        "EventMessage",
+        "EventBody",
+    ] {
+        assert!(schemas[name].is_object(), "no schema {name}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_without_a_token() {
+    let plane = plane();
+    let a = call(&plane, Method::GET, "/openapi.json", None, "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert!(a.json["paths"]["/v1/events"].is_object());
+}
