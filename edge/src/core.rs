@@ -11,6 +11,7 @@ use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFa
 use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
+use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -47,10 +47,10 @@ impl Harness {
         let config = voxgate_config::load_str(CONF, "test.toml").unwrap();
         let metrics = Metrics::new("test").unwrap();
         let locals = Locals {
-            udp: Some(LocalAddr {
-                transport: TransportKind::Udp,
-                addr: "127.0.0.1:5060".parse().unwrap(),
-            }),
+            udp: Some(LocalAddr::new(
+                TransportKind::Udp,
+                "127.0.0.1:5060".parse().unwrap(),
+            )),
             ..Locals::default()
         };
         Harness {

@@ -112,10 +112,7 @@ fn responses_echo_the_bytes_exactly() {
 #[test]
 fn a_uas_dialog_carries_the_name_as_utf8() {
     let m = parse(latin1_invite());
-    let local = LocalAddr {
-        transport: TransportKind::Udp,
-        addr: "192.0.2.1:5060".parse().unwrap(),
-    };
+    let local = LocalAddr::new(TransportKind::Udp, "192.0.2.1:5060".parse().unwrap());
     let mut dialog = Dialog::uas(&m, "ours", local).unwrap();
     let bye = dialog
         .request(voxgate_sip::message::Method::Bye)

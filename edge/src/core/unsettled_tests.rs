@@ -244,10 +244,10 @@ fn the_incremental_count_equals_the_scan_it_replaced() {
     let config = voxgate_config::load_str(CONF, "test.toml").unwrap();
     let metrics = Metrics::new("test").unwrap();
     let locals = Locals {
-        udp: Some(LocalAddr {
-            transport: TransportKind::Udp,
-            addr: "127.0.0.1:5060".parse().unwrap(),
-        }),
+        udp: Some(LocalAddr::new(
+            TransportKind::Udp,
+            "127.0.0.1:5060".parse().unwrap(),
+        )),
         ..Locals::default()
     };
     let seed = std::env::var("UNSETTLED_SEED")

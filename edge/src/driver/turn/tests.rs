@@ -263,10 +263,10 @@ port_max = 20099
     fn timer_g_retransmits_on_time_under_a_flood() {
         let config = voxgate_config::load_str(CONF, "test.toml").unwrap();
         let locals = Locals {
-            udp: Some(LocalAddr {
-                transport: TransportKind::Udp,
-                addr: "127.0.0.1:5060".parse().unwrap(),
-            }),
+            udp: Some(LocalAddr::new(
+                TransportKind::Udp,
+                "127.0.0.1:5060".parse().unwrap(),
+            )),
             ..Locals::default()
         };
         let core = Core::new(Arc::new(config), Metrics::new("test").unwrap(), locals);
