@@ -299,7 +299,9 @@ impl Core {
 
     /// Transactions still owing a final response or waiting for the ACK of
     /// one; a draining node may stop when this reaches zero (the others only
-    /// absorb retransmissions). O(1): the layer keeps the count as
+    /// absorb retransmissions). The core's own CANCEL or BYE of a late
+    /// answer counts, so that a draining node does not leave a destination
+    /// ringing or in a dialog. O(1): the layer keeps the count as
     /// transactions change, so the driver may ask every loop turn.
     pub fn unsettled_transactions(&self) -> usize {
         self.layer.unsettled()
