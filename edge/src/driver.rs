@@ -132,32 +132,8 @@ pub async fn run(
             events: &mut ch.events,
         };
         let handled = turn(&mut core, &mut queued);
-        if handled == 0 {
-            // Nothing queued: sleep until input arrives or the next deadline
-            // (the next turn fires what fell due).
-            let timer = match (core.poll_timeout(), stop_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            tokio::select! {
-                biased;
-                cmd = ch.commands.recv(), if commands_open => {
-                    // Closed: the edge is gone, which means stop (once).
-                    commands_open = cmd.is_some();
-                    if let Some(at) = on_command(&mut core, cmd, &mut draining) {
-                        stop_at = Some(at);
-                    }
-                }
-                Some((call, action)) = ch.calls.recv() => {
-                    core.handle_call_action(Instant::now(), call, action);
-                }
-                event = ch.events.recv() => {
-                    let Some(event) = event else { break };
-                    core.handle_transport(Instant::now(), event);
-                }
-                () = sleep_until(timer) => {}
-            }
-        }
+        // Flushed before any sleep: a turn that only fired timers (a
+        // retransmission, say) handled no input but has something to send.
         while let Some(new) = core.poll_spawn() {
             tokio::spawn(task::run(
                 new.ctx,
@@ -192,6 +168,32 @@ pub async fn run(
             // Busy turns never await; let the transports and call tasks
             // sharing this worker run.
             tokio::task::yield_now().await;
+            continue;
+        }
+        // Nothing queued: sleep until input arrives or the next deadline.
+        // What the select hands over is handled at once; the next turn
+        // fires what fell due and flushes what either produced.
+        let timer = match (core.poll_timeout(), stop_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        tokio::select! {
+            biased;
+            cmd = ch.commands.recv(), if commands_open => {
+                // Closed: the edge is gone, which means stop (once).
+                commands_open = cmd.is_some();
+                if let Some(at) = on_command(&mut core, cmd, &mut draining) {
+                    stop_at = Some(at);
+                }
+            }
+            Some((call, action)) = ch.calls.recv() => {
+                core.handle_call_action(Instant::now(), call, action);
+            }
+            event = ch.events.recv() => {
+                let Some(event) = event else { break };
+                core.handle_transport(Instant::now(), event);
+            }
+            () = sleep_until(timer) => {}
         }
     }
 }
