@@ -29,10 +29,46 @@ pub struct PortPool {
     state: Mutex<PoolState>,
 }
 
+/// The free slots as a list (a uniform draw is one random index, O(1)) and,
+/// per slot, its place in that list (release is O(1) too): a carrier range
+/// of 30,000 ports is 15,000 slots, which the draw used to scan per leg.
 #[derive(Debug)]
 struct PoolState {
-    used: Vec<bool>,
-    in_use: usize,
+    free: Vec<u32>,
+    /// Per slot: its index in `free`, or `USED`.
+    place: Vec<u32>,
+}
+
+const USED: u32 = u32::MAX;
+
+impl PoolState {
+    fn new(capacity: usize) -> PoolState {
+        // capacity < 2^15 (pairs of 16-bit ports), so slots fit in u32.
+        PoolState {
+            free: (0..capacity as u32).collect(),
+            place: (0..capacity as u32).collect(),
+        }
+    }
+
+    /// Takes the free slot at `index` of the free list.
+    fn take(&mut self, index: usize) -> Option<usize> {
+        if index >= self.free.len() {
+            return None;
+        }
+        let slot = self.free.swap_remove(index);
+        if let Some(&moved) = self.free.get(index) {
+            self.place[moved as usize] = index as u32;
+        }
+        self.place[slot as usize] = USED;
+        Some(slot as usize)
+    }
+
+    fn release(&mut self, slot: usize) {
+        if self.place.get(slot) == Some(&USED) {
+            self.place[slot] = self.free.len() as u32;
+            self.free.push(slot as u32);
+        }
+    }
 }
 
 impl PortPool {
@@ -50,10 +86,7 @@ impl PortPool {
             capacity,
             port_max,
             socket_buffer: SOCKET_BUFFER,
-            state: Mutex::new(PoolState {
-                used: vec![false; capacity],
-                in_use: 0,
-            }),
+            state: Mutex::new(PoolState::new(capacity)),
         }
     }
 
@@ -75,36 +108,32 @@ impl PortPool {
 
     /// How many pairs are allocated now.
     pub fn in_use(&self) -> usize {
-        self.lock().in_use
+        self.capacity - self.lock().free.len()
     }
 
     /// Takes a free pair and binds both UDP sockets (non-blocking, no
     /// SO_REUSEADDR, larger buffers), skipping pairs whose bind fails.
     pub fn allocate(self: &Arc<Self>) -> Result<PortPair, MediaError> {
-        if let Some(start) = self.random_free_slot() {
-            // A free pair drawn uniformly, then every slot once in order from
-            // it: a pair another process holds is skipped, never drawn again
-            // in the same search.
-            let mut offset = 0;
-            while let Some(found) = self.reserve(start, offset) {
-                offset = found + 1;
-                let slot = (start + found) % self.capacity;
-                let lease = PortLease {
-                    pool: Arc::clone(self),
-                    slot,
-                };
-                let rtp_port = self.rtp_port(slot);
-                // Binding happens outside the lock; on failure the lease's drop frees the slot.
-                let bound = (
-                    bind(self.addr, rtp_port, self.socket_buffer),
-                    bind(self.addr, rtp_port + 1, self.socket_buffer),
-                );
-                match bound {
-                    (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
-                    (rtp, rtcp) => {
-                        let error = rtp.err().or(rtcp.err()).map(|e| e.kind());
-                        tracing::debug!(addr = %self.addr, rtp_port, ?error, "media port pair busy, skipped");
-                    }
+        // Pairs another process holds stay leased here until the search
+        // ends, so that each slot is tried at most once.
+        let mut busy = Vec::new();
+        while let Some(slot) = self.take_random() {
+            let lease = PortLease {
+                pool: Arc::clone(self),
+                slot,
+            };
+            let rtp_port = self.rtp_port(slot);
+            // Binding happens outside the lock; on failure the lease's drop frees the slot.
+            let bound = (
+                bind(self.addr, rtp_port, self.socket_buffer),
+                bind(self.addr, rtp_port + 1, self.socket_buffer),
+            );
+            match bound {
+                (Ok(rtp), Ok(rtcp)) => return Ok(PortPair { rtp, rtcp, lease }),
+                (rtp, rtcp) => {
+                    let error = rtp.err().or(rtcp.err()).map(|e| e.kind());
+                    tracing::debug!(addr = %self.addr, rtp_port, ?error, "media port pair busy, skipped");
+                    busy.push(lease);
                 }
             }
         }
@@ -120,43 +149,20 @@ impl PortPool {
         self.first.saturating_add((slot * 2) as u16)
     }
 
-    /// One of the free slots, each as likely as any other (a random start
-    /// followed by the next free slot would favour a free slot after a long
-    /// run of used ones).
-    fn random_free_slot(&self) -> Option<usize> {
-        let state = self.lock();
-        let free = self.capacity - state.in_use;
-        if free == 0 {
+    /// Marks used one of the free slots, each as likely as any other (a
+    /// random start followed by the next free slot would favour a free slot
+    /// after a long run of used ones).
+    fn take_random(&self) -> Option<usize> {
+        let mut state = self.lock();
+        if state.free.is_empty() {
             return None;
         }
-        let nth = rand::random_range(0..free);
-        state
-            .used
-            .iter()
-            .enumerate()
-            .filter(|(_, used)| !**used)
-            .nth(nth)
-            .map(|(slot, _)| slot)
-    }
-
-    /// Marks used the first free slot at or after `offset` steps from
-    /// `start` (wrapping round, never past `start` again); returns its offset.
-    fn reserve(&self, start: usize, offset: usize) -> Option<usize> {
-        let mut state = self.lock();
-        let found = (offset..self.capacity).find(|&o| !state.used[(start + o) % self.capacity])?;
-        state.used[(start + found) % self.capacity] = true;
-        state.in_use += 1;
-        Some(found)
+        let index = rand::random_range(0..state.free.len());
+        state.take(index)
     }
 
     fn release(&self, slot: usize) {
-        let mut state = self.lock();
-        if let Some(used) = state.used.get_mut(slot)
-            && *used
-        {
-            *used = false;
-            state.in_use -= 1;
-        }
+        self.lock().release(slot);
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
@@ -259,17 +265,11 @@ mod tests {
         assert_eq!(PortPool::new(lo, 0, 3).capacity(), 1); // port 0 is never used
     }
 
-    /// What `allocate` reserves before binding: a slot from a random start.
-    fn reserve_random(pool: &PortPool) -> Option<usize> {
-        let start = rand::random_range(0..pool.capacity);
-        pool.reserve(start, 0).map(|o| (start + o) % pool.capacity)
-    }
-
     #[test]
     fn pairs_are_handed_out_at_random() {
         let pool = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 10000, 19999));
         // Reserve slots without binding: consecutive allocations do not follow each other.
-        let slots: Vec<usize> = (0..20).filter_map(|_| reserve_random(&pool)).collect();
+        let slots: Vec<usize> = (0..20).filter_map(|_| pool.take_random()).collect();
         assert_eq!(slots.len(), 20);
         let consecutive = slots.windows(2).filter(|w| w[1] == w[0] + 1).count();
         assert!(consecutive < 5, "{slots:?}");
@@ -277,48 +277,100 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), 20, "no slot twice");
+        assert_eq!(pool.in_use(), 20);
     }
 
     #[test]
     fn every_free_pair_is_as_likely() {
         let pool = PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10019); // 10 pairs
-        {
-            let mut state = pool.lock();
-            state.used[..8].fill(true);
-            state.in_use = 8;
+        let mut counts = [0usize; 10];
+        for _ in 0..5000 {
+            let Some(slot) = pool.take_random() else {
+                panic!("a free pair")
+            };
+            counts[slot] += 1;
+            pool.release(slot);
         }
-        // A random start then the next free slot would pick slot 8 nine times in ten.
+        assert!(
+            counts.iter().all(|&n| (350..=650).contains(&n)),
+            "{counts:?}"
+        );
+        // With slots 0..8 used, 8 and 9 are drawn alike (a random start then
+        // the next free slot would pick 8 nine times in ten).
+        let mut state = pool.lock();
+        for index in (0..8).rev() {
+            let slot = state
+                .free
+                .iter()
+                .position(|&s| s as usize == index)
+                .unwrap();
+            state.take(slot);
+        }
+        drop(state);
         let eights = (0..2000)
-            .filter(|_| pool.random_free_slot() == Some(8))
+            .filter(|_| {
+                let slot = pool.take_random();
+                if let Some(s) = slot {
+                    pool.release(s);
+                }
+                slot == Some(8)
+            })
             .count();
         assert!(
             (800..=1200).contains(&eights),
             "slot 8 drawn {eights} times of 2000"
         );
-        {
-            let mut state = pool.lock();
-            state.used.fill(true);
-            state.in_use = 10;
-        }
-        assert_eq!(pool.random_free_slot(), None);
     }
 
     #[test]
-    fn a_search_walks_every_slot_once_from_its_start() {
-        let small = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10005));
-        assert_eq!(small.capacity(), 3);
-        // From slot 2: offsets 0, 1, 2 are slots 2, 0, 1.
-        assert_eq!(small.reserve(2, 0), Some(0));
-        assert_eq!(small.reserve(2, 1), Some(1));
-        // Slot 0 is taken: the search from offset 1 skips to offset 2 (slot 1).
-        assert_eq!(small.reserve(2, 1), Some(2));
-        assert_eq!(small.in_use(), 3);
-        // Full: nothing from any start.
-        assert_eq!(small.reserve(0, 0), None);
-        small.release(0);
-        // Never past the start again: from slot 1, offset 2 is slot 0.
-        assert_eq!(small.reserve(1, 3), None);
-        assert_eq!(small.reserve(1, 2), Some(2));
+    fn take_and_release_keep_the_free_list_exact() {
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), 10000, 10199); // 100 pairs
+        let mut held = Vec::new();
+        let mut rng = 0x2545_f491_u64;
+        for _ in 0..10_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            if rng.is_multiple_of(2) && !held.is_empty() {
+                let slot = held.swap_remove((rng as usize / 2) % held.len());
+                pool.release(slot);
+                pool.release(slot); // twice: no effect
+            } else if let Some(slot) = pool.take_random() {
+                assert!(!held.contains(&slot), "slot {slot} handed out twice");
+                held.push(slot);
+            }
+            assert_eq!(pool.in_use(), held.len());
+            let state = pool.lock();
+            for (index, &slot) in state.free.iter().enumerate() {
+                assert_eq!(state.place[slot as usize] as usize, index);
+            }
+        }
+    }
+
+    #[test]
+    fn pairs_held_by_another_process_are_tried_once_and_skipped() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        // Three pairs, 27410..27415; another socket holds an RTP port of two.
+        let pool = Arc::new(PortPool::new(lo, 27410, 27415));
+        let _a = UdpSocket::bind((lo, 27410)).unwrap();
+        let _b = UdpSocket::bind((lo, 27413)).unwrap();
+        for _ in 0..10 {
+            let pair = pool.allocate().unwrap();
+            assert_eq!(pair.rtp_port(), 27414);
+            // Busy pairs went back to the pool; the one handed out is in use.
+            assert_eq!(pool.in_use(), 1);
+            drop(pair);
+            assert_eq!(pool.in_use(), 0);
+        }
+        let held = pool.allocate().unwrap();
+        // Nothing left: every slot tried once, then exhausted, nothing leaked.
+        assert!(matches!(
+            pool.allocate(),
+            Err(MediaError::PortsExhausted { .. })
+        ));
+        assert_eq!(pool.in_use(), 1);
+        drop(held);
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]
