@@ -16,7 +16,7 @@ impl<M: MediaControl> Conversation<M> {
             .as_ref()
             .and_then(|b| SessionDescription::parse(b).ok())
             .and_then(|s| negotiate::selected(&s));
-        let theirs = l.remote_sdp.as_ref().and_then(negotiate::selected);
+        let theirs = l.remote_sdp.as_deref().and_then(negotiate::selected);
         match (&l.dir, theirs, ours) {
             // An outbound leg with our offer: the peer's answer decides.
             (Dir::Out(o), Some(t), _) if o.own_offer => Some(t),

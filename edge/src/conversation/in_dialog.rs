@@ -276,7 +276,8 @@ impl<M: MediaControl> Conversation<M> {
         match pending.ack_answer {
             // Late offer: the ACK carries the answer for the linked leg's ACK.
             AckAnswer::Forward(other, seq) => {
-                let answer = sdp_of(ack).and_then(|sdp| self.anchor_linked(leg, other, &sdp));
+                let answer =
+                    sdp_of(ack).and_then(|sdp| self.anchor_linked(leg, other, Arc::new(sdp)));
                 self.ack_leg(other, seq, answer.as_ref());
             }
             AckAnswer::Ours => {
@@ -285,7 +286,7 @@ impl<M: MediaControl> Conversation<M> {
                         self.media.set_remote(ep, &remote_targets(&sdp));
                     }
                     if let Some(l) = self.leg_mut(leg) {
-                        l.remote_sdp = Some(sdp);
+                        l.remote_sdp = Some(Arc::new(sdp));
                     }
                 }
             }

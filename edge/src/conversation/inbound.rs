@@ -192,7 +192,7 @@ impl<M: MediaControl> Conversation<M> {
         let inbound = InLeg {
             tx,
             tag,
-            offer: offer.ok().flatten(),
+            offer: offer.ok().flatten().map(Arc::new),
             final_sent: false,
             answered_locally: false,
             early_sent: false,

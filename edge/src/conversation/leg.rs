@@ -3,6 +3,12 @@
 //! the offer/answer state voxgate keeps for it.
 
 use super::media::EndpointId;
+use std::sync::Arc;
+
+/// A parsed SDP shared, not copied, between the places that keep it (an
+/// inbound offer, a leg's remote SDP, a linked leg's dial): a deep copy is
+/// one allocation per line.
+pub(crate) type SharedSdp = Arc<SessionDescription>;
 use super::*;
 use voxgate_sip::dialog::prack::RSeq;
 use voxgate_sip::dialog::{Negotiated, UacOffer};
@@ -116,7 +122,7 @@ pub(crate) struct InLeg {
     /// The To tag we answer with.
     pub tag: String,
     /// The SDP offer of the INVITE, if any.
-    pub offer: Option<SessionDescription>,
+    pub offer: Option<SharedSdp>,
     pub final_sent: bool,
     /// voxgate answered it itself (Answer, or as a Replaces), not a linked leg.
     pub answered_locally: bool,
@@ -225,7 +231,7 @@ pub(crate) struct Leg {
     /// The leg whose media it is bridged with.
     pub bridge: Option<LegId>,
     /// The peer's current SDP (its last offer or answer).
-    pub remote_sdp: Option<SessionDescription>,
+    pub remote_sdp: Option<SharedSdp>,
     /// What voxgate wants of its media; `held_by_us` is what was last agreed.
     pub want: Want,
     pub held_by_us: bool,

@@ -145,7 +145,7 @@ impl<M: MediaControl> Conversation<M> {
                 t.refreshed(now);
             }
             if answer.is_some() {
-                l.remote_sdp = answer;
+                l.remote_sdp = answer.map(Arc::new);
             }
             let was = l.held_by_us;
             let held = l.want.hold;
@@ -247,7 +247,7 @@ impl<M: MediaControl> Conversation<M> {
         .ok()?;
         let bytes = Bytes::from(answer.to_bytes());
         l.sig.last_sdp = Some(bytes.clone());
-        l.remote_sdp = Some(offer.clone());
+        l.remote_sdp = Some(Arc::new(offer.clone()));
         self.media.set_remote(ep, &remote_targets(offer));
         Some(bytes)
     }

@@ -7,6 +7,7 @@
 use super::inbound::{allows, invite_response, sdp_of};
 use super::leg::{AckAnswer, CancelState, CancelWhy};
 use super::*;
+use crate::conversation::leg::SharedSdp;
 use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite};
 use voxgate_media::negotiate;
 use voxgate_sip::dialog::Role;
@@ -180,7 +181,7 @@ impl<M: MediaControl> Conversation<M> {
             self.media.set_remote(ep, &remote_targets(&sdp));
         }
         if let Some(l) = self.leg_mut(leg) {
-            l.remote_sdp = Some(sdp);
+            l.remote_sdp = Some(Arc::new(sdp));
         }
     }
 
@@ -188,7 +189,7 @@ impl<M: MediaControl> Conversation<M> {
     /// anchored and rewritten for the linked inbound leg `to`.
     fn linked_answer_sdp(&mut self, from: LegId, to: LegId, response: &Message) -> Option<Bytes> {
         let sdp = sdp_of(response)?;
-        self.anchor_linked(from, to, &sdp)
+        self.anchor_linked(from, to, Arc::new(sdp))
     }
 
     /// Records `sdp` as what `from`'s peer receives on and returns it
@@ -197,14 +198,14 @@ impl<M: MediaControl> Conversation<M> {
         &mut self,
         from: LegId,
         to: LegId,
-        sdp: &SessionDescription,
+        sdp: SharedSdp,
     ) -> Option<Bytes> {
         let lines = sdp.media().len();
         let to_ep = self.ensure_endpoint(to, lines, None)?;
         let from_ep = self.ensure_endpoint(from, lines, sdp.connection())?;
-        self.media.set_remote(from_ep, &remote_targets(sdp));
+        self.media.set_remote(from_ep, &remote_targets(&sdp));
         self.media
-            .set_dtls_passthrough(from_ep, negotiate::has_fingerprint(sdp));
+            .set_dtls_passthrough(from_ep, negotiate::has_fingerprint(&sdp));
         // The offerer's rtcp-mux only holds where the answer accepted it (RFC 5761).
         let offered_to_from = self
             .leg(from)
@@ -217,14 +218,14 @@ impl<M: MediaControl> Conversation<M> {
                 .and_then(|i| i.offer.clone())
         {
             self.media
-                .set_remote(to_ep, &remote_targets_answered(&offer, sdp));
+                .set_remote(to_ep, &remote_targets_answered(&offer, &sdp));
         }
         if let Some(l) = self.leg_mut(from) {
-            l.remote_sdp = Some(sdp.clone());
+            l.remote_sdp = Some(Arc::clone(&sdp));
         }
         let local = self.media.local(to_ep);
         let l = self.leg_mut(to)?;
-        let out = Bytes::from(rewrite(sdp, &local, &mut l.sig.origin).to_bytes());
+        let out = Bytes::from(rewrite(&sdp, &local, &mut l.sig.origin).to_bytes());
         l.sig.last_sdp = Some(out.clone());
         Some(out)
     }
@@ -390,7 +391,7 @@ impl<M: MediaControl> Conversation<M> {
         }
         let _ = own_offer;
         if let Some(l) = self.leg_mut(leg) {
-            l.remote_sdp = sdp;
+            l.remote_sdp = sdp.map(Arc::new);
         }
         self.ack_leg(leg, invite_seq, ack_sdp.as_ref());
     }

@@ -53,7 +53,7 @@ impl<M: MediaControl> Conversation<M> {
                     return;
                 };
                 hold = Some(is_hold(&sdp));
-                match self.anchor_linked(from, to, &sdp) {
+                match self.anchor_linked(from, to, Arc::new(sdp)) {
                     Some(out) => {
                         body = Some(("application/sdp".to_string(), out));
                         offered = true;
@@ -283,7 +283,7 @@ impl<M: MediaControl> Conversation<M> {
                 if is_sdp(&response) {
                     body = SessionDescription::parse(response.body())
                         .ok()
-                        .and_then(|sdp| self.anchor_linked(to, relay.from, &sdp))
+                        .and_then(|sdp| self.anchor_linked(to, relay.from, Arc::new(sdp)))
                         .map(|b| ("application/sdp".to_string(), b));
                 } else {
                     let ct = response
