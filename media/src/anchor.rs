@@ -12,7 +12,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::sdp::{Direction, MediaDescription, Origin, SessionDescription};
+use crate::sdp::{Direction, MediaDescription, Origin, SessionDescription, Text};
+use compact_str::ToCompactString as _;
 
 /// What one leg's side of the relay looks like to that leg's peer, per media line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,13 +94,14 @@ impl OriginState {
 
     /// Our `o=` line at `addr` with the current version.
     pub fn origin_for(&self, addr: IpAddr) -> Origin {
+        // Inline strings: building an origin allocates nothing (IPv4).
         Origin {
-            username: "voxgate".to_owned(),
-            sess_id: self.sess_id.to_string(),
+            username: Text::const_new("voxgate"),
+            sess_id: self.sess_id.to_compact_string(),
             sess_version: self.version,
-            net_type: "IN".to_owned(),
-            addr_type: if addr.is_ipv4() { "IP4" } else { "IP6" }.to_owned(),
-            addr: addr.to_string(),
+            net_type: Text::const_new("IN"),
+            addr_type: Text::const_new(if addr.is_ipv4() { "IP4" } else { "IP6" }),
+            addr: addr.to_compact_string(),
         }
     }
 }

@@ -29,7 +29,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::anchor::{LocalMedia, OriginState};
-use crate::sdp::{Direction, MediaDescription, SessionDescription};
+use crate::sdp::{Direction, MediaDescription, SessionDescription, Text};
 
 /// A codec voxgate can offer or accept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,7 +262,7 @@ pub fn answer(
         let choice = line.and_then(|l| choose(m, caps, prefer).map(|c| (l, c)));
         let Some((l, (voice, events))) = choice else {
             // Rejected: port 0 with the offer's first format (RFC 3264 §6).
-            let first = m.formats().first().map_or("0", String::as_str);
+            let first = m.formats().first().map_or("0", Text::as_str);
             let _ = write!(text, "m={} 0 {} {first}\r\n", m.kind(), m.proto());
             continue;
         };
@@ -301,7 +301,7 @@ pub fn answer(
 }
 
 /// `voice` = (pt, name, clock); `events` = (pt, fmtp).
-type Choice = ((String, String, u32), Option<(String, Option<String>)>);
+type Choice = ((Text, String, u32), Option<(Text, Option<String>)>);
 
 fn choose(m: &MediaDescription, caps: &Capabilities, prefer: Option<&Selected>) -> Option<Choice> {
     let mut voice = None;

@@ -12,6 +12,11 @@ mod tests;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+/// Text of an SDP field: inline up to 24 bytes (most SDP tokens and
+/// attribute values), so parsing and copying a description allocates a few
+/// times, not once per token.
+pub use compact_str::CompactString as Text;
+
 /// Most bytes an SDP body may have.
 pub const MAX_BYTES: usize = 8 * 1024;
 /// Most lines an SDP body may have.
@@ -119,17 +124,17 @@ pub struct SessionDescription {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     /// `<username>` (`-` when none).
-    pub username: String,
+    pub username: Text,
     /// `<sess-id>`, kept as text: some agents send more digits than a u64 holds.
-    pub sess_id: String,
+    pub sess_id: Text,
     /// `<sess-version>`.
     pub sess_version: u64,
     /// `<nettype>`, normally `IN`.
-    pub net_type: String,
+    pub net_type: Text,
     /// `<addrtype>`, normally `IP4` or `IP6`.
-    pub addr_type: String,
+    pub addr_type: Text,
     /// `<unicast-address>`: an address or a host name.
-    pub addr: String,
+    pub addr: Text,
 }
 
 /// A `c=` line (`IN` network type only).
@@ -138,7 +143,7 @@ pub struct Connection {
     /// The address; its family gives `IP4`/`IP6`.
     pub addr: IpAddr,
     /// A multicast `/ttl[/count]` suffix, as received (without the address).
-    pub suffix: Option<String>,
+    pub suffix: Option<Text>,
 }
 
 /// Media direction (RFC 3264 §5.1), from the sender of the SDP's point of view.
@@ -187,25 +192,25 @@ enum Line {
     Connection(Connection),
     /// `a=<name>[:<value>]`.
     Attribute {
-        name: String,
-        value: Option<String>,
+        name: Text,
+        value: Option<Text>,
     },
     /// Any other line, value byte-exact.
     Other {
         kind: char,
-        value: String,
+        value: Text,
     },
 }
 
 /// One `m=` line and the lines that follow it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaDescription {
-    kind: String,
+    kind: Text,
     port: u16,
     /// `/<number of ports>` when given.
     port_count: Option<u16>,
-    proto: String,
-    formats: Vec<String>,
+    proto: Text,
+    formats: Vec<Text>,
     lines: Vec<Line>,
     /// Copies of the session-level values this media line inherits, kept in
     /// step by [`SessionDescription`] so the accessors need no back-reference.
@@ -334,7 +339,7 @@ impl MediaDescription {
     }
 
     /// The formats (payload types for RTP) in offered order.
-    pub fn formats(&self) -> &[String] {
+    pub fn formats(&self) -> &[Text] {
         &self.formats
     }
 
@@ -415,7 +420,7 @@ impl MediaDescription {
                 if found {
                     return false;
                 }
-                *v = value.map(str::to_owned);
+                *v = value.map(Text::from);
                 found = true;
                 true
             }
@@ -429,8 +434,8 @@ impl MediaDescription {
     /// Appends an attribute line.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
         self.lines.push(Line::Attribute {
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
+            name: Text::from(name),
+            value: value.map(Text::from),
         });
     }
 

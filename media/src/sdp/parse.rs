@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use super::{Connection, Line, MediaDescription, Origin, SdpError, SdpLimits, SessionDescription};
+use super::{Connection, Text, Line, MediaDescription, Origin, SdpError, SdpLimits, SessionDescription};
 
 pub(super) fn parse(body: &[u8], limits: &SdpLimits) -> Result<SessionDescription, SdpError> {
     if body.len() > limits.max_bytes {
@@ -84,7 +84,7 @@ pub(super) fn parse(body: &[u8], limits: &SdpLimits) -> Result<SessionDescriptio
             'a' => parse_attribute(value).ok_or(bad)?,
             _ => Line::Other {
                 kind,
-                value: value.to_owned(),
+                value: Text::from(value),
             },
         };
         match media.last_mut() {
@@ -109,12 +109,12 @@ pub(super) fn parse(body: &[u8], limits: &SdpLimits) -> Result<SessionDescriptio
 fn parse_origin(value: &str) -> Option<Origin> {
     let mut t = value.split_ascii_whitespace();
     let origin = Origin {
-        username: t.next()?.to_owned(),
-        sess_id: t.next()?.to_owned(),
+        username: Text::from(t.next()?),
+        sess_id: Text::from(t.next()?),
         sess_version: t.next()?.parse().ok()?,
-        net_type: t.next()?.to_owned(),
-        addr_type: t.next()?.to_owned(),
-        addr: t.next()?.to_owned(),
+        net_type: Text::from(t.next()?),
+        addr_type: Text::from(t.next()?),
+        addr: Text::from(t.next()?),
     };
     t.next().is_none().then_some(origin)
 }
@@ -148,7 +148,7 @@ fn parse_connection(value: &str) -> Option<Connection> {
                 return None;
             }
         }
-        Some(suffix.to_owned())
+        Some(Text::from(suffix))
     };
     Some(Connection { addr, suffix })
 }
@@ -156,14 +156,14 @@ fn parse_connection(value: &str) -> Option<Connection> {
 /// `<media> <port>[/<number of ports>] <proto> <fmt> ...`.
 fn parse_media(value: &str) -> Option<MediaDescription> {
     let mut t = value.split_ascii_whitespace();
-    let kind = t.next()?.to_owned();
+    let kind = Text::from(t.next()?);
     let port_field = t.next()?;
     let (port, port_count) = match port_field.split_once('/') {
         Some((p, n)) => (p.parse().ok()?, Some(n.parse().ok()?)),
         None => (port_field.parse().ok()?, None),
     };
-    let proto = t.next()?.to_owned();
-    let formats = t.map(str::to_owned).collect();
+    let proto = Text::from(t.next()?);
+    let formats = t.map(Text::from).collect();
     Some(MediaDescription {
         kind,
         port,
@@ -179,14 +179,14 @@ fn parse_media(value: &str) -> Option<MediaDescription> {
 /// `<name>[:<value>]`; trailing blanks after a value-less name are dropped.
 fn parse_attribute(value: &str) -> Option<Line> {
     let (name, value) = match value.split_once(':') {
-        Some((n, v)) => (n.trim_end(), Some(v.to_owned())),
+        Some((n, v)) => (n.trim_end(), Some(Text::from(v))),
         None => (value.trim_end(), None),
     };
     if name.is_empty() {
         return None;
     }
     Some(Line::Attribute {
-        name: name.to_owned(),
+        name: Text::from(name),
         value,
     })
 }

@@ -30,7 +30,7 @@ fn errors_name_the_line() {
     );
     assert_eq!(
         parse("v=0\r\no=- x 2 IN IP4 a\r\n").map(|s| s.origin().sess_id.clone()),
-        Ok("x".to_owned()),
+        Ok("x".into()),
         "sess-id is text"
     );
     assert_eq!(
