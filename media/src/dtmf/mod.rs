@@ -22,7 +22,7 @@
 //!   EventPayloadTypeMap::new(from, to).rewrite(&mut packet)     // in place, before forwarding
 //! timer:  wake at min(detector.poll_timeout(), generator.poll_timeout(), ...)
 //!   detector.handle_timeout(now); generator: poll_transmit below
-//! command "send digits": generator.queue_digit(digit, duration)
+//! command "send digits": generator.queue_digit(now, digit, duration)
 //!   while let Some(n) = generator.poll_transmit(now, &mut stream, &mut buf)? { send buf[..n] }
 //!   (while the generator is busy it owns the stream: pause the player/mixer source)
 //! SIP INFO: info::parse(content_type, body) -> Digit and duration
