@@ -43,4 +43,30 @@ pub enum MediaError {
         /// What the OS said.
         kind: std::io::ErrorKind,
     },
+    /// A caller's buffer cannot hold what was asked for.
+    #[error("buffer of {available} too small, {needed} needed")]
+    BufferTooSmall {
+        /// Units (bytes or samples) needed.
+        needed: usize,
+        /// Units the buffer holds.
+        available: usize,
+    },
+    /// An RFC 4733 payload shorter than one event block.
+    #[error("telephone-event payload of {len} bytes, 4 needed")]
+    TelephoneEventTooShort {
+        /// The payload's length.
+        len: usize,
+    },
+    /// More digits queued for sending than the generator holds.
+    #[error("DTMF queue full ({capacity} digits)")]
+    DtmfQueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A SIP INFO DTMF body that says no digit.
+    #[error("SIP INFO DTMF body: {problem}")]
+    DtmfInfoBody {
+        /// What is wrong with it.
+        problem: crate::dtmf::InfoProblem,
+    },
 }

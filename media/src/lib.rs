@@ -80,7 +80,9 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod anchor;
+pub mod codec;
 pub mod counters;
+pub mod dtmf;
 mod error;
 pub mod latch;
 pub mod negotiate;
