@@ -1,0 +1,141 @@
+//! Prompts decoded once at load and shared; the prompt store caches them by path.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::MediaError;
+
+use super::wav::{self, Encoding, MAX_FILE_BYTES};
+
+/// A prompt: 8 kHz mono 16-bit PCM, decoded once and shared by every player.
+/// Cloning is a reference-count increment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt(Arc<[i16]>);
+
+impl Prompt {
+    /// A prompt from samples already at 8 kHz (tests, generated audio).
+    pub fn from_samples(samples: impl Into<Arc<[i16]>>) -> Self {
+        Prompt(samples.into())
+    }
+
+    /// Decodes a WAV file held in memory.
+    pub fn from_wav(bytes: &[u8]) -> Result<Self, MediaError> {
+        let file = wav::parse(bytes)?;
+        Ok(Prompt(decode(file.encoding, file.data).into()))
+    }
+
+    /// The samples.
+    pub fn samples(&self) -> &[i16] {
+        &self.0
+    }
+
+    /// Duration in milliseconds.
+    pub fn duration_ms(&self) -> u64 {
+        self.0.len() as u64 * 1000 / u64::from(wav::SAMPLE_RATE)
+    }
+}
+
+/// Decodes a data chunk to linear PCM (once, at load).
+fn decode(encoding: Encoding, data: &[u8]) -> Vec<i16> {
+    match encoding {
+        Encoding::Pcm16 => data
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+        Encoding::Mulaw => data.iter().map(|&b| g711_decode_mulaw(b)).collect(),
+        Encoding::Alaw => data.iter().map(|&b| g711_decode_alaw(b)).collect(),
+    }
+}
+
+/// What [`check`] found in a valid prompt file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PromptInfo {
+    /// How the file codes its samples.
+    pub encoding: Encoding,
+    /// Samples (at 8 kHz).
+    pub samples: usize,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, MediaError> {
+    let io = |e: std::io::Error| MediaError::PromptRead {
+        path: path.to_owned(),
+        kind: e.kind(),
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(MediaError::WavTooLarge {
+            bytes: len,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
+/// Says exactly what is wrong with a prompt file, or what it holds:
+/// `check-config` calls it for every prompt the config names.
+pub fn check(path: &Path) -> Result<PromptInfo, MediaError> {
+    let bytes = read(path)?;
+    let file = wav::parse(&bytes)?;
+    Ok(PromptInfo {
+        encoding: file.encoding,
+        samples: file.samples(),
+        duration_ms: file.duration_ms(),
+    })
+}
+
+/// Prompts by path, each loaded and decoded once. Not on a per-packet path:
+/// the conversation (or the config loader, ahead of time) loads, a player
+/// gets a [`Prompt`] clone.
+#[derive(Debug, Default)]
+pub struct PromptStore {
+    prompts: HashMap<PathBuf, Prompt>,
+}
+
+impl PromptStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The prompt at `path`, loaded and decoded on first use.
+    pub fn load(&mut self, path: &Path) -> Result<Prompt, MediaError> {
+        if let Some(p) = self.prompts.get(path) {
+            return Ok(p.clone());
+        }
+        let prompt = Prompt::from_wav(&read(path)?)?;
+        self.prompts.insert(path.to_owned(), prompt.clone());
+        Ok(prompt)
+    }
+
+    /// The cached prompt at `path`, if loaded.
+    pub fn get(&self, path: &Path) -> Option<Prompt> {
+        self.prompts.get(path).cloned()
+    }
+
+    /// Forgets every prompt (on config reload: files may have changed);
+    /// players keep theirs until they finish.
+    pub fn clear(&mut self) {
+        self.prompts.clear();
+    }
+
+    /// Prompts held.
+    pub fn len(&self) -> usize {
+        self.prompts.len()
+    }
+
+    /// True when no prompt is held.
+    pub fn is_empty(&self) -> bool {
+        self.prompts.is_empty()
+    }
+}
+
+// Placeholder until the shared codec lands (replaced by crate::codec).
+fn g711_decode_mulaw(_b: u8) -> i16 {
+    0
+}
+fn g711_decode_alaw(_b: u8) -> i16 {
+    0
+}
