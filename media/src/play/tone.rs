@@ -390,3 +390,191 @@ fn sit(parts: &[(f64, u32)]) -> Result<Tone, MediaError> {
 pub fn shared(country: Country, kind: ToneKind) -> Arc<Tone> {
     Arc::new(profile(country, kind))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Power of `freq` in `x` (Goertzel), normalised so a full-scale sine gives ~1.
+    fn goertzel(x: &[i16], freq: f64) -> f64 {
+        let w = std::f64::consts::TAU * freq / 8000.0;
+        let (mut s1, mut s2) = (0f64, 0f64);
+        for &v in x {
+            let s = f64::from(v) / 32768.0 + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        let p = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
+        4.0 * p / (x.len() as f64 * x.len() as f64)
+    }
+
+    fn render(t: &Tone, start: u64, n: usize) -> Vec<i16> {
+        let mut v = vec![0i16; n];
+        let w = t.fill(start, &mut v);
+        v.truncate(w);
+        v
+    }
+
+    #[test]
+    fn us_ringback_is_440_plus_480_two_on_four_off() {
+        let t = profile(Country::Us, ToneKind::Ringback);
+        let on = render(&t, 0, 16_000);
+        assert!(on.iter().any(|&s| s != 0));
+        // 200 ms windows hold whole cycles of both (5 Hz resolution).
+        let w = &on[..1600];
+        let (p440, p480, p620) = (goertzel(w, 440.0), goertzel(w, 480.0), goertzel(w, 620.0));
+        assert!(
+            p440 > 100.0 * p620 && p480 > 100.0 * p620,
+            "{p440} {p480} {p620}"
+        );
+        // -19 dBm0 each: amplitude 32767·10^(-22.17/20) ≈ 2552.
+        let peak = f64::from(amplitude(-19.0));
+        assert!((peak - 2552.3).abs() < 1.0, "{peak}");
+        assert!((p440.sqrt() * 32768.0 - peak).abs() / peak < 0.02);
+        // Off from 2 s to 6 s, on again at 6 s.
+        let off = render(&t, 16_000, 32_000);
+        assert!(off.iter().all(|&s| s == 0));
+        assert!(render(&t, 48_000, 160).iter().any(|&s| s != 0));
+        assert_eq!(t.len_samples(), None);
+    }
+
+    #[test]
+    fn uk_ringback_is_a_double_ring() {
+        let t = profile(Country::Uk, ToneKind::Ringback);
+        // 0.4 on, 0.2 off, 0.4 on, 2.0 off (in samples: 3200, 1600, 3200, 16000).
+        let x = render(&t, 0, 24_000);
+        let sounding = |r: std::ops::Range<usize>| x[r].iter().any(|&s| s != 0);
+        assert!(sounding(100..3100));
+        assert!(!sounding(3200..4800));
+        assert!(sounding(4900..7900));
+        assert!(!sounding(8000..24_000));
+        assert!(goertzel(&x[..3200], 400.0) > 100.0 * goertzel(&x[..3200], 1000.0));
+    }
+
+    #[test]
+    fn the_us_sit_has_its_three_segments_and_ends() {
+        let t = profile(Country::Us, ToneKind::Sit);
+        // 274 + 274 + 380 ms = 2192 + 2192 + 3040 samples.
+        assert_eq!(t.len_samples(), Some(7424));
+        let x = render(&t, 0, 10_000);
+        assert_eq!(x.len(), 7424);
+        for (range, hz, other) in [
+            (0..2192, 913.8, 1776.7),
+            (2192..4384, 1370.6, 913.8),
+            (4384..7424, 1776.7, 1370.6),
+        ] {
+            let seg = &x[range];
+            assert!(goertzel(seg, hz) > 50.0 * goertzel(seg, other), "{hz}");
+        }
+        let eu = profile(Country::De, ToneKind::Sit);
+        assert_eq!(eu.len_samples(), Some(3 * 2640));
+    }
+
+    #[test]
+    fn every_profile_is_valid() {
+        for country in [Country::Us, Country::Uk, Country::De, Country::Fr] {
+            for kind in [
+                ToneKind::Ringback,
+                ToneKind::Busy,
+                ToneKind::Beep,
+                ToneKind::Sit,
+            ] {
+                let t = profile(country, kind);
+                assert!(!t.steps.is_empty(), "{country:?} {kind:?}");
+                assert!(render(&t, 0, 4000).iter().any(|&s| s != 0));
+            }
+        }
+        assert_eq!(Country::parse("GB"), Ok(Country::Uk));
+        assert!(matches!(
+            Country::parse("xx"),
+            Err(MediaError::UnknownToneCountry { .. })
+        ));
+        assert_eq!(
+            profile(Country::Fr, ToneKind::Beep).len_samples(),
+            Some(4000)
+        );
+    }
+
+    #[test]
+    fn no_drift_after_an_hour() {
+        // Samples an hour in equal the formula evaluated directly in f64.
+        let t = Tone::new(&[ToneComponent::new(913.8, -10.0)], &[], Repeat::Forever).unwrap();
+        let a = f64::from(amplitude(-10.0));
+        let hour = 3600 * 8000u64;
+        // The continuous tone's cycle is 60 s: the index within it.
+        let x = render(&t, hour + 17, 160);
+        for (i, &s) in x.iter().enumerate() {
+            let k = ((hour + 17 + i as u64) % (60 * 8000)) as f64;
+            let want = a * (std::f64::consts::TAU * 913.8 * k / 8000.0).sin();
+            assert!(
+                (f64::from(s) - want).abs() <= 1.0,
+                "sample {i}: {s} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_continuous_tone_is_continuous_across_its_cycle() {
+        let t = Tone::new(&[ToneComponent::new(425.0, -13.0)], &[], Repeat::Forever).unwrap();
+        // 425 Hz · 60 s is a whole number of cycles: no step at the wrap.
+        let x = render(&t, 60 * 8000 - 2, 4);
+        let y = render(&t, 0, 2);
+        assert_eq!(&x[2..], &y[..]);
+    }
+
+    #[test]
+    fn config_errors_are_named() {
+        let c = ToneComponent::new;
+        assert_eq!(
+            Tone::new(&[], &[], Repeat::Forever),
+            Err(MediaError::ToneFrequencyCount { count: 0 })
+        );
+        assert_eq!(
+            Tone::new(&[c(400.0, -10.0); 5], &[(100, 100)], Repeat::Forever),
+            Err(MediaError::ToneFrequencyCount { count: 5 })
+        );
+        assert_eq!(
+            Tone::new(&[c(4000.0, -10.0)], &[], Repeat::Forever),
+            Err(MediaError::ToneFrequency { tenths_hz: 40_000 })
+        );
+        assert_eq!(
+            Tone::new(&[c(f64::NAN, -10.0)], &[], Repeat::Forever),
+            Err(MediaError::ToneFrequency { tenths_hz: 0 })
+        );
+        assert_eq!(
+            Tone::new(&[c(400.0, 5.0)], &[], Repeat::Forever),
+            Err(MediaError::ToneLevel { tenths_dbm0: 50 })
+        );
+        assert_eq!(
+            Tone::new(&[c(400.0, -10.0)], &[(0, 0)], Repeat::Forever),
+            Err(MediaError::ToneCadence)
+        );
+        assert_eq!(
+            Tone::new(&[c(400.0, -10.0)], &[(100, 0)], Repeat::Times(0)),
+            Err(MediaError::ToneCadence)
+        );
+        assert_eq!(
+            MediaError::ToneFrequency { tenths_hz: 40_000 }.to_string(),
+            "tone frequency 4000 Hz outside 1..3999 Hz"
+        );
+    }
+
+    #[test]
+    fn four_components_at_full_level_saturate_instead_of_wrapping() {
+        let t = Tone::new(
+            &[
+                ToneComponent::new(400.0, 3.0),
+                ToneComponent::new(400.0, 3.0),
+                ToneComponent::new(400.0, 3.0),
+                ToneComponent::new(400.0, 3.0),
+            ],
+            &[],
+            Repeat::Forever,
+        )
+        .unwrap();
+        let x = render(&t, 0, 40);
+        // A quarter cycle of 400 Hz is 5 samples: the peak clips at i16::MAX.
+        assert_eq!(x[5], i16::MAX);
+        assert_eq!(x[15], i16::MIN);
+    }
+}
