@@ -44,6 +44,14 @@ pub enum MediaError {
         /// What the OS said.
         kind: std::io::ErrorKind,
     },
+    /// A caller's buffer cannot hold what was asked for.
+    #[error("buffer of {available} too small, {needed} needed")]
+    BufferTooSmall {
+        /// Units (bytes or samples) needed.
+        needed: usize,
+        /// Units the buffer holds.
+        available: usize,
+    },
 
     /// A prompt file is not a RIFF/WAVE file.
     #[error("not a WAV file (no RIFF/WAVE header)")]

@@ -80,6 +80,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod anchor;
+pub mod codec;
 pub mod counters;
 mod error;
 pub mod latch;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::MediaError;
+use crate::codec::g711;
 
 use super::wav::{self, Encoding, MAX_FILE_BYTES};
 
@@ -43,8 +44,8 @@ fn decode(encoding: Encoding, data: &[u8]) -> Vec<i16> {
             .chunks_exact(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect(),
-        Encoding::Mulaw => data.iter().map(|&b| g711_decode_mulaw(b)).collect(),
-        Encoding::Alaw => data.iter().map(|&b| g711_decode_alaw(b)).collect(),
+        Encoding::Mulaw => data.iter().map(|&b| g711::ulaw_to_linear(b)).collect(),
+        Encoding::Alaw => data.iter().map(|&b| g711::alaw_to_linear(b)).collect(),
     }
 }
 
@@ -130,12 +131,4 @@ impl PromptStore {
     pub fn is_empty(&self) -> bool {
         self.prompts.is_empty()
     }
-}
-
-// Placeholder until the shared codec lands (replaced by crate::codec).
-fn g711_decode_mulaw(_b: u8) -> i16 {
-    0
-}
-fn g711_decode_alaw(_b: u8) -> i16 {
-    0
 }
