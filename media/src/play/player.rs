@@ -283,3 +283,276 @@ impl Player {
         self.finished.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Codec, G711, Law};
+    use crate::play::schedule::FRAME;
+    use crate::play::tone::{Country, ToneKind, profile};
+    use crate::rtp::{OutgoingStream, PayloadType, Ssrc, parse_rtp};
+    use std::time::Duration;
+
+    fn ramp(n: usize, first: i16) -> Prompt {
+        Prompt::from_samples(
+            (0..n)
+                .map(|i| first.wrapping_add(i as i16))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Runs the player on a virtual clock that jumps to each deadline,
+    /// collecting frames and events until `until`.
+    fn run(
+        p: &mut Player,
+        until: Instant,
+    ) -> (Vec<(Instant, PlayFrame, Vec<i16>)>, Vec<PlaybackDone>) {
+        let (mut frames, mut events) = (Vec::new(), Vec::new());
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        while let Some(at) = p.poll_timeout() {
+            if at > until {
+                break;
+            }
+            while let Some(f) = p.poll_frame(at, &mut pcm) {
+                frames.push((at, f, pcm.to_vec()));
+            }
+            events.extend(p.poll_event());
+        }
+        (frames, events)
+    }
+
+    #[test]
+    fn a_prompt_plays_once_paced_then_reports_done() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        assert_eq!(p.poll_timeout(), None);
+        assert_eq!(
+            p.play(t0, PlaybackId(1), Source::Prompt(ramp(400, 1)), false),
+            None
+        );
+        let (frames, events) = run(&mut p, t0 + Duration::from_secs(5));
+        // 400 samples: three frames, the last padded with silence.
+        assert_eq!(frames.len(), 3);
+        for (i, (at, f, _)) in frames.iter().enumerate() {
+            assert_eq!(*at, t0 + FRAME * i as u32);
+            assert_eq!(f.marker, i == 0);
+            assert!(!f.comfort_silence);
+        }
+        let all: Vec<i16> = frames.iter().flat_map(|(_, _, s)| s.clone()).collect();
+        assert_eq!(&all[..400], ramp(400, 1).samples());
+        assert!(all[400..].iter().all(|&s| s == 0));
+        assert_eq!(
+            events,
+            [PlaybackDone {
+                id: PlaybackId(1),
+                reason: StopReason::Finished
+            }]
+        );
+        assert!(!p.is_active());
+    }
+
+    #[test]
+    fn a_sequence_plays_without_a_gap() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        let parts = vec![ramp(100, 1), ramp(0, 0), ramp(250, 1000), ramp(10, -50)];
+        p.play(t0, PlaybackId(2), Source::Sequence(parts), false);
+        let (frames, events) = run(&mut p, t0 + Duration::from_secs(5));
+        let all: Vec<i16> = frames.iter().flat_map(|(_, _, s)| s.clone()).collect();
+        let want: Vec<i16> = [ramp(100, 1), ramp(250, 1000), ramp(10, -50)]
+            .iter()
+            .flat_map(|p| p.samples().to_vec())
+            .collect();
+        assert_eq!(frames.len(), 3); // 360 samples
+        assert_eq!(&all[..360], &want[..]);
+        assert_eq!(events.len(), 1);
+        // Only the first frame starts a talk spurt.
+        assert_eq!(frames.iter().filter(|(_, f, _)| f.marker).count(), 1);
+    }
+
+    #[test]
+    fn music_loops_until_stopped() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        p.play(t0, PlaybackId(3), Source::Music(ramp(100, 1)), false);
+        let (frames, events) = run(&mut p, t0 + Duration::from_millis(990));
+        assert_eq!(frames.len(), 50);
+        assert!(events.is_empty());
+        let all: Vec<i16> = frames.iter().flat_map(|(_, _, s)| s.clone()).collect();
+        for (i, &s) in all.iter().enumerate() {
+            assert_eq!(s, 1 + (i % 100) as i16);
+        }
+        assert_eq!(
+            p.stop(),
+            Some(PlaybackDone {
+                id: PlaybackId(3),
+                reason: StopReason::Stopped
+            })
+        );
+        assert_eq!(p.stop(), None);
+        assert_eq!(p.poll_timeout(), None);
+    }
+
+    #[test]
+    fn barge_in_stops_only_plays_that_allow_it() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        let tone = Arc::new(profile(Country::De, ToneKind::Ringback));
+        p.play(t0, PlaybackId(4), Source::Tone(tone.clone()), false);
+        assert_eq!(p.barge_in(), None);
+        assert!(p.is_playing());
+        // A new play replaces the old one.
+        assert_eq!(
+            p.play(t0, PlaybackId(5), Source::Tone(tone), true),
+            Some(PlaybackDone {
+                id: PlaybackId(4),
+                reason: StopReason::Replaced
+            })
+        );
+        assert_eq!(
+            p.barge_in(),
+            Some(PlaybackDone {
+                id: PlaybackId(5),
+                reason: StopReason::BargeIn
+            })
+        );
+        assert!(!p.is_playing());
+    }
+
+    #[test]
+    fn comfort_silence_fills_the_gaps_on_a_held_leg() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        p.set_comfort_silence(t0, true);
+        let (frames, _) = run(&mut p, t0 + Duration::from_millis(90));
+        assert_eq!(frames.len(), 5);
+        assert!(
+            frames
+                .iter()
+                .all(|(_, f, s)| f.comfort_silence && s.iter().all(|&x| x == 0))
+        );
+        assert!(frames[0].1.marker && !frames[1].1.marker);
+        // A prompt in between: on the same clock, with its own talk spurt.
+        let at = t0 + Duration::from_millis(100);
+        p.play(at, PlaybackId(6), Source::Prompt(ramp(320, 1)), false);
+        let (frames, events) = run(&mut p, t0 + Duration::from_millis(190));
+        assert_eq!(frames.len(), 5);
+        assert!(frames[0].1.marker && !frames[0].1.comfort_silence);
+        assert!(!frames[1].1.marker && !frames[1].1.comfort_silence);
+        assert!(
+            frames[2..]
+                .iter()
+                .all(|(_, f, _)| f.comfort_silence && !f.marker)
+        );
+        assert_eq!(events.len(), 1);
+        // The frame clock never restarted: every deadline is on the 20 ms grid from t0.
+        assert!(
+            frames
+                .iter()
+                .all(|(at, _, _)| (*at - t0).as_micros() % 20_000 == 0)
+        );
+        p.set_comfort_silence(t0, false);
+        assert_eq!(p.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_late_wake_up_skips_beyond_the_bounded_catch_up() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        p.play(t0, PlaybackId(7), Source::Music(ramp(1000, 1)), false);
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        assert!(p.poll_frame(t0, &mut pcm).is_some());
+        // Woken 500 ms late: 3 frames go out, the first says 22 were skipped.
+        let late = t0 + Duration::from_millis(500);
+        let frames: Vec<PlayFrame> = std::iter::from_fn(|| p.poll_frame(late, &mut pcm)).collect();
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].skipped_samples, 22 * 160);
+        assert_eq!(frames[1].skipped_samples, 0);
+        assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_millis(520)));
+    }
+
+    #[test]
+    fn an_hour_of_music_on_hold_does_not_drift() {
+        let t0 = Instant::now();
+        let mut p = Player::new();
+        p.play(t0, PlaybackId(8), Source::Music(ramp(8000, 1)), false);
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        let mut frames = 0u64;
+        let mut now = t0;
+        // Each wake-up 0–9 ms late (a busy timer wheel), never beyond the catch-up.
+        while frames < 180_000 {
+            let due = p.poll_timeout().unwrap();
+            now = now.max(due + Duration::from_micros((frames * 7_919) % 9_000));
+            while let Some(f) = p.poll_frame(now, &mut pcm) {
+                assert_eq!(f.skipped_samples, 0);
+                frames += 1;
+            }
+        }
+        assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_secs(3600)));
+        // 180 000 frames of an 8000-sample loop: the loop is where time says it is.
+        assert_eq!(pcm[0], 1 + ((179_999 * 160) % 8000) as i16);
+    }
+
+    /// The far end sees one stream: relayed packets, then a prompt, then
+    /// relayed packets again, all through the leg's OutgoingStream.
+    #[test]
+    fn relay_then_play_then_relay_is_one_stream() {
+        let t0 = Instant::now();
+        let mut stream = OutgoingStream::with_state(Ssrc(0x1234), 65_500, u32::MAX - 1000);
+        let mut codec = G711::new(Law::Mu);
+        let pt = PayloadType(0);
+        let mut sent = Vec::new();
+        let mut pkt = [0u8; 12 + FRAME_SAMPLES];
+        // 1. Relay: 40 packets from the other leg, 160 samples each, headers rewritten.
+        for _ in 0..40 {
+            stream.write_header(pt, &mut pkt).unwrap();
+            stream.advance(160);
+            sent.push(parse_rtp(&pkt).unwrap());
+        }
+        // 2. Play at the next 20 ms slot: a talk spurt.
+        let mut p = Player::new();
+        p.play(t0, PlaybackId(9), Source::Prompt(ramp(1600, 1)), false);
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        let mut played = 0;
+        while let Some(at) = p.poll_timeout() {
+            while let Some(f) = p.poll_frame(at, &mut pcm) {
+                if f.skipped_samples > 0 {
+                    stream.skip(f.skipped_samples);
+                }
+                if f.marker {
+                    stream.start_talk_spurt();
+                }
+                let n = stream.write_header(pt, &mut pkt).unwrap();
+                let m = codec.encode(&pcm, &mut pkt[n..]).unwrap();
+                assert_eq!(m, 160);
+                stream.advance(160);
+                sent.push(parse_rtp(&pkt).unwrap());
+                played += 1;
+            }
+        }
+        assert_eq!(played, 10);
+        // 3. Relay again: a new talk spurt (a different source speaks).
+        stream.start_talk_spurt();
+        for _ in 0..40 {
+            stream.write_header(pt, &mut pkt).unwrap();
+            stream.advance(160);
+            sent.push(parse_rtp(&pkt).unwrap());
+        }
+        assert!(sent.iter().all(|h| h.ssrc == Ssrc(0x1234)));
+        for w in sent.windows(2) {
+            assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence continuous");
+            assert_eq!(
+                w[1].timestamp,
+                w[0].timestamp.wrapping_add(160),
+                "timestamp continuous"
+            );
+        }
+        let markers: Vec<usize> = sent
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.marker)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(markers, [0, 40, 50]);
+    }
+}

@@ -132,3 +132,77 @@ impl PromptStore {
         self.prompts.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::play::wav::build::{pcm16, wav};
+    use crate::play::wav::{FORMAT_ALAW, FORMAT_EXTENSIBLE, FORMAT_MULAW};
+
+    /// A fresh directory under the system's temp dir for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("voxgate-play-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn g711_prompts_decode_once_at_load() {
+        // ITU-T G.711 Table 2 (µ-law) / Table 1 (A-law) decision values, as
+        // the codec's tables hold them: µ 0xFF is 0, µ 0x80 is +32124,
+        // A 0xD5 is +8, A 0xAA is +32256 (16-bit scaled).
+        let mu =
+            Prompt::from_wav(&wav(FORMAT_MULAW, 1, 8000, 8, None, &[0xff, 0x80, 0x00])).unwrap();
+        assert_eq!(mu.samples(), [0, 32124, -32124]);
+        let a = Prompt::from_wav(&wav(FORMAT_ALAW, 1, 8000, 8, None, &[0xd5, 0xaa])).unwrap();
+        assert_eq!(a.samples(), [8, 32256]);
+        let ext = wav(FORMAT_EXTENSIBLE, 1, 8000, 8, Some(FORMAT_MULAW), &[0x80]);
+        assert_eq!(Prompt::from_wav(&ext).unwrap().samples(), [32124]);
+        let pcm = Prompt::from_wav(&pcm16(&[-1, 2, i16::MIN])).unwrap();
+        assert_eq!(pcm.samples(), [-1, 2, i16::MIN]);
+    }
+
+    #[test]
+    fn the_store_loads_each_file_once_and_check_says_what_is_wrong() {
+        let dir = scratch("store");
+        let good = dir.join("welcome.wav");
+        std::fs::write(&good, pcm16(&[7; 8000])).unwrap();
+        let stereo = dir.join("stereo.wav");
+        std::fs::write(&stereo, wav(1, 2, 8000, 16, None, &[0; 8])).unwrap();
+        let text = dir.join("notes.wav");
+        std::fs::write(&text, b"hello").unwrap();
+
+        assert_eq!(
+            check(&good),
+            Ok(PromptInfo {
+                encoding: Encoding::Pcm16,
+                samples: 8000,
+                duration_ms: 1000
+            })
+        );
+        assert_eq!(check(&stereo), Err(MediaError::WavChannels { channels: 2 }));
+        assert_eq!(check(&text), Err(MediaError::WavNotRiff));
+        assert_eq!(
+            check(&dir.join("missing.wav")),
+            Err(MediaError::PromptRead {
+                path: dir.join("missing.wav"),
+                kind: std::io::ErrorKind::NotFound
+            })
+        );
+
+        let mut store = PromptStore::new();
+        let a = store.load(&good).unwrap();
+        // Changing the file does not change the cached prompt: it was decoded once.
+        std::fs::write(&good, pcm16(&[9; 10])).unwrap();
+        let b = store.load(&good).unwrap();
+        assert_eq!(a, b);
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(store.len(), 1);
+        assert!(store.load(&stereo).is_err());
+        assert_eq!(store.len(), 1);
+        store.clear();
+        assert_eq!(store.load(&good).unwrap().samples().len(), 10);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
