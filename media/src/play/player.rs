@@ -303,10 +303,9 @@ mod tests {
 
     /// Runs the player on a virtual clock that jumps to each deadline,
     /// collecting frames and events until `until`.
-    fn run(
-        p: &mut Player,
-        until: Instant,
-    ) -> (Vec<(Instant, PlayFrame, Vec<i16>)>, Vec<PlaybackDone>) {
+    type Sent = Vec<(Instant, PlayFrame, Vec<i16>)>;
+
+    fn run(p: &mut Player, until: Instant) -> (Sent, Vec<PlaybackDone>) {
         let (mut frames, mut events) = (Vec::new(), Vec::new());
         let mut pcm = [0i16; FRAME_SAMPLES];
         while let Some(at) = p.poll_timeout() {
@@ -449,7 +448,7 @@ mod tests {
         assert!(
             frames
                 .iter()
-                .all(|(at, _, _)| (*at - t0).as_micros() % 20_000 == 0)
+                .all(|(at, _, _)| (*at - t0).as_micros().is_multiple_of(20_000))
         );
         p.set_comfort_silence(t0, false);
         assert_eq!(p.poll_timeout(), None);
