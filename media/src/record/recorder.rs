@@ -237,3 +237,114 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::play::schedule::FRAME;
+    use std::time::Duration;
+
+    fn frame(v: i16) -> [i16; FRAME_SAMPLES] {
+        [v; FRAME_SAMPLES]
+    }
+
+    #[test]
+    fn mono_frames_come_out_on_the_clock() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        assert_eq!(r.poll_timeout(), t0 + FRAME);
+        assert_eq!(r.poll_frame(t0), None);
+        r.push(Channel::Left, &frame(5));
+        r.push(Channel::Right, &frame(9)); // a mono recording has no right side
+        let f = r.poll_frame(t0 + FRAME).unwrap();
+        assert_eq!(f.samples(), &frame(5)[..]);
+        assert_eq!(r.poll_frame(t0 + FRAME), None);
+        let mut bytes = [0u8; 4 * FRAME_SAMPLES];
+        assert_eq!(f.le_bytes(&mut bytes), &[5, 0].repeat(FRAME_SAMPLES)[..]);
+    }
+
+    #[test]
+    fn stereo_aligns_sides_by_time_with_silence_for_a_missing_frame() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Stereo, t0);
+        let mut out = Vec::new();
+        for i in 1..=4u32 {
+            r.push(Channel::Left, &frame(i as i16));
+            if i != 2 {
+                // The right side's second packet was lost.
+                r.push(Channel::Right, &frame(-(i as i16)));
+            }
+            out.extend(r.poll_frame(t0 + FRAME * i));
+        }
+        assert_eq!(out.len(), 4);
+        for (i, f) in out.iter().enumerate() {
+            let i = i as i16 + 1;
+            let (l, rt): (Vec<i16>, Vec<i16>) =
+                f.samples().chunks_exact(2).map(|p| (p[0], p[1])).unzip();
+            assert!(l.iter().all(|&s| s == i), "left {i}");
+            let want = if i == 2 { 0 } else { -i };
+            assert!(rt.iter().all(|&s| s == want), "right {i}");
+        }
+    }
+
+    #[test]
+    fn a_side_running_ahead_is_bounded() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Stereo, t0);
+        for i in 0..5 {
+            r.push(Channel::Left, &frame(i));
+        }
+        assert_eq!(r.dropped_samples(), 2 * FRAME_SAMPLES as u64);
+        // The newest three frames remain, oldest first.
+        let firsts: Vec<i16> = (1..=3)
+            .map(|i| r.poll_frame(t0 + FRAME * i).unwrap().samples()[0])
+            .collect();
+        assert_eq!(firsts, [2, 3, 4]);
+        // A 30 ms packet is taken as it comes: no sample lost or duplicated.
+        let mut r = Recorder::new(Layout::Mono, t0);
+        let ramp: Vec<i16> = (0..240).collect();
+        r.push(Channel::Left, &ramp);
+        let a = r.poll_frame(t0 + FRAME).unwrap();
+        let b = r.poll_frame(t0 + FRAME * 2).unwrap();
+        assert_eq!(&a.samples()[..], &ramp[..160]);
+        assert_eq!(&b.samples()[..80], &ramp[160..]);
+        assert!(b.samples()[80..].iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn nothing_is_written_while_paused() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        r.push(Channel::Left, &frame(1));
+        r.pause();
+        assert!(r.is_paused());
+        // Card number spoken: pushed, never written, not even as silence.
+        for i in 1..=50 {
+            r.push(Channel::Left, &frame(42));
+            assert_eq!(r.poll_frame(t0 + FRAME * i), None);
+        }
+        r.resume();
+        r.push(Channel::Left, &frame(3));
+        let f = r.poll_frame(t0 + FRAME * 51).unwrap();
+        assert_eq!(f.samples()[0], 3);
+        assert_eq!(r.poll_frame(t0 + FRAME * 51), None);
+    }
+
+    #[test]
+    fn a_late_wake_up_keeps_the_timeline_with_silence() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        r.push(Channel::Left, &frame(8));
+        // Woken 1 s late: every one of the 51 ticks becomes a frame.
+        let late = t0 + Duration::from_millis(1020);
+        let frames: Vec<RecordFrame> = std::iter::from_fn(|| r.poll_frame(late)).collect();
+        assert_eq!(frames.len(), 51);
+        assert_eq!(frames[0].samples()[0], 8);
+        assert!(
+            frames[1..]
+                .iter()
+                .all(|f| f.samples().iter().all(|&s| s == 0))
+        );
+        assert_eq!(r.poll_timeout(), t0 + Duration::from_millis(1040));
+    }
+}

@@ -192,3 +192,211 @@ impl<W: Write + Seek> WavWriter<W> {
         self.sink
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::play::schedule::FRAME;
+    use crate::play::wav::parse_channels;
+    use crate::record::{Channel, Recorder};
+    use std::io::Cursor;
+    use std::time::Instant;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("voxgate-rec-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// `n` stereo frames with the frame number on the left, its negation on the right.
+    fn frames(n: u32) -> impl Iterator<Item = RecordFrame> {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Stereo, t0);
+        (1..=n).map(move |i| {
+            r.push(Channel::Left, &[i as i16; FRAME_SAMPLES]);
+            r.push(Channel::Right, &[-(i as i16); FRAME_SAMPLES]);
+            r.poll_frame(t0 + FRAME * i).unwrap()
+        })
+    }
+
+    #[test]
+    fn a_finished_recording_reads_back_whole() {
+        let mut w =
+            WavWriter::new(Cursor::new(Vec::new()), "mem.wav".into(), Layout::Stereo).unwrap();
+        for f in frames(175) {
+            w.write_frame(&f).unwrap();
+        }
+        // What finish() does, keeping the sink to read it back.
+        w.sync().unwrap();
+        assert_eq!(w.samples(), 175 * 160);
+        let bytes = w.into_inner().into_inner();
+        let wav = parse_channels(&bytes, 2).unwrap();
+        assert_eq!((wav.channels, wav.samples()), (2, 175 * 160));
+        // Frame 100's first sample pair: left 100, right -100.
+        let at = 99 * 160 * 4;
+        assert_eq!(&wav.data[at..at + 4], &[100, 0, 0x9c, 0xff]);
+    }
+
+    #[test]
+    fn a_crash_loses_at_most_a_second() {
+        let dir = scratch("crash");
+        let path = recording_path(&dir, "c17", RecordTarget::Bridge(1, 2), 0);
+        let mut w = WavWriter::create(&path, Layout::Stereo).unwrap();
+        for f in frames(175) {
+            w.write_frame(&f).unwrap();
+        }
+        // The process dies: no finish, no flush of the buffer, no drop.
+        std::mem::forget(w);
+        let bytes = std::fs::read(&path).unwrap();
+        let wav = parse_channels(&bytes, 2).unwrap();
+        let written = 175 * 160u64;
+        let kept = wav.samples() as u64;
+        assert!(
+            kept <= written && written - kept <= 8000,
+            "kept {kept} of {written}"
+        );
+        assert_eq!(kept, 3 * 8000, "the header was last rewritten at 3 s");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn finish_completes_the_file() {
+        let dir = scratch("finish");
+        let path = recording_path(&dir, "c17", RecordTarget::Leg(1), 0);
+        let mut w = WavWriter::create(&path, Layout::Mono).unwrap();
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        for i in 1..=60u32 {
+            r.push(Channel::Left, &[7; FRAME_SAMPLES]);
+            if let Some(f) = r.poll_frame(t0 + FRAME * (i + 1)) {
+                w.write_frame(&f).unwrap();
+            }
+        }
+        let s = w.finish().unwrap();
+        assert_eq!((s.samples, s.duration_ms), (60 * 160, 1200));
+        let bytes = std::fs::read(&path).unwrap();
+        let wav = parse_channels(&bytes, 1).unwrap();
+        assert_eq!(wav.samples(), 60 * 160);
+        // Never overwrites: a second recording needs another name.
+        assert_eq!(
+            WavWriter::create(&path, Layout::Mono).map(|_| ()),
+            Err(MediaError::RecordIo {
+                path: path.clone(),
+                kind: std::io::ErrorKind::AlreadyExists
+            })
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A sink that takes `room` bytes, then says the disk is full.
+    struct FillsUp {
+        inner: Cursor<Vec<u8>>,
+        room: u64,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let left = self.room.saturating_sub(self.inner.position());
+            if left == 0 {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            let n = buf.len().min(left as usize);
+            self.inner.write(&buf[..n])
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for FillsUp {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_an_error_value_and_ends_the_recording() {
+        let sink = FillsUp {
+            inner: Cursor::new(Vec::new()),
+            room: 44 + 10_000,
+        };
+        let mut w = WavWriter::new(sink, "full.wav".into(), Layout::Mono).unwrap();
+        let full = MediaError::RecordIo {
+            path: "full.wav".into(),
+            kind: std::io::ErrorKind::StorageFull,
+        };
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        let mut results = Vec::new();
+        for i in 1..=100u32 {
+            r.push(Channel::Left, &[1; FRAME_SAMPLES]);
+            let f = r.poll_frame(t0 + FRAME * i).unwrap();
+            results.push(w.write_frame(&f));
+        }
+        // 10 000 bytes hold 31 frames of 320 bytes; the 32nd fails, and every one after.
+        assert!(results[..31].iter().all(Result::is_ok));
+        assert!(results[31..].iter().all(|r| r.as_ref() == Err(&full)));
+        assert_eq!(w.finish(), Err(full));
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_an_error_value() {
+        let dir = scratch("unwritable");
+        // A folder that is a file, and one that does not exist.
+        let file = dir.join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let p = recording_path(&file, "c1", RecordTarget::Leg(1), 0);
+        assert!(matches!(
+            WavWriter::create(&p, Layout::Mono),
+            Err(MediaError::RecordIo {
+                kind: std::io::ErrorKind::NotADirectory,
+                ..
+            })
+        ));
+        let p = recording_path(&dir.join("nope"), "c1", RecordTarget::Leg(1), 0);
+        assert!(matches!(
+            WavWriter::create(&p, Layout::Mono),
+            Err(MediaError::RecordIo {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            })
+        ));
+        // A read-only folder (root ignores permission bits: then only the above count).
+        let ro = dir.join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let root = std::fs::write(ro.join("probe"), b"").is_ok();
+        let p = recording_path(&ro, "c1", RecordTarget::Leg(1), 0);
+        let got = WavWriter::create(&p, Layout::Mono).map(|_| ());
+        if !root {
+            assert_eq!(
+                got,
+                Err(MediaError::RecordIo {
+                    path: p,
+                    kind: std::io::ErrorKind::PermissionDenied
+                })
+            );
+        }
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn file_names_come_from_the_ids_and_stay_in_the_folder() {
+        let d = Path::new("/var/rec");
+        assert_eq!(
+            recording_path(d, "c17", RecordTarget::Leg(1), 0),
+            Path::new("/var/rec/c17-leg1-0.wav")
+        );
+        assert_eq!(
+            recording_path(d, "c17", RecordTarget::Bridge(1, 2), 3),
+            Path::new("/var/rec/c17-legs1-2-3.wav")
+        );
+        assert_eq!(
+            recording_path(d, "../../etc/x y", RecordTarget::Conference(4), 0),
+            Path::new("/var/rec/______etc_x_y-conf4-0.wav")
+        );
+    }
+}
