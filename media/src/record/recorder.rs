@@ -306,7 +306,7 @@ mod tests {
         r.push(Channel::Left, &ramp);
         let a = r.poll_frame(t0 + FRAME).unwrap();
         let b = r.poll_frame(t0 + FRAME * 2).unwrap();
-        assert_eq!(&a.samples()[..], &ramp[..160]);
+        assert_eq!(a.samples(), &ramp[..160]);
         assert_eq!(&b.samples()[..80], &ramp[160..]);
         assert!(b.samples()[80..].iter().all(|&s| s == 0));
     }
