@@ -19,7 +19,7 @@ fn recorder_push_and_poll_allocate_nothing() {
     let mut step = |r: &mut Recorder, i: u64| {
         r.push(Channel::Left, &left);
         // The right side loses every seventh packet.
-        if i % 7 != 0 {
+        if !i.is_multiple_of(7) {
             r.push(Channel::Right, &right);
         }
         match i % 1000 {
