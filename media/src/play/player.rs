@@ -175,7 +175,11 @@ impl Player {
         source: Source,
         barge_in: bool,
     ) -> Option<PlaybackDone> {
-        let replaced = self.end(StopReason::Replaced);
+        // The frame clock keeps running across a replacement: one grid, one stream.
+        let replaced = self.playing.take().map(|p| PlaybackDone {
+            id: p.id,
+            reason: StopReason::Replaced,
+        });
         self.playing = Some(Playback {
             id,
             barge_in,
@@ -400,14 +404,19 @@ mod tests {
         p.play(t0, PlaybackId(4), Source::Tone(tone.clone()), false);
         assert_eq!(p.barge_in(), None);
         assert!(p.is_playing());
-        // A new play replaces the old one.
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        assert!(p.poll_frame(t0, &mut pcm).is_some());
+        // A new play replaces the old one, on the same frame grid.
+        let later = t0 + Duration::from_millis(5);
         assert_eq!(
-            p.play(t0, PlaybackId(5), Source::Tone(tone), true),
+            p.play(later, PlaybackId(5), Source::Tone(tone), true),
             Some(PlaybackDone {
                 id: PlaybackId(4),
                 reason: StopReason::Replaced
             })
         );
+        assert_eq!(p.poll_timeout(), Some(t0 + FRAME));
+        assert!(p.poll_frame(t0 + FRAME, &mut pcm).unwrap().marker);
         assert_eq!(
             p.barge_in(),
             Some(PlaybackDone {

@@ -58,6 +58,8 @@ pub enum Repeat {
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Oscillator {
     tenths_hz: u64,
+    /// The same, as the per-sample phase step.
+    step: u32,
     amplitude: f32,
 }
 
@@ -95,13 +97,14 @@ static SINE: LazyLock<[f32; TABLE_LEN + 1]> = LazyLock::new(|| {
     t
 });
 
-/// sin(2π·phase/PHASE_UNITS) for `phase < PHASE_UNITS`.
-fn sine(phase: u64) -> f32 {
-    // Table position in 32.32 fixed point: exact integer arithmetic.
-    let pos = (phase << 32) * TABLE_LEN as u64 / PHASE_UNITS;
-    let idx = (pos >> 32) as usize;
-    let frac = (pos & 0xffff_ffff) as f32 / 4_294_967_296.0;
-    let table = &*SINE;
+/// sin(2π·phase/PHASE_UNITS) for `phase < PHASE_UNITS`, from the table.
+#[inline]
+fn sine(table: &[f32; TABLE_LEN + 1], phase: u32) -> f32 {
+    // The phase is exact; only this position is rounded (f32: 2⁻¹² of a
+    // table step), and rounding here never accumulates.
+    let x = phase as f32 * (TABLE_LEN as f32 / PHASE_UNITS as f32);
+    let idx = x as usize;
+    let frac = x - idx as f32;
     match (table.get(idx), table.get(idx + 1)) {
         (Some(a), Some(b)) => a + (b - a) * frac,
         _ => 0.0,
@@ -166,6 +169,7 @@ impl Tone {
             }
             let mut oscillators = [Oscillator {
                 tenths_hz: 0,
+                step: 0,
                 amplitude: 0.0,
             }; MAX_COMPONENTS];
             for (o, c) in oscillators.iter_mut().zip(&s.components) {
@@ -180,6 +184,7 @@ impl Tone {
                 }
                 *o = Oscillator {
                     tenths_hz: t as u64,
+                    step: t as u32,
                     amplitude: amplitude(c.dbm0),
                 };
             }
@@ -249,13 +254,27 @@ impl Tone {
 }
 
 /// Sums the oscillators for samples `first..` of a step (phase 0 at the
-/// step's start, so each burst starts without a click).
+/// step's start, so each burst starts without a click). Each phase starts
+/// from `f·first mod 80 000` and steps by `f` modulo 80 000: integers,
+/// exact however long the tone runs.
 fn synthesize(oscillators: &[Oscillator], first: u64, out: &mut [i16]) {
-    for (i, o) in out.iter_mut().enumerate() {
-        let k = (first + i as u64) % PHASE_UNITS;
+    let table = &*SINE;
+    let k0 = first % PHASE_UNITS;
+    let mut phases = [0u32; MAX_COMPONENTS];
+    for (p, o) in phases.iter_mut().zip(oscillators) {
+        // < 80 000: fits.
+        *p = (o.tenths_hz * k0 % PHASE_UNITS) as u32;
+    }
+    let phases = &mut phases[..oscillators.len()];
+    for o in out.iter_mut() {
         let mut v = 0f32;
-        for osc in oscillators {
-            v += osc.amplitude * sine(osc.tenths_hz * k % PHASE_UNITS);
+        for (p, osc) in phases.iter_mut().zip(oscillators) {
+            v += osc.amplitude * sine(table, *p);
+            // tenths_hz < PHASE_UNITS, so one subtraction wraps it.
+            *p += osc.step;
+            if *p >= PHASE_UNITS as u32 {
+                *p -= PHASE_UNITS as u32;
+            }
         }
         *o = v.round().clamp(-32768.0, 32767.0) as i16;
     }
