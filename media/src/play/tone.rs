@@ -276,7 +276,9 @@ fn synthesize(oscillators: &[Oscillator], first: u64, out: &mut [i16]) {
                 *p -= PHASE_UNITS as u32;
             }
         }
-        *o = v.round().clamp(-32768.0, 32767.0) as i16;
+        // Round half away from zero; `as` saturates at the i16 limits.
+        // (`f32::round` is a libm call on baseline x86-64.)
+        *o = (v + 0.5f32.copysign(v)) as i16;
     }
 }
 
