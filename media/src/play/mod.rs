@@ -23,10 +23,16 @@
 //! leg held by voxgate                   → player.set_comfort_silence(now, true)
 //! wake-up (timer = min(..., player.poll_timeout())):
 //!     while let Some(f) = player.poll_frame(now, &mut pcm) {
-//!         stream.skip(f.skipped_samples); codec.encode(&pcm, payload);
-//!         stream.write_header(marker = f.marker, ...); send
+//!         if f.skipped_samples > 0 { stream.skip(f.skipped_samples) }
+//!         if f.marker { stream.start_talk_spurt() }
+//!         let h = stream.write_header(leg_pt, &mut pkt)?;
+//!         let n = codec.encode(&pcm, &mut pkt[h..])?;   // the leg's Codec
+//!         stream.advance(160); send(&pkt[..h + n])
 //!     }
 //!     while let Some(done) = player.poll_event() { → Event::PlaybackDone }
+//! switching between relay and playback: the same `stream` numbers both;
+//!     time that passed with nothing sent is `stream.skip(samples)`, so the
+//!     timestamps follow the clock and the far end sees one stream
 //! packet from the bridged leg while player.is_active() → not relayed to this leg
 //! ```
 //!
