@@ -8,7 +8,7 @@
 //! checked against the bytes present before use, and nothing here panics.
 //!
 //! Loading happens once per file (at config load or first use), never on the
-//! per-frame path: the decoded samples are shared through [`Prompt`].
+//! per-frame path: the decoded samples are shared through [`Prompt`](super::Prompt).
 
 use crate::MediaError;
 
