@@ -1,6 +1,7 @@
 //! The media plane's errors (SDP has its own: [`SdpError`](crate::sdp::SdpError)).
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 /// Why a media session or port pair could not be set up.
 #[non_exhaustive]
@@ -68,5 +69,110 @@ pub enum MediaError {
     DtmfInfoBody {
         /// What is wrong with it.
         problem: crate::dtmf::InfoProblem,
+    },
+
+    /// A prompt file is not a RIFF/WAVE file.
+    #[error("not a WAV file (no RIFF/WAVE header)")]
+    WavNotRiff,
+    /// A WAV file lacks a chunk it needs.
+    #[error("WAV file has no \"{chunk}\" chunk")]
+    WavMissingChunk {
+        /// The chunk's four-character id.
+        chunk: &'static str,
+    },
+    /// A WAV chunk (or its fields) runs past the end of the file.
+    #[error(
+        "WAV file truncated: \"{chunk}\" chunk declares {declared} bytes, {needed} there or needed"
+    )]
+    WavTruncated {
+        /// The chunk's four-character id (`other` for unknown chunks).
+        chunk: &'static str,
+        /// The length the chunk declares.
+        declared: u64,
+        /// For `data` and skipped chunks, the bytes present; for `fmt `, the bytes needed.
+        needed: u64,
+    },
+    /// A WAV format code other than PCM (1), A-law (6), µ-law (7) or
+    /// extensible (0xFFFE) with one of those.
+    #[error(
+        "unsupported WAV format code {code:#06x} (PCM 1, A-law 6, µ-law 7, or extensible with those)"
+    )]
+    WavFormat {
+        /// The format tag (the subformat's, for an extensible file).
+        code: u16,
+    },
+    /// Bits per sample that do not fit the format code.
+    #[error("WAV format {code} with {bits} bits per sample, {expected} expected")]
+    WavBits {
+        /// The format tag.
+        code: u16,
+        /// Bits per sample in the file.
+        bits: u16,
+        /// What the format needs.
+        expected: u16,
+    },
+    /// A WAV sample rate other than 8000 Hz.
+    #[error("WAV sample rate {rate} Hz, 8000 Hz needed")]
+    WavRate {
+        /// The file's rate.
+        rate: u32,
+    },
+    /// A WAV file with a channel count voxgate does not take (prompts are mono).
+    #[error("WAV file has {channels} channels, mono needed")]
+    WavChannels {
+        /// The file's channel count.
+        channels: u16,
+    },
+    /// A prompt file larger than voxgate loads.
+    #[error("prompt file of {bytes} bytes, at most {limit}")]
+    WavTooLarge {
+        /// The file's size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A prompt file could not be read.
+    #[error("reading {path}: {kind}")]
+    PromptRead {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        kind: std::io::ErrorKind,
+    },
+    /// A tone with no or more than four frequencies in one segment.
+    #[error("tone segment with {count} frequencies, 1 to 4 allowed")]
+    ToneFrequencyCount {
+        /// Frequencies given.
+        count: usize,
+    },
+    /// A tone frequency outside what 8 kHz sampling carries.
+    #[error("tone frequency {} Hz outside 1..3999 Hz", *.tenths_hz as f64 / 10.0)]
+    ToneFrequency {
+        /// The frequency in tenths of a hertz (rounded; saturated for NaN or huge values).
+        tenths_hz: i64,
+    },
+    /// A tone level outside the range voxgate plays.
+    #[error("tone level {} dBm0 outside -60..=3 dBm0", *.tenths_dbm0 as f64 / 10.0)]
+    ToneLevel {
+        /// The level in tenths of a dBm0 (rounded; saturated for NaN or huge values).
+        tenths_dbm0: i64,
+    },
+    /// A tone cadence with no segments or a zero-length cycle.
+    #[error("tone cadence is empty or lasts 0 ms")]
+    ToneCadence,
+    /// A tone profile asked for a country voxgate has no values for.
+    #[error("no tone profile for country \"{country}\" (us, uk, de, fr)")]
+    UnknownToneCountry {
+        /// The name asked for.
+        country: String,
+    },
+    /// A recording file could not be created or written (disk full,
+    /// unwritable folder): the caller reports it as an event and a metric.
+    #[error("recording {path}: {kind}")]
+    RecordIo {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        kind: std::io::ErrorKind,
     },
 }
