@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::latch::EndpointId;
+
 /// Why a media session or port pair could not be set up.
 #[non_exhaustive]
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -50,5 +52,23 @@ pub enum MediaError {
         needed: usize,
         /// Units the buffer holds.
         available: usize,
+    },
+    /// The bridge's mixer already holds as many participants as it mixes.
+    #[error("conference mixer full: at most {limit} participants")]
+    MixerFull {
+        /// The limit.
+        limit: usize,
+    },
+    /// The endpoint already is a participant of this mixer.
+    #[error("endpoint {endpoint:?} already in the mixer")]
+    AlreadyMixed {
+        /// The endpoint.
+        endpoint: EndpointId,
+    },
+    /// The endpoint is not a participant of this mixer.
+    #[error("endpoint {endpoint:?} not in the mixer")]
+    NotMixed {
+        /// The endpoint.
+        endpoint: EndpointId,
     },
 }

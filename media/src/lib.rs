@@ -84,6 +84,7 @@ pub mod codec;
 pub mod counters;
 mod error;
 pub mod latch;
+pub mod mixer;
 pub mod negotiate;
 pub mod ports;
 pub mod relay;
