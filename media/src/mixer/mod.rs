@@ -33,6 +33,36 @@
 //! A [`MixedFrame`] borrows the mixer: it must be drained (or dropped, which
 //! forgoes the rest of that frame's packets) before anything else is fed.
 //!
+//! ```
+//! use std::time::Instant;
+//! use voxgate_media::codec::CodecKind;
+//! use voxgate_media::latch::EndpointId;
+//! use voxgate_media::mixer::{FRAME, Leg, MAX_PACKET, Mixer, MixerConfig, Role};
+//! use voxgate_media::rtp::{OutgoingStream, PayloadType};
+//!
+//! let t0 = Instant::now();
+//! let mut mixer = Mixer::new(t0, MixerConfig::default());
+//! for leg in 0..3 {
+//!     let codec = CodecKind::Pcma.new_codec();
+//!     let stream = OutgoingStream::new();
+//!     let leg_state = Leg { codec, payload_type: PayloadType(8), stream };
+//!     mixer.join(EndpointId(leg), Role::Speaker, leg_state)?;
+//! }
+//! mixer.push(t0, EndpointId(0), 1, 160, &[0xd5; 160])?; // 20 ms of A-law silence
+//! let now = mixer.poll_timeout().unwrap(); // t0 + 20 ms
+//! assert_eq!(now, t0 + FRAME);
+//! let mut buf = [0u8; MAX_PACKET];
+//! let mut sent = 0;
+//! while let Some(mut frame) = mixer.handle_timeout(now) {
+//!     while let Some(tx) = frame.next_packet(&mut buf)? {
+//!         assert_eq!(tx.len, 12 + 160); // send &buf[..tx.len] to tx.participant
+//!         sent += 1;
+//!     }
+//! }
+//! assert_eq!(sent, 3);
+//! # Ok::<(), voxgate_media::MediaError>(())
+//! ```
+//!
 //! # Choices
 //!
 //! - Participants are keyed by the session's [`EndpointId`]; at most
@@ -46,6 +76,8 @@
 //!   everyone; their frames are not even decoded. Whisper (a supervisor
 //!   heard by one participant only) is not here yet: it is a per-participant
 //!   mask on the sum, a later step.
+//! - Frames of a muted speaker or a monitor are not decoded (G.711 keeps no
+//!   state); a stateful codec (Opus) will want them decoded and dropped.
 //! - Only 20 ms frames of 8 kHz codecs: a leg with another ptime needs the
 //!   codec module's repacketiser in front (its frames are counted as
 //!   `malformed` otherwise).
@@ -268,6 +300,15 @@ impl Mixer {
     pub fn leave(&mut self, id: EndpointId) -> Result<Leg, MediaError> {
         let index = self.index(id)?;
         Ok(self.participants.swap_remove(index).leg)
+    }
+
+    /// Dissolves the bridge: every participant's leg back, in joining order
+    /// where nobody left (for the relay when two remain, or a hang-up).
+    pub fn into_legs(self) -> Vec<(EndpointId, Leg)> {
+        self.participants
+            .into_iter()
+            .map(|p| (p.id, p.leg))
+            .collect()
     }
 
     /// Mutes or unmutes a participant: muted, it still hears everyone.

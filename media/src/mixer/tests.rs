@@ -249,3 +249,20 @@ fn a_small_buffer_is_an_error_not_a_panic() {
     let mut tiny = [0u8; 4];
     assert!(f.next_packet(&mut tiny).is_err());
 }
+
+#[test]
+fn dissolving_hands_every_leg_back_with_its_stream() {
+    let (mut m, t0) = bridge(&[A, B, C]);
+    for n in 1..=5u32 {
+        let mut f = m.handle_timeout(t0 + n * FRAME).unwrap();
+        let mut buf = [0u8; MAX_PACKET];
+        while f.next_packet(&mut buf).unwrap().is_some() {}
+    }
+    let legs = m.into_legs();
+    let ids: Vec<EndpointId> = legs.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [A, B, C]);
+    for (id, leg) in legs {
+        assert_eq!(leg.stream.ssrc(), Ssrc(id.0));
+        assert_eq!((leg.stream.next_seq(), leg.stream.timestamp()), (105, 1800));
+    }
+}
