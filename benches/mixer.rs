@@ -12,13 +12,13 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Instant;
-use voxgate_media::codec::{Codec, CodecKind};
+use voxgate_media::codec::CodecKind;
 use voxgate_media::latch::EndpointId;
 use voxgate_media::mixer::{FRAME, Leg, MAX_PACKET, Mixer, MixerConfig, Role};
 use voxgate_media::rtp::{OutgoingStream, Ssrc};
 
 fn kind(i: u32) -> CodecKind {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         CodecKind::Pcma
     } else {
         CodecKind::Pcmu
