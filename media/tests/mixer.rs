@@ -371,8 +371,21 @@ fn jitter_and_loss_of_one_do_not_delay_the_others() {
     let c_in_a = amplitude(run.of(A).frames(10, frames as usize), 1800.0);
     assert!(c_in_a > 0.7 * AMPLITUDE, "C heard at {c_in_a:.0}");
     let stats = run.mixer.stats(C).unwrap();
+    // ~10% lost (about 50), each filled by a repeat unless two in a row.
+    assert!(
+        stats.jitter.missing > 30 && stats.jitter.missing < 80,
+        "{stats:?}"
+    );
     assert!(stats.concealed > 20, "{stats:?}");
+    assert!(stats.jitter.played > 400, "{stats:?}");
     assert!(stats.jitter.late < u64::from(frames) / 20, "{stats:?}");
+    assert_eq!(stats.jitter.resyncs, 0, "{stats:?}");
+    let steady = run.mixer.stats(B).unwrap();
+    assert_eq!(
+        steady.jitter.missing, 3,
+        "only the depth's frames at the start: {steady:?}"
+    );
+    assert_eq!(steady.jitter.played, u64::from(frames) - 3, "{steady:?}");
 }
 
 #[test]

@@ -18,11 +18,13 @@ impl Rng {
     }
 }
 
-/// Scripts biased towards what matters: joins first, then mostly packets
-/// near the last one sent and clock steps of about a frame.
+/// Scripts biased towards what matters: joins first, then mostly one
+/// packet per participant per 20 ms clock step (each near the last one it
+/// sent: in order, repeated, skipped, behind, far ahead), so frames play out.
 fn script(rng: &mut Rng) -> Vec<u8> {
     let mut data = vec![(rng.next() % 8) as u8];
-    for id in 0..(3 + rng.next() % 14) as u8 {
+    let joined = 3 + rng.next() % 14;
+    for id in 0..joined as u8 {
         data.extend([
             if rng.next().is_multiple_of(2) {
                 0
@@ -33,23 +35,27 @@ fn script(rng: &mut Rng) -> Vec<u8> {
         ]);
         data.extend(rng.next().to_be_bytes()[..6].iter());
     }
-    for _ in 0..rng.next() % 1500 {
+    for _ in 0..rng.next() % 3000 {
         let r = rng.next();
-        let op = match r % 100 {
-            0..=49 => 6,
-            50..=79 => 7,
-            80..=87 => 4,
-            88..=91 => 2 | (r as u8 & 0x80),
-            92..=94 => 3 | (r as u8 & 0x80),
-            95..=97 => r as u8 & 0xc0, // a join: op 0 with its flags
-            _ => 1,
+        let op = if r.is_multiple_of(joined + 1) {
+            7
+        } else {
+            match (r >> 40) % 100 {
+                0..=87 => 6,
+                88..=91 => 4,
+                92..=93 => 2 | (r as u8 & 0x80),
+                94..=95 => 3 | (r as u8 & 0xe0),
+                96..=97 => r as u8 & 0xe0, // a join: op 0 with its flags
+                _ => 1,
+            }
         };
-        data.extend([op, (r >> 8) as u8 % 18]);
+        // Ids a little past the joined ones: refused packets, later joins.
+        data.extend([op, ((r >> 8) % (joined + 2)) as u8]);
         match op % 8 {
             0 => data.extend((r >> 16).to_be_bytes()[..6].iter()),
-            4 | 5 => data.extend((rng.next()).to_be_bytes()[..7].iter()),
-            6 => data.push([1u8, 1, 1, 1, 0, 2, 0xff, 5][(r >> 16) as usize % 8]),
-            7 => data.push(if r >> 24 & 0x3f == 0 {
+            4 | 5 => data.extend(rng.next().to_be_bytes()[..7].iter()),
+            6 => data.push([1u8, 1, 1, 1, 1, 1, 1, 0, 2, 0xff, 0xfd, 9][(r >> 16) as usize % 12]),
+            7 => data.push(if (r >> 24) & 0x3f == 0 {
                 (r >> 32) as u8
             } else {
                 20

@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a script of mixer operations: joins, leaves, mutes,
-//! role changes, packets with any sequence number, timestamp and payload
+//! role changes (speaker, monitor, whisper), packets with any sequence number, timestamp and payload
 //! (empty, oversized, garbage), and clock jumps of any size. Shared by the
 //! `mixer` fuzz target and the seeded property test (media/tests/mixer_props.rs)
 //! so CI checks the same properties.
@@ -80,11 +80,7 @@ pub fn run(data: &[u8]) {
                 } else {
                     CodecKind::Pcma
                 };
-                let role = if op & 0x40 == 0 {
-                    Role::Speaker
-                } else {
-                    Role::Monitor
-                };
+                let role = role(op, id);
                 let (seq, timestamp) = (script.u16().unwrap_or(0), script.u32().unwrap_or(0));
                 let leg = Leg {
                     codec: kind.new_codec(),
@@ -136,11 +132,7 @@ pub fn run(data: &[u8]) {
                 model.contains_key(&id)
             ),
             3 => {
-                let role = if op & 0x80 == 0 {
-                    Role::Speaker
-                } else {
-                    Role::Monitor
-                };
+                let role = role(op, id);
                 assert_eq!(
                     mixer.set_role(endpoint, role).is_ok(),
                     model.contains_key(&id)
@@ -231,6 +223,15 @@ pub fn run(data: &[u8]) {
             }
         }
         assert_eq!(mixer.len(), model.len());
+    }
+}
+
+/// A role from the op's bits 5 and 6: whispers go to the next id.
+fn role(op: u8, id: u32) -> Role {
+    match op & 0x60 {
+        0 => Role::Speaker,
+        0x40 => Role::Monitor,
+        _ => Role::Whisper(EndpointId((id + 1) % 20)),
     }
 }
 

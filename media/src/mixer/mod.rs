@@ -73,9 +73,9 @@
 //!   participant's last decoded frame once, then silence: one lost packet in
 //!   ten (a 10% loss) is bridged without a hole, a longer gap is not smeared.
 //! - A muted speaker and a monitor both are heard by nobody and hear
-//!   everyone; their frames are not even decoded. Whisper (a supervisor
-//!   heard by one participant only) is not here yet: it is a per-participant
-//!   mask on the sum, a later step.
+//!   everyone; their frames are not even decoded. A whisperer (a supervisor
+//!   coaching an agent) hears everyone and is heard by one participant only:
+//!   its frame stays out of the common sum and is added to that one's mix.
 //! - Frames of a muted speaker or a monitor are not decoded (G.711 keeps no
 //!   state); a stateful codec (Opus) will want them decoded and dropped.
 //! - Only 20 ms frames of 8 kHz codecs: a leg with another ptime needs the
@@ -129,6 +129,9 @@ pub enum Role {
     Speaker,
     /// A supervisor's monitor (listen-only): hears everyone, heard by nobody.
     Monitor,
+    /// A supervisor's whisper (coaching): hears everyone, heard only by the
+    /// participant named (the agent), not by the others (the customer).
+    Whisper(EndpointId),
 }
 
 /// What a leg brings into the mixer and takes back out: its codec, its
@@ -184,17 +187,24 @@ struct Participant {
     jitter: JitterBuffer,
     /// This tick's contribution, or the last decoded frame.
     frame: Pcm,
-    /// Whether `frame` is in this tick's sum.
+    /// Whether `frame` is heard this tick (in the sum, or whispered).
     heard: bool,
     /// Whether `frame` may fill one missing frame.
     can_repeat: bool,
     highest_seq: Option<u16>,
+    /// Its `jitter` part is read from the buffer by [`Mixer::stats`].
     stats: ParticipantStats,
 }
 
 impl Participant {
+    /// Whether anybody hears it: its frames are worth decoding.
     fn speaks(&self) -> bool {
-        self.role == Role::Speaker && !self.muted
+        self.role != Role::Monitor && !self.muted
+    }
+
+    /// Whether its frame of this tick is in the common sum.
+    fn in_sum(&self) -> bool {
+        self.heard && self.role == Role::Speaker
     }
 
     /// Takes this tick's frame from the jitter buffer into `frame`.
@@ -368,7 +378,7 @@ impl Mixer {
         self.sum = [0; FRAME_SAMPLES];
         for p in &mut self.participants {
             p.play_out();
-            if p.heard {
+            if p.in_sum() {
                 for (acc, &s) in self.sum.iter_mut().zip(&p.frame) {
                     *acc += i32::from(s);
                 }
@@ -397,7 +407,11 @@ impl Mixer {
 
     /// A participant's counters.
     pub fn stats(&self, id: EndpointId) -> Option<ParticipantStats> {
-        self.find(id).map(|i| self.participants[i].stats)
+        let p = &self.participants[self.find(id)?];
+        Some(ParticipantStats {
+            jitter: p.jitter.stats(),
+            ..p.stats
+        })
     }
 
     /// Frames mixed and frames skipped after late wakes.
@@ -465,16 +479,36 @@ impl MixedFrame<'_> {
     /// or records itself), returning its index; its stream does not move.
     fn next_pcm(&mut self, pcm: &mut Pcm) -> Option<usize> {
         let index = self.next;
-        let p = self.mixer.participants.get(index)?;
+        let participants = &self.mixer.participants;
+        let p = participants.get(index)?;
         self.next += 1;
-        if p.heard {
-            for ((out, &acc), &own) in pcm.iter_mut().zip(&self.mixer.sum).zip(&p.frame) {
-                *out = saturate(acc - i32::from(own));
+        let whispered = |q: &&Participant| q.heard && q.role == Role::Whisper(p.id) && q.id != p.id;
+        if !participants.iter().any(|q| whispered(&q)) {
+            if p.in_sum() {
+                for ((out, &acc), &own) in pcm.iter_mut().zip(&self.mixer.sum).zip(&p.frame) {
+                    *out = saturate(acc - i32::from(own));
+                }
+            } else {
+                for (out, &acc) in pcm.iter_mut().zip(&self.mixer.sum) {
+                    *out = saturate(acc);
+                }
             }
-        } else {
-            for (out, &acc) in pcm.iter_mut().zip(&self.mixer.sum) {
-                *out = saturate(acc);
+            return Some(index);
+        }
+        // Rare: someone whispers to `p`. Build its own sum.
+        let mut mix = self.mixer.sum;
+        if p.in_sum() {
+            for (acc, &own) in mix.iter_mut().zip(&p.frame) {
+                *acc -= i32::from(own);
             }
+        }
+        for q in participants.iter().filter(whispered) {
+            for (acc, &s) in mix.iter_mut().zip(&q.frame) {
+                *acc += i32::from(s);
+            }
+        }
+        for (out, &acc) in pcm.iter_mut().zip(&mix) {
+            *out = saturate(acc);
         }
         Some(index)
     }

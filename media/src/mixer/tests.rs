@@ -144,7 +144,9 @@ fn a_missing_frame_repeats_the_last_once_then_silence() {
     assert_eq!(frame(&mut m, t0, 5, &sends)[0], (A, 230));
     assert_eq!(frame(&mut m, t0, 6, &sends)[0], (A, 230), "repeated once");
     assert_eq!(frame(&mut m, t0, 7, &sends)[0], (A, 200), "then silence");
-    assert_eq!(m.stats(C).unwrap().concealed, 1);
+    let stats = m.stats(C).unwrap();
+    assert_eq!(stats.concealed, 1);
+    assert_eq!((stats.jitter.played, stats.jitter.missing), (4, 3));
 }
 
 #[test]
@@ -265,4 +267,23 @@ fn dissolving_hands_every_leg_back_with_its_stream() {
         assert_eq!(leg.stream.ssrc(), Ssrc(id.0));
         assert_eq!((leg.stream.next_seq(), leg.stream.timestamp()), (105, 1800));
     }
+}
+
+#[test]
+fn a_whisper_is_heard_by_its_target_only() {
+    // A the customer, B the agent, C the supervisor coaching B, D a monitor.
+    let (mut m, t0) = bridge(&[A, B]);
+    let d = EndpointId(4);
+    m.join(C, Role::Whisper(B), leg(3)).unwrap();
+    m.join(d, Role::Monitor, leg(4)).unwrap();
+    let out = steady(&mut m, t0, &[(A, 1000), (B, 200), (C, 30), (d, 4)]);
+    assert_eq!(out, [(A, 200), (B, 1030), (C, 1200), (d, 1200)]);
+    // Whispering to oneself is not hearing oneself.
+    m.set_role(C, Role::Whisper(C)).unwrap();
+    let out = frame(&mut m, t0, 5, &[(A, 1000), (B, 200), (C, 30), (d, 4)]);
+    assert_eq!(out, [(A, 200), (B, 1000), (C, 1200), (d, 1200)]);
+    // Barge-in: the supervisor speaks to everyone.
+    m.set_role(C, Role::Speaker).unwrap();
+    let out = frame(&mut m, t0, 6, &[(A, 1000), (B, 200), (C, 30), (d, 4)]);
+    assert_eq!(out, [(A, 230), (B, 1030), (C, 1200), (d, 1230)]);
 }
