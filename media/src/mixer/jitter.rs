@@ -12,9 +12,11 @@
 //! Payloads are kept encoded and decoded at playout, in order, so a stateful
 //! codec (Opus, later) sees its frames in sequence and knows of each loss.
 //!
-//! Hand-written: the crates that have one (str0m, webrtc-rs's interceptors)
-//! tie it to their own session types and queue packets in `VecDeque`s of
-//! heap buffers; this one is a fixed array, allocated once at join.
+//! Hand-written: the jitter buffers on crates.io take a heap buffer per
+//! packet (rtp-engine's `JitterBuffer::push(seq, ts, Vec<u8>)`) or keep
+//! packets in a binary heap released by their own futures timers (jittr),
+//! which a sans-IO core fed `(now, input)` cannot use; this one is a fixed
+//! array, allocated once at join.
 
 /// Samples in one 20 ms frame at 8 kHz: the mixer's unit of time.
 pub const FRAME_SAMPLES: usize = 160;

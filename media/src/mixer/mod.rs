@@ -21,7 +21,8 @@
 //!                              send buf[..tx.len] to tx.participant (SRTP protect first)
 //!                          }
 //!                      }
-//!   commands:          set_muted(leg, bool), set_role(leg, Role::Monitor), leave(leg)
+//!   commands:          set_muted(leg, bool), leave(leg), set_role(leg, role) with
+//!                      Role::Monitor (listen-only), Role::Whisper(agent), Role::Speaker
 //!   back to 2 legs:    Leg { stream, codec, .. } = mixer.leave(leg)? for the
 //!                      last ones: the relay or player continues their streams.
 //! ```
@@ -80,12 +81,13 @@
 //!   state); a stateful codec (Opus) will want them decoded and dropped.
 //! - Only 20 ms frames of 8 kHz codecs: a leg with another ptime needs the
 //!   codec module's repacketiser in front (its frames are counted as
-//!   `malformed` otherwise).
+//!   `undecodable`, or `malformed` past [`jitter::MAX_PAYLOAD`], otherwise).
 //! - The jitter depth is fixed per bridge ([`MixerConfig::jitter_depth`],
 //!   60 ms by default), not adaptive yet.
 //! - Summing and the jitter buffer are hand-written: a saturating sum is a
-//!   loop of ten lines, and the crates' jitter buffers (str0m, webrtc-rs)
-//!   belong to their own session types and queue heap buffers per packet.
+//!   loop of ten lines, and the jitter buffer crates looked at allocate per
+//!   packet or keep time themselves (rtp-engine's `push` takes a `Vec<u8>`;
+//!   jittr is a binary heap woken by futures timers), see [`jitter`].
 
 pub mod clock;
 pub mod jitter;
