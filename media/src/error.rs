@@ -53,6 +53,24 @@ pub enum MediaError {
         /// Units the buffer holds.
         available: usize,
     },
+    /// An RFC 4733 payload shorter than one event block.
+    #[error("telephone-event payload of {len} bytes, 4 needed")]
+    TelephoneEventTooShort {
+        /// The payload's length.
+        len: usize,
+    },
+    /// More digits queued for sending than the generator holds.
+    #[error("DTMF queue full ({capacity} digits)")]
+    DtmfQueueFull {
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// A SIP INFO DTMF body that says no digit.
+    #[error("SIP INFO DTMF body: {problem}")]
+    DtmfInfoBody {
+        /// What is wrong with it.
+        problem: crate::dtmf::InfoProblem,
+    },
     /// The bridge's mixer already holds as many participants as it mixes.
     #[error("conference mixer full: at most {limit} participants")]
     MixerFull {

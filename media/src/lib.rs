@@ -82,6 +82,7 @@
 pub mod anchor;
 pub mod codec;
 pub mod counters;
+pub mod dtmf;
 mod error;
 pub mod latch;
 pub mod mixer;

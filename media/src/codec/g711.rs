@@ -2,10 +2,13 @@
 //! µ-law ⇄ A-law code conversion of G.711 Tables 3 and 4.
 //!
 //! Written here rather than taken from a crate: the whole codec is two
-//! 256-entry decode tables, two short encode functions and two 256-entry
-//! conversion tables, all `const` (no allocation, no initialisation at run
-//! time); the crates.io G.711 crates are unmaintained or allocate a `Vec` per
-//! call. The encoders follow the ITU-T G.191 STL reference (`alaw_compress`,
+//! 256-entry decode tables, two short encode functions (and encode tables
+//! built from them) and two 256-entry conversion tables, all `const` (no
+//! allocation, no initialisation at run time). The crates.io G.711 code
+//! looked at does not fit the per-frame rule: `rtp-engine` and
+//! `rvoip-codec-core` encode into a `Vec` per call, and `audio-codec` comes
+//! with G.729/Opus bindings and Sun's rounding of negative samples rather
+//! than G.191's. The encoders follow the ITU-T G.191 STL reference (`alaw_compress`,
 //! `ulaw_compress`: negative samples via one's complement), and the tests
 //! check every 16-bit input against a direct port of that reference and every
 //! code against the G.711 reconstruction values.
@@ -104,14 +107,14 @@ pub fn decode_alaw(codes: &[u8], pcm: &mut [i16]) {
 /// Encodes `pcm` as µ-law into `codes` (as many as both hold).
 pub fn encode_ulaw(pcm: &[i16], codes: &mut [u8]) {
     for (c, &s) in codes.iter_mut().zip(pcm) {
-        *c = linear_to_ulaw(s);
+        *c = ULAW_ENCODE[((s >> 2) as i32 + 8192) as usize];
     }
 }
 
 /// Encodes `pcm` as A-law into `codes` (as many as both hold).
 pub fn encode_alaw(pcm: &[i16], codes: &mut [u8]) {
     for (c, &s) in codes.iter_mut().zip(pcm) {
-        *c = linear_to_alaw(s);
+        *c = ALAW_ENCODE[((s >> 4) as i32 + 2048) as usize];
     }
 }
 
@@ -140,10 +143,11 @@ pub fn alaw_to_linear(code: u8) -> i16 {
 }
 
 /// One linear sample to µ-law (G.191 `ulaw_compress`, without its loop).
-pub fn linear_to_ulaw(sample: i16) -> u8 {
+pub const fn linear_to_ulaw(sample: i16) -> u8 {
     // One's complement for negatives: the reference's choice, so -1 is "−0".
     let magnitude = if sample < 0 { !sample } else { sample };
-    let absno = ((magnitude >> 2) as u16 + 33).min(0x1fff);
+    let absno = (magnitude >> 2) as u16 + 33;
+    let absno = if absno > 0x1fff { 0x1fff } else { absno };
     // Segment: 1 + the bit length of absno >> 6.
     let segno = 1 + (16 - (absno >> 6).leading_zeros()) as u16;
     let high = 8 - segno;
@@ -153,7 +157,7 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
 }
 
 /// One linear sample to A-law (G.191 `alaw_compress`, without its loop).
-pub fn linear_to_alaw(sample: i16) -> u8 {
+pub const fn linear_to_alaw(sample: i16) -> u8 {
     let magnitude = if sample < 0 { !sample } else { sample };
     let mut ix = (magnitude >> 4) as u16; // 0..=2047
     if ix > 15 {
@@ -204,6 +208,30 @@ const fn decode_table(law: Law) -> [i16; 256] {
 }
 
 static ULAW_TO_LINEAR: [i16; 256] = decode_table(Law::Mu);
+
+/// The encoders read only the top 14 (µ-law) or 12 (A-law) bits of a
+/// sample (G.191: `x >> 2`, `x >> 4`, one's complement of those for
+/// negatives), so a table over those bits encodes a frame at one lookup per
+/// sample: 16 KiB and 4 KiB, built at compile time.
+static ULAW_ENCODE: [u8; 16384] = {
+    let mut t = [0u8; 16384];
+    let mut i = 0;
+    while i < 16384 {
+        t[i] = linear_to_ulaw(((i as i32 - 8192) << 2) as i16);
+        i += 1;
+    }
+    t
+};
+
+static ALAW_ENCODE: [u8; 4096] = {
+    let mut t = [0u8; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = linear_to_alaw(((i as i32 - 2048) << 4) as i16);
+        i += 1;
+    }
+    t
+};
 static ALAW_TO_LINEAR: [i16; 256] = decode_table(Law::A);
 
 /// G.711 Table 3 (µ → A), as printed: the A-law code (1-based, sign and

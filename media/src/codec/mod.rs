@@ -19,6 +19,7 @@
 //! [`repacketize::Repacketizer`] between them.
 
 pub mod g711;
+pub mod repacketize;
 
 use crate::MediaError;
 use crate::rtp::PayloadType;

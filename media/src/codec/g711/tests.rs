@@ -44,6 +44,12 @@ fn encode_matches_the_g191_reference_for_every_16_bit_value() {
     for x in i16::MIN..=i16::MAX {
         assert_eq!(linear_to_ulaw(x), reference_ulaw_compress(x), "µ-law {x}");
         assert_eq!(linear_to_alaw(x), reference_alaw_compress(x), "A-law {x}");
+        // The frame encoders' lookup tables agree.
+        let (mut u, mut a) = ([0u8], [0u8]);
+        encode_ulaw(&[x], &mut u);
+        encode_alaw(&[x], &mut a);
+        assert_eq!(u[0], reference_ulaw_compress(x), "µ-law table {x}");
+        assert_eq!(a[0], reference_alaw_compress(x), "A-law table {x}");
     }
 }
 
