@@ -83,6 +83,14 @@ pub enum MediaError {
         /// The endpoint.
         endpoint: EndpointId,
     },
+    /// A leg's codec decodes at a rate the mixer does not mix at.
+    #[error("codec decodes at {rate} Hz, the mixer mixes at {mixer_rate} Hz")]
+    MixRate {
+        /// The codec's PCM rate.
+        rate: u32,
+        /// The mixer's.
+        mixer_rate: u32,
+    },
     /// The endpoint is not a participant of this mixer.
     #[error("endpoint {endpoint:?} not in the mixer")]
     NotMixed {

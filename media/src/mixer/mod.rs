@@ -102,6 +102,8 @@ use crate::rtp::{OutgoingStream, PayloadType, RTP_HEADER_LEN};
 pub use clock::{FRAME, FrameClock};
 pub use jitter::{Arrival, FRAME_SAMPLES, JitterBuffer, JitterStats, Playout};
 
+/// The PCM rate the mixer works at: a leg's codec must decode to it.
+pub const MIX_RATE: u32 = 8000;
 /// Most participants one bridge mixes.
 pub const MAX_PARTICIPANTS: usize = 16;
 /// A buffer this large holds any packet [`MixedFrame::next_packet`] writes.
@@ -279,7 +281,7 @@ impl Mixer {
         }
     }
 
-    /// Adds a participant. It hears the conference from the next frame (its
+    /// Adds a participant (its codec must decode at [`MIX_RATE`]). It hears the conference from the next frame (its
     /// first packet carries the marker bit); it is heard once its jitter
     /// buffer has filled to the configured depth.
     pub fn join(&mut self, id: EndpointId, role: Role, mut leg: Leg) -> Result<(), MediaError> {
@@ -289,6 +291,12 @@ impl Mixer {
         if self.participants.len() >= MAX_PARTICIPANTS {
             return Err(MediaError::MixerFull {
                 limit: MAX_PARTICIPANTS,
+            });
+        }
+        if leg.codec.sample_rate() != MIX_RATE {
+            return Err(MediaError::MixRate {
+                rate: leg.codec.sample_rate(),
+                mixer_rate: MIX_RATE,
             });
         }
         leg.stream.start_talk_spurt();

@@ -236,6 +236,36 @@ fn membership_errors() {
         MediaError::MixerFull { limit: 16 }
     );
     assert!(m.set_muted(EndpointId(99), true).is_err());
+    m.leave(EndpointId(16)).unwrap();
+    struct Wideband;
+    impl Codec for Wideband {
+        fn kind(&self) -> CodecKind {
+            CodecKind::Pcmu
+        }
+        fn sample_rate(&self) -> u32 {
+            16000
+        }
+        fn max_payload_len(&self, samples: usize) -> usize {
+            samples
+        }
+        fn decode(&mut self, _: &[u8], _: &mut [i16]) -> Result<usize, MediaError> {
+            Ok(0)
+        }
+        fn encode(&mut self, _: &[i16], _: &mut [u8]) -> Result<usize, MediaError> {
+            Ok(0)
+        }
+    }
+    let wide = Leg {
+        codec: Box::new(Wideband),
+        ..leg(16)
+    };
+    assert_eq!(
+        m.join(EndpointId(16), Role::Speaker, wide).unwrap_err(),
+        MediaError::MixRate {
+            rate: 16000,
+            mixer_rate: 8000
+        }
+    );
     assert!(m.leave(EndpointId(99)).is_err());
 }
 
