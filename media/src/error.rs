@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::latch::EndpointId;
+
 /// Why a media session or port pair could not be set up.
 #[non_exhaustive]
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -174,5 +176,31 @@ pub enum MediaError {
         path: PathBuf,
         /// What the OS said.
         kind: std::io::ErrorKind,
+    },
+    /// The bridge's mixer already holds as many participants as it mixes.
+    #[error("conference mixer full: at most {limit} participants")]
+    MixerFull {
+        /// The limit.
+        limit: usize,
+    },
+    /// The endpoint already is a participant of this mixer.
+    #[error("endpoint {endpoint:?} already in the mixer")]
+    AlreadyMixed {
+        /// The endpoint.
+        endpoint: EndpointId,
+    },
+    /// A leg's codec decodes at a rate the mixer does not mix at.
+    #[error("codec decodes at {rate} Hz, the mixer mixes at {mixer_rate} Hz")]
+    MixRate {
+        /// The codec's PCM rate.
+        rate: u32,
+        /// The mixer's.
+        mixer_rate: u32,
+    },
+    /// The endpoint is not a participant of this mixer.
+    #[error("endpoint {endpoint:?} not in the mixer")]
+    NotMixed {
+        /// The endpoint.
+        endpoint: EndpointId,
     },
 }

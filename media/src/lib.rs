@@ -85,6 +85,7 @@ pub mod counters;
 pub mod dtmf;
 mod error;
 pub mod latch;
+pub mod mixer;
 pub mod negotiate;
 pub mod play;
 pub mod ports;
