@@ -690,6 +690,81 @@ mod tests {
         assert_eq!(&out[..n], &SR_BYTES);
     }
 
+    /// A captured compound packet (a browser's RR + SDES + BYE + PLI +
+    /// RTPFB rapid resync + APP), as published in pion/rtcp's `packet_test.go`.
+    const CAPTURED: [u8; 132] = [
+        0x81, 0xc9, 0x00, 0x07, 0x90, 0x2f, 0x9e, 0x2e, 0xbc, 0x5e, 0x9a, 0x40, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x46, 0xe1, 0x00, 0x00, 0x01, 0x11, 0x09, 0xf3, 0x64, 0x32, 0x00, 0x02,
+        0x4a, 0x79, // RR
+        0x81, 0xca, 0x00, 0x0c, 0x90, 0x2f, 0x9e, 0x2e, 0x01, 0x26, b'{', b'9', b'c', b'0', b'0',
+        b'e', b'b', b'9', b'2', b'-', b'1', b'a', b'f', b'b', b'-', b'9', b'd', b'4', b'9', b'-',
+        b'a', b'4', b'7', b'd', b'-', b'9', b'1', b'f', b'6', b'4', b'e', b'e', b'e', b'6', b'9',
+        b'f', b'5', b'}', 0x00, 0x00, 0x00, 0x00, // SDES
+        0x81, 0xcb, 0x00, 0x01, 0x90, 0x2f, 0x9e, 0x2e, // BYE
+        0x81, 0xce, 0x00, 0x02, 0x90, 0x2f, 0x9e, 0x2e, 0x90, 0x2f, 0x9e, 0x2e, // PSFB PLI
+        0x85, 0xcd, 0x00, 0x02, 0x90, 0x2f, 0x9e, 0x2e, 0x90, 0x2f, 0x9e, 0x2e, // RTPFB RRR
+        0x80, 0xcc, 0x00, 0x03, 0x4b, 0xaa, 0xe1, 0xab, b'N', b'A', b'M', b'E', b'A', b'B', b'C',
+        b'D', // APP
+    ];
+
+    #[test]
+    fn captured_compound_parses_and_prints_back() {
+        let packets: Vec<_> = Compound::new(&CAPTURED).map(Result::unwrap).collect();
+        assert_eq!(packets.len(), 6);
+        let RtcpPacket::ReceiverReport(rr) = packets[0] else {
+            panic!()
+        };
+        assert_eq!(rr.ssrc, Ssrc(0x902f_9e2e));
+        let b = rr.blocks.iter().next().unwrap();
+        assert_eq!(b.ssrc, Ssrc(0xbc5e_9a40));
+        assert_eq!(
+            (b.fraction_lost, b.cumulative_lost, b.highest_seq),
+            (0, 0, 0x46e1)
+        );
+        assert_eq!(
+            (b.jitter, b.last_sr, b.delay_since_last_sr),
+            (273, 0x09f3_6432, 150_137)
+        );
+        let RtcpPacket::Sdes(sdes) = packets[1] else {
+            panic!()
+        };
+        let chunk = sdes.chunks().next().unwrap();
+        assert_eq!(chunk.ssrc, Ssrc(0x902f_9e2e));
+        assert_eq!(
+            chunk.cname(),
+            Some(&b"{9c00eb92-1afb-9d49-a47d-91f64eee69f5}"[..])
+        );
+        let RtcpPacket::Bye(bye) = packets[2] else {
+            panic!()
+        };
+        assert_eq!(bye.sources().collect::<Vec<_>>(), [Ssrc(0x902f_9e2e)]);
+        assert!(matches!(
+            packets[3],
+            RtcpPacket::Unknown {
+                packet_type: 206,
+                count: 1,
+                ..
+            }
+        ));
+        assert!(matches!(
+            packets[4],
+            RtcpPacket::Unknown {
+                packet_type: 205,
+                count: 5,
+                ..
+            }
+        ));
+        assert!(
+            matches!(packets[5], RtcpPacket::Unknown { packet_type: 204, count: 0, body } if &body[4..] == b"NAMEABCD")
+        );
+        let mut out = [0u8; 132];
+        let mut n = 0;
+        for p in &packets {
+            n += p.write(&mut out[n..]).unwrap();
+        }
+        assert_eq!(out, CAPTURED);
+    }
+
     #[test]
     fn rr_sdes_bye_round_trip_in_one_compound() {
         let mut buf = [0u8; 256];
