@@ -538,4 +538,70 @@ mod tests {
         assert_eq!(stats.sources().count(), 0);
         assert!(r.on_rtcp(t0, &[0x80, 201], &mut stats).is_err());
     }
+
+    /// Two reporters, each the other's far end, over a 30 ms one-way link
+    /// with 10% of the RTP lost, on a virtual clock jumping to the next event.
+    #[test]
+    fn two_ends_on_a_virtual_clock_measure_rtt_and_loss() {
+        let t0 = Instant::now();
+        let one_way = Duration::from_millis(30);
+        let mut a = RtcpReporter::new(t0, NTP0, OURS, ReportConfig::default(), 10);
+        let mut b = RtcpReporter::new(t0, NTP0, THEIRS, ReportConfig::default(), 11);
+        let (mut a_stats, mut b_stats) = (ReceiveStats::new(8000), ReceiveStats::new(8000));
+        let mut a_sent = SenderState::default();
+        let mut buf = [0u8; 256];
+        let mut next_rtp = t0;
+        let mut seq = 0u16;
+        let end = t0 + Duration::from_secs(60);
+        loop {
+            let now = next_rtp.min(a.poll_timeout()).min(b.poll_timeout());
+            if now >= end {
+                break;
+            }
+            if now == next_rtp {
+                // A sends 20 ms packets to B; every tenth is lost on the way.
+                a_sent.packets += 1;
+                a_sent.octets += 160;
+                a_sent.rtp_timestamp = u32::from(seq) * 160;
+                if seq % 10 != 5 {
+                    let h = RtpHeader {
+                        marker: false,
+                        payload_type: PayloadType(0),
+                        seq,
+                        timestamp: u32::from(seq) * 160,
+                        ssrc: OURS,
+                    };
+                    b_stats.on_rtp(now + one_way, &h, 172);
+                }
+                seq += 1;
+                next_rtp += Duration::from_millis(20);
+            } else if now == a.poll_timeout() {
+                let n = a
+                    .write_report(now, &mut a_stats, Some(&a_sent), b"a", &mut buf)
+                    .unwrap();
+                b.on_rtcp(now + one_way, &buf[..n], &mut b_stats).unwrap();
+            } else {
+                let n = b
+                    .write_report(now, &mut b_stats, None, b"b", &mut buf)
+                    .unwrap();
+                a.on_rtcp(now + one_way, &buf[..n], &mut a_stats).unwrap();
+            }
+        }
+        let rtt = a
+            .rtt()
+            .expect("A measured the RTT from B's report of its SR");
+        assert!(
+            rtt.abs_diff(2 * one_way) < Duration::from_millis(1),
+            "{rtt:?}"
+        );
+        let remote = a.remote().unwrap();
+        assert!(
+            (24..=26).contains(&remote.fraction_lost),
+            "{}",
+            remote.fraction_lost
+        );
+        assert!(remote.cumulative_lost > 250, "{}", remote.cumulative_lost);
+        assert_eq!(remote.jitter, 0, "a constant delay is no jitter");
+        assert!(a.reports_sent() >= 9 && b.reports_sent() >= 9);
+    }
 }
