@@ -422,8 +422,11 @@ impl ReceiveStats {
 }
 
 /// A time since the epoch in RTP timestamp units (wrapping, as RTP does).
+/// Microseconds are precise enough (a unit is 125 µs at 8 kHz, 21 µs at
+/// 48 kHz) and keep the product in u64 for millennia: no u128 division per packet.
 fn rtp_units(since_epoch: Duration, clock_rate: u32) -> u32 {
-    (since_epoch.as_nanos() * u128::from(clock_rate) / 1_000_000_000) as u32
+    let micros = u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX);
+    (micros.saturating_mul(u64::from(clock_rate)) / 1_000_000) as u32
 }
 
 #[cfg(test)]
