@@ -203,4 +203,46 @@ pub enum MediaError {
         /// The endpoint.
         endpoint: EndpointId,
     },
+    /// An RTCP packet that could not be parsed (RFC 3550 §6).
+    #[error("RTCP packet type {packet_type} at offset {offset}: {fault:?}")]
+    RtcpInvalid {
+        /// Where the packet starts in the compound packet.
+        offset: usize,
+        /// Its packet type (0 when the header itself was cut short).
+        packet_type: u8,
+        /// What is wrong with it.
+        fault: RtcpFault,
+    },
+    /// More report blocks (or BYE sources) than one RTCP packet counts.
+    #[error("{blocks} report blocks, at most {limit} in one packet")]
+    TooManyReportBlocks {
+        /// Blocks asked for.
+        blocks: usize,
+        /// The limit (31, a 5-bit count).
+        limit: usize,
+    },
+    /// An SDES item or BYE reason longer than its 8-bit length allows.
+    #[error("RTCP text of {len} octets, at most 255")]
+    SdesItemTooLong {
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// What is wrong with an RTCP packet.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RtcpFault {
+    /// The packet runs past the end of the datagram.
+    Truncated,
+    /// Not RTP version 2.
+    Version,
+    /// The padding count is zero or longer than the packet.
+    Padding,
+    /// The length does not match what the count announces.
+    Length,
+    /// An SDES chunk's items or null padding are malformed.
+    SdesItem,
+    /// A BYE reason runs past the packet or is not padded to a word.
+    ByeReason,
 }

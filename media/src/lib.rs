@@ -89,13 +89,14 @@ pub mod mixer;
 pub mod negotiate;
 pub mod play;
 pub mod ports;
+pub mod quality;
 pub mod record;
 pub mod relay;
 pub mod rtp;
 pub mod sdp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
-pub use error::MediaError;
+pub use error::{MediaError, RtcpFault};
 pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
