@@ -88,6 +88,7 @@ pub mod ports;
 pub mod relay;
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
 pub use error::MediaError;
