@@ -38,9 +38,10 @@ impl<'a> Prf<'a> {
     pub(crate) fn derive(&self, label: Label, out: &mut [u8]) {
         let salt = self.master.salt();
         let mut iv = [0u8; 16];
-        // The salt is right-aligned in the 112-bit field (a 96-bit GCM salt
-        // starts two octets in), the label is octet 7 of that field.
-        iv[14 - salt.len()..14].copy_from_slice(salt);
+        // The label is octet 7 of the 112-bit salt field. A 96-bit GCM salt
+        // fills that field from the left, zero-padded, as libsrtp and
+        // webrtc-rs do (checked by the libsrtp fixtures in tests/srtp_interop.rs).
+        iv[..salt.len()].copy_from_slice(salt);
         iv[7] ^= label as u8;
         out.fill(0);
         aes_cm_apply(&self.cipher, &iv, out);

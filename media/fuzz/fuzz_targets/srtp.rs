@@ -1,0 +1,50 @@
+//! Unprotects arbitrary bytes as SRTP and SRTCP with fixed contexts of every
+//! suite, and parses them as an `a=crypto` value. Any panic is a bug: both
+//! face the network. When a value parses, printing it and parsing again
+//! must give the same attribute.
+#![no_main]
+
+use std::sync::{LazyLock, Mutex};
+
+use libfuzzer_sys::fuzz_target;
+use voxgate_media::srtp::{CryptoAttribute, CryptoSuite, MasterKey, SrtpContext};
+
+/// One receiving context per suite, kept across inputs so that replay
+/// windows and rollover counters hold state the fuzzer can steer.
+static CONTEXTS: LazyLock<Mutex<Vec<SrtpContext>>> = LazyLock::new(|| {
+    Mutex::new(
+        CryptoSuite::ALL
+            .iter()
+            .map(|&suite| {
+                let material = [0x5a; 30];
+                let key = MasterKey::from_bytes(suite, &material[..16 + suite.salt_len()]).unwrap();
+                SrtpContext::new(&key, None)
+            })
+            .collect(),
+    )
+});
+
+fuzz_target!(|data: &[u8]| {
+    let mut contexts = CONTEXTS.lock().unwrap();
+    for ctx in contexts.iter_mut() {
+        let mut buf = data.to_vec();
+        let len = buf.len();
+        if let Ok(n) = ctx.unprotect_rtp(&mut buf, len) {
+            assert!(n <= len);
+        }
+        let mut buf = data.to_vec();
+        if let Ok(n) = ctx.unprotect_rtcp(&mut buf, len) {
+            assert!(n <= len);
+        }
+        // A length past the buffer is refused, not a panic.
+        assert!(ctx.unprotect_rtp(&mut buf, len + 1).is_err());
+    }
+
+    if let Ok(value) = std::str::from_utf8(data) {
+        if let Ok(attr) = CryptoAttribute::parse(value) {
+            let printed = attr.to_sdp_value();
+            let again = CryptoAttribute::parse(&printed).expect("printed a=crypto parses");
+            assert_eq!(again, attr, "parse(print(x)) == x");
+        }
+    }
+});
