@@ -252,3 +252,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod secrecy_tests {
+    use super::*;
+    use base64::Engine;
+
+    /// Nothing a log line could print with `{:?}` holds key material: the
+    /// keys of a negotiated leg, its contexts, the attributes.
+    #[test]
+    fn debug_never_prints_keys() {
+        let offer_lines = offer(&CryptoSuite::ALL).unwrap();
+        let printed: Vec<String> = offer_lines.iter().map(|l| l.to_sdp_value()).collect();
+        let (line, keys) = answer(printed.iter().map(String::as_str), &CryptoSuite::ALL).unwrap();
+        let debug = format!(
+            "{offer_lines:?} {line:?} {keys:?} {:?} {:?} {keys:#?}",
+            keys.outbound(),
+            keys.inbound()
+        );
+        for key in [&keys.local, &keys.remote] {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(key.bytes());
+            assert!(!debug.contains(&b64[..8]), "base64 key in {debug}");
+            let raw = format!("{:?}", &key.bytes()[..4]);
+            assert!(
+                !debug.contains(&raw[1..raw.len() - 1]),
+                "raw key in {debug}"
+            );
+        }
+        for value in &printed {
+            let inline = value.split("inline:").nth(1).unwrap();
+            assert!(!debug.contains(&inline[..8]), "offered key in {debug}");
+        }
+    }
+}
