@@ -122,6 +122,18 @@ pub enum MediaError {
         /// SSRCs per context.
         limit: usize,
     },
+    /// A packet's MKI is not the one of our key (RFC 3711 §3.3 step 1).
+    #[error("SRTP packet from SSRC {ssrc:?} with an unknown MKI")]
+    SrtpMkiUnknown {
+        /// The packet's SSRC.
+        ssrc: Ssrc,
+    },
+    /// An MKI longer than we carry, or a value that does not fit its length.
+    #[error("SRTP MKI of {length} octets not supported")]
+    SrtpMkiUnsupported {
+        /// The MKI length asked for.
+        length: u8,
+    },
     /// The master key's lifetime is used up (RFC 3711 §9.2): rekey.
     #[error("SRTP master key exhausted after {packets} packets")]
     SrtpKeyExhausted {

@@ -2,6 +2,7 @@
 //! session keys of one master key, and the per-SSRC state (rollover counter,
 //! replay windows, SRTCP index) in a fixed-capacity table.
 
+use super::crypto_attribute::Mki;
 use super::key::MasterKey;
 use super::replay::ReplayWindow;
 use super::suite::{CryptoSuite, Transform};
@@ -12,6 +13,9 @@ use crate::rtp::Ssrc;
 /// SSRC beyond this is refused ([`MediaError::SrtpTooManySsrcs`]) rather
 /// than allocated or evicted (eviction would forget a replay window).
 pub const MAX_SSRCS: usize = 16;
+
+/// Longest MKI we carry (RFC 4568 allows 128 octets; 1 to 4 is what is seen).
+pub const MAX_MKI_LEN: usize = 4;
 
 /// Packets one master key may protect on SRTP (RFC 3711 §9.2).
 pub const MAX_SRTP_PACKETS: u64 = 1 << 48;
@@ -41,6 +45,9 @@ pub struct SrtpContext {
     rtcp_packets: u64,
     rtp_limit: u64,
     rtcp_limit: u64,
+    /// The MKI carried in every packet (RFC 3711 §3.1), as octets.
+    mki: [u8; MAX_MKI_LEN],
+    mki_len: usize,
 }
 
 impl std::fmt::Debug for SrtpContext {
@@ -72,6 +79,78 @@ impl SrtpContext {
             rtcp_packets: 0,
             rtp_limit: lifetime.min(MAX_SRTP_PACKETS),
             rtcp_limit: lifetime.min(MAX_SRTCP_PACKETS),
+            mki: [0; MAX_MKI_LEN],
+            mki_len: 0,
+        }
+    }
+
+    /// The same context with an MKI in every packet (the `|value:length` of
+    /// the key's `a=crypto` line): written by protect, checked by unprotect.
+    /// Lengths beyond [`MAX_MKI_LEN`] are refused.
+    pub fn with_mki(mut self, mki: Option<Mki>) -> Result<SrtpContext, MediaError> {
+        let Some(mki) = mki else {
+            self.mki_len = 0;
+            return Ok(self);
+        };
+        let len = usize::from(mki.length);
+        if len == 0 || len > MAX_MKI_LEN || (len < 8 && mki.value >> (8 * len) != 0) {
+            return Err(MediaError::SrtpMkiUnsupported { length: mki.length });
+        }
+        self.mki = [0; MAX_MKI_LEN];
+        self.mki[..len].copy_from_slice(&mki.value.to_be_bytes()[8 - len..]);
+        self.mki_len = len;
+        Ok(self)
+    }
+
+    /// Octets of MKI in each packet.
+    pub fn mki_len(&self) -> usize {
+        self.mki_len
+    }
+
+    /// Inserts the MKI into a protected packet of `len` octets whose last
+    /// `tag_len` octets are the HMAC tag (AES-CM: the MKI goes before the
+    /// tag, RFC 3711 §3.1, §3.4) or, with `tag_len` 0, at its end (AEAD:
+    /// after the ciphertext and tag, RFC 7714 §8, §9). `buf` has the room.
+    pub(crate) fn insert_mki(&self, buf: &mut [u8], len: usize, tag_len: usize) -> usize {
+        let m = self.mki_len;
+        if m == 0 {
+            return len;
+        }
+        let at = len - tag_len;
+        buf.copy_within(at..len, at + m);
+        buf[at..at + m].copy_from_slice(&self.mki[..m]);
+        len + m
+    }
+
+    /// Checks and removes the MKI (see [`SrtpContext::insert_mki`]): the
+    /// packet's length without it.
+    pub(crate) fn remove_mki(
+        &self,
+        buf: &mut [u8],
+        len: usize,
+        tag_len: usize,
+        ssrc: u32,
+    ) -> Result<usize, MediaError> {
+        let m = self.mki_len;
+        if m == 0 {
+            return Ok(len);
+        }
+        let at = len
+            .checked_sub(tag_len + m)
+            .ok_or(MediaError::SrtpMkiUnknown { ssrc: Ssrc(ssrc) })?;
+        if buf[at..at + m] != self.mki[..m] {
+            return Err(MediaError::SrtpMkiUnknown { ssrc: Ssrc(ssrc) });
+        }
+        buf.copy_within(at + m..len, at);
+        Ok(len - m)
+    }
+
+    /// The HMAC tag length the MKI sits before (0 for AEAD suites).
+    pub(crate) fn mki_before(&self, rtcp: bool) -> usize {
+        match self.suite {
+            CryptoSuite::AeadAes128Gcm => 0,
+            s if rtcp => s.rtcp_tag_len(),
+            s => s.rtp_tag_len(),
         }
     }
 

@@ -24,7 +24,7 @@
 //!
 //! // Back at the offerer: the answer gives both keys.
 //! let keys = srtp::accept_answer(&offer, &answer_line.to_sdp_value()).unwrap();
-//! let (mut tx, mut rx) = (keys.outbound(), far.inbound());
+//! let (mut tx, mut rx) = (keys.outbound().unwrap(), far.inbound().unwrap());
 //!
 //! // Per packet: the relay's receive buffer, with room for the tag.
 //! let mut buf = [0u8; 1500];
@@ -72,7 +72,8 @@
 //!   error ([`MediaError::SrtpTooManySsrcs`](crate::MediaError::SrtpTooManySsrcs)),
 //!   never an allocation. Only a packet that authenticates creates an entry.
 //! - Protecting a sequence number twice is refused (keystream reuse).
-//! - No MKI, one key per line, KDR 0 only; see [`sdes`] for the full policy.
+//! - One key per line, with or without an MKI of up to [`MAX_MKI_LEN`]
+//!   octets; KDR 0 only; see [`sdes`] for the full policy.
 
 mod context;
 mod crypto_attribute;
@@ -84,7 +85,7 @@ mod rtp;
 pub mod sdes;
 mod suite;
 
-pub use context::{MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MAX_SSRCS, SrtpContext};
+pub use context::{MAX_MKI_LEN, MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MAX_SSRCS, SrtpContext};
 pub use crypto_attribute::{
     CryptoAttribute, CryptoAttributeFault, KeyParams, Lifetime, MAX_ATTRIBUTE_LEN, Mki,
     SessionParam,
@@ -94,9 +95,9 @@ pub use replay::WINDOW as REPLAY_WINDOW;
 pub use sdes::{SdesKeys, accept_answer, answer, offer};
 pub use suite::CryptoSuite;
 
-/// The most octets protecting adds to a packet (a GCM tag and the SRTCP
-/// index word): the spare room a send buffer needs.
-pub const MAX_OVERHEAD: usize = 20;
+/// The most octets protecting adds to a packet (a GCM tag, the SRTCP
+/// index word and an MKI): the spare room a send buffer needs.
+pub const MAX_OVERHEAD: usize = 20 + MAX_MKI_LEN;
 
 #[cfg(test)]
 pub(crate) mod test_util {

@@ -23,7 +23,7 @@ impl SrtpContext {
             capacity: buf.len(),
         })?;
         let ssrc = rtcp_ssrc(pkt).ok_or(MediaError::SrtpNotRtcp { len })?;
-        let needed = len + self.suite().rtcp_overhead();
+        let needed = len + self.suite().rtcp_overhead() + self.mki_len();
         if buf.len() < needed {
             return Err(MediaError::SrtpBufferTooSmall {
                 needed,
@@ -35,6 +35,7 @@ impl SrtpContext {
         let mut stream = self.stream(ssrc);
         let index = stream.rtcp_next;
         let out = self.rtcp_transform().protect_rtcp(buf, len, ssrc, index);
+        let out = self.insert_mki(buf, out, self.mki_before(true));
         // The lifetime (at most 2^31) stops us before the 31-bit index wraps.
         stream.rtcp_next = (index + 1) & 0x7fff_ffff;
         self.store(ssrc, stream);
@@ -49,10 +50,12 @@ impl SrtpContext {
             needed: len,
             capacity: buf.len(),
         })?;
-        if len < RTCP_HEADER_LEN + self.suite().rtcp_overhead() {
+        if len < RTCP_HEADER_LEN + self.suite().rtcp_overhead() + self.mki_len() {
             return Err(MediaError::SrtpNotRtcp { len });
         }
         let ssrc = rtcp_ssrc(pkt).ok_or(MediaError::SrtpNotRtcp { len })?;
+        let len = self.remove_mki(buf, len, self.mki_before(true), ssrc)?;
+        let pkt = &buf[..len];
         let at = self.rtcp_transform().rtcp_index_at(len);
         let word = u32::from_be_bytes([pkt[at], pkt[at + 1], pkt[at + 2], pkt[at + 3]]);
         if word & 0x8000_0000 == 0 {

@@ -39,7 +39,7 @@ impl SrtpContext {
             capacity: buf.len(),
         })?;
         let header_len = header_len(pkt).ok_or(MediaError::SrtpNotRtp { len })?;
-        let needed = len + self.suite().rtp_tag_len();
+        let needed = len + self.suite().rtp_tag_len() + self.mki_len();
         if buf.len() < needed {
             return Err(MediaError::SrtpBufferTooSmall {
                 needed,
@@ -61,6 +61,7 @@ impl SrtpContext {
         let out = self
             .rtp_transform()
             .protect_rtp(buf, header_len, len, ssrc, index);
+        let out = self.insert_mki(buf, out, self.mki_before(false));
         stream.rtp.accept(index);
         self.store(ssrc, stream);
         self.count(false);
@@ -77,10 +78,11 @@ impl SrtpContext {
         })?;
         let tag_len = self.suite().rtp_tag_len();
         let header_len = len
-            .checked_sub(tag_len)
+            .checked_sub(tag_len + self.mki_len())
             .and_then(|body| header_len(&pkt[..body]))
             .ok_or(MediaError::SrtpNotRtp { len })?;
         let (seq, ssrc) = seq_ssrc(pkt);
+        let len = self.remove_mki(buf, len, self.mki_before(false), ssrc)?;
         self.check_lifetime(false)?;
         self.has_room_for(ssrc)?;
         let mut stream = self.stream(ssrc);

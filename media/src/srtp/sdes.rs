@@ -5,9 +5,10 @@
 //! What we accept in a line (anything else makes the line unacceptable, and
 //! the answerer moves on to the next offered line):
 //! - a suite of our policy;
-//! - exactly one key-param, without MKI (RFC 4568 §6.1 allows several keys
-//!   with MKIs for rekeying within a session; we rekey by re-INVITE instead,
-//!   and an MKI we do not need would cost octets in every packet);
+//! - exactly one key-param, with or without an MKI of at most
+//!   [`MAX_MKI_LEN`] octets (RFC 4568 §6.1 allows several keys with MKIs
+//!   for rekeying within a session; we rekey by re-INVITE instead). Our own
+//!   lines carry no MKI: it would cost octets in every packet for nothing;
 //! - a lifetime of any value (honoured: the context refuses packets beyond it);
 //! - session parameters `KDR=0` (the only rate we derive at) and `WSH`
 //!   (a hint; our window is 128); `UNENCRYPTED_SRTP`, `UNENCRYPTED_SRTCP`,
@@ -19,8 +20,8 @@
 //! Each leg gets its own fresh key from the OS ([`MasterKey::generate`]):
 //! an answer never reuses the offerer's key, and nothing is copied between legs.
 
-use super::context::SrtpContext;
-use super::crypto_attribute::{CryptoAttribute, KeyParams, SessionParam};
+use super::context::{MAX_MKI_LEN, SrtpContext};
+use super::crypto_attribute::{CryptoAttribute, KeyParams, Mki, SessionParam};
 use super::key::MasterKey;
 use super::suite::CryptoSuite;
 use crate::MediaError;
@@ -34,21 +35,25 @@ pub struct SdesKeys {
     pub local: MasterKey,
     /// The lifetime we announced for our key, if any.
     pub local_lifetime: Option<u64>,
+    /// The MKI we announced for our key, if any.
+    pub local_mki: Option<Mki>,
     /// The peer's key: we unprotect what we receive with it.
     pub remote: MasterKey,
     /// The lifetime the peer announced for its key, if any.
     pub remote_lifetime: Option<u64>,
+    /// The MKI the peer announced for its key, if any.
+    pub remote_mki: Option<Mki>,
 }
 
 impl SdesKeys {
     /// The context that protects what we send.
-    pub fn outbound(&self) -> SrtpContext {
-        SrtpContext::new(&self.local, self.local_lifetime)
+    pub fn outbound(&self) -> Result<SrtpContext, MediaError> {
+        SrtpContext::new(&self.local, self.local_lifetime).with_mki(self.local_mki)
     }
 
     /// The context that unprotects what we receive.
-    pub fn inbound(&self) -> SrtpContext {
-        SrtpContext::new(&self.remote, self.remote_lifetime)
+    pub fn inbound(&self) -> Result<SrtpContext, MediaError> {
+        SrtpContext::new(&self.remote, self.remote_lifetime).with_mki(self.remote_mki)
     }
 }
 
@@ -73,15 +78,22 @@ pub fn offer(suites: &[CryptoSuite]) -> Result<Vec<CryptoAttribute>, MediaError>
         .collect()
 }
 
-/// The single key and its lifetime, if the line is one we can honour.
-fn acceptable(line: &CryptoAttribute, policy: &[CryptoSuite]) -> Option<(MasterKey, Option<u64>)> {
+/// What we take from a line we can honour.
+struct Accepted {
+    key: MasterKey,
+    lifetime: Option<u64>,
+    mki: Option<Mki>,
+}
+
+/// The single key, its lifetime and MKI, if the line is one we can honour.
+fn acceptable(line: &CryptoAttribute, policy: &[CryptoSuite]) -> Option<Accepted> {
     if !policy.contains(&line.suite) {
         return None;
     }
     let [key] = line.keys.as_slice() else {
         return None;
     };
-    if key.mki.is_some() {
+    if key.mki.is_some_and(|m| usize::from(m.length) > MAX_MKI_LEN) {
         return None;
     }
     let params_ok = line.session_params.iter().all(|p| match p {
@@ -90,7 +102,11 @@ fn acceptable(line: &CryptoAttribute, policy: &[CryptoSuite]) -> Option<(MasterK
         SessionParam::Other(v) => v.starts_with('-'),
         _ => false,
     });
-    params_ok.then(|| (key.key.clone(), key.lifetime.map(|l| l.packets())))
+    params_ok.then(|| Accepted {
+        key: key.key.clone(),
+        lifetime: key.lifetime.map(|l| l.packets()),
+        mki: key.mki,
+    })
 }
 
 /// Answers an offer: the first offered line (in the offer's order, RFC 4568
@@ -107,7 +123,7 @@ pub fn answer<'a>(
         let Ok(line) = CryptoAttribute::parse(value) else {
             continue;
         };
-        let Some((remote, remote_lifetime)) = acceptable(&line, policy) else {
+        let Some(remote) = acceptable(&line, policy) else {
             continue;
         };
         let local = MasterKey::generate(line.suite)?;
@@ -125,8 +141,10 @@ pub fn answer<'a>(
             suite: line.suite,
             local,
             local_lifetime: None,
-            remote,
-            remote_lifetime,
+            local_mki: None,
+            remote: remote.key,
+            remote_lifetime: remote.lifetime,
+            remote_mki: remote.mki,
         };
         return Ok((ours, keys));
     }
@@ -147,14 +165,15 @@ pub fn accept_answer(
     let [local] = ours.keys.as_slice() else {
         return Err(MediaError::CryptoAnswerMismatch { tag: line.tag });
     };
-    let (remote, remote_lifetime) =
-        acceptable(&line, &[line.suite]).ok_or(MediaError::NoAcceptableCrypto)?;
+    let remote = acceptable(&line, &[line.suite]).ok_or(MediaError::NoAcceptableCrypto)?;
     Ok(SdesKeys {
         suite: line.suite,
         local: local.key.clone(),
         local_lifetime: local.lifetime.map(|l| l.packets()),
-        remote,
-        remote_lifetime,
+        local_mki: local.mki,
+        remote: remote.key,
+        remote_lifetime: remote.lifetime,
+        remote_mki: remote.mki,
     })
 }
 
@@ -168,7 +187,7 @@ mod tests {
     fn answers_the_first_offered_line_we_accept_with_a_fresh_key() {
         let offered = [
             "1 AES_256_CM_HMAC_SHA1_80 inline:whatever".to_owned(),
-            format!("2 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|1:1"), // MKI: refused
+            format!("2 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|1:5"), // 5-octet MKI: refused
             format!("3 AES_CM_128_HMAC_SHA1_32 inline:{KEY30} UNENCRYPTED_SRTP"),
             format!("4 AES_CM_128_HMAC_SHA1_32 inline:{KEY30}|2^20 KDR=0 WSH=64 -FOO"),
             format!("5 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}"),
@@ -223,13 +242,98 @@ mod tests {
         let mut pkt = [0u8; 200];
         pkt[0] = 0x80;
         pkt[8..12].copy_from_slice(&7u32.to_be_bytes());
-        let n = our_keys.outbound().protect_rtp(&mut pkt, 172).unwrap();
+        let n = our_keys
+            .outbound()
+            .unwrap()
+            .protect_rtp(&mut pkt, 172)
+            .unwrap();
         assert_eq!(
-            their_keys.inbound().unprotect_rtp(&mut pkt, n).unwrap(),
+            their_keys
+                .inbound()
+                .unwrap()
+                .unprotect_rtp(&mut pkt, n)
+                .unwrap(),
             172
         );
-        let n = their_keys.outbound().protect_rtp(&mut pkt, 172).unwrap();
-        assert_eq!(our_keys.inbound().unprotect_rtp(&mut pkt, n).unwrap(), 172);
+        let n = their_keys
+            .outbound()
+            .unwrap()
+            .protect_rtp(&mut pkt, 172)
+            .unwrap();
+        assert_eq!(
+            our_keys
+                .inbound()
+                .unwrap()
+                .unprotect_rtp(&mut pkt, n)
+                .unwrap(),
+            172
+        );
+    }
+
+    #[test]
+    fn an_offered_mki_is_honoured_on_every_packet() {
+        for suite in CryptoSuite::ALL {
+            let key = MasterKey::generate(suite).unwrap();
+            let mut line = offer(&[suite]).unwrap().remove(0);
+            line.keys[0].key = key.clone();
+            line.keys[0].mki = Some(Mki {
+                value: 0x0102,
+                length: 3,
+            });
+            let (_, keys) = answer([line.to_sdp_value().as_str()], &[suite]).unwrap();
+            assert_eq!(keys.remote_mki, line.keys[0].mki);
+            // The peer's sender, with the MKI, as the peer would run it.
+            let mut tx = SrtpContext::new(&key, None)
+                .with_mki(line.keys[0].mki)
+                .unwrap();
+            let mut rx = keys.inbound().unwrap();
+            let mut pkt = [0u8; 220];
+            pkt[0] = 0x80;
+            for seq in 0..3u16 {
+                pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                let n = tx.protect_rtp(&mut pkt, 172).unwrap();
+                assert_eq!(n, 172 + 3 + suite.rtp_tag_len());
+                let mki_at = if suite == CryptoSuite::AeadAes128Gcm {
+                    n - 3
+                } else {
+                    172
+                };
+                assert_eq!(pkt[mki_at..mki_at + 3], [0, 1, 2]);
+                assert_eq!(rx.unprotect_rtp(&mut pkt, n).unwrap(), 172);
+                pkt[..8].copy_from_slice(&[0x81, 200, 0, 6, 0, 0, 0, 9]);
+                let n = tx.protect_rtcp(&mut pkt, 28).unwrap();
+                assert_eq!(n, 28 + 3 + suite.rtcp_overhead());
+                assert_eq!(rx.unprotect_rtcp(&mut pkt, n).unwrap(), 28);
+                pkt[..8].copy_from_slice(&[0x80, 8, 0, 0, 0, 0, 0, 0]);
+            }
+            // Another MKI is refused before any crypto.
+            let mut other = SrtpContext::new(&key, None)
+                .with_mki(Some(Mki {
+                    value: 7,
+                    length: 3,
+                }))
+                .unwrap();
+            pkt[2..4].copy_from_slice(&9u16.to_be_bytes());
+            let n = other.protect_rtp(&mut pkt, 172).unwrap();
+            assert_eq!(
+                rx.unprotect_rtp(&mut pkt, n).unwrap_err(),
+                MediaError::SrtpMkiUnknown {
+                    ssrc: crate::rtp::Ssrc(0)
+                }
+            );
+        }
+        assert_eq!(
+            SrtpContext::new(
+                &MasterKey::generate(CryptoSuite::AeadAes128Gcm).unwrap(),
+                None
+            )
+            .with_mki(Some(Mki {
+                value: 1,
+                length: 5
+            }))
+            .unwrap_err(),
+            MediaError::SrtpMkiUnsupported { length: 5 }
+        );
     }
 
     #[test]
@@ -267,8 +371,8 @@ mod secrecy_tests {
         let (line, keys) = answer(printed.iter().map(String::as_str), &CryptoSuite::ALL).unwrap();
         let debug = format!(
             "{offer_lines:?} {line:?} {keys:?} {:?} {:?} {keys:#?}",
-            keys.outbound(),
-            keys.inbound()
+            keys.outbound().unwrap(),
+            keys.inbound().unwrap()
         );
         for key in [&keys.local, &keys.remote] {
             let b64 = base64::engine::general_purpose::STANDARD.encode(key.bytes());
