@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use voxgate_media::srtp::{CryptoSuite, MAX_OVERHEAD, MasterKey, SrtpContext};
+use voxgate_media::srtp::{CryptoSuite, MAX_OVERHEAD, MasterKey, Mki, SrtpContext};
 
 const PACKETS: u32 = 10_000;
 
@@ -30,10 +30,20 @@ fn the_counter_counts() {
 
 #[test]
 fn protect_and_unprotect_allocate_nothing_per_packet() {
-    for suite in CryptoSuite::ALL {
+    let mkis = [
+        None,
+        Some(Mki {
+            value: 1,
+            length: 2,
+        }),
+    ];
+    for (suite, mki) in CryptoSuite::ALL
+        .into_iter()
+        .flat_map(|s| mkis.map(|m| (s, m)))
+    {
         let key = MasterKey::generate(suite).unwrap();
-        let mut tx = SrtpContext::new(&key, None);
-        let mut rx = SrtpContext::new(&key, None);
+        let mut tx = SrtpContext::new(&key, None).with_mki(mki).unwrap();
+        let mut rx = SrtpContext::new(&key, None).with_mki(mki).unwrap();
         let mut buf = [0u8; 172 + MAX_OVERHEAD];
         let mut seq = 65_000u16; // crosses the wrap: the ROC path is counted too
         let mut run = |n: u32, tx: &mut SrtpContext, rx: &mut SrtpContext, buf: &mut [u8]| {
@@ -56,7 +66,7 @@ fn protect_and_unprotect_allocate_nothing_per_packet() {
         let info = allocation_counter::measure(|| {
             for i in 0..PACKETS {
                 let len = rtp(&mut buf, i as u16);
-                let len = len + suite.rtp_tag_len();
+                let len = len + suite.rtp_tag_len() + rx.mki_len();
                 assert!(rx.unprotect_rtp(&mut buf, len).is_err());
             }
         });
