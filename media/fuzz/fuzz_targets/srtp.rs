@@ -1,4 +1,4 @@
-//! Unprotects arbitrary bytes as SRTP and SRTCP with fixed contexts of every
+//! Unprotects (and protects) arbitrary bytes as SRTP and SRTCP with fixed contexts of every
 //! suite, and parses them as an `a=crypto` value. Any panic is a bug: both
 //! face the network. When a value parses, printing it and parsing again
 //! must give the same attribute.
@@ -7,18 +7,22 @@
 use std::sync::{LazyLock, Mutex};
 
 use libfuzzer_sys::fuzz_target;
-use voxgate_media::srtp::{CryptoAttribute, CryptoSuite, MasterKey, SrtpContext};
+use voxgate_media::srtp::{CryptoAttribute, CryptoSuite, MAX_OVERHEAD, MasterKey, SrtpContext};
 
-/// One receiving context per suite, kept across inputs so that replay
+fn fixed_key(suite: CryptoSuite) -> MasterKey {
+    let material = [0x5a; 30];
+    MasterKey::from_bytes(suite, &material[..16 + suite.salt_len()]).unwrap()
+}
+
+/// A receiving and a sending context per suite, kept across inputs so that replay
 /// windows and rollover counters hold state the fuzzer can steer.
-static CONTEXTS: LazyLock<Mutex<Vec<SrtpContext>>> = LazyLock::new(|| {
+static CONTEXTS: LazyLock<Mutex<Vec<(SrtpContext, SrtpContext)>>> = LazyLock::new(|| {
     Mutex::new(
         CryptoSuite::ALL
             .iter()
             .map(|&suite| {
-                let material = [0x5a; 30];
-                let key = MasterKey::from_bytes(suite, &material[..16 + suite.salt_len()]).unwrap();
-                SrtpContext::new(&key, None)
+                let key = fixed_key(suite);
+                (SrtpContext::new(&key, None), SrtpContext::new(&key, None))
             })
             .collect(),
     )
@@ -26,7 +30,7 @@ static CONTEXTS: LazyLock<Mutex<Vec<SrtpContext>>> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     let mut contexts = CONTEXTS.lock().unwrap();
-    for ctx in contexts.iter_mut() {
+    for (ctx, tx) in contexts.iter_mut() {
         let mut buf = data.to_vec();
         let len = buf.len();
         if let Ok(n) = ctx.unprotect_rtp(&mut buf, len) {
@@ -38,6 +42,18 @@ fuzz_target!(|data: &[u8]| {
         }
         // A length past the buffer is refused, not a panic.
         assert!(ctx.unprotect_rtp(&mut buf, len + 1).is_err());
+        // Protecting what a plain RTP leg sent never panics, and what it
+        // protects unprotects.
+        let mut buf = data.to_vec();
+        buf.resize(len + MAX_OVERHEAD, 0);
+        if let Ok(n) = tx.protect_rtp(&mut buf, len) {
+            let mut rx = SrtpContext::new(&fixed_key(tx.suite()), None);
+            assert_eq!(rx.unprotect_rtp(&mut buf, n), Ok(len));
+            assert_eq!(&buf[..len], data);
+        }
+        let mut buf = data.to_vec();
+        buf.resize(len + MAX_OVERHEAD, 0);
+        let _ = tx.protect_rtcp(&mut buf, len);
     }
 
     if let Ok(value) = std::str::from_utf8(data) {

@@ -395,9 +395,9 @@ fn srtcp_round_trip_and_replay() {
 
 /// The properties the fuzz target checks, on seeded random input so CI
 /// covers them: unprotecting arbitrary or mutated bytes never panics and
-/// never returns a length beyond the input.
+/// never returns a length beyond the input; protecting them never panics.
 #[test]
-fn property_unprotect_arbitrary_bytes_never_panics() {
+fn property_arbitrary_bytes_never_panic() {
     let mut rng = StdRng::seed_from_u64(0xf022);
     for suite in CryptoSuite::ALL {
         let (mut tx, mut rx) = pair(suite);
@@ -425,6 +425,14 @@ fn property_unprotect_arbitrary_bytes_never_panics() {
             // A length beyond the buffer is an error, not a panic.
             assert!(rx.unprotect_rtp(&mut buf, len + 1).is_err());
             assert!(rx.unprotect_rtcp(&mut buf, len + 1).is_err());
+            // Protecting whatever the other leg sent never panics either.
+            buf.resize(len + rng.random_range(0..=MAX_OVERHEAD), 0);
+            if let Ok(n) = tx.protect_rtp(&mut buf, len) {
+                assert_eq!(n, len + suite.rtp_tag_len());
+            }
+            if let Ok(n) = tx.protect_rtcp(&mut buf, len) {
+                assert_eq!(n, len + suite.rtcp_overhead());
+            }
         }
     }
 }
