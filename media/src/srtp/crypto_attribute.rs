@@ -117,12 +117,36 @@ pub enum SessionParam {
     UnauthenticatedSrtp,
     /// `FEC_ORDER=...`, kept as written.
     FecOrder(String),
-    /// `FEC_KEY=...`, kept as written.
-    FecKey(String),
+    /// `FEC_KEY=...`, kept as written (it holds a key: not in `Debug`).
+    FecKey(FecKey),
     /// `WSH=n`: window size hint (at least 64).
     Wsh(u32),
     /// Anything else, kept as written.
     Other(String),
+}
+
+/// The key-params of `FEC_KEY`, as written. `Debug` prints nothing of
+/// them; zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FecKey(String);
+
+impl FecKey {
+    /// The key-params as written (a key: for SDP only).
+    pub fn as_sdp(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FecKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FecKey(..)")
+    }
+}
+
+impl Drop for FecKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// One `a=crypto` attribute.
@@ -210,7 +234,7 @@ impl CryptoAttribute {
                 SessionParam::UnencryptedSrtcp => out.push_str("UNENCRYPTED_SRTCP"),
                 SessionParam::UnauthenticatedSrtp => out.push_str("UNAUTHENTICATED_SRTP"),
                 SessionParam::FecOrder(v) => out.push_str(&format!("FEC_ORDER={v}")),
-                SessionParam::FecKey(v) => out.push_str(&format!("FEC_KEY={v}")),
+                SessionParam::FecKey(v) => out.push_str(&format!("FEC_KEY={}", v.0)),
                 SessionParam::Wsh(n) => out.push_str(&format!("WSH={n}")),
                 SessionParam::Other(v) => out.push_str(v),
             }
@@ -279,7 +303,7 @@ fn parse_session_param(param: &str) -> Result<SessionParam, MediaError> {
             SessionParam::FecOrder(v.to_owned())
         }
         Some(("FEC_ORDER", _)) => return Err(bad()),
-        Some(("FEC_KEY", v)) => SessionParam::FecKey(v.to_owned()),
+        Some(("FEC_KEY", v)) => SessionParam::FecKey(FecKey(v.to_owned())),
         _ => match param {
             "UNENCRYPTED_SRTP" => SessionParam::UnencryptedSrtp,
             "UNENCRYPTED_SRTCP" => SessionParam::UnencryptedSrtcp,
@@ -413,8 +437,12 @@ mod tests {
 
     #[test]
     fn debug_of_an_attribute_prints_no_key() {
-        let a = CryptoAttribute::parse(RFC_4568_EXAMPLE).unwrap();
+        let line =
+            format!("{RFC_4568_EXAMPLE} FEC_KEY=inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk");
+        let a = CryptoAttribute::parse(&line).unwrap();
+        assert_eq!(a.to_sdp_value(), line);
         let printed = format!("{a:?} {a:#?}");
+        assert!(!printed.contains("QUJDREVG"), "{printed}");
         assert!(!printed.contains("PS1uQCVe"), "{printed}");
         let k = a.keys[0].key.bytes();
         let raw = format!("{}, {}, {}", k[0], k[1], k[2]);

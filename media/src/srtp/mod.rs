@@ -87,7 +87,7 @@ mod suite;
 
 pub use context::{MAX_MKI_LEN, MAX_SRTCP_PACKETS, MAX_SRTP_PACKETS, MAX_SSRCS, SrtpContext};
 pub use crypto_attribute::{
-    CryptoAttribute, CryptoAttributeFault, KeyParams, Lifetime, MAX_ATTRIBUTE_LEN, Mki,
+    CryptoAttribute, CryptoAttributeFault, FecKey, KeyParams, Lifetime, MAX_ATTRIBUTE_LEN, Mki,
     SessionParam,
 };
 pub use key::MasterKey;
