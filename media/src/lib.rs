@@ -94,6 +94,7 @@ pub mod record;
 pub mod relay;
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
 pub use error::{MediaError, RtcpFault};
