@@ -84,6 +84,7 @@ pub mod codec;
 pub mod counters;
 pub mod dtmf;
 mod error;
+pub mod frame;
 pub mod latch;
 pub mod mixer;
 pub mod negotiate;

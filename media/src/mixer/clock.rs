@@ -1,17 +1,22 @@
 //! The bridge's frame clock: one 20 ms grid per mixer, `start + n × 20 ms`.
 //!
-//! Deadlines are computed from the start, never by adding to the previous
+//! The grid is [`FramePacer`], the player's and recorder's clock too:
+//! deadlines are computed from the start, never by adding to the previous
 //! wake-up, so late wakes do not accumulate into drift. After a late wake the
 //! clock catches up by at most [`MAX_CATCH_UP`] extra frames back to back;
 //! frames further behind are skipped (and counted), so a stalled task does not
-//! answer with a long burst.
+//! answer with a long burst. This adapter adds the mixer's view: the first
+//! deadline one frame after the bridge starts, and running counts.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use crate::frame::{FramePacer, MAX_BURST};
 
 /// One mixing period.
-pub const FRAME: Duration = Duration::from_millis(20);
+pub use crate::frame::FRAME;
+
 /// Frames mixed back to back after a late wake, beyond the one due.
-pub const MAX_CATCH_UP: u64 = 2;
+pub const MAX_CATCH_UP: u64 = MAX_BURST - 1;
 
 /// What the clock says at `now`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,9 +33,8 @@ pub enum Due {
 /// A drift-free 20 ms deadline grid.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameClock {
-    start: Instant,
-    /// Index of the next deadline (the first is `start + 20 ms`).
-    next: u64,
+    /// Frame 0 of the pacer is the first deadline, `start + 20 ms`.
+    pacer: FramePacer,
     skipped: u64,
 }
 
@@ -38,20 +42,19 @@ impl FrameClock {
     /// A grid whose first deadline is `start + 20 ms`.
     pub fn new(start: Instant) -> Self {
         FrameClock {
-            start,
-            next: 1,
+            pacer: FramePacer::new(start + FRAME),
             skipped: 0,
         }
     }
 
     /// The next deadline.
     pub fn deadline(&self) -> Instant {
-        self.start + frames(self.next)
+        self.pacer.deadline()
     }
 
     /// Frames mixed so far.
     pub fn mixed(&self) -> u64 {
-        self.next - 1 - self.skipped
+        self.pacer.frames() - self.skipped
     }
 
     /// Frames skipped after late wakes.
@@ -61,29 +64,22 @@ impl FrameClock {
 
     /// Takes the next deadline if it has passed at `now`.
     pub fn poll(&mut self, now: Instant) -> Due {
-        let deadline = self.deadline();
-        if now < deadline {
-            return Due::NotYet;
+        match self.pacer.poll(now) {
+            None => Due::NotYet,
+            Some(tick) => {
+                self.skipped += tick.skipped;
+                Due::Mix {
+                    skipped: tick.skipped,
+                }
+            }
         }
-        let behind = duration_frames(now - deadline);
-        let skipped = behind.saturating_sub(MAX_CATCH_UP);
-        self.next += skipped + 1;
-        self.skipped += skipped;
-        Due::Mix { skipped }
     }
-}
-
-fn frames(n: u64) -> Duration {
-    Duration::from_millis(n.saturating_mul(FRAME.as_millis() as u64))
-}
-
-/// Whole frames in `d`.
-fn duration_frames(d: Duration) -> u64 {
-    (d.as_millis() / FRAME.as_millis()) as u64
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);

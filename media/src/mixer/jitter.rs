@@ -19,7 +19,7 @@
 //! array, allocated once at join.
 
 /// Samples in one 20 ms frame at 8 kHz: the mixer's unit of time.
-pub const FRAME_SAMPLES: usize = 160;
+pub use crate::frame::FRAME_SAMPLES;
 /// RTP timestamp units per frame (8 kHz clock).
 const FRAME_TS: u32 = FRAME_SAMPLES as u32;
 /// Frames a jitter buffer holds: 160 ms.

@@ -5,7 +5,8 @@
 //! - [`store`]: [`Prompt`]s decoded once at load and cached by path;
 //!   [`check`] for `check-config`.
 //! - [`tone`]: tones from config and the country profiles (E.180).
-//! - [`schedule`]: the frame clock (`start + n × 20 ms`, bounded catch-up).
+//! - the frame clock (`start + n × 20 ms`, bounded catch-up) is
+//!   [`crate::frame`], shared with the recorder and the mixer.
 //! - [`player`]: the sans-IO [`Player`].
 //!
 //! # Wiring (for the endpoint)
@@ -40,12 +41,11 @@
 //! clock, and producing a frame allocates nothing.
 
 pub mod player;
-pub mod schedule;
 pub mod store;
 pub mod tone;
 pub mod wav;
 
+pub use crate::frame::{FRAME, FRAME_SAMPLES, FramePacer};
 pub use player::{PlayFrame, PlaybackDone, PlaybackId, Player, Source, StopReason};
-pub use schedule::{FRAME, FRAME_SAMPLES, FramePacer};
 pub use store::{Prompt, PromptInfo, PromptStore, check};
 pub use tone::{Country, Repeat, Segment, Tone, ToneComponent, ToneKind};

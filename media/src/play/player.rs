@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::schedule::{FRAME_SAMPLES, FramePacer};
 use super::store::Prompt;
 use super::tone::Tone;
+use crate::frame::{FRAME_SAMPLES, FramePacer};
 
 /// Names one playback, chosen by the caller (the control plane's `Play` id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -292,7 +292,7 @@ impl Player {
 mod tests {
     use super::*;
     use crate::codec::{Codec, G711, Law};
-    use crate::play::schedule::FRAME;
+    use crate::frame::FRAME;
     use crate::play::tone::{Country, ToneKind, profile};
     use crate::rtp::{OutgoingStream, PayloadType, Ssrc, parse_rtp};
     use std::time::Duration;

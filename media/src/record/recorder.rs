@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::play::schedule::{FRAME_SAMPLES, FramePacer};
+use crate::frame::{FRAME_SAMPLES, FramePacer};
 
 /// What a recording holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl Recorder {
     pub fn new(layout: Layout, now: Instant) -> Self {
         Recorder {
             layout,
-            pacer: FramePacer::new(now + crate::play::schedule::FRAME),
+            pacer: FramePacer::new(now + crate::frame::FRAME),
             sides: [SideFifo::new(), SideFifo::new()],
             paused: false,
             dropped: 0,
@@ -241,7 +241,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::play::schedule::FRAME;
+    use crate::frame::FRAME;
     use std::time::Duration;
 
     fn frame(v: i16) -> [i16; FRAME_SAMPLES] {

@@ -7,7 +7,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::MediaError;
-use crate::play::schedule::FRAME_SAMPLES;
+use crate::frame::FRAME_SAMPLES;
 use crate::play::wav::{SAMPLE_RATE, pcm16_header};
 
 use super::recorder::{Layout, RecordFrame};
@@ -196,7 +196,7 @@ impl<W: Write + Seek> WavWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::play::schedule::FRAME;
+    use crate::frame::FRAME;
     use crate::play::wav::parse_channels;
     use crate::record::{Channel, Recorder};
     use std::io::Cursor;

@@ -1,4 +1,6 @@
-//! The 20 ms frame clock of a stream voxgate sends.
+//! The 20 ms frame clock shared by the player, the recorder and the
+//! conference mixer: one implementation of the deadline grid, so the three
+//! agree on what "late" means.
 //!
 //! Deadlines are computed, not accumulated: frame `n` is due at
 //! `start + n × 20 ms`, so a late wake-up shifts no later frame and an hour
