@@ -13,13 +13,76 @@
 //! inactivity timer.
 //!
 //! The parts that decide are sans-IO ([`sdp`], [`anchor`], [`latch`],
-//! [`counters`], [`rtp`]); tokio appears only in [`relay`] and sockets only in
-//! [`ports`] and [`relay`]. The per-packet path allocates nothing.
+//! [`counters`], [`rtp`], and every media-processing module below); tokio
+//! appears only in [`relay`] and sockets only in [`ports`] and [`relay`]. The
+//! per-packet path allocates nothing; the per-frame and per-packet paths of
+//! the modules below each have a test that counts their allocations (zero).
 //!
-//! What it is not (yet): SRTP or DTLS termination (SRTP and `a=crypto` pass
-//! through end to end), DTMF detection (RFC 4733 events are relayed like any
-//! payload), prompt/tone playback, conference mixing, transcoding and ICE —
-//! later issues; they hang on an endpoint in [`latch::SessionRelay`].
+//! # Media processing (built and tested, not wired into calls yet)
+//!
+//! The modules below are finished state machines and wire types, with their
+//! tests (the parsers also with fuzz targets, the per-packet paths with
+//! criterion benches) and a wiring sketch in each module's docs. **None of them is called from the relay or from a
+//! conversation yet**: a call today goes through [`relay`] exactly as before,
+//! and nothing in `voxgate-edge` or `voxgate-control` uses them. Connecting
+//! them to a leg's endpoint is the next step.
+//!
+//! [`codec`]: the [`Codec`](codec::Codec) trait (payload ⇄ 16-bit PCM into
+//! caller buffers), [`CodecKind`](codec::CodecKind) (rtpmap name, clock,
+//! static payload type), G.711 µ-law/A-law per G.711/G.191 with const tables,
+//! in-place µ-law ⇄ A-law conversion, and a G.711 ptime
+//! [repacketiser](codec::repacketize) (10/20/30/60 ms). Not wired: bridged
+//! legs must still agree on a codec and ptime; nothing transcodes.
+//!
+//! [`frame`]: the 20 ms frame clock (`start + n × 20 ms`, at most three
+//! frames back to back after a late wake-up) that the player, the recorder
+//! and the mixer share. [`rtp::OutgoingStream`] is the other shared piece:
+//! one leg's outgoing SSRC, sequence numbers and timestamps, whichever source
+//! (player, mixer, DTMF generator, relay) speaks.
+//!
+//! [`dtmf`]: RFC 4733 telephone-events (a per-leg detector, a generator, the
+//! payload type rewritten between legs), in-band digits on decoded PCM
+//! (Goertzel) and SIP INFO bodies (`application/dtmf-relay`,
+//! `application/dtmf`), all giving one [`Digit`](dtmf::Digit). Not wired:
+//! RFC 4733 packets are relayed like any payload, no digit reaches the
+//! control plane, and voxgate sends none.
+//!
+//! [`play`]: WAV prompts (PCM16, µ-law, A-law, extensible; parsed once and
+//! cached), tones from config and E.180 country profiles, and a sans-IO
+//! [`Player`](play::Player) of prompts, sequences, tones and music on hold
+//! that yields 20 ms PCM frames. Not wired: voxgate plays nothing to a leg.
+//!
+//! [`record`]: a sans-IO [`Recorder`](record::Recorder) that aligns both
+//! directions of a bridge (stereo), or one stream (mono: a leg, a
+//! conference's mix), into 20 ms frames, and a
+//! [`WavWriter`](record::WavWriter) for a writer thread (PCM16 WAV, header
+//! sizes rewritten every second, disk errors as values). Not wired: no call
+//! is recorded.
+//!
+//! [`mixer`]: the conference mixer of one bridge: a per-participant jitter
+//! buffer, sum minus own contribution, mute, monitor and whisper roles,
+//! join and leave with the leg's stream, up to
+//! [`MAX_PARTICIPANTS`](mixer::MAX_PARTICIPANTS) legs of 8 kHz codecs. Not
+//! wired: a bridge is still two legs relayed to each other.
+//!
+//! [`quality`]: RFC 3550 receive statistics (loss, jitter, reordering,
+//! duplicates), RTCP SR/RR/SDES/BYE parsed as borrowed views and printed
+//! into caller buffers, report scheduling with RTT, and a simplified
+//! E-model MOS in a per-leg [`LegQuality`](quality::LegQuality) summary. Not
+//! wired: the relay still keeps only [`counters`], RTCP is relayed untouched
+//! and voxgate sends no reports; CDRs and `/calls` carry no MOS.
+//!
+//! [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) in place with SDES keys
+//! (RFC 4568): `AES_CM_128_HMAC_SHA1_80`/`_32` and `AEAD_AES_128_GCM`, replay
+//! windows, MKI, key lifetimes, `a=crypto` parse/print and an offer/answer
+//! helper; checked against the RFC vectors and libsrtp. Not wired: SRTP and
+//! `a=crypto` still pass through end to end between linked legs, and where
+//! voxgate is the user agent it still offers plain RTP only (an SRTP-only
+//! offer gets 488).
+//!
+//! What it is not (yet): DTLS termination, transcoding between codecs, ICE,
+//! and the wiring of the modules above into endpoints — later issues; they
+//! hang on an endpoint in [`latch::SessionRelay`].
 //!
 //! ```
 //! use voxgate_media::anchor::{LocalMedia, OriginState, remote_targets, rewrite};
@@ -80,17 +143,25 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod anchor;
+pub mod codec;
 pub mod counters;
+pub mod dtmf;
 mod error;
+pub mod frame;
 pub mod latch;
+pub mod mixer;
 pub mod negotiate;
+pub mod play;
 pub mod ports;
+pub mod quality;
+pub mod record;
 pub mod relay;
 pub mod rtp;
 pub mod sdp;
+pub mod srtp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
-pub use error::MediaError;
+pub use error::{MediaError, RtcpFault};
 pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{

@@ -109,6 +109,136 @@ pub fn parse_rtp(pkt: &[u8]) -> Option<RtpHeader> {
     })
 }
 
+/// The state of one RTP stream voxgate sends on a leg: its SSRC, the next
+/// sequence number and the timestamp of the next packet.
+///
+/// One per leg, shared by whatever is the source at the moment (player,
+/// mixer, DTMF generator): each writes its packets' headers through it, so
+/// the far end sees one stream with continuous sequence numbers and
+/// timestamps whichever source speaks (RFC 3550 §5.1). A source passes it by
+/// `&mut` when it produces a packet; it holds no clock.
+///
+/// ```
+/// use voxgate_media::rtp::{OutgoingStream, PayloadType, Ssrc, parse_rtp};
+///
+/// let mut stream = OutgoingStream::with_state(Ssrc(7), 65535, 1000);
+/// let mut pkt = [0u8; 172];
+/// let n = stream.write_header(PayloadType(8), &mut pkt).unwrap(); // first of a talk spurt
+/// stream.advance(160); // the payload carried 160 samples
+/// let h = parse_rtp(&pkt[..n]).unwrap();
+/// assert!(h.marker);
+/// assert_eq!((h.seq, h.timestamp), (65535, 1000));
+/// stream.write_header(PayloadType(8), &mut pkt).unwrap();
+/// let h = parse_rtp(&pkt).unwrap();
+/// assert!(!h.marker);
+/// assert_eq!((h.seq, h.timestamp), (0, 1160));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingStream {
+    ssrc: Ssrc,
+    seq: u16,
+    timestamp: u32,
+    talk_spurt: bool,
+}
+
+impl OutgoingStream {
+    /// A new stream: SSRC, first sequence number and first timestamp random
+    /// from the OS's secure source (RFC 3550 §5.1, §8; RFC 3711 §9.2 wants
+    /// them unpredictable). Its first packet starts a talk spurt.
+    pub fn new() -> Self {
+        use rand::TryRngCore;
+        let mut os = rand::rngs::OsRng;
+        // The OS source failing is near impossible; the thread RNG (seeded
+        // from it) is the fallback rather than a panic.
+        let mut draw = || os.try_next_u32().unwrap_or_else(|_| rand::random());
+        let ssrc = Ssrc(draw());
+        let seq = draw() as u16;
+        let timestamp = draw();
+        Self::with_state(ssrc, seq, timestamp)
+    }
+
+    /// A stream with a given state (tests, or to continue another's numbering).
+    pub fn with_state(ssrc: Ssrc, seq: u16, timestamp: u32) -> Self {
+        OutgoingStream {
+            ssrc,
+            seq,
+            timestamp,
+            talk_spurt: true,
+        }
+    }
+
+    /// Its SSRC.
+    pub fn ssrc(&self) -> Ssrc {
+        self.ssrc
+    }
+
+    /// The sequence number the next packet gets.
+    pub fn next_seq(&self) -> u16 {
+        self.seq
+    }
+
+    /// The timestamp the next packet gets.
+    pub fn timestamp(&self) -> u32 {
+        self.timestamp
+    }
+
+    /// Whether the next packet carries the marker bit.
+    pub fn talk_spurt_pending(&self) -> bool {
+        self.talk_spurt
+    }
+
+    /// The next packet starts a talk spurt: it carries the marker bit.
+    pub fn start_talk_spurt(&mut self) {
+        self.talk_spurt = true;
+    }
+
+    /// Writes a 12-byte header (no CSRC, no extension) for the next packet at
+    /// the current timestamp into `buf`, and takes a sequence number. The
+    /// timestamp does not move: call [`advance`](Self::advance) with the
+    /// samples the payload covers (an RFC 4733 event sends several packets
+    /// at one timestamp).
+    pub fn write_header(
+        &mut self,
+        payload_type: PayloadType,
+        buf: &mut [u8],
+    ) -> Result<usize, crate::MediaError> {
+        let available = buf.len();
+        let header: &mut [u8; RTP_HEADER_LEN] = buf
+            .get_mut(..RTP_HEADER_LEN)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(crate::MediaError::BufferTooSmall {
+                needed: RTP_HEADER_LEN,
+                available,
+            })?;
+        header[0] = 0x80;
+        header[1] = (payload_type.0 & 0x7f) | if self.talk_spurt { 0x80 } else { 0 };
+        header[2..4].copy_from_slice(&self.seq.to_be_bytes());
+        header[4..8].copy_from_slice(&self.timestamp.to_be_bytes());
+        header[8..12].copy_from_slice(&self.ssrc.0.to_be_bytes());
+        self.seq = self.seq.wrapping_add(1);
+        self.talk_spurt = false;
+        Ok(RTP_HEADER_LEN)
+    }
+
+    /// Moves the timestamp on by `samples` (what the packets sent covered).
+    pub fn advance(&mut self, samples: u32) {
+        self.timestamp = self.timestamp.wrapping_add(samples);
+    }
+
+    /// Time passed with nothing sent (silence, a pause between sources): the
+    /// timestamp moves on and the next packet starts a talk spurt.
+    pub fn skip(&mut self, samples: u32) {
+        self.advance(samples);
+        self.start_talk_spurt();
+    }
+}
+
+impl Default for OutgoingStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +251,43 @@ mod tests {
         p[4..8].copy_from_slice(&160u32.to_be_bytes());
         p[8..12].copy_from_slice(&0xdead_beefu32.to_be_bytes());
         p
+    }
+
+    #[test]
+    fn outgoing_stream_numbers_continuously() {
+        let mut s = OutgoingStream::with_state(Ssrc(0xdead_beef), 65534, u32::MAX - 100);
+        let mut buf = [0u8; 12];
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            s.write_header(PayloadType(0), &mut buf).unwrap();
+            seen.push(parse_rtp(&buf).unwrap());
+            s.advance(160);
+        }
+        assert_eq!(
+            seen.iter().map(|h| h.seq).collect::<Vec<_>>(),
+            [65534, 65535, 0]
+        );
+        assert_eq!(seen[1].timestamp, 59);
+        assert_eq!(
+            seen.iter().map(|h| h.marker).collect::<Vec<_>>(),
+            [true, false, false]
+        );
+        assert!(seen.iter().all(|h| h.ssrc == Ssrc(0xdead_beef)));
+        // Silence not sent: time moves on, and the next packet has the marker.
+        s.skip(800);
+        s.write_header(PayloadType(0), &mut buf).unwrap();
+        let h = parse_rtp(&buf).unwrap();
+        assert!(h.marker);
+        assert_eq!(h.timestamp, 59 + 160 * 2 + 800);
+        assert_eq!(
+            s.write_header(PayloadType(0), &mut [0u8; 11]),
+            Err(crate::MediaError::BufferTooSmall {
+                needed: 12,
+                available: 11
+            })
+        );
+        // Fresh streams differ (random SSRCs; equal by chance 1 in 2^32).
+        assert_ne!(OutgoingStream::new().ssrc(), OutgoingStream::new().ssrc());
     }
 
     #[test]
