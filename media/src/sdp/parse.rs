@@ -6,7 +6,9 @@
 
 use std::net::IpAddr;
 
-use super::{Connection, Text, Line, MediaDescription, Origin, SdpError, SdpLimits, SessionDescription};
+use super::{
+    Connection, Line, MediaDescription, Origin, SdpError, SdpLimits, SessionDescription, Text,
+};
 
 pub(super) fn parse(body: &[u8], limits: &SdpLimits) -> Result<SessionDescription, SdpError> {
     if body.len() > limits.max_bytes {

@@ -27,7 +27,11 @@ fn dial(uris: &[&str]) -> Dial {
 /// The codecs of the first m-line of `msg`'s SDP.
 fn formats(msg: &Message) -> Vec<String> {
     let sdp = SessionDescription::parse(msg.body()).unwrap();
-    sdp.media()[0].formats().iter().map(|f| f.to_string()).collect()
+    sdp.media()[0]
+        .formats()
+        .iter()
+        .map(|f| f.to_string())
+        .collect()
 }
 
 fn direction(msg: &Message) -> voxgate_media::Direction {
