@@ -207,9 +207,14 @@ pub fn format_of(m: &MediaDescription, pt: &str) -> Option<(String, u32)> {
         .map(|c| (c.name.to_owned(), c.clock))
 }
 
-/// Whether an audio line is plain RTP we can terminate (SRTP comes later).
-fn plain_rtp(m: &MediaDescription) -> bool {
-    m.kind() == "audio" && matches!(m.proto(), "RTP/AVP" | "RTP/AVPF")
+/// Whether an audio line is RTP we can terminate: plain, or SDES-SRTP
+/// (the leg's [`SdesLeg`](crate::srtp::SdesLeg) decides whether the
+/// profile is acceptable and writes the `a=crypto`); not DTLS-SRTP.
+fn terminable(session_fingerprint: bool, m: &MediaDescription) -> bool {
+    m.kind() == "audio"
+        && matches!(m.proto(), "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF")
+        && !session_fingerprint
+        && !m.attributes().any(|(n, _)| n == "fingerprint")
 }
 
 /// Our offer: one audio line at `local` with every codec of `caps`.
@@ -241,7 +246,10 @@ pub fn offer(
     finish(&text, local.addr, origin)
 }
 
-/// Our answer to `offer` (RFC 3264 §6): per audio line of plain RTP, the
+/// Our answer to `offer` (RFC 3264 §6): per audio line of RTP (plain or
+/// SDES-SRTP, in the offer's profile: the leg's
+/// [`SdesLeg::write_answer`](crate::srtp::SdesLeg::write_answer) adds the
+/// `a=crypto`; DTLS-SRTP lines are rejected), the
 /// first voice codec of the offer we have (`prefer` first, if offered),
 /// plus telephone-event when both have it, on `local[i]`; every other line
 /// rejected with port 0. The direction answers the offer's, and `hold` (we
@@ -255,10 +263,13 @@ pub fn answer(
     origin: &mut OriginState,
 ) -> Result<SessionDescription, NoCommonCodec> {
     let addr = local.first().map(|l| l.addr).ok_or(NoCommonCodec)?;
+    let session_fingerprint = offer.attributes().any(|(n, _)| n == "fingerprint");
     let mut text = head(addr);
     let mut accepted = 0;
     for (i, m) in offer.media().iter().enumerate() {
-        let line = local.get(i).filter(|_| m.port() != 0 && plain_rtp(m));
+        let line = local
+            .get(i)
+            .filter(|_| m.port() != 0 && terminable(session_fingerprint, m));
         let choice = line.and_then(|l| choose(m, caps, prefer).map(|c| (l, c)));
         let Some((l, (voice, events))) = choice else {
             // Rejected: port 0 with the offer's first format (RFC 3264 §6).

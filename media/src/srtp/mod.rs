@@ -83,6 +83,7 @@ mod context;
 mod crypto_attribute;
 mod key;
 mod key_derivation;
+mod leg;
 mod replay;
 mod rtcp;
 mod rtp;
@@ -95,8 +96,9 @@ pub use crypto_attribute::{
     SessionParam,
 };
 pub use key::MasterKey;
+pub use leg::{SdesLeg, SrtpMode, SrtpPolicy, SrtpRefusal, strip_keys};
 pub use replay::WINDOW as REPLAY_WINDOW;
-pub use sdes::{SdesKeys, accept_answer, answer, offer};
+pub use sdes::{SdesKeys, accept_answer, answer, answer_keeping, offer};
 pub use suite::CryptoSuite;
 
 /// The most octets protecting adds to a packet (a GCM tag, the SRTCP
