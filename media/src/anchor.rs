@@ -144,6 +144,18 @@ pub fn rewrite(
     local: &[LocalMedia],
     origin: &mut OriginState,
 ) -> SessionDescription {
+    rewrite_then(sdp, local, origin, |_| ()).0
+}
+
+/// [`rewrite`], with `edit` applied to the result before our `o=` is
+/// stamped, so that the version counts what `edit` adds (a leg's own
+/// `a=crypto` lines: sending the same SDP again keeps the version).
+pub fn rewrite_then<R>(
+    sdp: &SessionDescription,
+    local: &[LocalMedia],
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     let mut out = sdp.clone();
     let session_addr = local
         .first()
@@ -182,8 +194,9 @@ pub fn rewrite(
         }
     }
 
+    let r = edit(&mut out);
     origin.stamp(&mut out, session_addr);
-    out
+    (out, r)
 }
 
 fn anchor_line(m: &mut MediaDescription, l: &LocalMedia, held: bool, session_c: Option<IpAddr>) {

@@ -224,6 +224,18 @@ pub fn offer(
     direction: Direction,
     origin: &mut OriginState,
 ) -> SessionDescription {
+    offer_then(caps, local, direction, origin, |_| ()).0
+}
+
+/// [`offer`], with `edit` applied before our `o=` is stamped (a leg's
+/// [`SdesLeg::write_offer`](crate::srtp::SdesLeg::write_offer)).
+pub fn offer_then<R>(
+    caps: &Capabilities,
+    local: &LocalMedia,
+    direction: Direction,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     let mut text = head(local.addr);
     let pts: Vec<String> = caps
         .codecs()
@@ -243,7 +255,7 @@ pub fn offer(
         }
     }
     let _ = write!(text, "a=ptime:20\r\na={}\r\n", direction.as_str());
-    finish(&text, local.addr, origin)
+    finish(&text, local.addr, origin, edit)
 }
 
 /// Our answer to `offer` (RFC 3264 §6): per audio line of RTP (plain or
@@ -262,6 +274,20 @@ pub fn answer(
     prefer: Option<&Selected>,
     origin: &mut OriginState,
 ) -> Result<SessionDescription, NoCommonCodec> {
+    answer_then(offer, caps, local, hold, prefer, origin, |_| ()).map(|(sdp, ())| sdp)
+}
+
+/// [`answer`], with `edit` applied before our `o=` is stamped (a leg's
+/// [`SdesLeg::write_answer`](crate::srtp::SdesLeg::write_answer)).
+pub fn answer_then<R>(
+    offer: &SessionDescription,
+    caps: &Capabilities,
+    local: &[LocalMedia],
+    hold: bool,
+    prefer: Option<&Selected>,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> Result<(SessionDescription, R), NoCommonCodec> {
     let addr = local.first().map(|l| l.addr).ok_or(NoCommonCodec)?;
     let session_fingerprint = offer.attributes().any(|(n, _)| n == "fingerprint");
     let mut text = head(addr);
@@ -308,7 +334,7 @@ pub fn answer(
     if accepted == 0 {
         return Err(NoCommonCodec);
     }
-    Ok(finish(&text, addr, origin))
+    Ok(finish(&text, addr, origin, edit))
 }
 
 /// `voice` = (pt, name, clock); `events` = (pt, fmtp).
@@ -423,13 +449,19 @@ fn head(addr: IpAddr) -> String {
     )
 }
 
-fn finish(text: &str, addr: IpAddr, origin: &mut OriginState) -> SessionDescription {
+fn finish<R>(
+    text: &str,
+    addr: IpAddr,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     // Built from our own text above, so it parses; an empty description is
     // the harmless fallback should it ever not.
     let mut sdp = SessionDescription::parse(text.as_bytes())
         .unwrap_or_else(|_| SessionDescription::empty(origin.origin_for(addr)));
+    let r = edit(&mut sdp);
     origin.stamp(&mut sdp, addr);
-    sdp
+    (sdp, r)
 }
 
 #[cfg(test)]
