@@ -12,8 +12,8 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+43 (SIP) and
-#                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
+#                           the call tests' parties use BASE+10..BASE+47 (SIP) and
+#                           BASE+1000..BASE+1359 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
