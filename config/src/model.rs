@@ -266,6 +266,63 @@ pub struct Trunk {
     /// Who decides this trunk's inbound calls: [`Control::Api`] takes them all to the
     /// API, whatever route they match.
     pub control: Control,
+    /// SDES-SRTP on this trunk's legs: voxgate terminates it per leg.
+    pub srtp: SrtpMode,
+    /// The SRTP suites offered (in this order) and accepted on this trunk's legs.
+    pub srtp_suites: Vec<SrtpSuite>,
+}
+
+/// SDES-SRTP on a trunk's legs (`srtp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SrtpMode {
+    /// Plain RTP only: an `RTP/SAVP` offer gets 488.
+    #[default]
+    Off,
+    /// SRTP when the peer offers or accepts it; our offers are `RTP/AVP` with
+    /// `a=crypto` (best effort).
+    Optional,
+    /// SRTP only: our offers are `RTP/SAVP`; a plain offer gets 488.
+    Required,
+}
+
+impl SrtpMode {
+    /// The name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpMode::Off => "off",
+            SrtpMode::Optional => "optional",
+            SrtpMode::Required => "required",
+        }
+    }
+}
+
+/// An SRTP crypto suite a trunk may name (`srtp_suites`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SrtpSuite {
+    /// `AES_CM_128_HMAC_SHA1_80` (RFC 4568).
+    AesCm128HmacSha1_80,
+    /// `AEAD_AES_128_GCM` (RFC 7714).
+    AeadAes128Gcm,
+    /// `AES_CM_128_HMAC_SHA1_32` (RFC 4568).
+    AesCm128HmacSha1_32,
+}
+
+impl SrtpSuite {
+    /// Every suite, in the default order offered.
+    pub const ALL: [SrtpSuite; 3] = [
+        SrtpSuite::AesCm128HmacSha1_80,
+        SrtpSuite::AeadAes128Gcm,
+        SrtpSuite::AesCm128HmacSha1_32,
+    ];
+
+    /// The name in the file and in `a=crypto`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SrtpSuite::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
+            SrtpSuite::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            SrtpSuite::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+        }
+    }
 }
 
 /// A trunk's national numbering plan, for normalising its numbers to E.164.

@@ -113,6 +113,17 @@ pub(crate) struct RawTrunk {
     pub numbering: Option<S<RawNumbering>>,
     pub codecs: Option<List<String>>,
     pub control: Option<S<RawControl>>,
+    pub srtp: Option<S<RawSrtp>>,
+    pub srtp_suites: Option<List<String>>,
+}
+
+/// A trunk's SRTP mode: a tagged enum so that serde rejects anything else.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawSrtp {
+    Off,
+    Optional,
+    Required,
 }
 
 #[derive(Deserialize)]

@@ -165,6 +165,17 @@ pub(crate) const TABLES: &[Table] = &[
                  with at least one voice codec (default [\"PCMU\", \"PCMA\", \"telephone-event\"])",
             ),
             key("control", CONTROL),
+            key(
+                "srtp",
+                "\"off\" (plain RTP only), \"optional\" (SDES-SRTP when the peer offers or \
+                 accepts it) or \"required\" (SDES-SRTP only), default \"off\"",
+            ),
+            key(
+                "srtp_suites",
+                "a list of \"AES_CM_128_HMAC_SHA1_80\", \"AEAD_AES_128_GCM\", \
+                 \"AES_CM_128_HMAC_SHA1_32\", each once, in the order offered (default all three \
+                 in that order)",
+            ),
         ],
     },
     Table {

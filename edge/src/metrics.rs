@@ -48,8 +48,9 @@ impl Direction {
     }
 }
 
-/// A region's engine counters at the last scrape: relayed, dropped foreign, invalid, unsent.
-type RegionSeen = [u64; 4];
+/// A region's engine counters at the last scrape: relayed, dropped foreign, invalid,
+/// unsent, srtp.
+type RegionSeen = [u64; 5];
 
 /// The edge's metrics, registered in their own registry.
 #[derive(Clone)]
@@ -324,7 +325,8 @@ impl Metrics {
                 "voxgate_media_packets_dropped_total",
                 "Media datagrams dropped, by media region and reason: foreign (a source \
                  that may not latch: hijack attempts, strays), invalid (none of RTP, RTCP, \
-                 DTLS, STUN), unsent (no target yet, send buffer full).",
+                 DTLS, STUN), unsent (no target yet, send buffer full), srtp (SRTP/SRTCP \
+                 failing authentication, replayed, or not protectable for its leg).",
                 &["region", "reason"],
             )?,
             media_ports: gauge_vec(
@@ -512,7 +514,7 @@ impl Metrics {
             let i = match seen.iter().position(|(n, _)| n == name) {
                 Some(i) => i,
                 None => {
-                    seen.push((name.clone(), [0; 4]));
+                    seen.push((name.clone(), [0; 5]));
                     seen.len() - 1
                 }
             };
@@ -525,11 +527,12 @@ impl Metrics {
                 stats.dropped_foreign,
                 stats.dropped_invalid,
                 stats.dropped_unsent,
+                stats.dropped_srtp,
             ];
-            let delta: [u64; 4] = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
+            let delta: RegionSeen = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
             *last = now;
             self.rtp_relayed.with_label_values(&[name]).inc_by(delta[0]);
-            for (reason, d) in ["foreign", "invalid", "unsent"]
+            for (reason, d) in ["foreign", "invalid", "unsent", "srtp"]
                 .into_iter()
                 .zip(&delta[1..])
             {

@@ -6,13 +6,15 @@
 //! would reveal the peer's internal addresses). Codecs and direction pass
 //! through; the endpoints negotiate them with each other.
 //!
-//! `a=crypto` (SDES-SRTP) and DTLS attributes (`a=fingerprint`, `a=setup`)
-//! are kept: the relay forwards SRTP as it comes, so keys stay end to end.
-//! Terminating SRTP per leg is a later issue.
+//! Keys never pass: `a=crypto`, `a=key-mgmt` and `k=` are removed
+//! ([`strip_keys`]); SDES-SRTP is terminated per leg, and what each leg gets
+//! is written by its own [`SdesLeg`](crate::srtp::SdesLeg). DTLS attributes
+//! (`a=fingerprint`, `a=setup`) are kept: DTLS-SRTP passes end to end.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::sdp::{Direction, MediaDescription, Origin, SessionDescription, Text};
+use crate::srtp::strip_keys;
 use compact_str::ToCompactString as _;
 
 /// What one leg's side of the relay looks like to that leg's peer, per media line.
@@ -133,13 +135,27 @@ fn is_ice(name: &str) -> bool {
 ///   `local` get port 0 (no anchor for them: rejected).
 /// - `a=rtcp` becomes our RTCP port, or is removed when `a=rtcp-mux` is present
 ///   (our RTCP port is always RTP + 1, the default without `a=rtcp`).
-/// - ICE attributes are removed; `a=crypto`, codecs (formats, rtpmap, fmtp,
-///   ptime, telephone-event) and direction pass unchanged.
+/// - ICE attributes are removed, and every key (`a=crypto`, `a=key-mgmt`,
+///   `k=`): a key sent to one leg never reaches another. Codecs (formats,
+///   rtpmap, fmtp, ptime, telephone-event), direction and DTLS attributes
+///   pass unchanged.
 pub fn rewrite(
     sdp: &SessionDescription,
     local: &[LocalMedia],
     origin: &mut OriginState,
 ) -> SessionDescription {
+    rewrite_then(sdp, local, origin, |_| ()).0
+}
+
+/// [`rewrite`], with `edit` applied to the result before our `o=` is
+/// stamped, so that the version counts what `edit` adds (a leg's own
+/// `a=crypto` lines: sending the same SDP again keeps the version).
+pub fn rewrite_then<R>(
+    sdp: &SessionDescription,
+    local: &[LocalMedia],
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     let mut out = sdp.clone();
     let session_addr = local
         .first()
@@ -154,6 +170,7 @@ pub fn rewrite(
         .collect();
 
     out.remove_attributes(is_ice);
+    strip_keys(&mut out);
     if let Some(c) = sdp.connection()
         && !c.is_unspecified()
     {
@@ -177,8 +194,9 @@ pub fn rewrite(
         }
     }
 
+    let r = edit(&mut out);
     origin.stamp(&mut out, session_addr);
-    out
+    (out, r)
 }
 
 fn anchor_line(m: &mut MediaDescription, l: &LocalMedia, held: bool, session_c: Option<IpAddr>) {

@@ -29,6 +29,11 @@ pub struct LegCounters {
     /// yet, or the socket's send buffer was full; and packets from this
     /// leg's peer on a media line its bridge partner does not have.
     pub dropped: u64,
+    /// SRTP and SRTCP packets dropped: from this leg's peer, failing
+    /// authentication, replayed or too old (or an unknown MKI or index);
+    /// for this leg's peer, ones that could not be protected (a sequence
+    /// number protected before).
+    pub srtp: u64,
 }
 
 impl LegCounters {
@@ -45,6 +50,7 @@ impl LegCounters {
         self.foreign += other.foreign;
         self.sent += other.sent;
         self.dropped += other.dropped;
+        self.srtp += other.srtp;
     }
 }
 

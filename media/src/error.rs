@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::latch::EndpointId;
 use crate::rtp::Ssrc;
-use crate::srtp::{CryptoAttributeFault, CryptoSuite};
+use crate::srtp::{CryptoAttributeFault, CryptoSuite, SrtpRefusal};
 
 /// Why a media session or port pair could not be set up.
 #[non_exhaustive]
@@ -343,6 +343,15 @@ pub enum MediaError {
     CryptoAnswerMismatch {
         /// The answered tag.
         tag: u32,
+    },
+    /// A leg's SRTP policy refuses an offer or answer on a media line
+    /// (answer the offer 488).
+    #[error("media line {line}: {}", refusal.text())]
+    SrtpRefused {
+        /// The media line (0-based).
+        line: usize,
+        /// Why.
+        refusal: SrtpRefusal,
     },
 }
 

@@ -19,6 +19,14 @@
 //! DTLS and STUN (RFC 7983) pass a bridge only when both endpoints negotiated
 //! DTLS-SRTP end to end; otherwise they are counted and dropped.
 //!
+//! SDES-SRTP is terminated per endpoint line ([`SessionRelay::set_srtp`]):
+//! a packet from an SRTP peer is authenticated and decrypted in place in the
+//! receive buffer before anything else looks at it (only an authentic packet
+//! latches), and one for an SRTP peer is protected in place before it is
+//! sent; RTP↔SRTP and SRTP↔SRTP (different keys) both ways. A packet that
+//! fails (forged, replayed, too old; or not protectable) is dropped and
+//! counted ([`LegCounters::srtp`]).
+//!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,9 +34,11 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::counters::{LegCounters, SeqTracker};
 use crate::rtp::{Packet, classify};
+use crate::srtp::{SdesKeys, SrtpContext};
 
 /// An endpoint of a session; never reused within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,7 +80,9 @@ pub enum Relayed {
     Other,
 }
 
-/// Where to send a packet: from endpoint `ep`'s `line` `socket` to `addr`.
+/// Where to send a packet: from endpoint `ep`'s `line` `socket` to `addr`,
+/// the first `len` octets of the buffer given to
+/// [`on_packet`](SessionRelay::on_packet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Forward {
     /// The endpoint whose socket sends.
@@ -83,10 +95,69 @@ pub struct Forward {
     pub addr: SocketAddr,
     /// What it is.
     pub what: Relayed,
+    /// Octets to send: the datagram's length, changed by SRTP (the tag
+    /// removed from an SRTP peer's packet, added for an SRTP peer).
+    pub len: usize,
 }
 
-/// One endpoint on one media line: where its peer is, and what came from it.
-#[derive(Clone, Debug, Default)]
+/// One media line's SRTP: the keys in force and their contexts. A context
+/// that could not be made is `None`: its direction drops every packet
+/// rather than pass it in clear.
+struct LineSrtp {
+    keys: SdesKeys,
+    /// Unprotects what the peer sends (its key).
+    inbound: Option<SrtpContext>,
+    /// Protects what goes to the peer (our key).
+    outbound: Option<SrtpContext>,
+}
+
+impl std::fmt::Debug for LineSrtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SdesKeys and SrtpContext print no key material.
+        f.debug_struct("LineSrtp")
+            .field("suite", &self.keys.suite)
+            .field("inbound", &self.inbound)
+            .field("outbound", &self.outbound)
+            .finish()
+    }
+}
+
+impl LineSrtp {
+    fn new(keys: &SdesKeys) -> LineSrtp {
+        LineSrtp {
+            keys: keys.clone(),
+            inbound: keys.inbound().ok(),
+            outbound: keys.outbound().ok(),
+        }
+    }
+
+    /// Takes `keys` in force: a direction whose key (suite, key, lifetime,
+    /// MKI) is unchanged keeps its context, so its rollover counter and
+    /// replay window go on; a changed one starts afresh.
+    fn update(&mut self, keys: &SdesKeys) {
+        let same_suite = self.keys.suite == keys.suite;
+        let old = &self.keys;
+        if !(same_suite
+            && old.remote == keys.remote
+            && old.remote_lifetime == keys.remote_lifetime
+            && old.remote_mki == keys.remote_mki)
+        {
+            self.inbound = keys.inbound().ok();
+        }
+        if !(same_suite
+            && old.local == keys.local
+            && old.local_lifetime == keys.local_lifetime
+            && old.local_mki == keys.local_mki)
+        {
+            self.outbound = keys.outbound().ok();
+        }
+        self.keys = keys.clone();
+    }
+}
+
+/// One endpoint on one media line: where its peer is, what came from it,
+/// and its SRTP contexts if it is an SRTP line.
+#[derive(Debug, Default)]
 pub struct LegState {
     signalled: Option<RemoteMedia>,
     latched_rtp: Option<SocketAddr>,
@@ -97,6 +168,8 @@ pub struct LegState {
     seq: SeqTracker,
     counters: LegCounters,
     last_activity: Option<Instant>,
+    /// Boxed: a context is ~1 KiB and most lines are plain RTP.
+    srtp: Option<Box<LineSrtp>>,
 }
 
 impl LegState {
@@ -167,12 +240,13 @@ impl LegState {
         signalled || allowed.iter().any(|n| n.contains(&ip))
     }
 
-    /// Admits a packet from `src` on the RTP stream (or, `rtcp`, the RTCP one
-    /// on `socket`): the latched source always; another acceptable one once
-    /// the latched source was silent for `relatch_after`; otherwise it is
-    /// foreign.
-    fn admit(
-        &mut self,
+    /// Whether a packet from `src` on the RTP stream (or, `rtcp`, the RTCP
+    /// one on `socket`) may be taken: from the latched source always; from
+    /// another acceptable one once the latched source was silent for
+    /// `relatch_after`; otherwise it is foreign. Nothing changes yet: only a
+    /// packet that also authenticates (on an SRTP line) latches.
+    fn may_take(
+        &self,
         rtcp: Option<SocketKind>,
         src: SocketAddr,
         now: Instant,
@@ -186,7 +260,7 @@ impl LegState {
             Some(_) => (self.latched_rtcp, self.rtcp_heard),
         };
         let here = (rtcp.unwrap_or(SocketKind::Rtp), src);
-        let take = match latched {
+        match latched {
             Some(l) if l == here => true,
             Some(_) => {
                 let silent =
@@ -194,11 +268,11 @@ impl LegState {
                 silent && self.acceptable(src.ip(), policy.allowed)
             }
             None => self.acceptable(src.ip(), policy.allowed),
-        };
-        if !take {
-            self.counters.foreign += 1;
-            return false;
         }
+    }
+
+    /// Latches `src` for the RTP stream (or the RTCP one on `socket`).
+    fn take(&mut self, rtcp: Option<SocketKind>, src: SocketAddr, now: Instant) {
         match rtcp {
             None => {
                 if self.latched_rtp != Some(src) {
@@ -215,7 +289,54 @@ impl LegState {
                 self.rtcp_heard = Some(now);
             }
         }
-        true
+    }
+
+    /// Whether this line is SRTP.
+    pub fn is_srtp(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// The peer's SRTP (SRTCP with `rtcp`) packet `buf[..len]` authenticated
+    /// and decrypted in place: the plain length. A plain line passes it as it is.
+    fn unprotect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Result<usize, MediaError> {
+        let Some(srtp) = self.srtp.as_deref_mut() else {
+            return Ok(len);
+        };
+        let ctx = srtp
+            .inbound
+            .as_mut()
+            .ok_or(MediaError::NoAcceptableCrypto)?;
+        if rtcp {
+            ctx.unprotect_rtcp(buf, len)
+        } else {
+            ctx.unprotect_rtp(buf, len)
+        }
+    }
+
+    /// `buf[..len]` protected in place for the peer: the SRTP length. A
+    /// plain line sends it as it is.
+    fn protect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Result<usize, MediaError> {
+        let Some(srtp) = self.srtp.as_deref_mut() else {
+            return Ok(len);
+        };
+        let ctx = srtp
+            .outbound
+            .as_mut()
+            .ok_or(MediaError::NoAcceptableCrypto)?;
+        if rtcp {
+            ctx.protect_rtcp(buf, len)
+        } else {
+            ctx.protect_rtp(buf, len)
+        }
+    }
+
+    /// Sets (or, `None`, removes) the line's SDES keys; see [`LineSrtp::update`].
+    fn set_srtp(&mut self, keys: Option<&SdesKeys>) {
+        match (keys, self.srtp.as_deref_mut()) {
+            (None, _) => self.srtp = None,
+            (Some(k), Some(srtp)) => srtp.update(k),
+            (Some(k), None) => self.srtp = Some(Box::new(LineSrtp::new(k))),
+        }
     }
 }
 
@@ -226,7 +347,7 @@ struct Policy<'a> {
 }
 
 /// One endpoint's state in the relay.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct EndpointCore {
     lines: Vec<LegState>,
     allowed: Vec<IpNet>,
@@ -247,7 +368,7 @@ impl EndpointCore {
 }
 
 /// The endpoints of one session and the bridges between them.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct SessionRelay {
     eps: Vec<Option<EndpointCore>>,
     relatch_after: Duration,
@@ -270,7 +391,7 @@ impl SessionRelay {
             self.eps.resize_with(ep.index() + 1, || None);
         }
         self.eps[ep.index()] = Some(EndpointCore {
-            lines: vec![LegState::default(); lines],
+            lines: (0..lines).map(|_| LegState::default()).collect(),
             allowed,
             bridge: None,
             dtls: false,
@@ -311,6 +432,18 @@ impl SessionRelay {
         }
     }
 
+    /// Sets the SDES keys in force on `ep`'s media lines (`None`, and lines
+    /// past `keys`: plain RTP). A direction whose key did not change keeps
+    /// its context (rollover counter, replay window); a new key starts a
+    /// new one. Keys arrive here only through this call, never in a log.
+    pub fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<SdesKeys>]) {
+        if let Some(e) = self.endpoint_mut(ep) {
+            for (i, leg) in e.lines.iter_mut().enumerate() {
+                leg.set_srtp(keys.get(i).and_then(Option::as_ref));
+            }
+        }
+    }
+
     /// Joins `a` and `b`; each leaves the bridge it was in.
     pub fn bridge(&mut self, a: EndpointId, b: EndpointId) {
         if a == b || self.endpoint(a).is_none() || self.endpoint(b).is_none() {
@@ -336,16 +469,25 @@ impl SessionRelay {
         }
     }
 
-    /// Handles a datagram from `src` that arrived on `ep`'s `line` `socket`:
-    /// classifies it, admits its source, counts it, and returns where to send
-    /// it (the bridged endpoint's peer), or `None` to drop it.
+    /// Handles the datagram `buf[..len]` from `src` that arrived on `ep`'s
+    /// `line` `socket`: classifies it, admits its source, counts it, and
+    /// returns where to send it (the bridged endpoint's peer) and how many
+    /// octets of `buf`, or `None` to drop it.
+    ///
+    /// `buf` is the receive buffer, changed in place: an SRTP peer's packet
+    /// is authenticated and decrypted before anything looks at its payload,
+    /// and a packet for an SRTP peer is protected, which needs
+    /// [`MAX_OVERHEAD`](crate::srtp::MAX_OVERHEAD) octets of room after
+    /// `len` (without it, the packet is dropped as unprotectable).
+    #[allow(clippy::too_many_arguments)]
     pub fn on_packet(
         &mut self,
         ep: EndpointId,
         line: usize,
         socket: SocketKind,
         src: SocketAddr,
-        pkt: &[u8],
+        buf: &mut [u8],
+        len: usize,
         now: Instant,
     ) -> Option<Forward> {
         let relatch_after = self.relatch_after;
@@ -357,32 +499,61 @@ impl SessionRelay {
         let leg = e.lines.get_mut(line)?;
         let muxed = socket == SocketKind::Rtp;
         let on_rtcp = (socket == SocketKind::Rtcp).then_some(SocketKind::Rtcp);
+        let Some(pkt) = buf.get(..len) else {
+            leg.counters.invalid += 1;
+            return None;
+        };
+        let mut len = len;
         let what = match classify(pkt, muxed) {
             Packet::Invalid => {
                 leg.counters.invalid += 1;
                 return None;
             }
             Packet::Rtp(header) => {
-                if !leg.admit(None, src, now, &policy) {
+                if !leg.may_take(None, src, now, &policy) {
+                    leg.counters.foreign += 1;
                     return None;
                 }
+                let wire = len;
+                len = match leg.unprotect(buf, len, false) {
+                    Ok(n) => n,
+                    Err(error) => {
+                        tracing::trace!(%src, %error, "SRTP packet dropped");
+                        leg.counters.srtp += 1;
+                        return None;
+                    }
+                };
+                leg.take(None, src, now);
                 leg.counters.rtp_packets += 1;
-                leg.counters.rtp_bytes += pkt.len() as u64;
+                leg.counters.rtp_bytes += wire as u64;
                 leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
                 Relayed::Rtp
             }
             Packet::Rtcp => {
-                if !leg.admit(Some(socket), src, now, &policy) {
+                if !leg.may_take(Some(socket), src, now, &policy) {
+                    leg.counters.foreign += 1;
                     return None;
                 }
+                let wire = len;
+                len = match leg.unprotect(buf, len, true) {
+                    Ok(n) => n,
+                    Err(error) => {
+                        tracing::trace!(%src, %error, "SRTCP packet dropped");
+                        leg.counters.srtp += 1;
+                        return None;
+                    }
+                };
+                leg.take(Some(socket), src, now);
                 leg.counters.rtcp_packets += 1;
-                leg.counters.rtcp_bytes += pkt.len() as u64;
+                leg.counters.rtcp_bytes += wire as u64;
                 Relayed::Rtcp
             }
             kind @ (Packet::Dtls | Packet::Stun) => {
-                if !leg.admit(on_rtcp, src, now, &policy) {
+                if !leg.may_take(on_rtcp, src, now, &policy) {
+                    leg.counters.foreign += 1;
                     return None;
                 }
+                leg.take(on_rtcp, src, now);
                 if kind == Packet::Dtls {
                     leg.counters.dtls += 1;
                 } else {
@@ -419,19 +590,28 @@ impl SessionRelay {
             (Relayed::Rtcp, _) | (Relayed::Other, SocketKind::Rtcp) => out_leg.rtcp_target(),
             _ => out_leg.rtp_target().map(|a| (SocketKind::Rtp, a)),
         };
-        match target {
-            Some((socket, addr)) => Some(Forward {
-                ep: out_ep,
-                line,
-                socket,
-                addr,
-                what,
-            }),
-            None => {
-                out_leg.counters.dropped += 1;
-                None
-            }
+        let Some((socket, addr)) = target else {
+            out_leg.counters.dropped += 1;
+            return None;
+        };
+        if what != Relayed::Other {
+            len = match out_leg.protect(buf, len, what == Relayed::Rtcp) {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::trace!(to = %addr, %error, "packet for an SRTP peer dropped");
+                    out_leg.counters.srtp += 1;
+                    return None;
+                }
+            };
         }
+        Some(Forward {
+            ep: out_ep,
+            line,
+            socket,
+            addr,
+            what,
+            len,
+        })
     }
 
     /// Records the outcome of sending a packet `on_packet` returned.
@@ -452,5 +632,7 @@ impl SessionRelay {
     }
 }
 
+#[cfg(test)]
+mod srtp_tests;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,11 @@
 //! signalled address or allowed networks latch), rtcp-mux, DTLS and STUN
 //! passed end to end when both ends negotiated DTLS-SRTP (RFC 7983), per-leg
 //! counters (packets, bytes, sequence gaps) and the last activity for the
-//! inactivity timer.
+//! inactivity timer; and [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) with
+//! SDES keys (RFC 4568, `AES_CM_128_HMAC_SHA1_80`/`_32`, `AEAD_AES_128_GCM`)
+//! terminated per endpoint line in the relay, in place in its receive buffer,
+//! and per leg on SDP ([`srtp::SdesLeg`]: a trunk's policy, keys generated
+//! per leg, never one leg's key in another's SDP).
 //!
 //! The parts that decide are sans-IO ([`sdp`], [`anchor`], [`latch`],
 //! [`counters`], [`rtp`], and every media-processing module below); tokio
@@ -72,14 +76,7 @@
 //! wired: the relay still keeps only [`counters`], RTCP is relayed untouched
 //! and voxgate sends no reports; CDRs and `/calls` carry no MOS.
 //!
-//! [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) in place with SDES keys
-//! (RFC 4568): `AES_CM_128_HMAC_SHA1_80`/`_32` and `AEAD_AES_128_GCM`, replay
-//! windows, MKI, key lifetimes, `a=crypto` parse/print and an offer/answer
-//! helper; checked against the RFC vectors and libsrtp. Not wired: SRTP and
-//! `a=crypto` still pass through end to end between linked legs, and where
-//! voxgate is the user agent it still offers plain RTP only (an SRTP-only
-//! offer gets 488).
-//!
+
 //! What it is not (yet): DTLS termination, transcoding between codecs, ICE,
 //! and the wiring of the modules above into endpoints — later issues; they
 //! hang on an endpoint in [`latch::SessionRelay`].

@@ -207,9 +207,14 @@ pub fn format_of(m: &MediaDescription, pt: &str) -> Option<(String, u32)> {
         .map(|c| (c.name.to_owned(), c.clock))
 }
 
-/// Whether an audio line is plain RTP we can terminate (SRTP comes later).
-fn plain_rtp(m: &MediaDescription) -> bool {
-    m.kind() == "audio" && matches!(m.proto(), "RTP/AVP" | "RTP/AVPF")
+/// Whether an audio line is RTP we can terminate: plain, or SDES-SRTP
+/// (the leg's [`SdesLeg`](crate::srtp::SdesLeg) decides whether the
+/// profile is acceptable and writes the `a=crypto`); not DTLS-SRTP.
+fn terminable(session_fingerprint: bool, m: &MediaDescription) -> bool {
+    m.kind() == "audio"
+        && matches!(m.proto(), "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF")
+        && !session_fingerprint
+        && !m.attributes().any(|(n, _)| n == "fingerprint")
 }
 
 /// Our offer: one audio line at `local` with every codec of `caps`.
@@ -219,6 +224,18 @@ pub fn offer(
     direction: Direction,
     origin: &mut OriginState,
 ) -> SessionDescription {
+    offer_then(caps, local, direction, origin, |_| ()).0
+}
+
+/// [`offer`], with `edit` applied before our `o=` is stamped (a leg's
+/// [`SdesLeg::write_offer`](crate::srtp::SdesLeg::write_offer)).
+pub fn offer_then<R>(
+    caps: &Capabilities,
+    local: &LocalMedia,
+    direction: Direction,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     let mut text = head(local.addr);
     let pts: Vec<String> = caps
         .codecs()
@@ -238,10 +255,13 @@ pub fn offer(
         }
     }
     let _ = write!(text, "a=ptime:20\r\na={}\r\n", direction.as_str());
-    finish(&text, local.addr, origin)
+    finish(&text, local.addr, origin, edit)
 }
 
-/// Our answer to `offer` (RFC 3264 §6): per audio line of plain RTP, the
+/// Our answer to `offer` (RFC 3264 §6): per audio line of RTP (plain or
+/// SDES-SRTP, in the offer's profile: the leg's
+/// [`SdesLeg::write_answer`](crate::srtp::SdesLeg::write_answer) adds the
+/// `a=crypto`; DTLS-SRTP lines are rejected), the
 /// first voice codec of the offer we have (`prefer` first, if offered),
 /// plus telephone-event when both have it, on `local[i]`; every other line
 /// rejected with port 0. The direction answers the offer's, and `hold` (we
@@ -254,11 +274,28 @@ pub fn answer(
     prefer: Option<&Selected>,
     origin: &mut OriginState,
 ) -> Result<SessionDescription, NoCommonCodec> {
+    answer_then(offer, caps, local, hold, prefer, origin, |_| ()).map(|(sdp, ())| sdp)
+}
+
+/// [`answer`], with `edit` applied before our `o=` is stamped (a leg's
+/// [`SdesLeg::write_answer`](crate::srtp::SdesLeg::write_answer)).
+pub fn answer_then<R>(
+    offer: &SessionDescription,
+    caps: &Capabilities,
+    local: &[LocalMedia],
+    hold: bool,
+    prefer: Option<&Selected>,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> Result<(SessionDescription, R), NoCommonCodec> {
     let addr = local.first().map(|l| l.addr).ok_or(NoCommonCodec)?;
+    let session_fingerprint = offer.attributes().any(|(n, _)| n == "fingerprint");
     let mut text = head(addr);
     let mut accepted = 0;
     for (i, m) in offer.media().iter().enumerate() {
-        let line = local.get(i).filter(|_| m.port() != 0 && plain_rtp(m));
+        let line = local
+            .get(i)
+            .filter(|_| m.port() != 0 && terminable(session_fingerprint, m));
         let choice = line.and_then(|l| choose(m, caps, prefer).map(|c| (l, c)));
         let Some((l, (voice, events))) = choice else {
             // Rejected: port 0 with the offer's first format (RFC 3264 §6).
@@ -297,7 +334,7 @@ pub fn answer(
     if accepted == 0 {
         return Err(NoCommonCodec);
     }
-    Ok(finish(&text, addr, origin))
+    Ok(finish(&text, addr, origin, edit))
 }
 
 /// `voice` = (pt, name, clock); `events` = (pt, fmtp).
@@ -412,13 +449,19 @@ fn head(addr: IpAddr) -> String {
     )
 }
 
-fn finish(text: &str, addr: IpAddr, origin: &mut OriginState) -> SessionDescription {
+fn finish<R>(
+    text: &str,
+    addr: IpAddr,
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     // Built from our own text above, so it parses; an empty description is
     // the harmless fallback should it ever not.
     let mut sdp = SessionDescription::parse(text.as_bytes())
         .unwrap_or_else(|_| SessionDescription::empty(origin.origin_for(addr)));
+    let r = edit(&mut sdp);
     origin.stamp(&mut sdp, addr);
-    sdp
+    (sdp, r)
 }
 
 #[cfg(test)]

@@ -192,12 +192,27 @@ fn rejected_and_unanchored_lines_get_port_zero() {
 }
 
 #[test]
-fn crypto_is_kept_for_srtp_pass_through() {
+fn keys_never_pass_to_the_other_leg() {
     let mut sdp = fixture("sipp-pcma");
     let key = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
     sdp.media_mut()[0].push_attribute("crypto", Some(key));
+    sdp.media_mut()[0].push_attribute("key-mgmt", Some("mikey AQAFgM0XflABAAAAAAAAAAAAAAsAyO"));
+    sdp.media_mut()[0].push_attribute("fingerprint", Some("sha-256 AB:CD"));
     let out = rewrite(&sdp, &local(1), &mut OriginState::new());
-    assert_eq!(out.media()[0].attribute("crypto"), Some(Some(key)));
+    let text = String::from_utf8(out.to_bytes()).unwrap();
+    assert!(
+        !text.contains("crypto") && !text.contains("key-mgmt"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("WVNfX19zZW1jdGwg") && !text.contains("AQAFgM0"),
+        "{text}"
+    );
+    // DTLS-SRTP stays end to end.
+    assert_eq!(
+        out.media()[0].attribute("fingerprint"),
+        Some(Some("sha-256 AB:CD"))
+    );
 }
 
 #[test]

@@ -70,6 +70,22 @@
   calltool.py tone FILE --hz F --not-hz G
       FILE (a WAV recording) carries the tone F: its power at F is at least
       10 times its power at G, and the signal is not silence.
+
+  calltool.py tone-pcap FILE --hz F --seconds S
+      Writes a pcap (Ethernet, IPv4, UDP) of PCMA RTP packets, 20 ms each, of a
+      sine tone: what SIPp's play_pcap_audio plays.
+
+  calltool.py sent-keys LOG --from IP:PORT
+      LOG: a baresip SIP trace (`baresip -s`: each message after a line
+      "UDP SRC -> DST"). Prints the SDES keys (inline: values) of the a=crypto
+      lines in the messages sent from IP:PORT, one a line; fails if none.
+
+  calltool.py rtp-tone PAYLOADS --hz F --not-hz G [--min N]
+      PAYLOADS: `tshark -T fields -e udp.payload` output (hex, one datagram a
+      line). Decodes the G.711 RTP packets (PT 0 PCMU, 8 PCMA) and checks the
+      tone as `tone` does; at least N packets (default 100). `--encrypted`
+      instead checks that the packets are NOT audio: SRTP, whose payload
+      decoded as G.711 carries neither tone.
 """
 
 import argparse
@@ -499,6 +515,123 @@ def cmd_tone(a) -> None:
     print(f"{a.file}: {a.hz:g} Hz tone, {len(samples) / rate:.1f} s, RMS {rms:.0f}")
 
 
+def alaw_encode(pcm: int) -> int:
+    """G.711 A-law of a 16-bit sample (the reference g711.c)."""
+    pcm >>= 3
+    if pcm >= 0:
+        mask = 0xD5
+    else:
+        mask = 0x55
+        pcm = -pcm - 1
+    seg = next((i for i, end in enumerate((0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)) if pcm <= end), 8)
+    if seg >= 8:
+        return 0x7F ^ mask
+    aval = seg << 4
+    aval |= (pcm >> 1 if seg < 2 else pcm >> seg) & 0x0F
+    return aval ^ mask
+
+
+def alaw_decode(a: int) -> int:
+    a ^= 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    if seg == 0:
+        t += 8
+    elif seg == 1:
+        t += 0x108
+    else:
+        t += 0x108
+        t <<= seg - 1
+    return t if a & 0x80 else -t
+
+
+def ulaw_decode(u: int) -> int:
+    u = ~u & 0xFF
+    t = ((u & 0x0F) << 3) + 0x84
+    t <<= (u & 0x70) >> 4
+    return (0x84 - t) if u & 0x80 else (t - 0x84)
+
+
+def cmd_sent_keys(a) -> None:
+    keys = []
+    sender = None
+    with open(a.log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = re.search(r"UDP (\S+) -> (\S+)", line)
+            if m:
+                sender = m.group(1)
+                continue
+            k = re.search(r"a=crypto:\d+ \S+ inline:([A-Za-z0-9+/=]+)", line)
+            if k and sender == a.frm and k.group(1) not in keys:
+                keys.append(k.group(1))
+    if not keys:
+        fail(f"{a.log}: no a=crypto in a message from {a.frm}")
+    print("\n".join(keys))
+
+
+def cmd_tone_pcap(a) -> None:
+    import math
+
+    rate, ptime = 8000, 160
+    frames = []
+    n = int(a.seconds * 50)
+    for k in range(n):
+        payload = bytes(
+            alaw_encode(int(8000 * math.sin(2 * math.pi * a.hz * (k * ptime + i) / rate)))
+            for i in range(ptime)
+        )
+        rtp = struct.pack("!BBHII", 0x80, 8, k, k * ptime, 0x70E57011) + payload
+        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), k, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
+        eth = b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00" + ip
+        usec = k * 20000
+        frames.append(struct.pack("<IIII", usec // 1000000, usec % 1000000, len(eth), len(eth)) + eth)
+    with open(a.file, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        f.write(b"".join(frames))
+
+
+def cmd_rtp_tone(a) -> None:
+    samples = []
+    packets = 0
+    with open(a.payloads, encoding="utf-8") as f:
+        for line in f:
+            hexed = line.strip().replace(":", "")
+            if not hexed:
+                continue
+            pkt = bytes.fromhex(hexed)
+            if len(pkt) < 12 or pkt[0] >> 6 != 2:
+                continue
+            pt = pkt[1] & 0x7F
+            if pt not in (0, 8):
+                continue
+            start = 12 + 4 * (pkt[0] & 0x0F)
+            decode = alaw_decode if pt == 8 else ulaw_decode
+            # Every octet after the header, a tag included (SRTP): noise either way.
+            samples.extend(decode(b) for b in pkt[start:])
+            packets += 1
+    if packets < a.min:
+        fail(f"{a.payloads}: {packets} G.711 RTP packets, at least {a.min} expected")
+    rate = 8000
+    want, other = goertzel(samples, rate, a.hz), goertzel(samples, rate, a.not_hz)
+    total = sum(x * x for x in samples) * len(samples) / 2 or 1.0
+    if a.encrypted:
+        # A pure tone puts most of the signal's energy at its frequency; an
+        # encrypted payload is white noise: a sliver of it at any frequency.
+        share = want / total
+        if share > 0.01:
+            fail(f"{a.payloads}: {share:.1%} of the energy at {a.hz:g} Hz: the payload is audio, not SRTP")
+        print(f"{a.payloads}: {packets} packets, no {a.hz:g} Hz tone ({share:.2%} of the energy): encrypted")
+        return
+    rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
+    if rms < 100:
+        fail(f"{a.payloads}: silence (RMS {rms:.0f})")
+    if want < 10 * other:
+        fail(f"{a.payloads}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
+    print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets, RMS {rms:.0f}, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -565,10 +698,24 @@ def main() -> None:
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--not-hz", type=float, required=True)
+    c = sub.add_parser("sent-keys")
+    c.add_argument("log")
+    c.add_argument("--from", dest="frm", required=True)
+    c = sub.add_parser("tone-pcap")
+    c.add_argument("file")
+    c.add_argument("--hz", type=float, required=True)
+    c.add_argument("--seconds", type=float, required=True)
+    c = sub.add_parser("rtp-tone")
+    c.add_argument("payloads")
+    c.add_argument("--hz", type=float, required=True)
+    c.add_argument("--not-hz", type=float, required=True)
+    c.add_argument("--min", type=int, default=100)
+    c.add_argument("--encrypted", action="store_true")
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
-     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone}[a.cmd](a)
+     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone,
+     "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+43 (SIP) and
-#                           BASE+1000..BASE+1319 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
+#                           the call tests' parties use BASE+10..BASE+47 (SIP) and
+#                           BASE+1000..BASE+1359 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
@@ -57,6 +57,9 @@ MEDIA_MAX=40999
 #             its TLS listener one above it)
 CALLER_IP=127.0.0.1
 CARRIER_IP=127.0.0.4
+# The SRTP tests' baresip parties signal from 127.0.0.8 (trunk secure, srtp = "required");
+# their RTP leaves from 127.0.0.1, the address their SDP names (net_interface).
+SECURE_IP=127.0.0.8
 LIMITED_IP=127.0.0.3
 CALLEE_IP=127.0.0.5
 CALLER_PORT=$((BASE + 10))
@@ -65,6 +68,8 @@ CALLEE_PORT=$((BASE + 20))
 DEAD_PORT=$((BASE + 30))
 BARESIP_CALLEE_PORT=$((BASE + 40))
 BARESIP_CALLER_PORT=$((BASE + 42))
+SRTP_CALLEE_PORT=$((BASE + 44))
+SRTP_CALLER_PORT=$((BASE + 46))
 # SIPp's RTP ports (-mp): the caller plays the pcap from CALLER_MP, the callee echoes on CALLEE_MP.
 CALLER_MP=$((BASE + 1000))
 CALLEE_MP=$((BASE + 1100))
@@ -212,6 +217,13 @@ name = "limited"
 allow = ["$LIMITED_IP/32"]
 max_calls = 1
 
+# The SRTP tests' baresip parties: SDES-SRTP only, GCM offered first.
+[[trunk]]
+name = "secure"
+allow = ["$SECURE_IP/32"]
+srtp = "required"
+srtp_suites = ["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"]
+
 # The callees (SIPp UAS): the call-flow tests' three agents.
 [[trunk]]
 name = "agents"
@@ -289,6 +301,17 @@ destinations = [
 name = "baresip"
 match_user = { exact = "3001" }
 destinations = [ { uri = "sip:127.0.0.1:$BARESIP_CALLEE_PORT", transport = "udp", trunk = "loopback" } ]
+
+# The SRTP tests: an SRTP caller to a plain SIPp callee, a plain caller to an SRTP callee.
+[[route]]
+name = "to-plain"
+match_user = { exact = "3101" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" } ]
+
+[[route]]
+name = "to-srtp"
+match_user = { exact = "3102" }
+destinations = [ { uri = "sip:3102@$SECURE_IP:$SRTP_CALLEE_PORT", transport = "udp", trunk = "secure" } ]
 EOF
 }
 
@@ -1361,6 +1384,169 @@ test_call_baresip() {
 	calls_empty
 }
 
+# srtp_baresip_config DIR PORT RTP_MIN HZ [UI]: a headless baresip with mandatory SDES-SRTP
+# (mediaenc srtp-mand on its account): SIP on SECURE_IP:PORT, its SDP and RTP on 127.0.0.1
+# (net_interface: where its RTP leaves from, so latching takes it), the ausine module's HZ
+# tone as its source (ausine runs at 48 kHz stereo; baresip resamples to PCMA's 8 kHz
+# mono), played to ALSA's null device, both directions recorded by sndfile in DIR/rec.
+srtp_baresip_config() {
+	local dir=$1 port=$2 rtp=$3 hz=$4 ui=${5:-}
+	mkdir -p "$dir/rec"
+	rm -f "$dir"/rec/*.wav
+	cat >"$dir/config" <<CONF
+poll_method		epoll
+sip_listen		$SECURE_IP:$port
+net_interface		127.0.0.1
+call_local_timeout	20
+call_max_calls		1
+audio_player		alsa,null
+audio_alert		alsa,null
+audio_source		ausine,$hz
+ausrc_srate		48000
+auplay_srate		8000
+ausrc_channels		2
+auplay_channels		1
+rtp_ports		$rtp-$((rtp + 19))
+rtcp_mux		no
+snd_path		$dir/rec
+module_path		/usr/lib/baresip/modules
+${ui:+module			$ui.so}
+module			g711.so
+module			ausine.so
+module			alsa.so
+module			sndfile.so
+module			srtp.so
+module_tmp		account.so
+module_app		menu.so
+CONF
+}
+
+# srtp_media_check NAME SIPP_IP:PORT BARESIP_RTP_MIN SIPP_HZ BARESIP_HZ: in the capture of
+# test NAME, the SIPp party got plain RTP carrying the baresip party's tone (decoded,
+# Goertzel), and every RTP packet between voxgate and baresip, either way, is SRTP (its
+# payload decoded as G.711 carries neither tone: noise). Then baresip's recording of what it
+# received carries the SIPp party's tone.
+srtp_media_check() {
+	local name=$1 sipp=$2 rtp=$3 sipp_hz=$4 baresip_hz=$5 dir=$6 out wav
+	local ip=${sipp%:*} port=${sipp##*:}
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -Y "ip.src==$MEDIA_IP && ip.dst==$ip && udp.dstport==$port" -T fields -e udp.payload \
+		>"$OUT/$name.to_sipp.hex" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_sipp.hex" --hz "$baresip_hz" --not-hz "$sipp_hz" --min 200 2>&1) ||
+		{ REASON="plain RTP to SIPp ($sipp): $out"; return 1; }
+	say "  $out"
+	# RTP only (the UDP length of an SRTCP packet is under 100): voxgate to baresip, baresip to voxgate.
+	tshark -r "$CAP_FILE" -Y "ip.src==$MEDIA_IP && udp.dstport>=$rtp && udp.dstport<=$((rtp + 19)) && udp.length>100" \
+		-T fields -e udp.payload >"$OUT/$name.to_baresip.hex" 2>/dev/null
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_baresip.hex" --hz "$sipp_hz" --not-hz "$baresip_hz" --min 200 --encrypted 2>&1) ||
+		{ REASON="voxgate to baresip: $out"; return 1; }
+	say "  $out"
+	tshark -r "$CAP_FILE" -Y "ip.dst==$MEDIA_IP && udp.srcport>=$rtp && udp.srcport<=$((rtp + 19)) && udp.length>100" \
+		-T fields -e udp.payload >"$OUT/$name.from_baresip.hex" 2>/dev/null
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.from_baresip.hex" --hz "$baresip_hz" --not-hz "$sipp_hz" --min 200 --encrypted 2>&1) ||
+		{ REASON="baresip to voxgate: $out"; return 1; }
+	say "  $out"
+	wav=$(ls "$dir"/rec/*-dec.wav 2>/dev/null | head -n 1)
+	[ -n "$wav" ] || { REASON="no recording of what baresip received in $dir/rec"; return 1; }
+	out=$(python3 "$HERE/calltool.py" tone "$wav" --hz "$sipp_hz" --not-hz "$baresip_hz" 2>&1) || { REASON="baresip heard: $out"; return 1; }
+	say "  $out"
+}
+
+# srtp_key_kept NAME LOG FROM MESSAGES: every SDES key baresip put in its SDP (the messages
+# its -s trace in LOG shows it sending from FROM) appears nowhere in MESSAGES (everything the
+# SIPp party on the other leg received).
+srtp_key_kept() {
+	local keys key
+	keys=$(python3 "$HERE/calltool.py" sent-keys "$2" --from "$3" 2>&1) || { REASON="$1: $keys"; return 1; }
+	for key in $keys; do
+		grep -q -F -- "$key" "$4" && { REASON="$1: baresip's key $key reached the other leg ($4)"; return 1; }
+	done
+	say "  baresip's key ${keys:0:8}... is in no message the SIPp party received"
+}
+
+tone_pcap() { # the 6 s 1000 Hz PCMA tone the SIPp parties of the SRTP tests play
+	[ -f "$OUT/tone_1000.pcap" ] || python3 "$HERE/calltool.py" tone-pcap "$OUT/tone_1000.pcap" --hz 1000 --seconds 6 ||
+		{ REASON="could not write $OUT/tone_1000.pcap"; return 1; }
+}
+
+# baresip with mandatory SDES-SRTP calls through voxgate (trunk secure, srtp = "required") a
+# plain-RTP SIPp callee that plays a 1000 Hz tone; baresip sends the ausine 440 Hz tone.
+test_call_baresip_srtp_caller() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=3101 dir=$OUT/baresip_srtp_caller log=$OUT/baresip_srtp_caller.log rtp=$((CALLER_MP + 320)) srtp0
+	tone_pcap || return 1
+	srtp0=$(metric voxgate_media_packets_dropped_total 'reason="srtp"')
+	srtp_baresip_config "$dir" "$SRTP_CALLER_PORT" "$rtp" 440 stdio
+	echo "<sip:caller@$SECURE_IP:$SRTP_CALLER_PORT;transport=udp>;regint=0;audio_codecs=pcma;mediaenc=srtp-mand" >"$dir/accounts"
+	capture_start call_srtp_caller "udp and host $MEDIA_IP and (port $CALLEE_MP or portrange $rtp-$((rtp + 19)))" || return 1
+	callee_start call_srtp_caller_callee call_uas_tone.xml || return 1
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$SIP_PORT"
+		sleep 6
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -s -f "$dir" >"$log" 2>&1
+	EXTRA_FILE=$log
+	grep -q 'SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)' "$log" ||
+		{ REASON="baresip did not enable SRTP ($log)"; return 1; }
+	grep -q 'Call established' "$log" || { REASON="the baresip caller's call was not established ($log)"; return 1; }
+	grep -q 'terminated (duration' "$log" || { REASON="the baresip caller's call did not end ($log)"; return 1; }
+	# Our answer to baresip: RTP/SAVP with a key of ours.
+	grep -a -A 12 'c=IN IP4 127.0.0.10' "$log" | grep -q 'RTP/SAVP' || { REASON="voxgate's answer to baresip is not RTP/SAVP ($log)"; return 1; }
+	callee_done || return 1
+	srtp_key_kept call_srtp_caller "$log" "$SECURE_IP:$SRTP_CALLER_PORT" "$OUT/call_srtp_caller_callee.messages.log" || return 1
+	srtp_media_check call_srtp_caller "$CALLEE_IP:$CALLEE_MP" "$rtp" 1000 440 "$dir" || return 1
+	# baresip 1.0.0 sends an RTCP APP ("PINGPONG", 16 octets) in clear before its SRTP
+	# starts, and may send its RTCP BYE in clear as it hangs up: an SRTP line drops and
+	# counts both (reason "srtp"). Nothing else may fail.
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=secure trunk_out=agents \
+		'media_a.rtp_packets>=250' 'media_a.sent>=250' 'media_b.rtp_packets>=250' 'media_b.sent>=250' \
+		'media_a.srtp_dropped<=2' media_b.srtp_dropped=0 || return 1
+	local srtp1
+	srtp1=$(metric voxgate_media_packets_dropped_total 'reason="srtp"')
+	[ $((srtp1 - srtp0)) -le 2 ] 2>/dev/null ||
+		{ REASON="voxgate_media_packets_dropped_total{reason=\"srtp\"} rose from $srtp0 to $srtp1; at most 2 expected"; return 1; }
+	calls_empty
+}
+
+# A plain-RTP SIPp caller (1000 Hz tone) through voxgate to a baresip callee with mandatory
+# SDES-SRTP (trunk secure: voxgate offers RTP/SAVP, GCM first), answering by itself and
+# sending the ausine 440 Hz tone.
+test_call_baresip_srtp_callee() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=3102 dir=$OUT/baresip_srtp_callee log=$OUT/baresip_srtp_callee.log rtp=$((CALLEE_MP + 240)) pid rc i
+	tone_pcap || return 1
+	srtp_baresip_config "$dir" "$SRTP_CALLEE_PORT" "$rtp" 440
+	echo "<sip:$n@$SECURE_IP:$SRTP_CALLEE_PORT;transport=udp>;regint=0;answermode=auto;audio_codecs=pcma;mediaenc=srtp-mand" >"$dir/accounts"
+	capture_start call_srtp_callee "udp and host $MEDIA_IP and (port $CALLER_MP or portrange $rtp-$((rtp + 19)))" || return 1
+	timeout 30 baresip -s -f "$dir" </dev/null >"$log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$log
+	for i in $(seq 1 50); do udp_bound "$SECURE_IP" "$SRTP_CALLEE_PORT" && break; sleep 0.1; done
+	udp_bound "$SECURE_IP" "$SRTP_CALLEE_PORT" || { REASON="the baresip callee is not listening on $SECURE_IP:$SRTP_CALLEE_PORT"; return 1; }
+	sipp_play call_srtp_callee_caller call_uac_tone.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	[ "$rc" = 0 ] || { sipp_reason call_srtp_callee_caller call_uac_tone.xml "$rc" caller; return 1; }
+	for i in $(seq 1 20); do grep -q 'terminated (duration' "$log" && break; sleep 0.1; done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	# voxgate's offer: RTP/SAVP, the trunk's suites in order, GCM taken.
+	grep -a -B 12 'a=crypto:3 AES_CM_128_HMAC_SHA1_32' "$log" | grep -q 'a=crypto:1 AEAD_AES_128_GCM' ||
+		{ REASON="voxgate's offer to baresip lacks the trunk's suites in order ($log)"; return 1; }
+	grep -q 'SRTP is Enabled (cryptosuite=AEAD_AES_128_GCM)' "$log" || { REASON="baresip did not enable SRTP with GCM ($log)"; return 1; }
+	grep -q 'Call established' "$log" || { REASON="the baresip callee did not answer ($log)"; return 1; }
+	grep -q 'terminated (duration' "$log" || { REASON="the baresip callee's call did not end ($log)"; return 1; }
+	srtp_key_kept call_srtp_callee "$log" "$SECURE_IP:$SRTP_CALLEE_PORT" "$OUT/call_srtp_callee_caller.messages.log" || return 1
+	srtp_media_check call_srtp_callee "$CALLER_IP:$CALLER_MP" "$rtp" 1000 440 "$dir" || return 1
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=secure \
+		'media_a.rtp_packets>=250' 'media_b.rtp_packets>=250' media_a.srtp_dropped=0 'media_b.srtp_dropped<=2' || return 1
+	calls_empty
+}
+
 # A baresip caller over TLS (no registration, `sip:` Request-URI with transport=tls) to the
 # SIPp callee. Our 2xx's Contact is where baresip sends its ACK and BYE: a `sips:` one (the
 # old defect, see RFC 5630 §3.1.3) made baresip send neither, so the 2xx went on being
@@ -2078,6 +2264,8 @@ TESTS=(
 	test_call_topology_hidden
 	test_call_baresip
 	test_call_baresip_tls
+	test_call_baresip_srtp_caller
+	test_call_baresip_srtp_callee
 	test_flow_answer_dial_bridge
 	test_flow_click_to_dial
 	test_flow_parallel_one_answers

@@ -7,8 +7,8 @@ use ipnet::IpNet;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{ListenerTransport, Numbering, Trunk, TrunkName};
-use crate::raw::{List, RawNumbering, RawTrunk, S};
+use crate::model::{ListenerTransport, Numbering, SrtpMode, SrtpSuite, Trunk, TrunkName};
+use crate::raw::{List, RawNumbering, RawSrtp, RawTrunk, S};
 use crate::schema;
 
 /// Codecs a trunk may name (voxgate-media's `negotiate::KNOWN`).
@@ -170,6 +170,15 @@ impl Validator<'_> {
             }
         };
         let control = self.control(raw.control.as_ref(), &key("control"));
+        let srtp = match raw.srtp.as_ref().map(|s| *s.get_ref()) {
+            None | Some(RawSrtp::Off) => SrtpMode::Off,
+            Some(RawSrtp::Optional) => SrtpMode::Optional,
+            Some(RawSrtp::Required) => SrtpMode::Required,
+        };
+        let srtp_suites = match &raw.srtp_suites {
+            None => SrtpSuite::ALL.to_vec(),
+            Some(list) => self.srtp_suites(i, list),
+        };
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -182,7 +191,33 @@ impl Validator<'_> {
             numbering,
             codecs,
             control,
+            srtp,
+            srtp_suites,
         }
+    }
+
+    /// `srtp_suites`: known names (as in `a=crypto`, case-sensitive), each once.
+    fn srtp_suites(&mut self, i: usize, list: &S<Vec<S<String>>>) -> Vec<SrtpSuite> {
+        let key = format!("trunk[{i}].srtp_suites");
+        let items = self.non_empty(list, &key);
+        let mut out = Vec::new();
+        for (j, name) in items.iter().enumerate() {
+            match SrtpSuite::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name.get_ref())
+            {
+                Some(suite) => out.push(suite),
+                None => self.bad_value(name.span(), &format!("{key}[{j}]"), schema::describe(&key)),
+            }
+        }
+        let seen: Vec<(String, String, Range<usize>)> = items
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.get_ref().clone(), format!("{key}[{j}]"), s.span()))
+            .collect();
+        self.unique(&seen, "each suite once");
+        out.dedup();
+        out
     }
 
     /// A numbering plan: a country code and optional distinct digit prefixes.

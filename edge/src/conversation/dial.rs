@@ -7,7 +7,7 @@ use super::inbound::supported;
 use super::leg::{CancelState, CancelWhy, OutLeg, SentInvite};
 use super::*;
 use crate::out_of_dialog::ALLOW;
-use voxgate_media::anchor::{remote_targets, rewrite};
+use voxgate_media::anchor::{remote_targets, rewrite_then};
 use voxgate_media::negotiate;
 use voxgate_sip::dialog::NewRequest;
 use voxgate_sip::message::HeaderName;
@@ -299,6 +299,8 @@ impl<M: MediaControl> Conversation<M> {
             builder = s.add_headers(builder);
         }
         let mut sig = Signalling::new(peer, tls_name.clone(), local);
+        // This leg's SRTP: its trunk's policy, keys of its own.
+        let mut sdes = self.new_sdes(dest.trunk.as_ref());
 
         // The offer: the linked leg's, anchored; our own; or none (late offer).
         let mut endpoint = None;
@@ -320,7 +322,16 @@ impl<M: MediaControl> Conversation<M> {
                     .add_endpoint(&spec)
                     .map_err(|_| LegFailure::NoMedia)?;
                 endpoint = Some(ep);
-                let out = rewrite(&offer, &self.media.local(ep), &mut sig.origin);
+                // The caller's keys were taken at its INVITE; `rewrite`
+                // removes them and the callee gets ours.
+                let (out, keys) =
+                    rewrite_then(&offer, &self.media.local(ep), &mut sig.origin, |o| {
+                        sdes.write_offer(o)
+                    });
+                if keys.is_err() {
+                    self.media.remove_endpoint(ep);
+                    return Err(LegFailure::NoMedia);
+                }
                 Some(Bytes::from(out.to_bytes()))
             }
             None => {
@@ -337,12 +348,17 @@ impl<M: MediaControl> Conversation<M> {
                     .copied()
                     .ok_or(LegFailure::NoMedia)?;
                 let caps = self.capabilities(dest.trunk.as_ref());
-                let ours = negotiate::offer(
+                let (ours, keys) = negotiate::offer_then(
                     &caps,
                     &local_media,
                     voxgate_media::Direction::SendRecv,
                     &mut sig.origin,
+                    |o| sdes.write_offer(o),
                 );
+                if keys.is_err() {
+                    self.media.remove_endpoint(ep);
+                    return Err(LegFailure::NoMedia);
+                }
                 Some(Bytes::from(ours.to_bytes()))
             }
         };
@@ -403,7 +419,13 @@ impl<M: MediaControl> Conversation<M> {
             cancel_deadline: None,
             session,
         };
-        let mut l = Leg::new(leg, Dir::Out(Box::new(out)), sig, dest.trunk, region);
+        let mut l = Leg::new(
+            leg,
+            Dir::Out(Box::new(out)),
+            sig,
+            (dest.trunk, region),
+            sdes,
+        );
         l.endpoint = endpoint;
         self.legs.push(l);
         if let Some(d) = self.dial_mut(id) {

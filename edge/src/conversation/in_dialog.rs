@@ -7,6 +7,7 @@
 use super::inbound::{allows, is_sdp, sdp_of, supported};
 use super::leg::{AckAnswer, PendingOk};
 use super::relay::is_hold;
+use super::srtp::Exchange;
 use super::*;
 use crate::out_of_dialog::ALLOW;
 use voxgate_media::anchor::remote_targets;
@@ -153,6 +154,25 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
+    /// 488 to a request on `leg` with an offer it cannot take, saying why
+    /// in a `Warning` when SRTP is the reason.
+    pub(crate) fn respond_488(
+        &mut self,
+        tx: TxId,
+        request: &Message,
+        leg: LegId,
+        warning: Option<String>,
+    ) {
+        let tag = self.leg(leg).and_then(Leg::local_tag);
+        let mut b = response_to(request, 488, default_reason(488), tag.as_deref(), None);
+        if let Some(w) = &warning {
+            b = b.header(HeaderName::Warning, w);
+        }
+        if let Ok(response) = b.build_message() {
+            self.push(Action::Respond { tx, response });
+        }
+    }
+
     /// A response without body to a request on `leg`.
     pub(crate) fn respond_to(
         &mut self,
@@ -201,15 +221,21 @@ impl<M: MediaControl> Conversation<M> {
         };
         let body = match &offer {
             Some(offer) => match self.local_answer(leg, offer) {
-                Some(answer) => Some(answer),
-                None => {
-                    self.respond_to(tx, request, 488, Some(leg));
+                Ok(answer) => Some(answer),
+                Err(warning) => {
+                    self.respond_488(tx, request, leg, warning);
                     return;
                 }
             },
             // A re-INVITE without SDP asks for our offer (answer in the ACK);
             // an UPDATE without one is a session refresh.
-            None if is_invite => self.leg(leg).and_then(|l| l.sig.last_sdp.clone()),
+            None if is_invite => {
+                let last = self.leg(leg).and_then(|l| l.sig.last_sdp.clone());
+                if let Some(last) = &last {
+                    self.note_sdes_offer(leg, last);
+                }
+                last
+            }
             None => None,
         };
         if let Some(offer) = &offer {
@@ -276,8 +302,11 @@ impl<M: MediaControl> Conversation<M> {
         match pending.ack_answer {
             // Late offer: the ACK carries the answer for the linked leg's ACK.
             AckAnswer::Forward(other, seq) => {
-                let answer =
-                    sdp_of(ack).and_then(|sdp| self.anchor_linked(leg, other, Arc::new(sdp)));
+                // An ACK's answer cannot be refused: keys in force stay if it must.
+                let answer = sdp_of(ack).and_then(|sdp| {
+                    let strict = Exchange::Answer { strict: false };
+                    self.anchor_linked(leg, other, Arc::new(sdp), strict).ok()
+                });
                 self.ack_leg(other, seq, answer.as_ref());
             }
             AckAnswer::Ours => {
@@ -285,6 +314,7 @@ impl<M: MediaControl> Conversation<M> {
                     if let Some(ep) = self.leg(leg).and_then(|l| l.endpoint) {
                         self.media.set_remote(ep, &remote_targets(&sdp));
                     }
+                    self.take_sdes_answer(leg, &sdp);
                     if let Some(l) = self.leg_mut(leg) {
                         l.remote_sdp = Some(Arc::new(sdp));
                     }
@@ -322,6 +352,12 @@ impl<M: MediaControl> Conversation<M> {
                         // the ACK goes to the new target.
                         d.refresh_target(response);
                     }
+                    // Our last SDP offered again: the peer may answer with a new key.
+                    if method == Method::Invite
+                        && let Some(answer) = sdp_of(response)
+                    {
+                        self.take_sdes_answer(leg, &answer);
+                    }
                     if method == Method::Invite {
                         let seq = response.cseq().map(|c| c.seq).unwrap_or(0);
                         self.ack_leg(leg, seq, None);
@@ -329,8 +365,13 @@ impl<M: MediaControl> Conversation<M> {
                     if let Some(t) = self.sig(leg).and_then(|s| s.timer.as_mut()) {
                         t.refreshed(now);
                     }
-                } else if matches!(status, 481 | 408) {
-                    self.hang_up_leg(now, leg, Side::Edge, EndCause::SessionExpired, None);
+                } else {
+                    if let Some(l) = self.leg_mut(leg) {
+                        l.sdes.abandon_offer();
+                    }
+                    if matches!(status, 481 | 408) {
+                        self.hang_up_leg(now, leg, Side::Edge, EndCause::SessionExpired, None);
+                    }
                 }
                 self.reconcile(now);
             }
@@ -440,6 +481,14 @@ impl<M: MediaControl> Conversation<M> {
             builder = builder.body("application/sdp", sdp);
         }
         let Ok(request) = builder.build_message() else {
+            return;
+        };
+        if method == Method::Invite
+            && let Some(sdp) = &sdp
+        {
+            self.note_sdes_offer(leg, sdp);
+        }
+        let Some(state) = self.sig(leg) else {
             return;
         };
         let to = state.in_dialog_peer();

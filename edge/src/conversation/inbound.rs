@@ -176,16 +176,28 @@ impl<M: MediaControl> Conversation<M> {
         };
         let id = self.next_leg_id();
         let region = self.trunk_region(Some(&trunk));
-        let refusal = match (&offer, &session) {
-            (Err(_), _) => offer.as_ref().err().map(|r| Refusal {
+        // The caller's keys are taken here and go nowhere else: the trunk's
+        // SRTP policy decides our answer, with a key of ours for this leg.
+        let mut sdes = self.new_sdes(Some(&trunk));
+        let srtp = match &offer {
+            Ok(Some(sdp)) => sdes.take_offer(sdp).err(),
+            _ => None,
+        };
+        let refusal = match (&offer, &session, srtp) {
+            (Err(_), _, _) => offer.as_ref().err().map(|r| Refusal {
                 status: r.status,
                 reason: r.reason,
                 header: r.header.clone(),
             }),
-            (_, Err(r)) => Some(Refusal {
+            (_, Err(r), _) => Some(Refusal {
                 status: r.status,
                 reason: r.reason,
                 header: r.header.clone(),
+            }),
+            (_, _, Some(e)) => Some(Refusal {
+                status: 488,
+                reason: "Not Acceptable Here",
+                header: Some((HeaderName::Warning, super::srtp::srtp_warning(&e))),
             }),
             _ => None,
         };
@@ -203,7 +215,13 @@ impl<M: MediaControl> Conversation<M> {
             connecting: None,
             invite,
         };
-        let mut leg = Leg::new(id, Dir::In(Box::new(inbound)), sig, Some(trunk), region);
+        let mut leg = Leg::new(
+            id,
+            Dir::In(Box::new(inbound)),
+            sig,
+            (Some(trunk), region),
+            sdes,
+        );
         leg.remote_sdp = leg.inbound().and_then(|i| i.offer.clone());
         self.legs.push(leg);
         match refusal {
@@ -310,8 +328,15 @@ impl<M: MediaControl> Conversation<M> {
             allowed_sources: allowed,
         };
         let ep = self.media.add_endpoint(&spec).ok()?;
-        if let Some(l) = self.leg_mut(leg) {
-            l.endpoint = Some(ep);
+        let secure = match self.leg_mut(leg) {
+            Some(l) => {
+                l.endpoint = Some(ep);
+                l.sdes.is_secure()
+            }
+            None => false,
+        };
+        if secure {
+            self.install_keys(leg);
         }
         Some(ep)
     }
@@ -372,12 +397,26 @@ impl<M: MediaControl> Conversation<M> {
                 let Some(l) = self.leg_mut(leg) else {
                     return Ok(());
                 };
-                match negotiate::answer(offer, &caps, &local, false, None, &mut l.sig.origin) {
-                    Ok(answer) => {
+                let Leg { sig, sdes, .. } = l;
+                // The trunk's SRTP policy took the offer at the INVITE.
+                let answer = negotiate::answer_then(
+                    offer,
+                    &caps,
+                    &local,
+                    false,
+                    None,
+                    &mut sig.origin,
+                    |a| sdes.write_answer(a),
+                );
+                match answer {
+                    Ok((answer, keys_changed)) => {
                         let targets = voxgate_media::anchor::remote_targets(offer);
                         self.media.set_remote(ep, &targets);
                         self.media
                             .set_dtls_passthrough(ep, negotiate::has_fingerprint(offer));
+                        if keys_changed {
+                            self.install_keys(leg);
+                        }
                         Bytes::from(answer.to_bytes())
                     }
                     Err(_) => {
@@ -397,12 +436,18 @@ impl<M: MediaControl> Conversation<M> {
                 let Some(l) = self.leg_mut(leg) else {
                     return Ok(());
                 };
-                let ours = negotiate::offer(
+                let Leg { sig, sdes, .. } = l;
+                let (ours, keys) = negotiate::offer_then(
                     &caps,
                     &local,
                     voxgate_media::Direction::SendRecv,
-                    &mut l.sig.origin,
+                    &mut sig.origin,
+                    |o| sdes.write_offer(o),
                 );
+                if keys.is_err() {
+                    self.refuse_inbound(now, leg, 503);
+                    return Err(CommandError::NoPorts { leg });
+                }
                 Bytes::from(ours.to_bytes())
             }
         };

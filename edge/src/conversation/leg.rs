@@ -10,6 +10,7 @@ use std::sync::Arc;
 /// one allocation per line.
 pub(crate) type SharedSdp = Arc<SessionDescription>;
 use super::*;
+use voxgate_media::srtp::SdesLeg;
 use voxgate_sip::dialog::prack::RSeq;
 use voxgate_sip::dialog::{Negotiated, UacOffer};
 
@@ -249,6 +250,9 @@ pub(crate) struct Leg {
     pub answered_at: Option<Instant>,
     /// Its media counters, taken when its endpoint closed.
     pub counters: Option<voxgate_media::counters::LegCounters>,
+    /// SDES-SRTP on it: its trunk's policy, our pending answer or offer, the
+    /// keys in force (its own, never another leg's).
+    pub sdes: SdesLeg,
 }
 
 /// A REFER the control plane has not answered yet.
@@ -264,8 +268,8 @@ impl Leg {
         id: LegId,
         dir: Dir,
         sig: Signalling,
-        trunk: Option<TrunkName>,
-        region: String,
+        (trunk, region): (Option<TrunkName>, String),
+        sdes: SdesLeg,
     ) -> Leg {
         Leg {
             id,
@@ -286,6 +290,7 @@ impl Leg {
             ended: None,
             answered_at: None,
             counters: None,
+            sdes,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use voxgate_media::MediaError;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
+use voxgate_media::srtp::SdesKeys;
 
 pub use voxgate_media::EndpointId;
 
@@ -40,6 +41,11 @@ pub trait MediaControl {
     /// `ep`'s peer negotiated DTLS-SRTP end to end: DTLS and STUN pass a bridge
     /// whose both endpoints allow it.
     fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool);
+    /// The SDES-SRTP keys in force on `ep`'s media lines (`None`: plain
+    /// RTP): the relay unprotects what `ep`'s peer sends and protects what
+    /// goes to it. The keys move to the media plane; nothing logs them.
+    /// Keys equal to the ones in force keep their contexts.
+    fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<SdesKeys>]);
     /// Joins two endpoints (each leaves any bridge it was in).
     fn bridge(&mut self, a: EndpointId, b: EndpointId);
     /// Takes `ep` out of its bridge: its media is received and counted only.
@@ -68,6 +74,10 @@ pub struct NoMedia {
     pub held: Vec<bool>,
     /// DTLS pass-through per endpoint.
     pub dtls: Vec<bool>,
+    /// SDES keys per endpoint and media line, as last set.
+    pub srtp: Vec<Vec<Option<SdesKeys>>>,
+    /// How many times `set_srtp` was called per endpoint.
+    pub srtp_sets: Vec<usize>,
     /// Current bridges.
     pub bridges: Vec<(EndpointId, EndpointId)>,
     /// The activity the next `last_activity` reports (tests move it).
@@ -115,6 +125,8 @@ impl MediaControl for NoMedia {
         self.remote.push(Vec::new());
         self.held.push(false);
         self.dtls.push(false);
+        self.srtp.push(Vec::new());
+        self.srtp_sets.push(0);
         Ok(id)
     }
 
@@ -150,6 +162,15 @@ impl MediaControl for NoMedia {
     fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool) {
         if let Some(d) = self.dtls.get_mut(ep.0 as usize) {
             *d = on;
+        }
+    }
+
+    fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<SdesKeys>]) {
+        if let Some(k) = self.srtp.get_mut(ep.0 as usize) {
+            *k = keys.to_vec();
+        }
+        if let Some(n) = self.srtp_sets.get_mut(ep.0 as usize) {
+            *n += 1;
         }
     }
 

@@ -36,6 +36,7 @@ mod offer;
 mod progress;
 pub mod record;
 mod relay;
+mod srtp;
 pub mod task;
 mod teardown;
 mod timers;

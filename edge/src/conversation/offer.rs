@@ -67,21 +67,39 @@ impl<M: MediaControl> Conversation<M> {
             .last_sdp
             .as_ref()
             .and_then(|b| SessionDescription::parse(b).ok());
-        let sdp = match (&l.want.codec, local, last) {
+        let Leg {
+            sig, sdes, want, ..
+        } = &mut *l;
+        // A fresh offer gets our SRTP lines (our key in force kept); our last
+        // SDP offered again keeps the ones it has, and is what the answer matches.
+        let sdp = match (&want.codec, local, last) {
             (Some(codec), Some(local), _) => {
                 let caps = caps.restricted_to(codec);
-                negotiate::offer(&caps, &local, direction, &mut l.sig.origin)
+                let (sdp, keys) =
+                    negotiate::offer_then(&caps, &local, direction, &mut sig.origin, |o| {
+                        sdes.write_offer(o)
+                    });
+                keys.is_ok().then_some(sdp)
             }
-            (None, _, Some(last)) => negotiate::reoffer(&last, direction, &mut l.sig.origin),
+            (None, _, Some(last)) => {
+                let sdp = negotiate::reoffer(&last, direction, &mut sig.origin);
+                sdes.note_offer(&sdp);
+                Some(sdp)
+            }
             (None, Some(local), None) => {
-                negotiate::offer(&caps, &local, direction, &mut l.sig.origin)
+                let (sdp, keys) =
+                    negotiate::offer_then(&caps, &local, direction, &mut sig.origin, |o| {
+                        sdes.write_offer(o)
+                    });
+                keys.is_ok().then_some(sdp)
             }
-            (Some(_), None, _) | (None, None, None) => {
-                // Nothing to offer with: give up the wish rather than loop.
-                l.want.codec = None;
-                l.want.hold = l.held_by_us;
-                return;
-            }
+            (Some(_), None, _) | (None, None, None) => None,
+        };
+        let Some(sdp) = sdp else {
+            // Nothing to offer with: give up the wish rather than loop.
+            l.want.codec = None;
+            l.want.hold = l.held_by_us;
+            return;
         };
         let body = Bytes::from(sdp.to_bytes());
         let Some(dialog) = l.sig.dialog.as_mut() else {
@@ -138,6 +156,9 @@ impl<M: MediaControl> Conversation<M> {
             let ep = self.leg(leg).and_then(|l| l.endpoint);
             if let (Some(answer), Some(ep)) = (&answer, ep) {
                 self.media.set_remote(ep, &remote_targets(answer));
+            }
+            if let Some(answer) = &answer {
+                self.take_sdes_answer(leg, answer);
             }
             let Some(l) = self.leg_mut(leg) else { return };
             l.sig.last_sdp = Some(offered);
@@ -201,6 +222,7 @@ impl<M: MediaControl> Conversation<M> {
         }
         // Refused: RFC 3264 §8: the session stays as it was. Stop asking.
         let Some(l) = self.leg_mut(leg) else { return };
+        l.sdes.abandon_offer();
         let join = l.want.join.take();
         let codec = l.want.codec.take();
         let hold_refused = l.want.hold != l.held_by_us;
@@ -228,27 +250,44 @@ impl<M: MediaControl> Conversation<M> {
 
     /// The peer of a leg voxgate is the UA of sends an offer (re-INVITE or
     /// UPDATE with SDP): our answer, from the codec in use, with the
-    /// direction answering its own and our hold.
-    pub(crate) fn local_answer(&mut self, leg: LegId, offer: &SessionDescription) -> Option<Bytes> {
+    /// direction answering its own and our hold, and the SRTP the leg's
+    /// policy takes. `Err` means 488, with the `Warning` if SRTP refused it.
+    pub(crate) fn local_answer(
+        &mut self,
+        leg: LegId,
+        offer: &SessionDescription,
+    ) -> Result<Bytes, Option<String>> {
         let prefer = self.codec(leg);
         let caps = self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()));
-        let ep = self.ensure_endpoint(leg, offer.media().len(), offer.connection())?;
+        self.leg_mut(leg)
+            .ok_or(None)?
+            .sdes
+            .take_offer(offer)
+            .map_err(|e| Some(super::srtp::srtp_warning(&e)))?;
+        let ep = self
+            .ensure_endpoint(leg, offer.media().len(), offer.connection())
+            .ok_or(None)?;
         let local = self.media.local(ep);
-        let l = self.leg_mut(leg)?;
+        let l = self.leg_mut(leg).ok_or(None)?;
         let hold = l.held_by_us;
-        let answer = negotiate::answer(
+        let Leg { sig, sdes, .. } = &mut *l;
+        let (answer, keys_changed) = negotiate::answer_then(
             offer,
             &caps,
             &local,
             hold,
             prefer.as_ref(),
-            &mut l.sig.origin,
+            &mut sig.origin,
+            |a| sdes.write_answer(a),
         )
-        .ok()?;
+        .map_err(|_| None)?;
         let bytes = Bytes::from(answer.to_bytes());
         l.sig.last_sdp = Some(bytes.clone());
         l.remote_sdp = Some(Arc::new(offer.clone()));
         self.media.set_remote(ep, &remote_targets(offer));
-        Some(bytes)
+        if keys_changed {
+            self.install_keys(leg);
+        }
+        Ok(bytes)
     }
 }

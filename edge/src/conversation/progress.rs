@@ -6,9 +6,10 @@
 
 use super::inbound::{allows, invite_response, sdp_of};
 use super::leg::{AckAnswer, CancelState, CancelWhy};
+use super::srtp::{AnchorError, Exchange};
 use super::*;
 use crate::conversation::leg::SharedSdp;
-use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite};
+use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite_then};
 use voxgate_media::negotiate;
 use voxgate_sip::dialog::Role;
 use voxgate_sip::dialog::prack::{requires_100rel, rseq_of};
@@ -113,8 +114,13 @@ impl<M: MediaControl> Conversation<M> {
         // Early media: a 183 (or 180) with SDP is anchored like an answer;
         // only one leg of a dial can be heard before the answer.
         let may_early = early_owner.is_none_or(|o| o == leg);
-        let sdp = if may_early {
+        let sdp = if may_early && sdp_of(response).is_some() {
+            // An early answer the callee's SRTP policy refuses: no early media.
             self.linked_answer_sdp(leg, inbound, response)
+                .inspect_err(|error| {
+                    tracing::warn!(%leg, ?error, "early media refused");
+                })
+                .ok()
         } else {
             None
         };
@@ -180,6 +186,13 @@ impl<M: MediaControl> Conversation<M> {
         if let Some(ep) = self.leg(leg).and_then(|l| l.endpoint) {
             self.media.set_remote(ep, &remote_targets(&sdp));
         }
+        let offered = self
+            .leg(leg)
+            .and_then(Leg::outbound)
+            .is_some_and(|o| o.offered);
+        if offered {
+            self.take_sdes_answer(leg, &sdp);
+        }
         if let Some(l) = self.leg_mut(leg) {
             l.remote_sdp = Some(Arc::new(sdp));
         }
@@ -187,25 +200,67 @@ impl<M: MediaControl> Conversation<M> {
 
     /// The SDP of a response on outbound `from` (answer, or late offer),
     /// anchored and rewritten for the linked inbound leg `to`.
-    fn linked_answer_sdp(&mut self, from: LegId, to: LegId, response: &Message) -> Option<Bytes> {
-        let sdp = sdp_of(response)?;
-        self.anchor_linked(from, to, Arc::new(sdp))
+    fn linked_answer_sdp(
+        &mut self,
+        from: LegId,
+        to: LegId,
+        response: &Message,
+    ) -> Result<Bytes, AnchorError> {
+        let sdp = sdp_of(response).ok_or(AnchorError::NoPorts)?;
+        // Our INVITE to `from` had an offer: this is its answer; else a late offer.
+        let offered = self
+            .leg(from)
+            .and_then(Leg::outbound)
+            .is_none_or(|o| o.offered);
+        let exchange = if offered {
+            Exchange::Answer { strict: true }
+        } else {
+            Exchange::Offer
+        };
+        self.anchor_linked(from, to, Arc::new(sdp), exchange)
     }
 
     /// Records `sdp` as what `from`'s peer receives on and returns it
     /// rewritten for the linked leg `to` (creating endpoints if needed).
+    /// Keys go no further than `from`: `from`'s SRTP policy takes its offer
+    /// or answer, and `to` gets our offer or answer under its own policy
+    /// (see [`Exchange`]).
     pub(crate) fn anchor_linked(
         &mut self,
         from: LegId,
         to: LegId,
         sdp: SharedSdp,
-    ) -> Option<Bytes> {
+        exchange: Exchange,
+    ) -> Result<Bytes, AnchorError> {
+        // SRTP on `from` first: nothing is anchored for an SDP it refuses.
+        let sender = self.leg_mut(from).ok_or(AnchorError::NoPorts)?;
+        let from_keys_changed = match exchange {
+            Exchange::Offer => {
+                sender.sdes.take_offer(&sdp).map_err(AnchorError::Srtp)?;
+                false
+            }
+            Exchange::Answer { strict } => match sender.sdes.take_answer(&sdp) {
+                Ok(changed) => changed,
+                Err(e) if strict => return Err(AnchorError::Srtp(e)),
+                Err(error) => {
+                    tracing::warn!(leg = %from, %error, "SRTP answer refused; the keys in force stay");
+                    false
+                }
+            },
+        };
         let lines = sdp.media().len();
-        let to_ep = self.ensure_endpoint(to, lines, None)?;
-        let from_ep = self.ensure_endpoint(from, lines, sdp.connection())?;
+        let to_ep = self
+            .ensure_endpoint(to, lines, None)
+            .ok_or(AnchorError::NoPorts)?;
+        let from_ep = self
+            .ensure_endpoint(from, lines, sdp.connection())
+            .ok_or(AnchorError::NoPorts)?;
         self.media.set_remote(from_ep, &remote_targets(&sdp));
         self.media
             .set_dtls_passthrough(from_ep, negotiate::has_fingerprint(&sdp));
+        if from_keys_changed {
+            self.install_keys(from);
+        }
         // The offerer's rtcp-mux only holds where the answer accepted it (RFC 5761).
         let offered_to_from = self
             .leg(from)
@@ -224,10 +279,20 @@ impl<M: MediaControl> Conversation<M> {
             l.remote_sdp = Some(Arc::clone(&sdp));
         }
         let local = self.media.local(to_ep);
-        let l = self.leg_mut(to)?;
-        let out = Bytes::from(rewrite(&sdp, &local, &mut l.sig.origin).to_bytes());
-        l.sig.last_sdp = Some(out.clone());
-        Some(out)
+        let l = self.leg_mut(to).ok_or(AnchorError::NoPorts)?;
+        let Leg { sig, sdes, .. } = &mut *l;
+        // `rewrite` removed `from`'s keys; `to` gets its own, per its policy.
+        let (out, written) = rewrite_then(&sdp, &local, &mut sig.origin, |out| match exchange {
+            Exchange::Offer => sdes.write_offer(out).map(|()| false),
+            Exchange::Answer { .. } => Ok(sdes.write_answer(out)),
+        });
+        let to_keys_changed = written.map_err(AnchorError::Srtp)?;
+        let out = Bytes::from(out.to_bytes());
+        sig.last_sdp = Some(out.clone());
+        if to_keys_changed {
+            self.install_keys(to);
+        }
+        Ok(out)
     }
 
     fn on_out_answer(&mut self, now: Instant, leg: LegId, tx: TxId, response: &Message) {
@@ -283,9 +348,20 @@ impl<M: MediaControl> Conversation<M> {
         let won = self
             .dial(dial)
             .is_some_and(|d| d.winner.is_none() && !d.done);
-        if over || !won {
-            // The 2xx crossed our CANCEL, or another leg already won: confirm
-            // and hang up at once (§9.1, §15).
+        // The callee's SRTP policy must take its answer (or late offer): a
+        // required trunk answered in plain RTP fails the attempt like a 488.
+        let refused = sdp_of(response).and_then(|sdp| {
+            let mut probe = self.leg(leg)?.sdes.clone();
+            let taken = if offered {
+                probe.take_answer(&sdp).map(|_| ())
+            } else {
+                probe.take_offer(&sdp)
+            };
+            taken.err()
+        });
+        if over || !won || refused.is_some() {
+            // The 2xx crossed our CANCEL, or another leg already won, or its
+            // SDP cannot be taken: confirm and hang up at once (§9.1, §15).
             let ack = dialog.ack(invite_seq).build();
             let l = self.leg_mut(leg);
             let Some(l) = l else { return };
@@ -308,12 +384,19 @@ impl<M: MediaControl> Conversation<M> {
                     tls_name,
                 });
             }
-            if was_live {
-                self.end_leg_quietly(now, leg, LegFailure::Cancelled);
-                self.event(Event::LegFailed {
-                    leg,
-                    failure: LegFailure::Cancelled,
-                });
+            match refused {
+                Some(error) if was_live && won && !over => {
+                    tracing::warn!(%leg, %error, "answer refused by the trunk's SRTP policy");
+                    self.attempt_failed(now, leg, LegFailure::Status(488), 488);
+                }
+                _ if was_live => {
+                    self.end_leg_quietly(now, leg, LegFailure::Cancelled);
+                    self.event(Event::LegFailed {
+                        leg,
+                        failure: LegFailure::Cancelled,
+                    });
+                }
+                _ => {}
             }
             return;
         }
@@ -375,17 +458,35 @@ impl<M: MediaControl> Conversation<M> {
         let mut ack_sdp = None;
         if let (Some(sdp), Some(ep)) = (&sdp, ep) {
             self.media.set_remote(ep, &remote_targets(sdp));
-            if !offered {
-                // Late offer: answer it ourselves in the ACK.
+            if offered {
+                self.take_sdes_answer(leg, sdp);
+            } else {
+                // Late offer: answer it ourselves in the ACK (the leg's SRTP
+                // policy took it in `on_out_answer`).
                 let caps = self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()));
                 let local = self.media.local(ep);
+                let mut keys_changed = false;
                 if let Some(l) = self.leg_mut(leg)
-                    && let Ok(ans) =
-                        negotiate::answer(sdp, &caps, &local, false, None, &mut l.sig.origin)
+                    && l.sdes.take_offer(sdp).is_ok()
                 {
-                    let bytes = Bytes::from(ans.to_bytes());
-                    l.sig.last_sdp = Some(bytes.clone());
-                    ack_sdp = Some(bytes);
+                    let Leg { sig, sdes, .. } = &mut *l;
+                    if let Ok((ans, changed)) = negotiate::answer_then(
+                        sdp,
+                        &caps,
+                        &local,
+                        false,
+                        None,
+                        &mut sig.origin,
+                        |a| sdes.write_answer(a),
+                    ) {
+                        let bytes = Bytes::from(ans.to_bytes());
+                        sig.last_sdp = Some(bytes.clone());
+                        ack_sdp = Some(bytes);
+                        keys_changed = changed;
+                    }
+                }
+                if keys_changed {
+                    self.install_keys(leg);
                 }
             }
         }
@@ -413,7 +514,8 @@ impl<M: MediaControl> Conversation<M> {
         // With an offer in our INVITE the 2xx carries the answer: ACK now.
         // With a late offer, the ACK must carry the caller's answer: it waits
         // for the caller's ACK.
-        let sdp = self.linked_answer_sdp(leg, inbound, response);
+        // `on_out_answer` checked the callee's SRTP: this does not fail on it.
+        let sdp = self.linked_answer_sdp(leg, inbound, response).ok();
         if offered {
             self.ack_leg(leg, invite_seq, None);
         }

@@ -135,6 +135,7 @@ impl ConversationRecord {
             sent: c.sent,
             dropped: c.dropped,
             foreign: c.foreign,
+            srtp_dropped: c.srtp,
         };
         let json = RecordJson {
             call: self.id.to_string(),
@@ -247,6 +248,8 @@ struct LegJson {
     dropped: u64,
     /// Datagrams from sources that were not let latch (hijack attempts, strays).
     foreign: u64,
+    /// SRTP/SRTCP packets dropped (failed authentication, replays).
+    srtp_dropped: u64,
 }
 
 #[derive(Serialize)]

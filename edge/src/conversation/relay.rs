@@ -5,9 +5,9 @@
 
 use super::inbound::{allows, is_sdp, supported};
 use super::leg::{AckAnswer, PendingOk};
+use super::srtp::Exchange;
 use super::*;
 use crate::out_of_dialog::ALLOW;
-use voxgate_media::anchor::rewrite;
 use voxgate_sip::dialog::prack::RAck;
 use voxgate_sip::message::{HeaderName, MessageBuilder, response_to};
 
@@ -53,13 +53,13 @@ impl<M: MediaControl> Conversation<M> {
                     return;
                 };
                 hold = Some(is_hold(&sdp));
-                match self.anchor_linked(from, to, Arc::new(sdp)) {
-                    Some(out) => {
+                match self.anchor_linked(from, to, Arc::new(sdp), Exchange::Offer) {
+                    Ok(out) => {
                         body = Some(("application/sdp".to_string(), out));
                         offered = true;
                     }
-                    None => {
-                        self.respond_to(tx, &request, 488, Some(from));
+                    Err(e) => {
+                        self.respond_488(tx, &request, from, e.warning());
                         return;
                     }
                 }
@@ -166,18 +166,23 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     /// Makes `prior` (an SDP we sent on `leg`) the last one again, under a
-    /// new `o=` version: versions only go up, also past a refused offer.
+    /// new `o=` version: versions only go up, also past a refused offer. It
+    /// is ours already (our ports, our keys): only `o=` changes, and the
+    /// refused offer's SRTP lines are forgotten.
     fn restore_sdp(&mut self, leg: LegId, prior: &Bytes) {
-        let Ok(sdp) = SessionDescription::parse(prior) else {
+        let Ok(mut sdp) = SessionDescription::parse(prior) else {
             return;
         };
         let Some(ep) = self.leg(leg).and_then(|l| l.endpoint) else {
             return;
         };
-        let local = self.media.local(ep);
-        if let Some(state) = self.sig(leg) {
-            let out = rewrite(&sdp, &local, &mut state.origin).to_bytes();
-            state.last_sdp = Some(Bytes::from(out));
+        let Some(addr) = self.media.local(ep).first().map(|l| l.addr) else {
+            return;
+        };
+        if let Some(l) = self.leg_mut(leg) {
+            l.sdes.abandon_offer();
+            l.sig.origin.stamp(&mut sdp, addr);
+            l.sig.last_sdp = Some(Bytes::from(sdp.to_bytes()));
         }
     }
 
@@ -281,9 +286,23 @@ impl<M: MediaControl> Conversation<M> {
             }
             if !response.body().is_empty() {
                 if is_sdp(&response) {
+                    // The answer to the offer we relayed (kept keys if `to`'s
+                    // policy refuses it: a 2xx is too late to refuse), or,
+                    // for a re-INVITE without SDP, `to`'s offer.
+                    let exchange = if relay.offered {
+                        Exchange::Answer { strict: false }
+                    } else {
+                        Exchange::Offer
+                    };
                     body = SessionDescription::parse(response.body())
                         .ok()
-                        .and_then(|sdp| self.anchor_linked(to, relay.from, Arc::new(sdp)))
+                        .and_then(|sdp| {
+                            self.anchor_linked(to, relay.from, Arc::new(sdp), exchange)
+                                .inspect_err(|error| {
+                                    tracing::warn!(leg = %to, ?error, "SDP not passed on");
+                                })
+                                .ok()
+                        })
                         .map(|b| ("application/sdp".to_string(), b));
                 } else {
                     let ct = response

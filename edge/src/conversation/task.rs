@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{Instrument, debug, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
+use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{MediaEngine, MediaError, MediaSession};
 
 /// Inputs the core may queue for one conversation before it ends it.
@@ -211,6 +212,12 @@ impl MediaControl for RealMedia {
     fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool) {
         if let Some(s) = &self.session {
             s.set_dtls_passthrough(ep, on);
+        }
+    }
+
+    fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<SdesKeys>]) {
+        if let Some(s) = &self.session {
+            s.set_srtp(ep, keys);
         }
     }
 

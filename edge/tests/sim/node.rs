@@ -53,6 +53,9 @@ impl MediaControl for SharedMedia {
     fn set_dtls_passthrough(&mut self, ep: EndpointId, on: bool) {
         self.0.borrow_mut().set_dtls_passthrough(ep, on);
     }
+    fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<voxgate_media::srtp::SdesKeys>]) {
+        self.0.borrow_mut().set_srtp(ep, keys);
+    }
     fn bridge(&mut self, a: EndpointId, b: EndpointId) {
         self.0.borrow_mut().bridge(a, b);
     }

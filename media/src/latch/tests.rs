@@ -35,6 +35,35 @@ fn rtcp() -> [u8; 8] {
     [0x80, 201, 0, 1, 0, 0, 0, 1]
 }
 
+/// `on_packet` on a copy of `pkt` in a receive buffer with room for SRTP.
+trait Feed {
+    fn feed(
+        &mut self,
+        ep: EndpointId,
+        line: usize,
+        socket: SocketKind,
+        src: SocketAddr,
+        pkt: &[u8],
+        now: Instant,
+    ) -> Option<Forward>;
+}
+
+impl Feed for SessionRelay {
+    fn feed(
+        &mut self,
+        ep: EndpointId,
+        line: usize,
+        socket: SocketKind,
+        src: SocketAddr,
+        pkt: &[u8],
+        now: Instant,
+    ) -> Option<Forward> {
+        let mut buf = [0u8; 1500];
+        buf[..pkt.len()].copy_from_slice(pkt);
+        self.on_packet(ep, line, socket, src, &mut buf, pkt.len(), now)
+    }
+}
+
 const A: EndpointId = EndpointId(0);
 const B: EndpointId = EndpointId(1);
 
@@ -70,7 +99,7 @@ fn rtp_goes_to_the_other_sides_signalled_address_until_latched() {
     let mut l = line();
     let t0 = Instant::now();
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(1), t0)
+        .feed(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(1), t0)
         .unwrap();
     assert_eq!(
         f,
@@ -79,7 +108,8 @@ fn rtp_goes_to_the_other_sides_signalled_address_until_latched() {
             line: 0,
             socket: SocketKind::Rtp,
             addr: sa("10.0.0.1:4000"),
-            what: Relayed::Rtp
+            what: Relayed::Rtp,
+            len: 172,
         }
     );
     assert_eq!(leg(&l, B).latched_rtp(), Some(sa(B_PEER)));
@@ -88,12 +118,12 @@ fn rtp_goes_to_the_other_sides_signalled_address_until_latched() {
     // A's peer is behind NAT: it sends from elsewhere; that source wins.
     let t1 = t0 + Duration::from_millis(20);
     let f = l
-        .on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), t1)
+        .feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), t1)
         .unwrap();
     assert_eq!(f.addr, sa(B_PEER));
     assert_eq!(f.ep, B);
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(2), t1)
+        .feed(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(2), t1)
         .unwrap();
     assert_eq!(f.addr, sa(A_NAT), "replies go to the latched source");
 }
@@ -102,10 +132,10 @@ fn rtp_goes_to_the_other_sides_signalled_address_until_latched() {
 fn other_sources_are_dropped_once_latched() {
     let mut l = line();
     let now = Instant::now();
-    l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
+    l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
         .unwrap();
     assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa("203.0.113.66:9"), &rtp(2), now),
+        l.feed(A, 0, SocketKind::Rtp, sa("203.0.113.66:9"), &rtp(2), now),
         None
     );
     let c = leg(&l, A).counters();
@@ -117,9 +147,9 @@ fn other_sources_are_dropped_once_latched() {
 fn a_new_sdp_address_resets_latching_the_same_does_not() {
     let mut l = line();
     let now = Instant::now();
-    l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
+    l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
         .unwrap();
-    l.on_packet(
+    l.feed(
         A,
         0,
         SocketKind::Rtcp,
@@ -138,11 +168,11 @@ fn a_new_sdp_address_resets_latching_the_same_does_not() {
     assert_eq!(leg(&l, A).latched_rtp(), None);
     assert_eq!(leg(&l, A).latched_rtcp(), None);
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(1), now)
+        .feed(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(1), now)
         .unwrap();
     assert_eq!(f.addr, sa("10.0.0.9:4100"));
     // ...until the peer's first packet from its new source.
-    l.on_packet(
+    l.feed(
         A,
         0,
         SocketKind::Rtp,
@@ -152,7 +182,7 @@ fn a_new_sdp_address_resets_latching_the_same_does_not() {
     )
     .unwrap();
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(2), now)
+        .feed(B, 0, SocketKind::Rtp, sa(B_PEER), &rtp(2), now)
         .unwrap();
     assert_eq!(f.addr, sa("198.51.100.1:32000"));
 }
@@ -162,7 +192,7 @@ fn rtcp_uses_the_rtcp_sockets_and_latches_separately() {
     let mut l = line();
     let now = Instant::now();
     let f = l
-        .on_packet(
+        .feed(
             A,
             0,
             SocketKind::Rtcp,
@@ -178,11 +208,12 @@ fn rtcp_uses_the_rtcp_sockets_and_latches_separately() {
             line: 0,
             socket: SocketKind::Rtcp,
             addr: sa("192.0.2.2:6001"),
-            what: Relayed::Rtcp
+            what: Relayed::Rtcp,
+            len: 8,
         }
     );
     let f = l
-        .on_packet(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
+        .feed(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
         .unwrap();
     assert_eq!(
         (f.socket, f.addr),
@@ -193,7 +224,7 @@ fn rtcp_uses_the_rtcp_sockets_and_latches_separately() {
     assert_eq!(leg(&l, A).counters().rtp_packets, 0);
     // RTP on the RTCP socket is not RTCP.
     assert_eq!(
-        l.on_packet(
+        l.feed(
             A,
             0,
             SocketKind::Rtcp,
@@ -215,22 +246,22 @@ fn rtcp_mux_sends_rtcp_from_the_rtp_socket_to_the_rtp_address() {
     let now = Instant::now();
     // B (no mux) sends RTCP on its RTCP socket; A gets it on the RTP port.
     let f = l
-        .on_packet(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
+        .feed(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
         .unwrap();
     assert_eq!(
         (f.ep, f.socket, f.addr),
         (A, SocketKind::Rtp, sa("10.0.0.1:4000"))
     );
     // A's RTP latches to its NAT source; muxed RTCP follows it.
-    l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
+    l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
         .unwrap();
     let f = l
-        .on_packet(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
+        .feed(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
         .unwrap();
     assert_eq!((f.socket, f.addr), (SocketKind::Rtp, sa(A_NAT)));
     // A's muxed RTCP arrives on the RTP socket, counts as RTCP, goes to B's RTCP port.
     let f = l
-        .on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtcp(), now)
+        .feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtcp(), now)
         .unwrap();
     assert_eq!(
         (f.socket, f.addr, f.what),
@@ -252,7 +283,7 @@ fn a_peer_that_does_not_mux_after_all_is_learnt_from_its_rtcp() {
         remote("192.0.2.2:6000", "192.0.2.2:6001", false),
     );
     let now = Instant::now();
-    l.on_packet(
+    l.feed(
         A,
         0,
         SocketKind::Rtcp,
@@ -262,7 +293,7 @@ fn a_peer_that_does_not_mux_after_all_is_learnt_from_its_rtcp() {
     )
     .unwrap();
     let f = l
-        .on_packet(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
+        .feed(B, 0, SocketKind::Rtcp, sa("192.0.2.2:6001"), &rtcp(), now)
         .unwrap();
     assert_eq!(
         (f.socket, f.addr),
@@ -278,10 +309,7 @@ fn no_target_drops_and_counts_on_the_leg_it_was_for() {
     l.bridge(A, B);
     let now = Instant::now();
     // Nothing signalled for B yet: A's packet has nowhere to go.
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now),
-        None
-    );
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now), None);
     assert_eq!(leg(&l, B).counters().dropped, 1);
     assert_eq!(
         leg(&l, A).counters().rtp_packets,
@@ -298,10 +326,7 @@ fn no_target_drops_and_counts_on_the_leg_it_was_for() {
             direction: Direction::SendRecv,
         }],
     );
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(2), now),
-        None
-    );
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(2), now), None);
     assert_eq!(leg(&l, B).counters().dropped, 2);
 }
 
@@ -310,14 +335,8 @@ fn invalid_packets_neither_latch_nor_count_as_activity() {
     let mut l = line();
     let now = Instant::now();
     let zrtp = [0x10u8; 28];
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &zrtp, now),
-        None
-    );
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &[], now),
-        None
-    );
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &zrtp, now), None);
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &[], now), None);
     assert_eq!(leg(&l, A).counters().invalid, 2);
     assert_eq!(leg(&l, A).latched_rtp(), None);
     assert_eq!(leg(&l, A).last_activity(), None);
@@ -330,7 +349,7 @@ fn counters_bytes_gaps_and_send_outcomes() {
     for (i, seq) in [65533u16, 65534, 0, 1, 3].into_iter().enumerate() {
         let now = t0 + Duration::from_millis(20 * i as u64);
         let f = l
-            .on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(seq), now)
+            .feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(seq), now)
             .unwrap();
         l.on_sent(&f, seq != 1);
     }
@@ -354,7 +373,7 @@ fn a_source_outside_the_signalled_address_and_the_allowed_networks_never_latches
     // An attacker sprays B's anchored port before B's peer speaks.
     for seq in 0..10 {
         assert_eq!(
-            l.on_packet(
+            l.feed(
                 B,
                 0,
                 SocketKind::Rtp,
@@ -371,7 +390,7 @@ fn a_source_outside_the_signalled_address_and_the_allowed_networks_never_latches
     assert_eq!(leg(&l, B).last_activity(), None, "no activity either");
     // The real peer (its signalled address, any port: NAT may change it) latches.
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa("192.0.2.2:6100"), &rtp(1), now)
+        .feed(B, 0, SocketKind::Rtp, sa("192.0.2.2:6100"), &rtp(1), now)
         .unwrap();
     assert_eq!(f.addr, sa("10.0.0.1:4000"));
     assert_eq!(leg(&l, B).latched_rtp(), Some(sa("192.0.2.2:6100")));
@@ -381,23 +400,22 @@ fn a_source_outside_the_signalled_address_and_the_allowed_networks_never_latches
 fn another_allowed_source_takes_over_only_after_silence() {
     let mut l = line();
     let t0 = Instant::now();
-    l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), t0)
+    l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), t0)
         .unwrap();
     // Another address of A's trunk, while A's peer is talking: foreign.
     let other = sa("198.51.100.77:40000");
     let t1 = t0 + Duration::from_millis(1999);
-    assert_eq!(l.on_packet(A, 0, SocketKind::Rtp, other, &rtp(2), t1), None);
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, other, &rtp(2), t1), None);
     assert_eq!(leg(&l, A).latched_rtp(), Some(sa(A_NAT)));
     // After 2 s of silence from the latched source it may take over (a
     // carrier's media server that failed over).
     let t2 = t0 + Duration::from_secs(2);
-    l.on_packet(A, 0, SocketKind::Rtp, other, &rtp(3), t2)
-        .unwrap();
+    l.feed(A, 0, SocketKind::Rtp, other, &rtp(3), t2).unwrap();
     assert_eq!(leg(&l, A).latched_rtp(), Some(other));
     // An address outside the allow-list never does, silence or not.
     let t3 = t2 + Duration::from_secs(60);
     assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa("203.0.113.66:9"), &rtp(4), t3),
+        l.feed(A, 0, SocketKind::Rtp, sa("203.0.113.66:9"), &rtp(4), t3),
         None
     );
     assert_eq!(leg(&l, A).latched_rtp(), Some(other));
@@ -408,10 +426,7 @@ fn an_endpoint_in_no_bridge_receives_and_counts_but_sends_nowhere() {
     let mut l = line();
     l.unbridge(A);
     let now = Instant::now();
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now),
-        None
-    );
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now), None);
     assert_eq!(leg(&l, A).counters().rtp_packets, 1);
     assert_eq!(leg(&l, A).latched_rtp(), Some(sa(A_NAT)));
     assert_eq!(leg(&l, B).counters().dropped, 0, "nothing was meant for B");
@@ -428,7 +443,7 @@ fn rebridging_moves_media_to_the_new_partner() {
     assert_eq!(l.endpoint(B).unwrap().bridge(), None, "B left alone");
     let now = Instant::now();
     let f = l
-        .on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
+        .feed(A, 0, SocketKind::Rtp, sa(A_NAT), &rtp(1), now)
         .unwrap();
     assert_eq!((f.ep, f.addr), (c, sa("192.0.2.3:7000")));
     l.remove(c);
@@ -442,10 +457,7 @@ fn a_line_the_partner_lacks_drops_and_counts() {
     l.add(B, 1, Vec::new());
     l.bridge(A, B);
     let now = Instant::now();
-    assert_eq!(
-        l.on_packet(A, 1, SocketKind::Rtp, sa(A_NAT), &rtp(1), now),
-        None
-    );
+    assert_eq!(l.feed(A, 1, SocketKind::Rtp, sa(A_NAT), &rtp(1), now), None);
     assert_eq!(l.endpoint(A).unwrap().lines()[1].counters().dropped, 1);
 }
 
@@ -461,26 +473,23 @@ const DTLS: [u8; 25] = [
 fn dtls_and_stun_pass_only_when_both_ends_negotiated_dtls() {
     let mut l = line();
     let now = Instant::now();
-    assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now),
-        None
-    );
+    assert_eq!(l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now), None);
     l.set_dtls(A, true);
     assert_eq!(
-        l.on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now),
+        l.feed(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now),
         None,
         "B did not negotiate it"
     );
     l.set_dtls(B, true);
     let f = l
-        .on_packet(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now)
+        .feed(A, 0, SocketKind::Rtp, sa(A_NAT), &DTLS, now)
         .unwrap();
     assert_eq!(
         (f.ep, f.addr, f.what),
         (B, sa("192.0.2.2:6000"), Relayed::Other)
     );
     let f = l
-        .on_packet(B, 0, SocketKind::Rtp, sa(B_PEER), &STUN, now)
+        .feed(B, 0, SocketKind::Rtp, sa(B_PEER), &STUN, now)
         .unwrap();
     assert_eq!(f.addr, sa(A_NAT), "latched by DTLS like RTP");
     let a = leg(&l, A).counters();

@@ -79,7 +79,8 @@ fn nothing_in_common_is_an_error() {
         &mut OriginState::new(),
     );
     assert_eq!(r, Err(NoCommonCodec));
-    // SRTP lines are not ours to answer yet.
+    // SDES-SRTP lines are answered in their profile (the leg's SdesLeg adds
+    // the a=crypto); DTLS-SRTP ones are not ours to answer.
     let srtp = sdp(
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n",
     );
@@ -90,8 +91,28 @@ fn nothing_in_common_is_an_error() {
         false,
         None,
         &mut OriginState::new(),
-    );
-    assert_eq!(r, Err(NoCommonCodec));
+    )
+    .unwrap();
+    assert_eq!(r.media()[0].proto(), "RTP/SAVP");
+    assert_eq!(r.media()[0].port(), 20000);
+    for dtls in [
+        "m=audio 4000 RTP/SAVP 0\r\na=fingerprint:sha-256 AB:CD\r\n",
+        "a=fingerprint:sha-256 AB:CD\r\nm=audio 4000 RTP/AVP 0\r\n",
+        "m=audio 4000 UDP/TLS/RTP/SAVPF 0\r\n",
+    ] {
+        let offer = sdp(&format!(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n{dtls}"
+        ));
+        let r = answer(
+            &offer,
+            &Capabilities::voice_default(),
+            &[local(20000)],
+            false,
+            None,
+            &mut OriginState::new(),
+        );
+        assert_eq!(r, Err(NoCommonCodec), "{dtls}");
+    }
 }
 
 #[test]

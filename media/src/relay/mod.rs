@@ -30,6 +30,7 @@ use crate::anchor::{LocalMedia, RemoteMedia};
 use crate::latch::EndpointId;
 use crate::ports::PortPool;
 use crate::sdp::MAX_MEDIA;
+use crate::srtp::SdesKeys;
 
 use stats::{Activity, EndpointShared, RegionCounters};
 pub use stats::{EndpointStats, LegStats, RegionStats};
@@ -187,6 +188,7 @@ impl MediaEngine {
                         dropped_foreign: r.counters.foreign.load(Ordering::Relaxed),
                         dropped_invalid: r.counters.invalid.load(Ordering::Relaxed),
                         dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
+                        dropped_srtp: r.counters.srtp.load(Ordering::Relaxed),
                     },
                 )
             })
@@ -362,6 +364,14 @@ impl MediaSession {
     /// bridge whose two endpoints both allow it.
     pub fn set_dtls_passthrough(&self, ep: EndpointId, on: bool) {
         self.send(Control::Dtls(ep, on));
+    }
+
+    /// The SDES keys in force on `ep`'s media lines (`None`: plain RTP):
+    /// its task unprotects what `ep`'s peer sends and protects what goes to
+    /// it. Unchanged keys keep their contexts (see
+    /// [`SessionRelay::set_srtp`](crate::latch::SessionRelay::set_srtp)).
+    pub fn set_srtp(&self, ep: EndpointId, keys: &[Option<SdesKeys>]) {
+        self.send(Control::Srtp(ep, keys.to_vec()));
     }
 
     /// Joins `a` and `b` (each leaves the bridge it was in).

@@ -27,6 +27,9 @@ pub struct RegionStats {
     /// Packets that could not be sent on: no target known yet, the socket's
     /// send buffer full, or a media line the bridged leg does not have.
     pub dropped_unsent: u64,
+    /// SRTP/SRTCP packets dropped: failed authentication, replays, or not
+    /// protectable for the leg they were meant for.
+    pub dropped_srtp: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -37,6 +40,7 @@ pub(crate) struct RegionCounters {
     pub(crate) foreign: AtomicU64,
     pub(crate) invalid: AtomicU64,
     pub(crate) unsent: AtomicU64,
+    pub(crate) srtp: AtomicU64,
 }
 
 /// One endpoint on one media line.
@@ -151,7 +155,7 @@ impl LineShared {
 
 /// [`LegCounters`] as atomics. Each is written by the session's task only.
 #[derive(Debug, Default)]
-struct AtomicCounters([AtomicU64; 11]);
+struct AtomicCounters([AtomicU64; 12]);
 
 impl AtomicCounters {
     fn store(&self, c: &LegCounters) {
@@ -167,6 +171,7 @@ impl AtomicCounters {
             c.dropped,
             c.dtls,
             c.stun,
+            c.srtp,
         ];
         for (a, v) in self.0.iter().zip(values) {
             a.store(v, Ordering::Relaxed);
@@ -186,6 +191,7 @@ impl AtomicCounters {
             dropped,
             dtls,
             stun,
+            srtp,
         ] = self.0.each_ref().map(|a| a.load(Ordering::Relaxed));
         LegCounters {
             rtp_packets,
@@ -199,6 +205,7 @@ impl AtomicCounters {
             foreign,
             sent,
             dropped,
+            srtp,
         }
     }
 }

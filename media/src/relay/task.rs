@@ -19,6 +19,7 @@ use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
+use crate::srtp::{MAX_OVERHEAD, SdesKeys};
 
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
@@ -26,8 +27,10 @@ const MAX_DATAGRAM: usize = 65_535;
 thread_local! {
     /// The receive buffer, one per runtime worker thread: a task uses it only
     /// within a synchronous drain, so tasks on a thread can share it, and a
-    /// session costs no 64 KiB buffer of its own.
-    static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; MAX_DATAGRAM].into_boxed_slice());
+    /// session costs no 64 KiB buffer of its own. SRTP works in it in place:
+    /// the room past the largest datagram takes the tag protecting adds.
+    static BUFFER: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; MAX_DATAGRAM + MAX_OVERHEAD].into_boxed_slice());
 }
 
 /// What the session tells its task.
@@ -41,6 +44,8 @@ pub(super) enum Control {
     },
     Remote(EndpointId, Vec<RemoteMedia>),
     Dtls(EndpointId, bool),
+    /// SDES keys per media line: they move here from the conversation.
+    Srtp(EndpointId, Vec<Option<SdesKeys>>),
     Bridge(EndpointId, EndpointId),
     Unbridge(EndpointId),
     Remove(EndpointId),
@@ -207,6 +212,7 @@ impl SessionTask {
                 }
             }
             Control::Dtls(ep, on) => self.core.set_dtls(ep, on),
+            Control::Srtp(ep, keys) => self.core.set_srtp(ep, &keys),
             Control::Bridge(a, b) => self.core.bridge(a, b),
             Control::Unbridge(ep) => self.core.unbridge(ep),
             Control::Remove(ep) => {
@@ -253,7 +259,7 @@ impl SessionTask {
         };
         BUFFER.with_borrow_mut(|buffer| {
             for _ in 0..max_batch {
-                let (len, src) = match socket.try_recv_from(buffer) {
+                let (len, src) = match socket.try_recv_from(&mut buffer[..MAX_DATAGRAM]) {
                     Ok(r) => r,
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => {
@@ -263,10 +269,10 @@ impl SessionTask {
                     }
                 };
                 received = true;
-                let packet = &buffer[..len];
-                let Some(forward) = core.on_packet(ep, line, kind, src, packet, now) else {
+                let Some(forward) = core.on_packet(ep, line, kind, src, buffer, len, now) else {
                     continue;
                 };
+                let packet = buffer.get(..forward.len).unwrap_or_default();
                 let sent = match socket_of(forward.ep, forward.line, forward.socket)
                     .map(|s| s.try_send_to(packet, forward.addr))
                 {
@@ -317,10 +323,13 @@ impl SessionTask {
                     region.rtcp.fetch_add(relayed[1], Ordering::Relaxed);
                 }
                 let after = self.drops(ep, line);
-                for (counter, (a, b)) in [&region.foreign, &region.invalid, &region.unsent]
-                    .into_iter()
-                    .zip(after.into_iter().zip(before))
-                {
+                let counters = [
+                    &region.foreign,
+                    &region.invalid,
+                    &region.unsent,
+                    &region.srtp,
+                ];
+                for (counter, (a, b)) in counters.into_iter().zip(after.into_iter().zip(before)) {
                     if a > b {
                         counter.fetch_add(a - b, Ordering::Relaxed);
                     }
@@ -330,9 +339,10 @@ impl SessionTask {
         healthy
     }
 
-    /// Drops so far on `ep`'s `line` (foreign, invalid) and unsent packets
-    /// there and on its bridge partner's line, where a batch can count them.
-    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 3] {
+    /// Drops so far on `ep`'s `line` (foreign, invalid), and unsent and
+    /// SRTP drops there and on its bridge partner's line, where a batch can
+    /// count them.
+    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 4] {
         let leg = |ep: EndpointId| self.core.endpoint(ep).and_then(|e| e.lines().get(line));
         let own = leg(ep).map(|l| *l.counters()).unwrap_or_default();
         let partner = self
@@ -340,8 +350,14 @@ impl SessionTask {
             .endpoint(ep)
             .and_then(|e| e.bridge())
             .and_then(leg)
-            .map_or(0, |l| l.counters().dropped);
-        [own.foreign, own.invalid, own.dropped + partner]
+            .map(|l| *l.counters())
+            .unwrap_or_default();
+        [
+            own.foreign,
+            own.invalid,
+            own.dropped + partner.dropped,
+            own.srtp + partner.srtp,
+        ]
     }
 
     /// Publishes one endpoint line's counters (and latched addresses when changed).

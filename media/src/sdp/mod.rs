@@ -311,6 +311,13 @@ impl SessionDescription {
         self.sync_inherited();
     }
 
+    /// Removes session-level lines of type `kind` other than `c=` and `a=`
+    /// (`k=`, `b=`, ...).
+    pub fn remove_lines(&mut self, kind: char) {
+        self.session
+            .retain(|l| !matches!(l, Line::Other { kind: k, .. } if *k == kind));
+    }
+
     /// Refreshes the inherited copies in every media description.
     fn sync_inherited(&mut self) {
         let connection = self.connection();
@@ -409,6 +416,18 @@ impl MediaDescription {
     pub fn remove_attributes(&mut self, mut remove: impl FnMut(&str) -> bool) {
         self.lines
             .retain(|l| !matches!(l, Line::Attribute { name, .. } if remove(name)));
+    }
+
+    /// Removes media-level lines of type `kind` other than `c=` and `a=`
+    /// (`k=`, `b=`, ...).
+    pub fn remove_lines(&mut self, kind: char) {
+        self.lines
+            .retain(|l| !matches!(l, Line::Other { kind: k, .. } if *k == kind));
+    }
+
+    /// Sets the transport protocol (`RTP/AVP`, `RTP/SAVP`, ...).
+    pub fn set_proto(&mut self, proto: &str) {
+        self.proto = Text::from(proto);
     }
 
     /// Sets the first attribute called `name` to `value` and removes the

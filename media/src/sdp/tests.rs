@@ -320,3 +320,23 @@ fn setters_collapse_repeated_lines() {
         "{text}"
     );
 }
+
+#[test]
+fn proto_and_other_lines_can_be_replaced_and_removed() {
+    let mut sdp = parse(
+        "v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=-\r\nk=clear:sessionkey\r\nc=IN IP4 192.0.2.1\r\n\
+         t=0 0\r\nm=audio 4000 RTP/AVP 0\r\nb=AS:64\r\nk=base64:bWVkaWFrZXk=\r\na=sendrecv\r\n",
+    )
+    .unwrap();
+    sdp.remove_lines('k');
+    let m = &mut sdp.media_mut()[0];
+    m.set_proto("RTP/SAVP");
+    m.remove_lines('k');
+    let text = String::from_utf8(sdp.to_bytes()).unwrap();
+    assert_eq!(
+        text,
+        "v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+         m=audio 4000 RTP/SAVP 0\r\nb=AS:64\r\na=sendrecv\r\n"
+    );
+    assert_eq!(parse(&text).unwrap(), sdp, "round trip");
+}

@@ -34,21 +34,24 @@
 //! assert_eq!(len, 172);
 //! ```
 //!
-//! A leg's endpoint holds `Option<(SrtpContext /*outbound*/, SrtpContext /*inbound*/)>`
-//! from [`SdesKeys::outbound`] / [`SdesKeys::inbound`]. On receive, after
-//! [`classify`](crate::rtp::classify): `unprotect_rtp` / `unprotect_rtcp` on the
-//! datagram in its receive buffer (drop the packet and count the error on
-//! `Err`, never answer it); on send, `protect_rtp` / `protect_rtcp` in the
-//! send buffer, which needs [`MAX_OVERHEAD`] spare octets. SRTP↔RTP
-//! interworking is unprotect on one leg and nothing on the other; SRTP on both
-//! legs is unprotect with leg A's inbound and protect with leg B's outbound
-//! context (different keys). A re-INVITE with new `a=crypto` makes new
-//! contexts. A DTLS-SRTP handshake would later feed [`MasterKey::from_bytes`]
-//! with its exported keys: the contexts do not care where keys come from.
+//! How calls use it: each leg's [`SdesLeg`] applies its trunk's policy to the
+//! SDP the leg takes and is sent, and hands the keys in force to the relay
+//! ([`SessionRelay::set_srtp`](crate::latch::SessionRelay::set_srtp)), which
+//! holds one inbound and one outbound [`SrtpContext`] per endpoint line. On
+//! receive, after [`classify`](crate::rtp::classify) and the source check:
+//! `unprotect_rtp` / `unprotect_rtcp` on the datagram in the receive buffer
+//! (dropped and counted on `Err`, never answered); on send, `protect_rtp` /
+//! `protect_rtcp` in the same buffer, which has [`MAX_OVERHEAD`] spare octets.
+//! SRTP↔RTP interworking is unprotect on one leg and nothing on the other;
+//! SRTP on both legs is unprotect with leg A's inbound and protect with leg
+//! B's outbound context (different keys). A re-INVITE with a new key makes a
+//! new context for that direction; an unchanged key keeps it. A DTLS-SRTP
+//! handshake would later feed [`MasterKey::from_bytes`] with its exported
+//! keys: the contexts do not care where keys come from.
 //!
 //! Errors are [`MediaError`](crate::MediaError) variants (`Srtp*`, `Srtcp*`,
-//! `CryptoAttribute`, `NoAcceptableCrypto`, `CryptoAnswerMismatch`);
-//! `NoAcceptableCrypto` on a `required` trunk means 488.
+//! `CryptoAttribute`, `NoAcceptableCrypto`, `CryptoAnswerMismatch`,
+//! `SrtpRefused`); `SrtpRefused` from an [`SdesLeg`] means 488.
 //!
 //! # Crate choice (measured)
 //!
@@ -83,6 +86,7 @@ mod context;
 mod crypto_attribute;
 mod key;
 mod key_derivation;
+mod leg;
 mod replay;
 mod rtcp;
 mod rtp;
@@ -95,8 +99,9 @@ pub use crypto_attribute::{
     SessionParam,
 };
 pub use key::MasterKey;
+pub use leg::{SdesLeg, SrtpMode, SrtpPolicy, SrtpRefusal, strip_keys};
 pub use replay::WINDOW as REPLAY_WINDOW;
-pub use sdes::{SdesKeys, accept_answer, answer, offer};
+pub use sdes::{SdesKeys, accept_answer, answer, answer_keeping, offer};
 pub use suite::CryptoSuite;
 
 /// The most octets protecting adds to a packet (a GCM tag, the SRTCP

@@ -26,8 +26,10 @@ use super::key::MasterKey;
 use super::suite::CryptoSuite;
 use crate::MediaError;
 
-/// The keys of one leg once offer/answer is done.
-#[derive(Clone, Debug)]
+/// The keys of one leg once offer/answer is done. `Debug` prints suites
+/// only; equality compares the keys (the relay keeps a context whose key
+/// did not change).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SdesKeys {
     /// The suite both sides use.
     pub suite: CryptoSuite,
@@ -119,6 +121,19 @@ pub fn answer<'a>(
     offered: impl IntoIterator<Item = &'a str>,
     policy: &[CryptoSuite],
 ) -> Result<(CryptoAttribute, SdesKeys), MediaError> {
+    answer_keeping(offered, policy, None)
+}
+
+/// [`answer`], but when the line chosen has the suite of `current` (the
+/// keys in force on the media line, from an earlier exchange) our key stays
+/// `current.local`: a re-offer then changes no context of ours, and the
+/// stream we send keeps its rollover counter (RFC 4568 §7.1.4 lets the
+/// answerer keep its key).
+pub fn answer_keeping<'a>(
+    offered: impl IntoIterator<Item = &'a str>,
+    policy: &[CryptoSuite],
+    current: Option<&SdesKeys>,
+) -> Result<(CryptoAttribute, SdesKeys), MediaError> {
     for value in offered {
         let Ok(line) = CryptoAttribute::parse(value) else {
             continue;
@@ -126,7 +141,10 @@ pub fn answer<'a>(
         let Some(remote) = acceptable(&line, policy) else {
             continue;
         };
-        let local = MasterKey::generate(line.suite)?;
+        let local = match current.filter(|c| c.suite == line.suite) {
+            Some(c) => c.local.clone(),
+            None => MasterKey::generate(line.suite)?,
+        };
         let ours = CryptoAttribute {
             tag: line.tag,
             suite: line.suite,

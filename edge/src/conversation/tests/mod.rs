@@ -12,6 +12,7 @@ mod failover;
 mod in_dialog;
 mod record;
 mod setup;
+mod srtp;
 mod timers;
 mod transfer;
 
@@ -509,7 +510,13 @@ impl Harness {
 
     /// The same, with the INVITE arriving from `from`.
     pub fn with_invite_from(calls: &str, invite: Message, from: Peer) -> (Harness, Out) {
-        let config = voxgate_config::load_str(&format!("{BASE_CONFIG}\n{calls}"), "test.toml")
+        Harness::with_config(&format!("{BASE_CONFIG}\n{calls}"), invite, from)
+    }
+
+    /// A call on the whole config `text`, fed `invite` from `from` on the
+    /// carrier trunk.
+    pub fn with_config(text: &str, invite: Message, from: Peer) -> (Harness, Out) {
+        let config = voxgate_config::load_str(text, "test.toml")
             .unwrap_or_else(|e| panic!("test config: {e}"));
         let local = |transport| LocalAddr::new(transport, OURS.parse().unwrap());
         let ctx = ConversationContext {
