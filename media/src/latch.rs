@@ -243,15 +243,16 @@ impl LegState {
     /// Whether a packet from `src` on the RTP stream (or, `rtcp`, the RTCP
     /// one on `socket`) may be taken: from the latched source always; from
     /// another acceptable one once the latched source was silent for
-    /// `relatch_after`; otherwise it is foreign. Nothing changes yet: only a
-    /// packet that also authenticates (on an SRTP line) latches.
+    /// `relatch_after`; otherwise it is foreign (`None`). Nothing changes
+    /// yet: only a packet that also authenticates (on an SRTP line) is taken.
+    #[inline]
     fn may_take(
         &self,
         rtcp: Option<SocketKind>,
         src: SocketAddr,
         now: Instant,
         policy: &Policy<'_>,
-    ) -> bool {
+    ) -> Option<Take> {
         let (latched, heard) = match rtcp {
             None => (
                 self.latched_rtp.map(|a| (SocketKind::Rtp, a)),
@@ -260,31 +261,32 @@ impl LegState {
             Some(_) => (self.latched_rtcp, self.rtcp_heard),
         };
         let here = (rtcp.unwrap_or(SocketKind::Rtp), src);
-        match latched {
-            Some(l) if l == here => true,
+        let acceptable = match latched {
+            Some(l) if l == here => return Some(Take::Latched),
             Some(_) => {
                 let silent =
                     heard.is_none_or(|t| now.saturating_duration_since(t) >= policy.relatch_after);
                 silent && self.acceptable(src.ip(), policy.allowed)
             }
             None => self.acceptable(src.ip(), policy.allowed),
-        }
+        };
+        acceptable.then_some(Take::Latch)
     }
 
-    /// Latches `src` for the RTP stream (or the RTCP one on `socket`).
-    fn take(&mut self, rtcp: Option<SocketKind>, src: SocketAddr, now: Instant) {
-        match rtcp {
-            None => {
-                if self.latched_rtp != Some(src) {
-                    tracing::trace!(%src, "RTP source latched");
-                }
+    /// Takes a packet [`may_take`](LegState::may_take) let through: its
+    /// source is heard now, and latched if it was not.
+    #[inline]
+    fn take(&mut self, take: Take, rtcp: Option<SocketKind>, src: SocketAddr, now: Instant) {
+        match (rtcp, take) {
+            (None, Take::Latched) => self.rtp_heard = Some(now),
+            (Some(_), Take::Latched) => self.rtcp_heard = Some(now),
+            (None, Take::Latch) => {
+                tracing::trace!(%src, "RTP source latched");
                 self.latched_rtp = Some(src);
                 self.rtp_heard = Some(now);
             }
-            Some(socket) => {
-                if self.latched_rtcp != Some((socket, src)) {
-                    tracing::trace!(?socket, %src, "RTCP source latched");
-                }
+            (Some(socket), Take::Latch) => {
+                tracing::trace!(?socket, %src, "RTCP source latched");
                 self.latched_rtcp = Some((socket, src));
                 self.rtcp_heard = Some(now);
             }
@@ -297,36 +299,24 @@ impl LegState {
     }
 
     /// The peer's SRTP (SRTCP with `rtcp`) packet `buf[..len]` authenticated
-    /// and decrypted in place: the plain length. A plain line passes it as it is.
-    fn unprotect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Result<usize, MediaError> {
-        let Some(srtp) = self.srtp.as_deref_mut() else {
-            return Ok(len);
-        };
-        let ctx = srtp
-            .inbound
-            .as_mut()
-            .ok_or(MediaError::NoAcceptableCrypto)?;
-        if rtcp {
-            ctx.unprotect_rtcp(buf, len)
-        } else {
-            ctx.unprotect_rtp(buf, len)
+    /// and decrypted in place: the plain length, or `None` (dropped, counted).
+    /// A plain line passes it as it is: the check is inline, the work not, so
+    /// that the plain path stays as short as it was.
+    #[inline]
+    fn unprotect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Option<usize> {
+        match self.srtp.as_deref_mut() {
+            None => Some(len),
+            Some(srtp) => srtp_in(srtp, &mut self.counters, buf, len, rtcp),
         }
     }
 
-    /// `buf[..len]` protected in place for the peer: the SRTP length. A
-    /// plain line sends it as it is.
-    fn protect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Result<usize, MediaError> {
-        let Some(srtp) = self.srtp.as_deref_mut() else {
-            return Ok(len);
-        };
-        let ctx = srtp
-            .outbound
-            .as_mut()
-            .ok_or(MediaError::NoAcceptableCrypto)?;
-        if rtcp {
-            ctx.protect_rtcp(buf, len)
-        } else {
-            ctx.protect_rtp(buf, len)
+    /// `buf[..len]` protected in place for the peer: the SRTP length, or
+    /// `None` (dropped, counted). A plain line sends it as it is.
+    #[inline]
+    fn protect(&mut self, buf: &mut [u8], len: usize, rtcp: bool) -> Option<usize> {
+        match self.srtp.as_deref_mut() {
+            None => Some(len),
+            Some(srtp) => srtp_out(srtp, &mut self.counters, buf, len, rtcp),
         }
     }
 
@@ -338,6 +328,57 @@ impl LegState {
             (Some(k), None) => self.srtp = Some(Box::new(LineSrtp::new(k))),
         }
     }
+}
+
+/// Unprotects for [`LegState::unprotect`]; a failure is counted on the line.
+#[inline(never)]
+fn srtp_in(
+    srtp: &mut LineSrtp,
+    counters: &mut LegCounters,
+    buf: &mut [u8],
+    len: usize,
+    rtcp: bool,
+) -> Option<usize> {
+    let done = match srtp.inbound.as_mut() {
+        Some(ctx) if rtcp => ctx.unprotect_rtcp(buf, len),
+        Some(ctx) => ctx.unprotect_rtp(buf, len),
+        None => Err(MediaError::NoAcceptableCrypto),
+    };
+    done.inspect_err(|error| {
+        tracing::trace!(%error, rtcp, "SRTP packet from the peer dropped");
+        counters.srtp += 1;
+    })
+    .ok()
+}
+
+/// Protects for [`LegState::protect`]; a failure is counted on the line.
+#[inline(never)]
+fn srtp_out(
+    srtp: &mut LineSrtp,
+    counters: &mut LegCounters,
+    buf: &mut [u8],
+    len: usize,
+    rtcp: bool,
+) -> Option<usize> {
+    let done = match srtp.outbound.as_mut() {
+        Some(ctx) if rtcp => ctx.protect_rtcp(buf, len),
+        Some(ctx) => ctx.protect_rtp(buf, len),
+        None => Err(MediaError::NoAcceptableCrypto),
+    };
+    done.inspect_err(|error| {
+        tracing::trace!(%error, rtcp, "SRTP packet for the peer dropped");
+        counters.srtp += 1;
+    })
+    .ok()
+}
+
+/// How a packet's source is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// It is the latched source.
+    Latched,
+    /// It takes the latch.
+    Latch,
 }
 
 /// Who may latch.
@@ -510,50 +551,36 @@ impl SessionRelay {
                 return None;
             }
             Packet::Rtp(header) => {
-                if !leg.may_take(None, src, now, &policy) {
+                let Some(take) = leg.may_take(None, src, now, &policy) else {
                     leg.counters.foreign += 1;
                     return None;
-                }
-                let wire = len;
-                len = match leg.unprotect(buf, len, false) {
-                    Ok(n) => n,
-                    Err(error) => {
-                        tracing::trace!(%src, %error, "SRTP packet dropped");
-                        leg.counters.srtp += 1;
-                        return None;
-                    }
                 };
-                leg.take(None, src, now);
+                let wire = len;
+                len = leg.unprotect(buf, len, false)?;
+                leg.take(take, None, src, now);
                 leg.counters.rtp_packets += 1;
                 leg.counters.rtp_bytes += wire as u64;
                 leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
                 Relayed::Rtp
             }
             Packet::Rtcp => {
-                if !leg.may_take(Some(socket), src, now, &policy) {
+                let Some(take) = leg.may_take(Some(socket), src, now, &policy) else {
                     leg.counters.foreign += 1;
                     return None;
-                }
-                let wire = len;
-                len = match leg.unprotect(buf, len, true) {
-                    Ok(n) => n,
-                    Err(error) => {
-                        tracing::trace!(%src, %error, "SRTCP packet dropped");
-                        leg.counters.srtp += 1;
-                        return None;
-                    }
                 };
-                leg.take(Some(socket), src, now);
+                let wire = len;
+                len = leg.unprotect(buf, len, true)?;
+                leg.take(take, Some(socket), src, now);
                 leg.counters.rtcp_packets += 1;
                 leg.counters.rtcp_bytes += wire as u64;
                 Relayed::Rtcp
             }
             kind @ (Packet::Dtls | Packet::Stun) => {
-                if !leg.may_take(on_rtcp, src, now, &policy) {
+                let Some(take) = leg.may_take(on_rtcp, src, now, &policy) else {
                     leg.counters.foreign += 1;
                     return None;
-                }
-                leg.take(on_rtcp, src, now);
+                };
+                leg.take(take, on_rtcp, src, now);
                 if kind == Packet::Dtls {
                     leg.counters.dtls += 1;
                 } else {
@@ -595,14 +622,7 @@ impl SessionRelay {
             return None;
         };
         if what != Relayed::Other {
-            len = match out_leg.protect(buf, len, what == Relayed::Rtcp) {
-                Ok(n) => n,
-                Err(error) => {
-                    tracing::trace!(to = %addr, %error, "packet for an SRTP peer dropped");
-                    out_leg.counters.srtp += 1;
-                    return None;
-                }
-            };
+            len = out_leg.protect(buf, len, what == Relayed::Rtcp)?;
         }
         Some(Forward {
             ep: out_ep,

@@ -304,8 +304,8 @@ impl<M: MediaControl> Conversation<M> {
             AckAnswer::Forward(other, seq) => {
                 // An ACK's answer cannot be refused: keys in force stay if it must.
                 let answer = sdp_of(ack).and_then(|sdp| {
-                    let strict = Exchange::Answer { strict: false };
-                    self.anchor_linked(leg, other, Arc::new(sdp), strict).ok()
+                    let lenient = Exchange::Answer { strict: false };
+                    self.anchor_linked(leg, other, Arc::new(sdp), lenient).ok()
                 });
                 self.ack_leg(other, seq, answer.as_ref());
             }

@@ -74,9 +74,10 @@ pub struct NoMedia {
     pub held: Vec<bool>,
     /// DTLS pass-through per endpoint.
     pub dtls: Vec<bool>,
-    /// SDES keys per endpoint and media line, as last set.
+    /// SDES keys per endpoint and media line, as last set (endpoints up
+    /// to the last one set).
     pub srtp: Vec<Vec<Option<SdesKeys>>>,
-    /// How many times `set_srtp` was called per endpoint.
+    /// How many times `set_srtp` was called per endpoint (likewise).
     pub srtp_sets: Vec<usize>,
     /// Current bridges.
     pub bridges: Vec<(EndpointId, EndpointId)>,
@@ -125,8 +126,6 @@ impl MediaControl for NoMedia {
         self.remote.push(Vec::new());
         self.held.push(false);
         self.dtls.push(false);
-        self.srtp.push(Vec::new());
-        self.srtp_sets.push(0);
         Ok(id)
     }
 
@@ -166,12 +165,15 @@ impl MediaControl for NoMedia {
     }
 
     fn set_srtp(&mut self, ep: EndpointId, keys: &[Option<SdesKeys>]) {
-        if let Some(k) = self.srtp.get_mut(ep.0 as usize) {
-            *k = keys.to_vec();
+        // Grown here, not in add_endpoint: a plain call's allocations are
+        // counted with NoMedia (conversation_allocations).
+        let i = ep.0 as usize;
+        if self.srtp.len() <= i {
+            self.srtp.resize(i + 1, Vec::new());
+            self.srtp_sets.resize(i + 1, 0);
         }
-        if let Some(n) = self.srtp_sets.get_mut(ep.0 as usize) {
-            *n += 1;
-        }
+        self.srtp[i] = keys.to_vec();
+        self.srtp_sets[i] += 1;
     }
 
     fn bridge(&mut self, a: EndpointId, b: EndpointId) {

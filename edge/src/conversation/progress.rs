@@ -350,15 +350,23 @@ impl<M: MediaControl> Conversation<M> {
             .is_some_and(|d| d.winner.is_none() && !d.done);
         // The callee's SRTP policy must take its answer (or late offer): a
         // required trunk answered in plain RTP fails the attempt like a 488.
-        let refused = sdp_of(response).and_then(|sdp| {
-            let mut probe = self.leg(leg)?.sdes.clone();
-            let taken = if offered {
-                probe.take_answer(&sdp).map(|_| ())
-            } else {
-                probe.take_offer(&sdp)
-            };
-            taken.err()
-        });
+        // An answer to our offer on a leg with SRTP off has nothing to check:
+        // it is not parsed twice.
+        let srtp_off = self
+            .leg(leg)
+            .is_some_and(|l| l.sdes.policy().mode == voxgate_media::srtp::SrtpMode::Off);
+        let refused = (!offered || !srtp_off)
+            .then(|| sdp_of(response))
+            .flatten()
+            .and_then(|sdp| {
+                let sdes = &self.leg(leg)?.sdes;
+                let taken = if offered {
+                    sdes.check_answer(&sdp)
+                } else {
+                    sdes.check_offer(&sdp)
+                };
+                taken.err()
+            });
         if over || !won || refused.is_some() {
             // The 2xx crossed our CANCEL, or another leg already won, or its
             // SDP cannot be taken: confirm and hang up at once (§9.1, §15).

@@ -64,7 +64,8 @@ impl<M: MediaControl> Conversation<M> {
             return SdesLeg::new(SrtpPolicy::default());
         };
         let mode = match t.srtp {
-            TrunkSrtp::Off => SrtpMode::Off,
+            // No suite is ever looked at: a plain call allocates none.
+            TrunkSrtp::Off => return SdesLeg::new(SrtpPolicy::default()),
             TrunkSrtp::Optional => SrtpMode::Optional,
             TrunkSrtp::Required => SrtpMode::Required,
         };

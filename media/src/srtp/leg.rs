@@ -32,10 +32,12 @@
 //! and the relay keeps both contexts (rollover counters and replay windows).
 
 use super::crypto_attribute::{CryptoAttribute, KeyParams};
-use super::sdes::{SdesKeys, accept_answer, answer_keeping, offer as offer_lines};
+use super::sdes::{
+    SdesKeys, accept_answer, acceptable_offer, answer_keeping, offer as offer_lines,
+};
 use super::suite::CryptoSuite;
 use crate::MediaError;
-use crate::sdp::{MediaDescription, SessionDescription};
+use crate::sdp::{MAX_MEDIA, MediaDescription, SessionDescription};
 
 /// What a trunk asks of SRTP on its legs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,10 +61,11 @@ pub struct SrtpPolicy {
 }
 
 impl Default for SrtpPolicy {
+    /// SRTP off (no suite: an off leg never offers or accepts one).
     fn default() -> Self {
         SrtpPolicy {
             mode: SrtpMode::Off,
-            suites: SrtpPolicy::DEFAULT_SUITES.to_vec(),
+            suites: Vec::new(),
         }
     }
 }
@@ -142,6 +145,16 @@ fn profile_name(secure: bool, feedback: bool) -> &'static str {
     }
 }
 
+/// A profile as one octet: 0 for none (a line not ours to touch).
+fn profile_code(secure: bool, feedback: bool) -> u8 {
+    1 + 2 * u8::from(secure) + u8::from(feedback)
+}
+
+fn profile_of_code(code: u8) -> Option<&'static str> {
+    let c = code.checked_sub(1)?;
+    Some(profile_name(c & 2 != 0, c & 1 != 0))
+}
+
 /// Whether a line is DTLS-SRTP (left end to end): a fingerprint at either
 /// level, or a DTLS profile.
 fn is_dtls(session_fingerprint: bool, m: &MediaDescription) -> bool {
@@ -160,16 +173,8 @@ fn crypto_values(m: &MediaDescription) -> impl Iterator<Item = &str> {
         .filter_map(|(_, v)| v)
 }
 
-/// Our answer on one media line, decided from the peer's offer.
-#[derive(Clone, Debug)]
-enum Answering {
-    /// Not ours: port 0, not RTP, DTLS-SRTP.
-    Untouched,
-    /// Plain RTP in this profile.
-    Plain(&'static str),
-    /// SDES in this profile: our line and the keys it makes.
-    Sdes(&'static str, Box<(CryptoAttribute, SdesKeys)>),
-}
+/// A media line we answer with SDES: our line and the keys it makes.
+type Chosen = (usize, CryptoAttribute, SdesKeys);
 
 /// What we offered on one media line.
 #[derive(Clone, Debug)]
@@ -184,12 +189,20 @@ enum Offered {
 }
 
 /// One leg's SDES state: its policy, our pending answer and offer, and the
-/// keys in force per media line. `Debug` shows no key.
+/// keys in force per media line. `Debug` shows no key. A plain call
+/// allocates nothing here (a plain call's allocations are counted:
+/// `edge/tests/conversation_allocations.rs`).
 #[derive(Clone, Debug, Default)]
 pub struct SdesLeg {
     policy: SrtpPolicy,
-    answering: Vec<Answering>,
+    /// Our answer's profile per media line ([`profile_code`]; 0: not ours),
+    /// from the peer's offer.
+    profiles: [u8; MAX_MEDIA],
+    /// The media lines our answer takes SDES on.
+    chosen: Vec<Chosen>,
+    /// What we offered, per media line; empty when nothing is to be matched.
     offered: Vec<Offered>,
+    /// Per media line; empty when no line has keys.
     keys: Vec<Option<SdesKeys>>,
 }
 
@@ -221,48 +234,73 @@ impl SdesLeg {
     /// module's table), with fresh keys of ours unless the suite in force
     /// continues. Nothing changes on `Err`: answer 488.
     pub fn take_offer(&mut self, offer: &SessionDescription) -> Result<(), MediaError> {
+        let (profiles, chosen) = self.decide(offer, true)?;
+        self.profiles = profiles;
+        self.chosen = chosen;
+        Ok(())
+    }
+
+    /// Whether [`take_offer`](SdesLeg::take_offer) would take `offer`
+    /// (nothing changes, no key is made).
+    pub fn check_offer(&self, offer: &SessionDescription) -> Result<(), MediaError> {
+        self.decide(offer, false).map(|_| ())
+    }
+
+    /// Our answer's profiles and SDES lines for `offer`; keys are made only
+    /// with `generate`.
+    fn decide(
+        &self,
+        offer: &SessionDescription,
+        generate: bool,
+    ) -> Result<([u8; MAX_MEDIA], Vec<Chosen>), MediaError> {
         let session_fp = has_session_fingerprint(offer);
         let mode = self.policy.mode;
-        let mut answering = Vec::with_capacity(offer.media().len());
-        for (line, m) in offer.media().iter().enumerate() {
+        let mut profiles = [0u8; MAX_MEDIA];
+        let mut chosen = Vec::new();
+        for (line, m) in offer.media().iter().enumerate().take(MAX_MEDIA) {
             let refuse = |refusal| MediaError::SrtpRefused { line, refusal };
-            let decision = match profile(m.proto()) {
-                _ if m.port() == 0 || is_dtls(session_fp, m) => Answering::Untouched,
-                None => Answering::Untouched,
-                Some((secure, feedback)) => {
-                    let proto = profile_name(secure, feedback);
-                    let current = self.keys.get(line).and_then(Option::as_ref);
-                    let has_crypto = crypto_values(m).next().is_some();
-                    match mode {
-                        SrtpMode::Off if secure => return Err(refuse(SrtpRefusal::SrtpOff)),
-                        SrtpMode::Off => Answering::Plain(proto),
-                        _ if !has_crypto && (secure || mode == SrtpMode::Required) => {
-                            return Err(refuse(if secure {
-                                SrtpRefusal::NoAcceptableCrypto
-                            } else {
-                                SrtpRefusal::SrtpRequired
-                            }));
-                        }
-                        _ if !has_crypto => Answering::Plain(proto),
-                        _ => match answer_keeping(crypto_values(m), &self.policy.suites, current) {
-                            Ok(chosen) => Answering::Sdes(proto, Box::new(chosen)),
-                            Err(MediaError::NoAcceptableCrypto)
-                                if !secure && mode == SrtpMode::Optional =>
-                            {
-                                Answering::Plain(proto)
-                            }
-                            Err(MediaError::NoAcceptableCrypto) => {
-                                return Err(refuse(SrtpRefusal::NoAcceptableCrypto));
-                            }
-                            Err(e) => return Err(e),
-                        },
+            let Some((secure, feedback)) = profile(m.proto()) else {
+                continue;
+            };
+            if m.port() == 0 || is_dtls(session_fp, m) {
+                continue;
+            }
+            let has_crypto = crypto_values(m).next().is_some();
+            // RTP/AVP with a=crypto is best effort: plain when optional.
+            let plain_allowed = !secure && mode != SrtpMode::Required;
+            match mode {
+                SrtpMode::Off if secure => return Err(refuse(SrtpRefusal::SrtpOff)),
+                SrtpMode::Off => {}
+                _ if !has_crypto && plain_allowed => {}
+                _ if !has_crypto => {
+                    return Err(refuse(if secure {
+                        SrtpRefusal::NoAcceptableCrypto
+                    } else {
+                        SrtpRefusal::SrtpRequired
+                    }));
+                }
+                _ if !generate => {
+                    if !plain_allowed && !acceptable_offer(crypto_values(m), &self.policy.suites) {
+                        return Err(refuse(SrtpRefusal::NoAcceptableCrypto));
                     }
                 }
-            };
-            answering.push(decision);
+                _ => {
+                    let current = self.keys.get(line).and_then(Option::as_ref);
+                    match answer_keeping(crypto_values(m), &self.policy.suites, current) {
+                        Ok((ours, keys)) => chosen.push((line, ours, keys)),
+                        Err(MediaError::NoAcceptableCrypto) if plain_allowed => {}
+                        Err(MediaError::NoAcceptableCrypto) => {
+                            return Err(refuse(SrtpRefusal::NoAcceptableCrypto));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if let Some(p) = profiles.get_mut(line) {
+                *p = profile_code(secure, feedback);
+            }
         }
-        self.answering = answering;
-        Ok(())
+        Ok((profiles, chosen))
     }
 
     /// Writes our answer into `answer` (SDP we send on this leg, built from
@@ -271,23 +309,20 @@ impl SdesLeg {
     /// the answer come into force. Returns whether they changed.
     pub fn write_answer(&mut self, answer: &mut SessionDescription) -> bool {
         strip_keys(answer);
-        let mut keys = Vec::with_capacity(answer.media().len());
+        let mut keys: Vec<Option<SdesKeys>> = Vec::new();
         for (line, m) in answer.media_mut().iter_mut().enumerate() {
-            let decided = self.answering.get(line).unwrap_or(&Answering::Untouched);
-            let key = match decided {
-                _ if m.port() == 0 => None,
-                Answering::Untouched => None,
-                Answering::Plain(proto) => {
-                    m.set_proto(proto);
-                    None
-                }
-                Answering::Sdes(proto, chosen) => {
-                    m.set_proto(proto);
-                    m.push_attribute("crypto", Some(&chosen.0.to_sdp_value()));
-                    Some(chosen.1.clone())
-                }
+            let code = self.profiles.get(line).copied().unwrap_or(0);
+            let Some(proto) = profile_of_code(code).filter(|_| m.port() != 0) else {
+                continue;
             };
-            keys.push(key);
+            m.set_proto(proto);
+            if let Some((_, ours, k)) = self.chosen.iter().find(|(l, ..)| *l == line) {
+                m.push_attribute("crypto", Some(&ours.to_sdp_value()));
+                if keys.len() <= line {
+                    keys.resize(line + 1, None);
+                }
+                keys[line] = Some(k.clone());
+            }
         }
         self.commit(keys)
     }
@@ -300,20 +335,19 @@ impl SdesLeg {
         strip_keys(offer);
         let session_fp = has_session_fingerprint(offer);
         let mode = self.policy.mode;
-        let mut offered = Vec::with_capacity(offer.media().len());
+        // Only SDES lines are recorded (a plain offer allocates nothing).
+        let mut offered = Vec::new();
         for (line, m) in offer.media_mut().iter_mut().enumerate() {
             let Some((_, feedback)) = profile(m.proto()).filter(|_| !is_dtls(session_fp, m)) else {
-                offered.push(Offered::Untouched);
                 continue;
             };
             if m.port() == 0 {
-                offered.push(Offered::Untouched);
                 continue;
             }
             let secure = mode == SrtpMode::Required;
             m.set_proto(profile_name(secure, feedback));
             if mode == SrtpMode::Off {
-                offered.push(Offered::Plain);
+                // Nothing to match in the answer: recorded as no offer.
                 continue;
             }
             let mut lines = offer_lines(&self.policy.suites)?;
@@ -329,6 +363,7 @@ impl SdesLeg {
             for l in &lines {
                 m.push_attribute("crypto", Some(&l.to_sdp_value()));
             }
+            offered.resize(line, Offered::Untouched);
             offered.push(Offered::Sdes { secure, lines });
         }
         self.offered = offered;
@@ -339,6 +374,10 @@ impl SdesLeg {
     /// refresh, a re-offer built from our last SDP) as our offer: its
     /// `a=crypto` lines are what the answer must match.
     pub fn note_offer(&mut self, sent: &SessionDescription) {
+        if self.policy.mode == SrtpMode::Off {
+            self.offered.clear();
+            return;
+        }
         let session_fp = has_session_fingerprint(sent);
         self.offered = sent
             .media()
@@ -365,6 +404,27 @@ impl SdesLeg {
     /// plain and our offer allowed it, or the line was rejected). Nothing
     /// changes on `Err`. Returns whether the keys changed.
     pub fn take_answer(&mut self, answer: &SessionDescription) -> Result<bool, MediaError> {
+        match self.answered(answer)? {
+            Some(keys) => Ok(self.commit(keys)),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether [`take_answer`](SdesLeg::take_answer) would take `answer`
+    /// (nothing changes).
+    pub fn check_answer(&self, answer: &SessionDescription) -> Result<(), MediaError> {
+        self.answered(answer).map(|_| ())
+    }
+
+    /// The keys `answer` puts in force; `None` when our offer had nothing
+    /// to match (plain, or no offer pending).
+    fn answered(
+        &self,
+        answer: &SessionDescription,
+    ) -> Result<Option<Vec<Option<SdesKeys>>>, MediaError> {
+        if self.offered.is_empty() {
+            return Ok(None);
+        }
         let mut keys = self.keys.clone();
         keys.resize(answer.media().len().max(keys.len()), None);
         for (line, m) in answer.media().iter().enumerate() {
@@ -387,7 +447,7 @@ impl SdesLeg {
                 *slot = key;
             }
         }
-        Ok(self.commit(keys))
+        Ok(Some(keys))
     }
 
     /// Our offer was refused (RFC 3264 §8: the session stays as it was).

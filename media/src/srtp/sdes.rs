@@ -87,6 +87,17 @@ struct Accepted {
     mki: Option<Mki>,
 }
 
+/// Whether one of the `offered` values is a line our `policy` accepts
+/// ([`answer`] would succeed), without making a key.
+pub(crate) fn acceptable_offer<'a>(
+    offered: impl IntoIterator<Item = &'a str>,
+    policy: &[CryptoSuite],
+) -> bool {
+    offered.into_iter().any(|value| {
+        CryptoAttribute::parse(value).is_ok_and(|line| acceptable(&line, policy).is_some())
+    })
+}
+
 /// The single key, its lifetime and MKI, if the line is one we can honour.
 fn acceptable(line: &CryptoAttribute, policy: &[CryptoSuite]) -> Option<Accepted> {
     if !policy.contains(&line.suite) {

@@ -21,7 +21,7 @@ fn crypto(tag: u32, suite: &str, key: &str) -> String {
 fn leg(mode: SrtpMode) -> SdesLeg {
     SdesLeg::new(SrtpPolicy {
         mode,
-        ..SrtpPolicy::default()
+        suites: SrtpPolicy::DEFAULT_SUITES.to_vec(),
     })
 }
 
@@ -36,10 +36,14 @@ fn refusal(e: MediaError) -> SrtpRefusal {
     }
 }
 
-/// Our answer to `offer` on a leg of `mode`: its text and keys.
+/// Our answer to `offer` on a leg of `mode`: its text and keys. The dry
+/// run (`check_offer`) agrees with the real one.
 fn answer(mode: SrtpMode, offer: &SessionDescription) -> Result<(String, SdesLeg), SrtpRefusal> {
     let mut l = leg(mode);
-    l.take_offer(offer).map_err(refusal)?;
+    let checked = l.check_offer(offer).map_err(refusal);
+    let taken = l.take_offer(offer).map_err(refusal);
+    assert_eq!(checked, taken, "check_offer and take_offer disagree");
+    taken?;
     // The answer as the other leg (plain RTP) gave it.
     let mut ans = sdp("RTP/AVP", "");
     l.write_answer(&mut ans);
@@ -173,6 +177,10 @@ fn our_offers_follow_the_policy_and_answers_give_the_keys() {
     assert_eq!(keys.local, lines[1].keys[0].key);
     // Plain answer to a required offer, or a tag we did not offer: refused,
     // and the keys stay as they were.
+    assert_eq!(
+        refusal(l.check_answer(&sdp("RTP/AVP", "")).unwrap_err()),
+        SrtpRefusal::SrtpRequired
+    );
     assert_eq!(
         refusal(l.take_answer(&sdp("RTP/AVP", "")).unwrap_err()),
         SrtpRefusal::SrtpRequired
