@@ -28,7 +28,10 @@ use ipnet::IpNet;
 
 use crate::anchor::RemoteMedia;
 use crate::counters::{LegCounters, SeqTracker};
+use crate::endpoint::{EndpointMedia, Events};
 use crate::rtp::{Packet, classify};
+
+mod engine;
 
 /// An endpoint of a session; never reused within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -232,6 +235,8 @@ pub struct EndpointCore {
     allowed: Vec<IpNet>,
     bridge: Option<EndpointId>,
     dtls: bool,
+    /// What voxgate hears and says on the leg (`crate::endpoint`).
+    media: EndpointMedia,
 }
 
 impl EndpointCore {
@@ -251,6 +256,8 @@ impl EndpointCore {
 pub struct SessionRelay {
     eps: Vec<Option<EndpointCore>>,
     relatch_after: Duration,
+    /// The endpoints' media events, drained by `poll_event`.
+    events: Events,
 }
 
 impl SessionRelay {
@@ -260,6 +267,7 @@ impl SessionRelay {
         SessionRelay {
             eps: Vec::new(),
             relatch_after,
+            events: Events::new(),
         }
     }
 
@@ -274,6 +282,7 @@ impl SessionRelay {
             allowed,
             bridge: None,
             dtls: false,
+            media: EndpointMedia::default(),
         });
     }
 
@@ -369,6 +378,8 @@ impl SessionRelay {
                 leg.counters.rtp_packets += 1;
                 leg.counters.rtp_bytes += pkt.len() as u64;
                 leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
+                e.media
+                    .inspect(ep, line, now, &header, pkt, &mut self.events);
                 Relayed::Rtp
             }
             Packet::Rtcp => {

@@ -146,6 +146,7 @@ pub mod anchor;
 pub mod codec;
 pub mod counters;
 pub mod dtmf;
+pub mod endpoint;
 mod error;
 pub mod frame;
 pub mod latch;
@@ -161,11 +162,12 @@ pub mod sdp;
 pub mod srtp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
+pub use endpoint::{EndpointOp, MediaEvent, MediaFormat};
 pub use error::{MediaError, RtcpFault};
 pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
-    EndpointSpec, EndpointStats, EngineOptions, LegStats, MediaEngine, MediaSession, RegionAddress,
-    RegionSpec, RegionStats,
+    EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
+    MediaEventReceiver, MediaSession, RegionAddress, RegionSpec, RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

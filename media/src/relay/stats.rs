@@ -27,6 +27,9 @@ pub struct RegionStats {
     /// Packets that could not be sent on: no target known yet, the socket's
     /// send buffer full, or a media line the bridged leg does not have.
     pub dropped_unsent: u64,
+    /// RTP packets voxgate generated and sent from this region's sockets
+    /// (prompts, tones, DTMF).
+    pub packets_generated: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -37,6 +40,7 @@ pub(crate) struct RegionCounters {
     pub(crate) foreign: AtomicU64,
     pub(crate) invalid: AtomicU64,
     pub(crate) unsent: AtomicU64,
+    pub(crate) generated: AtomicU64,
 }
 
 /// One endpoint on one media line.
