@@ -249,6 +249,15 @@ pub(crate) struct Leg {
     pub answered_at: Option<Instant>,
     /// Its media counters, taken when its endpoint closed.
     pub counters: Option<voxgate_media::counters::LegCounters>,
+    /// What its endpoint was told it negotiated, and the SDPs that said so
+    /// (held, so that a pointer comparison tells a change: `leg_media.rs`).
+    pub format: Option<voxgate_media::MediaFormat>,
+    pub format_from: Option<(SharedSdp, Option<Bytes>)>,
+    /// The playback on it, until its `PlaybackDone`.
+    pub playing: Option<crate::control_plane::PlaybackId>,
+    /// Digits waiting to go out by INFO, and whether one INFO is in flight.
+    pub info_digits: std::collections::VecDeque<(crate::control_plane::Digit, Duration)>,
+    pub info_pending: bool,
 }
 
 /// A REFER the control plane has not answered yet.
@@ -286,6 +295,11 @@ impl Leg {
             ended: None,
             answered_at: None,
             counters: None,
+            format: None,
+            format_from: None,
+            playing: None,
+            info_digits: std::collections::VecDeque::new(),
+            info_pending: false,
         }
     }
 
