@@ -283,7 +283,10 @@ impl EndpointMedia {
         }
     }
 
-    /// Looks at an admitted RTP packet from the leg's peer: digits.
+    /// Looks at an admitted RTP packet from the leg's peer: digits. Inline
+    /// up to the question whether the leg has anything to detect, which
+    /// most relayed packets answer no to.
+    #[inline]
     pub(crate) fn inspect(
         &mut self,
         ep: EndpointId,
@@ -294,9 +297,21 @@ impl EndpointMedia {
         events: &mut Events,
     ) {
         let Some(format) = self.format else { return };
-        if line != format.line {
+        if line != format.line || (self.rfc4733.is_none() && self.inband.is_none()) {
             return;
         }
+        self.detect(ep, format, now, header, pkt, events);
+    }
+
+    fn detect(
+        &mut self,
+        ep: EndpointId,
+        format: MediaFormat,
+        now: Instant,
+        header: &RtpHeader,
+        pkt: &[u8],
+        events: &mut Events,
+    ) {
         let Some(payload) = rtp_payload(pkt) else {
             return;
         };
