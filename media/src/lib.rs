@@ -22,7 +22,7 @@
 //!
 //! [`endpoint`]: what voxgate hears and says on a leg. Each endpoint of a
 //! [`latch::SessionRelay`] holds the leg's negotiated
-//! [`MediaFormat`](endpoint::MediaFormat), an RFC 4733 detector (or an
+//! [`MediaFormat`], an RFC 4733 detector (or an
 //! in-band one), an RFC 4733 generator, a [`Player`](play::Player) and the
 //! leg's one outgoing RTP stream; the core is an engine in the quinn manner
 //! (`handle_op`, `poll_timeout`/`handle_timeout`, `poll_transmit` into the

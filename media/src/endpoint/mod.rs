@@ -2,13 +2,13 @@
 //! (DTMF) and what it says to it (prompts, tones, DTMF), sans-IO.
 //!
 //! Each endpoint of a [`SessionRelay`](crate::latch::SessionRelay) owns one
-//! [`EndpointMedia`]: the leg's negotiated [`MediaFormat`], an RFC 4733
+//! `EndpointMedia`: the leg's negotiated [`MediaFormat`], an RFC 4733
 //! detector (or, on a leg without telephone-event, an in-band one on the
 //! decoded G.711), an RFC 4733 generator, a [`Player`] and the leg's one
 //! outgoing RTP stream. The relay core drives it:
 //!
 //! - every admitted RTP packet of the leg's voice line is shown to
-//!   [`inspect`](EndpointMedia::inspect) (one call in `on_packet`);
+//!   `EndpointMedia::inspect` (one call in `on_packet`);
 //! - a packet relayed *to* the leg passes
 //!   [`egress`](crate::latch::SessionRelay::egress): held back while voxgate
 //!   speaks to the leg, its telephone-event payload type mapped, and, once
