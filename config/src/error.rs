@@ -315,6 +315,22 @@ pub enum ConfigErrorKind {
         "\"api\" needs an [api] section, and the file has none; allowed: \"static\", or add an [api] section (listen, tokens)"
     )]
     ApiWithoutSection,
+    /// A prompt file that cannot be played.
+    #[error("\"{}\" cannot be played: {error}; allowed: {}", .path.display(), crate::schema::PROMPT_FILE)]
+    BadPrompt {
+        /// The resolved path.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: voxgate_media::MediaError,
+    },
+    /// `prompts_dir` names no readable folder.
+    #[error("cannot read the folder \"{}\": {}; allowed: {}", .path.display(), io_reason(*.reason), crate::schema::PROMPTS_DIR)]
+    NoPromptsDir {
+        /// The resolved path.
+        path: PathBuf,
+        /// Why, as the OS said it.
+        reason: io::ErrorKind,
+    },
     /// A `sips:` destination with a transport other than TLS.
     #[error(
         "transport {transport} with a sips: URI; allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:"

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+pub use voxgate_media::play::{Country, Prompt};
 
 /// A whole, validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct Config {
     pub cdr: Option<Cdr>,
     /// The third-party call-control API; `None` = no API listener.
     pub api: Option<Api>,
+    /// Prompts and tones (`[media]`, `[[prompt]]`).
+    pub media: Media,
 }
 
 impl Config {
@@ -69,6 +72,44 @@ impl Config {
     pub fn media_region(&self, name: &str) -> Option<&MediaRegion> {
         self.media_regions.iter().find(|r| r.name == name)
     }
+
+    /// The prompt called `name`.
+    pub fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.media
+            .prompts
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.prompt)
+    }
+}
+
+/// What voxgate plays (`[media]` and `[[prompt]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Media {
+    /// The country whose call-progress tones are played by name.
+    pub tone_profile: Country,
+    /// Every prompt, decoded once at load (from `[[prompt]]` and `prompts_dir`).
+    pub prompts: Vec<NamedPrompt>,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            tone_profile: Country::Us,
+            prompts: Vec::new(),
+        }
+    }
+}
+
+/// A prompt and the name commands play it by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedPrompt {
+    /// Its name.
+    pub name: String,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Its audio, 8 kHz linear PCM.
+    pub prompt: Prompt,
 }
 
 /// This node's identity.

@@ -25,6 +25,8 @@ pub(crate) struct RawConfig {
     pub calls: Option<S<RawCalls>>,
     pub cdr: Option<S<RawCdr>>,
     pub api: Option<S<RawApi>>,
+    pub media: Option<S<RawMedia>>,
+    pub prompt: Option<List<RawPrompt>>,
 }
 
 #[derive(Deserialize)]
@@ -214,4 +216,18 @@ pub(crate) struct RawApi {
 pub(crate) struct RawApiToken {
     pub name: Option<S<String>>,
     pub sha256: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMedia {
+    pub tone_profile: Option<S<String>>,
+    pub prompts_dir: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPrompt {
+    pub name: Option<S<String>>,
+    pub file: Option<S<String>>,
 }

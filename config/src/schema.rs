@@ -30,6 +30,10 @@ pub(crate) const CIDR: &str =
 pub(crate) const IP_ADDR: &str = "an IP address such as \"192.0.2.10\" or \"2001:db8::10\"";
 pub(crate) const DIGITS: &str = "1 to 6 digits, such as \"0\" or \"00\"";
 pub(crate) const CONTROL: &str = "\"static\" (the route's destinations) or \"api\" (the call-control API; needs [api]), default \"static\"";
+pub(crate) const PROMPT_FILE: &str =
+    "a WAV file, 8 kHz mono, 16-bit PCM, µ-law or A-law, relative to the config file's folder";
+pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's folder, whose *.wav files (8 kHz mono, \
+     16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -57,6 +61,8 @@ pub(crate) const TABLES: &[Table] = &[
                 "api",
                 "an [api] table with listen, no_client_status, tokens",
             ),
+            key("media", "a [media] table with tone_profile, prompts_dir"),
+            key("prompt", "[[prompt]] tables with name and file"),
         ],
     },
     Table {
@@ -297,6 +303,21 @@ pub(crate) const TABLES: &[Table] = &[
                 "a list of { name = \"...\", sha256 = \"...\" } (voxgate hash-token TOKEN prints the sha256)",
             ),
         ],
+    },
+    Table {
+        pattern: "media",
+        keys: &[
+            key(
+                "tone_profile",
+                "one of \"us\", \"uk\", \"de\", \"fr\": the country whose call-progress tones \
+                 (ringback, busy, beep, sit) voxgate plays (default \"us\")",
+            ),
+            key("prompts_dir", PROMPTS_DIR),
+        ],
+    },
+    Table {
+        pattern: "prompt[]",
+        keys: &[key("name", NAME), key("file", PROMPT_FILE)],
     },
     Table {
         pattern: "api.tokens[]",

@@ -383,6 +383,8 @@ mod tests {
             ("cdr", "[cdr]\nzzz = 1"),
             ("api", "[api]\nzzz = 1"),
             ("api.tokens[]", "[api]\ntokens = [{ zzz = 1 }]"),
+            ("media", "[media]\nzzz = 1"),
+            ("prompt[]", "[[prompt]]\nzzz = 1"),
         ];
         assert_eq!(
             docs.len(),

@@ -55,6 +55,7 @@ use voxgate_config::TrunkName;
 use voxgate_sip::TransportKind;
 
 pub use crate::handle::{ConversationSummary, EdgeHandle, LegSummary, OriginateError};
+pub use voxgate_media::dtmf::{Digit, DigitSource};
 
 /// Commands a conversation queues before `commands.send` waits.
 pub const COMMAND_QUEUE: usize = 64;
@@ -68,6 +69,19 @@ pub const MAX_DESTINATIONS: usize = 16;
 
 /// The longest ring timeout a dial may ask for.
 pub const MAX_RING_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Digits one `SendDigits` may name (the RFC 4733 generator's queue).
+pub const MAX_DIGITS: usize = voxgate_media::dtmf::generator::QUEUE_LEN;
+
+/// How long each sent digit lasts unless `SendDigits` says.
+pub const DEFAULT_DIGIT_DURATION: Duration = Duration::from_millis(100);
+
+/// The shortest and longest digit `SendDigits` may ask for.
+pub const DIGIT_DURATION: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(40)..=Duration::from_millis(5000);
+
+/// Prompts one `Play` of a sequence may name.
+pub const MAX_SEQUENCE: usize = 32;
 
 /// Decides what happens to conversations. One `incoming` per inbound
 /// conversation; the plane may spawn a task per conversation (one isolated
@@ -115,6 +129,59 @@ pub struct DialId(pub u32);
 impl fmt::Display for DialId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// A playback of a conversation: its `Play` commands are numbered from 1 in
+/// the order the conversation receives them (refused ones too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PlaybackId(pub u32);
+
+impl fmt::Display for PlaybackId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What `Play` plays. Prompts are named by `[[prompt]]` (or `[media]
+/// prompts_dir`); tones by name from the `[media] tone_profile` country:
+/// `ringback`, `busy` (until stopped), `beep`, `sit` (once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlaySource {
+    /// One prompt, once.
+    Prompt(String),
+    /// Prompts one after the other without a gap (1 to [`MAX_SEQUENCE`]).
+    Prompts(Vec<String>),
+    /// A call-progress tone of the country profile.
+    Tone(String),
+    /// Music on hold: a prompt looped until stopped or replaced.
+    Music(String),
+}
+
+/// Why a playback ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlaybackEnd {
+    /// It played to its end.
+    Finished,
+    /// `StopMedia`, or its leg left the conversation.
+    Stopped,
+    /// A digit arrived on the leg and it was started with `barge_in`.
+    BargeIn,
+    /// Another `Play` on the leg took its place.
+    Replaced,
+}
+
+impl PlaybackEnd {
+    /// Its name in JSON and metrics: `finished`, `stopped`, `barge_in`, `replaced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaybackEnd::Finished => "finished",
+            PlaybackEnd::Stopped => "stopped",
+            PlaybackEnd::BargeIn => "barge_in",
+            PlaybackEnd::Replaced => "replaced",
+        }
     }
 }
 
@@ -370,6 +437,33 @@ pub enum Event {
         /// The new inbound leg.
         new: LegId,
     },
+    /// A DTMF digit from a leg's peer, reported once when it ended, in the
+    /// order the leg sent them: RFC 4733 events (the three end packets count
+    /// once; an event whose end never comes ends 500 ms after its last
+    /// packet), in-band tones on a leg that negotiated no telephone-event,
+    /// or a SIP INFO (`application/dtmf-relay`, `application/dtmf`; answered
+    /// 200). A digit that starts while a `barge_in` playback plays on the leg
+    /// stops it first (its `PlaybackDone` comes before the digit).
+    Digits {
+        /// The leg.
+        leg: LegId,
+        /// The key.
+        digit: Digit,
+        /// How long it was pressed (as the sender says; an INFO without
+        /// `Duration` says zero).
+        duration: Duration,
+        /// How it was heard.
+        source: DigitSource,
+    },
+    /// A playback on a leg ended (once per `Play` that was carried out).
+    PlaybackDone {
+        /// The leg.
+        leg: LegId,
+        /// The playback.
+        id: PlaybackId,
+        /// Why.
+        reason: PlaybackEnd,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command's name (`answer`, `dial`, `bridge`, ...).
@@ -457,6 +551,47 @@ pub enum CommandError {
     /// No media ports were left in the leg's region.
     #[error("no media ports left for leg {leg}")]
     NoPorts {
+        /// The leg.
+        leg: LegId,
+    },
+    /// No `[[prompt]]` has this name.
+    #[error("no prompt is called {name:?}")]
+    UnknownPrompt {
+        /// The name given.
+        name: String,
+    },
+    /// The tone profile has no tone of this name.
+    #[error("no tone is called {name:?}; allowed: ringback, busy, beep, sit")]
+    UnknownTone {
+        /// The name given.
+        name: String,
+    },
+    /// A sequence of no prompts, or of too many.
+    #[error("a sequence needs 1 to {limit} prompts, not {count}")]
+    Sequence {
+        /// How many were given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No digits to send, or too many (or more than the leg's queue still holds).
+    #[error("1 to {limit} digits can be sent at once, not {count}")]
+    Digits {
+        /// How many were given (or could not be queued).
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A digit duration outside 40..=5000 ms.
+    #[error("digit duration {ms} ms is outside 40..=5000 ms")]
+    DigitDuration {
+        /// The value given, in milliseconds.
+        ms: u128,
+    },
+    /// The leg's codec is not one voxgate can play in (G.711 µ-law or A-law),
+    /// or its media is encrypted end to end.
+    #[error("leg {leg} has no codec voxgate can play in (PCMU or PCMA, plain RTP)")]
+    NoCodec {
         /// The leg.
         leg: LegId,
     },
@@ -634,6 +769,38 @@ pub enum Command {
         /// The leg the REFER came on.
         leg: LegId,
     },
+    /// Play to an answered (or early-answered) leg, replacing what plays on
+    /// it. To a leg in no bridge voxgate sends its own RTP in the leg's
+    /// negotiated G.711 codec, 20 ms frames; to a bridged leg the media of
+    /// its partner is held back while it plays (the partner still hears the
+    /// leg). Its id is the count of `Play` commands so far; its end comes as
+    /// [`Event::PlaybackDone`].
+    Play {
+        /// The leg.
+        leg: LegId,
+        /// What to play.
+        source: PlaySource,
+        /// A digit from the leg stops it.
+        barge_in: bool,
+    },
+    /// Stop what plays on a leg (its `PlaybackDone` says `stopped`) and drop
+    /// the digits not yet sent.
+    StopMedia {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Send DTMF digits to a leg: RFC 4733 telephone-events in its RTP when
+    /// it negotiated telephone-event (a bridged leg's partner media is held
+    /// back meanwhile), else one SIP INFO `application/dtmf-relay` per digit,
+    /// each sent once the previous one was answered.
+    SendDigits {
+        /// The leg.
+        leg: LegId,
+        /// 1 to [`MAX_DIGITS`] digits.
+        digits: Vec<Digit>,
+        /// How long each lasts (default [`DEFAULT_DIGIT_DURATION`]; 40..=5000 ms).
+        duration: Option<Duration>,
+    },
 }
 
 impl Command {
@@ -650,6 +817,9 @@ impl Command {
             Command::Hangup { .. } => "hangup",
             Command::AcceptTransfer { .. } => "accept_transfer",
             Command::RefuseTransfer { .. } => "refuse_transfer",
+            Command::Play { .. } => "play",
+            Command::StopMedia { .. } => "stop_media",
+            Command::SendDigits { .. } => "send_digits",
         }
     }
 }

@@ -49,8 +49,8 @@ impl Direction {
 }
 
 /// A region's engine counters at the last scrape: relayed, dropped foreign, invalid,
-/// unsent, srtp.
-type RegionSeen = [u64; 5];
+/// unsent, srtp, generated.
+type RegionSeen = [u64; 6];
 
 /// The edge's metrics, registered in their own registry.
 #[derive(Clone)]
@@ -71,6 +71,9 @@ pub struct Metrics {
     call_setup: HistogramVec,
     trunk_limits: IntCounterVec,
     rtp_relayed: IntCounterVec,
+    rtp_generated: IntCounterVec,
+    digits: IntCounterVec,
+    playbacks: IntCounterVec,
     media_dropped: IntCounterVec,
     media_ports: IntGaugeVec,
     /// Series of the per-message counters, resolved once: label hashing per
@@ -305,7 +308,7 @@ impl Metrics {
             overflows: counter_vec(
                 &registry,
                 "voxgate_conversation_overflows_total",
-                "Conversations ended because a queue passed its bound: queue=input (the core's inputs), queue=events (events the control plane left unread).",
+                "Conversations ended because a queue passed its bound: queue=input (the core's inputs), queue=events (events the control plane left unread), queue=media (media events the conversation left unread).",
                 &["queue"],
             )?,
             trunk_limits: counter_vec(
@@ -319,6 +322,25 @@ impl Metrics {
                 "voxgate_rtp_packets_relayed_total",
                 "RTP packets relayed, by the media region they arrived in.",
                 &["region"],
+            )?,
+            rtp_generated: counter_vec(
+                &registry,
+                "voxgate_rtp_packets_generated_total",
+                "RTP packets voxgate generated and sent (prompts, tones, DTMF), by the media \
+                 region of the sending endpoint.",
+                &["region"],
+            )?,
+            digits: counter_vec(
+                &registry,
+                "voxgate_dtmf_digits_total",
+                "DTMF digits received from legs' peers, by how: rfc4733, inband, info.",
+                &["source"],
+            )?,
+            playbacks: counter_vec(
+                &registry,
+                "voxgate_playbacks_total",
+                "Playbacks ended, by reason: finished, stopped, barge_in, replaced.",
+                &["reason"],
             )?,
             media_dropped: counter_vec(
                 &registry,
@@ -507,6 +529,20 @@ impl Metrics {
         }
     }
 
+    /// A conversation told its control plane `event`: digits and playbacks are counted.
+    pub fn conversation_event(&self, event: &crate::control_plane::Event) {
+        use crate::control_plane::Event;
+        match event {
+            Event::Digits { source, .. } => {
+                self.digits.with_label_values(&[source.as_str()]).inc();
+            }
+            Event::PlaybackDone { reason, .. } => {
+                self.playbacks.with_label_values(&[reason.as_str()]).inc();
+            }
+            _ => {}
+        }
+    }
+
     /// Publishes the media engine's per-region totals (at scrape time).
     pub fn media_regions(&self, regions: &[(String, voxgate_media::RegionStats)]) {
         let mut seen = self.rtp_seen.lock().unwrap_or_else(PoisonError::into_inner);
@@ -514,7 +550,7 @@ impl Metrics {
             let i = match seen.iter().position(|(n, _)| n == name) {
                 Some(i) => i,
                 None => {
-                    seen.push((name.clone(), [0; 5]));
+                    seen.push((name.clone(), [0; 6]));
                     seen.len() - 1
                 }
             };
@@ -528,13 +564,17 @@ impl Metrics {
                 stats.dropped_invalid,
                 stats.dropped_unsent,
                 stats.dropped_srtp,
+                stats.packets_generated,
             ];
             let delta: RegionSeen = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
             *last = now;
             self.rtp_relayed.with_label_values(&[name]).inc_by(delta[0]);
+            self.rtp_generated
+                .with_label_values(&[name])
+                .inc_by(delta[5]);
             for (reason, d) in ["foreign", "invalid", "unsent", "srtp"]
                 .into_iter()
-                .zip(&delta[1..])
+                .zip(&delta[1..5])
             {
                 self.media_dropped
                     .with_label_values(&[name.as_str(), reason])

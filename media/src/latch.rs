@@ -37,8 +37,11 @@ use ipnet::IpNet;
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::counters::{LegCounters, SeqTracker};
+use crate::endpoint::{EndpointMedia, Events};
 use crate::rtp::{Packet, classify};
 use crate::srtp::{SdesKeys, SrtpContext};
+
+mod engine;
 
 /// An endpoint of a session; never reused within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -394,6 +397,9 @@ pub struct EndpointCore {
     allowed: Vec<IpNet>,
     bridge: Option<EndpointId>,
     dtls: bool,
+    /// What voxgate hears and says on the leg (`crate::endpoint`); boxed, so
+    /// that the relay's per-packet state of an endpoint stays a few cache lines.
+    media: Box<EndpointMedia>,
 }
 
 impl EndpointCore {
@@ -413,6 +419,8 @@ impl EndpointCore {
 pub struct SessionRelay {
     eps: Vec<Option<EndpointCore>>,
     relatch_after: Duration,
+    /// The endpoints' media events, drained by `poll_event`.
+    events: Events,
 }
 
 impl SessionRelay {
@@ -422,6 +430,7 @@ impl SessionRelay {
         SessionRelay {
             eps: Vec::new(),
             relatch_after,
+            events: Events::new(),
         }
     }
 
@@ -436,6 +445,7 @@ impl SessionRelay {
             allowed,
             bridge: None,
             dtls: false,
+            media: Box::default(),
         });
     }
 
@@ -513,7 +523,11 @@ impl SessionRelay {
     /// Handles the datagram `buf[..len]` from `src` that arrived on `ep`'s
     /// `line` `socket`: classifies it, admits its source, counts it, and
     /// returns where to send it (the bridged endpoint's peer) and how many
-    /// octets of `buf`, or `None` to drop it.
+    /// octets of `buf`, or `None` to drop it (or to hold it back: voxgate
+    /// is playing or sending digits to the receiving leg). RTP it forwards
+    /// is heard for digits on the way in and, on the way out, has its
+    /// telephone-event payload type mapped and joins voxgate's stream on
+    /// the receiving leg (`crate::endpoint`).
     ///
     /// `buf` is the receive buffer, changed in place: an SRTP peer's packet
     /// is authenticated and decrypted before anything looks at its payload,
@@ -561,6 +575,10 @@ impl SessionRelay {
                 leg.counters.rtp_packets += 1;
                 leg.counters.rtp_bytes += wire as u64;
                 leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
+                // Digits are heard in the plain payload, after unprotect.
+                let plain = buf.get(..len)?;
+                e.media
+                    .inspect(ep, line, now, &header, plain, &mut self.events);
                 Relayed::Rtp
             }
             Packet::Rtcp => {
@@ -595,6 +613,11 @@ impl SessionRelay {
         // Every admitted packet counts, STUN and DTLS too: ICE consent checks
         // (RFC 7675) keep an end-to-end DTLS-SRTP call alive like RTP does.
         leg.last_activity = Some(now);
+        let from_format = if what == Relayed::Rtp {
+            e.media.format()
+        } else {
+            None
+        };
         // Terminated by voxgate: received and counted, sent nowhere.
         let out_ep = e.bridge?;
         let out = self.eps.get_mut(out_ep.index())?.as_mut()?;
@@ -621,6 +644,15 @@ impl SessionRelay {
             out_leg.counters.dropped += 1;
             return None;
         };
+        // voxgate's own stream on the receiving leg: a playback or digits
+        // hold the partner's RTP back, else its telephone-event payload type
+        // is mapped and its header joins that stream (on the plain packet).
+        if what == Relayed::Rtp
+            && out.media.format().map_or(0, |f| f.line) == line
+            && !out.media.egress(now, from_format, buf.get_mut(..len)?)
+        {
+            return None;
+        }
         if what != Relayed::Other {
             len = out_leg.protect(buf, len, what == Relayed::Rtcp)?;
         }

@@ -22,21 +22,34 @@
 //! per-packet path allocates nothing; the per-frame and per-packet paths of
 //! the modules below each have a test that counts their allocations (zero).
 //!
-//! # Media processing (built and tested, not wired into calls yet)
+//! # An endpoint's own media (wired into calls)
+//!
+//! [`endpoint`]: what voxgate hears and says on a leg. Each endpoint of a
+//! [`latch::SessionRelay`] holds the leg's negotiated
+//! [`MediaFormat`], an RFC 4733 detector (or an
+//! in-band one), an RFC 4733 generator, a [`Player`](play::Player) and the
+//! leg's one outgoing RTP stream; the core is an engine in the quinn manner
+//! (`handle_op`, `poll_timeout`/`handle_timeout`, `poll_transmit` into the
+//! caller's buffer, `poll_event`, and `egress` for relayed packets), and the
+//! [`relay`] task is its clock and sockets. The conversation drives it through
+//! [`MediaSession::media_op`] and reads its events from
+//! [`MediaSession::take_events`].
+//!
+//! # Media processing modules
 //!
 //! The modules below are finished state machines and wire types, with their
 //! tests (the parsers also with fuzz targets, the per-packet paths with
-//! criterion benches) and a wiring sketch in each module's docs. **None of them is called from the relay or from a
-//! conversation yet**: a call today goes through [`relay`] exactly as before,
-//! and nothing in `voxgate-edge` or `voxgate-control` uses them. Connecting
-//! them to a leg's endpoint is the next step.
+//! criterion benches) and a wiring sketch in each module's docs. [`dtmf`],
+//! [`play`], [`frame`], [`rtp::OutgoingStream`] and G.711 from [`codec`] are
+//! used by [`endpoint`]; the rest are not called from a call yet.
 //!
 //! [`codec`]: the [`Codec`](codec::Codec) trait (payload ⇄ 16-bit PCM into
 //! caller buffers), [`CodecKind`](codec::CodecKind) (rtpmap name, clock,
 //! static payload type), G.711 µ-law/A-law per G.711/G.191 with const tables,
 //! in-place µ-law ⇄ A-law conversion, and a G.711 ptime
-//! [repacketiser](codec::repacketize) (10/20/30/60 ms). Not wired: bridged
-//! legs must still agree on a codec and ptime; nothing transcodes.
+//! [repacketiser](codec::repacketize) (10/20/30/60 ms). G.711 encodes what
+//! [`endpoint`] plays and decodes what it detects in-band; bridged legs must
+//! still agree on a codec and ptime: nothing transcodes.
 //!
 //! [`frame`]: the 20 ms frame clock (`start + n × 20 ms`, at most three
 //! frames back to back after a late wake-up) that the player, the recorder
@@ -47,14 +60,13 @@
 //! [`dtmf`]: RFC 4733 telephone-events (a per-leg detector, a generator, the
 //! payload type rewritten between legs), in-band digits on decoded PCM
 //! (Goertzel) and SIP INFO bodies (`application/dtmf-relay`,
-//! `application/dtmf`), all giving one [`Digit`](dtmf::Digit). Not wired:
-//! RFC 4733 packets are relayed like any payload, no digit reaches the
-//! control plane, and voxgate sends none.
+//! `application/dtmf`), all giving one [`Digit`](dtmf::Digit). Wired through
+//! [`endpoint`] (INFO bodies by the conversation).
 //!
 //! [`play`]: WAV prompts (PCM16, µ-law, A-law, extensible; parsed once and
 //! cached), tones from config and E.180 country profiles, and a sans-IO
 //! [`Player`](play::Player) of prompts, sequences, tones and music on hold
-//! that yields 20 ms PCM frames. Not wired: voxgate plays nothing to a leg.
+//! that yields 20 ms PCM frames. Wired through [`endpoint`].
 //!
 //! [`record`]: a sans-IO [`Recorder`](record::Recorder) that aligns both
 //! directions of a bridge (stereo), or one stream (mono: a leg, a
@@ -78,8 +90,8 @@
 //!
 
 //! What it is not (yet): DTLS termination, transcoding between codecs, ICE,
-//! and the wiring of the modules above into endpoints — later issues; they
-//! hang on an endpoint in [`latch::SessionRelay`].
+//! recording and mixing in calls — later issues; they hang on an endpoint in
+//! [`latch::SessionRelay`] as [`endpoint`] does.
 //!
 //! ```
 //! use voxgate_media::anchor::{LocalMedia, OriginState, remote_targets, rewrite};
@@ -143,6 +155,7 @@ pub mod anchor;
 pub mod codec;
 pub mod counters;
 pub mod dtmf;
+pub mod endpoint;
 mod error;
 pub mod frame;
 pub mod latch;
@@ -158,11 +171,12 @@ pub mod sdp;
 pub mod srtp;
 
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
+pub use endpoint::{EndpointOp, MediaEvent, MediaFormat};
 pub use error::{MediaError, RtcpFault};
 pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
-    EndpointSpec, EndpointStats, EngineOptions, LegStats, MediaEngine, MediaSession, RegionAddress,
-    RegionSpec, RegionStats,
+    EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
+    MediaEventReceiver, MediaSession, RegionAddress, RegionSpec, RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

@@ -29,6 +29,9 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::anchor::{LocalMedia, OriginState};
+use crate::codec::{CodecKind, Ptime};
+use crate::endpoint::{EventFormat, MediaFormat, VoiceFormat};
+use crate::rtp::PayloadType;
 use crate::sdp::{Direction, MediaDescription, SessionDescription, Text};
 
 /// A codec voxgate can offer or accept.
@@ -430,6 +433,154 @@ pub fn selected(sdp: &SessionDescription) -> Option<Selected> {
         let pt = pt.parse().ok()?;
         (!skip).then_some(Selected { name, clock, pt })
     })
+}
+
+/// What a leg negotiated, for its endpoint ([`MediaFormat`]): from the
+/// peer's SDP (`remote`, its last offer or answer) and the body voxgate last
+/// sent on the leg (`ours`, as bytes: this runs on every change of either,
+/// and scanning bytes allocates nothing where parsing would).
+///
+/// - the line: the first audio line with a port;
+/// - the voice codec voxgate sends: the first of the peer's formats on that
+///   line that voxgate can encode (PCMU, PCMA) and that our SDP lists too
+///   (when ours is known); none on a DTLS-SRTP line (voxgate does not
+///   terminate it; SDES-SRTP it does, so those count as plain);
+/// - telephone-event: when both list it; voxgate sends with the peer's
+///   payload type and hears the peer's events with ours (RFC 3264 §5.1: a
+///   payload type number is the receiver's);
+/// - ptime: the peer's `a=ptime`, else 20.
+pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<MediaFormat> {
+    let (line, m) = remote
+        .media()
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.kind() == "audio" && m.port() != 0)?;
+    // SDES-SRTP is terminated in the relay: the endpoint hears plain RTP.
+    let plain = terminable(has_fingerprint(remote), m);
+    let ours = ours.map(OurAudio::scan);
+    let voice = m.formats().iter().filter(|_| plain).find_map(|pt| {
+        let (name, clock) = rtpmap_of(m, pt)?;
+        let codec = CodecKind::from_rtpmap(name, clock)?;
+        let listed = ours.as_ref().is_none_or(|o| match codec {
+            CodecKind::Pcmu => o.pcmu,
+            CodecKind::Pcma => o.pcma,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        });
+        listed.then_some(VoiceFormat {
+            payload_type: PayloadType(pt.parse().ok()?),
+            codec,
+        })
+    });
+    let event = m.formats().iter().find_map(|pt| {
+        let (name, clock) = rtpmap_of(m, pt)?;
+        let pt = pt.parse().ok()?;
+        name.eq_ignore_ascii_case(TELEPHONE_EVENT)
+            .then_some((pt, clock))
+    });
+    let telephone_event = match (event, ours.map(|o| o.event)) {
+        (Some((send, clock)), None) => Some((send, send, clock)),
+        (Some((send, clock)), Some(Some(receive))) => Some((send, receive, clock)),
+        _ => None,
+    }
+    .filter(|_| plain)
+    .map(|(send, receive, clock_rate)| EventFormat {
+        receive: PayloadType(receive),
+        send: PayloadType(send),
+        clock_rate,
+    });
+    let ptime = m
+        .attribute("ptime")
+        .flatten()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&ms: &u16| (10..=120).contains(&ms))
+        .map_or(Ptime::DEFAULT, Ptime);
+    Some(MediaFormat {
+        line,
+        voice,
+        telephone_event,
+        ptime,
+    })
+}
+
+/// The encoding name and clock of payload type `pt` on `m` without
+/// allocating: its `a=rtpmap`, else RFC 3551's static table.
+fn rtpmap_of<'a>(m: &'a MediaDescription, pt: &str) -> Option<(&'a str, u32)> {
+    for (name, value) in m.attributes() {
+        if name != "rtpmap" {
+            continue;
+        }
+        let Some((num, enc)) = value.and_then(|v| v.split_once(' ')) else {
+            continue;
+        };
+        if num.trim() != pt {
+            continue;
+        }
+        let mut parts = enc.trim().split('/');
+        let name = parts.next()?;
+        let clock = parts.next()?.trim().parse().ok()?;
+        return Some((name, clock));
+    }
+    let n: u8 = pt.parse().ok()?;
+    KNOWN
+        .iter()
+        .find(|c| c.static_pt == Some(n))
+        .map(|c| (c.name, c.clock))
+}
+
+/// What our own SDP's first audio line lists, read from its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct OurAudio {
+    pcmu: bool,
+    pcma: bool,
+    event: Option<u8>,
+}
+
+impl OurAudio {
+    fn scan(sdp: &[u8]) -> OurAudio {
+        let mut out = OurAudio::default();
+        let Ok(text) = std::str::from_utf8(sdp) else {
+            return out;
+        };
+        let mut in_audio = false;
+        let mut seen_audio = false;
+        for line in text.lines() {
+            let line = line.trim_end();
+            if let Some(m) = line.strip_prefix("m=") {
+                if seen_audio {
+                    break; // only the first audio line
+                }
+                let mut parts = m.split_ascii_whitespace();
+                in_audio = parts.next() == Some("audio") && parts.next() != Some("0");
+                if in_audio {
+                    seen_audio = true;
+                    for pt in parts.skip(1) {
+                        match pt {
+                            "0" => out.pcmu = true,
+                            "8" => out.pcma = true,
+                            _ => {}
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(map) = line.strip_prefix("a=rtpmap:").filter(|_| in_audio) else {
+                continue;
+            };
+            let Some((pt, enc)) = map.split_once(' ') else {
+                continue;
+            };
+            let name = enc.split('/').next().unwrap_or("").trim();
+            if name.eq_ignore_ascii_case("PCMU") {
+                out.pcmu = true;
+            } else if name.eq_ignore_ascii_case("PCMA") {
+                out.pcma = true;
+            } else if name.eq_ignore_ascii_case(TELEPHONE_EVENT) {
+                out.event = out.event.or(pt.trim().parse().ok());
+            }
+        }
+        out
+    }
 }
 
 /// Whether an SDP asks for DTLS-SRTP (`a=fingerprint` at any level).

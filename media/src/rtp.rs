@@ -231,6 +231,20 @@ impl OutgoingStream {
         self.advance(samples);
         self.start_talk_spurt();
     }
+
+    /// A packet numbered `seq` at `timestamp` went out in this stream from
+    /// elsewhere (a relayed packet whose header was rewritten into it): the
+    /// next packet follows it. An older number (reordered) moves nothing;
+    /// returns whether the stream moved.
+    pub fn follow(&mut self, seq: u16, timestamp: u32) -> bool {
+        if (seq.wrapping_sub(self.seq) as i16) < 0 {
+            return false;
+        }
+        self.seq = seq.wrapping_add(1);
+        self.timestamp = timestamp;
+        self.talk_spurt = false;
+        true
+    }
 }
 
 impl Default for OutgoingStream {

@@ -409,3 +409,27 @@ fn body_lines_are_not_header_lines() {
     assert_eq!(m.body().len(), 10_000);
     assert_eq!(m.header_count(), 7);
 }
+
+#[test]
+fn debug_shows_neither_numbers_nor_bodies() {
+    // A message in a debug log must not carry a caller's number or an SDP key.
+    let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+    let body = format!("v=0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n");
+    let msg = parse(&format!(
+        "INVITE sip:+4915112345678@edge.example.net SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776\r\n\
+From: <sip:+4930987654@example.com>;tag=a1\r\nTo: <sip:+4915112345678@edge.example.net>\r\n\
+Call-ID: c1@192.0.2.1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    ))
+    .unwrap();
+    let shown = format!("{msg:?}");
+    for secret in [key, "4915112345678", "4930987654"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(
+        shown.contains("Invite") || shown.contains("INVITE"),
+        "{shown}"
+    );
+}

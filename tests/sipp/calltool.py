@@ -630,6 +630,64 @@ def cmd_rtp_tone(a) -> None:
     if want < 10 * other:
         fail(f"{a.payloads}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
     print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets, RMS {rms:.0f}, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
+def cmd_rtp_audio(a) -> None:
+    """The RTP a party received from voxgate (a fields file whose 5th field is the UDP
+    payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
+    packet to packet, the marker on the first only), G.711 decoded by its payload type,
+    and its audio: not silence, and the tone expected."""
+    host, port = a.to.rsplit(":", 1)
+    pkts = []
+    with open(a.fields, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 5 or parts[2] != host or parts[3] != port:
+                continue
+            if parts[0] != a.from_ip:
+                fail(f"{a.to} got a datagram from {parts[0]}:{parts[1]}, not {a.from_ip}")
+            pkts.append(bytes.fromhex(parts[4].replace(":", "")))
+    if len(pkts) < a.min:
+        fail(f"{a.to} got {len(pkts)} RTP packets from {a.from_ip}; at least {a.min} expected")
+    heads = []
+    samples = []
+    for p in pkts:
+        if len(p) < 12 or p[0] >> 6 != 2:
+            fail(f"{a.to}: not RTP: {p[:12].hex()}")
+        pt = p[1] & 0x7F
+        heads.append((p[1] >> 7, pt, struct.unpack("!H", p[2:4])[0], struct.unpack("!I", p[4:8])[0],
+                      struct.unpack("!I", p[8:12])[0]))
+        if pt != a.pt:
+            fail(f"{a.to}: payload type {pt}, {a.pt} expected")
+        decode = alaw_decode if pt == 8 else ulaw_decode
+        samples.extend(decode(b) for b in p[12:])
+    if len({h[4] for h in heads}) != 1:
+        fail(f"{a.to}: several SSRCs: {sorted({hex(h[4]) for h in heads})}")
+    for i, (prev, cur) in enumerate(zip(heads, heads[1:])):
+        if cur[2] != (prev[2] + 1) & 0xFFFF:
+            fail(f"{a.to}: packet {i + 1}: sequence {cur[2]} after {prev[2]}")
+        if cur[3] != (prev[3] + 160) & 0xFFFFFFFF:
+            fail(f"{a.to}: packet {i + 1}: timestamp {cur[3]} after {prev[3]} (+160 expected)")
+    markers = [i for i, h in enumerate(heads) if h[0]]
+    if markers != [0]:
+        fail(f"{a.to}: marker bits on packets {markers}; only the first expected")
+    rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
+    if rms < 100:
+        fail(f"{a.to}: silence (RMS {rms:.0f})")
+    want, other = goertzel(samples, 8000, a.hz), goertzel(samples, 8000, a.not_hz)
+    if want < 10 * other:
+        fail(f"{a.to}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz")
+    print(f"{a.to}: {len(pkts)} packets, one stream, {a.hz:g} Hz tone, RMS {rms:.0f}")
+
+
+def cmd_digits(a) -> None:
+    """The digits events of conversation CONVERSATION are exactly DIGITS, in order, from SOURCE."""
+    mine = [e for e in read_events(a.events) if e.get("conversation") == a.conversation and e.get("type") == "digits"]
+    got = "".join(e.get("digit", "?") for e in mine)
+    if got != a.digits:
+        fail(f"{a.conversation}: digits {got!r}; {a.digits!r} expected (events: {mine})")
+    bad = [e for e in mine if e.get("source") != a.source or e.get("leg") != a.leg]
+    if bad:
+        fail(f"{a.conversation}: digits not from leg {a.leg} by {a.source}: {bad}")
+    print(f"{a.conversation}: digits {got} by {a.source}")
 
 
 def main() -> None:
@@ -711,11 +769,26 @@ def main() -> None:
     c.add_argument("--not-hz", type=float, required=True)
     c.add_argument("--min", type=int, default=100)
     c.add_argument("--encrypted", action="store_true")
+    c = sub.add_parser("rtp-audio")
+    c.add_argument("fields")
+    c.add_argument("--to", required=True)
+    c.add_argument("--from-ip", required=True)
+    c.add_argument("--min", type=int, required=True)
+    c.add_argument("--pt", type=int, required=True)
+    c.add_argument("--hz", type=float, required=True)
+    c.add_argument("--not-hz", type=float, required=True)
+    c = sub.add_parser("digits")
+    c.add_argument("events")
+    c.add_argument("conversation")
+    c.add_argument("digits")
+    c.add_argument("--source", required=True)
+    c.add_argument("--leg", type=int, default=1)
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
      "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone,
-     "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys}[a.cmd](a)
+     "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys,
+     "rtp-audio": cmd_rtp_audio, "digits": cmd_digits}[a.cmd](a)
 
 
 if __name__ == "__main__":

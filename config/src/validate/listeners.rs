@@ -180,7 +180,7 @@ impl Validator<'_> {
 
     /// A file path from the file, resolved against the config file's folder; it must be
     /// a readable file now, so that a typo fails the load, not the first TLS handshake.
-    fn file(&mut self, value: &S<String>, key: &str) -> Option<PathBuf> {
+    pub(super) fn file(&mut self, value: &S<String>, key: &str) -> Option<PathBuf> {
         if value.get_ref().is_empty() {
             self.bad_value(value.span(), key, schema::FILE);
             return None;

@@ -8,6 +8,7 @@ mod api;
 mod calls;
 mod listeners;
 mod media;
+mod prompts;
 mod routes;
 mod trunks;
 
@@ -57,6 +58,7 @@ pub(crate) fn validate(
     let routes = v.routes(&raw.route, &trunk_names);
     let calls = v.calls(raw.calls.as_ref());
     let cdr = v.cdr(raw.cdr.as_ref());
+    let media = v.media(raw.media.as_ref(), &raw.prompt);
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -75,6 +77,7 @@ pub(crate) fn validate(
         calls,
         cdr,
         api,
+        media,
     })
 }
 

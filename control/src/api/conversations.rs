@@ -25,14 +25,15 @@ pub(super) async fn queue(
     leg: Option<u32>,
 ) -> Result<(StatusCode, Json<Accepted>), ControlError> {
     let name = command.name();
-    let dial = plane.command(id, command).await?;
+    let queued = plane.queue(id, command).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
             conversation: id.to_string(),
             command: name,
             leg,
-            dial: dial.map(|d| d.0),
+            dial: queued.dial.map(|d| d.0),
+            playback: queued.playback.map(|p| p.0),
         }),
     ))
 }
@@ -168,6 +169,7 @@ pub async fn operator_hangup(
             command: "hangup",
             leg: None,
             dial: None,
+            playback: None,
         }),
     ))
 }

@@ -143,6 +143,26 @@ pub enum EventBody {
         /// The new inbound leg.
         new: u32,
     },
+    /// A DTMF digit from a leg's peer, once it ended, in the order sent.
+    Digits {
+        /// The leg.
+        leg: u32,
+        /// The key: `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: String,
+        /// How long it was pressed, in milliseconds (0 when an INFO did not say).
+        duration_ms: u64,
+        /// How it was heard: `rfc4733`, `inband` or `info`.
+        source: &'static str,
+    },
+    /// A playback on a leg ended.
+    PlaybackDone {
+        /// The leg.
+        leg: u32,
+        /// The playback (the `playback` of the play's 202).
+        id: u32,
+        /// `finished`, `stopped`, `barge_in` or `replaced`.
+        reason: &'static str,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command (`answer`, `dial`, `bridge`, ...).
@@ -303,6 +323,40 @@ pub enum CommandErrorDetail {
         /// The leg.
         leg: u32,
     },
+    /// No prompt of that name (in the config as of the conversation's start).
+    UnknownPrompt {
+        /// The name.
+        name: String,
+    },
+    /// No tone of that name.
+    UnknownTone {
+        /// The name.
+        name: String,
+    },
+    /// A sequence of no prompts, or too many.
+    Sequence {
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No digits, too many, or more than the leg's queue holds.
+    Digits {
+        /// How many.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A digit duration out of range.
+    DigitDuration {
+        /// The value, in milliseconds.
+        ms: u64,
+    },
+    /// The leg's codec is not one voxgate plays in (PCMU, PCMA on plain RTP).
+    NoCodec {
+        /// The leg.
+        leg: u32,
+    },
     /// A refusal this version of the API has no details for.
     Other,
 }
@@ -334,6 +388,24 @@ impl From<&CommandError> for CommandErrorView {
             }
             CommandError::NoMedia { leg } => CommandErrorDetail::NoMedia { leg: leg.0 },
             CommandError::NoPorts { leg } => CommandErrorDetail::NoPorts { leg: leg.0 },
+            CommandError::UnknownPrompt { name } => {
+                CommandErrorDetail::UnknownPrompt { name: name.clone() }
+            }
+            CommandError::UnknownTone { name } => {
+                CommandErrorDetail::UnknownTone { name: name.clone() }
+            }
+            CommandError::Sequence { count, limit } => CommandErrorDetail::Sequence {
+                count: *count,
+                limit: *limit,
+            },
+            CommandError::Digits { count, limit } => CommandErrorDetail::Digits {
+                count: *count,
+                limit: *limit,
+            },
+            CommandError::DigitDuration { ms } => CommandErrorDetail::DigitDuration {
+                ms: u64::try_from(*ms).unwrap_or(u64::MAX),
+            },
+            CommandError::NoCodec { leg } => CommandErrorDetail::NoCodec { leg: leg.0 },
             _ => CommandErrorDetail::Other,
         };
         CommandErrorView {
@@ -450,6 +522,22 @@ impl From<&Event> for EventBody {
             Event::LegReplaced { old, new } => EventBody::LegReplaced {
                 old: old.0,
                 new: new.0,
+            },
+            Event::Digits {
+                leg,
+                digit,
+                duration,
+                source,
+            } => EventBody::Digits {
+                leg: leg.0,
+                digit: digit.to_string(),
+                duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                source: source.as_str(),
+            },
+            Event::PlaybackDone { leg, id, reason } => EventBody::PlaybackDone {
+                leg: leg.0,
+                id: id.0,
+                reason: reason.as_str(),
             },
             Event::Error { command, error } => EventBody::Error {
                 command,

@@ -346,3 +346,34 @@ fn conversation_started_and_lagged() {
         Some(json!({"type": "lagged", "missed": 12}))
     );
 }
+
+#[test]
+fn digits_and_playback_ends() {
+    use std::time::Duration;
+    use voxgate_edge::control_plane::{Digit, DigitSource, PlaybackEnd, PlaybackId};
+    assert_eq!(
+        json_of(Event::Digits {
+            leg: LegId(1),
+            digit: Digit::Pound,
+            duration: Duration::from_millis(160),
+            source: DigitSource::Rfc4733,
+        }),
+        json!({"conversation": "c17", "type": "digits", "leg": 1, "digit": "#", "duration_ms": 160, "source": "rfc4733"})
+    );
+    assert_eq!(
+        json_of(Event::PlaybackDone {
+            leg: LegId(2),
+            id: PlaybackId(3),
+            reason: PlaybackEnd::BargeIn,
+        }),
+        json!({"conversation": "c17", "type": "playback_done", "leg": 2, "id": 3, "reason": "barge_in"})
+    );
+    assert_eq!(
+        json_of(Event::Error {
+            command: "play",
+            error: CommandError::UnknownPrompt { name: "x".into() },
+        }),
+        json!({"conversation": "c17", "type": "error", "command": "play", "error": {
+            "kind": "unknown_prompt", "name": "x", "message": "no prompt is called \"x\""}})
+    );
+}

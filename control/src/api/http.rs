@@ -159,6 +159,9 @@ pub fn routes() -> OpenApiRouter<Arc<ApiPlane>> {
         .routes(routes!(legs::hangup))
         .routes(routes!(legs::accept_transfer))
         .routes(routes!(legs::refuse_transfer))
+        .routes(routes!(legs::play))
+        .routes(routes!(legs::stop))
+        .routes(routes!(legs::digits))
         .routes(routes!(stream::events))
 }
 

@@ -11,7 +11,9 @@ use super::conversations::queue;
 use super::http::{Body, OptionalBody};
 use super::plane::ApiPlane;
 use super::views::{Accepted, Problem};
-use super::wire::{AnswerBody, HangupQuery, TransferBody, conversation_id, leg_id};
+use super::wire::{
+    AnswerBody, DigitsBody, HangupQuery, PlayBody, TransferBody, conversation_id, leg_id,
+};
 use crate::ControlError;
 
 type Accept = Result<(StatusCode, Json<Accepted>), ControlError>;
@@ -223,4 +225,87 @@ pub async fn refuse_transfer(
     Path(path): Path<(String, String)>,
 ) -> Accept {
     leg_command(&plane, path, |leg| Ok(Command::RefuseTransfer { leg })).await
+}
+
+/// Play a prompt, a sequence of prompts, a tone or music on hold to a leg, replacing what
+/// plays on it. To a leg in no bridge voxgate sends its own RTP (the leg's G.711 codec, 20
+/// ms frames); to a bridged leg its partner's media is held back while it plays.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/legs/{leg}/play",
+    tag = "legs",
+    params(
+        ("id" = String, Path, description = "The conversation, such as c17"),
+        ("leg" = u32, Path, description = "An answered (or early-answered) leg"),
+    ),
+    request_body = PlayBody,
+    responses(
+        (status = 202, description = "Queued; `playback` is its id in `playback_done` (or `error`)", body = Accepted),
+        (status = 400, description = "A value out of what is allowed (an unknown prompt or tone)", body = Problem),
+        (status = 401, description = "No valid bearer token", body = Problem),
+        (status = 404, description = "No live conversation has this id", body = Problem),
+        (status = 409, description = "The API does not control this conversation", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn play(
+    State(plane): State<Arc<ApiPlane>>,
+    Path(path): Path<(String, String)>,
+    Body(body): Body<PlayBody>,
+) -> Accept {
+    let config = plane.config();
+    leg_command(&plane, path, |leg| body.into_command(&config, leg)).await
+}
+
+/// Stop what plays on a leg (`playback_done` with `stopped`) and drop digits not yet sent.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/legs/{leg}/stop",
+    tag = "legs",
+    params(
+        ("id" = String, Path, description = "The conversation, such as c17"),
+        ("leg" = u32, Path, description = "The leg"),
+    ),
+    responses(
+        (status = 202, description = "Queued", body = Accepted),
+        (status = 400, description = "A value out of what is allowed", body = Problem),
+        (status = 401, description = "No valid bearer token", body = Problem),
+        (status = 404, description = "No live conversation has this id", body = Problem),
+        (status = 409, description = "The API does not control this conversation", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stop(
+    State(plane): State<Arc<ApiPlane>>,
+    Path(path): Path<(String, String)>,
+) -> Accept {
+    leg_command(&plane, path, |leg| Ok(Command::StopMedia { leg })).await
+}
+
+/// Send DTMF digits to a leg: RFC 4733 events where it negotiated telephone-event, else
+/// one SIP INFO (`application/dtmf-relay`) per digit.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/legs/{leg}/digits",
+    tag = "legs",
+    params(
+        ("id" = String, Path, description = "The conversation, such as c17"),
+        ("leg" = u32, Path, description = "An answered leg"),
+    ),
+    request_body = DigitsBody,
+    responses(
+        (status = 202, description = "Queued (an `error` event follows if they cannot be sent)", body = Accepted),
+        (status = 400, description = "A value out of what is allowed", body = Problem),
+        (status = 401, description = "No valid bearer token", body = Problem),
+        (status = 404, description = "No live conversation has this id", body = Problem),
+        (status = 409, description = "The API does not control this conversation", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn digits(
+    State(plane): State<Arc<ApiPlane>>,
+    Path(path): Path<(String, String)>,
+    Body(body): Body<DigitsBody>,
+) -> Accept {
+    leg_command(&plane, path, |leg| body.into_command(leg)).await
 }

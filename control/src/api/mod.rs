@@ -5,6 +5,8 @@
 //! - `POST /v1/conversations`: originate (with a dial); `POST .../{id}/dial`: add legs.
 //! - `POST .../legs/{leg}/answer|hold|resume|unbridge`, `DELETE .../legs/{leg}`,
 //!   `POST .../bridge`, `POST .../reject`, `POST .../legs/{leg}/transfer/accept|refuse`.
+//! - `POST .../legs/{leg}/play|stop|digits`: prompts, tones and music on hold to a leg,
+//!   stopping them, DTMF to a leg; the stream carries `digits` and `playback_done`.
 //! - `DELETE /v1/conversations/{id}`: the operator's hang-up of any conversation.
 //! - `GET /v1/events`: a WebSocket of every event of every conversation, in order.
 //! - `GET /openapi.json`: the OpenAPI description, generated from these types.
@@ -16,8 +18,9 @@
 //! carry `Authorization: Bearer TOKEN`; the config holds only the tokens' SHA-256
 //! ([`auth`]).
 //!
-//! What it is not: a media API (no play, record or collect yet: the contract has no
-//! such commands), nor a second way to route (static routes stay in the config).
+//! What it is not: a recording or digit-collection API (the contract has no such
+//! commands yet: a client collects digits from `digits` events itself), nor a second
+//! way to route (static routes stay in the config).
 //!
 //! ```no_run
 //! # async fn demo(edge: voxgate_edge::Edge, dispatcher: &voxgate_control::Dispatcher)

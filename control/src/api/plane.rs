@@ -12,7 +12,7 @@ use tracing::debug;
 use voxgate_config::Config;
 use voxgate_edge::SharedConfig;
 use voxgate_edge::control_plane::{
-    Command, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, Session,
+    Command, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, PlaybackId, Session,
 };
 
 use super::events::{EventBody, EventMessage, InboundView};
@@ -49,8 +49,18 @@ impl Controller {
 /// One conversation the API controls.
 struct Controlled {
     /// Its commands, and (under the lock, so that ids follow the order commands are
-    /// queued in) the dials sent so far: the n-th dial is `DialId(n)`.
-    commands: AsyncMutex<(mpsc::Sender<Command>, u32)>,
+    /// queued in) the dials and plays sent so far: the n-th dial is `DialId(n)`, the
+    /// n-th play `PlaybackId(n)`.
+    commands: AsyncMutex<(mpsc::Sender<Command>, u32, u32)>,
+}
+
+/// The ids a queued command will have in its conversation's events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    /// A dial's or an accepted transfer's.
+    pub dial: Option<DialId>,
+    /// A play's.
+    pub playback: Option<PlaybackId>,
 }
 
 /// The API's state, shared by the dispatcher (new conversations) and the HTTP handlers.
@@ -170,7 +180,7 @@ impl ApiPlane {
         } = session;
         let id = info.id;
         let controlled = Arc::new(Controlled {
-            commands: AsyncMutex::new((commands, 0)),
+            commands: AsyncMutex::new((commands, 0, 0)),
         });
         let n = self.with(|c| {
             c.insert(id, controlled);
@@ -204,6 +214,16 @@ impl ApiPlane {
         id: ConversationId,
         command: Command,
     ) -> Result<Option<DialId>, ControlError> {
+        self.queue(id, command).await.map(|q| q.dial)
+    }
+
+    /// Queues `command` on conversation `id`, as [`command`](Self::command) does, and
+    /// says the ids it will have: a dial's, a play's.
+    pub async fn queue(
+        &self,
+        id: ConversationId,
+        command: Command,
+    ) -> Result<Queued, ControlError> {
         let Some(controlled) = self.with(|c| c.get(&id).cloned()) else {
             let exists = self.edge().is_ok_and(|e| e.conversation(id).is_some());
             return Err(if exists {
@@ -213,17 +233,23 @@ impl ApiPlane {
             });
         };
         let dials = matches!(command, Command::Dial(_) | Command::AcceptTransfer { .. });
+        let plays = matches!(command, Command::Play { .. });
         let mut guard = controlled.commands.lock().await;
-        let (sender, count) = &mut *guard;
+        let (sender, dial_count, play_count) = &mut *guard;
         sender
             .send(command)
             .await
             .map_err(|_| ControlError::NoConversation { id: id.to_string() })?;
-        if !dials {
-            return Ok(None);
+        let mut queued = Queued::default();
+        if dials {
+            *dial_count += 1;
+            queued.dial = Some(DialId(*dial_count));
         }
-        *count += 1;
-        Ok(Some(DialId(*count)))
+        if plays {
+            *play_count += 1;
+            queued.playback = Some(PlaybackId(*play_count));
+        }
+        Ok(queued)
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<ConversationId, Arc<Controlled>>) -> R) -> R {

@@ -528,6 +528,9 @@ fn the_openapi_document_parses_and_lists_every_path() {
         ("/v1/conversations/{id}/legs/{leg}/hold", &["post"]),
         ("/v1/conversations/{id}/legs/{leg}/resume", &["post"]),
         ("/v1/conversations/{id}/legs/{leg}/unbridge", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/play", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/stop", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/digits", &["post"]),
         (
             "/v1/conversations/{id}/legs/{leg}/transfer/accept",
             &["post"],
@@ -566,6 +569,8 @@ fn the_openapi_document_parses_and_lists_every_path() {
         "Problem",
         "EventMessage",
         "EventBody",
+        "PlayBody",
+        "DigitsBody",
     ] {
         assert!(schemas[name].is_object(), "no schema {name}");
     }
@@ -587,4 +592,148 @@ async fn the_openapi_document_is_served_without_a_token() {
         Some("application/json")
     );
     assert!(a.json["paths"]["/v1/events"].is_object());
+}
+
+/// A config whose one prompt, `welcome`, is a real (tiny) WAV file.
+fn plane_with_prompt() -> Arc<ApiPlane> {
+    let path = std::env::temp_dir().join(format!("voxgate-api-prompt-{}.wav", std::process::id()));
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&38u32.to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    for v in [1u16, 1] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    for v in [2u16, 16] {
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&2u32.to_le_bytes());
+    w.extend_from_slice(&[1, 0]);
+    std::fs::write(&path, w).unwrap_or_else(|e| panic!("{e}"));
+    let extra = format!(
+        "[[prompt]]\nname = \"welcome\"\nfile = \"{}\"\n",
+        path.display()
+    );
+    Arc::new(ApiPlane::new(shared(&extra)).unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[tokio::test]
+async fn media_commands_reach_the_leg_and_plays_are_numbered() {
+    use std::time::Duration;
+    use voxgate_edge::control_plane::{Digit, PlaySource};
+    let plane = plane_with_prompt();
+    let (mut cmds, _events) = controlled(&plane, 5);
+    let cases = [
+        (
+            "/v1/conversations/c5/legs/1/play",
+            r#"{"prompt": "welcome", "barge_in": true}"#,
+            Command::Play {
+                leg: LegId(1),
+                source: PlaySource::Prompt("welcome".into()),
+                barge_in: true,
+            },
+            Some(1u64),
+        ),
+        (
+            "/v1/conversations/c5/legs/1/digits",
+            r#"{"digits": "12#", "duration_ms": 80}"#,
+            Command::SendDigits {
+                leg: LegId(1),
+                digits: vec![Digit::D1, Digit::D2, Digit::Pound],
+                duration: Some(Duration::from_millis(80)),
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c5/legs/2/play",
+            r#"{"tone": "ringback"}"#,
+            Command::Play {
+                leg: LegId(2),
+                source: PlaySource::Tone("ringback".into()),
+                barge_in: false,
+            },
+            Some(2u64),
+        ),
+        (
+            "/v1/conversations/c5/legs/2/play",
+            r#"{"prompts": ["welcome", "welcome"]}"#,
+            Command::Play {
+                leg: LegId(2),
+                source: PlaySource::Prompts(vec!["welcome".into(), "welcome".into()]),
+                barge_in: false,
+            },
+            Some(3u64),
+        ),
+        (
+            "/v1/conversations/c5/legs/2/play",
+            r#"{"music": "welcome"}"#,
+            Command::Play {
+                leg: LegId(2),
+                source: PlaySource::Music("welcome".into()),
+                barge_in: false,
+            },
+            Some(4u64),
+        ),
+        (
+            "/v1/conversations/c5/legs/2/stop",
+            "",
+            Command::StopMedia { leg: LegId(2) },
+            None,
+        ),
+    ];
+    for (uri, body, expected, playback) in cases {
+        let a = call(&plane, Method::POST, uri, Some(BEARER), body).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{uri}: {}", a.json);
+        assert_eq!(a.json["command"], expected.name());
+        assert_eq!(a.json.get("playback").and_then(Value::as_u64), playback);
+        assert_eq!(cmds.try_recv().ok(), Some(expected), "{uri}");
+    }
+    let bad = [
+        ("play", r#"{"prompt": "nope"}"#, "one of \"welcome\""),
+        ("play", r#"{"tone": "dial"}"#, "ringback"),
+        (
+            "play",
+            r#"{"prompt": "welcome", "tone": "busy"}"#,
+            "exactly one of",
+        ),
+        ("play", r#"{}"#, "exactly one of"),
+        ("play", r#"{"prompts": []}"#, "1 to 32"),
+        (
+            "play",
+            r#"{"prompt": "welcome", "volume": 3}"#,
+            "unknown field",
+        ),
+        ("digits", r#"{"digits": "12x"}"#, "0-9 * # A-D"),
+        ("digits", r#"{"digits": ""}"#, "0-9 * # A-D"),
+        (
+            "digits",
+            r#"{"digits": "1", "duration_ms": 10}"#,
+            "40..=5000",
+        ),
+    ];
+    for (path, body, says) in bad {
+        let uri = format!("/v1/conversations/c5/legs/1/{path}");
+        let a = call(&plane, Method::POST, &uri, Some(BEARER), body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.json);
+        let message = a.json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(
+        cmds.try_recv().is_err(),
+        "nothing refused reached the conversation"
+    );
+    // Refused at the door, a play takes no id: the next is the fifth.
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c5/legs/1/play",
+        Some(BEARER),
+        r#"{"tone": "beep"}"#,
+    )
+    .await;
+    assert_eq!(a.json["playback"], 5);
 }

@@ -109,6 +109,9 @@ pub struct Accepted {
     /// events name it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial: Option<u32>,
+    /// For a play: its id, as `playback_done` names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playback: Option<u32>,
 }
 
 /// A refused request (4xx, 503).

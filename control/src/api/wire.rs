@@ -10,7 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use voxgate_config::{Config, ListenerTransport, TrunkName};
 use voxgate_edge::admission::transport_kind;
 use voxgate_edge::control_plane::{
-    CallerId, Command, ConversationId, Destination, Dial, LegId, MAX_DESTINATIONS, MAX_RING_TIMEOUT,
+    CallerId, Command, ConversationId, DIGIT_DURATION, Destination, Dial, Digit, LegId,
+    MAX_DESTINATIONS, MAX_DIGITS, MAX_RING_TIMEOUT, MAX_SEQUENCE, PlaySource,
 };
 
 use crate::ControlError;
@@ -143,6 +144,42 @@ pub struct TransferBody {
     /// Where the transferee goes (`connect` defaults to the leg bridged with the
     /// referrer).
     pub dial: DialBody,
+}
+
+/// `POST .../legs/{leg}/play`: exactly one of `prompt`, `prompts`, `tone`, `music`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlayBody {
+    /// A prompt (`[[prompt]]` name), played once.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// 1 to 32 prompts played one after the other without a gap.
+    #[serde(default)]
+    pub prompts: Option<Vec<String>>,
+    /// A tone of the `[media] tone_profile` country: `ringback`, `busy` (until stopped),
+    /// `beep`, `sit`.
+    #[serde(default)]
+    pub tone: Option<String>,
+    /// A prompt looped until stopped (music on hold).
+    #[serde(default)]
+    pub music: Option<String>,
+    /// A digit from the leg stops it (`playback_done` with `barge_in`).
+    #[serde(default)]
+    pub barge_in: bool,
+}
+
+/// The tones a play may name.
+pub const TONES: [&str; 4] = ["ringback", "busy", "beep", "sit"];
+
+/// `POST .../legs/{leg}/digits`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DigitsBody {
+    /// 1 to 32 of `0`-`9`, `*`, `#`, `A`-`D`, such as `"1234#"`.
+    pub digits: String,
+    /// How long each digit lasts, 40..=5000 ms (default 100).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
 }
 
 /// `DELETE .../legs/{leg}?status=486`.
@@ -385,6 +422,119 @@ impl HangupQuery {
         Ok(Command::Hangup {
             leg: Some(leg),
             status: self.status.map(|s| status("status", s)).transpose()?,
+        })
+    }
+}
+
+impl PlayBody {
+    /// The play on `leg`, checked: one source, and names the config knows.
+    pub fn into_command(self, config: &Config, leg: LegId) -> Result<Command, ControlError> {
+        let given = [
+            self.prompt.is_some(),
+            self.prompts.is_some(),
+            self.tone.is_some(),
+            self.music.is_some(),
+        ]
+        .into_iter()
+        .filter(|g| *g)
+        .count();
+        if given != 1 {
+            return Err(ControlError::invalid(
+                "play",
+                format!("{given} sources"),
+                "exactly one of prompt, prompts, tone, music",
+            ));
+        }
+        let prompt = |field: &str, name: String| -> Result<String, ControlError> {
+            if config.prompt(&name).is_some() {
+                return Ok(name);
+            }
+            let names: Vec<String> = config
+                .media
+                .prompts
+                .iter()
+                .map(|p| quoted(&p.name))
+                .collect();
+            let allowed = if names.is_empty() {
+                "a [[prompt]] name, but none is configured".to_owned()
+            } else {
+                format!("one of {}", names.join(", "))
+            };
+            Err(ControlError::invalid(field, quoted(&name), allowed))
+        };
+        let source = if let Some(name) = self.prompt {
+            PlaySource::Prompt(prompt("prompt", name)?)
+        } else if let Some(name) = self.music {
+            PlaySource::Music(prompt("music", name)?)
+        } else if let Some(tone) = self.tone {
+            if !TONES.contains(&tone.as_str()) {
+                return Err(ControlError::invalid(
+                    "tone",
+                    quoted(&tone),
+                    "one of \"ringback\", \"busy\", \"beep\", \"sit\"",
+                ));
+            }
+            PlaySource::Tone(tone)
+        } else {
+            let names = self.prompts.unwrap_or_default();
+            if names.is_empty() || names.len() > MAX_SEQUENCE {
+                return Err(ControlError::invalid(
+                    "prompts",
+                    format!("a list of {}", names.len()),
+                    format!("1 to {MAX_SEQUENCE} prompt names"),
+                ));
+            }
+            let mut checked = Vec::with_capacity(names.len());
+            for (i, n) in names.into_iter().enumerate() {
+                checked.push(prompt(&format!("prompts[{i}]"), n)?);
+            }
+            PlaySource::Prompts(checked)
+        };
+        Ok(Command::Play {
+            leg,
+            source,
+            barge_in: self.barge_in,
+        })
+    }
+}
+
+impl DigitsBody {
+    /// The digits to send on `leg`, checked.
+    pub fn into_command(self, leg: LegId) -> Result<Command, ControlError> {
+        let bad = || {
+            ControlError::invalid(
+                "digits",
+                quoted(&self.digits),
+                format!("1 to {MAX_DIGITS} of 0-9 * # A-D, such as \"1234#\""),
+            )
+        };
+        if self.digits.is_empty() || self.digits.chars().count() > MAX_DIGITS {
+            return Err(bad());
+        }
+        let digits = self
+            .digits
+            .chars()
+            .map(Digit::from_char)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
+        let duration = match self.duration_ms {
+            None => None,
+            Some(ms) => {
+                let d = Duration::from_millis(ms);
+                if !DIGIT_DURATION.contains(&d) {
+                    return Err(ControlError::invalid(
+                        "duration_ms",
+                        ms.to_string(),
+                        "milliseconds 40..=5000",
+                    ));
+                }
+                Some(d)
+            }
+        };
+        Ok(Command::SendDigits {
+            leg,
+            digits,
+            duration,
         })
     }
 }

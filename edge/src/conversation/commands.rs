@@ -9,6 +9,10 @@ impl<M: MediaControl> Conversation<M> {
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) {
         let name = cmd.name();
         if self.phase != Phase::Active {
+            if matches!(cmd, Command::Play { .. }) {
+                // Its id is taken all the same: the control plane counts them.
+                self.play_ids += 1;
+            }
             // The conversation is ending: nothing is left to command.
             if !matches!(cmd, Command::Hangup { .. }) {
                 self.event(Event::Error {
@@ -39,6 +43,28 @@ impl<M: MediaControl> Conversation<M> {
                 self.accept_transfer(now, leg, id, dial)
             }
             Command::RefuseTransfer { leg } => self.refuse_transfer(leg),
+            Command::Play {
+                leg,
+                source,
+                barge_in,
+            } => {
+                self.play_ids += 1;
+                let id = crate::control_plane::PlaybackId(self.play_ids);
+                self.play_command(now, id, leg, source, barge_in)
+            }
+            Command::StopMedia { leg } => self.stop_media_command(leg),
+            Command::SendDigits {
+                leg,
+                digits,
+                duration,
+            } => self.send_digits_command(leg, digits, duration),
+            // A command added to the contract later that this edge does not know.
+            #[allow(unreachable_patterns)]
+            _ => Err(CommandError::LegState {
+                leg: LegId(0),
+                state: "unknown",
+                wanted: "a command this edge knows",
+            }),
         };
         if let Err(error) = result {
             self.event(Event::Error {

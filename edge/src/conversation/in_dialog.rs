@@ -92,6 +92,9 @@ impl<M: MediaControl> Conversation<M> {
                 self.respond_to(tx, &request, 481, Some(leg));
             }
             Method::Refer => self.on_refer(now, leg, tx, request),
+            Method::Info if self.is_dtmf_info(&request) => {
+                self.on_dtmf_info(leg, tx, request, link);
+            }
             m if relayed(&m) && link.is_some() => {
                 if let Some(to) = link {
                     self.relay(leg, to, tx, request, m);
@@ -382,6 +385,7 @@ impl<M: MediaControl> Conversation<M> {
                     l.notify_dial = None;
                 }
             }
+            Own::InfoDigit(leg) => self.info_digit_answered(leg),
             Own::Notify(_) | Own::Bye | Own::Cancel | Own::Stray => {}
         }
     }
@@ -404,6 +408,7 @@ impl<M: MediaControl> Conversation<M> {
                 }
                 self.hang_up_leg(now, leg, Side::Edge, EndCause::SessionExpired, None);
             }
+            Own::InfoDigit(leg) => self.info_digit_answered(leg),
             Own::Notify(_) | Own::Bye | Own::Cancel | Own::Stray => {}
         }
     }

@@ -253,6 +253,15 @@ pub(crate) struct Leg {
     /// SDES-SRTP on it: its trunk's policy, our pending answer or offer, the
     /// keys in force (its own, never another leg's).
     pub sdes: SdesLeg,
+    /// What its endpoint was told it negotiated, and the SDPs that said so
+    /// (held, so that a pointer comparison tells a change: `leg_media.rs`).
+    pub format: Option<voxgate_media::MediaFormat>,
+    pub format_from: Option<(SharedSdp, Option<Bytes>)>,
+    /// The playback on it, until its `PlaybackDone`.
+    pub playing: Option<crate::control_plane::PlaybackId>,
+    /// Digits waiting to go out by INFO, and whether one INFO is in flight.
+    pub info_digits: std::collections::VecDeque<(crate::control_plane::Digit, Duration)>,
+    pub info_pending: bool,
 }
 
 /// A REFER the control plane has not answered yet.
@@ -291,6 +300,11 @@ impl Leg {
             answered_at: None,
             counters: None,
             sdes,
+            format: None,
+            format_from: None,
+            playing: None,
+            info_digits: std::collections::VecDeque::new(),
+            info_pending: false,
         }
     }
 

@@ -1,15 +1,17 @@
 //! The conversation's view of the media plane: one endpoint per leg (its
 //! ports in its trunk's region, where its peer sends), bridges between
-//! endpoints, hold (for the inactivity timer), counters. A trait, so the
-//! conversation logic is tested without sockets.
+//! endpoints, hold (for the inactivity timer), counters, and the endpoint's
+//! own media (its negotiated format, playbacks, digits to send) whose events
+//! come back as `Input::Media`. A trait, so the conversation logic is tested
+//! without sockets.
 
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::Instant;
-use voxgate_media::MediaError;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
+use voxgate_media::{EndpointOp, MediaError};
 
 pub use voxgate_media::EndpointId;
 
@@ -50,6 +52,9 @@ pub trait MediaControl {
     fn bridge(&mut self, a: EndpointId, b: EndpointId);
     /// Takes `ep` out of its bridge: its media is received and counted only.
     fn unbridge(&mut self, ep: EndpointId);
+    /// A command to `ep`'s own media: its negotiated format, a playback, a
+    /// stop, digits to send. What follows comes back as `Input::Media`.
+    fn media_op(&mut self, ep: EndpointId, op: EndpointOp);
     /// Closes `ep`'s sockets and returns its ports.
     fn remove_endpoint(&mut self, ep: EndpointId);
     /// Counters of `ep` summed over its lines.
@@ -85,6 +90,8 @@ pub struct NoMedia {
     pub activity: Option<Instant>,
     /// Fail the next `add_endpoint` (no ports).
     pub exhausted: bool,
+    /// Every `media_op`, in order.
+    pub ops: Vec<(EndpointId, EndpointOp)>,
 }
 
 impl NoMedia {
@@ -184,6 +191,10 @@ impl MediaControl for NoMedia {
 
     fn unbridge(&mut self, ep: EndpointId) {
         self.bridges.retain(|&(a, b)| a != ep && b != ep);
+    }
+
+    fn media_op(&mut self, ep: EndpointId, op: EndpointOp) {
+        self.ops.push((ep, op));
     }
 
     fn remove_endpoint(&mut self, ep: EndpointId) {

@@ -31,6 +31,7 @@ mod dial;
 mod in_dialog;
 mod inbound;
 mod leg;
+mod leg_media;
 mod media;
 mod offer;
 mod progress;
@@ -177,6 +178,13 @@ pub enum Input {
     },
     /// A command from the control plane (or an operator).
     Command(Command),
+    /// An event of a leg's media endpoint (a digit, a playback's end).
+    Media {
+        /// The endpoint.
+        ep: EndpointId,
+        /// What happened.
+        event: voxgate_media::MediaEvent,
+    },
     /// The control plane dropped its end.
     ControlGone,
     /// The control plane or the core fell too far behind: end now.
@@ -258,6 +266,8 @@ pub(crate) enum Own {
     Reoffer(LegId, Bytes),
     /// A NOTIFY of transfer progress on a leg.
     Notify(LegId),
+    /// An INFO carrying a digit we send on a leg (`SendDigits` without telephone-event).
+    InfoDigit(LegId),
     /// CANCEL or BYE to an attempt we gave up (or a fork we did not take).
     Stray,
 }
@@ -335,6 +345,8 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) dials: Vec<DialState>,
     /// Dial ids handed out so far.
     pub(crate) dial_ids: u32,
+    /// Playback ids handed out so far (every `Play` takes one).
+    pub(crate) play_ids: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -375,6 +387,7 @@ impl<M: MediaControl> Conversation<M> {
             legs: Vec::new(),
             dials: Vec::new(),
             dial_ids: 0,
+            play_ids: 0,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -512,6 +525,7 @@ impl<M: MediaControl> Conversation<M> {
             Input::StrayResponse { response } => self.on_stray_response(&response),
             Input::TxFailed { tx, failure } => self.on_tx_failed(now, tx, failure),
             Input::Command(cmd) => self.on_command(now, cmd),
+            Input::Media { ep, event } => self.on_media(now, ep, event),
             Input::ControlGone => self.on_control_gone(now),
             Input::Overflow => self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None),
             Input::Shutdown => self.hang_up_all(now, Side::Edge, EndCause::Shutdown, Some(503)),
@@ -607,6 +621,7 @@ impl<M: MediaControl> Conversation<M> {
     pub(crate) fn settle(&mut self, now: Instant) {
         if self.phase == Phase::Active {
             self.reconcile(now);
+            self.sync_media_formats();
             let live = self.legs.iter().any(|l| l.is_live());
             let dialing = self.dials.iter().any(|d| !d.done);
             let started = !self.legs.is_empty() || !self.dials.is_empty();
@@ -692,6 +707,8 @@ impl<M: MediaControl> Conversation<M> {
     /// Closes every endpoint, keeping each leg's counters for the record.
     fn close_media(&mut self) {
         for i in 0..self.legs.len() {
+            let leg = self.legs[i].id;
+            self.media_closing(leg);
             if let Some(ep) = self.legs[i].endpoint.take() {
                 self.legs[i].counters = self.media.counters(ep);
                 self.legs[i].bridge = None;

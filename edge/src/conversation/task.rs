@@ -22,7 +22,9 @@ use tracing::{Instrument, debug, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
-use voxgate_media::{MediaEngine, MediaError, MediaSession};
+use voxgate_media::{
+    EndpointOp, MediaEngine, MediaError, MediaEvent, MediaEventReceiver, MediaSession,
+};
 
 /// Inputs the core may queue for one conversation before it ends it.
 pub const INPUT_QUEUE: usize = 1024;
@@ -164,6 +166,9 @@ impl InputReceiver {
 pub struct RealMedia {
     engine: Arc<MediaEngine>,
     session: Option<MediaSession>,
+    /// The session's events (digits, playback ends), read by the actor with
+    /// its other inputs; bounded as `voxgate_media::relay::events` says.
+    events: Option<MediaEventReceiver>,
 }
 
 impl RealMedia {
@@ -172,6 +177,21 @@ impl RealMedia {
         RealMedia {
             engine,
             session: None,
+            events: None,
+        }
+    }
+
+    /// The next media event; pending for ever while there is no session,
+    /// and once its task has ended and every event was read.
+    pub async fn next_event(&mut self) -> (EndpointId, MediaEvent) {
+        loop {
+            match &mut self.events {
+                Some(rx) => match rx.recv().await {
+                    Some(ev) => return ev,
+                    None => self.events = None,
+                },
+                None => std::future::pending::<()>().await,
+            }
         }
     }
 }
@@ -180,7 +200,11 @@ impl MediaControl for RealMedia {
     fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
         let session = match &mut self.session {
             Some(s) => s,
-            None => self.session.insert(self.engine.session()?),
+            None => {
+                let session = self.engine.session()?;
+                self.events = session.take_events();
+                self.session.insert(session)
+            }
         };
         session.add_endpoint(voxgate_media::EndpointSpec {
             region: &spec.region,
@@ -230,6 +254,12 @@ impl MediaControl for RealMedia {
     fn unbridge(&mut self, ep: EndpointId) {
         if let Some(s) = &self.session {
             s.unbridge(ep);
+        }
+    }
+
+    fn media_op(&mut self, ep: EndpointId, op: EndpointOp) {
+        if let Some(s) = &self.session {
+            s.media_op(ep, op);
         }
     }
 
@@ -395,6 +425,13 @@ pub async fn run(
                         conv.handle(Instant::now(), Input::ControlGone);
                     }
                 },
+                (ep, event) = conv.media.next_event() => {
+                    if event == MediaEvent::Overflow {
+                        deps.metrics.conversation_overflow("media");
+                        warn!("the conversation fell behind its media events; ending it");
+                    }
+                    conv.handle(Instant::now(), Input::Media { ep, event });
+                }
                 () = sleep_until(deadline) => conv.handle_timeout(Instant::now()),
             }
         }
@@ -425,7 +462,14 @@ async fn flush(
     while let Some(action) = conv.poll_action() {
         match action {
             Action::Event(event) => {
-                debug!(?event, "conversation event");
+                match &event {
+                    // Digits may be a PIN or a card number: never in the log.
+                    Event::Digits { leg, source, .. } => {
+                        debug!(%leg, source = source.as_str(), "conversation event: digit");
+                    }
+                    _ => debug!(?event, "conversation event"),
+                }
+                deps.metrics.conversation_event(&event);
                 changed = true;
                 if deps.follow.receiver_count() > 0 {
                     let _ = deps.follow.send(StampedEvent {

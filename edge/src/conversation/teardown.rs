@@ -71,6 +71,7 @@ impl<M: MediaControl> Conversation<M> {
 
     /// Gives a leg's media back and splits its bridge.
     fn release_leg(&mut self, leg: LegId) {
+        self.media_closing(leg);
         let Some(l) = self.leg_mut(leg) else { return };
         let bridge = l.bridge.take();
         let ep = l.endpoint.take();

@@ -62,6 +62,9 @@ impl MediaControl for SharedMedia {
     fn unbridge(&mut self, ep: EndpointId) {
         self.0.borrow_mut().unbridge(ep);
     }
+    fn media_op(&mut self, ep: EndpointId, op: voxgate_media::EndpointOp) {
+        self.0.borrow_mut().media_op(ep, op);
+    }
     fn remove_endpoint(&mut self, ep: EndpointId) {
         self.0.borrow_mut().remove_endpoint(ep);
     }

@@ -137,6 +137,28 @@ impl std::fmt::Display for Digit {
     }
 }
 
+/// Where a digit was heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DigitSource {
+    /// RFC 4733 telephone-events in the RTP.
+    Rfc4733,
+    /// DTMF tones in the audio (Goertzel, legs without telephone-event).
+    Inband,
+    /// A SIP INFO request (`application/dtmf-relay` or `application/dtmf`).
+    Info,
+}
+
+impl DigitSource {
+    /// Its name in events and metrics: `rfc4733`, `inband`, `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigitSource::Rfc4733 => "rfc4733",
+            DigitSource::Inband => "inband",
+            DigitSource::Info => "info",
+        }
+    }
+}
+
 /// An RFC 4733 power level: the tone's level is minus this many dBm0 (0–63).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Volume(pub u8);

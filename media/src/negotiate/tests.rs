@@ -210,3 +210,99 @@ fn fingerprints_are_found_at_either_level() {
     );
     assert!(has_fingerprint(&sdp(&dtls)));
 }
+
+mod formats {
+    use super::*;
+    use crate::codec::{CodecKind, Ptime};
+    use crate::endpoint::{EventFormat, VoiceFormat};
+    use crate::rtp::PayloadType;
+
+    #[test]
+    fn the_format_of_a_leg_from_both_sdps() {
+        let remote = sdp(OFFER);
+        // Our answer chose PCMA and kept the peer's 96: voxgate sends PCMA.
+        let ours = b"v=0\r\no=voxgate 1 1 IN IP4 203.0.113.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\n\
+t=0 0\r\nm=audio 20000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+        let f = media_format(&remote, Some(ours)).unwrap();
+        assert_eq!(f.line, 0);
+        assert_eq!(
+            f.voice,
+            Some(VoiceFormat {
+                payload_type: PayloadType(8),
+                codec: CodecKind::Pcma
+            })
+        );
+        assert_eq!(
+            f.telephone_event,
+            Some(EventFormat {
+                receive: PayloadType(96),
+                send: PayloadType(96),
+                clock_rate: 8000
+            })
+        );
+        assert_eq!(f.ptime, Ptime(30));
+        // Without our SDP: the peer's first codec we can encode.
+        let f = media_format(&remote, None).unwrap();
+        assert_eq!(f.voice.unwrap().codec, CodecKind::Pcmu);
+    }
+
+    #[test]
+    fn event_payload_types_per_direction_and_none_unless_both_have_it() {
+        let remote = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=video 0 RTP/AVP 97\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        );
+        let ours_96 = b"m=audio 20000 RTP/AVP 0 96\r\na=rtpmap:96 TELEPHONE-EVENT/8000\r\n";
+        let f = media_format(&remote, Some(ours_96)).unwrap();
+        assert_eq!(f.line, 1, "the first audio line with a port");
+        let te = f.telephone_event.unwrap();
+        assert_eq!((te.send, te.receive), (PayloadType(101), PayloadType(96)));
+        let ours_none = b"m=audio 20000 RTP/AVP 0\r\n";
+        assert_eq!(
+            media_format(&remote, Some(ours_none))
+                .unwrap()
+                .telephone_event,
+            None
+        );
+    }
+
+    #[test]
+    fn dtls_srtp_or_unknown_codecs_give_no_voice() {
+        // DTLS-SRTP passes end to end: voxgate cannot hear or speak on it.
+        let dtls = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 UDP/TLS/RTP/SAVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=fingerprint:sha-256 AB:CD\r\n",
+        );
+        let f = media_format(&dtls, None).unwrap();
+        assert_eq!((f.voice, f.telephone_event), (None, None));
+        let fingerprinted = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+a=fingerprint:sha-256 AB:CD\r\nm=audio 4000 RTP/SAVP 0\r\n",
+        );
+        assert_eq!(media_format(&fingerprinted, None).unwrap().voice, None);
+        let g729 = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 18\r\n",
+        );
+        assert_eq!(media_format(&g729, None).unwrap().voice, None);
+        let none = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 0 RTP/AVP 0\r\n",
+        );
+        assert_eq!(media_format(&none, None), None);
+    }
+
+    #[test]
+    fn sdes_srtp_is_terminated_so_its_format_is_heard() {
+        // The relay unprotects SDES-SRTP: the endpoint sees plain RTP.
+        let srtp = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/SAVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n",
+        );
+        let f = media_format(&srtp, None).unwrap();
+        assert_eq!(f.voice.map(|v| v.codec), Some(CodecKind::Pcma));
+        assert_eq!(f.telephone_event.map(|t| t.send), Some(PayloadType(101)));
+    }
+}

@@ -47,7 +47,7 @@ pub enum Source {
 }
 
 /// A playback in progress: its source and where in it we are.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Playback {
     id: PlaybackId,
     barge_in: bool,
@@ -138,7 +138,7 @@ pub struct PlayFrame {
 /// [`barge_in`](Player::barge_in)) answer the `PlaybackDone` of the playback
 /// they end; a source that ends by itself reports through
 /// [`poll_event`](Player::poll_event). Nothing here allocates per frame.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Player {
     pacer: Option<FramePacer>,
     playing: Option<Playback>,

@@ -11,10 +11,19 @@
 //! published to atomics once per batch of packets, not per packet.
 //!
 //! The session talks to its task over a channel (sockets move in with
-//! `add_endpoint`, then targets, bridges, removals); ports are bound at once
-//! in `add_endpoint`, so the caller can write its SDP. Dropping the session
+//! `add_endpoint`, then targets, bridges, removals, and the endpoints' own
+//! media commands: format, play, stop, digits); ports are bound at once in
+//! `add_endpoint`, so the caller can write its SDP. Dropping the session
 //! ends the task, which closes every socket and returns the ports.
+//!
+//! The task is also the engine's clock: it sleeps until the core's
+//! `poll_timeout` (or a packet or command), then runs `handle_timeout`,
+//! sends what `poll_transmit` generated (from the endpoint's own socket,
+//! `try_send_to`, as relayed packets go) and hands `poll_event`'s events to
+//! the conversation over the channel [`MediaSession::take_events`] gives
+//! (bounded as [`events`] says).
 
+pub mod events;
 mod stats;
 mod task;
 
@@ -27,11 +36,14 @@ use tokio::sync::mpsc;
 
 use crate::MediaError;
 use crate::anchor::{LocalMedia, RemoteMedia};
+use crate::endpoint::EndpointOp;
 use crate::latch::EndpointId;
 use crate::ports::PortPool;
 use crate::sdp::MAX_MEDIA;
 use crate::srtp::SdesKeys;
 
+use events::MediaEventSender;
+pub use events::{MEDIA_EVENT_QUEUE, MediaEventReceiver};
 use stats::{Activity, EndpointShared, RegionCounters};
 pub use stats::{EndpointStats, LegStats, RegionStats};
 use task::{Control, SessionTask};
@@ -163,12 +175,18 @@ impl MediaEngine {
             Some(handle) => handle.clone(),
             None => tokio::runtime::Handle::try_current().map_err(|_| MediaError::NoRuntime)?,
         };
+        let (events_tx, events_rx) = events::channel();
         Ok(MediaSession {
             regions: Arc::clone(&self.regions),
             options: self.options.clone(),
             runtime,
             activity: Arc::new(Activity::new(Instant::now())),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                tx: None,
+                endpoints: Vec::new(),
+                events_tx: Some(events_tx),
+                events_rx: Some(events_rx),
+            }),
         })
     }
 
@@ -189,6 +207,7 @@ impl MediaEngine {
                         dropped_invalid: r.counters.invalid.load(Ordering::Relaxed),
                         dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
                         dropped_srtp: r.counters.srtp.load(Ordering::Relaxed),
+                        packets_generated: r.counters.generated.load(Ordering::Relaxed),
                     },
                 )
             })
@@ -218,11 +237,14 @@ pub struct EndpointSpec<'a> {
     pub allowed_sources: Vec<IpNet>,
 }
 
-#[derive(Default)]
 struct State {
     /// The task's channel, once spawned (at the first endpoint).
     tx: Option<mpsc::UnboundedSender<Control>>,
     endpoints: Vec<Option<Endpoint>>,
+    /// The events' sender until the task takes it, and the receiver until
+    /// the conversation does.
+    events_tx: Option<MediaEventSender>,
+    events_rx: Option<MediaEventReceiver>,
 }
 
 struct Endpoint {
@@ -304,7 +326,12 @@ impl MediaSession {
             Some(tx) => tx.clone(),
             None => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                let task = SessionTask::new(rx, Arc::clone(&self.activity), &self.options);
+                let events = match state.events_tx.take() {
+                    Some(events) => events,
+                    // Only the first spawn takes it; this branch runs once.
+                    None => events::channel().0,
+                };
+                let task = SessionTask::new(rx, Arc::clone(&self.activity), &self.options, events);
                 self.runtime.spawn(task.run());
                 state.tx = Some(tx.clone());
                 tx
@@ -382,6 +409,18 @@ impl MediaSession {
     /// Takes `ep` out of its bridge: its media is received and counted only.
     pub fn unbridge(&self, ep: EndpointId) {
         self.send(Control::Unbridge(ep));
+    }
+
+    /// A command to `ep`'s own media: its negotiated format, a playback, a
+    /// stop, digits to send. What follows comes as events.
+    pub fn media_op(&self, ep: EndpointId, op: EndpointOp) {
+        self.send(Control::Op(ep, op));
+    }
+
+    /// The session's media events (digits, playback ends), once: the
+    /// conversation takes the receiver and reads it with its other inputs.
+    pub fn take_events(&self) -> Option<MediaEventReceiver> {
+        self.state().events_rx.take()
     }
 
     /// Closes `ep`'s sockets and returns its ports.

@@ -30,6 +30,9 @@ pub struct RegionStats {
     /// SRTP/SRTCP packets dropped: failed authentication, replays, or not
     /// protectable for the leg they were meant for.
     pub dropped_srtp: u64,
+    /// RTP packets voxgate generated and sent from this region's sockets
+    /// (prompts, tones, DTMF).
+    pub packets_generated: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -41,6 +44,7 @@ pub(crate) struct RegionCounters {
     pub(crate) invalid: AtomicU64,
     pub(crate) unsent: AtomicU64,
     pub(crate) srtp: AtomicU64,
+    pub(crate) generated: AtomicU64,
 }
 
 /// One endpoint on one media line.

@@ -1,9 +1,10 @@
 //! A session's relay task: every endpoint's sockets, one sans-IO core.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -12,11 +13,14 @@ use std::time::Instant;
 use ipnet::IpNet;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
+use tokio::time::Sleep;
 
 use super::EngineOptions;
+use super::events::MediaEventSender;
 use super::stats::{Activity, EndpointShared, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
+use crate::endpoint::{EndpointOp, MAX_GENERATED};
 use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
@@ -49,6 +53,8 @@ pub(super) enum Control {
     Bridge(EndpointId, EndpointId),
     Unbridge(EndpointId),
     Remove(EndpointId),
+    /// A command to the endpoint's own media (format, play, digits).
+    Op(EndpointId, EndpointOp),
 }
 
 type Latched = (Option<SocketAddr>, Option<(SocketKind, SocketAddr)>);
@@ -92,6 +98,7 @@ struct TaskEndpoint {
 enum Wake {
     Control(Option<Control>),
     Socket(usize),
+    Timer,
 }
 
 pub(super) struct SessionTask {
@@ -103,6 +110,12 @@ pub(super) struct SessionTask {
     next: usize,
     activity: Arc<Activity>,
     max_batch: usize,
+    /// The core's next deadline, and the sleep armed for it (one
+    /// allocation per session, reset rather than recreated).
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    /// Where the endpoints' events go (the conversation).
+    events: MediaEventSender,
 }
 
 impl SessionTask {
@@ -110,6 +123,7 @@ impl SessionTask {
         rx: mpsc::UnboundedReceiver<Control>,
         activity: Arc<Activity>,
         options: &EngineOptions,
+        events: MediaEventSender,
     ) -> SessionTask {
         SessionTask {
             rx,
@@ -119,6 +133,9 @@ impl SessionTask {
             next: 0,
             activity,
             max_batch: options.max_batch.max(1),
+            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            armed: None,
+            events,
         }
     }
 
@@ -135,7 +152,11 @@ impl SessionTask {
                         tokio::task::yield_now().await;
                     }
                 }
+                Wake::Timer => self.armed = None,
             }
+            // Whatever woke the task, the engine's timers, generated packets
+            // and events are looked at before it sleeps again.
+            self.drive(Instant::now());
         }
         tracing::trace!("media session relay stopped");
     }
@@ -158,7 +179,50 @@ impl SessionTask {
                 return Poll::Ready(Wake::Socket(i));
             }
         }
+        if self.armed.is_some() && self.timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Wake::Timer);
+        }
         Poll::Pending
+    }
+
+    /// Runs the engine's due timers, sends what it generated, hands its
+    /// events to the conversation and arms the timer for its next deadline.
+    fn drive(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+        let mut buf = [0u8; MAX_GENERATED + MAX_OVERHEAD];
+        while let Some(t) = self.core.poll_transmit(now, &mut buf) {
+            let sent = match self
+                .socket(t.ep, t.line, t.socket)
+                .map(|s| send_now(s, &buf[..t.len], t.addr))
+            {
+                Some(Ok(_)) => true,
+                Some(Err(e)) => {
+                    tracing::trace!(to = %t.addr, error = %e, "generated media dropped");
+                    false
+                }
+                None => false,
+            };
+            self.core.on_transmitted(&t, sent);
+            if let Some(e) = self.endpoints.get(t.ep.0 as usize).and_then(Option::as_ref) {
+                let counter = if sent {
+                    &e.region.generated
+                } else {
+                    &e.region.unsent
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            self.publish(t.ep, t.line);
+        }
+        while let Some((ep, event)) = self.core.poll_event() {
+            self.events.deliver(ep, event);
+        }
+        let next = self.core.poll_timeout();
+        if next != self.armed {
+            if let Some(at) = next {
+                self.timer.as_mut().reset(at.into());
+            }
+            self.armed = next;
+        }
     }
 
     fn socket(&self, ep: EndpointId, line: usize, kind: SocketKind) -> Option<&UdpSocket> {
@@ -222,6 +286,7 @@ impl SessionTask {
                 }
                 self.reindex();
             }
+            Control::Op(ep, op) => self.core.handle_op(Instant::now(), ep, op),
         }
     }
 
@@ -380,4 +445,12 @@ impl SessionTask {
         l.published = latched;
         e.shared.publish(line, leg, changed);
     }
+}
+
+/// Sends a datagram now or not at all. Not `try_send_to`: tokio refuses that
+/// until its reactor has seen the socket writable once, which the first
+/// packet generated on a fresh endpoint may precede; the socket is
+/// non-blocking, so the plain system call never waits either.
+fn send_now(socket: &UdpSocket, buf: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+    socket2::SockRef::from(socket).send_to(buf, &to.into())
 }

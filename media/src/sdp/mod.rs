@@ -187,7 +187,7 @@ impl Direction {
 }
 
 /// One line other than `v=`, `o=` and `m=`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Line {
     Connection(Connection),
     /// `a=<name>[:<value>]`.
@@ -200,6 +200,38 @@ enum Line {
         kind: char,
         value: Text,
     },
+}
+
+/// Key-bearing lines (`a=crypto`, `a=key-mgmt`, `k=`) show their name only:
+/// an SDP in a debug log must not carry an SRTP key.
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Line::Connection(c) => f.debug_tuple("Connection").field(c).finish(),
+            Line::Attribute { name, value } => {
+                let secret =
+                    name.eq_ignore_ascii_case("crypto") || name.eq_ignore_ascii_case("key-mgmt");
+                let value: &dyn std::fmt::Debug = match value {
+                    Some(_) if secret => &"<redacted>",
+                    v => v,
+                };
+                f.debug_struct("Attribute")
+                    .field("name", name)
+                    .field("value", value)
+                    .finish()
+            }
+            Line::Other { kind: 'k', .. } => f
+                .debug_struct("Other")
+                .field("kind", &'k')
+                .field("value", &"<redacted>")
+                .finish(),
+            Line::Other { kind, value } => f
+                .debug_struct("Other")
+                .field("kind", kind)
+                .field("value", value)
+                .finish(),
+        }
+    }
 }
 
 /// One `m=` line and the lines that follow it.

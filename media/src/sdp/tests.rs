@@ -340,3 +340,20 @@ fn proto_and_other_lines_can_be_replaced_and_removed() {
     );
     assert_eq!(parse(&text).unwrap(), sdp, "round trip");
 }
+
+#[test]
+fn debug_never_shows_a_key() {
+    let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+    let sdp = parse(&format!(
+        "v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=-\r\nk=clear:{key}\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n\
+a=key-mgmt:mikey {key}\r\na=rtpmap:0 PCMU/8000\r\n"
+    ))
+    .unwrap();
+    let shown = format!("{sdp:?} {:?}", sdp.media()[0]);
+    assert!(!shown.contains(key), "{shown}");
+    assert!(
+        shown.contains("crypto") && shown.contains("PCMU/8000"),
+        "{shown}"
+    );
+}

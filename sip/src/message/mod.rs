@@ -186,7 +186,10 @@ pub enum Invalid {
 }
 
 /// A parsed SIP message: the bytes as received plus an index into them.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` shows the start line's kind and the sizes, never the bytes:
+/// they hold callers' numbers and, in SDP, SRTP keys.
+#[derive(Clone)]
 pub struct Message {
     // Fields are private to the message model; see parse.rs.
     pub(crate) raw: Bytes,
@@ -195,4 +198,17 @@ pub struct Message {
     pub(crate) body: Range<usize>,
     /// Values of folded header lines, joined; referenced by `HeaderEntry`.
     pub(crate) unfolded: Option<Box<[u8]>>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Message");
+        match &self.start {
+            StartLine::Request { method, .. } => d.field("method", method),
+            StartLine::Response { status, .. } => d.field("status", status),
+        };
+        d.field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }

@@ -10,6 +10,7 @@
 mod commands;
 mod failover;
 mod in_dialog;
+mod media;
 mod record;
 mod setup;
 mod srtp;

@@ -1,0 +1,144 @@
+//! `[media]` and `[[prompt]]`: the tone profile, and every prompt read and
+//! decoded now, so that a missing or unplayable file fails the load (and
+//! `check-config`) with its line, not the first call that plays it.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use voxgate_media::play::{Country, PromptStore};
+
+use super::Validator;
+use crate::error::ConfigErrorKind;
+use crate::model::{Media, NamedPrompt, is_valid_name};
+use crate::raw::{List, RawMedia, RawPrompt, S};
+use crate::schema;
+
+impl Validator<'_> {
+    pub(super) fn media(
+        &mut self,
+        raw: Option<&S<RawMedia>>,
+        prompts: &Option<List<RawPrompt>>,
+    ) -> Media {
+        let raw = raw.map(|m| m.get_ref());
+        let mut media = Media::default();
+        if let Some(p) = raw.and_then(|m| m.tone_profile.as_ref()) {
+            match Country::parse(p.get_ref()) {
+                Ok(c) => media.tone_profile = c,
+                Err(_) => self.bad_value(
+                    p.span(),
+                    "media.tone_profile",
+                    schema::describe("media.tone_profile"),
+                ),
+            }
+        }
+        // One store: a file named twice is decoded once.
+        let mut store = PromptStore::new();
+        let mut names: Vec<(String, String, Range<usize>)> = Vec::new();
+        for (i, raw) in prompts.iter().flat_map(|l| l.get_ref()).enumerate() {
+            let key = |k: &str| format!("prompt[{i}].{k}");
+            let span = raw.span();
+            let raw = raw.get_ref();
+            let name = self
+                .require(&raw.name, &span, &key("name"))
+                .and_then(|n| self.name(n, &key("name")).map(|v| (v, n.span())));
+            let file = self
+                .require(&raw.file, &span, &key("file"))
+                .and_then(|f| self.file(f, &key("file")).map(|p| (p, f.span())));
+            if let Some((name, span)) = &name {
+                names.push((name.clone(), key("name"), span.clone()));
+            }
+            if let (Some((name, _)), Some((path, span))) = (name, file)
+                && let Some(p) = self.decode(&mut store, path, span, &key("file"))
+            {
+                media.prompts.push(NamedPrompt { name, ..p });
+            }
+        }
+        if let Some(dir) = raw.and_then(|m| m.prompts_dir.as_ref()) {
+            for p in self.prompts_dir(&mut store, dir) {
+                names.push((p.name.clone(), "media.prompts_dir".to_owned(), dir.span()));
+                media.prompts.push(p);
+            }
+        }
+        self.unique(&names, "a prompt name no other prompt uses");
+        media
+    }
+
+    /// Reads and decodes one prompt file; an unplayable one is reported at `span`.
+    fn decode(
+        &mut self,
+        store: &mut PromptStore,
+        path: PathBuf,
+        span: Range<usize>,
+        key: &str,
+    ) -> Option<NamedPrompt> {
+        match store.load(&path) {
+            Ok(prompt) => Some(NamedPrompt {
+                name: String::new(),
+                file: path,
+                prompt,
+            }),
+            Err(error) => {
+                self.push(span, key, ConfigErrorKind::BadPrompt { path, error });
+                None
+            }
+        }
+    }
+
+    /// Every `*.wav` of the folder, in name order, named by its file stem.
+    fn prompts_dir(&mut self, store: &mut PromptStore, dir: &S<String>) -> Vec<NamedPrompt> {
+        let key = "media.prompts_dir";
+        if dir.get_ref().is_empty() {
+            self.bad_value(dir.span(), key, schema::PROMPTS_DIR);
+            return Vec::new();
+        }
+        let joined = self.base_dir.join(dir.get_ref());
+        let path = std::path::absolute(&joined).unwrap_or(joined);
+        let entries = match std::fs::read_dir(&path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                let kind = ConfigErrorKind::NoPromptsDir {
+                    path,
+                    reason: e.kind(),
+                };
+                self.push(dir.span(), key, kind);
+                return Vec::new();
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| is_wav(p) && p.is_file())
+            .collect();
+        files.sort();
+        let mut out = Vec::with_capacity(files.len());
+        for file in files {
+            let name = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if !is_valid_name(&name) {
+                self.bad_value(
+                    dir.span(),
+                    key,
+                    format!(
+                        "a folder whose .wav files are named {} (\"{}\" is not)",
+                        schema::NAME,
+                        file.display()
+                    ),
+                );
+                continue;
+            }
+            if let Some(p) = self.decode(store, file, dir.span(), key) {
+                out.push(NamedPrompt { name, ..p });
+            }
+        }
+        out
+    }
+}
+
+fn is_wav(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+}
