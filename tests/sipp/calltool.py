@@ -504,8 +504,8 @@ def cmd_tone(a) -> None:
         samples = array.array("h", w.readframes(w.getnframes()))
     if sys.byteorder == "big":
         samples.byteswap()
-    if len(samples) < rate:
-        fail(f"{a.file}: {len(samples)} samples, less than 1 s of audio")
+    if len(samples) < rate * a.min_seconds:
+        fail(f"{a.file}: {len(samples)} samples, less than {a.min_seconds:g} s of audio")
     rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
     want, other = goertzel(samples, rate, a.hz), goertzel(samples, rate, a.not_hz)
     if rms < 100:
@@ -756,6 +756,7 @@ def main() -> None:
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--not-hz", type=float, required=True)
+    c.add_argument("--min-seconds", type=float, default=1.0)
     c = sub.add_parser("sent-keys")
     c.add_argument("log")
     c.add_argument("--from", dest="frm", required=True)
