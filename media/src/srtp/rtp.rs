@@ -1,6 +1,6 @@
 //! SRTP packet processing (RFC 3711 §3.3): protect and unprotect in place.
 
-use super::context::SrtpContext;
+use super::context::{SrtpContext, Stream};
 use super::replay::Verdict;
 use crate::MediaError;
 use crate::rtp::{RTP_HEADER_LEN, Ssrc};
@@ -47,24 +47,12 @@ impl SrtpContext {
             });
         }
         let (seq, ssrc) = seq_ssrc(buf);
-        self.check_lifetime(false)?;
-        self.has_room_for(ssrc)?;
-        let mut stream = self.stream(ssrc);
-        let index = stream
-            .rtp
-            .estimate(seq)
-            .ok_or(MediaError::SrtpIndexUnknown {
-                ssrc: Ssrc(ssrc),
-                seq,
-            })?;
-        verdict(stream.rtp.check(index), ssrc, index)?;
+        let (stream, index) = self.rtp_index(seq, ssrc)?;
         let out = self
             .rtp_transform()
             .protect_rtp(buf, header_len, len, ssrc, index);
         let out = self.insert_mki(buf, out, self.mki_before(false));
-        stream.rtp.accept(index);
-        self.store(ssrc, stream);
-        self.count(false);
+        self.accept_rtp(ssrc, stream, index);
         Ok(out)
     }
 
@@ -83,9 +71,22 @@ impl SrtpContext {
             .ok_or(MediaError::SrtpNotRtp { len })?;
         let (seq, ssrc) = seq_ssrc(pkt);
         let len = self.remove_mki(buf, len, self.mki_before(false), ssrc)?;
+        let (stream, index) = self.rtp_index(seq, ssrc)?;
+        let out = self
+            .rtp_transform()
+            .unprotect_rtp(buf, header_len, len, ssrc, index)
+            .map_err(|_| MediaError::SrtpAuthentication { ssrc: Ssrc(ssrc) })?;
+        self.accept_rtp(ssrc, stream, index);
+        Ok(out)
+    }
+
+    /// The stream of `ssrc` and the index of `seq` in it, when the context
+    /// may process the packet: key lifetime left, room for the SSRC, and an
+    /// index neither replayed nor too old.
+    fn rtp_index(&self, seq: u16, ssrc: u32) -> Result<(Stream, u64), MediaError> {
         self.check_lifetime(false)?;
         self.has_room_for(ssrc)?;
-        let mut stream = self.stream(ssrc);
+        let stream = self.stream(ssrc);
         let index = stream
             .rtp
             .estimate(seq)
@@ -94,14 +95,15 @@ impl SrtpContext {
                 seq,
             })?;
         verdict(stream.rtp.check(index), ssrc, index)?;
-        let out = self
-            .rtp_transform()
-            .unprotect_rtp(buf, header_len, len, ssrc, index)
-            .map_err(|_| MediaError::SrtpAuthentication { ssrc: Ssrc(ssrc) })?;
+        Ok((stream, index))
+    }
+
+    /// Marks `index` used once the packet went through (the rollover
+    /// counter and the replay window move only then).
+    fn accept_rtp(&mut self, ssrc: u32, mut stream: Stream, index: u64) {
         stream.rtp.accept(index);
         self.store(ssrc, stream);
         self.count(false);
-        Ok(out)
     }
 }
 

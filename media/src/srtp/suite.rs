@@ -199,10 +199,9 @@ impl Transform {
                 tag_len,
             } => {
                 Self::aes_cm_xor(cipher, salt, ssrc, index, &mut buf[header_len..len]);
-                let mut m = mac.clone();
-                m.update(&buf[..len]);
-                m.update(&roc.to_be_bytes());
-                let full = m.finalize().into_bytes();
+                let full = hmac(mac, &buf[..len], &roc.to_be_bytes())
+                    .finalize()
+                    .into_bytes();
                 buf[len..len + tag_len].copy_from_slice(&full[..*tag_len]);
                 len + tag_len
             }
@@ -210,11 +209,7 @@ impl Transform {
                 let nonce = gcm_rtp_nonce(salt, ssrc, index);
                 let (aad, rest) = buf.split_at_mut(header_len);
                 let (body, tag_out) = rest.split_at_mut(len - header_len);
-                // Encryption of an in-range length cannot fail (limit 2^36 octets).
-                let tag = aead
-                    .encrypt_in_place_detached(Nonce::from_slice(&nonce), aad, body)
-                    .unwrap_or_default();
-                tag_out[..16].copy_from_slice(&tag);
+                tag_out[..16].copy_from_slice(&gcm_seal(aead, &nonce, aad, body));
                 len + 16
             }
         }
@@ -239,11 +234,9 @@ impl Transform {
                 tag_len,
             } => {
                 let body_end = len - tag_len;
-                let mut m = mac.clone();
-                m.update(&buf[..body_end]);
-                m.update(&roc.to_be_bytes());
                 // Constant time: verify_truncated_left compares with subtle.
-                m.verify_truncated_left(&buf[body_end..len])
+                hmac(mac, &buf[..body_end], &roc.to_be_bytes())
+                    .verify_truncated_left(&buf[body_end..len])
                     .map_err(|_| AuthFailed)?;
                 Self::aes_cm_xor(cipher, salt, ssrc, index, &mut buf[header_len..body_end]);
                 Ok(body_end)
@@ -253,13 +246,7 @@ impl Transform {
                 let nonce = gcm_rtp_nonce(salt, ssrc, index);
                 let (aad, rest) = buf.split_at_mut(header_len);
                 let (body, tag) = rest[..len - header_len].split_at_mut(body_end - header_len);
-                aead.decrypt_in_place_detached(
-                    Nonce::from_slice(&nonce),
-                    aad,
-                    body,
-                    Tag::from_slice(tag),
-                )
-                .map_err(|_| AuthFailed)?;
+                gcm_open(aead, &nonce, aad, body, tag)?;
                 Ok(body_end)
             }
         }
@@ -279,9 +266,7 @@ impl Transform {
             } => {
                 Self::aes_cm_xor(cipher, salt, ssrc, u64::from(index), &mut buf[8..len]);
                 buf[len..len + 4].copy_from_slice(&e_index);
-                let mut m = mac.clone();
-                m.update(&buf[..len + 4]);
-                let full = m.finalize().into_bytes();
+                let full = hmac(mac, &buf[..len + 4], &[]).finalize().into_bytes();
                 buf[len + 4..len + 4 + tag_len].copy_from_slice(&full[..*tag_len]);
                 len + 4 + tag_len
             }
@@ -290,9 +275,7 @@ impl Transform {
                 let mut aad = [0u8; 12];
                 aad[..8].copy_from_slice(&buf[..8]);
                 aad[8..].copy_from_slice(&e_index);
-                let tag = aead
-                    .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut buf[8..len])
-                    .unwrap_or_default();
+                let tag = gcm_seal(aead, &nonce, &aad, &mut buf[8..len]);
                 buf[len..len + 16].copy_from_slice(&tag);
                 buf[len + 16..len + 20].copy_from_slice(&e_index);
                 len + 20
@@ -325,9 +308,8 @@ impl Transform {
                 tag_len,
             } => {
                 let signed_end = len - tag_len;
-                let mut m = mac.clone();
-                m.update(&buf[..signed_end]);
-                m.verify_truncated_left(&buf[signed_end..len])
+                hmac(mac, &buf[..signed_end], &[])
+                    .verify_truncated_left(&buf[signed_end..len])
                     .map_err(|_| AuthFailed)?;
                 let rtcp_end = signed_end - 4;
                 Self::aes_cm_xor(cipher, salt, ssrc, u64::from(index), &mut buf[8..rtcp_end]);
@@ -340,17 +322,40 @@ impl Transform {
                 aad[..8].copy_from_slice(&buf[..8]);
                 aad[8..].copy_from_slice(&buf[len - 4..len]);
                 let (body, tag) = buf[8..len - 4].split_at_mut(rtcp_end - 8);
-                aead.decrypt_in_place_detached(
-                    Nonce::from_slice(&nonce),
-                    &aad,
-                    body,
-                    Tag::from_slice(tag),
-                )
-                .map_err(|_| AuthFailed)?;
+                gcm_open(aead, &nonce, &aad, body, tag)?;
                 Ok(rtcp_end)
             }
         }
     }
+}
+
+/// HMAC-SHA1 over `signed` then `trailer` (the ROC for SRTP), from the
+/// keyed state (cloned: no key schedule per packet).
+fn hmac(mac: &HmacSha1, signed: &[u8], trailer: &[u8]) -> HmacSha1 {
+    let mut m = mac.clone();
+    m.update(signed);
+    m.update(trailer);
+    m
+}
+
+/// AES-GCM encryption of `body` in place; the 16-octet tag.
+fn gcm_seal(aead: &Aes128Gcm, nonce: &[u8; 12], aad: &[u8], body: &mut [u8]) -> [u8; 16] {
+    // Encryption of an in-range length cannot fail (limit 2^36 octets).
+    aead.encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
+        .unwrap_or_default()
+        .into()
+}
+
+/// AES-GCM: checks `tag` (constant time) and decrypts `body` in place.
+fn gcm_open(
+    aead: &Aes128Gcm,
+    nonce: &[u8; 12],
+    aad: &[u8],
+    body: &mut [u8],
+    tag: &[u8],
+) -> Result<(), AuthFailed> {
+    aead.decrypt_in_place_detached(Nonce::from_slice(nonce), aad, body, Tag::from_slice(tag))
+        .map_err(|_| AuthFailed)
 }
 
 /// AES counter mode from a full 16-octet IV. The low 16 bits count blocks
