@@ -1310,24 +1310,25 @@ test_call_topology_hidden() {
 	topology call_topo2
 }
 
-# baresip_config DIR PORT RTP_MIN TONE_WAV [UI]: a headless baresip config in DIR: SIP on
-# 127.0.0.1:PORT, PCMA only, audio from TONE_WAV (aufile), played to ALSA's null device,
-# both directions recorded as WAV (sndfile) in DIR/rec. UI=stdio: commands from stdin.
-baresip_config() {
-	local dir=$1 port=$2 rtp=$3 tone=$4 ui=${5:-}
+# baresip_write DIR LISTEN RTP_MIN UI LINE...: a headless baresip config in DIR: SIP on
+# LISTEN, PCMA only, played to ALSA's null device, both directions recorded as WAV
+# (sndfile) in DIR/rec, UI=stdio (or empty): commands from stdin; then each LINE (the audio
+# source and its modules). baresip loads `module` lines before `module_tmp` and
+# `module_app` ones wherever they stand.
+baresip_write() {
+	local dir=$1 listen=$2 rtp=$3 ui=$4
+	shift 4
 	mkdir -p "$dir/rec"
 	rm -f "$dir"/rec/*.wav
-	cat >"$dir/config" <<CONF
+	{
+		cat <<CONF
 poll_method		epoll
-sip_listen		127.0.0.1:$port
+sip_listen		$listen
 call_local_timeout	20
 call_max_calls		1
 audio_player		alsa,null
 audio_alert		alsa,null
-audio_source		aufile,$tone
-ausrc_srate		8000
 auplay_srate		8000
-ausrc_channels		1
 auplay_channels		1
 rtp_ports		$rtp-$((rtp + 19))
 rtcp_mux		no
@@ -1335,12 +1336,20 @@ snd_path		$dir/rec
 module_path		/usr/lib/baresip/modules
 ${ui:+module			$ui.so}
 module			g711.so
-module			aufile.so
 module			alsa.so
 module			sndfile.so
 module_tmp		account.so
 module_app		menu.so
 CONF
+		printf '%s\n' "$@"
+	} >"$dir/config"
+}
+
+# baresip_config DIR PORT RTP_MIN TONE_WAV [UI]: baresip on 127.0.0.1:PORT, its audio from
+# TONE_WAV (aufile, 8 kHz mono).
+baresip_config() {
+	baresip_write "$1" "127.0.0.1:$2" "$3" "${5:-}" "audio_source		aufile,$4" \
+		"ausrc_srate		8000" "ausrc_channels		1" "module			aufile.so"
 }
 
 test_call_baresip() {
@@ -1405,35 +1414,9 @@ test_call_baresip() {
 # tone as its source (ausine runs at 48 kHz stereo; baresip resamples to PCMA's 8 kHz
 # mono), played to ALSA's null device, both directions recorded by sndfile in DIR/rec.
 srtp_baresip_config() {
-	local dir=$1 port=$2 rtp=$3 hz=$4 ui=${5:-}
-	mkdir -p "$dir/rec"
-	rm -f "$dir"/rec/*.wav
-	cat >"$dir/config" <<CONF
-poll_method		epoll
-sip_listen		$SECURE_IP:$port
-net_interface		127.0.0.1
-call_local_timeout	20
-call_max_calls		1
-audio_player		alsa,null
-audio_alert		alsa,null
-audio_source		ausine,$hz
-ausrc_srate		48000
-auplay_srate		8000
-ausrc_channels		2
-auplay_channels		1
-rtp_ports		$rtp-$((rtp + 19))
-rtcp_mux		no
-snd_path		$dir/rec
-module_path		/usr/lib/baresip/modules
-${ui:+module			$ui.so}
-module			g711.so
-module			ausine.so
-module			alsa.so
-module			sndfile.so
-module			srtp.so
-module_tmp		account.so
-module_app		menu.so
-CONF
+	baresip_write "$1" "$SECURE_IP:$2" "$3" "${5:-}" "net_interface		127.0.0.1" \
+		"audio_source		ausine,$4" "ausrc_srate		48000" "ausrc_channels		2" \
+		"module			ausine.so" "module			srtp.so"
 }
 
 # srtp_media_check NAME SIPP_IP:PORT BARESIP_RTP_MIN SIPP_HZ BARESIP_HZ: in the capture of
