@@ -633,7 +633,8 @@ def cmd_rtp_tone(a) -> None:
 def cmd_rtp_audio(a) -> None:
     """The RTP a party received from voxgate (a fields file whose 5th field is the UDP
     payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
-    packet to packet, the marker on the first only), G.711 decoded by its payload type,
+    packet to packet, the marker on the first packet of each of --markers talk spurts; --silent-head and
+    --silent-tail packets of G.711 silence at either end), G.711 decoded by its payload type,
     and its audio: not silence, and the tone expected."""
     host, port = a.to.rsplit(":", 1)
     pkts = []
@@ -667,8 +668,14 @@ def cmd_rtp_audio(a) -> None:
         if cur[3] != (prev[3] + 160) & 0xFFFFFFFF:
             fail(f"{a.to}: packet {i + 1}: timestamp {cur[3]} after {prev[3]} (+160 expected)")
     markers = [i for i, h in enumerate(heads) if h[0]]
-    if markers != [0]:
-        fail(f"{a.to}: marker bits on packets {markers}; only the first expected")
+    if len(markers) != a.markers or markers[:1] != [0]:
+        fail(f"{a.to}: marker bits on packets {markers}; {a.markers} talk spurt(s), the first on packet 0, expected")
+    # G.711 digital silence: A-law 0xd5/0x55, µ-law 0xff/0x7f.
+    quiet = {0xD5, 0x55} if a.pt == 8 else {0xFF, 0x7F}
+    for name, part in (("first", pkts[: a.silent_head]), ("last", pkts[len(pkts) - a.silent_tail :] if a.silent_tail else [])):
+        loud = [i for i, p in enumerate(part) if any(b not in quiet for b in p[12:])]
+        if loud:
+            fail(f"{a.to}: the {name} {len(part)} packets should be silence; {len(loud)} are not")
     rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
     if rms < 100:
         fail(f"{a.to}: silence (RMS {rms:.0f})")
@@ -778,6 +785,9 @@ def main() -> None:
     c.add_argument("--pt", type=int, required=True)
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--not-hz", type=float, required=True)
+    c.add_argument("--markers", type=int, default=1)
+    c.add_argument("--silent-head", type=int, default=0)
+    c.add_argument("--silent-tail", type=int, default=0)
     c = sub.add_parser("digits")
     c.add_argument("events")
     c.add_argument("conversation")

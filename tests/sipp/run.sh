@@ -2303,6 +2303,41 @@ test_media_info_digits() {
 	flow_end 0
 }
 
+# Music on hold: the API answers the caller and holds it (re-INVITE sendonly, answered
+# recvonly); voxgate then sends comfort silence, music on request (the 440 Hz prompt looped)
+# and silence again once the music stops. The caller sees one stream: one SSRC, sequence
+# numbers and timestamps continuous across silence, music and silence, a talk spurt (marker)
+# at the hold and at the music, silence first and last, the tone in between.
+test_media_hold_music() {
+	local n=7140 id fields=$OUT/media_hold.fields out
+	flow_begin media_hold "$FLOW_ANSWER_PORT" || return 1
+	flow_capture media_hold "$CALLER_IP:$CALLER_MP" || return 1
+	caller_bg media_hold_caller call_uac_held.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/legs/1/hold" || return 1
+	flow_event "$id" held leg=1 by=control >/dev/null || return 1
+	sleep 0.6
+	api POST "/v1/conversations/$id/legs/1/play" '{"music": "sipp-tone"}' || return 1
+	sleep 1.5
+	api POST "/v1/conversations/$id/legs/1/stop" || return 1
+	flow_event "$id" playback_done leg=1 id=1 reason=stopped >/dev/null || return 1
+	sleep 0.6
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done media_hold_caller call_uac_held.xml || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_answered:leg=1 held:leg=1,by=control \
+		playback_done:leg=1,id=1,reason=stopped leg_ended:leg=1,side=control ended || return 1
+	capture_stop_payload "$fields" || return 1
+	out=$(python3 "$HERE/calltool.py" rtp-audio "$fields" --to "$CALLER_IP:$CALLER_MP" --from-ip "$MEDIA_IP" \
+		--min 120 --pt 8 --hz "$PROMPT_HZ" --not-hz 1000 --markers 2 --silent-head 20 --silent-tail 20 2>&1) ||
+		{ REASON="capture: $out"; return 1; }
+	say "  $out"
+	flow_end 0
+}
+
 # An SRTP leg that voxgate answers and speaks on: baresip (mandatory SDES-SRTP, trunk secure)
 # calls an API number; the API answers (RTP/SAVP), plays the 440 Hz prompt and baresip's
 # recording of what it received carries it: voxgate's own stream was protected with the
@@ -2429,6 +2464,7 @@ TESTS=(
 	test_media_rfc4733_digits
 	test_media_info_digits
 	test_media_srtp_prompt_and_digits
+	test_media_hold_music
 )
 
 # ------------------------------------------------------------------------------------------

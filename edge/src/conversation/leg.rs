@@ -259,6 +259,8 @@ pub(crate) struct Leg {
     pub format_from: Option<(SharedSdp, Option<Bytes>)>,
     /// The playback on it, until its `PlaybackDone`.
     pub playing: Option<crate::control_plane::PlaybackId>,
+    /// Its endpoint sends comfort silence (voxgate holds it).
+    pub comfort_silence: bool,
     /// Digits waiting to go out by INFO, and whether one INFO is in flight.
     pub info_digits: std::collections::VecDeque<(crate::control_plane::Digit, Duration)>,
     pub info_pending: bool,
@@ -303,6 +305,7 @@ impl Leg {
             format: None,
             format_from: None,
             playing: None,
+            comfort_silence: false,
             info_digits: std::collections::VecDeque::new(),
             info_pending: false,
         }

@@ -49,6 +49,21 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
+    /// Comfort silence on each leg voxgate holds (its sendonly or inactive
+    /// offer was accepted) and that is in no bridge: RFC 3264 lets voxgate
+    /// send there, and a held far end that hears nothing for long may end
+    /// the call on its media timeout.
+    pub(crate) fn sync_comfort_silence(&mut self) {
+        for l in &mut self.legs {
+            let Some(ep) = l.endpoint else { continue };
+            let on = l.held_by_us && l.is_live() && l.bridge.is_none();
+            if l.comfort_silence != on {
+                l.comfort_silence = on;
+                self.media.media_op(ep, EndpointOp::ComfortSilence(on));
+            }
+        }
+    }
+
     /// The endpoint of a leg voxgate may play to or send digits on: live,
     /// answered (or answered early by voxgate), with media.
     fn media_leg(&self, leg: LegId) -> Result<EndpointId, CommandError> {

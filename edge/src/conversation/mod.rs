@@ -622,6 +622,7 @@ impl<M: MediaControl> Conversation<M> {
         if self.phase == Phase::Active {
             self.reconcile(now);
             self.sync_media_formats();
+            self.sync_comfort_silence();
             let live = self.legs.iter().any(|l| l.is_live());
             let dialing = self.dials.iter().any(|d| !d.done);
             let started = !self.legs.is_empty() || !self.dials.is_empty();

@@ -111,6 +111,10 @@ pub enum EndpointOp {
     },
     /// A digit arrived another way (SIP INFO): stop a playback that allows it.
     BargeIn,
+    /// voxgate holds the leg (`true`) or no longer does: while held, silence
+    /// frames go out whenever nothing plays, so that the far end sees a live
+    /// stream and its media timeout and NAT bindings stay open.
+    ComfortSilence(bool),
 }
 
 /// What an endpoint tells the conversation.
@@ -222,7 +226,10 @@ impl EndpointMedia {
                 if let Some(done) = self.player.stop() {
                     events.push_back((ep, MediaEvent::PlaybackDone(done)));
                 }
-                self.out.player_stopped();
+                // Comfort silence goes on in the same talk spurt.
+                if !self.player.is_active() {
+                    self.out.player_stopped();
+                }
             }
             EndpointOp::SendDigits { digits, duration } => {
                 let mut refused = 0;
@@ -242,6 +249,12 @@ impl EndpointMedia {
             EndpointOp::BargeIn => {
                 if let Some(done) = self.player.barge_in() {
                     events.push_back((ep, MediaEvent::PlaybackDone(done)));
+                }
+            }
+            EndpointOp::ComfortSilence(on) => {
+                self.player.set_comfort_silence(now, on);
+                if !self.player.is_active() {
+                    self.out.player_stopped();
                 }
             }
         }

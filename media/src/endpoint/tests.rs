@@ -51,7 +51,6 @@ fn format(codec: CodecKind, pt: u8, event: Option<u8>) -> MediaFormat {
     }
 }
 
-/// A and B, each with a peer at its signalled address; not bridged.
 /// `on_packet` as the relay task calls it: `p` in a buffer with room for
 /// SRTP, and left holding what would be sent (when something is).
 fn relay(
@@ -68,6 +67,7 @@ fn relay(
     f
 }
 
+/// A and B, each with a peer at its signalled address; not bridged.
 fn session(fa: MediaFormat, fb: MediaFormat) -> SessionRelay {
     let mut r = SessionRelay::new(Duration::from_secs(2));
     r.add(A, 1, Vec::new());
@@ -836,4 +836,82 @@ fn rtp_payload_skips_csrcs_extension_and_padding() {
     let mut bad_pad = p.clone();
     *bad_pad.last_mut().unwrap() = 200;
     assert_eq!(rtp_payload(&bad_pad), None);
+}
+
+#[test]
+fn a_held_leg_gets_comfort_silence_around_music_in_one_stream() {
+    let mut r = session(
+        format(CodecKind::Pcma, 8, None),
+        format(CodecKind::Pcma, 8, None),
+    );
+    let t0 = Instant::now();
+    r.handle_op(t0, A, EndpointOp::ComfortSilence(true));
+    let (silence, _) = run(&mut r, t0, t0 + FRAME * 9);
+    assert_eq!(silence.len(), 10, "a frame every 20 ms from the hold on");
+    assert!(
+        silence
+            .iter()
+            .all(|(_, t, p)| t.ep == A && p[12..].iter().all(|&b| b == 0xd5)),
+        "A-law silence"
+    );
+    // Music on hold takes the stream, then silence again once it ends.
+    let at = t0 + FRAME * 10;
+    r.handle_op(
+        at,
+        A,
+        EndpointOp::Play {
+            id: PlaybackId(1),
+            source: Source::Prompt(ramp(800)),
+            barge_in: false,
+        },
+    );
+    let (rest, evs) = run(&mut r, at, at + FRAME * 9);
+    assert_eq!(rest.len(), 10);
+    assert!(
+        rest[..5]
+            .iter()
+            .all(|(_, _, p)| p[12..].iter().any(|&b| b != 0xd5))
+    );
+    assert!(
+        rest[5..]
+            .iter()
+            .all(|(_, _, p)| p[12..].iter().all(|&b| b == 0xd5))
+    );
+    assert!(matches!(evs.as_slice(), [(A, MediaEvent::PlaybackDone(_))]));
+    // Music stopped on command: silence again, in the same stream.
+    let at = at + FRAME * 10;
+    r.handle_op(
+        at,
+        A,
+        EndpointOp::Play {
+            id: PlaybackId(2),
+            source: Source::Music(ramp(800)),
+            barge_in: false,
+        },
+    );
+    let (music, _) = run(&mut r, at, at + FRAME * 2);
+    let at = at + FRAME * 3;
+    r.handle_op(at, A, EndpointOp::Stop);
+    let (after_stop, _) = run(&mut r, at, at + FRAME * 2);
+    assert_eq!((music.len(), after_stop.len()), (3, 3));
+    assert!(
+        after_stop
+            .iter()
+            .all(|(_, _, p)| p[12..].iter().all(|&b| b == 0xd5))
+    );
+    let all: Vec<_> = [silence, rest, music, after_stop].concat();
+    let h = headers(&all);
+    assert_one_stream(&h);
+    let markers: Vec<usize> = (0..h.len()).filter(|&i| h[i].marker).collect();
+    assert_eq!(
+        markers,
+        [0, 10, 20],
+        "a talk spurt at the hold and at each playback; none when the music stops"
+    );
+    // Resumed: nothing more from voxgate.
+    let end = at + FRAME * 3;
+    r.handle_op(end, A, EndpointOp::ComfortSilence(false));
+    let (after, _) = run(&mut r, end, end + FRAME * 5);
+    assert!(after.is_empty());
+    assert_eq!(r.poll_timeout(), None);
 }

@@ -482,3 +482,45 @@ fn dtmf_info_between_linked_legs_still_goes_end_to_end() {
         }]
     );
 }
+
+#[test]
+fn a_leg_voxgate_holds_gets_comfort_silence_until_resumed() {
+    let mut h = answered(SDP_A);
+    let comfort = |h: &Harness| {
+        ops(h)
+            .into_iter()
+            .filter_map(|op| match op {
+                EndpointOp::ComfortSilence(on) => Some(on),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let reinvite = out.sent_to(Method::Invite, A_ADDR);
+    assert!(comfort(&h).is_empty(), "not before the peer agreed");
+    let recvonly = SDP_A.replace("a=sendrecv", "a=recvonly");
+    h.a_answers(&reinvite, 200, Some(&recvonly));
+    assert_eq!(comfort(&h), [true], "held: silence frames go out");
+    // A playback (music on hold) takes the stream meanwhile; the endpoint
+    // goes back to silence after it: nothing to tell it.
+    cmd(&mut h, play(PlaySource::Music("welcome".into()), false));
+    assert_eq!(comfort(&h), [true]);
+    let out = cmd(&mut h, Command::Resume { leg: LegId(1) });
+    let reinvite = out.sent_to(Method::Invite, A_ADDR);
+    h.a_answers(&reinvite, 200, Some(SDP_A));
+    assert_eq!(comfort(&h), [true, false], "resumed: no more silence");
+    // Ending the leg while held closes its endpoint, silence and all.
+    let out = cmd(&mut h, Command::Hold { leg: LegId(1) });
+    let reinvite = out.sent_to(Method::Invite, A_ADDR);
+    h.a_answers(&reinvite, 200, Some(&recvonly));
+    assert_eq!(comfort(&h), [true, false, true]);
+    cmd(
+        &mut h,
+        Command::Hangup {
+            leg: Some(LegId(1)),
+            status: None,
+        },
+    );
+    assert_eq!(h.call.leg(LegId(1)).unwrap().endpoint, None);
+    assert_eq!(comfort(&h), [true, false, true]);
+}
