@@ -572,24 +572,54 @@ def cmd_sent_keys(a) -> None:
 def cmd_tone_pcap(a) -> None:
     import math
 
-    rate, ptime = 8000, 160
+    payloads = [
+        bytes(alaw_encode(int(8000 * math.sin(2 * math.pi * a.hz * (k * 160 + i) / 8000))) for i in range(160))
+        for k in range(int(a.seconds * 50))
+    ]
+    write_rtp_pcap(a.file, payloads, 8)
+
+
+# DTMF (ITU-T Q.23): key -> (low, high) Hz.
+DTMF_HZ = {
+    "1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+    "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+    "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+    "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+}
+
+
+def write_rtp_pcap(path: str, payloads: list, pt: int) -> None:
+    """A pcap of one RTP stream (10.0.0.1:6000 -> 10.0.0.2:6002), one packet of each
+    payload every 20 ms, for SIPp's play_pcap_audio."""
     frames = []
-    n = int(a.seconds * 50)
-    for k in range(n):
-        payload = bytes(
-            alaw_encode(int(8000 * math.sin(2 * math.pi * a.hz * (k * ptime + i) / rate)))
-            for i in range(ptime)
-        )
-        rtp = struct.pack("!BBHII", 0x80, 8, k, k * ptime, 0x70E57011) + payload
+    for k, payload in enumerate(payloads):
+        rtp = struct.pack("!BBHII", 0x80, pt, k, k * 160, 0x70E57011) + payload
         udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), k, 0, 64, 17, 0,
                          bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
         eth = b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00" + ip
         usec = k * 20000
         frames.append(struct.pack("<IIII", usec // 1000000, usec % 1000000, len(eth), len(eth)) + eth)
-    with open(a.file, "wb") as f:
+    with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         f.write(b"".join(frames))
+
+
+def cmd_dtmf_pcap(a) -> None:
+    """In-band DTMF in A-law: each key's tone pair for --on ms, then --off ms of silence
+    (multiples of 20 ms), after 200 ms of silence."""
+    import math
+
+    samples = [0] * 1600
+    for key in a.digits:
+        low, high = DTMF_HZ[key.upper()]
+        n = a.on * 8
+        samples += [int(6000 * (math.sin(2 * math.pi * low * i / 8000) + math.sin(2 * math.pi * high * i / 8000)) / 2)
+                    for i in range(n)]
+        samples += [0] * (a.off * 8)
+    payloads = [bytes(alaw_encode(x) for x in samples[i:i + 160]) for i in range(0, len(samples) - 159, 160)]
+    write_rtp_pcap(a.file, payloads, 8)
+    print(f"{a.file}: {a.digits} in band, {len(payloads)} packets")
 
 
 def cmd_rtp_tone(a) -> None:
@@ -771,6 +801,11 @@ def main() -> None:
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--seconds", type=float, required=True)
+    c = sub.add_parser("dtmf-pcap")
+    c.add_argument("file")
+    c.add_argument("digits")
+    c.add_argument("--on", type=int, default=100)
+    c.add_argument("--off", type=int, default=100)
     c = sub.add_parser("rtp-tone")
     c.add_argument("payloads")
     c.add_argument("--hz", type=float, required=True)
@@ -799,7 +834,7 @@ def main() -> None:
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
      "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone,
      "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys,
-     "rtp-audio": cmd_rtp_audio, "digits": cmd_digits}[a.cmd](a)
+     "rtp-audio": cmd_rtp_audio, "digits": cmd_digits, "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -2303,6 +2303,30 @@ test_media_info_digits() {
 	flow_end 0
 }
 
+# A caller without telephone-event presses 1, 5, 9 and * in band (DTMF tone pairs in its
+# A-law audio, 100 ms each, 100 ms apart): the event stream has exactly those digits, in
+# order, heard in band (Goertzel on the decoded G.711).
+test_media_inband_digits() {
+	local n=7141 id out digits
+	python3 "$HERE/calltool.py" dtmf-pcap "$OUT/dtmf_inband.pcap" '159*' >/dev/null ||
+		{ REASON="could not write $OUT/dtmf_inband.pcap"; return 1; }
+	digits=$(metric voxgate_dtmf_digits_total 'source="inband"')
+	flow_begin media_inband "$FLOW_ANSWER_PORT" || return 1
+	caller_bg media_inband_caller call_uac_inband.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" digits 'digit=*' --wait 8 >/dev/null || return 1
+	sleep 0.3
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done media_inband_caller call_uac_inband.xml || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	out=$(python3 "$HERE/calltool.py" digits "$FLOW_EVENTS" "$id" '159*' --source inband 2>&1) ||
+		{ REASON="$out"; EXTRA_FILE=$FLOW_EVENTS; return 1; }
+	expect_delta voxgate_dtmf_digits_total 'source="inband"' "$digits" 4 || return 1
+	flow_end 0
+}
+
 # Music on hold: the API answers the caller and holds it (re-INVITE sendonly, answered
 # recvonly); voxgate then sends comfort silence, music on request (the 440 Hz prompt looped)
 # and silence again once the music stops. The caller sees one stream: one SSRC, sequence
@@ -2465,6 +2489,7 @@ TESTS=(
 	test_media_info_digits
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
+	test_media_inband_digits
 )
 
 # ------------------------------------------------------------------------------------------
