@@ -327,6 +327,12 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "to-srtp"
 match_user = { exact = "3102" }
 destinations = [ { uri = "sip:3102@$SECURE_IP:$SRTP_CALLEE_PORT", transport = "udp", trunk = "secure" } ]
+
+# SRTP on both legs: a baresip caller to the baresip callee, each leg with its own keys.
+[[route]]
+name = "srtp-to-srtp"
+match_user = { exact = "3103" }
+destinations = [ { uri = "sip:3103@$SECURE_IP:$SRTP_CALLEE_PORT", transport = "udp", trunk = "secure" } ]
 EOF
 }
 
@@ -1462,7 +1468,7 @@ srtp_key_kept() {
 		# voxgate logs SIP at debug level here: a key must not be in it either.
 		grep -q -F -- "$key" "$LOG" && { REASON="$1: baresip's key $key is in voxgate.log"; return 1; }
 	done
-	say "  baresip's key ${keys:0:8}... is in no message the SIPp party received, nor in voxgate.log"
+	say "  baresip's key ${keys:0:8}... is in no message the other party received, nor in voxgate.log"
 }
 
 tone_pcap() { # the 6 s 1000 Hz PCMA tone the SIPp parties of the SRTP tests play
@@ -1544,6 +1550,65 @@ test_call_baresip_srtp_callee() {
 	srtp_media_check call_srtp_callee "$CALLER_IP:$CALLER_MP" "$rtp" 1000 440 "$dir" || return 1
 	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=secure \
 		'media_a.rtp_packets>=250' 'media_b.rtp_packets>=250' media_a.srtp_dropped=0 'media_b.srtp_dropped<=2' || return 1
+	calls_empty
+}
+
+# SRTP on both legs: a baresip caller (mandatory SDES-SRTP, 440 Hz) through voxgate to a
+# baresip callee (mandatory SDES-SRTP, 1000 Hz, GCM taken). voxgate terminates SRTP on each
+# leg with keys of its own: neither baresip's key reaches the other; every RTP packet
+# voxgate exchanges with either is SRTP; each recording carries the other party's tone.
+test_call_baresip_srtp_both() {
+	command -v baresip >/dev/null 2>&1 || { REASON="baresip is not installed (Debian: apt-get install baresip-core)"; return 1; }
+	local n=3103 dir=$OUT/baresip_srtp_both out wav pid
+	local crtp=$((CALLER_MP + 320)) ertp=$((CALLEE_MP + 240))
+	local clog=$dir/caller.log elog=$dir/callee.log
+	srtp_baresip_config "$dir/caller" "$SRTP_CALLER_PORT" "$crtp" 440 stdio
+	echo "<sip:caller@$SECURE_IP:$SRTP_CALLER_PORT;transport=udp>;regint=0;audio_codecs=pcma;mediaenc=srtp-mand" >"$dir/caller/accounts"
+	srtp_baresip_config "$dir/callee" "$SRTP_CALLEE_PORT" "$ertp" 1000
+	echo "<sip:$n@$SECURE_IP:$SRTP_CALLEE_PORT;transport=udp>;regint=0;answermode=auto;audio_codecs=pcma;mediaenc=srtp-mand" >"$dir/callee/accounts"
+	capture_start call_srtp_both "udp and host $MEDIA_IP and (portrange $crtp-$((crtp + 19)) or portrange $ertp-$((ertp + 19)))" || return 1
+	timeout 30 baresip -s -f "$dir/callee" </dev/null >"$elog" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	EXTRA_FILE=$elog
+	for i in $(seq 1 50); do udp_bound "$SECURE_IP" "$SRTP_CALLEE_PORT" && break; sleep 0.1; done
+	udp_bound "$SECURE_IP" "$SRTP_CALLEE_PORT" || { REASON="the baresip callee is not listening on $SECURE_IP:$SRTP_CALLEE_PORT"; return 1; }
+	{
+		sleep 1
+		echo "/dial sip:$n@127.0.0.1:$SIP_PORT"
+		sleep 6
+		echo "/hangup"
+		sleep 1
+		echo "/quit"
+	} | timeout 20 baresip -s -f "$dir/caller" >"$clog" 2>&1
+	for i in $(seq 1 20); do grep -q 'terminated (duration' "$elog" && break; sleep 0.1; done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	EXTRA_FILE=$clog
+	grep -q 'SRTP is Enabled' "$clog" || { REASON="the baresip caller did not enable SRTP ($clog)"; return 1; }
+	grep -q 'SRTP is Enabled (cryptosuite=AEAD_AES_128_GCM)' "$elog" || { REASON="the baresip callee did not enable SRTP with GCM ($elog)"; return 1; }
+	grep -q 'Call established' "$clog" || { REASON="the baresip caller's call was not established ($clog)"; return 1; }
+	# Each side's keys reach neither the other side nor voxgate.log.
+	srtp_key_kept call_srtp_both "$clog" "$SECURE_IP:$SRTP_CALLER_PORT" "$elog" || return 1
+	srtp_key_kept call_srtp_both "$elog" "$SECURE_IP:$SRTP_CALLEE_PORT" "$clog" || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	local side rtp hz other
+	for side in "caller $crtp 1000 440" "callee $ertp 440 1000"; do
+		set -- $side
+		rtp=$2 hz=$3 other=$4
+		tshark -r "$CAP_FILE" -Y "udp.length>100 && ((ip.src==$MEDIA_IP && udp.dstport>=$rtp && udp.dstport<=$((rtp + 19))) || (ip.dst==$MEDIA_IP && udp.srcport>=$rtp && udp.srcport<=$((rtp + 19))))" \
+			-T fields -e udp.payload >"$OUT/call_srtp_both.$1.hex" 2>/dev/null
+		out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/call_srtp_both.$1.hex" --hz "$hz" --not-hz "$other" --min 400 --encrypted 2>&1) ||
+			{ REASON="between voxgate and the $1: $out"; return 1; }
+		say "  $out"
+		wav=$(ls "$dir/$1"/rec/*-dec.wav 2>/dev/null | head -n 1)
+		[ -n "$wav" ] || { REASON="no recording of what the baresip $1 received in $dir/$1/rec"; return 1; }
+		out=$(python3 "$HERE/calltool.py" tone "$wav" --hz "$hz" --not-hz "$other" 2>&1) || { REASON="the baresip $1 heard: $out"; return 1; }
+		say "  $out"
+	done
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=secure trunk_out=secure \
+		'media_a.rtp_packets>=250' 'media_b.rtp_packets>=250' 'media_a.srtp_dropped<=2' 'media_b.srtp_dropped<=2' || return 1
 	calls_empty
 }
 
@@ -2472,6 +2537,7 @@ TESTS=(
 	test_call_baresip_tls
 	test_call_baresip_srtp_caller
 	test_call_baresip_srtp_callee
+	test_call_baresip_srtp_both
 	test_flow_answer_dial_bridge
 	test_flow_click_to_dial
 	test_flow_parallel_one_answers
