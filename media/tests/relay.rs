@@ -497,8 +497,9 @@ async fn endpoint_errors() {
             ..
         })
     ));
-    // ...and the pairs it took on the way are back.
+    // ...and the pairs it took on the way are back; the refusal is counted.
     assert_eq!(small.pool("s").unwrap().in_use(), 3);
+    assert_eq!(small.region_stats()[0].1.ports_exhausted, 1);
     drop(s);
     in_use_until(&small, "s", 0).await;
 }

@@ -75,6 +75,7 @@ impl<M: MediaControl> Conversation<M> {
             winner: None,
             early: None,
             last_status: None,
+            no_media: false,
             redirects: 0,
             tried,
             notify,
@@ -112,11 +113,8 @@ impl<M: MediaControl> Conversation<M> {
                     match failure {
                         // A node or caller problem: no other destination fares better.
                         LegFailure::NoMedia | LegFailure::Status(483) => {
-                            d.last_status = Some(if failure == LegFailure::NoMedia {
-                                503
-                            } else {
-                                483
-                            });
+                            d.no_media = failure == LegFailure::NoMedia;
+                            d.last_status = Some(if d.no_media { 503 } else { 483 });
                             d.pending.clear();
                         }
                         // An unusable destination: what the others said stands.
@@ -135,6 +133,7 @@ impl<M: MediaControl> Conversation<M> {
         let Some(d) = self.dial_mut(id) else { return };
         d.done = true;
         let status = d.last_status.unwrap_or(480);
+        let side = if d.no_media { Side::Edge } else { Side::Callee };
         let (link, connect, notify) = (d.link, d.connect, d.notify);
         self.event(Event::DialFailed { dial: id, status });
         if let Some(referrer) = notify {
@@ -146,17 +145,11 @@ impl<M: MediaControl> Conversation<M> {
             }
             if link {
                 self.reject_inbound(leg, status, default_reason(status), None);
-                self.end_leg(
-                    now,
-                    leg,
-                    Side::Callee,
-                    EndCause::Rejected(status),
-                    Some(status),
-                );
+                self.end_leg(now, leg, side, EndCause::Rejected(status), Some(status));
             }
         }
         if self.legs.iter().all(|l| !l.is_live()) {
-            self.note_end(Side::Callee, EndCause::Rejected(status), Some(status));
+            self.note_end(side, EndCause::Rejected(status), Some(status));
         }
         let _ = now;
     }

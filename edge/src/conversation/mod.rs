@@ -328,6 +328,9 @@ pub(crate) struct DialState {
     pub early: Option<LegId>,
     /// The status of the last failed attempt, for the caller when none is left.
     pub last_status: Option<u16>,
+    /// The dial stopped because voxgate had no media ports (its own failure,
+    /// not the callee's).
+    pub no_media: bool,
     /// Redirections followed, and every URI tried (loop detection).
     pub redirects: u8,
     pub tried: Vec<String>,

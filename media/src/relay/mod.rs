@@ -208,6 +208,7 @@ impl MediaEngine {
                         dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
                         dropped_srtp: r.counters.srtp.load(Ordering::Relaxed),
                         packets_generated: r.counters.generated.load(Ordering::Relaxed),
+                        ports_exhausted: r.counters.exhausted.load(Ordering::Relaxed),
                     },
                 )
             })
@@ -306,7 +307,14 @@ impl MediaSession {
         let mut lines = Vec::with_capacity(spec.lines);
         let mut local = Vec::with_capacity(spec.lines);
         for _ in 0..spec.lines {
-            let pair = pool.pool.allocate()?;
+            let pair = pool.pool.allocate().inspect_err(|e| {
+                if matches!(e, MediaError::PortsExhausted { .. }) {
+                    region
+                        .counters
+                        .exhausted
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })?;
             local.push(LocalMedia {
                 addr: pool.advertise,
                 rtp_port: pair.rtp_port(),

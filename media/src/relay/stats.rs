@@ -33,6 +33,9 @@ pub struct RegionStats {
     /// RTP packets voxgate generated and sent from this region's sockets
     /// (prompts, tones, DTMF).
     pub packets_generated: u64,
+    /// Endpoints that could not be anchored: every port pair of the pool
+    /// for the peer's address family was taken (the call got 503).
+    pub ports_exhausted: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -45,6 +48,8 @@ pub(crate) struct RegionCounters {
     pub(crate) unsent: AtomicU64,
     pub(crate) srtp: AtomicU64,
     pub(crate) generated: AtomicU64,
+    /// Endpoints refused: no free port pair.
+    pub(crate) exhausted: AtomicU64,
 }
 
 /// One endpoint on one media line.

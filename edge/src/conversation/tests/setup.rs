@@ -553,3 +553,22 @@ fn contact_scheme_over_tls_follows_the_request_uri() {
         );
     }
 }
+
+#[test]
+fn no_media_ports_is_503_with_retry_after_and_voxgates_own_failure() {
+    let (mut h, _) = Harness::new(CALLS);
+    h.call.media.exhausted = true;
+    let out = h.feed(Input::Command(Command::Dial(
+        Dial::new(vec![dest(B1), dest(B2)]).connect(LegId(1)),
+    )));
+    assert!(
+        out.sends().is_empty(),
+        "no destination is tried without ports"
+    );
+    assert_eq!(invite_status(&h, &out), vec![503]);
+    let (_, response) = out.response(503);
+    assert_eq!(response.header(HeaderName::RetryAfter), Some("5"));
+    assert_eq!(out.end(), Some((Side::Edge, EndCause::Rejected(503))));
+    let record = out.ended().expect("record");
+    assert_eq!(record.outcome.side, Side::Edge);
+}
