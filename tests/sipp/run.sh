@@ -45,6 +45,9 @@ API_TOKEN_SHA=
 MEDIA_IP=127.0.0.10
 MEDIA_MIN=40000
 MEDIA_MAX=40999
+# A second media region ("remote": another site's addresses) on 127.0.0.12, ports
+# 41000-41099, for the legs of trunk remote-site (call_two_regions).
+REMOTE_MEDIA_IP=127.0.0.12
 # The call tests' parties, each on its own loopback address so that a leak of one leg's
 # address into the other leg is visible as a string:
 #   callers   127.0.0.1 (trunk loopback), 127.0.0.4 (trunk carrier), 127.0.0.3 (trunk
@@ -231,6 +234,13 @@ allow = ["$SECURE_IP/32"]
 srtp = "required"
 srtp_suites = ["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"]
 
+# A trunk whose legs are anchored in the "remote" region (call_two_regions). Nobody calls
+# in on it: its allow-list names an address no party uses.
+[[trunk]]
+name = "remote-site"
+allow = ["127.0.0.13/32"]
+media_region = "remote"
+
 # The callees (SIPp UAS): the call-flow tests' three agents.
 [[trunk]]
 name = "agents"
@@ -241,6 +251,12 @@ name = "local"
 addresses = ["$MEDIA_IP"]
 port_min = $MEDIA_MIN
 port_max = $MEDIA_MAX
+
+[[media_region]]
+name = "remote"
+addresses = ["$REMOTE_MEDIA_IP"]
+port_min = 41000
+port_max = 41099
 
 [calls]
 trying_timeout_ms = $TRYING_MS
@@ -288,6 +304,12 @@ destinations = [
 name = "replaced"
 match_user = { exact = "1050" }
 destinations = [ { uri = "sip:$AGENT1_IP:$FLOW_REPLACES_PORT", transport = "udp", trunk = "agents" } ]
+
+# The callee reached through trunk remote-site: its leg's media in region "remote".
+[[route]]
+name = "remote-callee"
+match_user = { exact = "1080" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "remote-site" } ]
 
 [[route]]
 name = "callee"
@@ -1116,6 +1138,38 @@ test_call_rtp_relay() {
 	calls_empty || return 1
 	expect_value voxgate_calls_active '' 0 || return 1
 	expect_value voxgate_media_ports_in_use 'region="local"' "$ports0"
+}
+
+# A call whose legs are anchored in two regions: the caller's leg (trunk loopback) in
+# "local" (127.0.0.10, 40xxx), the callee's (route 1080, trunk remote-site) in "remote"
+# (127.0.0.12, 410xx). Each party's SDP and RTP name its own region's address only; RTP is
+# relayed region to region both ways and counted under each region; ports go back to both.
+test_call_two_regions() {
+	local n=1080 min=$((PCAP_PACKETS - RTP_TOLERANCE)) out local0 remote0
+	local0=$(metric voxgate_rtp_packets_relayed_total 'region="local"')
+	remote0=$(metric voxgate_rtp_packets_relayed_total 'region="remote"')
+	capture_start call_regions "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (dst host $CALLER_IP and dst port $CALLER_MP))" || return 1
+	callee_start call_regions_callee call_uas_remote.xml -rtp_echo || return 1
+	caller_bg call_regions_caller call_uac_rtp.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	calls_check state=answered region=local || return 1
+	expect_value voxgate_media_ports_in_use 'region="remote"' 1 || return 1
+	caller_done call_regions_caller call_uac_rtp.xml || return 1
+	callee_done || return 1
+	capture_stop "$OUT/call_regions.fields" || return 1
+	out=$(python3 "$HERE/calltool.py" rtp "$OUT/call_regions.fields" --to "$CALLEE_IP:$CALLEE_MP" --from-ip "$REMOTE_MEDIA_IP" --min "$min" 2>&1) ||
+		{ REASON="to the callee: $out"; return 1; }
+	rtp_check "$OUT/call_regions.fields" "$CALLER_IP:$CALLER_MP" "$min" || return 1
+	grep -q -F "$REMOTE_MEDIA_IP" "$OUT/call_regions_caller.messages.log" &&
+		{ REASON="the remote region's address reached the caller"; return 1; }
+	grep -q -F "$MEDIA_IP" "$OUT/call_regions_callee.messages.log" &&
+		{ REASON="the local region's address reached the callee"; return 1; }
+	# What arrives in a region is counted there: the caller's packets in local, the echoes in remote.
+	expect_rise voxgate_rtp_packets_relayed_total 'region="local"' "$local0" "$min" || return 1
+	expect_rise voxgate_rtp_packets_relayed_total 'region="remote"' "$remote0" "$min" || return 1
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=remote-site \
+		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
+	calls_empty || return 1
+	expect_value voxgate_media_ports_in_use 'region="remote"' 0
 }
 
 # An intruder on 127.0.0.2 (neither signalled nor in the trunk's allow-list) sprays RTP at
@@ -2520,6 +2574,7 @@ TESTS=(
 	test_transport_not_allowed
 	test_call_failover_udp
 	test_call_rtp_relay
+	test_call_two_regions
 	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_call_latin1_caller
