@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latency  # noqa: E402
 import procfs  # noqa: E402
+import srtp  # noqa: E402
 from common import HERE, PEERS, ROOT, UAC_PORT, UAS_MP, UAS_PORT, Ctx  # noqa: E402
 from report import build_table, render  # noqa: E402
 from sipp import sipp_outcome, start_uac, start_uas  # noqa: E402
@@ -220,17 +221,20 @@ def latency_run(ctx: Ctx, sut, rate: int) -> dict:
     return out
 
 
-def media_run(ctx: Ctx, sut, n: int) -> dict:
+def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
     """n concurrent calls with RTP echoed by the UAS; CPU over the plateau (all n calls up),
-    packets relayed vs expected, memory idle vs peak."""
-    tag = f"{sut.key}-media-{n}"
+    packets relayed vs expected, memory idle vs peak. With `srtp`, the caller sends SDES-SRTP
+    (uac_srtp.xml) and the callee plain RTP: the SUT decrypts one way and encrypts the other."""
+    kind = "srtp" if srtp else "media"
+    what = "SRTP↔RTP" if srtp else "RTP"
+    tag = f"{sut.key}-{kind}-{n}"
     problems: list[str] = []
     rate = max(10, math.ceil(n / ctx.args.media_ramp_s))
     ramp = n / rate
     call_s = ctx.call_seconds
     if ramp + 4 > call_s:
         raise RuntimeError(f"{n} calls at {rate}/s do not all overlap within one {call_s:.1f} s call")
-    sut.start(f"media-{n}")
+    sut.start(f"{kind}-{n}", srtp=srtp)
     uas = start_uas(ctx, tag, echo=True)
     sampler = None
     try:
@@ -240,7 +244,7 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         sampler = MemSampler(sut)
         sampler.start()
         t0 = time.monotonic()
-        uac = start_uac(ctx, tag, sut.sip_port, "uac_rtp.xml", rate, n, limit=n,
+        uac = start_uac(ctx, tag, sut.sip_port, "uac_srtp.xml" if srtp else "uac_rtp.xml", rate, n, limit=n,
                         timeout_s=int(ramp + call_s + 40))
         # The plateau: from the last call's setup to just before the first call's BYE.
         sleep_until(t0 + ramp + 1.5, uac)
@@ -261,7 +265,7 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         peak = sut.peak_mem_kb(sampled_peak)
         out = sipp_outcome(ctx, tag, n)
         if uas.poll() is not None or out["created"] < n:
-            ctx.note(f"{sut.label} {n} calls with RTP: SIPp ended early (caller status {uac.returncode}, "
+            ctx.note(f"{sut.label} {n} calls with {what}: SIPp ended early (caller status {uac.returncode}, "
                      f"callee {'gone' if uas.poll() is not None else 'up'}, {out['created']} of {n} calls "
                      f"created): figures of this run are not valid")
         dt = c1[0] - c0[0]
@@ -284,7 +288,7 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
         out["cpu_ms_per_call_s"] = out["sut_cpu"] * 10.0 / n  # ms of CPU per second per call
         sut.snapshot(tag)
         if not sut.alive():
-            problems.append(f"{sut.label} died during the {n}-call media run")
+            problems.append(f"{sut.label} died during the {n}-call {kind} run")
     finally:
         if sampler is not None and sampler.is_alive():
             sampler.finish()
@@ -293,7 +297,7 @@ def media_run(ctx: Ctx, sut, n: int) -> dict:
     for p in problems:
         ctx.note(p)
     loss = "n/a" if out["loss_pct"] is None else f"{out['loss_pct']:.3f}% in the SUT, {out['e2e_loss_pct']:.3f}% end to end"
-    ctx.log(f"{sut.label} {n} calls with RTP: {out['ok']}/{n} ok, SUT {out['sut_cpu']:.1f}% CPU, "
+    ctx.log(f"{sut.label} {n} calls with {what}: {out['ok']}/{n} ok, SUT {out['sut_cpu']:.1f}% CPU, "
             f"SIPp {out['sipp_cpu']:.0f}%, relayed {out['relayed']}/{expected} (loss {loss}), "
             f"socket drops SUT {drops_sut} echo {drops_echo}, memory {out['idle_kb'] / 1024:.1f} -> "
             f"{peak / 1024:.1f} MiB ({out['mem_per_call_kb']:.1f} KiB/call)")
@@ -328,6 +332,20 @@ def prepare_scenarios(ctx: Ctx) -> None:
     pauses = [int(x.split('"')[0]) for x in rtp.split('pause milliseconds="')[1:]]
     ctx.packets_per_call = pkts * plays
     ctx.call_seconds = sum(pauses) / 1000.0
+    # The SRTP caller: the same call, its plays as one capture protected with the key it offers.
+    n = srtp.srtp_capture(str(ctx.scen / "g711a.pcap"), str(ctx.scen / "srtp.pcap"), plays, pauses[0] / 1000.0)
+    if n != ctx.packets_per_call:
+        raise RuntimeError(f"srtp.pcap has {n} packets, {ctx.packets_per_call} expected")
+    plain_m = "m=audio [media_port] RTP/AVP 8 101"
+    plays_xml = "".join(f'  <nop><action><exec play_pcap_audio="g711a.pcap"/></action></nop>\n'
+                        f'  <pause milliseconds="{ms}"/>\n' for ms in pauses)
+    if rtp.count(plain_m) != 1 or rtp.count(plays_xml) != 1:
+        raise RuntimeError("uac_rtp.xml changed: expected one audio line and its plays back to back")
+    srtp_xml = rtp.replace(plain_m, f"m=audio [media_port] RTP/SAVP 8 101\n"
+                                    f"      a=crypto:1 {srtp.SUITE} inline:{srtp.inline_key()}")
+    srtp_xml = srtp_xml.replace(plays_xml, '  <nop><action><exec play_pcap_audio="srtp.pcap"/></action></nop>\n'
+                                           f'  <pause milliseconds="{sum(pauses)}"/>\n')
+    (ctx.scen / "uac_srtp.xml").write_text(srtp_xml, encoding="latin-1")
     ctx.log(f"scenarios: {pkts} RTP packets x {plays} plays = {ctx.packets_per_call} packets per call "
             f"each way, calls of {ctx.call_seconds:.1f} s")
 
@@ -422,7 +440,8 @@ def main() -> int:
                     help="rate of the latency run (default: half the lower of the two max CPS)")
     ap.add_argument("--latency-seconds", type=int, help="length of the latency run (default 20)")
     ap.add_argument("--only", choices=["voxgate", "peer"], help="measure one system only")
-    ap.add_argument("--phases", default="cps,latency,media", help="subset of cps,latency,media")
+    ap.add_argument("--phases", default="cps,latency,media", help="subset of cps,latency,media,srtp "
+                    "(srtp: the media run with an SDES-SRTP caller and a plain-RTP callee)")
     ap.add_argument("--wait-quiet", type=float, help="minutes to wait for a quiet machine (default 10; quick 0)")
     ap.add_argument("--max-minutes", type=float, default=30, help="time budget; later steps are skipped")
     ap.add_argument("--voxgate-bin", default=str(ROOT / "target" / "release" / "voxgate"),
@@ -445,8 +464,8 @@ def main() -> int:
     a.peer_cps_rtpengine = a.peer_cps_rtpengine or "yes"
     a.wait_quiet = 10 if a.wait_quiet is None else a.wait_quiet
     phases = set(a.phases.split(","))
-    if not phases <= {"cps", "latency", "media"}:
-        ap.error("--phases: cps, latency, media")
+    if not phases <= {"cps", "latency", "media", "srtp"}:
+        ap.error("--phases: cps, latency, media, srtp")
     if "latency" in phases and "cps" not in phases and not a.latency_cps:
         ap.error("the latency phase without the cps phase needs --latency-cps")
 
@@ -506,17 +525,20 @@ def main() -> int:
                     continue
                 ctx.log(f"--- latency: {sig.label} at {rate} calls/s")
                 res[key]["latency"] = guarded(ctx, f"latency run of {sig.label}", latency_run, ctx, sig, rate)
-        if "media" in phases:
+        for kind in ("media", "srtp"):
+            if kind not in phases:
+                continue
             for key, _sig, med in systems:
-                res[key]["media"] = []
+                res[key][kind] = []
                 for n in a.media_calls:
                     if ctx.time_left() < ctx.call_seconds + 60:
-                        ctx.note(f"media run of {med.label} with {n} calls skipped (time budget)")
+                        ctx.note(f"{kind} run of {med.label} with {n} calls skipped (time budget)")
                         continue
-                    ctx.log(f"--- {n} calls with RTP: {med.label}")
-                    m = guarded(ctx, f"{n}-call media run of {med.label}", media_run, ctx, med, n)
+                    ctx.log(f"--- {n} calls with {'SRTP↔RTP' if kind == 'srtp' else 'RTP'}: {med.label}")
+                    m = guarded(ctx, f"{n}-call {kind} run of {med.label}", media_run, ctx, med, n,
+                                kind == "srtp")
                     if m:
-                        res[key]["media"].append(m)
+                        res[key][kind].append(m)
         table = build_table(res, a)
         text = render(ctx, res, mach, quiet, vers, table, started)
         (out / "results.md").write_text(text)

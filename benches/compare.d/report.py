@@ -62,23 +62,24 @@ def build_table(res: dict, args) -> list[str]:
             better="lower")
         row(f"SUT CPU at {rate} calls/s (% of one core)", (vl or {}).get("sut_cpu"), (pl or {}).get("sut_cpu"),
             ".0f", "%", "lower")
-    vm = {m["n"]: m for m in v.get("media", [])}
-    pm = {m["n"]: m for m in p.get("media", [])}
-    for n in args.media_calls:
-        a, b = vm.get(n), pm.get(n)
-        if not a and not b:
-            continue
-        a, b = a or {}, b or {}
-        row(f"{n} calls with RTP: SUT CPU (% of one core)", a.get("sut_cpu"), b.get("sut_cpu"), ".1f", "%",
-            "lower")
-        row(f"{n} calls: CPU per relayed call (ms CPU per s)", a.get("cpu_ms_per_call_s"),
-            b.get("cpu_ms_per_call_s"), ".3f", better="lower")
-        row(f"{n} calls: packet loss in the SUT (relayed + callee drops vs sent)", a.get("loss_pct"),
-            b.get("loss_pct"), ".3f", "%", "lower")
-        row(f"{n} calls: peak memory (MiB)", (a.get("peak_kb") or 0) / 1024 or None,
-            (b.get("peak_kb") or 0) / 1024 or None, ".1f", better="lower")
-        row(f"{n} calls: memory per call (KiB)", a.get("mem_per_call_kb"), b.get("mem_per_call_kb"), ".1f",
-            better="lower")
+    for kind, what in (("media", "RTP"), ("srtp", "SRTP↔RTP")):
+        vm = {m["n"]: m for m in v.get(kind, [])}
+        pm = {m["n"]: m for m in p.get(kind, [])}
+        for n in args.media_calls:
+            a, b = vm.get(n), pm.get(n)
+            if not a and not b:
+                continue
+            a, b = a or {}, b or {}
+            row(f"{n} calls with {what}: SUT CPU (% of one core)", a.get("sut_cpu"), b.get("sut_cpu"), ".1f",
+                "%", "lower")
+            row(f"{n} {what} calls: CPU per relayed call (ms CPU per s)", a.get("cpu_ms_per_call_s"),
+                b.get("cpu_ms_per_call_s"), ".3f", better="lower")
+            row(f"{n} {what} calls: packet loss in the SUT (relayed + callee drops vs sent)", a.get("loss_pct"),
+                b.get("loss_pct"), ".3f", "%", "lower")
+            row(f"{n} {what} calls: peak memory (MiB)", (a.get("peak_kb") or 0) / 1024 or None,
+                (b.get("peak_kb") or 0) / 1024 or None, ".1f", better="lower")
+            row(f"{n} {what} calls: memory per call (KiB)", a.get("mem_per_call_kb"), b.get("mem_per_call_kb"),
+                ".1f", better="lower")
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     out = []
     for k, r in enumerate(rows):
@@ -120,13 +121,17 @@ def details(res: dict, args) -> list[str]:
                        f"p99 {fmt(la.get('p99'), '.3f')} ms, max {fmt(la.get('max'), '.3f')} ms; "
                        f"SUT CPU {fmt(la.get('sut_cpu'))}%.")
             out.append("")
-        if r.get("media"):
-            out.append("Calls with RTP (uac_rtp.xml → uas_bench.xml -rtp_echo):")
+        for kind, title in (("media", "Calls with RTP (uac_rtp.xml → uas_bench.xml -rtp_echo):"),
+                            ("srtp", "Calls with SRTP↔RTP (uac_srtp.xml, SDES AES_CM_128_HMAC_SHA1_80 → "
+                                     "uas_bench.xml -rtp_echo, plain RTP):")):
+            if not r.get(kind):
+                continue
+            out.append(title)
             out.append("")
             out.append("| calls | setup rate | ok | SUT CPU | SIPp CPU | relayed | expected | echo socket drops | "
                        "loss in SUT | loss end to end | SUT socket drops | idle memory | peak memory | per call |")
             out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-            for m in r["media"]:
+            for m in r[kind]:
                 out.append(f"| {m['n']} | {m['rate']}/s | {m['ok']} | {m['sut_cpu']:.1f}% | {m['sipp_cpu']:.0f}% | "
                            f"{m['relayed']} | {m['expected']} | {m['drops_echo']} | {fmt(m['loss_pct'], '.3f', '%')} | "
                            f"{fmt(m.get('e2e_loss_pct'), '.3f', '%')} | {m['drops_sut']} | "

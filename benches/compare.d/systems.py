@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -35,8 +36,13 @@ class Voxgate:
     def describe(self) -> str:
         return f"`{self.bin.name} --config voxgate-bench.toml` (one process; config in the run folder)"
 
-    def start(self, tag: str) -> None:
+    def start(self, tag: str, srtp: bool = False) -> None:
         self.tag = tag
+        # SRTP runs: the trunk takes SDES-SRTP offers and offers plain RTP with keys
+        # ("optional"), which SIPp's callee answers in plain RTP: SRTP↔RTP.
+        self.config.write_text(VOXGATE_CONFIG.replace(
+            'allow = ["127.0.0.1/32"]\n', 'allow = ["127.0.0.1/32"]\nsrtp = "optional"\n' if srtp
+            else 'allow = ["127.0.0.1/32"]\n'))
         if procfs.udp_ports_bound(VOX_SIP, VOX_SIP) or procfs.tcp_ports_listening(VOX_ADMIN, VOX_ADMIN):
             raise RuntimeError(f"port {VOX_SIP}/udp or {VOX_ADMIN}/tcp is taken (a leftover voxgate?)")
         env = dict(os.environ, NO_COLOR="1")
@@ -135,8 +141,9 @@ class Peer:
     def describe(self) -> str:
         return f"`run-peer.sh {self.mode}`"
 
-    def start(self, tag: str) -> None:
+    def start(self, tag: str, srtp: bool = False) -> None:
         self.tag = tag
+        peers = self.srtp_peers() if srtp else PEERS
         busy = procfs.udp_ports_bound(PEER_SIP, PEER_SIP) + procfs.udp_ports_bound(RTPE_NG, RTPE_NG)
         if busy or procfs.tcp_ports_listening(RTPE_CLI, RTPE_CLI):
             raise RuntimeError(f"peer ports busy ({PEER_SIP}, {RTPE_NG}/udp or {RTPE_CLI}/tcp): a leftover peer?")
@@ -144,7 +151,7 @@ class Peer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ctx.peer_run_dirs.append(self.run_dir)
         env = dict(os.environ, PEER_RUN_DIR=str(self.run_dir))
-        r = subprocess.run([str(PEERS / "run-peer.sh"), self.mode], env=env, timeout=60,
+        r = subprocess.run([str(peers / "run-peer.sh"), self.mode], env=env, timeout=60,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
         (self.ctx.out / f"peer-{tag}.out").write_text(r.stdout)
@@ -164,6 +171,26 @@ class Peer:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"peer ({self.mode}) not ready after 15 s; see {self.run_dir}")
+
+    def srtp_peers(self) -> Path:
+        """The shared peer folder copied with one change for SDES-SRTP↔RTP: rtpengine_manage()
+        on the answer without the `RTP/AVP` flag. The offer keeps it (the callee gets plain
+        RTP); on the answer, rtpengine then restores the caller's own profile (RTP/SAVP, with
+        an a=crypto of its own) and so decrypts and encrypts, as its documentation describes.
+        As shared, the flag on the answer makes the caller's side plain RTP/AVP too, and an
+        SRTP caller's packets would pass through still encrypted."""
+        dst = self.ctx.out / "peers-srtp"
+        if not dst.exists():
+            shutil.copytree(PEERS, dst)
+            cfg = dst / "kamailio.cfg"
+            text = cfg.read_text()
+            reply = text.split("onreply_route[REPLY] {", 1)
+            old = 'rtpengine_manage("replace-origin replace-session-connection ICE=remove RTP/AVP");'
+            if len(reply) != 2 or old not in reply[1]:
+                raise RuntimeError("kamailio.cfg changed: its reply route's rtpengine_manage() not found")
+            new = 'rtpengine_manage("replace-origin replace-session-connection ICE=remove");'
+            cfg.write_text(reply[0] + "onreply_route[REPLY] {" + reply[1].replace(old, new, 1))
+        return dst
 
     def kamailio_pids(self) -> list[int]:
         return procfs.tree(self.kam_pid) if self.kam_pid else []
