@@ -177,6 +177,7 @@ pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
     EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
-    MediaEventReceiver, MediaSession, RegionAddress, RegionSpec, RegionStats,
+    MediaEventReceiver, MediaSession, RecordRequest, RecordingStats, RegionAddress, RegionSpec,
+    RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

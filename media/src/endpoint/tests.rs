@@ -837,3 +837,5 @@ fn rtp_payload_skips_csrcs_extension_and_padding() {
     *bad_pad.last_mut().unwrap() = 200;
     assert_eq!(rtp_payload(&bad_pad), None);
 }
+
+mod recording;
