@@ -169,14 +169,27 @@ fn writable_folder(path: &Path) -> Result<(), std::io::ErrorKind> {
     if !meta.is_dir() {
         return Err(std::io::ErrorKind::NotADirectory);
     }
-    let probe = path.join(format!(".voxgate-probe-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| e.kind())?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
+    // A name of its own per load: loads may run at once (a reload and a
+    // check-config), and a probe a crash left behind must not fail the next.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut last = std::io::ErrorKind::AlreadyExists;
+    for _ in 0..4 {
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let probe = path.join(format!(".voxgate-probe-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e.kind(),
+            Err(e) => return Err(e.kind()),
+        }
+    }
+    Err(last)
 }
 
 fn is_wav(path: &Path) -> bool {
