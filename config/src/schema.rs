@@ -63,7 +63,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "api",
                 "an [api] table with listen, no_client_status, tokens",
             ),
-            key("media", "a [media] table with tone_profile, prompts_dir, recordings_dir"),
+            key(
+                "media",
+                "a [media] table with tone_profile, prompts_dir, recordings_dir",
+            ),
             key("prompt", "[[prompt]] tables with name and file"),
         ],
     },

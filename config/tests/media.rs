@@ -203,7 +203,10 @@ fn recordings_go_to_an_existing_writable_folder_or_the_load_fails() {
                 .any(|l| l.starts_with(&at) && l.contains("media.recordings_dir")),
             "{at} in\n{text}"
         );
-        assert!(text.contains("an existing folder voxgate may write to"), "{text}");
+        assert!(
+            text.contains("an existing folder voxgate may write to"),
+            "{text}"
+        );
         if let Some(reason) = reason {
             assert!(errors.0.iter().any(|e| matches!(
                 &e.kind,

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use voxgate_media::anchor::RemoteMedia;
 use voxgate_media::codec::{Codec, CodecKind, G711, Law, Ptime};
-use voxgate_media::endpoint::{
-    EventFormat, MAX_GENERATED, RecordOutput, RecordingId, VoiceFormat,
-};
+use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, RecordOutput, RecordingId, VoiceFormat};
 use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
 use voxgate_media::play::{PlaybackId, Prompt, Source};
 use voxgate_media::record::Layout;

@@ -254,7 +254,12 @@ async fn a_recording_is_written_off_the_task_and_reported() {
     let pairs: Vec<(i16, i16)> = wav
         .data
         .chunks_exact(4)
-        .map(|b| (i16::from_le_bytes([b[0], b[1]]), i16::from_le_bytes([b[2], b[3]])))
+        .map(|b| {
+            (
+                i16::from_le_bytes([b[0], b[1]]),
+                i16::from_le_bytes([b[2], b[3]]),
+            )
+        })
         .collect();
     let heard = pairs.iter().filter(|(l, _)| *l == peer_sample[0]).count();
     // A busy machine may deliver a few packets in a burst beyond the
@@ -263,7 +268,10 @@ async fn a_recording_is_written_off_the_task_and_reported() {
         (16 * 160..=20 * 160).contains(&heard),
         "{heard} of the peer's 3200 samples on channel 0"
     );
-    assert!(pairs.iter().all(|&(_, r)| r == 0), "nothing was sent to the leg");
+    assert!(
+        pairs.iter().all(|&(_, r)| r == 0),
+        "nothing was sent to the leg"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

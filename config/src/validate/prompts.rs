@@ -81,7 +81,11 @@ impl Validator<'_> {
         match writable_folder(&path) {
             Ok(()) => Some(path),
             Err(reason) => {
-                self.push(dir.span(), key, ConfigErrorKind::RecordingsDir { path, reason });
+                self.push(
+                    dir.span(),
+                    key,
+                    ConfigErrorKind::RecordingsDir { path, reason },
+                );
                 None
             }
         }

@@ -806,13 +806,28 @@ async fn recording_commands_reach_the_conversation_and_records_are_numbered() {
     for (path, body, says) in bad {
         let uri = format!("/v1/conversations/c6/{path}");
         let a = call(&plane, Method::POST, &uri, Some(BEARER), body).await;
-        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path} {body}: {}", a.json);
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            a.json
+        );
         let message = a.json["message"].as_str().unwrap_or_default();
         assert!(message.contains(says), "{path} {body}: {message}");
     }
-    assert!(cmds.try_recv().is_err(), "nothing refused reached the conversation");
+    assert!(
+        cmds.try_recv().is_err(),
+        "nothing refused reached the conversation"
+    );
     // Without a token: refused like every command.
-    let a = call(&plane, Method::POST, "/v1/conversations/c6/recordings/2/stop", None, "").await;
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c6/recordings/2/stop",
+        None,
+        "",
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // Refused at the door, a record takes no id: the next is the third.
     let a = call(

@@ -127,7 +127,10 @@ mod tests {
             assert_eq!(RecordingError::from_io(kind).as_str(), want, "{kind:?}");
         }
         let failed = RecordingEnd::Failed(RecordingError::DiskFull);
-        assert_eq!((failed.as_str(), failed.error()), ("failed", Some(RecordingError::DiskFull)));
+        assert_eq!(
+            (failed.as_str(), failed.error()),
+            ("failed", Some(RecordingError::DiskFull))
+        );
         assert_eq!(RecordingEnd::Stopped.error(), None);
     }
 }

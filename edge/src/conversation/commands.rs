@@ -2,8 +2,8 @@
 //! names an unknown leg, asks the impossible or carries an absurd value is
 //! answered with `Event::Error` and changes nothing.
 
-use super::*;
 use super::recording::RecordingOp;
+use super::*;
 use crate::control_plane::{Dial, MAX_DESTINATIONS, MAX_RING_TIMEOUT};
 
 impl<M: MediaControl> Conversation<M> {

@@ -212,9 +212,7 @@ impl<M: MediaControl> Conversation<M> {
         self.recordings_deadline = None;
         for i in 0..self.recordings.len() {
             if self.recordings[i].done.is_none() {
-                let reason = self.recordings[i]
-                    .ending
-                    .unwrap_or(RecordingEnd::LegEnded);
+                let reason = self.recordings[i].ending.unwrap_or(RecordingEnd::LegEnded);
                 self.recording_done(i, reason, None);
             }
         }

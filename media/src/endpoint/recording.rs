@@ -19,6 +19,9 @@ use super::{MediaFormat, rtp_payload};
 pub struct RecordingId(pub u64);
 
 /// What [`SessionRelay::poll_record`](crate::latch::SessionRelay::poll_record) yields.
+// The frame goes by value to its writer's channel: boxing it to even out the
+// variants would allocate once per frame.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordOutput {
     /// A 20 ms frame of recording `id` of endpoint `ep`, due now.
@@ -101,7 +104,12 @@ impl Recording {
 }
 
 /// Decodes a G.711 payload (any length) into `channel`, a frame at a time.
-pub(crate) fn push_g711(recorder: &mut Recorder, channel: Channel, codec: CodecKind, payload: &[u8]) {
+pub(crate) fn push_g711(
+    recorder: &mut Recorder,
+    channel: Channel,
+    codec: CodecKind,
+    payload: &[u8],
+) {
     let mut pcm = [0i16; FRAME_SAMPLES];
     for chunk in payload.chunks(FRAME_SAMPLES) {
         let pcm = &mut pcm[..chunk.len()];

@@ -359,7 +359,10 @@ mod tests {
     fn drain_flushes_what_is_queued_ahead_of_the_clock() {
         let t0 = Instant::now();
         let mut r = Recorder::new(Layout::Mono, t0);
-        assert!(!r.wants(Channel::Right), "a mono recording has no right side");
+        assert!(
+            !r.wants(Channel::Right),
+            "a mono recording has no right side"
+        );
         let ramp: Vec<i16> = (1..=400).collect();
         r.push(Channel::Left, &ramp);
         let first = r.poll_frame(t0 + FRAME).unwrap();

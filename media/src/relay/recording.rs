@@ -412,7 +412,9 @@ mod tests {
         let mut r = Recorder::new(Layout::Mono, t0);
         for i in 1..=60u32 {
             r.push(Channel::Left, &[9; 160]);
-            frames_tx.try_send(r.poll_frame(t0 + FRAME * i).unwrap()).unwrap();
+            frames_tx
+                .try_send(r.poll_frame(t0 + FRAME * i).unwrap())
+                .unwrap();
         }
         drop(frames_tx);
         counters.active.fetch_add(1, Ordering::Relaxed);

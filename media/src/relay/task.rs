@@ -326,7 +326,8 @@ impl SessionTask {
         self.recordings.retain(|r| r.ep != ep);
         if let Some(rec) = recording::start(ep, request, &mut self.events, &self.record_counters) {
             self.recordings.push(rec);
-            self.core.handle_op(now, ep, EndpointOp::Record { id, layout });
+            self.core
+                .handle_op(now, ep, EndpointOp::Record { id, layout });
         }
     }
 
@@ -335,7 +336,11 @@ impl SessionTask {
     fn recorded(&mut self, now: Instant, out: RecordOutput) {
         match out {
             RecordOutput::Frame { ep, id, frame } => {
-                let Some(i) = self.recordings.iter().position(|r| r.ep == ep && r.id == id) else {
+                let Some(i) = self
+                    .recordings
+                    .iter()
+                    .position(|r| r.ep == ep && r.id == id)
+                else {
                     return;
                 };
                 if self.recordings[i].hand(frame) == Handed::Gone {

@@ -5,10 +5,10 @@
 //! an ending conversation waiting for its files (bounded) before `Ended`.
 
 use super::*;
-use crate::conversation::record::WallClock;
 use crate::control_plane::{
     RECORDING_WAIT, RecordLayout, RecordingEnd, RecordingError, RecordingId,
 };
+use crate::conversation::record::WallClock;
 use voxgate_media::endpoint::RecordingId as MediaId;
 use voxgate_media::record::Layout;
 use voxgate_media::{EndpointOp, MediaEvent, RecordRequest};
@@ -25,7 +25,10 @@ fn folder() -> std::path::PathBuf {
 }
 
 fn recording_calls() -> String {
-    format!("{CALLS}\n[media]\nrecordings_dir = \"{}\"\n", folder().display())
+    format!(
+        "{CALLS}\n[media]\nrecordings_dir = \"{}\"\n",
+        folder().display()
+    )
 }
 
 fn cmd(h: &mut Harness, command: Command) -> Out {
@@ -179,12 +182,8 @@ fn record_commands_are_checked_at_the_boundary_and_take_their_ids() {
             CommandError::UnknownLeg { leg: LegId(9) },
         ),
         (
-            Command::PauseRecording {
-                id: RecordingId(1),
-            },
-            CommandError::UnknownRecording {
-                id: RecordingId(1),
-            },
+            Command::PauseRecording { id: RecordingId(1) },
+            CommandError::UnknownRecording { id: RecordingId(1) },
         ),
     ];
     for (command, error) in bad {
@@ -219,13 +218,20 @@ fn record_commands_are_checked_at_the_boundary_and_take_their_ids() {
     );
     // Refused ones took their ids: the one in progress is the third.
     assert_eq!(
-        h.call.media.records.iter().map(|(_, r)| r.id).collect::<Vec<_>>(),
+        h.call
+            .media
+            .records
+            .iter()
+            .map(|(_, r)| r.id)
+            .collect::<Vec<_>>(),
         [MediaId(3)]
     );
-    assert!(h.call.media.records[0]
-        .1
-        .path
-        .ends_with("20260601T080000Z-c7-leg1-3.wav"));
+    assert!(
+        h.call.media.records[0]
+            .1
+            .path
+            .ends_with("20260601T080000Z-c7-leg1-3.wav")
+    );
 }
 
 #[test]
@@ -250,7 +256,10 @@ fn a_full_disk_ends_the_recording_not_the_call() {
             duration: None,
         }]
     );
-    assert!(out.sends().is_empty() && out.ended().is_none(), "the call goes on");
+    assert!(
+        out.sends().is_empty() && out.ended().is_none(),
+        "the call goes on"
+    );
     assert!(h.call.leg(LegId(1)).unwrap().is_live());
     // A folder that cannot take the file is the same, told apart.
     cmd(&mut h, record(RecordLayout::Mono));
@@ -281,11 +290,17 @@ fn a_recording_whose_leg_ends_is_done_before_ended_and_in_the_cdr() {
     let (_, out) = h.a_sends(bye);
     let events = out.events();
     assert!(
-        events.iter().any(|e| matches!(e, Event::LegEnded { leg: LegId(1), .. })),
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LegEnded { leg: LegId(1), .. })),
         "{events:?}"
     );
     assert!(out.ended().is_none(), "Ended waits for the recording");
-    assert!(h.call.poll_timeout().is_some_and(|t| t <= h.now + RECORDING_WAIT));
+    assert!(
+        h.call
+            .poll_timeout()
+            .is_some_and(|t| t <= h.now + RECORDING_WAIT)
+    );
     h.advance(Duration::from_millis(300));
     let out = writer(&mut h, done(1, 12));
     assert_eq!(

@@ -20,7 +20,12 @@ fn decoded(law: Law, code: u8) -> i16 {
 
 /// Channel `c` of a frame (0 or 1 of stereo, 0 of mono).
 fn channel(f: &RecordFrame, channels: usize, c: usize) -> Vec<i16> {
-    f.samples().iter().skip(c).step_by(channels).copied().collect()
+    f.samples()
+        .iter()
+        .skip(c)
+        .step_by(channels)
+        .copied()
+        .collect()
 }
 
 fn frames(r: &mut SessionRelay, now: Instant) -> Vec<RecordOutput> {
@@ -65,7 +70,14 @@ fn bridged() -> (SessionRelay, Instant) {
 #[test]
 fn a_stereo_recording_holds_each_direction_on_its_own_channel() {
     let (mut r, t0) = bridged();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Stereo });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Stereo,
+        },
+    );
     assert_eq!(r.poll_timeout(), Some(t0 + FRAME), "the recorder's clock");
     let mut got = Vec::new();
     for i in 1..=20 {
@@ -80,8 +92,14 @@ fn a_stereo_recording_holds_each_direction_on_its_own_channel() {
         let left = decoded(Law::A, 0x10 + i);
         let right = decoded(Law::Mu, 0x80 + i);
         assert_ne!(left, right);
-        assert!(channel(f, 2, 0).iter().all(|&s| s == left), "frame {i} left");
-        assert!(channel(f, 2, 1).iter().all(|&s| s == right), "frame {i} right");
+        assert!(
+            channel(f, 2, 0).iter().all(|&s| s == left),
+            "frame {i} left"
+        );
+        assert!(
+            channel(f, 2, 1).iter().all(|&s| s == right),
+            "frame {i} right"
+        );
     }
     // B is not recorded, and the relay is untouched: A's packets still reach B.
     assert!(r.poll_record(t0 + FRAME * 20).is_none());
@@ -90,7 +108,14 @@ fn a_stereo_recording_holds_each_direction_on_its_own_channel() {
 #[test]
 fn a_mono_recording_holds_only_what_the_peer_sends() {
     let (mut r, t0) = bridged();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Mono });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Mono,
+        },
+    );
     let mut got = Vec::new();
     for i in 1..=5 {
         got.extend(only_frames(&step(&mut r, t0, i)));
@@ -110,7 +135,14 @@ fn what_voxgate_plays_to_the_leg_is_its_second_channel() {
         format(CodecKind::Pcma, 8, Some(101)),
     );
     let t0 = Instant::now();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Stereo });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Stereo,
+        },
+    );
     let prompt = ramp(800); // 5 frames
     r.handle_op(
         t0,
@@ -142,13 +174,23 @@ fn what_voxgate_plays_to_the_leg_is_its_second_channel() {
     let want: Vec<i16> = (0..800).map(|i| ((i % 200) as i16 - 100) * 100).collect();
     assert_eq!(&played[..800], &want[..], "the prompt, sample for sample");
     assert!(played[800..].iter().all(|&s| s == 0), "silence after it");
-    assert!(rec.iter().all(|f| channel(f, 2, 0).iter().all(|&s| s == peer)));
+    assert!(
+        rec.iter()
+            .all(|f| channel(f, 2, 0).iter().all(|&s| s == peer))
+    );
 }
 
 #[test]
 fn a_pause_is_silence_on_both_channels_and_the_clock_goes_on() {
     let (mut r, t0) = bridged();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Stereo });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Stereo,
+        },
+    );
     let mut got = Vec::new();
     for i in 1..=30 {
         match i {
@@ -157,7 +199,11 @@ fn a_pause_is_silence_on_both_channels_and_the_clock_goes_on() {
             _ => {}
         }
         // A command for another recording changes nothing.
-        r.handle_op(t0 + FRAME * i, A, EndpointOp::PauseRecording(RecordingId(99)));
+        r.handle_op(
+            t0 + FRAME * i,
+            A,
+            EndpointOp::PauseRecording(RecordingId(99)),
+        );
         got.extend(only_frames(&step(&mut r, t0, i)));
     }
     assert_eq!(got.len(), 30, "a frame per tick, paused or not");
@@ -173,7 +219,14 @@ fn a_pause_is_silence_on_both_channels_and_the_clock_goes_on() {
 #[test]
 fn stop_flushes_what_is_queued_then_ends() {
     let (mut r, t0) = bridged();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Mono });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Mono,
+        },
+    );
     let mut got = Vec::new();
     for i in 1..=3 {
         got.extend(only_frames(&step(&mut r, t0, i)));
@@ -190,8 +243,18 @@ fn stop_flushes_what_is_queued_then_ends() {
     assert_eq!(out.len(), 3, "{out:?}");
     assert_eq!(out[2], RecordOutput::Ended { ep: A, id: REC });
     let tail = only_frames(&out[..2]);
-    assert!(tail[0].samples().iter().all(|&s| s == decoded(Law::A, 0x61)));
-    assert!(tail[1].samples().iter().all(|&s| s == decoded(Law::A, 0x62)));
+    assert!(
+        tail[0]
+            .samples()
+            .iter()
+            .all(|&s| s == decoded(Law::A, 0x61))
+    );
+    assert!(
+        tail[1]
+            .samples()
+            .iter()
+            .all(|&s| s == decoded(Law::A, 0x62))
+    );
     // Over: no frame, no deadline of its own.
     assert!(r.poll_record(at + FRAME * 10).is_none());
     assert_eq!(r.poll_timeout(), None);
@@ -201,7 +264,14 @@ fn stop_flushes_what_is_queued_then_ends() {
 #[test]
 fn a_removed_endpoint_records_nothing_more() {
     let (mut r, t0) = bridged();
-    r.handle_op(t0, A, EndpointOp::Record { id: REC, layout: Layout::Stereo });
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id: REC,
+            layout: Layout::Stereo,
+        },
+    );
     step(&mut r, t0, 1);
     r.remove(A);
     assert!(r.poll_record(t0 + FRAME * 5).is_none());
