@@ -174,6 +174,10 @@ impl<M: MediaControl> Conversation<M> {
         };
         r.done = Some((reason, duration));
         let (leg, id, file) = (r.leg, r.id, r.file.clone());
+        if !self.recordings_pending() {
+            // Nothing left to wait for: no wake-up for nothing.
+            self.recordings_deadline = None;
+        }
         self.event(Event::RecordingDone {
             leg,
             id,

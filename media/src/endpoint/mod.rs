@@ -407,6 +407,11 @@ impl EndpointMedia {
             }
             return;
         }
+        // A leg with telephone-event and no recording stops here, as before
+        // recordings: its audio packets have nothing else to feed.
+        if self.inband.is_none() && self.recording.is_none() {
+            return;
+        }
         let Some(voice) = format.voice else { return };
         if header.payload_type != voice.payload_type {
             return;
