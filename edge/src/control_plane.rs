@@ -58,7 +58,7 @@ use voxgate_sip::TransportKind;
 
 pub use crate::handle::{ConversationSummary, EdgeHandle, LegSummary, OriginateError};
 pub use error::CommandError;
-pub use recording::{RecordLayout, RecordingEnd, RecordingError, RecordingId};
+pub use recording::{RecordLayout, RecordingEnd, RecordingFailure, RecordingId};
 pub use voxgate_media::dtmf::{Digit, DigitSource};
 
 mod error;

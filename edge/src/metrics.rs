@@ -573,7 +573,7 @@ impl Metrics {
             }
             Event::RecordingDone { reason, .. } => {
                 self.recordings.with_label_values(&[reason.as_str()]).inc();
-                if let Some(error) = reason.error() {
+                if let Some(error) = reason.failure() {
                     self.recording_failures
                         .with_label_values(&[error.as_str()])
                         .inc();
@@ -685,7 +685,7 @@ mod tests {
 
     #[test]
     fn recordings_are_counted_by_reason_and_error_and_the_engine_figures_published() {
-        use crate::control_plane::{Event, LegId, RecordingEnd, RecordingError, RecordingId};
+        use crate::control_plane::{Event, LegId, RecordingEnd, RecordingFailure, RecordingId};
         let m = Metrics::new("t").unwrap();
         let done = |reason| Event::RecordingDone {
             leg: LegId(1),
@@ -695,8 +695,8 @@ mod tests {
             duration: None,
         };
         m.conversation_event(&done(RecordingEnd::Stopped));
-        m.conversation_event(&done(RecordingEnd::Failed(RecordingError::DiskFull)));
-        m.conversation_event(&done(RecordingEnd::Failed(RecordingError::DiskFull)));
+        m.conversation_event(&done(RecordingEnd::Failed(RecordingFailure::DiskFull)));
+        m.conversation_event(&done(RecordingEnd::Failed(RecordingFailure::DiskFull)));
         m.media_recordings(voxgate_media::RecordingStats {
             active: 3,
             frames_dropped: 7,

@@ -602,7 +602,7 @@ impl From<&Event> for EventBody {
                 leg: leg.0,
                 id: id.0,
                 reason: reason.as_str(),
-                error: reason.error().map(|e| e.as_str()),
+                error: reason.failure().map(|e| e.as_str()),
                 file: file.clone(),
                 duration_ms: duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             },

@@ -381,7 +381,7 @@ fn digits_and_playback_ends() {
 #[test]
 fn recordings_started_done_and_refused() {
     use std::time::Duration;
-    use voxgate_edge::control_plane::{RecordingEnd, RecordingError, RecordingId};
+    use voxgate_edge::control_plane::{RecordingEnd, RecordingFailure, RecordingId};
     let file = "/var/rec/20261204T104126Z-c17-leg1-2.wav".to_owned();
     assert_eq!(
         json_of(Event::RecordingStarted {
@@ -406,7 +406,7 @@ fn recordings_started_done_and_refused() {
         json_of(Event::RecordingDone {
             leg: LegId(1),
             id: RecordingId(3),
-            reason: RecordingEnd::Failed(RecordingError::DiskFull),
+            reason: RecordingEnd::Failed(RecordingFailure::DiskFull),
             file: file.clone(),
             duration: None,
         }),

@@ -49,7 +49,7 @@ pub enum RecordingEnd {
     LegEnded,
     /// Its file could not be created or written: the recording is over, the
     /// call goes on.
-    Failed(RecordingError),
+    Failed(RecordingFailure),
 }
 
 impl RecordingEnd {
@@ -62,8 +62,8 @@ impl RecordingEnd {
         }
     }
 
-    /// The error of a failed recording.
-    pub fn error(self) -> Option<RecordingError> {
+    /// Why a failed recording failed.
+    pub fn failure(self) -> Option<RecordingFailure> {
         match self {
             RecordingEnd::Failed(e) => Some(e),
             _ => None,
@@ -74,7 +74,7 @@ impl RecordingEnd {
 /// Why a recording's file failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RecordingError {
+pub enum RecordingFailure {
     /// No space left (or a quota, or the file reached the WAV size limit).
     DiskFull,
     /// The file could not be created in the folder: permission denied,
@@ -84,27 +84,27 @@ pub enum RecordingError {
     Io,
 }
 
-impl RecordingError {
+impl RecordingFailure {
     /// Its name in JSON and metrics: `disk_full`, `unwritable`, `io`.
     pub fn as_str(self) -> &'static str {
         match self {
-            RecordingError::DiskFull => "disk_full",
-            RecordingError::Unwritable => "unwritable",
-            RecordingError::Io => "io",
+            RecordingFailure::DiskFull => "disk_full",
+            RecordingFailure::Unwritable => "unwritable",
+            RecordingFailure::Io => "io",
         }
     }
 
     /// What an OS error means for a recording.
-    pub fn from_io(kind: std::io::ErrorKind) -> RecordingError {
+    pub fn from_io(kind: std::io::ErrorKind) -> RecordingFailure {
         use std::io::ErrorKind as K;
         match kind {
-            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => RecordingError::DiskFull,
+            K::StorageFull | K::QuotaExceeded | K::FileTooLarge => RecordingFailure::DiskFull,
             K::PermissionDenied
             | K::ReadOnlyFilesystem
             | K::NotFound
             | K::NotADirectory
-            | K::AlreadyExists => RecordingError::Unwritable,
-            _ => RecordingError::Io,
+            | K::AlreadyExists => RecordingFailure::Unwritable,
+            _ => RecordingFailure::Io,
         }
     }
 }
@@ -124,13 +124,13 @@ mod tests {
             (ErrorKind::NotFound, "unwritable"),
             (ErrorKind::Interrupted, "io"),
         ] {
-            assert_eq!(RecordingError::from_io(kind).as_str(), want, "{kind:?}");
+            assert_eq!(RecordingFailure::from_io(kind).as_str(), want, "{kind:?}");
         }
-        let failed = RecordingEnd::Failed(RecordingError::DiskFull);
+        let failed = RecordingEnd::Failed(RecordingFailure::DiskFull);
         assert_eq!(
-            (failed.as_str(), failed.error()),
-            ("failed", Some(RecordingError::DiskFull))
+            (failed.as_str(), failed.failure()),
+            ("failed", Some(RecordingFailure::DiskFull))
         );
-        assert_eq!(RecordingEnd::Stopped.error(), None);
+        assert_eq!(RecordingEnd::Stopped.failure(), None);
     }
 }

@@ -210,7 +210,7 @@ impl ConversationRecord {
                     layout: r.layout.as_str(),
                     file: &r.file,
                     reason: r.end.map(RecordingEnd::as_str),
-                    error: r.end.and_then(RecordingEnd::error).map(|e| e.as_str()),
+                    error: r.end.and_then(RecordingEnd::failure).map(|e| e.as_str()),
                     duration_ms: r
                         .duration
                         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),

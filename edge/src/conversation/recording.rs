@@ -10,7 +10,7 @@
 
 use super::*;
 use crate::control_plane::{
-    RECORDING_WAIT, RecordLayout, RecordingEnd, RecordingError, RecordingId,
+    RECORDING_WAIT, RecordLayout, RecordingEnd, RecordingFailure, RecordingId,
 };
 use voxgate_media::record::{Layout, RecordTarget, recording_path};
 use voxgate_media::{EndpointOp, MediaEvent, RecordRequest};
@@ -140,7 +140,7 @@ impl<M: MediaControl> Conversation<M> {
                 (id, Some(Ok(duration)))
             }
             MediaEvent::RecordingFailed { id, kind } => {
-                (id, Some(Err(RecordingError::from_io(kind))))
+                (id, Some(Err(RecordingFailure::from_io(kind))))
             }
             _ => return false,
         };

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::control_plane::{
-    RECORDING_WAIT, RecordLayout, RecordingEnd, RecordingError, RecordingId,
+    RECORDING_WAIT, RecordLayout, RecordingEnd, RecordingFailure, RecordingId,
 };
 use crate::conversation::record::WallClock;
 use voxgate_media::endpoint::RecordingId as MediaId;
@@ -251,7 +251,7 @@ fn a_full_disk_ends_the_recording_not_the_call() {
         [Event::RecordingDone {
             leg: LegId(1),
             id: RecordingId(1),
-            reason: RecordingEnd::Failed(RecordingError::DiskFull),
+            reason: RecordingEnd::Failed(RecordingFailure::DiskFull),
             file: file(1),
             duration: None,
         }]
@@ -273,7 +273,7 @@ fn a_full_disk_ends_the_recording_not_the_call() {
     assert!(matches!(
         out.events()[..],
         [Event::RecordingDone {
-            reason: RecordingEnd::Failed(RecordingError::Unwritable),
+            reason: RecordingEnd::Failed(RecordingFailure::Unwritable),
             duration: None,
             ..
         }]
