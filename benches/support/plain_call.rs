@@ -145,6 +145,7 @@ pub fn call(
             tls: None,
         },
         timers: TimerConfig::default(),
+        started: std::time::SystemTime::UNIX_EPOCH,
     };
     let trunk = voxgate_config::TrunkName::new("carrier").unwrap_or_else(|| panic!());
     let invite = Input::Invite {

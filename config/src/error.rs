@@ -270,6 +270,14 @@ pub enum ConfigErrorKind {
         /// Why, as the OS said it.
         reason: io::ErrorKind,
     },
+    /// `recordings_dir` names no folder voxgate can write recordings into.
+    #[error("the folder \"{}\" {}; allowed: {}", .path.display(), folder_reason(*.reason), crate::schema::RECORDINGS_DIR)]
+    RecordingsDir {
+        /// The resolved path.
+        path: PathBuf,
+        /// Why, as the OS said it (`PermissionDenied`: not writable).
+        reason: io::ErrorKind,
+    },
     /// A path that must name a file names a folder.
     #[error("\"{}\" is a folder; allowed: a file path such as \"{}\"", .path.display(), .path.join("cdr.jsonl").display())]
     NotAFile {

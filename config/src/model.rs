@@ -90,6 +90,9 @@ pub struct Media {
     pub tone_profile: Country,
     /// Every prompt, decoded once at load (from `[[prompt]]` and `prompts_dir`).
     pub prompts: Vec<NamedPrompt>,
+    /// Where recordings are written (an existing, writable folder, absolute);
+    /// `None`: recording is off (a `Record` command is refused).
+    pub recordings_dir: Option<PathBuf>,
 }
 
 impl Default for Media {
@@ -97,6 +100,7 @@ impl Default for Media {
         Media {
             tone_profile: Country::Us,
             prompts: Vec::new(),
+            recordings_dir: None,
         }
     }
 }

@@ -223,6 +223,7 @@ pub(crate) struct RawApiToken {
 pub(crate) struct RawMedia {
     pub tone_profile: Option<S<String>>,
     pub prompts_dir: Option<S<String>>,
+    pub recordings_dir: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -34,6 +34,8 @@ pub(crate) const PROMPT_FILE: &str =
     "a WAV file, 8 kHz mono, 16-bit PCM, µ-law or A-law, relative to the config file's folder";
 pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's folder, whose *.wav files (8 kHz mono, \
      16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
+pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to, relative to the \
+     config file's folder, where recordings go as WAV files (default: none, recording is off)";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -61,7 +63,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "api",
                 "an [api] table with listen, no_client_status, tokens",
             ),
-            key("media", "a [media] table with tone_profile, prompts_dir"),
+            key(
+                "media",
+                "a [media] table with tone_profile, prompts_dir, recordings_dir",
+            ),
             key("prompt", "[[prompt]] tables with name and file"),
         ],
     },
@@ -313,6 +318,7 @@ pub(crate) const TABLES: &[Table] = &[
                  (ringback, busy, beep, sit) voxgate plays (default \"us\")",
             ),
             key("prompts_dir", PROMPTS_DIR),
+            key("recordings_dir", RECORDINGS_DIR),
         ],
     },
     Table {

@@ -137,3 +137,76 @@ fn unplayable_prompts_are_named_with_file_line_and_key() {
             .any(|e| matches!(e.kind, ConfigErrorKind::NoPromptsDir { .. }))
     );
 }
+
+#[test]
+fn recordings_go_to_an_existing_writable_folder_or_the_load_fails() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.0.join("rec")).unwrap();
+    let path = dir.write(
+        "voxgate.toml",
+        format!("{BASE}\n[media]\nrecordings_dir = \"rec\"\n").as_bytes(),
+    );
+    let config = load_file(&path).unwrap();
+    let rec = config.media.recordings_dir.clone().unwrap();
+    assert!(rec.is_absolute(), "{}", rec.display());
+    assert_eq!(rec, std::path::absolute(dir.0.join("rec")).unwrap());
+    // The probe is gone: the folder holds nothing voxgate did not record.
+    assert_eq!(std::fs::read_dir(&rec).unwrap().count(), 0);
+    // Off unless configured.
+    let path = dir.write("plain.toml", BASE.as_bytes());
+    assert_eq!(load_file(&path).unwrap().media.recordings_dir, None);
+
+    // Missing, a file, empty: each named with its line and key.
+    dir.write("a-file", b"x");
+    for (value, reason) in [
+        ("nowhere", Some(std::io::ErrorKind::NotFound)),
+        ("a-file", Some(std::io::ErrorKind::NotADirectory)),
+        ("", None),
+    ] {
+        let path = dir.write(
+            "bad.toml",
+            format!("{BASE}\n[media]\nrecordings_dir = \"{value}\"\n").as_bytes(),
+        );
+        let errors = load_file(&path).unwrap_err();
+        let text = errors.to_string();
+        let at = format!("{}:16:", path.display());
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&at) && l.contains("media.recordings_dir")),
+            "{at} in\n{text}"
+        );
+        assert!(
+            text.contains("an existing folder voxgate may write to"),
+            "{text}"
+        );
+        if let Some(reason) = reason {
+            assert!(errors.0.iter().any(|e| matches!(
+                &e.kind,
+                ConfigErrorKind::RecordingsDir { reason: r, .. } if *r == reason
+            )));
+        }
+    }
+
+    // A folder voxgate may not write to (root writes anyway: then only the above count).
+    use std::os::unix::fs::PermissionsExt;
+    let ro = dir.0.join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let root = std::fs::write(ro.join("probe"), b"").is_ok();
+    let path = dir.write(
+        "ro.toml",
+        format!("{BASE}\n[media]\nrecordings_dir = \"ro\"\n").as_bytes(),
+    );
+    let result = load_file(&path);
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if !root {
+        let errors = result.unwrap_err();
+        assert!(errors.0.iter().any(|e| matches!(
+            &e.kind,
+            ConfigErrorKind::RecordingsDir {
+                reason: std::io::ErrorKind::PermissionDenied,
+                ..
+            }
+        )));
+    }
+}

@@ -222,6 +222,7 @@ impl CallTable {
                 config,
                 locals,
                 timers,
+                started: std::time::SystemTime::now(),
             },
             input: rx,
             operator,

@@ -12,9 +12,11 @@
 //! Events come in the order things happened: a leg's `LegEnded` before the
 //! `Unbridged` of its bridge; `Unbridged` at once on `Hold` and `Bridged` at
 //! once on `Resume` or `Bridge` (media moves now), `Held`/`Resumed` once the
-//! leg's peer accepted the re-INVITE; `Ended` last, once the conversation's
-//! last transactions settled (at most 64×T1 after its last leg ended, when a
-//! peer does not answer our BYE).
+//! leg's peer accepted the re-INVITE; a recording's `RecordingDone` once its
+//! file is complete (after its leg's `LegEnded` when the leg ended first);
+//! `Ended` last, once the conversation's last transactions settled (at most
+//! 64×T1 after its last leg ended, when a peer does not answer our BYE) and
+//! its recordings' files are complete (at most [`RECORDING_WAIT`] after).
 //!
 //! Delivery is lossless and ordered both ways. Commands: `commands.send(..).await`
 //! waits while the conversation's queue ([`COMMAND_QUEUE`]) is full. Events: the
@@ -55,7 +57,12 @@ use voxgate_config::TrunkName;
 use voxgate_sip::TransportKind;
 
 pub use crate::handle::{ConversationSummary, EdgeHandle, LegSummary, OriginateError};
+pub use error::CommandError;
+pub use recording::{RecordLayout, RecordingEnd, RecordingFailure, RecordingId};
 pub use voxgate_media::dtmf::{Digit, DigitSource};
+
+mod error;
+mod recording;
 
 /// Commands a conversation queues before `commands.send` waits.
 pub const COMMAND_QUEUE: usize = 64;
@@ -79,6 +86,10 @@ pub const DEFAULT_DIGIT_DURATION: Duration = Duration::from_millis(100);
 /// The shortest and longest digit `SendDigits` may ask for.
 pub const DIGIT_DURATION: std::ops::RangeInclusive<Duration> =
     Duration::from_millis(40)..=Duration::from_millis(5000);
+
+/// How long an ending conversation waits for its recordings' files to be
+/// complete before its `Ended` (their `RecordingDone` then has no duration).
+pub const RECORDING_WAIT: Duration = Duration::from_secs(2);
 
 /// Prompts one `Play` of a sequence may name.
 pub const MAX_SEQUENCE: usize = 32;
@@ -464,6 +475,34 @@ pub enum Event {
         /// Why.
         reason: PlaybackEnd,
     },
+    /// A recording's file was created; audio is being written to it.
+    RecordingStarted {
+        /// The leg recorded.
+        leg: LegId,
+        /// The recording.
+        id: RecordingId,
+        /// The file (in `[media] recordings_dir`).
+        file: String,
+    },
+    /// A recording is over (once per `Record` that was carried out, after
+    /// its `RecordingStarted` unless its file could not even be created):
+    /// stopped, its leg ended (it then follows the leg's `LegEnded`), or
+    /// its file failed (disk full, unwritable folder: the call goes on).
+    /// It always comes before `Ended`.
+    RecordingDone {
+        /// The leg recorded.
+        leg: LegId,
+        /// The recording.
+        id: RecordingId,
+        /// Why it ended.
+        reason: RecordingEnd,
+        /// The file (complete up to the end, or to the failure).
+        file: String,
+        /// The audio in the file (pauses included, as silence); `None` when
+        /// its writer did not report in time (the node is stopping, a disk
+        /// stalled) or the file was never created.
+        duration: Option<Duration>,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command's name (`answer`, `dial`, `bridge`, ...).
@@ -477,123 +516,6 @@ pub enum Event {
         side: Side,
         /// Why.
         cause: EndCause,
-    },
-}
-
-/// Why a command was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CommandError {
-    /// No such leg in this conversation (never was, or ended).
-    #[error("no leg {leg} in this conversation")]
-    UnknownLeg {
-        /// The leg named.
-        leg: LegId,
-    },
-    /// The leg is not in a state that allows the command.
-    #[error("leg {leg} is {state}; {wanted}")]
-    LegState {
-        /// The leg.
-        leg: LegId,
-        /// Its state (`ringing`, `answered`, `outbound`, ...).
-        state: &'static str,
-        /// What the command needs.
-        wanted: &'static str,
-    },
-    /// A bridge of a leg with itself.
-    #[error("leg {leg} cannot be bridged with itself")]
-    SameLeg {
-        /// The leg.
-        leg: LegId,
-    },
-    /// A dial without destinations, or with too many.
-    #[error("a dial needs 1 to {limit} destinations, not {count}")]
-    Destinations {
-        /// How many were given.
-        count: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// A ring timeout outside 1 s..=3600 s.
-    #[error("ring timeout {ms} ms is outside 1000..=3600000 ms")]
-    RingTimeout {
-        /// The value given, in milliseconds.
-        ms: u128,
-    },
-    /// A status code outside the range the command allows.
-    #[error("status {status} is outside {allowed}")]
-    Status {
-        /// The value given.
-        status: u16,
-        /// The allowed range.
-        allowed: &'static str,
-    },
-    /// No transfer request is pending on the leg.
-    #[error("no transfer request is pending on leg {leg}")]
-    NoTransfer {
-        /// The leg.
-        leg: LegId,
-    },
-    /// The two legs share no codec, and a re-INVITE could not make them.
-    #[error("legs {a} and {b} share no codec")]
-    NoCommonCodec {
-        /// One leg.
-        a: LegId,
-        /// The other.
-        b: LegId,
-    },
-    /// A leg has no media (no SDP was exchanged on it).
-    #[error("leg {leg} has no media")]
-    NoMedia {
-        /// The leg.
-        leg: LegId,
-    },
-    /// No media ports were left in the leg's region.
-    #[error("no media ports left for leg {leg}")]
-    NoPorts {
-        /// The leg.
-        leg: LegId,
-    },
-    /// No `[[prompt]]` has this name.
-    #[error("no prompt is called {name:?}")]
-    UnknownPrompt {
-        /// The name given.
-        name: String,
-    },
-    /// The tone profile has no tone of this name.
-    #[error("no tone is called {name:?}; allowed: ringback, busy, beep, sit")]
-    UnknownTone {
-        /// The name given.
-        name: String,
-    },
-    /// A sequence of no prompts, or of too many.
-    #[error("a sequence needs 1 to {limit} prompts, not {count}")]
-    Sequence {
-        /// How many were given.
-        count: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// No digits to send, or too many (or more than the leg's queue still holds).
-    #[error("1 to {limit} digits can be sent at once, not {count}")]
-    Digits {
-        /// How many were given (or could not be queued).
-        count: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// A digit duration outside 40..=5000 ms.
-    #[error("digit duration {ms} ms is outside 40..=5000 ms")]
-    DigitDuration {
-        /// The value given, in milliseconds.
-        ms: u128,
-    },
-    /// The leg's codec is not one voxgate can play in (G.711 µ-law or A-law),
-    /// or its media is encrypted end to end.
-    #[error("leg {leg} has no codec voxgate can play in (PCMU or PCMA, plain RTP)")]
-    NoCodec {
-        /// The leg.
-        leg: LegId,
     },
 }
 
@@ -789,6 +711,42 @@ pub enum Command {
         /// The leg.
         leg: LegId,
     },
+    /// Record an answered (or early-answered) leg to a WAV file in `[media]
+    /// recordings_dir` (8 kHz, 16-bit PCM), named by the conversation's
+    /// start, its id, the leg and the recording's id
+    /// (`20261204T104126Z-c17-leg1-2.wav`). `Mono`: what the leg's peer
+    /// sends; `Stereo`: that on channel 0 and what is sent to the leg on
+    /// channel 1 (its bridge partner, or voxgate's prompts), time-aligned,
+    /// silence where a side is quiet. The leg must speak PCMU or PCMA in
+    /// plain RTP or SDES-SRTP voxgate terminates (else `NoCodec`), and have
+    /// no recording in progress. Its id is the count of `Record` commands so
+    /// far; [`Event::RecordingStarted`] comes once the file exists,
+    /// [`Event::RecordingDone`] at the end. The file is written off the
+    /// media path and made whole every second: a crash loses at most about
+    /// a second.
+    Record {
+        /// The leg.
+        leg: LegId,
+        /// One channel or both directions.
+        layout: RecordLayout,
+    },
+    /// Write silence instead of the leg's audio (a card number being given)
+    /// until `ResumeRecording`: the file keeps the call's timeline, not
+    /// what was said or keyed.
+    PauseRecording {
+        /// The recording.
+        id: RecordingId,
+    },
+    /// Write the leg's audio again after `PauseRecording`.
+    ResumeRecording {
+        /// The recording.
+        id: RecordingId,
+    },
+    /// Stop a recording: its file is completed, then `RecordingDone` (`stopped`).
+    StopRecording {
+        /// The recording.
+        id: RecordingId,
+    },
     /// Send DTMF digits to a leg: RFC 4733 telephone-events in its RTP when
     /// it negotiated telephone-event (a bridged leg's partner media is held
     /// back meanwhile), else one SIP INFO `application/dtmf-relay` per digit,
@@ -820,6 +778,10 @@ impl Command {
             Command::Play { .. } => "play",
             Command::StopMedia { .. } => "stop_media",
             Command::SendDigits { .. } => "send_digits",
+            Command::Record { .. } => "record",
+            Command::PauseRecording { .. } => "pause_recording",
+            Command::ResumeRecording { .. } => "resume_recording",
+            Command::StopRecording { .. } => "stop_recording",
         }
     }
 }

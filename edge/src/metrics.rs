@@ -75,6 +75,12 @@ pub struct Metrics {
     ports_exhausted: IntCounterVec,
     digits: IntCounterVec,
     playbacks: IntCounterVec,
+    recordings: IntCounterVec,
+    recording_failures: IntCounterVec,
+    recordings_active: IntGauge,
+    recording_frames_dropped: IntCounter,
+    /// The engine's dropped-frames total at the last scrape.
+    recording_dropped_seen: Arc<std::sync::atomic::AtomicU64>,
     media_dropped: IntCounterVec,
     media_ports: IntGaugeVec,
     /// Series of the per-message counters, resolved once: label hashing per
@@ -225,6 +231,16 @@ impl Metrics {
         registry.register(Box::new(draining.clone()))?;
         let calls_active = IntGauge::new("voxgate_calls_active", "Calls in progress.")?;
         registry.register(Box::new(calls_active.clone()))?;
+        let recordings_active = IntGauge::new(
+            "voxgate_recordings_active",
+            "Recordings whose file is being written now.",
+        )?;
+        registry.register(Box::new(recordings_active.clone()))?;
+        let recording_frames_dropped = IntCounter::new(
+            "voxgate_recording_frames_dropped_total",
+            "20 ms recording frames dropped because a recording's writer fell behind (a slow disk).",
+        )?;
+        registry.register(Box::new(recording_frames_dropped.clone()))?;
         let call_setup = HistogramVec::new(
             HistogramOpts::new(
                 "voxgate_call_setup_seconds",
@@ -350,6 +366,21 @@ impl Metrics {
                 "Playbacks ended, by reason: finished, stopped, barge_in, replaced.",
                 &["reason"],
             )?,
+            recordings: counter_vec(
+                &registry,
+                "voxgate_recordings_total",
+                "Recordings ended, by reason: stopped, leg_ended, failed.",
+                &["reason"],
+            )?,
+            recording_failures: counter_vec(
+                &registry,
+                "voxgate_recording_failures_total",
+                "Recordings whose file failed, by error: disk_full, unwritable, io.",
+                &["error"],
+            )?,
+            recordings_active,
+            recording_frames_dropped,
+            recording_dropped_seen: Arc::default(),
             media_dropped: counter_vec(
                 &registry,
                 "voxgate_media_packets_dropped_total",
@@ -537,7 +568,8 @@ impl Metrics {
         }
     }
 
-    /// A conversation told its control plane `event`: digits and playbacks are counted.
+    /// A conversation told its control plane `event`: digits, playbacks and
+    /// recordings are counted.
     pub fn conversation_event(&self, event: &crate::control_plane::Event) {
         use crate::control_plane::Event;
         match event {
@@ -547,8 +579,28 @@ impl Metrics {
             Event::PlaybackDone { reason, .. } => {
                 self.playbacks.with_label_values(&[reason.as_str()]).inc();
             }
+            Event::RecordingDone { reason, .. } => {
+                self.recordings.with_label_values(&[reason.as_str()]).inc();
+                if let Some(error) = reason.failure() {
+                    self.recording_failures
+                        .with_label_values(&[error.as_str()])
+                        .inc();
+                }
+            }
             _ => {}
         }
+    }
+
+    /// Publishes the media engine's recording figures (at scrape time).
+    pub fn media_recordings(&self, stats: voxgate_media::RecordingStats) {
+        use std::sync::atomic::Ordering;
+        self.recordings_active
+            .set(i64::try_from(stats.active).unwrap_or(i64::MAX));
+        let before = self
+            .recording_dropped_seen
+            .swap(stats.frames_dropped, Ordering::Relaxed);
+        self.recording_frames_dropped
+            .inc_by(stats.frames_dropped.saturating_sub(before));
     }
 
     /// Publishes the media engine's per-region totals (at scrape time).
@@ -638,6 +690,40 @@ mod tests {
             r#"voxgate_sip_transactions_total{kind="non_invite_server"} 1"#,
             r#"voxgate_config_reloads_total{result="error"} 1"#,
             "voxgate_draining 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn recordings_are_counted_by_reason_and_error_and_the_engine_figures_published() {
+        use crate::control_plane::{Event, LegId, RecordingEnd, RecordingFailure, RecordingId};
+        let m = Metrics::new("t").unwrap();
+        let done = |reason| Event::RecordingDone {
+            leg: LegId(1),
+            id: RecordingId(1),
+            reason,
+            file: "f.wav".into(),
+            duration: None,
+        };
+        m.conversation_event(&done(RecordingEnd::Stopped));
+        m.conversation_event(&done(RecordingEnd::Failed(RecordingFailure::DiskFull)));
+        m.conversation_event(&done(RecordingEnd::Failed(RecordingFailure::DiskFull)));
+        m.media_recordings(voxgate_media::RecordingStats {
+            active: 3,
+            frames_dropped: 7,
+        });
+        m.media_recordings(voxgate_media::RecordingStats {
+            active: 2,
+            frames_dropped: 10,
+        });
+        let text = m.render();
+        for needle in [
+            r#"voxgate_recordings_total{reason="stopped"} 1"#,
+            r#"voxgate_recordings_total{reason="failed"} 2"#,
+            r#"voxgate_recording_failures_total{error="disk_full"} 2"#,
+            "voxgate_recordings_active 2",
+            "voxgate_recording_frames_dropped_total 10",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -432,6 +432,7 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
         },
         media: (None, None),
         legs: Vec::new(),
+        recordings: Vec::new(),
     };
     h.core
         .handle_call_action(h.now, call.ctx.id, CallAction::Ended(Box::new(record)));

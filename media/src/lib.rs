@@ -27,12 +27,15 @@
 //! [`endpoint`]: what voxgate hears and says on a leg. Each endpoint of a
 //! [`latch::SessionRelay`] holds the leg's negotiated
 //! [`MediaFormat`], an RFC 4733 detector (or an
-//! in-band one), an RFC 4733 generator, a [`Player`](play::Player) and the
-//! leg's one outgoing RTP stream; the core is an engine in the quinn manner
+//! in-band one), an RFC 4733 generator, a [`Player`](play::Player), the
+//! leg's one outgoing RTP stream and, while it is recorded, a
+//! [`Recorder`](record::Recorder); the core is an engine in the quinn manner
 //! (`handle_op`, `poll_timeout`/`handle_timeout`, `poll_transmit` into the
-//! caller's buffer, `poll_event`, and `egress` for relayed packets), and the
-//! [`relay`] task is its clock and sockets. The conversation drives it through
-//! [`MediaSession::media_op`] and reads its events from
+//! caller's buffer, `poll_event`, `poll_record` for recorded frames, and
+//! `egress` for relayed packets), and the [`relay`] task is its clock and
+//! sockets, and hands recorded frames to a writer thread per recording. The
+//! conversation drives it through [`MediaSession::media_op`] and
+//! [`MediaSession::record`] and reads its events from
 //! [`MediaSession::take_events`].
 //!
 //! # Media processing modules
@@ -40,8 +43,8 @@
 //! The modules below are finished state machines and wire types, with their
 //! tests (the parsers also with fuzz targets, the per-packet paths with
 //! criterion benches) and a wiring sketch in each module's docs. [`dtmf`],
-//! [`play`], [`frame`], [`rtp::OutgoingStream`] and G.711 from [`codec`] are
-//! used by [`endpoint`]; the rest are not called from a call yet.
+//! [`play`], [`record`], [`frame`], [`rtp::OutgoingStream`] and G.711 from
+//! [`codec`] are used by [`endpoint`]; the rest are not called from a call yet.
 //!
 //! [`codec`]: the [`Codec`](codec::Codec) trait (payload ⇄ 16-bit PCM into
 //! caller buffers), [`CodecKind`](codec::CodecKind) (rtpmap name, clock,
@@ -72,8 +75,9 @@
 //! directions of a bridge (stereo), or one stream (mono: a leg, a
 //! conference's mix), into 20 ms frames, and a
 //! [`WavWriter`](record::WavWriter) for a writer thread (PCM16 WAV, header
-//! sizes rewritten every second, disk errors as values). Not wired: no call
-//! is recorded.
+//! sizes rewritten every second, disk errors as values). Wired through
+//! [`endpoint`] (a leg, mono or both directions) and [`relay`] (the writer
+//! threads); a conference's mix is not recorded yet.
 //!
 //! [`mixer`]: the conference mixer of one bridge: a per-participant jitter
 //! buffer, sum minus own contribution, mute, monitor and whisper roles,
@@ -90,7 +94,7 @@
 //!
 
 //! What it is not (yet): DTLS termination, transcoding between codecs, ICE,
-//! recording and mixing in calls — later issues; they hang on an endpoint in
+//! mixing in calls — later issues; they hang on an endpoint in
 //! [`latch::SessionRelay`] as [`endpoint`] does.
 //!
 //! ```
@@ -177,6 +181,7 @@ pub use latch::{EndpointId, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
     EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
-    MediaEventReceiver, MediaSession, RegionAddress, RegionSpec, RegionStats,
+    MediaEventReceiver, MediaSession, RecordRequest, RecordingStats, RegionAddress, RegionSpec,
+    RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

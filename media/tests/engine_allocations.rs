@@ -1,8 +1,9 @@
 //! The engine's per-packet and per-frame paths allocate nothing: 10,000
 //! packets through RFC 4733 and in-band DTMF detection (digits reported
 //! along the way), 10,000 relayed packets rewritten into voxgate's stream,
-//! and 10,000 player frames out of `poll_transmit`, all through
-//! `SessionRelay`. (`allocation-counter` is this binary's global allocator;
+//! 10,000 player frames out of `poll_transmit`, and 10,000 packets each way
+//! of a bridge recorded in stereo (frames out of `poll_record`, a pause
+//! among them), all through `SessionRelay`. (`allocation-counter` is this binary's global allocator;
 //! it counts the measuring thread's allocations only.)
 
 use std::net::SocketAddr;
@@ -10,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use voxgate_media::anchor::RemoteMedia;
 use voxgate_media::codec::{Codec, CodecKind, G711, Law, Ptime};
-use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, VoiceFormat};
+use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, RecordOutput, RecordingId, VoiceFormat};
 use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
 use voxgate_media::play::{PlaybackId, Prompt, Source};
+use voxgate_media::record::Layout;
 use voxgate_media::rtp::PayloadType;
 use voxgate_media::sdp::Direction;
 use voxgate_media::{EndpointOp, MediaFormat};
@@ -231,5 +233,67 @@ fn player_frames_and_rewritten_relay_allocate_nothing() {
     assert_eq!(
         info.count_total, 0,
         "allocations during {PACKETS} relayed packets"
+    );
+}
+
+#[test]
+fn a_recorded_bridge_allocates_nothing() {
+    let t0 = Instant::now();
+    let mut r = session(Some(101), Some(101), t0);
+    r.bridge(A, B);
+    let id = RecordingId(1);
+    r.handle_op(
+        t0,
+        A,
+        EndpointOp::Record {
+            id,
+            layout: Layout::Stereo,
+        },
+    );
+    let (src_a, src_b) = (sa("192.0.2.1:4000"), sa("192.0.2.2:6000"));
+    let mut p = [0u8; 172];
+    let at = |i: u32| t0 + Duration::from_millis(20 * u64::from(i));
+    let mut step = |r: &mut SessionRelay, i: u32| -> (u32, u32) {
+        let mut relayed = 0;
+        for (ep, src, code) in [(A, src_a, 0x12u8), (B, src_b, 0x93)] {
+            header(&mut p, 0, false, i as u16, i * 160);
+            p[12..].fill(code);
+            if r.on_packet(ep, 0, SocketKind::Rtp, src, &mut p, 172, at(i))
+                .is_some()
+            {
+                relayed += 1;
+            }
+        }
+        match i % 1000 {
+            500 => r.handle_op(at(i), A, EndpointOp::PauseRecording(id)),
+            550 => r.handle_op(at(i), A, EndpointOp::ResumeRecording(id)),
+            _ => {}
+        }
+        r.handle_timeout(at(i));
+        let mut frames = 0;
+        while let Some(out) = r.poll_record(at(i)) {
+            if let RecordOutput::Frame { frame, .. } = out {
+                assert_eq!(frame.samples().len(), 320);
+                frames += 1;
+            }
+        }
+        (relayed, frames)
+    };
+    for i in 1..20 {
+        step(&mut r, i);
+    }
+    let (mut relayed, mut frames) = (0, 0);
+    let info = allocation_counter::measure(|| {
+        for i in 20..20 + PACKETS {
+            let (n, f) = step(&mut r, i);
+            relayed += n;
+            frames += f;
+        }
+    });
+    assert_eq!(relayed, 2 * PACKETS, "the relay goes on");
+    assert_eq!(frames, PACKETS, "a recorded frame every 20 ms");
+    assert_eq!(
+        info.count_total, 0,
+        "allocations during {PACKETS} recorded packets each way"
     );
 }

@@ -159,3 +159,177 @@ async fn a_prompt_reaches_the_peer_and_its_digits_come_back() {
     drop(session);
     assert_eq!(timeout(WAIT, events.recv()).await.unwrap(), None);
 }
+
+/// The session's next event, skipping none.
+async fn next_event(
+    events: &mut voxgate_media::MediaEventReceiver,
+) -> (voxgate_media::EndpointId, MediaEvent) {
+    timeout(WAIT, events.recv()).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_recording_is_written_off_the_task_and_reported() {
+    use voxgate_media::RecordRequest;
+    use voxgate_media::codec::g711::decode_alaw;
+    use voxgate_media::endpoint::RecordingId;
+    use voxgate_media::play::wav::parse_channels;
+    use voxgate_media::record::Layout;
+
+    let dir = std::env::temp_dir().join(format!("voxgate-relay-rec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let engine = engine(27100);
+    let session = engine.session().unwrap();
+    let mut events = session.take_events().unwrap();
+    let ep = session
+        .add_endpoint(EndpointSpec {
+            region: "r",
+            lines: 1,
+            peer: Some("127.0.0.1".parse().unwrap()),
+            allowed_sources: Vec::new(),
+        })
+        .unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = session.local(ep)[0];
+    session.set_remote(
+        ep,
+        &[RemoteMedia {
+            rtp: Some(peer.local_addr().unwrap()),
+            rtcp: None,
+            rtcp_mux: true,
+            direction: Direction::SendRecv,
+        }],
+    );
+    session.media_op(ep, EndpointOp::Format(Some(format())));
+    let path = dir.join("c1-leg1-1.wav");
+    let id = RecordingId(1);
+    session.record(
+        ep,
+        RecordRequest {
+            id,
+            layout: Layout::Stereo,
+            path: path.clone(),
+        },
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        (ep, MediaEvent::RecordingStarted { id })
+    );
+    assert_eq!(engine.recording_stats().active, 1);
+    // The peer talks for 400 ms: A-law 0x55 in 20 ms packets.
+    let to = std::net::SocketAddr::new(local.addr, local.rtp_port);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0..20u16 {
+        tick.tick().await;
+        let mut p = vec![0x80, 8];
+        p.extend_from_slice(&i.to_be_bytes());
+        p.extend_from_slice(&(160 * u32::from(i)).to_be_bytes());
+        p.extend_from_slice(&0x5555u32.to_be_bytes());
+        p.extend_from_slice(&[0x55; 160]);
+        peer.send_to(&p, to).await.unwrap();
+    }
+    tick.tick().await;
+    session.media_op(ep, EndpointOp::StopRecording(id));
+    let (from, done) = next_event(&mut events).await;
+    assert_eq!(from, ep);
+    let MediaEvent::RecordingDone {
+        id: done_id,
+        samples,
+        dropped_frames,
+    } = done
+    else {
+        panic!("{done:?}");
+    };
+    assert_eq!((done_id, dropped_frames), (id, 0));
+    assert_eq!(engine.recording_stats().active, 0);
+    let bytes = std::fs::read(&path).unwrap();
+    let wav = parse_channels(&bytes, 2).unwrap();
+    assert_eq!(wav.channels, 2);
+    assert_eq!(wav.samples() as u64, samples);
+    // Each packet's 160 samples are in the file (the clock started with
+    // the recording, a little before the first packet: silence first).
+    let mut peer_sample = [0i16; 1];
+    decode_alaw(&[0x55], &mut peer_sample);
+    let pairs: Vec<(i16, i16)> = wav
+        .data
+        .chunks_exact(4)
+        .map(|b| {
+            (
+                i16::from_le_bytes([b[0], b[1]]),
+                i16::from_le_bytes([b[2], b[3]]),
+            )
+        })
+        .collect();
+    let heard = pairs.iter().filter(|(l, _)| *l == peer_sample[0]).count();
+    // A busy machine may deliver a few packets in a burst beyond the
+    // recorder's 60 ms: at most those are lost.
+    assert!(
+        (16 * 160..=20 * 160).contains(&heard),
+        "{heard} of the peer's 3200 samples on channel 0"
+    );
+    assert!(
+        pairs.iter().all(|&(_, r)| r == 0),
+        "nothing was sent to the leg"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_recording_whose_folder_is_missing_fails_and_the_endpoint_goes_on() {
+    use voxgate_media::RecordRequest;
+    use voxgate_media::endpoint::RecordingId;
+    use voxgate_media::record::Layout;
+
+    let engine = engine(27200);
+    let session = engine.session().unwrap();
+    let mut events = session.take_events().unwrap();
+    let ep = session
+        .add_endpoint(EndpointSpec {
+            region: "r",
+            lines: 1,
+            peer: Some("127.0.0.1".parse().unwrap()),
+            allowed_sources: Vec::new(),
+        })
+        .unwrap();
+    session.media_op(ep, EndpointOp::Format(Some(format())));
+    let id = RecordingId(2);
+    session.record(
+        ep,
+        RecordRequest {
+            id,
+            layout: Layout::Mono,
+            path: "/nonexistent-voxgate-folder/c1-leg1-2.wav".into(),
+        },
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        (
+            ep,
+            MediaEvent::RecordingFailed {
+                id,
+                kind: std::io::ErrorKind::NotFound
+            }
+        )
+    );
+    // The endpoint still plays.
+    session.media_op(
+        ep,
+        EndpointOp::Play {
+            id: PlaybackId(1),
+            source: Source::Prompt(Prompt::from_samples(vec![100; 320])),
+            barge_in: false,
+        },
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        (
+            ep,
+            MediaEvent::PlaybackDone(PlaybackDone {
+                id: PlaybackId(1),
+                reason: StopReason::Finished
+            })
+        )
+    );
+    assert_eq!(engine.recording_stats().active, 0);
+}

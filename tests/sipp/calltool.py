@@ -67,9 +67,17 @@
   calltool.py wav FILE --hz F --seconds S
       Writes a sine tone: 8 kHz mono 16-bit WAV (what baresip's aufile plays).
 
-  calltool.py tone FILE --hz F --not-hz G
+  calltool.py tone FILE --hz F --not-hz G [--channel N] [--channels C]
       FILE (a WAV recording) carries the tone F: its power at F is at least
-      10 times its power at G, and the signal is not silence.
+      10 times its power at G, and the signal is not silence. The file must be
+      mono, unless --channel N (from 0) names the channel to look at; then
+      --channels C says how many it must have (and its rate must be 8 kHz).
+
+  calltool.py silence FILE --min-ms A --max-ms B
+      FILE (a WAV recording, any channels) has a stretch where every channel is
+      exactly zero (a recording paused: voxgate writes silence) lasting A..B ms,
+      the longest such stretch, with audio before and after it. Prints its start
+      and length.
 
   calltool.py tone-pcap FILE --hz F --seconds S
       Writes a pcap (Ethernet, IPv4, UDP) of PCMA RTP packets, 20 ms each, of a
@@ -493,26 +501,67 @@ def goertzel(samples: list, rate: int, hz: float) -> float:
     return s1 * s1 + s2 * s2 - coeff * s1 * s2
 
 
-def cmd_tone(a) -> None:
+def read_wav(path: str):
+    """(rate, channels, interleaved 16-bit samples) of a PCM16 WAV."""
     import array
     import wave
 
-    with wave.open(a.file, "rb") as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1:
-            fail(f"{a.file}: not 16-bit mono ({w.getparams()})")
-        rate = w.getframerate()
+    with wave.open(path, "rb") as w:
+        if w.getsampwidth() != 2:
+            fail(f"{path}: not 16-bit PCM ({w.getparams()})")
+        rate, channels = w.getframerate(), w.getnchannels()
         samples = array.array("h", w.readframes(w.getnframes()))
     if sys.byteorder == "big":
         samples.byteswap()
+    return rate, channels, samples
+
+
+def cmd_tone(a) -> None:
+    rate, channels, samples = read_wav(a.file)
+    if a.channel is None:
+        if channels != 1:
+            fail(f"{a.file}: {channels} channels, mono expected")
+        what = a.file
+    else:
+        if a.channels is not None and channels != a.channels:
+            fail(f"{a.file}: {channels} channels, {a.channels} expected")
+        if rate != 8000:
+            fail(f"{a.file}: {rate} Hz, 8000 expected")
+        if not 0 <= a.channel < channels:
+            fail(f"{a.file}: no channel {a.channel} ({channels} channels)")
+        samples = samples[a.channel::channels]
+        what = f"{a.file} channel {a.channel}"
     if len(samples) < rate * a.min_seconds:
         fail(f"{a.file}: {len(samples)} samples, less than {a.min_seconds:g} s of audio")
     rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
     want, other = goertzel(samples, rate, a.hz), goertzel(samples, rate, a.not_hz)
     if rms < 100:
-        fail(f"{a.file}: silence (RMS {rms:.0f})")
+        fail(f"{what}: silence (RMS {rms:.0f})")
     if want < 10 * other:
-        fail(f"{a.file}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
-    print(f"{a.file}: {a.hz:g} Hz tone, {len(samples) / rate:.1f} s, RMS {rms:.0f}")
+        fail(f"{what}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
+    print(f"{what}: {a.hz:g} Hz tone, {len(samples) / rate:.1f} s, RMS {rms:.0f}")
+
+
+def cmd_silence(a) -> None:
+    rate, channels, samples = read_wav(a.file)
+    frames = len(samples) // channels
+    best = (0, 0)  # (start frame, length in frames)
+    run_start = None
+    for i in range(frames + 1):
+        quiet = i < frames and not any(samples[i * channels:(i + 1) * channels])
+        if quiet and run_start is None:
+            run_start = i
+        elif not quiet and run_start is not None:
+            if i - run_start > best[1]:
+                best = (run_start, i - run_start)
+            run_start = None
+    start, length = best
+    ms = length * 1000 / rate
+    if not a.min_ms <= ms <= a.max_ms:
+        fail(f"{a.file}: the longest silence is {ms:.0f} ms at {start / rate:.2f} s; {a.min_ms:g}-{a.max_ms:g} ms expected")
+    if start == 0 or start + length >= frames:
+        fail(f"{a.file}: the silence of {ms:.0f} ms is at an end of the file, not between audio")
+    print(f"{a.file}: {ms:.0f} ms of silence at {start / rate:.2f} s of {frames / rate:.2f} s")
 
 
 def alaw_encode(pcm: int) -> int:
@@ -794,6 +843,12 @@ def main() -> None:
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--not-hz", type=float, required=True)
     c.add_argument("--min-seconds", type=float, default=1.0)
+    c.add_argument("--channel", type=int)
+    c.add_argument("--channels", type=int)
+    c = sub.add_parser("silence")
+    c.add_argument("file")
+    c.add_argument("--min-ms", type=float, required=True)
+    c.add_argument("--max-ms", type=float, required=True)
     c = sub.add_parser("sent-keys")
     c.add_argument("log")
     c.add_argument("--from", dest="frm", required=True)
@@ -832,7 +887,7 @@ def main() -> None:
     a = p.parse_args()
     {"cdr": cmd_cdr, "calls": cmd_calls, "topology": cmd_topology, "refresh": cmd_refresh, "rtp": cmd_rtp,
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
-     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone,
+     "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone, "silence": cmd_silence,
      "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys,
      "rtp-audio": cmd_rtp_audio, "digits": cmd_digits, "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
 

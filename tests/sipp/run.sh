@@ -98,6 +98,7 @@ FLOW_CONSULT_PORT=$((BASE + 25))
 FLOW_XFER_PORT=$((BASE + 26))
 FLOW_REPLACES_PORT=$((BASE + 27))
 FLOW_BARESIP_PORT=$((BASE + 28))
+FLOW_RECORD_PORT=$((BASE + 29))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -109,6 +110,8 @@ MAX_MESSAGE_SIZE=4096
 # The prompt of the media tests (written by the runner before the config: 1 s of 440 Hz).
 PROMPT_WAV=$OUT/prompt_440.wav
 PROMPT_HZ=440
+# Where voxgate writes recordings ([media] recordings_dir; emptied by the runner at start).
+RECORDINGS=$OUT/recordings
 # Where sip-tester keeps its RFC 4733 captures (GPL-2+: linked into out/dtmf, never copied
 # into the repository); without them the digit test is skipped, saying so.
 DTMF_PCAP_DIR=${VOXGATE_SIPP_PCAP_DIR:-/usr/share/sip-tester}
@@ -270,6 +273,7 @@ redact_numbers = false
 # What the API plays (media_* tests): a 1 s 440 Hz prompt the runner writes, US tones.
 [media]
 tone_profile = "us"
+recordings_dir = "$RECORDINGS"
 
 [[prompt]]
 name = "sipp-tone"
@@ -2538,6 +2542,70 @@ test_media_srtp_prompt_and_digits() {
 	flow_end 0
 }
 
+# A caller (1000 Hz) answered through the API and bridged with an agent (1500 Hz); the API
+# records the caller's leg in stereo, pauses it for 1 s, resumes, stops. The WAV: 8 kHz, two
+# channels, the caller's tone on channel 0 and the agent's on channel 1, and one silent
+# stretch of about the pause's length between audio.
+test_media_record_stereo() {
+	local n=7114 id ev file done_ms out rec0 hz
+	rec0=$(metric voxgate_recordings_total 'reason="stopped"')
+	for hz in 1000 1500; do
+		[ -s "$OUT/record_$hz.pcap" ] || python3 "$HERE/calltool.py" tone-pcap "$OUT/record_$hz.pcap" --hz "$hz" --seconds 10 ||
+			{ REASON="could not write $OUT/record_$hz.pcap"; return 1; }
+	done
+	flow_begin media_record "$FLOW_RECORD_PORT" || return 1
+	agent_start media_record_agent "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_agent_tone.xml "${FLOW_LIMITS[@]}" || return 1
+	caller_bg media_record_caller call_uac_record.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '"connect": 1' "$(agent_uri agent "$AGENT1_IP")")" || return 1
+	flow_event "$id" bridged >/dev/null || return 1
+	api POST "/v1/conversations/$id/legs/1/record" '{"stereo": true}' || return 1
+	grep -q '"recording":1' "$OUT/api_last.json" || { REASON="the record's 202 has no recording 1: $(cat "$OUT/api_last.json")"; return 1; }
+	ev=$(flow_event "$id" recording_started leg=1 id=1) || return 1
+	file=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["file"])' "$ev")
+	case $file in "$RECORDINGS"/*-"$id"-leg1-1.wav) ;; *) REASON="recording file $file is not $RECORDINGS/<start>-$id-leg1-1.wav"; return 1 ;; esac
+	expect_value voxgate_recordings_active '' 1 || return 1
+	# 1.5 s of both tones, 1 s paused (a card number), 1.5 s more.
+	sleep 1.5
+	api POST "/v1/conversations/$id/recordings/1/pause" || return 1
+	sleep 1
+	api POST "/v1/conversations/$id/recordings/1/resume" || return 1
+	sleep 1.5
+	api POST "/v1/conversations/$id/recordings/1/stop" || return 1
+	ev=$(flow_event "$id" recording_done leg=1 id=1 reason=stopped) || return 1
+	done_ms=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["duration_ms"])' "$ev")
+	api DELETE "/v1/conversations/$id/legs/2" || return 1
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done media_record_caller call_uac_record.xml || return 1
+	agent_done media_record_agent || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_answered:leg=1 leg_answered:leg=2 bridged \
+		recording_started:leg=1,id=1 recording_done:leg=1,id=1,reason=stopped ended || return 1
+	EXTRA_FILE=$file
+	out=$(python3 "$HERE/calltool.py" tone "$file" --channel 0 --channels 2 --hz 1000 --not-hz 1500 --min-seconds 3 2>&1) ||
+		{ REASON="recording: $out"; return 1; }
+	say "  $out"
+	out=$(python3 "$HERE/calltool.py" tone "$file" --channel 1 --channels 2 --hz 1500 --not-hz 1000 --min-seconds 3 2>&1) ||
+		{ REASON="recording: $out"; return 1; }
+	say "  $out"
+	out=$(python3 "$HERE/calltool.py" silence "$file" --min-ms 700 --max-ms 1500 2>&1) ||
+		{ REASON="recording: $out"; return 1; }
+	say "  $out"
+	# The event's duration is the file's.
+	out=$(python3 -c 'import sys, wave
+w = wave.open(sys.argv[1]); ms = w.getnframes() * 1000 // w.getframerate()
+sys.exit(0 if abs(ms - int(sys.argv[2])) <= 20 and 3500 <= ms <= 9000 else f"file {ms} ms, recording_done {sys.argv[2]} ms (3500-9000 expected)")' "$file" "$done_ms" 2>&1) ||
+		{ REASON="recording: $out"; return 1; }
+	cdr "$n" recordings.0.id=1 recordings.0.leg=1 recordings.0.layout=stereo recordings.0.reason=stopped \
+		"recordings.0.file=$file" 'recordings.0.duration_ms>=3500' || return 1
+	expect_delta voxgate_recordings_total 'reason="stopped"' "$rec0" 1 || return 1
+	expect_value voxgate_recordings_active '' 0 || return 1
+	flow_end 300
+}
+
 TESTS=(
 	test_admin_endpoints
 	test_options_udp
@@ -2611,6 +2679,7 @@ TESTS=(
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits
+	test_media_record_stereo
 )
 
 # ------------------------------------------------------------------------------------------
@@ -2708,6 +2777,8 @@ main() {
 	rm -f "$CDR"
 	python3 "$HERE/calltool.py" wav "$PROMPT_WAV" --hz "$PROMPT_HZ" --seconds 1 ||
 		die "could not write $PROMPT_WAV"
+	rm -rf "$RECORDINGS"
+	mkdir -p "$RECORDINGS" || die "cannot create $RECORDINGS"
 	write_config "$CONF"
 	cp "$CONF" "$OUT/voxgate-test.toml"
 	say "voxgate: $BIN --config $CONF (SIP udp/tcp 127.0.0.1:$SIP_PORT, tls :$TLS_PORT, admin $ADMIN)"

@@ -1,6 +1,7 @@
-//! `[media]` and `[[prompt]]`: the tone profile, and every prompt read and
+//! `[media]` and `[[prompt]]`: the tone profile, every prompt read and
 //! decoded now, so that a missing or unplayable file fails the load (and
-//! `check-config`) with its line, not the first call that plays it.
+//! `check-config`) with its line, not the first call that plays it, and the
+//! recordings folder tried for writing likewise.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -60,7 +61,34 @@ impl Validator<'_> {
             }
         }
         self.unique(&names, "a prompt name no other prompt uses");
+        if let Some(dir) = raw.and_then(|m| m.recordings_dir.as_ref()) {
+            media.recordings_dir = self.recordings_dir(dir);
+        }
         media
+    }
+
+    /// `recordings_dir`: an existing folder that a file can be created in
+    /// (tried now, so that an unwritable folder fails the load, not the
+    /// first recording), resolved to an absolute path.
+    fn recordings_dir(&mut self, dir: &S<String>) -> Option<PathBuf> {
+        let key = "media.recordings_dir";
+        if dir.get_ref().is_empty() {
+            self.bad_value(dir.span(), key, schema::RECORDINGS_DIR);
+            return None;
+        }
+        let joined = self.base_dir.join(dir.get_ref());
+        let path = std::path::absolute(&joined).unwrap_or(joined);
+        match writable_folder(&path) {
+            Ok(()) => Some(path),
+            Err(reason) => {
+                self.push(
+                    dir.span(),
+                    key,
+                    ConfigErrorKind::RecordingsDir { path, reason },
+                );
+                None
+            }
+        }
     }
 
     /// Reads and decodes one prompt file; an unplayable one is reported at `span`.
@@ -135,6 +163,37 @@ impl Validator<'_> {
         }
         out
     }
+}
+
+/// Whether `path` is a folder a file can be created in: a probe file is
+/// created and removed (permission bits alone do not tell: ACLs, read-only
+/// mounts, root).
+fn writable_folder(path: &Path) -> Result<(), std::io::ErrorKind> {
+    let meta = std::fs::metadata(path).map_err(|e| e.kind())?;
+    if !meta.is_dir() {
+        return Err(std::io::ErrorKind::NotADirectory);
+    }
+    // A name of its own per load: loads may run at once (a reload and a
+    // check-config), and a probe a crash left behind must not fail the next.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut last = std::io::ErrorKind::AlreadyExists;
+    for _ in 0..4 {
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let probe = path.join(format!(".voxgate-probe-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+        {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&probe);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e.kind(),
+            Err(e) => return Err(e.kind()),
+        }
+    }
+    Err(last)
 }
 
 fn is_wav(path: &Path) -> bool {

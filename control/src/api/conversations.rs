@@ -34,6 +34,7 @@ pub(super) async fn queue(
             leg,
             dial: queued.dial.map(|d| d.0),
             playback: queued.playback.map(|p| p.0),
+            recording: queued.recording.map(|r| r.0),
         }),
     ))
 }
@@ -170,6 +171,7 @@ pub async fn operator_hangup(
             leg: None,
             dial: None,
             playback: None,
+            recording: None,
         }),
     ))
 }

@@ -163,6 +163,32 @@ pub enum EventBody {
         /// `finished`, `stopped`, `barge_in` or `replaced`.
         reason: &'static str,
     },
+    /// A recording's file was created; the leg's audio is being written to it.
+    RecordingStarted {
+        /// The leg recorded.
+        leg: u32,
+        /// The recording (the `recording` of the record's 202).
+        id: u32,
+        /// The file, in `[media] recordings_dir`.
+        file: String,
+    },
+    /// A recording is over and its file complete (or failed).
+    RecordingDone {
+        /// The leg recorded.
+        leg: u32,
+        /// The recording.
+        id: u32,
+        /// `stopped`, `leg_ended` or `failed`.
+        reason: &'static str,
+        /// For `failed`: `disk_full`, `unwritable` or `io` (the call goes on).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'static str>,
+        /// The file.
+        file: String,
+        /// The audio in the file (pauses included, as silence), in milliseconds; null
+        /// when the file was never created or its writer did not report in time.
+        duration_ms: Option<u64>,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command (`answer`, `dial`, `bridge`, ...).
@@ -357,6 +383,20 @@ pub enum CommandErrorDetail {
         /// The leg.
         leg: u32,
     },
+    /// No `[media] recordings_dir` is configured.
+    RecordingOff,
+    /// The leg is being recorded already.
+    AlreadyRecording {
+        /// The leg.
+        leg: u32,
+        /// The recording in progress.
+        id: u32,
+    },
+    /// No recording in progress has this id.
+    UnknownRecording {
+        /// The id given.
+        id: u32,
+    },
     /// A refusal this version of the API has no details for.
     Other,
 }
@@ -406,6 +446,14 @@ impl From<&CommandError> for CommandErrorView {
                 ms: u64::try_from(*ms).unwrap_or(u64::MAX),
             },
             CommandError::NoCodec { leg } => CommandErrorDetail::NoCodec { leg: leg.0 },
+            CommandError::RecordingOff => CommandErrorDetail::RecordingOff,
+            CommandError::AlreadyRecording { leg, id } => CommandErrorDetail::AlreadyRecording {
+                leg: leg.0,
+                id: id.0,
+            },
+            CommandError::UnknownRecording { id } => {
+                CommandErrorDetail::UnknownRecording { id: id.0 }
+            }
             _ => CommandErrorDetail::Other,
         };
         CommandErrorView {
@@ -538,6 +586,25 @@ impl From<&Event> for EventBody {
                 leg: leg.0,
                 id: id.0,
                 reason: reason.as_str(),
+            },
+            Event::RecordingStarted { leg, id, file } => EventBody::RecordingStarted {
+                leg: leg.0,
+                id: id.0,
+                file: file.clone(),
+            },
+            Event::RecordingDone {
+                leg,
+                id,
+                reason,
+                file,
+                duration,
+            } => EventBody::RecordingDone {
+                leg: leg.0,
+                id: id.0,
+                reason: reason.as_str(),
+                error: reason.failure().map(|e| e.as_str()),
+                file: file.clone(),
+                duration_ms: duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             },
             Event::Error { command, error } => EventBody::Error {
                 command,

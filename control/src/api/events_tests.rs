@@ -377,3 +377,68 @@ fn digits_and_playback_ends() {
             "kind": "unknown_prompt", "name": "x", "message": "no prompt is called \"x\""}})
     );
 }
+
+#[test]
+fn recordings_started_done_and_refused() {
+    use std::time::Duration;
+    use voxgate_edge::control_plane::{RecordingEnd, RecordingFailure, RecordingId};
+    let file = "/var/rec/20261204T104126Z-c17-leg1-2.wav".to_owned();
+    assert_eq!(
+        json_of(Event::RecordingStarted {
+            leg: LegId(1),
+            id: RecordingId(2),
+            file: file.clone(),
+        }),
+        json!({"conversation": "c17", "type": "recording_started", "leg": 1, "id": 2, "file": file})
+    );
+    assert_eq!(
+        json_of(Event::RecordingDone {
+            leg: LegId(1),
+            id: RecordingId(2),
+            reason: RecordingEnd::Stopped,
+            file: file.clone(),
+            duration: Some(Duration::from_millis(4020)),
+        }),
+        json!({"conversation": "c17", "type": "recording_done", "leg": 1, "id": 2,
+            "reason": "stopped", "file": file, "duration_ms": 4020})
+    );
+    assert_eq!(
+        json_of(Event::RecordingDone {
+            leg: LegId(1),
+            id: RecordingId(3),
+            reason: RecordingEnd::Failed(RecordingFailure::DiskFull),
+            file: file.clone(),
+            duration: None,
+        }),
+        json!({"conversation": "c17", "type": "recording_done", "leg": 1, "id": 3,
+            "reason": "failed", "error": "disk_full", "file": file, "duration_ms": null})
+    );
+    for (error, detail) in [
+        (
+            CommandError::RecordingOff,
+            json!({"kind": "recording_off",
+                "message": "recording is off: no [media] recordings_dir is configured"}),
+        ),
+        (
+            CommandError::AlreadyRecording {
+                leg: LegId(1),
+                id: RecordingId(2),
+            },
+            json!({"kind": "already_recording", "leg": 1, "id": 2,
+                "message": "leg 1 is being recorded already (recording 2)"}),
+        ),
+        (
+            CommandError::UnknownRecording { id: RecordingId(9) },
+            json!({"kind": "unknown_recording", "id": 9,
+                "message": "no recording 9 is in progress"}),
+        ),
+    ] {
+        assert_eq!(
+            json_of(Event::Error {
+                command: "record",
+                error,
+            }),
+            json!({"conversation": "c17", "type": "error", "command": "record", "error": detail})
+        );
+    }
+}

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::plane::ApiPlane;
 use super::views::Problem;
-use super::{auth, conversations, legs, openapi, stream};
+use super::{auth, conversations, legs, openapi, recordings, stream};
 use crate::ControlError;
 
 /// The largest request body taken (a dial of 16 destinations is about 2 KiB).
@@ -162,6 +162,10 @@ pub fn routes() -> OpenApiRouter<Arc<ApiPlane>> {
         .routes(routes!(legs::play))
         .routes(routes!(legs::stop))
         .routes(routes!(legs::digits))
+        .routes(routes!(legs::record))
+        .routes(routes!(recordings::pause))
+        .routes(routes!(recordings::resume))
+        .routes(routes!(recordings::stop))
         .routes(routes!(stream::events))
 }
 

@@ -12,7 +12,8 @@ use super::http::{Body, OptionalBody};
 use super::plane::ApiPlane;
 use super::views::{Accepted, Problem};
 use super::wire::{
-    AnswerBody, DigitsBody, HangupQuery, PlayBody, TransferBody, conversation_id, leg_id,
+    AnswerBody, DigitsBody, HangupQuery, PlayBody, RecordBody, TransferBody, conversation_id,
+    leg_id,
 };
 use crate::ControlError;
 
@@ -308,4 +309,35 @@ pub async fn digits(
     Body(body): Body<DigitsBody>,
 ) -> Accept {
     leg_command(&plane, path, |leg| body.into_command(leg)).await
+}
+
+/// Record a leg to a WAV file in `[media] recordings_dir` (8 kHz, 16-bit PCM): mono, what
+/// the leg's peer sends, or stereo, that on channel 0 and what is sent to the leg on
+/// channel 1. The file is named by the conversation's start (UTC), its id, the leg and
+/// the recording (`20261204T104126Z-c17-leg1-2.wav`) and written off the media path,
+/// made whole every second. One recording per leg at a time.
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/legs/{leg}/record",
+    tag = "recordings",
+    params(
+        ("id" = String, Path, description = "The conversation, such as c17"),
+        ("leg" = u32, Path, description = "An answered (or early-answered) leg in PCMU or PCMA"),
+    ),
+    request_body(content = Option<RecordBody>, description = "May be left out: mono"),
+    responses(
+        (status = 202, description = "Queued; `recording` is its id in `recording_started` and `recording_done` (or `error`: `recording_off`, `already_recording`, `no_codec`, ...)", body = Accepted),
+        (status = 400, description = "A value out of what is allowed", body = Problem),
+        (status = 401, description = "No valid bearer token", body = Problem),
+        (status = 404, description = "No live conversation has this id", body = Problem),
+        (status = 409, description = "The API does not control this conversation", body = Problem),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn record(
+    State(plane): State<Arc<ApiPlane>>,
+    Path(path): Path<(String, String)>,
+    OptionalBody(body): OptionalBody<RecordBody>,
+) -> Accept {
+    leg_command(&plane, path, |leg| Ok(body.into_command(leg))).await
 }

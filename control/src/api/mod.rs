@@ -7,6 +7,9 @@
 //!   `POST .../bridge`, `POST .../reject`, `POST .../legs/{leg}/transfer/accept|refuse`.
 //! - `POST .../legs/{leg}/play|stop|digits`: prompts, tones and music on hold to a leg,
 //!   stopping them, DTMF to a leg; the stream carries `digits` and `playback_done`.
+//! - `POST .../legs/{leg}/record`, `POST .../recordings/{rec}/pause|resume|stop`: a leg
+//!   recorded to a WAV file (mono, or both directions in stereo); the stream carries
+//!   `recording_started` and `recording_done`.
 //! - `DELETE /v1/conversations/{id}`: the operator's hang-up of any conversation.
 //! - `GET /v1/events`: a WebSocket of every event of every conversation, in order.
 //! - `GET /openapi.json`: the OpenAPI description, generated from these types.
@@ -18,9 +21,10 @@
 //! carry `Authorization: Bearer TOKEN`; the config holds only the tokens' SHA-256
 //! ([`auth`]).
 //!
-//! What it is not: a recording or digit-collection API (the contract has no such
-//! commands yet: a client collects digits from `digits` events itself), nor a second
-//! way to route (static routes stay in the config).
+//! What it is not: a digit-collection API (the contract has no such command yet: a
+//! client collects digits from `digits` events itself), a way to fetch recordings (they
+//! are files in `[media] recordings_dir`), nor a second way to route (static routes stay
+//! in the config).
 //!
 //! ```no_run
 //! # async fn demo(edge: voxgate_edge::Edge, dispatcher: &voxgate_control::Dispatcher)
@@ -41,6 +45,7 @@ mod legs;
 mod metrics;
 pub mod openapi;
 mod plane;
+mod recordings;
 mod stream;
 pub mod views;
 pub mod wire;

@@ -531,6 +531,10 @@ fn the_openapi_document_parses_and_lists_every_path() {
         ("/v1/conversations/{id}/legs/{leg}/play", &["post"]),
         ("/v1/conversations/{id}/legs/{leg}/stop", &["post"]),
         ("/v1/conversations/{id}/legs/{leg}/digits", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/record", &["post"]),
+        ("/v1/conversations/{id}/recordings/{rec}/pause", &["post"]),
+        ("/v1/conversations/{id}/recordings/{rec}/resume", &["post"]),
+        ("/v1/conversations/{id}/recordings/{rec}/stop", &["post"]),
         (
             "/v1/conversations/{id}/legs/{leg}/transfer/accept",
             &["post"],
@@ -571,6 +575,7 @@ fn the_openapi_document_parses_and_lists_every_path() {
         "EventBody",
         "PlayBody",
         "DigitsBody",
+        "RecordBody",
     ] {
         assert!(schemas[name].is_object(), "no schema {name}");
     }
@@ -736,4 +741,102 @@ async fn media_commands_reach_the_leg_and_plays_are_numbered() {
     )
     .await;
     assert_eq!(a.json["playback"], 5);
+}
+
+#[tokio::test]
+async fn recording_commands_reach_the_conversation_and_records_are_numbered() {
+    use voxgate_edge::control_plane::{RecordLayout, RecordingId};
+    let plane = plane();
+    let (mut cmds, _events) = controlled(&plane, 6);
+    let id = RecordingId(2);
+    let cases = [
+        (
+            "/v1/conversations/c6/legs/1/record",
+            r#"{"stereo": true}"#,
+            Command::Record {
+                leg: LegId(1),
+                layout: RecordLayout::Stereo,
+            },
+            Some(1u64),
+        ),
+        // No body: mono.
+        (
+            "/v1/conversations/c6/legs/2/record",
+            "",
+            Command::Record {
+                leg: LegId(2),
+                layout: RecordLayout::Mono,
+            },
+            Some(2),
+        ),
+        (
+            "/v1/conversations/c6/recordings/2/pause",
+            "",
+            Command::PauseRecording { id },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/recordings/2/resume",
+            "",
+            Command::ResumeRecording { id },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/recordings/2/stop",
+            "",
+            Command::StopRecording { id },
+            None,
+        ),
+    ];
+    for (uri, body, expected, recording) in cases {
+        let a = call(&plane, Method::POST, uri, Some(BEARER), body).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{uri}: {}", a.json);
+        assert_eq!(a.json["command"], expected.name());
+        assert_eq!(a.json.get("recording").and_then(Value::as_u64), recording);
+        assert_eq!(a.json.get("playback"), None);
+        assert_eq!(cmds.try_recv().ok(), Some(expected), "{uri}");
+    }
+    let bad = [
+        ("legs/1/record", r#"{"stereo": "yes"}"#, "stereo"),
+        ("legs/1/record", r#"{"channels": 2}"#, "unknown field"),
+        ("legs/0/record", "", "a leg number, 1 or more"),
+        ("recordings/0/stop", "", "a recording number, 1 or more"),
+        ("recordings/x/pause", "", "a recording number, 1 or more"),
+    ];
+    for (path, body, says) in bad {
+        let uri = format!("/v1/conversations/c6/{path}");
+        let a = call(&plane, Method::POST, &uri, Some(BEARER), body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            a.json
+        );
+        let message = a.json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{path} {body}: {message}");
+    }
+    assert!(
+        cmds.try_recv().is_err(),
+        "nothing refused reached the conversation"
+    );
+    // Without a token: refused like every command.
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c6/recordings/2/stop",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // Refused at the door, a record takes no id: the next is the third.
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/conversations/c6/legs/1/record",
+        Some(BEARER),
+        "{}",
+    )
+    .await;
+    assert_eq!(a.json["recording"], 3);
 }

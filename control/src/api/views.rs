@@ -112,6 +112,10 @@ pub struct Accepted {
     /// For a play: its id, as `playback_done` names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub playback: Option<u32>,
+    /// For a record: its id, as `recording_started` and `recording_done` name it, and
+    /// as `.../recordings/{rec}/pause|resume|stop` take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<u32>,
 }
 
 /// A refused request (4xx, 503).

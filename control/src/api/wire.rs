@@ -11,7 +11,8 @@ use voxgate_config::{Config, ListenerTransport, TrunkName};
 use voxgate_edge::admission::transport_kind;
 use voxgate_edge::control_plane::{
     CallerId, Command, ConversationId, DIGIT_DURATION, Destination, Dial, Digit, LegId,
-    MAX_DESTINATIONS, MAX_DIGITS, MAX_RING_TIMEOUT, MAX_SEQUENCE, PlaySource,
+    MAX_DESTINATIONS, MAX_DIGITS, MAX_RING_TIMEOUT, MAX_SEQUENCE, PlaySource, RecordLayout,
+    RecordingId,
 };
 
 use crate::ControlError;
@@ -182,6 +183,31 @@ pub struct DigitsBody {
     pub duration_ms: Option<u64>,
 }
 
+/// `POST .../legs/{leg}/record`; the body may be left out (mono).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBody {
+    /// Both directions, one channel each: channel 0 what the leg's peer sends, channel 1
+    /// what is sent to the leg (its bridge partner, or voxgate's prompts). Default false:
+    /// one channel, what the leg's peer sends.
+    #[serde(default)]
+    pub stereo: bool,
+}
+
+impl RecordBody {
+    /// The record of `leg`.
+    pub fn into_command(self, leg: LegId) -> Command {
+        Command::Record {
+            leg,
+            layout: if self.stereo {
+                RecordLayout::Stereo
+            } else {
+                RecordLayout::Mono
+            },
+        }
+    }
+}
+
 /// `DELETE .../legs/{leg}?status=486`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +229,17 @@ pub fn conversation_id(text: &str) -> Result<ConversationId, ControlError> {
                 quoted(text),
                 "\"c\" and the conversation's number, such as \"c17\"",
             )
+        })
+}
+
+/// A recording id of a path: `1` (the `recording` of the record's 202).
+pub fn recording_id(text: &str) -> Result<RecordingId, ControlError> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0 && !text.starts_with('+'))
+        .map(RecordingId)
+        .ok_or_else(|| {
+            ControlError::invalid("recording", quoted(text), "a recording number, 1 or more")
         })
 }
 

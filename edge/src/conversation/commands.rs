@@ -2,6 +2,7 @@
 //! names an unknown leg, asks the impossible or carries an absurd value is
 //! answered with `Event::Error` and changes nothing.
 
+use super::recording::RecordingOp;
 use super::*;
 use crate::control_plane::{Dial, MAX_DESTINATIONS, MAX_RING_TIMEOUT};
 
@@ -9,9 +10,12 @@ impl<M: MediaControl> Conversation<M> {
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) {
         let name = cmd.name();
         if self.phase != Phase::Active {
+            // Ids are taken all the same: the control plane counts them.
             if matches!(cmd, Command::Play { .. }) {
-                // Its id is taken all the same: the control plane counts them.
                 self.play_ids += 1;
+            }
+            if matches!(cmd, Command::Record { .. }) {
+                self.record_ids += 1;
             }
             // The conversation is ending: nothing is left to command.
             if !matches!(cmd, Command::Hangup { .. }) {
@@ -58,6 +62,13 @@ impl<M: MediaControl> Conversation<M> {
                 digits,
                 duration,
             } => self.send_digits_command(leg, digits, duration),
+            Command::Record { leg, layout } => {
+                let id = self.take_record_id();
+                self.record_command(id, leg, layout)
+            }
+            Command::PauseRecording { id } => self.recording_command(id, RecordingOp::Pause),
+            Command::ResumeRecording { id } => self.recording_command(id, RecordingOp::Resume),
+            Command::StopRecording { id } => self.recording_command(id, RecordingOp::Stop),
             // A command added to the contract later that this edge does not know.
             #[allow(unreachable_patterns)]
             _ => Err(CommandError::LegState {

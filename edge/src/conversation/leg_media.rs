@@ -66,7 +66,7 @@ impl<M: MediaControl> Conversation<M> {
 
     /// The endpoint of a leg voxgate may play to or send digits on: live,
     /// answered (or answered early by voxgate), with media.
-    fn media_leg(&self, leg: LegId) -> Result<EndpointId, CommandError> {
+    pub(crate) fn media_leg(&self, leg: LegId) -> Result<EndpointId, CommandError> {
         let l = self.leg(leg).ok_or(CommandError::UnknownLeg { leg })?;
         if !l.is_live() {
             return Err(CommandError::UnknownLeg { leg });
@@ -313,6 +313,10 @@ impl<M: MediaControl> Conversation<M> {
             self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None);
             return;
         }
+        // By recording id: a writer reports after its endpoint has gone.
+        if self.on_recording_event(event) {
+            return;
+        }
         // An endpoint already closed: its leg's playback was reported then.
         let Some(leg) = self
             .legs
@@ -360,8 +364,10 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     /// `leg`'s endpoint closes: a playback still going ends as stopped
-    /// (its endpoint will not say so any more).
+    /// (its endpoint will not say so any more); its recordings end (their
+    /// writers will say when the files are complete).
     pub(crate) fn media_closing(&mut self, leg: LegId) {
+        self.recordings_closing(leg);
         let Some(l) = self.leg_mut(leg) else { return };
         l.info_digits.clear();
         if let Some(id) = l.playing.take() {

@@ -1,8 +1,8 @@
 //! The conversation's view of the media plane: one endpoint per leg (its
 //! ports in its trunk's region, where its peer sends), bridges between
 //! endpoints, hold (for the inactivity timer), counters, and the endpoint's
-//! own media (its negotiated format, playbacks, digits to send) whose events
-//! come back as `Input::Media`. A trait, so the conversation logic is tested
+//! own media (its negotiated format, playbacks, digits to send, recordings)
+//! whose events come back as `Input::Media`. A trait, so the conversation logic is tested
 //! without sockets.
 
 use ipnet::IpNet;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
-use voxgate_media::{EndpointOp, MediaError};
+use voxgate_media::{EndpointOp, MediaError, RecordRequest};
 
 pub use voxgate_media::EndpointId;
 
@@ -53,8 +53,12 @@ pub trait MediaControl {
     /// Takes `ep` out of its bridge: its media is received and counted only.
     fn unbridge(&mut self, ep: EndpointId);
     /// A command to `ep`'s own media: its negotiated format, a playback, a
-    /// stop, digits to send. What follows comes back as `Input::Media`.
+    /// stop, digits to send, a recording's pause, resume or stop. What
+    /// follows comes back as `Input::Media`.
     fn media_op(&mut self, ep: EndpointId, op: EndpointOp);
+    /// Records `ep` into a new file (written off the media path); its
+    /// writer's reports come back as `Input::Media`.
+    fn record(&mut self, ep: EndpointId, request: RecordRequest);
     /// Closes `ep`'s sockets and returns its ports.
     fn remove_endpoint(&mut self, ep: EndpointId);
     /// Counters of `ep` summed over its lines.
@@ -92,6 +96,8 @@ pub struct NoMedia {
     pub exhausted: bool,
     /// Every `media_op`, in order.
     pub ops: Vec<(EndpointId, EndpointOp)>,
+    /// Every `record`, in order.
+    pub records: Vec<(EndpointId, RecordRequest)>,
 }
 
 impl NoMedia {
@@ -195,6 +201,10 @@ impl MediaControl for NoMedia {
 
     fn media_op(&mut self, ep: EndpointId, op: EndpointOp) {
         self.ops.push((ep, op));
+    }
+
+    fn record(&mut self, ep: EndpointId, request: RecordRequest) {
+        self.records.push((ep, request));
     }
 
     fn remove_endpoint(&mut self, ep: EndpointId) {

@@ -36,6 +36,7 @@ mod media;
 mod offer;
 mod progress;
 pub mod record;
+mod recording;
 mod relay;
 mod srtp;
 pub mod task;
@@ -96,6 +97,10 @@ pub struct ConversationContext {
     pub locals: Locals,
     /// RFC 3261 timer bases, for 2xx retransmission.
     pub timers: TimerConfig,
+    /// The wall-clock time it started (its recordings' file names begin
+    /// with it, so that names stay unique across restarts, which number
+    /// conversations from 1 again).
+    pub started: std::time::SystemTime,
 }
 
 /// Why a transaction of ours failed without a response.
@@ -350,6 +355,12 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) dial_ids: u32,
     /// Playback ids handed out so far (every `Play` takes one).
     pub(crate) play_ids: u32,
+    /// Recording ids handed out so far (every `Record` takes one).
+    pub(crate) record_ids: u32,
+    /// Every recording carried out, in progress or over (the CDR lists them).
+    pub(crate) recordings: Vec<recording::Recording>,
+    /// An ending conversation waits for its recordings' files until then.
+    pub(crate) recordings_deadline: Option<Instant>,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -391,6 +402,9 @@ impl<M: MediaControl> Conversation<M> {
             dials: Vec::new(),
             dial_ids: 0,
             play_ids: 0,
+            record_ids: 0,
+            recordings: Vec::new(),
+            recordings_deadline: None,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -656,6 +670,7 @@ impl<M: MediaControl> Conversation<M> {
         // Nothing relays any more: the ports go back now, not when the last
         // BYE or CANCEL settles.
         self.close_media();
+        self.wait_for_recordings(now);
         // The last transactions get 64*T1 at most to settle.
         self.ending_deadline = Some(now + self.ctx.timers.t1 * 64);
     }
@@ -741,7 +756,9 @@ impl<M: MediaControl> Conversation<M> {
             .any(|o| matches!(o, Own::Bye | Own::Cancel));
         let bye_owed = self.legs.iter().any(|l| l.sig.bye_deferred);
         let ok_unacked = self.legs.iter().any(|l| l.sig.pending_ok.is_some());
-        if !cancel_pending && !own_pending && !bye_owed && !ok_unacked {
+        // A recording's file is being completed (bounded by recordings_deadline).
+        let recording = self.recordings_pending();
+        if !cancel_pending && !own_pending && !bye_owed && !ok_unacked && !recording {
             self.finish();
         }
     }
@@ -759,6 +776,7 @@ impl<M: MediaControl> Conversation<M> {
             self.timeline.end = self.timeline.answer.max(Some(self.timeline.invite));
         }
         self.close_media();
+        self.give_up_on_recordings();
         let record = record::ConversationRecord::build(self, outcome);
         self.phase = Phase::Ended;
         self.event(Event::Ended {

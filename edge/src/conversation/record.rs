@@ -1,6 +1,7 @@
 //! The call detail record: one JSON line per conversation, written when it ends.
 
 use super::*;
+use crate::control_plane::{RecordLayout, RecordingEnd, RecordingId};
 use serde::Serialize;
 use std::time::SystemTime;
 use voxgate_media::counters::LegCounters;
@@ -30,6 +31,25 @@ pub struct ConversationRecord {
     pub media: (Option<LegCounters>, Option<LegCounters>),
     /// Every leg, in order.
     pub legs: Vec<LegRecord>,
+    /// Every recording carried out, in order.
+    pub recordings: Vec<RecordingRecord>,
+}
+
+/// One recording in a record.
+#[derive(Clone, Debug)]
+pub struct RecordingRecord {
+    /// Its id.
+    pub id: RecordingId,
+    /// The leg recorded.
+    pub leg: LegId,
+    /// One channel or both directions.
+    pub layout: RecordLayout,
+    /// The file.
+    pub file: String,
+    /// How it ended (`None` only if the conversation ended without saying).
+    pub end: Option<RecordingEnd>,
+    /// The audio in the file, when its writer reported it.
+    pub duration: Option<Duration>,
 }
 
 /// One leg in a record.
@@ -87,6 +107,18 @@ impl ConversationRecord {
                     answered: l.answered_at,
                     end: l.ended,
                     media: counters(l),
+                })
+                .collect(),
+            recordings: c
+                .recordings
+                .iter()
+                .map(|r| RecordingRecord {
+                    id: r.id,
+                    leg: r.leg,
+                    layout: r.layout,
+                    file: r.file.clone(),
+                    end: r.done.map(|(end, _)| end),
+                    duration: r.done.and_then(|(_, d)| d),
                 })
                 .collect(),
         }
@@ -167,6 +199,21 @@ impl ConversationRecord {
                     disconnect_side: l.end.map(|(s, _)| side_label(s)),
                     cause: l.end.map(|(_, c)| cause_label(c)),
                     media: l.media.as_ref().map(leg),
+                })
+                .collect(),
+            recordings: self
+                .recordings
+                .iter()
+                .map(|r| RecordingJson {
+                    id: r.id.0,
+                    leg: r.leg.0,
+                    layout: r.layout.as_str(),
+                    file: &r.file,
+                    reason: r.end.map(RecordingEnd::as_str),
+                    error: r.end.and_then(RecordingEnd::failure).map(|e| e.as_str()),
+                    duration_ms: r
+                        .duration
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 })
                 .collect(),
         };
@@ -273,6 +320,22 @@ struct RecordJson<'a> {
     media_a: Option<LegJson>,
     media_b: Option<LegJson>,
     legs: Vec<LegRecordJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    recordings: Vec<RecordingJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RecordingJson<'a> {
+    id: u32,
+    leg: u32,
+    layout: &'static str,
+    file: &'a str,
+    /// `stopped`, `leg_ended`, `failed`.
+    reason: Option<&'static str>,
+    /// For a failed one: `disk_full`, `unwritable`, `io`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    duration_ms: Option<u64>,
 }
 
 #[derive(Serialize)]

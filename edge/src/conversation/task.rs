@@ -24,6 +24,7 @@ use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{
     EndpointOp, MediaEngine, MediaError, MediaEvent, MediaEventReceiver, MediaSession,
+    RecordRequest,
 };
 
 /// Inputs the core may queue for one conversation before it ends it.
@@ -263,6 +264,12 @@ impl MediaControl for RealMedia {
         }
     }
 
+    fn record(&mut self, ep: EndpointId, request: RecordRequest) {
+        if let Some(s) = &self.session {
+            s.record(ep, request);
+        }
+    }
+
     fn remove_endpoint(&mut self, ep: EndpointId) {
         if let Some(s) = &self.session {
             s.remove_endpoint(ep);
@@ -467,6 +474,21 @@ async fn flush(
                     Event::Digits { leg, source, .. } => {
                         debug!(%leg, source = source.as_str(), "conversation event: digit");
                     }
+                    // An operator must act (free space, fix the folder's permissions).
+                    Event::RecordingDone {
+                        leg,
+                        id,
+                        reason: reason @ crate::control_plane::RecordingEnd::Failed(error),
+                        file,
+                        ..
+                    } => warn!(
+                        %leg,
+                        recording = %id,
+                        file,
+                        error = error.as_str(),
+                        "recording {}: its file could not be written; the call goes on",
+                        reason.as_str()
+                    ),
                     _ => debug!(?event, "conversation event"),
                 }
                 deps.metrics.conversation_event(&event);

@@ -1,8 +1,8 @@
 //! The conversation's timers as data: 2xx retransmission and session
 //! timers per leg, the trying, ring and CANCEL timeouts of outbound legs,
 //! re-offers after 491, REFER decisions, the media inactivity timer, the
-//! idle timer of an originated conversation, and the deadline for the last
-//! transactions of an ending one.
+//! idle timer of an originated conversation, and the deadlines for the last
+//! transactions and the recordings' files of an ending one.
 
 use super::leg::AckAnswer;
 use super::*;
@@ -21,6 +21,7 @@ impl<M: MediaControl> Conversation<M> {
             }
         };
         consider(self.ending_deadline);
+        consider(self.recordings_deadline);
         consider(self.idle_deadline);
         consider(self.media_check);
         let active = self.phase == Phase::Active;
@@ -53,6 +54,9 @@ impl<M: MediaControl> Conversation<M> {
         if self.ending_deadline.is_some_and(|d| d <= now) {
             self.finish();
             return;
+        }
+        if self.recordings_deadline.is_some_and(|d| d <= now) {
+            self.give_up_on_recordings();
         }
         let ids: Vec<LegId> = self.legs.iter().map(|l| l.id).collect();
         for leg in ids {

@@ -65,6 +65,9 @@ impl MediaControl for SharedMedia {
     fn media_op(&mut self, ep: EndpointId, op: voxgate_media::EndpointOp) {
         self.0.borrow_mut().media_op(ep, op);
     }
+    fn record(&mut self, ep: EndpointId, request: voxgate_media::RecordRequest) {
+        self.0.borrow_mut().record(ep, request);
+    }
     fn remove_endpoint(&mut self, ep: EndpointId) {
         self.0.borrow_mut().remove_endpoint(ep);
     }

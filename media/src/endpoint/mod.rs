@@ -17,13 +17,18 @@
 //!   source speaks);
 //! - timers (`poll_timeout`/`handle_timeout`), generated packets
 //!   (`poll_transmit`, into the caller's buffer) and events (`poll_event`)
-//!   are the relay core's, over all endpoints.
+//!   are the relay core's, over all endpoints;
+//! - a recording (`EndpointOp::Record`) hears the voice the peer sends
+//!   (in `inspect`) and, in stereo, what goes to the leg (in `egress`, and
+//!   the player's frames), decoded into a [`Recorder`](crate::record::Recorder)
+//!   whose 20 ms frames leave through `poll_record`: never a file here.
 //!
 //! Nothing here reads the clock, touches a socket, or allocates per packet
 //! or frame (events go into a queue the core drains; it grows only if a
 //! peer makes more than its capacity of digits between two drains).
 
 mod outgoing;
+mod recording;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -37,9 +42,12 @@ use crate::dtmf::{
 use crate::frame::FRAME_SAMPLES;
 use crate::latch::{EndpointId, SocketKind};
 use crate::play::{PlaybackDone, PlaybackId, Player, Source};
+use crate::record::{Channel, Layout};
 use crate::rtp::{PayloadType, RTP_HEADER_LEN, RtpHeader};
 
 pub(crate) use outgoing::Outgoing;
+pub use recording::{RecordOutput, RecordingId};
+use recording::{Recording, push_g711};
 
 /// How long the in-band detector waits without audio before what it heard
 /// ends (a sender that stops sending mid-tone, DTX).
@@ -115,6 +123,21 @@ pub enum EndpointOp {
     /// frames go out whenever nothing plays, so that the far end sees a live
     /// stream and its media timeout and NAT bindings stay open.
     ComfortSilence(bool),
+    /// Record the leg: `Mono` what its peer sends, `Stereo` that (channel
+    /// 0) and what is sent to it (channel 1). Replaces a recording in
+    /// progress (which then ends without `Ended`).
+    Record {
+        /// The recording's id, in its frames.
+        id: RecordingId,
+        /// One channel or two.
+        layout: Layout,
+    },
+    /// Write silence instead of the leg's audio until resumed.
+    PauseRecording(RecordingId),
+    /// Write the leg's audio again.
+    ResumeRecording(RecordingId),
+    /// Stop: what is due and queued still comes out, then `Ended`.
+    StopRecording(RecordingId),
 }
 
 /// What an endpoint tells the conversation.
@@ -137,6 +160,29 @@ pub enum MediaEvent {
     DigitsRefused {
         /// How many.
         count: usize,
+    },
+    /// A recording's file was created: frames are being written to it
+    /// (made by its writer thread, never by the core).
+    RecordingStarted {
+        /// The recording.
+        id: RecordingId,
+    },
+    /// A recording ended and its file is complete (its writer thread).
+    RecordingDone {
+        /// The recording.
+        id: RecordingId,
+        /// Sample frames written (per channel; 8000 a second).
+        samples: u64,
+        /// 20 ms frames lost because the writer fell behind.
+        dropped_frames: u64,
+    },
+    /// A recording's file could not be created or written (disk full,
+    /// unwritable folder); it is over, the call goes on (its writer thread).
+    RecordingFailed {
+        /// The recording.
+        id: RecordingId,
+        /// What the OS said.
+        kind: std::io::ErrorKind,
     },
     /// The channel to the conversation passed its bound: the events after
     /// this one were not delivered (made by the channel, never by the core).
@@ -176,6 +222,8 @@ pub(crate) struct EndpointMedia {
     generator: Option<Rfc4733Generator>,
     player: Player,
     out: Outgoing,
+    /// Boxed: ~2 KiB of sample rings, on the few legs being recorded.
+    recording: Option<Box<Recording>>,
 }
 
 /// What [`EndpointMedia::next_packet`] produced.
@@ -257,7 +305,40 @@ impl EndpointMedia {
                     self.out.player_stopped();
                 }
             }
+            EndpointOp::Record { id, layout } => {
+                self.recording = Some(Box::new(Recording::new(id, layout, now)));
+            }
+            EndpointOp::PauseRecording(id) => {
+                if let Some(r) = self.recording_mut(id) {
+                    r.recorder.pause();
+                }
+            }
+            EndpointOp::ResumeRecording(id) => {
+                if let Some(r) = self.recording_mut(id) {
+                    r.recorder.resume();
+                }
+            }
+            EndpointOp::StopRecording(id) => {
+                if let Some(r) = self.recording_mut(id) {
+                    r.stopping = true;
+                }
+            }
         }
+    }
+
+    /// The recording in progress if it is `id` (a command for an older
+    /// one, replaced since, changes nothing).
+    fn recording_mut(&mut self, id: RecordingId) -> Option<&mut Recording> {
+        self.recording.as_deref_mut().filter(|r| r.id == id)
+    }
+
+    /// The next recorded frame due at `now` (or a stopped recording's end).
+    pub(crate) fn poll_record(&mut self, ep: EndpointId, now: Instant) -> Option<RecordOutput> {
+        let out = self.recording.as_deref_mut()?.poll(ep, now)?;
+        if matches!(out, RecordOutput::Ended { .. }) {
+            self.recording = None;
+        }
+        Some(out)
     }
 
     fn set_format(&mut self, format: Option<MediaFormat>) {
@@ -296,9 +377,9 @@ impl EndpointMedia {
         }
     }
 
-    /// Looks at an admitted RTP packet from the leg's peer: digits. Inline
-    /// up to the question whether the leg has anything to detect, which
-    /// most relayed packets answer no to.
+    /// Looks at an admitted RTP packet from the leg's peer: digits, and its
+    /// audio for a recording. Inline up to the question whether the leg has
+    /// anything to detect or record, which most relayed packets answer no to.
     #[inline]
     pub(crate) fn inspect(
         &mut self,
@@ -310,7 +391,9 @@ impl EndpointMedia {
         events: &mut Events,
     ) {
         let Some(format) = self.format else { return };
-        if line != format.line || (self.rfc4733.is_none() && self.inband.is_none()) {
+        if line != format.line
+            || (self.rfc4733.is_none() && self.inband.is_none() && self.recording.is_none())
+        {
             return;
         }
         self.detect(ep, format, now, header, pkt, events);
@@ -337,14 +420,23 @@ impl EndpointMedia {
             }
             return;
         }
-        let (Some(inband), Some(codec), Some(voice)) =
-            (self.inband.as_mut(), self.codec.as_mut(), format.voice)
-        else {
+        // A leg with telephone-event and no recording stops here, as before
+        // recordings: its audio packets have nothing else to feed.
+        if self.inband.is_none() && self.recording.is_none() {
             return;
-        };
+        }
+        let Some(voice) = format.voice else { return };
         if header.payload_type != voice.payload_type {
             return;
         }
+        if let Some(r) = self.recording.as_deref_mut()
+            && r.recorder.wants(Channel::Left)
+        {
+            push_g711(&mut r.recorder, Channel::Left, voice.codec, payload);
+        }
+        let (Some(inband), Some(codec)) = (self.inband.as_mut(), self.codec.as_mut()) else {
+            return;
+        };
         let mut pcm = [0i16; FRAME_SAMPLES];
         for chunk in payload.chunks(FRAME_SAMPLES) {
             if let Ok(n) = codec.decode(chunk, &mut pcm) {
@@ -402,6 +494,9 @@ impl EndpointMedia {
             self.generator
                 .as_ref()
                 .and_then(Rfc4733Generator::poll_timeout),
+            // A stopped recording's last frames go out at the wake-up that
+            // applied the stop: `poll_record` is drained after every one.
+            self.recording.as_ref().map(|r| r.recorder.poll_timeout()),
         ]
         .into_iter()
         .flatten()
@@ -479,7 +574,13 @@ impl EndpointMedia {
             .out
             .audio_frame(now, frame, voice.payload_type, codec, &pcm, buf)
         {
-            Some(n) => Next::Packet(n),
+            Some(n) => {
+                // What voxgate says to the leg is what the leg hears: channel 1.
+                if let Some(r) = self.recording.as_deref_mut() {
+                    r.recorder.push(Channel::Right, &pcm);
+                }
+                Next::Packet(n)
+            }
             None => Next::Skipped,
         }
     }
@@ -509,6 +610,11 @@ impl EndpointMedia {
             .map_or(FRAME_SAMPLES, |f| f.ptime.samples(8000).max(1));
         self.out
             .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
+        if let Some(r) = self.recording.as_deref_mut()
+            && r.recorder.wants(Channel::Right)
+        {
+            r.hear_sent(from, self.format, pkt);
+        }
         true
     }
 }

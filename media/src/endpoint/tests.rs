@@ -915,3 +915,5 @@ fn a_held_leg_gets_comfort_silence_around_music_in_one_stream() {
     assert!(after.is_empty());
     assert_eq!(r.poll_timeout(), None);
 }
+
+mod recording;

@@ -1,13 +1,13 @@
 //! The session core as an engine: the endpoints' own media (DTMF, players;
 //! `crate::endpoint`) driven through one timer, one transmit queue and one
 //! event queue, quinn-style: `handle_op`, `poll_timeout`, `handle_timeout`,
-//! `poll_transmit`, `poll_event` (relayed packets meet the endpoints' media
-//! in `on_packet`).
+//! `poll_transmit`, `poll_event`, and `poll_record` for recordings' frames
+//! (relayed packets meet the endpoints' media in `on_packet`).
 
 use std::time::Instant;
 
 use super::{EndpointId, SessionRelay, SocketKind};
-use crate::endpoint::{EndpointOp, MediaEvent, MediaFormat, Transmit};
+use crate::endpoint::{EndpointOp, MediaEvent, MediaFormat, RecordOutput, Transmit};
 
 impl SessionRelay {
     /// Applies a command to `ep`'s own media at `now` (an unknown endpoint
@@ -95,6 +95,21 @@ impl SessionRelay {
                 leg.counters.dropped += 1;
             }
         }
+    }
+
+    /// The next recorded frame due at `now`, of any endpoint's recording
+    /// (or a stopped recording's `Ended`, after its last frame); call until
+    /// `None` after each wake-up. Frames come by value: the caller hands
+    /// them to a writer (a file is never written here).
+    pub fn poll_record(&mut self, now: Instant) -> Option<RecordOutput> {
+        for (i, slot) in self.eps.iter_mut().enumerate() {
+            let Some(e) = slot else { continue };
+            let ep = EndpointId(u32::try_from(i).unwrap_or(u32::MAX));
+            if let Some(out) = e.media.poll_record(ep, now) {
+                return Some(out);
+            }
+        }
+        None
     }
 
     /// The next media event, in order per endpoint.

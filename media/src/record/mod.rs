@@ -4,29 +4,30 @@
 //! Two halves, so the packet path never touches a disk:
 //!
 //! - [`Recorder`] (sans-IO, per frame, no allocation) lives on the endpoint
-//!   (or the mixer). The endpoint pushes each decoded frame of each
-//!   direction with [`Recorder::push`] as it arrives, and on each wake-up
-//!   (its timer includes [`Recorder::poll_timeout`]) drains
-//!   [`Recorder::poll_frame`]: one [`RecordFrame`] every 20 ms, the two
-//!   directions aligned by time, silence where a side sent nothing.
-//! - [`WavWriter`] runs on a writer thread (one per node, or per recording)
-//!   fed through a bounded `std::sync::mpsc::sync_channel::<RecordFrame>`:
-//!   the endpoint `try_send`s each frame (a full channel drops the frame and
-//!   counts it; never a blocked call), the thread calls
-//!   [`WavWriter::write_frame`], which rewrites the header's sizes every
-//!   second of audio, and [`WavWriter::finish`] at stop. An error
+//!   (`crate::endpoint`, or the mixer later). The endpoint pushes each
+//!   decoded frame of each direction with [`Recorder::push`] as it arrives
+//!   (what the leg's peer sends on the left channel; what is sent to the leg,
+//!   relayed or voxgate's own, on the right), and
+//!   [`SessionRelay::poll_record`](crate::latch::SessionRelay::poll_record)
+//!   drains [`Recorder::poll_frame`]: one [`RecordFrame`] every 20 ms, the
+//!   two directions aligned by time, silence where a side sent nothing (and
+//!   throughout a pause). At stop, [`Recorder::drain_frame`] flushes what was
+//!   queued ahead of the clock.
+//! - [`WavWriter`] runs on a writer thread of its own per recording (see
+//!   `relay/recording.rs` for why), fed through a bounded
+//!   `std::sync::mpsc::sync_channel::<RecordFrame>`: the relay task
+//!   `try_send`s each frame (a full channel drops the frame and counts it;
+//!   never a blocked call), the thread calls [`WavWriter::write_frame`],
+//!   which rewrites the header's sizes every second of audio, and
+//!   [`WavWriter::finish`] when the task lets go of the channel (stop, the
+//!   endpoint or the session gone). An error
 //!   ([`MediaError::RecordIo`](crate::MediaError::RecordIo): disk full,
-//!   unwritable folder) ends that recording; the thread sends it back to the
-//!   conversation, which raises an event and a metric.
+//!   unwritable folder) ends that recording; the thread reports it to the
+//!   conversation (`MediaEvent::RecordingFailed`), which raises an event and
+//!   a metric, and the call goes on.
 //!
-//! Wiring, for the lead: `Command::Record { leg, .. }` → the conversation
-//! picks the path with [`recording_path`], opens it with
-//! [`WavWriter::create`] (on the writer thread: `create` touches the disk),
-//! attaches a `Recorder` to the endpoint (`Layout::Stereo` for a bridge of
-//! two, `Mono` for a leg or the conference mixer's output); pause/resume
-//! map to [`Recorder::pause`]/[`Recorder::resume`] (nothing is written
-//! while paused: see [`Recorder`]); stop drops the `Recorder` and sends
-//! the writer a stop, which calls `finish` → `RecordingDone`.
+//! The conversation names the file ([`recording_path`]) and asks for it with
+//! `MediaSession::record`; pause, resume and stop are endpoint ops.
 
 mod recorder;
 mod writer;

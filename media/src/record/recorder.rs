@@ -117,10 +117,13 @@ impl RecordFrame {
 /// clock emits one frame per tick with the two directions aligned by time
 /// (a side with nothing for a tick gets silence).
 ///
-/// Pause drops audio: while paused nothing is written, not even silence, so
-/// the file keeps no trace of the sensitive part (not its length, not the
-/// rhythm of the key presses); the file is shorter than the call by the
-/// paused time, which the `RecordingDone` event can report.
+/// Pause writes silence: while paused the audio pushed is discarded and
+/// every tick is a silent frame, so the sensitive part (a card number
+/// spoken or keyed) is not in the file, not even the rhythm of the key
+/// presses, while the file keeps the call's timeline: a moment of the call
+/// is at the same offset in the file whatever was paused before it, so the
+/// file lines up with the conversation's events and with the other
+/// recordings of the call. Only the pause's length shows.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     layout: Layout,
@@ -165,7 +168,13 @@ impl Recorder {
         self.dropped += self.sides[side].push(pcm) as u64;
     }
 
-    /// Stops writing until [`resume`](Recorder::resume); what is queued is discarded.
+    /// Whether audio of `channel` is recorded now (not paused, and a
+    /// channel of the layout): the caller can skip decoding it otherwise.
+    pub fn wants(&self, channel: Channel) -> bool {
+        !self.paused && (channel == Channel::Left || self.layout == Layout::Stereo)
+    }
+
+    /// Silence until [`resume`](Recorder::resume); what is queued is discarded.
     pub fn pause(&mut self) {
         self.paused = true;
         for s in &mut self.sides {
@@ -193,32 +202,40 @@ impl Recorder {
         self.pacer.deadline()
     }
 
-    /// The next due frame, or `None` when none is due at `now` (or paused).
-    /// Call until `None` after each wake-up.
-    pub fn poll_frame(&mut self, now: Instant) -> Option<RecordFrame> {
-        let mut frame = RecordFrame {
+    fn silent_frame(&self) -> RecordFrame {
+        RecordFrame {
             samples: [0; 2 * FRAME_SAMPLES],
             len: FRAME_SAMPLES * usize::from(self.layout.channels()),
-        };
-        loop {
-            if self.owed_silence > 0 {
-                self.owed_silence -= 1;
-                return Some(frame);
-            }
-            let tick = self.pacer.poll(now)?;
-            if self.paused {
-                continue;
-            }
-            if tick.skipped > 0 {
-                // This tick takes what is queued (older than the gap); the
-                // skipped ticks follow as silence.
-                self.owed_silence = tick.skipped;
-                self.fill(&mut frame);
-                return Some(frame);
-            }
-            self.fill(&mut frame);
+        }
+    }
+
+    /// The next due frame, or `None` when none is due at `now` (silent
+    /// while paused). Call until `None` after each wake-up.
+    pub fn poll_frame(&mut self, now: Instant) -> Option<RecordFrame> {
+        let mut frame = self.silent_frame();
+        if self.owed_silence > 0 {
+            self.owed_silence -= 1;
             return Some(frame);
         }
+        let tick = self.pacer.poll(now)?;
+        // A late wake-up: this tick takes what is queued (older than the
+        // gap); the skipped ticks follow as silence.
+        self.owed_silence = tick.skipped;
+        // Paused, the sides are empty: the frame stays silent.
+        self.fill(&mut frame);
+        Some(frame)
+    }
+
+    /// At the end of a recording, after the due frames: one frame of what
+    /// is still queued (ahead of the clock), the rest of it silent, or
+    /// `None` once nothing is. So the file ends with the last audio pushed.
+    pub fn drain_frame(&mut self) -> Option<RecordFrame> {
+        if self.sides.iter().all(|s| s.len == 0) {
+            return None;
+        }
+        let mut frame = self.silent_frame();
+        self.fill(&mut frame);
+        Some(frame)
     }
 
     fn fill(&mut self, frame: &mut RecordFrame) {
@@ -312,22 +329,51 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_written_while_paused() {
+    fn a_pause_writes_silence_and_keeps_the_timeline() {
         let t0 = Instant::now();
-        let mut r = Recorder::new(Layout::Mono, t0);
+        let mut r = Recorder::new(Layout::Stereo, t0);
         r.push(Channel::Left, &frame(1));
         r.pause();
         assert!(r.is_paused());
-        // Card number spoken: pushed, never written, not even as silence.
+        assert!(!r.wants(Channel::Left) && !r.wants(Channel::Right));
+        // Card number spoken on both sides: pushed, never written; each
+        // tick is a silent frame, so what follows stays at its offset.
         for i in 1..=50 {
             r.push(Channel::Left, &frame(42));
+            r.push(Channel::Right, &frame(43));
+            let f = r.poll_frame(t0 + FRAME * i).unwrap();
+            assert_eq!(f.samples().len(), 2 * FRAME_SAMPLES);
+            assert!(f.samples().iter().all(|&s| s == 0), "frame {i}");
             assert_eq!(r.poll_frame(t0 + FRAME * i), None);
         }
         r.resume();
+        assert!(r.wants(Channel::Right));
         r.push(Channel::Left, &frame(3));
+        r.push(Channel::Right, &frame(-3));
         let f = r.poll_frame(t0 + FRAME * 51).unwrap();
-        assert_eq!(f.samples()[0], 3);
+        assert_eq!(&f.samples()[..2], &[3, -3]);
         assert_eq!(r.poll_frame(t0 + FRAME * 51), None);
+    }
+
+    #[test]
+    fn drain_flushes_what_is_queued_ahead_of_the_clock() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new(Layout::Mono, t0);
+        assert!(
+            !r.wants(Channel::Right),
+            "a mono recording has no right side"
+        );
+        let ramp: Vec<i16> = (1..=400).collect();
+        r.push(Channel::Left, &ramp);
+        let first = r.poll_frame(t0 + FRAME).unwrap();
+        assert_eq!(first.samples(), &ramp[..160]);
+        // Stopped now: the 240 samples not yet due come out, then nothing.
+        let a = r.drain_frame().unwrap();
+        let b = r.drain_frame().unwrap();
+        assert_eq!(a.samples(), &ramp[160..320]);
+        assert_eq!(&b.samples()[..80], &ramp[320..]);
+        assert!(b.samples()[80..].iter().all(|&s| s == 0));
+        assert_eq!(r.drain_frame(), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The channel that carries a session's media events (digits, playback
-//! ends) from its relay task to the conversation.
+//! ends, recordings' outcomes) from its relay task and its recordings'
+//! writer threads to the conversation.
 //!
 //! The relay task never waits for the conversation, so the channel is
 //! unbounded underneath with the bound counted here, like the conversation's
@@ -51,6 +52,16 @@ pub(crate) fn channel() -> (MediaEventSender, MediaEventReceiver) {
 }
 
 impl MediaEventSender {
+    /// Another sender into the same channel and bound (a recording's
+    /// writer thread reports through one).
+    pub(crate) fn share(&self) -> MediaEventSender {
+        MediaEventSender {
+            tx: self.tx.clone(),
+            queued: Arc::clone(&self.queued),
+            overflowed: false,
+        }
+    }
+
     /// Queues `event`; past the bound, [`MediaEvent::Overflow`] instead, once.
     pub(crate) fn deliver(&mut self, ep: EndpointId, event: MediaEvent) {
         if self.overflowed {

@@ -12,7 +12,7 @@
 //!
 //! The session talks to its task over a channel (sockets move in with
 //! `add_endpoint`, then targets, bridges, removals, and the endpoints' own
-//! media commands: format, play, stop, digits); ports are bound at once in
+//! media commands: format, play, stop, digits, recordings); ports are bound at once in
 //! `add_endpoint`, so the caller can write its SDP. Dropping the session
 //! ends the task, which closes every socket and returns the ports.
 //!
@@ -24,6 +24,7 @@
 //! (bounded as [`events`] says).
 
 pub mod events;
+mod recording;
 mod stats;
 mod task;
 
@@ -44,6 +45,8 @@ use crate::srtp::SdesKeys;
 
 use events::MediaEventSender;
 pub use events::{MEDIA_EVENT_QUEUE, MediaEventReceiver};
+use recording::RecordingCounters;
+pub use recording::{FRAME_QUEUE, RecordRequest, RecordingStats};
 use stats::{Activity, EndpointShared, RegionCounters};
 pub use stats::{EndpointStats, LegStats, RegionStats};
 use task::{Control, SessionTask};
@@ -119,6 +122,7 @@ impl Region {
 pub struct MediaEngine {
     regions: Arc<Vec<Region>>,
     options: EngineOptions,
+    recordings: Arc<RecordingCounters>,
     /// Where session tasks run; the caller's runtime when `None`.
     runtime: Option<tokio::runtime::Handle>,
 }
@@ -158,6 +162,7 @@ impl MediaEngine {
         MediaEngine {
             regions: Arc::new(regions),
             options,
+            recordings: Arc::default(),
             runtime: None,
         }
     }
@@ -179,6 +184,7 @@ impl MediaEngine {
         Ok(MediaSession {
             regions: Arc::clone(&self.regions),
             options: self.options.clone(),
+            recordings: Arc::clone(&self.recordings),
             runtime,
             activity: Arc::new(Activity::new(Instant::now())),
             state: Mutex::new(State {
@@ -213,6 +219,11 @@ impl MediaEngine {
                 )
             })
             .collect()
+    }
+
+    /// Recordings being written and frames dropped, node-wide (two atomic loads).
+    pub fn recording_stats(&self) -> RecordingStats {
+        self.recordings.stats()
     }
 
     /// The first port pool of region `name`.
@@ -258,6 +269,7 @@ struct Endpoint {
 pub struct MediaSession {
     regions: Arc<Vec<Region>>,
     options: EngineOptions,
+    recordings: Arc<RecordingCounters>,
     runtime: tokio::runtime::Handle,
     activity: Arc<Activity>,
     state: Mutex<State>,
@@ -339,7 +351,13 @@ impl MediaSession {
                     // Only the first spawn takes it; this branch runs once.
                     None => events::channel().0,
                 };
-                let task = SessionTask::new(rx, Arc::clone(&self.activity), &self.options, events);
+                let task = SessionTask::new(
+                    rx,
+                    Arc::clone(&self.activity),
+                    &self.options,
+                    events,
+                    Arc::clone(&self.recordings),
+                );
                 self.runtime.spawn(task.run());
                 state.tx = Some(tx.clone());
                 tx
@@ -423,6 +441,15 @@ impl MediaSession {
     /// stop, digits to send. What follows comes as events.
     pub fn media_op(&self, ep: EndpointId, op: EndpointOp) {
         self.send(Control::Op(ep, op));
+    }
+
+    /// Records `ep` into `request.path` (a writer thread of its own; see
+    /// [`RecordRequest`]): `RecordingStarted` once the file is created, then
+    /// `RecordingDone` (after `EndpointOp::StopRecording`, or when the
+    /// endpoint or the session goes) or `RecordingFailed`, as events. Pause,
+    /// resume and stop are [`media_op`](Self::media_op)s.
+    pub fn record(&self, ep: EndpointId, request: RecordRequest) {
+        self.send(Control::Record(ep, request));
     }
 
     /// The session's media events (digits, playback ends), once: the

@@ -17,10 +17,11 @@ use tokio::time::Sleep;
 
 use super::EngineOptions;
 use super::events::MediaEventSender;
+use super::recording::{self, Handed, RecordRequest, RecordingCounters, TaskRecording};
 use super::stats::{Activity, EndpointShared, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::endpoint::{EndpointOp, MAX_GENERATED};
+use crate::endpoint::{EndpointOp, MAX_GENERATED, RecordOutput};
 use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
@@ -55,6 +56,8 @@ pub(super) enum Control {
     Remove(EndpointId),
     /// A command to the endpoint's own media (format, play, digits).
     Op(EndpointId, EndpointOp),
+    /// Start recording the endpoint into a file (a writer thread of its own).
+    Record(EndpointId, RecordRequest),
 }
 
 type Latched = (Option<SocketAddr>, Option<(SocketKind, SocketAddr)>);
@@ -116,6 +119,9 @@ pub(super) struct SessionTask {
     armed: Option<Instant>,
     /// Where the endpoints' events go (the conversation).
     events: MediaEventSender,
+    /// Recordings in progress: each one's writer (a few per session at most).
+    recordings: Vec<TaskRecording>,
+    record_counters: Arc<RecordingCounters>,
 }
 
 impl SessionTask {
@@ -124,6 +130,7 @@ impl SessionTask {
         activity: Arc<Activity>,
         options: &EngineOptions,
         events: MediaEventSender,
+        record_counters: Arc<RecordingCounters>,
     ) -> SessionTask {
         SessionTask {
             rx,
@@ -136,6 +143,8 @@ impl SessionTask {
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             armed: None,
             events,
+            recordings: Vec::new(),
+            record_counters,
         }
     }
 
@@ -143,8 +152,12 @@ impl SessionTask {
         loop {
             match poll_fn(|cx| self.poll_wake(cx)).await {
                 Wake::Control(Some(control)) => self.apply(control),
-                // The session is gone: dropping `self` closes every socket.
-                Wake::Control(None) => break,
+                // The session is gone: dropping `self` closes every socket
+                // (and lets go of the writers, which complete their files).
+                Wake::Control(None) => {
+                    self.stop_recordings(Instant::now(), None);
+                    break;
+                }
                 Wake::Socket(i) => {
                     if !self.drain(i) {
                         // A socket error other than WouldBlock leaves the
@@ -213,6 +226,9 @@ impl SessionTask {
             }
             self.publish(t.ep, t.line);
         }
+        while let Some(out) = self.core.poll_record(now) {
+            self.recorded(now, out);
+        }
         while let Some((ep, event)) = self.core.poll_event() {
             self.events.deliver(ep, event);
         }
@@ -280,6 +296,7 @@ impl SessionTask {
             Control::Bridge(a, b) => self.core.bridge(a, b),
             Control::Unbridge(ep) => self.core.unbridge(ep),
             Control::Remove(ep) => {
+                self.stop_recordings(Instant::now(), Some(ep));
                 self.core.remove(ep);
                 if let Some(slot) = self.endpoints.get_mut(ep.0 as usize) {
                     *slot = None;
@@ -287,6 +304,74 @@ impl SessionTask {
                 self.reindex();
             }
             Control::Op(ep, op) => self.core.handle_op(Instant::now(), ep, op),
+            Control::Record(ep, request) => self.start_recording(Instant::now(), ep, request),
+        }
+    }
+
+    /// Starts `request`'s writer and the endpoint's recorder. A recording
+    /// the endpoint had is replaced: its writer completes its file.
+    fn start_recording(&mut self, now: Instant, ep: EndpointId, request: RecordRequest) {
+        let (id, layout) = (request.id, request.layout);
+        if self.core.endpoint(ep).is_none() {
+            // Removed while the command was on its way.
+            self.events.deliver(
+                ep,
+                crate::MediaEvent::RecordingFailed {
+                    id,
+                    kind: ErrorKind::NotFound,
+                },
+            );
+            return;
+        }
+        self.recordings.retain(|r| r.ep != ep);
+        if let Some(rec) = recording::start(ep, request, &mut self.events, &self.record_counters) {
+            self.recordings.push(rec);
+            self.core
+                .handle_op(now, ep, EndpointOp::Record { id, layout });
+        }
+    }
+
+    /// A recorded frame goes to its writer (never waiting); a stopped
+    /// recording's end lets go of the writer, which completes the file.
+    fn recorded(&mut self, now: Instant, out: RecordOutput) {
+        match out {
+            RecordOutput::Frame { ep, id, frame } => {
+                let Some(i) = self
+                    .recordings
+                    .iter()
+                    .position(|r| r.ep == ep && r.id == id)
+                else {
+                    return;
+                };
+                if self.recordings[i].hand(frame) == Handed::Gone {
+                    // Its file failed (the writer said so): stop recording.
+                    self.recordings.swap_remove(i);
+                    self.core.handle_op(now, ep, EndpointOp::StopRecording(id));
+                }
+            }
+            RecordOutput::Ended { ep, id } => {
+                self.recordings.retain(|r| !(r.ep == ep && r.id == id));
+            }
+        }
+    }
+
+    /// Stops the recordings of `ep` (or every one) with what is due and
+    /// queued written: the endpoint goes, or the session.
+    fn stop_recordings(&mut self, now: Instant, ep: Option<EndpointId>) {
+        let stopping: Vec<(EndpointId, crate::endpoint::RecordingId)> = self
+            .recordings
+            .iter()
+            .filter(|r| ep.is_none_or(|ep| r.ep == ep))
+            .map(|r| (r.ep, r.id))
+            .collect();
+        if stopping.is_empty() {
+            return;
+        }
+        for (ep, id) in stopping {
+            self.core.handle_op(now, ep, EndpointOp::StopRecording(id));
+        }
+        while let Some(out) = self.core.poll_record(now) {
+            self.recorded(now, out);
         }
     }
 

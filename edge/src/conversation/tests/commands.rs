@@ -713,6 +713,7 @@ fn originated() -> Harness {
             tls: None,
         },
         timers: TimerConfig::default(),
+        started: started(),
     };
     let start = Instant::now();
     Harness {

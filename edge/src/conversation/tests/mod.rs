@@ -12,6 +12,7 @@ mod failover;
 mod in_dialog;
 mod media;
 mod record;
+mod recording;
 mod setup;
 mod srtp;
 mod timers;
@@ -58,6 +59,11 @@ pub(super) const CALLS: &str =
 
 /// Our address on both transports.
 pub(super) const OURS: &str = "192.0.2.10:5060";
+
+/// When the test conversations started, on the wall clock: 2026-06-01T08:00:00Z.
+pub(super) fn started() -> std::time::SystemTime {
+    std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_300_800)
+}
 /// The carrier's signalling address.
 pub(super) const A_ADDR: &str = "198.51.100.5:5060";
 /// The first and second destinations.
@@ -529,6 +535,7 @@ impl Harness {
                 tls: Some(local(TransportKind::Tls)),
             },
             timers: TimerConfig::default(),
+            started: started(),
         };
         let start = Instant::now();
         let mut h = Harness {
