@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, CodecKind, G711, Law, Ptime};
+use crate::codec::{Codec, CodecKind, G711, Law, Ptime, Transcoder};
 use crate::dtmf::{
     DetectorConfig, Digit, DigitEvent, DigitSource, GeneratorConfig, InbandConfig, InbandDetector,
     Rfc4733Detector, Rfc4733Generator,
@@ -471,19 +471,21 @@ impl EndpointMedia {
         }
     }
 
-    /// A packet from the bridge partner on its way to this leg: `false`
-    /// holds it back (voxgate speaks to the leg); otherwise the
-    /// telephone-event payload type is mapped from `from`'s, and once
-    /// voxgate has spoken on the leg, the header joins voxgate's stream.
+    /// A packet from the bridge partner on its way to this leg: held back
+    /// while voxgate speaks to the leg; otherwise its voice payload is
+    /// transcoded into the leg's codec where `from`'s differs, its
+    /// telephone-event payload type mapped from `from`'s, and once voxgate
+    /// has spoken on the leg, its header joins voxgate's stream.
     pub(crate) fn egress(
         &mut self,
         now: Instant,
         from: Option<MediaFormat>,
         pkt: &mut [u8],
-    ) -> bool {
+    ) -> Egress {
         if self.speaking() {
-            return false;
+            return Egress::Held;
         }
+        let transcoded = self.transcode(from, pkt);
         let from_event = from.and_then(|f| f.telephone_event).map(|t| t.receive);
         let to_event = self.format.and_then(|f| f.telephone_event).map(|t| t.send);
         if let (Some(from), Some(to)) = (from_event, to_event)
@@ -496,13 +498,70 @@ impl EndpointMedia {
             .map_or(FRAME_SAMPLES, |f| f.ptime.samples(8000).max(1));
         self.out
             .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
+        Egress::Sent { transcoded }
+    }
+
+    /// Converts a voice packet of `from`'s codec into this leg's, in place:
+    /// one table lookup per payload byte, and the leg's payload type. Only
+    /// where both legs' voice is one voxgate terminates (never a DTLS-SRTP
+    /// line it cannot read) and the codecs differ; a packet of another
+    /// payload type (events, comfort noise) is left as it is, except a
+    /// static G.711 one the sender switched to within what it negotiated.
+    #[inline]
+    fn transcode(&self, from: Option<MediaFormat>, pkt: &mut [u8]) -> bool {
+        let (Some(from), Some(to)) = (
+            from.and_then(|f| f.voice),
+            self.format.and_then(|f| f.voice),
+        ) else {
+            return false;
+        };
+        let Some(&second) = pkt.get(1) else {
+            return false;
+        };
+        let pt = PayloadType(second & 0x7f);
+        let codec = if pt == from.payload_type {
+            from.codec
+        } else {
+            match CodecKind::from_static_payload_type(pt) {
+                Some(c) => c,
+                None => return false,
+            }
+        };
+        if codec == to.codec {
+            return false;
+        }
+        let Some(transcoder) = Transcoder::between(codec, to.codec) else {
+            return false;
+        };
+        let Some(range) = payload_range(pkt) else {
+            return false;
+        };
+        transcoder.convert(&mut pkt[range]);
+        pkt[1] = (second & 0x80) | (to.payload_type.0 & 0x7f);
         true
     }
+}
+
+/// What [`EndpointMedia::egress`] did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Egress {
+    /// Held back: voxgate speaks to the leg.
+    Held,
+    /// To be sent; `transcoded`: its payload was converted to the leg's codec.
+    Sent {
+        /// The payload was converted.
+        transcoded: bool,
+    },
 }
 
 /// The payload of an RTP packet: after the CSRCs and the header
 /// extension, before the padding; `None` when the lengths do not add up.
 pub(crate) fn rtp_payload(pkt: &[u8]) -> Option<&[u8]> {
+    pkt.get(payload_range(pkt)?)
+}
+
+/// Where [`rtp_payload`] is in `pkt`.
+fn payload_range(pkt: &[u8]) -> Option<std::ops::Range<usize>> {
     let first = *pkt.first()?;
     let mut start = RTP_HEADER_LEN + 4 * usize::from(first & 0x0f);
     if first & 0x10 != 0 {
@@ -513,7 +572,7 @@ pub(crate) fn rtp_payload(pkt: &[u8]) -> Option<&[u8]> {
     if first & 0x20 != 0 {
         end = end.checked_sub(usize::from(*pkt.last()?))?;
     }
-    pkt.get(start..end)
+    (start <= end && end <= pkt.len()).then_some(start..end)
 }
 
 #[cfg(test)]

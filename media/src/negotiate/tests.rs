@@ -45,6 +45,22 @@ fn the_answer_takes_the_first_common_codec_keeps_the_offers_event_type_and_rejec
 }
 
 #[test]
+fn the_answer_follows_the_trunks_order_not_the_offers() {
+    let offer = sdp(OFFER); // 0 8 96
+    let caps = Capabilities::from_names(&["PCMA", "PCMU", "telephone-event"]).unwrap();
+    let ans = answer(
+        &offer,
+        &caps,
+        &[local(20000)],
+        false,
+        None,
+        &mut OriginState::new(),
+    )
+    .unwrap();
+    assert_eq!(ans.media()[0].formats(), ["8", "96"]);
+}
+
+#[test]
 fn a_preferred_codec_wins_when_offered() {
     let offer = sdp(OFFER);
     let prefer = Selected {
@@ -185,11 +201,16 @@ fn capabilities_by_name() {
     assert_eq!(caps.codecs().len(), 2);
     assert_eq!(caps.codecs()[0].name, "PCMA");
     assert_eq!(
-        Capabilities::from_names(&["opus"]),
+        Capabilities::from_names(&["G7299"]),
         Err(UnknownCodec {
-            name: "opus".into()
+            name: "G7299".into()
         })
     );
+    // Codecs that only pass through are known by name, but never ours to offer.
+    let passing = Capabilities::from_names(&["opus", "PCMA"]).unwrap();
+    assert_eq!(passing.codecs()[0].name, "opus");
+    let o = offer(&passing, &local(20000), Direction::SendRecv, &mut OriginState::new());
+    assert_eq!(o.media()[0].formats(), ["8"]);
     let only = Capabilities::voice_default().restricted_to(&Selected {
         name: "pcma".into(),
         clock: 8000,

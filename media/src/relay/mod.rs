@@ -208,6 +208,7 @@ impl MediaEngine {
                         dropped_unsent: r.counters.unsent.load(Ordering::Relaxed),
                         dropped_srtp: r.counters.srtp.load(Ordering::Relaxed),
                         packets_generated: r.counters.generated.load(Ordering::Relaxed),
+                        packets_transcoded: r.counters.transcoded.load(Ordering::Relaxed),
                     },
                 )
             })

@@ -33,6 +33,9 @@ pub struct RegionStats {
     /// RTP packets voxgate generated and sent from this region's sockets
     /// (prompts, tones, DTMF).
     pub packets_generated: u64,
+    /// RTP packets relayed with their payload transcoded into the receiving
+    /// leg's codec, by the region they arrived in.
+    pub packets_transcoded: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -45,6 +48,7 @@ pub(crate) struct RegionCounters {
     pub(crate) unsent: AtomicU64,
     pub(crate) srtp: AtomicU64,
     pub(crate) generated: AtomicU64,
+    pub(crate) transcoded: AtomicU64,
 }
 
 /// One endpoint on one media line.
@@ -159,7 +163,7 @@ impl LineShared {
 
 /// [`LegCounters`] as atomics. Each is written by the session's task only.
 #[derive(Debug, Default)]
-struct AtomicCounters([AtomicU64; 12]);
+struct AtomicCounters([AtomicU64; 13]);
 
 impl AtomicCounters {
     fn store(&self, c: &LegCounters) {
@@ -176,6 +180,7 @@ impl AtomicCounters {
             c.dtls,
             c.stun,
             c.srtp,
+            c.transcoded,
         ];
         for (a, v) in self.0.iter().zip(values) {
             a.store(v, Ordering::Relaxed);
@@ -196,6 +201,7 @@ impl AtomicCounters {
             dtls,
             stun,
             srtp,
+            transcoded,
         ] = self.0.each_ref().map(|a| a.load(Ordering::Relaxed));
         LegCounters {
             rtp_packets,
@@ -210,6 +216,7 @@ impl AtomicCounters {
             sent,
             dropped,
             srtp,
+            transcoded,
         }
     }
 }

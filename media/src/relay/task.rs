@@ -305,6 +305,7 @@ impl SessionTask {
         let now = Instant::now();
         let before = self.drops(ep, line);
         let mut relayed = [0u64; 2];
+        let mut transcoded = 0u64;
         let mut received = false;
         let mut healthy = true;
         let mut out: Option<(EndpointId, usize)> = None;
@@ -351,6 +352,7 @@ impl SessionTask {
                 core.on_sent(&forward, sent);
                 out = Some((forward.ep, forward.line));
                 if sent {
+                    transcoded += u64::from(forward.transcoded);
                     match forward.what {
                         Relayed::Rtp => relayed[0] += 1,
                         Relayed::Rtcp => relayed[1] += 1,
@@ -386,6 +388,9 @@ impl SessionTask {
                 }
                 if relayed[1] > 0 {
                     region.rtcp.fetch_add(relayed[1], Ordering::Relaxed);
+                }
+                if transcoded > 0 {
+                    region.transcoded.fetch_add(transcoded, Ordering::Relaxed);
                 }
                 let after = self.drops(ep, line);
                 let counters = [
