@@ -301,8 +301,10 @@ pub struct Trunk {
     pub max_cps: Option<u32>,
     /// How numbers arriving on this trunk are normalised to E.164; `None` = used as sent.
     pub numbering: Option<Numbering>,
-    /// The codecs voxgate offers and accepts on legs of this trunk when it is
-    /// their user agent, in order of preference (names as in `a=rtpmap`).
+    /// The codecs allowed on legs of this trunk, in order of preference
+    /// (names as in `a=rtpmap`, spelt as in [`KNOWN_CODECS`](crate::KNOWN_CODECS)):
+    /// what voxgate offers and accepts as their user agent, and what may
+    /// pass to and from them on a linked call.
     pub codecs: Vec<String>,
     /// Who decides this trunk's inbound calls: [`Control::Api`] takes them all to the
     /// API, whatever route they match.
