@@ -49,8 +49,8 @@ impl Direction {
 }
 
 /// A region's engine counters at the last scrape: relayed, dropped foreign, invalid,
-/// unsent, srtp, generated.
-type RegionSeen = [u64; 6];
+/// unsent, srtp, generated, transcoded.
+type RegionSeen = [u64; 7];
 
 /// The edge's metrics, registered in their own registry.
 #[derive(Clone)]
@@ -72,6 +72,7 @@ pub struct Metrics {
     trunk_limits: IntCounterVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
+    rtp_transcoded: IntCounterVec,
     digits: IntCounterVec,
     playbacks: IntCounterVec,
     media_dropped: IntCounterVec,
@@ -330,6 +331,13 @@ impl Metrics {
                  region of the sending endpoint.",
                 &["region"],
             )?,
+            rtp_transcoded: counter_vec(
+                &registry,
+                "voxgate_rtp_packets_transcoded_total",
+                "RTP packets relayed with their voice transcoded into the receiving leg's codec \
+                 (G.711 mu-law <-> A-law), by the media region they arrived in.",
+                &["region"],
+            )?,
             digits: counter_vec(
                 &registry,
                 "voxgate_dtmf_digits_total",
@@ -550,7 +558,7 @@ impl Metrics {
             let i = match seen.iter().position(|(n, _)| n == name) {
                 Some(i) => i,
                 None => {
-                    seen.push((name.clone(), [0; 6]));
+                    seen.push((name.clone(), [0; 7]));
                     seen.len() - 1
                 }
             };
@@ -565,6 +573,7 @@ impl Metrics {
                 stats.dropped_unsent,
                 stats.dropped_srtp,
                 stats.packets_generated,
+                stats.packets_transcoded,
             ];
             let delta: RegionSeen = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
             *last = now;
@@ -572,6 +581,9 @@ impl Metrics {
             self.rtp_generated
                 .with_label_values(&[name])
                 .inc_by(delta[5]);
+            self.rtp_transcoded
+                .with_label_values(&[name])
+                .inc_by(delta[6]);
             for (reason, d) in ["foreign", "invalid", "unsent", "srtp"]
                 .into_iter()
                 .zip(&delta[1..5])

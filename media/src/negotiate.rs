@@ -80,8 +80,11 @@ fn is_auxiliary(name: &str) -> bool {
         .any(|a| a.eq_ignore_ascii_case(name))
 }
 
-/// Codecs voxgate offers and answers with (names as configured, case-insensitive).
-pub const KNOWN: &[Codec] = &[
+/// Every codec a trunk may name (names as configured, case-insensitive):
+/// first those voxgate offers and answers with itself, then those that only
+/// pass between linked legs whose trunks both allow them (voxgate can
+/// neither decode nor transcode them, nor offer them itself).
+pub const CODECS: [Codec; 16] = [
     own("PCMU", 8000, Some(0), None),
     own("PCMA", 8000, Some(8), None),
     // RFC 3551: G.722 is signalled with an 8000 Hz clock although it samples at 16 kHz.
@@ -94,11 +97,6 @@ pub const KNOWN: &[Codec] = &[
         fmtp: Some("0-16"),
         own: true,
     },
-];
-
-/// Codecs that only pass between linked legs whose trunks both allow them:
-/// voxgate can neither decode nor transcode them, nor offer them itself.
-pub const PASS_THROUGH: &[Codec] = &[
     passed("G729", 8000, Some(18)),
     passed("G723", 8000, Some(4)),
     passed("G728", 8000, Some(15)),
@@ -140,7 +138,7 @@ const fn passed(name: &'static str, clock: u32, pt: Option<u8>) -> Codec {
 
 /// Every codec name a trunk may list, ours first.
 pub fn known_names() -> impl Iterator<Item = &'static str> {
-    KNOWN.iter().chain(PASS_THROUGH).map(|c| c.name)
+    CODECS.iter().map(|c| c.name)
 }
 
 /// The static payload types of RFC 3551 §6 (audio): a format without an
@@ -186,10 +184,12 @@ pub struct UnknownCodec {
 /// The codecs a trunk allows, in order of preference: what voxgate offers
 /// and accepts where it is a leg's user agent (the [`own`](Codec::own)
 /// ones), and what may pass to and from the trunk's legs on a linked call
-/// ([`policy`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ([`policy`]). Indices into [`CODECS`]: made per call and per offer, so
+/// it allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
-    codecs: Vec<Codec>,
+    order: [u8; CODECS.len()],
+    len: u8,
 }
 
 impl Default for Capabilities {
@@ -201,63 +201,88 @@ impl Default for Capabilities {
 impl Capabilities {
     /// PCMU, PCMA and telephone-event: what every carrier and phone speaks.
     pub fn voice_default() -> Capabilities {
-        Capabilities {
-            codecs: KNOWN.iter().filter(|c| c.name != "G722").cloned().collect(),
+        let mut caps = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
+        for name in ["PCMU", "PCMA", TELEPHONE_EVENT] {
+            caps.push(name);
         }
+        caps
     }
 
     /// The codecs named, in that order.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Capabilities, UnknownCodec> {
-        let mut codecs = Vec::with_capacity(names.len());
+        let mut caps = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
         for n in names {
             let n = n.as_ref();
-            let codec = KNOWN
-                .iter()
-                .chain(PASS_THROUGH)
-                .find(|c| c.name.eq_ignore_ascii_case(n))
-                .ok_or_else(|| UnknownCodec { name: n.to_owned() })?;
-            if !codecs.contains(codec) {
-                codecs.push(codec.clone());
+            if !caps.push(n) {
+                return Err(UnknownCodec { name: n.to_owned() });
             }
         }
-        Ok(Capabilities { codecs })
+        Ok(caps)
+    }
+
+    /// Appends the codec called `name` (once); false if there is none.
+    fn push(&mut self, name: &str) -> bool {
+        let Some(i) = CODECS
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+        else {
+            return false;
+        };
+        let i = i as u8; // CODECS has 16 entries
+        if !self.indices().contains(&i) {
+            self.order[usize::from(self.len)] = i;
+            self.len += 1;
+        }
+        true
+    }
+
+    fn indices(&self) -> &[u8] {
+        &self.order[..usize::from(self.len)]
     }
 
     /// The codecs, in order.
-    pub fn codecs(&self) -> &[Codec] {
-        &self.codecs
+    pub fn codecs(&self) -> impl Iterator<Item = &'static Codec> + '_ {
+        self.indices().iter().map(|&i| &CODECS[usize::from(i)])
     }
 
     /// Only `codec` (and telephone-event, if we have it).
     pub fn restricted_to(&self, codec: &Selected) -> Capabilities {
-        Capabilities {
-            codecs: self
-                .codecs
-                .iter()
-                .filter(|c| codec.is(c.name, c.clock) || c.name == TELEPHONE_EVENT)
-                .cloned()
-                .collect(),
+        let mut out = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
+        for (&i, c) in self.indices().iter().zip(self.codecs()) {
+            if codec.is(c.name, c.clock) || c.name == TELEPHONE_EVENT {
+                out.order[usize::from(out.len)] = i;
+                out.len += 1;
+            }
         }
+        out
     }
 
     /// Where `name`/`clock` stands in the order of preference, if allowed.
     pub fn position(&self, name: &str, clock: u32) -> Option<usize> {
-        self.codecs.iter().position(|c| c.is(name, clock))
+        self.codecs().position(|c| c.is(name, clock))
     }
 
-    fn find(&self, name: &str, clock: u32) -> Option<&Codec> {
-        self.codecs
-            .iter()
+    fn find(&self, name: &str, clock: u32) -> Option<&'static Codec> {
+        self.codecs()
             .find(|c| c.own && c.name.eq_ignore_ascii_case(name) && c.clock == clock)
     }
 
     /// The codecs voxgate offers and answers with itself, in order.
-    fn own(&self) -> impl Iterator<Item = &Codec> {
-        self.codecs.iter().filter(|c| c.own)
+    fn own(&self) -> impl Iterator<Item = &'static Codec> + '_ {
+        self.codecs().filter(|c| c.own)
     }
 
     /// Our voice codecs, in order.
-    fn voice(&self) -> impl Iterator<Item = &Codec> {
+    fn voice(&self) -> impl Iterator<Item = &'static Codec> + '_ {
         self.own().filter(|c| c.is_voice())
     }
 }

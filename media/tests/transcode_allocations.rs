@@ -118,5 +118,8 @@ fn mu_law_to_a_law_and_back_over_srtp_allocates_nothing() {
     let mut to_b = payload;
     ulaw_to_alaw_in_place(&mut to_b);
     assert_ne!(to_b, payload, "the conversion changes these codes");
-    assert_eq!(info.count_total, 0, "allocations during {PACKETS} packets each way");
+    assert_eq!(
+        info.count_total, 0,
+        "allocations during {PACKETS} packets each way"
+    );
 }

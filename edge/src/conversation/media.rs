@@ -92,6 +92,8 @@ pub struct NoMedia {
     pub exhausted: bool,
     /// Every `media_op`, in order.
     pub ops: Vec<(EndpointId, EndpointOp)>,
+    /// Counters `counters` reports, per endpoint (tests set them).
+    pub counters: Vec<(EndpointId, LegCounters)>,
 }
 
 impl NoMedia {
@@ -204,8 +206,11 @@ impl MediaControl for NoMedia {
         }
     }
 
-    fn counters(&self, _ep: EndpointId) -> Option<LegCounters> {
-        None
+    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
+        self.counters
+            .iter()
+            .find(|(e, _)| *e == ep)
+            .map(|(_, c)| *c)
     }
 
     fn last_activity(&self) -> Option<Instant> {

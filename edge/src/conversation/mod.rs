@@ -26,6 +26,7 @@
 //! or SDP addresses is copied to another.
 
 mod bridge;
+mod codecs;
 mod commands;
 mod dial;
 mod in_dialog;
@@ -328,6 +329,8 @@ pub(crate) struct DialState {
     pub early: Option<LegId>,
     /// The status of the last failed attempt, for the caller when none is left.
     pub last_status: Option<u16>,
+    /// The `Warning` that goes with it (voxgate's own 488 for want of a codec).
+    pub last_warning: Option<&'static str>,
     /// Redirections followed, and every URI tried (loop detection).
     pub redirects: u8,
     pub tried: Vec<String>,

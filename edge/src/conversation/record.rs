@@ -2,6 +2,7 @@
 
 use super::*;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::time::SystemTime;
 use voxgate_media::counters::LegCounters;
 
@@ -47,6 +48,8 @@ pub struct LegRecord {
     pub end: Option<(Side, EndCause)>,
     /// Its media counters.
     pub media: Option<LegCounters>,
+    /// The voice codec it settled on (`PCMU`, `G729`, ...), if any.
+    pub codec: Option<Cow<'static, str>>,
 }
 
 impl ConversationRecord {
@@ -87,6 +90,7 @@ impl ConversationRecord {
                     answered: l.answered_at,
                     end: l.ended,
                     media: counters(l),
+                    codec: leg_codec(l),
                 })
                 .collect(),
         }
@@ -101,6 +105,14 @@ impl ConversationRecord {
             EndCause::Shutdown => "shutdown",
             _ => "failed",
         }
+    }
+
+    /// Whether the relay transcoded any of its media (legs bridged with
+    /// different codecs).
+    pub fn transcoded(&self) -> bool {
+        self.legs
+            .iter()
+            .any(|l| l.media.is_some_and(|m| m.transcoded > 0))
     }
 
     /// The inbound trunk as a metric label (`originated` when none).
@@ -136,6 +148,7 @@ impl ConversationRecord {
             dropped: c.dropped,
             foreign: c.foreign,
             srtp_dropped: c.srtp,
+            transcoded: c.transcoded,
         };
         let json = RecordJson {
             call: self.id.to_string(),
@@ -156,6 +169,7 @@ impl ConversationRecord {
             status: self.outcome.status,
             media_a: self.media.0.as_ref().map(leg),
             media_b: self.media.1.as_ref().map(leg),
+            transcoded: self.transcoded(),
             legs: self
                 .legs
                 .iter()
@@ -166,12 +180,24 @@ impl ConversationRecord {
                     answer_time: l.answered.map(|i| clock.rfc3339(i)),
                     disconnect_side: l.end.map(|(s, _)| side_label(s)),
                     cause: l.end.map(|(_, c)| cause_label(c)),
+                    codec: l.codec.as_deref(),
                     media: l.media.as_ref().map(leg),
                 })
                 .collect(),
         };
         serde_json::to_string(&json).unwrap_or_default()
     }
+}
+
+/// The voice codec a leg settled on: the one its endpoint was told (G.711,
+/// no allocation), else the one its peer's SDP selected (a codec voxgate
+/// only passes through).
+fn leg_codec(l: &Leg) -> Option<Cow<'static, str>> {
+    if let Some(v) = l.format.and_then(|f| f.voice) {
+        return Some(Cow::Borrowed(v.codec.encoding_name()));
+    }
+    let selected = voxgate_media::negotiate::selected(l.remote_sdp.as_deref()?)?;
+    Some(Cow::Owned(selected.name))
 }
 
 /// Maps monotonic instants to wall-clock time: one reading of both clocks
@@ -250,6 +276,8 @@ struct LegJson {
     foreign: u64,
     /// SRTP/SRTCP packets dropped (failed authentication, replays).
     srtp_dropped: u64,
+    /// RTP packets relayed to the leg transcoded into its codec.
+    transcoded: u64,
 }
 
 #[derive(Serialize)]
@@ -272,6 +300,8 @@ struct RecordJson<'a> {
     status: Option<u16>,
     media_a: Option<LegJson>,
     media_b: Option<LegJson>,
+    /// Any of its media was transcoded.
+    transcoded: bool,
     legs: Vec<LegRecordJson<'a>>,
 }
 
@@ -283,5 +313,7 @@ struct LegRecordJson<'a> {
     answer_time: Option<String>,
     disconnect_side: Option<&'static str>,
     cause: Option<&'static str>,
+    /// The voice codec the leg settled on.
+    codec: Option<&'a str>,
     media: Option<LegJson>,
 }

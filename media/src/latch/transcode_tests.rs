@@ -87,7 +87,15 @@ fn packet(pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
 fn feed(r: &mut SessionRelay, ep: EndpointId, src: &str, pkt: &[u8]) -> Option<(Forward, Vec<u8>)> {
     let mut buf = vec![0u8; pkt.len() + MAX_OVERHEAD];
     buf[..pkt.len()].copy_from_slice(pkt);
-    let f = r.on_packet(ep, 0, SocketKind::Rtp, sa(src), &mut buf, pkt.len(), Instant::now())?;
+    let f = r.on_packet(
+        ep,
+        0,
+        SocketKind::Rtp,
+        sa(src),
+        &mut buf,
+        pkt.len(),
+        Instant::now(),
+    )?;
     Some((f, buf[..f.len].to_vec()))
 }
 
@@ -110,12 +118,23 @@ fn mu_law_becomes_a_law_with_the_receivers_payload_type() {
     let pcm = tone();
     let ulaw: Vec<u8> = pcm.iter().map(|&s| linear_to_ulaw(s)).collect();
     let (f, out) = feed(&mut r, A, A_PEER, &packet(0, 7, &ulaw)).unwrap();
-    assert_eq!((f.ep, f.addr, f.len, f.transcoded), (B, sa(B_PEER), 172, true));
+    assert_eq!(
+        (f.ep, f.addr, f.len, f.transcoded),
+        (B, sa(B_PEER), 172, true)
+    );
     assert_eq!(out[1], 0x80 | 8, "PCMA's payload type, the marker kept");
-    assert_eq!(out[2..12], packet(0, 7, &[])[2..12], "the rest of the header untouched");
+    assert_eq!(
+        out[2..12],
+        packet(0, 7, &[])[2..12],
+        "the rest of the header untouched"
+    );
     // The tone is intact: within A-law's quantisation of µ-law's.
     assert!(error(&pcm, &out[12..], alaw_to_linear) <= 256, "{out:?}");
-    assert_eq!(transcoded(&r, B), 1, "counted on the leg it was converted for");
+    assert_eq!(
+        transcoded(&r, B),
+        1,
+        "counted on the leg it was converted for"
+    );
     assert_eq!(transcoded(&r, A), 0);
 }
 
@@ -204,7 +223,10 @@ fn csrcs_extensions_and_padding_are_not_converted() {
     assert!(f.transcoded);
     assert_eq!(out[..2], [0xb1, 8]);
     assert_eq!(out[2..24], pkt[2..24], "header, CSRC and extension kept");
-    assert!(out[24..184].iter().all(|&c| c == 0xd5), "the payload converted");
+    assert!(
+        out[24..184].iter().all(|&c| c == 0xd5),
+        "the payload converted"
+    );
     assert_eq!(out[184..], [0, 0, 0, 4], "padding kept");
 }
 

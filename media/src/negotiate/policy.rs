@@ -31,7 +31,9 @@
 use crate::codec::{CodecKind, Transcoder};
 use crate::sdp::{MediaDescription, SessionDescription, Text};
 
-use super::{Capabilities, Codec, NoCommonCodec, Selected, format_of, is_auxiliary, terminable};
+use compact_str::ToCompactString as _;
+
+use super::{Capabilities, Codec, NoCommonCodec, Selected, is_auxiliary, rtpmap_of, terminable};
 
 /// Whether voxgate can bridge a leg using `a` with one using `b`: the same
 /// codec, or two it transcodes between.
@@ -51,19 +53,23 @@ pub fn transcodable(a: &Selected, b: &Selected) -> bool {
 }
 
 /// One format of a media line: its payload type and, when known, its
-/// encoding name and clock.
+/// encoding name and clock (inline strings: reading a line allocates only
+/// the list).
 struct Format {
     pt: Text,
-    codec: Option<(String, u32)>,
+    codec: Option<(Text, u32)>,
 }
 
 impl Format {
-    fn name(&self) -> Option<&str> {
-        self.codec.as_ref().map(|(n, _)| n.as_str())
+    fn of(m: &MediaDescription, pt: &Text) -> Format {
+        Format {
+            pt: pt.clone(),
+            codec: rtpmap_of(m, pt).map(|(name, clock)| (Text::from(name), clock)),
+        }
     }
 
     fn is_voice(&self) -> bool {
-        self.name().is_some_and(|n| !is_auxiliary(n))
+        self.codec.as_ref().is_some_and(|(n, _)| !is_auxiliary(n))
     }
 
     fn allowed_by(&self, caps: &Capabilities) -> Option<usize> {
@@ -79,16 +85,17 @@ impl Format {
     fn is(&self, codec: &Codec) -> bool {
         self.codec.as_ref().is_some_and(|(n, c)| codec.is(n, *c))
     }
+
+    fn same_codec(&self, other: &Format) -> bool {
+        match (&self.codec, &other.codec) {
+            (Some((a, x)), Some((b, y))) => a.eq_ignore_ascii_case(b) && x == y,
+            _ => false,
+        }
+    }
 }
 
 fn formats(m: &MediaDescription) -> Vec<Format> {
-    m.formats()
-        .iter()
-        .map(|pt| Format {
-            pt: pt.clone(),
-            codec: format_of(m, pt),
-        })
-        .collect()
+    m.formats().iter().map(|pt| Format::of(m, pt)).collect()
 }
 
 /// Audio lines with a port: the ones the policy looks at.
@@ -103,10 +110,12 @@ pub fn admits(offer: &SessionDescription, caps: &Capabilities) -> bool {
     let mut audio = false;
     for m in offer.media().iter().filter(|m| in_use(m)) {
         audio = true;
-        if formats(m)
-            .iter()
-            .any(|f| f.is_voice() && f.allowed_by(caps).is_some())
-        {
+        let allowed = m.formats().iter().any(|pt| {
+            rtpmap_of(m, pt).is_some_and(|(name, clock)| {
+                !is_auxiliary(name) && caps.position(name, clock).is_some()
+            })
+        });
+        if allowed {
             return true;
         }
     }
@@ -152,52 +161,60 @@ fn restrict_offer_line(
     transcode: bool,
 ) -> bool {
     let fmts = formats(m);
-    let usable: Vec<&Format> = fmts
+    let usable = |f: &&Format| f.allowed_by(from).is_some();
+    // What voxgate can transcode the offerer's voice from.
+    let sources = fmts
         .iter()
-        .filter(|f| f.allowed_by(from).is_some())
-        .collect();
-    // (tier, rank in `to`'s order, payload type): the offerer's own voice
-    // codecs, then transcoded ones, then events and comfort noise.
-    let mut kept: Vec<(u8, usize, Text)> = Vec::new();
-    for f in &usable {
+        .filter(usable)
+        .filter(|f| f.is_voice())
+        .filter_map(Format::kind);
+    let mut reachable = [false; 2];
+    for s in sources {
+        for (i, k) in [CodecKind::Pcmu, CodecKind::Pcma].into_iter().enumerate() {
+            reachable[i] |= Transcoder::between(s, k).is_some();
+        }
+    }
+    // (tier, rank in `to`'s order, payload type, codec added): the
+    // offerer's own voice codecs, then transcoded ones, then events and
+    // comfort noise.
+    let mut kept: Vec<(u8, usize, Text, Option<&'static Codec>)> = Vec::new();
+    for f in fmts.iter().filter(usable) {
         if let Some(rank) = f.allowed_by(to) {
             let tier = if f.is_voice() { 0 } else { 2 };
-            kept.push((tier, rank, f.pt.clone()));
+            kept.push((tier, rank, f.pt.clone(), None));
         }
     }
-    let mut added: Vec<(Text, &Codec)> = Vec::new();
     if transcode {
-        let sources: Vec<CodecKind> = usable
-            .iter()
-            .filter(|f| f.is_voice())
-            .filter_map(|f| f.kind())
-            .collect();
-        for (rank, c) in to.codecs().iter().enumerate() {
-            if !c.own || is_auxiliary(c.name) || usable.iter().any(|f| f.is(c)) {
+        for (rank, c) in to.codecs().enumerate() {
+            if !c.own || is_auxiliary(c.name) || fmts.iter().filter(usable).any(|f| f.is(c)) {
                 continue;
             }
-            let Some(kind) = CodecKind::from_rtpmap(c.name, c.clock) else {
-                continue;
+            let reach = match CodecKind::from_rtpmap(c.name, c.clock) {
+                Some(CodecKind::Pcmu) => reachable[0],
+                Some(CodecKind::Pcma) => reachable[1],
+                _ => false,
             };
-            let reachable = sources
-                .iter()
-                .any(|&s| Transcoder::between(s, kind).is_some());
-            let pt = Text::from(c.static_pt.unwrap_or(c.offer_pt).to_string());
+            let pt = Text::from(c.static_pt.unwrap_or(c.offer_pt).to_compact_string());
             // A payload type the offer uses for something else stays its.
-            if reachable && !fmts.iter().any(|f| f.pt == pt) {
-                kept.push((1, rank, pt.clone()));
-                added.push((pt, c));
+            if reach && !fmts.iter().any(|f| f.pt == pt) {
+                kept.push((1, rank, pt, Some(c)));
             }
         }
     }
-    if !kept.iter().any(|(tier, _, _)| *tier < 2) {
+    if !kept.iter().any(|(tier, ..)| *tier < 2) {
         return false;
     }
-    kept.sort_by_key(|(tier, rank, _)| (*tier, *rank));
-    let pts: Vec<Text> = kept.into_iter().map(|(_, _, pt)| pt).collect();
+    kept.sort_by_key(|(tier, rank, ..)| (*tier, *rank));
+    let unchanged = kept.len() == m.formats().len()
+        && kept.iter().zip(m.formats()).all(|((.., pt, _), f)| pt == f);
+    if unchanged {
+        return true;
+    }
+    let pts: Vec<Text> = kept.iter().map(|(_, _, pt, _)| pt.clone()).collect();
     drop_format_attributes(m, &pts);
     m.set_formats(pts);
-    for (pt, c) in added {
+    for (_, _, pt, c) in &kept {
+        let Some(c) = c else { continue };
         m.insert_attribute("rtpmap", Some(&format!("{pt} {}/{}", c.name, c.clock)));
         if let Some(fmtp) = c.fmtp {
             m.insert_attribute("fmtp", Some(&format!("{pt} {fmtp}")));
@@ -240,30 +257,34 @@ pub fn restrict_answer(
     transcoding
 }
 
-fn restrict_answer_line(m: &mut MediaDescription, offer: &MediaDescription, caps: &Capabilities) -> bool {
-    let offered: Vec<Format> = formats(offer)
-        .into_iter()
+fn restrict_answer_line(
+    m: &mut MediaDescription,
+    offer: &MediaDescription,
+    caps: &Capabilities,
+) -> bool {
+    let offered: Vec<Format> = offer
+        .formats()
+        .iter()
+        .map(|pt| Format::of(offer, pt))
         .filter(|f| f.is_voice() && f.allowed_by(caps).is_some())
         .collect();
     let fmts = formats(m);
-    let voice: Vec<&Format> = fmts.iter().filter(|f| f.is_voice()).collect();
-    let Some(first) = voice.first() else {
+    let Some(first) = fmts.iter().find(|f| f.is_voice()) else {
         return false;
     };
     let others = fmts.iter().filter(|f| !f.is_voice()).map(|f| f.pt.clone());
-    let same = |f: &Format, o: &Format| match (&f.codec, &o.codec) {
-        (Some((a, x)), Some((b, y))) => a.eq_ignore_ascii_case(b) && x == y,
-        _ => false,
-    };
-    let passed: Vec<Text> = voice
-        .iter()
-        .filter(|f| offered.iter().any(|o| same(f, o)))
-        .map(|f| f.pt.clone())
-        .collect();
-    if !passed.is_empty() {
-        let pts: Vec<Text> = passed.into_iter().chain(others).collect();
-        drop_format_attributes(m, &pts);
-        m.set_formats(pts);
+    let passes = |f: &&Format| f.is_voice() && offered.iter().any(|o| f.same_codec(o));
+    if fmts.iter().any(|f| passes(&f)) {
+        let pts: Vec<Text> = fmts
+            .iter()
+            .filter(passes)
+            .map(|f| f.pt.clone())
+            .chain(others)
+            .collect();
+        if pts.len() != fmts.len() {
+            drop_format_attributes(m, &pts);
+            m.set_formats(pts);
+        }
         return false;
     }
     // Nothing the offerer offered: its trunk's favourite codec that the
@@ -297,7 +318,12 @@ fn restrict_answer_line(m: &mut MediaDescription, offer: &MediaDescription, caps
     m.set_formats(pts);
     m.insert_attribute(
         "rtpmap",
-        Some(&format!("{} {}/{}", o.pt, kind.encoding_name(), kind.rtp_clock_rate())),
+        Some(&format!(
+            "{} {}/{}",
+            o.pt,
+            kind.encoding_name(),
+            kind.rtp_clock_rate()
+        )),
     );
     true
 }

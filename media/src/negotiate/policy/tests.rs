@@ -3,7 +3,8 @@
 use super::*;
 
 fn sdp(media: &str) -> SessionDescription {
-    let text = format!("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n{media}");
+    let text =
+        format!("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n{media}");
     SessionDescription::parse(text.as_bytes()).unwrap()
 }
 
@@ -39,7 +40,10 @@ fn an_offer_needs_a_voice_codec_its_trunk_allows() {
     assert!(!admits(&g729, &Capabilities::voice_default()));
     assert!(admits(&g729, &caps(&["g729", "PCMA"])), "names, any case");
     let video = sdp("m=video 4000 RTP/AVP 97\r\na=rtpmap:97 H264/90000\r\n");
-    assert!(admits(&video, &caps(&["PCMA"])), "no audio: not ours to refuse");
+    assert!(
+        admits(&video, &caps(&["PCMA"])),
+        "no audio: not ours to refuse"
+    );
 }
 
 #[test]
@@ -58,7 +62,10 @@ fn a_mu_law_caller_is_offered_as_a_law_to_an_a_law_trunk() {
     assert!(t.contains("a=fmtp:101 0-16\r\n"), "{t}");
     assert!(t.contains("a=ptime:20\r\n"), "{t}");
     // The rtpmap stands with the others, before the direction.
-    assert!(t.find("a=rtpmap:8").unwrap() < t.find("a=sendrecv").unwrap(), "{t}");
+    assert!(
+        t.find("a=rtpmap:8").unwrap() < t.find("a=sendrecv").unwrap(),
+        "{t}"
+    );
     assert_eq!(SessionDescription::parse(&offer.to_bytes()).unwrap(), offer);
 }
 
@@ -138,11 +145,20 @@ fn nothing_is_added_to_a_dtls_line_or_to_a_second_audio_line() {
     )
     .unwrap();
     assert_eq!(formats(&offer, 0), ["0"], "passed through");
-    let mut offer = sdp("m=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\nm=video 4004 RTP/AVP 97\r\n");
+    let mut offer =
+        sdp("m=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 0\r\nm=video 4004 RTP/AVP 97\r\n");
     restrict_offer(&mut offer, &Capabilities::voice_default(), &caps(&["PCMA"])).unwrap();
     assert_eq!(formats(&offer, 0), ["8"]);
-    assert_eq!(offer.media()[1].port(), 0, "no second voice line to transcode");
-    assert_eq!(offer.media()[2].port(), 4004, "video is not the trunk's business");
+    assert_eq!(
+        offer.media()[1].port(),
+        0,
+        "no second voice line to transcode"
+    );
+    assert_eq!(
+        offer.media()[2].port(),
+        4004,
+        "video is not the trunk's business"
+    );
     assert_eq!(formats(&offer, 2), ["97"]);
 }
 
@@ -159,11 +175,13 @@ fn a_payload_type_the_offer_uses_otherwise_is_not_taken() {
 #[test]
 fn an_answer_in_another_law_is_answered_in_the_offerers() {
     let offer = sdp(PCMU_TE);
-    let mut answer = sdp(
-        "m=audio 5000 RTP/AVP 8 96\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:96 telephone-event/8000\r\na=ptime:20\r\n",
-    );
-    assert!(restrict_answer(&mut answer, &offer, &Capabilities::voice_default()));
+    let mut answer = sdp("m=audio 5000 RTP/AVP 8 96\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:96 telephone-event/8000\r\na=ptime:20\r\n");
+    assert!(restrict_answer(
+        &mut answer,
+        &offer,
+        &Capabilities::voice_default()
+    ));
     assert_eq!(formats(&answer, 0), ["0", "96"]);
     let t = text(&answer);
     assert!(t.contains("a=rtpmap:0 PCMU/8000\r\n"), "{t}");
@@ -176,12 +194,20 @@ fn an_answer_the_offerer_can_take_passes_restricted_to_what_it_offered() {
     let offer = sdp("m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n");
     let mut answer = sdp("m=audio 5000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n");
     let before = answer.clone();
-    assert!(!restrict_answer(&mut answer, &offer, &Capabilities::voice_default()));
+    assert!(!restrict_answer(
+        &mut answer,
+        &offer,
+        &Capabilities::voice_default()
+    ));
     assert_eq!(answer, before);
     // voxgate added PCMA to the offer it passed on; the answerer kept both.
     let offer = sdp(PCMU_TE);
     let mut answer = sdp("m=audio 5000 RTP/AVP 0 8 101\r\na=rtpmap:8 PCMA/8000\r\n");
-    assert!(!restrict_answer(&mut answer, &offer, &Capabilities::voice_default()));
+    assert!(!restrict_answer(
+        &mut answer,
+        &offer,
+        &Capabilities::voice_default()
+    ));
     assert_eq!(formats(&answer, 0), ["0", "101"]);
     assert!(!text(&answer).contains("PCMA"));
 }

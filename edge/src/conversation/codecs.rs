@@ -1,0 +1,78 @@
+//! Each trunk's codec list (`codecs`, allowed and in order of preference)
+//! on the offers and answers voxgate passes between linked legs
+//! ([`voxgate_media::negotiate::policy`]), and the `Warning` of the 488 that
+//! refuses an offer no codec can carry. Where the legs end up with different
+//! G.711 laws, the relay transcodes; where they agree, media passes as it is.
+
+use super::*;
+use voxgate_media::negotiate::{Capabilities, Selected, policy};
+
+/// The `Warning` (RFC 3261 §20.43) of a 488 for want of a common codec.
+pub(crate) const NO_CODEC_WARNING: &str = "305 voxgate \"Incompatible media format\"";
+
+impl<M: MediaControl> Conversation<M> {
+    /// The codecs `leg`'s trunk allows.
+    pub(crate) fn leg_caps(&self, leg: LegId) -> Capabilities {
+        self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()))
+    }
+
+    /// `sdp`, sent by `from`'s peer, restricted to what the trunks allow
+    /// before it is rewritten for the linked leg `to`: an offer to `to`'s
+    /// codecs (what `from`'s trunk allows, or can be transcoded from it),
+    /// an answer to what `to`'s peer offered and its trunk allows.
+    pub(crate) fn police_linked(
+        &self,
+        from: LegId,
+        to: LegId,
+        sdp: &SessionDescription,
+        exchange: super::srtp::Exchange,
+    ) -> Result<SessionDescription, super::srtp::AnchorError> {
+        let mut out = sdp.clone();
+        match exchange {
+            super::srtp::Exchange::Offer => {
+                policy::restrict_offer(&mut out, &self.leg_caps(from), &self.leg_caps(to))
+                    .map_err(|_| super::srtp::AnchorError::NoCodec)?;
+            }
+            super::srtp::Exchange::Answer { .. } => {
+                if let Some(offer) = self.leg(to).and_then(|l| l.remote_sdp.clone()) {
+                    let transcoding = policy::restrict_answer(&mut out, &offer, &self.leg_caps(to));
+                    if transcoding {
+                        tracing::debug!(%from, %to, "the linked legs' codecs differ: transcoded");
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether voxgate can bridge two legs as their codecs are: the same,
+/// transcodable, or not known (media passes as it comes).
+pub(crate) fn bridgeable(a: Option<&Selected>, b: Option<&Selected>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => policy::transcodable(a, b),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use voxgate_media::negotiate::{Capabilities, known_names};
+
+    #[test]
+    fn the_config_and_the_media_plane_know_the_same_codecs() {
+        let config: Vec<&str> = voxgate_config::KNOWN_CODECS.to_vec();
+        let media: Vec<&str> = known_names().collect();
+        assert_eq!(
+            config, media,
+            "config/src/validate/trunks.rs and media's negotiate tables"
+        );
+        for name in config {
+            let caps = Capabilities::from_names(&[name]);
+            assert!(
+                caps.is_ok_and(|c| c.codecs().next().is_some_and(|c| c.name == name)),
+                "{name}"
+            );
+        }
+    }
+}
