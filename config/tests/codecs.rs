@@ -66,14 +66,24 @@ fn an_unknown_codec_names_its_line_and_what_is_allowed() {
         "{e}"
     );
     let text = e.to_string();
-    assert!(text.starts_with("x.toml:17:19: trunk[0].codecs[1]: "), "{text}");
-    assert!(text.contains("\"G729\"") && text.contains("\"opus\""), "{text}");
+    assert!(
+        text.starts_with("x.toml:17:19: trunk[0].codecs[1]: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"G729\"") && text.contains("\"opus\""),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_list_needs_a_voice_codec_each_once() {
     let e = only_error("codecs = [\"telephone-event\", \"CN\"]\n");
-    assert_eq!((e.line, e.key.as_str()), (Some(17), "trunk[0].codecs"), "{e}");
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (Some(17), "trunk[0].codecs"),
+        "{e}"
+    );
     let e = only_error("codecs = [\"PCMA\", \"pcma\"]\n");
     assert_eq!(e.line, Some(17), "{e}");
     assert!(e.to_string().contains("codecs[1]"), "{e}");

@@ -189,10 +189,11 @@ impl ConversationRecord {
     }
 }
 
-/// The voice codec a leg settled on: the one its endpoint was told (G.711,
-/// no allocation), else the one its peer's SDP selected (a codec voxgate
-/// only passes through).
+/// The voice codec an answered leg settled on: the one its endpoint was
+/// told (G.711, no allocation), else the one its peer's SDP selected (a
+/// codec voxgate only passes through).
 fn leg_codec(l: &Leg) -> Option<Cow<'static, str>> {
+    l.answered_at?;
     if let Some(v) = l.format.and_then(|f| f.voice) {
         return Some(Cow::Borrowed(v.codec.encoding_name()));
     }
