@@ -30,7 +30,9 @@
 //! Two bridged endpoints whose legs negotiated different voice codecs
 //! (G.711 µ-law on one, A-law on the other) have their voice transcoded on
 //! the way, in place in the plain packet (after unprotect, before protect),
-//! with the receiving leg's payload type ([`LegCounters::transcoded`]).
+//! with the receiving leg's payload type ([`LegCounters::transcoded`]); and
+//! where the receiving leg's peer asked for another ptime, it is
+//! repacketised (`crate::endpoint`), its frames sent by `poll_transmit`.
 //!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
@@ -660,6 +662,11 @@ impl SessionRelay {
         if what == Relayed::Rtp && out.media.format().map_or(0, |f| f.line) == line {
             match out.media.egress(now, from_format, buf.get_mut(..len)?) {
                 Egress::Held => return None,
+                // Repacketised: sent through `poll_transmit`, protected there.
+                Egress::Queued { transcoded } => {
+                    out_leg.counters.transcoded += u64::from(transcoded);
+                    return None;
+                }
                 Egress::Sent { transcoded: t } => transcoded = t,
             }
         }
@@ -698,6 +705,8 @@ impl SessionRelay {
     }
 }
 
+#[cfg(test)]
+mod repack_tests;
 #[cfg(test)]
 mod srtp_tests;
 #[cfg(test)]

@@ -51,8 +51,9 @@
 //! [`endpoint`] plays and decodes what it detects in-band, and the relay
 //! transcodes µ-law ⇄ A-law in place between bridged legs that negotiated
 //! different laws ([`codec::Transcoder`]; each trunk's codec list is applied
-//! to linked calls' offers and answers by [`negotiate::policy`]). Bridged
-//! legs must still agree on the ptime: the repacketiser is not wired.
+//! to linked calls' offers and answers by [`negotiate::policy`]), and cuts
+//! a bridged partner's G.711 frames into the ptime a leg's peer asked for
+//! with the repacketiser.
 //!
 //! [`frame`]: the 20 ms frame clock (`start + n × 20 ms`, at most three
 //! frames back to back after a late wake-up) that the player, the recorder

@@ -1,7 +1,9 @@
-//! Transcoding in the relay allocates nothing: 10,000 packets each way
-//! between a µ-law leg and an A-law leg bridged in a `SessionRelay`, the
-//! A-law leg speaking SDES-SRTP (unprotect, convert, protect). The audio is
-//! checked at the end, so a relay that stopped converting fails too.
+//! Transcoding and repacketising in the relay allocate nothing: 10,000
+//! packets each way between a µ-law leg and an A-law leg bridged in a
+//! `SessionRelay`, the A-law leg speaking SDES-SRTP (unprotect, convert,
+//! protect); and 10,000 20 ms µ-law packets cut into 30 ms A-law frames for
+//! a peer that asked for them, out of `poll_transmit`. The audio is checked
+//! at the end, so a relay that stopped converting fails too.
 //! (`allocation-counter` is this binary's global allocator; it counts the
 //! measuring thread's allocations only.)
 
@@ -122,4 +124,66 @@ fn mu_law_to_a_law_and_back_over_srtp_allocates_nothing() {
         info.count_total, 0,
         "allocations during {PACKETS} packets each way"
     );
+}
+
+#[test]
+fn repacketising_twenty_ms_into_thirty_allocates_nothing() {
+    use voxgate_media::endpoint::MAX_GENERATED;
+
+    let t0 = Instant::now();
+    let mut r = SessionRelay::new(Duration::from_secs(2));
+    for (ep, addr, f) in [
+        (A, "192.0.2.1:4000", format(CodecKind::Pcmu, 0)),
+        (
+            B,
+            "192.0.2.2:6000",
+            MediaFormat {
+                ptime: Ptime(30),
+                ..format(CodecKind::Pcma, 8)
+            },
+        ),
+    ] {
+        r.add(ep, 1, Vec::new());
+        r.set_remote(
+            ep,
+            &[RemoteMedia {
+                rtp: Some(sa(addr)),
+                rtcp: None,
+                rtcp_mux: true,
+                direction: Direction::SendRecv,
+            }],
+        );
+        r.handle_op(t0, ep, EndpointOp::Format(Some(f)));
+    }
+    r.bridge(A, B);
+    let src = sa("192.0.2.1:4000");
+    let payload: [u8; 160] = std::array::from_fn(|i| (i * 37) as u8);
+    let mut buf = [0u8; 1500];
+    let mut out = [0u8; MAX_GENERATED + MAX_OVERHEAD];
+    let mut frames = 0u32;
+    let mut last = [0u8; 252];
+    // The first packet creates the repacketiser's state (inline, no allocation either).
+    let info = allocation_counter::measure(|| {
+        for i in 0..PACKETS {
+            let now = t0 + Duration::from_millis(20 * u64::from(i));
+            header(&mut buf, 0, i as u16, i * 160);
+            buf[12..172].copy_from_slice(&payload);
+            let forwarded = r.on_packet(A, 0, SocketKind::Rtp, src, &mut buf, 172, now);
+            assert!(forwarded.is_none(), "repacketised, not relayed");
+            while let Some(t) = r.poll_transmit(now, &mut out) {
+                frames += 1;
+                last.copy_from_slice(&out[..t.len.min(252)]);
+            }
+        }
+    });
+    assert_eq!(frames, PACKETS * 2 / 3, "20 ms in, 30 ms out");
+    assert_eq!(last[1] & 0x7f, 8);
+    let mut expected = payload;
+    ulaw_to_alaw_in_place(&mut expected);
+    // Frame k holds input bytes 240k.. of a 160-periodic stream.
+    let k = (frames - 1) as usize;
+    for (j, &b) in last[12..].iter().enumerate() {
+        assert_eq!(b, expected[(240 * k + j) % 160], "byte {j}");
+    }
+    assert_eq!(info.count_total, 0, "allocations during {PACKETS} packets");
 }

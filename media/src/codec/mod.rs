@@ -15,8 +15,9 @@
 //! How the endpoint uses it: decode an arriving payload with the leg's codec
 //! (player mixing, in-band DTMF, recording); where two bridged legs differ only
 //! by law, the relay skips PCM and converts the payload in place
-//! ([`transcode::Transcoder`]); where their ptime differs, a
-//! [`repacketize::Repacketizer`] goes between them.
+//! ([`transcode::Transcoder`]); where the receiving leg's peer asked for
+//! another ptime, a [`repacketize::Repacketizer`] goes between them (the
+//! endpoint's `repack`).
 
 pub mod g711;
 pub mod repacketize;

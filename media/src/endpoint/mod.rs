@@ -9,12 +9,14 @@
 //!
 //! - every admitted RTP packet of the leg's voice line is shown to
 //!   `EndpointMedia::inspect` (one call in `on_packet`);
-//! - a packet relayed *to* the leg passes
-//!   [`egress`](crate::latch::SessionRelay::egress): held back while voxgate
-//!   speaks to the leg, its telephone-event payload type mapped, and, once
-//!   voxgate has spoken on the leg, its header rewritten into voxgate's
-//!   stream (one SSRC, continuous sequence numbers and timestamps, whichever
-//!   source speaks);
+//! - a packet relayed *to* the leg passes `egress`: held back while voxgate
+//!   speaks to the leg, its voice transcoded into the leg's codec where the
+//!   partner negotiated another (G.711 µ-law ⇄ A-law, in place), its
+//!   telephone-event payload type mapped, its voice repacketised where its
+//!   frames are not the size the leg's peer asked for (`repack`: the frames
+//!   leave through `poll_transmit`), and, once voxgate has spoken on the
+//!   leg, its header rewritten into voxgate's stream (one SSRC, continuous
+//!   sequence numbers and timestamps, whichever source speaks);
 //! - timers (`poll_timeout`/`handle_timeout`), generated packets
 //!   (`poll_transmit`, into the caller's buffer) and events (`poll_event`)
 //!   are the relay core's, over all endpoints.
@@ -24,6 +26,7 @@
 //! peer makes more than its capacity of digits between two drains).
 
 mod outgoing;
+mod repack;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -40,14 +43,17 @@ use crate::play::{PlaybackDone, PlaybackId, Player, Source};
 use crate::rtp::{PayloadType, RTP_HEADER_LEN, RtpHeader};
 
 pub(crate) use outgoing::Outgoing;
+pub use repack::FLUSH_AFTER;
+use repack::Repack;
 
 /// How long the in-band detector waits without audio before what it heard
 /// ends (a sender that stops sending mid-tone, DTX).
 pub const INBAND_SILENCE: Duration = Duration::from_millis(200);
 
-/// Largest datagram voxgate generates: a header and one 20 ms G.711 frame
-/// (172 bytes); a transmit buffer of this size always suffices.
-pub const MAX_GENERATED: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
+/// Largest datagram voxgate generates: a header and one 60 ms G.711 frame
+/// (a bridged leg's voice repacketised into its peer's ptime; its own
+/// frames are 20 ms); a transmit buffer of this size always suffices.
+pub const MAX_GENERATED: usize = RTP_HEADER_LEN + crate::codec::repacketize::MAX_FRAME;
 
 /// The voice codec a leg negotiated, with the payload type it is sent with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,8 +85,9 @@ pub struct MediaFormat {
     pub voice: Option<VoiceFormat>,
     /// Telephone-events, if both sides have them.
     pub telephone_event: Option<EventFormat>,
-    /// The packetisation time asked for. voxgate sends 20 ms frames
-    /// whatever it says (every G.711 peer accepts them).
+    /// The packetisation time the peer asked to receive. voxgate's own
+    /// frames are 20 ms whatever it says (every G.711 peer accepts them);
+    /// a bridged partner's G.711 voice of another size is repacketised into it.
     pub ptime: Ptime,
 }
 
@@ -172,6 +179,8 @@ pub(crate) struct EndpointMedia {
     generator: Option<Rfc4733Generator>,
     player: Player,
     out: Outgoing,
+    /// The bridge partner's voice being cut into this leg's ptime.
+    repack: Option<Repack>,
 }
 
 /// What [`EndpointMedia::next_packet`] produced.
@@ -252,6 +261,7 @@ impl EndpointMedia {
             return;
         }
         self.format = format;
+        self.repack = None;
         self.codec = format.and_then(|f| f.voice).and_then(|v| match v.codec {
             CodecKind::Pcmu => Some(G711::new(Law::Mu)),
             CodecKind::Pcma => Some(G711::new(Law::A)),
@@ -389,6 +399,7 @@ impl EndpointMedia {
             self.generator
                 .as_ref()
                 .and_then(Rfc4733Generator::poll_timeout),
+            self.repack.as_ref().and_then(Repack::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -439,6 +450,16 @@ impl EndpointMedia {
     }
 
     fn next_packet(&mut self, now: Instant, buf: &mut [u8]) -> Next {
+        // The bridge partner's voice, repacketised: only while voxgate does
+        // not speak (it is not taken in meanwhile either).
+        if !self.speaking()
+            && let Some(r) = self.repack.as_mut()
+            && let Some((n, covered)) = r.poll(now, buf)
+        {
+            let covered = u32::try_from(covered).unwrap_or(u32::MAX);
+            self.out.relayed(now, &mut buf[..n], covered);
+            return Next::Packet(n);
+        }
         // While the generator is busy it owns the stream (RFC 4733 §2.5.1:
         // the events replace the audio).
         if let Some(g) = self.generator.as_mut()
@@ -483,6 +504,8 @@ impl EndpointMedia {
         pkt: &mut [u8],
     ) -> Egress {
         if self.speaking() {
+            // What was being cut is stale by the time voxgate stops.
+            self.repack = None;
             return Egress::Held;
         }
         let transcoded = self.transcode(from, pkt);
@@ -493,12 +516,41 @@ impl EndpointMedia {
         {
             crate::dtmf::EventPayloadTypeMap::new(from, to).rewrite(pkt);
         }
+        if self.repacketise(now, pkt) {
+            return Egress::Queued { transcoded };
+        }
         let covered = self
             .format
             .map_or(FRAME_SAMPLES, |f| f.ptime.samples(8000).max(1));
         self.out
             .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
         Egress::Sent { transcoded }
+    }
+
+    /// Takes a voice packet (already in this leg's codec) whose frames are
+    /// not the size this leg's peer asked for into the repacketiser: true
+    /// when it did (its frames leave through `poll_transmit`).
+    fn repacketise(&mut self, now: Instant, pkt: &[u8]) -> bool {
+        let Some((format, voice)) = self.format.and_then(|f| Some((f, f.voice?))) else {
+            return false;
+        };
+        let law = match voice.codec {
+            CodecKind::Pcmu => Law::Mu,
+            CodecKind::Pcma => Law::A,
+            #[allow(unreachable_patterns)]
+            _ => return false,
+        };
+        let Some(header) = crate::rtp::parse_rtp(pkt) else {
+            return false;
+        };
+        if header.payload_type != voice.payload_type {
+            return false;
+        }
+        let Some(payload) = rtp_payload(pkt) else {
+            return false;
+        };
+        let params = (law, format.ptime, voice.payload_type);
+        Repack::take(&mut self.repack, params, &header, payload, now)
     }
 
     /// Converts a voice packet of `from`'s codec into this leg's, in place:
@@ -547,6 +599,11 @@ impl EndpointMedia {
 pub(crate) enum Egress {
     /// Held back: voxgate speaks to the leg.
     Held,
+    /// Taken into the repacketiser: its frames leave through `poll_transmit`.
+    Queued {
+        /// The payload was converted.
+        transcoded: bool,
+    },
     /// To be sent; `transcoded`: its payload was converted to the leg's codec.
     Sent {
         /// The payload was converted.

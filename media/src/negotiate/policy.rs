@@ -194,7 +194,7 @@ fn restrict_offer_line(
                 Some(CodecKind::Pcma) => reachable[1],
                 _ => false,
             };
-            let pt = Text::from(c.static_pt.unwrap_or(c.offer_pt).to_compact_string());
+            let pt = c.static_pt.unwrap_or(c.offer_pt).to_compact_string();
             // A payload type the offer uses for something else stays its.
             if reach && !fmts.iter().any(|f| f.pt == pt) {
                 kept.push((1, rank, pt, Some(c)));

@@ -305,7 +305,6 @@ impl SessionTask {
         let now = Instant::now();
         let before = self.drops(ep, line);
         let mut relayed = [0u64; 2];
-        let mut transcoded = 0u64;
         let mut received = false;
         let mut healthy = true;
         let mut out: Option<(EndpointId, usize)> = None;
@@ -352,7 +351,6 @@ impl SessionTask {
                 core.on_sent(&forward, sent);
                 out = Some((forward.ep, forward.line));
                 if sent {
-                    transcoded += u64::from(forward.transcoded);
                     match forward.what {
                         Relayed::Rtp => relayed[0] += 1,
                         Relayed::Rtcp => relayed[1] += 1,
@@ -389,15 +387,13 @@ impl SessionTask {
                 if relayed[1] > 0 {
                     region.rtcp.fetch_add(relayed[1], Ordering::Relaxed);
                 }
-                if transcoded > 0 {
-                    region.transcoded.fetch_add(transcoded, Ordering::Relaxed);
-                }
                 let after = self.drops(ep, line);
                 let counters = [
                     &region.foreign,
                     &region.invalid,
                     &region.unsent,
                     &region.srtp,
+                    &region.transcoded,
                 ];
                 for (counter, (a, b)) in counters.into_iter().zip(after.into_iter().zip(before)) {
                     if a > b {
@@ -411,8 +407,9 @@ impl SessionTask {
 
     /// Drops so far on `ep`'s `line` (foreign, invalid), and unsent and
     /// SRTP drops there and on its bridge partner's line, where a batch can
-    /// count them.
-    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 4] {
+    /// count them; and the packets transcoded for the partner (sent now or,
+    /// repacketised, a little later).
+    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 5] {
         let leg = |ep: EndpointId| self.core.endpoint(ep).and_then(|e| e.lines().get(line));
         let own = leg(ep).map(|l| *l.counters()).unwrap_or_default();
         let partner = self
@@ -427,6 +424,7 @@ impl SessionTask {
             own.invalid,
             own.dropped + partner.dropped,
             own.srtp + partner.srtp,
+            partner.transcoded,
         ]
     }
 
