@@ -3,7 +3,6 @@
 //! G.711 µ-law ⇄ A-law; other differences take a re-INVITE), and the end of
 //! a link when the control plane rearranges a linked leg's media.
 
-use super::codecs::bridgeable;
 use super::*;
 use voxgate_media::negotiate::{self, Selected};
 
@@ -89,8 +88,8 @@ impl<M: MediaControl> Conversation<M> {
                 l.resume_to = None;
             }
         }
-        match (self.codec(a), self.codec(b)) {
-            (Some(ca), Some(cb)) if !bridgeable(Some(&ca), Some(&cb)) => {
+        match self.codec(a) {
+            Some(ca) if !self.bridgeable(a, b) => {
                 // `b` is asked to take `a`'s codec; the bridge forms once it did.
                 self.split(a);
                 self.split(b);

@@ -5,7 +5,7 @@
 //! G.711 laws, the relay transcodes; where they agree, media passes as it is.
 
 use super::*;
-use voxgate_media::negotiate::{Capabilities, Selected, policy};
+use voxgate_media::negotiate::{self, Capabilities, policy};
 
 /// The `Warning` (RFC 3261 §20.43) of a 488 for want of a common codec.
 pub(crate) const NO_CODEC_WARNING: &str = "305 voxgate \"Incompatible media format\"";
@@ -44,14 +44,24 @@ impl<M: MediaControl> Conversation<M> {
         }
         Ok(out)
     }
-}
 
-/// Whether voxgate can bridge two legs as their codecs are: the same,
-/// transcodable, or not known (media passes as it comes).
-pub(crate) fn bridgeable(a: Option<&Selected>, b: Option<&Selected>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => policy::transcodable(a, b),
-        _ => true,
+    /// Whether voxgate can bridge two legs as their codecs are: the same,
+    /// or not known (media passes as it comes), or two the relay
+    /// transcodes between where it can read both legs' media (not a
+    /// DTLS-SRTP leg, encrypted end to end).
+    pub(crate) fn bridgeable(&self, a: LegId, b: LegId) -> bool {
+        let (Some(ca), Some(cb)) = (self.codec(a), self.codec(b)) else {
+            return true;
+        };
+        if ca.same_codec(&cb) {
+            return true;
+        }
+        let readable = |leg: LegId| {
+            self.leg(leg)
+                .and_then(|l| l.remote_sdp.as_deref())
+                .is_none_or(|sdp| !negotiate::has_fingerprint(sdp))
+        };
+        policy::transcodable(&ca, &cb) && readable(a) && readable(b)
     }
 }
 

@@ -3,7 +3,6 @@
 //! with what was last agreed by a re-INVITE, one at a time per leg, retried
 //! after 491 (RFC 3261 §14.1); and voxgate's answers to its peers' offers.
 
-use super::codecs::bridgeable;
 use super::inbound::{sdp_of, supported};
 use super::*;
 use crate::out_of_dialog::ALLOW;
@@ -194,7 +193,7 @@ impl<M: MediaControl> Conversation<M> {
             if let Some(partner) = join
                 && self.leg(partner).is_some_and(Leg::is_answered)
             {
-                if bridgeable(self.codec(leg).as_ref(), self.codec(partner).as_ref()) {
+                if self.bridgeable(leg, partner) {
                     self.media_bridge(partner, leg);
                 } else {
                     self.event(Event::Error {

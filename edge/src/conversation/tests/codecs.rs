@@ -296,3 +296,48 @@ fn a_call_whose_legs_agree_is_not_transcoded() {
     assert!(!record.transcoded());
     assert_eq!(record.legs[1].codec.as_deref(), Some("PCMU"));
 }
+
+#[test]
+fn a_dtls_leg_is_never_bridged_to_another_law_it_must_be_reinvited() {
+    // The caller's DTLS-SRTP (µ-law) passes end to end to B1: voxgate cannot
+    // read it, so bridging it with an A-law leg takes a re-INVITE to µ-law,
+    // not transcoding.
+    let dtls = |owner: &str, addr: &str, port: u16, setup: &str| {
+        format!(
+            "v=0\r\no={owner} 1000 1 IN IP4 {addr}\r\ns=-\r\nc=IN IP4 {addr}\r\nt=0 0\r\n\
+             m=audio {port} UDP/TLS/RTP/SAVPF 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fingerprint:sha-256 AB:CD\r\n\
+             a=setup:{setup}\r\na=sendrecv\r\n"
+        )
+    };
+    let (mut h, out) = Harness::with_config(
+        &config(None, None),
+        a_invite(Some(&dtls("carrier", "10.1.1.1", 30000, "actpass")), ""),
+        udp(A_ADDR),
+    );
+    assert!(out.responses().is_empty());
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(&dtls("pbx", "10.2.2.2", 32000, "active"))));
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    let out = h.feed(Input::Command(Command::Dial(Dial::new(vec![dest(B2)]))));
+    let c = BSide::new(out.sent(Method::Invite));
+    h.feed(c.response(200, "", Some(&b_sdp(PCMA_TE))));
+    let out = h.feed(Input::Command(Command::Bridge {
+        a: LegId(1),
+        b: LegId(3),
+    }));
+    let reinvite = out.sent(Method::Invite);
+    assert_eq!(reinvite.to, udp("203.0.113.8:5060"));
+    assert_eq!(
+        formats(&reinvite.msg),
+        ["0", "101"],
+        "µ-law, the DTLS leg's"
+    );
+    assert!(
+        !out.events()
+            .iter()
+            .any(|e| matches!(e, Event::Bridged { .. })),
+        "not bridged before it agreed"
+    );
+}
