@@ -575,7 +575,7 @@ pub fn selected(sdp: &SessionDescription) -> Option<Selected> {
 /// - telephone-event: when both list it; voxgate sends with the peer's
 ///   payload type and hears the peer's events with ours (RFC 3264 §5.1: a
 ///   payload type number is the receiver's);
-/// - ptime: the peer's `a=ptime`, else 20.
+/// - ptime: the peer's `a=ptime`, if any (10 to 120 ms).
 pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<MediaFormat> {
     let (line, m) = remote
         .media()
@@ -621,7 +621,7 @@ pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<
         .flatten()
         .and_then(|v| v.trim().parse().ok())
         .filter(|&ms: &u16| (10..=120).contains(&ms))
-        .map_or(Ptime::DEFAULT, Ptime);
+        .map(Ptime);
     Some(MediaFormat {
         line,
         voice,

@@ -37,7 +37,7 @@ fn format(codec: CodecKind, pt: u8) -> MediaFormat {
             codec,
         }),
         telephone_event: None,
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 
@@ -138,7 +138,7 @@ fn repacketising_twenty_ms_into_thirty_allocates_nothing() {
             B,
             "192.0.2.2:6000",
             MediaFormat {
-                ptime: Ptime(30),
+                ptime: Some(Ptime(30)),
                 ..format(CodecKind::Pcma, 8)
             },
         ),

@@ -610,6 +610,7 @@ def cmd_tone_pcap(a) -> None:
 def cmd_rtp_tone(a) -> None:
     samples = []
     packets = 0
+    last = None  # (seq, timestamp) of the previous G.711 packet, for --frame
     with open(a.payloads, encoding="utf-8") as f:
         for line in f:
             hexed = line.strip().replace(":", "")
@@ -624,6 +625,14 @@ def cmd_rtp_tone(a) -> None:
             if pt not in (0, 8):
                 continue
             start = 12 + 4 * (pkt[0] & 0x0F)
+            if a.frame is not None:
+                if len(pkt) - start != a.frame:
+                    fail(f"{a.payloads}: packet {packets}: {len(pkt) - start} octets of payload, {a.frame} expected")
+                seq, ts = struct.unpack("!HI", pkt[2:8])
+                if last is not None and (seq != (last[0] + 1) & 0xFFFF or ts != (last[1] + a.frame) & 0xFFFFFFFF):
+                    fail(f"{a.payloads}: packet {packets}: sequence {seq}, timestamp {ts} after {last[0]}, {last[1]}: "
+                         f"not one stream of {a.frame}-sample frames")
+                last = (seq, ts)
             decode = alaw_decode if pt == 8 else ulaw_decode
             # Every octet after the header, a tag included (SRTP): noise either way.
             samples.extend(decode(b) for b in pkt[start:])
@@ -797,6 +806,8 @@ def main() -> None:
     c.add_argument("--min-rms", type=float, help="the decoded audio's RMS must be at least this")
     c.add_argument("--min-share", type=float,
                    help="at least this fraction of the energy must be at --hz (a clean tone)")
+    c.add_argument("--frame", type=int,
+                   help="every packet carries this many samples, sequence numbers +1 and timestamps +FRAME")
     c = sub.add_parser("rtp-audio")
     c.add_argument("fields")
     c.add_argument("--to", required=True)

@@ -298,11 +298,12 @@ name = "replaced"
 match_user = { exact = "1050" }
 destinations = [ { uri = "sip:$AGENT1_IP:$FLOW_REPLACES_PORT", transport = "udp", trunk = "agents" } ]
 
-# A mu-law caller to the A-law-only callee (call_ulaw_to_alaw_transcoded); before the
-# prefix "10" route below, which would take it otherwise.
+# A mu-law caller to the A-law-only callee (call_ulaw_to_alaw_transcoded 1070,
+# call_ptime_repacketised 1072); before the prefix "10" route below, which would take it
+# otherwise.
 [[route]]
 name = "alaw"
-match_user = { exact = "1070" }
+match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
 
 [[route]]
@@ -1585,7 +1586,23 @@ test_call_baresip_srtp_callee() {
 # mu-law, and the relay transcodes. Each side's received RTP is captured: only its own
 # codec's payload type, carrying the other's tone at full level (Goertzel, RMS).
 test_call_ulaw_to_alaw_transcoded() {
-	local n=1070 name=call_ulaw_alaw transcoded0 rc out
+	ulaw_to_alaw 1070 call_ulaw_alaw 20
+}
+
+# The same, the callee asking for 30 ms frames (a=ptime:30), which the SIPp caller ignores
+# (it plays 20 ms): voxgate transcodes and cuts the caller's frames into 30 ms ones, one
+# stream (sequence +1, timestamp +240), the tone intact; the callee's 20 ms reach the caller
+# (who asked for nothing, so 20 ms) as they are, transcoded.
+test_call_ptime_repacketised() {
+	local generated0
+	generated0=$(metric voxgate_rtp_packets_generated_total 'region="local"')
+	ulaw_to_alaw 1072 call_ptime 30 || return 1
+	expect_rise voxgate_rtp_packets_generated_total 'region="local"' "$generated0" 190
+}
+
+# ulaw_to_alaw NUMBER NAME CALLEE_PTIME: the µ-law caller to the A-law callee, checked.
+ulaw_to_alaw() {
+	local n=$1 name=$2 ptime=$3 frame=$(($3 * 8)) transcoded0 rc out
 	[ -f "$OUT/tone_1000_ulaw.pcap" ] ||
 		python3 "$HERE/calltool.py" tone-pcap "$OUT/tone_1000_ulaw.pcap" --hz 1000 --seconds 6 --law ulaw ||
 		{ REASON="could not write $OUT/tone_1000_ulaw.pcap"; return 1; }
@@ -1594,7 +1611,7 @@ test_call_ulaw_to_alaw_transcoded() {
 		{ REASON="could not write $OUT/tone_600.pcap"; return 1; }
 	transcoded0=$(metric voxgate_rtp_packets_transcoded_total 'region="local"')
 	capture_start "$name" "udp and host $MEDIA_IP and (port $CALLER_MP or port $CALLEE_MP)" || return 1
-	agent_start "${name}_callee" "$ALAW_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_alaw_tone.xml || return 1
+	agent_start "${name}_callee" "$ALAW_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_alaw_tone.xml -key ptime "$ptime" || return 1
 	sipp_play "${name}_caller" call_uac_ulaw_tone.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	rc=$?
 	[ "$rc" = 0 ] || { sipp_reason "${name}_caller" call_uac_ulaw_tone.xml "$rc" caller; return 1; }
@@ -1609,10 +1626,11 @@ test_call_ulaw_to_alaw_transcoded() {
 	# other's tables cost well under 1 dB (RMS > 5000), and nearly all of the energy must
 	# stay at the tone's frequency (a distorted conversion spreads it).
 	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_callee.hex" --hz 1000 --not-hz 600 --pt 8 \
-		--min 250 --min-rms 5000 --min-share 0.95 2>&1) || { REASON="the A-law callee: $out"; return 1; }
+		--frame "$frame" --min $((6000 / ptime - 10)) --min-rms 5000 --min-share 0.95 2>&1) ||
+		{ REASON="the A-law callee: $out"; return 1; }
 	say "  $out"
 	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_caller.hex" --hz 600 --not-hz 1000 --pt 0 \
-		--min 250 --min-rms 5000 --min-share 0.95 2>&1) || { REASON="the mu-law caller: $out"; return 1; }
+		--frame 160 --min 250 --min-rms 5000 --min-share 0.95 2>&1) || { REASON="the mu-law caller: $out"; return 1; }
 	say "  $out"
 	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=alaw transcoded=true \
 		legs.0.codec=PCMU legs.1.codec=PCMA 'legs.0.media.transcoded>=250' 'legs.1.media.transcoded>=250' || return 1
@@ -2499,6 +2517,7 @@ TESTS=(
 	test_call_baresip_srtp_caller
 	test_call_baresip_srtp_callee
 	test_call_ulaw_to_alaw_transcoded
+	test_call_ptime_repacketised
 	test_call_no_codec_488
 	test_flow_answer_dial_bridge
 	test_flow_click_to_dial

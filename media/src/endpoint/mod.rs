@@ -85,10 +85,12 @@ pub struct MediaFormat {
     pub voice: Option<VoiceFormat>,
     /// Telephone-events, if both sides have them.
     pub telephone_event: Option<EventFormat>,
-    /// The packetisation time the peer asked to receive. voxgate's own
-    /// frames are 20 ms whatever it says (every G.711 peer accepts them);
-    /// a bridged partner's G.711 voice of another size is repacketised into it.
-    pub ptime: Ptime,
+    /// The packetisation time the peer asked to receive (`a=ptime`), if it
+    /// named one. voxgate's own frames are 20 ms whatever it says (every
+    /// G.711 peer accepts them); a bridged partner's G.711 voice of another
+    /// size is repacketised into it. A peer that named none gets frames as
+    /// they come (RFC 3551 §4.2: a receiver takes any size).
+    pub ptime: Option<Ptime>,
 }
 
 /// What the conversation asks of one endpoint's own media.
@@ -521,7 +523,8 @@ impl EndpointMedia {
         }
         let covered = self
             .format
-            .map_or(FRAME_SAMPLES, |f| f.ptime.samples(8000).max(1));
+            .and_then(|f| f.ptime)
+            .map_or(FRAME_SAMPLES, |p| p.samples(8000).max(1));
         self.out
             .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
         Egress::Sent { transcoded }
@@ -531,7 +534,8 @@ impl EndpointMedia {
     /// not the size this leg's peer asked for into the repacketiser: true
     /// when it did (its frames leave through `poll_transmit`).
     fn repacketise(&mut self, now: Instant, pkt: &[u8]) -> bool {
-        let Some((format, voice)) = self.format.and_then(|f| Some((f, f.voice?))) else {
+        let Some((ptime, voice)) = self.format.and_then(|f| Some((f.ptime?, f.voice?))) else {
+            self.repack = None;
             return false;
         };
         let law = match voice.codec {
@@ -549,7 +553,7 @@ impl EndpointMedia {
         let Some(payload) = rtp_payload(pkt) else {
             return false;
         };
-        let params = (law, format.ptime, voice.payload_type);
+        let params = (law, ptime, voice.payload_type);
         Repack::take(&mut self.repack, params, &header, payload, now)
     }
 

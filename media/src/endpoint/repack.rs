@@ -1,5 +1,7 @@
 //! A bridged leg's voice cut into the ptime this leg's peer asked for
-//! (`a=ptime`: 10, 20, 30 ms…) when its partner's peer sends another, with
+//! (`a=ptime`: 10, 20, 30 ms…; a peer that named none takes any size, RFC
+//! 3551 §4.2, and gets frames as they come) when its partner's peer sends
+//! another, with
 //! the G.711 [`Repacketizer`]: packets from the partner are taken in by
 //! `EndpointMedia::egress` (nothing is sent at once) and the frames they
 //! make leave through the engine's `poll_transmit`, right after the batch

@@ -36,7 +36,7 @@ fn format(codec: CodecKind, pt: u8, ptime: u16) -> MediaFormat {
             send: PayloadType(101),
             clock_rate: 8000,
         }),
-        ptime: Ptime(ptime),
+        ptime: Some(Ptime(ptime)),
     }
 }
 
@@ -251,4 +251,21 @@ fn repacketised_frames_to_an_srtp_peer_are_protected() {
             .copied()
             .collect::<Vec<_>>()[..]
     );
+}
+
+#[test]
+fn a_peer_that_named_no_ptime_gets_frames_as_they_come() {
+    // RFC 3551 §4.2: a receiver takes any packet size; only an a=ptime asks.
+    let t0 = Instant::now();
+    let mut r = relay(
+        format(CodecKind::Pcma, 8, 30),
+        MediaFormat {
+            ptime: None,
+            ..format(CodecKind::Pcma, 8, 20)
+        },
+        t0,
+    );
+    let f = feed(&mut r, A, &packet(8, 0, 240), t0).unwrap();
+    assert_eq!((f.ep, f.len), (B, 252));
+    assert!(transmits(&mut r, t0).is_empty());
 }

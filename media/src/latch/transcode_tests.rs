@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use super::*;
+use crate::codec::CodecKind;
 use crate::codec::g711::{alaw_to_linear, linear_to_alaw, linear_to_ulaw, ulaw_to_linear};
-use crate::codec::{CodecKind, Ptime};
 use crate::endpoint::{EndpointOp, EventFormat, MediaFormat, VoiceFormat};
 use crate::rtp::PayloadType;
 use crate::sdp::Direction;
@@ -34,7 +34,7 @@ fn format(codec: CodecKind, pt: u8, event: Option<u8>) -> MediaFormat {
             send: PayloadType(pt),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 

@@ -266,7 +266,7 @@ t=0 0\r\nm=audio 20000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n";
                 clock_rate: 8000
             })
         );
-        assert_eq!(f.ptime, Ptime(30));
+        assert_eq!(f.ptime, Some(Ptime(30)));
         // Without our SDP: the peer's first codec we can encode.
         let f = media_format(&remote, None).unwrap();
         assert_eq!(f.voice.unwrap().codec, CodecKind::Pcmu);
