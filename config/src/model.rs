@@ -306,6 +306,11 @@ pub struct Trunk {
     /// what voxgate offers and accepts as their user agent, and what may
     /// pass to and from them on a linked call.
     pub codecs: Vec<String>,
+    /// The trunk names `codecs`: what passes to and from its legs on a linked
+    /// call is held to that list. Without it, linked calls carry whatever the
+    /// two ends agree on, unchanged (voxgate's own offers and answers use the
+    /// default list either way).
+    pub codec_policy: bool,
     /// Who decides this trunk's inbound calls: [`Control::Api`] takes them all to the
     /// API, whatever route they match.
     pub control: Control,

@@ -45,6 +45,23 @@ fn the_default_is_both_laws_and_events() {
 }
 
 #[test]
+fn only_a_trunk_that_names_codecs_holds_linked_calls_to_them() {
+    let policy = |extra: &str| {
+        load_str(&format!("{TRUNK}{extra}"), "x.toml")
+            .unwrap()
+            .trunks[0]
+            .codec_policy
+    };
+    assert!(
+        !policy(""),
+        "absent: linked calls pass any codec, as before"
+    );
+    assert!(policy(
+        "codecs = [\"PCMU\", \"PCMA\", \"telephone-event\"]\n"
+    ));
+}
+
+#[test]
 fn names_are_taken_in_any_case_and_kept_in_order() {
     assert_eq!(
         codecs("codecs = [\"pcma\", \"G729\", \"OPUS\", \"Telephone-Event\", \"cn\"]\n"),

@@ -211,6 +211,7 @@ impl Validator<'_> {
             max_cps,
             numbering,
             codecs,
+            codec_policy: raw.codecs.is_some(),
             control,
             srtp,
             srtp_suites,

@@ -11,9 +11,40 @@ use voxgate_media::negotiate::{self, Capabilities, policy};
 pub(crate) const NO_CODEC_WARNING: &str = "305 voxgate \"Incompatible media format\"";
 
 impl<M: MediaControl> Conversation<M> {
-    /// The codecs `leg`'s trunk allows.
-    pub(crate) fn leg_caps(&self, leg: LegId) -> Capabilities {
-        self.capabilities(self.leg(leg).and_then(|l| l.trunk.as_ref()))
+    /// The codec lists an offer from a leg of trunk `from` to one of trunk
+    /// `to` is held to, `None` when neither trunk names `codecs` (the offer
+    /// passes as it is). A trunk without a list allows what the other
+    /// trunk's list names as well as the default ones (so that a policy on
+    /// one side can still be met by transcoding on the other).
+    pub(crate) fn linked_policy(
+        &self,
+        from: Option<&TrunkName>,
+        to: Option<&TrunkName>,
+    ) -> Option<(Capabilities, Capabilities)> {
+        let names = |t: Option<&TrunkName>| {
+            t.and_then(|t| self.ctx.config.trunk(t))
+                .map(|t| t.codecs.clone())
+                .unwrap_or_default()
+        };
+        let open = |own: Option<&TrunkName>, other: Option<&TrunkName>| {
+            let mut list = names(other);
+            for n in names(own) {
+                if !list.iter().any(|m| m.eq_ignore_ascii_case(&n)) {
+                    list.push(n);
+                }
+            }
+            Capabilities::from_names(&list).unwrap_or_default()
+        };
+        match (self.codec_policy(from), self.codec_policy(to)) {
+            (None, None) => None,
+            (Some(f), None) => Some((f, open(to, from))),
+            (None, Some(t)) => Some((open(from, to), t)),
+            (Some(f), Some(t)) => Some((f, t)),
+        }
+    }
+
+    fn trunk_of(&self, leg: LegId) -> Option<&TrunkName> {
+        self.leg(leg).and_then(|l| l.trunk.as_ref())
     }
 
     /// `sdp`, sent by `from`'s peer, restricted to what the trunks allow
@@ -30,12 +61,18 @@ impl<M: MediaControl> Conversation<M> {
         let mut out = sdp.clone();
         match exchange {
             super::srtp::Exchange::Offer => {
-                policy::restrict_offer(&mut out, &self.leg_caps(from), &self.leg_caps(to))
-                    .map_err(|_| super::srtp::AnchorError::NoCodec)?;
+                if let Some((f, t)) = self.linked_policy(self.trunk_of(from), self.trunk_of(to)) {
+                    policy::restrict_offer(&mut out, &f, &t)
+                        .map_err(|_| super::srtp::AnchorError::NoCodec)?;
+                }
             }
             super::srtp::Exchange::Answer { .. } => {
+                // An answer names only what the offer had (RFC 3264 §6), policy or not.
+                let caps = self
+                    .linked_policy(self.trunk_of(from), self.trunk_of(to))
+                    .map_or_else(every_codec, |(_, t)| t);
                 if let Some(offer) = self.leg(to).and_then(|l| l.remote_sdp.clone()) {
-                    let transcoding = policy::restrict_answer(&mut out, &offer, &self.leg_caps(to));
+                    let transcoding = policy::restrict_answer(&mut out, &offer, &caps);
                     if transcoding {
                         tracing::debug!(%from, %to, "the linked legs' codecs differ: transcoded");
                     }
@@ -63,6 +100,12 @@ impl<M: MediaControl> Conversation<M> {
         };
         policy::transcodable(&ca, &cb) && readable(a) && readable(b)
     }
+}
+
+/// Every codec voxgate knows by name, for an answer no trunk restricts.
+fn every_codec() -> Capabilities {
+    let names: Vec<&str> = negotiate::known_names().collect();
+    Capabilities::from_names(&names).unwrap_or_default()
 }
 
 #[cfg(test)]

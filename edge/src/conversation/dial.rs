@@ -339,12 +339,11 @@ impl<M: MediaControl> Conversation<M> {
                 // The caller's codecs as the callee's trunk allows them
                 // (or voxgate can transcode them into): none, not dialled.
                 let mut policed = (*offer).clone();
-                policy::restrict_offer(
-                    &mut policed,
-                    &self.leg_caps(inbound),
-                    &self.capabilities(dest.trunk.as_ref()),
-                )
-                .map_err(|_| LegFailure::Status(488))?;
+                let in_trunk = self.leg(inbound).and_then(|l| l.trunk.clone());
+                if let Some((f, t)) = self.linked_policy(in_trunk.as_ref(), dest.trunk.as_ref()) {
+                    policy::restrict_offer(&mut policed, &f, &t)
+                        .map_err(|_| LegFailure::Status(488))?;
+                }
                 let Some(in_ep) = self.ensure_endpoint(inbound, lines, offer.connection()) else {
                     return Err(LegFailure::NoMedia);
                 };

@@ -104,6 +104,15 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
+    /// The codecs a trunk holds linked calls to: `None` when it names no
+    /// `codecs` (its legs pass any codec end to end, as they always did).
+    pub(crate) fn codec_policy(&self, trunk: Option<&TrunkName>) -> Option<Capabilities> {
+        let t = trunk.and_then(|t| self.ctx.config.trunk(t))?;
+        t.codec_policy
+            .then(|| Capabilities::from_names(&t.codecs).ok())
+            .flatten()
+    }
+
     /// The codecs voxgate offers and accepts on a leg of `trunk`.
     pub(crate) fn capabilities(&self, trunk: Option<&TrunkName>) -> Capabilities {
         trunk
@@ -185,8 +194,10 @@ impl<M: MediaControl> Conversation<M> {
             _ => None,
         };
         // An offer with no voice codec the trunk allows: 488 at once.
-        let caps = self.capabilities(Some(&trunk));
-        let no_codec = matches!(&offer, Ok(Some(sdp)) if !negotiate::policy::admits(sdp, &caps));
+        let no_codec = match (&offer, self.codec_policy(Some(&trunk))) {
+            (Ok(Some(sdp)), Some(caps)) => !negotiate::policy::admits(sdp, &caps),
+            _ => false,
+        };
         let refusal = match (&offer, &session, srtp) {
             (Err(_), _, _) => offer.as_ref().err().map(|r| Refusal {
                 status: r.status,

@@ -71,8 +71,17 @@ fn voice(h: &Harness, ep: u32) -> Option<CodecKind> {
 
 /// A µ-law-only caller connected to B1 on a trunk allowing `pbx`.
 fn mu_law_call(pbx: &str) -> (Harness, BSide, Out) {
+    mu_law_call_from_trunk(None, pbx)
+}
+
+/// As `mu_law_call`, with the caller's trunk held to `carrier`'s codecs too.
+fn mu_law_call_from(carrier: &str, pbx: &str) -> (Harness, BSide, Out) {
+    mu_law_call_from_trunk(Some(carrier), pbx)
+}
+
+fn mu_law_call_from_trunk(carrier: Option<&str>, pbx: &str) -> (Harness, BSide, Out) {
     let (mut h, out) = Harness::with_config(
-        &config(None, Some(pbx)),
+        &config(carrier, Some(pbx)),
         a_invite(Some(&a_sdp(PCMU_TE)), ""),
         udp(A_ADDR),
     );
@@ -142,7 +151,7 @@ fn a_destination_that_can_take_none_of_the_callers_codecs_is_not_dialled() {
     // to transcode it from.
     let g729 = a_sdp("18\r\na=rtpmap:18 G729/8000\r\n");
     let (mut h, _) = Harness::with_config(
-        &config(Some("\"G729\", \"PCMA\""), None),
+        &config(Some("\"G729\", \"PCMA\""), Some("\"PCMA\"")),
         a_invite(Some(&g729), ""),
         udp(A_ADDR),
     );
@@ -230,7 +239,10 @@ fn offers_and_answers_across_a_transcoded_call_are_policed_both_ways() {
 
 #[test]
 fn a_reoffer_with_no_codec_for_the_other_trunk_is_488_with_a_warning() {
-    let (mut h, mut b, _) = mu_law_call("\"PCMA\", \"G729\", \"telephone-event\"");
+    let (mut h, mut b, _) = mu_law_call_from(
+        "\"PCMU\", \"telephone-event\"",
+        "\"PCMA\", \"G729\", \"telephone-event\"",
+    );
     h.feed(b.response(200, "", Some(&b_sdp(PCMA_TE))));
     let ack = h.a_ack(1, None);
     h.feed(ack);

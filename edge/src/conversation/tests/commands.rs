@@ -119,13 +119,23 @@ fn early_answer_is_183_then_200_with_the_same_sdp() {
 fn answer_without_a_common_codec_is_488() {
     let g729 = "v=0\r\no=carrier 1000 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n\
                 m=audio 30000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
-    // The trunk does not allow G.729: refused at the INVITE.
-    let (h, out) = Harness::with_invite(CALLS, a_invite(Some(g729), ""));
+    // A trunk whose `codecs` leave G.729 out refuses it at the INVITE.
+    let only_g711 = format!("{BASE_CONFIG}\n{CALLS}").replace(
+        "name = \"carrier\"\n",
+        "name = \"carrier\"\ncodecs = [\"PCMU\", \"PCMA\"]\n",
+    );
+    let (h, out) = Harness::with_config(&only_g711, a_invite(Some(g729), ""), udp(A_ADDR));
     assert_eq!(invite_status(&h, &out), vec![488]);
     let warning = out.response(488).1.header_by_name("Warning");
     assert_eq!(warning, Some("305 voxgate \"Incompatible media format\""));
     assert_eq!(h.call.media.open_count(), 0, "no ports kept");
-    // It allows G.729 to pass, but voxgate cannot answer with it itself.
+    // A trunk without `codecs` lets it through to the control plane (a
+    // linked call carries it end to end), but voxgate cannot answer it.
+    let (mut h, out) = Harness::with_invite(CALLS, a_invite(Some(g729), ""));
+    assert!(out.responses().is_empty());
+    let out = answer(&mut h, false);
+    assert_eq!(invite_status(&h, &out), vec![488]);
+    // One that allows G.729 lets it pass too; voxgate still cannot answer it.
     let text = format!("{BASE_CONFIG}\n{CALLS}").replace(
         "name = \"carrier\"\n",
         "name = \"carrier\"\ncodecs = [\"G729\", \"PCMU\"]\n",
