@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use voxgate_media::anchor::RemoteMedia;
-use voxgate_media::codec::{CodecKind, Ptime};
+use voxgate_media::codec::CodecKind;
 use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, VoiceFormat};
 use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
 use voxgate_media::play::{PlaybackId, Prompt, Source};
@@ -41,7 +41,7 @@ fn format(event: bool) -> MediaFormat {
             send: PayloadType(101),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 

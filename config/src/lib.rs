@@ -59,6 +59,7 @@ pub use model::{
     SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
 };
 pub use redact::redact_number;
+pub use validate::KNOWN_CODECS;
 
 use source::Source;
 

@@ -305,9 +305,16 @@ pub struct Trunk {
     pub max_cps: Option<u32>,
     /// How numbers arriving on this trunk are normalised to E.164; `None` = used as sent.
     pub numbering: Option<Numbering>,
-    /// The codecs voxgate offers and accepts on legs of this trunk when it is
-    /// their user agent, in order of preference (names as in `a=rtpmap`).
+    /// The codecs allowed on legs of this trunk, in order of preference
+    /// (names as in `a=rtpmap`, spelt as in [`KNOWN_CODECS`](crate::KNOWN_CODECS)):
+    /// what voxgate offers and accepts as their user agent, and what may
+    /// pass to and from them on a linked call.
     pub codecs: Vec<String>,
+    /// The trunk names `codecs`: what passes to and from its legs on a linked
+    /// call is held to that list. Without it, linked calls carry whatever the
+    /// two ends agree on, unchanged (voxgate's own offers and answers use the
+    /// default list either way).
+    pub codec_policy: bool,
     /// Who decides this trunk's inbound calls: [`Control::Api`] takes them all to the
     /// API, whatever route they match.
     pub control: Control,

@@ -172,8 +172,11 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key(
                 "codecs",
-                "a list of \"PCMU\", \"PCMA\", \"G722\", \"telephone-event\" in order of preference, \
-                 with at least one voice codec (default [\"PCMU\", \"PCMA\", \"telephone-event\"])",
+                "a list, in order of preference, of \"PCMU\", \"PCMA\", \"G722\", \
+                 \"telephone-event\" (voxgate offers these itself) and \"G729\", \"G723\", \"G728\", \
+                 \"GSM\", \"G726-32\", \"iLBC\", \"AMR\", \"AMR-WB\", \"opus\", \"speex\", \"L16\", \
+                 \"CN\" (passed between linked legs only), each once, with at least one voice codec \
+                 (default [\"PCMU\", \"PCMA\", \"telephone-event\"])",
             ),
             key("control", CONTROL),
             key(

@@ -49,8 +49,8 @@ impl Direction {
 }
 
 /// A region's engine counters at the last scrape: relayed, dropped foreign, invalid,
-/// unsent, srtp, generated, ports exhausted.
-type RegionSeen = [u64; 7];
+/// unsent, srtp, generated, ports exhausted, transcoded.
+type RegionSeen = [u64; 8];
 
 /// The edge's metrics, registered in their own registry.
 #[derive(Clone)]
@@ -73,6 +73,7 @@ pub struct Metrics {
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
+    rtp_transcoded: IntCounterVec,
     digits: IntCounterVec,
     playbacks: IntCounterVec,
     recordings: IntCounterVec,
@@ -354,6 +355,13 @@ impl Metrics {
                  region was taken (the call got 503 with Retry-After).",
                 &["region"],
             )?,
+            rtp_transcoded: counter_vec(
+                &registry,
+                "voxgate_rtp_packets_transcoded_total",
+                "RTP packets relayed with their voice transcoded into the receiving leg's codec \
+                 (G.711 mu-law <-> A-law), by the media region they arrived in.",
+                &["region"],
+            )?,
             digits: counter_vec(
                 &registry,
                 "voxgate_dtmf_digits_total",
@@ -610,7 +618,7 @@ impl Metrics {
             let i = match seen.iter().position(|(n, _)| n == name) {
                 Some(i) => i,
                 None => {
-                    seen.push((name.clone(), [0; 7]));
+                    seen.push((name.clone(), [0; 8]));
                     seen.len() - 1
                 }
             };
@@ -626,6 +634,7 @@ impl Metrics {
                 stats.dropped_srtp,
                 stats.packets_generated,
                 stats.ports_exhausted,
+                stats.packets_transcoded,
             ];
             let delta: RegionSeen = std::array::from_fn(|k| now[k].saturating_sub(last[k]));
             *last = now;
@@ -636,6 +645,9 @@ impl Metrics {
             self.ports_exhausted
                 .with_label_values(&[name])
                 .inc_by(delta[6]);
+            self.rtp_transcoded
+                .with_label_values(&[name])
+                .inc_by(delta[7]);
             for (reason, d) in ["foreign", "invalid", "unsent", "srtp"]
                 .into_iter()
                 .zip(&delta[1..5])

@@ -156,22 +156,34 @@ pub fn rewrite_then<R>(
     origin: &mut OriginState,
     edit: impl FnOnce(&mut SessionDescription) -> R,
 ) -> (SessionDescription, R) {
-    let mut out = sdp.clone();
+    rewrite_owned_then(sdp.clone(), local, origin, edit)
+}
+
+/// [`rewrite_then`] of an SDP the caller owns (a copy it already edited,
+/// such as one restricted to a trunk's codecs): rewritten in place, not
+/// copied again.
+pub fn rewrite_owned_then<R>(
+    mut out: SessionDescription,
+    local: &[LocalMedia],
+    origin: &mut OriginState,
+    edit: impl FnOnce(&mut SessionDescription) -> R,
+) -> (SessionDescription, R) {
     let session_addr = local
         .first()
         .map(|l| l.addr)
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 
     // Effective addresses before rewriting decide which lines are held by c=0.0.0.0.
-    let held_by_address: Vec<bool> = sdp
+    let held_by_address: Vec<bool> = out
         .media()
         .iter()
         .map(|m| m.connection().is_some_and(|a| a.is_unspecified()))
         .collect();
+    let session_connection = out.connection();
 
     out.remove_attributes(is_ice);
     strip_keys(&mut out);
-    if let Some(c) = sdp.connection()
+    if let Some(c) = session_connection
         && !c.is_unspecified()
     {
         out.set_connection(Some(session_addr));

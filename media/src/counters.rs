@@ -34,6 +34,9 @@ pub struct LegCounters {
     /// for this leg's peer, ones that could not be protected (a sequence
     /// number protected before).
     pub srtp: u64,
+    /// RTP packets relayed to this leg's peer with their payload transcoded
+    /// into this leg's codec (the bridged leg negotiated another).
+    pub transcoded: u64,
 }
 
 impl LegCounters {
@@ -51,6 +54,7 @@ impl LegCounters {
         self.sent += other.sent;
         self.dropped += other.dropped;
         self.srtp += other.srtp;
+        self.transcoded += other.transcoded;
     }
 }
 

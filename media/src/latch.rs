@@ -27,6 +27,13 @@
 //! fails (forged, replayed, too old; or not protectable) is dropped and
 //! counted ([`LegCounters::srtp`]).
 //!
+//! Two bridged endpoints whose legs negotiated different voice codecs
+//! (G.711 µ-law on one, A-law on the other) have their voice transcoded on
+//! the way, in place in the plain packet (after unprotect, before protect),
+//! with the receiving leg's payload type ([`LegCounters::transcoded`]); and
+//! where the receiving leg's peer asked for another ptime, it is
+//! repacketised (`crate::endpoint`), its frames sent by `poll_transmit`.
+//!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
 use std::net::{IpAddr, SocketAddr};
@@ -37,7 +44,7 @@ use ipnet::IpNet;
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::counters::{LegCounters, SeqTracker};
-use crate::endpoint::{EndpointMedia, Events};
+use crate::endpoint::{Egress, EndpointMedia, Events};
 use crate::rtp::{Packet, classify};
 use crate::srtp::{SdesKeys, SrtpContext};
 
@@ -101,6 +108,8 @@ pub struct Forward {
     /// Octets to send: the datagram's length, changed by SRTP (the tag
     /// removed from an SRTP peer's packet, added for an SRTP peer).
     pub len: usize,
+    /// Its voice payload was transcoded into the receiving leg's codec.
+    pub transcoded: bool,
 }
 
 /// One media line's SRTP: the keys in force and their contexts. A context
@@ -645,16 +654,27 @@ impl SessionRelay {
             return None;
         };
         // voxgate's own stream on the receiving leg: a playback or digits
-        // hold the partner's RTP back, else its telephone-event payload type
-        // is mapped and its header joins that stream (on the plain packet).
-        if what == Relayed::Rtp
-            && out.media.format().map_or(0, |f| f.line) == line
-            && !out.media.egress(now, from_format, buf.get_mut(..len)?)
-        {
-            return None;
+        // hold the partner's RTP back, else its voice is transcoded where the
+        // legs' codecs differ, its telephone-event payload type is mapped and
+        // its header joins that stream (on the plain packet: after
+        // unprotect, before protect).
+        let mut transcoded = false;
+        if what == Relayed::Rtp && out.media.format().map_or(0, |f| f.line) == line {
+            match out.media.egress(now, from_format, buf.get_mut(..len)?) {
+                Egress::Held => return None,
+                // Repacketised: sent through `poll_transmit`, protected there.
+                Egress::Queued { transcoded } => {
+                    out_leg.counters.transcoded += u64::from(transcoded);
+                    return None;
+                }
+                Egress::Sent { transcoded: t } => transcoded = t,
+            }
         }
         if what != Relayed::Other {
             len = out_leg.protect(buf, len, what == Relayed::Rtcp)?;
+        }
+        if transcoded {
+            out_leg.counters.transcoded += 1;
         }
         Some(Forward {
             ep: out_ep,
@@ -663,6 +683,7 @@ impl SessionRelay {
             addr,
             what,
             len,
+            transcoded,
         })
     }
 
@@ -685,6 +706,10 @@ impl SessionRelay {
 }
 
 #[cfg(test)]
+mod repack_tests;
+#[cfg(test)]
 mod srtp_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transcode_tests;

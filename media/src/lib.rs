@@ -51,8 +51,12 @@
 //! static payload type), G.711 µ-law/A-law per G.711/G.191 with const tables,
 //! in-place µ-law ⇄ A-law conversion, and a G.711 ptime
 //! [repacketiser](codec::repacketize) (10/20/30/60 ms). G.711 encodes what
-//! [`endpoint`] plays and decodes what it detects in-band; bridged legs must
-//! still agree on a codec and ptime: nothing transcodes.
+//! [`endpoint`] plays and decodes what it detects in-band, and the relay
+//! transcodes µ-law ⇄ A-law in place between bridged legs that negotiated
+//! different laws ([`codec::Transcoder`]; each trunk's codec list is applied
+//! to linked calls' offers and answers by [`negotiate::policy`]), and cuts
+//! a bridged partner's G.711 frames into the ptime a leg's peer asked for
+//! with the repacketiser.
 //!
 //! [`frame`]: the 20 ms frame clock (`start + n × 20 ms`, at most three
 //! frames back to back after a late wake-up) that the player, the recorder

@@ -3,9 +3,13 @@
 //! (hold, resume, codec change), and the codec a description selected.
 //!
 //! voxgate answers with one voice codec per audio line (plus
-//! telephone-event when both sides have it), so that the codec in use on a
-//! leg is known and two legs can be bridged without transcoding when they
-//! agree.
+//! telephone-event when both sides have it), the one its trunk prefers, so
+//! that the codec in use on a leg is known; two legs bridged with different
+//! G.711 laws are transcoded by the relay.
+//!
+//! Between linked legs (a plain routed call), where the peers negotiate end
+//! to end, [`policy`] applies each trunk's codec list to the offers and
+//! answers that pass through voxgate.
 //!
 //! ```
 //! use voxgate_media::anchor::{LocalMedia, OriginState};
@@ -20,9 +24,10 @@
 //! let ours = [LocalMedia { addr: "203.0.113.1".parse().unwrap(), rtp_port: 20000, rtcp_port: 20001 }];
 //! let mut origin = OriginState::new();
 //! let ans = answer(&offer, &Capabilities::voice_default(), &ours, false, None, &mut origin).unwrap();
-//! // G.729 (18) is not ours; PCMA comes first in the offer, and telephone-event is kept.
-//! assert_eq!(ans.media()[0].formats(), ["8", "101"]);
-//! assert_eq!(selected(&ans).unwrap().name, "PCMA");
+//! // G.729 (18) is not ours; of the others, PCMU comes first in the trunk's
+//! // order (the default: PCMU, PCMA), and telephone-event is kept.
+//! assert_eq!(ans.media()[0].formats(), ["0", "101"]);
+//! assert_eq!(selected(&ans).unwrap().name, "PCMU");
 //! ```
 
 use std::fmt::Write as _;
@@ -34,7 +39,7 @@ use crate::endpoint::{EventFormat, MediaFormat, VoiceFormat};
 use crate::rtp::PayloadType;
 use crate::sdp::{Direction, MediaDescription, SessionDescription, Text};
 
-/// A codec voxgate can offer or accept.
+/// A codec a trunk's `codecs` may name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Codec {
     /// The encoding name as in `a=rtpmap` (`PCMU`, `telephone-event`).
@@ -47,40 +52,123 @@ pub struct Codec {
     pub offer_pt: u8,
     /// The `a=fmtp` parameters we offer.
     pub fmtp: Option<&'static str>,
+    /// voxgate offers and answers it where it is a leg's user agent; the
+    /// others only pass between linked legs whose trunks both allow them
+    /// (voxgate neither offers nor decodes them).
+    pub own: bool,
 }
 
-/// Codecs voxgate knows (names as configured, case-insensitive).
-pub const KNOWN: &[Codec] = &[
-    Codec {
-        name: "PCMU",
-        clock: 8000,
-        static_pt: Some(0),
-        offer_pt: 0,
-        fmtp: None,
-    },
-    Codec {
-        name: "PCMA",
-        clock: 8000,
-        static_pt: Some(8),
-        offer_pt: 8,
-        fmtp: None,
-    },
+impl Codec {
+    /// Whether an `a=rtpmap` of `name`/`clock` is this codec: by name and
+    /// clock for ours, by name alone for one that only passes through
+    /// (Opus is `opus/48000/2`, Speex comes at three clocks).
+    pub fn is(&self, name: &str, clock: u32) -> bool {
+        self.name.eq_ignore_ascii_case(name) && (!self.own || self.clock == clock)
+    }
+
+    /// telephone-event, comfort noise and redundancy: formats beside the voice.
+    fn is_voice(&self) -> bool {
+        !is_auxiliary(self.name)
+    }
+}
+
+/// Whether an encoding name is not a voice codec: RFC 4733 events, RFC 3389
+/// comfort noise, RFC 2198 redundancy.
+fn is_auxiliary(name: &str) -> bool {
+    ["telephone-event", "CN", "red"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// Every codec a trunk may name (names as configured, case-insensitive):
+/// first those voxgate offers and answers with itself, then those that only
+/// pass between linked legs whose trunks both allow them (voxgate can
+/// neither decode nor transcode them, nor offer them itself).
+pub const CODECS: [Codec; 16] = [
+    own("PCMU", 8000, Some(0), None),
+    own("PCMA", 8000, Some(8), None),
     // RFC 3551: G.722 is signalled with an 8000 Hz clock although it samples at 16 kHz.
-    Codec {
-        name: "G722",
-        clock: 8000,
-        static_pt: Some(9),
-        offer_pt: 9,
-        fmtp: None,
-    },
+    own("G722", 8000, Some(9), None),
     Codec {
         name: "telephone-event",
         clock: 8000,
         static_pt: None,
         offer_pt: 101,
         fmtp: Some("0-16"),
+        own: true,
     },
+    passed("G729", 8000, Some(18)),
+    passed("G723", 8000, Some(4)),
+    passed("G728", 8000, Some(15)),
+    passed("GSM", 8000, Some(3)),
+    passed("G726-32", 8000, None),
+    passed("iLBC", 8000, None),
+    passed("AMR", 8000, None),
+    passed("AMR-WB", 16000, None),
+    passed("opus", 48000, None),
+    passed("speex", 8000, None),
+    passed("L16", 44100, None),
+    passed("CN", 8000, Some(13)),
 ];
+
+const fn own(name: &'static str, clock: u32, pt: Option<u8>, fmtp: Option<&'static str>) -> Codec {
+    Codec {
+        name,
+        clock,
+        static_pt: pt,
+        offer_pt: match pt {
+            Some(pt) => pt,
+            None => 96,
+        },
+        fmtp,
+        own: true,
+    }
+}
+
+const fn passed(name: &'static str, clock: u32, pt: Option<u8>) -> Codec {
+    Codec {
+        name,
+        clock,
+        static_pt: pt,
+        offer_pt: 0,
+        fmtp: None,
+        own: false,
+    }
+}
+
+/// Every codec name a trunk may list, ours first.
+pub fn known_names() -> impl Iterator<Item = &'static str> {
+    CODECS.iter().map(|c| c.name)
+}
+
+/// The static payload types of RFC 3551 §6 (audio): a format without an
+/// `a=rtpmap` is read from here.
+const STATIC: &[(u8, &str, u32)] = &[
+    (0, "PCMU", 8000),
+    (3, "GSM", 8000),
+    (4, "G723", 8000),
+    (5, "DVI4", 8000),
+    (6, "DVI4", 16000),
+    (7, "LPC", 8000),
+    (8, "PCMA", 8000),
+    (9, "G722", 8000),
+    (10, "L16", 44100),
+    (11, "L16", 44100),
+    (12, "QCELP", 8000),
+    (13, "CN", 8000),
+    (14, "MPA", 90000),
+    (15, "G728", 8000),
+    (16, "DVI4", 11025),
+    (17, "DVI4", 22050),
+    (18, "G729", 8000),
+];
+
+fn static_format(pt: u8) -> Option<(&'static str, u32)> {
+    STATIC
+        .iter()
+        .find(|(n, _, _)| *n == pt)
+        .map(|&(_, name, clock)| (name, clock))
+}
 
 /// The name of the RFC 4733 event codec.
 pub const TELEPHONE_EVENT: &str = "telephone-event";
@@ -93,10 +181,15 @@ pub struct UnknownCodec {
     pub name: String,
 }
 
-/// The codecs a trunk offers and accepts, in order of preference.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The codecs a trunk allows, in order of preference: what voxgate offers
+/// and accepts where it is a leg's user agent (the [`own`](Codec::own)
+/// ones), and what may pass to and from the trunk's legs on a linked call
+/// ([`policy`]). Indices into [`CODECS`]: made per call and per offer, so
+/// it allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
-    codecs: Vec<Codec>,
+    order: [u8; CODECS.len()],
+    len: u8,
 }
 
 impl Default for Capabilities {
@@ -108,52 +201,89 @@ impl Default for Capabilities {
 impl Capabilities {
     /// PCMU, PCMA and telephone-event: what every carrier and phone speaks.
     pub fn voice_default() -> Capabilities {
-        Capabilities {
-            codecs: KNOWN.iter().filter(|c| c.name != "G722").cloned().collect(),
+        let mut caps = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
+        for name in ["PCMU", "PCMA", TELEPHONE_EVENT] {
+            caps.push(name);
         }
+        caps
     }
 
     /// The codecs named, in that order.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Capabilities, UnknownCodec> {
-        let mut codecs = Vec::with_capacity(names.len());
+        let mut caps = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
         for n in names {
             let n = n.as_ref();
-            let codec = KNOWN
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(n))
-                .ok_or_else(|| UnknownCodec { name: n.to_owned() })?;
-            if !codecs.contains(codec) {
-                codecs.push(codec.clone());
+            if !caps.push(n) {
+                return Err(UnknownCodec { name: n.to_owned() });
             }
         }
-        Ok(Capabilities { codecs })
+        Ok(caps)
+    }
+
+    /// Appends the codec called `name` (once); false if there is none.
+    fn push(&mut self, name: &str) -> bool {
+        let Some(i) = CODECS
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+        else {
+            return false;
+        };
+        let i = i as u8; // CODECS has 16 entries
+        if !self.indices().contains(&i) {
+            self.order[usize::from(self.len)] = i;
+            self.len += 1;
+        }
+        true
+    }
+
+    fn indices(&self) -> &[u8] {
+        &self.order[..usize::from(self.len)]
     }
 
     /// The codecs, in order.
-    pub fn codecs(&self) -> &[Codec] {
-        &self.codecs
+    pub fn codecs(&self) -> impl Iterator<Item = &'static Codec> + '_ {
+        self.indices().iter().map(|&i| &CODECS[usize::from(i)])
     }
 
     /// Only `codec` (and telephone-event, if we have it).
     pub fn restricted_to(&self, codec: &Selected) -> Capabilities {
-        Capabilities {
-            codecs: self
-                .codecs
-                .iter()
-                .filter(|c| codec.is(c.name, c.clock) || c.name == TELEPHONE_EVENT)
-                .cloned()
-                .collect(),
+        let mut out = Capabilities {
+            order: [0; CODECS.len()],
+            len: 0,
+        };
+        for (&i, c) in self.indices().iter().zip(self.codecs()) {
+            if codec.is(c.name, c.clock) || c.name == TELEPHONE_EVENT {
+                out.order[usize::from(out.len)] = i;
+                out.len += 1;
+            }
         }
+        out
     }
 
-    fn find(&self, name: &str, clock: u32) -> Option<&Codec> {
-        self.codecs
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name) && c.clock == clock)
+    /// Where `name`/`clock` stands in the order of preference, if allowed.
+    pub fn position(&self, name: &str, clock: u32) -> Option<usize> {
+        self.codecs().position(|c| c.is(name, clock))
     }
 
-    fn voice(&self) -> impl Iterator<Item = &Codec> {
-        self.codecs.iter().filter(|c| c.name != TELEPHONE_EVENT)
+    fn find(&self, name: &str, clock: u32) -> Option<&'static Codec> {
+        self.codecs()
+            .find(|c| c.own && c.name.eq_ignore_ascii_case(name) && c.clock == clock)
+    }
+
+    /// The codecs voxgate offers and answers with itself, in order.
+    fn own(&self) -> impl Iterator<Item = &'static Codec> + '_ {
+        self.codecs().filter(|c| c.own)
+    }
+
+    /// Our voice codecs, in order.
+    fn voice(&self) -> impl Iterator<Item = &'static Codec> + '_ {
+        self.own().filter(|c| c.is_voice())
     }
 }
 
@@ -203,11 +333,8 @@ pub fn format_of(m: &MediaDescription, pt: &str) -> Option<(String, u32)> {
         let clock = parts.next()?.trim().parse().ok()?;
         return Some((name, clock));
     }
-    let n: u8 = pt.parse().ok()?;
-    KNOWN
-        .iter()
-        .find(|c| c.static_pt == Some(n))
-        .map(|c| (c.name.to_owned(), c.clock))
+    let (name, clock) = static_format(pt.parse().ok()?)?;
+    Some((name.to_owned(), clock))
 }
 
 /// Whether an audio line is RTP we can terminate: plain, or SDES-SRTP
@@ -240,18 +367,14 @@ pub fn offer_then<R>(
     edit: impl FnOnce(&mut SessionDescription) -> R,
 ) -> (SessionDescription, R) {
     let mut text = head(local.addr);
-    let pts: Vec<String> = caps
-        .codecs()
-        .iter()
-        .map(|c| c.offer_pt.to_string())
-        .collect();
+    let pts: Vec<String> = caps.own().map(|c| c.offer_pt.to_string()).collect();
     let _ = write!(
         text,
         "m=audio {} RTP/AVP {}\r\n",
         local.rtp_port,
         pts.join(" ")
     );
-    for c in caps.codecs() {
+    for c in caps.own() {
         let _ = write!(text, "a=rtpmap:{} {}/{}\r\n", c.offer_pt, c.name, c.clock);
         if let Some(f) = c.fmtp {
             let _ = write!(text, "a=fmtp:{} {f}\r\n", c.offer_pt);
@@ -264,8 +387,8 @@ pub fn offer_then<R>(
 /// Our answer to `offer` (RFC 3264 §6): per audio line of RTP (plain or
 /// SDES-SRTP, in the offer's profile: the leg's
 /// [`SdesLeg::write_answer`](crate::srtp::SdesLeg::write_answer) adds the
-/// `a=crypto`; DTLS-SRTP lines are rejected), the
-/// first voice codec of the offer we have (`prefer` first, if offered),
+/// `a=crypto`; DTLS-SRTP lines are rejected), the offered voice codec that
+/// comes first in `caps`' order of preference (`prefer` first, if offered),
 /// plus telephone-event when both have it, on `local[i]`; every other line
 /// rejected with port 0. The direction answers the offer's, and `hold` (we
 /// hold the peer) makes it sendonly or inactive.
@@ -344,8 +467,9 @@ pub fn answer_then<R>(
 type Choice = ((Text, String, u32), Option<(Text, Option<String>)>);
 
 fn choose(m: &MediaDescription, caps: &Capabilities, prefer: Option<&Selected>) -> Option<Choice> {
-    let mut voice = None;
     let mut events = None;
+    // (rank in the trunk's order, pt, name, clock); `prefer` ranks first.
+    let mut voice: Option<(usize, Text, &'static str, u32)> = None;
     for pt in m.formats() {
         let Some((name, clock)) = format_of(m, pt) else {
             continue;
@@ -357,20 +481,23 @@ fn choose(m: &MediaDescription, caps: &Capabilities, prefer: Option<&Selected>) 
             }
             continue;
         }
-        let Some(ours) = caps
+        let Some((rank, ours)) = caps
             .voice()
-            .find(|c| c.name.eq_ignore_ascii_case(&name) && c.clock == clock)
+            .enumerate()
+            .find(|(_, c)| c.name.eq_ignore_ascii_case(&name) && c.clock == clock)
         else {
             continue;
         };
-        let preferred = prefer.is_some_and(|p| p.is(ours.name, ours.clock));
-        match &voice {
-            None => voice = Some((pt.clone(), ours.name.to_owned(), clock)),
-            Some(_) if preferred => voice = Some((pt.clone(), ours.name.to_owned(), clock)),
-            Some(_) => {}
+        let rank = if prefer.is_some_and(|p| p.is(ours.name, ours.clock)) {
+            0
+        } else {
+            rank + 1
+        };
+        if voice.as_ref().is_none_or(|v| rank < v.0) {
+            voice = Some((rank, pt.clone(), ours.name, clock));
         }
     }
-    voice.map(|v| (v, events))
+    voice.map(|(_, pt, name, clock)| ((pt, name.to_owned(), clock), events))
 }
 
 fn fmtp_of(m: &MediaDescription, pt: &str) -> Option<String> {
@@ -448,7 +575,7 @@ pub fn selected(sdp: &SessionDescription) -> Option<Selected> {
 /// - telephone-event: when both list it; voxgate sends with the peer's
 ///   payload type and hears the peer's events with ours (RFC 3264 §5.1: a
 ///   payload type number is the receiver's);
-/// - ptime: the peer's `a=ptime`, else 20.
+/// - ptime: the peer's `a=ptime`, if any (10 to 120 ms).
 pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<MediaFormat> {
     let (line, m) = remote
         .media()
@@ -494,7 +621,7 @@ pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<
         .flatten()
         .and_then(|v| v.trim().parse().ok())
         .filter(|&ms: &u16| (10..=120).contains(&ms))
-        .map_or(Ptime::DEFAULT, Ptime);
+        .map(Ptime);
     Some(MediaFormat {
         line,
         voice,
@@ -521,11 +648,7 @@ fn rtpmap_of<'a>(m: &'a MediaDescription, pt: &str) -> Option<(&'a str, u32)> {
         let clock = parts.next()?.trim().parse().ok()?;
         return Some((name, clock));
     }
-    let n: u8 = pt.parse().ok()?;
-    KNOWN
-        .iter()
-        .find(|c| c.static_pt == Some(n))
-        .map(|c| (c.name, c.clock))
+    static_format(pt.parse().ok()?)
 }
 
 /// What our own SDP's first audio line lists, read from its bytes.
@@ -614,6 +737,10 @@ fn finish<R>(
     origin.stamp(&mut sdp, addr);
     (sdp, r)
 }
+
+pub mod policy;
+
+pub use policy::transcodable;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use voxgate_media::anchor::RemoteMedia;
-use voxgate_media::codec::{Codec, CodecKind, G711, Law, Ptime};
+use voxgate_media::codec::{Codec, CodecKind, G711, Law};
 use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, RecordOutput, RecordingId, VoiceFormat};
 use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
 use voxgate_media::play::{PlaybackId, Prompt, Source};
@@ -40,7 +40,7 @@ fn format(event: Option<u8>) -> MediaFormat {
             send: PayloadType(pt),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, timeout};
-use voxgate_media::codec::{CodecKind, Ptime};
+use voxgate_media::codec::CodecKind;
 use voxgate_media::dtmf::{Digit, DigitSource};
 use voxgate_media::endpoint::{EventFormat, VoiceFormat};
 use voxgate_media::play::{PlaybackDone, PlaybackId, Prompt, Source, StopReason};
@@ -49,7 +49,7 @@ fn format() -> MediaFormat {
             send: PayloadType(101),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 

@@ -594,6 +594,18 @@ def alaw_decode(a: int) -> int:
     return t if a & 0x80 else -t
 
 
+def ulaw_encode(pcm: int) -> int:
+    """G.711 µ-law of a 16-bit sample (ITU-T G.191 ulaw_compress)."""
+    absno = ((~pcm) >> 2 if pcm < 0 else pcm >> 2) + 33
+    absno = min(absno, 0x1FFF)
+    i, seg = absno >> 6, 1
+    while i:
+        seg += 1
+        i >>= 1
+    out = ((8 - seg) << 4) | (0x0F - ((absno >> seg) & 0x0F))
+    return out | 0x80 if pcm >= 0 else out
+
+
 def ulaw_decode(u: int) -> int:
     u = ~u & 0xFF
     t = ((u & 0x0F) << 3) + 0x84
@@ -619,13 +631,16 @@ def cmd_sent_keys(a) -> None:
 
 
 def cmd_tone_pcap(a) -> None:
+    """A pcap of RTP carrying a tone (amplitude 8000) in 20 ms G.711 frames: A-law
+    (payload type 8) or, with --law ulaw, µ-law (payload type 0)."""
     import math
 
+    encode, pt = (ulaw_encode, 0) if a.law == "ulaw" else (alaw_encode, 8)
     payloads = [
-        bytes(alaw_encode(int(8000 * math.sin(2 * math.pi * a.hz * (k * 160 + i) / 8000))) for i in range(160))
+        bytes(encode(int(8000 * math.sin(2 * math.pi * a.hz * (k * 160 + i) / 8000))) for i in range(160))
         for k in range(int(a.seconds * 50))
     ]
-    write_rtp_pcap(a.file, payloads, 8)
+    write_rtp_pcap(a.file, payloads, pt)
 
 
 # DTMF (ITU-T Q.23): key -> (low, high) Hz.
@@ -674,6 +689,7 @@ def cmd_dtmf_pcap(a) -> None:
 def cmd_rtp_tone(a) -> None:
     samples = []
     packets = 0
+    last = None  # (seq, timestamp) of the previous G.711 packet, for --frame
     with open(a.payloads, encoding="utf-8") as f:
         for line in f:
             hexed = line.strip().replace(":", "")
@@ -683,9 +699,19 @@ def cmd_rtp_tone(a) -> None:
             if len(pkt) < 12 or pkt[0] >> 6 != 2:
                 continue
             pt = pkt[1] & 0x7F
+            if a.pt is not None and pt != a.pt:
+                fail(f"{a.payloads}: a packet of payload type {pt}; only {a.pt} expected")
             if pt not in (0, 8):
                 continue
             start = 12 + 4 * (pkt[0] & 0x0F)
+            if a.frame is not None:
+                if len(pkt) - start != a.frame:
+                    fail(f"{a.payloads}: packet {packets}: {len(pkt) - start} octets of payload, {a.frame} expected")
+                seq, ts = struct.unpack("!HI", pkt[2:8])
+                if last is not None and (seq != (last[0] + 1) & 0xFFFF or ts != (last[1] + a.frame) & 0xFFFFFFFF):
+                    fail(f"{a.payloads}: packet {packets}: sequence {seq}, timestamp {ts} after {last[0]}, {last[1]}: "
+                         f"not one stream of {a.frame}-sample frames")
+                last = (seq, ts)
             decode = alaw_decode if pt == 8 else ulaw_decode
             # Every octet after the header, a tag included (SRTP): noise either way.
             samples.extend(decode(b) for b in pkt[start:])
@@ -706,9 +732,14 @@ def cmd_rtp_tone(a) -> None:
     rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
     if rms < 100:
         fail(f"{a.payloads}: silence (RMS {rms:.0f})")
+    if a.min_rms is not None and rms < a.min_rms:
+        fail(f"{a.payloads}: RMS {rms:.0f}, at least {a.min_rms:g} expected: the tone lost level")
     if want < 10 * other:
         fail(f"{a.payloads}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz; the {a.hz:g} Hz tone was expected")
-    print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets, RMS {rms:.0f}, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
+    if a.min_share is not None and want / total < a.min_share:
+        fail(f"{a.payloads}: {want / total:.1%} of the energy at {a.hz:g} Hz, at least {a.min_share:.0%} expected: the tone is distorted")
+    pts = f" (payload type {a.pt})" if a.pt is not None else ""
+    print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets{pts}, RMS {rms:.0f}, {want / total:.1%} of the energy at {a.hz:g} Hz, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
 def cmd_rtp_audio(a) -> None:
     """The RTP a party received from voxgate (a fields file whose 5th field is the UDP
     payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
@@ -856,6 +887,7 @@ def main() -> None:
     c.add_argument("file")
     c.add_argument("--hz", type=float, required=True)
     c.add_argument("--seconds", type=float, required=True)
+    c.add_argument("--law", choices=("alaw", "ulaw"), default="alaw")
     c = sub.add_parser("dtmf-pcap")
     c.add_argument("file")
     c.add_argument("digits")
@@ -867,6 +899,12 @@ def main() -> None:
     c.add_argument("--not-hz", type=float, required=True)
     c.add_argument("--min", type=int, default=100)
     c.add_argument("--encrypted", action="store_true")
+    c.add_argument("--pt", type=int, help="every packet must have this payload type")
+    c.add_argument("--min-rms", type=float, help="the decoded audio's RMS must be at least this")
+    c.add_argument("--min-share", type=float,
+                   help="at least this fraction of the energy must be at --hz (a clean tone)")
+    c.add_argument("--frame", type=int,
+                   help="every packet carries this many samples, sequence numbers +1 and timestamps +FRAME")
     c = sub.add_parser("rtp-audio")
     c.add_argument("fields")
     c.add_argument("--to", required=True)

@@ -55,7 +55,9 @@ REMOTE_MEDIA_IP=127.0.0.12
 #   callees   127.0.0.5 (trunk agents): SIPp UAS on CALLEE_PORT; nothing listens on
 #             DEAD_PORT (udp and tcp), the first destination of the failover routes;
 #             127.0.0.6 and 127.0.0.7 (trunk agents too): the call-flow tests' agents 2, 3
-#             (each call-flow test's agents on a port of its own, FLOW_*_PORT)
+#             (each call-flow test's agents on a port of its own, FLOW_*_PORT);
+#             127.0.0.9 (trunk alaw, codecs PCMA and telephone-event only): the
+#             transcoding test's callee on CALLEE_PORT
 #   baresip   127.0.0.1: callee on BARESIP_CALLEE_PORT, caller on BARESIP_CALLER_PORT (and
 #             its TLS listener one above it)
 CALLER_IP=127.0.0.1
@@ -65,6 +67,7 @@ CARRIER_IP=127.0.0.4
 SECURE_IP=127.0.0.8
 LIMITED_IP=127.0.0.3
 CALLEE_IP=127.0.0.5
+ALAW_IP=127.0.0.9
 CALLER_PORT=$((BASE + 10))
 CALLER2_PORT=$((BASE + 11))
 CALLEE_PORT=$((BASE + 20))
@@ -249,6 +252,12 @@ media_region = "remote"
 name = "agents"
 allow = ["$AGENT1_IP/32", "$AGENT2_IP/32", "$AGENT3_IP/32"]
 
+# The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
+[[trunk]]
+name = "alaw"
+allow = ["$ALAW_IP/32"]
+codecs = ["PCMA", "telephone-event"]
+
 [[media_region]]
 name = "local"
 addresses = ["$MEDIA_IP"]
@@ -314,6 +323,13 @@ destinations = [ { uri = "sip:$AGENT1_IP:$FLOW_REPLACES_PORT", transport = "udp"
 name = "remote-callee"
 match_user = { exact = "1080" }
 destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "remote-site" } ]
+# A mu-law caller to the A-law-only callee (call_ulaw_to_alaw_transcoded 1070,
+# call_ptime_repacketised 1072); before the prefix "10" route below, which would take it
+# otherwise.
+[[route]]
+name = "alaw"
+match_user = { prefix = "107" }
+destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
 
 [[route]]
 name = "callee"
@@ -1670,6 +1686,75 @@ test_call_baresip_srtp_both() {
 	calls_empty
 }
 
+# A mu-law-only SIPp caller (1000 Hz) through route 1070 to a SIPp callee on trunk alaw,
+# whose codecs allow A-law only (600 Hz): voxgate offers the callee A-law, answers the caller
+# mu-law, and the relay transcodes. Each side's received RTP is captured: only its own
+# codec's payload type, carrying the other's tone at full level (Goertzel, RMS).
+test_call_ulaw_to_alaw_transcoded() {
+	ulaw_to_alaw 1070 call_ulaw_alaw 20
+}
+
+# The same, the callee asking for 30 ms frames (a=ptime:30), which the SIPp caller ignores
+# (it plays 20 ms): voxgate transcodes and cuts the caller's frames into 30 ms ones, one
+# stream (sequence +1, timestamp +240), the tone intact; the callee's 20 ms reach the caller
+# (who asked for nothing, so 20 ms) as they are, transcoded.
+test_call_ptime_repacketised() {
+	local generated0
+	generated0=$(metric voxgate_rtp_packets_generated_total 'region="local"')
+	ulaw_to_alaw 1072 call_ptime 30 || return 1
+	expect_rise voxgate_rtp_packets_generated_total 'region="local"' "$generated0" 190
+}
+
+# ulaw_to_alaw NUMBER NAME CALLEE_PTIME: the µ-law caller to the A-law callee, checked.
+ulaw_to_alaw() {
+	local n=$1 name=$2 ptime=$3 frame=$(($3 * 8)) transcoded0 rc out
+	[ -f "$OUT/tone_1000_ulaw.pcap" ] ||
+		python3 "$HERE/calltool.py" tone-pcap "$OUT/tone_1000_ulaw.pcap" --hz 1000 --seconds 6 --law ulaw ||
+		{ REASON="could not write $OUT/tone_1000_ulaw.pcap"; return 1; }
+	[ -f "$OUT/tone_600.pcap" ] ||
+		python3 "$HERE/calltool.py" tone-pcap "$OUT/tone_600.pcap" --hz 600 --seconds 6 --law alaw ||
+		{ REASON="could not write $OUT/tone_600.pcap"; return 1; }
+	transcoded0=$(metric voxgate_rtp_packets_transcoded_total 'region="local"')
+	capture_start "$name" "udp and host $MEDIA_IP and (port $CALLER_MP or port $CALLEE_MP)" || return 1
+	agent_start "${name}_callee" "$ALAW_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_alaw_tone.xml -key ptime "$ptime" || return 1
+	sipp_play "${name}_caller" call_uac_ulaw_tone.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	[ "$rc" = 0 ] || { sipp_reason "${name}_caller" call_uac_ulaw_tone.xml "$rc" caller; return 1; }
+	agent_done "${name}_callee" || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tshark -r "$CAP_FILE" -Y "ip.src==$MEDIA_IP && ip.dst==$ALAW_IP && udp.dstport==$CALLEE_MP" -T fields \
+		-e udp.payload >"$OUT/$name.to_callee.hex" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	tshark -r "$CAP_FILE" -Y "ip.src==$MEDIA_IP && ip.dst==$CALLER_IP && udp.dstport==$CALLER_MP" -T fields \
+		-e udp.payload >"$OUT/$name.to_caller.hex" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	# The tones were written at amplitude 8000 (RMS 5657); one law's codes through the
+	# other's tables cost well under 1 dB (RMS > 5000), and nearly all of the energy must
+	# stay at the tone's frequency (a distorted conversion spreads it).
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_callee.hex" --hz 1000 --not-hz 600 --pt 8 \
+		--frame "$frame" --min $((6000 / ptime - 10)) --min-rms 5000 --min-share 0.95 2>&1) ||
+		{ REASON="the A-law callee: $out"; return 1; }
+	say "  $out"
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/$name.to_caller.hex" --hz 600 --not-hz 1000 --pt 0 \
+		--frame 160 --min 250 --min-rms 5000 --min-share 0.95 2>&1) || { REASON="the mu-law caller: $out"; return 1; }
+	say "  $out"
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=alaw transcoded=true \
+		legs.0.codec=PCMU legs.1.codec=PCMA 'legs.0.media.transcoded>=250' 'legs.1.media.transcoded>=250' || return 1
+	expect_rise voxgate_rtp_packets_transcoded_total 'region="local"' "$transcoded0" 500 || return 1
+	calls_empty
+}
+
+# A caller offering only G.729, which its trunk (loopback, the default codecs) does not allow:
+# 488 with Warning: 305 before any routing, counted as rejected.
+test_call_no_codec_488() {
+	local n=1071 rejected
+	rejected=$(metric voxgate_calls_total 'trunk="loopback",outcome="rejected"')
+	sipp_ok call_no_codec call_uac_g729_488.xml -s "$n" -p "$CALLER_PORT" || return 1
+	grep -q 'Warning: 305 ' "$OUT/call_no_codec.actions.log" ||
+		{ REASON="no Warning logged by the caller ($OUT/call_no_codec.actions.log)"; return 1; }
+	# Refused before it became a call the control plane saw: its CDR names no numbers.
+	expect_rise voxgate_calls_total 'trunk="loopback",outcome="rejected"' "$rejected" 1
+}
+
 # A baresip caller over TLS (no registration, `sip:` Request-URI with transport=tls) to the
 # SIPp callee. Our 2xx's Contact is where baresip sends its ACK and BYE: a `sips:` one (the
 # old defect, see RFC 5630 §3.1.3) made baresip send neither, so the 2xx went on being
@@ -2661,6 +2746,9 @@ TESTS=(
 	test_call_baresip_srtp_caller
 	test_call_baresip_srtp_callee
 	test_call_baresip_srtp_both
+	test_call_ulaw_to_alaw_transcoded
+	test_call_ptime_repacketised
+	test_call_no_codec_488
 	test_flow_answer_dial_bridge
 	test_flow_click_to_dial
 	test_flow_parallel_one_answers

@@ -12,6 +12,8 @@ mod prompts;
 mod routes;
 mod trunks;
 
+pub use trunks::KNOWN_CODECS;
+
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::Path;

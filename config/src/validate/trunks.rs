@@ -11,8 +11,27 @@ use crate::model::{ListenerTransport, Numbering, SrtpMode, SrtpSuite, Trunk, Tru
 use crate::raw::{List, RawNumbering, RawSrtp, RawTrunk, S};
 use crate::schema;
 
-/// Codecs a trunk may name (voxgate-media's `negotiate::KNOWN`).
-const KNOWN_CODECS: &[&str] = &["PCMU", "PCMA", "G722", "telephone-event"];
+/// Codecs a trunk may name: voxgate-media's `negotiate::KNOWN` (offered by
+/// voxgate itself) and `negotiate::PASS_THROUGH` (passed between linked legs
+/// only); voxgate-edge's tests check that the two lists agree.
+pub const KNOWN_CODECS: &[&str] = &[
+    "PCMU",
+    "PCMA",
+    "G722",
+    "telephone-event",
+    "G729",
+    "G723",
+    "G728",
+    "GSM",
+    "G726-32",
+    "iLBC",
+    "AMR",
+    "AMR-WB",
+    "opus",
+    "speex",
+    "L16",
+    "CN",
+];
 
 /// A trunk's codecs when it names none.
 pub(crate) const DEFAULT_CODECS: &[&str] = &["PCMU", "PCMA", "telephone-event"];
@@ -162,7 +181,9 @@ impl Validator<'_> {
                     })
                     .collect();
                 self.unique(&seen, "each codec once");
-                if !items.is_empty() && !out.iter().any(|c| c != "telephone-event") {
+                // Events and comfort noise go beside a voice codec, never alone.
+                let voice = out.iter().any(|c| c != "telephone-event" && c != "CN");
+                if !items.is_empty() && !voice {
                     let k = key("codecs");
                     self.bad_value(list.span(), &k, schema::describe(&k));
                 }
@@ -190,6 +211,7 @@ impl Validator<'_> {
             max_cps,
             numbering,
             codecs,
+            codec_policy: raw.codecs.is_some(),
             control,
             srtp,
             srtp_suites,

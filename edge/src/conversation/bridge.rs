@@ -1,6 +1,7 @@
 //! Bridges and links between legs: `Bridge`, `Unbridge`, `Hold`, `Resume`,
-//! the codec check before two legs' media are joined, and the end of a
-//! link when the control plane rearranges a linked leg's media.
+//! the codec check before two legs' media are joined (the relay transcodes
+//! G.711 µ-law ⇄ A-law; other differences take a re-INVITE), and the end of
+//! a link when the control plane rearranges a linked leg's media.
 
 use super::*;
 use voxgate_media::negotiate::{self, Selected};
@@ -18,8 +19,9 @@ impl<M: MediaControl> Conversation<M> {
             .and_then(|s| negotiate::selected(&s));
         let theirs = l.remote_sdp.as_deref().and_then(negotiate::selected);
         match (&l.dir, theirs, ours) {
-            // An outbound leg with our offer: the peer's answer decides.
-            (Dir::Out(o), Some(t), _) if o.own_offer => Some(t),
+            // An outbound leg whose INVITE offered (our SDP, or a linked
+            // caller's): the peer's answer decides.
+            (Dir::Out(o), Some(t), _) if o.offered => Some(t),
             (_, _, Some(o)) => Some(o),
             (_, t, None) => t,
         }
@@ -72,8 +74,10 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
-    /// Joins `a` and `b` as the control plane asked: both resumed if held,
-    /// and a re-INVITE first when their codecs differ.
+    /// Joins `a` and `b` as the control plane asked: both resumed if held;
+    /// legs whose codecs differ are bridged as they are when the relay can
+    /// transcode between them (G.711 µ-law and A-law), else `b` is
+    /// re-INVITEd to `a`'s codec first.
     pub(crate) fn join(&mut self, now: Instant, a: LegId, b: LegId) {
         if self.leg(a).is_some_and(|l| l.bridge == Some(b)) {
             return;
@@ -84,8 +88,8 @@ impl<M: MediaControl> Conversation<M> {
                 l.resume_to = None;
             }
         }
-        match (self.codec(a), self.codec(b)) {
-            (Some(ca), Some(cb)) if !ca.same_codec(&cb) => {
+        match self.codec(a) {
+            Some(ca) if !self.bridgeable(a, b) => {
                 // `b` is asked to take `a`'s codec; the bridge forms once it did.
                 self.split(a);
                 self.split(b);

@@ -3,12 +3,13 @@
 //! ringing: the first 2xx wins); 3xx redirections within configured trunks;
 //! the trying and ring timeouts; and the end of a dial.
 
+use super::codecs::NO_CODEC_WARNING;
 use super::inbound::supported;
 use super::leg::{CancelState, CancelWhy, OutLeg, SentInvite};
 use super::*;
 use crate::out_of_dialog::ALLOW;
-use voxgate_media::anchor::{remote_targets, rewrite_then};
-use voxgate_media::negotiate;
+use voxgate_media::anchor::{remote_targets, rewrite_owned_then};
+use voxgate_media::negotiate::{self, policy};
 use voxgate_sip::dialog::NewRequest;
 use voxgate_sip::message::HeaderName;
 
@@ -76,6 +77,7 @@ impl<M: MediaControl> Conversation<M> {
             early: None,
             last_status: None,
             no_media: false,
+            last_warning: None,
             redirects: 0,
             tried,
             notify,
@@ -115,7 +117,16 @@ impl<M: MediaControl> Conversation<M> {
                         LegFailure::NoMedia | LegFailure::Status(483) => {
                             d.no_media = failure == LegFailure::NoMedia;
                             d.last_status = Some(if d.no_media { 503 } else { 483 });
+                            d.last_warning = None;
                             d.pending.clear();
+                        }
+                        // No codec of the caller's for this destination's
+                        // trunk: another destination may take them.
+                        LegFailure::Status(488) => {
+                            if d.last_status.is_none() {
+                                d.last_status = Some(488);
+                                d.last_warning = Some(NO_CODEC_WARNING);
+                            }
                         }
                         // An unusable destination: what the others said stands.
                         _ => {
@@ -134,6 +145,7 @@ impl<M: MediaControl> Conversation<M> {
         d.done = true;
         let status = d.last_status.unwrap_or(480);
         let side = if d.no_media { Side::Edge } else { Side::Callee };
+        let warning = d.last_warning;
         let (link, connect, notify) = (d.link, d.connect, d.notify);
         self.event(Event::DialFailed { dial: id, status });
         if let Some(referrer) = notify {
@@ -144,7 +156,8 @@ impl<M: MediaControl> Conversation<M> {
                 i.connecting = None;
             }
             if link {
-                self.reject_inbound(leg, status, default_reason(status), None);
+                let warning = warning.map(|w| (HeaderName::Warning, w));
+                self.reject_inbound(leg, status, default_reason(status), warning);
                 self.end_leg(now, leg, side, EndCause::Rejected(status), Some(status));
             }
         }
@@ -162,6 +175,19 @@ impl<M: MediaControl> Conversation<M> {
         failure: LegFailure,
         status: u16,
     ) {
+        self.attempt_refused(now, leg, failure, status, None);
+    }
+
+    /// [`attempt_failed`](Self::attempt_failed), with the `Warning` a
+    /// linked caller gets should it be the last word (voxgate's own 488).
+    pub(crate) fn attempt_refused(
+        &mut self,
+        now: Instant,
+        leg: LegId,
+        failure: LegFailure,
+        status: u16,
+        warning: Option<&'static str>,
+    ) {
         self.event(Event::LegFailed { leg, failure });
         self.end_leg_quietly(now, leg, failure);
         let Some(dial) = self.leg(leg).and_then(|l| l.outbound()).map(|o| o.dial) else {
@@ -169,6 +195,7 @@ impl<M: MediaControl> Conversation<M> {
         };
         if let Some(d) = self.dial_mut(dial) {
             d.last_status = Some(status);
+            d.last_warning = warning;
         }
         self.advance_dial(now, dial);
     }
@@ -302,6 +329,14 @@ impl<M: MediaControl> Conversation<M> {
             Some(Some(offer)) => {
                 let lines = offer.media().len();
                 let inbound = linked.unwrap_or(LegId(0));
+                // The caller's codecs as the callee's trunk allows them
+                // (or voxgate can transcode them into): none, not dialled.
+                let mut policed = (*offer).clone();
+                let in_trunk = self.leg(inbound).and_then(|l| l.trunk.clone());
+                if let Some((f, t)) = self.linked_policy(in_trunk.as_ref(), dest.trunk.as_ref()) {
+                    policy::restrict_offer(&mut policed, &f, &t)
+                        .map_err(|_| LegFailure::Status(488))?;
+                }
                 let Some(in_ep) = self.ensure_endpoint(inbound, lines, offer.connection()) else {
                     return Err(LegFailure::NoMedia);
                 };
@@ -318,7 +353,7 @@ impl<M: MediaControl> Conversation<M> {
                 // The caller's keys were taken at its INVITE; `rewrite`
                 // removes them and the callee gets ours.
                 let (out, keys) =
-                    rewrite_then(&offer, &self.media.local(ep), &mut sig.origin, |o| {
+                    rewrite_owned_then(policed, &self.media.local(ep), &mut sig.origin, |o| {
                         sdes.write_offer(o)
                     });
                 if keys.is_err() {

@@ -3,6 +3,7 @@
 //! answer to it (`Answer`), its refusal (`Reject`), the caller's CANCEL, and
 //! an INVITE with Replaces (RFC 3891) that takes over a leg.
 
+use super::codecs::NO_CODEC_WARNING;
 use super::leg::{AckAnswer, InLeg, PendingOk};
 use super::*;
 use crate::out_of_dialog::ALLOW;
@@ -103,6 +104,15 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
+    /// The codecs a trunk holds linked calls to: `None` when it names no
+    /// `codecs` (its legs pass any codec end to end, as they always did).
+    pub(crate) fn codec_policy(&self, trunk: Option<&TrunkName>) -> Option<Capabilities> {
+        let t = trunk.and_then(|t| self.ctx.config.trunk(t))?;
+        t.codec_policy
+            .then(|| Capabilities::from_names(&t.codecs).ok())
+            .flatten()
+    }
+
     /// The codecs voxgate offers and accepts on a leg of `trunk`.
     pub(crate) fn capabilities(&self, trunk: Option<&TrunkName>) -> Capabilities {
         trunk
@@ -183,6 +193,11 @@ impl<M: MediaControl> Conversation<M> {
             Ok(Some(sdp)) => sdes.take_offer(sdp).err(),
             _ => None,
         };
+        // An offer with no voice codec the trunk allows: 488 at once.
+        let no_codec = match (&offer, self.codec_policy(Some(&trunk))) {
+            (Ok(Some(sdp)), Some(caps)) => !negotiate::policy::admits(sdp, &caps),
+            _ => false,
+        };
         let refusal = match (&offer, &session, srtp) {
             (Err(_), _, _) => offer.as_ref().err().map(|r| Refusal {
                 status: r.status,
@@ -198,6 +213,11 @@ impl<M: MediaControl> Conversation<M> {
                 status: 488,
                 reason: "Not Acceptable Here",
                 header: Some((HeaderName::Warning, super::srtp::srtp_warning(&e))),
+            }),
+            _ if no_codec => Some(Refusal {
+                status: 488,
+                reason: "Not Acceptable Here",
+                header: Some((HeaderName::Warning, NO_CODEC_WARNING.to_owned())),
             }),
             _ => None,
         };
@@ -486,9 +506,10 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     /// Refuses an inbound leg voxgate meant to answer (no ports: 503; no
-    /// codec: 488) and ends it.
+    /// codec: 488, with its `Warning`) and ends it.
     fn refuse_inbound(&mut self, now: Instant, leg: LegId, status: u16) {
-        self.reject_inbound(leg, status, default_reason(status), None);
+        let warning = (status == 488).then_some((HeaderName::Warning, NO_CODEC_WARNING));
+        self.reject_inbound(leg, status, default_reason(status), warning);
         self.end_leg(
             now,
             leg,

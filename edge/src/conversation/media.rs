@@ -98,6 +98,8 @@ pub struct NoMedia {
     pub ops: Vec<(EndpointId, EndpointOp)>,
     /// Every `record`, in order.
     pub records: Vec<(EndpointId, RecordRequest)>,
+    /// Counters `counters` reports, per endpoint (tests set them).
+    pub counters: Vec<(EndpointId, LegCounters)>,
 }
 
 impl NoMedia {
@@ -214,8 +216,11 @@ impl MediaControl for NoMedia {
         }
     }
 
-    fn counters(&self, _ep: EndpointId) -> Option<LegCounters> {
-        None
+    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
+        self.counters
+            .iter()
+            .find(|(e, _)| *e == ep)
+            .map(|(_, c)| *c)
     }
 
     fn last_activity(&self) -> Option<Instant> {

@@ -26,6 +26,7 @@
 //! or SDP addresses is copied to another.
 
 mod bridge;
+mod codecs;
 mod commands;
 mod dial;
 mod in_dialog;
@@ -336,6 +337,8 @@ pub(crate) struct DialState {
     /// The dial stopped because voxgate had no media ports (its own failure,
     /// not the callee's).
     pub no_media: bool,
+    /// The `Warning` that goes with it (voxgate's own 488 for want of a codec).
+    pub last_warning: Option<&'static str>,
     /// Redirections followed, and every URI tried (loop detection).
     pub redirects: u8,
     pub tried: Vec<String>,

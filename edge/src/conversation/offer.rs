@@ -193,14 +193,13 @@ impl<M: MediaControl> Conversation<M> {
             if let Some(partner) = join
                 && self.leg(partner).is_some_and(Leg::is_answered)
             {
-                match (self.codec(leg), self.codec(partner)) {
-                    (Some(a), Some(b)) if !a.same_codec(&b) => {
-                        self.event(Event::Error {
-                            command: "bridge",
-                            error: CommandError::NoCommonCodec { a: partner, b: leg },
-                        });
-                    }
-                    _ => self.media_bridge(partner, leg),
+                if self.bridgeable(leg, partner) {
+                    self.media_bridge(partner, leg);
+                } else {
+                    self.event(Event::Error {
+                        command: "bridge",
+                        error: CommandError::NoCommonCodec { a: partner, b: leg },
+                    });
                 }
             }
             self.reconcile(now);
@@ -251,7 +250,8 @@ impl<M: MediaControl> Conversation<M> {
     /// The peer of a leg voxgate is the UA of sends an offer (re-INVITE or
     /// UPDATE with SDP): our answer, from the codec in use, with the
     /// direction answering its own and our hold, and the SRTP the leg's
-    /// policy takes. `Err` means 488, with the `Warning` if SRTP refused it.
+    /// policy takes. `Err` means 488, with the `Warning` that says why
+    /// (SRTP, or no codec in common).
     pub(crate) fn local_answer(
         &mut self,
         leg: LegId,
@@ -280,7 +280,7 @@ impl<M: MediaControl> Conversation<M> {
             &mut sig.origin,
             |a| sdes.write_answer(a),
         )
-        .map_err(|_| None)?;
+        .map_err(|_| Some(super::codecs::NO_CODEC_WARNING.to_owned()))?;
         let bytes = Bytes::from(answer.to_bytes());
         l.sig.last_sdp = Some(bytes.clone());
         l.remote_sdp = Some(Arc::new(offer.clone()));

@@ -9,7 +9,7 @@ use super::leg::{AckAnswer, CancelState, CancelWhy};
 use super::srtp::{AnchorError, Exchange};
 use super::*;
 use crate::conversation::leg::SharedSdp;
-use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite_then};
+use voxgate_media::anchor::{remote_targets, remote_targets_answered, rewrite_owned_then};
 use voxgate_media::negotiate;
 use voxgate_sip::dialog::Role;
 use voxgate_sip::dialog::prack::{requires_100rel, rseq_of};
@@ -232,7 +232,9 @@ impl<M: MediaControl> Conversation<M> {
         sdp: SharedSdp,
         exchange: Exchange,
     ) -> Result<Bytes, AnchorError> {
-        // SRTP on `from` first: nothing is anchored for an SDP it refuses.
+        // The trunks' codecs first, then SRTP on `from`: nothing is
+        // anchored for an SDP either refuses.
+        let policed = self.police_linked(from, to, &sdp, exchange)?;
         let sender = self.leg_mut(from).ok_or(AnchorError::NoPorts)?;
         let from_keys_changed = match exchange {
             Exchange::Offer => {
@@ -282,10 +284,11 @@ impl<M: MediaControl> Conversation<M> {
         let l = self.leg_mut(to).ok_or(AnchorError::NoPorts)?;
         let Leg { sig, sdes, .. } = &mut *l;
         // `rewrite` removed `from`'s keys; `to` gets its own, per its policy.
-        let (out, written) = rewrite_then(&sdp, &local, &mut sig.origin, |out| match exchange {
-            Exchange::Offer => sdes.write_offer(out).map(|()| false),
-            Exchange::Answer { .. } => Ok(sdes.write_answer(out)),
-        });
+        let (out, written) =
+            rewrite_owned_then(policed, &local, &mut sig.origin, |out| match exchange {
+                Exchange::Offer => sdes.write_offer(out).map(|()| false),
+                Exchange::Answer { .. } => Ok(sdes.write_answer(out)),
+            });
         let to_keys_changed = written.map_err(AnchorError::Srtp)?;
         let out = Bytes::from(out.to_bytes());
         sig.last_sdp = Some(out.clone());
@@ -355,6 +358,9 @@ impl<M: MediaControl> Conversation<M> {
         let srtp_off = self
             .leg(leg)
             .is_some_and(|l| l.sdes.policy().mode == voxgate_media::srtp::SrtpMode::Off);
+        // A late offer passed on to a linked caller must also leave its
+        // trunk a codec: else the same.
+        let linked = self.dial(dial).and_then(|d| d.connect.filter(|_| d.link));
         let refused = (!offered || !srtp_off)
             .then(|| sdp_of(response))
             .flatten()
@@ -365,7 +371,11 @@ impl<M: MediaControl> Conversation<M> {
                 } else {
                     sdes.check_offer(&sdp)
                 };
-                taken.err()
+                if let Err(e) = taken {
+                    return Some(AnchorError::Srtp(e));
+                }
+                let to = linked.filter(|_| !offered)?;
+                self.police_linked(leg, to, &sdp, Exchange::Offer).err()
             });
         if over || !won || refused.is_some() {
             // The 2xx crossed our CANCEL, or another leg already won, or its
@@ -394,8 +404,10 @@ impl<M: MediaControl> Conversation<M> {
             }
             match refused {
                 Some(error) if was_live && won && !over => {
-                    tracing::warn!(%leg, %error, "answer refused by the trunk's SRTP policy");
-                    self.attempt_failed(now, leg, LegFailure::Status(488), 488);
+                    tracing::warn!(%leg, ?error, "answer refused by the trunk's SRTP or codec policy");
+                    let warning =
+                        (error == AnchorError::NoCodec).then_some(super::codecs::NO_CODEC_WARNING);
+                    self.attempt_refused(now, leg, LegFailure::Status(488), 488, warning);
                 }
                 _ if was_live => {
                     self.end_leg_quietly(now, leg, LegFailure::Cancelled);

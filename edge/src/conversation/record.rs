@@ -3,6 +3,7 @@
 use super::*;
 use crate::control_plane::{RecordLayout, RecordingEnd, RecordingId};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::time::SystemTime;
 use voxgate_media::counters::LegCounters;
 
@@ -67,6 +68,8 @@ pub struct LegRecord {
     pub end: Option<(Side, EndCause)>,
     /// Its media counters.
     pub media: Option<LegCounters>,
+    /// The voice codec it settled on (`PCMU`, `G729`, ...), if any.
+    pub codec: Option<Cow<'static, str>>,
 }
 
 impl ConversationRecord {
@@ -107,6 +110,7 @@ impl ConversationRecord {
                     answered: l.answered_at,
                     end: l.ended,
                     media: counters(l),
+                    codec: leg_codec(l),
                 })
                 .collect(),
             recordings: c
@@ -133,6 +137,14 @@ impl ConversationRecord {
             EndCause::Shutdown => "shutdown",
             _ => "failed",
         }
+    }
+
+    /// Whether the relay transcoded any of its media (legs bridged with
+    /// different codecs).
+    pub fn transcoded(&self) -> bool {
+        self.legs
+            .iter()
+            .any(|l| l.media.is_some_and(|m| m.transcoded > 0))
     }
 
     /// The inbound trunk as a metric label (`originated` when none).
@@ -168,6 +180,7 @@ impl ConversationRecord {
             dropped: c.dropped,
             foreign: c.foreign,
             srtp_dropped: c.srtp,
+            transcoded: c.transcoded,
         };
         let json = RecordJson {
             call: self.id.to_string(),
@@ -188,6 +201,7 @@ impl ConversationRecord {
             status: self.outcome.status,
             media_a: self.media.0.as_ref().map(leg),
             media_b: self.media.1.as_ref().map(leg),
+            transcoded: self.transcoded(),
             legs: self
                 .legs
                 .iter()
@@ -198,6 +212,7 @@ impl ConversationRecord {
                     answer_time: l.answered.map(|i| clock.rfc3339(i)),
                     disconnect_side: l.end.map(|(s, _)| side_label(s)),
                     cause: l.end.map(|(_, c)| cause_label(c)),
+                    codec: l.codec.as_deref(),
                     media: l.media.as_ref().map(leg),
                 })
                 .collect(),
@@ -219,6 +234,18 @@ impl ConversationRecord {
         };
         serde_json::to_string(&json).unwrap_or_default()
     }
+}
+
+/// The voice codec an answered leg settled on: the one its endpoint was
+/// told (G.711, no allocation), else the one its peer's SDP selected (a
+/// codec voxgate only passes through).
+fn leg_codec(l: &Leg) -> Option<Cow<'static, str>> {
+    l.answered_at?;
+    if let Some(v) = l.format.and_then(|f| f.voice) {
+        return Some(Cow::Borrowed(v.codec.encoding_name()));
+    }
+    let selected = voxgate_media::negotiate::selected(l.remote_sdp.as_deref()?)?;
+    Some(Cow::Owned(selected.name))
 }
 
 /// Maps monotonic instants to wall-clock time: one reading of both clocks
@@ -297,6 +324,8 @@ struct LegJson {
     foreign: u64,
     /// SRTP/SRTCP packets dropped (failed authentication, replays).
     srtp_dropped: u64,
+    /// RTP packets relayed to the leg transcoded into its codec.
+    transcoded: u64,
 }
 
 #[derive(Serialize)]
@@ -319,6 +348,8 @@ struct RecordJson<'a> {
     status: Option<u16>,
     media_a: Option<LegJson>,
     media_b: Option<LegJson>,
+    /// Any of its media was transcoded.
+    transcoded: bool,
     legs: Vec<LegRecordJson<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     recordings: Vec<RecordingJson<'a>>,
@@ -346,5 +377,7 @@ struct LegRecordJson<'a> {
     answer_time: Option<String>,
     disconnect_side: Option<&'static str>,
     cause: Option<&'static str>,
+    /// The voice codec the leg settled on.
+    codec: Option<&'a str>,
     media: Option<LegJson>,
 }

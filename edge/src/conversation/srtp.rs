@@ -33,6 +33,8 @@ pub(crate) enum AnchorError {
     NoPorts,
     /// The sender's SRTP policy refuses it (or no key could be generated).
     Srtp(MediaError),
+    /// No codec both legs' trunks allow, directly or by transcoding.
+    NoCodec,
 }
 
 impl AnchorError {
@@ -41,6 +43,7 @@ impl AnchorError {
         match self {
             AnchorError::NoPorts => None,
             AnchorError::Srtp(e) => Some(srtp_warning(e)),
+            AnchorError::NoCodec => Some(super::codecs::NO_CODEC_WARNING.to_owned()),
         }
     }
 }

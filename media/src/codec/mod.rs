@@ -14,17 +14,20 @@
 //!
 //! How the endpoint uses it: decode an arriving payload with the leg's codec
 //! (player mixing, in-band DTMF, recording); where two bridged legs differ only
-//! by law, skip PCM and transcode in place with [`g711::ulaw_to_alaw_in_place`]
-//! / [`g711::alaw_to_ulaw_in_place`]; where their ptime differs, put a
-//! [`repacketize::Repacketizer`] between them.
+//! by law, the relay skips PCM and converts the payload in place
+//! ([`transcode::Transcoder`]); where the receiving leg's peer asked for
+//! another ptime, a [`repacketize::Repacketizer`] goes between them (the
+//! endpoint's `repack`).
 
 pub mod g711;
 pub mod repacketize;
+pub mod transcode;
 
 use crate::MediaError;
 use crate::rtp::PayloadType;
 
 pub use g711::{G711, Law};
+pub use transcode::Transcoder;
 
 /// A packetisation time in milliseconds (`a=ptime`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -101,6 +101,16 @@ impl Repacketizer {
         self.dropped
     }
 
+    /// Samples held that no output frame carries yet.
+    pub fn pending(&self) -> usize {
+        self.fill
+    }
+
+    /// The sequence number of the next output frame.
+    pub fn next_seq(&self) -> u16 {
+        self.next_seq
+    }
+
     /// Feeds one input payload with its RTP timestamp and marker bit.
     pub fn push(&mut self, timestamp: u32, marker: bool, payload: &[u8]) -> Result<(), MediaError> {
         if payload.len() > MAX_FRAME || self.fill >= self.out_len {

@@ -9,12 +9,14 @@
 //!
 //! - every admitted RTP packet of the leg's voice line is shown to
 //!   `EndpointMedia::inspect` (one call in `on_packet`);
-//! - a packet relayed *to* the leg passes
-//!   [`egress`](crate::latch::SessionRelay::egress): held back while voxgate
-//!   speaks to the leg, its telephone-event payload type mapped, and, once
-//!   voxgate has spoken on the leg, its header rewritten into voxgate's
-//!   stream (one SSRC, continuous sequence numbers and timestamps, whichever
-//!   source speaks);
+//! - a packet relayed *to* the leg passes `egress`: held back while voxgate
+//!   speaks to the leg, its voice transcoded into the leg's codec where the
+//!   partner negotiated another (G.711 µ-law ⇄ A-law, in place), its
+//!   telephone-event payload type mapped, its voice repacketised where its
+//!   frames are not the size the leg's peer asked for (`repack`: the frames
+//!   leave through `poll_transmit`), and, once voxgate has spoken on the
+//!   leg, its header rewritten into voxgate's stream (one SSRC, continuous
+//!   sequence numbers and timestamps, whichever source speaks);
 //! - timers (`poll_timeout`/`handle_timeout`), generated packets
 //!   (`poll_transmit`, into the caller's buffer) and events (`poll_event`)
 //!   are the relay core's, over all endpoints;
@@ -29,12 +31,13 @@
 
 mod outgoing;
 mod recording;
+mod repack;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, CodecKind, G711, Law, Ptime};
+use crate::codec::{Codec, CodecKind, G711, Law, Ptime, Transcoder};
 use crate::dtmf::{
     DetectorConfig, Digit, DigitEvent, DigitSource, GeneratorConfig, InbandConfig, InbandDetector,
     Rfc4733Detector, Rfc4733Generator,
@@ -48,14 +51,17 @@ use crate::rtp::{PayloadType, RTP_HEADER_LEN, RtpHeader};
 pub(crate) use outgoing::Outgoing;
 pub use recording::{RecordOutput, RecordingId};
 use recording::{Recording, push_g711};
+pub use repack::FLUSH_AFTER;
+use repack::Repack;
 
 /// How long the in-band detector waits without audio before what it heard
 /// ends (a sender that stops sending mid-tone, DTX).
 pub const INBAND_SILENCE: Duration = Duration::from_millis(200);
 
-/// Largest datagram voxgate generates: a header and one 20 ms G.711 frame
-/// (172 bytes); a transmit buffer of this size always suffices.
-pub const MAX_GENERATED: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
+/// Largest datagram voxgate generates: a header and one 60 ms G.711 frame
+/// (a bridged leg's voice repacketised into its peer's ptime; its own
+/// frames are 20 ms); a transmit buffer of this size always suffices.
+pub const MAX_GENERATED: usize = RTP_HEADER_LEN + crate::codec::repacketize::MAX_FRAME;
 
 /// The voice codec a leg negotiated, with the payload type it is sent with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,9 +93,12 @@ pub struct MediaFormat {
     pub voice: Option<VoiceFormat>,
     /// Telephone-events, if both sides have them.
     pub telephone_event: Option<EventFormat>,
-    /// The packetisation time asked for. voxgate sends 20 ms frames
-    /// whatever it says (every G.711 peer accepts them).
-    pub ptime: Ptime,
+    /// The packetisation time the peer asked to receive (`a=ptime`), if it
+    /// named one. voxgate's own frames are 20 ms whatever it says (every
+    /// G.711 peer accepts them); a bridged partner's G.711 voice of another
+    /// size is repacketised into it. A peer that named none gets frames as
+    /// they come (RFC 3551 §4.2: a receiver takes any size).
+    pub ptime: Option<Ptime>,
 }
 
 /// What the conversation asks of one endpoint's own media.
@@ -224,6 +233,8 @@ pub(crate) struct EndpointMedia {
     out: Outgoing,
     /// Boxed: ~2 KiB of sample rings, on the few legs being recorded.
     recording: Option<Box<Recording>>,
+    /// The bridge partner's voice being cut into this leg's ptime.
+    repack: Option<Repack>,
 }
 
 /// What [`EndpointMedia::next_packet`] produced.
@@ -346,6 +357,7 @@ impl EndpointMedia {
             return;
         }
         self.format = format;
+        self.repack = None;
         self.codec = format.and_then(|f| f.voice).and_then(|v| match v.codec {
             CodecKind::Pcmu => Some(G711::new(Law::Mu)),
             CodecKind::Pcma => Some(G711::new(Law::A)),
@@ -497,6 +509,7 @@ impl EndpointMedia {
             // A stopped recording's last frames go out at the wake-up that
             // applied the stop: `poll_record` is drained after every one.
             self.recording.as_ref().map(|r| r.recorder.poll_timeout()),
+            self.repack.as_ref().and_then(Repack::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -547,6 +560,16 @@ impl EndpointMedia {
     }
 
     fn next_packet(&mut self, now: Instant, buf: &mut [u8]) -> Next {
+        // The bridge partner's voice, repacketised: only while voxgate does
+        // not speak (it is not taken in meanwhile either).
+        if !self.speaking()
+            && let Some(r) = self.repack.as_mut()
+            && let Some((n, covered)) = r.poll(now, buf)
+        {
+            let covered = u32::try_from(covered).unwrap_or(u32::MAX);
+            self.out.relayed(now, &mut buf[..n], covered);
+            return Next::Packet(n);
+        }
         // While the generator is busy it owns the stream (RFC 4733 §2.5.1:
         // the events replace the audio).
         if let Some(g) = self.generator.as_mut()
@@ -585,19 +608,23 @@ impl EndpointMedia {
         }
     }
 
-    /// A packet from the bridge partner on its way to this leg: `false`
-    /// holds it back (voxgate speaks to the leg); otherwise the
-    /// telephone-event payload type is mapped from `from`'s, and once
-    /// voxgate has spoken on the leg, the header joins voxgate's stream.
+    /// A packet from the bridge partner on its way to this leg: held back
+    /// while voxgate speaks to the leg; otherwise its voice payload is
+    /// transcoded into the leg's codec where `from`'s differs, its
+    /// telephone-event payload type mapped from `from`'s, and once voxgate
+    /// has spoken on the leg, its header joins voxgate's stream.
     pub(crate) fn egress(
         &mut self,
         now: Instant,
         from: Option<MediaFormat>,
         pkt: &mut [u8],
-    ) -> bool {
+    ) -> Egress {
         if self.speaking() {
-            return false;
+            // What was being cut is stale by the time voxgate stops.
+            self.repack = None;
+            return Egress::Held;
         }
+        let transcoded = self.transcode(from, pkt);
         let from_event = from.and_then(|f| f.telephone_event).map(|t| t.receive);
         let to_event = self.format.and_then(|f| f.telephone_event).map(|t| t.send);
         if let (Some(from), Some(to)) = (from_event, to_event)
@@ -605,23 +632,117 @@ impl EndpointMedia {
         {
             crate::dtmf::EventPayloadTypeMap::new(from, to).rewrite(pkt);
         }
-        let covered = self
-            .format
-            .map_or(FRAME_SAMPLES, |f| f.ptime.samples(8000).max(1));
-        self.out
-            .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
+        // What the partner says to the leg, in the leg's codec: channel 1.
         if let Some(r) = self.recording.as_deref_mut()
             && r.recorder.wants(Channel::Right)
         {
             r.hear_sent(from, self.format, pkt);
         }
+        if self.repacketise(now, pkt) {
+            return Egress::Queued { transcoded };
+        }
+        let covered = self
+            .format
+            .and_then(|f| f.ptime)
+            .map_or(FRAME_SAMPLES, |p| p.samples(8000).max(1));
+        self.out
+            .relayed(now, pkt, u32::try_from(covered).unwrap_or(u32::MAX));
+        Egress::Sent { transcoded }
+    }
+
+    /// Takes a voice packet (already in this leg's codec) whose frames are
+    /// not the size this leg's peer asked for into the repacketiser: true
+    /// when it did (its frames leave through `poll_transmit`).
+    fn repacketise(&mut self, now: Instant, pkt: &[u8]) -> bool {
+        let Some((ptime, voice)) = self.format.and_then(|f| Some((f.ptime?, f.voice?))) else {
+            self.repack = None;
+            return false;
+        };
+        let law = match voice.codec {
+            CodecKind::Pcmu => Law::Mu,
+            CodecKind::Pcma => Law::A,
+            #[allow(unreachable_patterns)]
+            _ => return false,
+        };
+        let Some(header) = crate::rtp::parse_rtp(pkt) else {
+            return false;
+        };
+        if header.payload_type != voice.payload_type {
+            return false;
+        }
+        let Some(payload) = rtp_payload(pkt) else {
+            return false;
+        };
+        let params = (law, ptime, voice.payload_type);
+        Repack::take(&mut self.repack, params, &header, payload, now)
+    }
+
+    /// Converts a voice packet of `from`'s codec into this leg's, in place:
+    /// one table lookup per payload byte, and the leg's payload type. Only
+    /// where both legs' voice is one voxgate terminates (never a DTLS-SRTP
+    /// line it cannot read) and the codecs differ; a packet of another
+    /// payload type (events, comfort noise) is left as it is, except a
+    /// static G.711 one the sender switched to within what it negotiated.
+    #[inline]
+    fn transcode(&self, from: Option<MediaFormat>, pkt: &mut [u8]) -> bool {
+        let (Some(from), Some(to)) = (
+            from.and_then(|f| f.voice),
+            self.format.and_then(|f| f.voice),
+        ) else {
+            return false;
+        };
+        let Some(&second) = pkt.get(1) else {
+            return false;
+        };
+        let pt = PayloadType(second & 0x7f);
+        let codec = if pt == from.payload_type {
+            from.codec
+        } else {
+            match CodecKind::from_static_payload_type(pt) {
+                Some(c) => c,
+                None => return false,
+            }
+        };
+        if codec == to.codec {
+            return false;
+        }
+        let Some(transcoder) = Transcoder::between(codec, to.codec) else {
+            return false;
+        };
+        let Some(range) = payload_range(pkt) else {
+            return false;
+        };
+        transcoder.convert(&mut pkt[range]);
+        pkt[1] = (second & 0x80) | (to.payload_type.0 & 0x7f);
         true
     }
+}
+
+/// What [`EndpointMedia::egress`] did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Egress {
+    /// Held back: voxgate speaks to the leg.
+    Held,
+    /// Taken into the repacketiser: its frames leave through `poll_transmit`.
+    Queued {
+        /// The payload was converted.
+        transcoded: bool,
+    },
+    /// To be sent; `transcoded`: its payload was converted to the leg's codec.
+    Sent {
+        /// The payload was converted.
+        transcoded: bool,
+    },
 }
 
 /// The payload of an RTP packet: after the CSRCs and the header
 /// extension, before the padding; `None` when the lengths do not add up.
 pub(crate) fn rtp_payload(pkt: &[u8]) -> Option<&[u8]> {
+    pkt.get(payload_range(pkt)?)
+}
+
+/// Where [`rtp_payload`] is in `pkt`.
+fn payload_range(pkt: &[u8]) -> Option<std::ops::Range<usize>> {
     let first = *pkt.first()?;
     let mut start = RTP_HEADER_LEN + 4 * usize::from(first & 0x0f);
     if first & 0x10 != 0 {
@@ -632,7 +753,7 @@ pub(crate) fn rtp_payload(pkt: &[u8]) -> Option<&[u8]> {
     if first & 0x20 != 0 {
         end = end.checked_sub(usize::from(*pkt.last()?))?;
     }
-    pkt.get(start..end)
+    (start <= end && end <= pkt.len()).then_some(start..end)
 }
 
 #[cfg(test)]

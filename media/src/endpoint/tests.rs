@@ -47,7 +47,7 @@ fn format(codec: CodecKind, pt: u8, event: Option<u8>) -> MediaFormat {
             send: PayloadType(e),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
     }
 }
 

@@ -110,6 +110,7 @@ fn rtp_goes_to_the_other_sides_signalled_address_until_latched() {
             addr: sa("10.0.0.1:4000"),
             what: Relayed::Rtp,
             len: 172,
+            transcoded: false,
         }
     );
     assert_eq!(leg(&l, B).latched_rtp(), Some(sa(B_PEER)));
@@ -210,6 +211,7 @@ fn rtcp_uses_the_rtcp_sockets_and_latches_separately() {
             addr: sa("192.0.2.2:6001"),
             what: Relayed::Rtcp,
             len: 8,
+            transcoded: false,
         }
     );
     let f = l

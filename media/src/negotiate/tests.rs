@@ -45,6 +45,22 @@ fn the_answer_takes_the_first_common_codec_keeps_the_offers_event_type_and_rejec
 }
 
 #[test]
+fn the_answer_follows_the_trunks_order_not_the_offers() {
+    let offer = sdp(OFFER); // 0 8 96
+    let caps = Capabilities::from_names(&["PCMA", "PCMU", "telephone-event"]).unwrap();
+    let ans = answer(
+        &offer,
+        &caps,
+        &[local(20000)],
+        false,
+        None,
+        &mut OriginState::new(),
+    )
+    .unwrap();
+    assert_eq!(ans.media()[0].formats(), ["8", "96"]);
+}
+
+#[test]
 fn a_preferred_codec_wins_when_offered() {
     let offer = sdp(OFFER);
     let prefer = Selected {
@@ -182,21 +198,31 @@ fn a_reoffer_changes_direction_and_bumps_the_version_once() {
 #[test]
 fn capabilities_by_name() {
     let caps = Capabilities::from_names(&["pcma", "telephone-event"]).unwrap();
-    assert_eq!(caps.codecs().len(), 2);
-    assert_eq!(caps.codecs()[0].name, "PCMA");
+    assert_eq!(caps.codecs().count(), 2);
+    assert_eq!(caps.codecs().next().unwrap().name, "PCMA");
     assert_eq!(
-        Capabilities::from_names(&["opus"]),
+        Capabilities::from_names(&["G7299"]),
         Err(UnknownCodec {
-            name: "opus".into()
+            name: "G7299".into()
         })
     );
+    // Codecs that only pass through are known by name, but never ours to offer.
+    let passing = Capabilities::from_names(&["opus", "PCMA"]).unwrap();
+    assert_eq!(passing.codecs().next().unwrap().name, "opus");
+    let o = offer(
+        &passing,
+        &local(20000),
+        Direction::SendRecv,
+        &mut OriginState::new(),
+    );
+    assert_eq!(o.media()[0].formats(), ["8"]);
     let only = Capabilities::voice_default().restricted_to(&Selected {
         name: "pcma".into(),
         clock: 8000,
         pt: 8,
     });
     assert_eq!(
-        only.codecs().iter().map(|c| c.name).collect::<Vec<_>>(),
+        only.codecs().map(|c| c.name).collect::<Vec<_>>(),
         ["PCMA", "telephone-event"]
     );
 }
@@ -240,7 +266,7 @@ t=0 0\r\nm=audio 20000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n";
                 clock_rate: 8000
             })
         );
-        assert_eq!(f.ptime, Ptime(30));
+        assert_eq!(f.ptime, Some(Ptime(30)));
         // Without our SDP: the peer's first codec we can encode.
         let f = media_format(&remote, None).unwrap();
         assert_eq!(f.voice.unwrap().codec, CodecKind::Pcmu);

@@ -215,6 +215,7 @@ impl MediaEngine {
                         dropped_srtp: r.counters.srtp.load(Ordering::Relaxed),
                         packets_generated: r.counters.generated.load(Ordering::Relaxed),
                         ports_exhausted: r.counters.exhausted.load(Ordering::Relaxed),
+                        packets_transcoded: r.counters.transcoded.load(Ordering::Relaxed),
                     },
                 )
             })

@@ -36,6 +36,9 @@ pub struct RegionStats {
     /// Endpoints that could not be anchored: every port pair of the pool
     /// for the peer's address family was taken (the call got 503).
     pub ports_exhausted: u64,
+    /// RTP packets relayed with their payload transcoded into the receiving
+    /// leg's codec, by the region they arrived in.
+    pub packets_transcoded: u64,
 }
 
 /// Relayed-packet counters of one region, added to once per batch.
@@ -50,6 +53,7 @@ pub(crate) struct RegionCounters {
     pub(crate) generated: AtomicU64,
     /// Endpoints refused: no free port pair.
     pub(crate) exhausted: AtomicU64,
+    pub(crate) transcoded: AtomicU64,
 }
 
 /// One endpoint on one media line.
@@ -164,7 +168,7 @@ impl LineShared {
 
 /// [`LegCounters`] as atomics. Each is written by the session's task only.
 #[derive(Debug, Default)]
-struct AtomicCounters([AtomicU64; 12]);
+struct AtomicCounters([AtomicU64; 13]);
 
 impl AtomicCounters {
     fn store(&self, c: &LegCounters) {
@@ -181,6 +185,7 @@ impl AtomicCounters {
             c.dtls,
             c.stun,
             c.srtp,
+            c.transcoded,
         ];
         for (a, v) in self.0.iter().zip(values) {
             a.store(v, Ordering::Relaxed);
@@ -201,6 +206,7 @@ impl AtomicCounters {
             dtls,
             stun,
             srtp,
+            transcoded,
         ] = self.0.each_ref().map(|a| a.load(Ordering::Relaxed));
         LegCounters {
             rtp_packets,
@@ -215,6 +221,7 @@ impl AtomicCounters {
             sent,
             dropped,
             srtp,
+            transcoded,
         }
     }
 }

@@ -478,6 +478,7 @@ impl SessionTask {
                     &region.invalid,
                     &region.unsent,
                     &region.srtp,
+                    &region.transcoded,
                 ];
                 for (counter, (a, b)) in counters.into_iter().zip(after.into_iter().zip(before)) {
                     if a > b {
@@ -491,8 +492,9 @@ impl SessionTask {
 
     /// Drops so far on `ep`'s `line` (foreign, invalid), and unsent and
     /// SRTP drops there and on its bridge partner's line, where a batch can
-    /// count them.
-    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 4] {
+    /// count them; and the packets transcoded for the partner (sent now or,
+    /// repacketised, a little later).
+    fn drops(&self, ep: EndpointId, line: usize) -> [u64; 5] {
         let leg = |ep: EndpointId| self.core.endpoint(ep).and_then(|e| e.lines().get(line));
         let own = leg(ep).map(|l| *l.counters()).unwrap_or_default();
         let partner = self
@@ -507,6 +509,7 @@ impl SessionTask {
             own.invalid,
             own.dropped + partner.dropped,
             own.srtp + partner.srtp,
+            partner.transcoded,
         ]
     }
 

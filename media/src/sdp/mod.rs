@@ -450,6 +450,46 @@ impl MediaDescription {
             .retain(|l| !matches!(l, Line::Attribute { name, .. } if remove(name)));
     }
 
+    /// Replaces the formats (payload types for RTP).
+    pub fn set_formats(&mut self, formats: Vec<Text>) {
+        self.formats = formats;
+    }
+
+    /// Keeps the media-level attributes for which `keep(name, value)` holds.
+    pub fn retain_attributes(&mut self, mut keep: impl FnMut(&str, Option<&str>) -> bool) {
+        self.lines.retain(|l| match l {
+            Line::Attribute { name, value } => keep(name, value.as_deref()),
+            _ => true,
+        });
+    }
+
+    /// Adds an attribute beside its kind: after the last one called `name`,
+    /// else after the last `a=rtpmap`/`a=fmtp`, else before the first
+    /// attribute (where agents look for `a=rtpmap`).
+    pub fn insert_attribute(&mut self, name: &str, value: Option<&str>) {
+        let after = |pred: &dyn Fn(&str) -> bool| {
+            self.lines
+                .iter()
+                .rposition(|l| matches!(l, Line::Attribute { name: n, .. } if pred(n)))
+        };
+        let at = after(&|n| n == name)
+            .or_else(|| after(&|n| n == "rtpmap" || n == "fmtp"))
+            .map(|i| i + 1)
+            .or_else(|| {
+                self.lines
+                    .iter()
+                    .position(|l| matches!(l, Line::Attribute { .. }))
+            })
+            .unwrap_or(self.lines.len());
+        self.lines.insert(
+            at,
+            Line::Attribute {
+                name: Text::from(name),
+                value: value.map(Text::from),
+            },
+        );
+    }
+
     /// Removes media-level lines of type `kind` other than `c=` and `a=`
     /// (`k=`, `b=`, ...).
     pub fn remove_lines(&mut self, kind: char) {

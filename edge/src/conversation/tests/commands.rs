@@ -119,9 +119,33 @@ fn early_answer_is_183_then_200_with_the_same_sdp() {
 fn answer_without_a_common_codec_is_488() {
     let g729 = "v=0\r\no=carrier 1000 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\n\
                 m=audio 30000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
-    let (mut h, _) = Harness::with_invite(CALLS, a_invite(Some(g729), ""));
+    // A trunk whose `codecs` leave G.729 out refuses it at the INVITE.
+    let only_g711 = format!("{BASE_CONFIG}\n{CALLS}").replace(
+        "name = \"carrier\"\n",
+        "name = \"carrier\"\ncodecs = [\"PCMU\", \"PCMA\"]\n",
+    );
+    let (h, out) = Harness::with_config(&only_g711, a_invite(Some(g729), ""), udp(A_ADDR));
+    assert_eq!(invite_status(&h, &out), vec![488]);
+    let warning = out.response(488).1.header_by_name("Warning");
+    assert_eq!(warning, Some("305 voxgate \"Incompatible media format\""));
+    assert_eq!(h.call.media.open_count(), 0, "no ports kept");
+    // A trunk without `codecs` lets it through to the control plane (a
+    // linked call carries it end to end), but voxgate cannot answer it.
+    let (mut h, out) = Harness::with_invite(CALLS, a_invite(Some(g729), ""));
+    assert!(out.responses().is_empty());
     let out = answer(&mut h, false);
     assert_eq!(invite_status(&h, &out), vec![488]);
+    // One that allows G.729 lets it pass too; voxgate still cannot answer it.
+    let text = format!("{BASE_CONFIG}\n{CALLS}").replace(
+        "name = \"carrier\"\n",
+        "name = \"carrier\"\ncodecs = [\"G729\", \"PCMU\"]\n",
+    );
+    let (mut h, out) = Harness::with_config(&text, a_invite(Some(g729), ""), udp(A_ADDR));
+    assert!(out.responses().is_empty());
+    let out = answer(&mut h, false);
+    assert_eq!(invite_status(&h, &out), vec![488]);
+    let warning = out.response(488).1.header_by_name("Warning");
+    assert_eq!(warning, Some("305 voxgate \"Incompatible media format\""));
     assert_eq!(out.end(), Some((Side::Edge, EndCause::Rejected(488))));
     assert_eq!(h.call.media.open_count(), 0, "no ports kept");
 }
@@ -219,12 +243,71 @@ fn a_dial_from_an_answered_leg_offers_our_sdp_and_bridges_on_answer() {
     );
 }
 
+/// A G.722 answer from a callee (voxgate cannot transcode it).
+const SDP_B_G722: &str = "v=0\r\n\
+o=pbx 2000 1 IN IP4 10.2.2.2\r\n\
+s=-\r\n\
+c=IN IP4 10.2.2.2\r\n\
+t=0 0\r\n\
+m=audio 32000 RTP/AVP 9 101\r\n\
+a=rtpmap:9 G722/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=sendrecv\r\n";
+
+/// The caller answered by voxgate (PCMU), its ACK received; the callees'
+/// trunk prefers G.722.
+fn answered_locally_g722() -> Harness {
+    let text = format!("{BASE_CONFIG}\n{CALLS}").replace(
+        "name = \"pbx\"\n",
+        "name = \"pbx\"\ncodecs = [\"G722\", \"PCMU\", \"PCMA\", \"telephone-event\"]\n",
+    );
+    let (mut h, _) = Harness::with_config(&text, a_invite(Some(SDP_A), ""), udp(A_ADDR));
+    answer(&mut h, false);
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    assert!(h.confirmed());
+    h
+}
+
 #[test]
-fn a_bridge_across_codecs_reinvites_one_leg_first() {
+fn a_bridge_across_g711_laws_transcodes_without_a_reinvite() {
     let mut h = answered_locally(); // PCMU with the caller
     let out = cmd(&mut h, Command::Dial(dial(&[B1])));
     let b = BSide::new(out.sent(Method::Invite));
-    let out = h.feed(b.response(200, "", Some(SDP_B_PCMA)));
+    h.feed(b.response(200, "", Some(SDP_B_PCMA)));
+    let out = cmd(
+        &mut h,
+        Command::Bridge {
+            a: LegId(1),
+            b: LegId(2),
+        },
+    );
+    assert!(out.sends().is_empty(), "no re-INVITE: the relay transcodes");
+    assert_eq!(
+        out.events(),
+        vec![Event::Bridged {
+            a: LegId(1),
+            b: LegId(2)
+        }]
+    );
+    assert_eq!(
+        h.call.media.bridged_with(EndpointId(0)),
+        Some(EndpointId(1))
+    );
+}
+
+#[test]
+fn a_bridge_across_codecs_voxgate_cannot_transcode_reinvites_one_leg_first() {
+    let mut h = answered_locally_g722();
+    let out = cmd(&mut h, Command::Dial(dial(&[B1])));
+    let inv = out.sent(Method::Invite);
+    assert_eq!(
+        formats(&inv.msg),
+        ["9", "0", "8", "101"],
+        "the trunk's order"
+    );
+    let b = BSide::new(inv);
+    let out = h.feed(b.response(200, "", Some(SDP_B_G722)));
     assert!(
         !out.events()
             .iter()
@@ -259,10 +342,10 @@ fn a_bridge_across_codecs_reinvites_one_leg_first() {
 
 #[test]
 fn a_bridge_the_peer_refuses_is_an_error_event() {
-    let mut h = answered_locally();
+    let mut h = answered_locally_g722();
     let out = cmd(&mut h, Command::Dial(dial(&[B1])));
     let b = BSide::new(out.sent(Method::Invite));
-    h.feed(b.response(200, "", Some(SDP_B_PCMA)));
+    h.feed(b.response(200, "", Some(SDP_B_G722)));
     let out = cmd(
         &mut h,
         Command::Bridge {
