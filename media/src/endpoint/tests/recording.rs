@@ -88,9 +88,13 @@ fn a_stereo_recording_holds_each_direction_on_its_own_channel() {
         let i = k as u8 + 1;
         assert_eq!(f.samples().len(), 320, "stereo");
         // Channel 0: what A's peer sent (A-law); channel 1: what A was
-        // sent, B's µ-law audio relayed to it.
+        // sent, B's µ-law audio relayed to it, transcoded to A's A-law.
         let left = decoded(Law::A, 0x10 + i);
-        let right = decoded(Law::Mu, 0x80 + i);
+        let mut sent = [0x80 + i];
+        crate::codec::transcode::Transcoder::between(CodecKind::Pcmu, CodecKind::Pcma)
+            .unwrap()
+            .convert(&mut sent);
+        let right = decoded(Law::A, sent[0]);
         assert_ne!(left, right);
         assert!(
             channel(f, 2, 0).iter().all(|&s| s == left),
