@@ -471,6 +471,32 @@ impl EndpointMedia {
         }
     }
 
+    /// The conference's mix for this leg, one 20 ms frame encoded into
+    /// `buf` in the leg's own stream; `None` while voxgate speaks to the leg
+    /// (a playback or digits hold the conference back, as they hold back a
+    /// bridge partner) or it has no G.711 codec. `skipped_samples`: frames
+    /// the conference's clock skipped before this one.
+    pub(crate) fn mixed(
+        &mut self,
+        now: Instant,
+        skipped_samples: u32,
+        pcm: &[i16; FRAME_SAMPLES],
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.speaking() {
+            return None;
+        }
+        let voice = self.format?.voice?;
+        let codec = self.codec.as_mut()?;
+        self.out
+            .mixed_frame(now, skipped_samples, voice.payload_type, codec, pcm, buf)
+    }
+
+    /// The leg left its conference.
+    pub(crate) fn mix_left(&mut self) {
+        self.out.mixer_stopped();
+    }
+
     /// A packet from the bridge partner on its way to this leg: `false`
     /// holds it back (voxgate speaks to the leg); otherwise the
     /// telephone-event payload type is mapped from `from`'s, and once

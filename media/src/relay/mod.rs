@@ -37,15 +37,15 @@ use tokio::sync::mpsc;
 use crate::MediaError;
 use crate::anchor::{LocalMedia, RemoteMedia};
 use crate::endpoint::EndpointOp;
-use crate::latch::EndpointId;
+use crate::latch::{EndpointId, Membership};
 use crate::ports::PortPool;
 use crate::sdp::MAX_MEDIA;
 use crate::srtp::SdesKeys;
 
 use events::MediaEventSender;
 pub use events::{MEDIA_EVENT_QUEUE, MediaEventReceiver};
-use stats::{Activity, EndpointShared, RegionCounters};
-pub use stats::{EndpointStats, LegStats, RegionStats};
+use stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
+pub use stats::{EndpointStats, LegStats, MixerStats, RegionStats};
 use task::{Control, SessionTask};
 
 /// Tuning of the relay.
@@ -118,6 +118,7 @@ impl Region {
 /// The node's media plane: port pools per region and family.
 pub struct MediaEngine {
     regions: Arc<Vec<Region>>,
+    mixers: Arc<MixerCounters>,
     options: EngineOptions,
     /// Where session tasks run; the caller's runtime when `None`.
     runtime: Option<tokio::runtime::Handle>,
@@ -157,6 +158,7 @@ impl MediaEngine {
             .collect();
         MediaEngine {
             regions: Arc::new(regions),
+            mixers: Arc::default(),
             options,
             runtime: None,
         }
@@ -178,6 +180,7 @@ impl MediaEngine {
         let (events_tx, events_rx) = events::channel();
         Ok(MediaSession {
             regions: Arc::clone(&self.regions),
+            mixers: Arc::clone(&self.mixers),
             options: self.options.clone(),
             runtime,
             activity: Arc::new(Activity::new(Instant::now())),
@@ -212,6 +215,12 @@ impl MediaEngine {
                 )
             })
             .collect()
+    }
+
+    /// The node's conferences: how many now, frames mixed and skipped, late
+    /// packets (cheap: a few atomic loads).
+    pub fn mixer_stats(&self) -> MixerStats {
+        self.mixers.snapshot()
     }
 
     /// The first port pool of region `name`.
@@ -256,6 +265,7 @@ struct Endpoint {
 /// A conversation's media: endpoints and the bridges between them.
 pub struct MediaSession {
     regions: Arc<Vec<Region>>,
+    mixers: Arc<MixerCounters>,
     options: EngineOptions,
     runtime: tokio::runtime::Handle,
     activity: Arc<Activity>,
@@ -331,7 +341,13 @@ impl MediaSession {
                     // Only the first spawn takes it; this branch runs once.
                     None => events::channel().0,
                 };
-                let task = SessionTask::new(rx, Arc::clone(&self.activity), &self.options, events);
+                let task = SessionTask::new(
+                    rx,
+                    Arc::clone(&self.activity),
+                    &self.options,
+                    events,
+                    Arc::clone(&self.mixers),
+                );
                 self.runtime.spawn(task.run());
                 state.tx = Some(tx.clone());
                 tx
@@ -409,6 +425,13 @@ impl MediaSession {
     /// Takes `ep` out of its bridge: its media is received and counted only.
     pub fn unbridge(&self, ep: EndpointId) {
         self.send(Control::Unbridge(ep));
+    }
+
+    /// Puts `ep` in a conference (out of its bridge), changes its role or
+    /// mute there, or (`None`) takes it out; see
+    /// [`SessionRelay::set_conference`](crate::latch::SessionRelay::set_conference).
+    pub fn set_conference(&self, ep: EndpointId, member: Option<Membership>) {
+        self.send(Control::Conference(ep, member));
     }
 
     /// A command to `ep`'s own media: its negotiated format, a playback, a

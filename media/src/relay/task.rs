@@ -17,11 +17,11 @@ use tokio::time::Sleep;
 
 use super::EngineOptions;
 use super::events::MediaEventSender;
-use super::stats::{Activity, EndpointShared, RegionCounters};
+use super::stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::endpoint::{EndpointOp, MAX_GENERATED};
-use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
+use crate::latch::{EndpointId, Membership, MixTotals, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
 
@@ -52,6 +52,8 @@ pub(super) enum Control {
     Srtp(EndpointId, Vec<Option<SdesKeys>>),
     Bridge(EndpointId, EndpointId),
     Unbridge(EndpointId),
+    /// Into a conference, a change of role or mute there, or out of it.
+    Conference(EndpointId, Option<Membership>),
     Remove(EndpointId),
     /// A command to the endpoint's own media (format, play, digits).
     Op(EndpointId, EndpointOp),
@@ -116,6 +118,9 @@ pub(super) struct SessionTask {
     armed: Option<Instant>,
     /// Where the endpoints' events go (the conversation).
     events: MediaEventSender,
+    /// The node's mixing counters, and this session's totals as last added.
+    mixers: Arc<MixerCounters>,
+    mixed: MixTotals,
 }
 
 impl SessionTask {
@@ -124,6 +129,7 @@ impl SessionTask {
         activity: Arc<Activity>,
         options: &EngineOptions,
         events: MediaEventSender,
+        mixers: Arc<MixerCounters>,
     ) -> SessionTask {
         SessionTask {
             rx,
@@ -136,6 +142,8 @@ impl SessionTask {
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             armed: None,
             events,
+            mixers,
+            mixed: MixTotals::default(),
         }
     }
 
@@ -216,6 +224,11 @@ impl SessionTask {
         while let Some((ep, event)) = self.core.poll_event() {
             self.events.deliver(ep, event);
         }
+        let mixed = self.core.mix_totals();
+        if mixed != self.mixed {
+            self.mixers.publish(&self.mixed, &mixed);
+            self.mixed = mixed;
+        }
         let next = self.core.poll_timeout();
         if next != self.armed {
             if let Some(at) = next {
@@ -279,6 +292,9 @@ impl SessionTask {
             Control::Srtp(ep, keys) => self.core.set_srtp(ep, &keys),
             Control::Bridge(a, b) => self.core.bridge(a, b),
             Control::Unbridge(ep) => self.core.unbridge(ep),
+            Control::Conference(ep, member) => {
+                self.core.set_conference(Instant::now(), ep, member);
+            }
             Control::Remove(ep) => {
                 self.core.remove(ep);
                 if let Some(slot) = self.endpoints.get_mut(ep.0 as usize) {
@@ -444,6 +460,13 @@ impl SessionTask {
         let changed = latched != l.published;
         l.published = latched;
         e.shared.publish(line, leg, changed);
+    }
+}
+
+impl Drop for SessionTask {
+    /// Its conferences end with it (the runtime's shutdown included).
+    fn drop(&mut self) {
+        self.mixers.publish(&self.mixed, &MixTotals::default());
     }
 }
 
