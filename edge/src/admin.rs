@@ -42,6 +42,7 @@ pub fn router(state: AdminState) -> Router {
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     s.metrics.media_regions(&s.engine.region_stats());
+    s.metrics.mixers(&s.engine.mixer_stats());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

@@ -9,8 +9,13 @@
 //! [`EdgeHandle::originate`] starts one with no leg at all (callbacks,
 //! click-to-dial). Leg ids are stable and never reused within a conversation.
 //!
+//! A **conference** (`Conference`) mixes up to [`MAX_CONFERENCE`] legs: each
+//! hears the others and not itself; legs join, leave, are muted or listen
+//! only on command (`ConferenceJoined`, `ConferenceLeft`, `ConferenceUpdated`).
+//! A leg is in at most one bridge or conference.
+//!
 //! Events come in the order things happened: a leg's `LegEnded` before the
-//! `Unbridged` of its bridge; `Unbridged` at once on `Hold` and `Bridged` at
+//! `Unbridged` of its bridge (or its `ConferenceLeft`); `Unbridged` at once on `Hold` and `Bridged` at
 //! once on `Resume` or `Bridge` (media moves now), `Held`/`Resumed` once the
 //! leg's peer accepted the re-INVITE; `Ended` last, once the conversation's
 //! last transactions settled (at most 64×T1 after its last leg ended, when a
@@ -83,6 +88,9 @@ pub const DIGIT_DURATION: std::ops::RangeInclusive<Duration> =
 /// Prompts one `Play` of a sequence may name.
 pub const MAX_SEQUENCE: usize = 32;
 
+/// Legs one conference may hold.
+pub const MAX_CONFERENCE: usize = voxgate_media::mixer::MAX_PARTICIPANTS;
+
 /// Decides what happens to conversations. One `incoming` per inbound
 /// conversation; the plane may spawn a task per conversation (one isolated
 /// flow instance per call) that reads `events` and writes `commands` until
@@ -140,6 +148,38 @@ pub struct PlaybackId(pub u32);
 impl fmt::Display for PlaybackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// A conference of a conversation: its `Conference` commands are numbered
+/// from 1 in the order the conversation receives them (refused ones too).
+/// It lasts while a leg is in it; its id is never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConferenceId(pub u32);
+
+impl fmt::Display for ConferenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a leg does in a conference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConferenceRole {
+    /// Heard by the others (unless muted), hears them all.
+    Speaker,
+    /// Listen-only (a supervisor monitoring): hears everyone, heard by nobody.
+    Listener,
+}
+
+impl ConferenceRole {
+    /// Its name in JSON: `speaker`, `listener`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConferenceRole::Speaker => "speaker",
+            ConferenceRole::Listener => "listener",
+        }
     }
 }
 
@@ -464,6 +504,39 @@ pub enum Event {
         /// Why.
         reason: PlaybackEnd,
     },
+    /// A leg joined a conference (`Conference`, `JoinConference`, or an
+    /// INVITE with Replaces taking a member's place).
+    ConferenceJoined {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+        /// Its role.
+        role: ConferenceRole,
+        /// Whether it is muted.
+        muted: bool,
+    },
+    /// A leg left its conference (`LeaveConference`, `Unbridge`, `Bridge`,
+    /// `Hold`, another conference, or its end: then after its `LegEnded`).
+    /// A conference whose last leg left is over.
+    ConferenceLeft {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+    },
+    /// A member's role or mute changed (`Mute`, `SetRole`, `JoinConference`
+    /// of a member).
+    ConferenceUpdated {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+        /// Its role.
+        role: ConferenceRole,
+        /// Whether it is muted.
+        muted: bool,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command's name (`answer`, `dial`, `bridge`, ...).
@@ -592,6 +665,27 @@ pub enum CommandError {
     /// or its media is encrypted end to end.
     #[error("leg {leg} has no codec voxgate can play in (PCMU or PCMA, plain RTP)")]
     NoCodec {
+        /// The leg.
+        leg: LegId,
+    },
+    /// A conference of no legs or of more than [`MAX_CONFERENCE`], or a
+    /// join to a full one.
+    #[error("a conference holds 1 to {limit} legs, not {count}")]
+    ConferenceSize {
+        /// How many legs it would hold.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No such conference: never made, or its last leg left.
+    #[error("no conference {conference} in this conversation")]
+    UnknownConference {
+        /// The conference named.
+        conference: ConferenceId,
+    },
+    /// The leg is in no conference.
+    #[error("leg {leg} is in no conference")]
+    NotInConference {
         /// The leg.
         leg: LegId,
     },
@@ -730,19 +824,20 @@ pub enum Command {
         /// The other.
         b: LegId,
     },
-    /// Take a leg out of its bridge: voxgate terminates its media.
+    /// Take a leg out of its bridge (or conference): voxgate terminates its media.
     Unbridge {
         /// The leg.
         leg: LegId,
     },
-    /// Put a leg on hold: out of its bridge, re-INVITE with `sendonly` (or
-    /// `inactive` when its peer holds too).
+    /// Put a leg on hold: out of its bridge or conference, re-INVITE with
+    /// `sendonly` (or `inactive` when its peer holds too).
     Hold {
         /// The leg.
         leg: LegId,
     },
     /// Take a leg off hold (re-INVITE `sendrecv`) and back into the bridge it
-    /// left, if its partner is still free.
+    /// left, if its partner is still free, or the conference it left, if it
+    /// still lasts and has room.
     Resume {
         /// The leg.
         leg: LegId,
@@ -789,6 +884,51 @@ pub enum Command {
         /// The leg.
         leg: LegId,
     },
+    /// Mix legs in a new conference: each hears all the others and not
+    /// itself, whichever G.711 law each negotiated (decoded, summed, encoded
+    /// per leg; no re-INVITE). 1 to [`MAX_CONFERENCE`] answered legs with
+    /// PCMU or PCMA on plain RTP or SDES-SRTP, all speakers, not muted; each
+    /// leaves the bridge or conference it was in, and a leg voxgate holds is
+    /// resumed. The conference is paced by a clock of its own: a leg whose
+    /// packets are late or lost does not delay the others. Its id is the
+    /// count of `Conference` commands so far. (`Bridge` of two legs stays the
+    /// zero-copy relay; a conference stays a conference whatever its size.)
+    Conference {
+        /// The legs.
+        legs: Vec<LegId>,
+    },
+    /// Add a leg to a conference (out of its bridge or other conference);
+    /// for a member, a change of role.
+    JoinConference {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg (answered, PCMU or PCMA).
+        leg: LegId,
+        /// Speaker, or listener (listen-only).
+        role: ConferenceRole,
+    },
+    /// Take a leg out of its conference: voxgate terminates its media (as
+    /// `Unbridge` does).
+    LeaveConference {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Mute or unmute a leg in its conference: muted, nobody hears it; it
+    /// still hears everyone.
+    Mute {
+        /// The leg.
+        leg: LegId,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Change a leg's role in its conference: listener (listen-only, a
+    /// supervisor monitoring) or speaker (a supervisor barging in).
+    SetRole {
+        /// The leg.
+        leg: LegId,
+        /// The new role.
+        role: ConferenceRole,
+    },
     /// Send DTMF digits to a leg: RFC 4733 telephone-events in its RTP when
     /// it negotiated telephone-event (a bridged leg's partner media is held
     /// back meanwhile), else one SIP INFO `application/dtmf-relay` per digit,
@@ -820,6 +960,11 @@ impl Command {
             Command::Play { .. } => "play",
             Command::StopMedia { .. } => "stop_media",
             Command::SendDigits { .. } => "send_digits",
+            Command::Conference { .. } => "conference",
+            Command::JoinConference { .. } => "join_conference",
+            Command::LeaveConference { .. } => "leave_conference",
+            Command::Mute { .. } => "mute",
+            Command::SetRole { .. } => "set_role",
         }
     }
 }

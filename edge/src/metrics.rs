@@ -81,6 +81,11 @@ pub struct Metrics {
     hot: Arc<Hot>,
     /// Last region totals seen, to turn the engine's totals into increments.
     rtp_seen: Arc<Mutex<Vec<(String, RegionSeen)>>>,
+    conferences_active: IntGauge,
+    mixer_frames: IntCounterVec,
+    mixer_late: IntCounter,
+    /// The mixers' last totals seen (frames mixed, skipped, late packets).
+    mixer_seen: Arc<Mutex<[u64; 3]>>,
 }
 
 /// Metric registration can only fail on a duplicate or malformed name, which
@@ -224,6 +229,16 @@ impl Metrics {
         registry.register(Box::new(draining.clone()))?;
         let calls_active = IntGauge::new("voxgate_calls_active", "Calls in progress.")?;
         registry.register(Box::new(calls_active.clone()))?;
+        let conferences_active = IntGauge::new(
+            "voxgate_conferences_active",
+            "Conferences being mixed now (with at least one leg).",
+        )?;
+        registry.register(Box::new(conferences_active.clone()))?;
+        let mixer_late = IntCounter::new(
+            "voxgate_mixer_packets_late_total",
+            "Conference legs' packets dropped for arriving after their frame was mixed.",
+        )?;
+        registry.register(Box::new(mixer_late.clone()))?;
         let call_setup = HistogramVec::new(
             HistogramOpts::new(
                 "voxgate_call_setup_seconds",
@@ -358,6 +373,16 @@ impl Metrics {
                 &["region"],
             )?,
             rtp_seen: Arc::new(Mutex::new(Vec::new())),
+            conferences_active,
+            mixer_frames: counter_vec(
+                &registry,
+                "voxgate_mixer_frames_total",
+                "Conference frames (20 ms), by outcome: mixed, or skipped after a late wake-up \
+                 (nobody heard them).",
+                &["outcome"],
+            )?,
+            mixer_late,
+            mixer_seen: Arc::new(Mutex::new([0; 3])),
             hot: Arc::new(Hot {
                 requests: slots(2 * TRANSPORTS * METHOD_SLOTS),
                 responses: slots(2 * TRANSPORTS * METHOD_SLOTS * CLASSES),
@@ -586,6 +611,26 @@ impl Metrics {
         }
     }
 
+    /// Publishes the media engine's conference totals (at scrape time).
+    pub fn mixers(&self, stats: &voxgate_media::MixerStats) {
+        self.conferences_active
+            .set(i64::try_from(stats.conferences_active).unwrap_or(i64::MAX));
+        let mut seen = self
+            .mixer_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = [stats.frames_mixed, stats.frames_skipped, stats.packets_late];
+        let delta: [u64; 3] = std::array::from_fn(|k| now[k].saturating_sub(seen[k]));
+        *seen = now;
+        self.mixer_frames
+            .with_label_values(&["mixed"])
+            .inc_by(delta[0]);
+        self.mixer_frames
+            .with_label_values(&["skipped"])
+            .inc_by(delta[1]);
+        self.mixer_late.inc_by(delta[2]);
+    }
+
     /// A counter's value, for tests.
     #[cfg(test)]
     pub(crate) fn allowlist_drops_value(
@@ -626,6 +671,30 @@ mod tests {
             r#"voxgate_sip_transactions_total{kind="non_invite_server"} 1"#,
             r#"voxgate_config_reloads_total{result="error"} 1"#,
             "voxgate_draining 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn mixer_totals_become_increments_and_a_gauge() {
+        let m = Metrics::new("t").unwrap();
+        let stats = |conferences_active, frames_mixed, frames_skipped, packets_late| {
+            voxgate_media::MixerStats {
+                conferences_active,
+                frames_mixed,
+                frames_skipped,
+                packets_late,
+            }
+        };
+        m.mixers(&stats(2, 100, 1, 3));
+        m.mixers(&stats(1, 150, 1, 5));
+        let text = m.render();
+        for needle in [
+            "voxgate_conferences_active 1",
+            r#"voxgate_mixer_frames_total{outcome="mixed"} 150"#,
+            r#"voxgate_mixer_frames_total{outcome="skipped"} 1"#,
+            "voxgate_mixer_packets_late_total 5",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -34,6 +34,7 @@ pub(super) async fn queue(
             leg,
             dial: queued.dial.map(|d| d.0),
             playback: queued.playback.map(|p| p.0),
+            conference: queued.conference.map(|c| c.0),
         }),
     ))
 }
@@ -170,6 +171,7 @@ pub async fn operator_hangup(
             leg: None,
             dial: None,
             playback: None,
+            conference: None,
         }),
     ))
 }

@@ -7,6 +7,9 @@
 //!   `POST .../bridge`, `POST .../reject`, `POST .../legs/{leg}/transfer/accept|refuse`.
 //! - `POST .../legs/{leg}/play|stop|digits`: prompts, tones and music on hold to a leg,
 //!   stopping them, DTMF to a leg; the stream carries `digits` and `playback_done`.
+//! - `POST .../conference` (`{"legs": [1, 2, 3]}`), `POST
+//!   .../legs/{leg}/join|leave|mute|unmute|listen_only|speak`: conferences; the stream
+//!   carries `conference_joined`, `conference_left`, `conference_updated`.
 //! - `DELETE /v1/conversations/{id}`: the operator's hang-up of any conversation.
 //! - `GET /v1/events`: a WebSocket of every event of every conversation, in order.
 //! - `GET /openapi.json`: the OpenAPI description, generated from these types.
@@ -34,6 +37,7 @@
 //! ```
 
 pub mod auth;
+mod conference;
 mod conversations;
 pub mod events;
 mod http;

@@ -12,7 +12,8 @@ use tracing::debug;
 use voxgate_config::Config;
 use voxgate_edge::SharedConfig;
 use voxgate_edge::control_plane::{
-    Command, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, PlaybackId, Session,
+    Command, ConferenceId, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, PlaybackId,
+    Session,
 };
 
 use super::events::{EventBody, EventMessage, InboundView};
@@ -49,9 +50,17 @@ impl Controller {
 /// One conversation the API controls.
 struct Controlled {
     /// Its commands, and (under the lock, so that ids follow the order commands are
-    /// queued in) the dials and plays sent so far: the n-th dial is `DialId(n)`, the
-    /// n-th play `PlaybackId(n)`.
-    commands: AsyncMutex<(mpsc::Sender<Command>, u32, u32)>,
+    /// queued in) the dials, plays and conferences sent so far: the n-th dial is
+    /// `DialId(n)`, the n-th play `PlaybackId(n)`, the n-th conference `ConferenceId(n)`.
+    commands: AsyncMutex<(mpsc::Sender<Command>, Counts)>,
+}
+
+/// Commands of each numbered kind sent to a conversation so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    dials: u32,
+    plays: u32,
+    conferences: u32,
 }
 
 /// The ids a queued command will have in its conversation's events.
@@ -61,6 +70,8 @@ pub struct Queued {
     pub dial: Option<DialId>,
     /// A play's.
     pub playback: Option<PlaybackId>,
+    /// A conference's.
+    pub conference: Option<ConferenceId>,
 }
 
 /// The API's state, shared by the dispatcher (new conversations) and the HTTP handlers.
@@ -180,7 +191,7 @@ impl ApiPlane {
         } = session;
         let id = info.id;
         let controlled = Arc::new(Controlled {
-            commands: AsyncMutex::new((commands, 0, 0)),
+            commands: AsyncMutex::new((commands, Counts::default())),
         });
         let n = self.with(|c| {
             c.insert(id, controlled);
@@ -218,7 +229,7 @@ impl ApiPlane {
     }
 
     /// Queues `command` on conversation `id`, as [`command`](Self::command) does, and
-    /// says the ids it will have: a dial's, a play's.
+    /// says the ids it will have: a dial's, a play's, a conference's.
     pub async fn queue(
         &self,
         id: ConversationId,
@@ -234,20 +245,25 @@ impl ApiPlane {
         };
         let dials = matches!(command, Command::Dial(_) | Command::AcceptTransfer { .. });
         let plays = matches!(command, Command::Play { .. });
+        let conferences = matches!(command, Command::Conference { .. });
         let mut guard = controlled.commands.lock().await;
-        let (sender, dial_count, play_count) = &mut *guard;
+        let (sender, counts) = &mut *guard;
         sender
             .send(command)
             .await
             .map_err(|_| ControlError::NoConversation { id: id.to_string() })?;
         let mut queued = Queued::default();
         if dials {
-            *dial_count += 1;
-            queued.dial = Some(DialId(*dial_count));
+            counts.dials += 1;
+            queued.dial = Some(DialId(counts.dials));
         }
         if plays {
-            *play_count += 1;
-            queued.playback = Some(PlaybackId(*play_count));
+            counts.plays += 1;
+            queued.playback = Some(PlaybackId(counts.plays));
+        }
+        if conferences {
+            counts.conferences += 1;
+            queued.conference = Some(ConferenceId(counts.conferences));
         }
         Ok(queued)
     }

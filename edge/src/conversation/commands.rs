@@ -9,9 +9,11 @@ impl<M: MediaControl> Conversation<M> {
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) {
         let name = cmd.name();
         if self.phase != Phase::Active {
-            if matches!(cmd, Command::Play { .. }) {
-                // Its id is taken all the same: the control plane counts them.
-                self.play_ids += 1;
+            // Its id is taken all the same: the control plane counts them.
+            match cmd {
+                Command::Play { .. } => self.play_ids += 1,
+                Command::Conference { .. } => self.conference_ids += 1,
+                _ => {}
             }
             // The conversation is ending: nothing is left to command.
             if !matches!(cmd, Command::Hangup { .. }) {
@@ -58,6 +60,19 @@ impl<M: MediaControl> Conversation<M> {
                 digits,
                 duration,
             } => self.send_digits_command(leg, digits, duration),
+            Command::Conference { legs } => {
+                self.conference_ids += 1;
+                let id = crate::control_plane::ConferenceId(self.conference_ids);
+                self.conference_command(now, id, legs)
+            }
+            Command::JoinConference {
+                conference,
+                leg,
+                role,
+            } => self.join_conference_command(now, conference, leg, role),
+            Command::LeaveConference { leg } => self.leave_conference_command(leg),
+            Command::Mute { leg, muted } => self.mute_command(leg, muted),
+            Command::SetRole { leg, role } => self.set_role_command(leg, role),
             // A command added to the contract later that this edge does not know.
             #[allow(unreachable_patterns)]
             _ => Err(CommandError::LegState {

@@ -19,7 +19,10 @@
 //!   own SDP from the trunk's codecs, and bridges media as commanded.
 //!
 //! A command that rearranges a linked leg's media (hold, unbridge, a bridge
-//! with another leg, a transfer) turns both legs local.
+//! with another leg, a conference, a transfer) turns both legs local.
+//!
+//! A leg's media is in at most one bridge (two legs, relayed) or one
+//! conference (mixed: `conference.rs`).
 //!
 //! Topology hiding: every message sent on a leg is built here from that
 //! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
@@ -27,6 +30,7 @@
 
 mod bridge;
 mod commands;
+mod conference;
 mod dial;
 mod in_dialog;
 mod inbound;
@@ -347,6 +351,8 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) dial_ids: u32,
     /// Playback ids handed out so far (every `Play` takes one).
     pub(crate) play_ids: u32,
+    /// Conference ids handed out so far (every `Conference` takes one).
+    pub(crate) conference_ids: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -388,6 +394,7 @@ impl<M: MediaControl> Conversation<M> {
             dials: Vec::new(),
             dial_ids: 0,
             play_ids: 0,
+            conference_ids: 0,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -491,6 +498,7 @@ impl<M: MediaControl> Conversation<M> {
                 state: l.state_name(),
                 trunk: l.trunk.as_ref().map(|t| t.to_string()),
                 bridged_with: l.bridge.map(|b| b.0),
+                conference: l.conference.map(|m| m.id.0),
                 held: l.held_by_us || l.sig.held,
                 rtp_port: l
                     .endpoint

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod commands;
+mod conference;
 mod failover;
 mod in_dialog;
 mod media;
