@@ -341,8 +341,8 @@ impl Metrics {
             rtp_generated: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_generated_total",
-                "RTP packets voxgate generated and sent (prompts, tones, DTMF), by the media \
-                 region of the sending endpoint.",
+                "RTP packets voxgate generated and sent (prompts, tones, DTMF, conference \
+                 mixes), by the media region of the sending endpoint.",
                 &["region"],
             )?,
             digits: counter_vec(

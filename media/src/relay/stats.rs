@@ -31,7 +31,7 @@ pub struct RegionStats {
     /// protectable for the leg they were meant for.
     pub dropped_srtp: u64,
     /// RTP packets voxgate generated and sent from this region's sockets
-    /// (prompts, tones, DTMF).
+    /// (prompts, tones, DTMF, conference mixes).
     pub packets_generated: u64,
 }
 
