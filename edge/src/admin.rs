@@ -43,6 +43,7 @@ pub fn router(state: AdminState) -> Router {
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {
     s.metrics.media_regions(&s.engine.region_stats());
     s.metrics.media_recordings(s.engine.recording_stats());
+    s.metrics.mixers(&s.engine.mixer_stats());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

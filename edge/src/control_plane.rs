@@ -9,8 +9,13 @@
 //! [`EdgeHandle::originate`] starts one with no leg at all (callbacks,
 //! click-to-dial). Leg ids are stable and never reused within a conversation.
 //!
+//! A **conference** (`Conference`) mixes up to [`MAX_CONFERENCE`] legs: each
+//! hears the others and not itself; legs join, leave, are muted or listen
+//! only on command (`ConferenceJoined`, `ConferenceLeft`, `ConferenceUpdated`).
+//! A leg is in at most one bridge or conference.
+//!
 //! Events come in the order things happened: a leg's `LegEnded` before the
-//! `Unbridged` of its bridge; `Unbridged` at once on `Hold` and `Bridged` at
+//! `Unbridged` of its bridge (or its `ConferenceLeft`); `Unbridged` at once on `Hold` and `Bridged` at
 //! once on `Resume` or `Bridge` (media moves now), `Held`/`Resumed` once the
 //! leg's peer accepted the re-INVITE; a recording's `RecordingDone` once its
 //! file is complete (after its leg's `LegEnded` when the leg ended first);
@@ -94,6 +99,9 @@ pub const RECORDING_WAIT: Duration = Duration::from_secs(2);
 /// Prompts one `Play` of a sequence may name.
 pub const MAX_SEQUENCE: usize = 32;
 
+/// Legs one conference may hold.
+pub const MAX_CONFERENCE: usize = voxgate_media::mixer::MAX_PARTICIPANTS;
+
 /// Decides what happens to conversations. One `incoming` per inbound
 /// conversation; the plane may spawn a task per conversation (one isolated
 /// flow instance per call) that reads `events` and writes `commands` until
@@ -151,6 +159,38 @@ pub struct PlaybackId(pub u32);
 impl fmt::Display for PlaybackId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// A conference of a conversation: its `Conference` commands are numbered
+/// from 1 in the order the conversation receives them (refused ones too).
+/// It lasts while a leg is in it; its id is never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConferenceId(pub u32);
+
+impl fmt::Display for ConferenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a leg does in a conference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConferenceRole {
+    /// Heard by the others (unless muted), hears them all.
+    Speaker,
+    /// Listen-only (a supervisor monitoring): hears everyone, heard by nobody.
+    Listener,
+}
+
+impl ConferenceRole {
+    /// Its name in JSON: `speaker`, `listener`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConferenceRole::Speaker => "speaker",
+            ConferenceRole::Listener => "listener",
+        }
     }
 }
 
@@ -503,6 +543,39 @@ pub enum Event {
         /// stalled) or the file was never created.
         duration: Option<Duration>,
     },
+    /// A leg joined a conference (`Conference`, `JoinConference`, or an
+    /// INVITE with Replaces taking a member's place).
+    ConferenceJoined {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+        /// Its role.
+        role: ConferenceRole,
+        /// Whether it is muted.
+        muted: bool,
+    },
+    /// A leg left its conference (`LeaveConference`, `Unbridge`, `Bridge`,
+    /// `Hold`, another conference, or its end: then after its `LegEnded`).
+    /// A conference whose last leg left is over.
+    ConferenceLeft {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+    },
+    /// A member's role or mute changed (`Mute`, `SetRole`, `JoinConference`
+    /// of a member).
+    ConferenceUpdated {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg.
+        leg: LegId,
+        /// Its role.
+        role: ConferenceRole,
+        /// Whether it is muted.
+        muted: bool,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command's name (`answer`, `dial`, `bridge`, ...).
@@ -652,19 +725,20 @@ pub enum Command {
         /// The other.
         b: LegId,
     },
-    /// Take a leg out of its bridge: voxgate terminates its media.
+    /// Take a leg out of its bridge (or conference): voxgate terminates its media.
     Unbridge {
         /// The leg.
         leg: LegId,
     },
-    /// Put a leg on hold: out of its bridge, re-INVITE with `sendonly` (or
-    /// `inactive` when its peer holds too).
+    /// Put a leg on hold: out of its bridge or conference, re-INVITE with
+    /// `sendonly` (or `inactive` when its peer holds too).
     Hold {
         /// The leg.
         leg: LegId,
     },
     /// Take a leg off hold (re-INVITE `sendrecv`) and back into the bridge it
-    /// left, if its partner is still free.
+    /// left, if its partner is still free, or the conference it left, if it
+    /// still lasts and has room.
     Resume {
         /// The leg.
         leg: LegId,
@@ -747,6 +821,51 @@ pub enum Command {
         /// The recording.
         id: RecordingId,
     },
+    /// Mix legs in a new conference: each hears all the others and not
+    /// itself, whichever G.711 law each negotiated (decoded, summed, encoded
+    /// per leg; no re-INVITE). 1 to [`MAX_CONFERENCE`] answered legs with
+    /// PCMU or PCMA on plain RTP or SDES-SRTP, all speakers, not muted; each
+    /// leaves the bridge or conference it was in, and a leg voxgate holds is
+    /// resumed. The conference is paced by a clock of its own: a leg whose
+    /// packets are late or lost does not delay the others. Its id is the
+    /// count of `Conference` commands so far. (`Bridge` of two legs stays the
+    /// zero-copy relay; a conference stays a conference whatever its size.)
+    Conference {
+        /// The legs.
+        legs: Vec<LegId>,
+    },
+    /// Add a leg to a conference (out of its bridge or other conference);
+    /// for a member, a change of role.
+    JoinConference {
+        /// The conference.
+        conference: ConferenceId,
+        /// The leg (answered, PCMU or PCMA).
+        leg: LegId,
+        /// Speaker, or listener (listen-only).
+        role: ConferenceRole,
+    },
+    /// Take a leg out of its conference: voxgate terminates its media (as
+    /// `Unbridge` does).
+    LeaveConference {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Mute or unmute a leg in its conference: muted, nobody hears it; it
+    /// still hears everyone.
+    Mute {
+        /// The leg.
+        leg: LegId,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Change a leg's role in its conference: listener (listen-only, a
+    /// supervisor monitoring) or speaker (a supervisor barging in).
+    SetRole {
+        /// The leg.
+        leg: LegId,
+        /// The new role.
+        role: ConferenceRole,
+    },
     /// Send DTMF digits to a leg: RFC 4733 telephone-events in its RTP when
     /// it negotiated telephone-event (a bridged leg's partner media is held
     /// back meanwhile), else one SIP INFO `application/dtmf-relay` per digit,
@@ -782,6 +901,11 @@ impl Command {
             Command::PauseRecording { .. } => "pause_recording",
             Command::ResumeRecording { .. } => "resume_recording",
             Command::StopRecording { .. } => "stop_recording",
+            Command::Conference { .. } => "conference",
+            Command::JoinConference { .. } => "join_conference",
+            Command::LeaveConference { .. } => "leave_conference",
+            Command::Mute { .. } => "mute",
+            Command::SetRole { .. } => "set_role",
         }
     }
 }

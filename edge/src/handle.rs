@@ -86,6 +86,8 @@ pub struct LegSummary {
     pub trunk: Option<String>,
     /// The leg it is bridged with, if any.
     pub bridged_with: Option<u32>,
+    /// The conference it is in, if any.
+    pub conference: Option<u32>,
     /// Held by its peer or by voxgate.
     pub held: bool,
     /// voxgate's RTP port for the leg (first media line), once anchored.

@@ -3,7 +3,7 @@
 //! What it is: trunk admission by source address (before parsing), message
 //! hygiene, per-trunk call limits, conversations (one actor each: any
 //! number of legs, each a SIP dialog with its media endpoint anchored
-//! through `voxgate-media`, and the bridges between them; voxgate as a
+//! through `voxgate-media`, and the bridges and conferences between them; voxgate as a
 //! back-to-back user agent or as the user agent of a leg), the
 //! control-plane contract that drives them, CDRs, Prometheus metrics, the
 //! admin HTTP listener and config reload.

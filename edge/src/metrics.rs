@@ -89,6 +89,11 @@ pub struct Metrics {
     hot: Arc<Hot>,
     /// Last region totals seen, to turn the engine's totals into increments.
     rtp_seen: Arc<Mutex<Vec<(String, RegionSeen)>>>,
+    conferences_active: IntGauge,
+    mixer_frames: IntCounterVec,
+    mixer_late: IntCounter,
+    /// The mixers' last totals seen (frames mixed, skipped, late packets).
+    mixer_seen: Arc<Mutex<[u64; 3]>>,
 }
 
 /// Metric registration can only fail on a duplicate or malformed name, which
@@ -242,6 +247,16 @@ impl Metrics {
             "20 ms recording frames dropped because a recording's writer fell behind (a slow disk).",
         )?;
         registry.register(Box::new(recording_frames_dropped.clone()))?;
+        let conferences_active = IntGauge::new(
+            "voxgate_conferences_active",
+            "Conferences being mixed now (with at least one leg).",
+        )?;
+        registry.register(Box::new(conferences_active.clone()))?;
+        let mixer_late = IntCounter::new(
+            "voxgate_mixer_packets_late_total",
+            "Conference legs' packets dropped for arriving after their frame was mixed.",
+        )?;
+        registry.register(Box::new(mixer_late.clone()))?;
         let call_setup = HistogramVec::new(
             HistogramOpts::new(
                 "voxgate_call_setup_seconds",
@@ -344,8 +359,8 @@ impl Metrics {
             rtp_generated: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_generated_total",
-                "RTP packets voxgate generated and sent (prompts, tones, DTMF), by the media \
-                 region of the sending endpoint.",
+                "RTP packets voxgate generated and sent (prompts, tones, DTMF, conference \
+                 mixes), by the media region of the sending endpoint.",
                 &["region"],
             )?,
             ports_exhausted: counter_vec(
@@ -405,6 +420,16 @@ impl Metrics {
                 &["region"],
             )?,
             rtp_seen: Arc::new(Mutex::new(Vec::new())),
+            conferences_active,
+            mixer_frames: counter_vec(
+                &registry,
+                "voxgate_mixer_frames_total",
+                "Conference frames (20 ms), by outcome: mixed, or skipped after a late wake-up \
+                 (nobody heard them).",
+                &["outcome"],
+            )?,
+            mixer_late,
+            mixer_seen: Arc::new(Mutex::new([0; 3])),
             hot: Arc::new(Hot {
                 requests: slots(2 * TRANSPORTS * METHOD_SLOTS),
                 responses: slots(2 * TRANSPORTS * METHOD_SLOTS * CLASSES),
@@ -662,6 +687,26 @@ impl Metrics {
         }
     }
 
+    /// Publishes the media engine's conference totals (at scrape time).
+    pub fn mixers(&self, stats: &voxgate_media::MixerStats) {
+        self.conferences_active
+            .set(i64::try_from(stats.conferences_active).unwrap_or(i64::MAX));
+        let mut seen = self
+            .mixer_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = [stats.frames_mixed, stats.frames_skipped, stats.packets_late];
+        let delta: [u64; 3] = std::array::from_fn(|k| now[k].saturating_sub(seen[k]));
+        *seen = now;
+        self.mixer_frames
+            .with_label_values(&["mixed"])
+            .inc_by(delta[0]);
+        self.mixer_frames
+            .with_label_values(&["skipped"])
+            .inc_by(delta[1]);
+        self.mixer_late.inc_by(delta[2]);
+    }
+
     /// A counter's value, for tests.
     #[cfg(test)]
     pub(crate) fn allowlist_drops_value(
@@ -736,6 +781,30 @@ mod tests {
             r#"voxgate_recording_failures_total{error="disk_full"} 2"#,
             "voxgate_recordings_active 2",
             "voxgate_recording_frames_dropped_total 10",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn mixer_totals_become_increments_and_a_gauge() {
+        let m = Metrics::new("t").unwrap();
+        let stats = |conferences_active, frames_mixed, frames_skipped, packets_late| {
+            voxgate_media::MixerStats {
+                conferences_active,
+                frames_mixed,
+                frames_skipped,
+                packets_late,
+            }
+        };
+        m.mixers(&stats(2, 100, 1, 3));
+        m.mixers(&stats(1, 150, 1, 5));
+        let text = m.render();
+        for needle in [
+            "voxgate_conferences_active 1",
+            r#"voxgate_mixer_frames_total{outcome="mixed"} 150"#,
+            r#"voxgate_mixer_frames_total{outcome="skipped"} 1"#,
+            "voxgate_mixer_packets_late_total 5",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

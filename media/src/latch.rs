@@ -33,6 +33,9 @@
 //! with the receiving leg's payload type ([`LegCounters::transcoded`]); and
 //! where the receiving leg's peer asked for another ptime, it is
 //! repacketised (`crate::endpoint`), its frames sent by `poll_transmit`.
+//! An endpoint in a **conference** (`conference.rs`) is in no bridge: its
+//! peer's voice goes into the conference's mixer, and the mix comes back out
+//! of `poll_transmit` on the conference's own clock.
 //!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
@@ -48,7 +51,10 @@ use crate::endpoint::{Egress, EndpointMedia, Events};
 use crate::rtp::{Packet, classify};
 use crate::srtp::{SdesKeys, SrtpContext};
 
+mod conference;
 mod engine;
+
+pub use conference::{ConferenceId, Membership, MixTotals};
 
 /// An endpoint of a session; never reused within it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -405,6 +411,9 @@ pub struct EndpointCore {
     lines: Vec<LegState>,
     allowed: Vec<IpNet>,
     bridge: Option<EndpointId>,
+    /// Its conference, if it is in one (then in no bridge): its voice is
+    /// mixed, not relayed (`conference.rs`).
+    mix: Option<Membership>,
     dtls: bool,
     /// What voxgate hears and says on the leg (`crate::endpoint`); boxed, so
     /// that the relay's per-packet state of an endpoint stays a few cache lines.
@@ -421,6 +430,11 @@ impl EndpointCore {
     pub fn bridge(&self) -> Option<EndpointId> {
         self.bridge
     }
+
+    /// Its conference, if it is in one.
+    pub fn conference(&self) -> Option<Membership> {
+        self.mix
+    }
 }
 
 /// The endpoints of one session and the bridges between them.
@@ -430,6 +444,8 @@ pub struct SessionRelay {
     relatch_after: Duration,
     /// The endpoints' media events, drained by `poll_event`.
     events: Events,
+    /// Conferences of three or more endpoints (or fewer, as they come and go).
+    conferences: conference::Conferences,
 }
 
 impl SessionRelay {
@@ -440,6 +456,7 @@ impl SessionRelay {
             eps: Vec::new(),
             relatch_after,
             events: Events::new(),
+            conferences: conference::Conferences::default(),
         }
     }
 
@@ -453,14 +470,16 @@ impl SessionRelay {
             lines: (0..lines).map(|_| LegState::default()).collect(),
             allowed,
             bridge: None,
+            mix: None,
             dtls: false,
             media: Box::default(),
         });
     }
 
-    /// Removes an endpoint (and its bridge).
+    /// Removes an endpoint (and its bridge or conference).
     pub fn remove(&mut self, ep: EndpointId) {
         self.unbridge(ep);
+        self.leave_conference(ep);
         if let Some(slot) = self.eps.get_mut(ep.index()) {
             *slot = None;
         }
@@ -504,13 +523,15 @@ impl SessionRelay {
         }
     }
 
-    /// Joins `a` and `b`; each leaves the bridge it was in.
+    /// Joins `a` and `b`; each leaves the bridge or conference it was in.
     pub fn bridge(&mut self, a: EndpointId, b: EndpointId) {
         if a == b || self.endpoint(a).is_none() || self.endpoint(b).is_none() {
             return;
         }
         self.unbridge(a);
         self.unbridge(b);
+        self.leave_conference(a);
+        self.leave_conference(b);
         if let Some(e) = self.endpoint_mut(a) {
             e.bridge = Some(b);
         }
@@ -588,6 +609,14 @@ impl SessionRelay {
                 let plain = buf.get(..len)?;
                 e.media
                     .inspect(ep, line, now, &header, plain, &mut self.events);
+                // A conference member's voice is mixed, never relayed.
+                if let Some(m) = e.mix {
+                    leg.last_activity = Some(now);
+                    let format = e.media.format();
+                    self.conferences
+                        .push(now, ep, m.conference, format, line, &header, plain);
+                    return None;
+                }
                 Relayed::Rtp
             }
             Packet::Rtcp => {

@@ -38,13 +38,21 @@
 //! [`MediaSession::record`] and reads its events from
 //! [`MediaSession::take_events`].
 //!
+//! Conferences ([`MediaSession::set_conference`], `latch/conference.rs`): an
+//! endpoint in a conference has its peer's voice pushed into that
+//! conference's [`mixer`] instead of relayed, and the mix for it (everyone
+//! heard but itself) goes out through its own outgoing stream, paced by the
+//! conference's own 20 ms clock in the same engine (`poll_timeout`,
+//! `poll_transmit`).
+//!
 //! # Media processing modules
 //!
 //! The modules below are finished state machines and wire types, with their
 //! tests (the parsers also with fuzz targets, the per-packet paths with
 //! criterion benches) and a wiring sketch in each module's docs. [`dtmf`],
 //! [`play`], [`record`], [`frame`], [`rtp::OutgoingStream`] and G.711 from
-//! [`codec`] are used by [`endpoint`]; the rest are not called from a call yet.
+//! [`codec`] are used by [`endpoint`], [`mixer`] by the session's
+//! conferences; the rest are not called from a call yet.
 //!
 //! [`codec`]: the [`Codec`](codec::Codec) trait (payload ⇄ 16-bit PCM into
 //! caller buffers), [`CodecKind`](codec::CodecKind) (rtpmap name, clock,
@@ -85,9 +93,9 @@
 //!
 //! [`mixer`]: the conference mixer of one bridge: a per-participant jitter
 //! buffer, sum minus own contribution, mute, monitor and whisper roles,
-//! join and leave with the leg's stream, up to
-//! [`MAX_PARTICIPANTS`](mixer::MAX_PARTICIPANTS) legs of 8 kHz codecs. Not
-//! wired: a bridge is still two legs relayed to each other.
+//! join and leave, up to [`MAX_PARTICIPANTS`](mixer::MAX_PARTICIPANTS) legs
+//! of 8 kHz codecs. Wired into calls as conferences (above); a two-leg
+//! bridge stays the relay.
 //!
 //! [`quality`]: RFC 3550 receive statistics (loss, jitter, reordering,
 //! duplicates), RTCP SR/RR/SDES/BYE parsed as borrowed views and printed
@@ -97,8 +105,9 @@
 //! and voxgate sends no reports; CDRs and `/calls` carry no MOS.
 //!
 
-//! What it is not (yet): DTLS termination, transcoding between codecs, ICE,
-//! mixing in calls — later issues; they hang on an endpoint in
+//! What it is not (yet): DTLS termination, transcoding beyond G.711 µ-law ⇄
+//! A-law (a conference decodes and encodes per leg), ICE — later issues;
+//! they hang on an endpoint in
 //! [`latch::SessionRelay`] as [`endpoint`] does.
 //!
 //! ```
@@ -181,11 +190,11 @@ pub mod srtp;
 pub use anchor::{LocalMedia, OriginState, RemoteMedia, remote_targets, rewrite};
 pub use endpoint::{EndpointOp, MediaEvent, MediaFormat};
 pub use error::{MediaError, RtcpFault};
-pub use latch::{EndpointId, SocketKind};
+pub use latch::{ConferenceId, EndpointId, Membership, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
     EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
-    MediaEventReceiver, MediaSession, RecordRequest, RecordingStats, RegionAddress, RegionSpec,
-    RegionStats,
+    MediaEventReceiver, MediaSession, MixerStats, RecordRequest, RecordingStats, RegionAddress,
+    RegionSpec, RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

@@ -333,3 +333,124 @@ async fn a_recording_whose_folder_is_missing_fails_and_the_endpoint_goes_on() {
     );
     assert_eq!(engine.recording_stats().active, 0);
 }
+
+/// A conference through the tokio shell: three peers on loopback, each
+/// sending a tone; each gets the mix from its endpoint's port, 20 ms apart,
+/// in its own codec, without its own tone; the engine counts the conference
+/// while it lasts.
+#[tokio::test]
+async fn a_conference_mixes_over_sockets_and_is_counted() {
+    use voxgate_media::codec::{Codec, G711, Law};
+    use voxgate_media::{ConferenceId, Membership};
+    let engine = engine(27200);
+    let session = engine.session().unwrap();
+    let tones = [440.0f64, 1000.0, 1500.0];
+    let mut parties = Vec::new();
+    for (i, _) in tones.iter().enumerate() {
+        let ep = session
+            .add_endpoint(EndpointSpec {
+                region: "r",
+                lines: 1,
+                peer: Some("127.0.0.1".parse().unwrap()),
+                allowed_sources: Vec::new(),
+            })
+            .unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        session.set_remote(
+            ep,
+            &[RemoteMedia {
+                rtp: Some(peer.local_addr().unwrap()),
+                rtcp: None,
+                rtcp_mux: true,
+                direction: Direction::SendRecv,
+            }],
+        );
+        let mut f = format();
+        f.telephone_event = None;
+        if i == 1 {
+            f.voice = Some(VoiceFormat {
+                payload_type: PayloadType(0),
+                codec: CodecKind::Pcmu,
+            });
+        }
+        session.media_op(ep, EndpointOp::Format(Some(f)));
+        session.set_conference(ep, Some(Membership::speaker(ConferenceId(7))));
+        parties.push((ep, peer, session.local(ep)[0]));
+    }
+    // Each peer sends 1 s of its tone, paced, and reads what comes back.
+    let law = |i: usize| if i == 1 { Law::Mu } else { Law::A };
+    let mut heard: Vec<Vec<i16>> = vec![Vec::new(); 3];
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut buf = [0u8; 2048];
+    for k in 0u32..60 {
+        tick.tick().await;
+        for (i, (_, peer, local)) in parties.iter().enumerate() {
+            let pcm: Vec<i16> = (0..160)
+                .map(|n| {
+                    let t = f64::from(k * 160 + n) / 8000.0;
+                    (6000.0 * (2.0 * std::f64::consts::PI * tones[i] * t).sin()) as i16
+                })
+                .collect();
+            let mut p = vec![0x80, if i == 1 { 0 } else { 8 }];
+            p.extend_from_slice(&(k as u16).to_be_bytes());
+            p.extend_from_slice(&(k * 160).to_be_bytes());
+            p.extend_from_slice(&(0x7000 + i as u32).to_be_bytes());
+            let mut payload = [0u8; 160];
+            G711::new(law(i)).encode(&pcm, &mut payload).unwrap();
+            p.extend_from_slice(&payload);
+            peer.send_to(&p, ("127.0.0.1", local.rtp_port))
+                .await
+                .unwrap();
+            while let Ok((n, from)) = peer.try_recv_from(&mut buf) {
+                assert_eq!(from.port(), local.rtp_port, "from the endpoint's own port");
+                let h = parse_rtp(&buf[..n]).unwrap();
+                assert_eq!(h.payload_type, PayloadType(if i == 1 { 0 } else { 8 }));
+                let mut out = [0i16; 160];
+                G711::new(law(i)).decode(&buf[12..n], &mut out).unwrap();
+                if k >= 20 {
+                    heard[i].extend_from_slice(&out);
+                }
+            }
+        }
+    }
+    assert_eq!(engine.mixer_stats().conferences_active, 1);
+    assert!(
+        engine.mixer_stats().frames_mixed >= 50,
+        "{:?}",
+        engine.mixer_stats()
+    );
+    let power = |s: &[i16], hz: f64| {
+        let c = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in s {
+            let s0 = f64::from(x) + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - c * s1 * s2
+    };
+    for (i, got) in heard.iter().enumerate() {
+        assert!(got.len() >= 160 * 30, "party {i} got {} samples", got.len());
+        let own = power(got, tones[i]);
+        for (j, &hz) in tones.iter().enumerate() {
+            if j != i {
+                assert!(
+                    power(got, hz) > 100.0 * own,
+                    "party {i} hears {hz} Hz over its own tone"
+                );
+            }
+        }
+    }
+    // The session ends: so does its conference.
+    drop(session);
+    for _ in 0..100 {
+        if engine.mixer_stats().conferences_active == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the conference outlived its session: {:?}",
+        engine.mixer_stats()
+    );
+}

@@ -94,6 +94,14 @@
       tone as `tone` does; at least N packets (default 100). `--encrypted`
       instead checks that the packets are NOT audio: SRTP, whose payload
       decoded as G.711 carries neither tone.
+
+  calltool.py rtp-mix FIELDS --to IP:PORT --from-ip IP --min N --pt P --hz F [--hz F...] --not-hz G
+      FIELDS: as for rtp, with the UDP payload in hex as a 5th field. What a
+      conference party got from voxgate: at least N packets, all from --from-ip,
+      one stream (one SSRC, sequence numbers +1, timestamps rising by whole 20 ms
+      frames, the marker on the first only) of payload type P; decoded, each tone
+      F carries at least 5% of the energy (the others it hears), and the tone G
+      (its own) at most a hundredth of the weakest F (Goertzel).
 """
 
 import argparse
@@ -795,6 +803,62 @@ def cmd_rtp_audio(a) -> None:
     print(f"{a.to}: {len(pkts)} packets, one stream, {a.hz:g} Hz tone, RMS {rms:.0f}")
 
 
+def cmd_rtp_mix(a) -> None:
+    """What a conference party received from voxgate (a fields file whose 5th field is the
+    UDP payload in hex): one stream (one SSRC, sequence numbers +1, timestamps rising by
+    whole 20 ms frames, the marker on the first packet only), G.711 decoded by its payload
+    type; each --hz tone present (at least 5% of the energy each, Goertzel) and the --not-hz
+    tone (the party's own) absent (at most a hundredth of the weakest wanted tone)."""
+    host, port = a.to.rsplit(":", 1)
+    pkts = []
+    with open(a.fields, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 5 or parts[2] != host or parts[3] != port:
+                continue
+            if parts[0] != a.from_ip:
+                fail(f"{a.to} got a datagram from {parts[0]}:{parts[1]}, not {a.from_ip}")
+            pkts.append(bytes.fromhex(parts[4].replace(":", "")))
+    if len(pkts) < a.min:
+        fail(f"{a.to} got {len(pkts)} RTP packets from {a.from_ip}; at least {a.min} expected")
+    heads = []
+    samples = []
+    for p in pkts:
+        if len(p) < 12 or p[0] >> 6 != 2:
+            fail(f"{a.to}: not RTP: {p[:12].hex()}")
+        pt = p[1] & 0x7F
+        if pt != a.pt:
+            fail(f"{a.to}: payload type {pt}, {a.pt} expected")
+        heads.append((p[1] >> 7, struct.unpack("!H", p[2:4])[0], struct.unpack("!I", p[4:8])[0],
+                      struct.unpack("!I", p[8:12])[0]))
+        decode = alaw_decode if pt == 8 else ulaw_decode
+        samples.extend(decode(b) for b in p[12:])
+    if len({h[3] for h in heads}) != 1:
+        fail(f"{a.to}: several SSRCs: {sorted({hex(h[3]) for h in heads})}")
+    for i, (prev, cur) in enumerate(zip(heads, heads[1:])):
+        if cur[1] != (prev[1] + 1) & 0xFFFF:
+            fail(f"{a.to}: packet {i + 1}: sequence {cur[1]} after {prev[1]}")
+        step = (cur[2] - prev[2]) & 0xFFFFFFFF
+        if step == 0 or step % 160 or step > 160 * 50:
+            fail(f"{a.to}: packet {i + 1}: timestamp {cur[2]} after {prev[2]} (whole 20 ms frames expected)")
+    markers = [i for i, h in enumerate(heads) if h[0]]
+    if markers != [0]:
+        fail(f"{a.to}: marker bits on packets {markers}; only the first expected")
+    rms = (sum(x * x for x in samples) / len(samples)) ** 0.5
+    if rms < 100:
+        fail(f"{a.to}: silence (RMS {rms:.0f})")
+    total = sum(x * x for x in samples) * len(samples) / 2 or 1.0
+    shares = {hz: goertzel(samples, 8000, hz) / total for hz in a.hz}
+    own = goertzel(samples, 8000, a.not_hz) / total
+    said = ", ".join(f"{hz:g} Hz {share:.1%}" for hz, share in shares.items())
+    for hz, share in shares.items():
+        if share < 0.05:
+            fail(f"{a.to}: {hz:g} Hz carries {share:.2%} of the energy; the tone was expected ({said}, own {a.not_hz:g} Hz {own:.4%})")
+    if own > min(shares.values()) / 100:
+        fail(f"{a.to}: its own {a.not_hz:g} Hz tone came back: {own:.3%} of the energy ({said})")
+    print(f"{a.to}: {len(pkts)} packets, one stream; {said}; own {a.not_hz:g} Hz {own:.4%}")
+
+
 def cmd_digits(a) -> None:
     """The digits events of conversation CONVERSATION are exactly DIGITS, in order, from SOURCE."""
     mine = [e for e in read_events(a.events) if e.get("conversation") == a.conversation and e.get("type") == "digits"]
@@ -916,6 +980,14 @@ def main() -> None:
     c.add_argument("--markers", type=int, default=1)
     c.add_argument("--silent-head", type=int, default=0)
     c.add_argument("--silent-tail", type=int, default=0)
+    c = sub.add_parser("rtp-mix")
+    c.add_argument("fields")
+    c.add_argument("--to", required=True)
+    c.add_argument("--from-ip", required=True)
+    c.add_argument("--min", type=int, required=True)
+    c.add_argument("--pt", type=int, required=True)
+    c.add_argument("--hz", type=float, action="append", required=True, help="a tone that must be there (repeat)")
+    c.add_argument("--not-hz", type=float, required=True, help="the tone that must not")
     c = sub.add_parser("digits")
     c.add_argument("events")
     c.add_argument("conversation")
@@ -927,7 +999,7 @@ def main() -> None:
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
      "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone, "silence": cmd_silence,
      "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys,
-     "rtp-audio": cmd_rtp_audio, "digits": cmd_digits, "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
+     "rtp-audio": cmd_rtp_audio, "rtp-mix": cmd_rtp_mix, "digits": cmd_digits, "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
 
 
 if __name__ == "__main__":

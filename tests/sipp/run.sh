@@ -102,6 +102,7 @@ FLOW_XFER_PORT=$((BASE + 26))
 FLOW_REPLACES_PORT=$((BASE + 27))
 FLOW_BARESIP_PORT=$((BASE + 28))
 FLOW_RECORD_PORT=$((BASE + 29))
+FLOW_CONF_PORT=$((BASE + 33))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -2691,6 +2692,63 @@ sys.exit(0 if abs(ms - int(sys.argv[2])) <= 20 and 3500 <= ms <= 9000 else f"fil
 	flow_end 300
 }
 
+# A three-party conference: a SIPp caller dials 7130 (the API answers it) and the API dials
+# two SIPp agents; each party plays a tone of its own (caller 440 Hz, agents 1000 and 1500
+# Hz, PCMA pcaps written by calltool.py tone-pcap) and the three are put in a conference.
+# What each party received from voxgate is one RTP stream (one SSRC, sequence +1, whole
+# 20 ms frames, the marker on the first packet only) in which the other two tones are heard
+# and its own is not (calltool.py rtp-mix: Goertzel); the conference is counted while it
+# lasts, its frames mixed; the API hangs everything up and nothing is left behind.
+test_conference_three_tones() {
+	local n=7130 id fields=$OUT/conference.fields out hz frames party
+	for hz in 440 1000 1500; do
+		[ -f "$OUT/conf_$hz.pcap" ] || python3 "$HERE/calltool.py" tone-pcap "$OUT/conf_$hz.pcap" --hz "$hz" --seconds 8 ||
+			{ REASON="could not write $OUT/conf_$hz.pcap"; return 1; }
+	done
+	# The second agent's copy of the agent scenario plays the 1500 Hz tone.
+	sed 's#out/conf_1000\.pcap#out/conf_1500.pcap#' "$HERE/call_uas_conf.xml" >"$OUT/call_uas_conf_1500.xml" ||
+		{ REASON="could not write $OUT/call_uas_conf_1500.xml"; return 1; }
+	frames=$(metric voxgate_mixer_frames_total 'outcome="mixed"')
+	flow_begin conference "$FLOW_CONF_PORT" || return 1
+	flow_capture conference "$CALLER_IP:$CALLER_MP" "$AGENT1_IP:$AGENT1_MP" "$AGENT2_IP:$AGENT2_MP" || return 1
+	agent_start conference_agent1 "$AGENT1_IP:$FLOW_PORT" "$AGENT1_MP" call_uas_conf.xml "${FLOW_LIMITS[@]}" || return 1
+	agent_start conference_agent2 "$AGENT2_IP:$FLOW_PORT" "$AGENT2_MP" out/call_uas_conf_1500.xml "${FLOW_LIMITS[@]}" || return 1
+	caller_bg conference_caller call_uac_conf.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '' "$(agent_uri agent1 "$AGENT1_IP")")" || return 1
+	api POST "/v1/conversations/$id/dial" "$(dial_json '' "$(agent_uri agent2 "$AGENT2_IP")")" || return 1
+	flow_event "$id" leg_answered leg=2 >/dev/null || return 1
+	flow_event "$id" leg_answered leg=3 >/dev/null || return 1
+	api POST "/v1/conversations/$id/conference" '{"legs": [1, 2, 3]}' || return 1
+	grep -q '"conference":1' "$OUT/api_last.json" || { REASON="the conference's 202 has no conference 1: $(cat "$OUT/api_last.json")"; return 1; }
+	flow_event "$id" conference_joined conference=1 leg=3 role=speaker muted=false >/dev/null || return 1
+	expect_value voxgate_conferences_active '' 1 || return 1
+	# The tones play 8 s from each party's ACK: about 5 s of them mixed.
+	sleep 5
+	api DELETE "/v1/conversations/$id" || return 1
+	caller_done conference_caller call_uac_conf.xml || return 1
+	agent_done conference_agent1 || return 1
+	agent_done conference_agent2 || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	flow_sequence "$id" conversation_started:control=api leg_answered:leg=1 \
+		conference_joined:conference=1,leg=1 conference_joined:conference=1,leg=2 conference_joined:conference=1,leg=3 \
+		leg_ended conference_left:conference=1 ended || return 1
+	capture_stop_payload "$fields" || return 1
+	for party in "$CALLER_IP:$CALLER_MP 440 1000 1500" "$AGENT1_IP:$AGENT1_MP 1000 440 1500" "$AGENT2_IP:$AGENT2_MP 1500 440 1000"; do
+		set -- $party
+		out=$(python3 "$HERE/calltool.py" rtp-mix "$fields" --to "$1" --from-ip "$MEDIA_IP" --min 150 --pt 8 \
+			--hz "$3" --hz "$4" --not-hz "$2" 2>&1) || { REASON="capture: $out"; return 1; }
+		say "  $out"
+	done
+	expect_rise voxgate_mixer_frames_total 'outcome="mixed"' "$frames" 200 || return 1
+	expect_value voxgate_conferences_active '' 0 || return 1
+	# Nothing was relayed (every packet went through the mixer).
+	flow_end 0
+}
+
 TESTS=(
 	test_admin_endpoints
 	test_options_udp
@@ -2768,6 +2826,7 @@ TESTS=(
 	test_media_hold_music
 	test_media_inband_digits
 	test_media_record_stereo
+	test_conference_three_tones
 )
 
 # ------------------------------------------------------------------------------------------

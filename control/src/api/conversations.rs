@@ -35,6 +35,7 @@ pub(super) async fn queue(
             dial: queued.dial.map(|d| d.0),
             playback: queued.playback.map(|p| p.0),
             recording: queued.recording.map(|r| r.0),
+            conference: queued.conference.map(|c| c.0),
         }),
     ))
 }
@@ -172,6 +173,7 @@ pub async fn operator_hangup(
             dial: None,
             playback: None,
             recording: None,
+            conference: None,
         }),
     ))
 }

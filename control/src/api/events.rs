@@ -189,6 +189,36 @@ pub enum EventBody {
         /// when the file was never created or its writer did not report in time.
         duration_ms: Option<u64>,
     },
+    /// A leg joined a conference.
+    ConferenceJoined {
+        /// The conference (the `conference` of its 202).
+        conference: u32,
+        /// The leg.
+        leg: u32,
+        /// `speaker` or `listener`.
+        role: &'static str,
+        /// Whether nobody hears it.
+        muted: bool,
+    },
+    /// A leg left its conference (on command, a bridge, hold, or its end); a conference
+    /// whose last leg left is over.
+    ConferenceLeft {
+        /// The conference.
+        conference: u32,
+        /// The leg.
+        leg: u32,
+    },
+    /// A member's role or mute changed.
+    ConferenceUpdated {
+        /// The conference.
+        conference: u32,
+        /// The leg.
+        leg: u32,
+        /// `speaker` or `listener`.
+        role: &'static str,
+        /// Whether nobody hears it.
+        muted: bool,
+    },
     /// A command could not be carried out; nothing else changed.
     Error {
         /// The command (`answer`, `dial`, `bridge`, ...).
@@ -397,6 +427,23 @@ pub enum CommandErrorDetail {
         /// The id given.
         id: u32,
     },
+    /// A conference of no legs or too many, or a join to a full one.
+    ConferenceSize {
+        /// How many legs it would hold.
+        count: usize,
+        /// The limit (16).
+        limit: usize,
+    },
+    /// No such conference (never made, or its last leg left).
+    UnknownConference {
+        /// The conference.
+        conference: u32,
+    },
+    /// The leg is in no conference.
+    NotInConference {
+        /// The leg.
+        leg: u32,
+    },
     /// A refusal this version of the API has no details for.
     Other,
 }
@@ -453,6 +500,18 @@ impl From<&CommandError> for CommandErrorView {
             },
             CommandError::UnknownRecording { id } => {
                 CommandErrorDetail::UnknownRecording { id: id.0 }
+            }
+            CommandError::ConferenceSize { count, limit } => CommandErrorDetail::ConferenceSize {
+                count: *count,
+                limit: *limit,
+            },
+            CommandError::UnknownConference { conference } => {
+                CommandErrorDetail::UnknownConference {
+                    conference: conference.0,
+                }
+            }
+            CommandError::NotInConference { leg } => {
+                CommandErrorDetail::NotInConference { leg: leg.0 }
             }
             _ => CommandErrorDetail::Other,
         };
@@ -605,6 +664,32 @@ impl From<&Event> for EventBody {
                 error: reason.failure().map(|e| e.as_str()),
                 file: file.clone(),
                 duration_ms: duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            },
+            Event::ConferenceJoined {
+                conference,
+                leg,
+                role,
+                muted,
+            } => EventBody::ConferenceJoined {
+                conference: conference.0,
+                leg: leg.0,
+                role: role.as_str(),
+                muted: *muted,
+            },
+            Event::ConferenceLeft { conference, leg } => EventBody::ConferenceLeft {
+                conference: conference.0,
+                leg: leg.0,
+            },
+            Event::ConferenceUpdated {
+                conference,
+                leg,
+                role,
+                muted,
+            } => EventBody::ConferenceUpdated {
+                conference: conference.0,
+                leg: leg.0,
+                role: role.as_str(),
+                muted: *muted,
             },
             Event::Error { command, error } => EventBody::Error {
                 command,

@@ -442,3 +442,65 @@ fn recordings_started_done_and_refused() {
         );
     }
 }
+
+#[test]
+fn conference_events_and_errors() {
+    use voxgate_edge::control_plane::{ConferenceId, ConferenceRole};
+    assert_eq!(
+        json_of(Event::ConferenceJoined {
+            conference: ConferenceId(1),
+            leg: LegId(3),
+            role: ConferenceRole::Listener,
+            muted: false,
+        }),
+        json!({"conversation": "c17", "type": "conference_joined", "conference": 1, "leg": 3,
+               "role": "listener", "muted": false})
+    );
+    assert_eq!(
+        json_of(Event::ConferenceUpdated {
+            conference: ConferenceId(1),
+            leg: LegId(2),
+            role: ConferenceRole::Speaker,
+            muted: true,
+        }),
+        json!({"conversation": "c17", "type": "conference_updated", "conference": 1, "leg": 2,
+               "role": "speaker", "muted": true})
+    );
+    assert_eq!(
+        json_of(Event::ConferenceLeft {
+            conference: ConferenceId(1),
+            leg: LegId(2),
+        }),
+        json!({"conversation": "c17", "type": "conference_left", "conference": 1, "leg": 2})
+    );
+    for (error, detail) in [
+        (
+            CommandError::ConferenceSize {
+                count: 17,
+                limit: 16,
+            },
+            json!({"kind": "conference_size", "count": 17, "limit": 16,
+                   "message": "a conference holds 1 to 16 legs, not 17"}),
+        ),
+        (
+            CommandError::UnknownConference {
+                conference: ConferenceId(4),
+            },
+            json!({"kind": "unknown_conference", "conference": 4,
+                   "message": "no conference 4 in this conversation"}),
+        ),
+        (
+            CommandError::NotInConference { leg: LegId(2) },
+            json!({"kind": "not_in_conference", "leg": 2,
+                   "message": "leg 2 is in no conference"}),
+        ),
+    ] {
+        assert_eq!(
+            json_of(Event::Error {
+                command: "mute",
+                error,
+            }),
+            json!({"conversation": "c17", "type": "error", "command": "mute", "error": detail})
+        );
+    }
+}

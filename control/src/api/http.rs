@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::plane::ApiPlane;
 use super::views::Problem;
-use super::{auth, conversations, legs, openapi, recordings, stream};
+use super::{auth, conference, conversations, legs, openapi, recordings, stream};
 use crate::ControlError;
 
 /// The largest request body taken (a dial of 16 destinations is about 2 KiB).
@@ -166,6 +166,13 @@ pub fn routes() -> OpenApiRouter<Arc<ApiPlane>> {
         .routes(routes!(recordings::pause))
         .routes(routes!(recordings::resume))
         .routes(routes!(recordings::stop))
+        .routes(routes!(conference::conference))
+        .routes(routes!(conference::join))
+        .routes(routes!(conference::leave))
+        .routes(routes!(conference::mute))
+        .routes(routes!(conference::unmute))
+        .routes(routes!(conference::listen_only))
+        .routes(routes!(conference::speak))
         .routes(routes!(stream::events))
 }
 

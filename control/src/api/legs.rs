@@ -20,7 +20,7 @@ use crate::ControlError;
 type Accept = Result<(StatusCode, Json<Accepted>), ControlError>;
 
 /// Queues the command `make` builds for the leg of the path.
-async fn leg_command(
+pub(super) async fn leg_command(
     plane: &ApiPlane,
     (id, leg): (String, String),
     make: impl FnOnce(LegId) -> Result<Command, ControlError>,
@@ -113,7 +113,7 @@ pub async fn resume(
     leg_command(&plane, path, |leg| Ok(Command::Resume { leg })).await
 }
 
-/// Take a leg out of its bridge (voxgate terminates its media).
+/// Take a leg out of its bridge or conference (voxgate terminates its media).
 #[utoipa::path(
     post,
     path = "/v1/conversations/{id}/legs/{leg}/unbridge",
@@ -123,7 +123,7 @@ pub async fn resume(
         ("leg" = u32, Path, description = "The leg"),
     ),
     responses(
-        (status = 202, description = "Queued; `unbridged` (or `error`) follows", body = Accepted),
+        (status = 202, description = "Queued; `unbridged` or `conference_left` (or `error`) follows", body = Accepted),
         (status = 400, description = "A value out of what is allowed", body = Problem),
         (status = 401, description = "No valid bearer token", body = Problem),
         (status = 404, description = "No live conversation has this id", body = Problem),

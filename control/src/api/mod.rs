@@ -10,6 +10,9 @@
 //! - `POST .../legs/{leg}/record`, `POST .../recordings/{rec}/pause|resume|stop`: a leg
 //!   recorded to a WAV file (mono, or both directions in stereo); the stream carries
 //!   `recording_started` and `recording_done`.
+//! - `POST .../conference` (`{"legs": [1, 2, 3]}`), `POST
+//!   .../legs/{leg}/join|leave|mute|unmute|listen_only|speak`: conferences; the stream
+//!   carries `conference_joined`, `conference_left`, `conference_updated`.
 //! - `DELETE /v1/conversations/{id}`: the operator's hang-up of any conversation.
 //! - `GET /v1/events`: a WebSocket of every event of every conversation, in order.
 //! - `GET /openapi.json`: the OpenAPI description, generated from these types.
@@ -38,6 +41,7 @@
 //! ```
 
 pub mod auth;
+mod conference;
 mod conversations;
 pub mod events;
 mod http;

@@ -16,7 +16,7 @@ use super::http::{public_routes, routes};
 #[openapi(
     info(
         title = "voxgate call-control API",
-        description = "Third-party call control of voxgate's conversations: list and inspect them, originate, dial, answer, hold, resume, bridge, unbridge, hang up, accept or refuse transfers, play to legs, send digits, record legs; and GET /v1/events, a WebSocket of every event. Commands are asynchronous: 202 says the command was queued, its outcome arrives as events (an `error` event when the conversation refuses it). Conversations of routes or trunks with control = \"api\" take commands; any conversation can be hung up by DELETE /v1/conversations/{id}.",
+        description = "Third-party call control of voxgate's conversations: list and inspect them, originate, dial, answer, hold, resume, bridge, unbridge, conference (join, leave, mute, listen only), play, send digits, hang up, accept or refuse transfers; and GET /v1/events, a WebSocket of every event. Commands are asynchronous: 202 says the command was queued, its outcome arrives as events (an `error` event when the conversation refuses it). Conversations of routes or trunks with control = \"api\" take commands; any conversation can be hung up by DELETE /v1/conversations/{id}.",
         license(name = "Apache-2.0"),
     ),
     modifiers(&Bearer),
@@ -24,6 +24,8 @@ use super::http::{public_routes, routes};
         (name = "conversations", description = "Conversations: list, inspect, originate, dial, bridge, reject, hang up"),
         (name = "legs", description = "One leg of a conversation: answer, hold, resume, unbridge, hang up, transfers, play, digits"),
         (name = "recordings", description = "Recording a leg to a WAV file: start, pause, resume, stop"),
+        (name = "conversations", description = "Conversations: list, inspect, originate, dial, bridge, conference, reject, hang up"),
+        (name = "legs", description = "One leg of a conversation: answer, hold, resume, unbridge, hang up, transfers, media, its conference"),
         (name = "events", description = "The event stream"),
         (name = "meta", description = "This description"),
     )

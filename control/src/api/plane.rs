@@ -12,8 +12,8 @@ use tracing::debug;
 use voxgate_config::Config;
 use voxgate_edge::SharedConfig;
 use voxgate_edge::control_plane::{
-    Command, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, PlaybackId, RecordingId,
-    Session,
+    Command, ConferenceId, ConversationId, ConversationInfo, DialId, EdgeHandle, Event, PlaybackId,
+    RecordingId, Session,
 };
 
 use super::events::{EventBody, EventMessage, InboundView};
@@ -50,17 +50,18 @@ impl Controller {
 /// One conversation the API controls.
 struct Controlled {
     /// Its commands, and (under the lock, so that ids follow the order commands are
-    /// queued in) the commands that take ids sent so far.
+    /// queued in) the dials, plays and conferences sent so far: the n-th dial is
+    /// `DialId(n)`, the n-th play `PlaybackId(n)`, the n-th conference `ConferenceId(n)`.
     commands: AsyncMutex<(mpsc::Sender<Command>, Counts)>,
 }
 
-/// Commands of a conversation that take ids: the n-th dial is `DialId(n)`, the n-th
-/// play `PlaybackId(n)`, the n-th record `RecordingId(n)`.
+/// Commands of each numbered kind sent to a conversation so far.
 #[derive(Clone, Copy, Debug, Default)]
 struct Counts {
     dials: u32,
     plays: u32,
     records: u32,
+    conferences: u32,
 }
 
 /// The ids a queued command will have in its conversation's events.
@@ -72,6 +73,8 @@ pub struct Queued {
     pub playback: Option<PlaybackId>,
     /// A record's.
     pub recording: Option<RecordingId>,
+    /// A conference's.
+    pub conference: Option<ConferenceId>,
 }
 
 /// The API's state, shared by the dispatcher (new conversations) and the HTTP handlers.
@@ -229,7 +232,7 @@ impl ApiPlane {
     }
 
     /// Queues `command` on conversation `id`, as [`command`](Self::command) does, and
-    /// says the ids it will have: a dial's, a play's, a record's.
+    /// says the ids it will have: a dial's, a play's, a record's, a conference's.
     pub async fn queue(
         &self,
         id: ConversationId,
@@ -246,6 +249,7 @@ impl ApiPlane {
         let dials = matches!(command, Command::Dial(_) | Command::AcceptTransfer { .. });
         let plays = matches!(command, Command::Play { .. });
         let records = matches!(command, Command::Record { .. });
+        let conferences = matches!(command, Command::Conference { .. });
         let mut guard = controlled.commands.lock().await;
         let (sender, counts) = &mut *guard;
         sender
@@ -264,6 +268,10 @@ impl ApiPlane {
         if records {
             counts.records += 1;
             queued.recording = Some(RecordingId(counts.records));
+        }
+        if conferences {
+            counts.conferences += 1;
+            queued.conference = Some(ConferenceId(counts.conferences));
         }
         Ok(queued)
     }

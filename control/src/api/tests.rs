@@ -535,6 +535,13 @@ fn the_openapi_document_parses_and_lists_every_path() {
         ("/v1/conversations/{id}/recordings/{rec}/pause", &["post"]),
         ("/v1/conversations/{id}/recordings/{rec}/resume", &["post"]),
         ("/v1/conversations/{id}/recordings/{rec}/stop", &["post"]),
+        ("/v1/conversations/{id}/conference", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/join", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/leave", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/mute", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/unmute", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/listen_only", &["post"]),
+        ("/v1/conversations/{id}/legs/{leg}/speak", &["post"]),
         (
             "/v1/conversations/{id}/legs/{leg}/transfer/accept",
             &["post"],
@@ -576,6 +583,8 @@ fn the_openapi_document_parses_and_lists_every_path() {
         "PlayBody",
         "DigitsBody",
         "RecordBody",
+        "ConferenceBody",
+        "JoinBody",
     ] {
         assert!(schemas[name].is_object(), "no schema {name}");
     }
@@ -839,4 +848,143 @@ async fn recording_commands_reach_the_conversation_and_records_are_numbered() {
     )
     .await;
     assert_eq!(a.json["recording"], 3);
+}
+
+#[tokio::test]
+async fn conference_commands_reach_the_conversation_and_conferences_are_numbered() {
+    use voxgate_edge::control_plane::{ConferenceId, ConferenceRole};
+    let plane = plane();
+    let (mut cmds, _events) = controlled(&plane, 6);
+    let legs = |l: &[u32]| l.iter().map(|&n| LegId(n)).collect::<Vec<_>>();
+    let cases = [
+        (
+            "/v1/conversations/c6/conference",
+            r#"{"legs": [1, 2, 3]}"#,
+            Command::Conference {
+                legs: legs(&[1, 2, 3]),
+            },
+            Some(1u64),
+        ),
+        (
+            "/v1/conversations/c6/legs/4/join",
+            r#"{"conference": 1, "role": "listener"}"#,
+            Command::JoinConference {
+                conference: ConferenceId(1),
+                leg: LegId(4),
+                role: ConferenceRole::Listener,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/5/join",
+            r#"{"conference": 1}"#,
+            Command::JoinConference {
+                conference: ConferenceId(1),
+                leg: LegId(5),
+                role: ConferenceRole::Speaker,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/2/mute",
+            "",
+            Command::Mute {
+                leg: LegId(2),
+                muted: true,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/2/unmute",
+            "",
+            Command::Mute {
+                leg: LegId(2),
+                muted: false,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/3/listen_only",
+            "",
+            Command::SetRole {
+                leg: LegId(3),
+                role: ConferenceRole::Listener,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/3/speak",
+            "",
+            Command::SetRole {
+                leg: LegId(3),
+                role: ConferenceRole::Speaker,
+            },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/legs/1/leave",
+            "",
+            Command::LeaveConference { leg: LegId(1) },
+            None,
+        ),
+        (
+            "/v1/conversations/c6/conference",
+            r#"{"legs": [7]}"#,
+            Command::Conference { legs: legs(&[7]) },
+            Some(2u64),
+        ),
+    ];
+    for (uri, body, expected, conference) in cases {
+        let a = call(&plane, Method::POST, uri, Some(BEARER), body).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{uri}: {}", a.json);
+        assert_eq!(a.json["command"], expected.name());
+        assert_eq!(a.json.get("conference").and_then(Value::as_u64), conference);
+        assert_eq!(cmds.try_recv().ok(), Some(expected), "{uri}");
+    }
+    let seventeen = format!("{:?}", (1..=17).collect::<Vec<u32>>());
+    let bad = [
+        (
+            "conference",
+            r#"{"legs": []}"#.to_owned(),
+            "1 to 16 leg numbers",
+        ),
+        (
+            "conference",
+            format!(r#"{{"legs": {seventeen}}}"#),
+            "1 to 16 leg numbers",
+        ),
+        ("conference", r#"{"legs": [1, 0]}"#.to_owned(), "legs[1]"),
+        (
+            "conference",
+            r#"{"legs": [2, 2]}"#.to_owned(),
+            "not named before",
+        ),
+        (
+            "conference",
+            r#"{"legs": [1], "muted": true}"#.to_owned(),
+            "unknown field",
+        ),
+        (
+            "legs/1/join",
+            r#"{"conference": 0}"#.to_owned(),
+            "conference number",
+        ),
+        (
+            "legs/1/join",
+            r#"{"conference": 1, "role": "boss"}"#.to_owned(),
+            "\"listener\"",
+        ),
+        ("legs/1/join", r#"{}"#.to_owned(), "conference"),
+    ];
+    for (path, body, says) in bad {
+        let uri = format!("/v1/conversations/c6/{path}");
+        let a = call(&plane, Method::POST, &uri, Some(BEARER), &body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.json);
+        let message = a.json["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert!(
+        cmds.try_recv().is_err(),
+        "nothing refused reached the conversation"
+    );
 }

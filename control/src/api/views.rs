@@ -65,6 +65,9 @@ pub struct LegView {
     pub trunk: Option<String>,
     /// The leg it is bridged with.
     pub bridged_with: Option<u32>,
+    /// The conference it is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conference: Option<u32>,
     /// Held by its peer or by voxgate.
     pub held: bool,
     /// voxgate's RTP port for it, once anchored.
@@ -79,6 +82,7 @@ impl From<LegSummary> for LegView {
             state: l.state,
             trunk: l.trunk,
             bridged_with: l.bridged_with,
+            conference: l.conference,
             held: l.held,
             rtp_port: l.rtp_port,
         }
@@ -116,6 +120,9 @@ pub struct Accepted {
     /// as `.../recordings/{rec}/pause|resume|stop` take it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording: Option<u32>,
+    /// For a conference: its id, as `conference_joined` names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conference: Option<u32>,
 }
 
 /// A refused request (4xx, 503).

@@ -10,9 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use voxgate_config::{Config, ListenerTransport, TrunkName};
 use voxgate_edge::admission::transport_kind;
 use voxgate_edge::control_plane::{
-    CallerId, Command, ConversationId, DIGIT_DURATION, Destination, Dial, Digit, LegId,
-    MAX_DESTINATIONS, MAX_DIGITS, MAX_RING_TIMEOUT, MAX_SEQUENCE, PlaySource, RecordLayout,
-    RecordingId,
+    CallerId, Command, ConferenceId, ConferenceRole, ConversationId, DIGIT_DURATION, Destination,
+    Dial, Digit, LegId, MAX_CONFERENCE, MAX_DESTINATIONS, MAX_DIGITS, MAX_RING_TIMEOUT,
+    MAX_SEQUENCE, PlaySource, RecordLayout, RecordingId,
 };
 
 use crate::ControlError;
@@ -124,6 +124,25 @@ pub struct BridgeBody {
     pub a: u32,
     /// The other.
     pub b: u32,
+}
+
+/// `POST .../conference`: mix these legs in a new conference.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConferenceBody {
+    /// 1 to 16 different legs, answered, with PCMU or PCMA.
+    pub legs: Vec<u32>,
+}
+
+/// `POST .../legs/{leg}/join`: into a conference.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinBody {
+    /// The conference (the `conference` of its 202).
+    pub conference: u32,
+    /// `speaker` (default) or `listener` (listen-only: hears everyone, heard by nobody).
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// `POST .../reject`: refuse the inbound leg before answer.
@@ -449,6 +468,67 @@ impl BridgeBody {
         Ok(Command::Bridge {
             a: body_leg("a", self.a)?,
             b: body_leg("b", self.b)?,
+        })
+    }
+}
+
+impl ConferenceBody {
+    /// The conference command, checked: 1 to 16 different legs.
+    pub fn into_command(self) -> Result<Command, ControlError> {
+        if self.legs.is_empty() || self.legs.len() > MAX_CONFERENCE {
+            return Err(ControlError::invalid(
+                "legs",
+                format!("a list of {}", self.legs.len()),
+                format!("1 to {MAX_CONFERENCE} leg numbers"),
+            ));
+        }
+        let mut legs = Vec::with_capacity(self.legs.len());
+        for (i, &n) in self.legs.iter().enumerate() {
+            let leg = body_leg(&format!("legs[{i}]"), n)?;
+            if legs.contains(&leg) {
+                return Err(ControlError::invalid(
+                    format!("legs[{i}]"),
+                    n.to_string(),
+                    "a leg not named before in the list",
+                ));
+            }
+            legs.push(leg);
+        }
+        Ok(Command::Conference { legs })
+    }
+}
+
+/// A conference role by name.
+pub fn conference_role(field: &str, name: &str) -> Result<ConferenceRole, ControlError> {
+    match name {
+        "speaker" => Ok(ConferenceRole::Speaker),
+        "listener" => Ok(ConferenceRole::Listener),
+        _ => Err(ControlError::invalid(
+            field,
+            quoted(name),
+            "\"speaker\" or \"listener\"",
+        )),
+    }
+}
+
+impl JoinBody {
+    /// The join of `leg`, checked.
+    pub fn into_command(self, leg: LegId) -> Result<Command, ControlError> {
+        if self.conference == 0 {
+            return Err(ControlError::invalid(
+                "conference",
+                "0",
+                "a conference number, 1 or more",
+            ));
+        }
+        let role = match self.role.as_deref() {
+            None => ConferenceRole::Speaker,
+            Some(name) => conference_role("role", name)?,
+        };
+        Ok(Command::JoinConference {
+            conference: ConferenceId(self.conference),
+            leg,
+            role,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! [`Event::Error`](super::Event::Error) with one of these, and nothing
 //! else changed.
 
-use super::{LegId, RecordingId};
+use super::{ConferenceId, LegId, RecordingId};
 
 /// Why a command was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,5 +135,26 @@ pub enum CommandError {
     UnknownRecording {
         /// The id given.
         id: RecordingId,
+    },
+    /// A conference of no legs or of more than [`MAX_CONFERENCE`](super::MAX_CONFERENCE), or a
+    /// join to a full one.
+    #[error("a conference holds 1 to {limit} legs, not {count}")]
+    ConferenceSize {
+        /// How many legs it would hold.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No such conference: never made, or its last leg left.
+    #[error("no conference {conference} in this conversation")]
+    UnknownConference {
+        /// The conference named.
+        conference: ConferenceId,
+    },
+    /// The leg is in no conference.
+    #[error("leg {leg} is in no conference")]
+    NotInConference {
+        /// The leg.
+        leg: LegId,
     },
 }

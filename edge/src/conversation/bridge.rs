@@ -1,5 +1,6 @@
-//! Bridges and links between legs: `Bridge`, `Unbridge`, `Hold`, `Resume`,
-//! the codec check before two legs' media are joined (the relay transcodes
+//! Bridges and links between legs: `Bridge`, `Unbridge` (of a bridge or a
+//! conference), `Hold`, `Resume` (back into a bridge or conference), the
+//! codec check before two legs' media are joined (the relay transcodes
 //! G.711 µ-law ⇄ A-law; other differences take a re-INVITE), and the end of
 //! a link when the control plane rearranges a linked leg's media.
 
@@ -50,8 +51,9 @@ impl<M: MediaControl> Conversation<M> {
         self.event(Event::Bridged { a, b });
     }
 
-    /// Takes a leg out of its bridge.
+    /// Takes a leg out of its bridge (or its conference).
     pub(crate) fn split(&mut self, leg: LegId) {
+        self.leave_conference(leg);
         let Some(l) = self.leg_mut(leg) else { return };
         let Some(other) = l.bridge.take() else { return };
         let ep = l.endpoint;
@@ -161,6 +163,7 @@ impl<M: MediaControl> Conversation<M> {
             });
         }
         let partner = l.bridge;
+        let member = l.conference;
         self.unlink(leg);
         self.split(leg);
         if let Some(l) = self.leg_mut(leg) {
@@ -168,6 +171,9 @@ impl<M: MediaControl> Conversation<M> {
             l.want.join = None;
             if partner.is_some() {
                 l.resume_to = partner;
+            }
+            if member.is_some() {
+                l.rejoin = member;
             }
         }
         self.reconcile(now);
@@ -186,15 +192,23 @@ impl<M: MediaControl> Conversation<M> {
         }
         let back = l.resume_to.filter(|p| {
             self.leg(*p)
-                .is_some_and(|o| o.is_answered() && o.bridge.is_none())
+                .is_some_and(|o| o.is_answered() && o.bridge.is_none() && o.conference.is_none())
+        });
+        let rejoin = l.rejoin.filter(|m| {
+            (1..crate::control_plane::MAX_CONFERENCE).contains(&self.conference_size(m.id))
         });
         if let Some(l) = self.leg_mut(leg) {
             l.want.hold = false;
             l.resume_to = None;
+            l.rejoin = None;
         }
-        match back {
-            Some(partner) => self.join(now, leg, partner),
-            None => self.reconcile(now),
+        match (back, rejoin) {
+            (Some(partner), _) => self.join(now, leg, partner),
+            (None, Some(member)) => {
+                self.enter_conference(leg, member);
+                self.reconcile(now);
+            }
+            (None, None) => self.reconcile(now),
         }
         Ok(())
     }

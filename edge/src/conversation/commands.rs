@@ -11,11 +11,11 @@ impl<M: MediaControl> Conversation<M> {
         let name = cmd.name();
         if self.phase != Phase::Active {
             // Ids are taken all the same: the control plane counts them.
-            if matches!(cmd, Command::Play { .. }) {
-                self.play_ids += 1;
-            }
-            if matches!(cmd, Command::Record { .. }) {
-                self.record_ids += 1;
+            match cmd {
+                Command::Play { .. } => self.play_ids += 1,
+                Command::Conference { .. } => self.conference_ids += 1,
+                Command::Record { .. } => self.record_ids += 1,
+                _ => {}
             }
             // The conversation is ending: nothing is left to command.
             if !matches!(cmd, Command::Hangup { .. }) {
@@ -69,6 +69,19 @@ impl<M: MediaControl> Conversation<M> {
             Command::PauseRecording { id } => self.recording_command(id, RecordingOp::Pause),
             Command::ResumeRecording { id } => self.recording_command(id, RecordingOp::Resume),
             Command::StopRecording { id } => self.recording_command(id, RecordingOp::Stop),
+            Command::Conference { legs } => {
+                self.conference_ids += 1;
+                let id = crate::control_plane::ConferenceId(self.conference_ids);
+                self.conference_command(now, id, legs)
+            }
+            Command::JoinConference {
+                conference,
+                leg,
+                role,
+            } => self.join_conference_command(now, conference, leg, role),
+            Command::LeaveConference { leg } => self.leave_conference_command(leg),
+            Command::Mute { leg, muted } => self.mute_command(leg, muted),
+            Command::SetRole { leg, role } => self.set_role_command(leg, role),
             // A command added to the contract later that this edge does not know.
             #[allow(unreachable_patterns)]
             _ => Err(CommandError::LegState {

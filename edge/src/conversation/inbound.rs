@@ -628,7 +628,8 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     /// An INVITE with Replaces that names one of our confirmed dialogs: the
-    /// new leg is answered by voxgate, takes the old one's bridge, and the
+    /// new leg is answered by voxgate, takes the old one's bridge (or place
+    /// in its conference), and the
     /// old leg is hung up (RFC 3891 §3).
     pub(super) fn on_replacing(
         &mut self,
@@ -680,6 +681,7 @@ impl<M: MediaControl> Conversation<M> {
         });
         // Answer with the codec the old leg used, so its bridge needs no change.
         let partner = self.leg(old).and_then(|l| l.bridge.or(l.link));
+        let member = self.leg(old).and_then(|l| l.conference);
         if let Err(e) = self.answer_inbound(now, new, false) {
             self.event(Event::Error {
                 command: "replaces",
@@ -691,7 +693,11 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         self.event(Event::LegReplaced { old, new });
-        if let Some(partner) = partner {
+        if let Some(m) = member {
+            // Its place in the conference, role and mute as they were.
+            self.leave_conference(old);
+            self.enter_conference(new, m);
+        } else if let Some(partner) = partner {
             self.unlink(old);
             self.join(now, new, partner);
         }

@@ -216,6 +216,14 @@ pub(crate) struct Want {
     pub join: Option<LegId>,
 }
 
+/// A leg's place in a conference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub id: crate::control_plane::ConferenceId,
+    pub role: crate::control_plane::ConferenceRole,
+    pub muted: bool,
+}
+
 /// One leg of a conversation.
 #[derive(Debug)]
 pub(crate) struct Leg {
@@ -231,6 +239,8 @@ pub(crate) struct Leg {
     pub link: Option<LegId>,
     /// The leg whose media it is bridged with.
     pub bridge: Option<LegId>,
+    /// Its conference (then in no bridge).
+    pub conference: Option<Member>,
     /// The peer's current SDP (its last offer or answer).
     pub remote_sdp: Option<SharedSdp>,
     /// What voxgate wants of its media; `held_by_us` is what was last agreed.
@@ -238,6 +248,8 @@ pub(crate) struct Leg {
     pub held_by_us: bool,
     /// The bridge partner it left when voxgate held it (for Resume).
     pub resume_to: Option<LegId>,
+    /// The conference it left when voxgate held it (for Resume).
+    pub rejoin: Option<Member>,
     /// Our re-INVITE on it was refused with 491: retry at this instant (§14.1).
     pub reoffer_at: Option<Instant>,
     /// A REFER waiting for the control plane: its transaction, request and deadline.
@@ -291,10 +303,12 @@ impl Leg {
             endpoint: None,
             link: None,
             bridge: None,
+            conference: None,
             remote_sdp: None,
             want: Want::default(),
             held_by_us: false,
             resume_to: None,
+            rejoin: None,
             reoffer_at: None,
             refer: None,
             notify_dial: None,

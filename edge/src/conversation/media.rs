@@ -1,8 +1,8 @@
 //! The conversation's view of the media plane: one endpoint per leg (its
 //! ports in its trunk's region, where its peer sends), bridges between
-//! endpoints, hold (for the inactivity timer), counters, and the endpoint's
-//! own media (its negotiated format, playbacks, digits to send, recordings)
-//! whose events come back as `Input::Media`. A trait, so the conversation logic is tested
+//! endpoints, conferences, hold (for the inactivity timer), counters, and the
+//! endpoint's own media (its negotiated format, playbacks, digits to send,
+//! recordings) whose events come back as `Input::Media`. A trait, so the conversation logic is tested
 //! without sockets.
 
 use ipnet::IpNet;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
-use voxgate_media::{EndpointOp, MediaError, RecordRequest};
+use voxgate_media::{EndpointOp, MediaError, Membership, RecordRequest};
 
 pub use voxgate_media::EndpointId;
 
@@ -52,6 +52,10 @@ pub trait MediaControl {
     fn bridge(&mut self, a: EndpointId, b: EndpointId);
     /// Takes `ep` out of its bridge: its media is received and counted only.
     fn unbridge(&mut self, ep: EndpointId);
+    /// Puts `ep` in a conference (out of its bridge), changes its role or
+    /// mute there, or (`None`) takes it out: its voice is mixed, and it
+    /// hears everyone else in it.
+    fn set_conference(&mut self, ep: EndpointId, member: Option<Membership>);
     /// A command to `ep`'s own media: its negotiated format, a playback, a
     /// stop, digits to send, a recording's pause, resume or stop. What
     /// follows comes back as `Input::Media`.
@@ -90,6 +94,8 @@ pub struct NoMedia {
     pub srtp_sets: Vec<usize>,
     /// Current bridges.
     pub bridges: Vec<(EndpointId, EndpointId)>,
+    /// Current conference members.
+    pub conferences: Vec<(EndpointId, Membership)>,
     /// The activity the next `last_activity` reports (tests move it).
     pub activity: Option<Instant>,
     /// Fail the next `add_endpoint` (no ports).
@@ -111,6 +117,14 @@ impl NoMedia {
     /// How many endpoints are open.
     pub fn open_count(&self) -> usize {
         self.endpoints.iter().filter(|e| e.1).count()
+    }
+
+    /// `ep`'s conference membership, as last set.
+    pub fn conference_of(&self, ep: EndpointId) -> Option<Membership> {
+        self.conferences
+            .iter()
+            .find(|(e, _)| *e == ep)
+            .map(|(_, m)| *m)
     }
 
     /// The endpoint bridged with `ep`.
@@ -194,11 +208,21 @@ impl MediaControl for NoMedia {
     fn bridge(&mut self, a: EndpointId, b: EndpointId) {
         self.unbridge(a);
         self.unbridge(b);
+        // As the relay does: a bridged endpoint is in no conference.
+        self.conferences.retain(|(e, _)| *e != a && *e != b);
         self.bridges.push((a, b));
     }
 
     fn unbridge(&mut self, ep: EndpointId) {
         self.bridges.retain(|&(a, b)| a != ep && b != ep);
+    }
+
+    fn set_conference(&mut self, ep: EndpointId, member: Option<Membership>) {
+        self.conferences.retain(|(e, _)| *e != ep);
+        if let Some(m) = member {
+            self.unbridge(ep);
+            self.conferences.push((ep, m));
+        }
     }
 
     fn media_op(&mut self, ep: EndpointId, op: EndpointOp) {
@@ -211,6 +235,7 @@ impl MediaControl for NoMedia {
 
     fn remove_endpoint(&mut self, ep: EndpointId) {
         self.unbridge(ep);
+        self.conferences.retain(|(e, _)| *e != ep);
         if let Some(e) = self.endpoints.get_mut(ep.0 as usize) {
             e.1 = false;
         }
@@ -229,6 +254,7 @@ impl MediaControl for NoMedia {
 
     fn close(&mut self) {
         self.bridges.clear();
+        self.conferences.clear();
         for e in &mut self.endpoints {
             e.1 = false;
         }

@@ -19,7 +19,10 @@
 //!   own SDP from the trunk's codecs, and bridges media as commanded.
 //!
 //! A command that rearranges a linked leg's media (hold, unbridge, a bridge
-//! with another leg, a transfer) turns both legs local.
+//! with another leg, a conference, a transfer) turns both legs local.
+//!
+//! A leg's media is in at most one bridge (two legs, relayed) or one
+//! conference (mixed: `conference.rs`).
 //!
 //! Topology hiding: every message sent on a leg is built here from that
 //! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
@@ -28,6 +31,7 @@
 mod bridge;
 mod codecs;
 mod commands;
+mod conference;
 mod dial;
 mod in_dialog;
 mod inbound;
@@ -364,6 +368,8 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) recordings: Vec<recording::Recording>,
     /// An ending conversation waits for its recordings' files until then.
     pub(crate) recordings_deadline: Option<Instant>,
+    /// Conference ids handed out so far (every `Conference` takes one).
+    pub(crate) conference_ids: u32,
     /// Every initial INVITE we sent, for responses that arrive after we gave up.
     pub(crate) invites: SentInvites,
     pub(crate) relays: HashMap<TxId, Relay>,
@@ -408,6 +414,7 @@ impl<M: MediaControl> Conversation<M> {
             record_ids: 0,
             recordings: Vec::new(),
             recordings_deadline: None,
+            conference_ids: 0,
             invites: SentInvites::default(),
             relays: HashMap::new(),
             own: HashMap::new(),
@@ -511,6 +518,7 @@ impl<M: MediaControl> Conversation<M> {
                 state: l.state_name(),
                 trunk: l.trunk.as_ref().map(|t| t.to_string()),
                 bridged_with: l.bridge.map(|b| b.0),
+                conference: l.conference.map(|m| m.id.0),
                 held: l.held_by_us || l.sig.held,
                 rtp_port: l
                     .endpoint

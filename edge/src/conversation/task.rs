@@ -258,6 +258,12 @@ impl MediaControl for RealMedia {
         }
     }
 
+    fn set_conference(&mut self, ep: EndpointId, member: Option<voxgate_media::Membership>) {
+        if let Some(s) = &self.session {
+            s.set_conference(ep, member);
+        }
+    }
+
     fn media_op(&mut self, ep: EndpointId, op: EndpointOp) {
         if let Some(s) = &self.session {
             s.media_op(ep, op);

@@ -74,8 +74,10 @@ impl<M: MediaControl> Conversation<M> {
         self.media_closing(leg);
         let Some(l) = self.leg_mut(leg) else { return };
         let bridge = l.bridge.take();
+        let member = l.conference.take();
         let ep = l.endpoint.take();
         l.resume_to = None;
+        l.rejoin = None;
         if let Some(ep) = ep {
             let counters = self.media.counters(ep);
             if let Some(l) = self.leg_mut(leg) {
@@ -87,6 +89,13 @@ impl<M: MediaControl> Conversation<M> {
             if other.resume_to == Some(leg) {
                 other.resume_to = None;
             }
+        }
+        if let Some(m) = member {
+            // Its endpoint is gone, and with it its place in the mixer.
+            self.event(Event::ConferenceLeft {
+                conference: m.id,
+                leg,
+            });
         }
         if let Some(other) = bridge {
             let live = self.leg(other).is_some_and(Leg::is_live);
@@ -133,8 +142,8 @@ impl<M: MediaControl> Conversation<M> {
         }
     }
 
-    /// Without a control plane, a leg that no bridge carries has nobody to
-    /// decide for it: hang it up.
+    /// Without a control plane, a leg that no bridge (or conference with
+    /// another leg) carries has nobody to decide for it: hang it up.
     fn orphans(&mut self, now: Instant) {
         if !self.control_gone || self.phase != Phase::Active {
             return;
@@ -147,7 +156,12 @@ impl<M: MediaControl> Conversation<M> {
         let orphans: Vec<LegId> = self
             .legs
             .iter()
-            .filter(|l| l.is_live() && l.bridge.is_none() && l.link.is_none())
+            .filter(|l| {
+                l.is_live()
+                    && l.bridge.is_none()
+                    && l.link.is_none()
+                    && !self.in_shared_conference(l)
+            })
             .map(|l| l.id)
             .filter(|id| !dialing(self, *id))
             .collect();

@@ -62,6 +62,9 @@ impl MediaControl for SharedMedia {
     fn unbridge(&mut self, ep: EndpointId) {
         self.0.borrow_mut().unbridge(ep);
     }
+    fn set_conference(&mut self, ep: EndpointId, member: Option<voxgate_media::Membership>) {
+        self.0.borrow_mut().set_conference(ep, member);
+    }
     fn media_op(&mut self, ep: EndpointId, op: voxgate_media::EndpointOp) {
         self.0.borrow_mut().media_op(ep, op);
     }

@@ -608,6 +608,38 @@ impl EndpointMedia {
         }
     }
 
+    /// The conference's mix for this leg, one 20 ms frame encoded into
+    /// `buf` in the leg's own stream; `None` while voxgate speaks to the leg
+    /// (a playback or digits hold the conference back, as they hold back a
+    /// bridge partner) or it has no G.711 codec. `skipped_samples`: frames
+    /// the conference's clock skipped before this one.
+    pub(crate) fn mixed(
+        &mut self,
+        now: Instant,
+        skipped_samples: u32,
+        pcm: &[i16; FRAME_SAMPLES],
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.speaking() {
+            return None;
+        }
+        let voice = self.format?.voice?;
+        let codec = self.codec.as_mut()?;
+        let n = self
+            .out
+            .mixed_frame(now, skipped_samples, voice.payload_type, codec, pcm, buf)?;
+        // What the conference says to the leg is what the leg hears: channel 1.
+        if let Some(r) = self.recording.as_deref_mut() {
+            r.recorder.push(Channel::Right, pcm);
+        }
+        Some(n)
+    }
+
+    /// The leg left its conference.
+    pub(crate) fn mix_left(&mut self) {
+        self.out.mixer_stopped();
+    }
+
     /// A packet from the bridge partner on its way to this leg: held back
     /// while voxgate speaks to the leg; otherwise its voice payload is
     /// transcoded into the leg's codec where `from`'s differs, its

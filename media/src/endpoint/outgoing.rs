@@ -1,5 +1,6 @@
 //! The one RTP stream a leg receives from voxgate, whichever source speaks:
-//! the player, the DTMF generator, or the relay of the bridged leg.
+//! the player, the DTMF generator, the relay of the bridged leg, or the
+//! conference mixer.
 //!
 //! Until voxgate first speaks on a leg, relayed packets pass untouched (their
 //! SSRC and numbering are the other peer's, end to end; SRTP passed through
@@ -39,6 +40,8 @@ enum Speaker {
     Player,
     /// The DTMF generator.
     Digits,
+    /// The conference the leg is in.
+    Mixer,
 }
 
 /// When the stream last sent, at which timestamp, covering how many samples.
@@ -137,6 +140,14 @@ impl Outgoing {
         Some(n)
     }
 
+    /// The conference stopped speaking on the leg (it left): whoever speaks
+    /// next (another conference too) takes over, as a new talk spurt.
+    pub(crate) fn mixer_stopped(&mut self) {
+        if self.speaker == Speaker::Mixer {
+            self.speaker = Speaker::Idle;
+        }
+    }
+
     /// One 20 ms frame of the player, encoded into `buf`.
     pub(crate) fn audio_frame(
         &mut self,
@@ -147,8 +158,42 @@ impl Outgoing {
         pcm: &[i16; FRAME_SAMPLES],
         buf: &mut [u8],
     ) -> Option<usize> {
-        if self.speaker != Speaker::Player {
-            self.take_over(now, Speaker::Player);
+        self.frame(now, Speaker::Player, frame, pt, codec, pcm, buf)
+    }
+
+    /// One 20 ms frame of the conference's mix for the leg, encoded into
+    /// `buf`; `skipped_samples`: frames the mixer's clock skipped before it.
+    pub(crate) fn mixed_frame(
+        &mut self,
+        now: Instant,
+        skipped_samples: u32,
+        pt: PayloadType,
+        codec: &mut G711,
+        pcm: &[i16; FRAME_SAMPLES],
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let frame = PlayFrame {
+            marker: false,
+            skipped_samples,
+            comfort_silence: false,
+        };
+        self.frame(now, Speaker::Mixer, frame, pt, codec, pcm, buf)
+    }
+
+    /// A frame of `speaker`'s, which takes the stream over if another spoke.
+    #[allow(clippy::too_many_arguments)]
+    fn frame(
+        &mut self,
+        now: Instant,
+        speaker: Speaker,
+        frame: PlayFrame,
+        pt: PayloadType,
+        codec: &mut G711,
+        pcm: &[i16; FRAME_SAMPLES],
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.speaker != speaker {
+            self.take_over(now, speaker);
         } else {
             if frame.skipped_samples > 0 {
                 self.stream.skip(frame.skipped_samples);

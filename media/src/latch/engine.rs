@@ -14,7 +14,11 @@ impl SessionRelay {
     /// is ignored: it was removed while the command was on its way).
     pub fn handle_op(&mut self, now: Instant, ep: EndpointId, op: EndpointOp) {
         if let Some(e) = self.eps.get_mut(ep.index()).and_then(Option::as_mut) {
+            let format = e.media.format();
             e.media.apply(ep, now, op, &mut self.events);
+            if e.mix.is_some() && e.media.format() != format {
+                self.remix(now, ep);
+            }
         }
     }
 
@@ -30,6 +34,7 @@ impl SessionRelay {
             .iter()
             .flatten()
             .filter_map(|e| e.media.poll_timeout())
+            .chain(self.conferences.poll_timeout())
             .min()
     }
 
@@ -46,12 +51,16 @@ impl SessionRelay {
     }
 
     /// The next packet voxgate generates at `now` (a player's frame, a DTMF
-    /// event), written into `buf` (at least
+    /// event, a conference's mix for one participant), written into `buf` (at least
     /// [`MAX_GENERATED`](crate::endpoint::MAX_GENERATED) bytes, plus
     /// [`MAX_OVERHEAD`](crate::srtp::MAX_OVERHEAD) for an SRTP leg); call until
     /// `None`. A packet for a peer whose address is not known yet is
     /// dropped here and counted.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // Conferences' frames first: each one's clock sets its pace.
+        if let Some(t) = self.poll_mixed(now, buf) {
+            return Some(t);
+        }
         for (i, slot) in self.eps.iter_mut().enumerate() {
             let Some(e) = slot else { continue };
             let ep = EndpointId(u32::try_from(i).unwrap_or(u32::MAX));

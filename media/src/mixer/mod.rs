@@ -9,6 +9,12 @@
 //!
 //! # How the endpoint and relay drive it
 //!
+//! Wired into calls by the session relay (`latch/conference.rs`), which reads
+//! each participant's PCM with [`Mixer::mix`] and [`Mixer::mix_of`] and
+//! encodes it in the endpoint's own outgoing stream (so the stream also
+//! continues across a playback or digits to the leg); the sketch below is
+//! the self-contained use, with the mixer numbering each leg's packets:
+//!
 //! ```text
 //! bridge of ≥ 3 legs:  mixer = Mixer::new(now, MixerConfig::default())
 //!   per leg:           mixer.join(leg_id, Role::Speaker, Leg { codec, payload_type, stream })?
@@ -379,8 +385,20 @@ impl Mixer {
     /// Mixes the frame due at `now`, if one is; call again until `None`
     /// after a late wake.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<MixedFrame<'_>> {
+        self.mix(now).then_some(MixedFrame {
+            mixer: self,
+            next: 0,
+        })
+    }
+
+    /// Mixes the frame due at `now`, if one is (false otherwise), without
+    /// borrowing the mixer: each participant's mix is then read with
+    /// [`mix_of`](Self::mix_of) by index. For a caller that hands out one
+    /// packet per call (the session relay's `poll_transmit`); call again
+    /// until false after a late wake, as with `handle_timeout`.
+    pub fn mix(&mut self, now: Instant) -> bool {
         let clock::Due::Mix { skipped } = self.clock.poll(now) else {
-            return None;
+            return false;
         };
         if skipped > 0 {
             self.skip(skipped);
@@ -394,10 +412,47 @@ impl Mixer {
                 }
             }
         }
-        Some(MixedFrame {
-            mixer: self,
-            next: 0,
-        })
+        true
+    }
+
+    /// The last mixed frame as participant `index` (in [`participants`]
+    /// order) hears it: everyone heard but itself, as PCM; `None` past the
+    /// last. Its stream does not move: the caller encodes and numbers it.
+    /// Valid until the next [`mix`](Self::mix), join or leave.
+    ///
+    /// [`participants`]: Self::participants
+    pub fn mix_of(&self, index: usize, pcm: &mut Pcm) -> Option<EndpointId> {
+        let participants = &self.participants;
+        let p = participants.get(index)?;
+        let whispered = |q: &&Participant| q.heard && q.role == Role::Whisper(p.id) && q.id != p.id;
+        if !participants.iter().any(|q| whispered(&q)) {
+            if p.in_sum() {
+                for ((out, &acc), &own) in pcm.iter_mut().zip(&self.sum).zip(&p.frame) {
+                    *out = saturate(acc - i32::from(own));
+                }
+            } else {
+                for (out, &acc) in pcm.iter_mut().zip(&self.sum) {
+                    *out = saturate(acc);
+                }
+            }
+            return Some(p.id);
+        }
+        // Rare: someone whispers to `p`. Build its own sum.
+        let mut mix = self.sum;
+        if p.in_sum() {
+            for (acc, &own) in mix.iter_mut().zip(&p.frame) {
+                *acc -= i32::from(own);
+            }
+        }
+        for q in participants.iter().filter(whispered) {
+            for (acc, &s) in mix.iter_mut().zip(&q.frame) {
+                *acc += i32::from(s);
+            }
+        }
+        for (out, &acc) in pcm.iter_mut().zip(&mix) {
+            *out = saturate(acc);
+        }
+        Some(p.id)
     }
 
     /// Participants now in the bridge.
@@ -422,6 +477,15 @@ impl Mixer {
             jitter: p.jitter.stats(),
             ..p.stats
         })
+    }
+
+    /// Packets dropped for arriving after their frame was mixed, summed
+    /// over the participants now in the bridge.
+    pub fn late_packets(&self) -> u64 {
+        self.participants
+            .iter()
+            .map(|p| p.jitter.stats().late)
+            .sum()
     }
 
     /// Frames mixed and frames skipped after late wakes.
@@ -489,37 +553,8 @@ impl MixedFrame<'_> {
     /// or records itself), returning its index; its stream does not move.
     fn next_pcm(&mut self, pcm: &mut Pcm) -> Option<usize> {
         let index = self.next;
-        let participants = &self.mixer.participants;
-        let p = participants.get(index)?;
+        self.mixer.mix_of(index, pcm)?;
         self.next += 1;
-        let whispered = |q: &&Participant| q.heard && q.role == Role::Whisper(p.id) && q.id != p.id;
-        if !participants.iter().any(|q| whispered(&q)) {
-            if p.in_sum() {
-                for ((out, &acc), &own) in pcm.iter_mut().zip(&self.mixer.sum).zip(&p.frame) {
-                    *out = saturate(acc - i32::from(own));
-                }
-            } else {
-                for (out, &acc) in pcm.iter_mut().zip(&self.mixer.sum) {
-                    *out = saturate(acc);
-                }
-            }
-            return Some(index);
-        }
-        // Rare: someone whispers to `p`. Build its own sum.
-        let mut mix = self.mixer.sum;
-        if p.in_sum() {
-            for (acc, &own) in mix.iter_mut().zip(&p.frame) {
-                *acc -= i32::from(own);
-            }
-        }
-        for q in participants.iter().filter(whispered) {
-            for (acc, &s) in mix.iter_mut().zip(&q.frame) {
-                *acc += i32::from(s);
-            }
-        }
-        for (out, &acc) in pcm.iter_mut().zip(&mix) {
-            *out = saturate(acc);
-        }
         Some(index)
     }
 

@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use crate::MediaError;
 use crate::anchor::{LocalMedia, RemoteMedia};
 use crate::endpoint::EndpointOp;
-use crate::latch::EndpointId;
+use crate::latch::{EndpointId, Membership};
 use crate::ports::PortPool;
 use crate::sdp::MAX_MEDIA;
 use crate::srtp::SdesKeys;
@@ -47,8 +47,8 @@ use events::MediaEventSender;
 pub use events::{MEDIA_EVENT_QUEUE, MediaEventReceiver};
 use recording::RecordingCounters;
 pub use recording::{FRAME_QUEUE, RecordRequest, RecordingStats};
-use stats::{Activity, EndpointShared, RegionCounters};
-pub use stats::{EndpointStats, LegStats, RegionStats};
+use stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
+pub use stats::{EndpointStats, LegStats, MixerStats, RegionStats};
 use task::{Control, SessionTask};
 
 /// Tuning of the relay.
@@ -121,6 +121,7 @@ impl Region {
 /// The node's media plane: port pools per region and family.
 pub struct MediaEngine {
     regions: Arc<Vec<Region>>,
+    mixers: Arc<MixerCounters>,
     options: EngineOptions,
     recordings: Arc<RecordingCounters>,
     /// Where session tasks run; the caller's runtime when `None`.
@@ -161,6 +162,7 @@ impl MediaEngine {
             .collect();
         MediaEngine {
             regions: Arc::new(regions),
+            mixers: Arc::default(),
             options,
             recordings: Arc::default(),
             runtime: None,
@@ -183,6 +185,7 @@ impl MediaEngine {
         let (events_tx, events_rx) = events::channel();
         Ok(MediaSession {
             regions: Arc::clone(&self.regions),
+            mixers: Arc::clone(&self.mixers),
             options: self.options.clone(),
             recordings: Arc::clone(&self.recordings),
             runtime,
@@ -227,6 +230,12 @@ impl MediaEngine {
         self.recordings.stats()
     }
 
+    /// The node's conferences: how many now, frames mixed and skipped, late
+    /// packets (cheap: a few atomic loads).
+    pub fn mixer_stats(&self) -> MixerStats {
+        self.mixers.snapshot()
+    }
+
     /// The first port pool of region `name`.
     pub fn pool(&self, name: &str) -> Option<&Arc<PortPool>> {
         self.regions
@@ -269,6 +278,7 @@ struct Endpoint {
 /// A conversation's media: endpoints and the bridges between them.
 pub struct MediaSession {
     regions: Arc<Vec<Region>>,
+    mixers: Arc<MixerCounters>,
     options: EngineOptions,
     recordings: Arc<RecordingCounters>,
     runtime: tokio::runtime::Handle,
@@ -358,6 +368,7 @@ impl MediaSession {
                     &self.options,
                     events,
                     Arc::clone(&self.recordings),
+                    Arc::clone(&self.mixers),
                 );
                 self.runtime.spawn(task.run());
                 state.tx = Some(tx.clone());
@@ -436,6 +447,13 @@ impl MediaSession {
     /// Takes `ep` out of its bridge: its media is received and counted only.
     pub fn unbridge(&self, ep: EndpointId) {
         self.send(Control::Unbridge(ep));
+    }
+
+    /// Puts `ep` in a conference (out of its bridge), changes its role or
+    /// mute there, or (`None`) takes it out; see
+    /// [`SessionRelay::set_conference`](crate::latch::SessionRelay::set_conference).
+    pub fn set_conference(&self, ep: EndpointId, member: Option<Membership>) {
+        self.send(Control::Conference(ep, member));
     }
 
     /// A command to `ep`'s own media: its negotiated format, a playback, a

@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::counters::LegCounters;
-use crate::latch::LegState;
+use crate::latch::{LegState, MixTotals};
 
 /// A region's media plane at a glance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct RegionStats {
     /// protectable for the leg they were meant for.
     pub dropped_srtp: u64,
     /// RTP packets voxgate generated and sent from this region's sockets
-    /// (prompts, tones, DTMF).
+    /// (prompts, tones, DTMF, conference mixes).
     pub packets_generated: u64,
     /// Endpoints that could not be anchored: every port pair of the pool
     /// for the peer's address family was taken (the call got 503).
@@ -39,6 +39,58 @@ pub struct RegionStats {
     /// RTP packets relayed with their payload transcoded into the receiving
     /// leg's codec, by the region they arrived in.
     pub packets_transcoded: u64,
+}
+
+/// The node's conferences at a glance (every session's mixers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MixerStats {
+    /// Conferences with at least one participant now.
+    pub conferences_active: u64,
+    /// 20 ms frames mixed.
+    pub frames_mixed: u64,
+    /// Frames skipped after a session task woke too late (nobody heard them).
+    pub frames_skipped: u64,
+    /// Participants' packets dropped for arriving after their frame was mixed.
+    pub packets_late: u64,
+}
+
+/// The node's mixing counters, added to by each session task when its
+/// totals move (at most once per frame).
+#[derive(Debug, Default)]
+pub(crate) struct MixerCounters {
+    pub(crate) conferences: AtomicU64,
+    pub(crate) frames: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) late: AtomicU64,
+}
+
+impl MixerCounters {
+    /// Adds what moved from `old` to `new` (one session's totals).
+    pub(crate) fn publish(&self, old: &MixTotals, new: &MixTotals) {
+        let up = |c: &AtomicU64, a: u64, b: u64| {
+            if b > a {
+                c.fetch_add(b - a, Ordering::Relaxed);
+            }
+        };
+        up(&self.frames, old.frames, new.frames);
+        up(&self.skipped, old.skipped, new.skipped);
+        up(&self.late, old.late, new.late);
+        let (a, b) = (old.conferences as u64, new.conferences as u64);
+        if b > a {
+            self.conferences.fetch_add(b - a, Ordering::Relaxed);
+        } else if a > b {
+            self.conferences.fetch_sub(a - b, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> MixerStats {
+        MixerStats {
+            conferences_active: self.conferences.load(Ordering::Relaxed),
+            frames_mixed: self.frames.load(Ordering::Relaxed),
+            frames_skipped: self.skipped.load(Ordering::Relaxed),
+            packets_late: self.late.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Relayed-packet counters of one region, added to once per batch.

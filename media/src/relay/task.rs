@@ -18,11 +18,11 @@ use tokio::time::Sleep;
 use super::EngineOptions;
 use super::events::MediaEventSender;
 use super::recording::{self, Handed, RecordRequest, RecordingCounters, TaskRecording};
-use super::stats::{Activity, EndpointShared, RegionCounters};
+use super::stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
 use crate::endpoint::{EndpointOp, MAX_GENERATED, RecordOutput};
-use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
+use crate::latch::{EndpointId, Membership, MixTotals, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
 
@@ -53,6 +53,8 @@ pub(super) enum Control {
     Srtp(EndpointId, Vec<Option<SdesKeys>>),
     Bridge(EndpointId, EndpointId),
     Unbridge(EndpointId),
+    /// Into a conference, a change of role or mute there, or out of it.
+    Conference(EndpointId, Option<Membership>),
     Remove(EndpointId),
     /// A command to the endpoint's own media (format, play, digits).
     Op(EndpointId, EndpointOp),
@@ -122,6 +124,9 @@ pub(super) struct SessionTask {
     /// Recordings in progress: each one's writer (a few per session at most).
     recordings: Vec<TaskRecording>,
     record_counters: Arc<RecordingCounters>,
+    /// The node's mixing counters, and this session's totals as last added.
+    mixers: Arc<MixerCounters>,
+    mixed: MixTotals,
 }
 
 impl SessionTask {
@@ -131,6 +136,7 @@ impl SessionTask {
         options: &EngineOptions,
         events: MediaEventSender,
         record_counters: Arc<RecordingCounters>,
+        mixers: Arc<MixerCounters>,
     ) -> SessionTask {
         SessionTask {
             rx,
@@ -145,6 +151,8 @@ impl SessionTask {
             events,
             recordings: Vec::new(),
             record_counters,
+            mixers,
+            mixed: MixTotals::default(),
         }
     }
 
@@ -232,6 +240,11 @@ impl SessionTask {
         while let Some((ep, event)) = self.core.poll_event() {
             self.events.deliver(ep, event);
         }
+        let mixed = self.core.mix_totals();
+        if mixed != self.mixed {
+            self.mixers.publish(&self.mixed, &mixed);
+            self.mixed = mixed;
+        }
         let next = self.core.poll_timeout();
         if next != self.armed {
             if let Some(at) = next {
@@ -295,6 +308,9 @@ impl SessionTask {
             Control::Srtp(ep, keys) => self.core.set_srtp(ep, &keys),
             Control::Bridge(a, b) => self.core.bridge(a, b),
             Control::Unbridge(ep) => self.core.unbridge(ep),
+            Control::Conference(ep, member) => {
+                self.core.set_conference(Instant::now(), ep, member);
+            }
             Control::Remove(ep) => {
                 self.stop_recordings(Instant::now(), Some(ep));
                 self.core.remove(ep);
@@ -532,6 +548,13 @@ impl SessionTask {
         let changed = latched != l.published;
         l.published = latched;
         e.shared.publish(line, leg, changed);
+    }
+}
+
+impl Drop for SessionTask {
+    /// Its conferences end with it (the runtime's shutdown included).
+    fn drop(&mut self) {
+        self.mixers.publish(&self.mixed, &MixTotals::default());
     }
 }
 

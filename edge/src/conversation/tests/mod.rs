@@ -9,6 +9,7 @@
 
 mod codecs;
 mod commands;
+mod conference;
 mod failover;
 mod in_dialog;
 mod media;
