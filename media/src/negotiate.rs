@@ -317,24 +317,7 @@ pub struct NoCommonCodec;
 /// The encoding name and clock of payload type `pt` on `m`: its `a=rtpmap`,
 /// else the static table of RFC 3551.
 pub fn format_of(m: &MediaDescription, pt: &str) -> Option<(String, u32)> {
-    for (name, value) in m.attributes() {
-        if name != "rtpmap" {
-            continue;
-        }
-        let Some(value) = value else { continue };
-        let Some((num, enc)) = value.split_once(' ') else {
-            continue;
-        };
-        if num.trim() != pt {
-            continue;
-        }
-        let mut parts = enc.trim().split('/');
-        let name = parts.next()?.to_owned();
-        let clock = parts.next()?.trim().parse().ok()?;
-        return Some((name, clock));
-    }
-    let (name, clock) = static_format(pt.parse().ok()?)?;
-    Some((name.to_owned(), clock))
+    rtpmap_of(m, pt).map(|(name, clock)| (name.to_owned(), clock))
 }
 
 /// Whether an audio line is RTP we can terminate: plain, or SDES-SRTP

@@ -748,12 +748,9 @@ def cmd_rtp_tone(a) -> None:
         fail(f"{a.payloads}: {want / total:.1%} of the energy at {a.hz:g} Hz, at least {a.min_share:.0%} expected: the tone is distorted")
     pts = f" (payload type {a.pt})" if a.pt is not None else ""
     print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets{pts}, RMS {rms:.0f}, {want / total:.1%} of the energy at {a.hz:g} Hz, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
-def cmd_rtp_audio(a) -> None:
-    """The RTP a party received from voxgate (a fields file whose 5th field is the UDP
-    payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
-    packet to packet, the marker on the first packet of each of --markers talk spurts; --silent-head and
-    --silent-tail packets of G.711 silence at either end), G.711 decoded by its payload type,
-    and its audio: not silence, and the tone expected."""
+def party_datagrams(a) -> list:
+    """The UDP payloads sent to --to in the fields file (5th field: the payload in hex), all
+    from --from-ip, at least --min of them."""
     host, port = a.to.rsplit(":", 1)
     pkts = []
     with open(a.fields, encoding="utf-8") as f:
@@ -766,6 +763,16 @@ def cmd_rtp_audio(a) -> None:
             pkts.append(bytes.fromhex(parts[4].replace(":", "")))
     if len(pkts) < a.min:
         fail(f"{a.to} got {len(pkts)} RTP packets from {a.from_ip}; at least {a.min} expected")
+    return pkts
+
+
+def cmd_rtp_audio(a) -> None:
+    """The RTP a party received from voxgate (a fields file whose 5th field is the UDP
+    payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
+    packet to packet, the marker on the first packet of each of --markers talk spurts; --silent-head and
+    --silent-tail packets of G.711 silence at either end), G.711 decoded by its payload type,
+    and its audio: not silence, and the tone expected."""
+    pkts = party_datagrams(a)
     heads = []
     samples = []
     for p in pkts:
@@ -809,18 +816,7 @@ def cmd_rtp_mix(a) -> None:
     whole 20 ms frames, the marker on the first packet only), G.711 decoded by its payload
     type; each --hz tone present (at least 5% of the energy each, Goertzel) and the --not-hz
     tone (the party's own) absent (at most a hundredth of the weakest wanted tone)."""
-    host, port = a.to.rsplit(":", 1)
-    pkts = []
-    with open(a.fields, encoding="utf-8") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 5 or parts[2] != host or parts[3] != port:
-                continue
-            if parts[0] != a.from_ip:
-                fail(f"{a.to} got a datagram from {parts[0]}:{parts[1]}, not {a.from_ip}")
-            pkts.append(bytes.fromhex(parts[4].replace(":", "")))
-    if len(pkts) < a.min:
-        fail(f"{a.to} got {len(pkts)} RTP packets from {a.from_ip}; at least {a.min} expected")
+    pkts = party_datagrams(a)
     heads = []
     samples = []
     for p in pkts:

@@ -61,18 +61,7 @@ fn cmd(h: &mut Harness, command: Command) -> Out {
 
 /// The caller answered by voxgate itself (its ACK received).
 fn answered(sdp: &str) -> Harness {
-    let (mut h, _) = Harness::with_invite(&media_calls(), a_invite(Some(sdp), ""));
-    cmd(
-        &mut h,
-        Command::Answer {
-            leg: LegId(1),
-            early: false,
-        },
-    );
-    let ack = h.a_ack(1, None);
-    h.feed(ack);
-    assert!(h.confirmed());
-    h
+    Harness::answered_by_voxgate(&media_calls(), sdp)
 }
 
 fn ep(h: &Harness) -> EndpointId {

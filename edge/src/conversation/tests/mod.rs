@@ -557,6 +557,19 @@ impl Harness {
     }
 
     /// A call from the default INVITE (offer from A, no extra headers).
+    /// A caller with `sdp` answered by voxgate itself (its ACK received).
+    pub fn answered_by_voxgate(calls: &str, sdp: &str) -> Harness {
+        let (mut h, _) = Harness::with_invite(calls, a_invite(Some(sdp), ""));
+        h.feed(Input::Command(Command::Answer {
+            leg: LegId(1),
+            early: false,
+        }));
+        let ack = h.a_ack(1, None);
+        h.feed(ack);
+        assert!(h.confirmed());
+        h
+    }
+
     pub fn new(calls: &str) -> (Harness, Out) {
         Harness::with_invite(calls, a_invite(Some(SDP_A), ""))
     }

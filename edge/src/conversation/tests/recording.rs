@@ -37,18 +37,7 @@ fn cmd(h: &mut Harness, command: Command) -> Out {
 
 /// The caller answered by voxgate (its ACK received), with `calls`.
 fn answered(calls: &str) -> Harness {
-    let (mut h, _) = Harness::with_invite(calls, a_invite(Some(SDP_A), ""));
-    cmd(
-        &mut h,
-        Command::Answer {
-            leg: LegId(1),
-            early: false,
-        },
-    );
-    let ack = h.a_ack(1, None);
-    h.feed(ack);
-    assert!(h.confirmed());
-    h
+    Harness::answered_by_voxgate(calls, SDP_A)
 }
 
 fn ep(h: &Harness) -> EndpointId {
