@@ -36,8 +36,9 @@ use ipnet::IpNet;
 
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::counters::{LegCounters, SeqTracker};
+use crate::counters::LegCounters;
 use crate::endpoint::{EndpointMedia, Events};
+use crate::quality::LineQuality;
 use crate::rtp::{Packet, classify};
 use crate::srtp::{SdesKeys, SrtpContext};
 
@@ -168,7 +169,8 @@ pub struct LegState {
     /// When the latched RTP / RTCP source last sent.
     rtp_heard: Option<Instant>,
     rtcp_heard: Option<Instant>,
-    seq: SeqTracker,
+    /// RFC 3550 statistics of what the peer sends, its RTCP reports, RTT.
+    quality: LineQuality,
     counters: LegCounters,
     last_activity: Option<Instant>,
     /// Boxed: a context is ~1 KiB and most lines are plain RTP.
@@ -179,6 +181,11 @@ impl LegState {
     /// The counters so far.
     pub fn counters(&self) -> &LegCounters {
         &self.counters
+    }
+
+    /// Reception quality: what the peer sends, what its reports say.
+    pub fn quality(&self) -> &LineQuality {
+        &self.quality
     }
 
     /// The peer's RTP source, once latched.
@@ -421,6 +428,8 @@ pub struct SessionRelay {
     relatch_after: Duration,
     /// The endpoints' media events, drained by `poll_event`.
     events: Events,
+    /// An instant and the wall-clock (NTP) time then, for RTCP sender reports.
+    wall: Option<(Instant, crate::quality::rtcp::NtpTime)>,
 }
 
 impl SessionRelay {
@@ -431,6 +440,7 @@ impl SessionRelay {
             eps: Vec::new(),
             relatch_after,
             events: Events::new(),
+            wall: None,
         }
     }
 
@@ -559,6 +569,9 @@ impl SessionRelay {
             return None;
         };
         let mut len = len;
+        // The LSR value of an SR in RTCP from the peer: the receiving peer's
+        // reports answering it give the RTT of that leg.
+        let mut sr_relayed = None;
         let what = match classify(pkt, muxed) {
             Packet::Invalid => {
                 leg.counters.invalid += 1;
@@ -574,7 +587,7 @@ impl SessionRelay {
                 leg.take(take, None, src, now);
                 leg.counters.rtp_packets += 1;
                 leg.counters.rtp_bytes += wire as u64;
-                leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
+                leg.quality.on_rtp(now, &header, len);
                 // Digits are heard in the plain payload, after unprotect.
                 let plain = buf.get(..len)?;
                 e.media
@@ -591,6 +604,10 @@ impl SessionRelay {
                 leg.take(take, Some(socket), src, now);
                 leg.counters.rtcp_packets += 1;
                 leg.counters.rtcp_bytes += wire as u64;
+                // DTLS-SRTP passes end to end: its SRTCP is opaque here.
+                if !e.dtls {
+                    sr_relayed = leg.quality.on_rtcp(now, buf.get(..len)?);
+                }
                 Relayed::Rtcp
             }
             kind @ (Packet::Dtls | Packet::Stun) => {
@@ -656,6 +673,9 @@ impl SessionRelay {
         if what != Relayed::Other {
             len = out_leg.protect(buf, len, what == Relayed::Rtcp)?;
         }
+        if let Some(lsr) = sr_relayed {
+            out_leg.quality.sr_sent(lsr, now);
+        }
         Some(Forward {
             ep: out_ep,
             line,
@@ -684,6 +704,8 @@ impl SessionRelay {
     }
 }
 
+#[cfg(test)]
+mod rtcp_tests;
 #[cfg(test)]
 mod srtp_tests;
 #[cfg(test)]

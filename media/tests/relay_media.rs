@@ -50,6 +50,7 @@ fn format() -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: Ptime::DEFAULT,
+        clock_rate: 8000,
     }
 }
 

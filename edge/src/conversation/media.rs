@@ -1,6 +1,6 @@
 //! The conversation's view of the media plane: one endpoint per leg (its
 //! ports in its trunk's region, where its peer sends), bridges between
-//! endpoints, hold (for the inactivity timer), counters, and the endpoint's
+//! endpoints, hold (for the inactivity timer), counters and call quality, and the endpoint's
 //! own media (its negotiated format, playbacks, digits to send) whose events
 //! come back as `Input::Media`. A trait, so the conversation logic is tested
 //! without sockets.
@@ -8,8 +8,8 @@
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::Instant;
+use voxgate_media::LegMediaStats;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
-use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{EndpointOp, MediaError};
 
@@ -57,8 +57,9 @@ pub trait MediaControl {
     fn media_op(&mut self, ep: EndpointId, op: EndpointOp);
     /// Closes `ep`'s sockets and returns its ports.
     fn remove_endpoint(&mut self, ep: EndpointId);
-    /// Counters of `ep` summed over its lines.
-    fn counters(&self, ep: EndpointId) -> Option<LegCounters>;
+    /// `ep`'s counters (summed over its lines) and call quality (its voice
+    /// line's: loss, jitter, RTCP figures, MOS).
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats>;
     /// The last RTP/RTCP received on any endpoint, or the last hold change;
     /// `None` before any endpoint exists.
     fn last_activity(&self) -> Option<Instant>;
@@ -92,6 +93,8 @@ pub struct NoMedia {
     pub exhausted: bool,
     /// Every `media_op`, in order.
     pub ops: Vec<(EndpointId, EndpointOp)>,
+    /// What `media_stats` reports, per endpoint (tests set it; none beyond).
+    pub stats: Vec<Option<LegMediaStats>>,
 }
 
 impl NoMedia {
@@ -204,8 +207,8 @@ impl MediaControl for NoMedia {
         }
     }
 
-    fn counters(&self, _ep: EndpointId) -> Option<LegCounters> {
-        None
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats> {
+        self.stats.get(ep.0 as usize).copied().flatten()
     }
 
     fn last_activity(&self) -> Option<Instant> {

@@ -1,9 +1,10 @@
 //! The call detail record: one JSON line per conversation, written when it ends.
 
 use super::*;
+use crate::handle::MediaFigures;
 use serde::Serialize;
 use std::time::SystemTime;
-use voxgate_media::counters::LegCounters;
+use voxgate_media::LegMediaStats;
 
 /// Everything a CDR says about a conversation, with monotonic times;
 /// `to_json` turns them into wall-clock times.
@@ -25,9 +26,9 @@ pub struct ConversationRecord {
     pub attempts: u32,
     /// How it ended.
     pub outcome: Outcome,
-    /// Media counters of the inbound leg and of the outbound leg above, if
-    /// media flowed through them.
-    pub media: (Option<LegCounters>, Option<LegCounters>),
+    /// Media counters and quality of the inbound leg and of the outbound
+    /// leg above, if they had media.
+    pub media: (Option<LegMediaStats>, Option<LegMediaStats>),
     /// Every leg, in order.
     pub legs: Vec<LegRecord>,
 }
@@ -45,8 +46,8 @@ pub struct LegRecord {
     pub answered: Option<Instant>,
     /// How it ended.
     pub end: Option<(Side, EndCause)>,
-    /// Its media counters.
-    pub media: Option<LegCounters>,
+    /// Its media counters and quality.
+    pub media: Option<LegMediaStats>,
 }
 
 impl ConversationRecord {
@@ -64,8 +65,8 @@ impl ConversationRecord {
             .or(outs.last())
             .copied();
         let counters = |l: &Leg| {
-            l.counters
-                .or_else(|| l.endpoint.and_then(|ep| c.media.counters(ep)))
+            l.media_stats
+                .or_else(|| l.endpoint.and_then(|ep| c.media.media_stats(ep)))
         };
         ConversationRecord {
             id: c.ctx.id,
@@ -127,16 +128,7 @@ impl ConversationRecord {
             (Some(a), Some(e)) => e.saturating_duration_since(a).as_secs_f64(),
             _ => 0.0,
         };
-        let leg = |c: &LegCounters| LegJson {
-            rtp_packets: c.rtp_packets,
-            rtp_bytes: c.rtp_bytes,
-            rtcp_packets: c.rtcp_packets,
-            seq_gaps: c.seq_gaps,
-            sent: c.sent,
-            dropped: c.dropped,
-            foreign: c.foreign,
-            srtp_dropped: c.srtp,
-        };
+        let leg = MediaFigures::from;
         let json = RecordJson {
             call: self.id.to_string(),
             node,
@@ -239,20 +231,6 @@ pub fn cause_label(cause: EndCause) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct LegJson {
-    rtp_packets: u64,
-    rtp_bytes: u64,
-    rtcp_packets: u64,
-    seq_gaps: u64,
-    sent: u64,
-    dropped: u64,
-    /// Datagrams from sources that were not let latch (hijack attempts, strays).
-    foreign: u64,
-    /// SRTP/SRTCP packets dropped (failed authentication, replays).
-    srtp_dropped: u64,
-}
-
-#[derive(Serialize)]
 struct RecordJson<'a> {
     call: String,
     node: &'a str,
@@ -270,8 +248,8 @@ struct RecordJson<'a> {
     disconnect_side: &'static str,
     cause: &'static str,
     status: Option<u16>,
-    media_a: Option<LegJson>,
-    media_b: Option<LegJson>,
+    media_a: Option<MediaFigures>,
+    media_b: Option<MediaFigures>,
     legs: Vec<LegRecordJson<'a>>,
 }
 
@@ -283,5 +261,5 @@ struct LegRecordJson<'a> {
     answer_time: Option<String>,
     disconnect_side: Option<&'static str>,
     cause: Option<&'static str>,
-    media: Option<LegJson>,
+    media: Option<MediaFigures>,
 }

@@ -77,9 +77,9 @@ impl<M: MediaControl> Conversation<M> {
         let ep = l.endpoint.take();
         l.resume_to = None;
         if let Some(ep) = ep {
-            let counters = self.media.counters(ep);
+            let stats = self.media.media_stats(ep);
             if let Some(l) = self.leg_mut(leg) {
-                l.counters = counters;
+                l.media_stats = stats;
             }
             self.media.remove_endpoint(ep);
         }

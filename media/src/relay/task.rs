@@ -20,9 +20,10 @@ use super::events::MediaEventSender;
 use super::stats::{Activity, EndpointShared, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::endpoint::{EndpointOp, MAX_GENERATED};
+use crate::endpoint::{EndpointOp, MAX_GENERATED, Transmit};
 use crate::latch::{EndpointId, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
+use crate::quality::rtcp::NtpTime;
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
 
 /// Largest UDP payload.
@@ -125,9 +126,15 @@ impl SessionTask {
         options: &EngineOptions,
         events: MediaEventSender,
     ) -> SessionTask {
+        let mut core = SessionRelay::new(options.relatch_after);
+        // One reading of both clocks: the NTP time of the RTCP sender reports.
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        core.set_wall_clock(Instant::now(), NtpTime::from_unix(since_epoch));
         SessionTask {
             rx,
-            core: SessionRelay::new(options.relatch_after),
+            core,
             endpoints: Vec::new(),
             index: Vec::new(),
             next: 0,
@@ -143,8 +150,15 @@ impl SessionTask {
         loop {
             match poll_fn(|cx| self.poll_wake(cx)).await {
                 Wake::Control(Some(control)) => self.apply(control),
-                // The session is gone: dropping `self` closes every socket.
-                Wake::Control(None) => break,
+                // The session is gone: the last reports, then dropping
+                // `self` closes every socket.
+                Wake::Control(None) => {
+                    let now = Instant::now();
+                    for i in 0..self.endpoints.len() {
+                        self.goodbye(now, EndpointId(u32::try_from(i).unwrap_or(u32::MAX)));
+                    }
+                    break;
+                }
                 Wake::Socket(i) => {
                     if !self.drain(i) {
                         // A socket error other than WouldBlock leaves the
@@ -191,27 +205,7 @@ impl SessionTask {
         self.core.handle_timeout(now);
         let mut buf = [0u8; MAX_GENERATED + MAX_OVERHEAD];
         while let Some(t) = self.core.poll_transmit(now, &mut buf) {
-            let sent = match self
-                .socket(t.ep, t.line, t.socket)
-                .map(|s| send_now(s, &buf[..t.len], t.addr))
-            {
-                Some(Ok(_)) => true,
-                Some(Err(e)) => {
-                    tracing::trace!(to = %t.addr, error = %e, "generated media dropped");
-                    false
-                }
-                None => false,
-            };
-            self.core.on_transmitted(&t, sent);
-            if let Some(e) = self.endpoints.get(t.ep.0 as usize).and_then(Option::as_ref) {
-                let counter = if sent {
-                    &e.region.generated
-                } else {
-                    &e.region.unsent
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            self.publish(t.ep, t.line);
+            self.transmit(&t, &buf);
         }
         while let Some((ep, event)) = self.core.poll_event() {
             self.events.deliver(ep, event);
@@ -222,6 +216,42 @@ impl SessionTask {
                 self.timer.as_mut().reset(at.into());
             }
             self.armed = next;
+        }
+    }
+
+    /// Sends a packet the core generated and counts it.
+    fn transmit(&mut self, t: &Transmit, buf: &[u8]) {
+        let sent = match self
+            .socket(t.ep, t.line, t.socket)
+            .map(|s| send_now(s, buf.get(..t.len).unwrap_or_default(), t.addr))
+        {
+            Some(Ok(_)) => true,
+            Some(Err(e)) => {
+                tracing::trace!(to = %t.addr, error = %e, rtcp = t.rtcp, "generated media dropped");
+                false
+            }
+            None => false,
+        };
+        self.core.on_transmitted(t, sent);
+        if let Some(e) = self.endpoints.get(t.ep.0 as usize).and_then(Option::as_ref) {
+            let counter = match (sent, t.rtcp) {
+                (true, false) => Some(&e.region.generated),
+                (false, _) => Some(&e.region.unsent),
+                (true, true) => None,
+            };
+            if let Some(c) = counter {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.publish(t.ep, t.line);
+    }
+
+    /// The last RTCP report (with BYE) of an endpoint voxgate spoke or
+    /// reported on, before its sockets close.
+    fn goodbye(&mut self, now: Instant, ep: EndpointId) {
+        let mut buf = [0u8; MAX_GENERATED + MAX_OVERHEAD];
+        if let Some(t) = self.core.poll_bye(now, ep, &mut buf) {
+            self.transmit(&t, &buf);
         }
     }
 
@@ -280,6 +310,7 @@ impl SessionTask {
             Control::Bridge(a, b) => self.core.bridge(a, b),
             Control::Unbridge(ep) => self.core.unbridge(ep),
             Control::Remove(ep) => {
+                self.goodbye(Instant::now(), ep);
                 self.core.remove(ep);
                 if let Some(slot) = self.endpoints.get_mut(ep.0 as usize) {
                     *slot = None;
@@ -430,6 +461,7 @@ impl SessionTask {
         let Some(leg) = self.core.endpoint(ep).and_then(|e| e.lines().get(line)) else {
             return;
         };
+        let voice_line = self.core.format(ep).map_or(0, |f| f.line);
         let Some(e) = self
             .endpoints
             .get_mut(ep.0 as usize)
@@ -443,7 +475,7 @@ impl SessionTask {
         let latched = (leg.latched_rtp(), leg.latched_rtcp());
         let changed = latched != l.published;
         l.published = latched;
-        e.shared.publish(line, leg, changed);
+        e.shared.publish(line, voice_line, leg, changed);
     }
 }
 
