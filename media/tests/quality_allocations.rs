@@ -158,12 +158,12 @@ fn the_relay_measures_and_reports_without_allocating() {
             buf[..12].copy_from_slice(&[0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0x5e, 0xed]);
             buf[2..4].copy_from_slice(&h.seq.to_be_bytes());
             buf[4..8].copy_from_slice(&h.timestamp.to_be_bytes());
-            let copies = if i % 13 == 0 { 2 } else { 1 };
+            let copies = if i.is_multiple_of(13) { 2 } else { 1 };
             for _ in 0..copies {
                 r.on_packet(A, 0, SocketKind::Rtp, peer, &mut buf, 172, now);
             }
         }
-        if i % 250 == 0 {
+        if i.is_multiple_of(250) {
             let mut p = rr;
             r.on_packet(A, 0, SocketKind::Rtp, peer, &mut p, rr_len, now);
         }

@@ -47,7 +47,8 @@ impl SessionRelay {
             e.media.apply(ep, now, op, &mut self.events);
             if let Some(f) = e.media.format().filter(|_| format) {
                 if let Some(leg) = e.lines.get_mut(f.line) {
-                    leg.quality.set_clock_rate(f.clock_rate);
+                    let events = f.telephone_event.map(|t| t.receive);
+                    leg.quality.set_format(f.clock_rate, events);
                 }
                 e.media.ensure_reporter(now, ntp);
             }
@@ -105,7 +106,7 @@ impl SessionRelay {
     }
 
     /// The next packet voxgate generates at `now` (a player's frame, a DTMF
-    /// event), written into `buf` (at least
+    /// event, an RTCP report: [`Transmit::rtcp`]), written into `buf` (at least
     /// [`MAX_GENERATED`](crate::endpoint::MAX_GENERATED) bytes, plus
     /// [`MAX_OVERHEAD`](crate::srtp::MAX_OVERHEAD) for an SRTP leg); call until
     /// `None`. A packet for a peer whose address is not known yet is

@@ -124,10 +124,10 @@ fn run(
         }
         if rtp_at.is_some_and(|at| at <= now) {
             for &(ep, src, ssrc) in talkers {
-                if !lost(k) {
-                    if let Some((f, _)) = feed(r, ep, SocketKind::Rtp, src, &rtp(k, ssrc), now) {
-                        r.on_sent(&f, true);
-                    }
+                if !lost(k)
+                    && let Some((f, _)) = feed(r, ep, SocketKind::Rtp, src, &rtp(k, ssrc), now)
+                {
+                    r.on_sent(&f, true);
                 }
             }
             k += 1;
@@ -510,4 +510,35 @@ fn reports_on_an_srtp_leg_are_srtcp() {
         let (_, _, blocks) = report(&plain[..n]);
         assert_eq!(blocks[0].ssrc, Ssrc(A_SSRC));
     }
+}
+
+#[test]
+fn the_legs_telephone_events_stay_out_of_its_jitter() {
+    let t0 = Instant::now();
+    let mut r = session(t0, false);
+    let with_events = MediaFormat {
+        telephone_event: Some(crate::endpoint::EventFormat {
+            receive: PayloadType(101),
+            send: PayloadType(101),
+            clock_rate: 8000,
+        }),
+        ..pcma()
+    };
+    r.handle_op(t0, A, EndpointOp::Format(Some(with_events)));
+    for k in 0..200u16 {
+        let now = t0 + Duration::from_millis(20 * u64::from(k));
+        let mut p = rtp(k, A_SSRC);
+        if (100..110).contains(&k) {
+            // A digit: its packets keep the event's start timestamp.
+            p[1] = 101;
+            p[4..8].copy_from_slice(&(100u32 * 160).to_be_bytes());
+            p.truncate(16);
+        }
+        feed(&mut r, A, SocketKind::Rtp, A_PEER, &p, now);
+    }
+    let f = quality(&r, A).figures();
+    assert_eq!(
+        (f.totals.packets, f.totals.lost, f.totals.jitter),
+        (200, 0, 0)
+    );
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::quality::report::RemoteView;
 use crate::quality::rtcp::{Compound, ReportBlocks, RtcpPacket};
 use crate::quality::stats::ReceiveStats;
-use crate::rtp::{RtpHeader, Ssrc};
+use crate::rtp::{PayloadType, RtpHeader, Ssrc};
 
 /// SRs to the peer remembered for matching the LSR of its reports: a report
 /// answers one of the last few, reports and SRs going at similar intervals.
@@ -50,6 +50,8 @@ pub struct RemoteFigures {
 #[derive(Clone, Debug)]
 pub struct LineQuality {
     stats: ReceiveStats,
+    /// The payload type of the peer's RFC 4733 events: not in the jitter.
+    event_pt: Option<PayloadType>,
     remote: Option<RemoteView>,
     rtt: Option<Duration>,
     /// The LSR value (middle 32 bits of the NTP time) of SRs sent to the
@@ -69,6 +71,7 @@ impl LineQuality {
     pub fn new(clock_rate: u32) -> LineQuality {
         LineQuality {
             stats: ReceiveStats::new(clock_rate),
+            event_pt: None,
             remote: None,
             rtt: None,
             srs: [None; SRS_KEPT],
@@ -87,17 +90,21 @@ impl LineQuality {
         &mut self.stats
     }
 
-    /// The negotiated clock changed (a codec change): jitter restarts.
-    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+    /// What the leg negotiated: the clock the jitter is counted in (a
+    /// change restarts it) and the payload type of the peer's RFC 4733
+    /// events, whose timestamps stand still for a whole digit.
+    pub fn set_format(&mut self, clock_rate: u32, event_pt: Option<PayloadType>) {
         if self.stats.clock_rate() != clock_rate.max(1) {
             self.stats.set_clock_rate(clock_rate);
         }
+        self.event_pt = event_pt;
     }
 
     /// Notes an admitted plain RTP packet of `len` octets from the peer.
     #[inline]
     pub fn on_rtp(&mut self, now: Instant, header: &RtpHeader, len: usize) {
-        self.stats.on_rtp(now, header, len);
+        let timed = Some(header.payload_type) != self.event_pt;
+        self.stats.on_rtp_timed(now, header, len, timed);
     }
 
     /// Reads a plain compound RTCP packet from the peer: its SRs (for the

@@ -358,8 +358,22 @@ impl ReceiveStats {
 
     /// Notes one received RTP packet (`payload_len`: its UDP payload length).
     pub fn on_rtp(&mut self, now: Instant, header: &RtpHeader, payload_len: usize) -> Arrival {
+        self.on_rtp_timed(now, header, payload_len, true)
+    }
+
+    /// [`on_rtp`](Self::on_rtp) for a packet whose timestamp may not follow
+    /// the sampling clock (`timed` false: an RFC 4733 event's packets all
+    /// carry the event's start): counted in the sequence, left out of the
+    /// jitter, which would otherwise read 20 ms per packet of every digit.
+    pub fn on_rtp_timed(
+        &mut self,
+        now: Instant,
+        header: &RtpHeader,
+        payload_len: usize,
+        timed: bool,
+    ) -> Arrival {
         let epoch = *self.epoch.get_or_insert(now);
-        let arrival = rtp_units(now.saturating_duration_since(epoch), self.clock_rate);
+        let clock_rate = self.clock_rate;
         let source = self.source_mut(header.ssrc, header.seq, now);
         source.packets += 1;
         source.bytes += payload_len as u64;
@@ -368,7 +382,10 @@ impl ReceiveStats {
         match verdict {
             Arrival::InOrder | Arrival::Late | Arrival::Restarted => {
                 source.heard_since_report = true;
-                source.update_jitter(arrival, header.timestamp);
+                if timed {
+                    let arrival = rtp_units(now.saturating_duration_since(epoch), clock_rate);
+                    source.update_jitter(arrival, header.timestamp);
+                }
             }
             Arrival::Duplicate | Arrival::Probation => {}
         }

@@ -321,7 +321,7 @@ impl AtomicQuality {
                 jitter: jitter as u32,
             },
             clock_rate: (jitter >> 32) as u32,
-            remote: (remote & 1 == 1).then(|| RemoteFigures {
+            remote: (remote & 1 == 1).then_some(RemoteFigures {
                 fraction_lost: (remote >> 8) as u8,
                 cumulative_lost: (remote >> 32) as u32 as i32,
                 jitter: remote_jitter as u32,

@@ -99,7 +99,7 @@ fn jitter_is_counted_in_the_negotiated_clock() {
     // The same 4 ms of alternating delay on a 48 kHz stream: 192 units, still 4 ms.
     let t0 = Instant::now();
     let mut q = LineQuality::new(8000);
-    q.set_clock_rate(48_000);
+    q.set_format(48_000, None);
     for seq in 0..1000u16 {
         let delay = if seq % 2 == 1 { 4000 } else { 0 };
         let at = t0 + Duration::from_micros(u64::from(seq) * 20_000 + delay);
@@ -209,4 +209,55 @@ fn malformed_rtcp_is_applied_up_to_the_fault() {
     assert_eq!(fresh.on_rtcp(t0, &[0x80, 201, 0xff]), None);
     assert_eq!(fresh.on_rtcp(t0, &[0x40, 200, 0, 0]), None);
     assert_eq!(fresh.figures(), LineQuality::new(8000).figures());
+}
+
+#[test]
+fn digits_are_in_the_sequence_but_not_in_the_jitter() {
+    // A stream on time, but for a 0.5 s digit (RFC 4733, payload type 101)
+    // whose 25 packets all carry the event's start timestamp.
+    let t0 = Instant::now();
+    let mut q = LineQuality::new(8000);
+    q.set_format(8000, Some(PayloadType(101)));
+    for seq in 0..500u16 {
+        let at = t0 + Duration::from_millis(20 * u64::from(seq));
+        let h = if (200..225).contains(&seq) {
+            RtpHeader {
+                payload_type: PayloadType(101),
+                timestamp: 200 * 160,
+                ..header(seq)
+            }
+        } else {
+            header(seq)
+        };
+        q.on_rtp(at, &h, 172);
+    }
+    let f = q.figures();
+    assert_eq!(
+        (f.totals.expected, f.totals.lost, f.totals.jitter),
+        (499, 0, 0)
+    );
+    // Counted as voice, the digit's standing timestamp reads as jitter.
+    let mut naive = LineQuality::new(8000);
+    for seq in 0..226u16 {
+        let at = t0 + Duration::from_millis(20 * u64::from(seq));
+        let ts = if (200..225).contains(&seq) {
+            200 * 160
+        } else {
+            u32::from(seq) * 160
+        };
+        naive.on_rtp(
+            at,
+            &RtpHeader {
+                payload_type: PayloadType(101),
+                timestamp: ts,
+                ..header(seq)
+            },
+            16,
+        );
+    }
+    assert!(
+        naive.figures().totals.jitter > 100,
+        "{}",
+        naive.figures().totals.jitter
+    );
 }
