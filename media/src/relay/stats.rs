@@ -160,9 +160,10 @@ impl EndpointShared {
         voice_line: usize,
         leg: &LegState,
         latch_changed: bool,
+        quality: bool,
     ) {
         if let Some(l) = self.lines.get(line) {
-            l.publish(leg, latch_changed);
+            l.publish(leg, latch_changed, quality);
         }
         self.voice_line.store(voice_line, Ordering::Relaxed);
     }
@@ -184,9 +185,11 @@ struct LineShared {
 }
 
 impl LineShared {
-    fn publish(&self, leg: &LegState, latch_changed: bool) {
+    fn publish(&self, leg: &LegState, latch_changed: bool, quality: bool) {
         self.counters.store(leg.counters());
-        self.quality.store(&leg.quality().figures());
+        if quality {
+            self.quality.store(&leg.quality().figures());
+        }
         if latch_changed {
             let mut latched = self.latched.lock().unwrap_or_else(PoisonError::into_inner);
             *latched = (leg.latched_rtp(), leg.latched_rtcp().map(|(_, a)| a));

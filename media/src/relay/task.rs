@@ -243,7 +243,7 @@ impl SessionTask {
                 c.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.publish(t.ep, t.line);
+        self.publish(t.ep, t.line, false);
     }
 
     /// The last RTCP report (with BYE) of an endpoint voxgate spoke or
@@ -302,7 +302,7 @@ impl SessionTask {
                 self.core.set_remote(ep, &remote);
                 let lines = self.line_count(ep);
                 for line in 0..lines {
-                    self.publish(ep, line);
+                    self.publish(ep, line, true);
                 }
             }
             Control::Dtls(ep, on) => self.core.set_dtls(ep, on),
@@ -400,11 +400,12 @@ impl SessionTask {
             if active {
                 self.activity.touch(now);
             }
-            self.publish(ep, line);
-            // The partner's counters moved too (sent, or dropped without a target).
+            // What came in changed this line's quality; the partner's counters
+            // moved too (sent, or dropped without a target), its quality not.
+            self.publish(ep, line, true);
             let partner = self.core.endpoint(ep).and_then(|e| e.bridge());
             if let Some(o) = out.map(|(o, _)| o).or(partner) {
-                self.publish(o, line);
+                self.publish(o, line, false);
             }
             if let Some(region) = self
                 .endpoints
@@ -456,8 +457,10 @@ impl SessionTask {
         ]
     }
 
-    /// Publishes one endpoint line's counters (and latched addresses when changed).
-    fn publish(&mut self, ep: EndpointId, line: usize) {
+    /// Publishes one endpoint line's counters (and latched addresses when
+    /// changed); with `quality`, its reception figures too (what arrived
+    /// changes them, nothing sent does).
+    fn publish(&mut self, ep: EndpointId, line: usize, quality: bool) {
         let Some(leg) = self.core.endpoint(ep).and_then(|e| e.lines().get(line)) else {
             return;
         };
@@ -475,7 +478,7 @@ impl SessionTask {
         let latched = (leg.latched_rtp(), leg.latched_rtcp());
         let changed = latched != l.published;
         l.published = latched;
-        e.shared.publish(line, voice_line, leg, changed);
+        e.shared.publish(line, voice_line, leg, changed, quality);
     }
 }
 
