@@ -27,6 +27,14 @@
 //! fails (forged, replayed, too old; or not protectable) is dropped and
 //! counted ([`LegCounters::srtp`]).
 //!
+//! Call quality per endpoint line ([`LegState::quality`], `crate::quality`):
+//! every admitted RTP packet, plain after SRTP, updates the RFC 3550
+//! statistics of what the peer sends (a few arithmetic operations on the
+//! `now` passed in); every RTCP compound from the peer is read for its
+//! report on what it receives and, answering an SR that went to it, the
+//! round-trip time; it is then relayed as before. Voxgate's own reports on
+//! the legs it terminates come out of the engine (`poll_transmit`).
+//!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
 use std::net::{IpAddr, SocketAddr};

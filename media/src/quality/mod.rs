@@ -9,7 +9,7 @@
 //! - [`report`]: when the next RTCP report is due, building it, and reading
 //!   the far end's reports (RTT, their view of our stream).
 //! - [`mos`]: R factor and MOS from loss, jitter and RTT.
-//! - [`line`]: [`LineQuality`], what the relay keeps per endpoint line.
+//! - [`line`](mod@line): [`LineQuality`], what the relay keeps per endpoint line.
 //! - [`LegQuality`]: the per-leg summary for the CDR, `/calls` and histograms.
 //!
 //! # How the relay uses it
