@@ -42,6 +42,7 @@ fn format(event: bool) -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: None,
+        clock_rate: 8000,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the RTP relay's per-packet path, sans-IO: classify,
-//! counters, latch check, forward target, and SRTP where a leg has it
+//! counters, RFC 3550 receive statistics (loss, jitter; RTCP from a peer
+//! parsed for its report), latch check, forward target, and SRTP where a leg has it
 //! (unprotect from an SRTP peer, protect for one, in place): what a session
 //! task does between `try_recv_from` and `try_send_to`. Nothing in it
 //! allocates (`media/tests/relay_allocations.rs`).

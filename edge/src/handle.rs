@@ -51,7 +51,7 @@ pub enum OriginateError {
 }
 
 /// One conversation as `/calls` and the API show it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct ConversationSummary {
     /// The id (`c17`).
     pub id: String,
@@ -74,7 +74,7 @@ pub struct ConversationSummary {
 }
 
 /// One leg as `/calls` and the API show it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LegSummary {
     /// The leg id within its conversation.
     pub id: u32,
@@ -92,6 +92,89 @@ pub struct LegSummary {
     pub held: bool,
     /// voxgate's RTP port for the leg (first media line), once anchored.
     pub rtp_port: Option<u16>,
+    /// Its media figures: live while its endpoint is open (read when
+    /// listed), the last ones once it closed; none before it had media.
+    pub media: Option<MediaFigures>,
+}
+
+/// One leg's media as the CDR and `/calls` show it: counters (all media
+/// lines) and call quality (the voice line).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct MediaFigures {
+    /// RTP packets received from the leg's peer.
+    pub rtp_packets: u64,
+    /// Their octets (UDP payload, as received).
+    pub rtp_bytes: u64,
+    /// RTCP packets received from the leg's peer.
+    pub rtcp_packets: u64,
+    /// Packets sent to the leg's peer (relayed and generated, RTCP included).
+    pub sent: u64,
+    /// Packets for the peer that could not be sent.
+    pub dropped: u64,
+    /// Datagrams from sources that were not let latch (hijack attempts, strays).
+    pub foreign: u64,
+    /// SRTP/SRTCP packets dropped (failed authentication, replays).
+    pub srtp_dropped: u64,
+    /// RTP packets relayed to the leg transcoded into its codec.
+    pub transcoded: u64,
+    /// RTCP reports voxgate sent the peer (legs it terminates).
+    pub rtcp_sent: u64,
+    /// RTP packets lost on the way from the peer (RFC 3550 A.3).
+    pub lost: u64,
+    /// Lost over expected, 0 to 1.
+    pub loss: f64,
+    /// Interarrival jitter of the peer's stream (RFC 3550 A.8), ms.
+    pub jitter_ms: f64,
+    /// Packets that arrived after a later one.
+    pub out_of_order: u64,
+    /// Packets that arrived twice.
+    pub duplicates: u64,
+    /// The peer's loss of what voxgate sent it (the fraction in its last
+    /// RTCP report), 0 to 1; none without a report.
+    pub remote_loss: Option<f64>,
+    /// The peer's cumulative loss of what voxgate sent it (its last report).
+    pub remote_lost: Option<i64>,
+    /// The peer's jitter of what voxgate sent it (its last report), ms.
+    pub remote_jitter_ms: Option<f64>,
+    /// Round-trip time to the peer from RTCP (LSR/DLSR), ms, once measured.
+    pub rtt_ms: Option<f64>,
+    /// Estimated MOS of the peer's stream (ITU-T G.107 E-model, simplified:
+    /// loss, jitter, RTT; G.711 with packet-loss concealment), 1 to 4.5;
+    /// none without RTP from the peer.
+    pub mos: Option<f64>,
+}
+
+/// `x` rounded to `places` decimals (for JSON that reads well).
+fn round(x: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (x * k).round() / k
+}
+
+impl From<&voxgate_media::LegMediaStats> for MediaFigures {
+    fn from(m: &voxgate_media::LegMediaStats) -> MediaFigures {
+        let (c, q) = (&m.counters, &m.quality);
+        MediaFigures {
+            rtp_packets: c.rtp_packets,
+            rtp_bytes: c.rtp_bytes,
+            rtcp_packets: c.rtcp_packets,
+            sent: c.sent,
+            dropped: c.dropped,
+            foreign: c.foreign,
+            srtp_dropped: c.srtp,
+            transcoded: c.transcoded,
+            rtcp_sent: c.rtcp_sent,
+            lost: q.lost,
+            loss: round(q.loss_fraction, 4),
+            jitter_ms: round(q.jitter_ms, 2),
+            out_of_order: q.out_of_order,
+            duplicates: q.duplicates,
+            remote_loss: q.remote_loss_fraction.map(|x| round(x, 4)),
+            remote_lost: q.remote_lost,
+            remote_jitter_ms: q.remote_jitter_ms.map(|x| round(x, 2)),
+            rtt_ms: q.rtt_ms.map(|x| round(x, 1)),
+            mos: q.mos.map(|x| round(x, 2)),
+        }
+    }
 }
 
 impl EdgeHandle {

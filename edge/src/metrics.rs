@@ -69,6 +69,7 @@ pub struct Metrics {
     overflows: IntCounterVec,
     calls: IntCounterVec,
     call_setup: HistogramVec,
+    leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
@@ -94,6 +95,64 @@ pub struct Metrics {
     mixer_late: IntCounter,
     /// The mixers' last totals seen (frames mixed, skipped, late packets).
     mixer_seen: Arc<Mutex<[u64; 3]>>,
+}
+
+/// Call quality per leg, observed when its conversation ends.
+struct LegQualityHistograms {
+    jitter_ms: HistogramVec,
+    loss_ratio: HistogramVec,
+    mos: HistogramVec,
+    rtt_ms: HistogramVec,
+}
+
+fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    buckets: &[f64],
+    labels: &[&str],
+) -> Result<HistogramVec, MetricsError> {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )?;
+    registry.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+impl LegQualityHistograms {
+    fn new(registry: &Registry) -> Result<LegQualityHistograms, MetricsError> {
+        Ok(LegQualityHistograms {
+            jitter_ms: histogram_vec(
+                registry,
+                "voxgate_leg_jitter_ms",
+                "Interarrival jitter (RFC 3550) of the RTP a leg's peer sent, in ms, per leg at the end of its conversation.",
+                &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0, 200.0],
+                &["trunk"],
+            )?,
+            loss_ratio: histogram_vec(
+                registry,
+                "voxgate_leg_loss_ratio",
+                "RTP lost on the way from a leg's peer over RTP expected, per leg at the end of its conversation.",
+                &[0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+                &["trunk"],
+            )?,
+            mos: histogram_vec(
+                registry,
+                "voxgate_leg_mos",
+                "Estimated MOS (ITU-T G.107 E-model, simplified) of the RTP a leg's peer sent, per leg at the end of its conversation.",
+                &[1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.3, 4.4],
+                &["trunk"],
+            )?,
+            rtt_ms: histogram_vec(
+                registry,
+                "voxgate_leg_rtt_ms",
+                "Round-trip time to a leg's peer from RTCP, in ms, per leg whose peer answered a sender report, at the end of its conversation.",
+                &[5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 300.0, 500.0, 1000.0],
+                &["trunk"],
+            )?,
+        })
+    }
 }
 
 /// Metric registration can only fail on a duplicate or malformed name, which
@@ -268,6 +327,7 @@ impl Metrics {
             &["stage"],
         )?;
         registry.register(Box::new(call_setup.clone()))?;
+        let leg_quality = Arc::new(LegQualityHistograms::new(&registry)?);
         let transactions_active = gauge_vec(
             &registry,
             "voxgate_sip_transactions_active",
@@ -338,6 +398,7 @@ impl Metrics {
                 &["trunk", "outcome"],
             )?,
             call_setup,
+            leg_quality,
             overflows: counter_vec(
                 &registry,
                 "voxgate_conversation_overflows_total",
@@ -598,6 +659,23 @@ impl Metrics {
             self.call_setup
                 .with_label_values(&["answer"])
                 .observe(answer.saturating_duration_since(t.invite).as_secs_f64());
+        }
+        // Each leg whose peer sent RTP: its quality.
+        for leg in &record.legs {
+            let Some(q) = leg.media.map(|m| m.quality) else {
+                continue;
+            };
+            let Some(mos) = q.mos else { continue };
+            let trunk = [leg.trunk.as_ref().map_or("none", |t| t.as_str())];
+            let h = &self.leg_quality;
+            h.jitter_ms.with_label_values(&trunk).observe(q.jitter_ms);
+            h.loss_ratio
+                .with_label_values(&trunk)
+                .observe(q.loss_fraction);
+            h.mos.with_label_values(&trunk).observe(mos);
+            if let Some(rtt) = q.rtt_ms {
+                h.rtt_ms.with_label_values(&trunk).observe(rtt);
+            }
         }
     }
 

@@ -6,10 +6,11 @@
 use crate::control_plane::{Command, ConversationId, ConversationInfo};
 use crate::conversation::record::WallClock;
 use crate::conversation::task::Operator;
-use crate::handle::ConversationSummary;
+use crate::handle::{ConversationSummary, MediaFigures};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+use voxgate_media::LiveStats;
 
 impl ConversationSummary {
     /// A new conversation's summary.
@@ -41,6 +42,21 @@ impl ConversationSummary {
 struct Entry {
     summary: ConversationSummary,
     operator: Operator,
+    /// The live legs' media counters, read when the conversation is listed.
+    live: Vec<(u32, LiveStats)>,
+}
+
+impl Entry {
+    /// The summary with each live leg's media figures as they are now.
+    fn summary(&self) -> ConversationSummary {
+        let mut s = self.summary.clone();
+        for (leg, stats) in &self.live {
+            if let Some(l) = s.legs.iter_mut().find(|l| l.id == *leg) {
+                l.media = Some(MediaFigures::from(&stats.snapshot().media()));
+            }
+        }
+        s
+    }
 }
 
 /// The live conversations.
@@ -69,7 +85,16 @@ impl Registry {
 
     /// Adds a conversation.
     pub fn insert(&self, id: ConversationId, summary: ConversationSummary, operator: Operator) {
-        self.with(|c| c.insert(id, Entry { summary, operator }));
+        self.with(|c| {
+            c.insert(
+                id,
+                Entry {
+                    summary,
+                    operator,
+                    live: Vec::new(),
+                },
+            )
+        });
     }
 
     /// Updates a conversation's summary.
@@ -81,6 +106,16 @@ impl Registry {
         });
     }
 
+    /// Sets where a conversation's live legs' media counters are read
+    /// (leg id and its endpoint's), as of its last visible change.
+    pub fn set_live(&self, id: ConversationId, live: Vec<(u32, LiveStats)>) {
+        self.with(|c| {
+            if let Some(e) = c.get_mut(&id) {
+                e.live = live;
+            }
+        });
+    }
+
     /// Removes an ended conversation.
     pub fn remove(&self, id: ConversationId) {
         self.with(|c| c.remove(&id));
@@ -88,12 +123,12 @@ impl Registry {
 
     /// Every live conversation, oldest first.
     pub fn list(&self) -> Vec<ConversationSummary> {
-        self.with(|c| c.values().map(|e| e.summary.clone()).collect())
+        self.with(|c| c.values().map(Entry::summary).collect())
     }
 
     /// One live conversation.
     pub fn get(&self, id: ConversationId) -> Option<ConversationSummary> {
-        self.with(|c| c.get(&id).map(|e| e.summary.clone()))
+        self.with(|c| c.get(&id).map(Entry::summary))
     }
 
     /// Hangs up every leg of a conversation; false when there is none.
@@ -115,5 +150,112 @@ impl Registry {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::conversation::task::input_channel;
+    use crate::handle::LegSummary;
+    use std::time::Duration;
+    use voxgate_media::anchor::RemoteMedia;
+    use voxgate_media::{
+        Direction, EndpointSpec, EngineOptions, MediaEngine, RegionAddress, RegionSpec,
+    };
+
+    fn leg(id: u32) -> LegSummary {
+        LegSummary {
+            id,
+            direction: "inbound",
+            state: "answered",
+            trunk: None,
+            bridged_with: None,
+            conference: None,
+            held: false,
+            rtp_port: None,
+            media: None,
+        }
+    }
+
+    /// `/calls` reads a live leg's figures when it is listed, not when the
+    /// conversation last changed.
+    #[tokio::test]
+    async fn a_listing_shows_the_live_legs_media_as_it_is_now() {
+        let engine = MediaEngine::new(
+            &[RegionSpec {
+                name: "r1".to_owned(),
+                addresses: vec![RegionAddress {
+                    bind: "127.0.0.1".parse().unwrap(),
+                    advertise: None,
+                }],
+                port_min: 26_900,
+                port_max: 26_999,
+            }],
+            EngineOptions::default(),
+        );
+        let session = engine.session().unwrap();
+        let ep = session
+            .add_endpoint(EndpointSpec {
+                region: "r1",
+                lines: 1,
+                peer: Some("127.0.0.1".parse().unwrap()),
+                allowed_sources: Vec::new(),
+            })
+            .unwrap();
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        session.set_remote(
+            ep,
+            &[RemoteMedia {
+                rtp: Some(peer.local_addr().unwrap()),
+                rtcp: None,
+                rtcp_mux: true,
+                direction: Direction::SendRecv,
+            }],
+        );
+        let to = session.local(ep)[0];
+
+        let registry = Registry::default();
+        let id = ConversationId(9);
+        let summary = ConversationSummary {
+            id: "c9".to_owned(),
+            trunk: None,
+            region: "r1".to_owned(),
+            from: None,
+            to: None,
+            state: "answered",
+            started: String::new(),
+            answered: None,
+            legs: vec![leg(1), leg(2)],
+        };
+        registry.insert(id, summary, input_channel().0.operator());
+        registry.set_live(id, vec![(1, session.live_stats(ep).unwrap())]);
+        let media = |r: &Registry| r.get(id).unwrap().legs[0].media.unwrap();
+        assert_eq!(media(&registry).rtp_packets, 0);
+
+        // The peer sends 20 packets, 5 and 6 lost on the way.
+        for seq in (0..22u16).filter(|s| *s != 5 && *s != 6) {
+            let mut p = [0xd5u8; 172];
+            p[..12].copy_from_slice(&[0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]);
+            p[2..4].copy_from_slice(&seq.to_be_bytes());
+            p[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            peer.send_to(&p, (to.addr, to.rtp_port)).await.unwrap();
+        }
+        for _ in 0..200 {
+            if media(&registry).rtp_packets == 20 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let m = media(&registry);
+        assert_eq!((m.rtp_packets, m.lost), (20, 2));
+        assert!((m.loss - 2.0 / 21.0).abs() < 1e-4, "{}", m.loss);
+        assert!(m.mos.is_some());
+        // The listing is the same through `list`; a leg with no endpoint has none.
+        let listed = registry.list();
+        assert_eq!(listed[0].legs[0].media, Some(m));
+        assert_eq!(listed[0].legs[1].media, None);
     }
 }

@@ -37,6 +37,14 @@
 //! peer's voice goes into the conference's mixer, and the mix comes back out
 //! of `poll_transmit` on the conference's own clock.
 //!
+//! Call quality per endpoint line ([`LegState::quality`], `crate::quality`):
+//! every admitted RTP packet, plain after SRTP, updates the RFC 3550
+//! statistics of what the peer sends (a few arithmetic operations on the
+//! `now` passed in); every RTCP compound from the peer is read for its
+//! report on what it receives and, answering an SR that went to it, the
+//! round-trip time; it is then relayed as before. Voxgate's own reports on
+//! the legs it terminates come out of the engine (`poll_transmit`).
+//!
 //! Nothing here allocates per packet, reads a clock or touches a socket.
 
 use std::net::{IpAddr, SocketAddr};
@@ -46,8 +54,9 @@ use ipnet::IpNet;
 
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::counters::{LegCounters, SeqTracker};
+use crate::counters::LegCounters;
 use crate::endpoint::{Egress, EndpointMedia, Events};
+use crate::quality::LineQuality;
 use crate::rtp::{Packet, classify};
 use crate::srtp::{SdesKeys, SrtpContext};
 
@@ -183,7 +192,8 @@ pub struct LegState {
     /// When the latched RTP / RTCP source last sent.
     rtp_heard: Option<Instant>,
     rtcp_heard: Option<Instant>,
-    seq: SeqTracker,
+    /// RFC 3550 statistics of what the peer sends, its RTCP reports, RTT.
+    quality: LineQuality,
     counters: LegCounters,
     last_activity: Option<Instant>,
     /// Boxed: a context is ~1 KiB and most lines are plain RTP.
@@ -194,6 +204,11 @@ impl LegState {
     /// The counters so far.
     pub fn counters(&self) -> &LegCounters {
         &self.counters
+    }
+
+    /// Reception quality: what the peer sends, what its reports say.
+    pub fn quality(&self) -> &LineQuality {
+        &self.quality
     }
 
     /// The peer's RTP source, once latched.
@@ -446,6 +461,8 @@ pub struct SessionRelay {
     events: Events,
     /// Conferences of three or more endpoints (or fewer, as they come and go).
     conferences: conference::Conferences,
+    /// An instant and the wall-clock (NTP) time then, for RTCP sender reports.
+    wall: Option<(Instant, crate::quality::rtcp::NtpTime)>,
 }
 
 impl SessionRelay {
@@ -457,6 +474,7 @@ impl SessionRelay {
             relatch_after,
             events: Events::new(),
             conferences: conference::Conferences::default(),
+            wall: None,
         }
     }
 
@@ -589,6 +607,9 @@ impl SessionRelay {
             return None;
         };
         let mut len = len;
+        // The LSR value of an SR in RTCP from the peer: the receiving peer's
+        // reports answering it give the RTT of that leg.
+        let mut sr_relayed = None;
         let what = match classify(pkt, muxed) {
             Packet::Invalid => {
                 leg.counters.invalid += 1;
@@ -604,7 +625,7 @@ impl SessionRelay {
                 leg.take(take, None, src, now);
                 leg.counters.rtp_packets += 1;
                 leg.counters.rtp_bytes += wire as u64;
-                leg.counters.seq_gaps += leg.seq.observe(header.ssrc, header.seq);
+                leg.quality.on_rtp(now, &header, len);
                 // Digits are heard in the plain payload, after unprotect.
                 let plain = buf.get(..len)?;
                 e.media
@@ -629,6 +650,10 @@ impl SessionRelay {
                 leg.take(take, Some(socket), src, now);
                 leg.counters.rtcp_packets += 1;
                 leg.counters.rtcp_bytes += wire as u64;
+                // DTLS-SRTP passes end to end: its SRTCP is opaque here.
+                if !e.dtls {
+                    sr_relayed = leg.quality.on_rtcp(now, buf.get(..len)?);
+                }
                 Relayed::Rtcp
             }
             kind @ (Packet::Dtls | Packet::Stun) => {
@@ -705,6 +730,9 @@ impl SessionRelay {
         if transcoded {
             out_leg.counters.transcoded += 1;
         }
+        if let Some(lsr) = sr_relayed {
+            out_leg.quality.sr_sent(lsr, now);
+        }
         Some(Forward {
             ep: out_ep,
             line,
@@ -736,6 +764,8 @@ impl SessionRelay {
 
 #[cfg(test)]
 mod repack_tests;
+#[cfg(test)]
+mod rtcp_tests;
 #[cfg(test)]
 mod srtp_tests;
 #[cfg(test)]

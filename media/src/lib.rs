@@ -9,8 +9,8 @@
 //! relayed with symmetric latching hardened against hijack (only the
 //! signalled address or allowed networks latch), rtcp-mux, DTLS and STUN
 //! passed end to end when both ends negotiated DTLS-SRTP (RFC 7983), per-leg
-//! counters (packets, bytes, sequence gaps) and the last activity for the
-//! inactivity timer; and [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) with
+//! counters (packets, bytes, drops), call quality ([`quality`]: loss, jitter,
+//! RTCP, MOS) and the last activity for the inactivity timer; and [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) with
 //! SDES keys (RFC 4568, `AES_CM_128_HMAC_SHA1_80`/`_32`, `AEAD_AES_128_GCM`)
 //! terminated per endpoint line in the relay, in place in its receive buffer,
 //! and per leg on SDP ([`srtp::SdesLeg`]: a trunk's policy, keys generated
@@ -52,7 +52,8 @@
 //! criterion benches) and a wiring sketch in each module's docs. [`dtmf`],
 //! [`play`], [`record`], [`frame`], [`rtp::OutgoingStream`] and G.711 from
 //! [`codec`] are used by [`endpoint`], [`mixer`] by the session's
-//! conferences; the rest are not called from a call yet.
+//! conferences, [`quality`] by [`latch`]; the rest are not called from a
+//! call yet.
 //!
 //! [`codec`]: the [`Codec`](codec::Codec) trait (payload ⇄ 16-bit PCM into
 //! caller buffers), [`CodecKind`](codec::CodecKind) (rtpmap name, clock,
@@ -99,10 +100,12 @@
 //!
 //! [`quality`]: RFC 3550 receive statistics (loss, jitter, reordering,
 //! duplicates), RTCP SR/RR/SDES/BYE parsed as borrowed views and printed
-//! into caller buffers, report scheduling with RTT, and a simplified
-//! E-model MOS in a per-leg [`LegQuality`](quality::LegQuality) summary. Not
-//! wired: the relay still keeps only [`counters`], RTCP is relayed untouched
-//! and voxgate sends no reports; CDRs and `/calls` carry no MOS.
+//! into caller buffers, report scheduling, and a simplified E-model MOS in a
+//! per-leg [`LegQuality`](quality::LegQuality) summary. Wired: every
+//! endpoint line measures what its peer sends and reads its peer's RTCP
+//! (the far end's view, the round-trip time), voxgate sends SR/RR on the
+//! legs it terminates ([`latch`]'s engine), and [`EndpointStats::quality`]
+//! gives the CDR and `/calls` their figures.
 //!
 
 //! What it is not (yet): DTLS termination, transcoding beyond G.711 µ-law ⇄
@@ -193,8 +196,8 @@ pub use error::{MediaError, RtcpFault};
 pub use latch::{ConferenceId, EndpointId, Membership, SocketKind};
 pub use ports::{PortPair, PortPool};
 pub use relay::{
-    EndpointSpec, EndpointStats, EngineOptions, LegStats, MEDIA_EVENT_QUEUE, MediaEngine,
-    MediaEventReceiver, MediaSession, MixerStats, RecordRequest, RecordingStats, RegionAddress,
-    RegionSpec, RegionStats,
+    EndpointSpec, EndpointStats, EngineOptions, LegMediaStats, LegStats, LiveStats,
+    MEDIA_EVENT_QUEUE, MediaEngine, MediaEventReceiver, MediaSession, MixerStats, RecordRequest,
+    RecordingStats, RegionAddress, RegionSpec, RegionStats,
 };
 pub use sdp::{Direction, MediaDescription, Origin, SdpError, SessionDescription};

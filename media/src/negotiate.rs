@@ -605,11 +605,19 @@ pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<
         .and_then(|v| v.trim().parse().ok())
         .filter(|&ms: &u16| (10..=120).contains(&ms))
         .map(Ptime);
+    // The first payload type that is not telephone-event: what the peer sends.
+    let clock_rate = m
+        .formats()
+        .iter()
+        .filter_map(|pt| rtpmap_of(m, pt))
+        .find(|(name, _)| !name.eq_ignore_ascii_case(TELEPHONE_EVENT))
+        .map_or(8000, |(_, clock)| clock);
     Some(MediaFormat {
         line,
         voice,
         telephone_event,
         ptime,
+        clock_rate,
     })
 }
 

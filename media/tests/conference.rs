@@ -71,6 +71,8 @@ struct Party {
     /// The peer's SRTP contexts (it protects with the first).
     srtp: Option<(SrtpContext, SrtpContext)>,
     received: Vec<Received>,
+    /// voxgate's RTCP reports to the peer (plain or SRTCP, as sent).
+    rtcp: Vec<Vec<u8>>,
 }
 
 impl Party {
@@ -85,6 +87,7 @@ impl Party {
             jitter_ms: 0,
             srtp: None,
             received: Vec::new(),
+            rtcp: Vec::new(),
         }
     }
 
@@ -101,6 +104,7 @@ impl Party {
             }),
             telephone_event: None,
             ptime: None,
+            clock_rate: 8000,
         }
     }
 
@@ -260,7 +264,11 @@ impl Sim {
                 while let Some(t) = self.r.poll_transmit(now, &mut buf) {
                     self.r.on_transmitted(&t, true);
                     let bytes = buf[..t.len].to_vec();
-                    self.deliver(t.ep, t.addr, &bytes);
+                    if t.rtcp {
+                        self.party(t.ep).rtcp.push(bytes);
+                    } else {
+                        self.deliver(t.ep, t.addr, &bytes);
+                    }
                 }
             }
         }
@@ -344,6 +352,22 @@ fn each_party_hears_the_other_two_and_not_itself() {
     assert_eq!(totals.conferences, 1);
     assert!((99..=100).contains(&totals.frames), "{totals:?}");
     assert_eq!(totals.skipped, 0);
+    // voxgate terminates a member's leg: it reports on it (RFC 3550 §6),
+    // sender reports for the mix it sends, from the mix's own SSRC.
+    sim.run(8000);
+    for p in &sim.parties {
+        assert!(!p.rtcp.is_empty(), "party {:?} got no RTCP report", p.ep);
+        let mut counted = 0;
+        for report in &p.rtcp {
+            assert_eq!(report[1], 200, "an SR: voxgate sends the mix");
+            let ssrc = u32::from_be_bytes(report[4..8].try_into().unwrap());
+            assert_eq!(ssrc, p.received[0].ssrc, "from the stream's SSRC");
+            let packets = u32::from_be_bytes(report[20..24].try_into().unwrap());
+            assert!(packets > counted, "the mix's packets counted: {packets}");
+            assert!(packets as usize <= p.received.len());
+            counted = packets;
+        }
+    }
 }
 
 #[test]

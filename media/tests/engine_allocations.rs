@@ -41,6 +41,7 @@ fn format(event: Option<u8>) -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: None,
+        clock_rate: 8000,
     }
 }
 
@@ -191,12 +192,18 @@ fn player_frames_and_rewritten_relay_allocate_nothing() {
             barge_in: false,
         },
     );
+    // Voxgate speaks to A: its RTCP sender reports go to A's peer too.
+    let mut reports = 0;
     let mut frame = |r: &mut SessionRelay, i: u32| -> u32 {
         let mut n = 0;
         r.handle_timeout(at(i));
         while let Some(t) = r.poll_transmit(at(i), &mut buf) {
             r.on_transmitted(&t, true);
-            n += 1;
+            if t.rtcp {
+                reports += 1;
+            } else {
+                n += 1;
+            }
         }
         drain(r);
         n
@@ -212,6 +219,8 @@ fn player_frames_and_rewritten_relay_allocate_nothing() {
     });
     assert_eq!(sent, PACKETS);
     assert_eq!(info.count_total, 0, "allocations during {PACKETS} frames");
+    // 200 s at one report per 2.05–6.16 s (RFC 3550 §6.3: 5 s randomised, compensated).
+    assert!((32..=98).contains(&reports), "{reports} RTCP reports");
 
     // Stopped: B's media reaches A again, rewritten into voxgate's stream.
     r.handle_op(at(PACKETS + 10), A, EndpointOp::Stop);

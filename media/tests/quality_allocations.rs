@@ -95,3 +95,98 @@ fn rtcp_reports_allocate_nothing() {
     let info = allocation_counter::measure(|| run(PACKETS, &mut stats, &mut reporter));
     assert_eq!(info.count_total, 0, "{info:?}");
 }
+
+/// The quality wired into the relay: 10,000 packets from a leg's peer
+/// through `SessionRelay::on_packet` (loss, reordering, duplicates; an RR
+/// every 250 packets parsed), with voxgate's own reports on the leg out of
+/// `poll_transmit`, and the figures published as the relay task does.
+#[test]
+fn the_relay_measures_and_reports_without_allocating() {
+    use std::net::SocketAddr;
+    use voxgate_media::anchor::RemoteMedia;
+    use voxgate_media::codec::CodecKind;
+    use voxgate_media::endpoint::{MAX_GENERATED, VoiceFormat};
+    use voxgate_media::latch::{EndpointId, SessionRelay, SocketKind};
+    use voxgate_media::quality::rtcp::{ReportBlock, write_receiver_report};
+    use voxgate_media::sdp::Direction;
+    use voxgate_media::srtp::MAX_OVERHEAD;
+    use voxgate_media::{EndpointOp, MediaFormat};
+
+    const A: EndpointId = EndpointId(0);
+    let peer: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    let t0 = Instant::now();
+    let mut r = SessionRelay::new(Duration::from_secs(2));
+    r.add(A, 1, Vec::new());
+    r.set_remote(
+        A,
+        &[RemoteMedia {
+            rtp: Some(peer),
+            rtcp: Some(peer),
+            rtcp_mux: true,
+            direction: Direction::SendRecv,
+        }],
+    );
+    let format = MediaFormat {
+        line: 0,
+        voice: Some(VoiceFormat {
+            payload_type: PayloadType(8),
+            codec: CodecKind::Pcma,
+        }),
+        telephone_event: None,
+        ptime: None,
+        clock_rate: 8000,
+    };
+    r.handle_op(t0, A, EndpointOp::Format(Some(format)));
+    let mut rr = [0u8; 64];
+    let block = ReportBlock {
+        ssrc: Ssrc(1),
+        fraction_lost: 0,
+        cumulative_lost: 0,
+        highest_seq: 0,
+        jitter: 0,
+        last_sr: 0,
+        delay_since_last_sr: 0,
+    };
+    let rr_len = write_receiver_report(&mut rr, Ssrc(0x5eed), &[block]).unwrap();
+    let mut buf = [0u8; 172 + MAX_OVERHEAD];
+    let mut out = [0u8; MAX_GENERATED + MAX_OVERHEAD];
+    let mut reports = 0;
+    let mut step = |r: &mut SessionRelay, i: u32| {
+        let now = t0 + Duration::from_micros(u64::from(i) * 20_000 + u64::from(i % 5) * 700);
+        if i % 10 != 9 {
+            let h = header(i);
+            buf[..12].copy_from_slice(&[0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0x5e, 0xed]);
+            buf[2..4].copy_from_slice(&h.seq.to_be_bytes());
+            buf[4..8].copy_from_slice(&h.timestamp.to_be_bytes());
+            let copies = if i.is_multiple_of(13) { 2 } else { 1 };
+            for _ in 0..copies {
+                r.on_packet(A, 0, SocketKind::Rtp, peer, &mut buf, 172, now);
+            }
+        }
+        if i.is_multiple_of(250) {
+            let mut p = rr;
+            r.on_packet(A, 0, SocketKind::Rtp, peer, &mut p, rr_len, now);
+        }
+        r.handle_timeout(now);
+        while let Some(t) = r.poll_transmit(now, &mut out) {
+            r.on_transmitted(&t, true);
+            reports += 1;
+        }
+        // What the relay task publishes once per batch.
+        let figures = r.endpoint(A).unwrap().lines()[0].quality().figures();
+        std::hint::black_box(figures);
+    };
+    for i in 0..100 {
+        step(&mut r, i);
+    }
+    let info = allocation_counter::measure(|| {
+        for i in 100..100 + PACKETS {
+            step(&mut r, i);
+        }
+    });
+    assert_eq!(info.count_total, 0, "{info:?}");
+    let f = r.endpoint(A).unwrap().lines()[0].quality().figures();
+    assert!(f.totals.lost > 900 && f.totals.duplicates > 0 && f.totals.out_of_order > 0);
+    assert!(f.remote.is_some());
+    assert!(reports >= 30, "{reports} reports in 200 s");
+}

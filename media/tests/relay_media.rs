@@ -50,6 +50,7 @@ fn format() -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: None,
+        clock_rate: 8000,
     }
 }
 
@@ -403,6 +404,10 @@ async fn a_conference_mixes_over_sockets_and_is_counted() {
                 .unwrap();
             while let Ok((n, from)) = peer.try_recv_from(&mut buf) {
                 assert_eq!(from.port(), local.rtp_port, "from the endpoint's own port");
+                // voxgate's RTCP reports on the member's leg (rtcp-mux).
+                if (192..=223).contains(&buf[1]) {
+                    continue;
+                }
                 let h = parse_rtp(&buf[..n]).unwrap();
                 assert_eq!(h.payload_type, PayloadType(if i == 1 { 0 } else { 8 }));
                 let mut out = [0i16; 160];

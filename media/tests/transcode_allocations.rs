@@ -38,6 +38,7 @@ fn format(codec: CodecKind, pt: u8) -> MediaFormat {
         }),
         telephone_event: None,
         ptime: None,
+        clock_rate: 8000,
     }
 }
 

@@ -88,6 +88,27 @@
       "UDP SRC -> DST"). Prints the SDES keys (inline: values) of the a=crypto
       lines in the messages sent from IP:PORT, one a line; fails if none.
 
+  calltool.py rtp-audio FIELDS --to IP:PORT --from-ip IP --min N --pt PT --hz F --not-hz G
+                        [--max-jitter-ms J]
+      FIELDS: `tshark -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport
+      -e udp.payload [-e frame.time_epoch]`. The RTP voxgate sent to IP:PORT is one
+      stream (one SSRC, sequence numbers +1 and timestamps +160 from packet to
+      packet, the marker on the first only), G.711 of payload type PT, not silence,
+      carrying the tone F. With --max-jitter-ms (and the 6th field, the capture
+      time): the RFC 3550 A.8 interarrival jitter of the stream as the party saw it
+      (arrival times from the capture, in 8 kHz units) stays under J ms at every
+      packet; prints it.
+
+  calltool.py rtcp FIELDS --rtp-to IP:PORT --rtcp-to IP:PORT --from-ip IP [--min N] [--bye]
+      FIELDS as for rtp-audio, with the capture time. The RTCP voxgate sent to
+      RTCP-TO: at least N compounds (default 1), each a valid RFC 3550 compound
+      (SR or RR first, an SDES with a CNAME, nothing truncated); every SR speaks for
+      the RTP stream sent to RTP-TO (its SSRC), its packet count is the number of
+      RTP packets captured before it (±1) and its octet count 160 for each, and its
+      RTP timestamp is the stream's clock at the SR (the last packet's timestamp
+      plus 8 per ms since, ±10 ms). With --bye the last compound ends with a BYE of
+      that SSRC. Prints what it saw.
+
   calltool.py rtp-tone PAYLOADS --hz F --not-hz G [--min N]
       PAYLOADS: `tshark -T fields -e udp.payload` output (hex, one datagram a
       line). Decodes the G.711 RTP packets (PT 0 PCMU, 8 PCMA) and checks the
@@ -748,22 +769,45 @@ def cmd_rtp_tone(a) -> None:
         fail(f"{a.payloads}: {want / total:.1%} of the energy at {a.hz:g} Hz, at least {a.min_share:.0%} expected: the tone is distorted")
     pts = f" (payload type {a.pt})" if a.pt is not None else ""
     print(f"{a.payloads}: {a.hz:g} Hz tone in {packets} packets{pts}, RMS {rms:.0f}, {want / total:.1%} of the energy at {a.hz:g} Hz, {want / max(other, 1e-9):.0f}x the power at {a.not_hz:g} Hz")
-def party_datagrams(a) -> list:
-    """The UDP payloads sent to --to in the fields file (5th field: the payload in hex), all
-    from --from-ip, at least --min of them."""
-    host, port = a.to.rsplit(":", 1)
-    pkts = []
-    with open(a.fields, encoding="utf-8") as f:
+def read_datagrams(path: str, to: str, from_ip: str) -> list:
+    """(payload, capture time or None) of every datagram to IP:PORT in a fields file
+    (5th field the payload in hex, 6th the capture time); each must come from from_ip."""
+    host, port = to.rsplit(":", 1)
+    out = []
+    with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.split()
             if len(parts) < 5 or parts[2] != host or parts[3] != port:
                 continue
-            if parts[0] != a.from_ip:
-                fail(f"{a.to} got a datagram from {parts[0]}:{parts[1]}, not {a.from_ip}")
-            pkts.append(bytes.fromhex(parts[4].replace(":", "")))
-    if len(pkts) < a.min:
-        fail(f"{a.to} got {len(pkts)} RTP packets from {a.from_ip}; at least {a.min} expected")
-    return pkts
+            if parts[0] != from_ip:
+                fail(f"{to} got a datagram from {parts[0]}:{parts[1]}, not {from_ip}")
+            at = float(parts[5]) if len(parts) > 5 else None
+            out.append((bytes.fromhex(parts[4].replace(":", "")), at))
+    return out
+
+
+def party_datagrams(a) -> list:
+    """(payload, capture time or None) of the RTP sent to --to (RTCP multiplexed on the
+    port left out), all from --from-ip, at least --min of them."""
+    grams = [g for g in read_datagrams(a.fields, a.to, a.from_ip) if len(g[0]) < 2 or not 192 <= g[0][1] <= 223]
+    if len(grams) < a.min:
+        fail(f"{a.to} got {len(grams)} RTP packets from {a.from_ip}; at least {a.min} expected")
+    return grams
+
+
+def rfc3550_jitter(heads: list, times: list, rate: int = 8000) -> float:
+    """The largest A.8 interarrival jitter (in ms) along the stream: J += (|D| - J) / 16,
+    D the change of transit time (arrival in timestamp units less the RTP timestamp)."""
+    jitter = worst = 0.0
+    prev = None
+    for h, at in zip(heads, times):
+        transit = at * rate - h[3]
+        if prev is not None:
+            d = abs(transit - prev)
+            jitter += (d - jitter) / 16
+            worst = max(worst, jitter)
+        prev = transit
+    return worst * 1000 / rate
 
 
 def cmd_rtp_audio(a) -> None:
@@ -771,8 +815,9 @@ def cmd_rtp_audio(a) -> None:
     payload in hex): one stream (one SSRC, sequence numbers +1 and timestamps +160 from
     packet to packet, the marker on the first packet of each of --markers talk spurts; --silent-head and
     --silent-tail packets of G.711 silence at either end), G.711 decoded by its payload type,
-    and its audio: not silence, and the tone expected."""
-    pkts = party_datagrams(a)
+    and its audio: not silence, and the tone expected; with --max-jitter-ms, its jitter."""
+    grams = party_datagrams(a)
+    pkts = [g[0] for g in grams]
     heads = []
     samples = []
     for p in pkts:
@@ -807,7 +852,84 @@ def cmd_rtp_audio(a) -> None:
     want, other = goertzel(samples, 8000, a.hz), goertzel(samples, 8000, a.not_hz)
     if want < 10 * other:
         fail(f"{a.to}: power at {a.hz:g} Hz is {want / max(other, 1e-9):.2f}x that at {a.not_hz:g} Hz")
-    print(f"{a.to}: {len(pkts)} packets, one stream, {a.hz:g} Hz tone, RMS {rms:.0f}")
+    jitter = ""
+    if a.max_jitter_ms is not None:
+        times = [g[1] for g in grams]
+        if any(t is None for t in times):
+            fail(f"{a.fields}: no capture times (6th field, frame.time_epoch) for the jitter")
+        # Timestamps wrap at 2^32: unwrap them from the first.
+        unwrapped = [(h[0], h[1], h[2], heads[0][3] + ((h[3] - heads[0][3]) & 0xFFFFFFFF), h[4]) for h in heads]
+        worst = rfc3550_jitter(unwrapped, times)
+        if worst >= a.max_jitter_ms:
+            fail(f"{a.to}: interarrival jitter reached {worst:.2f} ms; under {a.max_jitter_ms:g} ms expected")
+        jitter = f", jitter at most {worst:.2f} ms"
+    print(f"{a.to}: {len(pkts)} packets, one stream, {a.hz:g} Hz tone, RMS {rms:.0f}{jitter}")
+
+
+def rtcp_packets(data: bytes, where: str) -> list:
+    """The packets of an RTCP compound as (type, count, body); fails on anything
+    that does not frame (RFC 3550 6.1: version 2, lengths adding up exactly)."""
+    out = []
+    i = 0
+    while i < len(data):
+        if len(data) - i < 4 or data[i] >> 6 != 2:
+            fail(f"{where}: not RTCP at octet {i}: {data[i:i + 8].hex()}")
+        length = 4 * (struct.unpack("!H", data[i + 2:i + 4])[0] + 1)
+        if i + length > len(data):
+            fail(f"{where}: packet at octet {i} runs past the datagram")
+        out.append((data[i + 1], data[i] & 0x1F, data[i + 4:i + length]))
+        i += length
+    return out
+
+
+def cmd_rtcp(a) -> None:
+    rtp = [g for g in read_datagrams(a.fields, a.rtp_to, a.from_ip) if len(g[0]) >= 12]
+    rtcp = read_datagrams(a.fields, a.rtcp_to, a.from_ip)
+    if rtp and rtcp and a.rtp_to == a.rtcp_to:
+        rtp = [g for g in rtp if not 192 <= g[0][1] <= 223]
+        rtcp = [g for g in rtcp if 192 <= g[0][1] <= 223]
+    if not rtp:
+        fail(f"no RTP to {a.rtp_to} in {a.fields}")
+    ssrcs = {struct.unpack("!I", p[8:12])[0] for p, _ in rtp}
+    if len(ssrcs) != 1:
+        fail(f"{a.rtp_to}: several SSRCs {sorted(hex(x) for x in ssrcs)}")
+    ssrc = ssrcs.pop()
+    if len(rtcp) < a.min:
+        fail(f"{a.rtcp_to} got {len(rtcp)} RTCP datagrams from {a.from_ip}; at least {a.min} expected")
+    seen = []
+    for n, (data, at) in enumerate(rtcp):
+        where = f"{a.rtcp_to} RTCP #{n + 1}"
+        pkts = rtcp_packets(data, where)
+        kinds = [t for t, _, _ in pkts]
+        seen.append("+".join({200: "SR", 201: "RR", 202: "SDES", 203: "BYE"}.get(t, str(t)) for t in kinds))
+        if kinds[0] not in (200, 201):
+            fail(f"{where}: starts with packet type {kinds[0]}, not SR or RR")
+        if 202 not in kinds:
+            fail(f"{where}: no SDES (RFC 3550 6.1: every compound carries a CNAME)")
+        t, count, body = pkts[0]
+        sender = struct.unpack("!I", body[0:4])[0]
+        if sender != ssrc:
+            fail(f"{where}: from SSRC {sender:#x}, the RTP stream's is {ssrc:#x}")
+        if t == 200:
+            _ntp_hi, _ntp_lo, ts, packets, octets = struct.unpack("!IIIII", body[4:24])
+            before = [(p, when) for p, when in rtp if when is not None and at is not None and when <= at]
+            if abs(packets - len(before)) > 1:
+                fail(f"{where}: SR counts {packets} packets; {len(before)} were captured before it")
+            if octets != 160 * packets:
+                fail(f"{where}: SR counts {octets} octets for {packets} packets of 160")
+            if before:
+                last, when = before[-1]
+                last_ts = struct.unpack("!I", last[4:8])[0]
+                ahead = ((ts - last_ts + 2**31) % 2**32 - 2**31) / 8 - (at - when) * 1000
+                if abs(ahead) > 10:
+                    fail(f"{where}: SR timestamp {ts} is {ahead:+.1f} ms off the stream's clock")
+    if a.bye:
+        last = rtcp_packets(rtcp[-1][0], f"{a.rtcp_to} last RTCP")
+        t, count, body = last[-1]
+        sources = [struct.unpack("!I", body[4 * i:4 * i + 4])[0] for i in range(count)]
+        if t != 203 or ssrc not in sources:
+            fail(f"{a.rtcp_to}: the last RTCP ends with type {t}, not a BYE of {ssrc:#x}")
+    print(f"{a.rtcp_to}: {len(rtcp)} RTCP compounds for SSRC {ssrc:#x}: {', '.join(seen)}")
 
 
 def cmd_rtp_mix(a) -> None:
@@ -816,7 +938,7 @@ def cmd_rtp_mix(a) -> None:
     whole 20 ms frames, the marker on the first packet only), G.711 decoded by its payload
     type; each --hz tone present (at least 5% of the energy each, Goertzel) and the --not-hz
     tone (the party's own) absent (at most a hundredth of the weakest wanted tone)."""
-    pkts = party_datagrams(a)
+    pkts = [g[0] for g in party_datagrams(a)]
     heads = []
     samples = []
     for p in pkts:
@@ -976,6 +1098,7 @@ def main() -> None:
     c.add_argument("--markers", type=int, default=1)
     c.add_argument("--silent-head", type=int, default=0)
     c.add_argument("--silent-tail", type=int, default=0)
+    c.add_argument("--max-jitter-ms", type=float)
     c = sub.add_parser("rtp-mix")
     c.add_argument("fields")
     c.add_argument("--to", required=True)
@@ -984,6 +1107,13 @@ def main() -> None:
     c.add_argument("--pt", type=int, required=True)
     c.add_argument("--hz", type=float, action="append", required=True, help="a tone that must be there (repeat)")
     c.add_argument("--not-hz", type=float, required=True, help="the tone that must not")
+    c = sub.add_parser("rtcp")
+    c.add_argument("fields")
+    c.add_argument("--rtp-to", required=True)
+    c.add_argument("--rtcp-to", required=True)
+    c.add_argument("--from-ip", required=True)
+    c.add_argument("--min", type=int, default=1)
+    c.add_argument("--bye", action="store_true")
     c = sub.add_parser("digits")
     c.add_argument("events")
     c.add_argument("conversation")
@@ -995,7 +1125,8 @@ def main() -> None:
      "delay": cmd_delay, "conversation": cmd_conversation, "event": cmd_event, "sequence": cmd_sequence,
      "pcap-cut": cmd_pcap_cut, "spray": cmd_spray, "wav": cmd_wav, "tone": cmd_tone, "silence": cmd_silence,
      "tone-pcap": cmd_tone_pcap, "rtp-tone": cmd_rtp_tone, "sent-keys": cmd_sent_keys,
-     "rtp-audio": cmd_rtp_audio, "rtp-mix": cmd_rtp_mix, "digits": cmd_digits, "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
+     "rtp-audio": cmd_rtp_audio, "rtp-mix": cmd_rtp_mix, "rtcp": cmd_rtcp, "digits": cmd_digits,
+     "dtmf-pcap": cmd_dtmf_pcap}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1582,10 +1582,14 @@ test_call_baresip_srtp_caller() {
 	srtp_media_check call_srtp_caller "$CALLEE_IP:$CALLEE_MP" "$rtp" 1000 440 "$dir" || return 1
 	# baresip 1.0.0 sends an RTCP APP ("PINGPONG", 16 octets) in clear before its SRTP
 	# starts, and may send its RTCP BYE in clear as it hangs up: an SRTP line drops and
-	# counts both (reason "srtp"). Nothing else may fail.
+	# counts both (reason "srtp"). Nothing else may fail. Its SRTCP receiver report, opened
+	# and read by voxgate, gives the far end's view of the tone relayed to it: no loss and
+	# a jitter under 5 ms.
 	cdr "$n" disconnect_side=caller cause=normal trunk_in=secure trunk_out=agents \
 		'media_a.rtp_packets>=250' 'media_a.sent>=250' 'media_b.rtp_packets>=250' 'media_b.sent>=250' \
-		'media_a.srtp_dropped<=2' media_b.srtp_dropped=0 || return 1
+		'media_a.srtp_dropped<=2' media_b.srtp_dropped=0 \
+		'media_a.rtcp_packets>=1' 'media_a.remote_loss<=0.02' 'media_a.remote_jitter_ms<=5' \
+		media_a.lost=0 'media_a.mos>=4.3' || return 1
 	local srtp1
 	srtp1=$(metric voxgate_media_packets_dropped_total 'reason="srtp"')
 	[ $((srtp1 - srtp0)) -le 2 ] 2>/dev/null ||
@@ -1623,8 +1627,10 @@ test_call_baresip_srtp_callee() {
 	grep -q 'terminated (duration' "$log" || { REASON="the baresip callee's call did not end ($log)"; return 1; }
 	srtp_key_kept call_srtp_callee "$log" "$SECURE_IP:$SRTP_CALLEE_PORT" "$OUT/call_srtp_callee_caller.messages.log" || return 1
 	srtp_media_check call_srtp_callee "$CALLER_IP:$CALLER_MP" "$rtp" 1000 440 "$dir" || return 1
+	# baresip's SRTCP receiver report about what voxgate relayed to it: no loss, jitter under 5 ms.
 	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=secure \
-		'media_a.rtp_packets>=250' 'media_b.rtp_packets>=250' media_a.srtp_dropped=0 'media_b.srtp_dropped<=2' || return 1
+		'media_a.rtp_packets>=250' 'media_b.rtp_packets>=250' media_a.srtp_dropped=0 'media_b.srtp_dropped<=2' \
+		'media_b.rtcp_packets>=1' 'media_b.remote_loss<=0.02' 'media_b.remote_jitter_ms<=5' || return 1
 	calls_empty
 }
 
@@ -2427,12 +2433,12 @@ test_sigterm_graceful_stop() {
 # ------------------------------------------------------------------------------------------
 
 # capture_stop_payload FIELDS_FILE: as capture_stop, with each datagram's UDP payload in
-# hex as a 5th field.
+# hex as a 5th field and its capture time (seconds since the epoch) as a 6th.
 capture_stop_payload() {
 	kill -INT "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 	tshark -r "$CAP_FILE" -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e udp.payload \
-		>"$1" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+		-e frame.time_epoch >"$1" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
 }
 
 # An API-answered caller gets the 1 s prompt from voxgate's own RTP: PCMA (what it
@@ -2749,6 +2755,95 @@ test_conference_three_tones() {
 	flow_end 0
 }
 
+# ------------------------------------------------------------------------------------------
+# Call quality: loss and jitter measured per leg, RTCP from voxgate on the legs it terminates.
+# ------------------------------------------------------------------------------------------
+
+# The packet-loss test's forwarder: the caller's SDP names FRONT; it talks to SIPp from BACK.
+LOSS_FRONT_PORT=$((CALLER_MP + 50))
+LOSS_BACK_PORT=$((CALLER_MP + 52))
+
+# A caller behind a forwarder that drops every tenth RTP packet on its way to voxgate: the
+# callee plays a 1000 Hz tone through voxgate to the forwarder, which passes it to the SIPp
+# caller (-rtp_echo) and the echo back to voxgate, less every tenth packet. The caller's leg
+# shows ~10% loss (the count the forwarder dropped) and a lower MOS than the callee's clean
+# leg, live in /calls, in the CDR and in the histograms.
+test_quality_packet_loss() {
+	local n=1060 pid rc i summary=$OUT/quality_loss.forwarder.json dropped lost mos0 low0 high0 out
+	tone_pcap || return 1
+	mos0=$(metric voxgate_leg_mos_count 'trunk="loopback"')
+	low0=$(metric voxgate_leg_loss_ratio_bucket 'trunk="loopback",le="0.05"')
+	high0=$(metric voxgate_leg_loss_ratio_bucket 'trunk="loopback",le="0.2"')
+	rm -f "$summary"
+	python3 "$HERE/lossy_forwarder.py" --front "$CALLER_IP:$LOSS_FRONT_PORT" --back "$CALLER_IP:$LOSS_BACK_PORT" \
+		--party "$CALLER_IP:$CALLER_MP" --drop-every 10 --seconds 25 --summary "$summary" \
+		>"$OUT/quality_loss.forwarder.log" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for i in $(seq 1 30); do udp_bound "$CALLER_IP" "$LOSS_FRONT_PORT" && break; sleep 0.1; done
+	udp_bound "$CALLER_IP" "$LOSS_FRONT_PORT" ||
+		{ REASON="the forwarder is not listening on $CALLER_IP:$LOSS_FRONT_PORT"; EXTRA_FILE=$OUT/quality_loss.forwarder.log; return 1; }
+	callee_start quality_loss_callee call_uas_tone.xml || return 1
+	caller_bg quality_loss_caller call_uac_fwd.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -rtp_echo \
+		-key fwd_port "$LOSS_FRONT_PORT" -d 8000
+	# While the tone plays, /calls shows the caller's leg losing packets.
+	calls_check state=answered 'legs.0.media.lost>=5' 'legs.0.media.loss>=0.05' 'legs.1.media.lost=0' --wait 6 || return 1
+	caller_done quality_loss_caller call_uac_fwd.xml || return 1
+	callee_done || return 1
+	# The forwarder stops by itself 3 s after the last datagram.
+	wait "$pid"
+	[ -s "$summary" ] || { REASON="the forwarder wrote no summary"; EXTRA_FILE=$OUT/quality_loss.forwarder.log; return 1; }
+	dropped=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["dropped"])' "$summary")
+	[ "$dropped" -ge 25 ] 2>/dev/null || { REASON="the forwarder dropped $dropped packets: $(cat "$summary")"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=agents \
+		'legs.0.media.rtp_packets>=225' 'legs.0.media.loss>=0.08' 'legs.0.media.loss<=0.12' \
+		'legs.0.media.duplicates=0' 'legs.0.media.mos<=3.8' \
+		'legs.1.media.rtp_packets>=250' 'legs.1.media.lost=0' 'legs.1.media.mos>=4.2' \
+		'legs.1.media.jitter_ms<=20' || return 1
+	# The loss the caller's leg counted is what the forwarder dropped (the first packet,
+	# in RFC 3550's probation, is not counted either way).
+	out=$(python3 "$HERE/calltool.py" cdr "$CDR" "$n" 2>&1)
+	lost=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["legs"][0]["media"]["lost"])' "$out")
+	[ "$lost" -ge $((dropped - 1)) ] && [ "$lost" -le "$dropped" ] ||
+		{ REASON="the CDR counts $lost lost on the caller's leg; the forwarder dropped $dropped"; return 1; }
+	say "  caller's leg: $lost lost of the $dropped dropped; $(python3 -c 'import json, sys; m = json.loads(sys.argv[1])["legs"]; print("loss", m[0]["media"]["loss"], "MOS", m[0]["media"]["mos"], "vs", m[1]["media"]["mos"])' "$out")"
+	# Both legs observed: the caller's loss between 5% and 20%, the callee's none.
+	expect_rise voxgate_leg_mos_count 'trunk="loopback"' "$mos0" 1 || return 1
+	expect_delta voxgate_leg_loss_ratio_bucket 'trunk="loopback",le="0.05"' "$low0" 0 || return 1
+	expect_delta voxgate_leg_loss_ratio_bucket 'trunk="loopback",le="0.2"' "$high0" 1 || return 1
+	calls_empty
+}
+
+# A 4 s prompt (the 1 s one four times) to an API-answered caller: the stream the caller
+# received is continuous and its RFC 3550 jitter, from the capture times, stays under 5 ms;
+# voxgate's RTCP sender reports reach the caller's RTCP port, speak for that stream (SSRC,
+# packet and octet counts, timestamp) and end with a BYE; /calls shows them counted live.
+test_quality_prompt_jitter_and_rtcp() {
+	local n=7120 id fields=$OUT/quality_prompt.fields out rtcp_port=$((CALLER_MP + 1))
+	flow_begin quality_prompt "$FLOW_ANSWER_PORT" || return 1
+	flow_capture quality_prompt "$CALLER_IP:$CALLER_MP" "$CALLER_IP:$rtcp_port" || return 1
+	caller_bg quality_prompt_caller call_uac_wait_bye.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	flow_conversation "$n" || return 1
+	id=$FLOW_ID
+	api POST "/v1/conversations/$id/legs/1/answer" || return 1
+	flow_event "$id" leg_answered leg=1 >/dev/null || return 1
+	api POST "/v1/conversations/$id/legs/1/play" '{"prompts": ["sipp-tone", "sipp-tone", "sipp-tone", "sipp-tone"]}' || return 1
+	calls_check 'legs.0.media.rtcp_sent>=1' 'legs.0.media.sent>=50' 'legs.0.media.rtp_packets=0' || return 1
+	flow_event "$id" playback_done leg=1 id=1 reason=finished --wait 8 >/dev/null || return 1
+	api DELETE "/v1/conversations/$id/legs/1" || return 1
+	caller_done quality_prompt_caller call_uac_wait_bye.xml || return 1
+	flow_event "$id" ended >/dev/null || return 1
+	capture_stop_payload "$fields" || return 1
+	out=$(python3 "$HERE/calltool.py" rtp-audio "$fields" --to "$CALLER_IP:$CALLER_MP" --from-ip "$MEDIA_IP" \
+		--min 190 --pt 8 --hz "$PROMPT_HZ" --not-hz 1000 --max-jitter-ms 5 2>&1) || { REASON="capture: $out"; return 1; }
+	say "  $out"
+	out=$(python3 "$HERE/calltool.py" rtcp "$fields" --rtp-to "$CALLER_IP:$CALLER_MP" --rtcp-to "$CALLER_IP:$rtcp_port" \
+		--from-ip "$MEDIA_IP" --min 2 --bye 2>&1) || { REASON="capture: $out"; return 1; }
+	say "  $out"
+	cdr "$n" 'legs.0.media.rtcp_sent>=1' 'legs.0.media.sent>=190' 'legs.0.media.mos=null' || return 1
+	flow_end 0
+}
+
 TESTS=(
 	test_admin_endpoints
 	test_options_udp
@@ -2827,6 +2922,8 @@ TESTS=(
 	test_media_inband_digits
 	test_media_record_stereo
 	test_conference_three_tones
+	test_quality_packet_loss
+	test_quality_prompt_jitter_and_rtcp
 )
 
 # ------------------------------------------------------------------------------------------

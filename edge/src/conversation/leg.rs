@@ -260,8 +260,8 @@ pub(crate) struct Leg {
     pub ended: Option<(Side, EndCause)>,
     /// When it was answered.
     pub answered_at: Option<Instant>,
-    /// Its media counters, taken when its endpoint closed.
-    pub counters: Option<voxgate_media::counters::LegCounters>,
+    /// Its media counters and call quality, taken when its endpoint closed.
+    pub media_stats: Option<voxgate_media::LegMediaStats>,
     /// SDES-SRTP on it: its trunk's policy, our pending answer or offer, the
     /// keys in force (its own, never another leg's).
     pub sdes: SdesLeg,
@@ -314,7 +314,7 @@ impl Leg {
             notify_dial: None,
             ended: None,
             answered_at: None,
-            counters: None,
+            media_stats: None,
             sdes,
             format: None,
             format_from: None,

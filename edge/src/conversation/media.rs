@@ -1,15 +1,15 @@
 //! The conversation's view of the media plane: one endpoint per leg (its
 //! ports in its trunk's region, where its peer sends), bridges between
-//! endpoints, conferences, hold (for the inactivity timer), counters, and the
-//! endpoint's own media (its negotiated format, playbacks, digits to send,
-//! recordings) whose events come back as `Input::Media`. A trait, so the conversation logic is tested
+//! endpoints, conferences, hold (for the inactivity timer), counters and call
+//! quality, and the endpoint's own media (its negotiated format, playbacks,
+//! digits to send, recordings) whose events come back as `Input::Media`. A trait, so the conversation logic is tested
 //! without sockets.
 
 use ipnet::IpNet;
 use std::net::IpAddr;
 use std::time::Instant;
+use voxgate_media::LegMediaStats;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
-use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{EndpointOp, MediaError, Membership, RecordRequest};
 
@@ -65,8 +65,9 @@ pub trait MediaControl {
     fn record(&mut self, ep: EndpointId, request: RecordRequest);
     /// Closes `ep`'s sockets and returns its ports.
     fn remove_endpoint(&mut self, ep: EndpointId);
-    /// Counters of `ep` summed over its lines.
-    fn counters(&self, ep: EndpointId) -> Option<LegCounters>;
+    /// `ep`'s counters (summed over its lines) and call quality (its voice
+    /// line's: loss, jitter, RTCP figures, MOS).
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats>;
     /// The last RTP/RTCP received on any endpoint, or the last hold change;
     /// `None` before any endpoint exists.
     fn last_activity(&self) -> Option<Instant>;
@@ -104,8 +105,8 @@ pub struct NoMedia {
     pub ops: Vec<(EndpointId, EndpointOp)>,
     /// Every `record`, in order.
     pub records: Vec<(EndpointId, RecordRequest)>,
-    /// Counters `counters` reports, per endpoint (tests set them).
-    pub counters: Vec<(EndpointId, LegCounters)>,
+    /// What `media_stats` reports, per endpoint (tests set it; none beyond).
+    pub stats: Vec<Option<LegMediaStats>>,
 }
 
 impl NoMedia {
@@ -241,11 +242,8 @@ impl MediaControl for NoMedia {
         }
     }
 
-    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
-        self.counters
-            .iter()
-            .find(|(e, _)| *e == ep)
-            .map(|(_, c)| *c)
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats> {
+        self.stats.get(ep.0 as usize).copied().flatten()
     }
 
     fn last_activity(&self) -> Option<Instant> {

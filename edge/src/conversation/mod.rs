@@ -523,6 +523,11 @@ impl<M: MediaControl> Conversation<M> {
                 rtp_port: l
                     .endpoint
                     .and_then(|ep| self.media.local(ep).first().map(|m| m.rtp_port)),
+                // A live leg's figures are read when `/calls` is (the registry's).
+                media: l
+                    .media_stats
+                    .as_ref()
+                    .map(crate::handle::MediaFigures::from),
             })
             .collect()
     }
@@ -734,13 +739,13 @@ impl<M: MediaControl> Conversation<M> {
         });
     }
 
-    /// Closes every endpoint, keeping each leg's counters for the record.
+    /// Closes every endpoint, keeping each leg's counters and quality for the record.
     fn close_media(&mut self) {
         for i in 0..self.legs.len() {
             let leg = self.legs[i].id;
             self.media_closing(leg);
             if let Some(ep) = self.legs[i].endpoint.take() {
-                self.legs[i].counters = self.media.counters(ep);
+                self.legs[i].media_stats = self.media.media_stats(ep);
                 self.legs[i].bridge = None;
             }
         }

@@ -2,10 +2,11 @@
 
 use super::*;
 use crate::control_plane::{RecordLayout, RecordingEnd, RecordingId};
+use crate::handle::MediaFigures;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::time::SystemTime;
-use voxgate_media::counters::LegCounters;
+use voxgate_media::LegMediaStats;
 
 /// Everything a CDR says about a conversation, with monotonic times;
 /// `to_json` turns them into wall-clock times.
@@ -27,9 +28,9 @@ pub struct ConversationRecord {
     pub attempts: u32,
     /// How it ended.
     pub outcome: Outcome,
-    /// Media counters of the inbound leg and of the outbound leg above, if
-    /// media flowed through them.
-    pub media: (Option<LegCounters>, Option<LegCounters>),
+    /// Media counters and quality of the inbound leg and of the outbound
+    /// leg above, if they had media.
+    pub media: (Option<LegMediaStats>, Option<LegMediaStats>),
     /// Every leg, in order.
     pub legs: Vec<LegRecord>,
     /// Every recording carried out, in order.
@@ -66,8 +67,8 @@ pub struct LegRecord {
     pub answered: Option<Instant>,
     /// How it ended.
     pub end: Option<(Side, EndCause)>,
-    /// Its media counters.
-    pub media: Option<LegCounters>,
+    /// Its media counters and quality.
+    pub media: Option<LegMediaStats>,
     /// The voice codec it settled on (`PCMU`, `G729`, ...), if any.
     pub codec: Option<Cow<'static, str>>,
 }
@@ -86,9 +87,9 @@ impl ConversationRecord {
             .find(|l| l.answered_at.is_some())
             .or(outs.last())
             .copied();
-        let counters = |l: &Leg| {
-            l.counters
-                .or_else(|| l.endpoint.and_then(|ep| c.media.counters(ep)))
+        let media = |l: &Leg| {
+            l.media_stats
+                .or_else(|| l.endpoint.and_then(|ep| c.media.media_stats(ep)))
         };
         ConversationRecord {
             id: c.ctx.id,
@@ -99,7 +100,7 @@ impl ConversationRecord {
             timeline: c.timeline,
             attempts: u32::try_from(outs.len()).unwrap_or(u32::MAX),
             outcome,
-            media: (inbound.and_then(counters), b.and_then(counters)),
+            media: (inbound.and_then(media), b.and_then(media)),
             legs: c
                 .legs
                 .iter()
@@ -109,7 +110,7 @@ impl ConversationRecord {
                     trunk: l.trunk.clone(),
                     answered: l.answered_at,
                     end: l.ended,
-                    media: counters(l),
+                    media: media(l),
                     codec: leg_codec(l),
                 })
                 .collect(),
@@ -144,7 +145,7 @@ impl ConversationRecord {
     pub fn transcoded(&self) -> bool {
         self.legs
             .iter()
-            .any(|l| l.media.is_some_and(|m| m.transcoded > 0))
+            .any(|l| l.media.is_some_and(|m| m.counters.transcoded > 0))
     }
 
     /// The inbound trunk as a metric label (`originated` when none).
@@ -171,17 +172,7 @@ impl ConversationRecord {
             (Some(a), Some(e)) => e.saturating_duration_since(a).as_secs_f64(),
             _ => 0.0,
         };
-        let leg = |c: &LegCounters| LegJson {
-            rtp_packets: c.rtp_packets,
-            rtp_bytes: c.rtp_bytes,
-            rtcp_packets: c.rtcp_packets,
-            seq_gaps: c.seq_gaps,
-            sent: c.sent,
-            dropped: c.dropped,
-            foreign: c.foreign,
-            srtp_dropped: c.srtp,
-            transcoded: c.transcoded,
-        };
+        let leg = MediaFigures::from;
         let json = RecordJson {
             call: self.id.to_string(),
             node,
@@ -313,22 +304,6 @@ pub fn cause_label(cause: EndCause) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct LegJson {
-    rtp_packets: u64,
-    rtp_bytes: u64,
-    rtcp_packets: u64,
-    seq_gaps: u64,
-    sent: u64,
-    dropped: u64,
-    /// Datagrams from sources that were not let latch (hijack attempts, strays).
-    foreign: u64,
-    /// SRTP/SRTCP packets dropped (failed authentication, replays).
-    srtp_dropped: u64,
-    /// RTP packets relayed to the leg transcoded into its codec.
-    transcoded: u64,
-}
-
-#[derive(Serialize)]
 struct RecordJson<'a> {
     call: String,
     node: &'a str,
@@ -346,8 +321,8 @@ struct RecordJson<'a> {
     disconnect_side: &'static str,
     cause: &'static str,
     status: Option<u16>,
-    media_a: Option<LegJson>,
-    media_b: Option<LegJson>,
+    media_a: Option<MediaFigures>,
+    media_b: Option<MediaFigures>,
     /// Any of its media was transcoded.
     transcoded: bool,
     legs: Vec<LegRecordJson<'a>>,
@@ -379,5 +354,5 @@ struct LegRecordJson<'a> {
     cause: Option<&'static str>,
     /// The voice codec the leg settled on.
     codec: Option<&'a str>,
-    media: Option<LegJson>,
+    media: Option<MediaFigures>,
 }

@@ -20,11 +20,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{Instrument, debug, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
-use voxgate_media::counters::LegCounters;
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{
-    EndpointOp, MediaEngine, MediaError, MediaEvent, MediaEventReceiver, MediaSession,
-    RecordRequest,
+    EndpointOp, LegMediaStats, LiveStats, MediaEngine, MediaError, MediaEvent, MediaEventReceiver,
+    MediaSession, RecordRequest,
 };
 
 /// Inputs the core may queue for one conversation before it ends it.
@@ -197,6 +196,13 @@ impl RealMedia {
     }
 }
 
+impl RealMedia {
+    /// Where `ep`'s counters can be read while it lives.
+    fn live_stats(&self, ep: EndpointId) -> Option<LiveStats> {
+        self.session.as_ref()?.live_stats(ep)
+    }
+}
+
 impl MediaControl for RealMedia {
     fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError> {
         let session = match &mut self.session {
@@ -282,8 +288,8 @@ impl MediaControl for RealMedia {
         }
     }
 
-    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
-        Some(self.session.as_ref()?.stats(ep)?.total())
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats> {
+        Some(self.session.as_ref()?.stats(ep)?.media())
     }
 
     fn last_activity(&self) -> Option<Instant> {
@@ -420,6 +426,12 @@ pub async fn run(
                     }
                     s.legs = conv.leg_summaries();
                 });
+                let live = conv
+                    .legs
+                    .iter()
+                    .filter_map(|l| Some((l.id.0, conv.media.live_stats(l.endpoint?)?)))
+                    .collect();
+                deps.registry.set_live(id, live);
             }
             let deadline = conv.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {

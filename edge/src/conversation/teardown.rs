@@ -79,9 +79,9 @@ impl<M: MediaControl> Conversation<M> {
         l.resume_to = None;
         l.rejoin = None;
         if let Some(ep) = ep {
-            let counters = self.media.counters(ep);
+            let stats = self.media.media_stats(ep);
             if let Some(l) = self.leg_mut(leg) {
-                l.counters = counters;
+                l.media_stats = stats;
             }
             self.media.remove_endpoint(ep);
         }

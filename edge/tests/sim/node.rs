@@ -25,9 +25,9 @@ use voxgate_edge::conversation::{
 };
 use voxgate_edge::core::Core;
 use voxgate_edge::metrics::Metrics;
+use voxgate_media::LegMediaStats;
 use voxgate_media::MediaError;
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
-use voxgate_media::counters::LegCounters;
 use voxgate_sip::dialog::LocalAddr;
 use voxgate_sip::transport::{Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind};
@@ -74,8 +74,8 @@ impl MediaControl for SharedMedia {
     fn remove_endpoint(&mut self, ep: EndpointId) {
         self.0.borrow_mut().remove_endpoint(ep);
     }
-    fn counters(&self, ep: EndpointId) -> Option<LegCounters> {
-        self.0.borrow().counters(ep)
+    fn media_stats(&self, ep: EndpointId) -> Option<LegMediaStats> {
+        self.0.borrow().media_stats(ep)
     }
     fn last_activity(&self) -> Option<Instant> {
         self.0.borrow().last_activity()

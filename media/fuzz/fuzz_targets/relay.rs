@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use voxgate_media::codec::{CodecKind, Ptime};
+use voxgate_media::codec::CodecKind;
 use voxgate_media::dtmf::Digit;
 use voxgate_media::endpoint::{EventFormat, MAX_GENERATED, VoiceFormat};
 use voxgate_media::latch::SessionRelay;
@@ -47,7 +47,8 @@ fn format(codec: CodecKind, pt: u8, event: u8) -> MediaFormat {
             send: PayloadType(event),
             clock_rate: 8000,
         }),
-        ptime: Ptime::DEFAULT,
+        ptime: None,
+        clock_rate: 8000,
     }
 }
 

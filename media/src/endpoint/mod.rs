@@ -45,6 +45,8 @@ use crate::dtmf::{
 use crate::frame::FRAME_SAMPLES;
 use crate::latch::{EndpointId, SocketKind};
 use crate::play::{PlaybackDone, PlaybackId, Player, Source};
+use crate::quality::rtcp::{NtpTime, PT_SR};
+use crate::quality::{ReceiveStats, ReportConfig, RtcpReporter};
 use crate::record::{Channel, Layout};
 use crate::rtp::{PayloadType, RTP_HEADER_LEN, RtpHeader};
 
@@ -99,6 +101,10 @@ pub struct MediaFormat {
     /// size is repacketised into it. A peer that named none gets frames as
     /// they come (RFC 3551 §4.2: a receiver takes any size).
     pub ptime: Option<Ptime>,
+    /// The RTP clock of the line's first voice payload type (8000 for
+    /// G.711, whether voxgate knows the codec or not): what the relay
+    /// measures the peer's jitter in.
+    pub clock_rate: u32,
 }
 
 /// What the conversation asks of one endpoint's own media.
@@ -198,8 +204,8 @@ pub enum MediaEvent {
     Overflow,
 }
 
-/// A packet voxgate generated: send `len` bytes of the caller's buffer from
-/// endpoint `ep`'s `line` `socket` to `addr`.
+/// A packet voxgate generated (RTP, or an RTCP report): send `len` bytes of
+/// the caller's buffer from endpoint `ep`'s `line` `socket` to `addr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// The endpoint whose socket sends.
@@ -212,6 +218,8 @@ pub struct Transmit {
     pub addr: SocketAddr,
     /// Bytes written into the buffer.
     pub len: usize,
+    /// An RTCP report (else RTP: a frame, a DTMF event).
+    pub rtcp: bool,
 }
 
 /// The core's queue of events, drained by `poll_event`.
@@ -235,7 +243,17 @@ pub(crate) struct EndpointMedia {
     recording: Option<Box<Recording>>,
     /// The bridge partner's voice being cut into this leg's ptime.
     repack: Option<Repack>,
+    /// RTCP reports for the leg while voxgate terminates it (made with the
+    /// format; the relay core decides when they are due).
+    reporter: Option<RtcpReporter>,
+    /// The SDES CNAME of the reports: `vg-` and the stream's SSRC in hex.
+    cname: [u8; CNAME_LEN],
+    /// The leg's last report (with BYE) went out: nothing more.
+    said_bye: bool,
 }
+
+/// Length of the CNAME voxgate's reports carry.
+const CNAME_LEN: usize = 11;
 
 /// What [`EndpointMedia::next_packet`] produced.
 enum Next {
@@ -251,6 +269,82 @@ impl EndpointMedia {
     /// The format the conversation last gave.
     pub(crate) fn format(&self) -> Option<MediaFormat> {
         self.format
+    }
+
+    /// Whether voxgate has sent RTP of its own on the leg.
+    pub(crate) fn spoke(&self) -> bool {
+        self.out.spoke()
+    }
+
+    /// RTCP reports voxgate sent on the leg.
+    pub(crate) fn reports_sent(&self) -> u64 {
+        self.reporter.as_ref().map_or(0, RtcpReporter::reports_sent)
+    }
+
+    /// Makes the leg's reporter, once, at `now` when the wall clock read `ntp`.
+    pub(crate) fn ensure_reporter(&mut self, now: Instant, ntp: NtpTime) {
+        if self.reporter.is_some() {
+            return;
+        }
+        let ssrc = self.out.ssrc();
+        // The SSRC is random (OutgoingStream::new): it seeds the interval's randomisation.
+        let seed = u64::from(ssrc.0) << 32 | u64::from(!ssrc.0);
+        self.reporter = Some(RtcpReporter::new(
+            now,
+            ntp,
+            ssrc,
+            ReportConfig::default(),
+            seed,
+        ));
+        let hex = b"0123456789abcdef";
+        self.cname[..3].copy_from_slice(b"vg-");
+        for (i, b) in self.cname[3..].iter_mut().enumerate() {
+            *b = hex[(ssrc.0 >> (28 - 4 * i) & 0xf) as usize];
+        }
+    }
+
+    /// When the leg's next RTCP report is due (none after its BYE).
+    pub(crate) fn rtcp_timeout(&self) -> Option<Instant> {
+        if self.said_bye {
+            return None;
+        }
+        self.reporter.as_ref().map(RtcpReporter::poll_timeout)
+    }
+
+    /// Writes the leg's RTCP report due at `now` into `buf` (SR when
+    /// voxgate sent since the last one, else RR; SDES CNAME; with `bye`, a
+    /// BYE after them, the leg's last). Returns its length and, for an SR,
+    /// its LSR value (for the round-trip time the peer's answer gives).
+    pub(crate) fn write_report(
+        &mut self,
+        now: Instant,
+        stats: &mut ReceiveStats,
+        buf: &mut [u8],
+        bye: bool,
+    ) -> Option<(usize, Option<u32>)> {
+        if self.said_bye {
+            return None;
+        }
+        let sender = self.out.sender_state(now);
+        let reporter = self.reporter.as_mut()?;
+        let written = if bye {
+            self.said_bye = true;
+            reporter.write_bye(now, stats, sender.as_ref(), &self.cname, buf)
+        } else {
+            reporter.write_report(now, stats, sender.as_ref(), &self.cname, buf)
+        };
+        match written {
+            Ok(len) => {
+                let sr = (buf.get(1) == Some(&PT_SR)).then(|| reporter.ntp(now).middle());
+                Some((len, sr))
+            }
+            Err(error) => {
+                // Only a short buffer fails: skip this interval rather than spin.
+                tracing::trace!(%error, "RTCP report not written");
+                reporter.defer(now);
+                None
+            }
+        }
     }
 
     /// True while voxgate speaks to the leg (a playback or digits): media

@@ -23,6 +23,7 @@ use crate::codec::{Codec, G711};
 use crate::dtmf::Rfc4733Generator;
 use crate::frame::FRAME_SAMPLES;
 use crate::play::PlayFrame;
+use crate::quality::SenderState;
 use crate::rtp::{OutgoingStream, PayloadType, Ssrc, parse_rtp};
 
 /// The RTP clock of every codec voxgate generates (G.711, telephone-event/8000).
@@ -69,6 +70,10 @@ pub(crate) struct Outgoing {
     /// voxgate has sent its own packets on the leg: relayed ones are rewritten.
     spoke: bool,
     relay: Option<RelayMap>,
+    /// Packets and payload octets sent in the stream (its RTCP SR counts):
+    /// voxgate's own and, once it spoke, the relayed ones rewritten into it.
+    packets: u32,
+    octets: u32,
 }
 
 impl Default for Outgoing {
@@ -85,7 +90,46 @@ impl Outgoing {
             speaker: Speaker::Idle,
             spoke: false,
             relay: None,
+            packets: 0,
+            octets: 0,
         }
+    }
+
+    /// The stream's SSRC (voxgate's reports on the leg are sent as it).
+    pub(crate) fn ssrc(&self) -> Ssrc {
+        self.stream.ssrc()
+    }
+
+    /// Whether voxgate has sent a packet of its own on the leg.
+    pub(crate) fn spoke(&self) -> bool {
+        self.spoke
+    }
+
+    /// What an RTCP SR at `now` says of the stream: the counts, and the
+    /// timestamp the stream's clock reads at `now` (RFC 3550 §6.4.1); `None`
+    /// before voxgate sent anything in it.
+    pub(crate) fn sender_state(&self, now: Instant) -> Option<SenderState> {
+        if self.packets == 0 {
+            return None;
+        }
+        let rtp_timestamp = match self.anchor {
+            Some(a) => a.timestamp.wrapping_add(Self::samples_between(a.at, now)),
+            None => self.stream.timestamp(),
+        };
+        Some(SenderState {
+            packets: self.packets,
+            octets: self.octets,
+            rtp_timestamp,
+        })
+    }
+
+    /// A packet of `len` octets with a 12-octet header went out in the stream.
+    fn count(&mut self, len: usize) {
+        self.packets = self.packets.wrapping_add(1);
+        let payload = len.saturating_sub(crate::rtp::RTP_HEADER_LEN);
+        self.octets = self
+            .octets
+            .wrapping_add(u32::try_from(payload).unwrap_or(u32::MAX));
     }
 
     /// Samples at 8 kHz in the time from `from` to `to` (saturating).
@@ -137,6 +181,7 @@ impl Outgoing {
         }
         let n = generator.poll_transmit(now, &mut self.stream, buf).ok()??;
         self.spoke = true;
+        self.count(n);
         Some(n)
     }
 
@@ -213,6 +258,7 @@ impl Outgoing {
             covered: FRAME_SAMPLES as u32,
         });
         self.spoke = true;
+        self.count(h + n);
         Some(h + n)
     }
 
@@ -243,6 +289,7 @@ impl Outgoing {
         pkt[2..4].copy_from_slice(&seq.to_be_bytes());
         pkt[4..8].copy_from_slice(&timestamp.to_be_bytes());
         pkt[8..12].copy_from_slice(&self.stream.ssrc().0.to_be_bytes());
+        self.count(pkt.len());
         if self.stream.follow(seq, timestamp) {
             self.anchor = Some(Anchor {
                 at: now,

@@ -334,6 +334,7 @@ impl SessionRelay {
                     socket: SocketKind::Rtp,
                     addr,
                     len,
+                    rtcp: false,
                 });
             }
         }

@@ -37,6 +37,7 @@ fn format(codec: CodecKind, pt: u8, ptime: u16) -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: Some(Ptime(ptime)),
+        clock_rate: 8000,
     }
 }
 

@@ -35,6 +35,7 @@ fn format(codec: CodecKind, pt: u8, event: Option<u8>) -> MediaFormat {
             clock_rate: 8000,
         }),
         ptime: None,
+        clock_rate: 8000,
     }
 }
 

@@ -267,9 +267,29 @@ t=0 0\r\nm=audio 20000 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\n";
             })
         );
         assert_eq!(f.ptime, Some(Ptime(30)));
+        assert_eq!(f.clock_rate, 8000);
         // Without our SDP: the peer's first codec we can encode.
         let f = media_format(&remote, None).unwrap();
         assert_eq!(f.voice.unwrap().codec, CodecKind::Pcmu);
+    }
+
+    #[test]
+    fn jitter_clock_is_the_first_voice_payload_types() {
+        let opus = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 101 111 0\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=rtpmap:111 opus/48000/2\r\n",
+        );
+        let f = media_format(&opus, None).unwrap();
+        // voxgate speaks PCMU; the peer sends Opus first, at 48 kHz.
+        assert_eq!(f.voice.unwrap().codec, CodecKind::Pcmu);
+        assert_eq!(f.clock_rate, 48_000);
+        let g722 = sdp(
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 9\r\n",
+        );
+        // RFC 3551's static table: G722/8000 (its RTP clock, by the RFC's own quirk).
+        assert_eq!(media_format(&g722, None).unwrap().clock_rate, 8000);
     }
 
     #[test]

@@ -9,27 +9,27 @@
 //! - [`report`]: when the next RTCP report is due, building it, and reading
 //!   the far end's reports (RTT, their view of our stream).
 //! - [`mos`]: R factor and MOS from loss, jitter and RTT.
+//! - [`line`](mod@line): [`LineQuality`], what the relay keeps per endpoint line.
 //! - [`LegQuality`]: the per-leg summary for the CDR, `/calls` and histograms.
 //!
-//! # How the endpoint / relay calls it
+//! # How the relay uses it
 //!
-//! One [`ReceiveStats`] per leg and media line (clock rate from the
-//! negotiated codec), beside today's [`LegCounters`](crate::counters::LegCounters):
+//! Every endpoint line of a [`SessionRelay`](crate::latch::SessionRelay)
+//! holds a [`LineQuality`] (its clock from the leg's negotiated format):
 //!
 //! ```text
-//! on RTP from the leg's peer:   Packet::Rtp(h) => stats.on_rtp(now, &h, datagram.len())
-//! on RTCP from the leg's peer:  reporter.on_rtcp(now, datagram, &mut stats)   (relayed legs too:
-//!                               it only reads; ignore the Err, the datagram is relayed as is)
-//! legs voxgate terminates:      one RtcpReporter (our SSRC, seeded from rand::random());
-//!                               the endpoint's deadline includes reporter.poll_timeout();
-//!                               at it: reporter.write_report(now, &mut stats, sender, cname, &mut buf)
-//!                               and send buf[..n] to the RTCP target; write_bye at the end
-//! at hang-up, and for /calls:   LegQuality::new(&stats, Some(&reporter) or None, mos::G711_PLC)
+//! on RTP from the peer (plain, after SRTP):   line.on_rtp(now, &header, len)
+//! on RTCP from the peer (plain, after SRTCP): line.on_rtcp(now, compound) -> an SR's LSR,
+//!                                             noted on the line it is relayed to (RTT)
+//! a leg voxgate terminates (in no bridge, or spoken to by voxgate): one RtcpReporter
+//!     (the leg's outgoing SSRC); its deadline in the core's poll_timeout; poll_transmit
+//!     writes SR or RR + SDES and protects it like RTP; poll_bye the last, with BYE
+//! the relay task, once per batch:             line.figures() -> atomics
+//! the conversation (CDR, /calls):             LegQuality::from_figures(&figures, mos::G711_PLC)
 //! ```
 //!
-//! For a relayed (bridged) leg no reporter is needed to count and measure;
-//! a reporter fed only `on_rtcp` still yields the far end's view and, once
-//! it has sent an SR of ours, RTT. The RTCP buffer needs at most
+//! A bridged leg's RTCP is its peers', relayed end to end; voxgate only
+//! reads it. The RTCP buffer needs at most
 //! 8 + 20 + 24 × [`stats::MAX_SOURCES`] + 8 + 4 + 256 octets (SR, SDES) + 8 (BYE).
 //!
 //! # Crates
@@ -45,21 +45,24 @@
 //! The E-model and the RFC 3550 statistics have no maintained crate that
 //! fits a sans-IO, per-packet, allocation-free path.
 
+pub mod line;
 pub mod mos;
 pub mod report;
 pub mod rtcp;
 pub mod stats;
 
+pub use line::{LineQuality, QualityFigures, RemoteFigures};
 pub use report::{ReportConfig, RtcpReporter, SenderState};
-pub use stats::{Arrival, ReceiveStats};
+pub use stats::{Arrival, ReceiveStats, Totals};
 
 /// One leg's call quality, for the CDR, `/calls` and the histograms.
-/// Figures describe the source heard last (the leg's current far-end stream).
+/// Counts are summed over the sources the leg's peer sent; jitter is the
+/// current source's.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LegQuality {
     /// RTP packets received (all, duplicates and probation included).
     pub packets: u64,
-    /// Their payload octets (UDP payload).
+    /// Their octets (UDP payload, after SRTP).
     pub bytes: u64,
     /// Packets lost (RFC 3550 A.3 cumulative; negative never reported: 0).
     pub lost: u64,
@@ -75,6 +78,8 @@ pub struct LegQuality {
     pub rtt_ms: Option<f64>,
     /// The far end's loss of our stream (their last report), 0.0 to 1.0.
     pub remote_loss_fraction: Option<f64>,
+    /// The far end's cumulative loss of our stream (their last report).
+    pub remote_lost: Option<i64>,
     /// The far end's jitter of our stream, in ms.
     pub remote_jitter_ms: Option<f64>,
     /// Estimated MOS (1.0–4.5), when any RTP was received.
@@ -89,39 +94,57 @@ impl LegQuality {
         reporter: Option<&RtcpReporter>,
         codec: mos::CodecImpairment,
     ) -> LegQuality {
-        let Some(source) = stats.current() else {
-            return LegQuality::default();
+        let figures = QualityFigures {
+            totals: stats.totals(),
+            clock_rate: stats.clock_rate(),
+            remote: reporter
+                .and_then(RtcpReporter::remote)
+                .map(|r| RemoteFigures {
+                    fraction_lost: r.fraction_lost,
+                    cumulative_lost: r.cumulative_lost,
+                    jitter: r.jitter,
+                }),
+            rtt_us: reporter
+                .and_then(RtcpReporter::rtt)
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
         };
-        let expected = u64::from(source.expected());
-        let lost = u64::try_from(source.lost()).unwrap_or(0);
-        let loss_fraction = if source.is_valid() && expected > 0 {
-            lost as f64 / expected as f64
+        LegQuality::from_figures(&figures, codec)
+    }
+
+    /// The summary of a line's published figures; `codec` for the MOS.
+    pub fn from_figures(f: &QualityFigures, codec: mos::CodecImpairment) -> LegQuality {
+        let t = &f.totals;
+        if t.packets == 0 && f.remote.is_none() {
+            return LegQuality::default();
+        }
+        let loss_fraction = if t.expected > 0 {
+            (t.lost as f64 / t.expected as f64).min(1.0)
         } else {
             0.0
         };
-        let jitter_ms = stats.jitter_ms();
-        let rtt_ms = reporter
-            .and_then(RtcpReporter::rtt)
-            .map(|d| d.as_secs_f64() * 1000.0);
-        let remote = reporter.and_then(RtcpReporter::remote);
-        let rate = f64::from(stats.clock_rate());
+        let rate = f64::from(f.clock_rate.max(1));
+        let jitter_ms = f64::from(t.jitter) * 1000.0 / rate;
+        let rtt_ms = f.rtt_us.map(|us| us as f64 / 1000.0);
         LegQuality {
-            packets: source.packets(),
-            bytes: source.bytes(),
-            lost,
+            packets: t.packets,
+            bytes: t.bytes,
+            lost: t.lost,
             loss_fraction,
             jitter_ms,
-            out_of_order: source.out_of_order(),
-            duplicates: source.duplicates(),
+            out_of_order: t.out_of_order,
+            duplicates: t.duplicates,
             rtt_ms,
-            remote_loss_fraction: remote.map(|r| f64::from(r.fraction_lost) / 256.0),
-            remote_jitter_ms: remote.map(|r| f64::from(r.jitter) * 1000.0 / rate),
-            mos: Some(mos::mos(&mos::MosInput {
-                rtt_ms,
-                jitter_ms,
-                loss: loss_fraction,
-                codec,
-            })),
+            remote_loss_fraction: f.remote.map(|r| f64::from(r.fraction_lost) / 256.0),
+            remote_lost: f.remote.map(|r| i64::from(r.cumulative_lost)),
+            remote_jitter_ms: f.remote.map(|r| f64::from(r.jitter) * 1000.0 / rate),
+            mos: (t.packets > 0).then(|| {
+                mos::mos(&mos::MosInput {
+                    rtt_ms,
+                    jitter_ms,
+                    loss: loss_fraction,
+                    codec,
+                })
+            }),
         }
     }
 }

@@ -224,6 +224,12 @@ impl RtcpReporter {
         Ok(len)
     }
 
+    /// Skips the report due at `now` (it could not be sent): the next one
+    /// is scheduled as if it had been.
+    pub fn defer(&mut self, now: Instant) {
+        self.next_due = now + self.interval(2, 1, false, false);
+    }
+
     /// Builds the last report of a leg, with a BYE for our SSRC (§6.6).
     pub fn write_bye(
         &mut self,

@@ -66,6 +66,9 @@ pub struct SourceStats {
     duplicates: u64,
     late: u64,
     restarts: u64,
+    /// Expected and lost before the last restart (the CDR's totals keep them).
+    prior_expected: u64,
+    prior_lost: u64,
     last_arrival: Instant,
     last_sr: Option<(NtpTime, Instant)>,
     heard_since_report: bool,
@@ -91,6 +94,8 @@ impl SourceStats {
             duplicates: 0,
             late: 0,
             restarts: 0,
+            prior_expected: 0,
+            prior_lost: 0,
             last_arrival: now,
             last_sr: None,
             heard_since_report: false,
@@ -145,6 +150,8 @@ impl SourceStats {
         } else if udelta <= SEQ_MOD - MAX_MISORDER {
             if u32::from(seq) == self.bad_seq {
                 // Two in sequence after a big jump: the source restarted.
+                self.prior_expected += u64::from(self.expected());
+                self.prior_lost += u64::try_from(self.lost()).unwrap_or(0);
                 self.init_seq(seq);
                 self.transit = None;
                 self.restarts += 1;
@@ -299,6 +306,25 @@ pub fn dlsr_units(d: Duration) -> u32 {
     u32::try_from(units).unwrap_or(u32::MAX)
 }
 
+/// A leg's receive figures summed over its sources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// RTP packets received, probation and duplicates included.
+    pub packets: u64,
+    /// Their octets.
+    pub bytes: u64,
+    /// Packets expected (A.3) of the sources past probation.
+    pub expected: u64,
+    /// Of those, lost (a source with more received than expected counts 0).
+    pub lost: u64,
+    /// Packets that came after a later one.
+    pub out_of_order: u64,
+    /// Duplicates.
+    pub duplicates: u64,
+    /// Interarrival jitter of the current source, in timestamp units.
+    pub jitter: u32,
+}
+
 /// The receive statistics of one leg (one media line): its sources.
 #[derive(Clone, Debug)]
 pub struct ReceiveStats {
@@ -332,8 +358,22 @@ impl ReceiveStats {
 
     /// Notes one received RTP packet (`payload_len`: its UDP payload length).
     pub fn on_rtp(&mut self, now: Instant, header: &RtpHeader, payload_len: usize) -> Arrival {
+        self.on_rtp_timed(now, header, payload_len, true)
+    }
+
+    /// [`on_rtp`](Self::on_rtp) for a packet whose timestamp may not follow
+    /// the sampling clock (`timed` false: an RFC 4733 event's packets all
+    /// carry the event's start): counted in the sequence, left out of the
+    /// jitter, which would otherwise read 20 ms per packet of every digit.
+    pub fn on_rtp_timed(
+        &mut self,
+        now: Instant,
+        header: &RtpHeader,
+        payload_len: usize,
+        timed: bool,
+    ) -> Arrival {
         let epoch = *self.epoch.get_or_insert(now);
-        let arrival = rtp_units(now.saturating_duration_since(epoch), self.clock_rate);
+        let clock_rate = self.clock_rate;
         let source = self.source_mut(header.ssrc, header.seq, now);
         source.packets += 1;
         source.bytes += payload_len as u64;
@@ -342,7 +382,10 @@ impl ReceiveStats {
         match verdict {
             Arrival::InOrder | Arrival::Late | Arrival::Restarted => {
                 source.heard_since_report = true;
-                source.update_jitter(arrival, header.timestamp);
+                if timed {
+                    let arrival = rtp_units(now.saturating_duration_since(epoch), clock_rate);
+                    source.update_jitter(arrival, header.timestamp);
+                }
             }
             Arrival::Duplicate | Arrival::Probation => {}
         }
@@ -366,10 +409,11 @@ impl ReceiveStats {
     }
 
     fn source_mut(&mut self, ssrc: Ssrc, seq: u16, now: Instant) -> &mut SourceStats {
+        // By reference: a `SourceStats` is ~150 octets, and this runs per packet.
         let index = self
             .sources
             .iter()
-            .position(|s| s.is_some_and(|s| s.ssrc == ssrc))
+            .position(|s| s.as_ref().is_some_and(|s| s.ssrc == ssrc))
             .or_else(|| self.sources.iter().position(Option::is_none))
             .unwrap_or_else(|| {
                 // All slots taken: reuse the one heard from least recently.
@@ -384,7 +428,7 @@ impl ReceiveStats {
                 oldest
             });
         let slot = &mut self.sources[index];
-        if slot.is_none_or(|s| s.ssrc != ssrc) {
+        if !slot.as_ref().is_some_and(|s| s.ssrc == ssrc) {
             *slot = Some(SourceStats::new(ssrc, seq, now));
         }
         slot.get_or_insert_with(|| SourceStats::new(ssrc, seq, now))
@@ -411,6 +455,26 @@ impl ReceiveStats {
             }
         }
         n
+    }
+
+    /// The leg's totals over every source tracked (a new SSRC after a
+    /// re-INVITE keeps the earlier one's loss in the sum).
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in self.sources() {
+            t.packets += s.packets;
+            t.bytes += s.bytes;
+            t.expected += s.prior_expected;
+            t.lost += s.prior_lost;
+            if s.is_valid() {
+                t.expected += u64::from(s.expected());
+                t.lost += u64::try_from(s.lost()).unwrap_or(0);
+            }
+            t.out_of_order += s.late;
+            t.duplicates += s.duplicates;
+        }
+        t.jitter = self.current().map_or(0, SourceStats::jitter);
+        t
     }
 
     /// Jitter of the current source in milliseconds.
@@ -559,6 +623,25 @@ mod tests {
         assert_eq!(s.received(), 2);
         assert_eq!(s.lost(), 0);
         assert_eq!(s.packets(), 13);
+    }
+
+    #[test]
+    fn totals_keep_the_loss_before_a_restart_and_of_an_earlier_source() {
+        // 1002 and 1005 lost, then a restart at 20000 with 20003 lost.
+        let mut seqs: Vec<u16> = vec![1000, 1001, 1003, 1004, 1006];
+        seqs.extend([20_000, 20_001, 20_002, 20_004, 20_004]);
+        let mut stats = feed(seqs, |_| 0);
+        let t = stats.totals();
+        assert_eq!((t.expected, t.lost), (6 + 4, 2 + 1));
+        assert_eq!((t.packets, t.duplicates), (10, 1));
+        // A new SSRC (a re-INVITE): its loss adds to the first one's.
+        let later = Instant::now() + Duration::from_secs(600);
+        for (i, seq) in [7u16, 8, 10].into_iter().enumerate() {
+            let at = later + Duration::from_millis(20 * i as u64);
+            stats.on_rtp(at, &header(Ssrc(2), seq, 0), 172);
+        }
+        let t = stats.totals();
+        assert_eq!((t.expected, t.lost, t.packets), (10 + 3, 3 + 1, 13));
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use events::{MEDIA_EVENT_QUEUE, MediaEventReceiver};
 use recording::RecordingCounters;
 pub use recording::{FRAME_QUEUE, RecordRequest, RecordingStats};
 use stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
-pub use stats::{EndpointStats, LegStats, MixerStats, RegionStats};
+pub use stats::{EndpointStats, LegMediaStats, LegStats, MixerStats, RegionStats};
 use task::{Control, SessionTask};
 
 /// Tuning of the relay.
@@ -275,6 +275,18 @@ struct Endpoint {
     held: bool,
 }
 
+/// One endpoint's counters as its task last published them, readable from
+/// any thread while the endpoint lives (and after: the last figures).
+#[derive(Clone, Debug)]
+pub struct LiveStats(Arc<EndpointShared>);
+
+impl LiveStats {
+    /// The counters and quality now.
+    pub fn snapshot(&self) -> EndpointStats {
+        self.0.snapshot()
+    }
+}
+
 /// A conversation's media: endpoints and the bridges between them.
 pub struct MediaSession {
     regions: Arc<Vec<Region>>,
@@ -492,6 +504,16 @@ impl MediaSession {
             .get(ep.0 as usize)
             .and_then(Option::as_ref)
             .map(|e| e.shared.snapshot())
+    }
+
+    /// A live view of `ep`'s counters (for a listing of calls that reads
+    /// them when asked, not when they change).
+    pub fn live_stats(&self, ep: EndpointId) -> Option<LiveStats> {
+        self.state()
+            .endpoints
+            .get(ep.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|e| LiveStats(Arc::clone(&e.shared)))
     }
 
     /// The last valid RTP/RTCP on any endpoint, or the last hold change, or

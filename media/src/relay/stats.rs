@@ -1,12 +1,13 @@
 //! Counters the session task publishes and the session and engine read.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::counters::LegCounters;
 use crate::latch::{LegState, MixTotals};
+use crate::quality::{LegQuality, QualityFigures, RemoteFigures, Totals, mos};
 
 /// A region's media plane at a glance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +112,11 @@ pub(crate) struct RegionCounters {
 /// One endpoint on one media line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LegStats {
-    /// Packets, bytes, gaps, drops.
+    /// Packets, bytes, drops.
     pub counters: LegCounters,
+    /// Reception quality: loss, jitter, reordering, duplicates, the peer's
+    /// RTCP view, RTT.
+    pub quality: QualityFigures,
     /// The peer's RTP source, once latched.
     pub latched_rtp: Option<SocketAddr>,
     /// The peer's RTCP source, once latched.
@@ -124,9 +128,39 @@ pub struct LegStats {
 pub struct EndpointStats {
     /// Per media line.
     pub lines: Vec<LegStats>,
+    /// The line that carries the voice (the first audio line; 0 until the
+    /// leg's format is known).
+    pub voice_line: usize,
+}
+
+/// A leg's media as the conversation records it: counters summed over its
+/// lines and the call quality of its voice line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LegMediaStats {
+    /// Packets, bytes, drops (all lines).
+    pub counters: LegCounters,
+    /// Loss, jitter, reordering, duplicates, the peer's view, RTT, MOS.
+    pub quality: LegQuality,
 }
 
 impl EndpointStats {
+    /// The call quality of the voice line. The MOS assumes G.711 with
+    /// packet-loss concealment, the only codec voxgate negotiates.
+    pub fn quality(&self) -> LegQuality {
+        self.lines
+            .get(self.voice_line)
+            .map(|l| LegQuality::from_figures(&l.quality, mos::G711_PLC))
+            .unwrap_or_default()
+    }
+
+    /// Counters and quality, as the conversation records them.
+    pub fn media(&self) -> LegMediaStats {
+        LegMediaStats {
+            counters: self.total(),
+            quality: self.quality(),
+        }
+    }
+
     /// The counters summed over the lines.
     pub fn total(&self) -> LegCounters {
         let mut sum = LegCounters::default();
@@ -168,25 +202,37 @@ impl Activity {
 #[derive(Debug)]
 pub(crate) struct EndpointShared {
     lines: Vec<LineShared>,
+    voice_line: AtomicUsize,
 }
 
 impl EndpointShared {
     pub(crate) fn new(lines: usize) -> EndpointShared {
         EndpointShared {
             lines: (0..lines).map(|_| LineShared::default()).collect(),
+            voice_line: AtomicUsize::new(0),
         }
     }
 
-    /// Publishes one line's counters; the latched addresses only when they changed.
-    pub(crate) fn publish(&self, line: usize, leg: &LegState, latch_changed: bool) {
+    /// Publishes one line's counters and quality; the latched addresses
+    /// only when they changed.
+    pub(crate) fn publish(
+        &self,
+        line: usize,
+        voice_line: usize,
+        leg: &LegState,
+        latch_changed: bool,
+        quality: bool,
+    ) {
         if let Some(l) = self.lines.get(line) {
-            l.publish(leg, latch_changed);
+            l.publish(leg, latch_changed, quality);
         }
+        self.voice_line.store(voice_line, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> EndpointStats {
         EndpointStats {
             lines: self.lines.iter().map(LineShared::load).collect(),
+            voice_line: self.voice_line.load(Ordering::Relaxed),
         }
     }
 }
@@ -194,13 +240,17 @@ impl EndpointShared {
 #[derive(Debug, Default)]
 struct LineShared {
     counters: AtomicCounters,
+    quality: AtomicQuality,
     /// Written only when a latch changes (rare), read by `stats()`.
     latched: Mutex<(Option<SocketAddr>, Option<SocketAddr>)>,
 }
 
 impl LineShared {
-    fn publish(&self, leg: &LegState, latch_changed: bool) {
+    fn publish(&self, leg: &LegState, latch_changed: bool, quality: bool) {
         self.counters.store(leg.counters());
+        if quality {
+            self.quality.store(&leg.quality().figures());
+        }
         if latch_changed {
             let mut latched = self.latched.lock().unwrap_or_else(PoisonError::into_inner);
             *latched = (leg.latched_rtp(), leg.latched_rtcp().map(|(_, a)| a));
@@ -212,6 +262,7 @@ impl LineShared {
             *self.latched.lock().unwrap_or_else(PoisonError::into_inner);
         LegStats {
             counters: self.counters.load(),
+            quality: self.quality.load(),
             latched_rtp,
             latched_rtcp,
         }
@@ -227,7 +278,7 @@ impl AtomicCounters {
         let values = [
             c.rtp_packets,
             c.rtp_bytes,
-            c.seq_gaps,
+            c.rtcp_sent,
             c.rtcp_packets,
             c.rtcp_bytes,
             c.invalid,
@@ -248,7 +299,7 @@ impl AtomicCounters {
         let [
             rtp_packets,
             rtp_bytes,
-            seq_gaps,
+            rtcp_sent,
             rtcp_packets,
             rtcp_bytes,
             invalid,
@@ -263,7 +314,7 @@ impl AtomicCounters {
         LegCounters {
             rtp_packets,
             rtp_bytes,
-            seq_gaps,
+            rtcp_sent,
             rtcp_packets,
             rtcp_bytes,
             invalid,
@@ -275,5 +326,110 @@ impl AtomicCounters {
             srtp,
             transcoded,
         }
+    }
+}
+
+/// [`QualityFigures`] as atomics, written by the session's task only.
+/// Packed: jitter with the clock rate, the peer's fraction and cumulative
+/// loss in one word (bit 0 says a report came), `u64::MAX` for no RTT.
+#[derive(Debug, Default)]
+struct AtomicQuality([AtomicU64; 10]);
+
+const NONE: u64 = u64::MAX;
+
+impl AtomicQuality {
+    fn store(&self, f: &QualityFigures) {
+        let t = &f.totals;
+        let (remote, remote_jitter) = match f.remote {
+            Some(r) => (
+                1 | u64::from(r.fraction_lost) << 8 | u64::from(r.cumulative_lost as u32) << 32,
+                u64::from(r.jitter),
+            ),
+            None => (0, 0),
+        };
+        let values = [
+            t.packets,
+            t.bytes,
+            t.expected,
+            t.lost,
+            t.out_of_order,
+            t.duplicates,
+            u64::from(t.jitter) | u64::from(f.clock_rate) << 32,
+            remote,
+            remote_jitter,
+            f.rtt_us.unwrap_or(NONE),
+        ];
+        for (a, v) in self.0.iter().zip(values) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    fn load(&self) -> QualityFigures {
+        let [
+            packets,
+            bytes,
+            expected,
+            lost,
+            out_of_order,
+            duplicates,
+            jitter,
+            remote,
+            remote_jitter,
+            rtt_us,
+        ] = self.0.each_ref().map(|a| a.load(Ordering::Relaxed));
+        QualityFigures {
+            totals: Totals {
+                packets,
+                bytes,
+                expected,
+                lost,
+                out_of_order,
+                duplicates,
+                jitter: jitter as u32,
+            },
+            clock_rate: (jitter >> 32) as u32,
+            remote: (remote & 1 == 1).then_some(RemoteFigures {
+                fraction_lost: (remote >> 8) as u8,
+                cumulative_lost: (remote >> 32) as u32 as i32,
+                jitter: remote_jitter as u32,
+            }),
+            rtt_us: (rtt_us != NONE).then_some(rtt_us),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_figures_survive_the_atomics() {
+        let figures = QualityFigures {
+            totals: Totals {
+                packets: 901,
+                bytes: 154_972,
+                expected: 1000,
+                lost: 99,
+                out_of_order: 3,
+                duplicates: 2,
+                jitter: 17,
+            },
+            clock_rate: 48_000,
+            remote: Some(RemoteFigures {
+                fraction_lost: 25,
+                cumulative_lost: -3,
+                jitter: 80,
+            }),
+            rtt_us: Some(81_000),
+        };
+        let a = AtomicQuality::default();
+        a.store(&figures);
+        assert_eq!(a.load(), figures);
+        let quiet = QualityFigures {
+            clock_rate: 8000,
+            ..QualityFigures::default()
+        };
+        a.store(&quiet);
+        assert_eq!(a.load(), quiet);
     }
 }

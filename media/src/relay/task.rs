@@ -21,9 +21,10 @@ use super::recording::{self, Handed, RecordRequest, RecordingCounters, TaskRecor
 use super::stats::{Activity, EndpointShared, MixerCounters, RegionCounters};
 use crate::MediaError;
 use crate::anchor::RemoteMedia;
-use crate::endpoint::{EndpointOp, MAX_GENERATED, RecordOutput};
+use crate::endpoint::{EndpointOp, MAX_GENERATED, RecordOutput, Transmit};
 use crate::latch::{EndpointId, Membership, MixTotals, Relayed, SessionRelay, SocketKind};
 use crate::ports::{PortLease, PortPair};
+use crate::quality::rtcp::NtpTime;
 use crate::srtp::{MAX_OVERHEAD, SdesKeys};
 
 /// Largest UDP payload.
@@ -138,9 +139,15 @@ impl SessionTask {
         record_counters: Arc<RecordingCounters>,
         mixers: Arc<MixerCounters>,
     ) -> SessionTask {
+        let mut core = SessionRelay::new(options.relatch_after);
+        // One reading of both clocks: the NTP time of the RTCP sender reports.
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        core.set_wall_clock(Instant::now(), NtpTime::from_unix(since_epoch));
         SessionTask {
             rx,
-            core: SessionRelay::new(options.relatch_after),
+            core,
             endpoints: Vec::new(),
             index: Vec::new(),
             next: 0,
@@ -160,10 +167,15 @@ impl SessionTask {
         loop {
             match poll_fn(|cx| self.poll_wake(cx)).await {
                 Wake::Control(Some(control)) => self.apply(control),
-                // The session is gone: dropping `self` closes every socket
-                // (and lets go of the writers, which complete their files).
+                // The session is gone: the last reports, then dropping
+                // `self` closes every socket (and lets go of the writers,
+                // which complete their files).
                 Wake::Control(None) => {
-                    self.stop_recordings(Instant::now(), None);
+                    let now = Instant::now();
+                    self.stop_recordings(now, None);
+                    for i in 0..self.endpoints.len() {
+                        self.goodbye(now, EndpointId(u32::try_from(i).unwrap_or(u32::MAX)));
+                    }
                     break;
                 }
                 Wake::Socket(i) => {
@@ -212,27 +224,7 @@ impl SessionTask {
         self.core.handle_timeout(now);
         let mut buf = [0u8; MAX_GENERATED + MAX_OVERHEAD];
         while let Some(t) = self.core.poll_transmit(now, &mut buf) {
-            let sent = match self
-                .socket(t.ep, t.line, t.socket)
-                .map(|s| send_now(s, &buf[..t.len], t.addr))
-            {
-                Some(Ok(_)) => true,
-                Some(Err(e)) => {
-                    tracing::trace!(to = %t.addr, error = %e, "generated media dropped");
-                    false
-                }
-                None => false,
-            };
-            self.core.on_transmitted(&t, sent);
-            if let Some(e) = self.endpoints.get(t.ep.0 as usize).and_then(Option::as_ref) {
-                let counter = if sent {
-                    &e.region.generated
-                } else {
-                    &e.region.unsent
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-            self.publish(t.ep, t.line);
+            self.transmit(&t, &buf);
         }
         while let Some(out) = self.core.poll_record(now) {
             self.recorded(now, out);
@@ -251,6 +243,42 @@ impl SessionTask {
                 self.timer.as_mut().reset(at.into());
             }
             self.armed = next;
+        }
+    }
+
+    /// Sends a packet the core generated and counts it.
+    fn transmit(&mut self, t: &Transmit, buf: &[u8]) {
+        let sent = match self
+            .socket(t.ep, t.line, t.socket)
+            .map(|s| send_now(s, buf.get(..t.len).unwrap_or_default(), t.addr))
+        {
+            Some(Ok(_)) => true,
+            Some(Err(e)) => {
+                tracing::trace!(to = %t.addr, error = %e, rtcp = t.rtcp, "generated media dropped");
+                false
+            }
+            None => false,
+        };
+        self.core.on_transmitted(t, sent);
+        if let Some(e) = self.endpoints.get(t.ep.0 as usize).and_then(Option::as_ref) {
+            let counter = match (sent, t.rtcp) {
+                (true, false) => Some(&e.region.generated),
+                (false, _) => Some(&e.region.unsent),
+                (true, true) => None,
+            };
+            if let Some(c) = counter {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.publish(t.ep, t.line, false);
+    }
+
+    /// The last RTCP report (with BYE) of an endpoint voxgate spoke or
+    /// reported on, before its sockets close.
+    fn goodbye(&mut self, now: Instant, ep: EndpointId) {
+        let mut buf = [0u8; MAX_GENERATED + MAX_OVERHEAD];
+        if let Some(t) = self.core.poll_bye(now, ep, &mut buf) {
+            self.transmit(&t, &buf);
         }
     }
 
@@ -301,7 +329,7 @@ impl SessionTask {
                 self.core.set_remote(ep, &remote);
                 let lines = self.line_count(ep);
                 for line in 0..lines {
-                    self.publish(ep, line);
+                    self.publish(ep, line, true);
                 }
             }
             Control::Dtls(ep, on) => self.core.set_dtls(ep, on),
@@ -312,7 +340,9 @@ impl SessionTask {
                 self.core.set_conference(Instant::now(), ep, member);
             }
             Control::Remove(ep) => {
-                self.stop_recordings(Instant::now(), Some(ep));
+                let now = Instant::now();
+                self.stop_recordings(now, Some(ep));
+                self.goodbye(now, ep);
                 self.core.remove(ep);
                 if let Some(slot) = self.endpoints.get_mut(ep.0 as usize) {
                     *slot = None;
@@ -470,11 +500,12 @@ impl SessionTask {
             if active {
                 self.activity.touch(now);
             }
-            self.publish(ep, line);
-            // The partner's counters moved too (sent, or dropped without a target).
+            // What came in changed this line's quality; the partner's counters
+            // moved too (sent, or dropped without a target), its quality not.
+            self.publish(ep, line, true);
             let partner = self.core.endpoint(ep).and_then(|e| e.bridge());
             if let Some(o) = out.map(|(o, _)| o).or(partner) {
-                self.publish(o, line);
+                self.publish(o, line, false);
             }
             if let Some(region) = self
                 .endpoints
@@ -529,11 +560,14 @@ impl SessionTask {
         ]
     }
 
-    /// Publishes one endpoint line's counters (and latched addresses when changed).
-    fn publish(&mut self, ep: EndpointId, line: usize) {
+    /// Publishes one endpoint line's counters (and latched addresses when
+    /// changed); with `quality`, its reception figures too (what arrived
+    /// changes them, nothing sent does).
+    fn publish(&mut self, ep: EndpointId, line: usize, quality: bool) {
         let Some(leg) = self.core.endpoint(ep).and_then(|e| e.lines().get(line)) else {
             return;
         };
+        let voice_line = self.core.format(ep).map_or(0, |f| f.line);
         let Some(e) = self
             .endpoints
             .get_mut(ep.0 as usize)
@@ -547,7 +581,7 @@ impl SessionTask {
         let latched = (leg.latched_rtp(), leg.latched_rtcp());
         let changed = latched != l.published;
         l.published = latched;
-        e.shared.publish(line, leg, changed);
+        e.shared.publish(line, voice_line, leg, changed, quality);
     }
 }
 

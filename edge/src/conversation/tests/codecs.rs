@@ -274,7 +274,7 @@ fn the_record_names_each_legs_codec_and_whether_it_was_transcoded() {
             transcoded: n,
             ..Default::default()
         };
-        h.call.media.counters.push((EndpointId(ep), counters));
+        set_stats(&mut h.call.media, EndpointId(ep), counters);
     }
     let bye = h.a_request("BYE", "", None);
     let to_b = h.a_sends(bye).1.sent(Method::Bye);
@@ -300,7 +300,7 @@ fn a_call_whose_legs_agree_is_not_transcoded() {
             rtp_packets: 100,
             ..Default::default()
         };
-        h.call.media.counters.push((EndpointId(ep), counters));
+        set_stats(&mut h.call.media, EndpointId(ep), counters);
     }
     let bye = h.a_request("BYE", "", None);
     let to_b = h.a_sends(bye).1.sent(Method::Bye);
@@ -352,4 +352,20 @@ fn a_dtls_leg_is_never_bridged_to_another_law_it_must_be_reinvited() {
             .any(|e| matches!(e, Event::Bridged { .. })),
         "not bridged before it agreed"
     );
+}
+
+/// Makes the fake media engine report `counters` for `ep`.
+fn set_stats(
+    media: &mut crate::conversation::media::NoMedia,
+    ep: EndpointId,
+    counters: voxgate_media::counters::LegCounters,
+) {
+    let i = ep.0 as usize;
+    if media.stats.len() <= i {
+        media.stats.resize(i + 1, None);
+    }
+    media.stats[i] = Some(voxgate_media::LegMediaStats {
+        counters,
+        ..Default::default()
+    });
 }

@@ -3,6 +3,9 @@
 use super::*;
 use crate::conversation::record::WallClock;
 use std::time::{SystemTime, UNIX_EPOCH};
+use voxgate_media::LegMediaStats;
+use voxgate_media::counters::LegCounters;
+use voxgate_media::quality::{LegQuality, QualityFigures, RemoteFigures, Totals, mos};
 
 /// 2023-11-14T22:13:20Z.
 fn epoch() -> SystemTime {
@@ -104,4 +107,136 @@ fn record_of_a_cancelled_call() {
     assert_eq!(j["trunk_out"], serde_json::Value::Null);
     assert_eq!(j["invite_out_ms"], serde_json::Value::Null);
     assert_eq!(j["status"], 487);
+}
+
+/// A leg's media as the relay would publish it: `lost` of 3000 lost,
+/// `jitter` in 8 kHz units, the peer's report and RTT when given.
+fn leg_media(
+    lost: u64,
+    jitter: u32,
+    remote: Option<RemoteFigures>,
+    rtt_us: Option<u64>,
+) -> LegMediaStats {
+    let figures = QualityFigures {
+        totals: Totals {
+            packets: 3000 - lost + 2,
+            bytes: (3000 - lost + 2) * 160,
+            expected: 3000,
+            lost,
+            out_of_order: 4,
+            duplicates: 2,
+            jitter,
+        },
+        clock_rate: 8000,
+        remote,
+        rtt_us,
+    };
+    LegMediaStats {
+        counters: LegCounters {
+            rtp_packets: 3000 - lost + 2,
+            rtp_bytes: (3000 - lost + 2) * 172,
+            rtcp_packets: 12,
+            sent: 3010,
+            rtcp_sent: 0,
+            ..LegCounters::default()
+        },
+        quality: LegQuality::from_figures(&figures, mos::G711_PLC),
+    }
+}
+
+/// The answered call above, with the relay's figures for A (10% lost, 4 ms
+/// jitter, its peer's report and the RTT) and B (clean).
+fn answered_call_with_media() -> (Harness, ConversationRecord) {
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    let remote = RemoteFigures {
+        fraction_lost: 5,
+        cumulative_lost: 17,
+        jitter: 24,
+    };
+    h.call.media.stats = vec![
+        Some(leg_media(300, 32, Some(remote), Some(41_250))),
+        Some(leg_media(0, 2, None, None)),
+    ];
+    h.advance(Duration::from_secs(60));
+    let bye = h.a_request("BYE", "", None);
+    let to_b = h.a_sends(bye).1.sent(Method::Bye);
+    let out = h.b_answers(&to_b, 200, "", None);
+    let record = out.ended().expect("ended").clone();
+    (h, record)
+}
+
+#[test]
+fn record_carries_each_legs_counters_and_call_quality() {
+    let (h, record) = answered_call_with_media();
+    let j = json(&record, &h, false);
+    let a = &j["legs"][0]["media"];
+    assert_eq!(j["media_a"], *a, "the classic view is the same object");
+    assert_eq!(j["media_b"], j["legs"][1]["media"]);
+    assert_eq!(a["rtp_packets"], 2702);
+    assert_eq!(a["rtcp_packets"], 12);
+    assert_eq!(a["lost"], 300);
+    assert_eq!(a["loss"], 0.1);
+    assert_eq!(a["jitter_ms"], 4.0);
+    assert_eq!(
+        (a["out_of_order"].clone(), a["duplicates"].clone()),
+        (4.into(), 2.into())
+    );
+    assert_eq!(a["remote_loss"], 0.0195, "5/256, to 4 places");
+    assert_eq!(a["remote_lost"], 17);
+    assert_eq!(a["remote_jitter_ms"], 3.0);
+    assert_eq!(a["rtt_ms"], 41.3);
+    // 10% random loss: R ≈ 66, MOS ≈ 3.4; the clean leg ≈ 4.4.
+    let mos_a = a["mos"].as_f64().unwrap();
+    assert!((3.3..3.5).contains(&mos_a), "{mos_a}");
+    let b = &j["legs"][1]["media"];
+    assert_eq!(
+        (b["lost"].clone(), b["loss"].clone()),
+        (0.into(), 0.0.into())
+    );
+    assert_eq!(
+        b["remote_loss"],
+        serde_json::Value::Null,
+        "no report from B's peer"
+    );
+    assert_eq!(b["rtt_ms"], serde_json::Value::Null);
+    assert!(b["mos"].as_f64().unwrap() > 4.4);
+    assert!(a.get("seq_gaps").is_none(), "replaced by lost");
+}
+
+#[test]
+fn each_legs_quality_is_observed_in_the_histograms() {
+    let (_, record) = answered_call_with_media();
+    let m = crate::metrics::Metrics::new("t").unwrap();
+    m.call_ended(&record);
+    let text = m.render();
+    for needle in [
+        r#"voxgate_leg_mos_count{trunk="carrier"} 1"#,
+        r#"voxgate_leg_mos_count{trunk="pbx"} 1"#,
+        // A lost 10%: in the 0.1 bucket, not the 0.05 one.
+        r#"voxgate_leg_loss_ratio_bucket{trunk="carrier",le="0.05"} 0"#,
+        r#"voxgate_leg_loss_ratio_bucket{trunk="carrier",le="0.1"} 1"#,
+        r#"voxgate_leg_loss_ratio_bucket{trunk="pbx",le="0.001"} 1"#,
+        r#"voxgate_leg_jitter_ms_bucket{trunk="carrier",le="2"} 0"#,
+        r#"voxgate_leg_jitter_ms_bucket{trunk="carrier",le="5"} 1"#,
+        r#"voxgate_leg_mos_bucket{trunk="carrier",le="3.5"} 1"#,
+        r#"voxgate_leg_mos_bucket{trunk="pbx",le="4.4"} 0"#,
+        // Only A's peer answered an SR: one RTT, 41 ms.
+        r#"voxgate_leg_rtt_ms_count{trunk="carrier"} 1"#,
+        r#"voxgate_leg_rtt_ms_bucket{trunk="carrier",le="50"} 1"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains(r#"voxgate_leg_rtt_ms_count{trunk="pbx"}"#));
+}
+
+#[test]
+fn a_leg_without_rtp_is_no_observation() {
+    let (_, record) = answered_call();
+    let m = crate::metrics::Metrics::new("t").unwrap();
+    m.call_ended(&record);
+    assert!(!m.render().contains("voxgate_leg_mos_count"));
 }
