@@ -143,6 +143,7 @@ pub fn call(
             udp: Some(local),
             tcp: None,
             tls: None,
+            ..Locals::default()
         },
         timers: TimerConfig::default(),
         started: std::time::SystemTime::UNIX_EPOCH,

@@ -306,14 +306,7 @@ fn locals(config: &Config, bound: &[(TransportKind, SocketAddr)]) -> Locals {
             })
             .map_or(l.address.port(), |(_, a)| a.port());
         let addr = SocketAddr::new(l.advertised().ip(), port);
-        let slot = match kind {
-            TransportKind::Udp => &mut locals.udp,
-            TransportKind::Tcp => &mut locals.tcp,
-            TransportKind::Tls => &mut locals.tls,
-        };
-        if slot.is_none() {
-            *slot = Some(voxgate_sip::dialog::LocalAddr::new(kind, addr));
-        }
+        locals.add(voxgate_sip::dialog::LocalAddr::new(kind, addr));
     }
     locals
 }

@@ -218,6 +218,11 @@ address = "127.0.0.1:$SIP_PORT"
 transport = "tls"
 address = "127.0.0.1:$TLS_PORT"
 
+# IPv6 callers (call_ipv6_to_ipv4).
+[[listener]]
+transport = "udp"
+address = "[::1]:$SIP_PORT"
+
 [[trunk]]
 name = "loopback"
 allow = [$allow]
@@ -261,7 +266,7 @@ codecs = ["PCMA", "telephone-event"]
 
 [[media_region]]
 name = "local"
-addresses = ["$MEDIA_IP"]
+addresses = ["$MEDIA_IP", "::1"]
 port_min = $MEDIA_MIN
 port_max = $MEDIA_MAX
 
@@ -540,8 +545,9 @@ sipp_play() {
 	SIPP_ERR=$OUT/$name.errors.log
 	rm -f "$OUT/$name".*.log "$OUT/$name.stdout"
 	# From the scenario folder: play_pcap_audio paths are relative to it.
-	(cd "$HERE" && exec timeout "${SIPP_LIMIT_S:-60}" sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/$scenario" \
-		-m 1 -i 127.0.0.1 -bind_local -nostdin \
+	# SIPP_TARGET and SIPP_LOCAL (e.g. "[::1]:PORT" and "::1") put a party on IPv6.
+	(cd "$HERE" && exec timeout "${SIPP_LIMIT_S:-60}" sipp "${SIPP_TARGET:-127.0.0.1:$SIP_PORT}" -sf "$HERE/$scenario" \
+		-m 1 -i "${SIPP_LOCAL:-127.0.0.1}" -bind_local -nostdin \
 		-timeout 20s -timeout_error -recv_timeout 5000 \
 		-trace_err -error_file "$SIPP_ERR" \
 		-trace_msg -message_file "$OUT/$name.messages.log" \
@@ -1191,6 +1197,48 @@ test_call_two_regions() {
 		"media_a.rtp_packets>=$min" "media_b.rtp_packets>=$min" || return 1
 	calls_empty || return 1
 	expect_value voxgate_media_ports_in_use 'region="remote"' 0
+}
+
+# An IPv6 caller (SIPp on ::1, SIP and RTP) dials 1081, routed to the IPv4 callee: the caller's
+# leg is anchored on the local region's IPv6 address, the callee's on its IPv4 one, and the
+# relay joins them. Each party hears the other's tone (caller 1500 Hz, callee 1000 Hz), every
+# packet to either comes from voxgate's address of its family, and neither SDP names the
+# other family.
+test_call_ipv6_to_ipv4() {
+	local n=1081 out
+	tone_pcap || return 1
+	[ -f "$OUT/tone_1500.pcap" ] || python3 "$HERE/calltool.py" tone-pcap "$OUT/tone_1500.pcap" --hz 1500 --seconds 6 ||
+		{ REASON="could not write $OUT/tone_1500.pcap"; return 1; }
+	capture_start call_ipv6 "udp and ((dst host $CALLEE_IP and dst port $CALLEE_MP) or (ip6 and dst port $CALLER_MP))" || return 1
+	callee_start call_ipv6_callee call_uas_tone.xml || return 1
+	SIPP_TARGET="[::1]:$SIP_PORT" SIPP_LOCAL=::1 caller_bg call_ipv6_caller call_uac_ipv6.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	calls_check state=answered || return 1
+	caller_done call_ipv6_caller call_uac_ipv6.xml || return 1
+	callee_done || return 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	# To the caller: from voxgate's IPv6 media address only, the callee's 1000 Hz tone.
+	tshark -r "$CAP_FILE" -Y "ipv6.dst==::1 && udp.dstport==$CALLER_MP" -T fields -e ipv6.src -e udp.srcport \
+		>"$OUT/call_ipv6.to_caller.src" 2>/dev/null || { REASON="tshark could not read $CAP_FILE"; return 1; }
+	out=$(awk '$1 != "::1" || $2 < 40000 || $2 > 40999 { bad++ } END { print NR, bad + 0 }' "$OUT/call_ipv6.to_caller.src")
+	set -- $out
+	[ "$1" -ge 250 ] && [ "$2" = 0 ] ||
+		{ REASON="the caller got $1 datagrams over IPv6, $2 not from [::1]:40000-40999"; return 1; }
+	tshark -r "$CAP_FILE" -Y "ipv6.dst==::1 && udp.dstport==$CALLER_MP" -T fields -e udp.payload \
+		>"$OUT/call_ipv6.to_caller.hex" 2>/dev/null
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/call_ipv6.to_caller.hex" --hz 1000 --not-hz 1500 --min 250 --pt 8 2>&1) ||
+		{ REASON="to the IPv6 caller: $out"; return 1; }
+	say "  IPv6 caller: $out"
+	# To the callee: from voxgate's IPv4 media address, the caller's 1500 Hz tone.
+	tshark -r "$CAP_FILE" -Y "ip.src==$MEDIA_IP && ip.dst==$CALLEE_IP && udp.dstport==$CALLEE_MP" -T fields -e udp.payload \
+		>"$OUT/call_ipv6.to_callee.hex" 2>/dev/null
+	out=$(python3 "$HERE/calltool.py" rtp-tone "$OUT/call_ipv6.to_callee.hex" --hz 1500 --not-hz 1000 --min 250 --pt 8 2>&1) ||
+		{ REASON="to the IPv4 callee: $out"; return 1; }
+	say "  IPv4 callee: $out"
+	grep -q "IN IP6" "$OUT/call_ipv6_callee.messages.log" && { REASON="an IPv6 address reached the IPv4 callee"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal trunk_in=loopback trunk_out=agents \
+		'legs.0.media.rtp_packets>=250' 'legs.1.media.rtp_packets>=250' 'legs.0.media.lost=0' || return 1
+	calls_empty
 }
 
 # An intruder on 127.0.0.2 (neither signalled nor in the trunk's allow-list) sprays RTP at
@@ -2881,6 +2929,7 @@ TESTS=(
 	test_call_failover_udp
 	test_call_rtp_relay
 	test_call_two_regions
+	test_call_ipv6_to_ipv4
 	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_call_latin1_caller

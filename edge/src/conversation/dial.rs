@@ -212,7 +212,7 @@ impl<M: MediaControl> Conversation<M> {
         let local = self
             .ctx
             .locals
-            .get(dest.transport)
+            .get(dest.transport, target.addr.ip())
             .map(|l| l.for_uac(&dest.uri))
             .ok_or(LegFailure::BadDestination)?;
         let trunk = dest.trunk.as_ref().and_then(|t| self.ctx.config.trunk(t));

@@ -59,6 +59,7 @@ use crate::control_plane::{
 use bytes::Bytes;
 use leg::{Dir, Leg, SentInvites, Signalling};
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use voxgate_config::{Config, TrunkName};
@@ -69,7 +70,10 @@ use voxgate_sip::message::{Message, Method};
 use voxgate_sip::transaction::{TimerConfig, TxId};
 use voxgate_sip::{Peer, TransportKind};
 
-/// Our advertised address per transport, for Via and Contact.
+/// Our advertised address per transport, for Via and Contact: the first
+/// listener of each transport, and the first of the other address family
+/// where there is one (a node on IPv4 and IPv6 names the address a peer
+/// can reach: an IPv6 caller's ACK and BYE must come back over IPv6).
 #[derive(Clone, Debug, Default)]
 pub struct Locals {
     /// UDP, if we listen on it.
@@ -78,15 +82,41 @@ pub struct Locals {
     pub tcp: Option<LocalAddr>,
     /// TLS.
     pub tls: Option<LocalAddr>,
+    /// UDP, TCP and TLS in the address family the fields above are not in.
+    pub other_family: [Option<LocalAddr>; 3],
 }
 
 impl Locals {
-    /// Our address for `transport`.
-    pub fn get(&self, transport: TransportKind) -> Option<&LocalAddr> {
-        match transport {
-            TransportKind::Udp => self.udp.as_ref(),
-            TransportKind::Tcp => self.tcp.as_ref(),
-            TransportKind::Tls => self.tls.as_ref(),
+    /// Our address for `transport` towards `peer`: one of the peer's
+    /// address family where we listen on one, else the transport's first.
+    pub fn get(&self, transport: TransportKind, peer: IpAddr) -> Option<&LocalAddr> {
+        let (first, other) = match transport {
+            TransportKind::Udp => (&self.udp, &self.other_family[0]),
+            TransportKind::Tcp => (&self.tcp, &self.other_family[1]),
+            TransportKind::Tls => (&self.tls, &self.other_family[2]),
+        };
+        let same = |l: &&LocalAddr| l.addr.is_ipv4() == peer.is_ipv4();
+        first
+            .as_ref()
+            .filter(same)
+            .or(other.as_ref().filter(same))
+            .or(first.as_ref())
+    }
+
+    /// Adds a listener's address: the first of its transport, or the first
+    /// of its transport in the other family; later ones are not used.
+    pub fn add(&mut self, local: LocalAddr) {
+        let (first, other) = match local.transport {
+            TransportKind::Udp => (&mut self.udp, &mut self.other_family[0]),
+            TransportKind::Tcp => (&mut self.tcp, &mut self.other_family[1]),
+            TransportKind::Tls => (&mut self.tls, &mut self.other_family[2]),
+        };
+        match first {
+            None => *first = Some(local),
+            Some(f) if f.addr.is_ipv4() != local.addr.is_ipv4() && other.is_none() => {
+                *other = Some(local);
+            }
+            Some(_) => {}
         }
     }
 }

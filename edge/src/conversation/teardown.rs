@@ -407,7 +407,7 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         let tls_name = sent.tls_name.clone();
-        let Some(local) = self.ctx.locals.get(to.transport).cloned() else {
+        let Some(local) = self.ctx.locals.get(to.transport, to.addr.ip()).cloned() else {
             return;
         };
         let Ok(mut dialog) = Dialog::uac(&sent.invite, response, local) else {

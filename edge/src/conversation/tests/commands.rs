@@ -794,6 +794,7 @@ fn originated() -> Harness {
             udp: Some(local(TransportKind::Udp)),
             tcp: None,
             tls: None,
+            ..Locals::default()
         },
         timers: TimerConfig::default(),
         started: started(),

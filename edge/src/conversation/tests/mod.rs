@@ -535,6 +535,7 @@ impl Harness {
                 udp: Some(local(TransportKind::Udp)),
                 tcp: Some(local(TransportKind::Tcp)),
                 tls: Some(local(TransportKind::Tls)),
+                ..Locals::default()
             },
             timers: TimerConfig::default(),
             started: started(),

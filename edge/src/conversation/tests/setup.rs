@@ -573,3 +573,36 @@ fn no_media_ports_is_503_with_retry_after_and_voxgates_own_failure() {
     let record = out.ended().expect("record");
     assert_eq!(record.outcome.side, Side::Edge);
 }
+
+/// A node listening on IPv4 and IPv6 names, in Via and Contact, the address
+/// of the peer's family: an IPv6 caller's ACK and BYE must come back over
+/// IPv6. With one family only, every peer gets it.
+#[test]
+fn each_peer_gets_our_address_of_its_family() {
+    use crate::conversation::Locals;
+    use voxgate_sip::dialog::LocalAddr;
+    let mut locals = Locals::default();
+    for addr in [
+        "127.0.0.1:5060",
+        "[::1]:5060",
+        "127.0.0.2:5060",
+        "[::2]:5060",
+    ] {
+        locals.add(LocalAddr::new(TransportKind::Udp, addr.parse().unwrap()));
+    }
+    locals.add(LocalAddr::new(
+        TransportKind::Tcp,
+        "[::1]:5060".parse().unwrap(),
+    ));
+    let v4: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    let v6: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+    let at = |t, peer| locals.get(t, peer).map(|l| l.addr.to_string());
+    assert_eq!(
+        at(TransportKind::Udp, v4).as_deref(),
+        Some("127.0.0.1:5060")
+    );
+    assert_eq!(at(TransportKind::Udp, v6).as_deref(), Some("[::1]:5060"));
+    // TCP only on IPv6: an IPv4 peer still gets it (the transport decides).
+    assert_eq!(at(TransportKind::Tcp, v4).as_deref(), Some("[::1]:5060"));
+    assert_eq!(at(TransportKind::Tls, v4), None);
+}
