@@ -20,6 +20,8 @@ PEERS = Path(os.environ.get("VOXGATE_PEERS_DIR", str(ROOT.parent / "shared" / "p
 # Loopback ports. The peer's are fixed by run-peer.sh and kamailio.cfg.
 VOX_SIP = 5160  # not 5060: a SIPp started without -p binds 5060 (and up) itself
 VOX_ADMIN = 9062
+VOX_API = 9072  # the call-control API of the prompt runs
+PROMPT_TOKEN = "voxgate-bench-token"  # its bearer token (loopback only)
 PEER_SIP = 5070
 UAS_PORT = 5080  # the peer forwards to sip:127.0.0.1:5080 (run-peer.sh UAS_URI default)
 UAC_PORT = 5090
@@ -54,6 +56,7 @@ class Ctx:
         self.scen = out / "sipp"  # SIPp scenarios (prepare_scenarios)
         self.packets_per_call = 0  # RTP packets the caller sends per call
         self.call_seconds = 0.0  # length of a media call
+        self.prompt_wav: Path | None = None  # what the prompt runs play (write_prompt_wav)
         self.log_file = open(out / "compare.log", "a", encoding="utf-8")
 
     def log(self, msg: str) -> None:

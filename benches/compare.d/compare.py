@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latency  # noqa: E402
 import procfs  # noqa: E402
 import srtp  # noqa: E402
-from common import HERE, PEERS, ROOT, UAC_PORT, UAS_MP, UAS_PORT, Ctx  # noqa: E402
+from common import HERE, PEERS, PROMPT_TOKEN, ROOT, UAC_MP, UAC_PORT, UAS_MP, UAS_PORT, VOX_API, Ctx  # noqa: E402
+from prompt_client import PromptClient  # noqa: E402
 from report import build_table, render  # noqa: E402
 from sipp import sipp_outcome, start_uac, start_uas  # noqa: E402
 from systems import Peer, Voxgate  # noqa: E402
@@ -304,6 +305,120 @@ def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
     return out
 
 
+def prompt_run(ctx: Ctx, sut, n: int) -> dict:
+    """n concurrent calls to which the SUT plays a prompt, looped, from the moment they are
+    answered, while the caller sends its own RTP (uac_rtp.xml): voxgate answers each call
+    itself through the call-control API (prompt_client.py: answer, then play), the peer
+    forwards it to the UAS (which sends no RTP) and has rtpengine play the prompt to the
+    caller on the 200 (systems.Peer.prompt_peers). CPU over the plateau and memory as in
+    media_run; the prompt's packets that reached the caller are counted in a capture on lo."""
+    tag = f"{sut.key}-prompt-{n}"
+    problems: list[str] = []
+    rate = max(10, math.ceil(n / ctx.args.media_ramp_s))
+    ramp = n / rate
+    call_s = ctx.call_seconds
+    if ramp + 4 > call_s:
+        raise RuntimeError(f"{n} calls at {rate}/s do not all overlap within one {call_s:.1f} s call")
+    sut.start(f"prompt-{n}", prompt=ctx.prompt_wav)
+    client = PromptClient(f"127.0.0.1:{VOX_API}", PROMPT_TOKEN, "bench-prompt") if sut.key == "voxgate" else None
+    if client is not None:
+        client.start()
+    uas = start_uas(ctx, tag, echo=False)
+    pcap = ctx.out / f"{tag}.pcap"
+    lo, hi = sut.media
+    cap = ctx.start(f"dumpcap-{tag}", ["dumpcap", "-q", "-i", "lo", "-s", "64", "-w", str(pcap), "-f",
+                                       f"udp and dst port {UAC_MP} and src portrange {lo}-{hi}"])
+    sampler = None
+    out: dict = {}
+    try:
+        time.sleep(1.0)
+        idle = sut.mem_sample()
+        sampler = MemSampler(sut)
+        sampler.start()
+        t0 = time.monotonic()
+        uac = start_uac(ctx, tag, sut.sip_port, "uac_rtp.xml", rate, n, limit=n,
+                        timeout_s=int(ramp + call_s + 40))
+        sleep_until(t0 + ramp + 1.5, uac)
+        c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        sleep_until(t0 + call_s - 1.0, uac)
+        c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        try:
+            uac.wait(ramp + call_s + 60)
+        except subprocess.TimeoutExpired:
+            ctx.stop(uac)
+        time.sleep(1.5)
+        ctx.stop(cap, signal.SIGINT)
+        sampled_peak = sampler.finish()
+        peak = sut.peak_mem_kb(sampled_peak)
+        out = sipp_outcome(ctx, tag, n)
+        dt = c1[0] - c0[0]
+        heard = capture_count(pcap)
+        pcap.unlink(missing_ok=True)
+        out.update(
+            n=n, rate=rate, window_s=dt,
+            sut_cpu=cpu_pct(c1[1] - c0[1], dt), sipp_cpu=cpu_pct(c1[2] - c0[2], dt),
+            idle_kb=idle["mem_kb"], peak_kb=peak, sampled_peak_kb=sampled_peak,
+            # A 20 ms prompt frame every 20 ms of each call's answered time.
+            heard=heard, heard_per_call_s=(heard / (out["ok"] * call_s)) if heard and out["ok"] else None,
+        )
+        out["mem_per_call_kb"] = (peak - idle["mem_kb"]) / n
+        out["cpu_ms_per_call_s"] = out["sut_cpu"] * 10.0 / n
+        if client is not None:
+            out["client"] = client.finish()
+            client = None
+            if out["client"]["error_count"]:
+                problems.append(f"the prompt client saw {out['client']['error_count']} errors: "
+                                f"{out['client']['errors']}")
+        sut.snapshot(tag)
+        if not sut.alive():
+            problems.append(f"{sut.label} died during the {n}-call prompt run")
+    finally:
+        if sampler is not None and sampler.is_alive():
+            sampler.finish()
+        if client is not None:
+            client.finish()
+        ctx.stop(cap, signal.SIGINT)
+        ctx.stop(uas)
+        problems += sut.stop()
+    for p in problems:
+        ctx.note(p)
+    ctx.log(f"{sut.label} {n} calls with a prompt: {out.get('ok')}/{n} ok, SUT {out.get('sut_cpu', 0):.1f}% CPU, "
+            f"SIPp {out.get('sipp_cpu', 0):.0f}%, prompt packets heard by the caller {out.get('heard')} "
+            f"({fmt_rate(out.get('heard_per_call_s'))} per call-second, 50 expected), memory "
+            f"{out.get('idle_kb', 0) / 1024:.1f} -> {out.get('peak_kb', 0) / 1024:.1f} MiB "
+            f"({out.get('mem_per_call_kb', 0):.1f} KiB/call)")
+    return out
+
+
+def fmt_rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+def capture_count(pcap: Path) -> int | None:
+    """Packets in a capture file (capinfos), None when it cannot be read."""
+    try:
+        r = subprocess.run(["capinfos", "-c", "-M", str(pcap)], stdout=subprocess.PIPE, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in r.stdout.splitlines():
+        if "Number of packets" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    return None
+
+
+def write_prompt_wav(path: Path, seconds: int = 10) -> None:
+    """The prompt both systems play: 8 kHz mono 16-bit PCM, a 440 Hz tone at -10 dBFS."""
+    import wave
+    frames = bytearray()
+    for i in range(8000 * seconds):
+        frames += int(10362 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(frames))
+
+
 # --------------------------------------------------------------------------------------
 # Set-up, report
 # --------------------------------------------------------------------------------------
@@ -440,8 +555,9 @@ def main() -> int:
                     help="rate of the latency run (default: half the lower of the two max CPS)")
     ap.add_argument("--latency-seconds", type=int, help="length of the latency run (default 20)")
     ap.add_argument("--only", choices=["voxgate", "peer"], help="measure one system only")
-    ap.add_argument("--phases", default="cps,latency,media", help="subset of cps,latency,media,srtp "
-                    "(srtp: the media run with an SDES-SRTP caller and a plain-RTP callee)")
+    ap.add_argument("--phases", default="cps,latency,media", help="subset of cps,latency,media,srtp,prompt "
+                    "(srtp: the media run with an SDES-SRTP caller and a plain-RTP callee; prompt: each "
+                    "call answered by the SUT, which plays a prompt to it)")
     ap.add_argument("--wait-quiet", type=float, help="minutes to wait for a quiet machine (default 10; quick 0)")
     ap.add_argument("--max-minutes", type=float, default=30, help="time budget; later steps are skipped")
     ap.add_argument("--voxgate-bin", default=str(ROOT / "target" / "release" / "voxgate"),
@@ -464,8 +580,8 @@ def main() -> int:
     a.peer_cps_rtpengine = a.peer_cps_rtpengine or "yes"
     a.wait_quiet = 10 if a.wait_quiet is None else a.wait_quiet
     phases = set(a.phases.split(","))
-    if not phases <= {"cps", "latency", "media", "srtp"}:
-        ap.error("--phases: cps, latency, media, srtp")
+    if not phases <= {"cps", "latency", "media", "srtp", "prompt"}:
+        ap.error("--phases: cps, latency, media, srtp, prompt")
     if "latency" in phases and "cps" not in phases and not a.latency_cps:
         ap.error("the latency phase without the cps phase needs --latency-cps")
 
@@ -539,6 +655,19 @@ def main() -> int:
                                 kind == "srtp")
                     if m:
                         res[key][kind].append(m)
+        if "prompt" in phases:
+            ctx.prompt_wav = out / "prompt.wav"
+            write_prompt_wav(ctx.prompt_wav)
+            for key, _sig, med in systems:
+                res[key]["prompt"] = []
+                for n in a.media_calls:
+                    if ctx.time_left() < ctx.call_seconds + 60:
+                        ctx.note(f"prompt run of {med.label} with {n} calls skipped (time budget)")
+                        continue
+                    ctx.log(f"--- {n} calls with a prompt: {med.label}")
+                    m = guarded(ctx, f"{n}-call prompt run of {med.label}", prompt_run, ctx, med, n)
+                    if m:
+                        res[key]["prompt"].append(m)
         table = build_table(res, a)
         text = render(ctx, res, mach, quiet, vers, table, started)
         (out / "results.md").write_text(text)

@@ -80,6 +80,23 @@ def build_table(res: dict, args) -> list[str]:
                 (b.get("peak_kb") or 0) / 1024 or None, ".1f", better="lower")
             row(f"{n} {what} calls: memory per call (KiB)", a.get("mem_per_call_kb"), b.get("mem_per_call_kb"),
                 ".1f", better="lower")
+    vm = {m["n"]: m for m in v.get("prompt", [])}
+    pm = {m["n"]: m for m in p.get("prompt", [])}
+    for n in args.media_calls:
+        a, b = vm.get(n), pm.get(n)
+        if not a and not b:
+            continue
+        a, b = a or {}, b or {}
+        row(f"{n} calls with a prompt: SUT CPU (% of one core)", a.get("sut_cpu"), b.get("sut_cpu"), ".1f", "%",
+            "lower")
+        row(f"{n} prompt calls: CPU per call (ms CPU per s)", a.get("cpu_ms_per_call_s"),
+            b.get("cpu_ms_per_call_s"), ".3f", better="lower")
+        row(f"{n} prompt calls: prompt packets heard per call-second (50 sent)", a.get("heard_per_call_s"),
+            b.get("heard_per_call_s"), ".1f", better="higher")
+        row(f"{n} prompt calls: peak memory (MiB)", (a.get("peak_kb") or 0) / 1024 or None,
+            (b.get("peak_kb") or 0) / 1024 or None, ".1f", better="lower")
+        row(f"{n} prompt calls: memory per call (KiB)", a.get("mem_per_call_kb"), b.get("mem_per_call_kb"),
+            ".1f", better="lower")
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     out = []
     for k, r in enumerate(rows):

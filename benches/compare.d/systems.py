@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import procfs
-from common import (PEER_SIP, PEERS, RTPE_CLI, RTPE_MEDIA, RTPE_NG, UAS_PORT, VOX_ADMIN, VOX_MEDIA,
-                    VOX_SIP, Ctx, stop_peer)
+from common import (PEER_SIP, PEERS, PROMPT_TOKEN, RTPE_CLI, RTPE_MEDIA, RTPE_NG, UAS_PORT, VOX_ADMIN,
+                    VOX_API, VOX_MEDIA, VOX_SIP, Ctx, stop_peer)
 
 
 class Voxgate:
@@ -36,13 +36,20 @@ class Voxgate:
     def describe(self) -> str:
         return f"`{self.bin.name} --config voxgate-bench.toml` (one process; config in the run folder)"
 
-    def start(self, tag: str, srtp: bool = False) -> None:
+    def start(self, tag: str, srtp: bool = False, prompt: Path | None = None) -> None:
         self.tag = tag
         # SRTP runs: the trunk takes SDES-SRTP offers and offers plain RTP with keys
         # ("optional"), which SIPp's callee answers in plain RTP: SRTP↔RTP.
-        self.config.write_text(VOXGATE_CONFIG.replace(
+        config = VOXGATE_CONFIG.replace(
             'allow = ["127.0.0.1/32"]\n', 'allow = ["127.0.0.1/32"]\nsrtp = "optional"\n' if srtp
-            else 'allow = ["127.0.0.1/32"]\n'))
+            else 'allow = ["127.0.0.1/32"]\n')
+        if prompt is not None:
+            # Prompt runs: every call goes to the call-control API, whose client
+            # (prompt_client.py) answers it and plays the prompt, looped.
+            route = config.index("# Every call to the SIPp UAS")
+            config = config[:route] + PROMPT_CONFIG.format(
+                api=VOX_API, sha=self.token_sha(PROMPT_TOKEN), wav=prompt)
+        self.config.write_text(config)
         if procfs.udp_ports_bound(VOX_SIP, VOX_SIP) or procfs.tcp_ports_listening(VOX_ADMIN, VOX_ADMIN):
             raise RuntimeError(f"port {VOX_SIP}/udp or {VOX_ADMIN}/tcp is taken (a leftover voxgate?)")
         env = dict(os.environ, NO_COLOR="1")
@@ -59,6 +66,12 @@ class Voxgate:
                 pass
             time.sleep(0.1)
         raise RuntimeError("voxgate not ready after 15 s (GET /readyz)")
+
+    def token_sha(self, token: str) -> str:
+        """The config's form of an API token (`voxgate hash-token`)."""
+        r = subprocess.run([str(self.bin), "hash-token", token], stdout=subprocess.PIPE, text=True,
+                           timeout=10, check=True)
+        return r.stdout.strip()
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc and self.proc.poll() is None else []
@@ -141,9 +154,9 @@ class Peer:
     def describe(self) -> str:
         return f"`run-peer.sh {self.mode}`"
 
-    def start(self, tag: str, srtp: bool = False) -> None:
+    def start(self, tag: str, srtp: bool = False, prompt: Path | None = None) -> None:
         self.tag = tag
-        peers = self.srtp_peers() if srtp else PEERS
+        peers = self.srtp_peers() if srtp else self.prompt_peers(prompt) if prompt else PEERS
         busy = procfs.udp_ports_bound(PEER_SIP, PEER_SIP) + procfs.udp_ports_bound(RTPE_NG, RTPE_NG)
         if busy or procfs.tcp_ports_listening(RTPE_CLI, RTPE_CLI):
             raise RuntimeError(f"peer ports busy ({PEER_SIP}, {RTPE_NG}/udp or {RTPE_CLI}/tcp): a leftover peer?")
@@ -189,6 +202,26 @@ class Peer:
             if len(reply) != 2 or old not in reply[1]:
                 raise RuntimeError("kamailio.cfg changed: its reply route's rtpengine_manage() not found")
             new = 'rtpengine_manage("replace-origin replace-session-connection ICE=remove");'
+            cfg.write_text(reply[0] + "onreply_route[REPLY] {" + reply[1].replace(old, new, 1))
+        return dst
+
+    def prompt_peers(self, prompt: Path) -> Path:
+        """The shared peer folder copied with one change for the prompt runs: on the callee's
+        200, after rtpengine_manage(), play_media() plays the prompt (a WAV file)
+        to the caller, looped, through rtpengine's media player (which decodes the file and
+        encodes it into the call's codec)."""
+        dst = self.ctx.out / "peers-prompt"
+        if not dst.exists():
+            shutil.copytree(PEERS, dst)
+            cfg = dst / "kamailio.cfg"
+            text = cfg.read_text()
+            reply = text.split("onreply_route[REPLY] {", 1)
+            old = 'rtpengine_manage("replace-origin replace-session-connection ICE=remove RTP/AVP");'
+            if len(reply) != 2 or old not in reply[1]:
+                raise RuntimeError("kamailio.cfg changed: its reply route's rtpengine_manage() not found")
+            new = (old + '\n\t\tif (t_check_status("200")) {\n'
+                   f'\t\t\tplay_media("from-tag=$ft file={prompt} repeat-times=1000");\n'
+                   '\t\t}')
             cfg.write_text(reply[0] + "onreply_route[REPLY] {" + reply[1].replace(old, new, 1))
         return dst
 
@@ -296,4 +329,20 @@ port_max = {VOX_MEDIA[1]}
 name = "uas"
 match_user = {{ prefix = "" }}
 destinations = [ {{ uri = "sip:127.0.0.1:{UAS_PORT}", transport = "udp", trunk = "loopback" }} ]
+"""
+
+# The prompt runs' tail of VOXGATE_CONFIG (in place of its route to the UAS).
+PROMPT_CONFIG = """# Every call to the call-control API: its client answers and plays the prompt.
+[api]
+listen = "127.0.0.1:{api}"
+tokens = [ {{ name = "bench", sha256 = "{sha}" }} ]
+
+[[prompt]]
+name = "bench-prompt"
+file = "{wav}"
+
+[[route]]
+name = "api"
+match_user = {{ prefix = "" }}
+control = "api"
 """
