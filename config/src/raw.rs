@@ -27,6 +27,7 @@ pub(crate) struct RawConfig {
     pub api: Option<S<RawApi>>,
     pub media: Option<S<RawMedia>>,
     pub prompt: Option<List<RawPrompt>>,
+    pub protection: Option<S<RawProtection>>,
 }
 
 #[derive(Deserialize)]
@@ -231,4 +232,18 @@ pub(crate) struct RawMedia {
 pub(crate) struct RawPrompt {
     pub name: Option<S<String>>,
     pub file: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProtection {
+    pub source_rate: Option<S<i64>>,
+    pub source_burst: Option<S<i64>>,
+    pub prefix_rate: Option<S<i64>>,
+    pub prefix_burst: Option<S<i64>>,
+    pub ban_s: Option<S<i64>>,
+    pub ban_max_s: Option<S<i64>>,
+    pub max_sources: Option<S<i64>>,
+    pub log_interval_s: Option<S<i64>>,
+    pub scanner_user_agents: Option<List<String>>,
 }

@@ -9,6 +9,7 @@ mod calls;
 mod listeners;
 mod media;
 mod prompts;
+mod protection;
 mod routes;
 mod trunks;
 
@@ -61,6 +62,7 @@ pub(crate) fn validate(
     let calls = v.calls(raw.calls.as_ref());
     let cdr = v.cdr(raw.cdr.as_ref());
     let media = v.media(raw.media.as_ref(), &raw.prompt);
+    let protection = v.protection(raw.protection.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -80,6 +82,7 @@ pub(crate) fn validate(
         cdr,
         api,
         media,
+        protection,
     })
 }
 
