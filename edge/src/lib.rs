@@ -43,6 +43,7 @@ mod error;
 pub mod handle;
 pub mod metrics;
 pub mod out_of_dialog;
+pub mod protection;
 mod records;
 pub mod registry;
 mod reload;

@@ -60,6 +60,9 @@ pub struct Metrics {
     responses: IntCounterVec,
     transaction_timeouts: IntCounterVec,
     allowlist_drops: IntCounterVec,
+    bans: IntCounterVec,
+    banned_drops: IntCounterVec,
+    scanner_requests: IntCounterVec,
     parse_errors: IntCounterVec,
     connections_active: IntGaugeVec,
     connections: IntCounterVec,
@@ -365,6 +368,24 @@ impl Metrics {
                 "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
                 &["transport", "reason"],
             )?,
+            bans: counter_vec(
+                &registry,
+                "voxgate_bans_total",
+                "Bans started by [protection]: an unlisted IP address or its /24 or /64 went over its rate.",
+                &["scope"],
+            )?,
+            banned_drops: counter_vec(
+                &registry,
+                "voxgate_protection_drops_total",
+                "UDP datagrams dropped and TCP/TLS connections closed, before parsing, because their source was banned.",
+                &["transport"],
+            )?,
+            scanner_requests: counter_vec(
+                &registry,
+                "voxgate_scanner_requests_total",
+                "Requests left unanswered because their User-Agent names a scanner.",
+                &["transport"],
+            )?,
             parse_errors: counter_vec(
                 &registry,
                 "voxgate_sip_parse_errors_total",
@@ -587,6 +608,25 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a ban that started (`scope` "address" or "prefix").
+    pub fn ban(&self, scope: &'static str) {
+        self.bans.with_label_values(&[scope]).inc();
+    }
+
+    /// Counts a datagram or connection dropped because its source is banned.
+    pub fn banned_drop(&self, transport: TransportKind) {
+        self.banned_drops
+            .with_label_values(&[transport.as_str()])
+            .inc();
+    }
+
+    /// Counts a request left unanswered because it came from a scanner.
+    pub fn scanner_request(&self, transport: TransportKind) {
+        self.scanner_requests
+            .with_label_values(&[transport.as_str()])
+            .inc();
+    }
+
     /// Counts a parse or header-validation failure.
     pub fn parse_error(&self, transport: TransportKind, reason: &'static str) {
         self.parse_errors
@@ -783,6 +823,28 @@ impl Metrics {
             .with_label_values(&["skipped"])
             .inc_by(delta[1]);
         self.mixer_late.inc_by(delta[2]);
+    }
+
+    /// Bans started, for tests.
+    #[cfg(test)]
+    pub(crate) fn bans_value(&self, scope: &str) -> u64 {
+        self.bans.with_label_values(&[scope]).get()
+    }
+
+    /// Banned drops, for tests.
+    #[cfg(test)]
+    pub(crate) fn banned_drops_value(&self, transport: TransportKind) -> u64 {
+        self.banned_drops
+            .with_label_values(&[transport.as_str()])
+            .get()
+    }
+
+    /// Scanner requests, for tests.
+    #[cfg(test)]
+    pub(crate) fn scanner_requests_value(&self, transport: TransportKind) -> u64 {
+        self.scanner_requests
+            .with_label_values(&[transport.as_str()])
+            .get()
     }
 
     /// A counter's value, for tests.

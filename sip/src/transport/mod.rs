@@ -55,6 +55,28 @@ use crate::{ConnId, Peer, TransportKind};
 pub trait Admission: Send + Sync + 'static {
     /// True if `source` may send us SIP over `transport`.
     fn admit(&self, source: SocketAddr, transport: TransportKind) -> bool;
+
+    /// What the transports call: like [`Admission::admit`], and says whether a refusal is
+    /// reported as [`TransportEvent::Rejected`]. The default reports every refusal.
+    fn check(&self, source: SocketAddr, transport: TransportKind) -> Verdict {
+        if self.admit(source, transport) {
+            Verdict::Admit
+        } else {
+            Verdict::Refuse
+        }
+    }
+}
+
+/// What [`Admission::check`] decided about a datagram or a connection attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it in.
+    Admit,
+    /// Drop it (close the connection) and report a [`TransportEvent::Rejected`].
+    Refuse,
+    /// Drop it (close the connection) without a word: a banned source, already counted,
+    /// whose every packet would otherwise cost an event.
+    Silence,
 }
 
 /// One socket to listen on.

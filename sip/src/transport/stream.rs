@@ -24,7 +24,8 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::framing::{Frame, PONG, StreamFramer};
 use super::table::TableFull;
 use super::{
-    CONN_QUEUE_LEN, CloseReason, Incoming, Shared, TransportError, TransportEvent, until_true,
+    CONN_QUEUE_LEN, CloseReason, Incoming, Shared, TransportError, TransportEvent, Verdict,
+    until_true,
 };
 use crate::{Peer, TransportKind};
 
@@ -109,13 +110,20 @@ pub(crate) async fn accept_loop(
             }
         };
         // Checked before reading a byte or starting a TLS handshake.
-        if !shared.admission.admit(remote, kind) {
-            drop(tcp);
-            let _ = shared.events.try_send(TransportEvent::Rejected {
-                source: remote,
-                transport: kind,
-            });
-            continue;
+        match shared.admission.check(remote, kind) {
+            Verdict::Admit => {}
+            Verdict::Refuse => {
+                drop(tcp);
+                let _ = shared.events.try_send(TransportEvent::Rejected {
+                    source: remote,
+                    transport: kind,
+                });
+                continue;
+            }
+            Verdict::Silence => {
+                drop(tcp);
+                continue;
+            }
         }
         let id = shared.next_conn_id();
         let (queue, rx) = mpsc::channel(CONN_QUEUE_LEN);
