@@ -839,14 +839,6 @@ impl Metrics {
             .get()
     }
 
-    /// Scanner requests, for tests.
-    #[cfg(test)]
-    pub(crate) fn scanner_requests_value(&self, transport: TransportKind) -> u64 {
-        self.scanner_requests
-            .with_label_values(&[transport.as_str()])
-            .get()
-    }
-
     /// A counter's value, for tests.
     #[cfg(test)]
     pub(crate) fn allowlist_drops_value(
