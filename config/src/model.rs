@@ -230,6 +230,14 @@ pub struct SipLimits {
     pub max_headers: usize,
     /// Close idle TCP/TLS connections after this long; `None` = never.
     pub connection_idle_timeout: Option<Duration>,
+    /// Accepted TCP/TLS connections open at once, from all sources.
+    pub max_connections: usize,
+    /// Accepted TCP/TLS connections open at once from one IP address.
+    pub max_connections_per_source: usize,
+    /// TLS handshake limit (accepted and opened connections).
+    pub tls_handshake_timeout: Duration,
+    /// A TCP/TLS message must arrive whole within this time of its first byte.
+    pub message_timeout: Duration,
 }
 
 /// A SIP transport.

@@ -79,6 +79,10 @@ pub(crate) struct RawLimits {
     pub max_message_size: Option<S<i64>>,
     pub max_headers: Option<S<i64>>,
     pub connection_idle_timeout_s: Option<S<i64>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_connections_per_source: Option<S<i64>>,
+    pub tls_handshake_timeout_s: Option<S<i64>>,
+    pub message_timeout_s: Option<S<i64>>,
 }
 
 /// The transport names of the file; a tagged enum so that serde rejects anything else.

@@ -103,7 +103,8 @@ pub(crate) const TABLES: &[Table] = &[
             key("timers", "a [sip.timers] table with t1_ms, t2_ms, t4_ms"),
             key(
                 "limits",
-                "a [sip.limits] table with max_message_size, max_headers, connection_idle_timeout_s",
+                "a [sip.limits] table with max_message_size, max_headers, connection_idle_timeout_s, \
+                 max_connections, max_connections_per_source, tls_handshake_timeout_s, message_timeout_s",
             ),
         ],
     },
@@ -123,6 +124,19 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "connection_idle_timeout_s",
                 "seconds: 0 (never) or 10..=86400 (default 300)",
+            ),
+            key(
+                "max_connections",
+                "accepted TCP/TLS connections open at once 1..=16000 (default 10000)",
+            ),
+            key(
+                "max_connections_per_source",
+                "accepted TCP/TLS connections from one IP address 1..=max_connections (default 64)",
+            ),
+            key("tls_handshake_timeout_s", "seconds 1..=60 (default 5)"),
+            key(
+                "message_timeout_s",
+                "seconds 1..=300 a TCP/TLS message may take from its first byte to its last (default 10)",
             ),
         ],
     },

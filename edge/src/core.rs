@@ -24,7 +24,7 @@ use voxgate_sip::dialog::{Dialog, DialogKey};
 use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
-use voxgate_sip::transport::{Incoming, TransportEvent};
+use voxgate_sip::transport::{CloseReason, Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
 
 /// The edge core. Feed it with `handle_transport` and `handle_timeout`; take
@@ -342,11 +342,21 @@ impl Core {
             }
             TransportEvent::ConnectionClosed { peer, reason } => {
                 debug!(%peer, ?reason, "connection closed");
+                self.metrics
+                    .connection_ended(peer.transport, close_label(reason));
                 // A connect or handshake that failed never opened.
                 if peer.conn.is_some_and(|c| self.open_conns.remove(&c)) {
                     self.metrics.connection_closed(peer.transport);
                 }
                 self.stream_failed(now, peer);
+            }
+            TransportEvent::ConnectionRefused {
+                source,
+                transport,
+                limit,
+            } => {
+                self.metrics.connection_refused(transport, limit.label());
+                self.refused(now, source, transport, Refusal::ConnectionLimit);
             }
             TransportEvent::Rejected { source, transport } => {
                 let reason = match classify(&self.config, source.ip(), transport) {
@@ -811,6 +821,20 @@ fn replaces_key(request: &Message) -> Option<(DialogKey, DialogKey)> {
         local_tag: tag.into(),
     };
     Some((key(to_tag?), key(from_tag?)))
+}
+
+/// The metric label of why a connection ended.
+fn close_label(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Idle => "idle",
+        CloseReason::PeerClosed => "peer_closed",
+        CloseReason::Oversized => "oversized",
+        CloseReason::Framing => "framing",
+        CloseReason::Io => "io",
+        CloseReason::Shutdown => "shutdown",
+        CloseReason::Tls => "tls",
+        CloseReason::Slow => "slow",
+    }
 }
 
 /// A short, bounded label per parse failure for the metrics.

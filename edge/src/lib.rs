@@ -69,7 +69,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use voxgate_config::{Config, Listener, ListenerTransport};
 use voxgate_sip::TransportKind;
-use voxgate_sip::transport::{ListenerSpec, TransportConfig, Transports, tls};
+use voxgate_sip::transport::{ConnectionLimits, ListenerSpec, TransportConfig, Transports, tls};
 
 /// Depth of the transport → core channel; beyond it the receive loops wait,
 /// which pushes back into the kernel's socket buffers.
@@ -132,6 +132,12 @@ impl Edge {
             max_message_size: config.limits.max_message_size,
             idle_timeout: config.limits.connection_idle_timeout,
             tls_client,
+            connections: ConnectionLimits {
+                max_inbound: config.limits.max_connections,
+                max_per_source: config.limits.max_connections_per_source,
+                handshake_timeout: config.limits.tls_handshake_timeout,
+                message_timeout: config.limits.message_timeout,
+            },
         };
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let admission = Arc::new(AllowLists::new(shared.clone(), metrics.clone()));

@@ -63,6 +63,8 @@ pub struct Metrics {
     bans: IntCounterVec,
     banned_drops: IntCounterVec,
     scanner_requests: IntCounterVec,
+    connection_refusals: IntCounterVec,
+    connections_closed: IntCounterVec,
     parse_errors: IntCounterVec,
     connections_active: IntGaugeVec,
     connections: IntCounterVec,
@@ -386,6 +388,18 @@ impl Metrics {
                 "Requests left unanswered because their User-Agent names a scanner.",
                 &["transport"],
             )?,
+            connection_refusals: counter_vec(
+                &registry,
+                "voxgate_sip_connection_refusals_total",
+                "Accepted TCP/TLS connections closed at once because a connection cap was reached.",
+                &["transport", "limit"],
+            )?,
+            connections_closed: counter_vec(
+                &registry,
+                "voxgate_sip_connections_closed_total",
+                "TCP/TLS connections that ended, by why.",
+                &["transport", "reason"],
+            )?,
             parse_errors: counter_vec(
                 &registry,
                 "voxgate_sip_parse_errors_total",
@@ -624,6 +638,20 @@ impl Metrics {
     pub fn scanner_request(&self, transport: TransportKind) {
         self.scanner_requests
             .with_label_values(&[transport.as_str()])
+            .inc();
+    }
+
+    /// Counts a connection closed at accept by a cap (`limit` "per_source" or "total").
+    pub fn connection_refused(&self, transport: TransportKind, limit: &'static str) {
+        self.connection_refusals
+            .with_label_values(&[transport.as_str(), limit])
+            .inc();
+    }
+
+    /// Counts a connection that ended, by why.
+    pub fn connection_ended(&self, transport: TransportKind, reason: &'static str) {
+        self.connections_closed
+            .with_label_values(&[transport.as_str(), reason])
             .inc();
     }
 

@@ -210,6 +210,8 @@ t4_ms = 5000
 [sip.limits]
 max_message_size = $MAX_MESSAGE_SIZE
 connection_idle_timeout_s = 30
+# A TCP/TLS message must be whole 4 s after its first byte (tcp_slowloris; default 10).
+message_timeout_s = 4
 
 [[listener]]
 transport = "udp"
@@ -865,6 +867,60 @@ test_scanners_listed() {
 	grep -q "found nothing" "$OUT/svwar_listed.out" || { REASON="svwar found something (out/svwar_listed.out)"; return 1; }
 	expect_delta voxgate_bans_total '' "$bans" 0 || return 1
 	sipp_ok scanners_control options.xml
+}
+
+# 200 idle TCP connections from CARRIER_IP (trunk carrier, which no other test connects
+# over TCP): max_connections_per_source (default 64) stay open, the rest are closed at
+# accept and counted; while they are held, a connection from 127.0.0.1 is served.
+test_tcp_connections_per_source() {
+	local refused pid i
+	refused=$(metric voxgate_sip_connection_refusals_total 'transport="tcp",limit="per_source"')
+	EXTRA_FILE=$OUT/tcp_idle.out
+	: >"$EXTRA_FILE"
+	timeout 30 python3 "$HERE/tcpflood.py" idle --port "$SIP_PORT" --bind "$CARRIER_IP" \
+		--count 200 --hold 4 >"$EXTRA_FILE" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for i in $(seq 1 100); do
+		grep -q '^open=' "$EXTRA_FILE" && break
+		sleep 0.1
+	done
+	grep -qx 'open=64 closed=136' "$EXTRA_FILE" || { REASON="expected open=64 closed=136, got: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	rawsip tcp_limit_control response --transport tcp --port "$SIP_PORT" || return 1
+	expect_rise voxgate_sip_connection_refusals_total 'transport="tcp",limit="per_source"' "$refused" 136 || return 1
+	wait "$pid"
+}
+
+# elapsed_between FILE MIN MAX: the "after T s" in FILE's last line is within [MIN, MAX].
+elapsed_between() {
+	local t
+	t=$(tail -n 1 "$1" | sed -n 's/.*after \([0-9.]*\) s.*/\1/p')
+	python3 -c "import sys; sys.exit(0 if $2 <= float('${t:-0}') <= $3 else 1)" && return 0
+	REASON="closed after ${t:-?} s, expected $2..$3 s: $(tail -n 1 "$1")"
+	return 1
+}
+
+# A slow-loris peer (one byte of an OPTIONS per second) is closed message_timeout_s (4)
+# to 1.5 times that after its first byte, never answered; counted as reason="slow".
+test_tcp_slowloris() {
+	local slow
+	slow=$(metric voxgate_sip_connections_closed_total 'transport="tcp",reason="slow"')
+	EXTRA_FILE=$OUT/tcp_slowloris.out
+	timeout 30 python3 "$HERE/tcpflood.py" slowloris --port "$SIP_PORT" --interval 1 --max 20 >"$EXTRA_FILE" 2>&1 ||
+		{ REASON="tcpflood.py slowloris: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	elapsed_between "$EXTRA_FILE" 3.5 7.5 || return 1
+	expect_delta voxgate_sip_connections_closed_total 'transport="tcp",reason="slow"' "$slow" 1
+}
+
+# A TLS client that never starts its handshake is closed after tls_handshake_timeout_s (5).
+test_tls_handshake_timeout() {
+	local tls
+	tls=$(metric voxgate_sip_connections_closed_total 'transport="tls",reason="tls"')
+	EXTRA_FILE=$OUT/tls_silent.out
+	timeout 30 python3 "$HERE/tcpflood.py" silent --port "$TLS_PORT" --max 10 >"$EXTRA_FILE" 2>&1 ||
+		{ REASON="tcpflood.py silent: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	elapsed_between "$EXTRA_FILE" 4.5 6.5 || return 1
+	expect_rise voxgate_sip_connections_closed_total 'transport="tls",reason="tls"' "$tls" 1
 }
 
 test_options_load_udp() {
@@ -2947,6 +3003,9 @@ TESTS=(
 	test_sipsak_options
 	test_scanners_unlisted
 	test_scanners_listed
+	test_tcp_connections_per_source
+	test_tcp_slowloris
+	test_tls_handshake_timeout
 	test_options_load_udp
 	test_timers_under_load
 	test_check_config_sample

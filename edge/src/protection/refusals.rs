@@ -23,6 +23,8 @@ pub enum Refusal {
     TransportNotAllowed,
     /// Its User-Agent names a scanner.
     Scanner,
+    /// It holds as many TCP/TLS connections as one source may (or all are taken).
+    ConnectionLimit,
 }
 
 impl Refusal {
@@ -32,6 +34,7 @@ impl Refusal {
             Refusal::NotAllowed => "not_allowed",
             Refusal::TransportNotAllowed => "transport_not_allowed",
             Refusal::Scanner => "scanner",
+            Refusal::ConnectionLimit => "connection_limit",
         }
     }
 }
