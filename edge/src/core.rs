@@ -408,9 +408,16 @@ impl Core {
 
     /// A refusal: logged if it is the source's first in the interval (the rest are
     /// summed, see [`RefusalLog`]).
-    fn refused(&mut self, now: Instant, source: SocketAddr, transport: TransportKind, reason: Refusal) {
+    fn refused(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: TransportKind,
+        reason: Refusal,
+    ) {
         self.log_refusals(now);
-        if let Some(Line::First { source: ip, reason }) = self.refusals.note(now, source.ip(), reason)
+        if let Some(Line::First { source: ip, reason }) =
+            self.refusals.note(now, source.ip(), reason)
         {
             info!(
                 source = %ip,
@@ -432,7 +439,10 @@ impl Core {
                     count,
                 } => info!(%source, reason = reason.label(), count, "refused again"),
                 Line::Others { count } => {
-                    info!(count, "refused from sources beyond those followed in the log");
+                    info!(
+                        count,
+                        "refused from sources beyond those followed in the log"
+                    );
                 }
                 Line::First { .. } => {}
             }

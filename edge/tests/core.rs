@@ -452,21 +452,33 @@ fn scanners_get_silence_and_are_counted() {
         "z9hG4bKs1",
         "User-Agent: friendly-scanner\r\n",
     ));
-    h.feed(&request("REGISTER", "z9hG4bKs2", "User-Agent: SIPVicious\r\n"));
-    h.feed(&request("INVITE", "z9hG4bKs3", "User-Agent: sipcli/v1.8\r\n"));
+    h.feed(&request(
+        "REGISTER",
+        "z9hG4bKs2",
+        "User-Agent: SIPVicious\r\n",
+    ));
+    h.feed(&request(
+        "INVITE",
+        "z9hG4bKs3",
+        "User-Agent: sipcli/v1.8\r\n",
+    ));
     assert!(h.sent().is_empty(), "a scanner got an answer");
     assert!(h.metric(r#"voxgate_scanner_requests_total{transport="udp"} 3"#));
     assert_eq!(h.core.active_transactions(), 0);
     // Its refusals are summarised at the end of the log interval (default 60 s).
     assert_eq!(h.core.poll_timeout(), Some(h.now + Duration::from_secs(60)));
     // Another User-Agent is answered as before.
-    h.feed(&request("OPTIONS", "z9hG4bKs4", "User-Agent: Asterisk PBX\r\n"));
+    h.feed(&request(
+        "OPTIONS",
+        "z9hG4bKs4",
+        "User-Agent: Asterisk PBX\r\n",
+    ));
     assert_eq!(h.statuses(), vec![200]);
     // Inside a dialog (a To tag) the User-Agent is not looked at.
-    h.feed(&request("BYE", "z9hG4bKs5", "User-Agent: friendly-scanner\r\n").replace(
-        "To: <sip:svc@127.0.0.1>",
-        "To: <sip:svc@127.0.0.1>;tag=t1",
-    ));
+    h.feed(
+        &request("BYE", "z9hG4bKs5", "User-Agent: friendly-scanner\r\n")
+            .replace("To: <sip:svc@127.0.0.1>", "To: <sip:svc@127.0.0.1>;tag=t1"),
+    );
     assert_eq!(h.statuses(), vec![481]);
 }
 

@@ -17,7 +17,7 @@
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
-#                           tshark, baresip-core, ...)
+#                           tshark, baresip-core, sipvicious, ...)
 # The call-control API listens on 127.0.0.1:BASE+4010 with the token in API_TOKEN below.
 #   VOXGATE_TEST_STOP_S     seconds voxgate may take to exit after SIGTERM (default 5)
 #
@@ -152,7 +152,7 @@ die() { printf '%s\n' "run.sh: $*" >&2; exit 2; }
 # ------------------------------------------------------------------------------------------
 missing_tools() {
 	local t
-	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip; do
+	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip svmap; do
 		command -v "$t" >/dev/null 2>&1 || printf '%s ' "$t"
 	done
 }
@@ -165,7 +165,7 @@ ensure_tools() {
 		local sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		say "installing missing tools: $missing"
-		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core"
+		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core sipvicious"
 		# shellcheck disable=SC2086 # word splitting of the package list is intended
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
 			{ $sudo apt-get update -qq >/dev/null 2>&1 &&
@@ -174,7 +174,7 @@ ensure_tools() {
 	missing=$(missing_tools)
 	# These serve a few tests each, which then fail with a clear reason.
 	local optional
-	for optional in sipsak dumpcap tshark baresip; do missing=${missing//$optional /}; done
+	for optional in sipsak dumpcap tshark baresip svmap; do missing=${missing//$optional /}; done
 	[ -z "$missing" ] || die "missing tools: $missing(Debian: apt-get install sip-tester openssl curl python3 iproute2)"
 }
 

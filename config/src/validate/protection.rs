@@ -163,11 +163,17 @@ port_max = 20099
         .unwrap();
         let p = &c.protection;
         assert_eq!((p.source_rate, p.source_burst), (5, 10));
-        assert_eq!((p.ban, p.ban_max), (Duration::from_secs(30), Duration::from_secs(600)));
+        assert_eq!(
+            (p.ban, p.ban_max),
+            (Duration::from_secs(30), Duration::from_secs(600))
+        );
         assert_eq!(p.scanner_user_agents, vec!["sipvicious".to_owned()]);
         // An empty list turns the scanner check off.
-        let c = load_str(&format!("{BASE}[protection]\nscanner_user_agents = []\n"), "p.toml")
-            .unwrap();
+        let c = load_str(
+            &format!("{BASE}[protection]\nscanner_user_agents = []\n"),
+            "p.toml",
+        )
+        .unwrap();
         assert!(c.protection.scanner_user_agents.is_empty());
     }
 

@@ -401,7 +401,14 @@ mod tests {
         let v6: Vec<Verdict> = (1..=101)
             .map(|i| l.check(0, ip(&format!("2001:db8:0:1::{i:x}")), &LIMITS))
             .collect();
-        assert_eq!(v6[100], Verdict::NewBan { scope: Scope::Prefix, ms: 60_000, level: 0 });
+        assert_eq!(
+            v6[100],
+            Verdict::NewBan {
+                scope: Scope::Prefix,
+                ms: 60_000,
+                level: 0
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 /// True if `user_agent` contains one of `patterns` (lowercase), ignoring ASCII case.
 /// No allocation: run for every request outside a dialog.
 pub fn is_scanner(user_agent: &[u8], patterns: &[String]) -> bool {
-    patterns.iter().any(|p| contains_ignore_case(user_agent, p.as_bytes()))
+    patterns
+        .iter()
+        .any(|p| contains_ignore_case(user_agent, p.as_bytes()))
 }
 
 fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {

@@ -112,7 +112,14 @@ impl<Q> ConnTable<Q> {
         Ok(())
     }
 
-    fn add(&mut self, id: ConnId, transport: TransportKind, remote: SocketAddr, queue: Q, inbound: bool) {
+    fn add(
+        &mut self,
+        id: ConnId,
+        transport: TransportKind,
+        remote: SocketAddr,
+        queue: Q,
+        inbound: bool,
+    ) {
         self.by_id.insert(
             id,
             ConnEntry {
@@ -289,11 +296,22 @@ mod tests {
             .unwrap();
         // The inbound total is reached; outbound still has its room.
         assert_eq!(
-            t.insert_inbound(ConnId(4), TransportKind::Tcp, from([192, 0, 2, 3], 1), (), &limits),
+            t.insert_inbound(
+                ConnId(4),
+                TransportKind::Tcp,
+                from([192, 0, 2, 3], 1),
+                (),
+                &limits
+            ),
             Err(LimitHit::Total)
         );
-        t.insert(ConnId(5), TransportKind::Tcp, from([198, 51, 100, 1], 5060), ())
-            .unwrap();
+        t.insert(
+            ConnId(5),
+            TransportKind::Tcp,
+            from([198, 51, 100, 1], 5060),
+            (),
+        )
+        .unwrap();
         // A closed connection gives its source's place back.
         t.remove(ConnId(1));
         t.insert_inbound(ConnId(6), TransportKind::Tcp, from(a, 9), (), &limits)
