@@ -6,6 +6,7 @@
 use crate::metrics::{DropReason, Metrics};
 use crate::protection::limiter::{Limiter, Limits, Verdict as Limit};
 use arc_swap::ArcSwap;
+use prometheus::IntCounter;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,17 +68,36 @@ pub struct AllowLists {
     limiter: ArcSwap<Limiter>,
     /// The limiter's clock starts here.
     epoch: Instant,
+    /// Per transport (UDP, TCP, TLS): drops of unlisted sources and of banned ones,
+    /// resolved once so that a flood's packets do not look up labels each.
+    not_allowed: [IntCounter; 3],
+    banned: [IntCounter; 3],
+}
+
+const TRANSPORTS: [TransportKind; 3] = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls];
+
+fn transport_index(t: TransportKind) -> usize {
+    match t {
+        TransportKind::Udp => 0,
+        TransportKind::Tcp => 1,
+        TransportKind::Tls => 2,
+    }
 }
 
 impl AllowLists {
     /// Admission over the shared, reloadable config.
     pub fn new(config: SharedConfig, metrics: Metrics) -> AllowLists {
         let size = config.load().protection.max_sources;
+        let not_allowed =
+            TRANSPORTS.map(|t| metrics.allowlist_drops_counter(t, DropReason::NotAllowed));
+        let banned = TRANSPORTS.map(|t| metrics.banned_drops_counter(t));
         AllowLists {
             config,
             metrics,
             limiter: ArcSwap::from_pointee(Limiter::new(table_size(size))),
             epoch: Instant::now(),
+            not_allowed,
+            banned,
         }
     }
 
@@ -120,12 +140,11 @@ impl AllowLists {
             Ok(_) => Verdict::Admit,
             Err(DropReason::NotAllowed) => match self.unlisted(&config, now(), source) {
                 Limit::Pass => {
-                    self.metrics
-                        .allowlist_drop(transport, DropReason::NotAllowed);
+                    self.not_allowed[transport_index(transport)].inc();
                     Verdict::Refuse
                 }
                 Limit::Banned | Limit::NewBan { .. } => {
-                    self.metrics.banned_drop(transport);
+                    self.banned[transport_index(transport)].inc();
                     Verdict::Silence
                 }
             },

@@ -511,13 +511,15 @@ impl Core {
     /// scanner. In-dialog requests and responses are never looked at: a trunk's calls in
     /// progress do not pay for this.
     fn is_scanner(&self, msg: &Message) -> bool {
+        // Cheapest first: most messages carry no scanner's User-Agent, and only those
+        // that do pay for reading the To tag.
         let patterns = &self.config.protection.scanner_user_agents;
         !patterns.is_empty()
             && msg.method().is_some()
-            && !msg.to_header().is_ok_and(|t| t.tag().is_some())
             && msg
                 .header_bytes(voxgate_sip::message::HeaderName::UserAgent)
                 .is_some_and(|ua| scanner::is_scanner(ua, patterns))
+            && !msg.to_header().is_ok_and(|t| t.tag().is_some())
     }
 
     /// Answers a message refused before any transaction, without one
