@@ -1,6 +1,8 @@
 //! voxgate-edge: the session border controller and B2BUA.
 //!
-//! What it is: trunk admission by source address (before parsing), message
+//! What it is: trunk admission by source address (before parsing), protection
+//! under attack (rate limits and bans of unlisted sources, silence for scanners,
+//! refusals logged once per source and interval: [`protection`]), message
 //! hygiene, per-trunk call limits, conversations (one actor each: any
 //! number of legs, each a SIP dialog with its media endpoint anchored
 //! through `voxgate-media`, and the bridges and conferences between them; voxgate as a

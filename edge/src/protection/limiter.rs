@@ -5,7 +5,7 @@
 //! is a fixed array of slots made of atomics, allocated once (at start, and when a reload
 //! changes `max_sources`): no allocation and no lock per packet, and a flood of spoofed
 //! addresses cannot grow it. A slot is found by a keyed hash (random per table, so an
-//! attacker cannot aim addresses at one set) in a set of [`WAYS`] slots; a new source takes
+//! attacker cannot aim addresses at one set) in a set of `WAYS` (4) slots; a new source takes
 //! an empty slot, else the set's quietest unbanned one.
 //!
 //! Each slot is updated by a load and a store, not a compare-and-swap: two threads
