@@ -100,6 +100,8 @@ pub enum Relation {
     AtLeast,
     /// `>`
     GreaterThan,
+    /// `<=`
+    AtMost,
 }
 
 impl Relation {
@@ -107,6 +109,7 @@ impl Relation {
         match self {
             Relation::AtLeast => "at least",
             Relation::GreaterThan => "greater than",
+            Relation::AtMost => "at most",
         }
     }
 }

@@ -55,8 +55,8 @@ use std::path::Path;
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
     Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Listener, ListenerTransport,
-    LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering, Route, SipLimits,
-    SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
+    LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering, Protection, Route,
+    SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
 };
 pub use redact::redact_number;
 pub use validate::KNOWN_CODECS;

@@ -40,6 +40,8 @@ pub struct Config {
     pub api: Option<Api>,
     /// Prompts and tones (`[media]`, `[[prompt]]`).
     pub media: Media,
+    /// Protection of the SIP listeners from floods and scanners (`[protection]`).
+    pub protection: Protection,
 }
 
 impl Config {
@@ -80,6 +82,62 @@ impl Config {
             .iter()
             .find(|p| p.name == name)
             .map(|p| &p.prompt)
+    }
+}
+
+/// Protection from floods and scanners (`[protection]`): per-source token buckets with
+/// escalating bans for sources in no trunk's allow-list, and silence for scanners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protection {
+    /// Packets (datagrams and connection attempts) per second per unlisted IP address.
+    pub source_rate: u32,
+    /// The burst an unlisted IP address may send at once (the bucket's size).
+    pub source_burst: u32,
+    /// Packets per second per unlisted /24 (IPv4) or /64 (IPv6).
+    pub prefix_rate: u32,
+    /// The burst of a /24 or /64.
+    pub prefix_burst: u32,
+    /// How long a first ban lasts; each further ban of the same source doubles it.
+    pub ban: Duration,
+    /// The longest ban; a source that stayed quiet this long after its ban ended starts again at `ban`.
+    pub ban_max: Duration,
+    /// Sources (addresses and prefixes) tracked at most.
+    pub max_sources: u32,
+    /// Repeated refusals from one source are logged once per interval, with a count.
+    pub log_interval: Duration,
+    /// Case-insensitive User-Agent substrings that mark a request as a scanner's (silence).
+    pub scanner_user_agents: Vec<String>,
+}
+
+/// The default scanner User-Agent patterns: SIPVicious (svmap, svwar, svcrack say
+/// "friendly-scanner" by default), sipsak, sipcli, SundayDDR, iWar and sip-scan.
+pub const DEFAULT_SCANNER_USER_AGENTS: &[&str] = &[
+    "friendly-scanner",
+    "sipvicious",
+    "sipsak",
+    "sipcli",
+    "sundayddr",
+    "iwar",
+    "sip-scan",
+];
+
+impl Default for Protection {
+    /// The documented defaults of `[protection]`.
+    fn default() -> Self {
+        Protection {
+            source_rate: 20,
+            source_burst: 100,
+            prefix_rate: 100,
+            prefix_burst: 500,
+            ban: Duration::from_secs(60),
+            ban_max: Duration::from_secs(3600),
+            max_sources: 65_536,
+            log_interval: Duration::from_secs(60),
+            scanner_user_agents: DEFAULT_SCANNER_USER_AGENTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
     }
 }
 
@@ -172,6 +230,14 @@ pub struct SipLimits {
     pub max_headers: usize,
     /// Close idle TCP/TLS connections after this long; `None` = never.
     pub connection_idle_timeout: Option<Duration>,
+    /// Accepted TCP/TLS connections open at once, from all sources.
+    pub max_connections: usize,
+    /// Accepted TCP/TLS connections open at once from one IP address.
+    pub max_connections_per_source: usize,
+    /// TLS handshake limit (accepted and opened connections).
+    pub tls_handshake_timeout: Duration,
+    /// A TCP/TLS message must arrive whole within this time of its first byte.
+    pub message_timeout: Duration,
 }
 
 /// A SIP transport.

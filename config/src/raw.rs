@@ -27,6 +27,7 @@ pub(crate) struct RawConfig {
     pub api: Option<S<RawApi>>,
     pub media: Option<S<RawMedia>>,
     pub prompt: Option<List<RawPrompt>>,
+    pub protection: Option<S<RawProtection>>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +79,10 @@ pub(crate) struct RawLimits {
     pub max_message_size: Option<S<i64>>,
     pub max_headers: Option<S<i64>>,
     pub connection_idle_timeout_s: Option<S<i64>>,
+    pub max_connections: Option<S<i64>>,
+    pub max_connections_per_source: Option<S<i64>>,
+    pub tls_handshake_timeout_s: Option<S<i64>>,
+    pub message_timeout_s: Option<S<i64>>,
 }
 
 /// The transport names of the file; a tagged enum so that serde rejects anything else.
@@ -231,4 +236,18 @@ pub(crate) struct RawMedia {
 pub(crate) struct RawPrompt {
     pub name: Option<S<String>>,
     pub file: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProtection {
+    pub source_rate: Option<S<i64>>,
+    pub source_burst: Option<S<i64>>,
+    pub prefix_rate: Option<S<i64>>,
+    pub prefix_burst: Option<S<i64>>,
+    pub ban_s: Option<S<i64>>,
+    pub ban_max_s: Option<S<i64>>,
+    pub max_sources: Option<S<i64>>,
+    pub log_interval_s: Option<S<i64>>,
+    pub scanner_user_agents: Option<List<String>>,
 }

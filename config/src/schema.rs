@@ -68,6 +68,11 @@ pub(crate) const TABLES: &[Table] = &[
                 "a [media] table with tone_profile, prompts_dir, recordings_dir",
             ),
             key("prompt", "[[prompt]] tables with name and file"),
+            key(
+                "protection",
+                "a [protection] table with source_rate, source_burst, prefix_rate, prefix_burst, \
+                 ban_s, ban_max_s, max_sources, log_interval_s, scanner_user_agents",
+            ),
         ],
     },
     Table {
@@ -98,7 +103,8 @@ pub(crate) const TABLES: &[Table] = &[
             key("timers", "a [sip.timers] table with t1_ms, t2_ms, t4_ms"),
             key(
                 "limits",
-                "a [sip.limits] table with max_message_size, max_headers, connection_idle_timeout_s",
+                "a [sip.limits] table with max_message_size, max_headers, connection_idle_timeout_s, \
+                 max_connections, max_connections_per_source, tls_handshake_timeout_s, message_timeout_s",
             ),
         ],
     },
@@ -118,6 +124,19 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "connection_idle_timeout_s",
                 "seconds: 0 (never) or 10..=86400 (default 300)",
+            ),
+            key(
+                "max_connections",
+                "accepted TCP/TLS connections open at once 1..=16000 (default 10000)",
+            ),
+            key(
+                "max_connections_per_source",
+                "accepted TCP/TLS connections from one IP address 1..=max_connections (default 64)",
+            ),
+            key("tls_handshake_timeout_s", "seconds 1..=60 (default 5)"),
+            key(
+                "message_timeout_s",
+                "seconds 1..=300 a TCP/TLS message may take from its first byte to its last (default 10)",
             ),
         ],
     },
@@ -322,6 +341,30 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key("prompts_dir", PROMPTS_DIR),
             key("recordings_dir", RECORDINGS_DIR),
+        ],
+    },
+    Table {
+        pattern: "protection",
+        keys: &[
+            key(
+                "source_rate",
+                "packets per second per unlisted IP address 1..=100000 (default 20)",
+            ),
+            key("source_burst", "packets 1..=1000000 (default 100)"),
+            key(
+                "prefix_rate",
+                "packets per second per unlisted /24 or /64 1..=1000000 (default 100)",
+            ),
+            key("prefix_burst", "packets 1..=10000000 (default 500)"),
+            key("ban_s", "seconds 1..=86400 (default 60)"),
+            key("ban_max_s", "seconds ban_s..=604800 (default 3600)"),
+            key("max_sources", "a count 1024..=4194304 (default 65536)"),
+            key("log_interval_s", "seconds 1..=86400 (default 60)"),
+            key(
+                "scanner_user_agents",
+                "a list of at most 64 User-Agent substrings of 1 to 64 printable ASCII \
+                 characters, matched without regard to case ([] = off)",
+            ),
         ],
     },
     Table {

@@ -1,13 +1,19 @@
 //! Trunk admission: a packet's source address is checked against the trunks'
-//! allow-lists before anything parses it (cheap reject, counted).
+//! allow-lists before anything parses it (cheap reject, counted), and a source in none
+//! of them against its rate limits ([`crate::protection::limiter`]): a banned source's
+//! packets are dropped without even an event.
 
 use crate::metrics::{DropReason, Metrics};
+use crate::protection::limiter::{Limiter, Limits, Verdict as Limit};
 use arc_swap::ArcSwap;
+use prometheus::IntCounter;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
+use tracing::warn;
 use voxgate_config::{Config, ListenerTransport, Trunk};
 use voxgate_sip::TransportKind;
-use voxgate_sip::transport::Admission;
+use voxgate_sip::transport::{Admission, Verdict};
 
 /// The running configuration, swapped atomically on reload; readers see
 /// either the old or the new snapshot, never a mix.
@@ -57,25 +63,113 @@ pub fn classify(
 pub struct AllowLists {
     config: SharedConfig,
     metrics: Metrics,
+    /// Swapped for an empty one when a reload changes `max_sources` (the only
+    /// allocation, once per such reload).
+    limiter: ArcSwap<Limiter>,
+    /// The limiter's clock starts here.
+    epoch: Instant,
+    /// Per transport (UDP, TCP, TLS): drops of unlisted sources and of banned ones,
+    /// resolved once so that a flood's packets do not look up labels each.
+    not_allowed: [IntCounter; 3],
+    banned: [IntCounter; 3],
+}
+
+const TRANSPORTS: [TransportKind; 3] = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls];
+
+fn transport_index(t: TransportKind) -> usize {
+    match t {
+        TransportKind::Udp => 0,
+        TransportKind::Tcp => 1,
+        TransportKind::Tls => 2,
+    }
 }
 
 impl AllowLists {
     /// Admission over the shared, reloadable config.
     pub fn new(config: SharedConfig, metrics: Metrics) -> AllowLists {
-        AllowLists { config, metrics }
+        let size = config.load().protection.max_sources;
+        let not_allowed =
+            TRANSPORTS.map(|t| metrics.allowlist_drops_counter(t, DropReason::NotAllowed));
+        let banned = TRANSPORTS.map(|t| metrics.banned_drops_counter(t));
+        AllowLists {
+            config,
+            metrics,
+            limiter: ArcSwap::from_pointee(Limiter::new(table_size(size))),
+            epoch: Instant::now(),
+            not_allowed,
+            banned,
+        }
     }
+
+    /// The verdict on a source in no allow-list, at `now` (the caller's clock).
+    fn unlisted(&self, config: &Config, now: Instant, source: SocketAddr) -> Limit {
+        let wanted = table_size(config.protection.max_sources);
+        let mut limiter = self.limiter.load();
+        if limiter.capacity() != Limiter::capacity_for(wanted) {
+            self.limiter.store(Arc::new(Limiter::new(wanted)));
+            limiter = self.limiter.load();
+        }
+        let now_ms = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
+            .unwrap_or(u64::MAX);
+        let limits = Limits::from_config(&config.protection);
+        let verdict = limiter.check(now_ms, source.ip(), &limits);
+        if let Limit::NewBan { scope, ms, level } = verdict {
+            self.metrics.ban(scope.label());
+            // Once per ban: the packets it drops are only counted.
+            warn!(
+                source = %source.ip(),
+                scope = scope.label(),
+                seconds = ms / 1000,
+                repeat = level,
+                "banned: over the rate limit for sources in no allow-list"
+            );
+        }
+        verdict
+    }
+
+    /// The decision at `now`; `now` is asked for only for sources in no allow-list,
+    /// so trunk traffic pays no clock read.
+    pub fn check_at(
+        &self,
+        now: impl FnOnce() -> Instant,
+        source: SocketAddr,
+        transport: TransportKind,
+    ) -> Verdict {
+        let config = self.config.load();
+        match classify(&config, source.ip(), transport) {
+            Ok(_) => Verdict::Admit,
+            Err(DropReason::NotAllowed) => match self.unlisted(&config, now(), source) {
+                Limit::Pass => {
+                    self.not_allowed[transport_index(transport)].inc();
+                    Verdict::Refuse
+                }
+                Limit::Banned | Limit::NewBan { .. } => {
+                    self.banned[transport_index(transport)].inc();
+                    Verdict::Silence
+                }
+            },
+            // A trunk's own address on the wrong transport: a configuration matter,
+            // never banned.
+            Err(reason) => {
+                self.metrics.allowlist_drop(transport, reason);
+                Verdict::Refuse
+            }
+        }
+    }
+}
+
+/// `max_sources` as a table size.
+fn table_size(max_sources: u32) -> usize {
+    usize::try_from(max_sources).unwrap_or(usize::MAX)
 }
 
 impl Admission for AllowLists {
     fn admit(&self, source: SocketAddr, transport: TransportKind) -> bool {
-        let config = self.config.load();
-        match classify(&config, source.ip(), transport) {
-            Ok(_) => true,
-            Err(reason) => {
-                self.metrics.allowlist_drop(transport, reason);
-                false
-            }
-        }
+        self.check(source, transport) == Verdict::Admit
+    }
+
+    fn check(&self, source: SocketAddr, transport: TransportKind) -> Verdict {
+        self.check_at(Instant::now, source, transport)
     }
 }
 
@@ -144,5 +238,51 @@ port_max = 20099
             voxgate_config::load_str(&widened, "test.toml").unwrap(),
         ));
         assert!(lists.admit(src, TransportKind::Udp));
+    }
+
+    #[test]
+    fn an_unlisted_flood_is_banned_once_and_then_silenced_but_a_trunk_never() {
+        let metrics = Metrics::new("t").unwrap();
+        let conf = format!("{CONF}[protection]\nsource_rate = 10\nsource_burst = 20\nban_s = 5\n");
+        let lists = AllowLists::new(shared(&conf), metrics.clone());
+        let t0 = Instant::now();
+        let at = |ms: u64| move || t0 + std::time::Duration::from_millis(ms);
+        let stranger: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        let trunk: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        // 1,000 packets in one second from each.
+        let mut verdicts = Vec::new();
+        for i in 0..1000 {
+            verdicts.push(lists.check_at(at(i), stranger, TransportKind::Udp));
+            assert_eq!(
+                lists.check_at(at(i), trunk, TransportKind::Udp),
+                Verdict::Admit
+            );
+        }
+        // The burst is refused (and reported), everything after it silenced.
+        assert!(verdicts[..20].iter().all(|v| *v == Verdict::Refuse));
+        assert!(verdicts[20..].iter().all(|v| *v == Verdict::Silence));
+        assert_eq!(metrics.bans_value("address"), 1);
+        assert_eq!(metrics.banned_drops_value(TransportKind::Udp), 980);
+        assert_eq!(
+            metrics.allowlist_drops_value(TransportKind::Udp, DropReason::NotAllowed),
+            20
+        );
+        // Banned on every transport; the ban ends after ban_s.
+        assert_eq!(
+            lists.check_at(at(1500), stranger, TransportKind::Tcp),
+            Verdict::Silence
+        );
+        assert_eq!(
+            lists.check_at(at(5020), stranger, TransportKind::Udp),
+            Verdict::Refuse
+        );
+        // A trunk's address on a transport it may not use is refused, never banned.
+        for i in 0..1000 {
+            assert_eq!(
+                lists.check_at(at(i), trunk, TransportKind::Tcp),
+                Verdict::Refuse
+            );
+        }
+        assert_eq!(metrics.bans_value("address"), 1);
     }
 }

@@ -11,6 +11,8 @@ use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFa
 use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
+use crate::protection::refusals::{Line, Refusal, RefusalLog};
+use crate::protection::scanner;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -22,7 +24,7 @@ use voxgate_sip::dialog::{Dialog, DialogKey};
 use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
 use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
-use voxgate_sip::transport::{Incoming, TransportEvent};
+use voxgate_sip::transport::{CloseReason, Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
 
 /// The edge core. Feed it with `handle_transport` and `handle_timeout`; take
@@ -56,6 +58,8 @@ pub struct Core {
     /// Live INVITE client transactions that are re-INVITEs (their To has a
     /// tag): a late 2xx to one is only ACKed, its dialog is not ours to end.
     reinvites: IdMap<TxId, ()>,
+    /// Refusals logged once per source and interval.
+    refusals: RefusalLog,
 }
 
 /// Timer bases from the config.
@@ -78,6 +82,7 @@ pub fn limits(config: &Config) -> Limits {
 impl Core {
     /// A core for `config`; `locals` are our advertised addresses.
     pub fn new(config: Arc<Config>, metrics: Metrics, locals: Locals) -> Core {
+        let refusals = RefusalLog::new(config.protection.log_interval);
         Core {
             layer: TransactionLayer::new(timer_config(&config)),
             limits: limits(&config),
@@ -94,6 +99,7 @@ impl Core {
             open_conns: std::collections::HashSet::new(),
             late_acks: IdMap::default(),
             reinvites: IdMap::default(),
+            refusals,
         }
     }
 
@@ -102,6 +108,7 @@ impl Core {
     pub fn apply_config(&mut self, config: Arc<Config>) {
         self.layer.set_timers(timer_config(&config));
         self.limits = limits(&config);
+        self.refusals.set_interval(config.protection.log_interval);
         self.config = config;
     }
 
@@ -335,14 +342,30 @@ impl Core {
             }
             TransportEvent::ConnectionClosed { peer, reason } => {
                 debug!(%peer, ?reason, "connection closed");
+                self.metrics
+                    .connection_ended(peer.transport, close_label(reason));
                 // A connect or handshake that failed never opened.
                 if peer.conn.is_some_and(|c| self.open_conns.remove(&c)) {
                     self.metrics.connection_closed(peer.transport);
                 }
                 self.stream_failed(now, peer);
             }
+            TransportEvent::ConnectionRefused {
+                source,
+                transport,
+                limit,
+            } => {
+                self.metrics.connection_refused(transport, limit.label());
+                self.refused(now, source, transport, Refusal::ConnectionLimit);
+            }
             TransportEvent::Rejected { source, transport } => {
-                debug!(%source, %transport, "source not in any trunk's allow-list");
+                let reason = match classify(&self.config, source.ip(), transport) {
+                    Err(crate::metrics::DropReason::TransportNotAllowed) => {
+                        Refusal::TransportNotAllowed
+                    }
+                    _ => Refusal::NotAllowed,
+                };
+                self.refused(now, source, transport, reason);
             }
             _ => {}
         }
@@ -372,11 +395,58 @@ impl Core {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
         self.process_events(now);
+        self.log_refusals(now);
     }
 
     /// The earliest instant at which `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.layer.poll_timeout()
+        match (self.layer.poll_timeout(), self.refusals.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A refusal: logged if it is the source's first in the interval (the rest are
+    /// summed, see [`RefusalLog`]).
+    fn refused(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        transport: TransportKind,
+        reason: Refusal,
+    ) {
+        self.log_refusals(now);
+        if let Some(Line::First { source: ip, reason }) =
+            self.refusals.note(now, source.ip(), reason)
+        {
+            info!(
+                source = %ip,
+                port = source.port(),
+                %transport,
+                reason = reason.label(),
+                "refused (more from this source are counted and logged once per interval)"
+            );
+        }
+    }
+
+    /// Logs the refusal summaries that are due.
+    fn log_refusals(&mut self, now: Instant) {
+        while let Some(line) = self.refusals.poll_summary(now) {
+            match line {
+                Line::Repeated {
+                    source,
+                    reason,
+                    count,
+                } => info!(%source, reason = reason.label(), count, "refused again"),
+                Line::Others { count } => {
+                    info!(
+                        count,
+                        "refused from sources beyond those followed in the log"
+                    );
+                }
+                Line::First { .. } => {}
+            }
+        }
     }
 
     /// The next message to send.
@@ -412,6 +482,12 @@ impl Core {
                 return;
             }
         };
+        if self.is_scanner(&msg) {
+            // Silence: no response, no transaction; counted and logged once per interval.
+            self.metrics.scanner_request(transport);
+            self.refused(now, peer.addr, transport, Refusal::Scanner);
+            return;
+        }
         match (msg.method(), msg.status()) {
             (Some(method), _) => self.metrics.request(Direction::In, transport, method),
             (None, Some(status)) => {
@@ -429,6 +505,21 @@ impl Core {
             return;
         }
         self.layer.handle_message(now, msg, peer);
+    }
+
+    /// A request outside a dialog (scanners send no To tag) whose User-Agent names a
+    /// scanner. In-dialog requests and responses are never looked at: a trunk's calls in
+    /// progress do not pay for this.
+    fn is_scanner(&self, msg: &Message) -> bool {
+        // Cheapest first: most messages carry no scanner's User-Agent, and only those
+        // that do pay for reading the To tag.
+        let patterns = &self.config.protection.scanner_user_agents;
+        !patterns.is_empty()
+            && msg.method().is_some()
+            && msg
+                .header_bytes(voxgate_sip::message::HeaderName::UserAgent)
+                .is_some_and(|ua| scanner::is_scanner(ua, patterns))
+            && !msg.to_header().is_ok_and(|t| t.tag().is_some())
     }
 
     /// Answers a message refused before any transaction, without one
@@ -742,6 +833,20 @@ fn replaces_key(request: &Message) -> Option<(DialogKey, DialogKey)> {
         local_tag: tag.into(),
     };
     Some((key(to_tag?), key(from_tag?)))
+}
+
+/// The metric label of why a connection ended.
+fn close_label(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::Idle => "idle",
+        CloseReason::PeerClosed => "peer_closed",
+        CloseReason::Oversized => "oversized",
+        CloseReason::Framing => "framing",
+        CloseReason::Io => "io",
+        CloseReason::Shutdown => "shutdown",
+        CloseReason::Tls => "tls",
+        CloseReason::Slow => "slow",
+    }
 }
 
 /// A short, bounded label per parse failure for the metrics.

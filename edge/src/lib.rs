@@ -1,6 +1,8 @@
 //! voxgate-edge: the session border controller and B2BUA.
 //!
-//! What it is: trunk admission by source address (before parsing), message
+//! What it is: trunk admission by source address (before parsing), protection
+//! under attack (rate limits and bans of unlisted sources, silence for scanners,
+//! refusals logged once per source and interval: [`protection`]), message
 //! hygiene, per-trunk call limits, conversations (one actor each: any
 //! number of legs, each a SIP dialog with its media endpoint anchored
 //! through `voxgate-media`, and the bridges and conferences between them; voxgate as a
@@ -43,6 +45,7 @@ mod error;
 pub mod handle;
 pub mod metrics;
 pub mod out_of_dialog;
+pub mod protection;
 mod records;
 pub mod registry;
 mod reload;
@@ -68,7 +71,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use voxgate_config::{Config, Listener, ListenerTransport};
 use voxgate_sip::TransportKind;
-use voxgate_sip::transport::{ListenerSpec, TransportConfig, Transports, tls};
+use voxgate_sip::transport::{ConnectionLimits, ListenerSpec, TransportConfig, Transports, tls};
 
 /// Depth of the transport → core channel; beyond it the receive loops wait,
 /// which pushes back into the kernel's socket buffers.
@@ -131,6 +134,12 @@ impl Edge {
             max_message_size: config.limits.max_message_size,
             idle_timeout: config.limits.connection_idle_timeout,
             tls_client,
+            connections: ConnectionLimits {
+                max_inbound: config.limits.max_connections,
+                max_per_source: config.limits.max_connections_per_source,
+                handshake_timeout: config.limits.tls_handshake_timeout,
+                message_timeout: config.limits.message_timeout,
+            },
         };
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
         let admission = Arc::new(AllowLists::new(shared.clone(), metrics.clone()));

@@ -60,6 +60,11 @@ pub struct Metrics {
     responses: IntCounterVec,
     transaction_timeouts: IntCounterVec,
     allowlist_drops: IntCounterVec,
+    bans: IntCounterVec,
+    banned_drops: IntCounterVec,
+    scanner_requests: IntCounterVec,
+    connection_refusals: IntCounterVec,
+    connections_closed: IntCounterVec,
     parse_errors: IntCounterVec,
     connections_active: IntGaugeVec,
     connections: IntCounterVec,
@@ -365,6 +370,36 @@ impl Metrics {
                 "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
                 &["transport", "reason"],
             )?,
+            bans: counter_vec(
+                &registry,
+                "voxgate_bans_total",
+                "Bans started by [protection]: an unlisted IP address or its /24 or /64 went over its rate.",
+                &["scope"],
+            )?,
+            banned_drops: counter_vec(
+                &registry,
+                "voxgate_protection_drops_total",
+                "UDP datagrams dropped and TCP/TLS connections closed, before parsing, because their source was banned.",
+                &["transport"],
+            )?,
+            scanner_requests: counter_vec(
+                &registry,
+                "voxgate_scanner_requests_total",
+                "Requests left unanswered because their User-Agent names a scanner.",
+                &["transport"],
+            )?,
+            connection_refusals: counter_vec(
+                &registry,
+                "voxgate_sip_connection_refusals_total",
+                "Accepted TCP/TLS connections closed at once because a connection cap was reached.",
+                &["transport", "limit"],
+            )?,
+            connections_closed: counter_vec(
+                &registry,
+                "voxgate_sip_connections_closed_total",
+                "TCP/TLS connections that ended, by why.",
+                &["transport", "reason"],
+            )?,
             parse_errors: counter_vec(
                 &registry,
                 "voxgate_sip_parse_errors_total",
@@ -587,6 +622,49 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a ban that started (`scope` "address" or "prefix").
+    pub fn ban(&self, scope: &'static str) {
+        self.bans.with_label_values(&[scope]).inc();
+    }
+
+    /// The counter of datagrams and connections dropped because their source is banned,
+    /// for `transport`: resolved once, so that a flood's packets take no label lookup
+    /// (and no lock of the label map) each.
+    pub fn banned_drops_counter(&self, transport: TransportKind) -> IntCounter {
+        self.banned_drops.with_label_values(&[transport.as_str()])
+    }
+
+    /// The allow-list drop counter for `transport` and `reason`, resolved once (as above).
+    pub fn allowlist_drops_counter(
+        &self,
+        transport: TransportKind,
+        reason: DropReason,
+    ) -> IntCounter {
+        self.allowlist_drops
+            .with_label_values(&[transport.as_str(), reason.label()])
+    }
+
+    /// Counts a request left unanswered because it came from a scanner.
+    pub fn scanner_request(&self, transport: TransportKind) {
+        self.scanner_requests
+            .with_label_values(&[transport.as_str()])
+            .inc();
+    }
+
+    /// Counts a connection closed at accept by a cap (`limit` "per_source" or "total").
+    pub fn connection_refused(&self, transport: TransportKind, limit: &'static str) {
+        self.connection_refusals
+            .with_label_values(&[transport.as_str(), limit])
+            .inc();
+    }
+
+    /// Counts a connection that ended, by why.
+    pub fn connection_ended(&self, transport: TransportKind, reason: &'static str) {
+        self.connections_closed
+            .with_label_values(&[transport.as_str(), reason])
+            .inc();
+    }
+
     /// Counts a parse or header-validation failure.
     pub fn parse_error(&self, transport: TransportKind, reason: &'static str) {
         self.parse_errors
@@ -783,6 +861,20 @@ impl Metrics {
             .with_label_values(&["skipped"])
             .inc_by(delta[1]);
         self.mixer_late.inc_by(delta[2]);
+    }
+
+    /// Bans started, for tests.
+    #[cfg(test)]
+    pub(crate) fn bans_value(&self, scope: &str) -> u64 {
+        self.bans.with_label_values(&[scope]).get()
+    }
+
+    /// Banned drops, for tests.
+    #[cfg(test)]
+    pub(crate) fn banned_drops_value(&self, transport: TransportKind) -> u64 {
+        self.banned_drops
+            .with_label_values(&[transport.as_str()])
+            .get()
     }
 
     /// A counter's value, for tests.

@@ -119,6 +119,21 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.listeners != new.listeners {
         parts.push("[[listener]]");
     }
+    // The transports take their connection limits when they start (the parser's
+    // limits are reloaded).
+    let conn = |c: &Config| {
+        let l = &c.limits;
+        (
+            l.connection_idle_timeout,
+            l.max_connections,
+            l.max_connections_per_source,
+            l.tls_handshake_timeout,
+            l.message_timeout,
+        )
+    };
+    if conn(old) != conn(new) {
+        parts.push("[sip.limits] connection limits and timeouts");
+    }
     if old.admin.listen != new.admin.listen {
         parts.push("[admin] listen");
     }

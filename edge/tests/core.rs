@@ -442,3 +442,74 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
         "the orphaned attempt owes nobody"
     );
 }
+
+#[test]
+fn scanners_get_silence_and_are_counted() {
+    let mut h = Harness::new();
+    // svmap's OPTIONS and svwar's REGISTER, from a trunk's own address.
+    h.feed(&request(
+        "OPTIONS",
+        "z9hG4bKs1",
+        "User-Agent: friendly-scanner\r\n",
+    ));
+    h.feed(&request(
+        "REGISTER",
+        "z9hG4bKs2",
+        "User-Agent: SIPVicious\r\n",
+    ));
+    h.feed(&request(
+        "INVITE",
+        "z9hG4bKs3",
+        "User-Agent: sipcli/v1.8\r\n",
+    ));
+    assert!(h.sent().is_empty(), "a scanner got an answer");
+    assert!(h.metric(r#"voxgate_scanner_requests_total{transport="udp"} 3"#));
+    assert_eq!(h.core.active_transactions(), 0);
+    // Its refusals are summarised at the end of the log interval (default 60 s).
+    assert_eq!(h.core.poll_timeout(), Some(h.now + Duration::from_secs(60)));
+    // Another User-Agent is answered as before.
+    h.feed(&request(
+        "OPTIONS",
+        "z9hG4bKs4",
+        "User-Agent: Asterisk PBX\r\n",
+    ));
+    assert_eq!(h.statuses(), vec![200]);
+    // Inside a dialog (a To tag) the User-Agent is not looked at.
+    h.feed(
+        &request("BYE", "z9hG4bKs5", "User-Agent: friendly-scanner\r\n")
+            .replace("To: <sip:svc@127.0.0.1>", "To: <sip:svc@127.0.0.1>;tag=t1"),
+    );
+    assert_eq!(h.statuses(), vec![481]);
+}
+
+#[test]
+fn an_empty_scanner_list_turns_the_check_off() {
+    let conf = format!("{CONF}[protection]\nscanner_user_agents = []\n");
+    let mut h = Harness::with_conf(&conf);
+    h.feed(&request(
+        "OPTIONS",
+        "z9hG4bKe1",
+        "User-Agent: friendly-scanner\r\n",
+    ));
+    assert_eq!(h.statuses(), vec![200]);
+}
+
+#[test]
+fn refused_sources_are_summarised_per_interval() {
+    let conf = format!("{CONF}[protection]\nlog_interval_s = 10\n");
+    let mut h = Harness::with_conf(&conf);
+    let t0 = h.now;
+    for _ in 0..100 {
+        h.core.handle_transport(
+            h.now,
+            TransportEvent::Rejected {
+                source: "192.0.2.7:5060".parse().unwrap(),
+                transport: TransportKind::Udp,
+            },
+        );
+    }
+    // One summary is due at the end of the source's interval, then nothing.
+    assert_eq!(h.core.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.core.poll_timeout(), None);
+}

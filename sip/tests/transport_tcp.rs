@@ -60,6 +60,7 @@ async fn start_with(ip: &str, max: usize, idle: Option<Duration>, gate: Arc<Gate
         max_message_size: max,
         idle_timeout: idle,
         tls_client: tls::client_config_from(rustls::RootCertStore::empty()).unwrap(),
+        connections: voxgate_sip::transport::ConnectionLimits::default(),
     };
     let (tx, events) = mpsc::channel(64);
     let (transports, handle) = Transports::start(cfg, gate, tx).await.unwrap();

@@ -53,6 +53,7 @@ async fn start(server: Arc<rustls::ServerConfig>, client: Arc<ClientConfig>) -> 
         max_message_size: 4096,
         idle_timeout: None,
         tls_client: client,
+        connections: voxgate_sip::transport::ConnectionLimits::default(),
     };
     let (tx, events) = mpsc::channel(64);
     let (transports, handle) = Transports::start(cfg, Arc::new(AllowAll), tx)
@@ -390,6 +391,7 @@ async fn tls_listener_without_config_is_refused() {
         max_message_size: 4096,
         idle_timeout: None,
         tls_client: no_trust(),
+        connections: voxgate_sip::transport::ConnectionLimits::default(),
     };
     let (tx, _events) = mpsc::channel(1);
     let err = Transports::start(cfg, Arc::new(AllowAll), tx)

@@ -50,6 +50,7 @@ async fn start(addrs: &[&str], max: usize, admit: bool) -> Setup {
         max_message_size: max,
         idle_timeout: None,
         tls_client: tls::client_config_from(rustls::RootCertStore::empty()).unwrap(),
+        connections: voxgate_sip::transport::ConnectionLimits::default(),
     };
     let (tx, events) = mpsc::channel(64);
     let (transports, handle) = Transports::start(cfg, Arc::new(Gate(admit)), tx)

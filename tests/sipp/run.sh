@@ -12,12 +12,12 @@
 # Environment:
 #   VOXGATE_TEST_PORT_BASE  SIP UDP+TCP port (default 15060); TLS is BASE+1, a scratch TLS
 #                           port for the openssl control server BASE+2, admin HTTP BASE+4000;
-#                           the call tests' parties use BASE+10..BASE+47 (SIP) and
+#                           the call tests' parties use BASE+10..BASE+47 (SIP; the scanner tests BASE+50) and
 #                           BASE+1000..BASE+1359 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
-#                           tshark, baresip-core, ...)
+#                           tshark, baresip-core, sipvicious, ...)
 # The call-control API listens on 127.0.0.1:BASE+4010 with the token in API_TOKEN below.
 #   VOXGATE_TEST_STOP_S     seconds voxgate may take to exit after SIGTERM (default 5)
 #
@@ -103,6 +103,11 @@ FLOW_REPLACES_PORT=$((BASE + 27))
 FLOW_BARESIP_PORT=$((BASE + 28))
 FLOW_RECORD_PORT=$((BASE + 29))
 FLOW_CONF_PORT=$((BASE + 33))
+# The scanner tests: svmap and svwar send from SCAN_PORT, from 127.0.0.1 (trunk loopback) or
+# from SCAN_UNLISTED_IP, an address in no trunk used by no other test (its ban, 60 s, must
+# not change what the allow-list tests see from 127.0.0.2).
+SCAN_PORT=$((BASE + 50))
+SCAN_UNLISTED_IP=127.0.0.30
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -147,7 +152,7 @@ die() { printf '%s\n' "run.sh: $*" >&2; exit 2; }
 # ------------------------------------------------------------------------------------------
 missing_tools() {
 	local t
-	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip; do
+	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip svmap; do
 		command -v "$t" >/dev/null 2>&1 || printf '%s ' "$t"
 	done
 }
@@ -160,7 +165,7 @@ ensure_tools() {
 		local sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		say "installing missing tools: $missing"
-		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core"
+		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core sipvicious"
 		# shellcheck disable=SC2086 # word splitting of the package list is intended
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
 			{ $sudo apt-get update -qq >/dev/null 2>&1 &&
@@ -169,7 +174,7 @@ ensure_tools() {
 	missing=$(missing_tools)
 	# These serve a few tests each, which then fail with a clear reason.
 	local optional
-	for optional in sipsak dumpcap tshark baresip; do missing=${missing//$optional /}; done
+	for optional in sipsak dumpcap tshark baresip svmap; do missing=${missing//$optional /}; done
 	[ -z "$missing" ] || die "missing tools: $missing(Debian: apt-get install sip-tester openssl curl python3 iproute2)"
 }
 
@@ -205,6 +210,8 @@ t4_ms = 5000
 [sip.limits]
 max_message_size = $MAX_MESSAGE_SIZE
 connection_idle_timeout_s = 30
+# A TCP/TLS message must be whole 4 s after its first byte (tcp_slowloris; default 10).
+message_timeout_s = 4
 
 [[listener]]
 transport = "udp"
@@ -790,14 +797,136 @@ test_tls12_tls13_accepted() {
 	grep -Eq 'New, TLSv1\.3, Cipher is [A-Z]' "$EXTRA_FILE" || { REASON="-tls1_3: no TLSv1.3 session in openssl's output"; return 1; }
 }
 
+# sipsak is in [protection] scanner_user_agents by default ("User-Agent: sipsak 0.9.8.1"):
+# its OPTIONS, from the loopback trunk's own address, gets silence; counted.
 test_sipsak_options() {
 	command -v sipsak >/dev/null 2>&1 || { REASON="sipsak is not installed (apt-get install sipsak)"; return 1; }
+	local before
+	before=$(metric voxgate_scanner_requests_total 'transport="udp"')
 	EXTRA_FILE=$OUT/sipsak.out
-	timeout 15 sipsak -vv -s "sip:ping@127.0.0.1:$SIP_PORT" >"$EXTRA_FILE" 2>&1
-	local rc=$?
-	grep -q 'SIP/2.0 200' "$EXTRA_FILE" && [ "$rc" = 0 ] && return 0
-	REASON="sipsak exited $rc; $(grep -m1 -e '^SIP/2.0' -e -i error "$EXTRA_FILE" || echo 'no SIP/2.0 200 in its output')"
+	timeout 4 sipsak -vv -s "sip:ping@127.0.0.1:$SIP_PORT" >"$EXTRA_FILE" 2>&1
+	grep -q '^SIP/2.0' "$EXTRA_FILE" && { REASON="sipsak got an answer: $(grep -m1 '^SIP/2.0' "$EXTRA_FILE")"; return 1; }
+	expect_rise voxgate_scanner_requests_total 'transport="udp"' "$before" 1
+}
+
+# scan_run NAME TOOL ARGS...: runs svmap or svwar (bounded), output in out/NAME.out.
+scan_run() {
+	local name=$1
+	shift
+	command -v svmap >/dev/null 2>&1 || { REASON="svmap is not installed (Debian: sipvicious)"; return 1; }
+	EXTRA_FILE=$OUT/$name.out
+	# HOME: svmap and svwar keep their sessions under ~/.sipvicious.
+	HOME=$OUT/sipvicious timeout 30 "$@" >"$EXTRA_FILE" 2>&1
+	return 0
+}
+
+# scan_silent NAME: stops the capture; fails when voxgate sent anything to the scanner.
+scan_silent() {
+	local fields=$OUT/$1.fields n
+	sleep 0.5
+	capture_stop "$fields" || return 1
+	n=$(grep -c . "$fields")
+	[ "$n" = 0 ] && return 0
+	REASON="voxgate sent the scanner $n datagrams (see $fields)"
 	return 1
+}
+
+# svmap (OPTIONS) and svwar (REGISTER) from SCAN_UNLISTED_IP, in no trunk: not a byte back,
+# so svwar gives up after its first probe ("found nothing"); then a flood from there
+# (SIPp, 300 OPTIONS at 300/s, each retransmitted) is banned after its burst.
+test_scanners_unlisted() {
+	local drops bans banned
+	drops=$(metric voxgate_allowlist_drops_total 'transport="udp",reason="not_allowed"')
+	bans=$(metric voxgate_bans_total 'scope="address"')
+	banned=$(metric voxgate_protection_drops_total 'transport="udp"')
+	capture_start scanners_unlisted "udp and src port $SIP_PORT and dst host $SCAN_UNLISTED_IP" || return 1
+	scan_run svmap_unlisted svmap -b "$SCAN_UNLISTED_IP" -P "$SCAN_PORT" -p "$SIP_PORT" 127.0.0.1 || return 1
+	expect_rise voxgate_allowlist_drops_total 'transport="udp",reason="not_allowed"' "$drops" 1 || return 1
+	scan_run svwar_unlisted "$HERE/svwar_bound.py" "$SCAN_UNLISTED_IP" -P "$SCAN_PORT" -p "$SIP_PORT" \
+		-e 100-399 --force 127.0.0.1 || return 1
+	expect_rise voxgate_allowlist_drops_total 'transport="udp",reason="not_allowed"' "$drops" 2 || return 1
+	expect_delta voxgate_bans_total 'scope="address"' "$bans" 0 || return 1
+	sipp_ok scanners_flood options_no_answer.xml -i "$SCAN_UNLISTED_IP" -r 300 -m 300 -l 300 || return 1
+	scan_silent scanners_unlisted || return 1
+	grep -q "127.0.0.1:$SIP_PORT *|" "$OUT/svmap_unlisted.out" && { REASON="svmap found voxgate (out/svmap_unlisted.out)"; return 1; }
+	grep -q "found nothing" "$OUT/svwar_unlisted.out" || { REASON="svwar found something (out/svwar_unlisted.out)"; return 1; }
+	expect_delta voxgate_bans_total 'scope="address"' "$bans" 1 || return 1
+	# The burst (source_burst, 100) is refused as not allowed, the rest dropped as banned.
+	expect_rise voxgate_protection_drops_total 'transport="udp"' "$banned" 150
+}
+
+# The same tools from 127.0.0.1, the loopback trunk's address: their User-Agent
+# (friendly-scanner) gets silence, counted, never a ban; a SIPp OPTIONS from there is
+# still answered.
+test_scanners_listed() {
+	local seen bans
+	seen=$(metric voxgate_scanner_requests_total 'transport="udp"')
+	bans=$(metric voxgate_bans_total)
+	capture_start scanners_listed "udp and src port $SIP_PORT and dst port $SCAN_PORT" || return 1
+	scan_run svmap_listed svmap -b 127.0.0.1 -P "$SCAN_PORT" -p "$SIP_PORT" 127.0.0.1 || return 1
+	expect_rise voxgate_scanner_requests_total 'transport="udp"' "$seen" 1 || return 1
+	scan_run svwar_listed "$HERE/svwar_bound.py" 127.0.0.1 -P "$SCAN_PORT" -p "$SIP_PORT" \
+		-e 100-399 --force 127.0.0.1 || return 1
+	expect_rise voxgate_scanner_requests_total 'transport="udp"' "$seen" 2 || return 1
+	scan_silent scanners_listed || return 1
+	grep -q "127.0.0.1:$SIP_PORT *|" "$OUT/svmap_listed.out" && { REASON="svmap found voxgate (out/svmap_listed.out)"; return 1; }
+	grep -q "found nothing" "$OUT/svwar_listed.out" || { REASON="svwar found something (out/svwar_listed.out)"; return 1; }
+	expect_delta voxgate_bans_total '' "$bans" 0 || return 1
+	sipp_ok scanners_control options.xml
+}
+
+# 200 idle TCP connections from CARRIER_IP (trunk carrier, which no other test connects
+# over TCP): max_connections_per_source (default 64) stay open, the rest are closed at
+# accept and counted; while they are held, a connection from 127.0.0.1 is served.
+test_tcp_connections_per_source() {
+	local refused pid i
+	refused=$(metric voxgate_sip_connection_refusals_total 'transport="tcp",limit="per_source"')
+	EXTRA_FILE=$OUT/tcp_idle.out
+	: >"$EXTRA_FILE"
+	timeout 30 python3 "$HERE/tcpflood.py" idle --port "$SIP_PORT" --bind "$CARRIER_IP" \
+		--count 200 --hold 4 >"$EXTRA_FILE" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	for i in $(seq 1 100); do
+		grep -q '^open=' "$EXTRA_FILE" && break
+		sleep 0.1
+	done
+	grep -qx 'open=64 closed=136' "$EXTRA_FILE" || { REASON="expected open=64 closed=136, got: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	rawsip tcp_limit_control response --transport tcp --port "$SIP_PORT" || return 1
+	expect_rise voxgate_sip_connection_refusals_total 'transport="tcp",limit="per_source"' "$refused" 136 || return 1
+	wait "$pid"
+}
+
+# elapsed_between FILE MIN MAX: the "after T s" in FILE's last line is within [MIN, MAX].
+elapsed_between() {
+	local t
+	t=$(tail -n 1 "$1" | sed -n 's/.*after \([0-9.]*\) s.*/\1/p')
+	python3 -c "import sys; sys.exit(0 if $2 <= float('${t:-0}') <= $3 else 1)" && return 0
+	REASON="closed after ${t:-?} s, expected $2..$3 s: $(tail -n 1 "$1")"
+	return 1
+}
+
+# A slow-loris peer (one byte of an OPTIONS per second) is closed message_timeout_s (4)
+# to 1.5 times that after its first byte, never answered; counted as reason="slow".
+test_tcp_slowloris() {
+	local slow
+	slow=$(metric voxgate_sip_connections_closed_total 'transport="tcp",reason="slow"')
+	EXTRA_FILE=$OUT/tcp_slowloris.out
+	timeout 30 python3 "$HERE/tcpflood.py" slowloris --port "$SIP_PORT" --interval 1 --max 20 >"$EXTRA_FILE" 2>&1 ||
+		{ REASON="tcpflood.py slowloris: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	elapsed_between "$EXTRA_FILE" 3.5 7.5 || return 1
+	expect_delta voxgate_sip_connections_closed_total 'transport="tcp",reason="slow"' "$slow" 1
+}
+
+# A TLS client that never starts its handshake is closed after tls_handshake_timeout_s (5).
+test_tls_handshake_timeout() {
+	local tls
+	tls=$(metric voxgate_sip_connections_closed_total 'transport="tls",reason="tls"')
+	EXTRA_FILE=$OUT/tls_silent.out
+	timeout 30 python3 "$HERE/tcpflood.py" silent --port "$TLS_PORT" --max 10 >"$EXTRA_FILE" 2>&1 ||
+		{ REASON="tcpflood.py silent: $(tail -n 1 "$EXTRA_FILE")"; return 1; }
+	elapsed_between "$EXTRA_FILE" 4.5 6.5 || return 1
+	expect_rise voxgate_sip_connections_closed_total 'transport="tls",reason="tls"' "$tls" 1
 }
 
 test_options_load_udp() {
@@ -2920,6 +3049,11 @@ TESTS=(
 	test_tls_old_versions_refused
 	test_tls12_tls13_accepted
 	test_sipsak_options
+	test_scanners_unlisted
+	test_scanners_listed
+	test_tcp_connections_per_source
+	test_tcp_slowloris
+	test_tls_handshake_timeout
 	test_options_load_udp
 	test_timers_under_load
 	test_check_config_sample

@@ -9,6 +9,7 @@ mod calls;
 mod listeners;
 mod media;
 mod prompts;
+mod protection;
 mod routes;
 mod trunks;
 
@@ -61,6 +62,7 @@ pub(crate) fn validate(
     let calls = v.calls(raw.calls.as_ref());
     let cdr = v.cdr(raw.cdr.as_ref());
     let media = v.media(raw.media.as_ref(), &raw.prompt);
+    let protection = v.protection(raw.protection.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -80,6 +82,7 @@ pub(crate) fn validate(
         cdr,
         api,
         media,
+        protection,
     })
 }
 
@@ -321,6 +324,40 @@ impl Validator<'_> {
                 }
             }
         };
+        let max_connections = self.int_or(
+            limits.and_then(|l| l.max_connections.as_ref()),
+            "sip.limits.max_connections",
+            (1, 16_000),
+            10_000,
+        );
+        let per_source_raw = limits.and_then(|l| l.max_connections_per_source.as_ref());
+        let per_source_key = "sip.limits.max_connections_per_source";
+        let per_source = self.int_or(per_source_raw, per_source_key, (1, 16_000), 64);
+        if let Some(v) = per_source_raw
+            && *v.get_ref() == per_source
+            && per_source > max_connections
+        {
+            let kind = ConfigErrorKind::Order {
+                found: per_source,
+                relation: Relation::AtMost,
+                other_key: "sip.limits.max_connections".to_owned(),
+                other_value: max_connections,
+            };
+            self.push(v.span(), per_source_key, kind);
+        }
+        let handshake = self.int_or(
+            limits.and_then(|l| l.tls_handshake_timeout_s.as_ref()),
+            "sip.limits.tls_handshake_timeout_s",
+            (1, 60),
+            5,
+        );
+        let message_timeout = self.int_or(
+            limits.and_then(|l| l.message_timeout_s.as_ref()),
+            "sip.limits.message_timeout_s",
+            (1, 300),
+            10,
+        );
+        let count = |n: i64, d: usize| usize::try_from(n).unwrap_or(d);
         (
             SipTimers {
                 t1: millis(t1),
@@ -332,6 +369,10 @@ impl Validator<'_> {
                 max_headers: usize::try_from(max_headers).unwrap_or(256),
                 connection_idle_timeout: (idle > 0)
                     .then(|| Duration::from_secs(idle.unsigned_abs())),
+                max_connections: count(max_connections, 10_000),
+                max_connections_per_source: count(per_source, 64),
+                tls_handshake_timeout: Duration::from_secs(handshake.unsigned_abs()),
+                message_timeout: Duration::from_secs(message_timeout.unsigned_abs()),
             },
         )
     }

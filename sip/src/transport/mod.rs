@@ -20,6 +20,7 @@
 //!     max_message_size: 65_535,
 //!     idle_timeout: None,
 //!     tls_client: tls::client_config(None)?,
+//!     connections: ConnectionLimits::default(),
 //! };
 //! let (tx, mut events) = tokio::sync::mpsc::channel(1024);
 //! let (transports, handle) = Transports::start(cfg, Arc::new(AllowAll), tx).await?;
@@ -47,6 +48,7 @@ use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, watch};
 
 pub use error::TransportError;
+pub use table::LimitHit;
 
 use crate::{ConnId, Peer, TransportKind};
 
@@ -55,6 +57,28 @@ use crate::{ConnId, Peer, TransportKind};
 pub trait Admission: Send + Sync + 'static {
     /// True if `source` may send us SIP over `transport`.
     fn admit(&self, source: SocketAddr, transport: TransportKind) -> bool;
+
+    /// What the transports call: like [`Admission::admit`], and says whether a refusal is
+    /// reported as [`TransportEvent::Rejected`]. The default reports every refusal.
+    fn check(&self, source: SocketAddr, transport: TransportKind) -> Verdict {
+        if self.admit(source, transport) {
+            Verdict::Admit
+        } else {
+            Verdict::Refuse
+        }
+    }
+}
+
+/// What [`Admission::check`] decided about a datagram or a connection attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it in.
+    Admit,
+    /// Drop it (close the connection) and report a [`TransportEvent::Rejected`].
+    Refuse,
+    /// Drop it (close the connection) without a word: a banned source, already counted,
+    /// whose every packet would otherwise cost an event.
+    Silence,
 }
 
 /// One socket to listen on.
@@ -96,6 +120,34 @@ pub struct TransportConfig {
     pub idle_timeout: Option<Duration>,
     /// Config for outbound TLS connections.
     pub tls_client: Arc<rustls::ClientConfig>,
+    /// Caps and timeouts of accepted TCP/TLS connections.
+    pub connections: ConnectionLimits,
+}
+
+/// What a peer may hold of our TCP/TLS capacity, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Accepted connections open at once; kept below the table's 16,384 so that our own
+    /// outbound connections always find room.
+    pub max_inbound: usize,
+    /// Accepted connections open at once from one IP address.
+    pub max_per_source: usize,
+    /// TLS handshake limit, both directions.
+    pub handshake_timeout: Duration,
+    /// A message must arrive whole within this time of its first byte (slow-loris: a
+    /// peer trickling a byte every few seconds is closed).
+    pub message_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_inbound: 10_000,
+            max_per_source: 64,
+            handshake_timeout: Duration::from_secs(5),
+            message_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A received message.
@@ -129,6 +181,8 @@ pub enum CloseReason {
     Shutdown,
     /// The TLS handshake or a TLS record failed.
     Tls,
+    /// A message did not arrive whole within the message timeout (slow-loris).
+    Slow,
 }
 
 /// What the transports report.
@@ -152,6 +206,16 @@ pub enum TransportEvent {
         /// Why.
         reason: CloseReason,
     },
+    /// An accepted TCP/TLS connection closed at once because a [`ConnectionLimits`] cap
+    /// was reached (best effort, dropped if the channel is full).
+    ConnectionRefused {
+        /// The remote address.
+        source: SocketAddr,
+        /// TCP or TLS.
+        transport: TransportKind,
+        /// Which cap.
+        limit: LimitHit,
+    },
     /// A source that [`Admission`] refused (for logs; best effort, dropped if the channel is full).
     Rejected {
         /// The refused source address.
@@ -173,6 +237,7 @@ struct Shared {
     max_message_size: usize,
     idle_timeout: Option<Duration>,
     tls_client: Arc<rustls::ClientConfig>,
+    connections: ConnectionLimits,
     /// Emptied at shutdown so the sockets close even while handles live on.
     udp: RwLock<Vec<udp::UdpEndpoint>>,
     /// Bound stream listener addresses, to pick the source IP of outbound connections.
@@ -334,6 +399,7 @@ impl Transports {
             max_message_size: cfg.max_message_size,
             idle_timeout: cfg.idle_timeout,
             tls_client: cfg.tls_client,
+            connections: cfg.connections,
             udp: RwLock::new(udp_endpoints),
             stream_locals: local_addrs
                 .iter()

@@ -24,14 +24,13 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::framing::{Frame, PONG, StreamFramer};
 use super::table::TableFull;
 use super::{
-    CONN_QUEUE_LEN, CloseReason, Incoming, Shared, TransportError, TransportEvent, until_true,
+    CONN_QUEUE_LEN, CloseReason, Incoming, Shared, TransportError, TransportEvent, Verdict,
+    until_true,
 };
 use crate::{Peer, TransportKind};
 
 /// TCP connect limit for outbound connections.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// TLS handshake limit, both directions (a stalled handshake holds a socket).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closing connection may take to flush its FIN / close_notify.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
@@ -109,18 +108,35 @@ pub(crate) async fn accept_loop(
             }
         };
         // Checked before reading a byte or starting a TLS handshake.
-        if !shared.admission.admit(remote, kind) {
-            drop(tcp);
-            let _ = shared.events.try_send(TransportEvent::Rejected {
-                source: remote,
-                transport: kind,
-            });
-            continue;
+        match shared.admission.check(remote, kind) {
+            Verdict::Admit => {}
+            Verdict::Refuse => {
+                drop(tcp);
+                let _ = shared.events.try_send(TransportEvent::Rejected {
+                    source: remote,
+                    transport: kind,
+                });
+                continue;
+            }
+            Verdict::Silence => {
+                drop(tcp);
+                continue;
+            }
         }
         let id = shared.next_conn_id();
         let (queue, rx) = mpsc::channel(CONN_QUEUE_LEN);
-        if let Err(TableFull(limit)) = shared.table().insert(id, kind, remote, queue.clone()) {
-            tracing::warn!(%remote, limit, "connection limit reached, refusing");
+        let taken =
+            shared
+                .table()
+                .insert_inbound(id, kind, remote, queue.clone(), &shared.connections);
+        if let Err(limit) = taken {
+            // Reported, not logged here: the edge logs refusals once per source and interval.
+            drop(tcp);
+            let _ = shared.events.try_send(TransportEvent::ConnectionRefused {
+                source: remote,
+                transport: kind,
+                limit,
+            });
             continue;
         }
         let peer = Peer {
@@ -239,7 +255,7 @@ async fn handshake<S>(
 ) -> Result<S, CloseReason> {
     let mut shutdown = shared.shutdown.subscribe();
     tokio::select! {
-        r = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake) => match r {
+        r = tokio::time::timeout(shared.connections.handshake_timeout, handshake) => match r {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "TLS handshake failed");
@@ -312,12 +328,20 @@ where
         .emit(TransportEvent::ConnectionOpened { peer, inbound })
         .await;
     let activity = Activity::new();
+    let partial = Partial::new();
     let mut framer = StreamFramer::new(shared.max_message_size);
     let mut shutdown = shared.shutdown.subscribe();
+    let reading = Reading {
+        framer: &mut framer,
+        queue: &queue,
+        activity: &activity,
+        partial: &partial,
+    };
     let reason = tokio::select! {
-        r = read_loop(shared, peer, local, &mut rd, &mut framer, &queue, &activity) => r,
+        r = read_loop(shared, peer, local, &mut rd, reading) => r,
         r = write_loop(&mut wr, &mut rx, &activity) => r,
         r = idle(&activity, shared.idle_timeout) => r,
+        r = slow(&partial, shared.connections.message_timeout) => r,
         _ = until_true(&mut shutdown) => CloseReason::Shutdown,
     };
     // Orderly close (FIN, and close_notify on TLS), bounded so a stuck peer cannot hold us.
@@ -325,19 +349,33 @@ where
     reason
 }
 
+/// What the reader works with besides the socket.
+struct Reading<'a> {
+    framer: &'a mut StreamFramer,
+    queue: &'a mpsc::Sender<Bytes>,
+    activity: &'a Activity,
+    partial: &'a Partial,
+}
+
 async fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
     peer: Peer,
     local: SocketAddr,
     rd: &mut R,
-    framer: &mut StreamFramer,
-    queue: &mpsc::Sender<Bytes>,
-    activity: &Activity,
+    reading: Reading<'_>,
 ) -> CloseReason {
+    let Reading {
+        framer,
+        queue,
+        activity,
+        partial,
+    } = reading;
     loop {
         loop {
             match framer.poll() {
                 Ok(Some(Frame::Message(bytes))) => {
+                    // What is left (if anything) starts the next message now.
+                    partial.clear();
                     let incoming = Incoming {
                         bytes,
                         peer,
@@ -357,7 +395,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     // A full queue already carries traffic, which keeps the flow alive anyway.
                     let _ = queue.try_send(Bytes::from_static(PONG));
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if framer.buffered() > 0 {
+                        partial.begin();
+                    } else {
+                        partial.clear();
+                    }
+                    break;
+                }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "closing unframeable stream");
                     return if e.is_oversized() {
@@ -413,6 +458,57 @@ async fn idle(activity: &Activity, timeout: Option<Duration>) -> CloseReason {
     }
 }
 
+/// When the message being received began, for the message timeout (slow-loris).
+struct Partial {
+    start: Instant,
+    /// Milliseconds since `start` at which the pending message's first byte came;
+    /// `u64::MAX` when nothing is pending.
+    since_ms: AtomicU64,
+}
+
+impl Partial {
+    fn new() -> Self {
+        Partial {
+            start: Instant::now(),
+            since_ms: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Bytes of a message are pending: note when, unless already noted.
+    fn begin(&self) {
+        if self.since_ms.load(Ordering::Relaxed) == u64::MAX {
+            let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+            self.since_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Nothing pending.
+    fn clear(&self) {
+        self.since_ms.store(u64::MAX, Ordering::Relaxed);
+    }
+
+    fn since(&self) -> Option<Instant> {
+        match self.since_ms.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            ms => Some(self.start + Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// Closes a connection whose pending message is older than `timeout`. It looks every
+/// half `timeout` while nothing is pending, so a trickling peer is closed between
+/// `timeout` and 1.5 × `timeout` after its message's first byte.
+async fn slow(partial: &Partial, timeout: Duration) -> CloseReason {
+    loop {
+        let wake = match partial.since() {
+            Some(since) if Instant::now() >= since + timeout => return CloseReason::Slow,
+            Some(since) => since + timeout,
+            None => Instant::now() + timeout / 2,
+        };
+        tokio::time::sleep_until(wake).await;
+    }
+}
+
 /// Classify a read/write error. rustls errors surface as InvalidData wrapping a `rustls::Error`.
 fn io_reason(e: &io::Error) -> CloseReason {
     match e.kind() {
@@ -463,6 +559,48 @@ mod tests {
         let never = idle(&activity, None);
         assert!(
             tokio::time::timeout(Duration::from_secs(3600), never)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_trickled_past_the_timeout_is_closed() {
+        let timeout = Duration::from_secs(10);
+        let partial = Partial::new();
+        let start = Instant::now();
+        let close = slow(&partial, timeout);
+        tokio::pin!(close);
+        // Whole messages (nothing pending) for a minute: never closed.
+        tokio::select! {
+            _ = &mut close => panic!("closed with nothing pending"),
+            _ = tokio::time::sleep(Duration::from_secs(60)) => partial.begin(),
+        }
+        // A message starts at 60 s and keeps trickling (begin again is a no-op).
+        tokio::select! {
+            _ = &mut close => panic!("closed before the timeout"),
+            _ = tokio::time::sleep(Duration::from_secs(9)) => partial.begin(),
+        }
+        assert_eq!(close.await, CloseReason::Slow);
+        let closed_at = start.elapsed();
+        assert!(
+            closed_at >= Duration::from_secs(70) && closed_at <= Duration::from_secs(75),
+            "{closed_at:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_that_completes_in_time_is_not_closed() {
+        let partial = Partial::new();
+        partial.begin();
+        let close = slow(&partial, Duration::from_secs(10));
+        tokio::pin!(close);
+        tokio::select! {
+            _ = &mut close => panic!("closed in time"),
+            _ = tokio::time::sleep(Duration::from_secs(9)) => partial.clear(),
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_secs(3600), close)
                 .await
                 .is_err()
         );

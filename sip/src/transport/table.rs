@@ -7,7 +7,7 @@
 //! opens a new one. Generic over the queue type so it is tested without I/O.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::{ConnId, Peer, TransportKind};
 
@@ -20,18 +20,47 @@ pub(crate) struct ConnEntry<Q> {
     pub remote: SocketAddr,
     /// The queue to the connection's writer.
     pub queue: Q,
+    /// Accepted by us (counted against the inbound limits).
+    pub inbound: bool,
 }
 
 /// Table is full; the limit is reported.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct TableFull(pub usize);
 
-/// ConnId → connection, plus a (transport, remote) index for reuse.
+/// Why an inbound connection was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitHit {
+    /// Its source address already holds `max_per_source` inbound connections.
+    PerSource,
+    /// `max_inbound` inbound connections are open (or the whole table is full).
+    Total,
+}
+
+impl LimitHit {
+    /// A short label for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            LimitHit::PerSource => "per_source",
+            LimitHit::Total => "total",
+        }
+    }
+}
+
+/// ConnId → connection, plus a (transport, remote) index for reuse, and the
+/// inbound connections counted per source address.
+///
+/// Inbound connections are capped below the table's own limit, so that peers
+/// connecting to us (one of which may be hostile) can never take the room our
+/// outbound connections to trunks need, and per source, so that one peer
+/// cannot take the room of the others.
 #[derive(Debug)]
 pub(crate) struct ConnTable<Q> {
     by_id: HashMap<ConnId, ConnEntry<Q>>,
     by_addr: HashMap<(TransportKind, SocketAddr), ConnId>,
     limit: usize,
+    inbound: usize,
+    by_source: HashMap<IpAddr, usize>,
 }
 
 impl<Q> ConnTable<Q> {
@@ -41,10 +70,12 @@ impl<Q> ConnTable<Q> {
             by_id: HashMap::new(),
             by_addr: HashMap::new(),
             limit,
+            inbound: 0,
+            by_source: HashMap::new(),
         }
     }
 
-    /// Record a connection. The newest connection to an address is the one reused.
+    /// Record an outbound connection. The newest connection to an address is the one reused.
     pub fn insert(
         &mut self,
         id: ConnId,
@@ -55,16 +86,50 @@ impl<Q> ConnTable<Q> {
         if self.by_id.len() >= self.limit {
             return Err(TableFull(self.limit));
         }
+        self.add(id, transport, remote, queue, false);
+        Ok(())
+    }
+
+    /// Record an accepted connection, if the inbound limits allow it.
+    pub fn insert_inbound(
+        &mut self,
+        id: ConnId,
+        transport: TransportKind,
+        remote: SocketAddr,
+        queue: Q,
+        limits: &super::ConnectionLimits,
+    ) -> Result<(), LimitHit> {
+        if self.inbound >= limits.max_inbound || self.by_id.len() >= self.limit {
+            return Err(LimitHit::Total);
+        }
+        let source = remote.ip().to_canonical();
+        if self.by_source.get(&source).copied().unwrap_or(0) >= limits.max_per_source {
+            return Err(LimitHit::PerSource);
+        }
+        *self.by_source.entry(source).or_insert(0) += 1;
+        self.inbound += 1;
+        self.add(id, transport, remote, queue, true);
+        Ok(())
+    }
+
+    fn add(
+        &mut self,
+        id: ConnId,
+        transport: TransportKind,
+        remote: SocketAddr,
+        queue: Q,
+        inbound: bool,
+    ) {
         self.by_id.insert(
             id,
             ConnEntry {
                 transport,
                 remote,
                 queue,
+                inbound,
             },
         );
         self.by_addr.insert((transport, remote), id);
-        Ok(())
     }
 
     /// The connection to use for `to`: `to.conn` if it is still open and of the
@@ -84,6 +149,16 @@ impl<Q> ConnTable<Q> {
     /// newer connection to the same address, if there is one.
     pub fn remove(&mut self, id: ConnId) -> Option<ConnEntry<Q>> {
         let entry = self.by_id.remove(&id)?;
+        if entry.inbound {
+            self.inbound = self.inbound.saturating_sub(1);
+            let source = entry.remote.ip().to_canonical();
+            if let Some(n) = self.by_source.get_mut(&source) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.by_source.remove(&source);
+                }
+            }
+        }
         let key = (entry.transport, entry.remote);
         if self.by_addr.get(&key) == Some(&id) {
             self.by_addr.remove(&key);
@@ -189,5 +264,65 @@ mod tests {
         t.remove(ConnId(1));
         t.insert(ConnId(2), TransportKind::Tcp, addr(2), ())
             .unwrap();
+    }
+
+    #[test]
+    fn inbound_limits_per_source_and_in_total_leave_room_for_outbound() {
+        let limits = super::super::ConnectionLimits {
+            max_inbound: 3,
+            max_per_source: 2,
+            ..Default::default()
+        };
+        let mut t = ConnTable::new(4);
+        let from = |ip: [u8; 4], port| SocketAddr::from((ip, port));
+        let a = [192, 0, 2, 1];
+        let b = [192, 0, 2, 2];
+        t.insert_inbound(ConnId(1), TransportKind::Tcp, from(a, 1), (), &limits)
+            .unwrap();
+        t.insert_inbound(ConnId(2), TransportKind::Tls, from(a, 2), (), &limits)
+            .unwrap();
+        // A third from the same address (any port, any stream transport) is refused ...
+        assert_eq!(
+            t.insert_inbound(ConnId(3), TransportKind::Tcp, from(a, 3), (), &limits),
+            Err(LimitHit::PerSource)
+        );
+        // ... also as an IPv4-mapped IPv6 address, but another source gets in.
+        let mapped: SocketAddr = "[::ffff:192.0.2.1]:4".parse().unwrap();
+        assert_eq!(
+            t.insert_inbound(ConnId(3), TransportKind::Tcp, mapped, (), &limits),
+            Err(LimitHit::PerSource)
+        );
+        t.insert_inbound(ConnId(3), TransportKind::Tcp, from(b, 1), (), &limits)
+            .unwrap();
+        // The inbound total is reached; outbound still has its room.
+        assert_eq!(
+            t.insert_inbound(
+                ConnId(4),
+                TransportKind::Tcp,
+                from([192, 0, 2, 3], 1),
+                (),
+                &limits
+            ),
+            Err(LimitHit::Total)
+        );
+        t.insert(
+            ConnId(5),
+            TransportKind::Tcp,
+            from([198, 51, 100, 1], 5060),
+            (),
+        )
+        .unwrap();
+        // A closed connection gives its source's place back.
+        t.remove(ConnId(1));
+        t.insert_inbound(ConnId(6), TransportKind::Tcp, from(a, 9), (), &limits)
+            .unwrap();
+        // Only b's connection is left inbound; the outbound one never counted.
+        t.remove(ConnId(2));
+        t.remove(ConnId(6));
+        assert_eq!(t.by_source.len(), 1);
+        assert_eq!(t.inbound, 1);
+        t.remove(ConnId(3));
+        assert!(t.by_source.is_empty());
+        assert_eq!((t.inbound, t.len()), (0, 1));
     }
 }

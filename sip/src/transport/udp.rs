@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::{Incoming, Shared, TransportError, TransportEvent, until_true};
+use super::{Incoming, Shared, TransportError, TransportEvent, Verdict, until_true};
 use crate::{Peer, TransportKind};
 
 /// Larger than any UDP payload (65,507 bytes on IPv4, 65,527 on IPv6 without
@@ -109,13 +109,17 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, endpoint: UdpEndpoint) {
                 continue;
             }
         };
-        if !shared.admission.admit(source, TransportKind::Udp) {
-            // Best effort: a flood of refused datagrams must not back up the receive path.
-            let _ = shared.events.try_send(TransportEvent::Rejected {
-                source,
-                transport: TransportKind::Udp,
-            });
-            continue;
+        match shared.admission.check(source, TransportKind::Udp) {
+            Verdict::Admit => {}
+            Verdict::Refuse => {
+                // Best effort: a flood of refused datagrams must not back up the receive path.
+                let _ = shared.events.try_send(TransportEvent::Rejected {
+                    source,
+                    transport: TransportKind::Udp,
+                });
+                continue;
+            }
+            Verdict::Silence => continue,
         }
         let Some(datagram) = buf.get(..len).map(strip_keepalive) else {
             continue;
