@@ -43,7 +43,7 @@ mod error;
 pub mod handle;
 pub mod metrics;
 pub mod out_of_dialog;
-mod records;
+pub mod records;
 pub mod registry;
 mod reload;
 
@@ -149,7 +149,7 @@ impl Edge {
         let records = match &config.cdr {
             Some(cdr) => {
                 Some(
-                    records::start(&cdr.path)
+                    records::CdrSink::start(&cdr.path, metrics.clone())
                         .await
                         .map_err(|source| EdgeError::Records {
                             path: cdr.path.clone(),
@@ -170,7 +170,7 @@ impl Edge {
             control,
             engine: engine.clone(),
             core: calls_tx,
-            records,
+            records: records.clone(),
             registry: registry.clone(),
             metrics: metrics.clone(),
             follow,
@@ -184,13 +184,10 @@ impl Edge {
         };
         let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps));
 
-        let reloader = Arc::new(Reloader::new(
-            source,
-            shared.clone(),
-            cmd_tx.clone(),
-            metrics.clone(),
-            hook,
-        ));
+        let reloader = Arc::new(
+            Reloader::new(source, shared.clone(), cmd_tx.clone(), metrics.clone(), hook)
+                .with_records(records),
+        );
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
             metrics: metrics.clone(),

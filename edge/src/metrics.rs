@@ -71,6 +71,7 @@ pub struct Metrics {
     call_setup: HistogramVec,
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
+    cdr_records: IntCounterVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -411,6 +412,12 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            cdr_records: counter_vec(
+                &registry,
+                "voxgate_cdr_records_total",
+                "Call detail records: written, dropped (the writer's queue was full) or failed (the file could not be written).",
+                &["result"],
+            )?,
             rtp_relayed: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_relayed_total",
@@ -642,6 +649,16 @@ impl Metrics {
     /// Counts a call refused by a trunk limit.
     pub fn trunk_limit(&self, trunk: &str, limit: &'static str) {
         self.trunk_limits.with_label_values(&[trunk, limit]).inc();
+    }
+
+    /// Counts `n` CDRs that were `written`, `dropped` or `failed`.
+    pub fn cdr_records(&self, result: &'static str, n: u64) {
+        self.cdr_records.with_label_values(&[result]).inc_by(n);
+    }
+
+    /// The CDR counter of `result`, for tests.
+    pub fn cdr_records_value(&self, result: &'static str) -> u64 {
+        self.cdr_records.with_label_values(&[result]).get()
     }
 
     /// Counts an ended call and its setup latencies.

@@ -39,7 +39,7 @@ pub struct ConversationDeps {
     /// Where SIP actions go (the core task).
     pub core: mpsc::Sender<(ConversationId, Action)>,
     /// Where CDR lines go, if records are kept.
-    pub records: Option<mpsc::Sender<String>>,
+    pub records: Option<crate::records::CdrSink>,
     /// Live conversations, for `GET /calls` and the API.
     pub registry: Arc<Registry>,
     /// Metrics.
@@ -524,7 +524,7 @@ async fn flush(
             Action::Ended(record) => {
                 deps.metrics.call_ended(&record);
                 if let Some(records) = &deps.records {
-                    let _ = records.try_send(record.to_json(clock, node, redact));
+                    records.submit(record.to_json(clock, node, redact));
                 }
                 let _ = deps.core.send((id, Action::Ended(record))).await;
                 return Flushed::Ended;
