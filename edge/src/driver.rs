@@ -3,8 +3,9 @@
 //! spawns call actors. Nothing here decides anything about SIP.
 
 use crate::control_plane::{ConversationId, Session};
-use crate::conversation::Action;
+use crate::conversation::record::WallClock;
 use crate::conversation::task::{self, ConversationDeps};
+use crate::conversation::{Action, RefusedAttempt};
 use crate::core::Core;
 use crate::handle::OriginateError;
 use std::sync::Arc;
@@ -143,6 +144,9 @@ pub async fn run(
                 new.birth,
             ));
         }
+        if let Some(refused) = core.poll_refused() {
+            write_refused(&mut core, &deps, refused);
+        }
         while let Some(t) = core.poll_transmit() {
             let sent = match (t.to.transport, t.to.conn, core.tls_name(t.to.addr)) {
                 (TransportKind::Tls, None, Some(name)) => {
@@ -195,6 +199,20 @@ pub async fn run(
             }
             () = sleep_until(timer) => {}
         }
+    }
+}
+
+/// Hands every refused attempt's CDR to the writer (never waits).
+fn write_refused(core: &mut Core, deps: &ConversationDeps, first: RefusedAttempt) {
+    let config = core.config();
+    let clock = WallClock::now();
+    let redact = config.cdr.as_ref().is_none_or(|c| c.redact_numbers);
+    let mut next = Some(first);
+    while let Some(refused) = next {
+        if let Some(records) = &deps.records {
+            records.submit(refused.to_json(&clock, &config.node.name, redact));
+        }
+        next = core.poll_refused();
     }
 }
 

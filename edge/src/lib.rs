@@ -147,16 +147,14 @@ impl Edge {
         }
         let engine = Arc::new(engine);
         let records = match &config.cdr {
-            Some(cdr) => {
-                Some(
-                    records::CdrSink::start(&cdr.path, metrics.clone())
-                        .await
-                        .map_err(|source| EdgeError::Records {
-                            path: cdr.path.clone(),
-                            source,
-                        })?,
-                )
-            }
+            Some(cdr) => Some(
+                records::CdrSink::start(&cdr.path, metrics.clone())
+                    .await
+                    .map_err(|source| EdgeError::Records {
+                        path: cdr.path.clone(),
+                        source,
+                    })?,
+            ),
             None => None,
         };
         let registry = Arc::new(Registry::default());
@@ -185,8 +183,14 @@ impl Edge {
         let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps));
 
         let reloader = Arc::new(
-            Reloader::new(source, shared.clone(), cmd_tx.clone(), metrics.clone(), hook)
-                .with_records(records),
+            Reloader::new(
+                source,
+                shared.clone(),
+                cmd_tx.clone(),
+                metrics.clone(),
+                hook,
+            )
+            .with_records(records),
         );
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {

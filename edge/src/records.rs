@@ -78,7 +78,9 @@ impl CdrSink {
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.metrics.cdr_records("dropped", 1);
                 if self.unreported.fetch_add(1, Ordering::Relaxed) == 0 {
-                    warn!("CDR queue full: records are being dropped (the disk is slower than the calls)");
+                    warn!(
+                        "CDR queue full: records are being dropped (the disk is slower than the calls)"
+                    );
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -167,7 +169,9 @@ impl Writer {
                 info!(path = %self.path.display(), "CDR file reopened");
                 self.file = Some(f);
             }
-            Err(e) => warn!(path = %self.path.display(), error = %e, "CDR file could not be reopened"),
+            Err(e) => {
+                warn!(path = %self.path.display(), error = %e, "CDR file could not be reopened")
+            }
         }
     }
 
@@ -244,7 +248,9 @@ mod tests {
         let dir = temp("full");
         let path = dir.join("cdr.jsonl");
         let metrics = Metrics::new("t").unwrap();
-        let sink = CdrSink::with_queue(&path, metrics.clone(), 4).await.unwrap();
+        let sink = CdrSink::with_queue(&path, metrics.clone(), 4)
+            .await
+            .unwrap();
         // The writer cannot run before this task yields (current-thread
         // runtime): the fifth and sixth find the queue full.
         for n in 0..6 {

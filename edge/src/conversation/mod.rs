@@ -40,6 +40,7 @@ mod leg_media;
 mod media;
 mod offer;
 mod progress;
+mod q850;
 pub mod record;
 mod recording;
 mod relay;
@@ -50,7 +51,7 @@ mod timers;
 mod transfer;
 
 pub use media::{EndpointId, EndpointSpec, MediaControl, NoMedia};
-pub use record::ConversationRecord;
+pub use record::{ConversationRecord, RefusedAttempt};
 
 use crate::control_plane::{
     CallerId, Command, CommandError, ConversationId, ConversationInfo, Destination, DialId,
@@ -289,6 +290,9 @@ pub struct Timeline {
     pub invite: Instant,
     /// The first outbound INVITE went out.
     pub first_b_invite: Option<Instant>,
+    /// The caller was first told of progress: an outbound leg's 18x
+    /// (relayed or not), or voxgate's own early 183.
+    pub ringing: Option<Instant>,
     /// The inbound leg (or, originated, the first leg) was answered.
     pub answer: Option<Instant>,
     /// The outcome was decided.
@@ -341,6 +345,9 @@ pub(crate) struct DialState {
     /// The dial stopped because voxgate had no media ports (its own failure,
     /// not the callee's).
     pub no_media: bool,
+    /// The last status is voxgate's own verdict (an unusable destination, the
+    /// trunk's codec policy), not a callee's answer: the CDR blames the edge.
+    pub edge_fault: bool,
     /// The `Warning` that goes with it (voxgate's own 488 for want of a codec).
     pub last_warning: Option<&'static str>,
     /// Redirections followed, and every URI tried (loop detection).
@@ -422,6 +429,7 @@ impl<M: MediaControl> Conversation<M> {
             timeline: Timeline {
                 invite: now,
                 first_b_invite: None,
+                ringing: None,
                 answer: None,
                 end: None,
             },

@@ -108,6 +108,7 @@ impl<M: MediaControl> Conversation<M> {
             if early_media {
                 self.take_early_sdp(leg, response);
             }
+            self.timeline.ringing.get_or_insert(now);
             self.event(Event::LegRinging { leg, early_media });
             return;
         };
@@ -176,6 +177,7 @@ impl<M: MediaControl> Conversation<M> {
         if let Ok(msg) = builder.build_message() {
             self.push(Action::Respond { tx, response: msg });
         }
+        self.timeline.ringing.get_or_insert(now);
         self.event(Event::LegRinging { leg, early_media });
     }
 

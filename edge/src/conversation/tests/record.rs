@@ -62,6 +62,38 @@ fn record_of_an_answered_call() {
     // NoMedia keeps no counters.
     assert_eq!(j["media_a"], serde_json::Value::Null);
     assert_eq!(j["media_b"], serde_json::Value::Null);
+    // Billing fields: B's 180 came 1 s after the INVITE.
+    assert_eq!(j["ringing_time"], "2023-11-14T22:13:21.000Z");
+    assert_eq!(j["pdd_ms"], 1000.0);
+    assert_eq!(j["final_status"], 200);
+    assert_eq!(j["q850"], 16);
+    assert_eq!(j["call_id_in"], "a-call-1@10.1.1.9");
+    let out_id = j["call_id_out"].as_str().unwrap();
+    assert!(!out_id.is_empty() && out_id != "a-call-1@10.1.1.9");
+    assert_eq!(j["source"], A_ADDR);
+    assert_eq!(j["destination"], "203.0.113.7:5060");
+    assert_eq!(j["srtp"], false);
+    assert_eq!(j["legs"][0]["call_id"], "a-call-1@10.1.1.9");
+    assert_eq!(j["legs"][0]["transport"], "udp");
+    assert_eq!(j["legs"][0]["remote"], A_ADDR);
+    assert_eq!(j["legs"][1]["call_id"], out_id);
+    assert_eq!(j["legs"][1]["remote"], "203.0.113.7:5060");
+    assert_eq!(j["legs"][1]["srtp"], false);
+}
+
+#[test]
+fn record_ids_are_uuid_v7_of_the_setup_time_and_never_repeat() {
+    let (h, record) = answered_call();
+    let first = json(&record, &h, false);
+    let again = json(&record, &h, false);
+    let id = first["id"].as_str().unwrap();
+    assert_ne!(id, again["id"].as_str().unwrap());
+    let uuid = uuid::Uuid::parse_str(id).unwrap();
+    assert_eq!(uuid.get_version_num(), 7);
+    let (secs, _) = uuid.get_timestamp().unwrap().to_unix();
+    assert_eq!(secs, 1_700_000_000);
+    // The conversation id stays, for /calls and the logs.
+    assert_eq!(first["call"], "c7");
 }
 
 #[test]
@@ -92,6 +124,24 @@ fn record_of_a_call_that_failed_over_and_was_busy() {
     assert_eq!(j["duration_s"], 0.0);
     assert_eq!(j["invite_out_ms"], 0.0);
     assert_eq!(j["end_time"], "2023-11-14T22:13:21.000Z");
+    assert_eq!(j["final_status"], 486);
+    assert_eq!(j["q850"], 17);
+    // No ringing: the post-dial delay runs to the final refusal.
+    assert_eq!(j["ringing_time"], serde_json::Value::Null);
+    assert_eq!(j["pdd_ms"], 1000.0);
+    assert_eq!(j["legs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_node_failure_is_never_the_callees() {
+    // The only destination is unusable (no host): voxgate's failure.
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&["sip:+15550100@"]));
+    let record = out.ended().expect("ended").clone();
+    let j = json(&record, &h, false);
+    assert_eq!(j["status"], 480);
+    assert_eq!(j["q850"], 18);
+    assert_eq!(j["disconnect_side"], "edge");
 }
 
 #[test]
@@ -107,6 +157,10 @@ fn record_of_a_cancelled_call() {
     assert_eq!(j["trunk_out"], serde_json::Value::Null);
     assert_eq!(j["invite_out_ms"], serde_json::Value::Null);
     assert_eq!(j["status"], 487);
+    assert_eq!(j["final_status"], 487);
+    assert_eq!(j["q850"], 16);
+    assert_eq!(j["call_id_out"], serde_json::Value::Null);
+    assert_eq!(j["source"], A_ADDR);
 }
 
 /// A leg's media as the relay would publish it: `lost` of 3000 lost,
