@@ -1238,6 +1238,37 @@ test_call_caller_hangs_up() {
 	calls_empty
 }
 
+# cdr_billing_and_rotation: logrotate's way (rename, then SIGHUP): the next record goes to a
+# new file at the old path; an answered call's record has the billing fields.
+test_cdr_billing_and_rotation() {
+	local n=1090 out id
+	[ -e "$CDR" ] || { REASON="no CDR file to rotate at $CDR"; return 1; }
+	mv "$CDR" "$CDR.1" || { REASON="cannot rename $CDR"; return 1; }
+	reload_via_hup || { mv "$CDR.1" "$CDR"; return 1; }
+	callee_start cdr_billing_callee call_uas.xml || return 1
+	sipp_play cdr_billing_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? cdr_billing_caller call_uac.xml || return 1
+	out=$(python3 "$HERE/calltool.py" cdr "$CDR" "$n" disconnect_side=caller cause=normal final_status=200 \
+		q850=16 attempts=1 trunk_in=loopback trunk_out=agents source="$CALLER_IP:$CALLER_PORT" \
+		destination="$CALLEE_IP:$CALLEE_PORT" legs.0.transport=udp legs.1.transport=udp srtp=false \
+		codec_a=PCMA codec_b=PCMA 'pdd_ms>=0' 'duration_s>=0.4' --wait 3 2>&1) ||
+		{ REASON="$out"; cat "$CDR" >>"$CDR.1"; mv "$CDR.1" "$CDR"; return 1; }
+	# Nothing after the rotation went to the old file; the old records stay there.
+	grep -q '"callee":"'"$n"'"' "$CDR.1" && { REASON="the record went to the rotated file"; return 1; }
+	# Put the earlier records back for the tests that follow (appended, not replaced:
+	# voxgate holds the file open).
+	cat "$CDR" >>"$CDR.1" && mv "$CDR.1" "$CDR" && reload_via_hup || return 1
+	python3 - "$out" <<'PY' || { REASON="the CDR's id or Call-IDs are wrong: $out"; return 1; }
+import json, sys, uuid
+r = json.loads(sys.argv[1])
+u = uuid.UUID(r["id"])
+assert u.version == 7, r["id"]
+assert r["call_id_in"] and r["call_id_out"] and r["call_id_in"] != r["call_id_out"], r
+assert [l["call_id"] for l in r["legs"]] == [r["call_id_in"], r["call_id_out"]], r["legs"]
+assert r["ringing_time"] is None or r["ringing_time"] <= r["answer_time"], r
+PY
+}
+
 test_call_latin1_caller() {
 	local n=1014 log=$OUT/call_latin1_callee.messages.log
 	callee_start call_latin1_callee call_uas.xml || return 1
@@ -1292,7 +1323,8 @@ test_call_no_route_404() {
 	local n=4040 rejected
 	rejected=$(metric voxgate_calls_total 'trunk="loopback",outcome="rejected"')
 	sipp_ok call_no_route call_uac_404.xml -s "$n" -p "$CALLER_PORT" || return 1
-	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null || return 1
+	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null \
+		final_status=404 q850=1 call_id_out=null source="$CALLER_IP:$CALLER_PORT" || return 1
 	expect_rise voxgate_calls_total 'trunk="loopback",outcome="rejected"' "$rejected" 1
 }
 
@@ -1346,6 +1378,9 @@ test_call_max_calls_503() {
 	calls_check state=answered trunk=limited || return 1
 	sipp_ok call_limit_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
 	expect_rise voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"' "$limits" 1 || return 1
+	# Refused before it became a conversation, and still a record of its own.
+	cdr "$refused" call=null trunk_in=limited status=503 final_status=503 q850=41 reason=max_calls \
+		disconnect_side=edge attempts=0 source="$LIMITED_IP:$CALLER2_PORT" || return 1
 	caller_done call_limit_held call_uac.xml || return 1
 	calls_empty || return 1
 	# The ended call gave its place back: the next one is answered.
@@ -2883,6 +2918,7 @@ TESTS=(
 	test_call_two_regions
 	test_call_rtp_hijack
 	test_call_caller_hangs_up
+	test_cdr_billing_and_rotation
 	test_call_latin1_caller
 	test_call_callee_hangs_up
 	test_call_cancel_487
