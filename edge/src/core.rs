@@ -23,8 +23,10 @@ use voxgate_config::{Config, Trunk};
 use voxgate_sip::dialog::{Dialog, DialogKey};
 use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
-use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
-use voxgate_sip::transport::{Incoming, TransportEvent};
+use voxgate_sip::transaction::{
+    Retransmissions, TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind,
+};
+use voxgate_sip::transport::{CloseReason, Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
 
 /// The edge core. Feed it with `handle_transport` and `handle_timeout`; take
@@ -46,6 +48,8 @@ pub struct Core {
     /// Call attempts refused before they became conversations, for the CDR
     /// (kept only when `[cdr]` is configured).
     refused: VecDeque<RefusedAttempt>,
+    /// The layer's retransmission totals last published.
+    retransmissions_seen: Retransmissions,
     /// The name to verify on outbound TLS connections, by peer address.
     tls_names: HashMap<SocketAddr, String>,
     /// Client transactions sent over TCP/TLS, by the peer they went to: a
@@ -95,6 +99,7 @@ impl Core {
             calls: CallTable::default(),
             spawns: VecDeque::new(),
             refused: VecDeque::new(),
+            retransmissions_seen: Retransmissions::default(),
             tls_names: HashMap::new(),
             stream_txs: IdMap::default(),
             open_conns: std::collections::HashSet::new(),
@@ -393,6 +398,8 @@ impl Core {
                 // A connect or handshake that failed never opened.
                 if peer.conn.is_some_and(|c| self.open_conns.remove(&c)) {
                     self.metrics.connection_closed(peer.transport);
+                } else if reason == CloseReason::Tls {
+                    self.metrics.tls_handshake_failed();
                 }
                 self.stream_failed(now, peer);
             }
@@ -614,6 +621,14 @@ impl Core {
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
+        }
+        let r = self.layer.retransmissions();
+        if r != self.retransmissions_seen {
+            let seen = std::mem::replace(&mut self.retransmissions_seen, r);
+            self.metrics
+                .retransmissions(Direction::Out, r.sent - seen.sent);
+            self.metrics
+                .retransmissions(Direction::In, r.received - seen.received);
         }
     }
 

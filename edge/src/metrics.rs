@@ -2,6 +2,9 @@
 //! documented in the README's "Metrics" section — keep the two in step.
 
 use crate::conversation::ConversationRecord;
+
+mod process;
+mod trunk;
 use prometheus::IntCounter;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -72,6 +75,9 @@ pub struct Metrics {
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
     cdr_records: IntCounterVec,
+    trunk_calls: Arc<trunk::TrunkCallMetrics>,
+    retransmissions: IntCounterVec,
+    tls_handshake_failures: IntCounter,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -329,6 +335,12 @@ impl Metrics {
         )?;
         registry.register(Box::new(call_setup.clone()))?;
         let leg_quality = Arc::new(LegQualityHistograms::new(&registry)?);
+        registry.register(Box::new(process::ProcessCollector::new()?))?;
+        let tls_handshake_failures = IntCounter::new(
+            "voxgate_tls_handshake_failures_total",
+            "TLS connections (accepted or opened) whose handshake failed or timed out.",
+        )?;
+        registry.register(Box::new(tls_handshake_failures.clone()))?;
         let transactions_active = gauge_vec(
             &registry,
             "voxgate_sip_transactions_active",
@@ -412,6 +424,14 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
+            retransmissions: counter_vec(
+                &registry,
+                "voxgate_sip_retransmissions_total",
+                "SIP retransmissions: sent by voxgate's transactions (direction=out: timers A, E, G) and received and absorbed (direction=in).",
+                &["direction"],
+            )?,
+            tls_handshake_failures,
             cdr_records: counter_vec(
                 &registry,
                 "voxgate_cdr_records_total",
@@ -661,8 +681,23 @@ impl Metrics {
         self.cdr_records.with_label_values(&[result]).get()
     }
 
+    /// Adds retransmissions sent (`Direction::Out`) or received.
+    pub fn retransmissions(&self, dir: Direction, n: u64) {
+        if n > 0 {
+            self.retransmissions
+                .with_label_values(&[dir.label()])
+                .inc_by(n);
+        }
+    }
+
+    /// Counts a failed TLS handshake.
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
+    }
+
     /// Counts an ended call and its setup latencies.
     pub fn call_ended(&self, record: &ConversationRecord) {
+        self.trunk_calls.observe(record);
         self.calls
             .with_label_values(&[record.trunk_label(), record.outcome_label()])
             .inc();

@@ -164,6 +164,42 @@ impl ConversationRecord {
             .any(|l| l.media.is_some_and(|m| m.counters.transcoded > 0))
     }
 
+    /// The final response the caller got: 200 once answered.
+    pub fn final_status(&self) -> Option<u16> {
+        match self.timeline.answer {
+            Some(_) => Some(200),
+            None => self.outcome.status,
+        }
+    }
+
+    /// The Call-ID of the caller's leg (else of the first leg).
+    pub fn call_id(&self) -> &str {
+        self.legs
+            .iter()
+            .find(|l| l.inbound)
+            .or(self.legs.first())
+            .map_or("", |l| l.call_id.as_str())
+    }
+
+    /// Why a call that was neither answered nor abandoned by its caller
+    /// failed, in words for the log; `None` otherwise.
+    pub fn failure(&self) -> Option<&'static str> {
+        if self.timeline.answer.is_some() || self.outcome.cause == EndCause::Cancelled {
+            return None;
+        }
+        Some(match (self.outcome.side, self.outcome.cause) {
+            (Side::Control, EndCause::Rejected(404)) => "no route for the number",
+            (Side::Control, _) => "refused by the control plane",
+            (Side::Callee, _) => "every destination refused or failed",
+            (Side::Edge, EndCause::Rejected(503)) => "no media ports left (or a limit)",
+            (Side::Edge, EndCause::Rejected(488)) => "no codec in common with the trunk's policy",
+            (Side::Edge, EndCause::Rejected(_)) => "no usable destination",
+            (Side::Edge, EndCause::Shutdown) => "the node is stopping",
+            (Side::Edge, _) => "ended by voxgate before answer",
+            (Side::Caller, _) => "the caller went away",
+        })
+    }
+
     /// The inbound trunk as a metric label (`originated` when none).
     pub fn trunk_label(&self) -> &str {
         self.trunk_in.as_ref().map_or("originated", |t| t.as_str())
@@ -198,10 +234,7 @@ impl ConversationRecord {
             .filter(|l| !l.inbound)
             .find(|l| l.answered.is_some())
             .or_else(|| self.legs.iter().rev().find(|l| !l.inbound));
-        let final_status = match t.answer {
-            Some(_) => Some(200),
-            None => self.outcome.status,
-        };
+        let final_status = self.final_status();
         // Post-dial delay: to the first ringing, else the answer, else the
         // final refusal.
         let pdd = t.ringing.or(t.answer).or(final_status.and(t.end));

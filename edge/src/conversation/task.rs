@@ -10,7 +10,7 @@
 //! still arrives), commands up to [`COMMAND_QUEUE`] (the control plane's
 //! `send` waits).
 
-use super::record::WallClock;
+use super::record::{WallClock, cause_label, side_label};
 use super::*;
 use crate::control_plane::{COMMAND_QUEUE, ControlPlane, EVENT_QUEUE, Session};
 use crate::handle::{ConversationSummary, OriginateError, StampedEvent};
@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{
@@ -522,6 +522,7 @@ async fn flush(
                 }
             }
             Action::Ended(record) => {
+                log_ended(&record);
                 deps.metrics.call_ended(&record);
                 if let Some(records) = &deps.records {
                     records.submit(record.to_json(clock, node, redact));
@@ -540,6 +541,29 @@ async fn flush(
         Flushed::Changed
     } else {
         Flushed::Quiet
+    }
+}
+
+/// The call's one line at `info` (numbers never: they are the CDR's), and
+/// one more for a failure with its reason.
+fn log_ended(record: &ConversationRecord) {
+    let call_id = record.call_id();
+    let trunk = record.trunk_label();
+    let trunk_out = record.trunk_out.as_ref().map_or("none", |t| t.as_str());
+    let status = record.final_status().unwrap_or(0);
+    info!(
+        call_id,
+        trunk,
+        trunk_out,
+        outcome = record.outcome_label(),
+        status,
+        side = side_label(record.outcome.side),
+        cause = cause_label(record.outcome.cause),
+        attempts = record.attempts,
+        "call ended"
+    );
+    if let Some(reason) = record.failure() {
+        info!(call_id, trunk, status, reason, "call failed");
     }
 }
 

@@ -294,3 +294,30 @@ fn a_leg_without_rtp_is_no_observation() {
     m.call_ended(&record);
     assert!(!m.render().contains("voxgate_leg_mos_count"));
 }
+
+#[test]
+fn legs_final_statuses_and_the_post_dial_delay_are_counted_per_trunk() {
+    let m = crate::metrics::Metrics::new("t").unwrap();
+    let (_, answered) = answered_call();
+    m.call_ended(&answered);
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let second = h.feed(b.response(503, "", None)).sent(Method::Invite);
+    h.advance(Duration::from_millis(500));
+    let out = h.feed(BSide::new(second).response(486, "", None));
+    m.call_ended(out.ended().expect("ended"));
+    let text = m.render();
+    for needle in [
+        r#"voxgate_trunk_final_status_total{direction="in",status="200",trunk="carrier"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="out",status="200",trunk="pbx"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="in",status="486",trunk="carrier"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="out",status="503",trunk="pbx"} 1"#,
+        // Rang after 1 s; the busy call never rang: 0.5 s to its 486.
+        r#"voxgate_post_dial_delay_seconds_bucket{trunk="carrier",le="0.5"} 1"#,
+        r#"voxgate_post_dial_delay_seconds_bucket{trunk="carrier",le="1"} 2"#,
+        r#"voxgate_post_dial_delay_seconds_count{trunk="carrier"} 2"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(text.contains(r#"direction="out",status="486""#), "{text}");
+}
