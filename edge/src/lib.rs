@@ -41,6 +41,7 @@ pub mod core;
 mod driver;
 mod error;
 pub mod handle;
+pub mod hep;
 pub mod metrics;
 pub mod out_of_dialog;
 pub mod records;
@@ -180,7 +181,8 @@ impl Edge {
             calls: calls_rx,
             unsettled: unsettled_tx,
         };
-        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps));
+        let hep = hep::HepTap::new(&config, transports.local_addrs(), metrics.clone());
+        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps, hep));
 
         let reloader = Arc::new(
             Reloader::new(

@@ -78,6 +78,9 @@ pub struct Metrics {
     trunk_calls: Arc<trunk::TrunkCallMetrics>,
     retransmissions: IntCounterVec,
     tls_handshake_failures: IntCounter,
+    /// `voxgate_hep_packets_total` by result (sent, failed), resolved once:
+    /// counted per SIP message.
+    hep_packets: [IntCounter; 2],
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -341,6 +344,46 @@ impl Metrics {
             "TLS connections (accepted or opened) whose handshake failed or timed out.",
         )?;
         registry.register(Box::new(tls_handshake_failures.clone()))?;
+        let hep = counter_vec(
+            &registry,
+            "voxgate_hep_packets_total",
+            "HEP v3 packets to the [hep] collector: sent, or failed (the socket could not take it, or the message could not be encoded).",
+            &["result"],
+        )?;
+        let retransmissions = counter_vec(
+            &registry,
+            "voxgate_sip_retransmissions_total",
+            "SIP retransmissions: sent by voxgate's transactions (direction=out: timers A, E, G, and responses repeated for a repeated request) and requests received again and absorbed (direction=in).",
+            &["direction"],
+        )?;
+        let cdr_records = counter_vec(
+            &registry,
+            "voxgate_cdr_records_total",
+            "Call detail records: written, dropped (the writer's queue was full) or failed (the file could not be written).",
+            &["result"],
+        )?;
+        // Shown from the start (at 0), so that alerts on them see a series.
+        for label in ["in", "out"] {
+            retransmissions.with_label_values(&[label]);
+        }
+        for label in ["written", "dropped", "failed"] {
+            cdr_records.with_label_values(&[label]);
+        }
+        let allowlist_drops = counter_vec(
+            &registry,
+            "voxgate_allowlist_drops_total",
+            "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
+            &["transport", "reason"],
+        )?;
+        for transport in ["udp", "tcp", "tls"] {
+            for reason in ["not_allowed", "transport_not_allowed"] {
+                allowlist_drops.with_label_values(&[transport, reason]);
+            }
+        }
+        let hep_packets = [
+            hep.with_label_values(&["sent"]),
+            hep.with_label_values(&["failed"]),
+        ];
         let transactions_active = gauge_vec(
             &registry,
             "voxgate_sip_transactions_active",
@@ -372,12 +415,7 @@ impl Metrics {
                 "Transactions that gave up (timer B, F or H) or hit a transport error.",
                 &["kind", "cause"],
             )?,
-            allowlist_drops: counter_vec(
-                &registry,
-                "voxgate_allowlist_drops_total",
-                "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
-                &["transport", "reason"],
-            )?,
+            allowlist_drops,
             parse_errors: counter_vec(
                 &registry,
                 "voxgate_sip_parse_errors_total",
@@ -425,19 +463,10 @@ impl Metrics {
                 &["trunk", "limit"],
             )?,
             trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
-            retransmissions: counter_vec(
-                &registry,
-                "voxgate_sip_retransmissions_total",
-                "SIP retransmissions: sent by voxgate's transactions (direction=out: timers A, E, G) and received and absorbed (direction=in).",
-                &["direction"],
-            )?,
+            retransmissions,
             tls_handshake_failures,
-            cdr_records: counter_vec(
-                &registry,
-                "voxgate_cdr_records_total",
-                "Call detail records: written, dropped (the writer's queue was full) or failed (the file could not be written).",
-                &["result"],
-            )?,
+            hep_packets,
+            cdr_records,
             rtp_relayed: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_relayed_total",
@@ -688,6 +717,11 @@ impl Metrics {
                 .with_label_values(&[dir.label()])
                 .inc_by(n);
         }
+    }
+
+    /// Counts a HEP packet sent (or not).
+    pub fn hep_packet(&self, sent: bool) {
+        self.hep_packets[usize::from(!sent)].inc();
     }
 
     /// Counts a failed TLS handshake.

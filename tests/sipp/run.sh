@@ -103,6 +103,8 @@ FLOW_REPLACES_PORT=$((BASE + 27))
 FLOW_BARESIP_PORT=$((BASE + 28))
 FLOW_RECORD_PORT=$((BASE + 29))
 FLOW_CONF_PORT=$((BASE + 33))
+# The HEP collector of the test config (hep.py listens there during hep_export only).
+HEP_PORT=$((BASE + 34))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -279,6 +281,9 @@ min_se_s = $SESSION_S
 [cdr]
 path = "$CDR"
 redact_numbers = false
+
+[hep]
+address = "127.0.0.1:$HEP_PORT"
 
 # What the API plays (media_* tests): a 1 s 440 Hz prompt the runner writes, US tones.
 [media]
@@ -752,7 +757,8 @@ test_tls_old_versions_refused() {
 	# Control: the same client settings complete a handshake with an openssl server that
 	# accepts old versions, so a failure against voxgate is voxgate's refusal, not a client
 	# that cannot offer TLS 1.0/1.1 at all.
-	local key=$OUT/scratch-key.pem cert=$OUT/scratch-cert.pem v
+	local key=$OUT/scratch-key.pem cert=$OUT/scratch-cert.pem v failures
+	failures=$(metric voxgate_tls_handshake_failures_total '')
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
 		-days 1 -keyout "$key" -out "$cert" >"$OUT/scratch-cert.log" 2>&1 ||
 		{ REASON="openssl req could not make a scratch certificate"; EXTRA_FILE=$OUT/scratch-cert.log; return 1; }
@@ -775,6 +781,8 @@ test_tls_old_versions_refused() {
 		grep -q 'Cipher is (NONE)' "$EXTRA_FILE" ||
 			{ REASON="-$v: openssl failed but did not report a failed handshake (see out/voxgate_$v.out)"; return 1; }
 	done
+	# Both refusals counted.
+	expect_rise voxgate_tls_handshake_failures_total '' "$failures" 2
 }
 
 test_tls12_tls13_accepted() {
@@ -1267,6 +1275,52 @@ assert r["call_id_in"] and r["call_id_out"] and r["call_id_in"] != r["call_id_ou
 assert [l["call_id"] for l in r["legs"]] == [r["call_id_in"], r["call_id_out"]], r["legs"]
 assert r["ringing_time"] is None or r["ringing_time"] <= r["answer_time"], r
 PY
+}
+
+# hep_export: a small HEP v3 collector (hep.py) receives what voxgate exports during a
+# call: both legs' INVITE and BYE, with the addresses they really went between.
+test_hep_export() {
+	local n=1091 pid i sent out=$OUT/hep.jsonl
+	rm -f "$out"
+	sent=$(metric voxgate_hep_packets_total 'result="sent"')
+	python3 "$HERE/hep.py" listen "$HEP_PORT" "$out" --seconds 20 &
+	pid=$!
+	for i in $(seq 1 20); do
+		ss -lun | grep -q "127.0.0.1:$HEP_PORT " && break
+		sleep 0.1
+	done
+	callee_start hep_callee call_uas.xml || { kill "$pid"; return 1; }
+	sipp_play hep_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	call_ok $? hep_caller call_uac.xml || { kill "$pid"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal || { kill "$pid"; return 1; }
+	sleep 0.3
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	EXTRA_FILE=$out
+	local res
+	res=$(python3 "$HERE/hep.py" check "$out" "$n" --voxgate "127.0.0.1:$SIP_PORT" \
+		--caller "$CALLER_IP:$CALLER_PORT" --callee "$CALLEE_IP:$CALLEE_PORT" 2>&1) ||
+		{ REASON="$res"; return 1; }
+	# Each of those (and the 100, 180, 200s and ACKs) counted as sent.
+	expect_rise voxgate_hep_packets_total 'result="sent"' "$sent" 8
+}
+
+# ops_dashboard_metrics: every metric ops/grafana/voxgate.json and ops/prometheus/alerts.yml
+# use is in README's metric table and in the live /metrics (after an answered call, a
+# refused one and a reload, so that per-trunk and per-result series exist).
+test_ops_dashboard_metrics() {
+	local n=1092 refused=1093 out
+	# An answered call on trunk limited (max_calls = 1), and a second one refused meanwhile.
+	callee_start ops_callee call_uas.xml || return 1
+	caller_bg ops_caller call_uac.xml -s "$n" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 1500
+	calls_check state=answered trunk=limited || return 1
+	sipp_ok ops_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
+	caller_done ops_caller call_uac.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal || return 1
+	reload_via_http || return 1
+	out=$(python3 "$HERE/ops.py" metrics --readme "$ROOT/README.md" --url "http://$ADMIN/metrics" \
+		"$ROOT/ops/grafana/voxgate.json" "$ROOT/ops/prometheus/alerts.yml" 2>&1) ||
+		{ REASON="$out"; return 1; }
 }
 
 test_call_latin1_caller() {
@@ -2919,6 +2973,8 @@ TESTS=(
 	test_call_rtp_hijack
 	test_call_caller_hangs_up
 	test_cdr_billing_and_rotation
+	test_hep_export
+	test_ops_dashboard_metrics
 	test_call_latin1_caller
 	test_call_callee_hangs_up
 	test_call_cancel_487
