@@ -1310,12 +1310,13 @@ test_hep_export() {
 # refused one and a reload, so that per-trunk and per-result series exist).
 test_ops_dashboard_metrics() {
 	local n=1092 refused=1093 out
-	# An answered call on trunk limited (max_calls = 1), and a second one refused meanwhile.
-	callee_start ops_callee call_uas.xml || return 1
-	caller_bg ops_caller call_uac.xml -s "$n" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 1500
+	# An answered call with RTP (quality histograms) on trunk limited (max_calls = 1), and a
+	# second one refused meanwhile.
+	callee_start ops_callee call_uas.xml -rtp_echo || return 1
+	caller_bg ops_caller call_uac_rtp.xml -s "$n" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	calls_check state=answered trunk=limited || return 1
 	sipp_ok ops_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
-	caller_done ops_caller call_uac.xml || return 1
+	caller_done ops_caller call_uac_rtp.xml || return 1
 	cdr "$n" disconnect_side=caller cause=normal || return 1
 	reload_via_http || return 1
 	out=$(python3 "$HERE/ops.py" metrics --readme "$ROOT/README.md" --url "http://$ADMIN/metrics" \
