@@ -5,8 +5,9 @@
 //! number of legs, each a SIP dialog with its media endpoint anchored
 //! through `voxgate-media`, and the bridges and conferences between them; voxgate as a
 //! back-to-back user agent or as the user agent of a leg), the
-//! control-plane contract that drives them, CDRs, Prometheus metrics, the
-//! admin HTTP listener and config reload.
+//! control-plane contract that drives them, CDRs (one per call attempt,
+//! written off the call path), Prometheus metrics, HEP v3 export of SIP
+//! to a Homer collector, the admin HTTP listener and config reload.
 //!
 //! What it is not: a control plane. Routing, flows and queues live behind
 //! [`control_plane::ControlPlane`]; `voxgate-control` is the bundled one.
@@ -104,7 +105,12 @@ pub struct Edge {
     admin_task: JoinHandle<()>,
     admin_addr: SocketAddr,
     admin_stop: tokio::sync::oneshot::Sender<()>,
+    /// The CDR writer, flushed before the process exits.
+    records: Option<records::CdrSink>,
 }
+
+/// How long a stopping node waits for its last CDRs to reach the disk.
+const RECORDS_FLUSH: Duration = Duration::from_secs(3);
 
 impl Edge {
     /// Binds every listener of the config in `shared` and starts serving;
@@ -192,7 +198,7 @@ impl Edge {
                 metrics.clone(),
                 hook,
             )
-            .with_records(records),
+            .with_records(records.clone()),
         );
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
@@ -239,6 +245,7 @@ impl Edge {
             admin_task,
             admin_addr,
             admin_stop,
+            records,
         })
     }
 
@@ -290,6 +297,14 @@ impl Edge {
         }
         let _ = self.commands.send(Command::Stop).await;
         let _ = self.core_task.await;
+        // The last calls' records are queued: on disk before the process exits.
+        if let Some(records) = &self.records
+            && tokio::time::timeout(RECORDS_FLUSH, records.sync())
+                .await
+                .is_err()
+        {
+            warn!("CDR file not flushed in time: the last records may be missing");
+        }
         self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
