@@ -1380,6 +1380,13 @@ test_call_no_route_404() {
 	sipp_ok call_no_route call_uac_404.xml -s "$n" -p "$CALLER_PORT" || return 1
 	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null \
 		final_status=404 q850=1 call_id_out=null source="$CALLER_IP:$CALLER_PORT" || return 1
+	# At info: the call's line and its failure's, by its SIP Call-ID.
+	local cid
+	cid=$(python3 "$HERE/calltool.py" cdr "$CDR" "$n" | python3 -c 'import json,sys; print(json.load(sys.stdin)["call_id_in"])')
+	grep -q "INFO.*call ended call_id=\"$cid\" trunk=\"loopback\" trunk_out=\"none\" outcome=\"rejected\" status=404" "$LOG" ||
+		{ REASON="no info line 'call ended' for Call-ID $cid in voxgate.log"; return 1; }
+	grep -q "INFO.*call failed call_id=\"$cid\" trunk=\"loopback\" status=404 reason=\"no route for the number\"" "$LOG" ||
+		{ REASON="no info line 'call failed' with its reason for Call-ID $cid in voxgate.log"; return 1; }
 	expect_rise voxgate_calls_total 'trunk="loopback",outcome="rejected"' "$rejected" 1
 }
 
@@ -1433,9 +1440,11 @@ test_call_max_calls_503() {
 	calls_check state=answered trunk=limited || return 1
 	sipp_ok call_limit_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
 	expect_rise voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"' "$limits" 1 || return 1
-	# Refused before it became a conversation, and still a record of its own.
+	# Refused before it became a conversation, and still a record of its own, and a log line.
 	cdr "$refused" call=null trunk_in=limited status=503 final_status=503 q850=41 reason=max_calls \
 		disconnect_side=edge attempts=0 source="$LIMITED_IP:$CALLER2_PORT" || return 1
+	grep -q "INFO.*call attempt refused call_id=\"[^\"]*\" trunk=\"limited\" source=$LIMITED_IP:$CALLER2_PORT status=503 reason=\"max_calls\"" "$LOG" ||
+		{ REASON="no info line 'call attempt refused' for the 503 in voxgate.log"; return 1; }
 	caller_done call_limit_held call_uac.xml || return 1
 	calls_empty || return 1
 	# The ended call gave its place back: the next one is answered.
