@@ -197,6 +197,9 @@ fn an_invite_starts_one_call_and_its_retransmission_is_absorbed() {
     );
     assert!(h.core.poll_spawn().is_none());
     assert_eq!(h.core.active_calls(), 1);
+    // Counted both ways: the INVITE received again, the 100 sent again.
+    assert!(h.metric(r#"voxgate_sip_retransmissions_total{direction="in"} 1"#));
+    assert!(h.metric(r#"voxgate_sip_retransmissions_total{direction="out"} 1"#));
     assert!(h.metric(r#"voxgate_sip_transactions_total{kind="invite_server"} 1"#));
     assert!(h.metric("voxgate_calls_active 1"));
 }
