@@ -434,6 +434,7 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
             cause: EndCause::Cancelled,
             status: Some(487),
         },
+        peer_q850: None,
         media: (None, None),
         legs: Vec::new(),
         recordings: Vec::new(),

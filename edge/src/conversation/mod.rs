@@ -387,6 +387,10 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) outcome: Option<Outcome>,
     /// The last leg end (or dial failure): the outcome when nothing is left.
     pub(crate) last_end: Option<Outcome>,
+    /// The Q.850 cause a peer gave (RFC 3326 `Reason`) in the message that
+    /// decided `last_end`; `pending_q850` holds it until `note_end`.
+    pub(crate) end_q850: Option<u8>,
+    pub(crate) pending_q850: Option<u8>,
     pub(crate) ending_deadline: Option<Instant>,
     pub(crate) info: Option<ConversationInfo>,
     /// The control plane is gone: nobody will command unbridged legs.
@@ -435,6 +439,8 @@ impl<M: MediaControl> Conversation<M> {
             },
             outcome: None,
             last_end: None,
+            end_q850: None,
+            pending_q850: None,
             ending_deadline: None,
             info: None,
             control_gone: false,
@@ -650,6 +656,14 @@ impl<M: MediaControl> Conversation<M> {
 
     /// Records a leg's end as the conversation's outcome-to-be.
     pub(crate) fn note_end(&mut self, side: Side, cause: EndCause, status: Option<u16>) {
+        let reason = self.pending_q850.take();
+        // A partner's end that follows from the same cause keeps its reason.
+        let same = self
+            .last_end
+            .is_some_and(|e| e.side == side && e.cause == cause);
+        if reason.is_some() || !same {
+            self.end_q850 = reason;
+        }
         self.last_end = Some(Outcome {
             side,
             cause,

@@ -615,7 +615,10 @@ impl<M: MediaControl> Conversation<M> {
             }
         }
         let mapped = upstream_status(status);
+        // The callee's own cause, should this refusal end the call.
+        self.pending_q850 = super::q850::of_reason(response);
         self.attempt_failed(now, leg, LegFailure::Status(status), mapped);
+        self.pending_q850 = None;
         // The caller hears the reason phrase of a status we pass unchanged.
         let _ = response.reason();
     }

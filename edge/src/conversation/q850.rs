@@ -34,6 +34,29 @@ pub fn cause(cause: EndCause, status: Option<u16>) -> u8 {
     }
 }
 
+/// The Q.850 cause of an RFC 3326 `Reason` header of `message`
+/// (`Reason: Q.850;cause=16;text="..."`), if it has one in range (1–127).
+pub fn of_reason(message: &voxgate_sip::message::Message) -> Option<u8> {
+    message
+        .header_values(voxgate_sip::message::HeaderName::Reason)
+        .find_map(|value| {
+            let mut params = value.split(';');
+            if !params.next()?.trim().eq_ignore_ascii_case("Q.850") {
+                return None;
+            }
+            params.find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                if !k.trim().eq_ignore_ascii_case("cause") {
+                    return None;
+                }
+                v.trim()
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|c| (1..=127).contains(c))
+            })
+        })
+}
+
 /// RFC 3398: a final SIP status as a Q.850 cause. 487 and 488/606 have no
 /// entry there: 487 (a cancelled request) is normal clearing, 488/606
 /// "bearer capability not presently available" (58), the cause RFC 3398
@@ -90,6 +113,30 @@ mod tests {
         ] {
             assert_eq!(of_status(status), q850, "{status}");
         }
+    }
+
+    #[test]
+    fn a_reason_header_gives_its_q850_cause() {
+        use voxgate_sip::message::{Limits, Message};
+        let bye = |reason: &str| {
+            let text = format!(
+                "BYE sip:a@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK1\r\n\
+                 From: <sip:b@x>;tag=1\r\nTo: <sip:a@x>;tag=2\r\nCall-ID: c\r\n\
+                 CSeq: 2 BYE\r\n{reason}Content-Length: 0\r\n\r\n"
+            );
+            Message::parse(bytes::Bytes::from(text), &Limits::default()).unwrap()
+        };
+        assert_eq!(
+            of_reason(&bye("Reason: Q.850;cause=34;text=\"No circuit\"\r\n")),
+            Some(34)
+        );
+        assert_eq!(
+            of_reason(&bye("Reason: SIP;cause=200, q.850 ; cause = 17\r\n")),
+            Some(17)
+        );
+        assert_eq!(of_reason(&bye("Reason: SIP;cause=480\r\n")), None);
+        assert_eq!(of_reason(&bye("Reason: Q.850;cause=999\r\n")), None);
+        assert_eq!(of_reason(&bye("")), None);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct ConversationRecord {
     pub attempts: u32,
     /// How it ended.
     pub outcome: Outcome,
+    /// The Q.850 cause the peer that ended it gave (RFC 3326 `Reason`), if any.
+    pub peer_q850: Option<u8>,
     /// Media counters and quality of the inbound leg and of the outbound
     /// leg above, if they had media.
     pub media: (Option<LegMediaStats>, Option<LegMediaStats>),
@@ -111,6 +113,7 @@ impl ConversationRecord {
             timeline: c.timeline,
             attempts: u32::try_from(outs.len()).unwrap_or(u32::MAX),
             outcome,
+            peer_q850: c.end_q850,
             media: (inbound.and_then(media), b.and_then(media)),
             legs: c
                 .legs
@@ -170,6 +173,13 @@ impl ConversationRecord {
             Some(_) => Some(200),
             None => self.outcome.status,
         }
+    }
+
+    /// The Q.850 cause: the peer's own (RFC 3326 `Reason`), else mapped
+    /// from the final status and the end cause.
+    pub fn q850(&self) -> u8 {
+        self.peer_q850
+            .unwrap_or_else(|| super::q850::cause(self.outcome.cause, self.final_status()))
     }
 
     /// The Call-ID of the caller's leg (else of the first leg).
@@ -263,7 +273,7 @@ impl ConversationRecord {
             cause: cause_label(self.outcome.cause),
             status: self.outcome.status,
             final_status,
-            q850: super::q850::cause(self.outcome.cause, final_status),
+            q850: self.q850(),
             reason: None,
             codec_a: inbound.and_then(|l| l.codec.as_deref()),
             codec_b: outbound.and_then(|l| l.codec.as_deref()),

@@ -557,6 +557,7 @@ fn log_ended(record: &ConversationRecord) {
         trunk_out,
         outcome = record.outcome_label(),
         status,
+        q850 = record.q850(),
         side = side_label(record.outcome.side),
         cause = cause_label(record.outcome.cause),
         attempts = record.attempts,

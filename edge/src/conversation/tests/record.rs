@@ -321,3 +321,38 @@ fn legs_final_statuses_and_the_post_dial_delay_are_counted_per_trunk() {
     }
     assert!(text.contains(r#"direction="out",status="486""#), "{text}");
 }
+
+#[test]
+fn the_peers_own_q850_cause_wins_rfc_3326() {
+    // B hangs up with a Reason: its cause, not the mapping's 16.
+    let (mut h, mut b) = Harness::established(CALLS);
+    let bye = b.request(
+        "BYE",
+        "Reason: Q.850;cause=31;text=\"Normal, unspecified\"\r\n",
+        None,
+    );
+    let to_a = h.b_sends(bye).1.sent(Method::Bye);
+    let out = h.a_answers(&to_a, 200, None);
+    let j = json(out.ended().expect("ended"), &h, false);
+    assert_eq!(j["disconnect_side"], "callee");
+    assert_eq!(j["q850"], 31);
+
+    // A busy callee saying why (the last word of the dial).
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(486, "Reason: Q.850;cause=17\r\n", None));
+    assert_eq!(json(out.ended().expect("ended"), &h, false)["q850"], 17);
+
+    // A refusal with a Reason that the dial moves past is not the call's cause.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let second = h
+        .feed(b.response(503, "Reason: Q.850;cause=34\r\n", None))
+        .sent(Method::Invite);
+    let out = h.feed(BSide::new(second).response(404, "", None));
+    let j = json(out.ended().expect("ended"), &h, false);
+    assert_eq!(
+        (j["status"].as_u64(), j["q850"].as_u64()),
+        (Some(404), Some(1))
+    );
+}
