@@ -299,4 +299,65 @@ mod tests {
         c.payload = &big;
         assert!(!encode(&c, 1, &mut buf));
     }
+
+    #[test]
+    fn the_tap_follows_the_config_and_sends_both_directions() {
+        let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+        collector
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let base = "[node]\nname = \"t\"\nregion = \"r\"\n[[listener]]\ntransport = \"udp\"\n\
+                    address = \"127.0.0.1:5060\"\n[[trunk]]\nname = \"a\"\nallow = [\"127.0.0.1/32\"]\n\
+                    [[media_region]]\nname = \"r\"\naddresses = [\"127.0.0.1\"]\n\
+                    port_min = 20000\nport_max = 20099\n";
+        let off = voxgate_config::load_str(base, "t.toml").unwrap();
+        let on = voxgate_config::load_str(
+            &format!(
+                "{base}[hep]\naddress = \"{}\"\ncapture_id = 9\n",
+                collector.local_addr().unwrap()
+            ),
+            "t.toml",
+        )
+        .unwrap();
+        let metrics = Metrics::new("t").unwrap();
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let peer = voxgate_sip::Peer {
+            transport: TransportKind::Udp,
+            addr: "127.0.0.1:5080".parse().unwrap(),
+            conn: None,
+        };
+        let incoming = TransportEvent::Message(voxgate_sip::transport::Incoming {
+            bytes: bytes::Bytes::from_static(b"INVITE sip:1@x SIP/2.0\r\n\r\n"),
+            peer,
+            local,
+            oversized: false,
+        });
+        let mut tap = HepTap::new(&off, vec![(TransportKind::Udp, local)], metrics.clone());
+        tap.received(&incoming);
+        // Off: nothing sent; a reload turns it on.
+        tap.reconfigure(&on);
+        tap.received(&incoming);
+        tap.sent(&Transmit {
+            to: peer,
+            bytes: bytes::Bytes::from_static(b"SIP/2.0 100 Trying\r\n\r\n"),
+        });
+        let mut buf = [0u8; 2048];
+        let n = collector.recv(&mut buf).unwrap();
+        let first = chunks(&buf[..n]);
+        assert_eq!(value(&first, chunk::SRC_PORT), 5080u16.to_be_bytes());
+        assert_eq!(value(&first, chunk::DST_PORT), 5060u16.to_be_bytes());
+        assert_eq!(value(&first, chunk::CAPTURE_ID), 9u32.to_be_bytes());
+        assert!(value(&first, chunk::PAYLOAD).starts_with(b"INVITE"));
+        let n = collector.recv(&mut buf).unwrap();
+        let second = chunks(&buf[..n]);
+        assert_eq!(value(&second, chunk::SRC_PORT), 5060u16.to_be_bytes());
+        assert_eq!(value(&second, chunk::DST_PORT), 5080u16.to_be_bytes());
+        assert!(value(&second, chunk::PAYLOAD).starts_with(b"SIP/2.0 100"));
+        assert_eq!(metrics.hep_packets_value(true), 2);
+        // Off again: the next message goes nowhere.
+        tap.reconfigure(&off);
+        tap.received(&incoming);
+        assert_eq!(metrics.hep_packets_value(true), 2);
+        assert_eq!(metrics.hep_packets_value(false), 0);
+    }
 }

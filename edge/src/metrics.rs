@@ -724,6 +724,11 @@ impl Metrics {
         self.hep_packets[usize::from(!sent)].inc();
     }
 
+    /// HEP packets sent (`true`) or failed, for tests.
+    pub fn hep_packets_value(&self, sent: bool) -> u64 {
+        self.hep_packets[usize::from(!sent)].get()
+    }
+
     /// Counts a failed TLS handshake.
     pub fn tls_handshake_failed(&self) {
         self.tls_handshake_failures.inc();
