@@ -36,6 +36,8 @@ pub struct Config {
     pub calls: Calls,
     /// Call detail records; `None` = no CDR file.
     pub cdr: Option<Cdr>,
+    /// HEP v3 export of SIP messages to a Homer collector; `None` = off.
+    pub hep: Option<Hep>,
     /// The third-party call-control API; `None` = no API listener.
     pub api: Option<Api>,
     /// Prompts and tones (`[media]`, `[[prompt]]`).
@@ -601,6 +603,15 @@ pub struct Cdr {
     pub path: PathBuf,
     /// Whether numbers in CDRs are redacted with [`crate::redact_number`].
     pub redact_numbers: bool,
+}
+
+/// HEP v3 capture export (`[hep]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hep {
+    /// The collector's UDP address.
+    pub address: SocketAddr,
+    /// The capture agent id the packets carry.
+    pub capture_id: u32,
 }
 
 /// The third-party call-control API (`[api]`).

@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub route: Option<List<RawRoute>>,
     pub calls: Option<S<RawCalls>>,
     pub cdr: Option<S<RawCdr>>,
+    pub hep: Option<S<RawHep>>,
     pub api: Option<S<RawApi>>,
     pub media: Option<S<RawMedia>>,
     pub prompt: Option<List<RawPrompt>>,
@@ -206,6 +207,13 @@ pub(crate) struct RawCalls {
 pub(crate) struct RawCdr {
     pub path: Option<S<String>>,
     pub redact_numbers: Option<S<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHep {
+    pub address: Option<S<String>>,
+    pub capture_id: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -59,6 +59,7 @@ pub(crate) const TABLES: &[Table] = &[
                  session_expires_s, min_se_s, max_forwards",
             ),
             key("cdr", "a [cdr] table with path and redact_numbers"),
+            key("hep", "a [hep] table with address and capture_id"),
             key(
                 "api",
                 "an [api] table with listen, no_client_status, tokens",
@@ -318,6 +319,13 @@ pub(crate) const TABLES: &[Table] = &[
                 "a file path whose folder exists, relative to the config file's folder",
             ),
             key("redact_numbers", "true or false (default true)"),
+        ],
+    },
+    Table {
+        pattern: "hep",
+        keys: &[
+            key("address", SOCKET_ADDR),
+            key("capture_id", "an agent id 0..=4294967295 (default 2001)"),
         ],
     },
     Table {

@@ -381,6 +381,7 @@ mod tests {
             ),
             ("calls", "[calls]\nzzz = 1"),
             ("cdr", "[cdr]\nzzz = 1"),
+            ("hep", "[hep]\nzzz = 1"),
             ("api", "[api]\nzzz = 1"),
             ("api.tokens[]", "[api]\ntokens = [{ zzz = 1 }]"),
             ("media", "[media]\nzzz = 1"),

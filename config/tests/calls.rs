@@ -244,6 +244,38 @@ fn cdr_path_resolves_against_the_config_folder() {
     assert!(!c.cdr.unwrap().redact_numbers);
 }
 
+// ---- [hep] ----
+
+#[test]
+fn hep_collector_by_address_with_a_default_capture_id() {
+    let c = load_str(&with("[hep]\naddress = \"127.0.0.1:9060\"\n"), "x.toml").unwrap();
+    let hep = c.hep.unwrap();
+    assert_eq!(hep.address, "127.0.0.1:9060".parse::<SocketAddr>().unwrap());
+    assert_eq!(hep.capture_id, 2001);
+    let c = load_str(
+        &with("[hep]\naddress = \"[::1]:9060\"\ncapture_id = 7\n"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(c.hep.unwrap().capture_id, 7);
+    assert_eq!(load_str(MINIMAL, "x.toml").unwrap().hep, None);
+}
+
+#[test]
+fn hep_errors_name_the_line_and_what_is_allowed() {
+    let e = only_error(&with("[hep]\naddress = \"homer:9060\"\n"));
+    let text = at(&e, 15, 11, "hep.address");
+    assert!(text.starts_with("x.toml:15:11: hep.address:"), "{text}");
+    assert!(text.contains("allowed:"), "{text}");
+    let e = only_error(&with(
+        "[hep]\naddress = \"127.0.0.1:9060\"\ncapture_id = -1\n",
+    ));
+    let text = at(&e, 16, 14, "hep.capture_id");
+    assert!(text.contains("0..=4294967295"), "{text}");
+    let e = only_error(&with("[hep]\ncapture_id = 1\n"));
+    assert!(at(&e, 14, 1, "hep.address").contains("required"));
+}
+
 #[test]
 fn cdr_path_is_required() {
     let e = only_error(&with("[cdr]\nredact_numbers = false\n"));

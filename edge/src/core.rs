@@ -7,7 +7,9 @@ use crate::admission::classify;
 use crate::calls::{CallTable, NewCall};
 use crate::control_plane::ConversationId as CallRef;
 use crate::conversation::task::Birth;
-use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFailure};
+use crate::conversation::{
+    Action as CallAction, Input as CallInput, Locals, RefusedAttempt, TxFailure,
+};
 use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
@@ -19,11 +21,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, debug_span, info, warn};
-use voxgate_config::Config;
+use voxgate_config::{Config, Trunk};
 use voxgate_sip::dialog::{Dialog, DialogKey};
 use voxgate_sip::hashing::IdMap;
 use voxgate_sip::message::{Limits, Message, Method, ParseError, Salvage, response_to};
-use voxgate_sip::transaction::{TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind};
+use voxgate_sip::transaction::{
+    Retransmissions, TimerConfig, TransactionLayer, Transmit, TxEvent, TxId, TxKind,
+};
 use voxgate_sip::transport::{CloseReason, Incoming, TransportEvent};
 use voxgate_sip::{Peer, TransportKind, ids};
 
@@ -43,6 +47,11 @@ pub struct Core {
     kinds: IdMap<TxId, TxKind>,
     calls: CallTable,
     spawns: VecDeque<NewCall>,
+    /// Call attempts refused before they became conversations, for the CDR
+    /// (kept only when `[cdr]` is configured).
+    refused: VecDeque<RefusedAttempt>,
+    /// The layer's retransmission totals last published.
+    retransmissions_seen: Retransmissions,
     /// The name to verify on outbound TLS connections, by peer address.
     tls_names: HashMap<SocketAddr, String>,
     /// Client transactions sent over TCP/TLS, by the peer they went to: a
@@ -94,6 +103,8 @@ impl Core {
             kinds: IdMap::default(),
             calls: CallTable::default(),
             spawns: VecDeque::new(),
+            refused: VecDeque::new(),
+            retransmissions_seen: Retransmissions::default(),
             tls_names: HashMap::new(),
             stream_txs: IdMap::default(),
             open_conns: std::collections::HashSet::new(),
@@ -120,6 +131,55 @@ impl Core {
     /// A call to spawn (its INVITE is queued on its channel).
     pub fn poll_spawn(&mut self) -> Option<NewCall> {
         self.spawns.pop_front()
+    }
+
+    /// The config snapshot the core runs on.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.clone()
+    }
+
+    /// A call attempt refused before it became a conversation, for the CDR.
+    pub fn poll_refused(&mut self) -> Option<RefusedAttempt> {
+        self.refused.pop_front()
+    }
+
+    /// Notes a new INVITE refused with `status` for `reason` (a CDR of its own).
+    fn note_refused(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        from: Peer,
+        trunk: Option<&Trunk>,
+        status: u16,
+        reason: &'static str,
+    ) {
+        info!(
+            call_id = request.call_id().unwrap_or(""),
+            trunk = trunk.map_or("none", |t| t.name.as_str()),
+            source = %from.addr,
+            status,
+            reason,
+            "call attempt refused"
+        );
+        if self.config.cdr.is_none() {
+            return;
+        }
+        self.refused.push_back(RefusedAttempt {
+            at: now,
+            trunk: trunk.map(|t| t.name.clone()),
+            call_id: request.call_id().unwrap_or_default().to_owned(),
+            caller: request
+                .from_header()
+                .ok()
+                .and_then(|f| crate::conversation::uri_user(f.uri).map(str::to_owned)),
+            callee: request
+                .request_uri()
+                .and_then(crate::conversation::uri_user)
+                .map(str::to_owned),
+            remote: from.addr,
+            status,
+            reason,
+        });
     }
 
     /// The TLS name to verify for an outbound connection to `addr`.
@@ -347,6 +407,8 @@ impl Core {
                 // A connect or handshake that failed never opened.
                 if peer.conn.is_some_and(|c| self.open_conns.remove(&c)) {
                     self.metrics.connection_closed(peer.transport);
+                } else if reason == CloseReason::Tls {
+                    self.metrics.tls_handshake_failed();
                 }
                 self.stream_failed(now, peer);
             }
@@ -651,6 +713,14 @@ impl Core {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
         }
+        let r = self.layer.retransmissions();
+        if r != self.retransmissions_seen {
+            let seen = std::mem::replace(&mut self.retransmissions_seen, r);
+            self.metrics
+                .retransmissions(Direction::Out, r.sent - seen.sent);
+            self.metrics
+                .retransmissions(Direction::In, r.received - seen.received);
+        }
     }
 
     /// A request that created a server transaction.
@@ -672,6 +742,9 @@ impl Core {
             && request.to_header().is_ok_and(|t| t.tag().is_none())
             && self.admission == Admission::Open;
         if new_call && let Some(answer) = out_of_dialog::hygiene(&request) {
+            let config = self.config.clone();
+            let trunk = classify(&config, from.addr.ip(), from.transport).ok();
+            self.note_refused(now, &request, from, trunk, answer.status, "malformed");
             self.respond(now, tx, &request, from, &answer);
             return;
         }
@@ -703,6 +776,14 @@ impl Core {
         }
         if let Some(answer) = out_of_dialog::answer(&request, self.admission) {
             debug!(status = answer.status, "answering out of dialog");
+            if request.method() == Some(&Method::Invite)
+                && request.to_header().is_ok_and(|t| t.tag().is_none())
+            {
+                // A new call while draining.
+                let config = self.config.clone();
+                let trunk = classify(&config, from.addr.ip(), from.transport).ok();
+                self.note_refused(now, &request, from, trunk, answer.status, "draining");
+            }
             self.respond(now, tx, &request, from, &answer);
         }
     }
@@ -719,11 +800,13 @@ impl Core {
                 reason: "Forbidden",
                 headers: Vec::new(),
             };
+            self.note_refused(now, &request, from, None, 403, "not_allowed");
             self.respond(now, tx, &request, from, &answer);
             return;
         };
         if let Err(hit) = self.calls.admit(trunk, now) {
             self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
+            self.note_refused(now, &request, from, Some(trunk), 503, hit.label());
             let answer = Answer {
                 status: 503,
                 reason: "Service Unavailable",

@@ -3,10 +3,12 @@
 //! spawns call actors. Nothing here decides anything about SIP.
 
 use crate::control_plane::{ConversationId, Session};
-use crate::conversation::Action;
+use crate::conversation::record::WallClock;
 use crate::conversation::task::{self, ConversationDeps};
+use crate::conversation::{Action, RefusedAttempt};
 use crate::core::Core;
 use crate::handle::OriginateError;
+use crate::hep::HepTap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -71,6 +73,7 @@ impl Driven for Core {
 struct Queued<'a> {
     calls: &'a mut mpsc::Receiver<(ConversationId, Action)>,
     events: &'a mut mpsc::Receiver<TransportEvent>,
+    hep: &'a mut HepTap,
 }
 
 impl Inputs<Core> for Queued<'_> {
@@ -79,7 +82,9 @@ impl Inputs<Core> for Queued<'_> {
     }
 
     fn try_event(&mut self) -> Option<TransportEvent> {
-        self.events.try_recv().ok()
+        let event = self.events.try_recv().ok()?;
+        self.hep.received(&event);
+        Some(event)
     }
 
     fn now(&mut self) -> Instant {
@@ -88,9 +93,17 @@ impl Inputs<Core> for Queued<'_> {
 }
 
 /// What the loop does with a command; the stop deadline when told to stop.
-fn on_command(core: &mut Core, cmd: Option<Command>, draining: &mut bool) -> Option<Instant> {
+fn on_command(
+    core: &mut Core,
+    cmd: Option<Command>,
+    draining: &mut bool,
+    hep: &mut HepTap,
+) -> Option<Instant> {
     match cmd {
-        Some(Command::Reconfigure(config)) => core.apply_config(config),
+        Some(Command::Reconfigure(config)) => {
+            hep.reconfigure(&config);
+            core.apply_config(config);
+        }
         Some(Command::Drain) => {
             core.start_draining();
             *draining = true;
@@ -116,6 +129,7 @@ pub async fn run(
     mut ch: Channels,
     transports: TransportHandle,
     deps: ConversationDeps,
+    mut hep: HepTap,
 ) {
     let mut draining = false;
     let mut stop_at: Option<Instant> = None;
@@ -123,13 +137,14 @@ pub async fn run(
     loop {
         // Commands are rare and each one matters (stop, drain): all first.
         while let Ok(cmd) = ch.commands.try_recv() {
-            if let Some(at) = on_command(&mut core, Some(cmd), &mut draining) {
+            if let Some(at) = on_command(&mut core, Some(cmd), &mut draining, &mut hep) {
                 stop_at = Some(at);
             }
         }
         let mut queued = Queued {
             calls: &mut ch.calls,
             events: &mut ch.events,
+            hep: &mut hep,
         };
         let handled = turn(&mut core, &mut queued);
         // Flushed before any sleep: a turn that only fired timers (a
@@ -143,7 +158,11 @@ pub async fn run(
                 new.birth,
             ));
         }
+        if let Some(refused) = core.poll_refused() {
+            write_refused(&mut core, &deps, refused);
+        }
         while let Some(t) = core.poll_transmit() {
+            hep.sent(&t);
             let sent = match (t.to.transport, t.to.conn, core.tls_name(t.to.addr)) {
                 (TransportKind::Tls, None, Some(name)) => {
                     transports.send_tls_named(&t.to, name, t.bytes)
@@ -182,7 +201,7 @@ pub async fn run(
             cmd = ch.commands.recv(), if commands_open => {
                 // Closed: the edge is gone, which means stop (once).
                 commands_open = cmd.is_some();
-                if let Some(at) = on_command(&mut core, cmd, &mut draining) {
+                if let Some(at) = on_command(&mut core, cmd, &mut draining, &mut hep) {
                     stop_at = Some(at);
                 }
             }
@@ -191,10 +210,25 @@ pub async fn run(
             }
             event = ch.events.recv() => {
                 let Some(event) = event else { break };
+                hep.received(&event);
                 core.handle_transport(Instant::now(), event);
             }
             () = sleep_until(timer) => {}
         }
+    }
+}
+
+/// Hands every refused attempt's CDR to the writer (never waits).
+fn write_refused(core: &mut Core, deps: &ConversationDeps, first: RefusedAttempt) {
+    let config = core.config();
+    let clock = WallClock::now();
+    let redact = config.cdr.as_ref().is_none_or(|c| c.redact_numbers);
+    let mut next = Some(first);
+    while let Some(refused) = next {
+        if let Some(records) = &deps.records {
+            records.submit(refused.to_json(&clock, &config.node.name, redact));
+        }
+        next = core.poll_refused();
     }
 }
 

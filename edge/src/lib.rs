@@ -7,8 +7,9 @@
 //! number of legs, each a SIP dialog with its media endpoint anchored
 //! through `voxgate-media`, and the bridges and conferences between them; voxgate as a
 //! back-to-back user agent or as the user agent of a leg), the
-//! control-plane contract that drives them, CDRs, Prometheus metrics, the
-//! admin HTTP listener and config reload.
+//! control-plane contract that drives them, CDRs (one per call attempt,
+//! written off the call path), Prometheus metrics, HEP v3 export of SIP
+//! to a Homer collector, the admin HTTP listener and config reload.
 //!
 //! What it is not: a control plane. Routing, flows and queues live behind
 //! [`control_plane::ControlPlane`]; `voxgate-control` is the bundled one.
@@ -43,10 +44,11 @@ pub mod core;
 mod driver;
 mod error;
 pub mod handle;
+pub mod hep;
 pub mod metrics;
 pub mod out_of_dialog;
 pub mod protection;
-mod records;
+pub mod records;
 pub mod registry;
 mod reload;
 
@@ -106,7 +108,12 @@ pub struct Edge {
     admin_task: JoinHandle<()>,
     admin_addr: SocketAddr,
     admin_stop: tokio::sync::oneshot::Sender<()>,
+    /// The CDR writer, flushed before the process exits.
+    records: Option<records::CdrSink>,
 }
+
+/// How long a stopping node waits for its last CDRs to reach the disk.
+const RECORDS_FLUSH: Duration = Duration::from_secs(3);
 
 impl Edge {
     /// Binds every listener of the config in `shared` and starts serving;
@@ -156,16 +163,14 @@ impl Edge {
         }
         let engine = Arc::new(engine);
         let records = match &config.cdr {
-            Some(cdr) => {
-                Some(
-                    records::start(&cdr.path)
-                        .await
-                        .map_err(|source| EdgeError::Records {
-                            path: cdr.path.clone(),
-                            source,
-                        })?,
-                )
-            }
+            Some(cdr) => Some(
+                records::CdrSink::start(&cdr.path, metrics.clone())
+                    .await
+                    .map_err(|source| EdgeError::Records {
+                        path: cdr.path.clone(),
+                        source,
+                    })?,
+            ),
             None => None,
         };
         let registry = Arc::new(Registry::default());
@@ -179,7 +184,7 @@ impl Edge {
             control,
             engine: engine.clone(),
             core: calls_tx,
-            records,
+            records: records.clone(),
             registry: registry.clone(),
             metrics: metrics.clone(),
             follow,
@@ -191,15 +196,19 @@ impl Edge {
             calls: calls_rx,
             unsettled: unsettled_tx,
         };
-        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps));
+        let hep = hep::HepTap::new(&config, transports.local_addrs(), metrics.clone());
+        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps, hep));
 
-        let reloader = Arc::new(Reloader::new(
-            source,
-            shared.clone(),
-            cmd_tx.clone(),
-            metrics.clone(),
-            hook,
-        ));
+        let reloader = Arc::new(
+            Reloader::new(
+                source,
+                shared.clone(),
+                cmd_tx.clone(),
+                metrics.clone(),
+                hook,
+            )
+            .with_records(records.clone()),
+        );
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
             metrics: metrics.clone(),
@@ -245,6 +254,7 @@ impl Edge {
             admin_task,
             admin_addr,
             admin_stop,
+            records,
         })
     }
 
@@ -296,6 +306,14 @@ impl Edge {
         }
         let _ = self.commands.send(Command::Stop).await;
         let _ = self.core_task.await;
+        // The last calls' records are queued: on disk before the process exits.
+        if let Some(records) = &self.records
+            && tokio::time::timeout(RECORDS_FLUSH, records.sync())
+                .await
+                .is_err()
+        {
+            warn!("CDR file not flushed in time: the last records may be missing");
+        }
         self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;

@@ -2,6 +2,9 @@
 //! documented in the README's "Metrics" section — keep the two in step.
 
 use crate::conversation::ConversationRecord;
+
+mod process;
+mod trunk;
 use prometheus::IntCounter;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -76,6 +79,13 @@ pub struct Metrics {
     call_setup: HistogramVec,
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
+    cdr_records: IntCounterVec,
+    trunk_calls: Arc<trunk::TrunkCallMetrics>,
+    retransmissions: IntCounterVec,
+    tls_handshake_failures: IntCounter,
+    /// `voxgate_hep_packets_total` by result (sent, failed), resolved once:
+    /// counted per SIP message.
+    hep_packets: [IntCounter; 2],
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -333,6 +343,52 @@ impl Metrics {
         )?;
         registry.register(Box::new(call_setup.clone()))?;
         let leg_quality = Arc::new(LegQualityHistograms::new(&registry)?);
+        registry.register(Box::new(process::ProcessCollector::new()?))?;
+        let tls_handshake_failures = IntCounter::new(
+            "voxgate_tls_handshake_failures_total",
+            "TLS connections (accepted or opened) whose handshake failed or timed out.",
+        )?;
+        registry.register(Box::new(tls_handshake_failures.clone()))?;
+        let hep = counter_vec(
+            &registry,
+            "voxgate_hep_packets_total",
+            "HEP v3 packets to the [hep] collector: sent, or failed (the socket could not take it, or the message could not be encoded).",
+            &["result"],
+        )?;
+        let retransmissions = counter_vec(
+            &registry,
+            "voxgate_sip_retransmissions_total",
+            "SIP retransmissions: sent by voxgate's transactions (direction=out: timers A, E, G, and responses repeated for a repeated request) and requests received again and absorbed (direction=in).",
+            &["direction"],
+        )?;
+        let cdr_records = counter_vec(
+            &registry,
+            "voxgate_cdr_records_total",
+            "Call detail records: written, dropped (the writer's queue was full) or failed (the file could not be written).",
+            &["result"],
+        )?;
+        // Shown from the start (at 0), so that alerts on them see a series.
+        for label in ["in", "out"] {
+            retransmissions.with_label_values(&[label]);
+        }
+        for label in ["written", "dropped", "failed"] {
+            cdr_records.with_label_values(&[label]);
+        }
+        let allowlist_drops = counter_vec(
+            &registry,
+            "voxgate_allowlist_drops_total",
+            "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
+            &["transport", "reason"],
+        )?;
+        for transport in ["udp", "tcp", "tls"] {
+            for reason in ["not_allowed", "transport_not_allowed"] {
+                allowlist_drops.with_label_values(&[transport, reason]);
+            }
+        }
+        let hep_packets = [
+            hep.with_label_values(&["sent"]),
+            hep.with_label_values(&["failed"]),
+        ];
         let transactions_active = gauge_vec(
             &registry,
             "voxgate_sip_transactions_active",
@@ -364,12 +420,7 @@ impl Metrics {
                 "Transactions that gave up (timer B, F or H) or hit a transport error.",
                 &["kind", "cause"],
             )?,
-            allowlist_drops: counter_vec(
-                &registry,
-                "voxgate_allowlist_drops_total",
-                "UDP datagrams dropped and TCP/TLS connections closed before parsing because of the trunk allow-lists.",
-                &["transport", "reason"],
-            )?,
+            allowlist_drops,
             bans: counter_vec(
                 &registry,
                 "voxgate_bans_total",
@@ -446,6 +497,11 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
+            retransmissions,
+            tls_handshake_failures,
+            hep_packets,
+            cdr_records,
             rtp_relayed: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_relayed_total",
@@ -722,8 +778,43 @@ impl Metrics {
         self.trunk_limits.with_label_values(&[trunk, limit]).inc();
     }
 
+    /// Counts `n` CDRs that were `written`, `dropped` or `failed`.
+    pub fn cdr_records(&self, result: &'static str, n: u64) {
+        self.cdr_records.with_label_values(&[result]).inc_by(n);
+    }
+
+    /// The CDR counter of `result`, for tests.
+    pub fn cdr_records_value(&self, result: &'static str) -> u64 {
+        self.cdr_records.with_label_values(&[result]).get()
+    }
+
+    /// Adds retransmissions sent (`Direction::Out`) or received.
+    pub fn retransmissions(&self, dir: Direction, n: u64) {
+        if n > 0 {
+            self.retransmissions
+                .with_label_values(&[dir.label()])
+                .inc_by(n);
+        }
+    }
+
+    /// Counts a HEP packet sent (or not).
+    pub fn hep_packet(&self, sent: bool) {
+        self.hep_packets[usize::from(!sent)].inc();
+    }
+
+    /// HEP packets sent (`true`) or failed, for tests.
+    pub fn hep_packets_value(&self, sent: bool) -> u64 {
+        self.hep_packets[usize::from(!sent)].get()
+    }
+
+    /// Counts a failed TLS handshake.
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
+    }
+
     /// Counts an ended call and its setup latencies.
     pub fn call_ended(&self, record: &ConversationRecord) {
+        self.trunk_calls.observe(record);
         self.calls
             .with_label_values(&[record.trunk_label(), record.outcome_label()])
             .inc();

@@ -60,6 +60,8 @@ pub struct Reloader {
     metrics: Metrics,
     hook: Option<ReloadHook>,
     lock: Mutex<()>,
+    /// The CDR writer, told to reopen its file on every reload.
+    records: Option<crate::records::CdrSink>,
 }
 
 impl Reloader {
@@ -78,12 +80,23 @@ impl Reloader {
             metrics,
             hook,
             lock: Mutex::new(()),
+            records: None,
         }
+    }
+
+    /// Has every reload reopen the CDR file too (logrotate's postrotate
+    /// sends SIGHUP), whether or not the new config is accepted.
+    pub fn with_records(mut self, records: Option<crate::records::CdrSink>) -> Reloader {
+        self.records = records;
+        self
     }
 
     /// Reads the source again and installs it if valid.
     pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
+        if let Some(records) = &self.records {
+            records.reopen().await;
+        }
         let source = self.source.clone();
         let loaded = tokio::task::spawn_blocking(move || source.load())
             .await

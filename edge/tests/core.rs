@@ -197,6 +197,9 @@ fn an_invite_starts_one_call_and_its_retransmission_is_absorbed() {
     );
     assert!(h.core.poll_spawn().is_none());
     assert_eq!(h.core.active_calls(), 1);
+    // Counted both ways: the INVITE received again, the 100 sent again.
+    assert!(h.metric(r#"voxgate_sip_retransmissions_total{direction="in"} 1"#));
+    assert!(h.metric(r#"voxgate_sip_retransmissions_total{direction="out"} 1"#));
     assert!(h.metric(r#"voxgate_sip_transactions_total{kind="invite_server"} 1"#));
     assert!(h.metric("voxgate_calls_active 1"));
 }
@@ -421,6 +424,7 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
         timeline: Timeline {
             invite: h.now,
             first_b_invite: None,
+            ringing: None,
             answer: None,
             end: Some(h.now),
         },
@@ -430,6 +434,7 @@ fn a_draining_node_does_not_wait_for_transactions_of_ended_calls() {
             cause: EndCause::Cancelled,
             status: Some(487),
         },
+        peer_q850: None,
         media: (None, None),
         legs: Vec::new(),
         recordings: Vec::new(),
@@ -512,4 +517,100 @@ fn refused_sources_are_summarised_per_interval() {
     assert_eq!(h.core.poll_timeout(), Some(t0 + Duration::from_secs(10)));
     h.advance(Duration::from_secs(10));
     assert_eq!(h.core.poll_timeout(), None);
+}
+
+/// The config above writing CDRs (the core only queues them; the folder must exist).
+fn with_cdr(conf: &str) -> String {
+    format!("{conf}[cdr]\npath = \"/tmp/voxgate-core-test-cdr.jsonl\"\nredact_numbers = false\n")
+}
+
+fn refused_json(r: &voxgate_edge::conversation::RefusedAttempt, h: &Harness) -> serde_json::Value {
+    use std::time::UNIX_EPOCH;
+    let clock = voxgate_edge::conversation::record::WallClock::at(
+        h.now,
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    serde_json::from_str(&r.to_json(&clock, "t", false)).unwrap()
+}
+
+#[test]
+fn an_attempt_refused_at_a_limit_has_its_own_record() {
+    let mut h = Harness::with_conf(&with_cdr(&CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\nmax_calls = 1",
+    )));
+    h.feed(&request("INVITE", "z9hG4bKl1", ""));
+    assert!(h.core.poll_spawn().is_some());
+    assert!(h.core.poll_refused().is_none(), "a call, not a refusal");
+    h.feed(&request("INVITE", "z9hG4bKl2", ""));
+    assert_eq!(h.statuses(), [100, 100, 503]);
+    let refused = h.core.poll_refused().expect("a record of the 503");
+    let j = refused_json(&refused, &h);
+    assert_eq!(j["call"], serde_json::Value::Null);
+    assert_eq!(j["call_id_in"], "z9hG4bKl2@test");
+    assert_eq!(j["trunk_in"], "a");
+    assert_eq!(j["caller"], "carrier");
+    assert_eq!(j["callee"], "svc");
+    assert_eq!(j["source"], "127.0.0.1:5080");
+    assert_eq!(j["status"], 503);
+    assert_eq!(j["final_status"], 503);
+    assert_eq!(j["q850"], 41);
+    assert_eq!(j["reason"], "max_calls");
+    assert_eq!(j["disconnect_side"], "edge");
+    assert_eq!(j["cause"], "rejected");
+    assert_eq!(j["attempts"], 0);
+    assert_eq!(j["setup_time"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(uuid_version(&j["id"]), 7);
+    assert!(h.core.poll_refused().is_none());
+}
+
+fn uuid_version(v: &serde_json::Value) -> u32 {
+    let s = v.as_str().unwrap();
+    assert_eq!(s.len(), 36, "{s}");
+    s[14..15].parse().unwrap()
+}
+
+#[test]
+fn an_attempt_refused_by_a_narrowed_allow_list_or_while_draining_has_a_record() {
+    let mut h = Harness::with_conf(&with_cdr(CONF));
+    // A reload took 127.0.0.1 out between the transport's check and the core's.
+    let narrowed = with_cdr(&CONF.replace("127.0.0.1/32", "10.9.9.9/32"));
+    h.core.apply_config(std::sync::Arc::new(
+        voxgate_config::load_str(&narrowed, "test.toml").unwrap(),
+    ));
+    h.feed(&request("INVITE", "z9hG4bKf1", ""));
+    assert_eq!(h.statuses(), [100, 403]);
+    let j = refused_json(&h.core.poll_refused().unwrap(), &h);
+    assert_eq!(
+        (j["status"].as_u64(), j["q850"].as_u64()),
+        (Some(403), Some(21))
+    );
+    assert_eq!(j["reason"], "not_allowed");
+    assert_eq!(j["trunk_in"], serde_json::Value::Null);
+
+    let mut h = Harness::with_conf(&with_cdr(CONF));
+    h.core.start_draining();
+    h.feed(&request("INVITE", "z9hG4bKd1", ""));
+    assert_eq!(h.statuses(), [100, 503]);
+    let j = refused_json(&h.core.poll_refused().unwrap(), &h);
+    assert_eq!(j["reason"], "draining");
+    assert_eq!(j["trunk_in"], "a");
+    // An OPTIONS is no call attempt.
+    h.feed(&request("OPTIONS", "z9hG4bKd2", ""));
+    assert!(h.core.poll_refused().is_none());
+}
+
+#[test]
+fn a_malformed_invite_has_a_record_and_nothing_is_kept_without_cdrs() {
+    let mut h = Harness::with_conf(&with_cdr(CONF));
+    h.feed(&request("INVITE", "z9hG4bKq1", "Require: foo\r\n"));
+    assert_eq!(h.statuses(), [100, 420]);
+    let j = refused_json(&h.core.poll_refused().unwrap(), &h);
+    assert_eq!(
+        (j["status"].as_u64(), j["reason"].as_str()),
+        (Some(420), Some("malformed"))
+    );
+    let mut h = Harness::new();
+    h.feed(&request("INVITE", "z9hG4bKq2", "Require: foo\r\n"));
+    assert!(h.core.poll_refused().is_none());
 }

@@ -49,6 +49,11 @@ fn timer_a_doubles_without_cap_and_timer_b_times_out_at_64_t1() {
         ],
         "timer A: T1, 2T1, 4T1, ... (INVITE retransmissions are not capped at T2)"
     );
+    assert_eq!(
+        layer.retransmissions().sent,
+        6,
+        "each timer A send counts as a retransmission, the first send not"
+    );
     assert!(
         sent.iter()
             .all(|(_, t)| t.bytes == *invite.raw() && t.to == udp(5060))

@@ -83,6 +83,9 @@ fn retransmitted_invite_in_proceeding_gets_the_last_provisional_again() {
     assert_eq!(sent[0].bytes, *ringing.raw());
     assert!(events(&mut layer).is_empty());
     assert_eq!(layer.count(TxKind::InviteServer), 1);
+    // Two INVITEs received again; the response repeated for each.
+    let r = layer.retransmissions();
+    assert_eq!((r.received, r.sent), (2, 2));
 }
 
 #[test]

@@ -108,6 +108,8 @@ FLOW_CONF_PORT=$((BASE + 33))
 # not change what the allow-list tests see from 127.0.0.2).
 SCAN_PORT=$((BASE + 50))
 SCAN_UNLISTED_IP=127.0.0.30
+# The HEP collector of the test config (hep.py listens there during hep_export only).
+HEP_PORT=$((BASE + 34))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -291,6 +293,9 @@ min_se_s = $SESSION_S
 [cdr]
 path = "$CDR"
 redact_numbers = false
+
+[hep]
+address = "127.0.0.1:$HEP_PORT"
 
 # What the API plays (media_* tests): a 1 s 440 Hz prompt the runner writes, US tones.
 [media]
@@ -765,7 +770,8 @@ test_tls_old_versions_refused() {
 	# Control: the same client settings complete a handshake with an openssl server that
 	# accepts old versions, so a failure against voxgate is voxgate's refusal, not a client
 	# that cannot offer TLS 1.0/1.1 at all.
-	local key=$OUT/scratch-key.pem cert=$OUT/scratch-cert.pem v
+	local key=$OUT/scratch-key.pem cert=$OUT/scratch-cert.pem v failures
+	failures=$(metric voxgate_tls_handshake_failures_total '')
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
 		-days 1 -keyout "$key" -out "$cert" >"$OUT/scratch-cert.log" 2>&1 ||
 		{ REASON="openssl req could not make a scratch certificate"; EXTRA_FILE=$OUT/scratch-cert.log; return 1; }
@@ -788,6 +794,8 @@ test_tls_old_versions_refused() {
 		grep -q 'Cipher is (NONE)' "$EXTRA_FILE" ||
 			{ REASON="-$v: openssl failed but did not report a failed handshake (see out/voxgate_$v.out)"; return 1; }
 	done
+	# Both refusals counted.
+	expect_rise voxgate_tls_handshake_failures_total '' "$failures" 2
 }
 
 test_tls12_tls13_accepted() {
@@ -1415,6 +1423,84 @@ test_call_caller_hangs_up() {
 	calls_empty
 }
 
+# cdr_billing_and_rotation: logrotate's way (rename, then SIGHUP): the next record goes to a
+# new file at the old path; an answered call's record has the billing fields.
+test_cdr_billing_and_rotation() {
+	local n=1090 out id
+	[ -e "$CDR" ] || { REASON="no CDR file to rotate at $CDR"; return 1; }
+	mv "$CDR" "$CDR.1" || { REASON="cannot rename $CDR"; return 1; }
+	reload_via_hup || { mv "$CDR.1" "$CDR"; return 1; }
+	callee_start cdr_billing_callee call_uas.xml || return 1
+	sipp_play cdr_billing_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? cdr_billing_caller call_uac.xml || return 1
+	out=$(python3 "$HERE/calltool.py" cdr "$CDR" "$n" disconnect_side=caller cause=normal final_status=200 \
+		q850=16 attempts=1 trunk_in=loopback trunk_out=agents source="$CALLER_IP:$CALLER_PORT" \
+		destination="$CALLEE_IP:$CALLEE_PORT" legs.0.transport=udp legs.1.transport=udp srtp=false \
+		codec_a=PCMA codec_b=PCMA 'pdd_ms>=0' 'duration_s>=0.4' --wait 3 2>&1) ||
+		{ REASON="$out"; cat "$CDR" >>"$CDR.1"; mv "$CDR.1" "$CDR"; return 1; }
+	# Nothing after the rotation went to the old file; the old records stay there.
+	grep -q '"callee":"'"$n"'"' "$CDR.1" && { REASON="the record went to the rotated file"; return 1; }
+	# Put the earlier records back for the tests that follow (appended, not replaced:
+	# voxgate holds the file open).
+	cat "$CDR" >>"$CDR.1" && mv "$CDR.1" "$CDR" && reload_via_hup || return 1
+	python3 - "$out" <<'PY' || { REASON="the CDR's id or Call-IDs are wrong: $out"; return 1; }
+import json, sys, uuid
+r = json.loads(sys.argv[1])
+u = uuid.UUID(r["id"])
+assert u.version == 7, r["id"]
+assert r["call_id_in"] and r["call_id_out"] and r["call_id_in"] != r["call_id_out"], r
+assert [l["call_id"] for l in r["legs"]] == [r["call_id_in"], r["call_id_out"]], r["legs"]
+assert r["ringing_time"] is None or r["ringing_time"] <= r["answer_time"], r
+PY
+}
+
+# hep_export: a small HEP v3 collector (hep.py) receives what voxgate exports during a
+# call: both legs' INVITE and BYE, with the addresses they really went between.
+test_hep_export() {
+	local n=1091 pid i sent out=$OUT/hep.jsonl
+	rm -f "$out"
+	sent=$(metric voxgate_hep_packets_total 'result="sent"')
+	python3 "$HERE/hep.py" listen "$HEP_PORT" "$out" --seconds 20 &
+	pid=$!
+	for i in $(seq 1 20); do
+		ss -lun | grep -q "127.0.0.1:$HEP_PORT " && break
+		sleep 0.1
+	done
+	callee_start hep_callee call_uas.xml || { kill "$pid"; return 1; }
+	sipp_play hep_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	call_ok $? hep_caller call_uac.xml || { kill "$pid"; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal || { kill "$pid"; return 1; }
+	sleep 0.3
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	EXTRA_FILE=$out
+	local res
+	res=$(python3 "$HERE/hep.py" check "$out" "$n" --voxgate "127.0.0.1:$SIP_PORT" \
+		--caller "$CALLER_IP:$CALLER_PORT" --callee "$CALLEE_IP:$CALLEE_PORT" 2>&1) ||
+		{ REASON="$res"; return 1; }
+	# Each of those (and the 100, 180, 200s and ACKs) counted as sent.
+	expect_rise voxgate_hep_packets_total 'result="sent"' "$sent" 8
+}
+
+# ops_dashboard_metrics: every metric ops/grafana/voxgate.json and ops/prometheus/alerts.yml
+# use is in README's metric table and in the live /metrics (after an answered call, a
+# refused one and a reload, so that per-trunk and per-result series exist).
+test_ops_dashboard_metrics() {
+	local n=1092 refused=1093 out
+	# An answered call with RTP (quality histograms) on trunk limited (max_calls = 1), and a
+	# second one refused meanwhile.
+	callee_start ops_callee call_uas.xml -rtp_echo || return 1
+	caller_bg ops_caller call_uac_rtp.xml -s "$n" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	calls_check state=answered trunk=limited || return 1
+	sipp_ok ops_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
+	caller_done ops_caller call_uac_rtp.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal || return 1
+	reload_via_http || return 1
+	out=$(python3 "$HERE/ops.py" metrics --readme "$ROOT/README.md" --url "http://$ADMIN/metrics" \
+		"$ROOT/ops/grafana/voxgate.json" "$ROOT/ops/prometheus/alerts.yml" 2>&1) ||
+		{ REASON="$out"; return 1; }
+}
+
 test_call_latin1_caller() {
 	local n=1014 log=$OUT/call_latin1_callee.messages.log
 	callee_start call_latin1_callee call_uas.xml || return 1
@@ -1469,7 +1555,15 @@ test_call_no_route_404() {
 	local n=4040 rejected
 	rejected=$(metric voxgate_calls_total 'trunk="loopback",outcome="rejected"')
 	sipp_ok call_no_route call_uac_404.xml -s "$n" -p "$CALLER_PORT" || return 1
-	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null || return 1
+	cdr "$n" disconnect_side=control cause=rejected status=404 attempts=0 trunk_out=null \
+		final_status=404 q850=1 call_id_out=null source="$CALLER_IP:$CALLER_PORT" || return 1
+	# At info: the call's line and its failure's, by its SIP Call-ID.
+	local cid
+	cid=$(python3 "$HERE/calltool.py" cdr "$CDR" "$n" | python3 -c 'import json,sys; print(json.load(sys.stdin)["call_id_in"])')
+	grep -q "INFO.*call ended call_id=\"$cid\" trunk=\"loopback\" trunk_out=\"none\" outcome=\"rejected\" status=404" "$LOG" ||
+		{ REASON="no info line 'call ended' for Call-ID $cid in voxgate.log"; return 1; }
+	grep -q "INFO.*call failed call_id=\"$cid\" trunk=\"loopback\" status=404 reason=\"no route for the number\"" "$LOG" ||
+		{ REASON="no info line 'call failed' with its reason for Call-ID $cid in voxgate.log"; return 1; }
 	expect_rise voxgate_calls_total 'trunk="loopback",outcome="rejected"' "$rejected" 1
 }
 
@@ -1523,6 +1617,11 @@ test_call_max_calls_503() {
 	calls_check state=answered trunk=limited || return 1
 	sipp_ok call_limit_refused call_uac_503.xml -s "$refused" -i "$LIMITED_IP" -p "$CALLER2_PORT" || return 1
 	expect_rise voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"' "$limits" 1 || return 1
+	# Refused before it became a conversation, and still a record of its own, and a log line.
+	cdr "$refused" call=null trunk_in=limited status=503 final_status=503 q850=41 reason=max_calls \
+		disconnect_side=edge attempts=0 source="$LIMITED_IP:$CALLER2_PORT" || return 1
+	grep -q "INFO.*call attempt refused call_id=\"[^\"]*\" trunk=\"limited\" source=$LIMITED_IP:$CALLER2_PORT status=503 reason=\"max_calls\"" "$LOG" ||
+		{ REASON="no info line 'call attempt refused' for the 503 in voxgate.log"; return 1; }
 	caller_done call_limit_held call_uac.xml || return 1
 	calls_empty || return 1
 	# The ended call gave its place back: the next one is answered.
@@ -3066,6 +3165,9 @@ TESTS=(
 	test_call_ipv6_to_ipv4
 	test_call_rtp_hijack
 	test_call_caller_hangs_up
+	test_cdr_billing_and_rotation
+	test_hep_export
+	test_ops_dashboard_metrics
 	test_call_latin1_caller
 	test_call_callee_hangs_up
 	test_call_cancel_487

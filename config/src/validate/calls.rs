@@ -1,12 +1,13 @@
-//! `[calls]` (timers and limits of the call path) and `[cdr]` (the call record file).
+//! `[calls]` (timers and limits of the call path), `[cdr]` (the call record file) and
+//! `[hep]` (the capture export).
 
 use std::io;
 use std::time::Duration;
 
 use super::Validator;
 use crate::error::{ConfigErrorKind, Relation};
-use crate::model::{Calls, Cdr};
-use crate::raw::{RawCalls, RawCdr, S};
+use crate::model::{Calls, Cdr, Hep};
+use crate::raw::{RawCalls, RawCdr, RawHep, S};
 use crate::schema;
 
 impl Validator<'_> {
@@ -108,6 +109,24 @@ impl Validator<'_> {
         Some(Cdr {
             path,
             redact_numbers,
+        })
+    }
+
+    pub(super) fn hep(&mut self, raw: Option<&S<RawHep>>) -> Option<Hep> {
+        let raw = raw?;
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let address = self.require(&raw.address, &span, "hep.address")?;
+        let address = self.socket_addr(address, "hep.address")?;
+        let capture_id = self.int_or(
+            raw.capture_id.as_ref(),
+            "hep.capture_id",
+            (0, i64::from(u32::MAX)),
+            2001,
+        );
+        Some(Hep {
+            address,
+            capture_id: u32::try_from(capture_id).unwrap_or(2001),
         })
     }
 

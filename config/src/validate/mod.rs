@@ -61,6 +61,7 @@ pub(crate) fn validate(
     let routes = v.routes(&raw.route, &trunk_names);
     let calls = v.calls(raw.calls.as_ref());
     let cdr = v.cdr(raw.cdr.as_ref());
+    let hep = v.hep(raw.hep.as_ref());
     let media = v.media(raw.media.as_ref(), &raw.prompt);
     let protection = v.protection(raw.protection.as_ref());
 
@@ -80,6 +81,7 @@ pub(crate) fn validate(
         routes,
         calls,
         cdr,
+        hep,
         api,
         media,
         protection,

@@ -77,6 +77,7 @@ impl<M: MediaControl> Conversation<M> {
             early: None,
             last_status: None,
             no_media: false,
+            edge_fault: false,
             last_warning: None,
             redirects: 0,
             tried,
@@ -126,11 +127,15 @@ impl<M: MediaControl> Conversation<M> {
                             if d.last_status.is_none() {
                                 d.last_status = Some(488);
                                 d.last_warning = Some(NO_CODEC_WARNING);
+                                d.edge_fault = true;
                             }
                         }
                         // An unusable destination: what the others said stands.
                         _ => {
-                            d.last_status.get_or_insert(480);
+                            if d.last_status.is_none() {
+                                d.last_status = Some(480);
+                                d.edge_fault = true;
+                            }
                         }
                     }
                 }
@@ -144,7 +149,12 @@ impl<M: MediaControl> Conversation<M> {
         let Some(d) = self.dial_mut(id) else { return };
         d.done = true;
         let status = d.last_status.unwrap_or(480);
-        let side = if d.no_media { Side::Edge } else { Side::Callee };
+        // A node failure is never the callee's.
+        let side = if d.no_media || d.edge_fault {
+            Side::Edge
+        } else {
+            Side::Callee
+        };
         let warning = d.last_warning;
         let (link, connect, notify) = (d.link, d.connect, d.notify);
         self.event(Event::DialFailed { dial: id, status });
@@ -196,6 +206,7 @@ impl<M: MediaControl> Conversation<M> {
         if let Some(d) = self.dial_mut(dial) {
             d.last_status = Some(status);
             d.last_warning = warning;
+            d.edge_fault = matches!(failure, LegFailure::NoMedia | LegFailure::BadDestination);
         }
         self.advance_dial(now, dial);
     }

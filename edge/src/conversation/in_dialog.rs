@@ -85,7 +85,9 @@ impl<M: MediaControl> Conversation<M> {
                         EndCause::Normal
                     };
                     self.ack_late_offers(leg);
+                    self.pending_q850 = super::q850::of_reason(&request);
                     self.end_leg(now, leg, side, cause, None);
+                    self.pending_q850 = None;
                 }
             }
             _ if !live || self.phase != Phase::Active => {

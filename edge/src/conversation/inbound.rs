@@ -487,6 +487,7 @@ impl<M: MediaControl> Conversation<M> {
                     i.answered_locally = true;
                 }
             }
+            self.timeline.ringing.get_or_insert(now);
             if let (Ok(response), Some(tx)) = (msg, tx) {
                 self.push(Action::Respond { tx, response });
             }

@@ -40,6 +40,7 @@ mod leg_media;
 mod media;
 mod offer;
 mod progress;
+mod q850;
 pub mod record;
 mod recording;
 mod relay;
@@ -50,7 +51,7 @@ mod timers;
 mod transfer;
 
 pub use media::{EndpointId, EndpointSpec, MediaControl, NoMedia};
-pub use record::ConversationRecord;
+pub use record::{ConversationRecord, RefusedAttempt};
 
 use crate::control_plane::{
     CallerId, Command, CommandError, ConversationId, ConversationInfo, Destination, DialId,
@@ -319,6 +320,9 @@ pub struct Timeline {
     pub invite: Instant,
     /// The first outbound INVITE went out.
     pub first_b_invite: Option<Instant>,
+    /// The caller was first told of progress: an outbound leg's 18x
+    /// (relayed or not), or voxgate's own early 183.
+    pub ringing: Option<Instant>,
     /// The inbound leg (or, originated, the first leg) was answered.
     pub answer: Option<Instant>,
     /// The outcome was decided.
@@ -371,6 +375,9 @@ pub(crate) struct DialState {
     /// The dial stopped because voxgate had no media ports (its own failure,
     /// not the callee's).
     pub no_media: bool,
+    /// The last status is voxgate's own verdict (an unusable destination, the
+    /// trunk's codec policy), not a callee's answer: the CDR blames the edge.
+    pub edge_fault: bool,
     /// The `Warning` that goes with it (voxgate's own 488 for want of a codec).
     pub last_warning: Option<&'static str>,
     /// Redirections followed, and every URI tried (loop detection).
@@ -410,6 +417,10 @@ pub struct Conversation<M: MediaControl> {
     pub(crate) outcome: Option<Outcome>,
     /// The last leg end (or dial failure): the outcome when nothing is left.
     pub(crate) last_end: Option<Outcome>,
+    /// The Q.850 cause a peer gave (RFC 3326 `Reason`) in the message that
+    /// decided `last_end`; `pending_q850` holds it until `note_end`.
+    pub(crate) end_q850: Option<u8>,
+    pub(crate) pending_q850: Option<u8>,
     pub(crate) ending_deadline: Option<Instant>,
     pub(crate) info: Option<ConversationInfo>,
     /// The control plane is gone: nobody will command unbridged legs.
@@ -452,11 +463,14 @@ impl<M: MediaControl> Conversation<M> {
             timeline: Timeline {
                 invite: now,
                 first_b_invite: None,
+                ringing: None,
                 answer: None,
                 end: None,
             },
             outcome: None,
             last_end: None,
+            end_q850: None,
+            pending_q850: None,
             ending_deadline: None,
             info: None,
             control_gone: false,
@@ -672,6 +686,14 @@ impl<M: MediaControl> Conversation<M> {
 
     /// Records a leg's end as the conversation's outcome-to-be.
     pub(crate) fn note_end(&mut self, side: Side, cause: EndCause, status: Option<u16>) {
+        let reason = self.pending_q850.take();
+        // A partner's end that follows from the same cause keeps its reason.
+        let same = self
+            .last_end
+            .is_some_and(|e| e.side == side && e.cause == cause);
+        if reason.is_some() || !same {
+            self.end_q850 = reason;
+        }
         self.last_end = Some(Outcome {
             side,
             cause,

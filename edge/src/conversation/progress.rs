@@ -108,6 +108,7 @@ impl<M: MediaControl> Conversation<M> {
             if early_media {
                 self.take_early_sdp(leg, response);
             }
+            self.timeline.ringing.get_or_insert(now);
             self.event(Event::LegRinging { leg, early_media });
             return;
         };
@@ -176,6 +177,7 @@ impl<M: MediaControl> Conversation<M> {
         if let Ok(msg) = builder.build_message() {
             self.push(Action::Respond { tx, response: msg });
         }
+        self.timeline.ringing.get_or_insert(now);
         self.event(Event::LegRinging { leg, early_media });
     }
 
@@ -613,7 +615,10 @@ impl<M: MediaControl> Conversation<M> {
             }
         }
         let mapped = upstream_status(status);
+        // The callee's own cause, should this refusal end the call.
+        self.pending_q850 = super::q850::of_reason(response);
         self.attempt_failed(now, leg, LegFailure::Status(status), mapped);
+        self.pending_q850 = None;
         // The caller hears the reason phrase of a status we pass unchanged.
         let _ = response.reason();
     }

@@ -10,7 +10,7 @@
 //! still arrives), commands up to [`COMMAND_QUEUE`] (the control plane's
 //! `send` waits).
 
-use super::record::WallClock;
+use super::record::{WallClock, cause_label, side_label};
 use super::*;
 use crate::control_plane::{COMMAND_QUEUE, ControlPlane, EVENT_QUEUE, Session};
 use crate::handle::{ConversationSummary, OriginateError, StampedEvent};
@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::srtp::SdesKeys;
 use voxgate_media::{
@@ -39,7 +39,7 @@ pub struct ConversationDeps {
     /// Where SIP actions go (the core task).
     pub core: mpsc::Sender<(ConversationId, Action)>,
     /// Where CDR lines go, if records are kept.
-    pub records: Option<mpsc::Sender<String>>,
+    pub records: Option<crate::records::CdrSink>,
     /// Live conversations, for `GET /calls` and the API.
     pub registry: Arc<Registry>,
     /// Metrics.
@@ -522,9 +522,10 @@ async fn flush(
                 }
             }
             Action::Ended(record) => {
+                log_ended(&record);
                 deps.metrics.call_ended(&record);
                 if let Some(records) = &deps.records {
-                    let _ = records.try_send(record.to_json(clock, node, redact));
+                    records.submit(record.to_json(clock, node, redact));
                 }
                 let _ = deps.core.send((id, Action::Ended(record))).await;
                 return Flushed::Ended;
@@ -540,6 +541,30 @@ async fn flush(
         Flushed::Changed
     } else {
         Flushed::Quiet
+    }
+}
+
+/// The call's one line at `info` (numbers never: they are the CDR's), and
+/// one more for a failure with its reason.
+fn log_ended(record: &ConversationRecord) {
+    let call_id = record.call_id();
+    let trunk = record.trunk_label();
+    let trunk_out = record.trunk_out.as_ref().map_or("none", |t| t.as_str());
+    let status = record.final_status().unwrap_or(0);
+    info!(
+        call_id,
+        trunk,
+        trunk_out,
+        outcome = record.outcome_label(),
+        status,
+        q850 = record.q850(),
+        side = side_label(record.outcome.side),
+        cause = cause_label(record.outcome.cause),
+        attempts = record.attempts,
+        "call ended"
+    );
+    if let Some(reason) = record.failure() {
+        info!(call_id, trunk, status, reason, "call failed");
     }
 }
 

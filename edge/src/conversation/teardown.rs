@@ -59,7 +59,13 @@ impl<M: MediaControl> Conversation<M> {
             LegFailure::Cancelled => EndCause::Cancelled,
             _ => EndCause::Rejected(480),
         };
-        l.ended = Some((Side::Callee, cause));
+        // voxgate's own failures (no ports, an unusable destination) are
+        // not the callee's.
+        let side = match failure {
+            LegFailure::NoMedia | LegFailure::BadDestination => Side::Edge,
+            _ => Side::Callee,
+        };
+        l.ended = Some((side, cause));
         let dial = l.outbound().map(|o| o.dial);
         if let Some(d) = dial.and_then(|d| self.dial_mut(d))
             && d.early == Some(leg)

@@ -111,6 +111,18 @@ pub struct TransactionLayer {
     /// Transactions with `owes` set, kept as they change so that a draining
     /// node can ask every loop turn at O(1).
     owing: usize,
+    /// Retransmissions sent (timers A, E, G, and responses repeated for a
+    /// repeated request) and requests received again, since the start.
+    retransmissions: Retransmissions,
+}
+
+/// Retransmission totals of a layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retransmissions {
+    /// Messages sent again.
+    pub sent: u64,
+    /// Requests received again (absorbed by their transaction).
+    pub received: u64,
 }
 
 impl TransactionLayer {
@@ -126,6 +138,7 @@ impl TransactionLayer {
             events: VecDeque::new(),
             counts: [0; TxKind::ALL.len()],
             owing: 0,
+            retransmissions: Retransmissions::default(),
         }
     }
 
@@ -189,11 +202,14 @@ impl TransactionLayer {
         };
         if let Some(id) = self.server(&key) {
             // A retransmission.
+            self.retransmissions.received += 1;
+            let queued = self.transmits.len();
             let flow = self.with_machine(now, id, |machine, io| match machine {
                 Machine::InviteServer(m) => m.on_request(io, request, from),
                 Machine::NonInviteServer(m) => m.on_request(io),
                 Machine::InviteClient(_) | Machine::NonInviteClient(_) => Flow::Continue,
             });
+            self.retransmissions.sent += (self.transmits.len() - queued) as u64;
             self.apply(id, flow);
             return;
         }
@@ -406,10 +422,18 @@ impl TransactionLayer {
                 transmits: &mut self.transmits,
                 events: &mut self.events,
             };
+            let queued = io.transmits.len();
             let flow = entry.machine.on_timer(&mut io, timer);
+            // A timer's transmit is always a message sent before (A, E, G).
+            self.retransmissions.sent += (self.transmits.len() - queued) as u64;
             self.apply(id, flow);
         }
         self.prune();
+    }
+
+    /// Retransmissions since the layer started.
+    pub fn retransmissions(&self) -> Retransmissions {
+        self.retransmissions
     }
 
     /// The earliest armed deadline.

@@ -25,7 +25,7 @@ mod layer;
 mod server;
 mod timer;
 
-pub use layer::TransactionLayer;
+pub use layer::{Retransmissions, TransactionLayer};
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -62,6 +62,38 @@ fn record_of_an_answered_call() {
     // NoMedia keeps no counters.
     assert_eq!(j["media_a"], serde_json::Value::Null);
     assert_eq!(j["media_b"], serde_json::Value::Null);
+    // Billing fields: B's 180 came 1 s after the INVITE.
+    assert_eq!(j["ringing_time"], "2023-11-14T22:13:21.000Z");
+    assert_eq!(j["pdd_ms"], 1000.0);
+    assert_eq!(j["final_status"], 200);
+    assert_eq!(j["q850"], 16);
+    assert_eq!(j["call_id_in"], "a-call-1@10.1.1.9");
+    let out_id = j["call_id_out"].as_str().unwrap();
+    assert!(!out_id.is_empty() && out_id != "a-call-1@10.1.1.9");
+    assert_eq!(j["source"], A_ADDR);
+    assert_eq!(j["destination"], "203.0.113.7:5060");
+    assert_eq!(j["srtp"], false);
+    assert_eq!(j["legs"][0]["call_id"], "a-call-1@10.1.1.9");
+    assert_eq!(j["legs"][0]["transport"], "udp");
+    assert_eq!(j["legs"][0]["remote"], A_ADDR);
+    assert_eq!(j["legs"][1]["call_id"], out_id);
+    assert_eq!(j["legs"][1]["remote"], "203.0.113.7:5060");
+    assert_eq!(j["legs"][1]["srtp"], false);
+}
+
+#[test]
+fn record_ids_are_uuid_v7_of_the_setup_time_and_never_repeat() {
+    let (h, record) = answered_call();
+    let first = json(&record, &h, false);
+    let again = json(&record, &h, false);
+    let id = first["id"].as_str().unwrap();
+    assert_ne!(id, again["id"].as_str().unwrap());
+    let uuid = uuid::Uuid::parse_str(id).unwrap();
+    assert_eq!(uuid.get_version_num(), 7);
+    let (secs, _) = uuid.get_timestamp().unwrap().to_unix();
+    assert_eq!(secs, 1_700_000_000);
+    // The conversation id stays, for /calls and the logs.
+    assert_eq!(first["call"], "c7");
 }
 
 #[test]
@@ -92,6 +124,24 @@ fn record_of_a_call_that_failed_over_and_was_busy() {
     assert_eq!(j["duration_s"], 0.0);
     assert_eq!(j["invite_out_ms"], 0.0);
     assert_eq!(j["end_time"], "2023-11-14T22:13:21.000Z");
+    assert_eq!(j["final_status"], 486);
+    assert_eq!(j["q850"], 17);
+    // No ringing: the post-dial delay runs to the final refusal.
+    assert_eq!(j["ringing_time"], serde_json::Value::Null);
+    assert_eq!(j["pdd_ms"], 1000.0);
+    assert_eq!(j["legs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_node_failure_is_never_the_callees() {
+    // The only destination is unusable (no host): voxgate's failure.
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&["sip:+15550100@"]));
+    let record = out.ended().expect("ended").clone();
+    let j = json(&record, &h, false);
+    assert_eq!(j["status"], 480);
+    assert_eq!(j["q850"], 18);
+    assert_eq!(j["disconnect_side"], "edge");
 }
 
 #[test]
@@ -107,6 +157,10 @@ fn record_of_a_cancelled_call() {
     assert_eq!(j["trunk_out"], serde_json::Value::Null);
     assert_eq!(j["invite_out_ms"], serde_json::Value::Null);
     assert_eq!(j["status"], 487);
+    assert_eq!(j["final_status"], 487);
+    assert_eq!(j["q850"], 16);
+    assert_eq!(j["call_id_out"], serde_json::Value::Null);
+    assert_eq!(j["source"], A_ADDR);
 }
 
 /// A leg's media as the relay would publish it: `lost` of 3000 lost,
@@ -239,4 +293,66 @@ fn a_leg_without_rtp_is_no_observation() {
     let m = crate::metrics::Metrics::new("t").unwrap();
     m.call_ended(&record);
     assert!(!m.render().contains("voxgate_leg_mos_count"));
+}
+
+#[test]
+fn legs_final_statuses_and_the_post_dial_delay_are_counted_per_trunk() {
+    let m = crate::metrics::Metrics::new("t").unwrap();
+    let (_, answered) = answered_call();
+    m.call_ended(&answered);
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let second = h.feed(b.response(503, "", None)).sent(Method::Invite);
+    h.advance(Duration::from_millis(500));
+    let out = h.feed(BSide::new(second).response(486, "", None));
+    m.call_ended(out.ended().expect("ended"));
+    let text = m.render();
+    for needle in [
+        r#"voxgate_trunk_final_status_total{direction="in",status="200",trunk="carrier"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="out",status="200",trunk="pbx"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="in",status="486",trunk="carrier"} 1"#,
+        r#"voxgate_trunk_final_status_total{direction="out",status="503",trunk="pbx"} 1"#,
+        // Rang after 1 s; the busy call never rang: 0.5 s to its 486.
+        r#"voxgate_post_dial_delay_seconds_bucket{trunk="carrier",le="0.5"} 1"#,
+        r#"voxgate_post_dial_delay_seconds_bucket{trunk="carrier",le="1"} 2"#,
+        r#"voxgate_post_dial_delay_seconds_count{trunk="carrier"} 2"#,
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(text.contains(r#"direction="out",status="486""#), "{text}");
+}
+
+#[test]
+fn the_peers_own_q850_cause_wins_rfc_3326() {
+    // B hangs up with a Reason: its cause, not the mapping's 16.
+    let (mut h, mut b) = Harness::established(CALLS);
+    let bye = b.request(
+        "BYE",
+        "Reason: Q.850;cause=31;text=\"Normal, unspecified\"\r\n",
+        None,
+    );
+    let to_a = h.b_sends(bye).1.sent(Method::Bye);
+    let out = h.a_answers(&to_a, 200, None);
+    let j = json(out.ended().expect("ended"), &h, false);
+    assert_eq!(j["disconnect_side"], "callee");
+    assert_eq!(j["q850"], 31);
+
+    // A busy callee saying why (the last word of the dial).
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1]);
+    let out = h.feed(b.response(486, "Reason: Q.850;cause=17\r\n", None));
+    assert_eq!(json(out.ended().expect("ended"), &h, false)["q850"], 17);
+
+    // A refusal with a Reason that the dial moves past is not the call's cause.
+    let (mut h, _) = Harness::new(CALLS);
+    let (b, _) = h.connected(&[B1, B2]);
+    let second = h
+        .feed(b.response(503, "Reason: Q.850;cause=34\r\n", None))
+        .sent(Method::Invite);
+    let out = h.feed(BSide::new(second).response(404, "", None));
+    let j = json(out.ended().expect("ended"), &h, false);
+    assert_eq!(
+        (j["status"].as_u64(), j["q850"].as_u64()),
+        (Some(404), Some(1))
+    );
 }
