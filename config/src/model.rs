@@ -40,6 +40,16 @@ pub struct Config {
     pub api: Option<Api>,
     /// Prompts and tones (`[media]`, `[[prompt]]`).
     pub media: Media,
+    /// Where destination names are resolved (`[dns]`).
+    pub dns: Dns,
+}
+
+/// Where destination names are resolved (`[dns]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dns {
+    /// The name servers to ask, in order; empty = those of the system's
+    /// resolv.conf.
+    pub name_servers: Vec<SocketAddr>,
 }
 
 impl Config {

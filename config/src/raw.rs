@@ -27,6 +27,13 @@ pub(crate) struct RawConfig {
     pub api: Option<S<RawApi>>,
     pub media: Option<S<RawMedia>>,
     pub prompt: Option<List<RawPrompt>>,
+    pub dns: Option<S<RawDns>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    pub name_servers: Option<List<String>>,
 }
 
 #[derive(Deserialize)]

@@ -68,7 +68,16 @@ pub(crate) const TABLES: &[Table] = &[
                 "a [media] table with tone_profile, prompts_dir, recordings_dir",
             ),
             key("prompt", "[[prompt]] tables with name and file"),
+            key("dns", "a [dns] table with name_servers"),
         ],
+    },
+    Table {
+        pattern: "dns",
+        keys: &[key(
+            "name_servers",
+            "a list of name servers, each an IP address (port 53) or an address and port \
+             such as \"192.0.2.53\" or \"127.0.0.1:5353\" (default: those of /etc/resolv.conf)",
+        )],
     },
     Table {
         pattern: "node",

@@ -211,7 +211,8 @@ impl Core {
                 self.metrics.set_calls_active(self.calls.len());
                 debug!(%call, outcome = record.outcome_label(), "call ended");
             }
-            CallAction::Event(_) => {}
+            // Carried out by the conversation's task, never sent here.
+            CallAction::Event(_) | CallAction::Resolve { .. } => {}
         }
         self.process_events(now);
     }

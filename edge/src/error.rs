@@ -35,6 +35,9 @@ pub enum EdgeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The DNS resolver could not be set up.
+    #[error("{0}")]
+    Dns(#[from] crate::dns::DnsError),
     /// Metric registration failed (a programming error).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

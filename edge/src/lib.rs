@@ -38,6 +38,7 @@ pub mod calls;
 pub mod control_plane;
 pub mod conversation;
 pub mod core;
+pub mod dns;
 mod driver;
 mod error;
 pub mod handle;
@@ -101,6 +102,8 @@ pub struct Edge {
     ready: Arc<AtomicBool>,
     core_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
+    /// The re-resolution of destination names (ends with the edge).
+    dns_task: JoinHandle<()>,
     admin_addr: SocketAddr,
     admin_stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -166,6 +169,10 @@ impl Edge {
         let (follow, _) = broadcast::channel(FOLLOW_QUEUE);
         let handle = EdgeHandle::new(cmd_tx.clone(), registry.clone(), follow.clone());
         control.started(handle.clone());
+        let dns = Arc::new(dns::Dns::new(&config, metrics.clone())?);
+        dns.watch_config(&config);
+        let refresher = dns.clone();
+        let dns_task = tokio::spawn(async move { refresher.refresh().await });
         let deps = ConversationDeps {
             control,
             engine: engine.clone(),
@@ -174,6 +181,7 @@ impl Edge {
             registry: registry.clone(),
             metrics: metrics.clone(),
             follow,
+            dns: dns.clone(),
         };
         let core = core::Core::new(config.clone(), metrics.clone(), locals);
         let channels = driver::Channels {
@@ -190,6 +198,7 @@ impl Edge {
             cmd_tx.clone(),
             metrics.clone(),
             hook,
+            dns,
         ));
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
@@ -234,6 +243,7 @@ impl Edge {
             ready,
             core_task,
             admin_task,
+            dns_task,
             admin_addr,
             admin_stop,
         })
@@ -290,6 +300,7 @@ impl Edge {
         self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
+        self.dns_task.abort();
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Metrics {
     call_setup: HistogramVec,
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
+    dns_lookups: IntCounterVec,
+    dns_cache: IntGauge,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -411,6 +413,20 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            dns_lookups: counter_vec(
+                &registry,
+                "voxgate_dns_lookups_total",
+                "Destination names looked up (RFC 3263): outcome=cached (answered from the cache), resolved (asked DNS, got next hops), failed (DNS gave none), refreshed (re-resolved in the background), refresh_failed.",
+                &["outcome"],
+            )?,
+            dns_cache: {
+                let g = IntGauge::new(
+                    "voxgate_dns_cache_entries",
+                    "Destination names held in the DNS cache.",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             rtp_relayed: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_relayed_total",
@@ -637,6 +653,17 @@ impl Metrics {
     /// Counts a conversation whose control plane fell behind its events.
     pub fn control_overflow(&self) {
         self.conversation_overflow("events");
+    }
+
+    /// Counts a destination name lookup by its outcome (`cached`, `resolved`,
+    /// `failed`, `refreshed`, `refresh_failed`).
+    pub fn dns_lookup(&self, outcome: &'static str) {
+        self.dns_lookups.with_label_values(&[outcome]).inc();
+    }
+
+    /// Sets how many names the DNS cache holds.
+    pub fn dns_cache_entries(&self, n: usize) {
+        self.dns_cache.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts a call refused by a trunk limit.

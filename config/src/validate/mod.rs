@@ -61,6 +61,7 @@ pub(crate) fn validate(
     let calls = v.calls(raw.calls.as_ref());
     let cdr = v.cdr(raw.cdr.as_ref());
     let media = v.media(raw.media.as_ref(), &raw.prompt);
+    let dns = v.dns(raw.dns.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -80,6 +81,7 @@ pub(crate) fn validate(
         cdr,
         api,
         media,
+        dns,
     })
 }
 
@@ -93,6 +95,29 @@ pub(crate) struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// `[dns]`: name servers as `ip` or `ip:port`.
+    fn dns(&mut self, raw: Option<&S<crate::raw::RawDns>>) -> crate::model::Dns {
+        let mut dns = crate::model::Dns::default();
+        let Some(list) = raw.and_then(|r| r.get_ref().name_servers.as_ref()) else {
+            return dns;
+        };
+        for (i, server) in list.get_ref().iter().enumerate() {
+            let text = server.get_ref().trim();
+            let addr = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| Some(SocketAddr::new(text.parse().ok()?, 53)));
+            match addr {
+                Some(a) => dns.name_servers.push(a),
+                None => {
+                    let key = format!("dns.name_servers[{i}]");
+                    self.bad_value(server.span(), &key, schema::describe(&key));
+                }
+            }
+        }
+        dns
+    }
+
     fn push(&mut self, span: Range<usize>, key: impl Into<String>, kind: ConfigErrorKind) {
         self.errors.push(self.source.error(span, key, kind));
     }
