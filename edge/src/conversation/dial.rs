@@ -153,7 +153,8 @@ impl<M: MediaControl> Conversation<M> {
     /// The next hops of the name the dial waits for: each becomes an attempt
     /// to the same URI, tried in order (failover on 408, 5xx, timeouts and
     /// transport failures, as between destinations). None at all: the
-    /// destination fails as a transport error would (RFC 3263 §4.3: 503).
+    /// destination fails as a transport failure does (480 unless another
+    /// destination said more).
     pub(crate) fn on_resolved(
         &mut self,
         now: Instant,
@@ -166,7 +167,7 @@ impl<M: MediaControl> Conversation<M> {
         };
         if targets.is_empty() {
             tracing::info!(dial = %id, uri = %dest.uri, "destination name resolved to no address");
-            d.last_status.get_or_insert(503);
+            d.last_status.get_or_insert(480);
         }
         for hop in targets.into_iter().rev() {
             d.pending.push_front(Pending {
