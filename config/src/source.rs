@@ -385,6 +385,7 @@ mod tests {
             ("api.tokens[]", "[api]\ntokens = [{ zzz = 1 }]"),
             ("media", "[media]\nzzz = 1"),
             ("prompt[]", "[[prompt]]\nzzz = 1"),
+            ("dns", "[dns]\nzzz = 1"),
         ];
         assert_eq!(
             docs.len(),

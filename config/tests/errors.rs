@@ -733,3 +733,30 @@ fn embedded_default_name_in_errors() {
         "{errs}"
     );
 }
+
+#[test]
+fn dns_name_servers_with_and_without_a_port() {
+    let config = load_str(
+        &with("[dns]\nname_servers = [\"192.0.2.53\", \"127.0.0.1:5353\", \"[::1]:53\"]\n"),
+        "x.toml",
+    )
+    .unwrap();
+    let want: Vec<std::net::SocketAddr> = ["192.0.2.53:53", "127.0.0.1:5353", "[::1]:53"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(config.dns.name_servers, want);
+    // No [dns]: the system's resolv.conf.
+    assert!(load_str(MINIMAL, "x.toml").unwrap().dns.name_servers.is_empty());
+}
+
+#[test]
+fn bad_dns_name_server() {
+    let e = only_error(&with("[dns]\nname_servers = [\"127.0.0.1\", \"ns1.example\"]\n"));
+    assert_eq!(
+        at(&e, 15, 30, "dns.name_servers[1]"),
+        "x.toml:15:30: dns.name_servers[1]: \"ns1.example\" is not valid; allowed: a list of \
+         name servers, each an IP address (port 53) or an address and port such as \
+         \"192.0.2.53\" or \"127.0.0.1:5353\" (default: those of /etc/resolv.conf)"
+    );
+}
