@@ -103,6 +103,12 @@ FLOW_REPLACES_PORT=$((BASE + 27))
 FLOW_BARESIP_PORT=$((BASE + 28))
 FLOW_RECORD_PORT=$((BASE + 29))
 FLOW_CONF_PORT=$((BASE + 33))
+# Destinations by DNS name (call_dns_srv_failover): the suite's DNS responder
+# (dns_responder.py) on DNS_IP:DNS_PORT, the config's [dns] name server; the two SRV targets
+# of carrier.test are agents 2 and 3 on DNS_CALLEE_PORT.
+DNS_IP=127.0.0.14
+DNS_PORT=$((BASE + 34))
+DNS_CALLEE_PORT=$((BASE + 35))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -276,6 +282,11 @@ trying_timeout_ms = $TRYING_MS
 session_expires_s = $SESSION_S
 min_se_s = $SESSION_S
 
+# Destination names are asked of the suite's DNS responder (it runs during
+# call_dns_srv_failover only; before, the route's name fails to resolve, quietly).
+[dns]
+name_servers = ["$DNS_IP:$DNS_PORT"]
+
 [cdr]
 path = "$CDR"
 redact_numbers = false
@@ -354,6 +365,12 @@ destinations = [
     { uri = "sip:$CALLEE_IP:$DEAD_PORT", transport = "tcp", trunk = "agents" },
     { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
 ]
+
+# A destination by name (call_dns_srv_failover): NAPTR, SRV, A on the suite's DNS responder.
+[[route]]
+name = "by-name"
+match_user = { exact = "2003" }
+destinations = [ { uri = "sip:carrier.test", transport = "udp", trunk = "agents" } ]
 
 [[route]]
 name = "baresip"
@@ -1312,6 +1329,58 @@ test_call_failover_tcp() {
 	call_ok $? call_failover_tcp_caller call_uac.xml || return 1
 	# A refused TCP connection fails the first destination at once, not after TRYING_MS.
 	cdr "$n" attempts=2 disconnect_side=caller cause=normal "answer_ms<=$((TRYING_MS - 200))"
+}
+
+# dns_answers: destination name lookups answered so far (from the cache or from DNS).
+dns_answers() {
+	local cached resolved
+	cached=$(metric voxgate_dns_lookups_total 'outcome="cached"') || return 1
+	resolved=$(metric voxgate_dns_lookups_total 'outcome="resolved"') || return 1
+	echo $((cached + resolved))
+}
+
+test_call_dns_srv_failover() {
+	local n=2003 rc before i log=$OUT/dns_queries.log
+	before=$(dns_answers)
+	rm -f "$log"
+	# carrier.test: NAPTR names the SRV owner per transport (a better-ordered TCP one must
+	# not be taken for a UDP destination); SRV a (priority 10) answers 503, b (20) answers.
+	python3 "$HERE/dns_responder.py" "$DNS_IP" "$DNS_PORT" "$log" \
+		"NAPTR carrier.test 5 50 s SIP+D2T _sip._tcp.pop.carrier.test" \
+		"NAPTR carrier.test 10 50 s SIP+D2U _sip._udp.pop.carrier.test" \
+		"SRV _sip._udp.pop.carrier.test 20 0 $DNS_CALLEE_PORT b.carrier.test" \
+		"SRV _sip._udp.pop.carrier.test 10 0 $DNS_CALLEE_PORT a.carrier.test" \
+		"A a.carrier.test $AGENT2_IP" "A b.carrier.test $AGENT3_IP" >"$OUT/dns_responder.log" 2>&1 &
+	BG_PIDS+=("$!")
+	for i in $(seq 1 30); do udp_bound "$DNS_IP" "$DNS_PORT" && break; sleep 0.1; done
+	udp_bound "$DNS_IP" "$DNS_PORT" || { REASON="the DNS responder is not listening on $DNS_IP:$DNS_PORT"; EXTRA_FILE=$OUT/dns_responder.log; return 1; }
+	agent_start dns_503_callee "$AGENT2_IP:$DNS_CALLEE_PORT" "$AGENT2_MP" call_uas_503.xml || return 1
+	agent_start dns_callee "$AGENT3_IP:$DNS_CALLEE_PORT" "$AGENT3_MP" call_uas.xml || return 1
+	sipp_play dns_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	rc=$?
+	agent_done dns_503_callee || return 1
+	agent_done dns_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason dns_caller call_uac.xml "$rc" caller; return 1; }
+	# Two attempts: the 503 of the first SRV target, the answer of the second; both got
+	# the name in their Request-URI.
+	cdr "$n" attempts=2 disconnect_side=caller cause=normal || return 1
+	grep -q "^INVITE sip:$n@carrier.test SIP/2.0" "$OUT/dns_503_callee.messages.log" || { REASON="the first SRV target's INVITE is not for sip:$n@carrier.test"; return 1; }
+	grep -q "^INVITE sip:$n@carrier.test SIP/2.0" "$OUT/dns_callee.messages.log" || { REASON="the second SRV target's INVITE is not for sip:$n@carrier.test"; return 1; }
+	EXTRA_FILE=$log
+	python3 - "$log" <<'PY' || { REASON="voxgate's DNS queries were not NAPTR, then SRV of the UDP owner, then A of both targets (see $log)"; return 1; }
+import sys
+lines = [l.strip() for l in open(sys.argv[1])]
+def first(q):
+    return lines.index(q) if q in lines else -1
+naptr, srv = first("NAPTR carrier.test."), first("SRV _sip._udp.pop.carrier.test.")
+a, b = first("A a.carrier.test."), first("A b.carrier.test.")
+ok = 0 <= naptr < srv < min(a, b) and "SRV _sip._tcp.pop.carrier.test." not in lines
+sys.exit(0 if ok else 1)
+PY
+	EXTRA_FILE=""
+	local now
+	now=$(dns_answers)
+	is_number "$before" && is_number "$now" && [ "$now" -gt "$before" ] || { REASON="voxgate_dns_lookups_total{outcome=cached|resolved} went from $before to $now"; return 1; }
 }
 
 test_call_hold_resume() {
@@ -2890,6 +2959,7 @@ TESTS=(
 	test_call_downstream_503_is_500
 	test_call_no_route_404
 	test_call_failover_tcp
+	test_call_dns_srv_failover
 	test_call_hold_resume
 	test_call_max_calls_503
 	test_call_tcp_carrier
