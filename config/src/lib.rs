@@ -54,7 +54,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Listener, ListenerTransport,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Keepalive, Listener, ListenerTransport,
     LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering, Route, SipLimits,
     SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
 };

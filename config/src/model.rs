@@ -332,6 +332,23 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// The SRTP suites offered (in this order) and accepted on this trunk's legs.
     pub srtp_suites: Vec<SrtpSuite>,
+    /// OPTIONS keep-alive of the route destinations of this trunk; `None` = none
+    /// (a destination may ask for its own).
+    pub keepalive: Option<Keepalive>,
+    /// The status new inbound calls get while an operator has put the trunk out of
+    /// service (default 503).
+    pub out_of_service_status: u16,
+}
+
+/// OPTIONS keep-alive of a destination (`keepalive = { ... }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time between two OPTIONS; one not answered by then counts as failed.
+    pub interval: Duration,
+    /// Failed probes in a row that mark a destination down.
+    pub down_after: u32,
+    /// Answered probes in a row that mark a down destination up again.
+    pub up_after: u32,
 }
 
 /// SDES-SRTP on a trunk's legs (`srtp`).
@@ -577,6 +594,8 @@ pub struct Destination {
     pub transport: ListenerTransport,
     /// Trunk whose policy applies to this leg, if any.
     pub trunk: Option<TrunkName>,
+    /// Its own OPTIONS keep-alive (else its trunk's, if any).
+    pub keepalive: Option<Keepalive>,
 }
 
 #[cfg(test)]

@@ -36,6 +36,14 @@ pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's fo
      16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
 pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to, relative to the \
      config file's folder, where recordings go as WAV files (default: none, recording is off)";
+pub(crate) const KEEPALIVE: &str =
+    "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
+     down_after unanswered, up after up_after answered";
+const KEEPALIVE_KEYS: &[Key] = &[
+    key("interval_s", "seconds 1..=3600 (default 30)"),
+    key("down_after", "a count 1..=100 (default 3)"),
+    key("up_after", "a count 1..=100 (default 2)"),
+];
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -199,7 +207,17 @@ pub(crate) const TABLES: &[Table] = &[
                  \"AES_CM_128_HMAC_SHA1_32\", each once, in the order offered (default all three \
                  in that order)",
             ),
+            key("keepalive", KEEPALIVE),
+            key(
+                "out_of_service_status",
+                "a final status 400..=699 new inbound calls get while the trunk is out of service \
+                 (default 503)",
+            ),
         ],
+    },
+    Table {
+        pattern: "trunk[].keepalive",
+        keys: KEEPALIVE_KEYS,
     },
     Table {
         pattern: "trunk[].numbering",
@@ -278,7 +296,12 @@ pub(crate) const TABLES: &[Table] = &[
             key("uri", "a URI starting with sip: or sips:"),
             key("transport", TRANSPORT),
             key("trunk", "the name of a [[trunk]]"),
+            key("keepalive", KEEPALIVE),
         ],
+    },
+    Table {
+        pattern: "route[].destinations[].keepalive",
+        keys: KEEPALIVE_KEYS,
     },
     Table {
         pattern: "calls",

@@ -386,6 +386,11 @@ mod tests {
             ("media", "[media]\nzzz = 1"),
             ("prompt[]", "[[prompt]]\nzzz = 1"),
             ("dns", "[dns]\nzzz = 1"),
+            ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
+            (
+                "route[].destinations[].keepalive",
+                "[[route]]\ndestinations = [{ keepalive = { zzz = 1 } }]",
+            ),
         ];
         assert_eq!(
             docs.len(),
