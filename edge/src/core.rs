@@ -11,6 +11,8 @@ use crate::conversation::{Action as CallAction, Input as CallInput, Locals, TxFa
 use crate::handle::OriginateError;
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
+use crate::health::Health;
+use crate::keepalive::{self, KeepAlive, ProbeId};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -56,6 +58,13 @@ pub struct Core {
     /// Live INVITE client transactions that are re-INVITEs (their To has a
     /// tag): a late 2xx to one is only ACKed, its dialog is not ours to end.
     reinvites: IdMap<TxId, ()>,
+    /// OPTIONS keep-alive of route destinations, and its probes in flight.
+    keepalive: KeepAlive,
+    probes: IdMap<TxId, ProbeId>,
+    /// Where the keep-alive's verdicts and the trunks out of service live.
+    health: Arc<Health>,
+    /// Resolved destination names, for probing a name destination.
+    dns: Option<Arc<crate::dns::Dns>>,
 }
 
 /// Timer bases from the config.
@@ -94,14 +103,38 @@ impl Core {
             open_conns: std::collections::HashSet::new(),
             late_acks: IdMap::default(),
             reinvites: IdMap::default(),
+            keepalive: KeepAlive::default(),
+            probes: IdMap::default(),
+            health: Arc::default(),
+            dns: None,
         }
+    }
+
+    /// Shares `health` with the conversations and the admin API, resolves
+    /// name destinations through `dns`, and starts the keep-alive of the
+    /// config's destinations.
+    pub fn with_health(
+        mut self,
+        now: Instant,
+        health: Arc<Health>,
+        dns: Option<Arc<crate::dns::Dns>>,
+    ) -> Core {
+        self.calls.health = health.clone();
+        self.health = health;
+        self.dns = dns;
+        self.keepalive
+            .configure(now, keepalive::probed(&self.config));
+        self.health.publish(self.keepalive.states());
+        self
     }
 
     /// Applies a reloaded config: new timers apply to new transactions,
     /// the new snapshot to new calls.
-    pub fn apply_config(&mut self, config: Arc<Config>) {
+    pub fn apply_config(&mut self, now: Instant, config: Arc<Config>) {
         self.layer.set_timers(timer_config(&config));
         self.limits = limits(&config);
+        self.keepalive.configure(now, keepalive::probed(&config));
+        self.health.publish(self.keepalive.states());
         self.config = config;
     }
 
@@ -369,15 +402,109 @@ impl Core {
         }
     }
 
-    /// Fires due timers.
+    /// Fires due timers, and sends the keep-alive probes that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        self.keepalive.handle_timeout(now);
+        self.send_probes(now);
         self.process_events(now);
     }
 
     /// The earliest instant at which `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.layer.poll_timeout()
+        match (self.layer.poll_timeout(), self.keepalive.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// OPTIONS to every destination whose keep-alive probe is due. One that
+    /// cannot be sent (no listener for its transport, a name with no
+    /// address) counts as unanswered.
+    fn send_probes(&mut self, now: Instant) {
+        while let Some((id, key)) = self.keepalive.poll_probe(now) {
+            let sent = self.probe(now, &key);
+            match sent {
+                Some(tx) => {
+                    self.probes.insert(tx, id);
+                }
+                None => {
+                    self.metrics.keepalive_probe(false);
+                    self.keepalive.on_outcome(id, false);
+                }
+            }
+        }
+    }
+
+    fn probe(&mut self, now: Instant, key: &keepalive::DestinationKey) -> Option<TxId> {
+        let addr = match crate::conversation::Target::parse(&key.uri, key.transport) {
+            Some(t) => t.addr,
+            None => {
+                let query = crate::dns::name_query(&key.uri, key.transport)?;
+                *self.dns.as_ref()?.cached(&query).first()?
+            }
+        };
+        let local = self.locals.get(key.transport)?.for_uac(&key.uri);
+        let from = format!("<{}>", local.uri(None));
+        let (builder, _) = voxgate_sip::dialog::NewRequest {
+            method: Method::Options,
+            request_uri: &key.uri,
+            from: &from,
+            to: &key.uri,
+            local: &local,
+            max_forwards: 70,
+        }
+        .build();
+        let request = builder.build_message().ok()?;
+        if key.transport == TransportKind::Tls {
+            let trunk_name = key
+                .trunk
+                .as_ref()
+                .and_then(|t| self.config.trunk(t))
+                .and_then(|t| t.tls_peer_name.clone());
+            let host = crate::conversation::uri_host_port(&key.uri).map(|(h, _)| h.to_owned());
+            if let Some(name) = trunk_name.or(host) {
+                self.tls_names.insert(addr, name);
+            }
+        }
+        let peer = Peer {
+            transport: key.transport,
+            addr,
+            conn: None,
+        };
+        let tx = TxId::next();
+        self.layer.send_request_as(now, tx, request, peer).ok()?;
+        if peer.transport.is_reliable() {
+            self.stream_txs.insert(tx, (peer.transport, peer.addr));
+        }
+        if let Some(kind) = self.layer.kind(tx) {
+            self.kinds.insert(tx, kind);
+            self.metrics.transaction_created(kind);
+        }
+        Some(tx)
+    }
+
+    /// A probe's transaction ended: answered (any final status but 408 and
+    /// 503) or not.
+    fn probe_outcome(&mut self, tx: TxId, answered: bool) {
+        if let Some(id) = self.probes.remove(&tx) {
+            self.metrics.keepalive_probe(answered);
+            self.keepalive.on_outcome(id, answered);
+        }
+    }
+
+    /// Publishes the keep-alive's verdicts when one changed.
+    fn keepalive_changes(&mut self) {
+        let mut changed = false;
+        while let Some((key, state)) = self.keepalive.poll_change() {
+            changed = true;
+            let trunk = key.trunk.as_ref().map_or("", |t| t.as_str());
+            info!(destination = %key.uri, transport = %key.transport, trunk, state = state.as_str(), "destination keep-alive");
+            self.metrics.destination_state(trunk, &key.uri, state);
+        }
+        if changed {
+            self.health.publish(self.keepalive.states());
+        }
     }
 
     /// The next message to send.
@@ -503,6 +630,11 @@ impl Core {
                         None => debug!(%from, "ACK without a dialog absorbed"),
                     }
                 }
+                TxEvent::Response { tx, response } if self.probes.contains_key(&tx) => {
+                    if let Some(status) = response.status().filter(|s| *s >= 200) {
+                        self.probe_outcome(tx, status != 408 && status != 503);
+                    }
+                }
                 TxEvent::Response { tx, response } => match self.calls.by_tx(tx) {
                     Some(call) => self.deliver(call, CallInput::Response { tx, response }),
                     None => self.late_answer(now, tx, &response),
@@ -521,6 +653,7 @@ impl Core {
                         self.metrics.transaction_failed(kind, "timeout");
                     }
                     info!(?tx, ?kind, "transaction timed out");
+                    self.probe_outcome(tx, false);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -536,6 +669,7 @@ impl Core {
                         self.metrics.transaction_failed(kind, "transport");
                     }
                     info!(?tx, "transport error on transaction");
+                    self.probe_outcome(tx, false);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -552,11 +686,13 @@ impl Core {
                     self.kinds.remove(&tx);
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);
+                    self.probe_outcome(tx, false);
                 }
                 _ => {}
             }
         }
         self.release_unbound();
+        self.keepalive_changes();
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
@@ -632,6 +768,18 @@ impl Core {
             self.respond(now, tx, &request, from, &answer);
             return;
         };
+        if self.health.is_out_of_service(&trunk.name) {
+            // Put out of service by an operator: calls in progress go on.
+            let status = trunk.out_of_service_status;
+            debug!(trunk = %trunk.name, status, "new call refused: trunk out of service");
+            let answer = Answer {
+                status,
+                reason: crate::conversation::default_reason(status),
+                headers: Vec::new(),
+            };
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        }
         if let Err(hit) = self.calls.admit(trunk, now) {
             self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
             let answer = Answer {

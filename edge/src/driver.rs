@@ -90,7 +90,7 @@ impl Inputs<Core> for Queued<'_> {
 /// What the loop does with a command; the stop deadline when told to stop.
 fn on_command(core: &mut Core, cmd: Option<Command>, draining: &mut bool) -> Option<Instant> {
     match cmd {
-        Some(Command::Reconfigure(config)) => core.apply_config(config),
+        Some(Command::Reconfigure(config)) => core.apply_config(Instant::now(), config),
         Some(Command::Drain) => {
             core.start_draining();
             *draining = true;

@@ -42,6 +42,8 @@ pub mod dns;
 mod driver;
 mod error;
 pub mod handle;
+pub mod health;
+pub mod keepalive;
 pub mod metrics;
 pub mod out_of_dialog;
 mod records;
@@ -183,7 +185,12 @@ impl Edge {
             follow,
             dns: dns.clone(),
         };
-        let core = core::Core::new(config.clone(), metrics.clone(), locals);
+        let health = Arc::new(health::Health::default());
+        let core = core::Core::new(config.clone(), metrics.clone(), locals).with_health(
+            std::time::Instant::now(),
+            health.clone(),
+            Some(dns.clone()),
+        );
         let channels = driver::Channels {
             events: event_rx,
             commands: cmd_rx,
@@ -198,7 +205,7 @@ impl Edge {
             cmd_tx.clone(),
             metrics.clone(),
             hook,
-            dns,
+            dns.clone(),
         ));
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
@@ -207,6 +214,8 @@ impl Edge {
             ready: ready.clone(),
             engine,
             registry,
+            health,
+            config: shared.clone(),
         };
         let listener = tokio::net::TcpListener::bind(config.admin.listen)
             .await

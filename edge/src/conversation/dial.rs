@@ -110,6 +110,14 @@ impl<M: MediaControl> Conversation<M> {
                 }
                 return;
             };
+            if let Some(skip) = self.ctx.health.skip(&next.dest) {
+                // Known unreachable, or put out of service: the next one at once.
+                tracing::info!(dial = %id, uri = %next.dest.uri, ?skip, "destination skipped");
+                if let Some(d) = self.dial_mut(id) {
+                    d.last_status.get_or_insert(480);
+                }
+                continue;
+            }
             if next.hop.is_none()
                 && let Some(query) = crate::dns::name_query(&next.dest.uri, next.dest.transport)
             {

@@ -49,6 +49,7 @@ mod teardown;
 mod timers;
 mod transfer;
 
+pub(crate) use dial::Target;
 pub use dial::uri_host_port;
 pub use media::{EndpointId, EndpointSpec, MediaControl, NoMedia};
 pub use record::ConversationRecord;
@@ -107,6 +108,8 @@ pub struct ConversationContext {
     /// with it, so that names stay unique across restarts, which number
     /// conversations from 1 again).
     pub started: std::time::SystemTime,
+    /// Destinations found down and trunks out of service: dials skip them.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// Why a transaction of ours failed without a response.

@@ -110,6 +110,15 @@ impl Dns {
         }
     }
 
+    /// The next hops of `query` if its resolution is cached (in the order to
+    /// try them); empty otherwise. Never waits.
+    pub fn cached(&self, query: &Query) -> Vec<SocketAddr> {
+        self.lock()
+            .get(Instant::now(), query)
+            .map(|r| select::order(r, draw))
+            .unwrap_or_default()
+    }
+
     /// Keeps the names of `config`'s route destinations resolved (called at
     /// start and on every reload).
     pub fn watch_config(&self, config: &Config) {

@@ -797,6 +797,7 @@ fn originated() -> Harness {
         },
         timers: TimerConfig::default(),
         started: started(),
+        health: Default::default(),
     };
     let start = Instant::now();
     Harness {

@@ -549,6 +549,7 @@ impl Harness {
             },
             timers: TimerConfig::default(),
             started: started(),
+            health: Default::default(),
         };
         let start = Instant::now();
         let mut h = Harness {
