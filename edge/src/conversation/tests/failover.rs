@@ -92,6 +92,36 @@ fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after()
     assert_eq!(response.header(HeaderName::RetryAfter), None);
 }
 
+// ---- destinations found down, trunks out of service ----
+
+#[test]
+fn a_destination_found_down_is_skipped_and_the_next_tried_at_once() {
+    let (mut h, _) = Harness::new(CALLS);
+    let down = crate::keepalive::DestinationKey {
+        uri: B1.into(),
+        transport: TransportKind::Udp,
+        trunk: TrunkName::new("pbx"),
+    };
+    h.call
+        .ctx
+        .health
+        .publish(vec![(down, crate::keepalive::State::Down)]);
+    let out = h.feed(connect(&[B1, B2]));
+    let invite = out.sent(Method::Invite);
+    assert_eq!(invite.to, udp("203.0.113.8:5060"));
+    assert_eq!(invite.msg.request_uri(), Some(B2));
+}
+
+#[test]
+fn a_trunk_out_of_service_gets_no_call_and_the_caller_480() {
+    let (mut h, _) = Harness::new(CALLS);
+    let pbx = TrunkName::new("pbx").unwrap();
+    h.call.ctx.health.set_in_service(&pbx, false);
+    let out = h.feed(connect(&[B1, B2]));
+    assert!(out.sends().is_empty(), "{out:#?}");
+    assert_eq!(invite_status(&h, &out), vec![480]);
+}
+
 // ---- destinations by name (RFC 3263) ----
 
 const BY_NAME: &str = "sip:+15550100@carrier.example";
