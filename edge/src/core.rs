@@ -474,6 +474,8 @@ impl Core {
         };
         let tx = TxId::next();
         self.layer.send_request_as(now, tx, request, peer).ok()?;
+        // Nobody waits for a probe: a draining node does not either.
+        self.layer.set_awaited(tx, false);
         if peer.transport.is_reliable() {
             self.stream_txs.insert(tx, (peer.transport, peer.addr));
         }

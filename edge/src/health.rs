@@ -45,7 +45,9 @@ impl Health {
             return None;
         }
         let down = self.states.load().iter().any(|(k, s)| {
-            *s == State::Down && k.transport == dest.transport && k.uri == dest.uri
+            *s == State::Down
+                && k.transport == dest.transport
+                && same_target(&k.uri, &dest.uri)
         });
         down.then_some(Skip::Down)
     }
@@ -55,7 +57,7 @@ impl Health {
         self.states
             .load()
             .iter()
-            .find(|(k, _)| k.transport == transport && k.uri == uri)
+            .find(|(k, _)| k.transport == transport && same_target(&k.uri, uri))
             .map(|(_, s)| *s)
     }
 
@@ -90,6 +92,22 @@ impl Health {
     }
 }
 
+/// Whether two URIs reach the same host and port: a route's destination
+/// `sip:192.0.2.1:5060` is dialled as `sip:+4420...@192.0.2.1:5060` (the
+/// called number put in its user part), and is the same destination.
+fn same_target(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (Some((ha, pa)), Some((hb, pb))) = (
+        crate::conversation::uri_host_port(a),
+        crate::conversation::uri_host_port(b),
+    ) else {
+        return false;
+    };
+    pa == pb && ha.eq_ignore_ascii_case(hb)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +135,9 @@ mod tests {
         assert_eq!(h.state(&a.uri, TransportKind::Udp), Some(State::Up));
         h.publish(vec![(key, State::Down)]);
         assert_eq!(h.skip(&a), Some(Skip::Down));
+        // Dialled with the called number in its user part: the same destination.
+        assert_eq!(h.skip(&dest("sip:+4420@192.0.2.1", "carrier")), Some(Skip::Down));
+        assert_eq!(h.skip(&dest("sip:+4420@192.0.2.1:5070", "carrier")), None);
         // Same URI over another transport: another destination.
         let tcp = Destination {
             transport: TransportKind::Tcp,
