@@ -54,9 +54,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Keepalive, Listener, ListenerTransport,
-    LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering, Route, SipLimits,
-    SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Keepalive, Listener,
+    ListenerTransport, LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering, Route,
+    SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName, UserMatch,
 };
 pub use redact::redact_number;
 pub use validate::KNOWN_CODECS;

@@ -747,12 +747,20 @@ fn dns_name_servers_with_and_without_a_port() {
         .collect();
     assert_eq!(config.dns.name_servers, want);
     // No [dns]: the system's resolv.conf.
-    assert!(load_str(MINIMAL, "x.toml").unwrap().dns.name_servers.is_empty());
+    assert!(
+        load_str(MINIMAL, "x.toml")
+            .unwrap()
+            .dns
+            .name_servers
+            .is_empty()
+    );
 }
 
 #[test]
 fn bad_dns_name_server() {
-    let e = only_error(&with("[dns]\nname_servers = [\"127.0.0.1\", \"ns1.example\"]\n"));
+    let e = only_error(&with(
+        "[dns]\nname_servers = [\"127.0.0.1\", \"ns1.example\"]\n",
+    ));
     assert_eq!(
         at(&e, 15, 30, "dns.name_servers[1]"),
         "x.toml:15:30: dns.name_servers[1]: \"ns1.example\" is not valid; allowed: a list of \

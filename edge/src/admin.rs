@@ -124,7 +124,11 @@ fn set_service(s: &AdminState, name: &str, in_service: bool) -> Response {
         return (StatusCode::NOT_FOUND, "no such trunk\n").into_response();
     };
     if s.health.set_in_service(&trunk.name, in_service) {
-        let state = if in_service { "in service" } else { "out of service" };
+        let state = if in_service {
+            "in service"
+        } else {
+            "out of service"
+        };
         tracing::warn!(trunk = %trunk.name, "trunk put {state} by an operator");
     }
     s.metrics.trunk_in_service(trunk.name.as_str(), in_service);

@@ -45,9 +45,7 @@ impl Health {
             return None;
         }
         let down = self.states.load().iter().any(|(k, s)| {
-            *s == State::Down
-                && k.transport == dest.transport
-                && same_target(&k.uri, &dest.uri)
+            *s == State::Down && k.transport == dest.transport && same_target(&k.uri, &dest.uri)
         });
         down.then_some(Skip::Down)
     }
@@ -136,7 +134,10 @@ mod tests {
         h.publish(vec![(key, State::Down)]);
         assert_eq!(h.skip(&a), Some(Skip::Down));
         // Dialled with the called number in its user part: the same destination.
-        assert_eq!(h.skip(&dest("sip:+4420@192.0.2.1", "carrier")), Some(Skip::Down));
+        assert_eq!(
+            h.skip(&dest("sip:+4420@192.0.2.1", "carrier")),
+            Some(Skip::Down)
+        );
         assert_eq!(h.skip(&dest("sip:+4420@192.0.2.1:5070", "carrier")), None);
         // Same URI over another transport: another destination.
         let tcp = Destination {

@@ -689,7 +689,12 @@ impl Metrics {
     }
 
     /// Records a probed destination's new keep-alive verdict.
-    pub fn destination_state(&self, trunk: &str, destination: &str, state: crate::keepalive::State) {
+    pub fn destination_state(
+        &self,
+        trunk: &str,
+        destination: &str,
+        state: crate::keepalive::State,
+    ) {
         let g = self.destination_up.with_label_values(&[trunk, destination]);
         match state {
             crate::keepalive::State::Up => g.set(1),

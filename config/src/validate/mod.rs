@@ -96,11 +96,30 @@ pub(crate) struct Validator<'a> {
 
 impl Validator<'_> {
     /// A `keepalive = { ... }` table of a trunk or a destination, at `key`.
-    fn keepalive(&mut self, raw: &S<crate::raw::RawKeepalive>, key: &str) -> crate::model::Keepalive {
+    fn keepalive(
+        &mut self,
+        raw: &S<crate::raw::RawKeepalive>,
+        key: &str,
+    ) -> crate::model::Keepalive {
         let raw = raw.get_ref();
-        let interval = self.int_or(raw.interval_s.as_ref(), &format!("{key}.interval_s"), (1, 3600), 30);
-        let down_after = self.int_or(raw.down_after.as_ref(), &format!("{key}.down_after"), (1, 100), 3);
-        let up_after = self.int_or(raw.up_after.as_ref(), &format!("{key}.up_after"), (1, 100), 2);
+        let interval = self.int_or(
+            raw.interval_s.as_ref(),
+            &format!("{key}.interval_s"),
+            (1, 3600),
+            30,
+        );
+        let down_after = self.int_or(
+            raw.down_after.as_ref(),
+            &format!("{key}.down_after"),
+            (1, 100),
+            3,
+        );
+        let up_after = self.int_or(
+            raw.up_after.as_ref(),
+            &format!("{key}.up_after"),
+            (1, 100),
+            2,
+        );
         crate::model::Keepalive {
             interval: Duration::from_secs(u64::try_from(interval).unwrap_or(30)),
             down_after: u32::try_from(down_after).unwrap_or(3),

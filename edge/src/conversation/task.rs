@@ -413,7 +413,17 @@ pub async fn run(
         // without holding up this conversation's other inputs.
         let mut lookups: JoinSet<(DialId, Vec<std::net::SocketAddr>)> = JoinSet::new();
         loop {
-            let changed = match flush(&mut conv, &deps, &mut events, &clock, &node, redact, &mut lookups).await {
+            let changed = match flush(
+                &mut conv,
+                &deps,
+                &mut events,
+                &clock,
+                &node,
+                redact,
+                &mut lookups,
+            )
+            .await
+            {
                 Flushed::Ended => break,
                 Flushed::Overflow => {
                     deps.metrics.control_overflow();

@@ -187,11 +187,22 @@ mod tests {
         assert_eq!(c.get(t0, &q("carrier.example")), Some(&res(1)));
         let late = t0 + Duration::from_secs(59);
         assert!(c.get(late, &q("carrier.example")).is_some());
-        assert!(c.get(t0 + Duration::from_secs(60), &q("carrier.example")).is_none());
+        assert!(
+            c.get(t0 + Duration::from_secs(60), &q("carrier.example"))
+                .is_none()
+        );
         // A TTL of 0 still caches for a moment; a huge one is capped.
         c.insert(t0, q("zero.example"), res(2), Duration::ZERO);
-        assert!(c.get(t0 + MIN_TTL - Duration::from_millis(1), &q("zero.example")).is_some());
-        c.insert(t0, q("long.example"), res(3), Duration::from_secs(u64::from(u32::MAX)));
+        assert!(
+            c.get(t0 + MIN_TTL - Duration::from_millis(1), &q("zero.example"))
+                .is_some()
+        );
+        c.insert(
+            t0,
+            q("long.example"),
+            res(3),
+            Duration::from_secs(u64::from(u32::MAX)),
+        );
         assert!(c.get(t0 + MAX_TTL, &q("long.example")).is_none());
         // The transport and port are part of the key.
         assert!(
@@ -199,8 +210,11 @@ mod tests {
                 .is_none()
         );
         assert!(
-            c.get(t0, &Query::new("carrier.example", Some(5060), TransportKind::Udp))
-                .is_none()
+            c.get(
+                t0,
+                &Query::new("carrier.example", Some(5060), TransportKind::Udp)
+            )
+            .is_none()
         );
     }
 
@@ -216,11 +230,17 @@ mod tests {
         // Handed out once per attempt: again only after RETRY.
         assert!(c.due(t75 + Duration::from_secs(1)).is_empty());
         c.refresh_failed(t75 + Duration::from_secs(1), &q("a.example"));
-        assert_eq!(c.due(t75 + Duration::from_secs(1) + RETRY), [q("a.example")]);
+        assert_eq!(
+            c.due(t75 + Duration::from_secs(1) + RETRY),
+            [q("a.example")]
+        );
         // The refresh answers: a new TTL from then.
         let t80 = t0 + Duration::from_secs(80);
         c.insert(t80, q("a.example"), res(9), Duration::from_secs(100));
-        assert_eq!(c.get(t0 + Duration::from_secs(179), &q("a.example")), Some(&res(9)));
+        assert_eq!(
+            c.get(t0 + Duration::from_secs(179), &q("a.example")),
+            Some(&res(9))
+        );
     }
 
     #[test]

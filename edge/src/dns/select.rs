@@ -199,10 +199,13 @@ mod tests {
     #[test]
     fn every_address_of_a_target_and_no_more_than_the_cap() {
         let mut many = srv(0, 0, 5060, "192.0.2.1");
-        many.addrs = (1..=20u8)
-            .map(|i| IpAddr::from([192, 0, 2, i]))
-            .collect();
-        let hops = order(&Resolution { records: vec![many] }, |_| 0);
+        many.addrs = (1..=20u8).map(|i| IpAddr::from([192, 0, 2, i])).collect();
+        let hops = order(
+            &Resolution {
+                records: vec![many],
+            },
+            |_| 0,
+        );
         assert_eq!(hops.len(), MAX_TARGETS);
         assert_eq!(hops[1], "192.0.2.2:5060".parse().unwrap());
         assert!(order(&Resolution::default(), |_| 0).is_empty());

@@ -130,7 +130,10 @@ const BY_NAME: &str = "sip:+15550100@carrier.example";
 fn a_destination_name_waits_for_its_next_hops_and_tries_them_in_turn() {
     let (mut h, _) = Harness::new(CALLS);
     let out = h.feed(connect(&[BY_NAME, B2]));
-    assert!(out.sends().is_empty(), "nothing sent before the name resolves");
+    assert!(
+        out.sends().is_empty(),
+        "nothing sent before the name resolves"
+    );
     assert_eq!(
         out.resolves(),
         [(
