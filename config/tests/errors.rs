@@ -768,3 +768,37 @@ fn bad_dns_name_server() {
          \"192.0.2.53\" or \"127.0.0.1:5353\" (default: those of /etc/resolv.conf)"
     );
 }
+
+#[test]
+fn keepalive_and_out_of_service_status() {
+    let trunk = "[[trunk]]\nname = \"c\"\nallow = [\"192.0.2.1\"]\n";
+    let config = load_str(
+        &with(&format!(
+            "{trunk}keepalive = {{ interval_s = 5 }}\nout_of_service_status = 480\n"
+        )),
+        "x.toml",
+    )
+    .unwrap();
+    let t = &config.trunks[0];
+    let ka = t.keepalive.unwrap();
+    assert_eq!(
+        (ka.interval.as_secs(), ka.down_after, ka.up_after),
+        (5, 3, 2)
+    );
+    assert_eq!(t.out_of_service_status, 480);
+    // Defaults: no keep-alive, 503.
+    let config = load_str(&with(trunk), "x.toml").unwrap();
+    assert_eq!(config.trunks[0].keepalive, None);
+    assert_eq!(config.trunks[0].out_of_service_status, 503);
+
+    let e = only_error(&with(&format!("{trunk}keepalive = {{ down_after = 0 }}\n")));
+    assert_eq!(
+        at(&e, 17, 28, "trunk[0].keepalive.down_after"),
+        "x.toml:17:28: trunk[0].keepalive.down_after: 0 is out of range; allowed: 1..=100"
+    );
+    let e = only_error(&with(&format!("{trunk}out_of_service_status = 200\n")));
+    assert!(
+        at(&e, 17, 25, "trunk[0].out_of_service_status").contains("400..=699"),
+        "{e}"
+    );
+}
