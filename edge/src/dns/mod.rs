@@ -48,7 +48,7 @@ pub struct Dns {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DnsError {
-    /// The resolver could not be set up from the system's resolv.conf.
+    /// The resolver could not be built.
     #[error("DNS resolver setup: {0}")]
     Setup(hickory_resolver::net::NetError),
 }
@@ -59,7 +59,18 @@ impl Dns {
     pub fn new(config: &Config, metrics: Metrics) -> Result<Dns, DnsError> {
         let provider = TokioRuntimeProvider::default();
         let mut builder = if config.dns.name_servers.is_empty() {
-            TokioResolver::builder(provider).map_err(DnsError::Setup)?
+            match TokioResolver::builder(provider.clone()) {
+                Ok(b) => b,
+                // No usable resolv.conf (a bare container): the node still
+                // serves addresses; only names fail, each with a log line.
+                Err(e) => {
+                    warn!(error = %e, "no system DNS configuration: destination names will not resolve (set [dns] name_servers)");
+                    TokioResolver::builder_with_config(
+                        ResolverConfig::from_name_servers(Vec::new()),
+                        provider,
+                    )
+                }
+            }
         } else {
             let servers = config
                 .dns
