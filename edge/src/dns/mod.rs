@@ -28,6 +28,7 @@ use tracing::{debug, warn};
 use voxgate_config::Config;
 use voxgate_sip::TransportKind;
 
+use crate::error::EdgeError;
 use crate::metrics::Metrics;
 use cache::{Cache, Query};
 use select::{Naptr, Resolution, Srv};
@@ -44,19 +45,10 @@ pub struct Dns {
     metrics: Metrics,
 }
 
-/// Why a name gave no next hop.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DnsError {
-    /// The resolver could not be built.
-    #[error("DNS resolver setup: {0}")]
-    Setup(hickory_resolver::net::NetError),
-}
-
 impl Dns {
     /// A resolver asking `[dns] name_servers`, or the system's resolv.conf
     /// servers when none is configured.
-    pub fn new(config: &Config, metrics: Metrics) -> Result<Dns, DnsError> {
+    pub fn new(config: &Config, metrics: Metrics) -> Result<Dns, EdgeError> {
         let provider = TokioRuntimeProvider::default();
         let mut builder = if config.dns.name_servers.is_empty() {
             match TokioResolver::builder(provider.clone()) {
@@ -87,7 +79,7 @@ impl Dns {
         // refreshes them; a second cache below would hand the refresher
         // the records it is meant to replace.
         opts.cache_size = 0;
-        let resolver = builder.build().map_err(DnsError::Setup)?;
+        let resolver = builder.build().map_err(EdgeError::Dns)?;
         Ok(Dns {
             resolver,
             cache: Mutex::new(Cache::default()),
