@@ -632,7 +632,9 @@ impl Core {
                         None => debug!(%from, "ACK without a dialog absorbed"),
                     }
                 }
-                TxEvent::Response { tx, response } if self.probes.contains_key(&tx) => {
+                TxEvent::Response { tx, response }
+                    if !self.probes.is_empty() && self.probes.contains_key(&tx) =>
+                {
                     if let Some(status) = response.status().filter(|s| *s >= 200) {
                         self.probe_outcome(tx, status != 408 && status != 503);
                     }
