@@ -147,6 +147,7 @@ pub fn call(
         },
         timers: TimerConfig::default(),
         started: std::time::SystemTime::UNIX_EPOCH,
+        health: Default::default(),
     };
     let trunk = voxgate_config::TrunkName::new("carrier").unwrap_or_else(|| panic!());
     let invite = Input::Invite {

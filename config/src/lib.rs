@@ -54,7 +54,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Hep, Listener,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Hep, Keepalive, Listener,
     ListenerTransport, LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering,
     Protection, Route, SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName,
     UserMatch,

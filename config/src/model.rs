@@ -44,6 +44,16 @@ pub struct Config {
     pub media: Media,
     /// Protection of the SIP listeners from floods and scanners (`[protection]`).
     pub protection: Protection,
+    /// Where destination names are resolved (`[dns]`).
+    pub dns: Dns,
+}
+
+/// Where destination names are resolved (`[dns]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dns {
+    /// The name servers to ask, in order; empty = those of the system's
+    /// resolv.conf.
+    pub name_servers: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -390,6 +400,23 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// The SRTP suites offered (in this order) and accepted on this trunk's legs.
     pub srtp_suites: Vec<SrtpSuite>,
+    /// OPTIONS keep-alive of the route destinations of this trunk; `None` = none
+    /// (a destination may ask for its own).
+    pub keepalive: Option<Keepalive>,
+    /// The status new inbound calls get while an operator has put the trunk out of
+    /// service (default 503).
+    pub out_of_service_status: u16,
+}
+
+/// OPTIONS keep-alive of a destination (`keepalive = { ... }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time between two OPTIONS; one not answered by then counts as failed.
+    pub interval: Duration,
+    /// Failed probes in a row that mark a destination down.
+    pub down_after: u32,
+    /// Answered probes in a row that mark a down destination up again.
+    pub up_after: u32,
 }
 
 /// SDES-SRTP on a trunk's legs (`srtp`).
@@ -644,6 +671,8 @@ pub struct Destination {
     pub transport: ListenerTransport,
     /// Trunk whose policy applies to this leg, if any.
     pub trunk: Option<TrunkName>,
+    /// Its own OPTIONS keep-alive (else its trunk's, if any).
+    pub keepalive: Option<Keepalive>,
 }
 
 #[cfg(test)]

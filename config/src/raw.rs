@@ -29,6 +29,13 @@ pub(crate) struct RawConfig {
     pub media: Option<S<RawMedia>>,
     pub prompt: Option<List<RawPrompt>>,
     pub protection: Option<S<RawProtection>>,
+    pub dns: Option<S<RawDns>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    pub name_servers: Option<List<String>>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +130,16 @@ pub(crate) struct RawTrunk {
     pub control: Option<S<RawControl>>,
     pub srtp: Option<S<RawSrtp>>,
     pub srtp_suites: Option<List<String>>,
+    pub keepalive: Option<S<RawKeepalive>>,
+    pub out_of_service_status: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeepalive {
+    pub interval_s: Option<S<i64>>,
+    pub down_after: Option<S<i64>>,
+    pub up_after: Option<S<i64>>,
 }
 
 /// A trunk's SRTP mode: a tagged enum so that serde rejects anything else.
@@ -189,6 +206,7 @@ pub(crate) struct RawDestination {
     pub uri: Option<S<String>>,
     pub transport: Option<S<RawTransport>>,
     pub trunk: Option<S<String>>,
+    pub keepalive: Option<S<RawKeepalive>>,
 }
 
 #[derive(Deserialize)]

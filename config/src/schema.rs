@@ -36,6 +36,13 @@ pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's fo
      16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
 pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to, relative to the \
      config file's folder, where recordings go as WAV files (default: none, recording is off)";
+pub(crate) const KEEPALIVE: &str = "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
+     down_after unanswered, up after up_after answered";
+const KEEPALIVE_KEYS: &[Key] = &[
+    key("interval_s", "seconds 1..=3600 (default 30)"),
+    key("down_after", "a count 1..=100 (default 3)"),
+    key("up_after", "a count 1..=100 (default 2)"),
+];
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -74,7 +81,16 @@ pub(crate) const TABLES: &[Table] = &[
                 "a [protection] table with source_rate, source_burst, prefix_rate, prefix_burst, \
                  ban_s, ban_max_s, max_sources, log_interval_s, scanner_user_agents",
             ),
+            key("dns", "a [dns] table with name_servers"),
         ],
+    },
+    Table {
+        pattern: "dns",
+        keys: &[key(
+            "name_servers",
+            "a list of name servers, each an IP address (port 53) or an address and port \
+             such as \"192.0.2.53\" or \"127.0.0.1:5353\" (default: those of /etc/resolv.conf)",
+        )],
     },
     Table {
         pattern: "node",
@@ -210,7 +226,17 @@ pub(crate) const TABLES: &[Table] = &[
                  \"AES_CM_128_HMAC_SHA1_32\", each once, in the order offered (default all three \
                  in that order)",
             ),
+            key("keepalive", KEEPALIVE),
+            key(
+                "out_of_service_status",
+                "a final status 400..=699 new inbound calls get while the trunk is out of service \
+                 (default 503)",
+            ),
         ],
+    },
+    Table {
+        pattern: "trunk[].keepalive",
+        keys: KEEPALIVE_KEYS,
     },
     Table {
         pattern: "trunk[].numbering",
@@ -289,7 +315,12 @@ pub(crate) const TABLES: &[Table] = &[
             key("uri", "a URI starting with sip: or sips:"),
             key("transport", TRANSPORT),
             key("trunk", "the name of a [[trunk]]"),
+            key("keepalive", KEEPALIVE),
         ],
+    },
+    Table {
+        pattern: "route[].destinations[].keepalive",
+        keys: KEEPALIVE_KEYS,
     },
     Table {
         pattern: "calls",

@@ -387,6 +387,12 @@ mod tests {
             ("media", "[media]\nzzz = 1"),
             ("prompt[]", "[[prompt]]\nzzz = 1"),
             ("protection", "[protection]\nzzz = 1"),
+            ("dns", "[dns]\nzzz = 1"),
+            ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
+            (
+                "route[].destinations[].keepalive",
+                "[[route]]\ndestinations = [{ keepalive = { zzz = 1 } }]",
+            ),
         ];
         assert_eq!(
             docs.len(),

@@ -146,6 +146,7 @@ fn an_api_route_for_7_then_one_catch_all_route_to_5080() {
             uri: "sip:127.0.0.1:5080".to_owned(),
             transport: ListenerTransport::Udp,
             trunk: TrunkName::new("loopback"),
+            keepalive: None,
         }]
     );
     assert!(c.trunks.iter().all(|t| t.control == Control::Static));

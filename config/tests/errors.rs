@@ -153,7 +153,7 @@ fn unknown_top_level_section() {
     assert_eq!(
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
-         trunk, media_region, route, calls, cdr, hep, api, media, prompt, protection"
+         trunk, media_region, route, calls, cdr, hep, api, media, prompt, protection, dns"
     );
 }
 
@@ -731,5 +731,74 @@ fn embedded_default_name_in_errors() {
         errs.to_string()
             .starts_with("<embedded default>:1:1: node.name: required"),
         "{errs}"
+    );
+}
+
+#[test]
+fn dns_name_servers_with_and_without_a_port() {
+    let config = load_str(
+        &with("[dns]\nname_servers = [\"192.0.2.53\", \"127.0.0.1:5353\", \"[::1]:53\"]\n"),
+        "x.toml",
+    )
+    .unwrap();
+    let want: Vec<std::net::SocketAddr> = ["192.0.2.53:53", "127.0.0.1:5353", "[::1]:53"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(config.dns.name_servers, want);
+    // No [dns]: the system's resolv.conf.
+    assert!(
+        load_str(MINIMAL, "x.toml")
+            .unwrap()
+            .dns
+            .name_servers
+            .is_empty()
+    );
+}
+
+#[test]
+fn bad_dns_name_server() {
+    let e = only_error(&with(
+        "[dns]\nname_servers = [\"127.0.0.1\", \"ns1.example\"]\n",
+    ));
+    assert_eq!(
+        at(&e, 15, 30, "dns.name_servers[1]"),
+        "x.toml:15:30: dns.name_servers[1]: \"ns1.example\" is not valid; allowed: a list of \
+         name servers, each an IP address (port 53) or an address and port such as \
+         \"192.0.2.53\" or \"127.0.0.1:5353\" (default: those of /etc/resolv.conf)"
+    );
+}
+
+#[test]
+fn keepalive_and_out_of_service_status() {
+    let trunk = "[[trunk]]\nname = \"c\"\nallow = [\"192.0.2.1\"]\n";
+    let config = load_str(
+        &with(&format!(
+            "{trunk}keepalive = {{ interval_s = 5 }}\nout_of_service_status = 480\n"
+        )),
+        "x.toml",
+    )
+    .unwrap();
+    let t = &config.trunks[0];
+    let ka = t.keepalive.unwrap();
+    assert_eq!(
+        (ka.interval.as_secs(), ka.down_after, ka.up_after),
+        (5, 3, 2)
+    );
+    assert_eq!(t.out_of_service_status, 480);
+    // Defaults: no keep-alive, 503.
+    let config = load_str(&with(trunk), "x.toml").unwrap();
+    assert_eq!(config.trunks[0].keepalive, None);
+    assert_eq!(config.trunks[0].out_of_service_status, 503);
+
+    let e = only_error(&with(&format!("{trunk}keepalive = {{ down_after = 0 }}\n")));
+    assert_eq!(
+        at(&e, 17, 28, "trunk[0].keepalive.down_after"),
+        "x.toml:17:28: trunk[0].keepalive.down_after: 0 is out of range; allowed: 1..=100"
+    );
+    let e = only_error(&with(&format!("{trunk}out_of_service_status = 200\n")));
+    assert!(
+        at(&e, 17, 25, "trunk[0].out_of_service_status").contains("400..=699"),
+        "{e}"
     );
 }

@@ -1,17 +1,19 @@
 //! The admin HTTP listener: Prometheus metrics, health and readiness probes,
 //! and `POST /reload`.
 
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::reload::Reloader;
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use voxgate_config::{Config, Trunk};
 use voxgate_media::MediaEngine;
 
 /// What the admin handlers share.
@@ -27,6 +29,10 @@ pub struct AdminState {
     pub engine: Arc<MediaEngine>,
     /// Active calls.
     pub registry: Arc<Registry>,
+    /// Destinations' keep-alive state and trunks out of service.
+    pub health: Arc<Health>,
+    /// The running config (trunks and their destinations).
+    pub config: crate::SharedConfig,
 }
 
 /// The admin routes.
@@ -37,7 +43,96 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/reload", post(reload))
         .route("/calls", get(calls))
+        .route("/trunks", get(trunks))
+        .route("/trunks/{name}/out-of-service", post(out_of_service))
+        .route("/trunks/{name}/in-service", post(in_service))
         .with_state(state)
+}
+
+/// One trunk in `GET /trunks`.
+#[derive(serde::Serialize)]
+struct TrunkView {
+    name: String,
+    in_service: bool,
+    out_of_service_status: u16,
+    destinations: Vec<DestinationView>,
+}
+
+/// One route destination of a trunk, and what its keep-alive says.
+#[derive(serde::Serialize)]
+struct DestinationView {
+    uri: String,
+    transport: &'static str,
+    keepalive: bool,
+    /// `up`, `down`, or `unknown` (not probed, or no verdict yet).
+    state: &'static str,
+}
+
+fn trunk_view(s: &AdminState, config: &Config, trunk: &Trunk) -> TrunkView {
+    let mut destinations: Vec<DestinationView> = Vec::new();
+    for d in config
+        .routes
+        .iter()
+        .flat_map(|r| &r.destinations)
+        .filter(|d| d.trunk.as_ref() == Some(&trunk.name))
+    {
+        let transport = crate::admission::transport_kind(d.transport);
+        if destinations
+            .iter()
+            .any(|v| v.uri == d.uri && v.transport == transport.as_str())
+        {
+            continue;
+        }
+        let state = s.health.state(&d.uri, transport);
+        destinations.push(DestinationView {
+            uri: d.uri.clone(),
+            transport: transport.as_str(),
+            keepalive: state.is_some(),
+            state: state.unwrap_or(crate::keepalive::State::Unknown).as_str(),
+        });
+    }
+    TrunkView {
+        name: trunk.name.to_string(),
+        in_service: !s.health.is_out_of_service(&trunk.name),
+        out_of_service_status: trunk.out_of_service_status,
+        destinations,
+    }
+}
+
+async fn trunks(State(s): State<AdminState>) -> impl IntoResponse {
+    let config = s.config.load_full();
+    let list: Vec<TrunkView> = config
+        .trunks
+        .iter()
+        .map(|t| trunk_view(&s, &config, t))
+        .collect();
+    Json(list)
+}
+
+async fn out_of_service(State(s): State<AdminState>, Path(name): Path<String>) -> Response {
+    set_service(&s, &name, false)
+}
+
+async fn in_service(State(s): State<AdminState>, Path(name): Path<String>) -> Response {
+    set_service(&s, &name, true)
+}
+
+/// Puts a trunk in or out of service: new calls only; calls in progress go on.
+fn set_service(s: &AdminState, name: &str, in_service: bool) -> Response {
+    let config = s.config.load_full();
+    let Some(trunk) = config.trunks.iter().find(|t| t.name.as_str() == name) else {
+        return (StatusCode::NOT_FOUND, "no such trunk\n").into_response();
+    };
+    if s.health.set_in_service(&trunk.name, in_service) {
+        let state = if in_service {
+            "in service"
+        } else {
+            "out of service"
+        };
+        tracing::warn!(trunk = %trunk.name, "trunk put {state} by an operator");
+    }
+    s.metrics.trunk_in_service(trunk.name.as_str(), in_service);
+    Json(trunk_view(s, &config, trunk)).into_response()
 }
 
 async fn metrics(State(s): State<AdminState>) -> impl IntoResponse {

@@ -130,6 +130,8 @@ pub struct CallTable {
     /// Transactions of calls removed since `drain_unbound` last ran: the
     /// core stops counting the client ones as owed (`Core::unsettled_transactions`).
     unbound: Vec<TxId>,
+    /// Handed to every conversation (dials skip what it says is down).
+    pub(crate) health: std::sync::Arc<crate::health::Health>,
 }
 
 impl CallTable {
@@ -223,6 +225,7 @@ impl CallTable {
                 locals,
                 timers,
                 started: std::time::SystemTime::now(),
+                health: self.health.clone(),
             },
             input: rx,
             operator,

@@ -11,6 +11,8 @@ use crate::conversation::{
     Action as CallAction, Input as CallInput, Locals, RefusedAttempt, TxFailure,
 };
 use crate::handle::OriginateError;
+use crate::health::Health;
+use crate::keepalive::{self, KeepAlive, ProbeId};
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
 use crate::protection::refusals::{Line, Refusal, RefusalLog};
@@ -69,6 +71,13 @@ pub struct Core {
     reinvites: IdMap<TxId, ()>,
     /// Refusals logged once per source and interval.
     refusals: RefusalLog,
+    /// OPTIONS keep-alive of route destinations, and its probes in flight.
+    keepalive: KeepAlive,
+    probes: IdMap<TxId, ProbeId>,
+    /// Where the keep-alive's verdicts and the trunks out of service live.
+    health: Arc<Health>,
+    /// Resolved destination names, for probing a name destination.
+    dns: Option<Arc<crate::dns::Dns>>,
 }
 
 /// Timer bases from the config.
@@ -111,15 +120,39 @@ impl Core {
             late_acks: IdMap::default(),
             reinvites: IdMap::default(),
             refusals,
+            keepalive: KeepAlive::default(),
+            probes: IdMap::default(),
+            health: Arc::default(),
+            dns: None,
         }
+    }
+
+    /// Shares `health` with the conversations and the admin API, resolves
+    /// name destinations through `dns`, and starts the keep-alive of the
+    /// config's destinations.
+    pub fn with_health(
+        mut self,
+        now: Instant,
+        health: Arc<Health>,
+        dns: Option<Arc<crate::dns::Dns>>,
+    ) -> Core {
+        self.calls.health = health.clone();
+        self.health = health;
+        self.dns = dns;
+        self.keepalive
+            .configure(now, keepalive::probed(&self.config));
+        self.health.publish(self.keepalive.states());
+        self
     }
 
     /// Applies a reloaded config: new timers apply to new transactions,
     /// the new snapshot to new calls.
-    pub fn apply_config(&mut self, config: Arc<Config>) {
+    pub fn apply_config(&mut self, now: Instant, config: Arc<Config>) {
         self.layer.set_timers(timer_config(&config));
         self.limits = limits(&config);
         self.refusals.set_interval(config.protection.log_interval);
+        self.keepalive.configure(now, keepalive::probed(&config));
+        self.health.publish(self.keepalive.states());
         self.config = config;
     }
 
@@ -278,7 +311,8 @@ impl Core {
                 self.metrics.set_calls_active(self.calls.len());
                 debug!(%call, outcome = record.outcome_label(), "call ended");
             }
-            CallAction::Event(_) => {}
+            // Carried out by the conversation's task, never sent here.
+            CallAction::Event(_) | CallAction::Resolve { .. } => {}
         }
         self.process_events(now);
     }
@@ -453,19 +487,25 @@ impl Core {
         }
     }
 
-    /// Fires due timers.
+    /// Fires due timers, and sends the keep-alive probes that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        self.keepalive.handle_timeout(now);
+        self.send_probes(now);
         self.process_events(now);
         self.log_refusals(now);
     }
 
     /// The earliest instant at which `handle_timeout` has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.layer.poll_timeout(), self.refusals.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.layer.poll_timeout(),
+            self.refusals.poll_timeout(),
+            self.keepalive.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A refusal: logged if it is the source's first in the interval (the rest are
@@ -655,6 +695,13 @@ impl Core {
                         None => debug!(%from, "ACK without a dialog absorbed"),
                     }
                 }
+                TxEvent::Response { tx, response }
+                    if !self.probes.is_empty() && self.probes.contains_key(&tx) =>
+                {
+                    if let Some(status) = response.status().filter(|s| *s >= 200) {
+                        self.probe_outcome(tx, status != 408 && status != 503);
+                    }
+                }
                 TxEvent::Response { tx, response } => match self.calls.by_tx(tx) {
                     Some(call) => self.deliver(call, CallInput::Response { tx, response }),
                     None => self.late_answer(now, tx, &response),
@@ -673,6 +720,7 @@ impl Core {
                         self.metrics.transaction_failed(kind, "timeout");
                     }
                     info!(?tx, ?kind, "transaction timed out");
+                    self.probe_outcome(tx, false);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -688,6 +736,7 @@ impl Core {
                         self.metrics.transaction_failed(kind, "transport");
                     }
                     info!(?tx, "transport error on transaction");
+                    self.probe_outcome(tx, false);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -704,11 +753,13 @@ impl Core {
                     self.kinds.remove(&tx);
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);
+                    self.probe_outcome(tx, false);
                 }
                 _ => {}
             }
         }
         self.release_unbound();
+        self.keepalive_changes();
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
@@ -804,6 +855,18 @@ impl Core {
             self.respond(now, tx, &request, from, &answer);
             return;
         };
+        if self.health.is_out_of_service(&trunk.name) {
+            // Put out of service by an operator: calls in progress go on.
+            let status = trunk.out_of_service_status;
+            debug!(trunk = %trunk.name, status, "new call refused: trunk out of service");
+            let answer = Answer {
+                status,
+                reason: crate::conversation::default_reason(status),
+                headers: Vec::new(),
+            };
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        }
         if let Err(hit) = self.calls.admit(trunk, now) {
             self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
             self.note_refused(now, &request, from, Some(trunk), 503, hit.label());
@@ -951,5 +1014,6 @@ fn parse_error_label(e: &ParseError) -> &'static str {
     }
 }
 
+mod probes;
 #[cfg(test)]
 mod unsettled_tests;

@@ -102,7 +102,7 @@ fn on_command(
     match cmd {
         Some(Command::Reconfigure(config)) => {
             hep.reconfigure(&config);
-            core.apply_config(config);
+            core.apply_config(Instant::now(), config);
         }
         Some(Command::Drain) => {
             core.start_draining();

@@ -35,6 +35,9 @@ pub enum EdgeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The DNS resolver of destination names could not be built.
+    #[error("DNS resolver: {0}")]
+    Dns(hickory_resolver::net::NetError),
     /// Metric registration failed (a programming error).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

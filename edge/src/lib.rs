@@ -41,10 +41,13 @@ pub mod calls;
 pub mod control_plane;
 pub mod conversation;
 pub mod core;
+pub mod dns;
 mod driver;
 mod error;
 pub mod handle;
+pub mod health;
 pub mod hep;
+pub mod keepalive;
 pub mod metrics;
 pub mod out_of_dialog;
 pub mod protection;
@@ -106,6 +109,8 @@ pub struct Edge {
     ready: Arc<AtomicBool>,
     core_task: JoinHandle<()>,
     admin_task: JoinHandle<()>,
+    /// The re-resolution of destination names (ends with the edge).
+    dns_task: JoinHandle<()>,
     admin_addr: SocketAddr,
     admin_stop: tokio::sync::oneshot::Sender<()>,
     /// The CDR writer, flushed before the process exits.
@@ -180,6 +185,10 @@ impl Edge {
         let (follow, _) = broadcast::channel(FOLLOW_QUEUE);
         let handle = EdgeHandle::new(cmd_tx.clone(), registry.clone(), follow.clone());
         control.started(handle.clone());
+        let dns = Arc::new(dns::Dns::new(&config, metrics.clone())?);
+        dns.watch_config(&config);
+        let refresher = dns.clone();
+        let dns_task = tokio::spawn(async move { refresher.refresh().await });
         let deps = ConversationDeps {
             control,
             engine: engine.clone(),
@@ -188,8 +197,14 @@ impl Edge {
             registry: registry.clone(),
             metrics: metrics.clone(),
             follow,
+            dns: dns.clone(),
         };
-        let core = core::Core::new(config.clone(), metrics.clone(), locals);
+        let health = Arc::new(health::Health::default());
+        let core = core::Core::new(config.clone(), metrics.clone(), locals).with_health(
+            std::time::Instant::now(),
+            health.clone(),
+            Some(dns.clone()),
+        );
         let channels = driver::Channels {
             events: event_rx,
             commands: cmd_rx,
@@ -206,6 +221,7 @@ impl Edge {
                 cmd_tx.clone(),
                 metrics.clone(),
                 hook,
+                dns.clone(),
             )
             .with_records(records.clone()),
         );
@@ -216,6 +232,8 @@ impl Edge {
             ready: ready.clone(),
             engine,
             registry,
+            health,
+            config: shared.clone(),
         };
         let listener = tokio::net::TcpListener::bind(config.admin.listen)
             .await
@@ -252,6 +270,7 @@ impl Edge {
             ready,
             core_task,
             admin_task,
+            dns_task,
             admin_addr,
             admin_stop,
             records,
@@ -317,6 +336,7 @@ impl Edge {
         self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
+        self.dns_task.abort();
     }
 }
 

@@ -86,6 +86,11 @@ pub struct Metrics {
     /// `voxgate_hep_packets_total` by result (sent, failed), resolved once:
     /// counted per SIP message.
     hep_packets: [IntCounter; 2],
+    dns_lookups: IntCounterVec,
+    dns_cache: IntGauge,
+    keepalive_probes: IntCounterVec,
+    destination_up: IntGaugeVec,
+    trunk_out_of_service: IntGaugeVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
     ports_exhausted: IntCounterVec,
@@ -502,6 +507,38 @@ impl Metrics {
             tls_handshake_failures,
             hep_packets,
             cdr_records,
+            dns_lookups: counter_vec(
+                &registry,
+                "voxgate_dns_lookups_total",
+                "Destination names looked up (RFC 3263): outcome=cached (answered from the cache), resolved (asked DNS, got next hops), failed (DNS gave none), refreshed (re-resolved in the background), refresh_failed.",
+                &["outcome"],
+            )?,
+            keepalive_probes: counter_vec(
+                &registry,
+                "voxgate_keepalive_probes_total",
+                "OPTIONS keep-alive probes of route destinations that ended: result=answered (any final status but 408 and 503) or failed (no answer in time, 408, 503, a transport error).",
+                &["result"],
+            )?,
+            destination_up: gauge_vec(
+                &registry,
+                "voxgate_destination_up",
+                "1 while a probed destination answers its OPTIONS keep-alive, 0 while it is down (dials skip it); absent until its first verdict.",
+                &["trunk", "destination"],
+            )?,
+            trunk_out_of_service: gauge_vec(
+                &registry,
+                "voxgate_trunk_out_of_service",
+                "1 while an operator has put the trunk out of service (new calls refused, its destinations skipped), 0 once put back; absent if never touched.",
+                &["trunk"],
+            )?,
+            dns_cache: {
+                let g = IntGauge::new(
+                    "voxgate_dns_cache_entries",
+                    "Destination names held in the DNS cache.",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             rtp_relayed: counter_vec(
                 &registry,
                 "voxgate_rtp_packets_relayed_total",
@@ -771,6 +808,45 @@ impl Metrics {
     /// Counts a conversation whose control plane fell behind its events.
     pub fn control_overflow(&self) {
         self.conversation_overflow("events");
+    }
+
+    /// Counts a destination name lookup by its outcome (`cached`, `resolved`,
+    /// `failed`, `refreshed`, `refresh_failed`).
+    pub fn dns_lookup(&self, outcome: &'static str) {
+        self.dns_lookups.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts a keep-alive probe that ended.
+    pub fn keepalive_probe(&self, answered: bool) {
+        let result = if answered { "answered" } else { "failed" };
+        self.keepalive_probes.with_label_values(&[result]).inc();
+    }
+
+    /// Records a probed destination's new keep-alive verdict.
+    pub fn destination_state(
+        &self,
+        trunk: &str,
+        destination: &str,
+        state: crate::keepalive::State,
+    ) {
+        let g = self.destination_up.with_label_values(&[trunk, destination]);
+        match state {
+            crate::keepalive::State::Up => g.set(1),
+            crate::keepalive::State::Down => g.set(0),
+            crate::keepalive::State::Unknown => {}
+        }
+    }
+
+    /// Records a trunk put in or out of service by an operator.
+    pub fn trunk_in_service(&self, trunk: &str, in_service: bool) {
+        self.trunk_out_of_service
+            .with_label_values(&[trunk])
+            .set(i64::from(!in_service));
+    }
+
+    /// Sets how many names the DNS cache holds.
+    pub fn dns_cache_entries(&self, n: usize) {
+        self.dns_cache.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts a call refused by a trunk limit.

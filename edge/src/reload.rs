@@ -59,6 +59,7 @@ pub struct Reloader {
     commands: mpsc::Sender<Command>,
     metrics: Metrics,
     hook: Option<ReloadHook>,
+    dns: Arc<crate::dns::Dns>,
     lock: Mutex<()>,
     /// The CDR writer, told to reopen its file on every reload.
     records: Option<crate::records::CdrSink>,
@@ -72,6 +73,7 @@ impl Reloader {
         commands: mpsc::Sender<Command>,
         metrics: Metrics,
         hook: Option<ReloadHook>,
+        dns: Arc<crate::dns::Dns>,
     ) -> Reloader {
         Reloader {
             source,
@@ -79,6 +81,7 @@ impl Reloader {
             commands,
             metrics,
             hook,
+            dns,
             lock: Mutex::new(()),
             records: None,
         }
@@ -117,6 +120,7 @@ impl Reloader {
         self.shared.store(new.clone());
         // The core applies timers and limits; allow-lists are read per packet.
         let _ = self.commands.send(Command::Reconfigure(new.clone())).await;
+        self.dns.watch_config(&new);
         if let Some(hook) = &self.hook {
             hook(&new);
         }
@@ -155,6 +159,10 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.cdr != new.cdr {
         parts.push("[cdr]");
+    }
+    // The resolver is built once, with its name servers.
+    if old.dns != new.dns {
+        parts.push("[dns]");
     }
     if old.media_regions != new.media_regions {
         parts.push("[[media_region]]");

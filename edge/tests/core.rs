@@ -575,9 +575,10 @@ fn an_attempt_refused_by_a_narrowed_allow_list_or_while_draining_has_a_record() 
     let mut h = Harness::with_conf(&with_cdr(CONF));
     // A reload took 127.0.0.1 out between the transport's check and the core's.
     let narrowed = with_cdr(&CONF.replace("127.0.0.1/32", "10.9.9.9/32"));
-    h.core.apply_config(std::sync::Arc::new(
-        voxgate_config::load_str(&narrowed, "test.toml").unwrap(),
-    ));
+    h.core.apply_config(
+        h.now,
+        std::sync::Arc::new(voxgate_config::load_str(&narrowed, "test.toml").unwrap()),
+    );
     h.feed(&request("INVITE", "z9hG4bKf1", ""));
     assert_eq!(h.statuses(), [100, 403]);
     let j = refused_json(&h.core.poll_refused().unwrap(), &h);

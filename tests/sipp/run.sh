@@ -110,6 +110,18 @@ SCAN_PORT=$((BASE + 50))
 SCAN_UNLISTED_IP=127.0.0.30
 # The HEP collector of the test config (hep.py listens there during hep_export only).
 HEP_PORT=$((BASE + 34))
+# Destinations by DNS name (call_dns_srv_failover): the suite's DNS responder
+# (dns_responder.py) on DNS_IP:DNS_PORT, the config's [dns] name server; the two SRV targets
+# of carrier.test are agents 2 and 3 on DNS_CALLEE_PORT.
+DNS_IP=127.0.0.14
+DNS_PORT=$((BASE + 34))
+DNS_CALLEE_PORT=$((BASE + 35))
+# OPTIONS keep-alive (keepalive_*, trunk_out_of_service): trunk "monitored" is 127.0.0.15
+# and 127.0.0.16, each destination probed every second on KA_PORT (SIPp UAS answering
+# OPTIONS, keepalive_uas.xml, while a test runs; nobody otherwise: down).
+KA1_IP=127.0.0.15
+KA2_IP=127.0.0.16
+KA_PORT=$((BASE + 36))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -267,6 +279,14 @@ media_region = "remote"
 name = "agents"
 allow = ["$AGENT1_IP/32", "$AGENT2_IP/32", "$AGENT3_IP/32"]
 
+# Destinations with OPTIONS keep-alive (keepalive_*), and callers of the out-of-service
+# test (trunk_out_of_service): refused with 480 while an operator has the trunk out.
+[[trunk]]
+name = "monitored"
+allow = ["$KA1_IP/32", "$KA2_IP/32"]
+keepalive = { interval_s = 1, down_after = 2, up_after = 1 }
+out_of_service_status = 480
+
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
 name = "alaw"
@@ -289,6 +309,11 @@ port_max = 41099
 trying_timeout_ms = $TRYING_MS
 session_expires_s = $SESSION_S
 min_se_s = $SESSION_S
+
+# Destination names are asked of the suite's DNS responder (it runs during
+# call_dns_srv_failover only; before, the route's name fails to resolve, quietly).
+[dns]
+name_servers = ["$DNS_IP:$DNS_PORT"]
 
 [cdr]
 path = "$CDR"
@@ -371,6 +396,27 @@ destinations = [
     { uri = "sip:$CALLEE_IP:$DEAD_PORT", transport = "tcp", trunk = "agents" },
     { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
 ]
+
+# A destination by name (call_dns_srv_failover): NAPTR, SRV, A on the suite's DNS responder.
+[[route]]
+name = "by-name"
+match_user = { exact = "2003" }
+destinations = [ { uri = "sip:carrier.test", transport = "udp", trunk = "agents" } ]
+
+# Keep-alive (keepalive_down_skipped_up): the first destination is skipped while found
+# down; the second one, of trunk monitored too, is only watched.
+[[route]]
+name = "monitored"
+match_user = { exact = "2005" }
+destinations = [
+    { uri = "sip:$KA1_IP:$KA_PORT", transport = "udp", trunk = "monitored" },
+    { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" },
+]
+
+[[route]]
+name = "monitored-watched"
+match_user = { exact = "2006" }
+destinations = [ { uri = "sip:$KA2_IP:$KA_PORT", transport = "udp", trunk = "monitored" } ]
 
 [[route]]
 name = "baresip"
@@ -1583,6 +1629,148 @@ test_call_failover_tcp() {
 	call_ok $? call_failover_tcp_caller call_uac.xml || return 1
 	# A refused TCP connection fails the first destination at once, not after TRYING_MS.
 	cdr "$n" attempts=2 disconnect_side=caller cause=normal "answer_ms<=$((TRYING_MS - 200))"
+}
+
+# dns_answers: destination name lookups answered so far (from the cache or from DNS).
+dns_answers() {
+	local cached resolved
+	cached=$(metric voxgate_dns_lookups_total 'outcome="cached"') || return 1
+	resolved=$(metric voxgate_dns_lookups_total 'outcome="resolved"') || return 1
+	echo $((cached + resolved))
+}
+
+test_call_dns_srv_failover() {
+	local n=2003 rc before i log=$OUT/dns_queries.log
+	before=$(dns_answers)
+	rm -f "$log"
+	# carrier.test: NAPTR names the SRV owner per transport (a better-ordered TCP one must
+	# not be taken for a UDP destination); SRV a (priority 10) answers 503, b (20) answers.
+	python3 "$HERE/dns_responder.py" "$DNS_IP" "$DNS_PORT" "$log" \
+		"NAPTR carrier.test 5 50 s SIP+D2T _sip._tcp.pop.carrier.test" \
+		"NAPTR carrier.test 10 50 s SIP+D2U _sip._udp.pop.carrier.test" \
+		"SRV _sip._udp.pop.carrier.test 20 0 $DNS_CALLEE_PORT b.carrier.test" \
+		"SRV _sip._udp.pop.carrier.test 10 0 $DNS_CALLEE_PORT a.carrier.test" \
+		"A a.carrier.test $AGENT2_IP" "A b.carrier.test $AGENT3_IP" >"$OUT/dns_responder.log" 2>&1 &
+	BG_PIDS+=("$!")
+	for i in $(seq 1 30); do udp_bound "$DNS_IP" "$DNS_PORT" && break; sleep 0.1; done
+	udp_bound "$DNS_IP" "$DNS_PORT" || { REASON="the DNS responder is not listening on $DNS_IP:$DNS_PORT"; EXTRA_FILE=$OUT/dns_responder.log; return 1; }
+	agent_start dns_503_callee "$AGENT2_IP:$DNS_CALLEE_PORT" "$AGENT2_MP" call_uas_503.xml || return 1
+	agent_start dns_callee "$AGENT3_IP:$DNS_CALLEE_PORT" "$AGENT3_MP" call_uas.xml || return 1
+	sipp_play dns_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	rc=$?
+	agent_done dns_503_callee || return 1
+	agent_done dns_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason dns_caller call_uac.xml "$rc" caller; return 1; }
+	# Two attempts: the 503 of the first SRV target, the answer of the second; both got
+	# the name in their Request-URI.
+	cdr "$n" attempts=2 disconnect_side=caller cause=normal || return 1
+	grep -q "^INVITE sip:$n@carrier.test SIP/2.0" "$OUT/dns_503_callee.messages.log" || { REASON="the first SRV target's INVITE is not for sip:$n@carrier.test"; return 1; }
+	grep -q "^INVITE sip:$n@carrier.test SIP/2.0" "$OUT/dns_callee.messages.log" || { REASON="the second SRV target's INVITE is not for sip:$n@carrier.test"; return 1; }
+	EXTRA_FILE=$log
+	python3 - "$log" <<'PY' || { REASON="voxgate's DNS queries were not NAPTR, then SRV of the UDP owner, then A of both targets (see $log)"; return 1; }
+import sys
+lines = [l.strip() for l in open(sys.argv[1])]
+def first(q):
+    return lines.index(q) if q in lines else -1
+naptr, srv = first("NAPTR carrier.test."), first("SRV _sip._udp.pop.carrier.test.")
+a, b = first("A a.carrier.test."), first("A b.carrier.test.")
+ok = 0 <= naptr < srv < min(a, b) and "SRV _sip._tcp.pop.carrier.test." not in lines
+sys.exit(0 if ok else 1)
+PY
+	EXTRA_FILE=""
+	local now
+	now=$(dns_answers)
+	is_number "$before" && is_number "$now" && [ "$now" -gt "$before" ] || { REASON="voxgate_dns_lookups_total{outcome=cached|resolved} went from $before to $now"; return 1; }
+}
+
+# trunk_check EXPECT...: GET /trunks meets EXPECT, polled for up to --wait S seconds:
+#   TRUNK:URI=STATE (a destination's keep-alive state), TRUNK:in_service=true|false.
+trunk_check() {
+	local out
+	out=$(python3 - "http://$ADMIN/trunks" "$@" <<'PY' 2>&1
+import json, sys, time, urllib.request
+url, args = sys.argv[1], sys.argv[2:]
+wait = 0.0
+if "--wait" in args:
+    i = args.index("--wait")
+    wait = float(args[i + 1])
+    del args[i:i + 2]
+deadline = time.time() + wait
+while True:
+    trunks = {t["name"]: t for t in json.load(urllib.request.urlopen(url, timeout=3))}
+    wrong = []
+    for a in args:
+        left, want = a.rsplit("=", 1)
+        name, what = left.split(":", 1)
+        t = trunks.get(name)
+        if t is None:
+            wrong.append(f"no trunk {name}")
+        elif what == "in_service":
+            if str(t["in_service"]).lower() != want:
+                wrong.append(f"{name} in_service is {t['in_service']}, expected {want}")
+        else:
+            d = [d for d in t["destinations"] if d["uri"] == what]
+            got = d[0]["state"] if d else None
+            if got != want:
+                wrong.append(f"{name} {what} is {got}, expected {want}")
+    if not wrong:
+        sys.exit(0)
+    if time.time() >= deadline:
+        print("GET /trunks: " + "; ".join(wrong))
+        sys.exit(1)
+    time.sleep(0.1)
+PY
+) && return 0
+	REASON="$out"
+	return 1
+}
+
+test_keepalive_down_skipped_up() {
+	local n=2005 ka1="sip:$KA1_IP:$KA_PORT" ka2="sip:$KA2_IP:$KA_PORT"
+	# Nobody answered on KA_PORT before this test: both down (probed every second).
+	trunk_check "monitored:$ka1=down" "monitored:$ka2=down" --wait 3 || return 1
+	expect_value voxgate_destination_up "destination=\"$ka1\",trunk=\"monitored\"" 0 || return 1
+	# Both answer their OPTIONS: up. ka1 answers three, then stops; ka2 goes on.
+	agent_start ka1 "$KA1_IP:$KA_PORT" "$((CALLEE_MP + 30))" keepalive_uas.xml -m 3 || return 1
+	agent_start ka2 "$KA2_IP:$KA_PORT" "$((CALLEE_MP + 40))" keepalive_uas.xml -m 100 || return 1
+	trunk_check "monitored:$ka1=up" "monitored:$ka2=up" --wait 4 || return 1
+	expect_value voxgate_destination_up "destination=\"$ka1\",trunk=\"monitored\"" 1 || return 1
+	agent_done ka1 || return 1
+	# Two probes unanswered: down again, while ka2 stays up.
+	trunk_check "monitored:$ka1=down" "monitored:$ka2=up" --wait 4 || return 1
+	# A call to 2005: ka1 is skipped, the callee answers at once (no trying timeout), one attempt.
+	callee_start ka_callee call_uas.xml || return 1
+	sipp_play ka_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 500
+	call_ok $? ka_caller call_uac.xml || return 1
+	cdr "$n" attempts=1 disconnect_side=caller cause=normal "answer_ms<=$((TRYING_MS - 200))" || return 1
+	# ka1 answers again: up at its first answer (up_after = 1).
+	agent_start ka1_back "$KA1_IP:$KA_PORT" "$((CALLEE_MP + 30))" keepalive_uas.xml -m 100 || return 1
+	trunk_check "monitored:$ka1=up" --wait 4
+}
+
+test_trunk_out_of_service() {
+	local n=1094 refused=1095 code
+	# A call from trunk monitored in progress when the operator takes the trunk out.
+	callee_start oos_callee call_uas.xml || return 1
+	caller_bg oos_caller call_uac.xml -s "$n" -i "$KA2_IP" -p "$CALLER2_PORT" -mp "$CALLER_MP" -d 3000
+	calls_check state=answered trunk=monitored || return 1
+	code=$(http_code POST /trunks/monitored/out-of-service "$OUT/oos.body")
+	[ "$code" = 200 ] || { REASON="POST /trunks/monitored/out-of-service answered $code"; EXTRA_FILE=$OUT/oos.body; return 1; }
+	grep -q '"in_service":false' "$OUT/oos.body" || { REASON="the answer does not say in_service false (see out/oos.body)"; EXTRA_FILE=$OUT/oos.body; return 1; }
+	trunk_check "monitored:in_service=false" || return 1
+	expect_value voxgate_trunk_out_of_service 'trunk="monitored"' 1 || return 1
+	# New calls from it get its out_of_service_status, 480.
+	sipp_ok oos_refused call_uac_480.xml -s "$refused" -i "$KA1_IP" -p "$CALLER2_PORT" || return 1
+	# The call in progress is untouched: it ends normally, by its caller.
+	caller_done oos_caller call_uac.xml || return 1
+	callee_done || return 1
+	cdr "$n" disconnect_side=caller cause=normal || return 1
+	code=$(http_code POST /trunks/monitored/in-service "$OUT/oos.body")
+	[ "$code" = 200 ] || { REASON="POST /trunks/monitored/in-service answered $code"; return 1; }
+	trunk_check "monitored:in_service=true" || return 1
+	expect_value voxgate_trunk_out_of_service 'trunk="monitored"' 0 || return 1
+	code=$(http_code POST /trunks/no-such-trunk/out-of-service)
+	[ "$code" = 404 ] || { REASON="POST /trunks/no-such-trunk/out-of-service answered $code, 404 expected"; return 1; }
 }
 
 test_call_hold_resume() {
@@ -3175,6 +3363,9 @@ TESTS=(
 	test_call_downstream_503_is_500
 	test_call_no_route_404
 	test_call_failover_tcp
+	test_call_dns_srv_failover
+	test_keepalive_down_skipped_up
+	test_trunk_out_of_service
 	test_call_hold_resume
 	test_call_max_calls_503
 	test_call_tcp_carrier

@@ -64,6 +64,7 @@ pub(crate) fn validate(
     let hep = v.hep(raw.hep.as_ref());
     let media = v.media(raw.media.as_ref(), &raw.prompt);
     let protection = v.protection(raw.protection.as_ref());
+    let dns = v.dns(raw.dns.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -85,6 +86,7 @@ pub(crate) fn validate(
         api,
         media,
         protection,
+        dns,
     })
 }
 
@@ -98,6 +100,61 @@ pub(crate) struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// A `keepalive = { ... }` table of a trunk or a destination, at `key`.
+    fn keepalive(
+        &mut self,
+        raw: &S<crate::raw::RawKeepalive>,
+        key: &str,
+    ) -> crate::model::Keepalive {
+        let raw = raw.get_ref();
+        let interval = self.int_or(
+            raw.interval_s.as_ref(),
+            &format!("{key}.interval_s"),
+            (1, 3600),
+            30,
+        );
+        let down_after = self.int_or(
+            raw.down_after.as_ref(),
+            &format!("{key}.down_after"),
+            (1, 100),
+            3,
+        );
+        let up_after = self.int_or(
+            raw.up_after.as_ref(),
+            &format!("{key}.up_after"),
+            (1, 100),
+            2,
+        );
+        crate::model::Keepalive {
+            interval: Duration::from_secs(u64::try_from(interval).unwrap_or(30)),
+            down_after: u32::try_from(down_after).unwrap_or(3),
+            up_after: u32::try_from(up_after).unwrap_or(2),
+        }
+    }
+
+    /// `[dns]`: name servers as `ip` or `ip:port`.
+    fn dns(&mut self, raw: Option<&S<crate::raw::RawDns>>) -> crate::model::Dns {
+        let mut dns = crate::model::Dns::default();
+        let Some(list) = raw.and_then(|r| r.get_ref().name_servers.as_ref()) else {
+            return dns;
+        };
+        for (i, server) in list.get_ref().iter().enumerate() {
+            let text = server.get_ref().trim();
+            let addr = text
+                .parse::<SocketAddr>()
+                .ok()
+                .or_else(|| Some(SocketAddr::new(text.parse().ok()?, 53)));
+            match addr {
+                Some(a) => dns.name_servers.push(a),
+                None => {
+                    let key = format!("dns.name_servers[{i}]");
+                    self.bad_value(server.span(), &key, schema::describe(&key));
+                }
+            }
+        }
+        dns
+    }
+
     fn push(&mut self, span: Range<usize>, key: impl Into<String>, kind: ConfigErrorKind) {
         self.errors.push(self.source.error(span, key, kind));
     }

@@ -165,10 +165,15 @@ impl Validator<'_> {
             self.reference(t, &format!("{key}.trunk"), "trunk", trunks);
             TrunkName(t.get_ref().clone())
         });
+        let keepalive = raw
+            .keepalive
+            .as_ref()
+            .map(|k| self.keepalive(k, &format!("{key}.keepalive")));
         sips.is_some().then(|| Destination {
             uri: uri.map(|u| u.get_ref().clone()).unwrap_or_default(),
             transport,
             trunk,
+            keepalive,
         })
     }
 }

@@ -200,6 +200,16 @@ impl Validator<'_> {
             None => SrtpSuite::ALL.to_vec(),
             Some(list) => self.srtp_suites(i, list),
         };
+        let keepalive = raw
+            .keepalive
+            .as_ref()
+            .map(|k| self.keepalive(k, &key("keepalive")));
+        let out_of_service_status = self.int_or(
+            raw.out_of_service_status.as_ref(),
+            &key("out_of_service_status"),
+            (400, 699),
+            503,
+        );
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -215,6 +225,8 @@ impl Validator<'_> {
             control,
             srtp,
             srtp_suites,
+            keepalive,
+            out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
         }
     }
 

@@ -63,7 +63,8 @@ impl<M: MediaControl> Conversation<M> {
         let tried = dial.destinations.iter().map(|d| d.uri.clone()).collect();
         self.dials.push(DialState {
             id,
-            pending: dial.destinations.into(),
+            pending: dial.destinations.into_iter().map(Pending::from).collect(),
+            resolving: None,
             parallel: dial.parallel,
             ring_timeout: dial
                 .ring_timeout
@@ -94,7 +95,7 @@ impl<M: MediaControl> Conversation<M> {
     pub(crate) fn advance_dial(&mut self, now: Instant, id: DialId) {
         loop {
             let Some(d) = self.dial(id) else { return };
-            if d.done || d.winner.is_some() {
+            if d.done || d.winner.is_some() || d.resolving.is_some() {
                 return;
             }
             let ringing = d.legs.iter().any(|l| {
@@ -104,13 +105,32 @@ impl<M: MediaControl> Conversation<M> {
             if ringing && !d.parallel {
                 return;
             }
-            let Some(dest) = self.dial_mut(id).and_then(|d| d.pending.pop_front()) else {
+            let Some(next) = self.dial_mut(id).and_then(|d| d.pending.pop_front()) else {
                 if !ringing {
                     self.dial_failed(now, id);
                 }
                 return;
             };
-            if let Err(failure) = self.start_attempt(now, id, dest) {
+            if let Some(skip) = self.ctx.health.skip(&next.dest) {
+                // Known unreachable, or put out of service: the next one at once.
+                tracing::info!(dial = %id, uri = %next.dest.uri, ?skip, "destination skipped");
+                if let Some(d) = self.dial_mut(id) {
+                    d.last_status.get_or_insert(480);
+                }
+                continue;
+            }
+            if next.hop.is_none()
+                && let Some(query) = crate::dns::name_query(&next.dest.uri, next.dest.transport)
+            {
+                // A name: the dial waits for its next hops (RFC 3263), which
+                // the task asks of DNS, off the signalling loop.
+                if let Some(d) = self.dial_mut(id) {
+                    d.resolving = Some(next.dest);
+                }
+                self.push(Action::Resolve { dial: id, query });
+                return;
+            }
+            if let Err(failure) = self.start_attempt(now, id, next) {
                 tracing::debug!(dial = %id, ?failure, "destination not dialled");
                 if let Some(d) = self.dial_mut(id) {
                     match failure {
@@ -141,6 +161,34 @@ impl<M: MediaControl> Conversation<M> {
                 }
             }
         }
+    }
+
+    /// The next hops of the name the dial waits for: each becomes an attempt
+    /// to the same URI, tried in order (failover on 408, 5xx, timeouts and
+    /// transport failures, as between destinations). None at all: the
+    /// destination fails as a transport failure does (480 unless another
+    /// destination said more).
+    pub(crate) fn on_resolved(
+        &mut self,
+        now: Instant,
+        id: DialId,
+        targets: Vec<std::net::SocketAddr>,
+    ) {
+        let Some(d) = self.dial_mut(id) else { return };
+        let Some(dest) = d.resolving.take() else {
+            return;
+        };
+        if targets.is_empty() {
+            tracing::info!(dial = %id, uri = %dest.uri, "destination name resolved to no address");
+            d.last_status.get_or_insert(480);
+        }
+        for hop in targets.into_iter().rev() {
+            d.pending.push_front(Pending {
+                dest: dest.clone(),
+                hop: Some(hop),
+            });
+        }
+        self.advance_dial(now, id);
     }
 
     /// Every destination failed: tell the control plane, and refuse a
@@ -216,9 +264,19 @@ impl<M: MediaControl> Conversation<M> {
         &mut self,
         now: Instant,
         id: DialId,
-        dest: Destination,
+        next: Pending,
     ) -> Result<LegId, LegFailure> {
-        let target = Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?;
+        let Pending { dest, hop } = next;
+        let target = match hop {
+            Some(addr) => {
+                let (host, _) = uri_host_port(&dest.uri).ok_or(LegFailure::BadDestination)?;
+                Target {
+                    host: host.to_owned(),
+                    addr,
+                }
+            }
+            None => Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?,
+        };
         // Our From and Contact are `sips:` for a `sips:` destination (§8.1.1.8).
         let local = self
             .ctx
@@ -553,7 +611,7 @@ impl<M: MediaControl> Conversation<M> {
         d.redirects += 1;
         for t in targets.into_iter().rev() {
             d.tried.push(t.uri.clone());
-            d.pending.push_front(t);
+            d.pending.push_front(t.into());
         }
         true
     }
@@ -637,36 +695,37 @@ pub(crate) struct Target {
     pub addr: std::net::SocketAddr,
 }
 
+/// The host of a `sip:`/`sips:` URI (an IPv6 address without its
+/// brackets) and its port, if it names one.
+pub fn uri_host_port(uri: &str) -> Option<(&str, Option<u16>)> {
+    let (_, hostport, _) = split_uri(uri)?;
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None => None,
+        };
+        return Some((h, port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h, Some(p.parse().ok()?))),
+        None => Some((hostport, None)),
+    }
+}
+
 impl Target {
-    /// `sip:user@host:port;params` with an IP host (names are not resolved
-    /// yet: such a destination fails as BadDestination).
+    /// `sip:user@host:port;params` with an IP host (a name is resolved
+    /// before, [`crate::dns`], and its next hop given with the attempt).
     pub(crate) fn parse(uri: &str, transport: TransportKind) -> Option<Target> {
-        let (_, hostport, _) = split_uri(uri)?;
-        let default_port = if transport == TransportKind::Tls {
-            5061
-        } else {
-            5060
-        };
-        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().ok()?,
-                None => default_port,
-            };
-            (h.to_string(), port)
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().ok()?),
-                None => (hostport.to_string(), default_port),
-            }
-        };
+        let (host, port) = uri_host_port(uri)?;
+        let port = port.unwrap_or(crate::dns::select::default_port(transport));
         let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
             std::net::Ipv4Addr::LOCALHOST.into()
         } else {
             host.parse().ok()?
         };
         Some(Target {
-            host,
+            host: host.to_owned(),
             addr: std::net::SocketAddr::new(ip, port),
         })
     }

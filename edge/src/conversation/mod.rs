@@ -50,6 +50,8 @@ mod teardown;
 mod timers;
 mod transfer;
 
+pub(crate) use dial::Target;
+pub use dial::uri_host_port;
 pub use media::{EndpointId, EndpointSpec, MediaControl, NoMedia};
 pub use record::{ConversationRecord, RefusedAttempt};
 
@@ -137,6 +139,8 @@ pub struct ConversationContext {
     /// with it, so that names stay unique across restarts, which number
     /// conversations from 1 again).
     pub started: std::time::SystemTime,
+    /// Destinations found down and trunks out of service: dials skip them.
+    pub health: Arc<crate::health::Health>,
 }
 
 /// Why a transaction of ours failed without a response.
@@ -232,6 +236,14 @@ pub enum Input {
     Overflow,
     /// The node stops.
     Shutdown,
+    /// The next hops of a dial's destination name ([`Action::Resolve`]), in
+    /// the order to try them; empty when the name resolved to nothing.
+    Resolved {
+        /// The dial that asked.
+        dial: DialId,
+        /// The addresses, best first.
+        targets: Vec<std::net::SocketAddr>,
+    },
 }
 
 /// What a conversation asks the outside world to do.
@@ -264,6 +276,14 @@ pub enum Action {
     },
     /// Route requests of this dialog (and responses to requests in it) to the conversation.
     BindDialog(DialogKey),
+    /// Resolve a destination name (RFC 3263); the answer comes back as
+    /// [`Input::Resolved`]. The dial waits meanwhile.
+    Resolve {
+        /// The dial that asks.
+        dial: DialId,
+        /// What to resolve.
+        query: crate::dns::cache::Query,
+    },
     /// Tell the control plane.
     Event(Event),
     /// The conversation is over; the record is final. No more actions follow.
@@ -352,11 +372,27 @@ pub struct Outcome {
     pub status: Option<u16>,
 }
 
+/// A destination still to try, and where to send to when its name was
+/// resolved (else its URI's address).
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub dest: Destination,
+    pub hop: Option<std::net::SocketAddr>,
+}
+
+impl From<Destination> for Pending {
+    fn from(dest: Destination) -> Pending {
+        Pending { dest, hop: None }
+    }
+}
+
 /// A dial in progress (or done) of the conversation.
 #[derive(Debug)]
 pub(crate) struct DialState {
     pub id: DialId,
-    pub pending: VecDeque<Destination>,
+    pub pending: VecDeque<Pending>,
+    /// The destination whose name is being resolved: the dial waits for it.
+    pub resolving: Option<Destination>,
     pub parallel: bool,
     pub ring_timeout: Duration,
     pub caller_id: Option<CallerId>,
@@ -606,6 +642,7 @@ impl<M: MediaControl> Conversation<M> {
             Input::ControlGone => self.on_control_gone(now),
             Input::Overflow => self.hang_up_all(now, Side::Edge, EndCause::ControlOverflow, None),
             Input::Shutdown => self.hang_up_all(now, Side::Edge, EndCause::Shutdown, Some(503)),
+            Input::Resolved { dial, targets } => self.on_resolved(now, dial, targets),
         }
         self.settle(now);
     }

@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 use voxgate_media::anchor::{LocalMedia, RemoteMedia};
 use voxgate_media::srtp::SdesKeys;
@@ -46,6 +47,8 @@ pub struct ConversationDeps {
     pub metrics: Metrics,
     /// Followers of every conversation's events.
     pub follow: broadcast::Sender<StampedEvent>,
+    /// The resolver of destination names.
+    pub dns: Arc<crate::dns::Dns>,
 }
 
 /// How a conversation came to be.
@@ -406,8 +409,21 @@ pub async fn run(
                 None,
             ),
         };
+        // Names being resolved for dials: off the signalling loop, and
+        // without holding up this conversation's other inputs.
+        let mut lookups: JoinSet<(DialId, Vec<std::net::SocketAddr>)> = JoinSet::new();
         loop {
-            let changed = match flush(&mut conv, &deps, &mut events, &clock, &node, redact).await {
+            let changed = match flush(
+                &mut conv,
+                &deps,
+                &mut events,
+                &clock,
+                &node,
+                redact,
+                &mut lookups,
+            )
+            .await
+            {
                 Flushed::Ended => break,
                 Flushed::Overflow => {
                     deps.metrics.control_overflow();
@@ -458,6 +474,9 @@ pub async fn run(
                     conv.handle(Instant::now(), Input::Media { ep, event });
                 }
                 () = sleep_until(deadline) => conv.handle_timeout(Instant::now()),
+                Some(Ok((dial, targets))) = lookups.join_next(), if !lookups.is_empty() => {
+                    conv.handle(Instant::now(), Input::Resolved { dial, targets });
+                }
             }
         }
         deps.registry.remove(id);
@@ -481,6 +500,7 @@ async fn flush(
     clock: &WallClock,
     node: &str,
     redact: bool,
+    lookups: &mut JoinSet<(DialId, Vec<std::net::SocketAddr>)>,
 ) -> Flushed {
     let id = conv.id();
     let mut changed = false;
@@ -520,6 +540,10 @@ async fn flush(
                 if !events.send(event) {
                     return Flushed::Overflow;
                 }
+            }
+            Action::Resolve { dial, query } => {
+                let dns = deps.dns.clone();
+                lookups.spawn(async move { (dial, dns.targets(&query).await) });
             }
             Action::Ended(record) => {
                 log_ended(&record);

@@ -798,6 +798,7 @@ fn originated() -> Harness {
         },
         timers: TimerConfig::default(),
         started: started(),
+        health: Default::default(),
     };
     let start = Instant::now();
     Harness {
@@ -932,7 +933,7 @@ fn commands_to_an_ending_conversation_are_errors() {
 #[test]
 fn an_originated_dial_to_nowhere_ends_the_conversation() {
     let mut h = originated();
-    let out = cmd(&mut h, Command::Dial(dial(&["sip:pbx.example"])));
+    let out = cmd(&mut h, Command::Dial(dial(&["tel:+15550100"])));
     assert!(out.events().contains(&Event::DialFailed {
         dial: DialId(1),
         status: 480

@@ -78,6 +78,11 @@ fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after()
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1, "sip:pbx.example"]);
     let out = h.feed(b.response(503, "", None));
+    assert_eq!(out.resolves().len(), 1, "{out:#?}");
+    let out = h.feed(Input::Resolved {
+        dial: DialId(1),
+        targets: Vec::new(),
+    });
     assert!(out.events().contains(&Event::DialFailed {
         dial: DialId(1),
         status: 500
@@ -85,6 +90,124 @@ fn service_unavailable_then_an_unusable_destination_is_500_without_retry_after()
     assert_eq!(invite_status(&h, &out), vec![500]);
     let (_, response) = out.response(500);
     assert_eq!(response.header(HeaderName::RetryAfter), None);
+}
+
+// ---- destinations found down, trunks out of service ----
+
+#[test]
+fn a_destination_found_down_is_skipped_and_the_next_tried_at_once() {
+    let (mut h, _) = Harness::new(CALLS);
+    let down = crate::keepalive::DestinationKey {
+        uri: B1.into(),
+        transport: TransportKind::Udp,
+        trunk: TrunkName::new("pbx"),
+    };
+    h.call
+        .ctx
+        .health
+        .publish(vec![(down, crate::keepalive::State::Down)]);
+    let out = h.feed(connect(&[B1, B2]));
+    let invite = out.sent(Method::Invite);
+    assert_eq!(invite.to, udp("203.0.113.8:5060"));
+    assert_eq!(invite.msg.request_uri(), Some(B2));
+}
+
+#[test]
+fn a_trunk_out_of_service_gets_no_call_and_the_caller_480() {
+    let (mut h, _) = Harness::new(CALLS);
+    let pbx = TrunkName::new("pbx").unwrap();
+    h.call.ctx.health.set_in_service(&pbx, false);
+    let out = h.feed(connect(&[B1, B2]));
+    assert!(out.sends().is_empty(), "{out:#?}");
+    assert_eq!(invite_status(&h, &out), vec![480]);
+}
+
+// ---- destinations by name (RFC 3263) ----
+
+const BY_NAME: &str = "sip:+15550100@carrier.example";
+
+#[test]
+fn a_destination_name_waits_for_its_next_hops_and_tries_them_in_turn() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&[BY_NAME, B2]));
+    assert!(
+        out.sends().is_empty(),
+        "nothing sent before the name resolves"
+    );
+    assert_eq!(
+        out.resolves(),
+        [(
+            DialId(1),
+            crate::dns::cache::Query::new("carrier.example", None, TransportKind::Udp)
+        )]
+    );
+    // Two next hops: the first answers 503, the second gets the same URI.
+    let out = h.feed(Input::Resolved {
+        dial: DialId(1),
+        targets: vec![
+            "198.51.100.20:5070".parse().unwrap(),
+            "198.51.100.21:5080".parse().unwrap(),
+        ],
+    });
+    let first = out.sent(Method::Invite);
+    assert_eq!(first.to, udp("198.51.100.20:5070"));
+    assert_eq!(first.msg.request_uri(), Some(BY_NAME));
+    let out = h.feed(BSide::new(first).response(503, "", None));
+    assert!(invite_status(&h, &out).is_empty(), "A waits");
+    let second = out.sent(Method::Invite);
+    assert_eq!(second.to, udp("198.51.100.21:5080"));
+    assert_eq!(second.msg.request_uri(), Some(BY_NAME));
+    // A timeout there moves on to the dial's next destination.
+    let out = h.advance(Duration::from_millis(1000));
+    assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
+}
+
+#[test]
+fn a_name_that_resolves_to_nothing_fails_the_destination() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&[BY_NAME]));
+    assert_eq!(out.resolves().len(), 1);
+    // The caller's CANCEL or a late answer cannot start anything meanwhile.
+    let out = h.feed(Input::Resolved {
+        dial: DialId(2),
+        targets: vec!["198.51.100.20:5060".parse().unwrap()],
+    });
+    assert!(out.sends().is_empty());
+    let out = h.feed(Input::Resolved {
+        dial: DialId(1),
+        targets: Vec::new(),
+    });
+    assert!(out.events().contains(&Event::DialFailed {
+        dial: DialId(1),
+        status: 480
+    }));
+    assert_eq!(invite_status(&h, &out), vec![480]);
+    // A second answer for the same dial changes nothing.
+    let out = h.feed(Input::Resolved {
+        dial: DialId(1),
+        targets: vec!["198.51.100.20:5060".parse().unwrap()],
+    });
+    assert!(out.sends().is_empty());
+}
+
+#[test]
+fn a_name_with_a_port_asks_for_addresses_only_and_tls_checks_the_name() {
+    let (mut h, _) = Harness::new(CALLS);
+    let out = h.feed(connect(&["sip:+15550100@PBX.Example.:5062", B1]));
+    assert_eq!(
+        out.resolves()[0].1,
+        crate::dns::cache::Query::new("pbx.example", Some(5062), TransportKind::Udp)
+    );
+    // An IP address, or localhost, is no name.
+    assert_eq!(crate::dns::name_query(B1, TransportKind::Udp), None);
+    assert_eq!(
+        crate::dns::name_query("sip:a@localhost:5060", TransportKind::Udp),
+        None
+    );
+    assert_eq!(
+        crate::dns::name_query("sips:[2001:db8::1]", TransportKind::Tls),
+        None
+    );
 }
 
 #[test]

@@ -280,6 +280,17 @@ impl Out {
             .collect()
     }
 
+    /// The names the call asked to resolve, with the dial that asked.
+    pub fn resolves(&self) -> Vec<(DialId, crate::dns::cache::Query)> {
+        self.0
+            .iter()
+            .filter_map(|a| match a {
+                Action::Resolve { dial, query } => Some((*dial, query.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Methods of every request sent, in order.
     pub fn methods(&self) -> Vec<Method> {
         self.sends()
@@ -539,6 +550,7 @@ impl Harness {
             },
             timers: TimerConfig::default(),
             started: started(),
+            health: Default::default(),
         };
         let start = Instant::now();
         let mut h = Harness {

@@ -134,9 +134,9 @@ fn record_of_a_call_that_failed_over_and_was_busy() {
 
 #[test]
 fn a_node_failure_is_never_the_callees() {
-    // The only destination is unusable (no host): voxgate's failure.
+    // The only destination is unusable (not a SIP URI): voxgate's failure.
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(connect(&["sip:+15550100@"]));
+    let out = h.feed(connect(&["tel:+15550100"]));
     let record = out.ended().expect("ended").clone();
     let j = json(&record, &h, false);
     assert_eq!(j["status"], 480);

@@ -213,7 +213,7 @@ fn b_invite_over_tcp_uses_our_tcp_address() {
 #[test]
 fn unusable_destination_is_skipped() {
     let (mut h, _) = Harness::new(CALLS);
-    let out = h.feed(connect(&["sip:pbx.example", B2]));
+    let out = h.feed(connect(&["tel:+15550100", B2]));
     // A destination that cannot be used gets no leg; the next one is dialled.
     assert_eq!(out.sent(Method::Invite).to, udp("203.0.113.8:5060"));
     assert!(out.events().contains(&Event::LegCreated {
