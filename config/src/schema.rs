@@ -87,7 +87,9 @@ pub(crate) const TABLES: &[Table] = &[
             key("format", "one of \"pretty\", \"json\" (default \"pretty\")"),
             key(
                 "level",
-                "a tracing filter directive such as \"info\" or \"info,voxgate_sip=debug\"",
+                "a level (off, error, warn, info, debug, trace) or a comma-separated tracing \
+                 filter in which every directive ends in one, such as \"info,voxgate_sip=debug\"; \
+                 no spaces",
             ),
             key("redact_numbers", "true or false (default true)"),
         ],
@@ -160,11 +162,11 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key(
                 "max_calls",
-                "a count of concurrent inbound calls 0..=1000000 (0 or absent = unlimited)",
+                "a count of concurrent inbound calls 1..=1000000 (leave it out for no limit)",
             ),
             key(
                 "max_cps",
-                "new inbound calls per second 0..=100000 (0 or absent = unlimited)",
+                "new inbound calls per second 1..=100000 (leave it out for no limit)",
             ),
             key(
                 "numbering",
