@@ -56,7 +56,7 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "calls",
                 "a [calls] table with media_timeout_s, ring_timeout_s, trying_timeout_ms, \
-                 session_expires_s, min_se_s, max_forwards",
+                 session_expires_s, min_se_s, max_forwards, drain_timeout_s",
             ),
             key("cdr", "a [cdr] table with path and redact_numbers"),
             key(
@@ -291,6 +291,10 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key("min_se_s", "seconds 90..=86400 (default 90)"),
             key("max_forwards", "a hop count 1..=255 (default 70)"),
+            key(
+                "drain_timeout_s",
+                "seconds 1..=86400 that calls may go on after SIGTERM (default 300)",
+            ),
         ],
     },
     Table {

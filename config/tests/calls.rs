@@ -93,6 +93,7 @@ fn calls_defaults_when_absent() {
             session_expires: Some(Duration::from_secs(1800)),
             min_se: Duration::from_secs(90),
             max_forwards: 70,
+            drain_timeout: Duration::from_secs(300),
         }
     );
     assert_eq!(c.calls, Calls::default());
@@ -107,7 +108,7 @@ fn calls_values_and_zero_means_off() {
     let c = load_str(
         &with(
             "[calls]\nmedia_timeout_s = 0\nring_timeout_s = 30\ntrying_timeout_ms = 0\n\
-             session_expires_s = 0\nmin_se_s = 120\nmax_forwards = 10\n",
+             session_expires_s = 0\nmin_se_s = 120\nmax_forwards = 10\ndrain_timeout_s = 45\n",
         ),
         "x.toml",
     )
@@ -121,6 +122,7 @@ fn calls_values_and_zero_means_off() {
             session_expires: None,
             min_se: Duration::from_secs(120),
             max_forwards: 10,
+            drain_timeout: Duration::from_secs(45),
         }
     );
     let c = load_str(

@@ -60,7 +60,14 @@ fn only_error_at(text: &str, line: usize, column: usize, key: &str) -> (ConfigEr
 #[test]
 fn a_log_level_that_names_no_level_is_refused() {
     // tracing would take each of these as a target at level trace: nothing else logged.
-    for bad in ["inf", "warning", "info,voxgate_sip", "info,", "voxgate=verbose", "=info"] {
+    for bad in [
+        "inf",
+        "warning",
+        "info,voxgate_sip",
+        "info,",
+        "voxgate=verbose",
+        "=info",
+    ] {
         let text = with(&format!("\n[logging]\nlevel = \"{bad}\"\n"));
         let (_, message) = only_error_at(&text, 16, 9, "logging.level");
         assert!(
@@ -116,8 +123,15 @@ fn a_zero_call_limit_is_refused_and_absence_is_unlimited() {
 
     let c = load_str(&with(TRUNK), "x.toml").unwrap();
     assert_eq!((c.trunks[0].max_calls, c.trunks[0].max_cps), (None, None));
-    let c = load_str(&with(&format!("{TRUNK}max_calls = 1\nmax_cps = 1\n")), "x.toml").unwrap();
-    assert_eq!((c.trunks[0].max_calls, c.trunks[0].max_cps), (Some(1), Some(1)));
+    let c = load_str(
+        &with(&format!("{TRUNK}max_calls = 1\nmax_cps = 1\n")),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        (c.trunks[0].max_calls, c.trunks[0].max_cps),
+        (Some(1), Some(1))
+    );
 }
 
 // ---- [[route]] shadowed by an earlier one ----
@@ -134,17 +148,44 @@ fn two_routes(first: &str, second: &str) -> String {
 fn a_route_an_earlier_route_takes_every_call_of_is_refused() {
     let shadowed = [
         // A catch-all before anything.
-        ("match_user = { prefix = \"\" }", "match_user = { exact = \"1000\" }"),
-        ("match_user = { prefix = \"\" }", "match_user = { prefix = \"+44\" }"),
-        ("match_user = { prefix = \"\" }", "match_user = { regex = '^1' }"),
+        (
+            "match_user = { prefix = \"\" }",
+            "match_user = { exact = \"1000\" }",
+        ),
+        (
+            "match_user = { prefix = \"\" }",
+            "match_user = { prefix = \"+44\" }",
+        ),
+        (
+            "match_user = { prefix = \"\" }",
+            "match_user = { regex = '^1' }",
+        ),
         // A broader prefix before a narrower one, or the same one twice.
-        ("match_user = { prefix = \"+44\" }", "match_user = { prefix = \"+4420\" }"),
-        ("match_user = { prefix = \"+44\" }", "match_user = { prefix = \"+44\" }"),
+        (
+            "match_user = { prefix = \"+44\" }",
+            "match_user = { prefix = \"+4420\" }",
+        ),
+        (
+            "match_user = { prefix = \"+44\" }",
+            "match_user = { prefix = \"+44\" }",
+        ),
         // An exact number any earlier pattern matches.
-        ("match_user = { prefix = \"+44\" }", "match_user = { exact = \"+442071\" }"),
-        ("match_user = { regex = '^\\+49(30|40)' }", "match_user = { exact = \"+4930123\" }"),
-        ("match_user = { exact = \"999\" }", "match_user = { exact = \"999\" }"),
-        ("match_user = { regex = '^9' }", "match_user = { regex = '^9' }"),
+        (
+            "match_user = { prefix = \"+44\" }",
+            "match_user = { exact = \"+442071\" }",
+        ),
+        (
+            "match_user = { regex = '^\\+49(30|40)' }",
+            "match_user = { exact = \"+4930123\" }",
+        ),
+        (
+            "match_user = { exact = \"999\" }",
+            "match_user = { exact = \"999\" }",
+        ),
+        (
+            "match_user = { regex = '^9' }",
+            "match_user = { regex = '^9' }",
+        ),
         // An earlier route without a trunk filter takes the later one's trunk's calls too.
         (
             "match_user = { prefix = \"1\" }",
@@ -160,7 +201,10 @@ fn a_route_an_earlier_route_takes_every_call_of_is_refused() {
         let first_line = 21 + usize::from(first.contains('\n'));
         let line = first_line + 5 + usize::from(second.contains('\n'));
         let (e, message) = only_error_at(&text, line, 14, "route[1].match_user");
-        assert!(matches!(e.kind, ConfigErrorKind::ShadowedRoute { .. }), "{e:?}");
+        assert!(
+            matches!(e.kind, ConfigErrorKind::ShadowedRoute { .. }),
+            "{e:?}"
+        );
         assert!(
             message.ends_with(&format!(
                 "every number it matches is taken first by route[0].match_user (line \
@@ -176,18 +220,36 @@ fn a_route_an_earlier_route_takes_every_call_of_is_refused() {
 fn routes_that_overlap_but_each_take_some_calls_load() {
     let fine = [
         // Narrow first, broad after: the classic order.
-        ("match_user = { exact = \"1000\" }", "match_user = { prefix = \"\" }"),
-        ("match_user = { prefix = \"+4420\" }", "match_user = { prefix = \"+44\" }"),
-        ("match_user = { exact = \"1000\" }", "match_user = { exact = \"1001\" }"),
-        ("match_user = { regex = '^\\+49(30|40)' }", "match_user = { exact = \"+4989\" }"),
+        (
+            "match_user = { exact = \"1000\" }",
+            "match_user = { prefix = \"\" }",
+        ),
+        (
+            "match_user = { prefix = \"+4420\" }",
+            "match_user = { prefix = \"+44\" }",
+        ),
+        (
+            "match_user = { exact = \"1000\" }",
+            "match_user = { exact = \"1001\" }",
+        ),
+        (
+            "match_user = { regex = '^\\+49(30|40)' }",
+            "match_user = { exact = \"+4989\" }",
+        ),
         // Only calls from trunk t go to the first: the second takes the others'.
         (
             "trunk = \"t\"\nmatch_user = { prefix = \"\" }",
             "match_user = { prefix = \"\" }",
         ),
         // Whether one regex covers another is not decided: both load.
-        ("match_user = { regex = '^1' }", "match_user = { regex = '^10' }"),
-        ("match_user = { prefix = \"1\" }", "match_user = { regex = '^10' }"),
+        (
+            "match_user = { regex = '^1' }",
+            "match_user = { regex = '^10' }",
+        ),
+        (
+            "match_user = { prefix = \"1\" }",
+            "match_user = { regex = '^10' }",
+        ),
     ];
     for (first, second) in fine {
         let text = two_routes(first, second);

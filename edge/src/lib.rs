@@ -133,9 +133,14 @@ impl Edge {
             tls_client,
         };
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
-        let admission = Arc::new(AllowLists::new(shared.clone(), metrics.clone()));
+        let registry = Arc::new(Registry::default());
+        let admission = Arc::new(AllowLists::new(
+            shared.clone(),
+            metrics.clone(),
+            registry.clone(),
+        ));
         let (transports, transport_handle) =
-            Transports::start(transport_config, admission, event_tx).await?;
+            Transports::start(transport_config, admission.clone(), event_tx).await?;
         for (kind, addr) in transports.local_addrs() {
             info!(transport = %kind, %addr, "SIP listener up");
         }
@@ -159,7 +164,6 @@ impl Edge {
             }
             None => None,
         };
-        let registry = Arc::new(Registry::default());
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (calls_tx, calls_rx) = mpsc::channel(CALL_ACTION_QUEUE);
         let (unsettled_tx, unsettled_rx) = watch::channel(None);
@@ -190,6 +194,7 @@ impl Edge {
             cmd_tx.clone(),
             metrics.clone(),
             hook,
+            admission,
         ));
         let ready = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {

@@ -347,13 +347,13 @@ fn is_log_filter(text: &str) -> bool {
     let level_ok = |l: &str| LOG_LEVELS.iter().any(|k| k.eq_ignore_ascii_case(l));
     !text.is_empty()
         && !text.chars().any(char::is_whitespace)
-        && text.split(',').all(|directive| match directive.rsplit_once('=') {
-            Some((target, level)) => !target.is_empty() && level_ok(level),
-            None => level_ok(directive),
-        })
-        && tracing_subscriber::EnvFilter::builder()
-            .parse(text)
-            .is_ok()
+        && text
+            .split(',')
+            .all(|directive| match directive.rsplit_once('=') {
+                Some((target, level)) => !target.is_empty() && level_ok(level),
+                None => level_ok(directive),
+            })
+        && tracing_subscriber::EnvFilter::builder().parse(text).is_ok()
 }
 
 /// Milliseconds from an already range-checked (non-negative) integer.
