@@ -182,6 +182,7 @@ async fn run(
     let options = voxgate_edge::EdgeOptions {
         reload_hook: Some(hook),
         media_runtime: Some(media),
+        build_commit: Some(env!("VOXGATE_GIT_COMMIT")),
     };
     let edge = Edge::start(shared, source, control.clone(), options)
         .await
@@ -201,7 +202,11 @@ async fn run(
         }
         None => None,
     };
-    info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = env!("VOXGATE_GIT_COMMIT"),
+        "voxgate running"
+    );
     systemd::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
     // Pinged from this (the signalling) thread: a signalling loop that stops turning
     // stops the pings, and systemd restarts the service.

@@ -2,7 +2,8 @@
 //! callee over loopback: SIGTERM drains (not ready at once, new calls 503, the call in
 //! progress goes on, the process exits right after its BYE, or hangs it up at
 //! `[calls] drain_timeout_s`); the sd_notify messages READY, RELOADING, STOPPING; a
-//! reload that cannot be applied is refused as a whole and the unit's `ExecReload` fails.
+//! reload that cannot be applied is refused as a whole and the unit's `ExecReload` fails;
+//! `voxgate_build_info` names the git commit.
 
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -438,6 +439,21 @@ fn a_reload_that_cannot_be_applied_is_refused_and_exec_reload_fails() {
         metrics.contains("voxgate_config_reloads_total{result=\"error\"} 2"),
         "{metrics}"
     );
+    // build.rs recorded the commit this checkout is at ("unknown" outside git).
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    let build = format!(
+        "voxgate_build_info{{commit=\"{commit}\",version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(metrics.contains(&build), "no {build} in\n{metrics}");
 
     // Put back: ExecReload succeeds.
     std::fs::write(&file, &running).unwrap();

@@ -86,6 +86,9 @@ pub struct EdgeOptions {
     /// binary gives media threads of their own and runs signalling on one
     /// thread, so that a message's hops between tasks wake no other thread.
     pub media_runtime: Option<tokio::runtime::Handle>,
+    /// The git commit the binary was built from (`voxgate_build_info`); `unknown`
+    /// when `None`.
+    pub build_commit: Option<&'static str>,
 }
 
 /// A running edge: SIP listeners, the core task and the admin listener.
@@ -117,8 +120,10 @@ impl Edge {
         let EdgeOptions {
             reload_hook: hook,
             media_runtime,
+            build_commit,
         } = options;
-        let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
+        let metrics =
+            Metrics::of_build(env!("CARGO_PKG_VERSION"), build_commit.unwrap_or("unknown"))?;
         let config = shared.load_full();
 
         let mut listeners = Vec::with_capacity(config.listeners.len());
