@@ -220,7 +220,8 @@ fn calls_unknown_key() {
     assert_eq!(
         at(&e, 15, 1, "calls.ring_timeout"),
         "x.toml:15:1: calls.ring_timeout: unknown key; allowed: media_timeout_s, \
-         ring_timeout_s, trying_timeout_ms, session_expires_s, min_se_s, max_forwards"
+         ring_timeout_s, trying_timeout_ms, session_expires_s, min_se_s, max_forwards, \
+         drain_timeout_s"
     );
 }
 
