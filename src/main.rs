@@ -16,6 +16,9 @@ use tracing_subscriber::{EnvFilter, fmt, reload};
 use voxgate_config::{Config, LogFormat};
 use voxgate_edge::{ConfigSource, Edge};
 
+mod systemd;
+use sd_notify::NotifyState;
+
 // The signalling path allocates small, short-lived objects per message;
 // mimalloc's thread-local free lists take glibc's malloc out of the profile.
 // Version 2 (the crate's `v2` feature): v3 held ~40% more memory per call
@@ -170,8 +173,6 @@ async fn run(
     set_level: LevelSetter,
     media: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
-    // The longest a transaction can live is 64*T1 (timers B, F, H, J).
-    let grace = config.timers.t1 * 64;
     let hook: voxgate_edge::ReloadHook = Box::new(move |c: &Config| set_level(&c.logging.level));
     let api_listen = config.api.as_ref().map(|a| a.listen);
     // One config snapshot, shared by the edge and the control plane; a reload swaps it
@@ -181,6 +182,7 @@ async fn run(
     let options = voxgate_edge::EdgeOptions {
         reload_hook: Some(hook),
         media_runtime: Some(media),
+        build_commit: Some(env!("VOXGATE_GIT_COMMIT")),
     };
     let edge = Edge::start(shared, source, control.clone(), options)
         .await
@@ -200,7 +202,15 @@ async fn run(
         }
         None => None,
     };
-    info!(version = env!("CARGO_PKG_VERSION"), "voxgate running");
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = env!("VOXGATE_GIT_COMMIT"),
+        "voxgate running"
+    );
+    systemd::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
+    // Pinged from this (the signalling) thread: a signalling loop that stops turning
+    // stops the pings, and systemd restarts the service.
+    let mut watchdog = systemd::watchdog();
 
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -209,18 +219,43 @@ async fn run(
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => match edge.reload().await {
-                Ok(outcome) => info!(needs_restart = ?outcome.needs_restart, "SIGHUP: reloaded"),
-                Err(e) => error!(errors = %e, "SIGHUP: reload refused, old config kept"),
-            },
+            _ = watchdog.tick() => systemd::notify(&[NotifyState::Watchdog]),
+            _ = hup.recv() => {
+                systemd::reloading();
+                match edge.reload().await {
+                    Ok(outcome) => {
+                        info!(needs_restart = ?outcome.needs_restart, "SIGHUP: reloaded");
+                        systemd::notify(&[NotifyState::Ready, NotifyState::Status("running")]);
+                    }
+                    Err(e) => {
+                        error!(errors = %e, "SIGHUP: reload refused, old config kept");
+                        systemd::notify(&[
+                            NotifyState::Ready,
+                            NotifyState::Status("running; the last reload was refused"),
+                        ]);
+                    }
+                }
+            }
         }
     }
+    // Read now: a reload may have changed it since the start.
+    let limit = edge.config().calls.drain_timeout;
+    let calls = edge.handle().conversations().len();
     info!(
-        grace_s = grace.as_secs(),
-        "stopping: refusing new work, finishing transactions"
+        calls,
+        limit_s = limit.as_secs(),
+        "draining: not ready, new calls refused with 503, calls in progress may finish"
     );
+    systemd::notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
     // The API stays up while calls drain: its clients may still have to end theirs.
-    edge.stop(grace).await;
+    let stop = edge.stop(limit);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = watchdog.tick() => systemd::notify(&[NotifyState::Watchdog]),
+        }
+    }
     if let Some(api) = api {
         api.stop().await;
     }

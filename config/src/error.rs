@@ -342,6 +342,18 @@ pub enum ConfigErrorKind {
         /// Why, as the OS said it.
         reason: io::ErrorKind,
     },
+    /// A route that an earlier route takes every call of (routes are tried in file order).
+    #[error(
+        "every number it matches is taken first by {other_key} (line {other_line}) of route \"{other_route}\", so this route is never used; allowed: a route some call can reach: put the narrower route first, or remove one"
+    )]
+    ShadowedRoute {
+        /// Key path of the earlier route's match.
+        other_key: String,
+        /// Line of the earlier route's match.
+        other_line: usize,
+        /// The earlier route's name.
+        other_route: String,
+    },
     /// A `sips:` destination with a transport other than TLS.
     #[error(
         "transport {transport} with a sips: URI; allowed: \"tls\" (or leave transport out) for sips:, any transport for sip:"

@@ -607,6 +607,8 @@ pub struct Calls {
     pub min_se: Duration,
     /// Max-Forwards on outbound legs.
     pub max_forwards: u32,
+    /// On SIGTERM, how long calls in progress may go on before voxgate hangs them up.
+    pub drain_timeout: Duration,
 }
 
 impl Default for Calls {
@@ -619,6 +621,7 @@ impl Default for Calls {
             session_expires: Some(Duration::from_secs(1800)),
             min_se: Duration::from_secs(90),
             max_forwards: 70,
+            drain_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -218,6 +218,7 @@ pub(crate) struct RawCalls {
     pub session_expires_s: Option<S<i64>>,
     pub min_se_s: Option<S<i64>>,
     pub max_forwards: Option<S<i64>>,
+    pub drain_timeout_s: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]

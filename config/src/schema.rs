@@ -63,7 +63,7 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "calls",
                 "a [calls] table with media_timeout_s, ring_timeout_s, trying_timeout_ms, \
-                 session_expires_s, min_se_s, max_forwards",
+                 session_expires_s, min_se_s, max_forwards, drain_timeout_s",
             ),
             key("cdr", "a [cdr] table with path and redact_numbers"),
             key("hep", "a [hep] table with address and capture_id"),
@@ -109,7 +109,9 @@ pub(crate) const TABLES: &[Table] = &[
             key("format", "one of \"pretty\", \"json\" (default \"pretty\")"),
             key(
                 "level",
-                "a tracing filter directive such as \"info\" or \"info,voxgate_sip=debug\"",
+                "a level (off, error, warn, info, debug, trace) or a comma-separated tracing \
+                 filter in which every directive ends in one, such as \"info,voxgate_sip=debug\"; \
+                 no spaces",
             ),
             key("redact_numbers", "true or false (default true)"),
         ],
@@ -196,11 +198,11 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key(
                 "max_calls",
-                "a count of concurrent inbound calls 0..=1000000 (0 or absent = unlimited)",
+                "a count of concurrent inbound calls 1..=1000000 (leave it out for no limit)",
             ),
             key(
                 "max_cps",
-                "new inbound calls per second 0..=100000 (0 or absent = unlimited)",
+                "new inbound calls per second 1..=100000 (leave it out for no limit)",
             ),
             key(
                 "numbering",
@@ -340,6 +342,10 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key("min_se_s", "seconds 90..=86400 (default 90)"),
             key("max_forwards", "a hop count 1..=255 (default 70)"),
+            key(
+                "drain_timeout_s",
+                "seconds 1..=86400 that calls may go on after SIGTERM (default 300)",
+            ),
         ],
     },
     Table {

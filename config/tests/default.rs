@@ -191,6 +191,7 @@ fn calls_are_the_documented_defaults_and_no_cdr() {
             session_expires: Some(Duration::from_secs(1800)),
             min_se: Duration::from_secs(90),
             max_forwards: 70,
+            drain_timeout: Duration::from_secs(300),
         }
     );
     // The values written in the sample are the defaults of an absent section.

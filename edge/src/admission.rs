@@ -5,7 +5,9 @@
 
 use crate::metrics::{DropReason, Metrics};
 use crate::protection::limiter::{Limiter, Limits, Verdict as Limit};
+use crate::registry::Registry;
 use arc_swap::ArcSwap;
+use ipnet::IpNet;
 use prometheus::IntCounter;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -72,6 +74,18 @@ pub struct AllowLists {
     /// resolved once so that a flood's packets do not look up labels each.
     not_allowed: [IntCounter; 3],
     banned: [IntCounter; 3],
+    /// Allow-lists a reload removed or changed, kept while their trunk has calls in
+    /// progress so that those calls' BYEs, re-INVITEs and responses still get in.
+    retired: ArcSwap<Vec<Retired>>,
+    registry: Arc<Registry>,
+}
+
+/// A trunk's allow-list as it was before a reload took it away.
+#[derive(Debug)]
+struct Retired {
+    trunk: String,
+    allow: Vec<IpNet>,
+    transports: Vec<ListenerTransport>,
 }
 
 const TRANSPORTS: [TransportKind; 3] = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls];
@@ -85,8 +99,9 @@ fn transport_index(t: TransportKind) -> usize {
 }
 
 impl AllowLists {
-    /// Admission over the shared, reloadable config.
-    pub fn new(config: SharedConfig, metrics: Metrics) -> AllowLists {
+    /// Admission over the shared, reloadable config; `registry` tells which trunks
+    /// still have calls in progress.
+    pub fn new(config: SharedConfig, metrics: Metrics, registry: Arc<Registry>) -> AllowLists {
         let size = config.load().protection.max_sources;
         let not_allowed =
             TRANSPORTS.map(|t| metrics.allowlist_drops_counter(t, DropReason::NotAllowed));
@@ -98,7 +113,55 @@ impl AllowLists {
             epoch: Instant::now(),
             not_allowed,
             banned,
+            retired: ArcSwap::from_pointee(Vec::new()),
+            registry,
         }
+    }
+
+    /// Called by a reload before `new` is installed: every trunk of `old` whose
+    /// allow-list or transports `new` does not keep as they were is remembered, and
+    /// admitted from its old addresses while it has calls in progress. Entries whose
+    /// calls have all ended are dropped here.
+    pub fn retire(&self, old: &Config, new: &Config) {
+        let mut kept: Vec<Retired> = Vec::new();
+        for r in self.retired.load().iter() {
+            if self.registry.has_trunk(&r.trunk) {
+                kept.push(Retired {
+                    trunk: r.trunk.clone(),
+                    allow: r.allow.clone(),
+                    transports: r.transports.clone(),
+                });
+            }
+        }
+        for t in &old.trunks {
+            let unchanged = new
+                .trunks
+                .iter()
+                .any(|n| n.name == t.name && n.allow == t.allow && n.transports == t.transports);
+            if !unchanged && self.registry.has_trunk(t.name.as_str()) {
+                kept.push(Retired {
+                    trunk: t.name.to_string(),
+                    allow: t.allow.clone(),
+                    transports: t.transports.clone(),
+                });
+            }
+        }
+        self.retired.store(Arc::new(kept));
+    }
+
+    /// Whether `source` is an address of a retired allow-list whose trunk still has a
+    /// call in progress. Cold path: only for packets the current lists refused.
+    fn in_progress(&self, source: IpAddr, transport: TransportKind) -> bool {
+        let retired = self.retired.load();
+        if retired.is_empty() {
+            return false;
+        }
+        let ip = source.to_canonical();
+        retired.iter().any(|r| {
+            r.allow.iter().any(|net| net.contains(&ip))
+                && r.transports.iter().any(|t| transport_kind(*t) == transport)
+                && self.registry.has_trunk(&r.trunk)
+        })
     }
 
     /// The verdict on a source in no allow-list, at `now` (the caller's clock).
@@ -138,6 +201,9 @@ impl AllowLists {
         let config = self.config.load();
         match classify(&config, source.ip(), transport) {
             Ok(_) => Verdict::Admit,
+            // A removed trunk's calls in progress keep their in-dialog traffic
+            // (cold path: only packets the current lists refused).
+            Err(_) if self.in_progress(source.ip(), transport) => Verdict::Admit,
             Err(DropReason::NotAllowed) => match self.unlisted(&config, now(), source) {
                 Limit::Pass => {
                     self.not_allowed[transport_index(transport)].inc();
@@ -207,7 +273,7 @@ port_max = 20099
     #[test]
     fn admits_listed_sources_and_counts_the_rest() {
         let metrics = Metrics::new("t").unwrap();
-        let lists = AllowLists::new(shared(CONF), metrics.clone());
+        let lists = AllowLists::new(shared(CONF), metrics.clone(), Arc::default());
         let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
         assert!(lists.admit(addr("127.0.0.1:5060"), TransportKind::Udp));
         assert!(lists.admit(addr("[::1]:5060"), TransportKind::Udp));
@@ -230,7 +296,7 @@ port_max = 20099
     fn a_swapped_config_applies_to_the_next_packet() {
         let metrics = Metrics::new("t").unwrap();
         let config = shared(CONF);
-        let lists = AllowLists::new(config.clone(), metrics);
+        let lists = AllowLists::new(config.clone(), metrics, Arc::default());
         let src: SocketAddr = "127.0.0.2:5060".parse().unwrap();
         assert!(!lists.admit(src, TransportKind::Udp));
         let widened = CONF.replace(r#"["127.0.0.1/32", "::1/128"]"#, r#"["127.0.0.0/24"]"#);
@@ -244,7 +310,7 @@ port_max = 20099
     fn an_unlisted_flood_is_banned_once_and_then_silenced_but_a_trunk_never() {
         let metrics = Metrics::new("t").unwrap();
         let conf = format!("{CONF}[protection]\nsource_rate = 10\nsource_burst = 20\nban_s = 5\n");
-        let lists = AllowLists::new(shared(&conf), metrics.clone());
+        let lists = AllowLists::new(shared(&conf), metrics.clone(), Arc::default());
         let t0 = Instant::now();
         let at = |ms: u64| move || t0 + std::time::Duration::from_millis(ms);
         let stranger: SocketAddr = "127.0.0.9:5060".parse().unwrap();
@@ -284,5 +350,66 @@ port_max = 20099
             );
         }
         assert_eq!(metrics.bans_value("address"), 1);
+    }
+
+    /// A conversation in the registry with an inbound leg on `trunk`.
+    fn call_on(registry: &Registry, id: u64, trunk: &str) {
+        use crate::control_plane::ConversationId;
+        use crate::conversation::task::input_channel;
+        use crate::handle::ConversationSummary;
+        let summary = ConversationSummary {
+            id: format!("c{id}"),
+            trunk: Some(trunk.to_owned()),
+            region: "r".to_owned(),
+            from: None,
+            to: None,
+            state: "answered",
+            started: String::new(),
+            answered: None,
+            legs: Vec::new(),
+        };
+        registry.insert(ConversationId(id), summary, input_channel().0.operator());
+    }
+
+    #[test]
+    fn a_trunk_a_reload_removes_keeps_its_calls_in_dialog_traffic_until_they_end() {
+        use crate::control_plane::ConversationId;
+        let metrics = Metrics::new("t").unwrap();
+        let config = shared(CONF);
+        let registry = Arc::new(Registry::default());
+        let lists = AllowLists::new(config.clone(), metrics.clone(), registry.clone());
+        call_on(&registry, 1, "a");
+        let old = config.load_full();
+        // Trunk "a" removed; trunk "b" narrowed, with no call in progress.
+        let without_a = CONF
+            .replace(
+                "name = \"a\"\nallow = [\"127.0.0.1/32\", \"::1/128\"]\ntransports = [\"udp\"]\n[[trunk]]\n",
+                "",
+            )
+            .replace("10.1.0.0/16", "10.1.0.0/24");
+        let new = Arc::new(voxgate_config::load_str(&without_a, "test.toml").unwrap());
+        assert!(new.trunk_for("127.0.0.1".parse().unwrap()).is_none());
+        lists.retire(&old, &new);
+        config.store(new);
+
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        // The call's BYE or re-INVITE from a's address still gets in, on a's transports.
+        assert!(lists.admit(addr("127.0.0.1:5060"), TransportKind::Udp));
+        assert!(lists.admit(addr("[::1]:5060"), TransportKind::Udp));
+        assert!(!lists.admit(addr("127.0.0.1:5060"), TransportKind::Tcp));
+        // b's dropped range had no call: refused at once.
+        assert!(!lists.admit(addr("10.1.200.3:5060"), TransportKind::Udp));
+        // Once a's last call ends, its addresses are refused like any other.
+        registry.remove(ConversationId(1));
+        assert!(!lists.admit(addr("127.0.0.1:5060"), TransportKind::Udp));
+        assert_eq!(
+            metrics.allowlist_drops_value(TransportKind::Udp, DropReason::NotAllowed),
+            2
+        );
+        // And the next reload forgets it: a later conversation naming "a" (an
+        // originated one, say) does not bring its addresses back.
+        lists.retire(&config.load_full(), &config.load_full());
+        call_on(&registry, 2, "a");
+        assert!(!lists.admit(addr("127.0.0.1:5060"), TransportKind::Udp));
     }
 }

@@ -50,6 +50,15 @@ pub enum ReloadError {
     /// The new config has errors; each names file, line and key.
     #[error("{0}")]
     Invalid(ConfigErrors),
+    /// The new config is valid but changes what cannot change while running.
+    #[error(
+        "reload refused: {} changed, which cannot be applied while voxgate runs; the running config stays. Restart voxgate to apply the file, or undo that change and reload",
+        .parts.join(", ")
+    )]
+    NeedsRestart {
+        /// The sections that changed.
+        parts: Vec<&'static str>,
+    },
     /// The reload task was interrupted before it finished.
     #[error("reload interrupted")]
     Interrupted,

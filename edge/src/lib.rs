@@ -94,6 +94,9 @@ pub struct EdgeOptions {
     /// binary gives media threads of their own and runs signalling on one
     /// thread, so that a message's hops between tasks wake no other thread.
     pub media_runtime: Option<tokio::runtime::Handle>,
+    /// The git commit the binary was built from (`voxgate_build_info`); `unknown`
+    /// when `None`.
+    pub build_commit: Option<&'static str>,
 }
 
 /// A running edge: SIP listeners, the core task and the admin listener.
@@ -132,8 +135,10 @@ impl Edge {
         let EdgeOptions {
             reload_hook: hook,
             media_runtime,
+            build_commit,
         } = options;
-        let metrics = Metrics::new(env!("CARGO_PKG_VERSION"))?;
+        let metrics =
+            Metrics::of_build(env!("CARGO_PKG_VERSION"), build_commit.unwrap_or("unknown"))?;
         let config = shared.load_full();
 
         let mut listeners = Vec::with_capacity(config.listeners.len());
@@ -154,9 +159,14 @@ impl Edge {
             },
         };
         let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
-        let admission = Arc::new(AllowLists::new(shared.clone(), metrics.clone()));
+        let registry = Arc::new(Registry::default());
+        let admission = Arc::new(AllowLists::new(
+            shared.clone(),
+            metrics.clone(),
+            registry.clone(),
+        ));
         let (transports, transport_handle) =
-            Transports::start(transport_config, admission, event_tx).await?;
+            Transports::start(transport_config, admission.clone(), event_tx).await?;
         for (kind, addr) in transports.local_addrs() {
             info!(transport = %kind, %addr, "SIP listener up");
         }
@@ -178,7 +188,6 @@ impl Edge {
             ),
             None => None,
         };
-        let registry = Arc::new(Registry::default());
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (calls_tx, calls_rx) = mpsc::channel(CALL_ACTION_QUEUE);
         let (unsettled_tx, unsettled_rx) = watch::channel(None);
@@ -222,6 +231,7 @@ impl Edge {
                 metrics.clone(),
                 hook,
                 dns.clone(),
+                admission,
             )
             .with_records(records.clone()),
         );

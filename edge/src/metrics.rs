@@ -297,18 +297,24 @@ pub const TX_KINDS: [TxKind; 4] = [
 ];
 
 impl Metrics {
-    /// Registers every metric in a fresh registry.
+    /// Registers every metric in a fresh registry; the build's commit is `unknown`.
     pub fn new(version: &str) -> Result<Metrics, MetricsError> {
+        Metrics::of_build(version, "unknown")
+    }
+
+    /// Registers every metric in a fresh registry, for the build of `version` from git
+    /// `commit`.
+    pub fn of_build(version: &str, commit: &str) -> Result<Metrics, MetricsError> {
         let registry = Registry::new();
         let build = IntGaugeVec::new(
             Opts::new(
                 "voxgate_build_info",
-                "Always 1; the version label says which build runs.",
+                "Always 1; the version and commit labels say which build runs.",
             ),
-            &["version"],
+            &["version", "commit"],
         )?;
         registry.register(Box::new(build.clone()))?;
-        build.with_label_values(&[version]).set(1);
+        build.with_label_values(&[version, commit]).set(1);
         let draining = IntGauge::new(
             "voxgate_draining",
             "1 while the node drains before stopping.",
@@ -1074,7 +1080,7 @@ mod tests {
         m.config_reload(false);
         let text = m.render();
         for needle in [
-            r#"voxgate_build_info{version="0.0.0-test"} 1"#,
+            r#"voxgate_build_info{commit="unknown",version="0.0.0-test"} 1"#,
             r#"voxgate_sip_requests_total{direction="in",method="OPTIONS",transport="udp"} 1"#,
             r#"voxgate_sip_responses_total{direction="out",method="OPTIONS",status_class="2xx",transport="tcp"} 1"#,
             r#"voxgate_allowlist_drops_total{reason="not_allowed",transport="udp"} 1"#,

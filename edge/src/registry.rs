@@ -142,6 +142,20 @@ impl Registry {
         })
     }
 
+    /// Whether a live conversation has a leg on `trunk` (inbound or outbound). A scan
+    /// under the lock: only asked for packets that an allow-list refused.
+    pub fn has_trunk(&self, trunk: &str) -> bool {
+        self.with(|c| {
+            c.values().any(|e| {
+                e.summary.trunk.as_deref() == Some(trunk)
+                    || e.summary
+                        .legs
+                        .iter()
+                        .any(|l| l.trunk.as_deref() == Some(trunk))
+            })
+        })
+    }
+
     /// How many conversations are live.
     pub fn len(&self) -> usize {
         self.with(|c| c.len())

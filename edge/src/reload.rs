@@ -1,8 +1,15 @@
 //! Config reload (SIGHUP or `POST /reload`): the new file is validated as a
 //! whole; a bad file is refused with its errors and the old snapshot keeps
 //! running; a good one is swapped in atomically and applies to new traffic.
+//!
+//! What is bound at start stays as it runs: a change to a listener, the admin or
+//! API address, the node name, the CDR file or the log format is kept out of the
+//! installed snapshot (so the snapshot always says what runs) and reported as
+//! needing a restart, on every reload until the restart. A change that cannot run
+//! beside the rest (the media regions: every call in a region the running media
+//! plane lacks would fail) refuses the whole reload.
 
-use crate::admission::SharedConfig;
+use crate::admission::{AllowLists, SharedConfig};
 use crate::driver::Command;
 use crate::error::ReloadError;
 use crate::metrics::Metrics;
@@ -38,7 +45,8 @@ pub type ReloadHook = Box<dyn Fn(&Config) + Send + Sync>;
 /// What a successful reload changed and what it could not apply.
 #[derive(Debug, Default)]
 pub struct ReloadOutcome {
-    /// Parts of the new file that need a restart to take effect.
+    /// Parts of the new file that differ from what runs and need a restart to take
+    /// effect (the running values stay in force until then).
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -60,6 +68,7 @@ pub struct Reloader {
     metrics: Metrics,
     hook: Option<ReloadHook>,
     dns: Arc<crate::dns::Dns>,
+    admission: Arc<AllowLists>,
     lock: Mutex<()>,
     /// The CDR writer, told to reopen its file on every reload.
     records: Option<crate::records::CdrSink>,
@@ -74,6 +83,7 @@ impl Reloader {
         metrics: Metrics,
         hook: Option<ReloadHook>,
         dns: Arc<crate::dns::Dns>,
+        admission: Arc<AllowLists>,
     ) -> Reloader {
         Reloader {
             source,
@@ -82,6 +92,7 @@ impl Reloader {
             metrics,
             hook,
             dns,
+            admission,
             lock: Mutex::new(()),
             records: None,
         }
@@ -106,17 +117,29 @@ impl Reloader {
             .map_err(|_| ReloadError::Interrupted)
             .and_then(|r| r.map_err(ReloadError::Invalid));
         let new = match loaded {
-            Ok(config) => Arc::new(config),
+            Ok(config) => config,
             Err(e) => {
                 self.metrics.config_reload(false);
                 warn!(errors = %e, "config reload refused; the running config stays");
                 return Err(e);
             }
         };
-        let old = self.shared.load_full();
+        // The snapshot holds what runs: restart-only parts are never swapped in.
+        let running = self.shared.load_full();
+        let refused = unappliable_changes(&running, &new);
+        if !refused.is_empty() {
+            self.metrics.config_reload(false);
+            let e = ReloadError::NeedsRestart { parts: refused };
+            warn!(reason = %e, "config reload refused; the running config stays");
+            return Err(e);
+        }
         let outcome = ReloadOutcome {
-            needs_restart: restart_only_changes(&old, &new),
+            needs_restart: restart_only_changes(&running, &new),
         };
+        let new = Arc::new(keep_running(new, &running));
+        // Before the swap: the calls of a trunk the new file drops keep their
+        // in-dialog traffic from the first packet on.
+        self.admission.retire(&running, &new);
         self.shared.store(new.clone());
         // The core applies timers and limits; allow-lists are read per packet.
         let _ = self.commands.send(Command::Reconfigure(new.clone())).await;
@@ -125,12 +148,52 @@ impl Reloader {
             hook(&new);
         }
         self.metrics.config_reload(true);
-        info!(source = %new.source, "config reloaded");
+        if outcome.needs_restart.is_empty() {
+            info!(source = %new.source, "config reloaded");
+        } else {
+            warn!(
+                source = %new.source,
+                needs_restart = ?outcome.needs_restart,
+                "config reloaded; these changes wait for a restart"
+            );
+        }
         Ok(outcome)
     }
 }
 
-/// Sections whose change needs a restart (sockets are bound once).
+/// Changes a running node cannot take: the media plane binds its regions' ports at
+/// start, and trunks would be sent to regions it does not have (every call 503).
+fn unappliable_changes(running: &Config, new: &Config) -> Vec<&'static str> {
+    let mut parts = Vec::new();
+    if running.media_regions != new.media_regions {
+        parts.push("[[media_region]]");
+    }
+    parts
+}
+
+/// `new` with the parts that are bound at start taken from `running`, which is what
+/// they still are until a restart.
+fn keep_running(mut new: Config, running: &Config) -> Config {
+    new.listeners.clone_from(&running.listeners);
+    new.admin = running.admin.clone();
+    new.node.name.clone_from(&running.node.name);
+    new.cdr.clone_from(&running.cdr);
+    new.logging.format = running.logging.format;
+    new.dns.clone_from(&running.dns);
+    let (l, r) = (&mut new.limits, &running.limits);
+    l.connection_idle_timeout = r.connection_idle_timeout;
+    l.max_connections = r.max_connections;
+    l.max_connections_per_source = r.max_connections_per_source;
+    l.tls_handshake_timeout = r.tls_handshake_timeout;
+    l.message_timeout = r.message_timeout;
+    if let (Some(new_api), Some(running_api)) = (new.api.as_mut(), running.api.as_ref()) {
+        new_api.listen = running_api.listen;
+    }
+    new
+}
+
+/// Sections whose change needs a restart (sockets and files are opened once); `old` is
+/// the running snapshot, which holds the running values of these.
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut parts = Vec::new();
     if old.listeners != new.listeners {
@@ -164,8 +227,8 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.dns != new.dns {
         parts.push("[dns]");
     }
-    if old.media_regions != new.media_regions {
-        parts.push("[[media_region]]");
+    if old.logging.format != new.logging.format {
+        parts.push("[logging] format");
     }
     // The API's tokens and fallback status are read per request and per call.
     if old.api.as_ref().map(|a| a.listen) != new.api.as_ref().map(|a| a.listen) {
@@ -197,5 +260,149 @@ mod tests {
         let mut gone = old.clone();
         gone.api = None;
         assert_eq!(restart_only_changes(&old, &gone), ["[api] listen"]);
+    }
+
+    /// A config file the test rewrites; removed on drop.
+    struct File(std::path::PathBuf);
+    impl File {
+        fn new(name: &str) -> File {
+            let path = std::env::temp_dir()
+                .join(format!("voxgate-reload-{}-{name}.toml", std::process::id()));
+            File(path)
+        }
+        fn write(&self, text: &str) {
+            std::fs::write(&self.0, text).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    impl Drop for File {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    const CONF: &str = r#"
+[node]
+name = "n"
+region = "r"
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:5060"
+[[trunk]]
+name = "a"
+allow = ["127.0.0.1/32"]
+[[media_region]]
+name = "r"
+addresses = ["127.0.0.1"]
+port_min = 20000
+port_max = 20099
+[calls]
+ring_timeout_s = 60
+"#;
+
+    /// A reloader over `file` (loaded first), and what it swaps.
+    fn reloader(
+        file: &File,
+    ) -> (
+        super::Reloader,
+        crate::SharedConfig,
+        crate::metrics::Metrics,
+        tokio::sync::mpsc::Receiver<crate::driver::Command>,
+    ) {
+        let source = super::ConfigSource::File(file.0.clone());
+        let config = source.load().unwrap_or_else(|e| panic!("{e}"));
+        let shared: crate::SharedConfig =
+            std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(config));
+        let metrics = crate::metrics::Metrics::new("t").unwrap_or_else(|e| panic!("{e}"));
+        let admission = std::sync::Arc::new(crate::admission::AllowLists::new(
+            shared.clone(),
+            metrics.clone(),
+            std::sync::Arc::default(),
+        ));
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let dns = std::sync::Arc::new(
+            crate::dns::Dns::new(&shared.load(), metrics.clone()).unwrap_or_else(|e| panic!("{e}")),
+        );
+        let r = super::Reloader::new(
+            source,
+            shared.clone(),
+            tx,
+            metrics.clone(),
+            None,
+            dns,
+            admission,
+        );
+        (r, shared, metrics, rx)
+    }
+
+    #[tokio::test]
+    async fn a_media_region_change_is_refused_as_a_whole_and_the_running_config_stays() {
+        let file = File::new("regions");
+        file.write(CONF);
+        let (reloader, shared, _metrics, _rx) = reloader(&file);
+        let before = shared.load_full();
+        // A new port range, and a route timer change that would apply on its own.
+        file.write(
+            &CONF
+                .replace("port_max = 20099", "port_max = 20199")
+                .replace("ring_timeout_s = 60", "ring_timeout_s = 20"),
+        );
+        let e = match reloader.reload().await {
+            Ok(o) => panic!("accepted: {o}"),
+            Err(e) => e,
+        };
+        assert!(
+            matches!(&e, crate::ReloadError::NeedsRestart { parts } if parts == &["[[media_region]]"]),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("reload refused: [[media_region]] changed, which cannot be applied"),
+            "{text}"
+        );
+        assert!(std::sync::Arc::ptr_eq(&before, &shared.load_full()));
+        // A renamed region (the trunks' default) likewise.
+        file.write(
+            &CONF
+                .replace("region = \"r\"", "region = \"s\"")
+                .replace("name = \"r\"", "name = \"s\""),
+        );
+        assert!(reloader.reload().await.is_err());
+        assert!(std::sync::Arc::ptr_eq(&before, &shared.load_full()));
+        // Put back, the rest of the file applies.
+        file.write(&CONF.replace("ring_timeout_s = 60", "ring_timeout_s = 20"));
+        let outcome = reloader.reload().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(outcome.needs_restart.is_empty(), "{outcome}");
+        assert_eq!(shared.load().calls.ring_timeout.as_secs(), 20);
+    }
+
+    #[tokio::test]
+    async fn the_restart_note_compares_with_what_runs_not_with_the_last_file() {
+        let file = File::new("note");
+        file.write(CONF);
+        let (reloader, shared, _metrics, _rx) = reloader(&file);
+        let moved = CONF
+            .replace("127.0.0.1:5060", "127.0.0.1:5070")
+            .replace("name = \"n\"", "name = \"m\"")
+            .replace("ring_timeout_s = 60", "ring_timeout_s = 20");
+        file.write(&moved);
+        let first = reloader.reload().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.needs_restart, ["[[listener]]", "[node] name"]);
+        // What runs stays in the snapshot; the rest of the file applies.
+        let now = shared.load_full();
+        assert_eq!(now.listeners[0].address.port(), 5060);
+        assert_eq!(now.node.name, "n");
+        assert_eq!(now.calls.ring_timeout.as_secs(), 20);
+        // The same file again: still not running, still noted.
+        let again = reloader.reload().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.needs_restart, ["[[listener]]", "[node] name"]);
+        assert!(
+            again
+                .to_string()
+                .contains("note: [[listener]] changed; that takes effect after a restart")
+        );
+        // Back to what runs: nothing to note.
+        file.write(CONF);
+        let back = reloader.reload().await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(back.needs_restart.is_empty(), "{back}");
     }
 }

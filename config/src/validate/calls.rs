@@ -68,7 +68,14 @@ impl Validator<'_> {
             (1, 255),
             70,
         );
+        let drain_timeout = self.int_or(
+            raw.drain_timeout_s.as_ref(),
+            "calls.drain_timeout_s",
+            (1, 86_400),
+            300,
+        );
         Calls {
+            drain_timeout: secs(drain_timeout),
             media_timeout: secs_or_off(media_timeout),
             ring_timeout: secs(ring_timeout),
             trying_timeout: (trying_timeout > 0).then(|| super::millis(trying_timeout)),

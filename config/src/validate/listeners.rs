@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{Admin, Listener, ListenerTransport, TlsFiles};
-use crate::raw::{List, RawConfig, RawListener, S};
+use crate::model::{Admin, Listener, ListenerTransport, MediaRegion, TlsFiles};
+use crate::raw::{List, RawConfig, RawListener, RawMediaRegion, S};
 use crate::schema;
 
 /// The rule quoted when two sockets would take the same port.
@@ -233,6 +233,48 @@ impl Validator<'_> {
                     format!("listener[{}].address", later.index),
                     kind,
                 );
+            }
+        }
+    }
+
+    /// A UDP listener inside a media region's RTP port range on its address: one of the
+    /// two fails to bind, the listener at start or, worse, a call's media at random later.
+    pub(super) fn media_port_collisions(
+        &mut self,
+        listeners: &[CheckedListener],
+        regions: &[MediaRegion],
+        raw: &Option<List<RawMediaRegion>>,
+    ) {
+        for l in listeners {
+            let Some(span) = &l.address_span else {
+                continue;
+            };
+            let addr = l.listener.address;
+            if l.listener.transport.is_stream() {
+                continue;
+            }
+            let hit = regions.iter().enumerate().find(|(_, r)| {
+                // An invalid range is 0 here and reported on its own.
+                r.port_min > 0
+                    && (r.port_min..=r.port_max).contains(&addr.port())
+                    && r.addresses
+                        .iter()
+                        .any(|a| sockets_collide(addr, SocketAddr::new(*a, addr.port())))
+            });
+            if let Some((i, _)) = hit {
+                let first_line = raw
+                    .as_ref()
+                    .and_then(|list| list.get_ref().get(i))
+                    .and_then(|r| r.get_ref().port_min.as_ref())
+                    .map_or(0, |p| self.line(&p.span()));
+                let kind = ConfigErrorKind::Duplicate {
+                    found: format!("udp {addr}"),
+                    first_key: format!("media_region[{i}].port_min"),
+                    first_line,
+                    rule: "a UDP port outside the RTP ports (port_min..=port_max) of every \
+                           media region on the same address",
+                };
+                self.push(span.clone(), format!("listener[{}].address", l.index), kind);
             }
         }
     }

@@ -52,6 +52,7 @@ pub(crate) fn validate(
     v.admin_collisions(&raw, &admin, &listeners);
     let api = v.api(&raw, &admin, &listeners);
     let regions = v.media_regions(&raw.media_region);
+    v.media_port_collisions(&listeners, &regions, &raw.media_region);
     let region_names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
     if let Some(region) = raw.node.as_ref().and_then(|n| n.get_ref().region.as_ref()) {
         v.reference(region, "node.region", "media_region", &region_names);
@@ -309,13 +310,11 @@ impl Validator<'_> {
         };
         let mut level = "info".to_owned();
         if let Some(l) = raw.and_then(|l| l.level.as_ref()) {
-            // The filter syntax itself is checked by tracing in the binary; here only what
-            // can never be a directive.
             let text = l.get_ref();
-            if text.trim().is_empty() || text.chars().any(char::is_whitespace) {
-                self.bad_value(l.span(), "logging.level", schema::describe("logging.level"));
-            } else {
+            if is_log_filter(text) {
                 level = text.clone();
+            } else {
+                self.bad_value(l.span(), "logging.level", schema::describe("logging.level"));
             }
         }
         let redact_numbers = raw
@@ -435,6 +434,26 @@ impl Validator<'_> {
             },
         )
     }
+}
+
+/// The levels a log filter directive may end in.
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Whether `text` is a tracing filter in which every directive sets a level: `info`, or
+/// `target=debug`. tracing itself also takes a bare word as a target at level trace, so
+/// a misspelt level (`inf`, `warning`) would enable one unknown target and silence every
+/// log line; that form is refused here, and the rest of the syntax is tracing's own.
+fn is_log_filter(text: &str) -> bool {
+    let level_ok = |l: &str| LOG_LEVELS.iter().any(|k| k.eq_ignore_ascii_case(l));
+    !text.is_empty()
+        && !text.chars().any(char::is_whitespace)
+        && text
+            .split(',')
+            .all(|directive| match directive.rsplit_once('=') {
+                Some((target, level)) => !target.is_empty() && level_ok(level),
+                None => level_ok(directive),
+            })
+        && tracing_subscriber::EnvFilter::builder().parse(text).is_ok()
 }
 
 /// Milliseconds from an already range-checked (non-negative) integer.

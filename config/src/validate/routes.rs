@@ -1,5 +1,6 @@
 //! `[[route]]`: names, the user match, destinations and their trunk references.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use regex::RegexBuilder;
@@ -17,6 +18,7 @@ impl Validator<'_> {
         };
         let mut names = Vec::new();
         let mut routes = Vec::new();
+        let mut match_spans = Vec::new();
         for (i, r) in list.get_ref().iter().enumerate() {
             if let Some(name) = &r.get_ref().name {
                 names.push((
@@ -25,13 +27,56 @@ impl Validator<'_> {
                     name.span(),
                 ));
             }
-            routes.push(self.route(i, r, trunks));
+            let (route, match_span) = self.route(i, r, trunks);
+            routes.push(route);
+            match_spans.push(match_span);
         }
         self.unique(&names, "a name no other [[route]] uses");
+        self.shadowed_routes(&routes, &match_spans);
         routes
     }
 
-    fn route(&mut self, i: usize, raw: &S<RawRoute>, trunks: &[String]) -> Route {
+    /// A route that an earlier route takes every call of can never be used: that is a
+    /// mistake in the order (a catch-all too early) or a forgotten duplicate, and one an
+    /// operator only finds when calls go the wrong way. Reported where it can be proven
+    /// from the text: an exact number any earlier route matches, a prefix under an earlier
+    /// prefix, anything after a catch-all, the same regex twice. (Whether one regex
+    /// covers another is not decidable here, so those pass.)
+    /// `spans`: where each route's `match_user` is, `None` when it is missing or invalid
+    /// (its placeholder shadows nothing and is shadowed by nothing).
+    fn shadowed_routes(&mut self, routes: &[Route], spans: &[Option<Range<usize>>]) {
+        for (j, later) in routes.iter().enumerate() {
+            let Some(Some(span)) = spans.get(j) else {
+                continue;
+            };
+            let shadow = routes[..j].iter().enumerate().find(|(i, earlier)| {
+                // An earlier route with a trunk filter takes only that trunk's calls.
+                let same_calls = earlier.trunk.is_none() || earlier.trunk == later.trunk;
+                let valid = matches!(spans.get(*i), Some(Some(_)));
+                same_calls && valid && covers(&earlier.match_user, &later.match_user)
+            });
+            if let Some((i, earlier)) = shadow {
+                let first_line = spans
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map_or(0, |s| self.line(s));
+                let kind = ConfigErrorKind::ShadowedRoute {
+                    other_key: format!("route[{i}].match_user"),
+                    other_line: first_line,
+                    other_route: earlier.name.clone(),
+                };
+                self.push(span.clone(), format!("route[{j}].match_user"), kind);
+            }
+        }
+    }
+
+    /// The route, and where its `match_user` is when it is valid.
+    fn route(
+        &mut self,
+        i: usize,
+        raw: &S<RawRoute>,
+        trunks: &[String],
+    ) -> (Route, Option<Range<usize>>) {
         let key = |k: &str| format!("route[{i}].{k}");
         let span = raw.span();
         let raw = raw.get_ref();
@@ -39,10 +84,10 @@ impl Validator<'_> {
             .require(&raw.name, &span, &key("name"))
             .and_then(|n| self.name(n, &key("name")))
             .unwrap_or_default();
-        let match_user = self
+        let (match_user, match_span) = self
             .require(&raw.match_user, &span, &key("match_user"))
-            .and_then(|m| self.user_match(m, &key("match_user")))
-            .unwrap_or(UserMatch::Prefix(String::new()));
+            .and_then(|m| Some((self.user_match(m, &key("match_user"))?, Some(m.span()))))
+            .unwrap_or((UserMatch::Prefix(String::new()), None));
         let control = self.control(raw.control.as_ref(), &key("control"));
         // An API-controlled route may leave its calls entirely to the API.
         let destinations_given = match control {
@@ -71,7 +116,7 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|r| self.int(r, &key("ring_timeout_s"), 1, 3600))
             .map(|s| Duration::from_secs(s.unsigned_abs()));
-        Route {
+        let route = Route {
             name,
             match_user,
             destinations,
@@ -80,7 +125,8 @@ impl Validator<'_> {
             parallel,
             ring_timeout,
             control,
-        }
+        };
+        (route, match_span)
     }
 
     /// Exactly one of exact, prefix, regex.
@@ -175,6 +221,18 @@ impl Validator<'_> {
             trunk,
             keepalive,
         })
+    }
+}
+
+/// Whether every user `later` matches is matched by `earlier` too, as far as the patterns
+/// show it.
+fn covers(earlier: &UserMatch, later: &UserMatch) -> bool {
+    match (earlier, later) {
+        (_, UserMatch::Exact(user)) => earlier.matches(user),
+        (UserMatch::Prefix(p), UserMatch::Prefix(q)) => q.starts_with(p.as_str()),
+        (UserMatch::Prefix(p), UserMatch::Regex(_)) => p.is_empty(),
+        (UserMatch::Regex(a), UserMatch::Regex(b)) => a.as_str() == b.as_str(),
+        _ => false,
     }
 }
 

@@ -141,12 +141,16 @@ impl Validator<'_> {
             }
             None => node_region.to_owned(),
         };
-        // 0 means unlimited, like absence.
+        // Absence is the only "unlimited": a 0 read as unlimited surprised operators who
+        // meant "no calls", and a 0 that refused every call would be a trunk left out.
         let mut limit = |value: &Option<S<i64>>, name: &str, max: i64| {
-            let n = value
-                .as_ref()
-                .and_then(|v| self.int(v, &key(name), 0, max))?;
-            u32::try_from(n).ok().filter(|&n| n > 0)
+            let v = value.as_ref()?;
+            let k = key(name);
+            if *v.get_ref() == 0 {
+                self.bad_value(v.span(), &k, schema::describe(&k));
+                return None;
+            }
+            u32::try_from(self.int(v, &k, 1, max)?).ok()
         };
         let max_calls = limit(&raw.max_calls, "max_calls", 1_000_000);
         let max_cps = limit(&raw.max_cps, "max_cps", 100_000);

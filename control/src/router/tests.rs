@@ -123,21 +123,28 @@ fn routing_table() {
 
 #[test]
 fn first_match_in_file_order_wins() {
-    // A broad route before a narrow one takes its calls.
+    // A broad route before a narrower one takes the calls both match. (A route that an
+    // earlier one takes every call of is a config error; a regex is not checked for it.)
     let c = config(
         r#"
 [[route]]
-name = "all"
-match_user = { prefix = "" }
+name = "uk"
+match_user = { prefix = "+44" }
 destinations = [{ uri = "sip:198.51.100.9" }]
 
 [[route]]
-name = "never"
-match_user = { exact = "+442071234567" }
+name = "london-or-999"
+match_user = { regex = '^(\+4420|999)' }
 destinations = [{ uri = "sip:198.51.100.8" }]
+
+[[route]]
+name = "all"
+match_user = { prefix = "" }
+destinations = [{ uri = "sip:198.51.100.7" }]
 "#,
     );
-    assert_eq!(route_name(&c, "uk", Some("+442071234567")), Some("all"));
+    assert_eq!(route_name(&c, "uk", Some("+442071234567")), Some("uk"));
+    assert_eq!(route_name(&c, "uk", Some("999")), Some("london-or-999"));
     // The catch-all takes calls without a user too.
     assert_eq!(route_name(&c, "uk", None), Some("all"));
     assert_eq!(route_name(&c, "uk", Some("")), Some("all"));
