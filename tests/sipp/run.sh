@@ -1798,7 +1798,7 @@ test_call_session_timer_refresh() {
 
 test_call_max_calls_503() {
 	# Trunk "limited" (LIMITED_IP) allows one call at a time.
-	local held=1008 refused=1009 after=1012 limits
+	local held=1008 refused=1015 after=1012 limits
 	limits=$(metric voxgate_trunk_limit_rejections_total 'trunk="limited",limit="max_calls"')
 	callee_start call_limit_callee call_uas.xml -m 2 || return 1
 	caller_bg call_limit_held call_uac.xml -s "$held" -i "$LIMITED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 3000
