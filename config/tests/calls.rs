@@ -6,8 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
-
-use support::TempDir;
+use support::{MINIMAL, TempDir};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,22 +14,6 @@ use std::time::Duration;
 use voxgate_config::{
     Calls, ConfigError, ConfigErrorKind, Numbering, Relation, TrunkName, UserMatch, load_str,
 };
-
-/// A valid configuration of 13 lines; tests replace parts of it or append at line 14.
-const MINIMAL: &str = r#"[node]
-name = "n1"
-region = "r1"
-
-[[listener]]
-transport = "udp"
-address = "127.0.0.1:5060"
-
-[[media_region]]
-name = "r1"
-addresses = ["127.0.0.1"]
-port_min = 20000
-port_max = 20999
-"#;
 
 fn errors(text: &str) -> Vec<ConfigError> {
     match load_str(text, "x.toml") {

@@ -7,23 +7,9 @@
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+use support::MINIMAL;
 use voxgate_config::{ConfigError, ConfigErrorKind, load_str};
-
-/// A valid configuration of 13 lines; tests append at line 14.
-const MINIMAL: &str = r#"[node]
-name = "n1"
-region = "r1"
-
-[[listener]]
-transport = "udp"
-address = "127.0.0.1:5060"
-
-[[media_region]]
-name = "r1"
-addresses = ["127.0.0.1"]
-port_min = 20000
-port_max = 20999
-"#;
 
 fn with(extra: &str) -> String {
     format!("{MINIMAL}{extra}")

@@ -1,14 +1,16 @@
-//! What the config tests share: a scratch directory.
+//! What the config tests share: a scratch directory and a minimal valid configuration.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fresh directory under the system temp dir, removed on drop.
+#[allow(dead_code)] // not every test file writes files
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     /// Unique per process, per call and per start time (a directory an
     /// earlier run left behind under a recycled pid is not reused).
+    #[allow(dead_code)]
     pub fn new() -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
@@ -38,3 +40,20 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A valid configuration of 13 lines; tests replace parts of it or append at line 14.
+#[allow(dead_code)] // not every test file starts from it
+pub const MINIMAL: &str = r#"[node]
+name = "n1"
+region = "r1"
+
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:5060"
+
+[[media_region]]
+name = "r1"
+addresses = ["127.0.0.1"]
+port_min = 20000
+port_max = 20999
+"#;
