@@ -26,6 +26,7 @@ PEER_SIP = 5070
 UAS_PORT = 5080  # the peer forwards to sip:127.0.0.1:5080 (run-peer.sh UAS_URI default)
 UAC_PORT = 5090
 UAC_MP = 16000  # SIPp caller's media port (+2 for video, unused)
+GEN_MP = 16100  # mediagen: the callers' media socket, every call's RTP out and back (--media-source mediagen)
 UAS_MP = 17000  # SIPp callee's echo port (-rtp_echo also echoes on +2)
 VOX_MEDIA = (20000, 29999)
 RTPE_MEDIA = (30000, 39999)
@@ -57,6 +58,7 @@ class Ctx:
         self.packets_per_call = 0  # RTP packets the caller sends per call
         self.call_seconds = 0.0  # length of a media call
         self.prompt_wav: Path | None = None  # what the prompt runs play (write_prompt_wav)
+        self.caller_mp = UAC_MP  # where the callers receive RTP: SIPp's media port, or mediagen's
         self.log_file = open(out / "compare.log", "a", encoding="utf-8")
 
     def log(self, msg: str) -> None:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latency  # noqa: E402
 import procfs  # noqa: E402
 import srtp  # noqa: E402
-from common import HERE, PEERS, PROMPT_TOKEN, ROOT, UAC_MP, UAC_PORT, UAS_MP, UAS_PORT, VOX_API, Ctx  # noqa: E402
+from common import GEN_MP, HERE, PEERS, PROMPT_TOKEN, ROOT, UAC_PORT, UAS_MP, UAS_PORT, VOX_API, Ctx  # noqa: E402
 from prompt_client import PromptClient  # noqa: E402
 from report import build_table, render  # noqa: E402
 from sipp import sipp_outcome, start_uac, start_uas  # noqa: E402
@@ -222,6 +222,24 @@ def latency_run(ctx: Ctx, sut, rate: int) -> dict:
     return out
 
 
+def start_mediagen(ctx: Ctx, tag: str) -> subprocess.Popen | None:
+    """The callers' RTP source (--media-source mediagen): one UDP socket on GEN_MP, started per
+    run so its totals (mediagen-TAG.out) are the run's. None with --media-source sipp."""
+    if ctx.args.media_source != "mediagen":
+        return None
+    if procfs.udp_ports_bound(GEN_MP, GEN_MP):
+        raise RuntimeError(f"port {GEN_MP}/udp is taken (a leftover mediagen?)")
+    p = ctx.start(f"mediagen-{tag}", [ctx.args.mediagen_bin, "--listen", f"127.0.0.1:{GEN_MP}",
+                                      "--stream", f"plain={ctx.scen / 'g711a.pcap'}",
+                                      "--stream", f"srtp={ctx.scen / 'srtp.pcap'}"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not procfs.udp_ports_bound(GEN_MP, GEN_MP):
+        if p.poll() is not None:
+            raise RuntimeError(f"mediagen exited at start; see mediagen-{tag}.out")
+        time.sleep(0.05)
+    return p
+
+
 def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
     """n concurrent calls with RTP echoed by the UAS; CPU over the plateau (all n calls up),
     packets relayed vs expected, memory idle vs peak. With `srtp`, the caller sends SDES-SRTP
@@ -237,6 +255,7 @@ def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
         raise RuntimeError(f"{n} calls at {rate}/s do not all overlap within one {call_s:.1f} s call")
     sut.start(f"{kind}-{n}", srtp=srtp)
     uas = start_uas(ctx, tag, echo=True)
+    gen = start_mediagen(ctx, tag)
     sampler = None
     try:
         time.sleep(1.0)
@@ -247,11 +266,12 @@ def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
         t0 = time.monotonic()
         uac = start_uac(ctx, tag, sut.sip_port, "uac_srtp.xml" if srtp else "uac_rtp.xml", rate, n, limit=n,
                         timeout_s=int(ramp + call_s + 40))
+        drivers = [uac.pid, uas.pid] + ([gen.pid] if gen else [])
         # The plateau: from the last call's setup to just before the first call's BYE.
         sleep_until(t0 + ramp + 1.5, uac)
-        c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks(drivers))
         sleep_until(t0 + call_s - 1.0, uac)
-        c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks(drivers))
         # The SUT's media sockets close with their calls: read their drops before the BYEs.
         drops_sut = procfs.udp_drops(*sut.media)
         try:
@@ -294,6 +314,7 @@ def media_run(ctx: Ctx, sut, n: int, srtp: bool = False) -> dict:
         if sampler is not None and sampler.is_alive():
             sampler.finish()
         ctx.stop(uas)
+        ctx.stop(gen)
         problems += sut.stop()
     for p in problems:
         ctx.note(p)
@@ -324,10 +345,11 @@ def prompt_run(ctx: Ctx, sut, n: int) -> dict:
     if client is not None:
         client.start()
     uas = start_uas(ctx, tag, echo=False)
+    gen = start_mediagen(ctx, tag)
     pcap = ctx.out / f"{tag}.pcap"
     lo, hi = sut.media
     cap = ctx.start(f"dumpcap-{tag}", ["dumpcap", "-q", "-i", "lo", "-s", "64", "-w", str(pcap), "-f",
-                                       f"udp and dst port {UAC_MP} and src portrange {lo}-{hi}"])
+                                       f"udp and dst port {ctx.caller_mp} and src portrange {lo}-{hi}"])
     sampler = None
     out: dict = {}
     try:
@@ -338,10 +360,11 @@ def prompt_run(ctx: Ctx, sut, n: int) -> dict:
         t0 = time.monotonic()
         uac = start_uac(ctx, tag, sut.sip_port, "uac_rtp.xml", rate, n, limit=n,
                         timeout_s=int(ramp + call_s + 40))
+        drivers = [uac.pid, uas.pid] + ([gen.pid] if gen else [])
         sleep_until(t0 + ramp + 1.5, uac)
-        c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        c0 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks(drivers))
         sleep_until(t0 + call_s - 1.0, uac)
-        c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks([uac.pid, uas.pid]))
+        c1 = (time.monotonic(), procfs.cpu_ticks(sut.pids()), procfs.cpu_ticks(drivers))
         try:
             uac.wait(ramp + call_s + 60)
         except subprocess.TimeoutExpired:
@@ -379,6 +402,7 @@ def prompt_run(ctx: Ctx, sut, n: int) -> dict:
             client.finish()
         ctx.stop(cap, signal.SIGINT)
         ctx.stop(uas)
+        ctx.stop(gen)
         problems += sut.stop()
     for p in problems:
         ctx.note(p)
@@ -460,9 +484,39 @@ def prepare_scenarios(ctx: Ctx) -> None:
                                     f"      a=crypto:1 {srtp.SUITE} inline:{srtp.inline_key()}")
     srtp_xml = srtp_xml.replace(plays_xml, '  <nop><action><exec play_pcap_audio="srtp.pcap"/></action></nop>\n'
                                            f'  <pause milliseconds="{sum(pauses)}"/>\n')
+    if ctx.args.media_source == "mediagen":
+        rtp = mediagen_scenario(rtp, plain_m, plays_xml, f"plain {plays} {pauses[0]}", sum(pauses))
+        srtp_xml = mediagen_scenario(srtp_xml, "m=audio [media_port] RTP/SAVP 8 101",
+                                     '  <nop><action><exec play_pcap_audio="srtp.pcap"/></action></nop>\n'
+                                     f'  <pause milliseconds="{sum(pauses)}"/>\n', "srtp 1 0", sum(pauses))
+        ctx.caller_mp = GEN_MP
+    (ctx.scen / "uac_rtp.xml").write_text(rtp, encoding="latin-1")
     (ctx.scen / "uac_srtp.xml").write_text(srtp_xml, encoding="latin-1")
     ctx.log(f"scenarios: {pkts} RTP packets x {plays} plays = {ctx.packets_per_call} packets per call "
             f"each way, calls of {ctx.call_seconds:.1f} s")
+
+
+ANSWER_200 = '<recv response="200" rtd="true" rrs="true"/>'
+
+
+def mediagen_scenario(xml: str, m_line: str, plays_xml: str, stream: str, pause_ms: int) -> str:
+    """A caller scenario whose RTP mediagen sends: the offer names mediagen's socket, the
+    answer's address is read from the 200, and one `start` datagram (bash's /dev/udp, once per
+    call, during the ramp and not in the measured plateau) replaces the pcap plays; the call
+    lasts as long as before."""
+    for part in (m_line, plays_xml, ANSWER_200):
+        if xml.count(part) != 1:
+            raise RuntimeError(f"caller scenario changed: expected one {part!r}")
+    xml = xml.replace(m_line, m_line.replace("[media_port]", str(GEN_MP)))
+    xml = xml.replace(ANSWER_200, ANSWER_200[:-2] + '>\n    <action>\n'
+                      '      <ereg regexp="c=IN IP4 ([0-9.]+)" search_in="msg" check_it="true" assign_to="c_line,rip"/>\n'
+                      '      <ereg regexp="m=audio ([0-9]+)" search_in="msg" check_it="true" assign_to="m_line,rport"/>\n'
+                      '    </action>\n  </recv>')
+    start = (f"bash -c 'echo start [call_number] [$rip] [$rport] {stream} "
+             f">/dev/udp/127.0.0.1/{GEN_MP}' # [$c_line] [$m_line]")
+    # A literal '>' (legal in an XML attribute): SIPp does not decode entities in commands.
+    return xml.replace(plays_xml, f'  <nop><action><exec command="{start}"/></action></nop>\n'
+                                  f'  <pause milliseconds="{pause_ms}"/>\n')
 
 
 def wait_quiet(ctx: Ctx) -> dict:
@@ -558,6 +612,12 @@ def main() -> int:
     ap.add_argument("--phases", default="cps,latency,media", help="subset of cps,latency,media,srtp,prompt "
                     "(srtp: the media run with an SDES-SRTP caller and a plain-RTP callee; prompt: each "
                     "call answered by the SUT, which plays a prompt to it)")
+    ap.add_argument("--media-source", choices=["mediagen", "sipp"], default="mediagen",
+                    help="what sends the callers' RTP: mediagen (default; one UDP socket) or SIPp's pcap "
+                         "play (a raw socket per call, which the kernel makes every system pay for on "
+                         "loopback: the runs before 2026-12-04 17:00)")
+    ap.add_argument("--mediagen-bin", default=str(ROOT / "target" / "release" / "mediagen"),
+                    help="the mediagen binary (the wrapper builds it)")
     ap.add_argument("--wait-quiet", type=float, help="minutes to wait for a quiet machine (default 10; quick 0)")
     ap.add_argument("--max-minutes", type=float, default=30, help="time budget; later steps are skipped")
     ap.add_argument("--voxgate-bin", default=str(ROOT / "target" / "release" / "voxgate"),

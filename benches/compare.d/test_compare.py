@@ -163,6 +163,27 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(report.fmt(None), "—")
 
 
+
+class MediagenScenario(unittest.TestCase):
+    def test_caller_sends_start_instead_of_pcap_plays(self):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import compare  # noqa: E402
+        from common import GEN_MP, PEERS  # noqa: E402
+        src = PEERS / "sipp" / "uac_rtp.xml"
+        if not src.exists():
+            self.skipTest(f"{src} not found")
+        xml = src.read_text(encoding="latin-1")
+        plays = "".join('  <nop><action><exec play_pcap_audio="g711a.pcap"/></action></nop>\n'
+                        '  <pause milliseconds="7100"/>\n' for _ in range(4))
+        out = compare.mediagen_scenario(xml, "m=audio [media_port] RTP/AVP 8 101", plays, "plain 4 7100", 28400)
+        self.assertNotIn("play_pcap_audio", out)
+        self.assertIn(f"m=audio {GEN_MP} RTP/AVP 8 101", out)
+        self.assertIn('assign_to="m_line,rport"', out)
+        self.assertIn(f"echo start [call_number] [$rip] [$rport] plain 4 7100 >/dev/udp/127.0.0.1/{GEN_MP}", out)
+        self.assertIn('<pause milliseconds="28400"/>', out)
+        with self.assertRaises(RuntimeError):
+            compare.mediagen_scenario(out, "m=audio [media_port] RTP/AVP 8 101", plays, "plain 4 7100", 28400)
+
 if __name__ == "__main__":
     unittest.main()
 
