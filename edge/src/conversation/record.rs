@@ -403,8 +403,12 @@ pub fn record_id(setup: SystemTime) -> String {
     let since = setup
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
-    uuid::Uuid::new_v7(ts).to_string()
+    // The random part from the thread RNG (seeded from the OS): uniqueness
+    // needs no system call per call, which `new_v7`'s getrandom made.
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(since.as_millis() as u64, &random)
+        .into_uuid()
+        .to_string()
 }
 
 /// A call attempt the core refused before any conversation existed (a
