@@ -406,6 +406,12 @@ pub struct Trunk {
     /// The status new inbound calls get while an operator has put the trunk out of
     /// service (default 503).
     pub out_of_service_status: u16,
+    /// The trunk is in voxgate's trust domain (RFC 3325 §2.3, "Spec(T)"): the
+    /// P-Asserted-Identity, Privacy, Diversion and History-Info it sends are
+    /// believed and passed on; from any other trunk they are removed. Towards
+    /// it, a `Privacy: id` caller's identity is passed on; towards any other
+    /// trunk the asserted identity is removed and the From made anonymous.
+    pub trusted: bool,
 }
 
 /// OPTIONS keep-alive of a destination (`keepalive = { ... }`).

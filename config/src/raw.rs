@@ -132,6 +132,7 @@ pub(crate) struct RawTrunk {
     pub srtp_suites: Option<List<String>>,
     pub keepalive: Option<S<RawKeepalive>>,
     pub out_of_service_status: Option<S<i64>>,
+    pub trusted: Option<S<bool>>,
 }
 
 #[derive(Deserialize)]

@@ -234,6 +234,13 @@ pub(crate) const TABLES: &[Table] = &[
                 "a final status 400..=699 new inbound calls get while the trunk is out of service \
                  (default 503)",
             ),
+            key(
+                "trusted",
+                "true (the trunk is in the RFC 3325 trust domain: its P-Asserted-Identity, \
+                 Privacy, Diversion and History-Info are passed on, and callers asking for \
+                 privacy are still identified towards it) or false (those headers are removed \
+                 from its requests; default false)",
+            ),
         ],
     },
     Table {

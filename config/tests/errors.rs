@@ -788,3 +788,16 @@ fn keepalive_and_out_of_service_status() {
         "{e}"
     );
 }
+
+#[test]
+fn trusted_is_a_boolean_and_defaults_to_false() {
+    let trunk = "[[trunk]]\nname = \"c\"\nallow = [\"192.0.2.1\"]\n";
+    let config = load_str(&with(&format!("{trunk}trusted = true\n")), "x.toml").unwrap();
+    assert!(config.trunks[0].trusted);
+    // Untrusted unless said: an identity asserted by a peer is not believed by default.
+    let config = load_str(&with(trunk), "x.toml").unwrap();
+    assert!(!config.trunks[0].trusted);
+    let e = only_error(&with(&format!("{trunk}trusted = \"yes\"\n")));
+    let text = at(&e, 17, 11, "trunk[0].trusted");
+    assert!(text.contains("true") && text.contains("false"), "{e}");
+}

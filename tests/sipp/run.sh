@@ -249,10 +249,19 @@ name = "loopback"
 allow = [$allow]
 transports = [$transports]
 
-# Callers of the topology test.
+# Callers of the topology and identity tests; in the RFC 3325 trust domain (its
+# P-Asserted-Identity, Privacy, Diversion and History-Info are passed on).
 [[trunk]]
 name = "carrier"
 allow = ["$CARRIER_IP/32"]
+trusted = true
+
+# A callee in the trust domain (identity_*: routes identity-trusted). Nobody calls in on it:
+# its allow-list names an address no party uses.
+[[trunk]]
+name = "pbx-trusted"
+allow = ["127.0.0.17/32"]
+trusted = true
 
 # Callers of the max-calls test: one call at a time.
 [[trunk]]
@@ -373,6 +382,17 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "alaw"
 match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
+
+# The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
+[[route]]
+name = "identity-untrusted"
+match_user = { exact = "1131" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" } ]
+
+[[route]]
+name = "identity-trusted"
+match_user = { prefix = "113" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "pbx-trusted" } ]
 
 [[route]]
 name = "callee"
@@ -1556,6 +1576,30 @@ test_call_latin1_caller() {
 	grep -q '^From: "José Müller" <' "$log" ||
 		{ REASON="the callee's INVITE has no From \"José Müller\" in UTF-8: $(grep -m1 '^From:' "$log" | cut -c1-120)"; EXTRA_FILE=$log; return 1; }
 	cdr "$n" disconnect_side=caller cause=normal status=null
+}
+
+# identity_call CALLEE_SCENARIO NUMBER CALLER_IP CDR_EXPECT...: call_uac_identity.xml (PAI,
+# Privacy: id, Diversion, History-Info) from CALLER_IP to NUMBER; the callee scenario checks
+# its INVITE.
+identity_call() {
+	local scenario=$1 n=$2 ip=$3 name=identity_$2
+	shift 3
+	callee_start "${name}_callee" "$scenario" || return 1
+	sipp_play "${name}_caller" call_uac_identity.xml -s "$n" -i "$ip" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 200
+	call_ok $? "${name}_caller" call_uac_identity.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null "$@"
+}
+
+test_identity_trusted_kept() {
+	identity_call call_uas_identity_kept.xml 1130 "$CARRIER_IP" trunk_in=carrier trunk_out=pbx-trusted
+}
+
+test_identity_private_to_untrusted() {
+	identity_call call_uas_identity_anonymous.xml 1131 "$CARRIER_IP" trunk_in=carrier trunk_out=agents
+}
+
+test_identity_untrusted_stripped() {
+	identity_call call_uas_identity_stripped.xml 1132 "$CALLER_IP" trunk_in=loopback trunk_out=pbx-trusted
 }
 
 test_call_callee_hangs_up() {
@@ -3360,6 +3404,9 @@ TESTS=(
 	test_hep_export
 	test_ops_dashboard_metrics
 	test_call_latin1_caller
+	test_identity_trusted_kept
+	test_identity_private_to_untrusted
+	test_identity_untrusted_stripped
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

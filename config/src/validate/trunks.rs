@@ -231,6 +231,7 @@ impl Validator<'_> {
             srtp_suites,
             keepalive,
             out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
+            trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
         }
     }
 

@@ -4,6 +4,7 @@
 //! the trying and ring timeouts; and the end of a dial.
 
 use super::codecs::NO_CODEC_WARNING;
+use super::identity::{ANONYMOUS_DISPLAY, ANONYMOUS_USER, Disclosure};
 use super::inbound::supported;
 use super::leg::{CancelState, CancelWhy, OutLeg, SentInvite};
 use super::*;
@@ -288,6 +289,7 @@ impl<M: MediaControl> Conversation<M> {
         if dest.trunk.is_some() && trunk.is_none() {
             return Err(LegFailure::BadDestination);
         }
+        let to_trusted = trunk.is_some_and(|t| t.trusted);
         let tls_name = (dest.transport == TransportKind::Tls).then(|| {
             trunk
                 .and_then(|t| t.tls_peer_name.clone())
@@ -352,6 +354,23 @@ impl<M: MediaControl> Conversation<M> {
             display = c.display.or(display);
             user = c.user.or(user);
         }
+        // RFC 3325: what the linked caller's trunk asserts, as far as trust allows.
+        let disclosure = linked
+            .and_then(|l| self.leg(l))
+            .and_then(|leg| {
+                let from_trusted = leg
+                    .trunk
+                    .as_ref()
+                    .and_then(|t| self.ctx.config.trunk(t))
+                    .is_some_and(|t| t.trusted);
+                leg.inbound()
+                    .map(|i| Disclosure::new(&i.invite, from_trusted, to_trusted))
+            })
+            .unwrap_or(Disclosure::NONE);
+        if disclosure.anonymous_caller() {
+            display = Some(ANONYMOUS_DISPLAY.to_owned());
+            user = Some(ANONYMOUS_USER.to_owned());
+        }
         if max_forwards == 0 {
             // The caller's hop limit, not the destination's fault.
             return Err(LegFailure::Status(483));
@@ -378,6 +397,11 @@ impl<M: MediaControl> Conversation<M> {
         let (mut builder, request_ids) = new.build();
         builder = builder.header(HeaderName::Allow, ALLOW);
         builder = supported(builder, supports_100rel, self.timers_on());
+        if let Some(i) = linked.and_then(|l| self.leg(l)).and_then(Leg::inbound) {
+            for (name, value) in disclosure.carried(&i.invite) {
+                builder = builder.header(name, value);
+            }
+        }
         let session = self
             .ctx
             .config

@@ -33,6 +33,7 @@ mod codecs;
 mod commands;
 mod conference;
 mod dial;
+mod identity;
 mod in_dialog;
 mod inbound;
 mod leg;
