@@ -192,10 +192,17 @@ fn trunk_listener_must_name_a_listener() {
         "{HEAD}{second}\n[[trunk]]\nname = \"b\"\nallow = [\"192.0.2.1\"]\nlistener = \"127.0.0.1:5070\"\n"
     );
     let config = load_str(&ok, "t.toml").unwrap();
-    let trunk = config.trunks.iter().find(|t| t.name.as_str() == "b").unwrap();
+    let trunk = config
+        .trunks
+        .iter()
+        .find(|t| t.name.as_str() == "b")
+        .unwrap();
     assert_eq!(trunk.listener, Some("127.0.0.1:5070".parse().unwrap()));
 
-    let bad = ok.replace("listener = \"127.0.0.1:5070\"", "listener = \"127.0.0.1:5080\"");
+    let bad = ok.replace(
+        "listener = \"127.0.0.1:5070\"",
+        "listener = \"127.0.0.1:5080\"",
+    );
     let errors = load_str(&bad, "t.toml").unwrap_err();
     let text = errors.to_string();
     assert!(text.contains("trunk[0].listener"), "{text}");

@@ -61,8 +61,8 @@ pub use reload::{ConfigSource, ReloadHook, ReloadOutcome, Reloader};
 
 use crate::admission::{AllowLists, transport_kind};
 use crate::control_plane::ControlPlane;
-use crate::conversation::{ListenerLocal, Locals};
 use crate::conversation::task::ConversationDeps;
+use crate::conversation::{ListenerLocal, Locals};
 use crate::driver::Command;
 use crate::handle::{EdgeHandle, FOLLOW_QUEUE};
 use crate::metrics::Metrics;

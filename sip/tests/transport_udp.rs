@@ -218,15 +218,23 @@ async fn send_leaves_from_the_listener_the_peer_names() {
     let m = next_message(&mut s.events).await;
     assert_eq!(m.peer.conn, Some(ids[1].0));
     s.handle.send(&m.peer, Bytes::from_static(OPTIONS)).unwrap();
-    assert_eq!(recv(&client).await.1, second, "the reply leaves where the request came in");
+    assert_eq!(
+        recv(&client).await.1,
+        second,
+        "the reply leaves where the request came in"
+    );
     let to = |conn| Peer {
         transport: TransportKind::Udp,
         addr: client.local_addr().unwrap(),
         conn,
     };
-    s.handle.send(&to(Some(ids[1].0)), Bytes::from_static(OPTIONS)).unwrap();
+    s.handle
+        .send(&to(Some(ids[1].0)), Bytes::from_static(OPTIONS))
+        .unwrap();
     assert_eq!(recv(&client).await.1, second);
-    s.handle.send(&to(None), Bytes::from_static(OPTIONS)).unwrap();
+    s.handle
+        .send(&to(None), Bytes::from_static(OPTIONS))
+        .unwrap();
     assert_eq!(recv(&client).await.1, first);
     s.transports.shutdown().await;
 }

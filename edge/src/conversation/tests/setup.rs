@@ -647,13 +647,20 @@ fn a_trunk_names_its_listener_and_replies_leave_where_requests_came_in() {
     assert_eq!(a.addr.to_string(), "127.0.0.1:5060");
     assert_eq!(socket, None);
     // Trunk b's listener is UDP only: over TCP (none here) it names nothing.
-    assert!(locals.for_trunk(trunk("b"), TransportKind::Tcp, v4).is_none());
+    assert!(
+        locals
+            .for_trunk(trunk("b"), TransportKind::Tcp, v4)
+            .is_none()
+    );
     let came_in_on = |conn| Peer {
         transport: TransportKind::Udp,
         addr: "192.0.2.1:5060".parse().unwrap(),
         conn,
     };
     let at = |p: Peer| locals.for_peer(&p).map(|l| l.addr.to_string());
-    assert_eq!(at(came_in_on(Some(ConnId(2)))).as_deref(), Some("127.0.0.1:5070"));
+    assert_eq!(
+        at(came_in_on(Some(ConnId(2)))).as_deref(),
+        Some("127.0.0.1:5070")
+    );
     assert_eq!(at(came_in_on(None)).as_deref(), Some("127.0.0.1:5060"));
 }
