@@ -373,6 +373,10 @@ pub struct Trunk {
     pub transports: Vec<ListenerTransport>,
     /// Name to verify in the peer's certificate on outbound TLS to this trunk.
     pub tls_peer_name: Option<String>,
+    /// The listener address (as configured) our requests to this trunk leave
+    /// from and that Via and Contact name, for each transport with a listener
+    /// there; `None` = the first listener of the transport and address family.
+    pub listener: Option<SocketAddr>,
     /// The media region calls of this trunk are anchored in (names a [`MediaRegion`];
     /// `[node] region` unless the trunk says otherwise).
     pub media_region: String,

@@ -122,6 +122,7 @@ pub(crate) struct RawTrunk {
     pub allow: Option<List<String>>,
     pub transports: Option<List<RawTransport>>,
     pub tls_peer_name: Option<S<String>>,
+    pub listener: Option<S<String>>,
     pub media_region: Option<S<String>>,
     pub max_calls: Option<S<i64>>,
     pub max_cps: Option<S<i64>>,

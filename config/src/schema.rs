@@ -193,6 +193,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "a DNS name such as \"sbc.carrier.example\"",
             ),
             key(
+                "listener",
+                "the address of a [[listener]] as written there, such as \"203.0.113.10:5062\" (default: the first listener of each transport and address family)",
+            ),
+            key(
                 "media_region",
                 "the name of a [[media_region]] (default: [node] region)",
             ),

@@ -182,3 +182,35 @@ fn overlap_check_agrees_with_brute_force() {
     assert!(total_overlaps > 50, "{total_overlaps}");
     assert!(valid_rounds > 20, "{valid_rounds}");
 }
+
+/// A trunk's `listener` names a listener by its address; one that names none is an error
+/// at the key, listing the listeners there are.
+#[test]
+fn trunk_listener_must_name_a_listener() {
+    let second = "\n[[listener]]\ntransport = \"udp\"\naddress = \"127.0.0.1:5070\"\n";
+    let ok = format!(
+        "{HEAD}{second}\n[[trunk]]\nname = \"b\"\nallow = [\"192.0.2.1\"]\nlistener = \"127.0.0.1:5070\"\n"
+    );
+    let config = load_str(&ok, "t.toml").unwrap();
+    let trunk = config
+        .trunks
+        .iter()
+        .find(|t| t.name.as_str() == "b")
+        .unwrap();
+    assert_eq!(trunk.listener, Some("127.0.0.1:5070".parse().unwrap()));
+
+    let bad = ok.replace(
+        "listener = \"127.0.0.1:5070\"",
+        "listener = \"127.0.0.1:5080\"",
+    );
+    let errors = load_str(&bad, "t.toml").unwrap_err();
+    let text = errors.to_string();
+    assert!(text.contains("trunk[0].listener"), "{text}");
+    assert!(text.contains("127.0.0.1:5070"), "{text}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e.kind, ConfigErrorKind::UnknownReference { .. })),
+        "{text}"
+    );
+}

@@ -356,7 +356,7 @@ impl Core {
             self.out.push_back(Transmit { to: peer, bytes });
             return;
         }
-        let Some(local) = self.locals.get(peer.transport, peer.addr.ip()).cloned() else {
+        let Some(local) = self.locals.for_peer(&peer).cloned() else {
             return;
         };
         let Ok(mut dialog) = Dialog::uac_from_response(response, local) else {

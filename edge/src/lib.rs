@@ -61,8 +61,8 @@ pub use reload::{ConfigSource, ReloadHook, ReloadOutcome, Reloader};
 
 use crate::admission::{AllowLists, transport_kind};
 use crate::control_plane::ControlPlane;
-use crate::conversation::Locals;
 use crate::conversation::task::ConversationDeps;
+use crate::conversation::{ListenerLocal, Locals};
 use crate::driver::Command;
 use crate::handle::{EdgeHandle, FOLLOW_QUEUE};
 use crate::metrics::Metrics;
@@ -171,7 +171,11 @@ impl Edge {
             info!(transport = %kind, %addr, "SIP listener up");
         }
 
-        let locals = locals(&config, &transports.local_addrs());
+        let locals = locals(
+            &config,
+            &transports.local_addrs(),
+            &transports.udp_listeners(),
+        );
         let mut engine = media_engine(&config);
         if let Some(runtime) = media_runtime {
             engine = engine.on_runtime(runtime);
@@ -352,19 +356,37 @@ impl Edge {
 
 /// Our advertised address per transport: the listener's `advertise` IP (or
 /// its bound IP) with the bound port (port 0 in the config resolves at bind).
-fn locals(config: &Config, bound: &[(TransportKind, SocketAddr)]) -> Locals {
+/// Listeners are bound in config order, so the n-th UDP listener of the
+/// config has the n-th UDP id.
+fn locals(
+    config: &Config,
+    bound: &[(TransportKind, SocketAddr)],
+    udp_ids: &[(voxgate_sip::ConnId, SocketAddr)],
+) -> Locals {
     let mut locals = Locals::default();
-    for l in &config.listeners {
+    let mut listeners = Vec::with_capacity(config.listeners.len());
+    let mut udp_ids = udp_ids.iter();
+    for (i, l) in config.listeners.iter().enumerate() {
         let kind = transport_kind(l.transport);
+        // Bound in listener order (two listeners may share an IP).
         let port = bound
-            .iter()
-            .find(|(k, a)| {
-                *k == kind && (a.ip() == l.address.ip() || l.address.ip().is_unspecified())
-            })
+            .get(i)
+            .filter(|(k, _)| *k == kind)
             .map_or(l.address.port(), |(_, a)| a.port());
         let addr = SocketAddr::new(l.advertised().ip(), port);
-        locals.add(voxgate_sip::dialog::LocalAddr::new(kind, addr));
+        let local = voxgate_sip::dialog::LocalAddr::new(kind, addr);
+        locals.add(local.clone());
+        let udp = match kind {
+            TransportKind::Udp => udp_ids.next().map(|(id, _)| *id),
+            _ => None,
+        };
+        listeners.push(ListenerLocal {
+            configured: l.address,
+            local,
+            udp,
+        });
     }
+    locals.listeners = Arc::new(listeners);
     locals
 }
 

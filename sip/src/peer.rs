@@ -57,7 +57,10 @@ pub struct Peer {
     pub transport: TransportKind,
     /// Remote socket address (the packet's source for received messages).
     pub addr: SocketAddr,
-    /// The connection, for TCP/TLS; `None` for UDP or "open one if needed".
+    /// TCP/TLS: the connection; `None` = "open one if needed". UDP: the
+    /// listener socket it arrived on or is to leave from (each UDP listener
+    /// has an id of its own, never a connection's); `None` = the first UDP
+    /// listener of the address family.
     pub conn: Option<ConnId>,
 }
 

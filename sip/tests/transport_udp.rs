@@ -99,7 +99,7 @@ async fn round_trip(ip: &str) {
         Peer {
             transport: TransportKind::Udp,
             addr: client.local_addr().unwrap(),
-            conn: None
+            conn: Some(s.transports.udp_listeners()[0].0)
         }
     );
     assert_eq!(m.local, server);
@@ -201,6 +201,41 @@ async fn send_picks_the_listener_of_the_address_family() {
     s.handle.send(&to, Bytes::from_static(OPTIONS)).unwrap();
     let (_, from) = recv(&v6).await;
     assert_eq!(from, addr(&s, 1));
+    s.transports.shutdown().await;
+}
+
+/// Two listeners of one family: a reply leaves from the one the request came
+/// in on, a request from the one its peer names, else from the first.
+#[tokio::test]
+async fn send_leaves_from_the_listener_the_peer_names() {
+    let mut s = start(&["127.0.0.1:0", "127.0.0.1:0"], 4096, true).await;
+    let (first, second) = (addr(&s, 0), addr(&s, 1));
+    let ids = s.transports.udp_listeners();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[1].1, second);
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.send_to(OPTIONS, second).await.unwrap();
+    let m = next_message(&mut s.events).await;
+    assert_eq!(m.peer.conn, Some(ids[1].0));
+    s.handle.send(&m.peer, Bytes::from_static(OPTIONS)).unwrap();
+    assert_eq!(
+        recv(&client).await.1,
+        second,
+        "the reply leaves where the request came in"
+    );
+    let to = |conn| Peer {
+        transport: TransportKind::Udp,
+        addr: client.local_addr().unwrap(),
+        conn,
+    };
+    s.handle
+        .send(&to(Some(ids[1].0)), Bytes::from_static(OPTIONS))
+        .unwrap();
+    assert_eq!(recv(&client).await.1, second);
+    s.handle
+        .send(&to(None), Bytes::from_static(OPTIONS))
+        .unwrap();
+    assert_eq!(recv(&client).await.1, first);
     s.transports.shutdown().await;
 }
 

@@ -122,6 +122,10 @@ DNS_CALLEE_PORT=$((BASE + 35))
 KA1_IP=127.0.0.15
 KA2_IP=127.0.0.16
 KA_PORT=$((BASE + 36))
+# A second UDP listener (listener_per_trunk): trunk "pinned" (127.0.0.17, its callee on
+# CALLEE_PORT) names it, so requests to it leave from this port and Via/Contact say so.
+PINNED_SIP_PORT=$((BASE + 3))
+PINNED_IP=127.0.0.17
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -239,6 +243,11 @@ address = "127.0.0.1:$SIP_PORT"
 transport = "tls"
 address = "127.0.0.1:$TLS_PORT"
 
+# The listener trunk "pinned" names (listener_per_trunk).
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:$PINNED_SIP_PORT"
+
 # IPv6 callers (call_ipv6_to_ipv4).
 [[listener]]
 transport = "udp"
@@ -260,7 +269,7 @@ trusted = true
 # its allow-list names an address no party uses.
 [[trunk]]
 name = "pbx-trusted"
-allow = ["127.0.0.17/32"]
+allow = ["127.0.0.18/32"]
 trusted = true
 
 # Callers of the max-calls test: one call at a time.
@@ -295,6 +304,12 @@ name = "monitored"
 allow = ["$KA1_IP/32", "$KA2_IP/32"]
 keepalive = { interval_s = 1, down_after = 2, up_after = 1 }
 out_of_service_status = 480
+
+# A callee whose trunk names its listener (listener_per_trunk).
+[[trunk]]
+name = "pinned"
+allow = ["$PINNED_IP/32"]
+listener = "127.0.0.1:$PINNED_SIP_PORT"
 
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
@@ -437,6 +452,11 @@ destinations = [
 name = "monitored-watched"
 match_user = { exact = "2006" }
 destinations = [ { uri = "sip:$KA2_IP:$KA_PORT", transport = "udp", trunk = "monitored" } ]
+
+[[route]]
+name = "pinned"
+match_user = { exact = "2007" }
+destinations = [ { uri = "sip:$PINNED_IP:$CALLEE_PORT", transport = "udp", trunk = "pinned" } ]
 
 [[route]]
 name = "baresip"
@@ -1767,6 +1787,27 @@ PY
 ) && return 0
 	REASON="$out"
 	return 1
+}
+
+# A callee on trunk "pinned" gets the INVITE, ACK and BYE from the listener the trunk names
+# (not the first UDP listener), with that listener in Via and Contact.
+test_listener_per_trunk() {
+	local n=2007 fields bad
+	capture_start listener_per_trunk "udp and dst host $PINNED_IP and dst port $CALLEE_PORT" || return 1
+	agent_start pinned_callee "$PINNED_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas.xml || return 1
+	sipp_play pinned_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	local rc=$?
+	agent_done pinned_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason pinned_caller call_uac.xml "$rc" caller; return 1; }
+	fields=$OUT/listener_per_trunk.fields
+	capture_stop "$fields" || return 1
+	[ "$(wc -l <"$fields")" -ge 3 ] || { REASON="capture: $(wc -l <"$fields") datagrams to the callee, ≥ 3 (INVITE, ACK, BYE) expected"; return 1; }
+	bad=$(awk -v p="$PINNED_SIP_PORT" '$2 != p' "$fields" | head -n 1)
+	[ -z "$bad" ] || { REASON="capture: a datagram to the callee from port $(echo "$bad" | awk '{print $2}'), $PINNED_SIP_PORT expected"; return 1; }
+	grep -q "^Via: SIP/2.0/UDP 127.0.0.1:$PINNED_SIP_PORT;" "$OUT/pinned_callee.messages.log" ||
+		{ REASON="the callee's INVITE has no Via 127.0.0.1:$PINNED_SIP_PORT"; EXTRA_FILE=$OUT/pinned_callee.messages.log; return 1; }
+	grep -q "^Contact: .*127.0.0.1:$PINNED_SIP_PORT" "$OUT/pinned_callee.messages.log" ||
+		{ REASON="the callee's INVITE has no Contact at 127.0.0.1:$PINNED_SIP_PORT"; EXTRA_FILE=$OUT/pinned_callee.messages.log; return 1; }
 }
 
 test_keepalive_down_skipped_up() {
@@ -3415,6 +3456,7 @@ TESTS=(
 	test_call_failover_tcp
 	test_call_dns_srv_failover
 	test_keepalive_down_skipped_up
+	test_listener_per_trunk
 	test_trunk_out_of_service
 	test_call_hold_resume
 	test_call_max_calls_503

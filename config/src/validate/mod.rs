@@ -57,7 +57,11 @@ pub(crate) fn validate(
     if let Some(region) = raw.node.as_ref().and_then(|n| n.get_ref().region.as_ref()) {
         v.reference(region, "node.region", "media_region", &region_names);
     }
-    let trunks = v.trunks(&raw.trunk, &node.region, &region_names);
+    let listener_addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.listener.address.to_string())
+        .collect();
+    let trunks = v.trunks(&raw.trunk, &node.region, &region_names, &listener_addrs);
     let trunk_names: Vec<String> = trunks.iter().map(|t| t.name.to_string()).collect();
     let routes = v.routes(&raw.route, &trunk_names);
     let calls = v.calls(raw.calls.as_ref());

@@ -51,6 +51,7 @@ impl Validator<'_> {
         raw: &Option<List<RawTrunk>>,
         node_region: &str,
         regions: &[String],
+        listeners: &[String],
     ) -> Vec<Trunk> {
         let Some(list) = raw else {
             return Vec::new();
@@ -59,7 +60,7 @@ impl Validator<'_> {
         let mut allow_entries = Vec::new();
         let mut trunks = Vec::new();
         for (i, t) in list.get_ref().iter().enumerate() {
-            let trunk = self.trunk(i, t, &mut allow_entries, (node_region, regions));
+            let trunk = self.trunk(i, t, &mut allow_entries, (node_region, regions, listeners));
             if let Some(name) = &t.get_ref().name {
                 names.push((
                     name.get_ref().clone(),
@@ -79,7 +80,7 @@ impl Validator<'_> {
         i: usize,
         raw: &S<RawTrunk>,
         allow_out: &mut Vec<AllowEntry>,
-        (node_region, regions): (&str, &[String]),
+        (node_region, regions, listeners): (&str, &[String], &[String]),
     ) -> Trunk {
         let key = |k: &str| format!("trunk[{i}].{k}");
         let span = raw.span();
@@ -133,6 +134,10 @@ impl Validator<'_> {
                 self.bad_value(n.span(), &k, schema::describe(&k));
                 None
             }
+        });
+        let listener = raw.listener.as_ref().and_then(|l| {
+            self.reference(l, &key("listener"), "listener", listeners);
+            l.get_ref().parse::<std::net::SocketAddr>().ok()
         });
         let media_region = match &raw.media_region {
             Some(r) => {
@@ -220,6 +225,7 @@ impl Validator<'_> {
             allow,
             transports,
             tls_peer_name,
+            listener,
             media_region,
             max_calls,
             max_cps,

@@ -278,18 +278,18 @@ impl<M: MediaControl> Conversation<M> {
             }
             None => Target::parse(&dest.uri, dest.transport).ok_or(LegFailure::BadDestination)?,
         };
-        // Our From and Contact are `sips:` for a `sips:` destination (§8.1.1.8).
-        let local = self
-            .ctx
-            .locals
-            .get(dest.transport, target.addr.ip())
-            .map(|l| l.for_uac(&dest.uri))
-            .ok_or(LegFailure::BadDestination)?;
         let trunk = dest.trunk.as_ref().and_then(|t| self.ctx.config.trunk(t));
         if dest.trunk.is_some() && trunk.is_none() {
             return Err(LegFailure::BadDestination);
         }
         let to_trusted = trunk.is_some_and(|t| t.trusted);
+        // Our From and Contact are `sips:` for a `sips:` destination (§8.1.1.8).
+        let (local, socket) = self
+            .ctx
+            .locals
+            .for_trunk(trunk, dest.transport, target.addr.ip())
+            .map(|(l, socket)| (l.for_uac(&dest.uri), socket))
+            .ok_or(LegFailure::BadDestination)?;
         let tls_name = (dest.transport == TransportKind::Tls).then(|| {
             trunk
                 .and_then(|t| t.tls_peer_name.clone())
@@ -298,7 +298,8 @@ impl<M: MediaControl> Conversation<M> {
         let peer = Peer {
             transport: dest.transport,
             addr: target.addr,
-            conn: None,
+            // UDP: leave from the listener Via names; streams connect anew.
+            conn: socket,
         };
         let Some(d) = self.dial(id) else {
             return Err(LegFailure::BadDestination);

@@ -132,7 +132,7 @@ impl<M: MediaControl> Conversation<M> {
         let local = self
             .ctx
             .locals
-            .get(from.transport, from.addr.ip())
+            .for_peer(&from)
             .cloned()
             // We received it on a transport we listen on, so this is not used.
             .unwrap_or(voxgate_sip::dialog::LocalAddr::new(

@@ -88,6 +88,20 @@ pub struct Locals {
     pub tls: Option<LocalAddr>,
     /// UDP, TCP and TLS in the address family the fields above are not in.
     pub other_family: [Option<LocalAddr>; 3],
+    /// Every listener, for a trunk that names its own and for replies on the
+    /// UDP listener a request came in on (shared: cloned per call).
+    pub listeners: Arc<Vec<ListenerLocal>>,
+}
+
+/// One listener as the conversations see it.
+#[derive(Clone, Debug)]
+pub struct ListenerLocal {
+    /// Its address as configured (what a trunk's `listener` names).
+    pub configured: std::net::SocketAddr,
+    /// Our advertised address on it.
+    pub local: LocalAddr,
+    /// UDP: the socket's id, to send from it (`Peer::conn`).
+    pub udp: Option<voxgate_sip::ConnId>,
 }
 
 impl Locals {
@@ -105,6 +119,40 @@ impl Locals {
             .filter(same)
             .or(other.as_ref().filter(same))
             .or(first.as_ref())
+    }
+
+    /// Our address towards `peer` as it reached us: for UDP, the listener
+    /// the request came in on (its id is in `peer.conn`); else as [`Locals::get`].
+    pub fn for_peer(&self, peer: &Peer) -> Option<&LocalAddr> {
+        let on = |l: &&ListenerLocal| l.udp.is_some() && l.udp == peer.conn;
+        match peer.transport {
+            TransportKind::Udp => self.listeners.iter().find(on).map(|l| &l.local),
+            _ => None,
+        }
+        .or_else(|| self.get(peer.transport, peer.addr.ip()))
+    }
+
+    /// Our address and (UDP) socket for a request to `peer` of `trunk`: the
+    /// listener the trunk names, if it has one of this transport and the
+    /// peer's family; else the transport's first listener of the family, as
+    /// [`Locals::get`] (socket `None`: the transports pick that one too).
+    pub fn for_trunk(
+        &self,
+        trunk: Option<&voxgate_config::Trunk>,
+        transport: TransportKind,
+        peer: IpAddr,
+    ) -> Option<(&LocalAddr, Option<voxgate_sip::ConnId>)> {
+        let pinned = trunk.and_then(|t| t.listener).and_then(|at| {
+            self.listeners.iter().find(|l| {
+                l.configured == at
+                    && l.local.transport == transport
+                    && l.local.addr.is_ipv4() == peer.is_ipv4()
+            })
+        });
+        match pinned {
+            Some(l) => Some((&l.local, l.udp)),
+            None => self.get(transport, peer).map(|l| (l, None)),
+        }
     }
 
     /// Adds a listener's address: the first of its transport, or the first

@@ -413,7 +413,7 @@ impl<M: MediaControl> Conversation<M> {
             return;
         }
         let tls_name = sent.tls_name.clone();
-        let Some(local) = self.ctx.locals.get(to.transport, to.addr.ip()).cloned() else {
+        let Some(local) = self.ctx.locals.for_peer(&to).cloned() else {
             return;
         };
         let Ok(mut dialog) = Dialog::uac(&sent.invite, response, local) else {

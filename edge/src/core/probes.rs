@@ -31,7 +31,9 @@ impl Core {
                 *self.dns.as_ref()?.cached(&query).first()?
             }
         };
-        let local = self.locals.get(key.transport, addr.ip())?.for_uac(&key.uri);
+        let trunk = key.trunk.as_ref().and_then(|t| self.config.trunk(t));
+        let (local, socket) = self.locals.for_trunk(trunk, key.transport, addr.ip())?;
+        let local = local.for_uac(&key.uri);
         let from = format!("<{}>", local.uri(None));
         let (builder, _) = voxgate_sip::dialog::NewRequest {
             method: Method::Options,
@@ -57,7 +59,7 @@ impl Core {
         let peer = Peer {
             transport: key.transport,
             addr,
-            conn: None,
+            conn: socket,
         };
         let tx = TxId::next();
         self.layer.send_request_as(now, tx, request, peer).ok()?;

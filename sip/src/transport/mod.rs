@@ -339,6 +339,7 @@ impl Drop for TaskGuard {
 pub struct Transports {
     shared: Arc<Shared>,
     local_addrs: Vec<(TransportKind, SocketAddr)>,
+    udp_listeners: Vec<(ConnId, SocketAddr)>,
 }
 
 impl Transports {
@@ -386,10 +387,14 @@ impl Transports {
             }
         }
 
+        // UDP listeners take the first ids; connections count on from there.
         let mut udp_endpoints = Vec::new();
         let mut udp_tasks = Vec::new();
-        for (socket, local) in udp_sockets {
-            let (endpoint, overflow_rx) = udp::UdpEndpoint::new(socket, local);
+        let mut udp_listeners = Vec::new();
+        for (i, (socket, local)) in (1u64..).zip(udp_sockets) {
+            let id = ConnId(i);
+            udp_listeners.push((id, local));
+            let (endpoint, overflow_rx) = udp::UdpEndpoint::new(id, socket, local);
             udp_tasks.push((endpoint.clone(), overflow_rx));
             udp_endpoints.push(endpoint);
         }
@@ -407,7 +412,7 @@ impl Transports {
                 .filter(|(kind, _)| kind.is_reliable())
                 .collect(),
             table: Mutex::new(table::ConnTable::new(MAX_CONNECTIONS)),
-            next_conn: AtomicU64::new(1),
+            next_conn: AtomicU64::new(udp_listeners.len() as u64 + 1),
             stop_accepting: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
             tasks: TaskTracker::default(),
@@ -433,6 +438,7 @@ impl Transports {
             Transports {
                 shared,
                 local_addrs,
+                udp_listeners,
             },
             handle,
         ))
@@ -441,6 +447,12 @@ impl Transports {
     /// Actual bound addresses (port 0 resolved), in listener order.
     pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
         self.local_addrs.clone()
+    }
+
+    /// Each UDP listener's id (to put in [`Peer::conn`] to send from it) and
+    /// bound address, in listener order.
+    pub fn udp_listeners(&self) -> Vec<(ConnId, SocketAddr)> {
+        self.udp_listeners.clone()
     }
 
     /// Graceful stop step 1: close the TCP/TLS listeners; open connections and

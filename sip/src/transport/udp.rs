@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::{Incoming, Shared, TransportError, TransportEvent, Verdict, until_true};
-use crate::{Peer, TransportKind};
+use crate::{ConnId, Peer, TransportKind};
 
 /// Larger than any UDP payload (65,507 bytes on IPv4, 65,527 on IPv6 without
 /// jumbograms), so a datagram is never silently truncated by the receive call.
@@ -28,6 +28,8 @@ const OVERFLOW_QUEUE_LEN: usize = 1024;
 /// A UDP listener socket, shared by its receive loop and the senders.
 #[derive(Clone)]
 pub(crate) struct UdpEndpoint {
+    /// Carried in a received datagram's `Peer::conn`, so replies leave from this socket.
+    id: ConnId,
     socket: Arc<UdpSocket>,
     local: SocketAddr,
     overflow: mpsc::Sender<(Bytes, SocketAddr)>,
@@ -35,11 +37,13 @@ pub(crate) struct UdpEndpoint {
 
 impl UdpEndpoint {
     pub fn new(
+        id: ConnId,
         socket: UdpSocket,
         local: SocketAddr,
     ) -> (Self, mpsc::Receiver<(Bytes, SocketAddr)>) {
         let (overflow, rx) = mpsc::channel(OVERFLOW_QUEUE_LEN);
         let endpoint = UdpEndpoint {
+            id,
             socket: Arc::new(socket),
             local,
             overflow,
@@ -49,12 +53,15 @@ impl UdpEndpoint {
 }
 
 /// Send one datagram without waiting: directly if the socket takes it, else
-/// through the overflow queue.
+/// through the overflow queue. From the listener `to.conn` names (if it is one
+/// of the right family), else from the first listener of the family.
 pub(crate) fn send(shared: &Shared, to: &Peer, bytes: Bytes) -> Result<(), TransportError> {
     let endpoints = shared.udp.read().unwrap_or_else(PoisonError::into_inner);
-    let endpoint = endpoints
-        .iter()
-        .find(|e| e.local.is_ipv4() == to.addr.is_ipv4())
+    let family = |e: &&UdpEndpoint| e.local.is_ipv4() == to.addr.is_ipv4();
+    let endpoint = to
+        .conn
+        .and_then(|id| endpoints.iter().filter(family).find(|e| e.id == id))
+        .or_else(|| endpoints.iter().find(family))
         .ok_or(TransportError::NoListener(TransportKind::Udp))?;
     // Datagrams already queued go first; skipping ahead of them would reorder
     // a response and its retransmission for no gain.
@@ -132,7 +139,7 @@ pub(crate) async fn receive_loop(shared: Arc<Shared>, endpoint: UdpEndpoint) {
             peer: Peer {
                 transport: TransportKind::Udp,
                 addr: source,
-                conn: None,
+                conn: Some(endpoint.id),
             },
             local: endpoint.local,
             oversized: datagram.len() > shared.max_message_size,

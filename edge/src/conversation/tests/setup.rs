@@ -606,3 +606,61 @@ fn each_peer_gets_our_address_of_its_family() {
     assert_eq!(at(TransportKind::Tcp, v4).as_deref(), Some("[::1]:5060"));
     assert_eq!(at(TransportKind::Tls, v4), None);
 }
+
+/// A trunk that names its listener gets requests from it (its UDP socket
+/// id, its address in Via and Contact); other trunks get the transport's
+/// first. A reply names the UDP listener the request came in on.
+#[test]
+fn a_trunk_names_its_listener_and_replies_leave_where_requests_came_in() {
+    use crate::conversation::{ListenerLocal, Locals};
+    use voxgate_sip::dialog::LocalAddr;
+    use voxgate_sip::{ConnId, Peer};
+    let text = "[node]\nname = \"n\"\nregion = \"r\"\n\
+        [[listener]]\ntransport = \"udp\"\naddress = \"127.0.0.1:5060\"\n\
+        [[listener]]\ntransport = \"udp\"\naddress = \"127.0.0.1:5070\"\n\
+        [[media_region]]\nname = \"r\"\naddresses = [\"127.0.0.1\"]\nport_min = 20000\nport_max = 20999\n\
+        [[trunk]]\nname = \"a\"\nallow = [\"192.0.2.1\"]\n\
+        [[trunk]]\nname = \"b\"\nallow = [\"192.0.2.2\"]\nlistener = \"127.0.0.1:5070\"\n";
+    let config = voxgate_config::load_str(text, "t.toml").unwrap();
+    let mut locals = Locals::default();
+    let mut listeners = Vec::new();
+    for (i, l) in config.listeners.iter().enumerate() {
+        let local = LocalAddr::new(TransportKind::Udp, l.address);
+        locals.add(local.clone());
+        listeners.push(ListenerLocal {
+            configured: l.address,
+            local,
+            udp: Some(ConnId(i as u64 + 1)),
+        });
+    }
+    locals.listeners = std::sync::Arc::new(listeners);
+    let trunk = |n: &str| config.trunks.iter().find(|t| t.name.as_str() == n);
+    let v4: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    let (b, socket) = locals
+        .for_trunk(trunk("b"), TransportKind::Udp, v4)
+        .unwrap();
+    assert_eq!(b.addr.to_string(), "127.0.0.1:5070");
+    assert_eq!(socket, Some(ConnId(2)));
+    let (a, socket) = locals
+        .for_trunk(trunk("a"), TransportKind::Udp, v4)
+        .unwrap();
+    assert_eq!(a.addr.to_string(), "127.0.0.1:5060");
+    assert_eq!(socket, None);
+    // Trunk b's listener is UDP only: over TCP (none here) it names nothing.
+    assert!(
+        locals
+            .for_trunk(trunk("b"), TransportKind::Tcp, v4)
+            .is_none()
+    );
+    let came_in_on = |conn| Peer {
+        transport: TransportKind::Udp,
+        addr: "192.0.2.1:5060".parse().unwrap(),
+        conn,
+    };
+    let at = |p: Peer| locals.for_peer(&p).map(|l| l.addr.to_string());
+    assert_eq!(
+        at(came_in_on(Some(ConnId(2)))).as_deref(),
+        Some("127.0.0.1:5070")
+    );
+    assert_eq!(at(came_in_on(None)).as_deref(), Some("127.0.0.1:5060"));
+}
