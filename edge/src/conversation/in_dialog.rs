@@ -56,7 +56,8 @@ impl<M: MediaControl> Conversation<M> {
             && state.peer.conn.is_some()
             && state.peer.addr == from.addr
         {
-            // Stream transports: the newest connection of the peer carries its dialog.
+            // Streams: the peer's newest connection carries its dialog. UDP: the
+            // listener it last reached us on (same address, maybe another socket).
             state.peer = from;
         }
         let live = self.leg(leg).is_some_and(Leg::is_live);
