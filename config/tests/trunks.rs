@@ -10,20 +10,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use voxgate_config::{ConfigErrorKind, load_str};
 
-const HEAD: &str = r#"[node]
-name = "n1"
-region = "r1"
-
-[[listener]]
-transport = "udp"
-address = "127.0.0.1:5060"
-
-[[media_region]]
-name = "r1"
-addresses = ["127.0.0.1"]
-port_min = 20000
-port_max = 20999
-"#;
+mod support;
+use support::MINIMAL as HEAD;
 
 fn config_with_trunks(trunks: &[(&str, Vec<String>)]) -> String {
     let mut text = HEAD.to_owned();
