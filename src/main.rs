@@ -16,6 +16,7 @@ use tracing_subscriber::{EnvFilter, fmt, reload};
 use voxgate_config::{Config, LogFormat};
 use voxgate_edge::{ConfigSource, Edge};
 
+mod allocator;
 mod systemd;
 use sd_notify::NotifyState;
 
@@ -57,6 +58,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::CheckConfig { file }) => check_config(&file),
@@ -205,6 +207,7 @@ async fn run(
     info!(
         version = env!("CARGO_PKG_VERSION"),
         commit = env!("VOXGATE_GIT_COMMIT"),
+        allocator_purge_delay_ms = allocator::purge_delay(),
         "voxgate running"
     );
     systemd::notify(&[NotifyState::Ready, NotifyState::Status("running")]);

@@ -169,6 +169,8 @@
 //! session.remove_endpoint(agent); // ports back
 //! # Ok(()) }
 //! ```
+
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod anchor;

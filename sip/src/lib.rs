@@ -27,6 +27,8 @@
 //! assert_eq!(ok.top_via().unwrap().rport(), Some(Some(40000)));
 //! assert_eq!(ok.to_header().unwrap().tag(), Some("ourtag"));
 //! ```
+
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod dialog;
