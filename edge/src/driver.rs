@@ -128,7 +128,7 @@ pub async fn run(
     mut core: Core,
     mut ch: Channels,
     transports: TransportHandle,
-    deps: ConversationDeps,
+    deps: Arc<ConversationDeps>,
     mut hep: HepTap,
 ) {
     let mut draining = false;

@@ -35,6 +35,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod admin;
 pub mod admission;
 pub mod calls;
@@ -225,7 +227,13 @@ impl Edge {
             unsettled: unsettled_tx,
         };
         let hep = hep::HepTap::new(&config, transports.local_addrs(), metrics.clone());
-        let core_task = tokio::spawn(driver::run(core, channels, transport_handle, deps, hep));
+        let core_task = tokio::spawn(driver::run(
+            core,
+            channels,
+            transport_handle,
+            Arc::new(deps),
+            hep,
+        ));
 
         let reloader = Arc::new(
             Reloader::new(

@@ -143,17 +143,12 @@ pub struct OutgoingStream {
 
 impl OutgoingStream {
     /// A new stream: SSRC, first sequence number and first timestamp random
-    /// from the OS's secure source (RFC 3550 §5.1, §8; RFC 3711 §9.2 wants
-    /// them unpredictable). Its first packet starts a talk spurt.
+    /// (RFC 3550 §5.1, §8; RFC 3711 §9.2 wants them unpredictable) from the
+    /// thread's CSPRNG, which the OS's secure source seeds and reseeds. A
+    /// system call per stream showed in call-setup profiles. Its first
+    /// packet starts a talk spurt.
     pub fn new() -> Self {
-        use rand::TryRngCore;
-        // One draw for the three (a system call each showed in call-setup
-        // profiles). The OS source failing is near impossible; the thread
-        // RNG (seeded from it) is the fallback rather than a panic.
-        let mut b = [0u8; 10];
-        if rand::rngs::OsRng.try_fill_bytes(&mut b).is_err() {
-            b = rand::random();
-        }
+        let b: [u8; 10] = rand::random();
         let ssrc = Ssrc(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let seq = u16::from_be_bytes([b[4], b[5]]);
         let timestamp = u32::from_be_bytes([b[6], b[7], b[8], b[9]]);

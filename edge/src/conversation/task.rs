@@ -345,7 +345,8 @@ pub async fn run(
     ctx: ConversationContext,
     mut input: InputReceiver,
     operator: Operator,
-    deps: ConversationDeps,
+    // Shared, not cloned: the metrics alone are some seventy `Arc`s.
+    deps: Arc<ConversationDeps>,
     birth: Birth,
 ) {
     let id = ctx.id;
