@@ -432,3 +432,120 @@ fn cap_net_bind_service_is_dropped_in_every_thread_unless_a_port_below_1024_is_c
     let caps = bind_cap_per_thread(v.child.id());
     assert!(caps.iter().all(|held| *held), "{caps:?}");
 }
+
+/// A far end on `socket` that answers every INVITE with 503 (and absorbs the ACKs) until
+/// `stop` is set; counts the INVITEs.
+fn refusing_far_end(
+    socket: UdpSocket,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut invites = 0;
+        let mut buf = [0u8; 8192];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if !text.starts_with("INVITE ") {
+                continue;
+            }
+            invites += 1;
+            let header = |name: &str| {
+                text.lines()
+                    .filter(|l| {
+                        l.to_ascii_lowercase()
+                            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\r\n")
+            };
+            let response = format!(
+                "SIP/2.0 503 Service Unavailable\r\n{}\r\n{}\r\n{};tag=far\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+                header("Via"),
+                header("From"),
+                header("To"),
+                header("Call-ID"),
+                header("CSeq"),
+            );
+            socket.send_to(response.as_bytes(), from).unwrap();
+        }
+        invites
+    })
+}
+
+#[test]
+fn a_trunk_whose_calls_fail_trips_its_kill_switch() {
+    let dir = Scratch::new("trip");
+    let sip = free_udp_port();
+    let far = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let far_port = far.local_addr().unwrap().port();
+    let file = dir.0.join("voxgate.toml");
+    let admin = format!(
+        "tokens = [{{ name = \"ops\", sha256 = \"{}\" }}]",
+        hash(TOKEN)
+    );
+    // Route 4000 to a carrier trunk whose far end refuses everything with 503; two failures
+    // of two attempts in a minute trip it.
+    let text = config(sip, &admin).replace(
+        "[[media_region]]",
+        &format!(
+            "[[trunk]]\nname = \"carrier\"\nallow = [\"127.0.0.2/32\"]\n\
+             [[route]]\nname = \"out\"\nmatch_user = {{ exact = \"4000\" }}\n\
+             destinations = [{{ uri = \"sip:127.0.0.1:{far_port}\", trunk = \"carrier\" }}]\n\
+             [kill_switch]\nerror_percent = 100\nwindow_s = 60\nmin_attempts = 2\n\
+             [[media_region]]"
+        ),
+    );
+    std::fs::write(&file, text).unwrap();
+    let v = start(&file, sip);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let far_end = refusing_far_end(far, stop.clone());
+
+    // A downstream 503 reaches the caller as 500 (RFC 3261 §16.7).
+    assert_eq!(invite(sip, "4000", ANSWER), Some(500));
+    let carrier_on = |v: &Voxgate| {
+        json(v, &["switches"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["capability"] == "trunk" && s["name"] == "carrier")
+            .unwrap()["on"]
+            .clone()
+    };
+    assert_eq!(carrier_on(&v), true);
+    assert_eq!(invite(sip, "4000", ANSWER), Some(500));
+    // The second failure tripped it: out of service, counted, logged.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while carrier_on(&v) == true && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(carrier_on(&v), false);
+    let metrics = http(v.admin, "GET", "/metrics", None).1;
+    assert!(
+        metrics
+            .contains("voxgate_kill_switch_trips_total{capability=\"trunk\",name=\"carrier\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("voxgate_trunk_out_of_service{trunk=\"carrier\"} 1"),
+        "{metrics}"
+    );
+    let trunks = ok(&v, &["trunks"]);
+    assert!(
+        trunks
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["carrier", "out"])),
+        "{trunks}"
+    );
+    // Now its destination is skipped: no third INVITE reaches the far end.
+    assert!(invite(sip, "4000", ANSWER).is_some_and(|s| s >= 400));
+    // The operator turns it back on: dialled again.
+    ok(&v, &["switch", "on", "trunk", "carrier"]);
+    assert_eq!(invite(sip, "4000", ANSWER), Some(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(far_end.join().unwrap(), 3);
+}

@@ -336,6 +336,51 @@ port_max = 20099
     }
 
     #[test]
+    fn an_operator_block_silences_any_source_and_unblock_lifts_bans_too() {
+        let metrics = Metrics::new("t").unwrap();
+        let conf = format!("{CONF}[protection]\nsource_rate = 10\nsource_burst = 20\nban_s = 5\n");
+        let lists = AllowLists::new(shared(&conf), metrics.clone(), Arc::default());
+        let t0 = Instant::now();
+        let at = |ms: u64| move || t0 + std::time::Duration::from_millis(ms);
+        let trunk: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        // A trunk's own address, blocked by the operator: silence, counted as banned.
+        lists
+            .blocks()
+            .block(lists.clock_ms(t0), "127.0.0.1/32".parse().unwrap(), None)
+            .unwrap();
+        assert_eq!(
+            lists.check_at(at(1), trunk, TransportKind::Udp),
+            Verdict::Silence
+        );
+        assert_eq!(metrics.banned_drops_value(TransportKind::Udp), 1);
+        assert!(lists.unblock(at(2)(), "127.0.0.1/32".parse().unwrap()));
+        assert_eq!(
+            lists.check_at(at(3), trunk, TransportKind::Udp),
+            Verdict::Admit
+        );
+        // A stranger's ban is listed, and lifted by an unblock of its address.
+        let stranger: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        for i in 0..21 {
+            lists.check_at(at(10 + i), stranger, TransportKind::Udp);
+        }
+        let now = lists.clock_ms(at(40)());
+        let bans = lists.blocks().list(now);
+        assert_eq!(bans.len(), 1);
+        assert_eq!(bans[0].net, "127.0.0.9/32".parse().unwrap());
+        assert_eq!(
+            lists.check_at(at(40), stranger, TransportKind::Udp),
+            Verdict::Silence
+        );
+        assert!(lists.unblock(at(41)(), "127.0.0.9/32".parse().unwrap()));
+        assert!(lists.blocks().list(now).is_empty());
+        // Unbanned: refused as an unlisted source, no longer silenced.
+        assert_eq!(
+            lists.check_at(at(42), stranger, TransportKind::Udp),
+            Verdict::Refuse
+        );
+    }
+
+    #[test]
     fn an_unlisted_flood_is_banned_once_and_then_silenced_but_a_trunk_never() {
         let metrics = Metrics::new("t").unwrap();
         let conf = format!("{CONF}[protection]\nsource_rate = 10\nsource_burst = 20\nban_s = 5\n");
