@@ -208,10 +208,11 @@ impl KillSwitches {
             self.metrics.trunk_in_service(name, on);
         }
         self.metrics.kill_switch(capability.as_str(), name, on);
-        if on && let Ok(mut rates) = self.rates.lock() {
-            if let Some(r) = rates.get_mut(&(capability, name.to_owned())) {
-                r.clear();
-            }
+        if on
+            && let Ok(mut rates) = self.rates.lock()
+            && let Some(r) = rates.get_mut(&(capability, name.to_owned()))
+        {
+            r.clear();
         }
         if changed {
             let state = if on { "on" } else { "off" };
