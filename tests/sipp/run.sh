@@ -15,6 +15,7 @@
 #                           the call tests' parties use BASE+10..BASE+47 (SIP; the scanner tests BASE+50) and
 #                           BASE+1000..BASE+1359 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
+#   VOXGATECTL_BIN          voxgatectl to use (default: the one next to the voxgate binary)
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
 #                           tshark, baresip-core, sipvicious, ...)
