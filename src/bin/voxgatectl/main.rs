@@ -20,7 +20,11 @@ use client::{Admin, Answer};
 
 /// voxgate's operator command line (over the admin API).
 #[derive(Parser, Debug)]
-#[command(name = "voxgatectl", version, about)]
+#[command(
+    name = "voxgatectl",
+    version,
+    about = "voxgate's operator command line, over the admin API ([admin] listen)"
+)]
 struct Cli {
     /// The admin API, host:port [default: the file's `admin`, else 127.0.0.1:9060].
     #[arg(long, env = "VOXGATE_ADMIN", global = true)]
