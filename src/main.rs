@@ -17,6 +17,7 @@ use voxgate_config::{Config, LogFormat};
 use voxgate_edge::{ConfigSource, Edge};
 
 mod allocator;
+mod capabilities;
 mod systemd;
 use sd_notify::NotifyState;
 
@@ -50,7 +51,8 @@ enum Cmd {
     },
     /// Print the embedded default config (the documented sample).
     DefaultConfig,
-    /// Print the SHA-256 of an API bearer token, for `[api] tokens = [{ name, sha256 }]`.
+    /// Print the SHA-256 of a bearer token, for `[admin] tokens` and `[api] tokens`
+    /// (`[{ name, sha256 }]`).
     HashToken {
         /// The token (the config holds only its hash).
         token: String,
@@ -104,6 +106,20 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
         .load()
         .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
     let set_level = init_logging(&config)?;
+    // Before the runtimes spawn any thread: see src/capabilities.rs.
+    match capabilities::drop_if_unneeded(&config) {
+        Ok(capabilities::Outcome::Dropped) => {
+            info!("CAP_NET_BIND_SERVICE dropped: no port below 1024 is configured");
+        }
+        Ok(capabilities::Outcome::Needed(port)) => {
+            info!(
+                port,
+                "CAP_NET_BIND_SERVICE kept: a port below 1024 is configured"
+            );
+        }
+        Ok(capabilities::Outcome::NotHeld) => {}
+        Err(e) => return Err(anyhow::Error::new(e).context("dropping CAP_NET_BIND_SERVICE")),
+    }
     // Signalling runs on this one thread: a SIP message hops between the
     // transport, the core and a call's task, and on one thread those hops
     // wake no other thread (profiles showed futex wake-ups dominating).

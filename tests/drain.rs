@@ -52,6 +52,10 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// The admin token of [`config`], and its SHA-256.
+const TOKEN: &str = "drain-test-token";
+const TOKEN_SHA256: &str = "cab8a88b2801c7aa8b41d46751d2d7cef64f504660cece060f87864bc6d6f56a";
+
 /// The config: SIP on `sip`, admin on an OS-chosen port, every call to the UAS on `uas`.
 fn config(sip: u16, uas: u16, drain_s: u64, media_min: u16) -> String {
     format!(
@@ -60,6 +64,7 @@ name = "drain-test"
 region = "r1"
 [admin]
 listen = "127.0.0.1:0"
+tokens = [{{ name = "test", sha256 = "{TOKEN_SHA256}" }}]
 [[listener]]
 transport = "udp"
 address = "127.0.0.1:{sip}"
@@ -158,7 +163,8 @@ impl Voxgate {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut text = String::new();
@@ -382,8 +388,16 @@ fn exec_reload(admin: SocketAddr) -> std::process::Output {
         .lines()
         .find_map(|l| l.strip_prefix("ExecReload="))
         .expect("an ExecReload line");
-    let line = line.replace("127.0.0.1:9060", &admin.to_string());
-    Command::new("sh").arg("-c").arg(&line).output().unwrap()
+    // The unit's voxgatectl reads /etc/voxgate/voxgatectl.toml; here the environment says
+    // where and with which token.
+    let line = line.replace("/usr/bin/voxgatectl", env!("CARGO_BIN_EXE_voxgatectl"));
+    Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .env("VOXGATE_ADMIN", admin.to_string())
+        .env("VOXGATE_TOKEN", TOKEN)
+        .output()
+        .unwrap()
 }
 
 #[test]

@@ -44,6 +44,9 @@ pub struct Config {
     pub media: Media,
     /// Protection of the SIP listeners from floods and scanners (`[protection]`).
     pub protection: Protection,
+    /// When kill switches turn themselves off (`[kill_switch]`); `None`: never, only by
+    /// an operator.
+    pub kill_switch: Option<KillSwitch>,
     /// Where destination names are resolved (`[dns]`).
     pub dns: Dns,
 }
@@ -195,11 +198,30 @@ pub struct Node {
     pub region: String,
 }
 
+/// When a capability's kill switch turns itself off: `error_percent` of at least
+/// `min_attempts` attempts in the last `window` failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KillSwitch {
+    /// Failed attempts over all attempts, in percent (1..=100).
+    pub error_percent: u32,
+    /// The sliding window the attempts are counted over.
+    pub window: std::time::Duration,
+    /// Attempts in the window before the switch may trip.
+    pub min_attempts: u32,
+}
+
 /// The admin HTTP endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admin {
-    /// Address to serve `/metrics`, `/healthz`, `/readyz` and `POST /reload` on.
+    /// Address of the admin API: `/metrics`, `/healthz` and `/readyz` without a token,
+    /// everything else (reload, calls, trunks, bans, drain, kill switches) with one.
     pub listen: SocketAddr,
+    /// A second address serving only `/metrics`, `/healthz` and `/readyz` (for a
+    /// scraper or a load balancer that must not reach the admin API).
+    pub public_listen: Option<SocketAddr>,
+    /// The bearer tokens the admin API accepts, by their SHA-256 (the scheme of
+    /// `[api] tokens`). None configured: only the three open paths answer.
+    pub tokens: Vec<ApiToken>,
 }
 
 /// Log output settings.

@@ -30,6 +30,15 @@ pub(crate) struct RawConfig {
     pub prompt: Option<List<RawPrompt>>,
     pub protection: Option<S<RawProtection>>,
     pub dns: Option<S<RawDns>>,
+    pub kill_switch: Option<S<RawKillSwitch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKillSwitch {
+    pub error_percent: Option<S<i64>>,
+    pub window_s: Option<S<i64>>,
+    pub min_attempts: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +58,8 @@ pub(crate) struct RawNode {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAdmin {
     pub listen: Option<S<String>>,
+    pub public_listen: Option<S<String>>,
+    pub tokens: Option<List<RawApiToken>>,
 }
 
 #[derive(Deserialize)]

@@ -50,7 +50,10 @@ pub(crate) const TABLES: &[Table] = &[
         pattern: "",
         keys: &[
             key("node", "a [node] table with name and region"),
-            key("admin", "an [admin] table with listen"),
+            key(
+                "admin",
+                "an [admin] table with listen, public_listen, tokens",
+            ),
             key(
                 "logging",
                 "a [logging] table with format, level, redact_numbers",
@@ -82,6 +85,28 @@ pub(crate) const TABLES: &[Table] = &[
                  ban_s, ban_max_s, max_sources, log_interval_s, scanner_user_agents",
             ),
             key("dns", "a [dns] table with name_servers"),
+            key(
+                "kill_switch",
+                "a [kill_switch] table with error_percent, window_s, min_attempts",
+            ),
+        ],
+    },
+    Table {
+        pattern: "kill_switch",
+        keys: &[
+            key(
+                "error_percent",
+                "1..=100: the share of failed attempts, in percent, that turns a capability's \
+                 kill switch off (default 50)",
+            ),
+            key(
+                "window_s",
+                "1..=3600 seconds over which attempts are counted (default 60)",
+            ),
+            key(
+                "min_attempts",
+                "1..=100000 attempts in the window before a switch may trip (default 20)",
+            ),
         ],
     },
     Table {
@@ -101,7 +126,14 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         pattern: "admin",
-        keys: &[key("listen", SOCKET_ADDR)],
+        keys: &[
+            key("listen", SOCKET_ADDR),
+            key("public_listen", SOCKET_ADDR),
+            key(
+                "tokens",
+                "a list of { name = \"...\", sha256 = \"...\" } (voxgate hash-token TOKEN prints the sha256)",
+            ),
+        ],
     },
     Table {
         pattern: "logging",
@@ -426,6 +458,16 @@ pub(crate) const TABLES: &[Table] = &[
     Table {
         pattern: "prompt[]",
         keys: &[key("name", NAME), key("file", PROMPT_FILE)],
+    },
+    Table {
+        pattern: "admin.tokens[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "sha256",
+                "64 hexadecimal digits: the SHA-256 of the token, as `voxgate hash-token TOKEN` prints it",
+            ),
+        ],
     },
     Table {
         pattern: "api.tokens[]",

@@ -388,6 +388,8 @@ mod tests {
             ("prompt[]", "[[prompt]]\nzzz = 1"),
             ("protection", "[protection]\nzzz = 1"),
             ("dns", "[dns]\nzzz = 1"),
+            ("kill_switch", "[kill_switch]\nzzz = 1"),
+            ("admin.tokens[]", "[admin]\ntokens = [{ zzz = 1 }]"),
             ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
             (
                 "route[].destinations[].keepalive",

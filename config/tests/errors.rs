@@ -139,7 +139,8 @@ fn unknown_top_level_section() {
     assert_eq!(
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
-         trunk, media_region, route, calls, cdr, hep, api, media, prompt, protection, dns"
+         trunk, media_region, route, calls, cdr, hep, api, media, prompt, protection, dns, \
+         kill_switch"
     );
 }
 

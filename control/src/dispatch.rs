@@ -10,7 +10,7 @@ use voxgate_edge::control_plane::{Command, ControlPlane, EdgeHandle, Session};
 
 use crate::ControlError;
 use crate::api::{ApiPlane, Controller};
-use crate::router::{StaticRouter, called_number, decide, route};
+use crate::router::{StaticRouter, called_number, route};
 
 /// Hands each inbound conversation to the [`StaticRouter`] or to the API.
 ///
@@ -70,7 +70,7 @@ impl Dispatcher {
             .is_some_and(|r| !r.destinations.is_empty());
         let command = if has_destinations {
             self.api.metrics().fallback("dial");
-            decide(
+            self.router.decide(
                 &config,
                 &inbound.trunk,
                 inbound.leg,
@@ -105,6 +105,7 @@ impl ControlPlane for Dispatcher {
     }
 
     fn started(&self, edge: EdgeHandle) {
+        self.router.set_health(edge.health());
         self.api.set_edge(edge);
     }
 }

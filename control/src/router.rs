@@ -3,11 +3,14 @@
 use std::fmt::Write as _;
 
 use crate::normalise::normalise;
-use tracing::{debug, info_span, warn};
+use std::sync::{Arc, OnceLock};
+use tracing::{debug, info, info_span, warn};
 use voxgate_config::{Config, Route, TrunkName, redact_number};
 use voxgate_edge::SharedConfig;
 use voxgate_edge::admission::transport_kind;
 use voxgate_edge::control_plane::{Command, ControlPlane, Destination, Dial, LegId, Session};
+use voxgate_edge::handle::EdgeHandle;
+use voxgate_edge::health::Health;
 
 /// Routes calls by the `[[route]]` tables of the running configuration.
 ///
@@ -22,12 +25,47 @@ use voxgate_edge::control_plane::{Command, ControlPlane, Destination, Dial, LegI
 #[derive(Clone)]
 pub struct StaticRouter {
     config: SharedConfig,
+    /// The edge's kill switches: a route switched off refuses its calls with 503. Set
+    /// once the edge has started ([`ControlPlane::started`]).
+    health: Arc<OnceLock<Arc<Health>>>,
 }
 
 impl StaticRouter {
     /// A router over the running configuration (the same handle the edge swaps on reload).
     pub fn new(config: SharedConfig) -> StaticRouter {
-        StaticRouter { config }
+        StaticRouter {
+            config,
+            health: Arc::default(),
+        }
+    }
+
+    /// The edge's runtime state (route kill switches).
+    pub fn set_health(&self, health: Arc<Health>) {
+        let _ = self.health.set(health);
+    }
+
+    /// [`decide`], unless the route the call takes has its kill switch off: 503.
+    pub(crate) fn decide(
+        &self,
+        config: &Config,
+        trunk: &TrunkName,
+        leg: LegId,
+        user: Option<&str>,
+    ) -> Command {
+        // One atomic load while no route is switched off.
+        if let Some(health) = self.health.get().filter(|h| h.any_route_off()) {
+            let number = called_number(config, trunk, user);
+            if let Some(r) = route(config, trunk, number.as_deref())
+                && health.is_route_off(&r.name)
+            {
+                info!(route = %r.name, "route's kill switch is off: 503");
+                return Command::Reject {
+                    status: 503,
+                    reason: None,
+                };
+            }
+        }
+        decide(config, trunk, leg, user)
     }
 }
 
@@ -38,6 +76,10 @@ impl std::fmt::Debug for StaticRouter {
 }
 
 impl ControlPlane for StaticRouter {
+    fn started(&self, edge: EdgeHandle) {
+        self.set_health(edge.health());
+    }
+
     fn incoming(&self, session: Session) {
         let Some(inbound) = session.info.inbound.as_ref() else {
             return;
@@ -45,7 +87,7 @@ impl ControlPlane for StaticRouter {
         let _span = info_span!("call", id = %session.info.id).entered();
         // One snapshot per call: a reload during the call does not change its route.
         let config = self.config.load_full();
-        let command = decide(
+        let command = self.decide(
             &config,
             &inbound.trunk,
             inbound.leg,

@@ -4,6 +4,7 @@
 //! packets are dropped without even an event.
 
 use crate::metrics::{DropReason, Metrics};
+use crate::protection::blocks::Blocks;
 use crate::protection::limiter::{Limiter, Limits, Verdict as Limit};
 use crate::registry::Registry;
 use arc_swap::ArcSwap;
@@ -78,6 +79,8 @@ pub struct AllowLists {
     /// progress so that those calls' BYEs, re-INVITEs and responses still get in.
     retired: ArcSwap<Vec<Retired>>,
     registry: Arc<Registry>,
+    /// Operator blocks, and the list of the limiter's bans.
+    blocks: Blocks,
 }
 
 /// A trunk's allow-list as it was before a reload took it away.
@@ -115,7 +118,28 @@ impl AllowLists {
             banned,
             retired: ArcSwap::from_pointee(Vec::new()),
             registry,
+            blocks: Blocks::default(),
         }
+    }
+
+    /// The limiter's clock at `now`, in ms.
+    pub fn clock_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Operator blocks and the bans the limiter started (for the admin API).
+    pub fn blocks(&self) -> &Blocks {
+        &self.blocks
+    }
+
+    /// Lifts an operator's block of `net` and the limiter's ban of it (an address, or a
+    /// /24 or /64 prefix); true when either was in force.
+    pub fn unblock(&self, now: Instant, net: IpNet) -> bool {
+        let now_ms = self.clock_ms(now);
+        let blocked = self.blocks.unblock(now_ms, net);
+        let banned = crate::protection::blocks::scope_of(&net)
+            .is_some_and(|scope| self.limiter.load().lift(now_ms, net.addr(), scope));
+        blocked || banned
     }
 
     /// Called by a reload before `new` is installed: every trunk of `old` whose
@@ -172,12 +196,12 @@ impl AllowLists {
             self.limiter.store(Arc::new(Limiter::new(wanted)));
             limiter = self.limiter.load();
         }
-        let now_ms = u64::try_from(now.saturating_duration_since(self.epoch).as_millis())
-            .unwrap_or(u64::MAX);
+        let now_ms = self.clock_ms(now);
         let limits = Limits::from_config(&config.protection);
         let verdict = limiter.check(now_ms, source.ip(), &limits);
         if let Limit::NewBan { scope, ms, level } = verdict {
             self.metrics.ban(scope.label());
+            self.blocks.banned(now_ms, source.ip(), scope, ms, level);
             // Once per ban: the packets it drops are only counted.
             warn!(
                 source = %source.ip(),
@@ -194,10 +218,15 @@ impl AllowLists {
     /// so trunk traffic pays no clock read.
     pub fn check_at(
         &self,
-        now: impl FnOnce() -> Instant,
+        now: impl Fn() -> Instant,
         source: SocketAddr,
         transport: TransportKind,
     ) -> Verdict {
+        // An operator's block holds whatever the source (one atomic load while none).
+        if self.blocks.blocked_fast() && self.blocks.blocked(self.clock_ms(now()), source.ip()) {
+            self.banned[transport_index(transport)].inc();
+            return Verdict::Silence;
+        }
         let config = self.config.load();
         match classify(&config, source.ip(), transport) {
             Ok(_) => Verdict::Admit,
@@ -304,6 +333,51 @@ port_max = 20099
             voxgate_config::load_str(&widened, "test.toml").unwrap(),
         ));
         assert!(lists.admit(src, TransportKind::Udp));
+    }
+
+    #[test]
+    fn an_operator_block_silences_any_source_and_unblock_lifts_bans_too() {
+        let metrics = Metrics::new("t").unwrap();
+        let conf = format!("{CONF}[protection]\nsource_rate = 10\nsource_burst = 20\nban_s = 5\n");
+        let lists = AllowLists::new(shared(&conf), metrics.clone(), Arc::default());
+        let t0 = Instant::now();
+        let at = |ms: u64| move || t0 + std::time::Duration::from_millis(ms);
+        let trunk: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        // A trunk's own address, blocked by the operator: silence, counted as banned.
+        lists
+            .blocks()
+            .block(lists.clock_ms(t0), "127.0.0.1/32".parse().unwrap(), None)
+            .unwrap();
+        assert_eq!(
+            lists.check_at(at(1), trunk, TransportKind::Udp),
+            Verdict::Silence
+        );
+        assert_eq!(metrics.banned_drops_value(TransportKind::Udp), 1);
+        assert!(lists.unblock(at(2)(), "127.0.0.1/32".parse().unwrap()));
+        assert_eq!(
+            lists.check_at(at(3), trunk, TransportKind::Udp),
+            Verdict::Admit
+        );
+        // A stranger's ban is listed, and lifted by an unblock of its address.
+        let stranger: SocketAddr = "127.0.0.9:5060".parse().unwrap();
+        for i in 0..21 {
+            lists.check_at(at(10 + i), stranger, TransportKind::Udp);
+        }
+        let now = lists.clock_ms(at(40)());
+        let bans = lists.blocks().list(now);
+        assert_eq!(bans.len(), 1);
+        assert_eq!(bans[0].net, "127.0.0.9/32".parse().unwrap());
+        assert_eq!(
+            lists.check_at(at(40), stranger, TransportKind::Udp),
+            Verdict::Silence
+        );
+        assert!(lists.unblock(at(41)(), "127.0.0.9/32".parse().unwrap()));
+        assert!(lists.blocks().list(now).is_empty());
+        // Unbanned: refused as an unlisted source, no longer silenced.
+        assert_eq!(
+            lists.check_at(at(42), stranger, TransportKind::Udp),
+            Verdict::Refuse
+        );
     }
 
     #[test]

@@ -393,6 +393,12 @@ impl Core {
         self.metrics.set_draining(true);
     }
 
+    /// Takes new requests again (an operator's undrain).
+    pub fn stop_draining(&mut self) {
+        self.admission = Admission::Open;
+        self.metrics.set_draining(false);
+    }
+
     /// Live transactions.
     pub fn active_transactions(&self) -> usize {
         self.layer.len()

@@ -27,6 +27,9 @@ pub enum Command {
     Reconfigure(Arc<Config>),
     /// Refuse new requests from now on.
     Drain,
+    /// An operator's drain (true) or undrain (false): new calls refused with 503 or
+    /// taken again; the node does not stop.
+    OperatorDrain(bool),
     /// Hang up every call, then leave the loop.
     Stop,
     /// Start a conversation with no leg; the session goes back on the channel.
@@ -107,6 +110,13 @@ fn on_command(
         Some(Command::Drain) => {
             core.start_draining();
             *draining = true;
+        }
+        // Not a stop: `draining` (which publishes unsettled work for the stop) stays.
+        Some(Command::OperatorDrain(true)) => core.start_draining(),
+        Some(Command::OperatorDrain(false)) => {
+            if !*draining {
+                core.stop_draining();
+            }
         }
         // The transport handle we hold keeps the event channel open,
         // so the loop ends on an explicit command, not on channel close.

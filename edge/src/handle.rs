@@ -33,6 +33,7 @@ struct Inner {
     core: mpsc::Sender<driver::Command>,
     registry: Arc<Registry>,
     follow: broadcast::Sender<StampedEvent>,
+    health: Arc<crate::health::Health>,
 }
 
 impl std::fmt::Debug for EdgeHandle {
@@ -182,14 +183,22 @@ impl EdgeHandle {
         core: mpsc::Sender<driver::Command>,
         registry: Arc<Registry>,
         follow: broadcast::Sender<StampedEvent>,
+        health: Arc<crate::health::Health>,
     ) -> EdgeHandle {
         EdgeHandle {
             inner: Arc::new(Inner {
                 core,
                 registry,
                 follow,
+                health,
             }),
         }
+    }
+
+    /// Runtime state of trunks, routes and recording (kill switches), for control planes
+    /// that route: a route whose switch is off refuses its calls.
+    pub fn health(&self) -> Arc<crate::health::Health> {
+        self.inner.health.clone()
     }
 
     /// A new conversation with no leg, controlled by the caller of this

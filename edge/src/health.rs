@@ -22,6 +22,10 @@ pub struct Health {
     any_down: std::sync::atomic::AtomicBool,
     /// Trunks out of service.
     out_of_service: ArcSwap<Vec<TrunkName>>,
+    /// Routes whose kill switch is off (by name).
+    routes_off: ArcSwap<Vec<String>>,
+    /// Recording's kill switch is off.
+    recording_off: std::sync::atomic::AtomicBool,
 }
 
 /// Why a dial skips a destination.
@@ -87,6 +91,56 @@ impl Health {
             list
         });
         changed
+    }
+
+    /// Whether any route's kill switch is off (one atomic load).
+    pub fn any_route_off(&self) -> bool {
+        !self.routes_off.load().is_empty()
+    }
+
+    /// Whether the kill switch of route `name` is off (its calls get 503).
+    pub fn is_route_off(&self, name: &str) -> bool {
+        let list = self.routes_off.load();
+        !list.is_empty() && list.iter().any(|r| r == name)
+    }
+
+    /// Turns route `name`'s kill switch on or off; true when that changed something.
+    pub fn set_route(&self, name: &str, on: bool) -> bool {
+        let mut changed = false;
+        self.routes_off.rcu(|list| {
+            let mut list = (**list).clone();
+            let was_off = list.iter().any(|r| r == name);
+            changed = was_off == on;
+            list.retain(|r| r != name);
+            if !on {
+                list.push(name.to_owned());
+            }
+            list
+        });
+        changed
+    }
+
+    /// Routes whose kill switch is off.
+    pub fn routes_off(&self) -> Vec<String> {
+        (**self.routes_off.load()).clone()
+    }
+
+    /// Trunks out of service.
+    pub fn trunks_out_of_service(&self) -> Vec<TrunkName> {
+        (**self.out_of_service.load()).clone()
+    }
+
+    /// Whether recording's kill switch is off (new recordings refused, `recording_off`).
+    pub fn is_recording_off(&self) -> bool {
+        self.recording_off
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns recording's kill switch on or off; true when that changed something.
+    pub fn set_recording(&self, on: bool) -> bool {
+        self.recording_off
+            .swap(!on, std::sync::atomic::Ordering::Relaxed)
+            == on
     }
 }
 

@@ -39,6 +39,7 @@
 
 mod admin;
 pub mod admission;
+pub mod auth;
 pub mod calls;
 pub mod control_plane;
 pub mod conversation;
@@ -50,6 +51,7 @@ pub mod handle;
 pub mod health;
 pub mod hep;
 pub mod keepalive;
+pub mod kill_switch;
 pub mod metrics;
 pub mod out_of_dialog;
 pub mod protection;
@@ -118,6 +120,10 @@ pub struct Edge {
     dns_task: JoinHandle<()>,
     admin_addr: SocketAddr,
     admin_stop: tokio::sync::oneshot::Sender<()>,
+    /// `[admin] public_listen`: its address, stop and task.
+    public: Option<(SocketAddr, tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Set when the stop begins (an operator's undrain is refused then).
+    stopping: Arc<AtomicBool>,
     /// The CDR writer, flushed before the process exits.
     records: Option<records::CdrSink>,
 }
@@ -198,7 +204,17 @@ impl Edge {
         let (calls_tx, calls_rx) = mpsc::channel(CALL_ACTION_QUEUE);
         let (unsettled_tx, unsettled_rx) = watch::channel(None);
         let (follow, _) = broadcast::channel(FOLLOW_QUEUE);
-        let handle = EdgeHandle::new(cmd_tx.clone(), registry.clone(), follow.clone());
+        let health = Arc::new(health::Health::default());
+        let switches = Arc::new(
+            kill_switch::KillSwitches::new(health.clone(), metrics.clone())
+                .with_config(shared.clone()),
+        );
+        let handle = EdgeHandle::new(
+            cmd_tx.clone(),
+            registry.clone(),
+            follow.clone(),
+            health.clone(),
+        );
         control.started(handle.clone());
         let dns = Arc::new(dns::Dns::new(&config, metrics.clone())?);
         dns.watch_config(&config);
@@ -213,8 +229,8 @@ impl Edge {
             metrics: metrics.clone(),
             follow,
             dns: dns.clone(),
+            switches: switches.clone(),
         };
-        let health = Arc::new(health::Health::default());
         let core = core::Core::new(config.clone(), metrics.clone(), locals).with_health(
             std::time::Instant::now(),
             health.clone(),
@@ -243,11 +259,12 @@ impl Edge {
                 metrics.clone(),
                 hook,
                 dns.clone(),
-                admission,
+                admission.clone(),
             )
             .with_records(records.clone()),
         );
         let ready = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::new(AtomicBool::new(false));
         let state = admin::AdminState {
             metrics: metrics.clone(),
             reloader: reloader.clone(),
@@ -256,6 +273,36 @@ impl Edge {
             registry,
             health,
             config: shared.clone(),
+            admission,
+            switches,
+            core: cmd_tx.clone(),
+            drained: Arc::new(AtomicBool::new(false)),
+            stopping: stopping.clone(),
+        };
+        // Probes and metrics on their own address, when configured (bound first: a
+        // failure leaves nothing else bound).
+        let public = match config.admin.public_listen {
+            Some(address) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(|source| EdgeError::AdminBind { address, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| EdgeError::AdminBind { address, source })?;
+                info!(public_addr = %bound, "admin public listener up (metrics, healthz, readyz)");
+                let app = admin::public_router(state.clone());
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(async move {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    });
+                    if let Err(e) = serve.await {
+                        warn!(error = %e, "admin public listener failed");
+                    }
+                });
+                Some((bound, stop, task))
+            }
+            None => None,
         };
         let listener = tokio::net::TcpListener::bind(config.admin.listen)
             .await
@@ -295,6 +342,8 @@ impl Edge {
             dns_task,
             admin_addr,
             admin_stop,
+            public,
+            stopping,
             records,
         })
     }
@@ -312,6 +361,11 @@ impl Edge {
     /// The bound admin address.
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The bound `[admin] public_listen` address, if any.
+    pub fn public_admin_addr(&self) -> Option<SocketAddr> {
+        self.public.as_ref().map(|(a, _, _)| *a)
     }
 
     /// The running config snapshot.
@@ -332,6 +386,7 @@ impl Edge {
     /// Graceful stop: refuse new work, let the transactions that still owe
     /// a response or an ACK finish (at most `grace`), then close every socket.
     pub async fn stop(mut self, grace: Duration) {
+        self.stopping.store(true, Ordering::Relaxed);
         self.ready.store(false, Ordering::Relaxed);
         self.transports.stop_accepting();
         let _ = self.commands.send(Command::Drain).await;
@@ -358,6 +413,10 @@ impl Edge {
         self.transports.shutdown().await;
         let _ = self.admin_stop.send(());
         let _ = self.admin_task.await;
+        if let Some((_, stop, task)) = self.public.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         self.dns_task.abort();
     }
 }

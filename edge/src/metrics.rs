@@ -3,6 +3,7 @@
 
 use crate::conversation::ConversationRecord;
 
+mod ops;
 mod process;
 mod trunk;
 use prometheus::IntCounter;
@@ -81,6 +82,7 @@ pub struct Metrics {
     trunk_limits: IntCounterVec,
     cdr_records: IntCounterVec,
     trunk_calls: Arc<trunk::TrunkCallMetrics>,
+    ops: Arc<ops::OpsMetrics>,
     retransmissions: IntCounterVec,
     tls_handshake_failures: IntCounter,
     /// `voxgate_hep_packets_total` by result (sent, failed), resolved once:
@@ -509,6 +511,7 @@ impl Metrics {
                 &["trunk", "limit"],
             )?,
             trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
+            ops: Arc::new(ops::OpsMetrics::new(&registry)?),
             retransmissions,
             tls_handshake_failures,
             hep_packets,
@@ -794,6 +797,21 @@ impl Metrics {
         self.config_reloads
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// An admin API request refused (`unauthorized`, `closed`).
+    pub fn admin_refusal(&self, reason: &'static str) {
+        self.ops.admin_refusal(reason);
+    }
+
+    /// A kill switch's state (`capability`: trunk, route, recording).
+    pub fn kill_switch(&self, capability: &str, name: &str, on: bool) {
+        self.ops.switch(capability, name, on);
+    }
+
+    /// A kill switch that turned off by itself.
+    pub fn kill_switch_trip(&self, capability: &str, name: &str) {
+        self.ops.trip(capability, name);
     }
 
     /// Marks the node as draining.

@@ -37,6 +37,74 @@ impl ConfigSource {
             ConfigSource::File(path) => voxgate_config::load_file(path),
         }
     }
+
+    /// Like [`ConfigSource::load`], with the SHA-256 of the text it read (one read, so
+    /// the digest is of the text that was validated).
+    pub fn load_with_digest(&self) -> Result<(Config, [u8; 32]), ConfigErrors> {
+        match self {
+            ConfigSource::Embedded => voxgate_config::default_config()
+                .map(|c| (c, crate::auth::hash_token(voxgate_config::DEFAULT_TOML))),
+            ConfigSource::File(path) => {
+                let text = std::fs::read(path)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok());
+                match text {
+                    Some(text) => voxgate_config::load_str(&text, &path.display().to_string())
+                        .map(|c| (c, crate::auth::hash_token(&text))),
+                    // Unreadable or not UTF-8: load_file says which, with the file's name.
+                    None => voxgate_config::load_file(path).map(|c| (c, [0; 32])),
+                }
+            }
+        }
+    }
+
+    /// The SHA-256 of the source's text now (at start: the binary loaded it already).
+    fn digest(&self) -> [u8; 32] {
+        match self {
+            ConfigSource::Embedded => crate::auth::hash_token(voxgate_config::DEFAULT_TOML),
+            ConfigSource::File(path) => std::fs::read(path)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map_or([0; 32], |t| crate::auth::hash_token(&t)),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            ConfigSource::Embedded => voxgate_config::DEFAULT_SOURCE_NAME.to_owned(),
+            ConfigSource::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Which config runs (`GET /config`, `voxgatectl config`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ConfigVersion {
+    /// The file (or `<embedded default>`).
+    pub source: String,
+    /// The SHA-256 of the text that runs, hex (compare with `sha256sum FILE`).
+    pub sha256: String,
+    /// 1 for the config loaded at start, then one more per reload applied.
+    pub generation: u64,
+    /// When it was loaded (RFC 3339, UTC).
+    pub loaded_at: String,
+    /// Reloads refused since it was loaded.
+    pub refused_since: u64,
+    /// Why the last reload was refused, if one was since.
+    pub last_refusal: Option<String>,
+}
+
+impl ConfigVersion {
+    fn new(source: &ConfigSource, digest: &[u8; 32], generation: u64) -> ConfigVersion {
+        ConfigVersion {
+            source: source.name(),
+            sha256: crate::auth::hex(digest),
+            generation,
+            loaded_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            refused_since: 0,
+            last_refusal: None,
+        }
+    }
 }
 
 /// Called with each newly installed config (the binary adjusts logging).
@@ -72,6 +140,8 @@ pub struct Reloader {
     lock: Mutex<()>,
     /// The CDR writer, told to reopen its file on every reload.
     records: Option<crate::records::CdrSink>,
+    /// Which config runs; written by reloads, read by the admin API.
+    version: std::sync::Mutex<ConfigVersion>,
 }
 
 impl Reloader {
@@ -86,6 +156,7 @@ impl Reloader {
         admission: Arc<AllowLists>,
     ) -> Reloader {
         Reloader {
+            version: std::sync::Mutex::new(ConfigVersion::new(&source, &source.digest(), 1)),
             source,
             shared,
             commands,
@@ -105,6 +176,18 @@ impl Reloader {
         self
     }
 
+    /// Which config runs.
+    pub fn version(&self) -> Option<ConfigVersion> {
+        self.version.lock().ok().map(|v| v.clone())
+    }
+
+    fn refused(&self, e: &ReloadError) {
+        if let Ok(mut v) = self.version.lock() {
+            v.refused_since += 1;
+            v.last_refusal = Some(e.to_string());
+        }
+    }
+
     /// Reads the source again and installs it if valid.
     pub async fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let _one_at_a_time = self.lock.lock().await;
@@ -112,14 +195,15 @@ impl Reloader {
             records.reopen().await;
         }
         let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load())
+        let loaded = tokio::task::spawn_blocking(move || source.load_with_digest())
             .await
             .map_err(|_| ReloadError::Interrupted)
             .and_then(|r| r.map_err(ReloadError::Invalid));
-        let new = match loaded {
-            Ok(config) => config,
+        let (new, digest) = match loaded {
+            Ok(loaded) => loaded,
             Err(e) => {
                 self.metrics.config_reload(false);
+                self.refused(&e);
                 warn!(errors = %e, "config reload refused; the running config stays");
                 return Err(e);
             }
@@ -130,6 +214,7 @@ impl Reloader {
         if !refused.is_empty() {
             self.metrics.config_reload(false);
             let e = ReloadError::NeedsRestart { parts: refused };
+            self.refused(&e);
             warn!(reason = %e, "config reload refused; the running config stays");
             return Err(e);
         }
@@ -148,6 +233,10 @@ impl Reloader {
             hook(&new);
         }
         self.metrics.config_reload(true);
+        if let Ok(mut v) = self.version.lock() {
+            let generation = v.generation + 1;
+            *v = ConfigVersion::new(&self.source, &digest, generation);
+        }
         if outcome.needs_restart.is_empty() {
             info!(source = %new.source, "config reloaded");
         } else {
@@ -175,7 +264,9 @@ fn unappliable_changes(running: &Config, new: &Config) -> Vec<&'static str> {
 /// they still are until a restart.
 fn keep_running(mut new: Config, running: &Config) -> Config {
     new.listeners.clone_from(&running.listeners);
-    new.admin = running.admin.clone();
+    // The admin addresses are bound at start; its tokens apply on reload.
+    new.admin.listen = running.admin.listen;
+    new.admin.public_listen = running.admin.public_listen;
     new.node.name.clone_from(&running.node.name);
     new.cdr.clone_from(&running.cdr);
     new.logging.format = running.logging.format;
@@ -216,6 +307,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.admin.listen != new.admin.listen {
         parts.push("[admin] listen");
+    }
+    if old.admin.public_listen != new.admin.public_listen {
+        parts.push("[admin] public_listen");
     }
     if old.node.name != new.node.name {
         parts.push("[node] name");

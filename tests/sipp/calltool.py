@@ -127,6 +127,7 @@
 
 import argparse
 import json
+import os
 import re
 import socket
 import struct
@@ -211,7 +212,10 @@ def cmd_cdr(a) -> None:
 
 
 def get_calls(url: str):
-    with urllib.request.urlopen(url, timeout=3) as r:
+    # The admin API's token, as run.sh exports it for voxgatectl.
+    token = os.environ.get("VOXGATE_TOKEN", "")
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=3) as r:
         return json.loads(r.read())
 
 

@@ -15,6 +15,7 @@
 #                           the call tests' parties use BASE+10..BASE+47 (SIP; the scanner tests BASE+50) and
 #                           BASE+1000..BASE+1359 (RTP); voxgate's RTP is 127.0.0.10:40000-40999
 #   VOXGATE_BIN             use this binary instead of building target/debug/voxgate
+#   VOXGATECTL_BIN          voxgatectl to use (default: the one next to the voxgate binary)
 #   VOXGATE_TEST_LOG_LEVEL  voxgate's log filter (default info,voxgate_sip=debug,voxgate_edge=debug)
 #   VOXGATE_TEST_NO_INSTALL set to 1 to never apt-get missing tools (sip-tester, sipsak,
 #                           tshark, baresip-core, sipvicious, ...)
@@ -40,6 +41,12 @@ ADMIN=127.0.0.1:$ADMIN_PORT
 API=127.0.0.1:$((BASE + 4010))
 API_TOKEN=sipp-suite-token
 API_TOKEN_SHA=
+# The admin API's token ([admin] tokens holds its SHA-256); voxgatectl (next to the voxgate
+# binary) reads it and the address from VOXGATE_TOKEN and VOXGATE_ADMIN.
+ADMIN_TOKEN=sipp-admin-token
+ADMIN_TOKEN_SHA=
+export VOXGATE_TOKEN=$ADMIN_TOKEN VOXGATE_ADMIN=$ADMIN
+CTL=""
 # voxgate's media region: RTP anchored on 127.0.0.10 (an address no SIPp uses, so a c= line
 # naming it is voxgate's), ports 40000-40999 (the call scenarios check c= and m= against these).
 MEDIA_IP=127.0.0.10
@@ -214,6 +221,7 @@ region = "local"
 
 [admin]
 listen = "$ADMIN"
+tokens = [ { name = "sipp-suite", sha256 = "$ADMIN_TOKEN_SHA" } ]
 
 [logging]
 format = "pretty"
@@ -491,8 +499,8 @@ build() {
 		[ -x "$BIN" ] || die "VOXGATE_BIN=$BIN is not executable"
 		return 0
 	fi
-	say "building voxgate (cargo build --bin voxgate)"
-	if ! (cd "$ROOT" && cargo build --bin voxgate) >"$OUT/build.log" 2>&1; then
+	say "building voxgate and voxgatectl (cargo build --bins)"
+	if ! (cd "$ROOT" && cargo build --bins) >"$OUT/build.log" 2>&1; then
 		tail -n 40 "$OUT/build.log"
 		return 1
 	fi
@@ -503,7 +511,8 @@ build() {
 vox_alive() { [ -n "$VOX_PID" ] && kill -0 "$VOX_PID" 2>/dev/null; }
 
 http_code() { # http_code METHOD PATH [BODY_FILE]: prints the status code (000 when unreachable)
-	curl -s -o "${3:-/dev/null}" -w '%{http_code}' --max-time 3 -X "$1" "http://$ADMIN$2"
+	curl -s -o "${3:-/dev/null}" -w '%{http_code}' --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" \
+		-X "$1" "http://$ADMIN$2"
 }
 
 start_voxgate() {
@@ -678,6 +687,13 @@ test_admin_endpoints() {
 	# Labelled series appear only once counted; these two exist from the start.
 	grep -q '^voxgate_build_info{' "$OUT/metrics.txt" || { REASON="/metrics lacks voxgate_build_info (see out/metrics.txt)"; return 1; }
 	grep -q '^voxgate_draining 0' "$OUT/metrics.txt" || { REASON="/metrics lacks 'voxgate_draining 0' (see out/metrics.txt)"; return 1; }
+	# Everything else needs the admin token: none, or a wrong one, is 401.
+	c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$ADMIN/calls")
+	[ "$c" = 401 ] || { REASON="GET /calls without a token answered $c, 401 expected"; return 1; }
+	c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -X POST -H "Authorization: Bearer $API_TOKEN" "http://$ADMIN/reload")
+	[ "$c" = 401 ] || { REASON="POST /reload with the API's (not an admin) token answered $c, 401 expected"; return 1; }
+	c=$(http_code GET /calls) && [ "$c" = 200 ] || { REASON="GET /calls with the admin token answered $c"; return 1; }
+	expect_value voxgate_admin_refusals_total 'reason="unauthorized"' 2
 }
 
 test_options_udp() {
@@ -1752,7 +1768,7 @@ PY
 trunk_check() {
 	local out
 	out=$(python3 - "http://$ADMIN/trunks" "$@" <<'PY' 2>&1
-import json, sys, time, urllib.request
+import json, os, sys, time, urllib.request
 url, args = sys.argv[1], sys.argv[2:]
 wait = 0.0
 if "--wait" in args:
@@ -1761,7 +1777,8 @@ if "--wait" in args:
     del args[i:i + 2]
 deadline = time.time() + wait
 while True:
-    trunks = {t["name"]: t for t in json.load(urllib.request.urlopen(url, timeout=3))}
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["VOXGATE_TOKEN"]})
+    trunks = {t["name"]: t for t in json.load(urllib.request.urlopen(req, timeout=3))}
     wrong = []
     for a in args:
         left, want = a.rsplit("=", 1)
@@ -1859,6 +1876,33 @@ test_trunk_out_of_service() {
 	expect_value voxgate_trunk_out_of_service 'trunk="monitored"' 0 || return 1
 	code=$(http_code POST /trunks/no-such-trunk/out-of-service)
 	[ "$code" = 404 ] || { REASON="POST /trunks/no-such-trunk/out-of-service answered $code, 404 expected"; return 1; }
+}
+
+# voxgatectl puts trunk "monitored" out of service: a new call from it is refused with its
+# out_of_service_status (480); back in service, the next call is answered.
+test_voxgatectl_trunk_service() {
+	local refused=1096 n=1097 out
+	out=$("$CTL" trunk out monitored 2>&1) || { REASON="voxgatectl trunk out monitored: $out"; return 1; }
+	echo "$out" | grep -Eq '^ *monitored +out ' || { REASON="voxgatectl trunk out printed: $out"; return 1; }
+	out=$("$CTL" trunks 2>&1) && echo "$out" | grep -Eq '^ *monitored +out ' ||
+		{ REASON="voxgatectl trunks does not show monitored out: $out"; return 1; }
+	out=$("$CTL" switches --json 2>&1) && echo "$out" | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin) if x["capability"] == "trunk" and x["name"] == "monitored"]
+sys.exit(0 if s and s[0]["on"] is False else 1)' || { REASON="voxgatectl switches --json: monitored not off: $out"; return 1; }
+	expect_value voxgate_trunk_out_of_service 'trunk="monitored"' 1 || return 1
+	sipp_ok ctl_oos_refused call_uac_480.xml -s "$refused" -i "$KA1_IP" -p "$CALLER2_PORT" || return 1
+	out=$("$CTL" trunk in monitored 2>&1) || { REASON="voxgatectl trunk in monitored: $out"; return 1; }
+	echo "$out" | grep -Eq '^ *monitored +in ' || { REASON="voxgatectl trunk in printed: $out"; return 1; }
+	expect_value voxgate_trunk_out_of_service 'trunk="monitored"' 0 || return 1
+	callee_start ctl_callee call_uas.xml || return 1
+	sipp_play ctl_caller call_uac.xml -s "$n" -i "$KA1_IP" -p "$CALLER2_PORT" -mp "$CALLER_MP" -d 300
+	call_ok $? ctl_caller call_uac.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal final_status=200 || return 1
+	# Without the token voxgatectl is refused, and says so.
+	out=$(VOXGATE_TOKEN= "$CTL" trunk out monitored 2>&1) && { REASON="voxgatectl without a token succeeded: $out"; return 1; }
+	echo "$out" | grep -q '401' || { REASON="voxgatectl without a token printed: $out"; return 1; }
+	trunk_check "monitored:in_service=true"
 }
 
 test_call_hold_resume() {
@@ -3458,6 +3502,7 @@ TESTS=(
 	test_keepalive_down_skipped_up
 	test_listener_per_trunk
 	test_trunk_out_of_service
+	test_voxgatectl_trunk_service
 	test_call_hold_resume
 	test_call_max_calls_503
 	test_call_tcp_carrier
@@ -3551,7 +3596,7 @@ run_test() {
 # BYEs, so that the tests after it start from nothing.
 hang_up_leftovers() {
 	local ids id
-	ids=$(curl -fsS --max-time 3 "http://$ADMIN/calls" 2>/dev/null |
+	ids=$(curl -fsS --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "http://$ADMIN/calls" 2>/dev/null |
 		python3 -c 'import json, sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))' 2>/dev/null) || return 0
 	[ -n "$ids" ] || return 0
 	for id in $ids; do
@@ -3577,11 +3622,14 @@ main() {
 	ensure_tools
 	local suite_t0=$SECONDS
 	if ! build; then
-		say "${RED}FAIL${OFF} build: cargo build --bin voxgate failed (out/build.log)"
+		say "${RED}FAIL${OFF} build: cargo build --bins failed (out/build.log)"
 		say "0 passed, 1 failed"
 		exit 1
 	fi
 	API_TOKEN_SHA=$("$BIN" hash-token "$API_TOKEN") || die "$BIN hash-token failed"
+	ADMIN_TOKEN_SHA=$("$BIN" hash-token "$ADMIN_TOKEN") || die "$BIN hash-token failed"
+	CTL=${VOXGATECTL_BIN:-$(dirname "$BIN")/voxgatectl}
+	[ -x "$CTL" ] || die "no voxgatectl next to $BIN (cargo build --bins; or set VOXGATECTL_BIN)"
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxgate-sipp.XXXXXX") || die "mktemp failed"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM

@@ -9,7 +9,7 @@ use super::Validator;
 use super::listeners::{CheckedListener, ONE_SOCKET_PER_PORT, sockets_collide};
 use crate::error::ConfigErrorKind;
 use crate::model::{Admin, Api, ApiToken, Control};
-use crate::raw::{RawApi, RawConfig, RawControl, S};
+use crate::raw::{List, RawApiToken, RawConfig, RawControl, S};
 use crate::schema;
 
 /// Where the API listens when `[api] listen` is not given: loopback only.
@@ -44,7 +44,10 @@ impl Validator<'_> {
             (400, 699),
             DEFAULT_NO_CLIENT_STATUS,
         );
-        let tokens = self.tokens(api, &span);
+        let tokens = match self.require(&api.tokens, &span, "api.tokens") {
+            Some(list) => self.tokens(list, "api.tokens"),
+            None => Vec::new(),
+        };
         Some(Api {
             listen,
             no_client_status: u16::try_from(no_client_status).unwrap_or(480),
@@ -52,15 +55,14 @@ impl Validator<'_> {
         })
     }
 
-    fn tokens(&mut self, api: &RawApi, span: &Range<usize>) -> Vec<ApiToken> {
+    /// A list of bearer tokens (`api.tokens` or `admin.tokens`, named by `at`): at least
+    /// one, each with a unique name and hash.
+    pub(super) fn tokens(&mut self, list: &List<RawApiToken>, at: &str) -> Vec<ApiToken> {
         let mut tokens = Vec::new();
-        let Some(list) = self.require(&api.tokens, span, "api.tokens") else {
-            return tokens;
-        };
         let mut names = Vec::new();
         let mut hashes = Vec::new();
-        for (i, t) in self.non_empty(list, "api.tokens").iter().enumerate() {
-            let key = |k: &str| format!("api.tokens[{i}].{k}");
+        for (i, t) in self.non_empty(list, at).iter().enumerate() {
+            let key = |k: &str| format!("{at}[{i}].{k}");
             let t_span = t.span();
             let t = t.get_ref();
             let name = self.require(&t.name, &t_span, &key("name")).and_then(|n| {
@@ -109,6 +111,20 @@ impl Validator<'_> {
                     "admin.listen (its default)".to_owned()
                 },
                 first_line: admin_span.map_or(0, |s| self.line(&s)),
+                rule: ONE_SOCKET_PER_PORT,
+            };
+            self.push(span.clone(), "api.listen", kind);
+        }
+        if let Some(public) = admin.public_listen.filter(|p| sockets_collide(addr, *p)) {
+            let at = raw
+                .admin
+                .as_ref()
+                .and_then(|a| a.get_ref().public_listen.as_ref())
+                .map(S::span);
+            let kind = ConfigErrorKind::Duplicate {
+                found: format!("tcp {public}"),
+                first_key: "admin.public_listen".to_owned(),
+                first_line: at.map_or(0, |s| self.line(&s)),
                 rule: ONE_SOCKET_PER_PORT,
             };
             self.push(span.clone(), "api.listen", kind);

@@ -287,10 +287,31 @@ impl Validator<'_> {
         listeners: &[CheckedListener],
     ) {
         // Only an admin address written in the file has a place to report at.
-        let Some(listen) = raw.admin.as_ref().and_then(|a| a.get_ref().listen.as_ref()) else {
+        let section = raw.admin.as_ref().map(|a| a.get_ref());
+        if let Some(listen) = section.and_then(|a| a.listen.as_ref()) {
+            self.tcp_collision(listen.span(), "admin.listen", admin.listen, listeners);
+        }
+        let (Some(public), Some(at)) = (
+            admin.public_listen,
+            section.and_then(|a| a.public_listen.as_ref()),
+        ) else {
             return;
         };
-        self.tcp_collision(listen.span(), "admin.listen", admin.listen, listeners);
+        if sockets_collide(public, admin.listen) {
+            let listen_span = section.and_then(|a| a.listen.as_ref()).map(S::span);
+            let kind = ConfigErrorKind::Duplicate {
+                found: format!("tcp {public}"),
+                first_key: if listen_span.is_some() {
+                    "admin.listen".to_owned()
+                } else {
+                    "admin.listen (its default)".to_owned()
+                },
+                first_line: listen_span.map_or(0, |s| self.line(&s)),
+                rule: ONE_SOCKET_PER_PORT,
+            };
+            self.push(at.span(), "admin.public_listen", kind);
+        }
+        self.tcp_collision(at.span(), "admin.public_listen", public, listeners);
     }
 
     /// Reports `address` (an HTTP listener's, written at `span` under `key`) when it would

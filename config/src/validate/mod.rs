@@ -70,6 +70,7 @@ pub(crate) fn validate(
     let media = v.media(raw.media.as_ref(), &raw.prompt);
     let protection = v.protection(raw.protection.as_ref());
     let dns = v.dns(raw.dns.as_ref());
+    let kill_switch = v.kill_switch(raw.kill_switch.as_ref());
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -92,6 +93,7 @@ pub(crate) fn validate(
         media,
         protection,
         dns,
+        kill_switch,
     })
 }
 
@@ -296,13 +298,21 @@ impl Validator<'_> {
     }
 
     fn admin(&mut self, raw: &RawConfig) -> Admin {
-        let listen = raw
-            .admin
-            .as_ref()
-            .and_then(|a| a.get_ref().listen.as_ref())
+        let section = raw.admin.as_ref().map(|a| a.get_ref());
+        let listen = section
+            .and_then(|a| a.listen.as_ref())
             .map_or(Some(DEFAULT_ADMIN), |l| self.socket_addr(l, "admin.listen"));
+        let public_listen = section
+            .and_then(|a| a.public_listen.as_ref())
+            .and_then(|l| self.socket_addr(l, "admin.public_listen"));
+        let tokens = match section.and_then(|a| a.tokens.as_ref()) {
+            Some(list) => self.tokens(list, "admin.tokens"),
+            None => Vec::new(),
+        };
         Admin {
             listen: listen.unwrap_or(DEFAULT_ADMIN),
+            public_listen,
+            tokens,
         }
     }
 

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::Validator;
 use crate::error::{ConfigErrorKind, Relation};
-use crate::model::Protection;
-use crate::raw::{RawProtection, S};
+use crate::model::{KillSwitch, Protection};
+use crate::raw::{RawKillSwitch, RawProtection, S};
 use crate::schema;
 
 /// The longest User-Agent pattern: they are substrings matched per request.
@@ -14,6 +14,30 @@ const MAX_PATTERN_LEN: usize = 64;
 const MAX_PATTERNS: usize = 64;
 
 impl Validator<'_> {
+    /// `[kill_switch]`: absent, switches never trip by themselves.
+    pub(super) fn kill_switch(&mut self, raw: Option<&S<RawKillSwitch>>) -> Option<KillSwitch> {
+        let raw = raw.map(S::get_ref)?;
+        let count = |v: i64, d: u32| u32::try_from(v).unwrap_or(d);
+        let percent = self.int_or(
+            raw.error_percent.as_ref(),
+            "kill_switch.error_percent",
+            (1, 100),
+            50,
+        );
+        let window = self.int_or(raw.window_s.as_ref(), "kill_switch.window_s", (1, 3600), 60);
+        let min = self.int_or(
+            raw.min_attempts.as_ref(),
+            "kill_switch.min_attempts",
+            (1, 100_000),
+            20,
+        );
+        Some(KillSwitch {
+            error_percent: count(percent, 50),
+            window: Duration::from_secs(u64::try_from(window).unwrap_or(60)),
+            min_attempts: count(min, 20),
+        })
+    }
+
     pub(super) fn protection(&mut self, raw: Option<&S<RawProtection>>) -> Protection {
         let defaults = Protection::default();
         let Some(raw) = raw.map(S::get_ref) else {

@@ -417,7 +417,7 @@ fn recordings_started_done_and_refused() {
         (
             CommandError::RecordingOff,
             json!({"kind": "recording_off",
-                "message": "recording is off: no [media] recordings_dir is configured"}),
+                "message": "recording is off: no [media] recordings_dir is configured, or its kill switch is off"}),
         ),
         (
             CommandError::AlreadyRecording {

@@ -119,8 +119,9 @@ pub enum CommandError {
         /// The leg.
         leg: LegId,
     },
-    /// No `[media] recordings_dir` is configured: nothing is recorded.
-    #[error("recording is off: no [media] recordings_dir is configured")]
+    /// No `[media] recordings_dir` is configured, or recording's kill switch is off:
+    /// nothing is recorded.
+    #[error("recording is off: no [media] recordings_dir is configured, or its kill switch is off")]
     RecordingOff,
     /// The leg is being recorded already (one recording per leg at a time).
     #[error("leg {leg} is being recorded already (recording {id})")]

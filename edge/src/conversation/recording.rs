@@ -57,6 +57,10 @@ impl<M: MediaControl> Conversation<M> {
         leg: LegId,
         layout: RecordLayout,
     ) -> Result<(), CommandError> {
+        // An operator's kill switch (or its error rate) turned recording off.
+        if self.ctx.health.is_recording_off() {
+            return Err(CommandError::RecordingOff);
+        }
         let folder = self
             .ctx
             .config

@@ -49,6 +49,8 @@ pub struct ConversationDeps {
     pub follow: broadcast::Sender<StampedEvent>,
     /// The resolver of destination names.
     pub dns: Arc<crate::dns::Dns>,
+    /// Kill switches, fed each ended call's outcomes.
+    pub switches: Arc<crate::kill_switch::KillSwitches>,
 }
 
 /// How a conversation came to be.
@@ -549,6 +551,7 @@ async fn flush(
             Action::Ended(record) => {
                 log_ended(&record);
                 deps.metrics.call_ended(&record);
+                deps.switches.call_ended(std::time::Instant::now(), &record);
                 if let Some(records) = &deps.records {
                     records.submit(record.to_json(clock, node, redact));
                 }

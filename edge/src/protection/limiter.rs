@@ -165,6 +165,30 @@ impl Limiter {
         Verdict::Pass
     }
 
+    /// Lifts the ban of `ip` itself (`Scope::Address`) or of its /24 or /64
+    /// (`Scope::Prefix`), and forgets its earlier ones: an operator's unblock. True when
+    /// a ban was in force. Cold path (the admin API), never per packet.
+    pub fn lift(&self, now_ms: u64, ip: IpAddr, scope: Scope) -> bool {
+        let (address, prefix) = keys(ip.to_canonical());
+        let key = match scope {
+            Scope::Address => address,
+            Scope::Prefix => prefix,
+        };
+        let hash = self.hasher.hash_one(key) | 1;
+        let mask = self.slots.len() - 1;
+        let base = usize::try_from(hash).unwrap_or(usize::MAX) & mask & !(WAYS - 1);
+        let Some(slot) = self.slots[base..base + WAYS]
+            .iter()
+            .find(|s| s.key.load(Relaxed) == hash)
+        else {
+            return false;
+        };
+        let was = is_banned(slot.ban.load(Relaxed), now_ms);
+        slot.ban.store(0, Relaxed);
+        slot.bucket.store(fresh(now_ms), Relaxed);
+        was
+    }
+
     /// The slot of `key`, taking one over for it if it has none.
     fn slot(&self, now_ms: u64, key: (u8, u128)) -> &Slot {
         let hash = self.hasher.hash_one(key) | 1;
@@ -293,6 +317,31 @@ mod tests {
         (0..n)
             .map(|i| l.check(start + span_ms * i / n.max(1), ip(src), &LIMITS))
             .collect()
+    }
+
+    #[test]
+    fn a_lifted_ban_lets_the_source_in_and_starts_it_afresh() {
+        let l = Limiter::new(1024);
+        let verdicts = send(&l, 0, 0, 21, "192.0.2.7");
+        assert!(matches!(
+            verdicts[20],
+            Verdict::NewBan {
+                scope: Scope::Address,
+                level: 0,
+                ..
+            }
+        ));
+        assert_eq!(l.check(10, ip("192.0.2.7"), &LIMITS), Verdict::Banned);
+        // The prefix is not banned: lifting it finds no ban.
+        assert!(!l.lift(10, ip("192.0.2.7"), Scope::Prefix));
+        assert!(l.lift(10, ip("192.0.2.7"), Scope::Address));
+        assert!(!l.lift(10, ip("192.0.2.7"), Scope::Address));
+        // A full bucket again, and the next ban is a first one (not doubled).
+        let verdicts = send(&l, 20, 0, 21, "192.0.2.7");
+        assert!(verdicts[..20].iter().all(|v| *v == Verdict::Pass));
+        assert!(matches!(verdicts[20], Verdict::NewBan { level: 0, .. }));
+        // An address never seen has nothing to lift.
+        assert!(!l.lift(30, ip("198.51.100.1"), Scope::Address));
     }
 
     #[test]

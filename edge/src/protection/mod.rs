@@ -8,6 +8,7 @@
 //!
 //! All three are sans-IO: the caller passes the time.
 
+pub mod blocks;
 pub mod limiter;
 pub mod refusals;
 pub mod scanner;

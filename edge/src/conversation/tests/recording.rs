@@ -154,6 +154,20 @@ fn a_leg_is_recorded_paused_resumed_and_stopped_by_id() {
 }
 
 #[test]
+fn recording_kill_switch_off_refuses_new_recordings() {
+    let mut h = answered(&recording_calls());
+    h.call.ctx.health.set_recording(false);
+    let out = cmd(&mut h, record(RecordLayout::Mono));
+    assert_eq!(errors(&out), [CommandError::RecordingOff]);
+    assert!(h.call.media.records.is_empty());
+    // Back on: recorded.
+    h.call.ctx.health.set_recording(true);
+    let out = cmd(&mut h, record(RecordLayout::Mono));
+    assert!(errors(&out).is_empty());
+    assert_eq!(h.call.media.records.len(), 1);
+}
+
+#[test]
 fn record_commands_are_checked_at_the_boundary_and_take_their_ids() {
     // No recordings_dir: recording is off.
     let mut h = answered(CALLS);

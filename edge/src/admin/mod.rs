@@ -1,5 +1,10 @@
-//! The admin HTTP listener: Prometheus metrics, health and readiness probes,
-//! and `POST /reload`.
+//! The admin HTTP listener: Prometheus metrics, health and readiness probes without a
+//! token (also on `[admin] public_listen` when set); with one (`[admin] tokens`), the
+//! operator's API that `voxgatectl` drives: reload, config version, calls (list, hang
+//! up), drain and undrain, trunks in and out of service, bans and blocks, kill switches.
+
+mod auth;
+mod ops;
 
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -9,7 +14,9 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
+use axum::routing::delete;
 use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,20 +40,49 @@ pub struct AdminState {
     pub health: Arc<Health>,
     /// The running config (trunks and their destinations).
     pub config: crate::SharedConfig,
+    /// Admission: operator blocks and the limiter's bans.
+    pub admission: Arc<crate::admission::AllowLists>,
+    /// Kill switches (trunks' among them are their out-of-service state).
+    pub switches: Arc<crate::kill_switch::KillSwitches>,
+    /// To the core: an operator's drain and undrain.
+    pub core: tokio::sync::mpsc::Sender<crate::driver::Command>,
+    /// True while an operator has the node drained (`POST /drain`).
+    pub drained: Arc<AtomicBool>,
+    /// True once the node stops (SIGTERM): an undrain is refused then.
+    pub stopping: Arc<AtomicBool>,
 }
 
-/// The admin routes.
-pub fn router(state: AdminState) -> Router {
+/// The paths that need no token: probes and metrics.
+pub fn public_router(state: AdminState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// The admin routes: [`public_router`]'s, and the operator's behind a token.
+pub fn router(state: AdminState) -> Router {
+    let operator = Router::new()
         .route("/reload", post(reload))
+        .route("/config", get(ops::config_version))
         .route("/calls", get(calls))
+        .route("/calls/{id}", delete(ops::hang_up))
+        .route("/drain", post(ops::drain))
+        .route("/undrain", post(ops::undrain))
         .route("/trunks", get(trunks))
         .route("/trunks/{name}/out-of-service", post(out_of_service))
         .route("/trunks/{name}/in-service", post(in_service))
-        .with_state(state)
+        .route(
+            "/bans",
+            get(ops::bans).post(ops::block).delete(ops::unblock),
+        )
+        .route("/switches", get(ops::switches))
+        .route("/switches/recording/{state}", post(ops::flip_recording))
+        .route("/switches/{capability}/{name}/{state}", post(ops::flip))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_token))
+        .with_state(state.clone());
+    public_router(state).merge(operator)
 }
 
 /// One trunk in `GET /trunks`.
@@ -123,15 +159,12 @@ fn set_service(s: &AdminState, name: &str, in_service: bool) -> Response {
     let Some(trunk) = config.trunks.iter().find(|t| t.name.as_str() == name) else {
         return (StatusCode::NOT_FOUND, "no such trunk\n").into_response();
     };
-    if s.health.set_in_service(&trunk.name, in_service) {
-        let state = if in_service {
-            "in service"
-        } else {
-            "out of service"
-        };
-        tracing::warn!(trunk = %trunk.name, "trunk put {state} by an operator");
-    }
-    s.metrics.trunk_in_service(trunk.name.as_str(), in_service);
+    // A trunk's kill switch is its service state: one place flips both.
+    s.switches.set(
+        crate::kill_switch::Capability::Trunk,
+        trunk.name.as_str(),
+        in_service,
+    );
     Json(trunk_view(s, &config, trunk)).into_response()
 }
 
@@ -150,7 +183,7 @@ async fn calls(State(s): State<AdminState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
-    if s.ready.load(Ordering::Relaxed) {
+    if s.ready.load(Ordering::Relaxed) && !s.drained.load(Ordering::Relaxed) {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
