@@ -54,9 +54,9 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Hep, Keepalive, Listener,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, Dns, Hep, Keepalive, Listener,
     ListenerTransport, LogFormat, Logging, Media, MediaRegion, NamedPrompt, Node, Numbering,
-    Protection, Route, SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName,
+    Protection, Route, Secret, SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkName,
     UserMatch,
 };
 pub use redact::redact_number;

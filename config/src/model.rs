@@ -416,6 +416,42 @@ pub struct Trunk {
     /// it, a `Privacy: id` caller's identity is passed on; towards any other
     /// trunk the asserted identity is removed and the From made anonymous.
     pub trusted: bool,
+    /// What voxgate answers this trunk's digest challenges (401/407) with;
+    /// `None` = a challenge fails the request.
+    pub credentials: Option<Credentials>,
+}
+
+/// A trunk's digest credentials (`credentials = { ... }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password, read from `password_file` or `password_env` at load.
+    pub password: Secret,
+    /// Only challenges of this realm are answered; `None` = any realm.
+    pub realm: Option<String>,
+}
+
+/// A secret read at load (a password): never printed, wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Secret {
+        Secret(zeroize::Zeroizing::new(value))
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// OPTIONS keep-alive of a destination (`keepalive = { ... }`).

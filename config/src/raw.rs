@@ -134,6 +134,16 @@ pub(crate) struct RawTrunk {
     pub keepalive: Option<S<RawKeepalive>>,
     pub out_of_service_status: Option<S<i64>>,
     pub trusted: Option<S<bool>>,
+    pub credentials: Option<S<RawCredentials>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCredentials {
+    pub username: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub realm: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,13 @@ const KEEPALIVE_KEYS: &[Key] = &[
     key("down_after", "a count 1..=100 (default 3)"),
     key("up_after", "a count 1..=100 (default 2)"),
 ];
+pub(crate) const CREDENTIALS: &str = "{ username = \"acme\", password_file = \"carrier-a.pass\" } or \
+     { username = \"acme\", password_env = \"CARRIER_A_PASSWORD\" }, optionally with realm = \"...\": \
+     digest credentials answering the trunk's 401/407 challenges";
+pub(crate) const PASSWORD_FILE: &str = "a path to a file holding the password (one line; relative to the config file's \
+     folder), instead of password_env";
+pub(crate) const PASSWORD_ENV: &str =
+    "the name of an environment variable holding the password, such as \"CARRIER_A_PASSWORD\", instead of password_file";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -244,6 +251,20 @@ pub(crate) const TABLES: &[Table] = &[
                  Privacy, Diversion and History-Info are passed on, and callers asking for \
                  privacy are still identified towards it) or false (those headers are removed \
                  from its requests; default false)",
+            ),
+            key("credentials", CREDENTIALS),
+        ],
+    },
+    Table {
+        pattern: "trunk[].credentials",
+        keys: &[
+            key("username", "the user name the carrier gave, such as \"acme-sbc\""),
+            key("password_file", PASSWORD_FILE),
+            key("password_env", PASSWORD_ENV),
+            key(
+                "realm",
+                "the one realm whose challenges are answered, such as \"sip.carrier.example\" \
+                 (default: any realm the trunk names)",
             ),
         ],
     },

@@ -29,6 +29,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth;
 pub mod dialog;
 pub mod message;
 pub mod transaction;

@@ -126,6 +126,11 @@ KA_PORT=$((BASE + 36))
 # CALLEE_PORT) names it, so requests to it leave from this port and Via/Contact say so.
 PINNED_SIP_PORT=$((BASE + 3))
 PINNED_IP=127.0.0.17
+# A carrier that challenges with digest (call_digest_*): trunk "digest-carrier", its callee
+# on CALLEE_PORT; the password voxgate answers with is in digest-carrier.pass beside the
+# config (written by write_config) and must never show in voxgate's log.
+DIGEST_IP=127.0.0.19
+DIGEST_PASSWORD=sipp-digest-secret
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -206,6 +211,7 @@ DEFAULT_TRANSPORTS='"udp", "tcp", "tls"'
 # allow-list and transports as given (TOML array contents).
 write_config() {
 	local file=$1 allow=${2:-$DEFAULT_ALLOW} transports=${3:-$DEFAULT_TRANSPORTS}
+	printf '%s\n' "$DIGEST_PASSWORD" >"$(dirname "$file")/digest-carrier.pass"
 	cat >"$file" <<EOF
 # voxgate config written by tests/sipp/run.sh
 [node]
@@ -311,6 +317,12 @@ name = "pinned"
 allow = ["$PINNED_IP/32"]
 listener = "127.0.0.1:$PINNED_SIP_PORT"
 
+# A carrier that challenges voxgate's requests with digest (call_digest_*).
+[[trunk]]
+name = "digest-carrier"
+allow = ["$DIGEST_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
 name = "alaw"
@@ -397,6 +409,12 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "alaw"
 match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
+
+# The challenging carrier (call_digest_challenged 1140, call_digest_refused 1141).
+[[route]]
+name = "digest-carrier"
+match_user = { prefix = "114" }
+destinations = [ { uri = "sip:$DIGEST_IP:$CALLEE_PORT", transport = "udp", trunk = "digest-carrier" } ]
 
 # The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
 [[route]]
@@ -1620,6 +1638,32 @@ test_identity_private_to_untrusted() {
 
 test_identity_untrusted_stripped() {
 	identity_call call_uas_identity_stripped.xml 1132 "$CALLER_IP" trunk_in=loopback trunk_out=pbx-trusted
+}
+
+# A carrier's 401 to the INVITE and to the BYE is answered with the trunk's credentials
+# (MD5, qop=auth, checked by SIPp's verifyauth); the password never reaches the log.
+test_call_digest_challenged() {
+	local n=1140 rc
+	agent_start digest_callee "$DIGEST_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_digest.xml || return 1
+	sipp_play digest_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	rc=$?
+	agent_done digest_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason digest_caller call_uac.xml "$rc" caller; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal status=null trunk_out=digest-carrier || return 1
+	! grep -q "$DIGEST_PASSWORD" "$LOG" || { REASON="the trunk's password is in voxgate.log"; return 1; }
+	calls_empty
+}
+
+# Credentials refused (a second 401): the attempt fails without a loop and the caller gets 403.
+test_call_digest_refused() {
+	local n=1141 rc
+	agent_start digest_refusing "$DIGEST_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_digest_refused.xml || return 1
+	sipp_play digest_refused_caller call_uac_403.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	agent_done digest_refusing || return 1
+	[ "$rc" = 0 ] || { sipp_reason digest_refused_caller call_uac_403.xml "$rc" caller; return 1; }
+	cdr "$n" status=403 answer_time=null attempts=1 --wait 3 || return 1
+	calls_empty --wait 3
 }
 
 test_call_callee_hangs_up() {
@@ -3448,6 +3492,8 @@ TESTS=(
 	test_identity_trusted_kept
 	test_identity_private_to_untrusted
 	test_identity_untrusted_stripped
+	test_call_digest_challenged
+	test_call_digest_refused
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

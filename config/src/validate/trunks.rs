@@ -7,8 +7,10 @@ use ipnet::IpNet;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{ListenerTransport, Numbering, SrtpMode, SrtpSuite, Trunk, TrunkName};
-use crate::raw::{List, RawNumbering, RawSrtp, RawTrunk, S};
+use crate::model::{
+    Credentials, ListenerTransport, Numbering, Secret, SrtpMode, SrtpSuite, Trunk, TrunkName,
+};
+use crate::raw::{List, RawCredentials, RawNumbering, RawSrtp, RawTrunk, S};
 use crate::schema;
 
 /// Codecs a trunk may name: voxgate-media's `negotiate::KNOWN` (offered by
@@ -238,7 +240,98 @@ impl Validator<'_> {
             keepalive,
             out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
             trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
+            credentials: raw
+                .credentials
+                .as_ref()
+                .and_then(|c| self.credentials(c, &key("credentials"))),
         }
+    }
+
+    /// `credentials`: a user name and the password from exactly one of a file or an
+    /// environment variable (never the main file: it is shared, copied and logged
+    /// by tools that know nothing of secrets), read now so that a missing one fails
+    /// the load and a reload picks up a changed one.
+    fn credentials(&mut self, raw: &S<RawCredentials>, key: &str) -> Option<Credentials> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let k = |name: &str| format!("{key}.{name}");
+        let username = self
+            .require(&raw.username, &span, &k("username"))
+            .and_then(|u| {
+                let text = u.get_ref();
+                // Quoted in the Authorization header: no quotes, controls or line breaks.
+                let ok = !text.is_empty()
+                    && text.len() <= 256
+                    && !text.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+                if !ok {
+                    self.bad_value(u.span(), &k("username"), schema::describe(&k("username")));
+                }
+                ok.then(|| text.clone())
+            });
+        let realm = raw.realm.as_ref().and_then(|r| {
+            let text = r.get_ref();
+            let ok = !text.is_empty() && text.is_ascii() && !text.chars().any(|c| c.is_control());
+            if !ok {
+                self.bad_value(r.span(), &k("realm"), schema::describe(&k("realm")));
+            }
+            ok.then(|| text.clone())
+        });
+        let password = match (&raw.password_file, &raw.password_env) {
+            (Some(file), None) => {
+                let path = self.file(file, &k("password_file"))?;
+                match std::fs::read_to_string(&path) {
+                    // One line: the newline an editor adds is not part of it.
+                    Ok(text) => {
+                        let line = text.trim_end_matches(['\r', '\n']);
+                        if line.is_empty() || line.contains(['\r', '\n']) {
+                            self.bad_value(file.span(), &k("password_file"), schema::PASSWORD_FILE);
+                            return None;
+                        }
+                        Some(Secret::new(line.to_owned()))
+                    }
+                    Err(e) => {
+                        let kind = ConfigErrorKind::FileNotFound {
+                            path,
+                            reason: e.kind(),
+                        };
+                        self.push(file.span(), k("password_file"), kind);
+                        None
+                    }
+                }
+            }
+            (None, Some(env)) => {
+                let name = env.get_ref();
+                let valid_name = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !valid_name {
+                    self.bad_value(env.span(), &k("password_env"), schema::PASSWORD_ENV);
+                    return None;
+                }
+                match std::env::var(name) {
+                    Ok(value) if !value.is_empty() => Some(Secret::new(value)),
+                    _ => {
+                        let kind = ConfigErrorKind::EnvUnset {
+                            name: name.clone(),
+                            expected: schema::PASSWORD_ENV,
+                        };
+                        self.push(env.span(), k("password_env"), kind);
+                        None
+                    }
+                }
+            }
+            _ => {
+                // Neither or both: one source, so that which one is used is never a guess.
+                self.bad_value(span, key, schema::CREDENTIALS);
+                None
+            }
+        };
+        Some(Credentials {
+            username: username?,
+            password: password?,
+            realm,
+        })
     }
 
     /// `srtp_suites`: known names (as in `a=crypto`, case-sensitive), each once.
