@@ -48,8 +48,7 @@ pub(crate) const CREDENTIALS: &str = "{ username = \"acme\", password_file = \"c
      digest credentials answering the trunk's 401/407 challenges";
 pub(crate) const PASSWORD_FILE: &str = "a path to a file holding the password (one line; relative to the config file's \
      folder), instead of password_env";
-pub(crate) const PASSWORD_ENV: &str =
-    "the name of an environment variable holding the password, such as \"CARRIER_A_PASSWORD\", instead of password_file";
+pub(crate) const PASSWORD_ENV: &str = "the name of an environment variable holding the password, such as \"CARRIER_A_PASSWORD\", instead of password_file";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -258,7 +257,10 @@ pub(crate) const TABLES: &[Table] = &[
     Table {
         pattern: "trunk[].credentials",
         keys: &[
-            key("username", "the user name the carrier gave, such as \"acme-sbc\""),
+            key(
+                "username",
+                "the user name the carrier gave, such as \"acme-sbc\"",
+            ),
             key("password_file", PASSWORD_FILE),
             key("password_env", PASSWORD_ENV),
             key(

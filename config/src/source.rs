@@ -390,6 +390,10 @@ mod tests {
             ("dns", "[dns]\nzzz = 1"),
             ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
             (
+                "trunk[].credentials",
+                "[[trunk]]\ncredentials = { zzz = 1 }",
+            ),
+            (
                 "route[].destinations[].keepalive",
                 "[[route]]\ndestinations = [{ keepalive = { zzz = 1 } }]",
             ),

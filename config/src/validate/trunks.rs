@@ -262,7 +262,9 @@ impl Validator<'_> {
                 // Quoted in the Authorization header: no quotes, controls or line breaks.
                 let ok = !text.is_empty()
                     && text.len() <= 256
-                    && !text.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+                    && !text
+                        .chars()
+                        .any(|c| c == '"' || c == '\\' || c.is_control());
                 if !ok {
                     self.bad_value(u.span(), &k("username"), schema::describe(&k("username")));
                 }
@@ -302,9 +304,7 @@ impl Validator<'_> {
             (None, Some(env)) => {
                 let name = env.get_ref();
                 let valid_name = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
                 if !valid_name {
                     self.bad_value(env.span(), &k("password_env"), schema::PASSWORD_ENV);
                     return None;
@@ -323,7 +323,18 @@ impl Validator<'_> {
             }
             _ => {
                 // Neither or both: one source, so that which one is used is never a guess.
-                self.bad_value(span, key, schema::CREDENTIALS);
+                // The table is not echoed: a password written in it by mistake stays out
+                // of the error (and so of logs and terminals).
+                let found = if raw.password_file.is_some() {
+                    "a table with both password_file and password_env"
+                } else {
+                    "a table with neither password_file nor password_env"
+                };
+                let kind = ConfigErrorKind::BadValue {
+                    found: found.to_owned(),
+                    expected: schema::CREDENTIALS.to_owned(),
+                };
+                self.push(span, key, kind);
                 None
             }
         };

@@ -94,25 +94,32 @@ impl<M: MediaControl> Conversation<M> {
             return false;
         };
         let uri = kept.request.request_uri().unwrap_or_default().to_owned();
-        let cnonce = format!("{:016x}{:016x}", self.random_below(u64::MAX), self.random_below(u64::MAX));
+        let cnonce = format!(
+            "{:016x}{:016x}",
+            self.random_below(u64::MAX),
+            self.random_below(u64::MAX)
+        );
         let secrets = auth::Credentials {
             username: &creds.username,
             password: creds.password.expose(),
         };
-        let header = match challenge.authorize(method.clone(), &uri, kept.request.body(), &secrets, &cnonce) {
-            Ok(h) => h,
-            Err(error) => {
-                tracing::info!(%leg, %error, "challenge not answered");
-                return false;
-            }
-        };
+        let header =
+            match challenge.authorize(method.clone(), &uri, kept.request.body(), &secrets, &cnonce)
+            {
+                Ok(h) => h,
+                Err(error) => {
+                    tracing::info!(%leg, %error, "challenge not answered");
+                    return false;
+                }
+            };
         let Some(via) = self
             .leg(leg)
             .map(|l| l.sig.local.via(&voxgate_sip::ids::new_branch()))
         else {
             return false;
         };
-        let Ok((request, seq)) = auth::resend_with(&kept.request, &via, (header.0, &header.1)) else {
+        let Ok((request, seq)) = auth::resend_with(&kept.request, &via, (header.0, &header.1))
+        else {
             return false;
         };
         tracing::debug!(%leg, %method, algorithm = challenge.algorithm().as_str(), realm = challenge.realm(),

@@ -37,8 +37,7 @@ fn with_credentials(realm: Option<&str>) -> Harness {
     h
 }
 
-const CHALLENGE: &str =
-    "WWW-Authenticate: Digest realm=\"pbx.example\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5\r\n\
+const CHALLENGE: &str = "WWW-Authenticate: Digest realm=\"pbx.example\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5\r\n\
      WWW-Authenticate: Digest realm=\"pbx.example\", nonce=\"n0nce2\", qop=\"auth\", algorithm=SHA-256\r\n";
 
 #[test]
@@ -65,7 +64,10 @@ fn a_401_to_the_invite_is_answered_with_the_strongest_challenge() {
     assert_eq!(body(second), body(first));
     assert_eq!(again.to, b.invite.to);
     let auth = second.header(HeaderName::Authorization).unwrap();
-    assert!(auth.starts_with("Digest username=\"acme\", realm=\"pbx.example\", nonce=\"n0nce2\""), "{auth}");
+    assert!(
+        auth.starts_with("Digest username=\"acme\", realm=\"pbx.example\", nonce=\"n0nce2\""),
+        "{auth}"
+    );
     assert!(auth.contains("algorithm=SHA-256"), "{auth}");
     assert!(auth.contains(&format!("uri=\"{B1}\"")), "{auth}");
     assert!(auth.contains("qop=auth, nc=00000001, cnonce=\""), "{auth}");
@@ -148,7 +150,10 @@ fn without_credentials_a_challenge_fails_the_attempt() {
     let out = h.feed(b.response(401, CHALLENGE, None));
     assert!(out.sends().is_empty(), "{out:#?}");
     assert_eq!(invite_status(&h, &out), vec![403]);
-    assert!(h.call.challengeable.is_empty(), "nothing kept without credentials");
+    assert!(
+        h.call.challengeable.is_empty(),
+        "nothing kept without credentials"
+    );
 }
 
 #[test]
@@ -178,7 +183,10 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
     );
     let out = h.b_answers(&again, 200, "", None);
     assert_eq!(out.end(), Some((Side::Caller, EndCause::Normal)));
-    assert!(h.call.challengeable.is_empty(), "every transaction forgotten");
+    assert!(
+        h.call.challengeable.is_empty(),
+        "every transaction forgotten"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! Digest authentication as a client (RFC 3261 §22, with the RFC 8760
-//! algorithms SHA-512-256, SHA-256 and MD5): reading the challenges of a 401
-//! or 407 and writing the `Authorization` / `Proxy-Authorization` that
-//! answers the strongest of them.
+//! Digest authentication (RFC 3261 §22, with the RFC 8760 algorithms
+//! SHA-512-256, SHA-256 and MD5). As a client (this module): reading the
+//! challenges of a 401 or 407 and writing the `Authorization` /
+//! `Proxy-Authorization` that answers the strongest of them. As a server
+//! ([`server`]): our own challenges with stateless nonces, and the check of
+//! the answers.
 //!
 //! Pure functions: no clock, no I/O, no randomness (the caller passes the
 //! cnonce). The hashes and the header grammar come from the `digest_auth`
@@ -25,6 +27,8 @@
 //! assert!(value.contains("qop=auth, nc=00000001, cnonce=\"0a4f\""));
 //! assert!(value.contains("algorithm=SHA-256"));
 //! ```
+
+pub mod server;
 
 use crate::message::{HeaderName, Message, MessageBuilder, Method};
 use digest_auth::{AlgorithmType, AuthContext, HttpMethod, Qop, WwwAuthenticateHeader};
@@ -53,6 +57,12 @@ pub enum DigestError {
     /// algorithm, qop or charset.
     #[error("malformed or unsupported Digest challenge")]
     Malformed,
+    /// The request to send again lacks what it needs (a method, a CSeq).
+    #[error("the request to authorize has no valid {header:?}")]
+    Request {
+        /// The header missing or malformed.
+        header: HeaderName,
+    },
 }
 
 /// The hash of a challenge, weakest first (the order [`strongest`] uses).
@@ -377,11 +387,8 @@ mod tests {
 
     #[test]
     fn unknown_qop_tokens_are_ignored() {
-        let c = Challenge::parse(
-            r#"Digest realm="r", nonce="n", qop="auth,fancy""#,
-            false,
-        )
-        .unwrap();
+        let c =
+            Challenge::parse(r#"Digest realm="r", nonce="n", qop="auth,fancy""#, false).unwrap();
         let (_, value) = c
             .authorize(Method::Invite, "sip:a@b", b"", &CREDS, "c")
             .unwrap();
