@@ -131,6 +131,8 @@ PINNED_IP=127.0.0.17
 # config (written by write_config) and must never show in voxgate's log.
 DIGEST_IP=127.0.0.19
 DIGEST_PASSWORD=sipp-digest-secret
+# kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
+KAM_PORT=$((BASE + 38))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -409,6 +411,12 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "alaw"
 match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
+
+# kamailio challenging with SHA-256 (call_digest_kamailio_sha256).
+[[route]]
+name = "digest-kamailio"
+match_user = { exact = "1142" }
+destinations = [ { uri = "sip:$DIGEST_IP:$KAM_PORT", transport = "udp", trunk = "digest-carrier" } ]
 
 # The challenging carrier (call_digest_challenged 1140, call_digest_refused 1141).
 [[route]]
@@ -1664,6 +1672,65 @@ test_call_digest_refused() {
 	[ "$rc" = 0 ] || { sipp_reason digest_refused_caller call_uac_403.xml "$rc" caller; return 1; }
 	cdr "$n" status=403 answer_time=null attempts=1 --wait 3 || return 1
 	calls_empty --wait 3
+}
+
+# kamailio's auth module as the carrier: it challenges with SHA-256 (qop=auth) and checks
+# the answer against the password (pv_auth_check); an authenticated INVITE gets 486
+# "Authenticated Busy", which the caller must get (a refused answer would be challenged
+# again, and the caller would get 403).
+test_call_digest_kamailio_sha256() {
+	local n=1142 rc kpid cfg=$OUT/kamailio.cfg klog=$OUT/kamailio.log
+	command -v kamailio >/dev/null 2>&1 || { SKIPPED="kamailio is not installed"; return 0; }
+	local mpath
+	mpath=$(dirname "$(find /usr/lib /usr/lib64 /usr/local/lib -name auth.so -path '*kamailio*' 2>/dev/null | head -n 1)")
+	[ -f "$mpath/auth.so" ] || { SKIPPED="kamailio's auth module is not installed"; return 0; }
+	cat >"$cfg" <<KAM
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:$DIGEST_IP:$KAM_PORT
+mpath="$mpath/"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "auth.so"
+modparam("auth", "algorithm", "SHA-256")
+modparam("auth", "secret", "sipp-suite-nonce-secret")
+
+request_route {
+	if (is_method("ACK")) exit;
+	if (!pv_auth_check("carrier.test", "$DIGEST_PASSWORD", "0", "0")) {
+		xlog("L_INFO", "challenging \$rm \$ci\n");
+		auth_challenge("carrier.test", "1");
+		exit;
+	}
+	xlog("L_INFO", "authenticated \$rm \$ci user \$au\n");
+	sl_send_reply("486", "Authenticated Busy");
+	exit;
+}
+KAM
+	mkdir -p "$OUT/kamailio-run"
+	timeout 30 kamailio -f "$cfg" -DD -E -Y "$OUT/kamailio-run" >"$klog" 2>&1 &
+	kpid=$!
+	BG_PIDS+=("$kpid")
+	local i
+	for i in $(seq 1 30); do udp_bound "$DIGEST_IP" "$KAM_PORT" && break; sleep 0.1; done
+	udp_bound "$DIGEST_IP" "$KAM_PORT" || { REASON="kamailio is not listening on $DIGEST_IP:$KAM_PORT"; EXTRA_FILE=$klog; kill "$kpid" 2>/dev/null; return 1; }
+	sipp_play digest_kamailio_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	kill "$kpid" 2>/dev/null
+	wait "$kpid" 2>/dev/null
+	EXTRA_FILE=$klog
+	grep -q "challenging INVITE" "$klog" || { REASON="kamailio did not challenge the INVITE"; return 1; }
+	grep -q "authenticated INVITE .* user acme-sbc" "$klog" || { REASON="kamailio did not accept voxgate's SHA-256 answer"; return 1; }
+	[ "$rc" = 0 ] || { sipp_reason digest_kamailio_caller call_uac_486.xml "$rc" caller; return 1; }
+	EXTRA_FILE=""
+	# The suite logs voxgate_edge at debug: the answer names its algorithm there.
+	grep -q 'challenge answered.*method=INVITE algorithm="SHA-256" realm="carrier.test"' "$LOG" ||
+		{ REASON="voxgate.log has no SHA-256 answer to kamailio's challenge"; return 1; }
+	cdr "$n" status=486 answer_time=null attempts=1 trunk_out=digest-carrier --wait 3
 }
 
 test_call_callee_hangs_up() {
@@ -3494,6 +3561,7 @@ TESTS=(
 	test_identity_untrusted_stripped
 	test_call_digest_challenged
 	test_call_digest_refused
+	test_call_digest_kamailio_sha256
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486
