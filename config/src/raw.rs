@@ -135,6 +135,16 @@ pub(crate) struct RawTrunk {
     pub out_of_service_status: Option<S<i64>>,
     pub trusted: Option<S<bool>>,
     pub credentials: Option<S<RawCredentials>>,
+    pub auth: Option<S<RawAuth>>,
+}
+
+/// How a trunk's own requests are authenticated: a tagged enum so that serde rejects
+/// anything else.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawAuth {
+    Address,
+    Digest,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +154,7 @@ pub(crate) struct RawCredentials {
     pub password_file: Option<S<String>>,
     pub password_env: Option<S<String>>,
     pub realm: Option<S<String>>,
+    pub algorithms: Option<List<String>>,
 }
 
 #[derive(Deserialize)]

@@ -252,6 +252,12 @@ pub(crate) const TABLES: &[Table] = &[
                  from its requests; default false)",
             ),
             key("credentials", CREDENTIALS),
+            key(
+                "auth",
+                "\"address\" (its allow-list admits its INVITEs; the default) or \"digest\" (its \
+                 INVITEs must also carry digest credentials: the trunk's credentials user and \
+                 password in the credentials realm, which then is required; others get 401)",
+            ),
         ],
     },
     Table {
@@ -266,7 +272,14 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "realm",
                 "the one realm whose challenges are answered, such as \"sip.carrier.example\" \
-                 (default: any realm the trunk names)",
+                 (default: any realm the trunk names); with auth = \"digest\", the realm of \
+                 voxgate's own challenges (then required)",
+            ),
+            key(
+                "algorithms",
+                "a list of \"SHA-512-256\", \"SHA-256\", \"MD5\", each once, preferred first: \
+                 voxgate's challenges when auth = \"digest\" (default [\"SHA-256\", \"MD5\"]; \
+                 [\"MD5\"] for peers that read only the first challenge and know only MD5)",
             ),
         ],
     },

@@ -6,7 +6,7 @@
 
 mod support;
 use support::{MINIMAL, TempDir};
-use voxgate_config::{ConfigErrorKind, load_file, load_str};
+use voxgate_config::{ConfigErrorKind, DigestAlgorithm, TrunkAuth, load_file, load_str};
 
 fn trunk(credentials: &str) -> String {
     format!(
@@ -133,4 +133,57 @@ fn an_empty_password_file_is_an_error() {
         "{errors:?}"
     );
     assert_eq!(errors[0].key, "trunk[0].credentials.password_file");
+}
+
+#[test]
+fn auth_digest_needs_credentials_with_a_realm_and_takes_known_algorithms() {
+    let with = |extra: &str| {
+        format!("{MINIMAL}\n[[trunk]]\nname = \"c\"\nallow = [\"192.0.2.0/24\"]\n{extra}\n")
+    };
+    // No credentials, or credentials without a realm: the error is at `auth`.
+    for extra in [
+        "auth = \"digest\"",
+        "auth = \"digest\"\ncredentials = { username = \"acme\", password_env = \"PATH\" }",
+    ] {
+        let errors = load_str(&with(extra), "x.toml").unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{extra}: {errors:?}");
+        assert_eq!(errors[0].key, "trunk[0].auth");
+        assert!(errors[0].to_string().contains("without credentials naming a realm"));
+    }
+    let ok = with(
+        "auth = \"digest\"\ncredentials = { username = \"acme\", password_env = \"PATH\", \
+         realm = \"voxgate.example\", algorithms = [\"md5\", \"SHA-512-256\"] }",
+    );
+    let c = load_str(&ok, "x.toml").unwrap();
+    assert_eq!(c.trunks[0].auth, TrunkAuth::Digest);
+    let creds = c.trunks[0].credentials.as_ref().unwrap();
+    assert_eq!(
+        creds.algorithms,
+        [DigestAlgorithm::Md5, DigestAlgorithm::Sha512_256]
+    );
+    // The default: address only; SHA-256 then MD5 when challenging.
+    let plain = load_str(
+        &with("credentials = { username = \"acme\", password_env = \"PATH\" }"),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(plain.trunks[0].auth, TrunkAuth::Address);
+    assert_eq!(
+        plain.trunks[0].credentials.as_ref().unwrap().algorithms,
+        [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+    );
+    for (algorithms, key) in [
+        ("[\"SHA-1\"]", "trunk[0].credentials.algorithms[0]"),
+        ("[\"MD5\", \"md5\"]", "trunk[0].credentials.algorithms[1]"),
+        ("[]", "trunk[0].credentials.algorithms"),
+    ] {
+        let text = with(&format!(
+            "credentials = {{ username = \"acme\", password_env = \"PATH\", algorithms = {algorithms} }}"
+        ));
+        let errors = load_str(&text, "x.toml").unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{algorithms}: {errors:?}");
+        assert_eq!(errors[0].key, key, "{}", errors[0]);
+    }
+    let errors = load_str(&with("auth = \"password\""), "x.toml").unwrap_err().0;
+    assert_eq!(errors[0].key, "trunk[0].auth", "{}", errors[0]);
 }

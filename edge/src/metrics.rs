@@ -79,6 +79,8 @@ pub struct Metrics {
     call_setup: HistogramVec,
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
+    /// `voxgate_digest_checks_total`: a digest trunk's INVITEs by verdict.
+    digest_checks: IntCounterVec,
     cdr_records: IntCounterVec,
     trunk_calls: Arc<trunk::TrunkCallMetrics>,
     retransmissions: IntCounterVec,
@@ -508,6 +510,12 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            digest_checks: counter_vec(
+                &registry,
+                "voxgate_digest_checks_total",
+                "INVITEs of trunks with auth = \"digest\", by the verdict on their credentials.",
+                &["trunk", "result"],
+            )?,
             trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
             retransmissions,
             tls_handshake_failures,
@@ -858,6 +866,12 @@ impl Metrics {
     /// Counts a call refused by a trunk limit.
     pub fn trunk_limit(&self, trunk: &str, limit: &'static str) {
         self.trunk_limits.with_label_values(&[trunk, limit]).inc();
+    }
+
+    /// Counts a digest trunk's INVITE by `result`: `accepted`, or challenged
+    /// because the credentials were `missing`, `invalid` or `stale`.
+    pub fn digest_check(&self, trunk: &str, result: &'static str) {
+        self.digest_checks.with_label_values(&[trunk, result]).inc();
     }
 
     /// Counts `n` CDRs that were `written`, `dropped` or `failed`.

@@ -131,6 +131,10 @@ PINNED_IP=127.0.0.17
 # config (written by write_config) and must never show in voxgate's log.
 DIGEST_IP=127.0.0.19
 DIGEST_PASSWORD=sipp-digest-secret
+# A PBX that voxgate challenges (auth = "digest", call_digest_inbound): it calls from
+# DIGEST_IN_IP with user pbx-in and the password in digest-pbx.pass beside the config.
+DIGEST_IN_IP=127.0.0.20
+DIGEST_IN_PASSWORD=sipp-inbound-secret
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
@@ -214,6 +218,7 @@ DEFAULT_TRANSPORTS='"udp", "tcp", "tls"'
 write_config() {
 	local file=$1 allow=${2:-$DEFAULT_ALLOW} transports=${3:-$DEFAULT_TRANSPORTS}
 	printf '%s\n' "$DIGEST_PASSWORD" >"$(dirname "$file")/digest-carrier.pass"
+	printf '%s\n' "$DIGEST_IN_PASSWORD" >"$(dirname "$file")/digest-pbx.pass"
 	cat >"$file" <<EOF
 # voxgate config written by tests/sipp/run.sh
 [node]
@@ -324,6 +329,14 @@ listener = "127.0.0.1:$PINNED_SIP_PORT"
 name = "digest-carrier"
 allow = ["$DIGEST_IP/32"]
 credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+
+# A PBX whose INVITEs voxgate challenges (call_digest_inbound).
+[[trunk]]
+name = "digest-pbx"
+allow = ["$DIGEST_IN_IP/32"]
+auth = "digest"
+# SIPp answers MD5 only, and only the first challenge: voxgate offers it alone.
+credentials = { username = "pbx-in", password_file = "digest-pbx.pass", realm = "voxgate.test", algorithms = ["MD5"] }
 
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
@@ -1731,6 +1744,24 @@ KAM
 	grep -q 'challenge answered.*method=INVITE algorithm="SHA-256" realm="carrier.test"' "$LOG" ||
 		{ REASON="voxgate.log has no SHA-256 answer to kamailio's challenge"; return 1; }
 	cdr "$n" status=486 answer_time=null attempts=1 trunk_out=digest-carrier --wait 3
+}
+
+# A trunk with auth = "digest": its INVITE without credentials gets 401 (its one MD5
+# challenge: algorithms = ["MD5"]), the INVITE with SIPp's answer is admitted and the call goes through;
+# counted in voxgate_digest_checks_total.
+test_call_digest_inbound() {
+	local n=1016 rc missing accepted
+	missing=$(metric voxgate_digest_checks_total 'trunk="digest-pbx",result="missing"')
+	accepted=$(metric voxgate_digest_checks_total 'trunk="digest-pbx",result="accepted"')
+	callee_start digest_inbound_callee call_uas.xml || return 1
+	sipp_play digest_inbound_caller call_uac_digest.xml -s "$n" -i "$DIGEST_IN_IP" -p "$CALLER_PORT" \
+		-mp "$CALLER_MP" -d 300 -au pbx-in -ap "$DIGEST_IN_PASSWORD"
+	call_ok $? digest_inbound_caller call_uac_digest.xml || return 1
+	expect_rise voxgate_digest_checks_total 'trunk="digest-pbx",result="missing"' "$missing" 1 || return 1
+	expect_rise voxgate_digest_checks_total 'trunk="digest-pbx",result="accepted"' "$accepted" 1 || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null trunk_in=digest-pbx || return 1
+	! grep -q "$DIGEST_IN_PASSWORD" "$LOG" || { REASON="the trunk's password is in voxgate.log"; return 1; }
+	calls_empty
 }
 
 test_call_callee_hangs_up() {
@@ -3562,6 +3593,7 @@ TESTS=(
 	test_call_digest_challenged
 	test_call_digest_refused
 	test_call_digest_kamailio_sha256
+	test_call_digest_inbound
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

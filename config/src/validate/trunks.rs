@@ -8,9 +8,10 @@ use ipnet::IpNet;
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
 use crate::model::{
-    Credentials, ListenerTransport, Numbering, Secret, SrtpMode, SrtpSuite, Trunk, TrunkName,
+    Credentials, DigestAlgorithm, ListenerTransport, Numbering, Secret, SrtpMode, SrtpSuite, Trunk, TrunkAuth,
+    TrunkName,
 };
-use crate::raw::{List, RawCredentials, RawNumbering, RawSrtp, RawTrunk, S};
+use crate::raw::{List, RawAuth, RawCredentials, RawNumbering, RawSrtp, RawTrunk, S};
 use crate::schema;
 
 /// Codecs a trunk may name: voxgate-media's `negotiate::KNOWN` (offered by
@@ -221,6 +222,29 @@ impl Validator<'_> {
             (400, 699),
             503,
         );
+        let credentials = raw
+            .credentials
+            .as_ref()
+            .and_then(|c| self.credentials(c, &key("credentials")));
+        let auth = match raw.auth.as_ref().map(|a| (*a.get_ref(), a.span())) {
+            None | Some((RawAuth::Address, _)) => TrunkAuth::Address,
+            Some((RawAuth::Digest, span)) => {
+                // Our challenges need a realm, and the answers a user and password.
+                let usable = raw
+                    .credentials
+                    .as_ref()
+                    .is_some_and(|c| c.get_ref().realm.is_some());
+                if !usable {
+                    let k = key("auth");
+                    let kind = ConfigErrorKind::BadValue {
+                        found: "\"digest\" without credentials naming a realm".to_owned(),
+                        expected: schema::describe(&k).to_owned(),
+                    };
+                    self.push(span, k, kind);
+                }
+                TrunkAuth::Digest
+            }
+        };
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -240,10 +264,8 @@ impl Validator<'_> {
             keepalive,
             out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
             trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
-            credentials: raw
-                .credentials
-                .as_ref()
-                .and_then(|c| self.credentials(c, &key("credentials"))),
+            credentials,
+            auth,
         }
     }
 
@@ -338,10 +360,41 @@ impl Validator<'_> {
                 None
             }
         };
+        let algorithms = match &raw.algorithms {
+            None => vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            Some(list) => {
+                let items = self.non_empty(list, &k("algorithms"));
+                let mut out = Vec::new();
+                for (j, name) in items.iter().enumerate() {
+                    let item = format!("{key}.algorithms[{j}]");
+                    match DigestAlgorithm::ALL
+                        .into_iter()
+                        .find(|a| a.as_str().eq_ignore_ascii_case(name.get_ref()))
+                    {
+                        Some(a) => out.push(a),
+                        None => self.bad_value(name.span(), &item, schema::describe(&k("algorithms"))),
+                    }
+                }
+                let seen: Vec<(String, String, Range<usize>)> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| {
+                        (
+                            a.get_ref().to_ascii_uppercase(),
+                            format!("{key}.algorithms[{j}]"),
+                            a.span(),
+                        )
+                    })
+                    .collect();
+                self.unique(&seen, "each algorithm once");
+                out
+            }
+        };
         Some(Credentials {
             username: username?,
             password: password?,
             realm,
+            algorithms,
         })
     }
 

@@ -7,11 +7,11 @@
 //! so nothing is kept per challenge; a nonce older than the lifetime is
 //! `Stale` (challenged again with `stale=true`, RFC 7616 §3.3). What this
 //! does not do: count nonce uses (an answer can be replayed within the
-//! lifetime, against the same request URI and method).
+//! lifetime), or hold the answer's `uri` to the Request-URI (see [`verify`]).
 
-use super::{DigestError, MAX_CHALLENGE_LEN};
+use super::{Algorithm, DigestError, MAX_CHALLENGE_LEN};
 use crate::message::{HeaderName, Message};
-use digest_auth::{AuthContext, AuthorizationHeader, HttpMethod};
+use digest_auth::{AlgorithmType, AuthContext, AuthorizationHeader, HttpMethod};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::borrow::Cow;
@@ -69,15 +69,25 @@ impl NonceKey {
 }
 
 /// The `WWW-Authenticate` values of our challenge (RFC 8760 §2.4: one per
-/// algorithm, the preferred first): SHA-256, then MD5 for older peers.
-pub fn challenge_values(key: &NonceKey, realm: &str, now: u64, stale: bool) -> [String; 2] {
+/// algorithm, in the order of `algorithms`, the preferred first).
+pub fn challenge_values(
+    key: &NonceKey,
+    realm: &str,
+    now: u64,
+    stale: bool,
+    algorithms: &[Algorithm],
+) -> Vec<String> {
     let nonce = key.nonce(realm, now);
     let stale = if stale { ", stale=true" } else { "" };
-    ["SHA-256", "MD5"].map(|algorithm| {
-        format!(
-            "Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm={algorithm}{stale}"
-        )
-    })
+    algorithms
+        .iter()
+        .map(|a| {
+            format!(
+                "Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm={}{stale}",
+                a.as_str()
+            )
+        })
+        .collect()
 }
 
 /// What a request's credentials are worth.
@@ -103,6 +113,8 @@ pub struct Expected<'a> {
     pub password: &'a str,
     /// Seconds a nonce is accepted after it was issued.
     pub lifetime: u64,
+    /// The algorithms we challenge with: an answer in another is refused.
+    pub algorithms: &'a [Algorithm],
 }
 
 /// Checks `request`'s `Authorization` for our realm at time `now` (seconds,
@@ -115,11 +127,22 @@ pub fn verify(request: &Message, key: &NonceKey, expected: &Expected<'_>, now: u
     else {
         return Verdict::Missing;
     };
-    let (Some(method), Some(uri)) = (request.method(), request.request_uri()) else {
+    let Some(method) = request.method() else {
         return Verdict::Invalid;
     };
-    // §22.4: the answer is for this request's URI; user names compare as written.
-    if answer.username != expected.username || answer.uri != uri || answer.userhash {
+    // User names compare as written. The answer's `uri` is hashed as given and not held
+    // to the Request-URI (§22.4 says SHOULD): some clients (SIPp) put the next hop's
+    // address there, and within a nonce's lifetime a stateless check stops no replay
+    // that the URI check would.
+    if answer.username != expected.username || answer.userhash {
+        return Verdict::Invalid;
+    }
+    let algorithm = match answer.algorithm.algo {
+        AlgorithmType::MD5 => Algorithm::Md5,
+        AlgorithmType::SHA2_256 => Algorithm::Sha256,
+        AlgorithmType::SHA2_512_256 => Algorithm::Sha512_256,
+    };
+    if answer.algorithm.sess || !expected.algorithms.contains(&algorithm) {
         return Verdict::Invalid;
     }
     let Some(issued) = key.issued(expected.realm, &answer.nonce) else {
@@ -132,7 +155,7 @@ pub fn verify(request: &Message, key: &NonceKey, expected: &Expected<'_>, now: u
     let mut context = AuthContext::new_with_method(
         expected.username,
         expected.password,
-        uri,
+        answer.uri.as_str(),
         Some(request.body()),
         HttpMethod(Cow::Borrowed(method.as_str())),
     );
@@ -184,6 +207,7 @@ mod tests {
         username: "pbx",
         password: "pw",
         lifetime: 300,
+        algorithms: &[Algorithm::Sha256, Algorithm::Md5],
     };
 
     fn invite(authorization: Option<&str>) -> Message {
@@ -199,7 +223,8 @@ mod tests {
     /// Our challenge as a 401 a client reads, and the client's answer to it.
     fn answer(issued: u64, password: &str, uri: &str) -> String {
         let key = NonceKey::new(KEY);
-        let [sha, md5] = challenge_values(&key, EXPECTED.realm, issued, false);
+        let values = challenge_values(&key, EXPECTED.realm, issued, false, EXPECTED.algorithms);
+        let (sha, md5) = (&values[0], &values[1]);
         let raw = format!(
             "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK1\r\n\
              From: <sip:a@192.0.2.9>;tag=1\r\nTo: <sip:+4420@192.0.2.1>;tag=2\r\nCall-ID: x\r\n\
@@ -230,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_password_uri_user_or_key_is_invalid() {
+    fn wrong_password_user_or_key_is_invalid() {
         let key = NonceKey::new(KEY);
         let uri = "sip:+4420@192.0.2.1";
         let wrong_pw = answer(1000, "nope", uri);
@@ -238,9 +263,16 @@ mod tests {
             verify(&invite(Some(&wrong_pw)), &key, &EXPECTED, 1000),
             Verdict::Invalid
         );
-        let wrong_uri = answer(1000, "pw", "sip:other@192.0.2.1");
+        // Another URI, hashed as given: accepted (see `verify`); tampered with after
+        // hashing: refused.
+        let other_uri = answer(1000, "pw", "sip:192.0.2.1");
         assert_eq!(
-            verify(&invite(Some(&wrong_uri)), &key, &EXPECTED, 1000),
+            verify(&invite(Some(&other_uri)), &key, &EXPECTED, 1000),
+            Verdict::Valid
+        );
+        let tampered = other_uri.replace("uri=\"sip:192.0.2.1\"", "uri=\"sip:x@192.0.2.1\"");
+        assert_eq!(
+            verify(&invite(Some(&tampered)), &key, &EXPECTED, 1000),
             Verdict::Invalid
         );
         let right = answer(1000, "pw", uri);
@@ -262,6 +294,21 @@ mod tests {
             Verdict::Invalid,
             "issued in the future"
         );
+    }
+
+    #[test]
+    fn an_answer_in_an_algorithm_we_did_not_offer_is_invalid() {
+        let key = NonceKey::new(KEY);
+        let a = answer(1000, "pw", "sip:+4420@192.0.2.1");
+        assert!(a.contains("algorithm=SHA-256"));
+        let md5_only = Expected {
+            algorithms: &[Algorithm::Md5],
+            ..EXPECTED
+        };
+        assert_eq!(verify(&invite(Some(&a)), &key, &md5_only, 1000), Verdict::Invalid);
+        let values = challenge_values(&key, "r", 5, true, &[Algorithm::Md5]);
+        assert_eq!(values.len(), 1);
+        assert!(values[0].ends_with("algorithm=MD5, stale=true"), "{values:?}");
     }
 
     #[test]
