@@ -54,10 +54,10 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, DigestAlgorithm, Dns, Hep,
-    Keepalive, Listener, ListenerTransport, LogFormat, Logging, Media, MediaRegion, NamedPrompt,
-    Node, Numbering, Protection, Route, Secret, SipLimits, SipTimers, SrtpMode, SrtpSuite,
-    TlsFiles, Trunk, TrunkAuth, TrunkName, UserMatch,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, DigestAlgorithm,
+    Dns, Hep, Keepalive, Listener, ListenerTransport, LogFormat, Logging, Media, MediaRegion,
+    NamedPrompt, Node, Numbering, Protection, Register, Route, Secret, SipLimits, SipTimers,
+    SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkAuth, TrunkName, UserMatch,
 };
 pub use redact::redact_number;
 pub use validate::KNOWN_CODECS;

@@ -421,6 +421,21 @@ pub struct Trunk {
     pub credentials: Option<Credentials>,
     /// How the trunk's new calls are authenticated beyond its allow-list.
     pub auth: TrunkAuth,
+    /// Outbound registration with the trunk's registrar; `None` = none.
+    pub register: Option<Register>,
+}
+
+/// A trunk's outbound registration (`register = { ... }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Register {
+    /// The registrar's URI (`sip:` or `sips:`), the REGISTER's Request-URI.
+    pub registrar: String,
+    /// The transport to reach it.
+    pub transport: ListenerTransport,
+    /// The user registered (To and From `sip:user@registrar-host`, and our Contact's user).
+    pub user: String,
+    /// The binding's lifetime asked for (`Expires`).
+    pub expires: Duration,
 }
 
 /// How a trunk's INVITEs are authenticated (`auth`).

@@ -136,6 +136,16 @@ pub(crate) struct RawTrunk {
     pub trusted: Option<S<bool>>,
     pub credentials: Option<S<RawCredentials>>,
     pub auth: Option<S<RawAuth>>,
+    pub register: Option<S<RawRegister>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegister {
+    pub registrar: Option<S<String>>,
+    pub transport: Option<S<RawTransport>>,
+    pub user: Option<S<String>>,
+    pub expires_s: Option<S<i64>>,
 }
 
 /// How a trunk's own requests are authenticated: a tagged enum so that serde rejects

@@ -49,6 +49,9 @@ pub(crate) const CREDENTIALS: &str = "{ username = \"acme\", password_file = \"c
 pub(crate) const PASSWORD_FILE: &str = "a path to a file holding the password (one line; relative to the config file's \
      folder), instead of password_env";
 pub(crate) const PASSWORD_ENV: &str = "the name of an environment variable holding the password, such as \"CARRIER_A_PASSWORD\", instead of password_file";
+pub(crate) const REGISTER: &str = "{ registrar = \"sip:203.0.113.5:5060\", user = \"acme\", expires_s = 3600, \
+     transport = \"udp\" }: REGISTER with the trunk's registrar at start and on reload, refreshed \
+     before expiry, challenges answered with the trunk's credentials";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -257,6 +260,27 @@ pub(crate) const TABLES: &[Table] = &[
                 "\"address\" (its allow-list admits its INVITEs; the default) or \"digest\" (its \
                  INVITEs must also carry digest credentials: the trunk's credentials user and \
                  password in the credentials realm, which then is required; others get 401)",
+            ),
+            key("register", REGISTER),
+        ],
+    },
+    Table {
+        pattern: "trunk[].register",
+        keys: &[
+            key(
+                "registrar",
+                "the registrar's URI, such as \"sip:203.0.113.5:5060\" (an IP address; the \
+                 REGISTER's Request-URI)",
+            ),
+            key("transport", "\"udp\", \"tcp\" or \"tls\" (default \"udp\")"),
+            key(
+                "user",
+                "the user to register, such as \"+442071234567\" or \"acme\" (To, From and our \
+                 Contact's user)",
+            ),
+            key(
+                "expires_s",
+                "the binding's lifetime asked for, seconds 60..=86400 (default 3600)",
             ),
         ],
     },

@@ -393,6 +393,7 @@ mod tests {
                 "trunk[].credentials",
                 "[[trunk]]\ncredentials = { zzz = 1 }",
             ),
+            ("trunk[].register", "[[trunk]]\nregister = { zzz = 1 }"),
             (
                 "route[].destinations[].keepalive",
                 "[[route]]\ndestinations = [{ keepalive = { zzz = 1 } }]",

@@ -148,7 +148,11 @@ fn auth_digest_needs_credentials_with_a_realm_and_takes_known_algorithms() {
         let errors = load_str(&with(extra), "x.toml").unwrap_err().0;
         assert_eq!(errors.len(), 1, "{extra}: {errors:?}");
         assert_eq!(errors[0].key, "trunk[0].auth");
-        assert!(errors[0].to_string().contains("without credentials naming a realm"));
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("without credentials naming a realm")
+        );
     }
     let ok = with(
         "auth = \"digest\"\ncredentials = { username = \"acme\", password_env = \"PATH\", \
@@ -184,6 +188,8 @@ fn auth_digest_needs_credentials_with_a_realm_and_takes_known_algorithms() {
         assert_eq!(errors.len(), 1, "{algorithms}: {errors:?}");
         assert_eq!(errors[0].key, key, "{}", errors[0]);
     }
-    let errors = load_str(&with("auth = \"password\""), "x.toml").unwrap_err().0;
+    let errors = load_str(&with("auth = \"password\""), "x.toml")
+        .unwrap_err()
+        .0;
     assert_eq!(errors[0].key, "trunk[0].auth", "{}", errors[0]);
 }

@@ -82,6 +82,9 @@ pub struct Core {
     /// their clock counts seconds from.
     nonce_key: voxgate_sip::auth::server::NonceKey,
     nonce_epoch: Option<Instant>,
+    /// Outbound registrations of the trunks that ask for one, and their REGISTERs in flight.
+    regs: crate::registration::Registrations,
+    reg_txs: IdMap<TxId, register::RegTx>,
 }
 
 /// Seconds a nonce of our digest challenges is accepted (then `stale=true`).
@@ -133,6 +136,8 @@ impl Core {
             dns: None,
             nonce_key: voxgate_sip::auth::server::NonceKey::new(rand::random()),
             nonce_epoch: None,
+            regs: crate::registration::Registrations::default(),
+            reg_txs: IdMap::default(),
         }
     }
 
@@ -151,6 +156,7 @@ impl Core {
         self.keepalive
             .configure(now, keepalive::probed(&self.config));
         self.health.publish(self.keepalive.states());
+        self.configure_registrations(now);
         self
     }
 
@@ -163,6 +169,7 @@ impl Core {
         self.keepalive.configure(now, keepalive::probed(&config));
         self.health.publish(self.keepalive.states());
         self.config = config;
+        self.configure_registrations(now);
     }
 
     /// Active calls.
@@ -501,6 +508,8 @@ impl Core {
         self.layer.handle_timeout(now);
         self.keepalive.handle_timeout(now);
         self.send_probes(now);
+        self.regs.handle_timeout(now);
+        self.send_registers(now);
         self.process_events(now);
         self.log_refusals(now);
     }
@@ -511,6 +520,7 @@ impl Core {
             self.layer.poll_timeout(),
             self.refusals.poll_timeout(),
             self.keepalive.poll_timeout(),
+            self.regs.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -705,6 +715,11 @@ impl Core {
                     }
                 }
                 TxEvent::Response { tx, response }
+                    if !self.reg_txs.is_empty() && self.reg_txs.contains_key(&tx) =>
+                {
+                    self.register_response(now, tx, &response);
+                }
+                TxEvent::Response { tx, response }
                     if !self.probes.is_empty() && self.probes.contains_key(&tx) =>
                 {
                     if let Some(status) = response.status().filter(|s| *s >= 200) {
@@ -730,6 +745,7 @@ impl Core {
                     }
                     info!(?tx, ?kind, "transaction timed out");
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -746,6 +762,7 @@ impl Core {
                     }
                     info!(?tx, "transport error on transaction");
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -763,12 +780,14 @@ impl Core {
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                 }
                 _ => {}
             }
         }
         self.release_unbound();
         self.keepalive_changes();
+        self.registration_changes();
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
@@ -1085,8 +1104,9 @@ fn parse_error_label(e: &ParseError) -> &'static str {
     }
 }
 
-mod probes;
-#[cfg(test)]
-mod unsettled_tests;
 #[cfg(test)]
 mod digest_tests;
+mod probes;
+mod register;
+#[cfg(test)]
+mod unsettled_tests;

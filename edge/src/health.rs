@@ -22,6 +22,8 @@ pub struct Health {
     any_down: std::sync::atomic::AtomicBool,
     /// Trunks out of service.
     out_of_service: ArcSwap<Vec<TrunkName>>,
+    /// Registering trunks and where their registration is.
+    registrations: ArcSwap<Vec<(TrunkName, crate::registration::RegState)>>,
 }
 
 /// Why a dial skips a destination.
@@ -65,6 +67,20 @@ impl Health {
         self.states.store(Arc::new(states));
         self.any_down
             .store(down, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Installs the registration states (the core, on a change).
+    pub fn publish_registrations(&self, states: Vec<(TrunkName, crate::registration::RegState)>) {
+        self.registrations.store(Arc::new(states));
+    }
+
+    /// Where `trunk`'s registration is; `None` when it does not register.
+    pub fn registration(&self, trunk: &TrunkName) -> Option<crate::registration::RegState> {
+        self.registrations
+            .load()
+            .iter()
+            .find(|(t, _)| t == trunk)
+            .map(|(_, s)| *s)
     }
 
     /// Whether an operator put `trunk` out of service.

@@ -92,6 +92,8 @@ pub struct Metrics {
     dns_cache: IntGauge,
     keepalive_probes: IntCounterVec,
     destination_up: IntGaugeVec,
+    /// `voxgate_registration_state{trunk}`: 1 registered, 0 not (registering or failed).
+    registration_state: IntGaugeVec,
     trunk_out_of_service: IntGaugeVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
@@ -533,6 +535,12 @@ impl Metrics {
                 "OPTIONS keep-alive probes of route destinations that ended: result=answered (any final status but 408 and 503) or failed (no answer in time, 408, 503, a transport error).",
                 &["result"],
             )?,
+            registration_state: gauge_vec(
+                &registry,
+                "voxgate_registration_state",
+                "1 while the trunk's registrar holds voxgate's binding, 0 while registering or after a failure.",
+                &["trunk"],
+            )?,
             destination_up: gauge_vec(
                 &registry,
                 "voxgate_destination_up",
@@ -849,6 +857,20 @@ impl Metrics {
             crate::keepalive::State::Down => g.set(0),
             crate::keepalive::State::Unknown => {}
         }
+    }
+
+    /// Records a trunk's new registration state.
+    pub fn registration_state(&self, trunk: &str, state: crate::registration::RegState) {
+        self.registration_state
+            .with_label_values(&[trunk])
+            .set(i64::from(
+                state == crate::registration::RegState::Registered,
+            ));
+    }
+
+    /// Drops the registration series of a trunk that no longer registers.
+    pub fn registration_gone(&self, trunk: &str) {
+        let _ = self.registration_state.remove_label_values(&[trunk]);
     }
 
     /// Records a trunk put in or out of service by an operator.

@@ -135,6 +135,10 @@ DIGEST_PASSWORD=sipp-digest-secret
 # DIGEST_IN_IP with user pbx-in and the password in digest-pbx.pass beside the config.
 DIGEST_IN_IP=127.0.0.20
 DIGEST_IN_PASSWORD=sipp-inbound-secret
+# A registrar that challenges (register_challenge_refresh): SIPp on REG_IP:CALLEE_PORT,
+# registered with by trunk "registrar-test", which the test adds to the config for its
+# duration.
+REG_IP=127.0.0.21
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
@@ -1762,6 +1766,42 @@ test_call_digest_inbound() {
 	cdr "$n" disconnect_side=caller cause=normal status=null trunk_in=digest-pbx || return 1
 	! grep -q "$DIGEST_IN_PASSWORD" "$LOG" || { REASON="the trunk's password is in voxgate.log"; return 1; }
 	calls_empty
+}
+
+# Outbound REGISTER: a trunk with register = { ... } added by reload registers at once, answers
+# the registrar's challenge with its credentials, refreshes a 4 s binding before it runs out;
+# voxgate_registration_state and GET /trunks say registered. The config is restored after.
+test_register_challenge_refresh() {
+	local rc=0 out
+	agent_start registrar "$REG_IP:$CALLEE_PORT" "$CALLEE_MP" register_uas.xml || return 1
+	write_config "$CONF"
+	cat >>"$CONF" <<REG
+
+[[trunk]]
+name = "registrar-test"
+allow = ["$REG_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+register = { registrar = "sip:$REG_IP:$CALLEE_PORT", user = "acme-sbc", expires_s = 60 }
+REG
+	if reload_via_http && agent_done registrar; then
+		expect_value voxgate_registration_state 'trunk="registrar-test"' 1 || rc=1
+		if [ "$rc" = 0 ]; then
+			out=$(curl -fsS --max-time 3 "http://$ADMIN/trunks")
+			grep -q '"name":"registrar-test"[^}]*"registration":"registered"' <<<"$out" ||
+				{ REASON="GET /trunks does not show registrar-test registered: ${out:0:300}"; rc=1; }
+		fi
+	else
+		rc=1
+	fi
+	local saved_reason=$REASON
+	write_config "$CONF"
+	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
+	REASON=$saved_reason
+	[ "$rc" = 0 ] || return 1
+	# Removed by the reload: no series says it is registered any more.
+	curl -fsS --max-time 3 "http://$ADMIN/metrics" | grep -q '^voxgate_registration_state{trunk="registrar-test"}' &&
+		{ REASON="voxgate_registration_state of the removed trunk is still exported"; return 1; }
+	return 0
 }
 
 test_call_callee_hangs_up() {
@@ -3594,6 +3634,7 @@ TESTS=(
 	test_call_digest_refused
 	test_call_digest_kamailio_sha256
 	test_call_digest_inbound
+	test_register_challenge_refresh
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

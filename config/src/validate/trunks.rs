@@ -8,10 +8,10 @@ use ipnet::IpNet;
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
 use crate::model::{
-    Credentials, DigestAlgorithm, ListenerTransport, Numbering, Secret, SrtpMode, SrtpSuite, Trunk, TrunkAuth,
-    TrunkName,
+    Credentials, DigestAlgorithm, ListenerTransport, Numbering, Register, Secret, SrtpMode,
+    SrtpSuite, Trunk, TrunkAuth, TrunkName,
 };
-use crate::raw::{List, RawAuth, RawCredentials, RawNumbering, RawSrtp, RawTrunk, S};
+use crate::raw::{List, RawAuth, RawCredentials, RawNumbering, RawRegister, RawSrtp, RawTrunk, S};
 use crate::schema;
 
 /// Codecs a trunk may name: voxgate-media's `negotiate::KNOWN` (offered by
@@ -245,6 +245,10 @@ impl Validator<'_> {
                 TrunkAuth::Digest
             }
         };
+        let register = raw
+            .register
+            .as_ref()
+            .and_then(|r| self.register(r, &key("register")));
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -266,7 +270,52 @@ impl Validator<'_> {
             trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
             credentials,
             auth,
+            register,
         }
+    }
+
+    /// `register`: a `sip:`/`sips:` registrar URI, a user, the lifetime asked for.
+    fn register(&mut self, raw: &S<RawRegister>, key: &str) -> Option<Register> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let k = |name: &str| format!("{key}.{name}");
+        let registrar = self
+            .require(&raw.registrar, &span, &k("registrar"))
+            .and_then(|r| {
+                let text = r.get_ref();
+                let ok = (text.starts_with("sip:") || text.starts_with("sips:"))
+                    && text.len() > 5
+                    && !text
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+                if !ok {
+                    self.bad_value(r.span(), &k("registrar"), schema::describe(&k("registrar")));
+                }
+                ok.then(|| text.clone())
+            });
+        let user = self.require(&raw.user, &span, &k("user")).and_then(|u| {
+            let text = u.get_ref();
+            let ok = !text.is_empty()
+                && text.len() <= 64
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b));
+            if !ok {
+                self.bad_value(u.span(), &k("user"), schema::describe(&k("user")));
+            }
+            ok.then(|| text.clone())
+        });
+        let expires = self.int_or(raw.expires_s.as_ref(), &k("expires_s"), (60, 86_400), 3600);
+        let transport = raw
+            .transport
+            .as_ref()
+            .map_or(ListenerTransport::Udp, |t| transport(*t.get_ref()));
+        Some(Register {
+            registrar: registrar?,
+            transport,
+            user: user?,
+            expires: std::time::Duration::from_secs(u64::try_from(expires).unwrap_or(3600)),
+        })
     }
 
     /// `credentials`: a user name and the password from exactly one of a file or an
@@ -372,7 +421,9 @@ impl Validator<'_> {
                         .find(|a| a.as_str().eq_ignore_ascii_case(name.get_ref()))
                     {
                         Some(a) => out.push(a),
-                        None => self.bad_value(name.span(), &item, schema::describe(&k("algorithms"))),
+                        None => {
+                            self.bad_value(name.span(), &item, schema::describe(&k("algorithms")))
+                        }
                     }
                 }
                 let seen: Vec<(String, String, Range<usize>)> = items

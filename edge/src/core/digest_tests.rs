@@ -129,9 +129,15 @@ fn answer(challenge: &Message, password: &str) -> String {
         username: "pbx",
         password,
     };
-    c.authorize(Method::Invite, "sip:1001@127.0.0.1:5060", b"", &creds, "c0ffee")
-        .unwrap()
-        .1
+    c.authorize(
+        Method::Invite,
+        "sip:1001@127.0.0.1:5060",
+        b"",
+        &creds,
+        "c0ffee",
+    )
+    .unwrap()
+    .1
 }
 
 #[test]
@@ -140,14 +146,22 @@ fn an_invite_without_credentials_is_challenged_then_admitted_with_them() {
     let challenge = n.final_to(&invite(1, None)).unwrap();
     assert_eq!(challenge.status(), Some(401));
     assert!(!n.started_call());
-    let values: Vec<&str> = challenge.header_lines(HeaderName::WwwAuthenticate).collect();
+    let values: Vec<&str> = challenge
+        .header_lines(HeaderName::WwwAuthenticate)
+        .collect();
     assert_eq!(values.len(), 2, "{values:?}");
     assert!(values[0].contains("algorithm=SHA-256") && values[1].contains("algorithm=MD5"));
-    assert!(values.iter().all(|v| v.contains("realm=\"voxgate.test\"") && v.contains("qop=\"auth\"")));
+    assert!(
+        values
+            .iter()
+            .all(|v| v.contains("realm=\"voxgate.test\"") && v.contains("qop=\"auth\""))
+    );
 
     // A wrong password: challenged again, no call.
     n.now += Duration::from_secs(1);
-    let again = n.final_to(&invite(2, Some(&answer(&challenge, "wrong")))).unwrap();
+    let again = n
+        .final_to(&invite(2, Some(&answer(&challenge, "wrong"))))
+        .unwrap();
     assert_eq!(again.status(), Some(401));
     assert!(!n.started_call());
 

@@ -305,10 +305,16 @@ mod tests {
             algorithms: &[Algorithm::Md5],
             ..EXPECTED
         };
-        assert_eq!(verify(&invite(Some(&a)), &key, &md5_only, 1000), Verdict::Invalid);
+        assert_eq!(
+            verify(&invite(Some(&a)), &key, &md5_only, 1000),
+            Verdict::Invalid
+        );
         let values = challenge_values(&key, "r", 5, true, &[Algorithm::Md5]);
         assert_eq!(values.len(), 1);
-        assert!(values[0].ends_with("algorithm=MD5, stale=true"), "{values:?}");
+        assert!(
+            values[0].ends_with("algorithm=MD5, stale=true"),
+            "{values:?}"
+        );
     }
 
     #[test]
