@@ -8,11 +8,13 @@ const PASSWORD: &str = "s3cret-pw";
 
 /// The test config with trunk `pbx` holding credentials (`realm` optional),
 /// the password in a file of its own.
-fn config_with_credentials(realm: Option<&str>) -> String {
+fn config_with_credentials(realm: Option<&str>) -> (String, std::path::PathBuf) {
+    // One file per call: tests run in parallel, and a file being rewritten reads empty.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let path = std::env::temp_dir().join(format!(
         "voxgate-auth-test-{}-{}.pass",
         std::process::id(),
-        realm.unwrap_or("any")
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::write(&path, format!("{PASSWORD}\n")).unwrap();
     let realm = realm.map_or(String::new(), |r| format!(", realm = \"{r}\""));
@@ -25,15 +27,14 @@ fn config_with_credentials(realm: Option<&str>) -> String {
         ),
     );
     assert_ne!(base, BASE_CONFIG);
-    format!("{base}\n{CALLS}")
+    (format!("{base}\n{CALLS}"), path)
 }
 
 fn with_credentials(realm: Option<&str>) -> Harness {
-    let (h, _) = Harness::with_config(
-        &config_with_credentials(realm),
-        a_invite(Some(SDP_A), ""),
-        udp(A_ADDR),
-    );
+    let (text, path) = config_with_credentials(realm);
+    let (h, _) = Harness::with_config(&text, a_invite(Some(SDP_A), ""), udp(A_ADDR));
+    // Read at load: the file is not needed any more.
+    let _ = std::fs::remove_file(path);
     h
 }
 
@@ -191,7 +192,9 @@ fn a_challenged_bye_is_sent_again_with_credentials() {
 
 #[test]
 fn the_password_is_not_in_the_configs_debug_form() {
-    let config = voxgate_config::load_str(&config_with_credentials(None), "t.toml").unwrap();
+    let (text, path) = config_with_credentials(None);
+    let config = voxgate_config::load_str(&text, "t.toml").unwrap();
+    let _ = std::fs::remove_file(path);
     let shown = format!("{config:?}");
     assert!(shown.contains("acme"));
     assert!(!shown.contains(PASSWORD), "{shown}");
