@@ -199,3 +199,42 @@ fn the_password_is_not_in_the_configs_debug_form() {
     assert!(shown.contains("acme"));
     assert!(!shown.contains(PASSWORD), "{shown}");
 }
+
+#[test]
+fn a_challenged_relayed_reinvite_goes_again_and_its_answer_reaches_the_caller() {
+    let mut h = with_credentials(None);
+    let (b, _) = h.connected(&[B1]);
+    h.feed(b.response(200, "", Some(SDP_B)));
+    let ack = h.a_ack(1, None);
+    h.feed(ack);
+    // A puts the call on hold: the re-INVITE relayed to B (CSeq 2) is challenged.
+    let hold = h.a_request("INVITE", "", Some(("application/sdp", SDP_A_HOLD)));
+    let (tx, out) = h.a_sends(hold);
+    let to_b = out.sent(Method::Invite);
+    assert_eq!(to_b.msg.cseq().unwrap().seq, 2);
+    let out = h.b_answers(
+        &to_b,
+        407,
+        "Proxy-Authenticate: Digest realm=\"pbx.example\", nonce=\"r\"\r\n",
+        None,
+    );
+    assert!(out.responses().is_empty(), "A waits: {:?}", out.statuses());
+    let again = out.sent(Method::Invite);
+    assert_eq!(again.msg.cseq().unwrap().seq, 3);
+    assert_eq!(body(&again.msg), body(&to_b.msg), "the same offer");
+    assert!(again.msg.header(HeaderName::ProxyAuthorization).is_some());
+    // B accepts it: ACKed with CSeq 3, and A gets the answer.
+    let out = h.b_answers(&again, 200, "", Some(SDP_B_RECVONLY));
+    let acks = out.transmits();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].1.cseq().unwrap().seq, 3);
+    let (rtx, ok) = out.response(200);
+    assert_eq!(rtx, tx);
+    assert!(body(ok).contains("a=recvonly"));
+    // The dialog goes on above the answered CSeq: A's BYE reaches B as CSeq 4.
+    let ack = h.a_ack(2, None);
+    h.feed(ack);
+    let bye = h.a_request("BYE", "", None);
+    let (_, out) = h.a_sends(bye);
+    assert_eq!(out.sent(Method::Bye).msg.cseq().unwrap().seq, 4);
+}
