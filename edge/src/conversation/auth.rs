@@ -7,7 +7,8 @@
 //! response, except when the carrier says our nonce was `stale`.
 //!
 //! Requests are kept for this only in conversations of a node where some
-//! trunk has credentials: the plain call path keeps no copies.
+//! trunk has credentials, and only those to legs of such a trunk: the plain
+//! call path keeps no copies.
 
 use super::*;
 use voxgate_sip::auth;
@@ -44,6 +45,14 @@ impl<M: MediaControl> Conversation<M> {
         if matches!(request.method(), Some(Method::Ack | Method::Cancel) | None) {
             return;
         }
+        // A leg whose trunk has no credentials cannot answer: nothing to keep. (An
+        // initial INVITE goes out before its leg exists: `keep_challengeable_of`
+        // decides for it once the leg does.)
+        if let Some(leg) = self.leg_of_request(request)
+            && !self.has_credentials(leg)
+        {
+            return;
+        }
         self.challengeable.push(Challengeable {
             tx: *tx,
             request: request.clone(),
@@ -51,6 +60,30 @@ impl<M: MediaControl> Conversation<M> {
             tls_name: tls_name.clone(),
             answered: 0,
         });
+    }
+
+    /// Drops what was kept for `leg` if its trunk has no credentials.
+    pub(crate) fn keep_challengeable_of(&mut self, leg: LegId) {
+        if self.has_credentials(leg) {
+            return;
+        }
+        let Some(call_id) = self
+            .leg(leg)
+            .and_then(|l| l.outbound())
+            .and_then(|o| o.invite.call_id().ok())
+            .map(str::to_owned)
+        else {
+            return;
+        };
+        self.challengeable
+            .retain(|c| c.request.call_id().ok() != Some(call_id.as_str()));
+    }
+
+    fn has_credentials(&self, leg: LegId) -> bool {
+        self.leg(leg)
+            .and_then(|l| l.trunk.as_ref())
+            .and_then(|t| self.ctx.config.trunk(t))
+            .is_some_and(|t| t.credentials.is_some())
     }
 
     /// The transaction ended (final response or failure): nothing to answer.

@@ -235,6 +235,9 @@ impl Core {
     /// A REGISTER's transaction ended without a final response (timeout,
     /// transport error), or ended at all: it failed if still in flight.
     pub(super) fn register_failed(&mut self, now: Instant, tx: TxId) {
+        if self.reg_txs.is_empty() {
+            return;
+        }
         if let Some(reg) = self.reg_txs.remove(&tx) {
             info!(trunk = %reg.trunk, "registration got no answer");
             self.regs.on_failed(now, reg.id);

@@ -145,6 +145,26 @@ fn a_challenge_of_another_realm_than_the_configured_one_is_refused() {
 }
 
 #[test]
+fn nothing_is_kept_for_a_trunk_without_credentials() {
+    // `pbx` has credentials, `carrier` none: a call to a carrier destination keeps nothing.
+    let mut h = with_credentials(None);
+    let mut to_carrier = dest("sip:+15550100@198.51.100.9:5060");
+    to_carrier.trunk = TrunkName::new("carrier");
+    let out = h.feed(Input::Command(Command::Dial(
+        Dial::new(vec![to_carrier]).connect(LegId(1)),
+    )));
+    let invite = out.sent(Method::Invite);
+    assert!(h.call.challengeable.is_empty());
+    let b = BSide::new(invite);
+    let out = h.feed(b.response(401, CHALLENGE, None));
+    assert_eq!(invite_status(&h, &out), vec![403]);
+    // A call to `pbx` keeps its INVITE while it may be challenged.
+    let mut h = with_credentials(None);
+    h.connected(&[B1]);
+    assert_eq!(h.call.challengeable.len(), 1);
+}
+
+#[test]
 fn without_credentials_a_challenge_fails_the_attempt() {
     let (mut h, _) = Harness::new(CALLS);
     let (b, _) = h.connected(&[B1]);
