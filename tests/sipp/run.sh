@@ -1691,22 +1691,24 @@ test_call_digest_refused() {
 	calls_empty --wait 3
 }
 
-# kamailio's auth module as the carrier: it challenges with SHA-256 (qop=auth) and checks
-# the answer against the password (pv_auth_check); an authenticated INVITE gets 486
-# "Authenticated Busy", which the caller must get (a refused answer would be challenged
-# again, and the caller would get 403).
-test_call_digest_kamailio_sha256() {
-	local n=1142 rc kpid cfg=$OUT/kamailio.cfg klog=$OUT/kamailio.log
-	command -v kamailio >/dev/null 2>&1 || { SKIPPED="kamailio is not installed"; return 0; }
-	local mpath
+# kamailio_start IP PORT NAME: kamailio (its auth module, algorithm SHA-256, the digest
+# carrier's password) on IP:PORT in the background, logging to out/NAME.log (KAM_LOG,
+# KAM_PID). It challenges every request but ACK; a request whose credentials it accepts
+# gets 200 "Registered" (Expires: 30) for a REGISTER and 486 "Authenticated Busy" for
+# anything else. Sets SKIPPED and returns 2 when kamailio or its auth module is missing.
+kamailio_start() {
+	local ip=$1 port=$2 name=$3 cfg mpath i
+	cfg=$OUT/$name.cfg
+	KAM_LOG=$OUT/$name.log
+	command -v kamailio >/dev/null 2>&1 || { SKIPPED="kamailio is not installed"; return 2; }
 	mpath=$(dirname "$(find /usr/lib /usr/lib64 /usr/local/lib -name auth.so -path '*kamailio*' 2>/dev/null | head -n 1)")
-	[ -f "$mpath/auth.so" ] || { SKIPPED="kamailio's auth module is not installed"; return 0; }
+	[ -f "$mpath/auth.so" ] || { SKIPPED="kamailio's auth module is not installed"; return 2; }
 	cat >"$cfg" <<KAM
 #!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
-listen=udp:$DIGEST_IP:$KAM_PORT
+listen=udp:$ip:$port
 mpath="$mpath/"
 loadmodule "sl.so"
 loadmodule "pv.so"
@@ -1724,21 +1726,41 @@ request_route {
 		exit;
 	}
 	xlog("L_INFO", "authenticated \$rm \$ci user \$au\n");
+	if (is_method("REGISTER")) {
+		append_to_reply("Expires: 30\r\n");
+		sl_send_reply("200", "Registered");
+		exit;
+	}
 	sl_send_reply("486", "Authenticated Busy");
 	exit;
 }
 KAM
-	mkdir -p "$OUT/kamailio-run"
-	timeout 30 kamailio -f "$cfg" -DD -E -Y "$OUT/kamailio-run" >"$klog" 2>&1 &
-	kpid=$!
-	BG_PIDS+=("$kpid")
-	local i
-	for i in $(seq 1 30); do udp_bound "$DIGEST_IP" "$KAM_PORT" && break; sleep 0.1; done
-	udp_bound "$DIGEST_IP" "$KAM_PORT" || { REASON="kamailio is not listening on $DIGEST_IP:$KAM_PORT"; EXTRA_FILE=$klog; kill "$kpid" 2>/dev/null; return 1; }
+	mkdir -p "$OUT/$name-run"
+	timeout 30 kamailio -f "$cfg" -DD -E -Y "$OUT/$name-run" >"$KAM_LOG" 2>&1 &
+	KAM_PID=$!
+	BG_PIDS+=("$KAM_PID")
+	for i in $(seq 1 30); do udp_bound "$ip" "$port" && return 0; sleep 0.1; done
+	REASON="kamailio is not listening on $ip:$port"
+	EXTRA_FILE=$KAM_LOG
+	kill "$KAM_PID" 2>/dev/null
+	return 1
+}
+
+# kamailio's auth module as the carrier: it challenges with SHA-256 (qop=auth) and checks
+# the answer against the password (pv_auth_check); an authenticated INVITE gets 486
+# "Authenticated Busy", which the caller must get (a refused answer would be challenged
+# again, and the caller would get 403).
+test_call_digest_kamailio_sha256() {
+	local n=1142 rc klog
+	kamailio_start "$DIGEST_IP" "$KAM_PORT" kamailio
+	rc=$?
+	[ "$rc" = 2 ] && return 0
+	[ "$rc" = 0 ] || return 1
+	klog=$KAM_LOG
 	sipp_play digest_kamailio_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	rc=$?
-	kill "$kpid" 2>/dev/null
-	wait "$kpid" 2>/dev/null
+	kill "$KAM_PID" 2>/dev/null
+	wait "$KAM_PID" 2>/dev/null
 	EXTRA_FILE=$klog
 	grep -q "challenging INVITE" "$klog" || { REASON="kamailio did not challenge the INVITE"; return 1; }
 	grep -q "authenticated INVITE .* user acme-sbc" "$klog" || { REASON="kamailio did not accept voxgate's SHA-256 answer"; return 1; }
@@ -1748,6 +1770,42 @@ KAM
 	grep -q 'challenge answered.*method=INVITE algorithm="SHA-256" realm="carrier.test"' "$LOG" ||
 		{ REASON="voxgate.log has no SHA-256 answer to kamailio's challenge"; return 1; }
 	cdr "$n" status=486 answer_time=null attempts=1 trunk_out=digest-carrier --wait 3
+}
+
+# Outbound REGISTER to kamailio as the registrar (SHA-256 challenge, pv_auth_check): the
+# trunk added by reload registers, kamailio accepts voxgate's answer, the state is 1.
+test_register_kamailio_sha256() {
+	local rc klog
+	kamailio_start "$REG_IP" "$KAM_PORT" kamailio_registrar
+	rc=$?
+	[ "$rc" = 2 ] && return 0
+	[ "$rc" = 0 ] || return 1
+	klog=$KAM_LOG
+	write_config "$CONF"
+	cat >>"$CONF" <<REG
+
+[[trunk]]
+name = "registrar-test"
+allow = ["$REG_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+register = { registrar = "sip:$REG_IP:$KAM_PORT", user = "acme-sbc", expires_s = 60 }
+REG
+	rc=0
+	if reload_via_http; then
+		expect_value voxgate_registration_state 'trunk="registrar-test"' 1 || rc=1
+	else
+		rc=1
+	fi
+	local saved_reason=$REASON
+	write_config "$CONF"
+	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
+	REASON=$saved_reason
+	kill "$KAM_PID" 2>/dev/null
+	wait "$KAM_PID" 2>/dev/null
+	[ "$rc" = 0 ] || { EXTRA_FILE=$klog; return 1; }
+	grep -q "challenging REGISTER" "$klog" || { REASON="kamailio did not challenge the REGISTER"; EXTRA_FILE=$klog; return 1; }
+	grep -q "authenticated REGISTER .* user acme-sbc" "$klog" ||
+		{ REASON="kamailio did not accept voxgate's SHA-256 answer to its REGISTER challenge"; EXTRA_FILE=$klog; return 1; }
 }
 
 # A trunk with auth = "digest": its INVITE without credentials gets 401 (its one MD5
@@ -3635,6 +3693,7 @@ TESTS=(
 	test_call_digest_kamailio_sha256
 	test_call_digest_inbound
 	test_register_challenge_refresh
+	test_register_kamailio_sha256
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486
