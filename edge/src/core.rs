@@ -1109,4 +1109,6 @@ mod digest_tests;
 mod probes;
 mod register;
 #[cfg(test)]
+mod register_tests;
+#[cfg(test)]
 mod unsettled_tests;
