@@ -6,7 +6,6 @@
 use super::*;
 use crate::health::Health;
 use crate::registration::RegState;
-use bytes::Bytes;
 use std::time::Duration;
 use voxgate_sip::dialog::LocalAddr;
 use voxgate_sip::message::{HeaderName, response_to};
