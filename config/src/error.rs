@@ -247,6 +247,15 @@ pub enum ConfigErrorKind {
         /// The other region's name.
         other_region: String,
     },
+    /// An environment variable a key names (a password's) is not set, is empty or
+    /// is not UTF-8.
+    #[error("environment variable {name} is not set or empty; allowed: {expected}")]
+    EnvUnset {
+        /// The variable's name.
+        name: String,
+        /// What the key takes.
+        expected: &'static str,
+    },
     /// A name that should refer to another section's entry, and refers to none.
     #[error("\"{found}\" names no [[{section}]]; allowed: {}", known_list(.section, .known))]
     UnknownReference {

@@ -56,10 +56,10 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use model::{
-    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Destination, Dns, Hep, Keepalive,
-    KillSwitch, Listener, ListenerTransport, LogFormat, Logging, Media, MediaRegion, NamedPrompt,
-    Node, Numbering, Protection, Route, SipLimits, SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk,
-    TrunkName, UserMatch,
+    Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, DigestAlgorithm,
+    Dns, Hep, Keepalive, KillSwitch, Listener, ListenerTransport, LogFormat, Logging, Media,
+    MediaRegion, NamedPrompt, Node, Numbering, Protection, Register, Route, Secret, SipLimits,
+    SipTimers, SrtpMode, SrtpSuite, TlsFiles, Trunk, TrunkAuth, TrunkName, UserMatch,
 };
 pub use redact::redact_number;
 pub use validate::KNOWN_CODECS;

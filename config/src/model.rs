@@ -438,6 +438,103 @@ pub struct Trunk {
     /// it, a `Privacy: id` caller's identity is passed on; towards any other
     /// trunk the asserted identity is removed and the From made anonymous.
     pub trusted: bool,
+    /// What voxgate answers this trunk's digest challenges (401/407) with;
+    /// `None` = a challenge fails the request.
+    pub credentials: Option<Credentials>,
+    /// How the trunk's new calls are authenticated beyond its allow-list.
+    pub auth: TrunkAuth,
+    /// Outbound registration with the trunk's registrar; `None` = none.
+    pub register: Option<Register>,
+}
+
+/// A trunk's outbound registration (`register = { ... }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Register {
+    /// The registrar's URI (`sip:` or `sips:`), the REGISTER's Request-URI.
+    pub registrar: String,
+    /// The transport to reach it.
+    pub transport: ListenerTransport,
+    /// The user registered (To and From `sip:user@registrar-host`, and our Contact's user).
+    pub user: String,
+    /// The binding's lifetime asked for (`Expires`).
+    pub expires: Duration,
+}
+
+/// How a trunk's INVITEs are authenticated (`auth`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrunkAuth {
+    /// By source address only (the allow-list).
+    #[default]
+    Address,
+    /// By source address and digest (RFC 3261 §22): an INVITE without valid
+    /// credentials (`credentials` user and password, in its realm) gets 401.
+    Digest,
+}
+
+/// A trunk's digest credentials (`credentials = { ... }`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password, read from `password_file` or `password_env` at load.
+    pub password: Secret,
+    /// Only challenges of this realm are answered; `None` = any realm. With
+    /// `auth = "digest"`, the realm of our own challenges.
+    pub realm: Option<String>,
+    /// With `auth = "digest"`: our challenges, one per algorithm, the
+    /// preferred first (default SHA-256, MD5).
+    pub algorithms: Vec<DigestAlgorithm>,
+}
+
+/// A digest algorithm (RFC 8760) a trunk is challenged with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DigestAlgorithm {
+    /// `SHA-512-256`.
+    Sha512_256,
+    /// `SHA-256`.
+    Sha256,
+    /// `MD5`.
+    Md5,
+}
+
+impl DigestAlgorithm {
+    /// Every algorithm, strongest first.
+    pub const ALL: [DigestAlgorithm; 3] = [
+        DigestAlgorithm::Sha512_256,
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Md5,
+    ];
+
+    /// The name used in the file and in `algorithm=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha512_256 => "SHA-512-256",
+            DigestAlgorithm::Sha256 => "SHA-256",
+            DigestAlgorithm::Md5 => "MD5",
+        }
+    }
+}
+
+/// A secret read at load (a password): never printed, wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Secret {
+        Secret(zeroize::Zeroizing::new(value))
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// OPTIONS keep-alive of a destination (`keepalive = { ... }`).

@@ -145,6 +145,37 @@ pub(crate) struct RawTrunk {
     pub keepalive: Option<S<RawKeepalive>>,
     pub out_of_service_status: Option<S<i64>>,
     pub trusted: Option<S<bool>>,
+    pub credentials: Option<S<RawCredentials>>,
+    pub auth: Option<S<RawAuth>>,
+    pub register: Option<S<RawRegister>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegister {
+    pub registrar: Option<S<String>>,
+    pub transport: Option<S<RawTransport>>,
+    pub user: Option<S<String>>,
+    pub expires_s: Option<S<i64>>,
+}
+
+/// How a trunk's own requests are authenticated: a tagged enum so that serde rejects
+/// anything else.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawAuth {
+    Address,
+    Digest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCredentials {
+    pub username: Option<S<String>>,
+    pub password_file: Option<S<String>>,
+    pub password_env: Option<S<String>>,
+    pub realm: Option<S<String>>,
+    pub algorithms: Option<List<String>>,
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,15 @@ const KEEPALIVE_KEYS: &[Key] = &[
     key("down_after", "a count 1..=100 (default 3)"),
     key("up_after", "a count 1..=100 (default 2)"),
 ];
+pub(crate) const CREDENTIALS: &str = "{ username = \"acme\", password_file = \"carrier-a.pass\" } or \
+     { username = \"acme\", password_env = \"CARRIER_A_PASSWORD\" }, optionally with realm = \"...\": \
+     digest credentials answering the trunk's 401/407 challenges";
+pub(crate) const PASSWORD_FILE: &str = "a path to a file holding the password (one line; relative to the config file's \
+     folder), instead of password_env";
+pub(crate) const PASSWORD_ENV: &str = "the name of an environment variable holding the password, such as \"CARRIER_A_PASSWORD\", instead of password_file";
+pub(crate) const REGISTER: &str = "{ registrar = \"sip:203.0.113.5:5060\", user = \"acme\", expires_s = 3600, \
+     transport = \"udp\" }: REGISTER with the trunk's registrar at start and on reload, refreshed \
+     before expiry, challenges answered with the trunk's credentials";
 pub(crate) const BUFFER: &str = "a size in bytes 0..=2147483647 (0 = OS default)";
 
 pub(crate) const TABLES: &[Table] = &[
@@ -276,6 +285,57 @@ pub(crate) const TABLES: &[Table] = &[
                  Privacy, Diversion and History-Info are passed on, and callers asking for \
                  privacy are still identified towards it) or false (those headers are removed \
                  from its requests; default false)",
+            ),
+            key("credentials", CREDENTIALS),
+            key(
+                "auth",
+                "\"address\" (its allow-list admits its INVITEs; the default) or \"digest\" (its \
+                 INVITEs must also carry digest credentials: the trunk's credentials user and \
+                 password in the credentials realm, which then is required; others get 401)",
+            ),
+            key("register", REGISTER),
+        ],
+    },
+    Table {
+        pattern: "trunk[].register",
+        keys: &[
+            key(
+                "registrar",
+                "the registrar's URI, such as \"sip:203.0.113.5:5060\" (an IP address; the \
+                 REGISTER's Request-URI)",
+            ),
+            key("transport", "\"udp\", \"tcp\" or \"tls\" (default \"udp\")"),
+            key(
+                "user",
+                "the user to register, such as \"+442071234567\" or \"acme\" (To, From and our \
+                 Contact's user)",
+            ),
+            key(
+                "expires_s",
+                "the binding's lifetime asked for, seconds 60..=86400 (default 3600)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "trunk[].credentials",
+        keys: &[
+            key(
+                "username",
+                "the user name the carrier gave, such as \"acme-sbc\"",
+            ),
+            key("password_file", PASSWORD_FILE),
+            key("password_env", PASSWORD_ENV),
+            key(
+                "realm",
+                "the one realm whose challenges are answered, such as \"sip.carrier.example\" \
+                 (default: any realm the trunk names); with auth = \"digest\", the realm of \
+                 voxgate's own challenges (then required)",
+            ),
+            key(
+                "algorithms",
+                "a list of \"SHA-512-256\", \"SHA-256\", \"MD5\", each once, preferred first: \
+                 voxgate's challenges when auth = \"digest\" (default [\"SHA-256\", \"MD5\"]; \
+                 [\"MD5\"] for peers that read only the first challenge and know only MD5)",
             ),
         ],
     },

@@ -392,6 +392,11 @@ mod tests {
             ("admin.tokens[]", "[admin]\ntokens = [{ zzz = 1 }]"),
             ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
             (
+                "trunk[].credentials",
+                "[[trunk]]\ncredentials = { zzz = 1 }",
+            ),
+            ("trunk[].register", "[[trunk]]\nregister = { zzz = 1 }"),
+            (
                 "route[].destinations[].keepalive",
                 "[[route]]\ndestinations = [{ keepalive = { zzz = 1 } }]",
             ),

@@ -78,7 +78,17 @@ pub struct Core {
     health: Arc<Health>,
     /// Resolved destination names, for probing a name destination.
     dns: Option<Arc<crate::dns::Dns>>,
+    /// The key of our digest nonces (random per process), and the instant
+    /// their clock counts seconds from.
+    nonce_key: voxgate_sip::auth::server::NonceKey,
+    nonce_epoch: Option<Instant>,
+    /// Outbound registrations of the trunks that ask for one, and their REGISTERs in flight.
+    regs: crate::registration::Registrations,
+    reg_txs: IdMap<TxId, register::RegTx>,
 }
+
+/// Seconds a nonce of our digest challenges is accepted (then `stale=true`).
+pub const NONCE_LIFETIME_S: u64 = 300;
 
 /// Timer bases from the config.
 pub fn timer_config(config: &Config) -> TimerConfig {
@@ -124,6 +134,10 @@ impl Core {
             probes: IdMap::default(),
             health: Arc::default(),
             dns: None,
+            nonce_key: voxgate_sip::auth::server::NonceKey::new(rand::random()),
+            nonce_epoch: None,
+            regs: crate::registration::Registrations::default(),
+            reg_txs: IdMap::default(),
         }
     }
 
@@ -142,6 +156,7 @@ impl Core {
         self.keepalive
             .configure(now, keepalive::probed(&self.config));
         self.health.publish(self.keepalive.states());
+        self.configure_registrations(now);
         self
     }
 
@@ -154,6 +169,7 @@ impl Core {
         self.keepalive.configure(now, keepalive::probed(&config));
         self.health.publish(self.keepalive.states());
         self.config = config;
+        self.configure_registrations(now);
     }
 
     /// Active calls.
@@ -498,6 +514,8 @@ impl Core {
         self.layer.handle_timeout(now);
         self.keepalive.handle_timeout(now);
         self.send_probes(now);
+        self.regs.handle_timeout(now);
+        self.send_registers(now);
         self.process_events(now);
         self.log_refusals(now);
     }
@@ -508,6 +526,7 @@ impl Core {
             self.layer.poll_timeout(),
             self.refusals.poll_timeout(),
             self.keepalive.poll_timeout(),
+            self.regs.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -702,6 +721,11 @@ impl Core {
                     }
                 }
                 TxEvent::Response { tx, response }
+                    if !self.reg_txs.is_empty() && self.reg_txs.contains_key(&tx) =>
+                {
+                    self.register_response(now, tx, &response);
+                }
+                TxEvent::Response { tx, response }
                     if !self.probes.is_empty() && self.probes.contains_key(&tx) =>
                 {
                     if let Some(status) = response.status().filter(|s| *s >= 200) {
@@ -727,6 +751,7 @@ impl Core {
                     }
                     info!(?tx, ?kind, "transaction timed out");
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -743,6 +768,7 @@ impl Core {
                     }
                     info!(?tx, "transport error on transaction");
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                     if let Some(call) = self.calls.by_tx(tx) {
                         self.deliver(
                             call,
@@ -760,12 +786,14 @@ impl Core {
                     self.calls.tx_ended(tx);
                     self.stream_txs.remove(&tx);
                     self.probe_outcome(tx, false);
+                    self.register_failed(now, tx);
                 }
                 _ => {}
             }
         }
         self.release_unbound();
         self.keepalive_changes();
+        self.registration_changes();
         for kind in TX_KINDS {
             self.metrics
                 .set_transactions_active(kind, self.layer.count(kind));
@@ -873,6 +901,12 @@ impl Core {
             self.respond(now, tx, &request, from, &answer);
             return;
         }
+        if trunk.auth == voxgate_config::TrunkAuth::Digest
+            && let Some(answer) = self.digest_refusal(now, trunk, &request)
+        {
+            self.respond(now, tx, &request, from, &answer);
+            return;
+        }
         if let Err(hit) = self.calls.admit(trunk, now) {
             self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
             self.note_refused(now, &request, from, Some(trunk), 503, hit.label());
@@ -900,6 +934,62 @@ impl Core {
             .create(config, name, self.locals.clone(), timers, tx, first);
         self.metrics.set_calls_active(self.calls.len());
         self.spawns.push_back(call);
+    }
+
+    /// The 401 for an INVITE of a digest trunk without valid credentials
+    /// (RFC 3261 §22.1: our challenges, SHA-256 then MD5, with a nonce that
+    /// proves itself, so nothing is kept per challenge); `None` to admit it.
+    fn digest_refusal(
+        &mut self,
+        now: Instant,
+        trunk: &voxgate_config::Trunk,
+        request: &Message,
+    ) -> Option<Answer> {
+        use voxgate_sip::auth::Algorithm;
+        use voxgate_sip::auth::server::{Expected, Verdict, challenge_values, verify};
+        let epoch = *self.nonce_epoch.get_or_insert(now);
+        let clock = now.duration_since(epoch).as_secs();
+        // Validation makes a digest trunk name credentials with a realm.
+        let creds = trunk.credentials.as_ref()?;
+        let realm = creds.realm.as_deref()?;
+        let algorithms: Vec<Algorithm> = creds
+            .algorithms
+            .iter()
+            .map(|a| match a {
+                voxgate_config::DigestAlgorithm::Sha512_256 => Algorithm::Sha512_256,
+                voxgate_config::DigestAlgorithm::Sha256 => Algorithm::Sha256,
+                voxgate_config::DigestAlgorithm::Md5 => Algorithm::Md5,
+            })
+            .collect();
+        let expected = Expected {
+            realm,
+            username: &creds.username,
+            password: creds.password.expose(),
+            lifetime: NONCE_LIFETIME_S,
+            algorithms: &algorithms,
+        };
+        let verdict = verify(request, &self.nonce_key, &expected, clock);
+        let result = match verdict {
+            Verdict::Valid => {
+                self.metrics.digest_check(trunk.name.as_str(), "accepted");
+                return None;
+            }
+            Verdict::Missing => "missing",
+            Verdict::Invalid => "invalid",
+            Verdict::Stale => "stale",
+        };
+        self.metrics.digest_check(trunk.name.as_str(), result);
+        debug!(trunk = %trunk.name, result, "INVITE challenged");
+        let stale = verdict == Verdict::Stale;
+        let headers = challenge_values(&self.nonce_key, realm, clock, stale, &algorithms)
+            .into_iter()
+            .map(|v| (voxgate_sip::message::HeaderName::WwwAuthenticate, v))
+            .collect();
+        Some(Answer {
+            status: 401,
+            reason: "Unauthorized",
+            headers,
+        })
     }
 
     fn respond(&mut self, now: Instant, tx: TxId, request: &Message, from: Peer, answer: &Answer) {
@@ -1020,6 +1110,11 @@ fn parse_error_label(e: &ParseError) -> &'static str {
     }
 }
 
+#[cfg(test)]
+mod digest_tests;
 mod probes;
+mod register;
+#[cfg(test)]
+mod register_tests;
 #[cfg(test)]
 mod unsettled_tests;

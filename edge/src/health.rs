@@ -26,6 +26,8 @@ pub struct Health {
     routes_off: ArcSwap<Vec<String>>,
     /// Recording's kill switch is off.
     recording_off: std::sync::atomic::AtomicBool,
+    /// Registering trunks and where their registration is.
+    registrations: ArcSwap<Vec<(TrunkName, crate::registration::RegState)>>,
 }
 
 /// Why a dial skips a destination.
@@ -69,6 +71,20 @@ impl Health {
         self.states.store(Arc::new(states));
         self.any_down
             .store(down, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Installs the registration states (the core, on a change).
+    pub fn publish_registrations(&self, states: Vec<(TrunkName, crate::registration::RegState)>) {
+        self.registrations.store(Arc::new(states));
+    }
+
+    /// Where `trunk`'s registration is; `None` when it does not register.
+    pub fn registration(&self, trunk: &TrunkName) -> Option<crate::registration::RegState> {
+        self.registrations
+            .load()
+            .iter()
+            .find(|(t, _)| t == trunk)
+            .map(|(_, s)| *s)
     }
 
     /// Whether an operator put `trunk` out of service.

@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod out_of_dialog;
 pub mod protection;
 pub mod records;
+pub mod registration;
 pub mod registry;
 mod reload;
 

@@ -80,6 +80,8 @@ pub struct Metrics {
     call_setup: HistogramVec,
     leg_quality: Arc<LegQualityHistograms>,
     trunk_limits: IntCounterVec,
+    /// `voxgate_digest_checks_total`: a digest trunk's INVITEs by verdict.
+    digest_checks: IntCounterVec,
     cdr_records: IntCounterVec,
     trunk_calls: Arc<trunk::TrunkCallMetrics>,
     ops: Arc<ops::OpsMetrics>,
@@ -92,6 +94,8 @@ pub struct Metrics {
     dns_cache: IntGauge,
     keepalive_probes: IntCounterVec,
     destination_up: IntGaugeVec,
+    /// `voxgate_registration_state{trunk}`: 1 registered, 0 not (registering or failed).
+    registration_state: IntGaugeVec,
     trunk_out_of_service: IntGaugeVec,
     rtp_relayed: IntCounterVec,
     rtp_generated: IntCounterVec,
@@ -510,6 +514,12 @@ impl Metrics {
                 "New calls refused with 503 because of a trunk limit.",
                 &["trunk", "limit"],
             )?,
+            digest_checks: counter_vec(
+                &registry,
+                "voxgate_digest_checks_total",
+                "INVITEs of trunks with auth = \"digest\", by the verdict on their credentials.",
+                &["trunk", "result"],
+            )?,
             trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
             ops: Arc::new(ops::OpsMetrics::new(&registry)?),
             retransmissions,
@@ -527,6 +537,12 @@ impl Metrics {
                 "voxgate_keepalive_probes_total",
                 "OPTIONS keep-alive probes of route destinations that ended: result=answered (any final status but 408 and 503) or failed (no answer in time, 408, 503, a transport error).",
                 &["result"],
+            )?,
+            registration_state: gauge_vec(
+                &registry,
+                "voxgate_registration_state",
+                "1 while the trunk's registrar holds voxgate's binding, 0 while registering or after a failure.",
+                &["trunk"],
             )?,
             destination_up: gauge_vec(
                 &registry,
@@ -861,6 +877,20 @@ impl Metrics {
         }
     }
 
+    /// Records a trunk's new registration state.
+    pub fn registration_state(&self, trunk: &str, state: crate::registration::RegState) {
+        self.registration_state
+            .with_label_values(&[trunk])
+            .set(i64::from(
+                state == crate::registration::RegState::Registered,
+            ));
+    }
+
+    /// Drops the registration series of a trunk that no longer registers.
+    pub fn registration_gone(&self, trunk: &str) {
+        let _ = self.registration_state.remove_label_values(&[trunk]);
+    }
+
     /// Records a trunk put in or out of service by an operator.
     pub fn trunk_in_service(&self, trunk: &str, in_service: bool) {
         self.trunk_out_of_service
@@ -876,6 +906,12 @@ impl Metrics {
     /// Counts a call refused by a trunk limit.
     pub fn trunk_limit(&self, trunk: &str, limit: &'static str) {
         self.trunk_limits.with_label_values(&[trunk, limit]).inc();
+    }
+
+    /// Counts a digest trunk's INVITE by `result`: `accepted`, or challenged
+    /// because the credentials were `missing`, `invalid` or `stale`.
+    pub fn digest_check(&self, trunk: &str, result: &'static str) {
+        self.digest_checks.with_label_values(&[trunk, result]).inc();
     }
 
     /// Counts `n` CDRs that were `written`, `dropped` or `failed`.

@@ -133,6 +133,21 @@ KA_PORT=$((BASE + 36))
 # CALLEE_PORT) names it, so requests to it leave from this port and Via/Contact say so.
 PINNED_SIP_PORT=$((BASE + 3))
 PINNED_IP=127.0.0.17
+# A carrier that challenges with digest (call_digest_*): trunk "digest-carrier", its callee
+# on CALLEE_PORT; the password voxgate answers with is in digest-carrier.pass beside the
+# config (written by write_config) and must never show in voxgate's log.
+DIGEST_IP=127.0.0.19
+DIGEST_PASSWORD=sipp-digest-secret
+# A PBX that voxgate challenges (auth = "digest", call_digest_inbound): it calls from
+# DIGEST_IN_IP with user pbx-in and the password in digest-pbx.pass beside the config.
+DIGEST_IN_IP=127.0.0.20
+DIGEST_IN_PASSWORD=sipp-inbound-secret
+# A registrar that challenges (register_challenge_refresh): SIPp on REG_IP:CALLEE_PORT,
+# registered with by trunk "registrar-test", which the test adds to the config for its
+# duration.
+REG_IP=127.0.0.21
+# kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
+KAM_PORT=$((BASE + 38))
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -177,7 +192,7 @@ die() { printf '%s\n' "run.sh: $*" >&2; exit 2; }
 # ------------------------------------------------------------------------------------------
 missing_tools() {
 	local t
-	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip svmap; do
+	for t in sipp openssl curl python3 sipsak timeout ss dumpcap tshark baresip svmap kamailio; do
 		command -v "$t" >/dev/null 2>&1 || printf '%s ' "$t"
 	done
 }
@@ -190,7 +205,7 @@ ensure_tools() {
 		local sudo=""
 		[ "$(id -u)" = 0 ] || sudo=sudo
 		say "installing missing tools: $missing"
-		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core sipvicious"
+		local pkgs="sip-tester sipsak openssl curl python3 coreutils iproute2 tshark baresip-core sipvicious kamailio"
 		# shellcheck disable=SC2086 # word splitting of the package list is intended
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null 2>&1 ||
 			{ $sudo apt-get update -qq >/dev/null 2>&1 &&
@@ -199,7 +214,7 @@ ensure_tools() {
 	missing=$(missing_tools)
 	# These serve a few tests each, which then fail with a clear reason.
 	local optional
-	for optional in sipsak dumpcap tshark baresip svmap; do missing=${missing//$optional /}; done
+	for optional in sipsak dumpcap tshark baresip svmap kamailio; do missing=${missing//$optional /}; done
 	[ -z "$missing" ] || die "missing tools: $missing(Debian: apt-get install sip-tester openssl curl python3 iproute2)"
 }
 
@@ -213,6 +228,8 @@ DEFAULT_TRANSPORTS='"udp", "tcp", "tls"'
 # allow-list and transports as given (TOML array contents).
 write_config() {
 	local file=$1 allow=${2:-$DEFAULT_ALLOW} transports=${3:-$DEFAULT_TRANSPORTS}
+	printf '%s\n' "$DIGEST_PASSWORD" >"$(dirname "$file")/digest-carrier.pass"
+	printf '%s\n' "$DIGEST_IN_PASSWORD" >"$(dirname "$file")/digest-pbx.pass"
 	cat >"$file" <<EOF
 # voxgate config written by tests/sipp/run.sh
 [node]
@@ -319,6 +336,20 @@ name = "pinned"
 allow = ["$PINNED_IP/32"]
 listener = "127.0.0.1:$PINNED_SIP_PORT"
 
+# A carrier that challenges voxgate's requests with digest (call_digest_*).
+[[trunk]]
+name = "digest-carrier"
+allow = ["$DIGEST_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+
+# A PBX whose INVITEs voxgate challenges (call_digest_inbound).
+[[trunk]]
+name = "digest-pbx"
+allow = ["$DIGEST_IN_IP/32"]
+auth = "digest"
+# SIPp answers MD5 only, and only the first challenge: voxgate offers it alone.
+credentials = { username = "pbx-in", password_file = "digest-pbx.pass", realm = "voxgate.test", algorithms = ["MD5"] }
+
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
 name = "alaw"
@@ -405,6 +436,18 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "alaw"
 match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
+
+# kamailio challenging with SHA-256 (call_digest_kamailio_sha256).
+[[route]]
+name = "digest-kamailio"
+match_user = { exact = "1142" }
+destinations = [ { uri = "sip:$DIGEST_IP:$KAM_PORT", transport = "udp", trunk = "digest-carrier" } ]
+
+# The challenging carrier (call_digest_challenged 1140, call_digest_refused 1141).
+[[route]]
+name = "digest-carrier"
+match_user = { prefix = "114" }
+destinations = [ { uri = "sip:$DIGEST_IP:$CALLEE_PORT", transport = "udp", trunk = "digest-carrier" } ]
 
 # The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
 [[route]]
@@ -1636,6 +1679,203 @@ test_identity_private_to_untrusted() {
 
 test_identity_untrusted_stripped() {
 	identity_call call_uas_identity_stripped.xml 1132 "$CALLER_IP" trunk_in=loopback trunk_out=pbx-trusted
+}
+
+# A carrier's 401 to the INVITE and to the BYE is answered with the trunk's credentials
+# (MD5, qop=auth, checked by SIPp's verifyauth); the password never reaches the log.
+test_call_digest_challenged() {
+	local n=1140 rc
+	agent_start digest_callee "$DIGEST_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_digest.xml || return 1
+	sipp_play digest_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	rc=$?
+	agent_done digest_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason digest_caller call_uac.xml "$rc" caller; return 1; }
+	cdr "$n" disconnect_side=caller cause=normal status=null trunk_out=digest-carrier || return 1
+	! grep -q "$DIGEST_PASSWORD" "$LOG" || { REASON="the trunk's password is in voxgate.log"; return 1; }
+	calls_empty
+}
+
+# Credentials refused (a second 401): the attempt fails without a loop and the caller gets 403.
+test_call_digest_refused() {
+	local n=1141 rc
+	agent_start digest_refusing "$DIGEST_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_digest_refused.xml || return 1
+	sipp_play digest_refused_caller call_uac_403.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	agent_done digest_refusing || return 1
+	[ "$rc" = 0 ] || { sipp_reason digest_refused_caller call_uac_403.xml "$rc" caller; return 1; }
+	cdr "$n" status=403 answer_time=null attempts=1 --wait 3 || return 1
+	calls_empty --wait 3
+}
+
+# kamailio_start IP PORT NAME: kamailio (its auth module, algorithm SHA-256, the digest
+# carrier's password) on IP:PORT in the background, logging to out/NAME.log (KAM_LOG,
+# KAM_PID). It challenges every request but ACK; a request whose credentials it accepts
+# gets 200 "Registered" (Expires: 30) for a REGISTER and 486 "Authenticated Busy" for
+# anything else. Sets SKIPPED and returns 2 when kamailio or its auth module is missing.
+kamailio_start() {
+	local ip=$1 port=$2 name=$3 cfg mpath i
+	cfg=$OUT/$name.cfg
+	KAM_LOG=$OUT/$name.log
+	command -v kamailio >/dev/null 2>&1 || { SKIPPED="kamailio is not installed"; return 2; }
+	mpath=$(dirname "$(find /usr/lib /usr/lib64 /usr/local/lib -name auth.so -path '*kamailio*' 2>/dev/null | head -n 1)")
+	[ -f "$mpath/auth.so" ] || { SKIPPED="kamailio's auth module is not installed"; return 2; }
+	cat >"$cfg" <<KAM
+#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+listen=udp:$ip:$port
+mpath="$mpath/"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "auth.so"
+modparam("auth", "algorithm", "SHA-256")
+modparam("auth", "secret", "sipp-suite-nonce-secret")
+
+request_route {
+	if (is_method("ACK")) exit;
+	if (!pv_auth_check("carrier.test", "$DIGEST_PASSWORD", "0", "0")) {
+		xlog("L_INFO", "challenging \$rm \$ci\n");
+		auth_challenge("carrier.test", "1");
+		exit;
+	}
+	xlog("L_INFO", "authenticated \$rm \$ci user \$au\n");
+	if (is_method("REGISTER")) {
+		append_to_reply("Expires: 30\r\n");
+		sl_send_reply("200", "Registered");
+		exit;
+	}
+	sl_send_reply("486", "Authenticated Busy");
+	exit;
+}
+KAM
+	mkdir -p "$OUT/$name-run"
+	timeout 30 kamailio -f "$cfg" -DD -E -Y "$OUT/$name-run" >"$KAM_LOG" 2>&1 &
+	KAM_PID=$!
+	BG_PIDS+=("$KAM_PID")
+	for i in $(seq 1 30); do udp_bound "$ip" "$port" && return 0; sleep 0.1; done
+	REASON="kamailio is not listening on $ip:$port"
+	EXTRA_FILE=$KAM_LOG
+	kill "$KAM_PID" 2>/dev/null
+	return 1
+}
+
+# kamailio's auth module as the carrier: it challenges with SHA-256 (qop=auth) and checks
+# the answer against the password (pv_auth_check); an authenticated INVITE gets 486
+# "Authenticated Busy", which the caller must get (a refused answer would be challenged
+# again, and the caller would get 403).
+test_call_digest_kamailio_sha256() {
+	local n=1142 rc klog
+	kamailio_start "$DIGEST_IP" "$KAM_PORT" kamailio
+	rc=$?
+	[ "$rc" = 2 ] && return 0
+	[ "$rc" = 0 ] || return 1
+	klog=$KAM_LOG
+	sipp_play digest_kamailio_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	rc=$?
+	kill "$KAM_PID" 2>/dev/null
+	wait "$KAM_PID" 2>/dev/null
+	EXTRA_FILE=$klog
+	grep -q "challenging INVITE" "$klog" || { REASON="kamailio did not challenge the INVITE"; return 1; }
+	grep -q "authenticated INVITE .* user acme-sbc" "$klog" || { REASON="kamailio did not accept voxgate's SHA-256 answer"; return 1; }
+	[ "$rc" = 0 ] || { sipp_reason digest_kamailio_caller call_uac_486.xml "$rc" caller; return 1; }
+	EXTRA_FILE=""
+	# The suite logs voxgate_edge at debug: the answer names its algorithm there.
+	grep -q 'challenge answered.*method=INVITE algorithm="SHA-256" realm="carrier.test"' "$LOG" ||
+		{ REASON="voxgate.log has no SHA-256 answer to kamailio's challenge"; return 1; }
+	cdr "$n" status=486 answer_time=null attempts=1 trunk_out=digest-carrier --wait 3
+}
+
+# Outbound REGISTER to kamailio as the registrar (SHA-256 challenge, pv_auth_check): the
+# trunk added by reload registers, kamailio accepts voxgate's answer, the state is 1.
+test_register_kamailio_sha256() {
+	local rc klog
+	kamailio_start "$REG_IP" "$KAM_PORT" kamailio_registrar
+	rc=$?
+	[ "$rc" = 2 ] && return 0
+	[ "$rc" = 0 ] || return 1
+	klog=$KAM_LOG
+	write_config "$CONF"
+	cat >>"$CONF" <<REG
+
+[[trunk]]
+name = "registrar-test"
+allow = ["$REG_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+register = { registrar = "sip:$REG_IP:$KAM_PORT", user = "acme-sbc", expires_s = 60 }
+REG
+	rc=0
+	if reload_via_http; then
+		expect_value voxgate_registration_state 'trunk="registrar-test"' 1 || rc=1
+	else
+		rc=1
+	fi
+	local saved_reason=$REASON
+	write_config "$CONF"
+	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
+	REASON=$saved_reason
+	kill "$KAM_PID" 2>/dev/null
+	wait "$KAM_PID" 2>/dev/null
+	[ "$rc" = 0 ] || { EXTRA_FILE=$klog; return 1; }
+	grep -q "challenging REGISTER" "$klog" || { REASON="kamailio did not challenge the REGISTER"; EXTRA_FILE=$klog; return 1; }
+	grep -q "authenticated REGISTER .* user acme-sbc" "$klog" ||
+		{ REASON="kamailio did not accept voxgate's SHA-256 answer to its REGISTER challenge"; EXTRA_FILE=$klog; return 1; }
+}
+
+# A trunk with auth = "digest": its INVITE without credentials gets 401 (its one MD5
+# challenge: algorithms = ["MD5"]), the INVITE with SIPp's answer is admitted and the call goes through;
+# counted in voxgate_digest_checks_total.
+test_call_digest_inbound() {
+	local n=1016 rc missing accepted
+	missing=$(metric voxgate_digest_checks_total 'trunk="digest-pbx",result="missing"')
+	accepted=$(metric voxgate_digest_checks_total 'trunk="digest-pbx",result="accepted"')
+	callee_start digest_inbound_callee call_uas.xml || return 1
+	sipp_play digest_inbound_caller call_uac_digest.xml -s "$n" -i "$DIGEST_IN_IP" -p "$CALLER_PORT" \
+		-mp "$CALLER_MP" -d 300 -au pbx-in -ap "$DIGEST_IN_PASSWORD"
+	call_ok $? digest_inbound_caller call_uac_digest.xml || return 1
+	expect_rise voxgate_digest_checks_total 'trunk="digest-pbx",result="missing"' "$missing" 1 || return 1
+	expect_rise voxgate_digest_checks_total 'trunk="digest-pbx",result="accepted"' "$accepted" 1 || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null trunk_in=digest-pbx || return 1
+	! grep -q "$DIGEST_IN_PASSWORD" "$LOG" || { REASON="the trunk's password is in voxgate.log"; return 1; }
+	calls_empty
+}
+
+# Outbound REGISTER: a trunk with register = { ... } added by reload registers at once, answers
+# the registrar's challenge with its credentials, refreshes a 4 s binding before it runs out;
+# voxgate_registration_state and GET /trunks say registered. The config is restored after.
+test_register_challenge_refresh() {
+	local rc=0 out
+	agent_start registrar "$REG_IP:$CALLEE_PORT" "$CALLEE_MP" register_uas.xml || return 1
+	write_config "$CONF"
+	cat >>"$CONF" <<REG
+
+[[trunk]]
+name = "registrar-test"
+allow = ["$REG_IP/32"]
+credentials = { username = "acme-sbc", password_file = "digest-carrier.pass", realm = "carrier.test" }
+register = { registrar = "sip:$REG_IP:$CALLEE_PORT", user = "acme-sbc", expires_s = 60 }
+REG
+	if reload_via_http && agent_done registrar; then
+		expect_value voxgate_registration_state 'trunk="registrar-test"' 1 || rc=1
+		if [ "$rc" = 0 ]; then
+			out=$(curl -fsS --max-time 3 -H "Authorization: Bearer $ADMIN_TOKEN" "http://$ADMIN/trunks")
+			grep -q '"name":"registrar-test"[^}]*"registration":"registered"' <<<"$out" ||
+				{ REASON="GET /trunks does not show registrar-test registered: ${out:0:300}"; rc=1; }
+		fi
+	else
+		rc=1
+	fi
+	local saved_reason=$REASON
+	write_config "$CONF"
+	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
+	REASON=$saved_reason
+	[ "$rc" = 0 ] || return 1
+	# Removed by the reload: no series says it is registered any more.
+	curl -fsS --max-time 3 "http://$ADMIN/metrics" | grep -q '^voxgate_registration_state{trunk="registrar-test"}' &&
+		{ REASON="voxgate_registration_state of the removed trunk is still exported"; return 1; }
+	return 0
 }
 
 test_call_callee_hangs_up() {
@@ -3492,6 +3732,12 @@ TESTS=(
 	test_identity_trusted_kept
 	test_identity_private_to_untrusted
 	test_identity_untrusted_stripped
+	test_call_digest_challenged
+	test_call_digest_refused
+	test_call_digest_kamailio_sha256
+	test_call_digest_inbound
+	test_register_challenge_refresh
+	test_register_kamailio_sha256
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

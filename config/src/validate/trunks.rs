@@ -7,8 +7,11 @@ use ipnet::IpNet;
 
 use super::{Validator, transport};
 use crate::error::ConfigErrorKind;
-use crate::model::{ListenerTransport, Numbering, SrtpMode, SrtpSuite, Trunk, TrunkName};
-use crate::raw::{List, RawNumbering, RawSrtp, RawTrunk, S};
+use crate::model::{
+    Credentials, DigestAlgorithm, ListenerTransport, Numbering, Register, Secret, SrtpMode,
+    SrtpSuite, Trunk, TrunkAuth, TrunkName,
+};
+use crate::raw::{List, RawAuth, RawCredentials, RawNumbering, RawRegister, RawSrtp, RawTrunk, S};
 use crate::schema;
 
 /// Codecs a trunk may name: voxgate-media's `negotiate::KNOWN` (offered by
@@ -219,6 +222,33 @@ impl Validator<'_> {
             (400, 699),
             503,
         );
+        let credentials = raw
+            .credentials
+            .as_ref()
+            .and_then(|c| self.credentials(c, &key("credentials")));
+        let auth = match raw.auth.as_ref().map(|a| (*a.get_ref(), a.span())) {
+            None | Some((RawAuth::Address, _)) => TrunkAuth::Address,
+            Some((RawAuth::Digest, span)) => {
+                // Our challenges need a realm, and the answers a user and password.
+                let usable = raw
+                    .credentials
+                    .as_ref()
+                    .is_some_and(|c| c.get_ref().realm.is_some());
+                if !usable {
+                    let k = key("auth");
+                    let kind = ConfigErrorKind::BadValue {
+                        found: "\"digest\" without credentials naming a realm".to_owned(),
+                        expected: schema::describe(&k).to_owned(),
+                    };
+                    self.push(span, k, kind);
+                }
+                TrunkAuth::Digest
+            }
+        };
+        let register = raw
+            .register
+            .as_ref()
+            .and_then(|r| self.register(r, &key("register")));
         Trunk {
             // Placeholder: with an invalid name the load fails anyway.
             name: name.unwrap_or_else(|| TrunkName(String::new())),
@@ -238,7 +268,185 @@ impl Validator<'_> {
             keepalive,
             out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
             trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
+            credentials,
+            auth,
+            register,
         }
+    }
+
+    /// `register`: a `sip:`/`sips:` registrar URI, a user, the lifetime asked for.
+    fn register(&mut self, raw: &S<RawRegister>, key: &str) -> Option<Register> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let k = |name: &str| format!("{key}.{name}");
+        let registrar = self
+            .require(&raw.registrar, &span, &k("registrar"))
+            .and_then(|r| {
+                let text = r.get_ref();
+                let ok = (text.starts_with("sip:") || text.starts_with("sips:"))
+                    && text.len() > 5
+                    && !text
+                        .chars()
+                        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+                if !ok {
+                    self.bad_value(r.span(), &k("registrar"), schema::describe(&k("registrar")));
+                }
+                ok.then(|| text.clone())
+            });
+        let user = self.require(&raw.user, &span, &k("user")).and_then(|u| {
+            let text = u.get_ref();
+            let ok = !text.is_empty()
+                && text.len() <= 64
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b));
+            if !ok {
+                self.bad_value(u.span(), &k("user"), schema::describe(&k("user")));
+            }
+            ok.then(|| text.clone())
+        });
+        let expires = self.int_or(raw.expires_s.as_ref(), &k("expires_s"), (60, 86_400), 3600);
+        let transport = raw
+            .transport
+            .as_ref()
+            .map_or(ListenerTransport::Udp, |t| transport(*t.get_ref()));
+        Some(Register {
+            registrar: registrar?,
+            transport,
+            user: user?,
+            expires: std::time::Duration::from_secs(u64::try_from(expires).unwrap_or(3600)),
+        })
+    }
+
+    /// `credentials`: a user name and the password from exactly one of a file or an
+    /// environment variable (never the main file: it is shared, copied and logged
+    /// by tools that know nothing of secrets), read now so that a missing one fails
+    /// the load and a reload picks up a changed one.
+    fn credentials(&mut self, raw: &S<RawCredentials>, key: &str) -> Option<Credentials> {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let k = |name: &str| format!("{key}.{name}");
+        let username = self
+            .require(&raw.username, &span, &k("username"))
+            .and_then(|u| {
+                let text = u.get_ref();
+                // Quoted in the Authorization header: no quotes, controls or line breaks.
+                let ok = !text.is_empty()
+                    && text.len() <= 256
+                    && !text
+                        .chars()
+                        .any(|c| c == '"' || c == '\\' || c.is_control());
+                if !ok {
+                    self.bad_value(u.span(), &k("username"), schema::describe(&k("username")));
+                }
+                ok.then(|| text.clone())
+            });
+        let realm = raw.realm.as_ref().and_then(|r| {
+            let text = r.get_ref();
+            let ok = !text.is_empty() && text.is_ascii() && !text.chars().any(|c| c.is_control());
+            if !ok {
+                self.bad_value(r.span(), &k("realm"), schema::describe(&k("realm")));
+            }
+            ok.then(|| text.clone())
+        });
+        let password = match (&raw.password_file, &raw.password_env) {
+            (Some(file), None) => {
+                let path = self.file(file, &k("password_file"))?;
+                match std::fs::read_to_string(&path) {
+                    // One line: the newline an editor adds is not part of it.
+                    Ok(text) => {
+                        let line = text.trim_end_matches(['\r', '\n']);
+                        if line.is_empty() || line.contains(['\r', '\n']) {
+                            self.bad_value(file.span(), &k("password_file"), schema::PASSWORD_FILE);
+                            return None;
+                        }
+                        Some(Secret::new(line.to_owned()))
+                    }
+                    Err(e) => {
+                        let kind = ConfigErrorKind::FileNotFound {
+                            path,
+                            reason: e.kind(),
+                        };
+                        self.push(file.span(), k("password_file"), kind);
+                        None
+                    }
+                }
+            }
+            (None, Some(env)) => {
+                let name = env.get_ref();
+                let valid_name = !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !valid_name {
+                    self.bad_value(env.span(), &k("password_env"), schema::PASSWORD_ENV);
+                    return None;
+                }
+                match std::env::var(name) {
+                    Ok(value) if !value.is_empty() => Some(Secret::new(value)),
+                    _ => {
+                        let kind = ConfigErrorKind::EnvUnset {
+                            name: name.clone(),
+                            expected: schema::PASSWORD_ENV,
+                        };
+                        self.push(env.span(), k("password_env"), kind);
+                        None
+                    }
+                }
+            }
+            _ => {
+                // Neither or both: one source, so that which one is used is never a guess.
+                // The table is not echoed: a password written in it by mistake stays out
+                // of the error (and so of logs and terminals).
+                let found = if raw.password_file.is_some() {
+                    "a table with both password_file and password_env"
+                } else {
+                    "a table with neither password_file nor password_env"
+                };
+                let kind = ConfigErrorKind::BadValue {
+                    found: found.to_owned(),
+                    expected: schema::CREDENTIALS.to_owned(),
+                };
+                self.push(span, key, kind);
+                None
+            }
+        };
+        let algorithms = match &raw.algorithms {
+            None => vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            Some(list) => {
+                let items = self.non_empty(list, &k("algorithms"));
+                let mut out = Vec::new();
+                for (j, name) in items.iter().enumerate() {
+                    let item = format!("{key}.algorithms[{j}]");
+                    match DigestAlgorithm::ALL
+                        .into_iter()
+                        .find(|a| a.as_str().eq_ignore_ascii_case(name.get_ref()))
+                    {
+                        Some(a) => out.push(a),
+                        None => {
+                            self.bad_value(name.span(), &item, schema::describe(&k("algorithms")))
+                        }
+                    }
+                }
+                let seen: Vec<(String, String, Range<usize>)> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| {
+                        (
+                            a.get_ref().to_ascii_uppercase(),
+                            format!("{key}.algorithms[{j}]"),
+                            a.span(),
+                        )
+                    })
+                    .collect();
+                self.unique(&seen, "each algorithm once");
+                out
+            }
+        };
+        Some(Credentials {
+            username: username?,
+            password: password?,
+            realm,
+            algorithms,
+        })
     }
 
     /// `srtp_suites`: known names (as in `a=crypto`, case-sensitive), each once.

@@ -92,6 +92,9 @@ struct TrunkView {
     in_service: bool,
     out_of_service_status: u16,
     destinations: Vec<DestinationView>,
+    /// `registering`, `registered` or `failed`; absent when the trunk does not register.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration: Option<&'static str>,
 }
 
 /// One route destination of a trunk, and what its keep-alive says.
@@ -132,6 +135,7 @@ fn trunk_view(s: &AdminState, config: &Config, trunk: &Trunk) -> TrunkView {
         in_service: !s.health.is_out_of_service(&trunk.name),
         out_of_service_status: trunk.out_of_service_status,
         destinations,
+        registration: s.health.registration(&trunk.name).map(|r| r.as_str()),
     }
 }
 

@@ -550,6 +550,10 @@ impl<M: MediaControl> Conversation<M> {
         );
         l.endpoint = endpoint;
         self.legs.push(l);
+        if self.answers_challenges {
+            // Its INVITE was kept before the leg existed: only a trunk with credentials needs it.
+            self.keep_challengeable_of(leg);
+        }
         if let Some(d) = self.dial_mut(id) {
             d.legs.push(leg);
         }

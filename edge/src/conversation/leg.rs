@@ -453,6 +453,12 @@ impl SentInvites {
         self.0.iter_mut().find(|(t, _)| t == tx).map(|(_, s)| s)
     }
 
+    /// Takes the INVITE sent in `tx` out (it is sent again in another).
+    pub(crate) fn remove(&mut self, tx: &TxId) -> Option<SentInvite> {
+        let i = self.0.iter().position(|(t, _)| t == tx)?;
+        Some(self.0.remove(i).1)
+    }
+
     /// The sent INVITE whose Call-ID is `call_id`.
     pub(crate) fn by_call_id(&self, call_id: &str) -> Option<(TxId, &SentInvite)> {
         self.0

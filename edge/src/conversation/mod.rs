@@ -28,6 +28,7 @@
 //! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
 //! or SDP addresses is copied to another.
 
+mod auth;
 mod bridge;
 mod codecs;
 mod commands;
@@ -518,6 +519,10 @@ pub struct Conversation<M: MediaControl> {
     /// the thread's RNG, or from [`Conversation::seed`] so that a
     /// simulation replays exactly.
     pub(crate) random: u64,
+    /// Some trunk has digest credentials: requests sent are kept while they
+    /// may be challenged (`auth.rs`). Off, nothing is kept.
+    pub(crate) answers_challenges: bool,
+    pub(crate) challengeable: Vec<auth::Challengeable>,
 }
 
 /// How long an originated conversation waits for its first dial.
@@ -529,6 +534,7 @@ pub const TRANSFER_DECISION: Duration = Duration::from_secs(10);
 impl<M: MediaControl> Conversation<M> {
     /// A conversation waiting for its INVITE.
     pub fn new(now: Instant, ctx: ConversationContext, media: M) -> Conversation<M> {
+        let ctx_has_credentials = ctx.config.trunks.iter().any(|t| t.credentials.is_some());
         Conversation {
             ctx,
             media,
@@ -562,6 +568,8 @@ impl<M: MediaControl> Conversation<M> {
             idle_deadline: None,
             media_check: None,
             random: rand::random(),
+            answers_challenges: ctx_has_credentials,
+            challengeable: Vec::new(),
         }
     }
 
@@ -708,6 +716,9 @@ impl<M: MediaControl> Conversation<M> {
     }
 
     pub(crate) fn push(&mut self, action: Action) {
+        if self.answers_challenges {
+            self.keep_challengeable(&action);
+        }
         self.actions.push_back(action);
     }
 

@@ -19,13 +19,28 @@ use voxgate_sip::message::HeaderName;
 /// spirit: a downstream 503 is not passed upstream as 503, which would make
 /// the carrier fail over to our other node for nothing; a 503 to the caller
 /// means this node is unavailable.
+///
+/// A 401 or 407 is a challenge to voxgate, which the caller cannot answer
+/// (and whose realm and nonce are the carrier's): the caller gets 403.
 pub(crate) fn upstream_status(status: u16) -> u16 {
-    if status == 503 { 500 } else { status }
+    match status {
+        503 => 500,
+        401 | 407 => 403,
+        _ => status,
+    }
 }
 
 impl<M: MediaControl> Conversation<M> {
     /// A response in one of our client transactions.
     pub(super) fn on_response(&mut self, now: Instant, tx: TxId, response: Message) {
+        if self.answers_challenges && response.status().is_some_and(|s| s >= 200) {
+            if matches!(response.status(), Some(401 | 407))
+                && self.answer_challenge(now, tx, &response)
+            {
+                return;
+            }
+            self.forget_challengeable(tx);
+        }
         if let Some(relay) = self.relays.remove(&tx) {
             self.on_relayed_response(now, tx, relay, response);
             return;
@@ -625,6 +640,9 @@ impl<M: MediaControl> Conversation<M> {
 
     /// One of our client transactions got no final response.
     pub(super) fn on_tx_failed(&mut self, now: Instant, tx: TxId, failure: TxFailure) {
+        if self.answers_challenges {
+            self.forget_challengeable(tx);
+        }
         if let Some(relay) = self.relays.remove(&tx) {
             self.on_relay_failed(now, relay, failure);
             return;

@@ -71,6 +71,12 @@ impl MessageBuilder {
         self.header_parts(name.as_str(), &[value])
     }
 
+    /// Appends a header as received: its name as written and its value's
+    /// bytes (a request copied with a few headers changed).
+    pub fn header_parts_raw(self, name: &str, value: &[u8]) -> MessageBuilder {
+        self.header_parts(name, &[value])
+    }
+
     /// Appends `Name: value` with the value given as `parts` joined.
     pub(crate) fn header_joined(self, name: HeaderName, parts: &[&[u8]]) -> MessageBuilder {
         self.header_parts(name.as_str(), parts)

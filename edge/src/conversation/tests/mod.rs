@@ -7,6 +7,7 @@
 // Tests may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod codecs;
 mod commands;
 mod conference;
