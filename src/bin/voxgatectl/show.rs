@@ -125,6 +125,7 @@ fn trunks(v: &Value) {
         "TRUNK",
         "SERVICE",
         "OOS STATUS",
+        "REGISTRATION",
         "DESTINATION",
         "TRANSPORT",
         "STATE",
@@ -138,8 +139,14 @@ fn trunks(v: &Value) {
         let dests = rows(trunk.get("destinations").unwrap_or(&Value::Null));
         let name = cell(trunk.get("name"));
         let status = cell(trunk.get("out_of_service_status"));
+        let registration = cell(trunk.get("registration"));
         if dests.is_empty() {
-            t.add_row(vec![name.clone(), service.to_owned(), status.clone()]);
+            t.add_row(vec![
+                name.clone(),
+                service.to_owned(),
+                status.clone(),
+                registration.clone(),
+            ]);
         }
         for (i, d) in dests.iter().enumerate() {
             let first = i == 0;
@@ -151,6 +158,11 @@ fn trunks(v: &Value) {
                     String::new()
                 },
                 if first { status.clone() } else { String::new() },
+                if first {
+                    registration.clone()
+                } else {
+                    String::new()
+                },
                 cell(d.get("uri")),
                 cell(d.get("transport")),
                 cell(d.get("state")),
