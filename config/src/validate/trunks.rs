@@ -238,6 +238,8 @@ impl Validator<'_> {
             keepalive,
             out_of_service_status: u16::try_from(out_of_service_status).unwrap_or(503),
             trusted: raw.trusted.as_ref().is_some_and(|t| *t.get_ref()),
+            inbound: self.header_rules(raw.inbound.as_ref(), &key("inbound")),
+            outbound: self.header_rules(raw.outbound.as_ref(), &key("outbound")),
         }
     }
 
