@@ -133,6 +133,9 @@ KA_PORT=$((BASE + 36))
 # CALLEE_PORT) names it, so requests to it leave from this port and Via/Contact say so.
 PINNED_SIP_PORT=$((BASE + 3))
 PINNED_IP=127.0.0.17
+# The header-rule tests' caller on trunk "rules-in" (headers_inbound_rules); trunk
+# "rules-out" names 127.0.0.41, which nobody uses.
+RULES_IN_IP=127.0.0.42
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -319,6 +322,32 @@ name = "pinned"
 allow = ["$PINNED_IP/32"]
 listener = "127.0.0.1:$PINNED_SIP_PORT"
 
+# Header rules (headers_outbound_rules): a callee in the trust domain whose INVITEs get
+# the caller's number in national form, a P-Asserted-Identity of its own, Privacy
+# "none", no History-Info, a rewritten Diversion and an added X-Route. Nobody calls in
+# on it: its allow-list names an address no party uses.
+[[trunk]]
+name = "rules-out"
+allow = ["127.0.0.41/32"]
+trusted = true
+[trunk.outbound]
+remove = ["History-Info"]
+rewrite = { Diversion = "{{ value }};x-from={{ from_trunk }}" }
+add = { X-Route = "{{ from_trunk }}-to-{{ trunk }}-{{ callee }}" }
+pai = "<sip:{{ caller }}@pai.example>"
+privacy = "none"
+caller_id = { strip_prefix = "+44", add_prefix = "0" }
+
+# Header rules (headers_inbound_rules): an untrusted caller whose calls voxgate asserts
+# itself (pai) with the number rewritten, and marks with X-In.
+[[trunk]]
+name = "rules-in"
+allow = ["$RULES_IN_IP/32"]
+[trunk.inbound]
+caller_id = { strip_prefix = "+44", add_prefix = "0044" }
+pai = "<sip:{{ caller }}@in.example>"
+add = { X-In = "{{ trunk }}>{{ to_trunk }}" }
+
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
 name = "alaw"
@@ -405,6 +434,18 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "alaw"
 match_user = { prefix = "107" }
 destinations = [ { uri = "sip:$ALAW_IP:$CALLEE_PORT", transport = "udp", trunk = "alaw" } ]
+
+# The header-rule tests' callee: through trunk rules-out (1140), and from the
+# rules-in caller through pbx-trusted (1141).
+[[route]]
+name = "headers-outbound"
+match_user = { exact = "1140" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "rules-out" } ]
+
+[[route]]
+name = "headers-inbound"
+match_user = { exact = "1141" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "pbx-trusted" } ]
 
 # The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
 [[route]]
@@ -1636,6 +1677,18 @@ test_identity_private_to_untrusted() {
 
 test_identity_untrusted_stripped() {
 	identity_call call_uas_identity_stripped.xml 1132 "$CALLER_IP" trunk_in=loopback trunk_out=pbx-trusted
+}
+
+test_headers_outbound_rules() {
+	identity_call call_uas_headers_outbound.xml 1140 "$CARRIER_IP" trunk_in=carrier trunk_out=rules-out
+}
+
+test_headers_inbound_rules() {
+	local name=headers_inbound
+	callee_start "${name}_callee" call_uas_headers_inbound.xml || return 1
+	sipp_play "${name}_caller" call_uac_identity.xml -s 1141 -i "$RULES_IN_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 200
+	call_ok $? "${name}_caller" call_uac_identity.xml || return 1
+	cdr 1141 disconnect_side=caller cause=normal status=null trunk_in=rules-in trunk_out=pbx-trusted
 }
 
 test_call_callee_hangs_up() {
@@ -3492,6 +3545,8 @@ TESTS=(
 	test_identity_trusted_kept
 	test_identity_private_to_untrusted
 	test_identity_untrusted_stripped
+	test_headers_outbound_rules
+	test_headers_inbound_rules
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

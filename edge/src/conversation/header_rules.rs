@@ -78,12 +78,11 @@ pub(crate) fn normalise_caller(number: &str, rule: &CallerIdRule) -> String {
     }
     // With a strip_prefix, only a number that had it gets the add_prefix
     // ("+44" → "0" leaves "+49..." alone rather than making "0+49...").
-    match &rule.strip_prefix {
-        Some(strip) => match n.strip_prefix(strip.as_str()) {
+    if let Some(strip) = &rule.strip_prefix {
+        match n.strip_prefix(strip.as_str()) {
             Some(rest) => n = rest.to_owned(),
             None => return n,
-        },
-        None => {}
+        }
     }
     if let Some(p) = &rule.add_prefix {
         n.insert_str(0, p);
