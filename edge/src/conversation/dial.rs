@@ -376,11 +376,10 @@ impl<M: MediaControl> Conversation<M> {
         }
         // Header rules of the caller's trunk (inbound) and the callee's
         // (outbound); a call between trunks without rules skips all of it.
-        let config = Arc::clone(&self.ctx.config);
         let from_trunk = linked
             .and_then(|l| self.leg(l))
             .and_then(|l| l.trunk.as_ref())
-            .and_then(|t| config.trunk(t));
+            .and_then(|t| self.ctx.config.trunk(t));
         let in_rules = from_trunk.map(|t| &t.inbound).filter(|r| !r.is_empty());
         let out_rules = trunk.map(|t| &t.outbound).filter(|r| !r.is_empty());
         let ruled = if in_rules.is_some() || out_rules.is_some() {
