@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod headers;
 mod model;
 mod raw;
 mod redact;
@@ -55,6 +56,9 @@ mod validate;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
+pub use headers::{
+    CallerIdRule, HeaderRules, RESERVED_HEADERS, TEMPLATE_VARIABLES, Template, TemplateVars,
+};
 pub use model::{
     Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, DigestAlgorithm,
     Dns, Hep, Keepalive, KillSwitch, Listener, ListenerTransport, LogFormat, Logging, Media,

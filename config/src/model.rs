@@ -1,6 +1,7 @@
 //! The validated runtime configuration that the other crates use. Nothing here is serde:
 //! every value has been checked, defaults are filled in and paths are resolved.
 
+use crate::headers::HeaderRules;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -438,6 +439,11 @@ pub struct Trunk {
     /// it, a `Privacy: id` caller's identity is passed on; towards any other
     /// trunk the asserted identity is removed and the From made anonymous.
     pub trusted: bool,
+    /// Header rules for what arrives from this trunk (`[trunk.inbound]`): applied to
+    /// the headers its calls carry across to the other leg.
+    pub inbound: HeaderRules,
+    /// Header rules for what voxgate sends to this trunk (`[trunk.outbound]`).
+    pub outbound: HeaderRules,
     /// What voxgate answers this trunk's digest challenges (401/407) with;
     /// `None` = a challenge fails the request.
     pub credentials: Option<Credentials>,

@@ -148,6 +148,23 @@ pub(crate) struct RawTrunk {
     pub credentials: Option<S<RawCredentials>>,
     pub auth: Option<S<RawAuth>>,
     pub register: Option<S<RawRegister>>,
+    pub inbound: Option<S<RawHeaderRules>>,
+    pub outbound: Option<S<RawHeaderRules>>,
+}
+
+/// Header name to value (a template), in name order.
+pub(crate) type HeaderMap = S<std::collections::BTreeMap<S<String>, S<String>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderRules {
+    pub keep_only: Option<List<String>>,
+    pub remove: Option<List<String>>,
+    pub rewrite: Option<HeaderMap>,
+    pub add: Option<HeaderMap>,
+    pub pai: Option<S<String>>,
+    pub privacy: Option<S<String>>,
+    pub caller_id: Option<S<RawCallerId>>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +193,14 @@ pub(crate) struct RawCredentials {
     pub password_env: Option<S<String>>,
     pub realm: Option<S<String>>,
     pub algorithms: Option<List<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCallerId {
+    pub e164_country_code: Option<S<String>>,
+    pub strip_prefix: Option<S<String>>,
+    pub add_prefix: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -38,6 +38,45 @@ pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to
      config file's folder, where recordings go as WAV files (default: none, recording is off)";
 pub(crate) const KEEPALIVE: &str = "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
      down_after unanswered, up after up_after answered";
+pub(crate) const HEADER_RULES: &str = "a table of header rules: keep_only, remove, rewrite, add, \
+     pai, privacy, caller_id (inbound: what arrives from the trunk; outbound: what is sent to it)";
+pub(crate) const HEADER_NAME: &str = "a SIP header name (letters, digits and - . ! % * _ + ` ' ~), \
+     not one voxgate writes per hop or dialog: Via, Call-ID, CSeq, From, To, Contact, \
+     Content-Length, Content-Type, Max-Forwards, Route, Record-Route";
+pub(crate) const TEMPLATE: &str = "a header value on one line, plain or a minijinja template \
+     using caller, callee, trunk, from_trunk, to_trunk and value, such as \"{{ value }};x={{ trunk }}\"";
+pub(crate) const PRIVACY: &str = "RFC 3323 privacy values separated by \";\": header, session, user, \
+     none, critical, id, history";
+pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
+const HEADER_RULE_KEYS: &[Key] = &[
+    key(
+        "keep_only",
+        "a list of header names: only these carried headers pass",
+    ),
+    key("remove", "a list of header names removed"),
+    key(
+        "rewrite",
+        "a table of header name = template: the value of that header, if carried, replaced (value is the old value)",
+    ),
+    key("add", "a table of header name = template: the header added"),
+    key(
+        "pai",
+        "a P-Asserted-Identity put in place of any carried one, plain or a template, such as \"<sip:+4930123456@example.com>\"",
+    ),
+    key("privacy", PRIVACY),
+    key(
+        "caller_id",
+        "{ e164_country_code = \"44\", strip_prefix = \"+44\", add_prefix = \"0\" }: applied in this order to the From and P-Asserted-Identity user parts",
+    ),
+];
+const CALLER_ID_KEYS: &[Key] = &[
+    key(
+        "e164_country_code",
+        "1 to 3 digits not starting with 0: \"00\" + digits becomes \"+\" digits, \"0\" + digits \"+\" country code digits",
+    ),
+    key("strip_prefix", PREFIX),
+    key("add_prefix", PREFIX),
+];
 const KEEPALIVE_KEYS: &[Key] = &[
     key("interval_s", "seconds 1..=3600 (default 30)"),
     key("down_after", "a count 1..=100 (default 3)"),
@@ -294,6 +333,8 @@ pub(crate) const TABLES: &[Table] = &[
                  password in the credentials realm, which then is required; others get 401)",
             ),
             key("register", REGISTER),
+            key("inbound", HEADER_RULES),
+            key("outbound", HEADER_RULES),
         ],
     },
     Table {
@@ -338,6 +379,22 @@ pub(crate) const TABLES: &[Table] = &[
                  [\"MD5\"] for peers that read only the first challenge and know only MD5)",
             ),
         ],
+    },
+    Table {
+        pattern: "trunk[].inbound",
+        keys: HEADER_RULE_KEYS,
+    },
+    Table {
+        pattern: "trunk[].outbound",
+        keys: HEADER_RULE_KEYS,
+    },
+    Table {
+        pattern: "trunk[].inbound.caller_id",
+        keys: CALLER_ID_KEYS,
+    },
+    Table {
+        pattern: "trunk[].outbound.caller_id",
+        keys: CALLER_ID_KEYS,
     },
     Table {
         pattern: "trunk[].keepalive",

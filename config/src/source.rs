@@ -391,6 +391,16 @@ mod tests {
             ("kill_switch", "[kill_switch]\nzzz = 1"),
             ("admin.tokens[]", "[admin]\ntokens = [{ zzz = 1 }]"),
             ("trunk[].keepalive", "[[trunk]]\nkeepalive = { zzz = 1 }"),
+            ("trunk[].inbound", "[[trunk]]\ninbound = { zzz = 1 }"),
+            ("trunk[].outbound", "[[trunk]]\noutbound = { zzz = 1 }"),
+            (
+                "trunk[].inbound.caller_id",
+                "[[trunk]]\ninbound = { caller_id = { zzz = 1 } }",
+            ),
+            (
+                "trunk[].outbound.caller_id",
+                "[[trunk]]\noutbound = { caller_id = { zzz = 1 } }",
+            ),
             (
                 "trunk[].credentials",
                 "[[trunk]]\ncredentials = { zzz = 1 }",

@@ -148,6 +148,9 @@ DIGEST_IN_PASSWORD=sipp-inbound-secret
 REG_IP=127.0.0.21
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
+# The header-rule tests' caller on trunk "rules-in" (headers_inbound_rules); trunk
+# "rules-out" names 127.0.0.41, which nobody uses.
+RULES_IN_IP=127.0.0.42
 # [calls] of the test config: a dead first destination costs TRYING_MS, not 4 s; the session
 # interval is the RFC 4028 minimum, so a refresh is due 45 s into a call.
 TRYING_MS=1000
@@ -349,6 +352,31 @@ allow = ["$DIGEST_IN_IP/32"]
 auth = "digest"
 # SIPp answers MD5 only, and only the first challenge: voxgate offers it alone.
 credentials = { username = "pbx-in", password_file = "digest-pbx.pass", realm = "voxgate.test", algorithms = ["MD5"] }
+# Header rules (headers_outbound_rules): a callee in the trust domain whose INVITEs get
+# the caller's number in national form, a P-Asserted-Identity of its own, Privacy
+# "none", no History-Info, a rewritten Diversion and an added X-Route. Nobody calls in
+# on it: its allow-list names an address no party uses.
+[[trunk]]
+name = "rules-out"
+allow = ["127.0.0.41/32"]
+trusted = true
+[trunk.outbound]
+remove = ["History-Info"]
+rewrite = { Diversion = "{{ value }};x-from={{ from_trunk }}" }
+add = { X-Route = "{{ from_trunk }}-to-{{ trunk }}-{{ callee }}" }
+pai = "<sip:{{ caller }}@pai.example>"
+privacy = "none"
+caller_id = { strip_prefix = "+44", add_prefix = "0" }
+
+# Header rules (headers_inbound_rules): an untrusted caller whose calls voxgate asserts
+# itself (pai) with the number rewritten, and marks with X-In.
+[[trunk]]
+name = "rules-in"
+allow = ["$RULES_IN_IP/32"]
+[trunk.inbound]
+caller_id = { strip_prefix = "+44", add_prefix = "0044" }
+pai = "<sip:{{ caller }}@in.example>"
+add = { X-In = "{{ trunk }}>{{ to_trunk }}" }
 
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
@@ -448,6 +476,17 @@ destinations = [ { uri = "sip:$DIGEST_IP:$KAM_PORT", transport = "udp", trunk = 
 name = "digest-carrier"
 match_user = { prefix = "114" }
 destinations = [ { uri = "sip:$DIGEST_IP:$CALLEE_PORT", transport = "udp", trunk = "digest-carrier" } ]
+# The header-rule tests' callee: through trunk rules-out (1150), and from the
+# rules-in caller through pbx-trusted (1151).
+[[route]]
+name = "headers-outbound"
+match_user = { exact = "1150" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "rules-out" } ]
+
+[[route]]
+name = "headers-inbound"
+match_user = { exact = "1151" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "pbx-trusted" } ]
 
 # The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
 [[route]]
@@ -1876,6 +1915,18 @@ REG
 	curl -fsS --max-time 3 "http://$ADMIN/metrics" | grep -q '^voxgate_registration_state{trunk="registrar-test"}' &&
 		{ REASON="voxgate_registration_state of the removed trunk is still exported"; return 1; }
 	return 0
+}
+
+test_headers_outbound_rules() {
+	identity_call call_uas_headers_outbound.xml 1150 "$CARRIER_IP" trunk_in=carrier trunk_out=rules-out
+}
+
+test_headers_inbound_rules() {
+	local name=headers_inbound
+	callee_start "${name}_callee" call_uas_headers_inbound.xml || return 1
+	sipp_play "${name}_caller" call_uac_identity.xml -s 1151 -i "$RULES_IN_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 200
+	call_ok $? "${name}_caller" call_uac_identity.xml || return 1
+	cdr 1151 disconnect_side=caller cause=normal status=null trunk_in=rules-in trunk_out=pbx-trusted
 }
 
 test_call_callee_hangs_up() {
@@ -3738,6 +3789,8 @@ TESTS=(
 	test_call_digest_inbound
 	test_register_challenge_refresh
 	test_register_kamailio_sha256
+	test_headers_outbound_rules
+	test_headers_inbound_rules
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

@@ -6,6 +6,7 @@
 
 mod api;
 mod calls;
+mod headers;
 mod listeners;
 mod media;
 mod prompts;

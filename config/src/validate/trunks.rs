@@ -271,6 +271,8 @@ impl Validator<'_> {
             credentials,
             auth,
             register,
+            inbound: self.header_rules(raw.inbound.as_ref(), &key("inbound")),
+            outbound: self.header_rules(raw.outbound.as_ref(), &key("outbound")),
         }
     }
 

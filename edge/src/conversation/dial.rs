@@ -4,11 +4,13 @@
 //! the trying and ring timeouts; and the end of a dial.
 
 use super::codecs::NO_CODEC_WARNING;
-use super::identity::{ANONYMOUS_DISPLAY, ANONYMOUS_USER, Disclosure};
+use super::header_rules;
+use super::identity::{self, ANONYMOUS_DISPLAY, ANONYMOUS_USER, Disclosure};
 use super::inbound::supported;
 use super::leg::{CancelState, CancelWhy, OutLeg, SentInvite};
 use super::*;
 use crate::out_of_dialog::ALLOW;
+use voxgate_config::TemplateVars;
 use voxgate_media::anchor::{remote_targets, rewrite_owned_then};
 use voxgate_media::negotiate::{self, policy};
 use voxgate_sip::dialog::NewRequest;
@@ -372,6 +374,56 @@ impl<M: MediaControl> Conversation<M> {
             display = Some(ANONYMOUS_DISPLAY.to_owned());
             user = Some(ANONYMOUS_USER.to_owned());
         }
+        // Header rules of the caller's trunk (inbound) and the callee's
+        // (outbound); a call between trunks without rules skips all of it.
+        let from_trunk = linked
+            .and_then(|l| self.leg(l))
+            .and_then(|l| l.trunk.as_ref())
+            .and_then(|t| self.ctx.config.trunk(t));
+        let in_rules = from_trunk.map(|t| &t.inbound).filter(|r| !r.is_empty());
+        let out_rules = trunk.map(|t| &t.outbound).filter(|r| !r.is_empty());
+        let ruled = if in_rules.is_some() || out_rules.is_some() {
+            let mut carried: Vec<header_rules::Carried> = linked
+                .and_then(|l| self.leg(l))
+                .and_then(Leg::inbound)
+                .map(|i| {
+                    disclosure
+                        .carried(&i.invite)
+                        .map(|(n, v)| (n.as_str().to_owned(), v.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let callee = uri_user(&dest.uri).unwrap_or("");
+            let from_name = from_trunk.map_or("", |t| t.name.as_str());
+            let to_name = trunk.map_or("", |t| t.name.as_str());
+            for (rules, name) in [(in_rules, from_name), (out_rules, to_name)] {
+                let Some(rules) = rules else { continue };
+                header_rules::normalise_identity(rules.caller_id.as_ref(), &mut user, &mut carried);
+                let vars = TemplateVars {
+                    caller: user.as_deref().unwrap_or(""),
+                    callee,
+                    trunk: name,
+                    from_trunk: from_name,
+                    to_trunk: to_name,
+                    value: "",
+                };
+                header_rules::apply(rules, &mut carried, &vars);
+            }
+            // RFC 3325 §5 and RFC 3323 on the result: a Privacy the rules left
+            // asking for it hides the identity from an untrusted trunk.
+            if !to_trusted
+                && carried.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case(header_rules::PRIVACY) && identity::hides_identity(v)
+                })
+            {
+                carried.retain(|(n, _)| !n.eq_ignore_ascii_case(header_rules::PAI));
+                display = Some(ANONYMOUS_DISPLAY.to_owned());
+                user = Some(ANONYMOUS_USER.to_owned());
+            }
+            Some(carried)
+        } else {
+            None
+        };
         if max_forwards == 0 {
             // The caller's hop limit, not the destination's fault.
             return Err(LegFailure::Status(483));
@@ -398,7 +450,11 @@ impl<M: MediaControl> Conversation<M> {
         let (mut builder, request_ids) = new.build();
         builder = builder.header(HeaderName::Allow, ALLOW);
         builder = supported(builder, supports_100rel, self.timers_on());
-        if let Some(i) = linked.and_then(|l| self.leg(l)).and_then(Leg::inbound) {
+        if let Some(carried) = &ruled {
+            for (name, value) in carried {
+                builder = builder.header_raw(name, value);
+            }
+        } else if let Some(i) = linked.and_then(|l| self.leg(l)).and_then(Leg::inbound) {
             for (name, value) in disclosure.carried(&i.invite) {
                 builder = builder.header(name, value);
             }

@@ -66,6 +66,15 @@ impl Requested {
     }
 }
 
+/// Whether a Privacy value asks that the asserted identity be withheld
+/// outside the trust domain (`id`, or `critical`: RFC 3325 §7, RFC 3323 §4.2).
+pub(crate) fn hides_identity(privacy: &str) -> bool {
+    privacy.split([';', ',']).any(|v| {
+        let v = v.trim();
+        v.eq_ignore_ascii_case("id") || v.eq_ignore_ascii_case("critical")
+    })
+}
+
 /// What a B-leg INVITE carries of its caller's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Disclosure {

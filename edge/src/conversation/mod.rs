@@ -34,6 +34,7 @@ mod codecs;
 mod commands;
 mod conference;
 mod dial;
+mod header_rules;
 mod identity;
 mod in_dialog;
 mod inbound;
