@@ -615,3 +615,52 @@ fn a_malformed_invite_has_a_record_and_nothing_is_kept_without_cdrs() {
     h.feed(&request("INVITE", "z9hG4bKq2", "Require: foo\r\n"));
     assert!(h.core.poll_refused().is_none());
 }
+
+#[test]
+fn overloaded_new_invites_get_503_while_calls_in_progress_are_served() {
+    let mut h = Harness::with_conf(&format!(
+        "{CONF}[protection]\noverload_queue = 10\noverload_queue_clear = 2\n\
+         overload_retry_after_s = 7\n"
+    ));
+    // A call in progress, taken before the overload.
+    h.core.turn_started(h.now, 0);
+    h.feed(&request("INVITE", "z9hG4bKo1", ""));
+    assert_eq!(h.statuses(), [100]);
+    let mut call = h.core.poll_spawn().unwrap();
+    let _invite = call.input.try_recv().unwrap();
+    assert!(h.metric("voxgate_overload_state 0"));
+
+    // Ten inputs wait for the loop: overloaded.
+    h.core.turn_started(h.now, 10);
+    assert!(h.core.is_overloaded());
+    assert!(h.metric("voxgate_overload_state 1"));
+    h.feed(&request("INVITE", "z9hG4bKo2", ""));
+    let sent = h.sent();
+    assert_eq!(
+        sent.iter().map(|m| m.status().unwrap()).collect::<Vec<_>>(),
+        [100, 503]
+    );
+    assert_eq!(sent[1].header(HeaderName::RetryAfter), Some("7"));
+    assert!(h.core.poll_spawn().is_none(), "no conversation for it");
+    assert!(h.metric(r#"voxgate_overload_rejections_total{trunk="a"} 1"#));
+    // The call in progress still gets its requests (here a CANCEL), and requests
+    // that start no call are answered as usual.
+    h.feed(&request("CANCEL", "z9hG4bKo1", ""));
+    assert!(h.sent().is_empty(), "the call answers its CANCEL");
+    assert!(matches!(
+        call.input.try_recv().map(|i| *i),
+        Ok(CallInput::Cancel { .. })
+    ));
+    h.feed(&request("OPTIONS", "z9hG4bKo3", ""));
+    assert_eq!(h.statuses(), [200]);
+
+    // Between floor and ceiling: still overloaded; at the floor: calls taken again.
+    h.core.turn_started(h.now, 5);
+    assert!(h.core.is_overloaded());
+    h.core.turn_started(h.now, 2);
+    assert!(!h.core.is_overloaded());
+    assert!(h.metric("voxgate_overload_state 0"));
+    h.feed(&request("INVITE", "z9hG4bKo4", ""));
+    assert_eq!(h.statuses(), [100]);
+    assert!(h.core.poll_spawn().is_some());
+}
