@@ -15,7 +15,11 @@
 //! operations and no allocation. The core asks [`Overload::is_overloaded`] for each new
 //! INVITE (a load of one bool).
 //!
-//! Where the work that must not load the signalling loop runs (issue 12):
+//! Where the work that must not load the signalling loop runs (issue 12). The loop is
+//! one tokio task (`crate::driver::run`); the work below runs in other tasks, which
+//! the loop never awaits and whose locks it never takes, so none of it is inside a turn
+//! (tokio's worker threads are shared: such a task may run on the same thread between
+//! two turns, never during one):
 //! - TLS handshakes: in the transport tasks (`voxgate_sip::transport::tls`, one tokio
 //!   task per connection, spawned by the listener's accept loop); the core sees a
 //!   connection only once it is open.
