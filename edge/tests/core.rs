@@ -664,3 +664,37 @@ fn overloaded_new_invites_get_503_while_calls_in_progress_are_served() {
     assert_eq!(h.statuses(), [100]);
     assert!(h.core.poll_spawn().is_some());
 }
+
+#[test]
+fn a_listed_source_flooding_past_max_cps_is_refused_without_starving_another_trunk() {
+    let conf = CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\nmax_cps = 2\n[[trunk]]\nname = \"b\"\n\
+         allow = [\"127.0.0.2/32\"]\nmax_cps = 2",
+    );
+    let mut h = Harness::with_conf(&conf);
+    // Trunk a floods: 50 INVITEs in the same instant, 2 taken, the rest 503 + Retry-After.
+    for i in 0..50 {
+        h.feed(&request("INVITE", &format!("z9hG4bKf{i}"), ""));
+    }
+    let sent = h.sent();
+    let refused: Vec<&Message> = sent.iter().filter(|m| m.status() == Some(503)).collect();
+    assert_eq!(refused.len(), 48);
+    assert!(
+        refused
+            .iter()
+            .all(|m| m.header(HeaderName::RetryAfter).is_some())
+    );
+    assert!(h.metric(r#"voxgate_trunk_limit_rejections_total{limit="max_cps",trunk="a"} 48"#));
+    // Trunk b, calling at the same instant, has its own bucket: both its calls are taken.
+    h.peer.addr = "127.0.0.2:5080".parse().unwrap();
+    for i in 0..2 {
+        h.feed(&request("INVITE", &format!("z9hG4bKg{i}"), ""));
+    }
+    assert_eq!(h.statuses(), [100, 100]);
+    let mut spawned = 0;
+    while h.core.poll_spawn().is_some() {
+        spawned += 1;
+    }
+    assert_eq!(spawned, 4, "2 calls of each trunk");
+}
