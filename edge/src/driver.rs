@@ -151,7 +151,8 @@ pub async fn run(
                 stop_at = Some(at);
             }
         }
-        // Overload control: one clock read and two channel lengths per turn.
+        // Overload control: two clock reads and two channel lengths (atomic loads, no
+        // lock) per turn, which handles up to 2 × BATCH inputs.
         let started = Instant::now();
         core.turn_started(started, ch.events.len() + ch.calls.len());
         let mut queued = Queued {
