@@ -1066,7 +1066,20 @@ test_timers_under_load() {
 	flood_pid=$!
 	BG_PIDS+=("$flood_pid")
 	sleep 1.5
-	sipp_ok timers_load_timer_g invite_timer_g.xml -nr || rc=1
+	# A queue kept full overloads the node (README "Overload control"): from then on the
+	# INVITE gets 503 instead of 404, from the same kind of INVITE server transaction, so
+	# timer G is checked on the 503 (the scenario with 503 for 404).
+	local scenario=invite_timer_g.xml i
+	for i in $(seq 1 30); do
+		[ "$(metric voxgate_overload_state)" = 1 ] && break
+		sleep 0.1
+	done
+	if [ "$(metric voxgate_overload_state)" = 1 ]; then
+		sed 's/response="404"/response="503"/; s/404-RETRANSMITTED/503-RETRANSMITTED/' \
+			"$HERE/invite_timer_g.xml" >"$OUT/invite_timer_g_503.xml"
+		scenario=out/invite_timer_g_503.xml
+	fi
+	sipp_ok timers_load_timer_g "$scenario" -nr || rc=1
 	after=$(metric voxgate_sip_requests_total 'direction="in",transport="tcp",method="OPTIONS"')
 	kill -TERM "$flood_pid" 2>/dev/null
 	wait "$flood_pid" 2>/dev/null
