@@ -303,6 +303,14 @@ listen = "127.0.0.1:{VOX_ADMIN}"
 format = "pretty"
 level = "warn"
 
+# Overload control off in effect: the peer sheds no load, and max CPS is where calls
+# start to fail, not where voxgate starts refusing them (which it does at 90 % busy).
+[protection]
+overload_busy_percent = 100
+overload_busy_clear_percent = 99
+overload_queue = 1000000
+overload_queue_clear = 999999
+
 # The same 4 MiB socket buffers the peer gets (kamailio.cfg maxbuffer=4194304).
 [[listener]]
 transport = "udp"

@@ -18,6 +18,7 @@ import latency  # noqa: E402
 import procfs  # noqa: E402
 import report  # noqa: E402
 import sipp  # noqa: E402
+import systems  # noqa: E402
 
 
 def udp_frame(sport: int, dport: int, payload: bytes) -> bytes:
@@ -162,6 +163,26 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(report.ratio(None, 2.0), "—")
         self.assertEqual(report.fmt(None), "—")
 
+
+
+class BenchConfigTest(unittest.TestCase):
+    def test_voxgate_accepts_the_bench_config(self):
+        """The config compare writes must load (a key renamed in voxgate would otherwise
+        surface only in a benchmark run). Needs a built voxgate: the test command's
+        `cargo test` leaves one in the target directory."""
+        root = Path(__file__).resolve().parents[2]
+        target = Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
+        binary = Path(os.environ.get("VOXGATE_BIN", target / "debug" / "voxgate"))
+        if not binary.exists():
+            self.skipTest(f"no voxgate binary at {binary}")
+        import subprocess
+        with tempfile.TemporaryDirectory() as d:
+            conf = Path(d) / "voxgate-bench.toml"
+            conf.write_text(systems.VOXGATE_CONFIG)
+            out = subprocess.run([str(binary), "check-config", str(conf)],
+                                 capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(out.stdout.strip(), "OK")
 
 
 class MediagenScenario(unittest.TestCase):

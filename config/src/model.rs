@@ -123,6 +123,19 @@ pub struct Protection {
     pub log_interval: Duration,
     /// Case-insensitive User-Agent substrings that mark a request as a scanner's (silence).
     pub scanner_user_agents: Vec<String>,
+    /// Overload begins when the signalling loop was busy this share of a window (per cent).
+    pub overload_busy_percent: u32,
+    /// ... and ends (as far as busy goes) when a window's share is at most this.
+    pub overload_busy_clear_percent: u32,
+    /// Overload begins when this many inputs (received messages, conversations' actions)
+    /// wait for the signalling loop.
+    pub overload_queue: usize,
+    /// ... and ends (as far as the queue goes) when at most this many wait.
+    pub overload_queue_clear: usize,
+    /// The window over which the busy share is measured.
+    pub overload_window: Duration,
+    /// The `Retry-After` (seconds) of the 503 that refuses a new call in overload.
+    pub overload_retry_after: u32,
 }
 
 /// The default scanner User-Agent patterns: SIPVicious (svmap, svwar, svcrack say
@@ -153,6 +166,12 @@ impl Default for Protection {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            overload_busy_percent: 90,
+            overload_busy_clear_percent: 70,
+            overload_queue: 4096,
+            overload_queue_clear: 512,
+            overload_window: Duration::from_millis(1000),
+            overload_retry_after: 5,
         }
     }
 }

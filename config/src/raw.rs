@@ -346,4 +346,10 @@ pub(crate) struct RawProtection {
     pub max_sources: Option<S<i64>>,
     pub log_interval_s: Option<S<i64>>,
     pub scanner_user_agents: Option<List<String>>,
+    pub overload_busy_percent: Option<S<i64>>,
+    pub overload_busy_clear_percent: Option<S<i64>>,
+    pub overload_queue: Option<S<i64>>,
+    pub overload_queue_clear: Option<S<i64>>,
+    pub overload_window_ms: Option<S<i64>>,
+    pub overload_retry_after_s: Option<S<i64>>,
 }

@@ -130,7 +130,9 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "protection",
                 "a [protection] table with source_rate, source_burst, prefix_rate, prefix_burst, \
-                 ban_s, ban_max_s, max_sources, log_interval_s, scanner_user_agents",
+                 ban_s, ban_max_s, max_sources, log_interval_s, scanner_user_agents, \
+                 overload_busy_percent, overload_busy_clear_percent, overload_queue, \
+                 overload_queue_clear, overload_window_ms, overload_retry_after_s",
             ),
             key("dns", "a [dns] table with name_servers"),
             key(
@@ -569,6 +571,34 @@ pub(crate) const TABLES: &[Table] = &[
                 "scanner_user_agents",
                 "a list of at most 64 User-Agent substrings of 1 to 64 printable ASCII \
                  characters, matched without regard to case ([] = off)",
+            ),
+            key(
+                "overload_busy_percent",
+                "per cent 1..=100 of a window the signalling loop may be busy before new \
+                 calls get 503 (default 90)",
+            ),
+            key(
+                "overload_busy_clear_percent",
+                "per cent 0..=overload_busy_percent: overload ends when a window is at most \
+                 this busy (default 70)",
+            ),
+            key(
+                "overload_queue",
+                "inputs waiting for the signalling loop 1..=1000000 before new calls get 503 \
+                 (default 4096)",
+            ),
+            key(
+                "overload_queue_clear",
+                "inputs 0..=overload_queue: overload ends when at most this many wait \
+                 (default 512)",
+            ),
+            key(
+                "overload_window_ms",
+                "milliseconds 100..=60000 over which the busy share is measured (default 1000)",
+            ),
+            key(
+                "overload_retry_after_s",
+                "seconds 0..=3600 in the Retry-After of the 503 (default 5)",
             ),
         ],
     },

@@ -15,6 +15,7 @@ use crate::health::Health;
 use crate::keepalive::{self, KeepAlive, ProbeId};
 use crate::metrics::{Direction, Metrics, TX_KINDS};
 use crate::out_of_dialog::{self, Admission, Answer};
+use crate::protection::overload::{self, Overload};
 use crate::protection::refusals::{Line, Refusal, RefusalLog};
 use crate::protection::scanner;
 use bytes::Bytes;
@@ -85,6 +86,8 @@ pub struct Core {
     /// Outbound registrations of the trunks that ask for one, and their REGISTERs in flight.
     regs: crate::registration::Registrations,
     reg_txs: IdMap<TxId, register::RegTx>,
+    /// The signalling loop's load: past its ceiling, new calls get 503.
+    overload: Overload,
 }
 
 /// Seconds a nonce of our digest challenges is accepted (then `stale=true`).
@@ -111,6 +114,7 @@ impl Core {
     /// A core for `config`; `locals` are our advertised addresses.
     pub fn new(config: Arc<Config>, metrics: Metrics, locals: Locals) -> Core {
         let refusals = RefusalLog::new(config.protection.log_interval);
+        let overload = Overload::new(overload::Limits::from_config(&config.protection));
         Core {
             layer: TransactionLayer::new(timer_config(&config)),
             limits: limits(&config),
@@ -138,6 +142,7 @@ impl Core {
             nonce_epoch: None,
             regs: crate::registration::Registrations::default(),
             reg_txs: IdMap::default(),
+            overload,
         }
     }
 
@@ -166,6 +171,8 @@ impl Core {
         self.layer.set_timers(timer_config(&config));
         self.limits = limits(&config);
         self.refusals.set_interval(config.protection.log_interval);
+        self.overload
+            .set_limits(overload::Limits::from_config(&config.protection));
         self.keepalive.configure(now, keepalive::probed(&config));
         self.health.publish(self.keepalive.states());
         self.config = config;
@@ -210,6 +217,19 @@ impl Core {
             reason,
             "call attempt refused"
         );
+        self.record_refused(now, request, from, trunk, status, reason);
+    }
+
+    /// Keeps a refused attempt for its CDR, when `[cdr]` is configured.
+    fn record_refused(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        from: Peer,
+        trunk: Option<&Trunk>,
+        status: u16,
+        reason: &'static str,
+    ) {
         if self.config.cdr.is_none() {
             return;
         }
@@ -413,6 +433,44 @@ impl Core {
     pub fn stop_draining(&mut self) {
         self.admission = Admission::Open;
         self.metrics.set_draining(false);
+    }
+
+    /// A turn of the signalling loop starts at `now` with `queued` inputs waiting
+    /// (overload control; a change of state is logged once and published).
+    pub fn turn_started(&mut self, now: Instant, queued: usize) {
+        match self.overload.turn_started(now, queued) {
+            None => {}
+            Some(overload::Change::Entered {
+                busy_percent,
+                queued,
+            }) => {
+                warn!(
+                    busy_percent,
+                    queued, "overloaded: new calls get 503 until the load falls"
+                );
+                self.metrics.set_overloaded(true);
+            }
+            Some(overload::Change::Left {
+                busy_percent,
+                queued,
+            }) => {
+                info!(
+                    busy_percent,
+                    queued, "no longer overloaded: new calls taken"
+                );
+                self.metrics.set_overloaded(false);
+            }
+        }
+    }
+
+    /// The turn that started at `started` ended at `now`.
+    pub fn turn_ended(&mut self, started: Instant, now: Instant) {
+        self.overload.turn_ended(started, now);
+    }
+
+    /// Whether new calls are refused for overload now.
+    pub fn is_overloaded(&self) -> bool {
+        self.overload.is_overloaded()
     }
 
     /// Live transactions.
@@ -826,6 +884,10 @@ impl Core {
         let new_call = request.method() == Some(&Method::Invite)
             && request.to_header().is_ok_and(|t| t.tag().is_none())
             && self.admission == Admission::Open;
+        if new_call && self.overload.is_overloaded() {
+            self.refuse_overloaded(now, tx, &request, from);
+            return;
+        }
         if new_call && let Some(answer) = out_of_dialog::hygiene(&request) {
             let config = self.config.clone();
             let trunk = classify(&config, from.addr.ip(), from.transport).ok();
@@ -873,6 +935,24 @@ impl Core {
         }
     }
 
+    /// A new call while overloaded: 503 with `Retry-After`, before anything else is
+    /// spent on it (no conversation, no media, no CDR or log line of its own: it is
+    /// counted by trunk).
+    fn refuse_overloaded(&mut self, now: Instant, tx: TxId, request: &Message, from: Peer) {
+        let trunk = classify(&self.config, from.addr.ip(), from.transport)
+            .map_or("none", |t| t.name.as_str());
+        self.metrics.overload_rejection(trunk);
+        let answer = Answer {
+            status: 503,
+            reason: "Service Unavailable",
+            headers: vec![(
+                voxgate_sip::message::HeaderName::RetryAfter,
+                self.config.protection.overload_retry_after.to_string(),
+            )],
+        };
+        self.respond(now, tx, request, from, &answer);
+    }
+
     /// An INVITE from a trunk: admit it against the trunk's limits and
     /// start a call actor.
     fn new_call(&mut self, now: Instant, tx: TxId, request: Message, from: Peer) {
@@ -909,7 +989,19 @@ impl Core {
         }
         if let Err(hit) = self.calls.admit(trunk, now) {
             self.metrics.trunk_limit(trunk.name.as_str(), hit.label());
-            self.note_refused(now, &request, from, Some(trunk), 503, hit.label());
+            // A listed source that floods chooses how many of these come: the first
+            // of a source's interval is logged, the rest summed once per interval
+            // (`refused again`); each one still has its CDR.
+            self.log_refusals(now);
+            let first = self
+                .refusals
+                .note(now, from.addr.ip(), Refusal::TrunkLimit)
+                .is_some();
+            if first {
+                self.note_refused(now, &request, from, Some(trunk), 503, hit.label());
+            } else {
+                self.record_refused(now, &request, from, Some(trunk), 503, hit.label());
+            }
             let answer = Answer {
                 status: 503,
                 reason: "Service Unavailable",

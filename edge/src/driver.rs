@@ -151,6 +151,10 @@ pub async fn run(
                 stop_at = Some(at);
             }
         }
+        // Overload control: two clock reads and two channel lengths (atomic loads, no
+        // lock) per turn, which handles up to 2 × BATCH inputs.
+        let started = Instant::now();
+        core.turn_started(started, ch.events.len() + ch.calls.len());
         let mut queued = Queued {
             calls: &mut ch.calls,
             events: &mut ch.events,
@@ -183,6 +187,7 @@ pub async fn run(
                 debug!(to = %t.to, error = %e, "send failed");
             }
         }
+        core.turn_ended(started, Instant::now());
         // O(1) (the count is kept as transactions change), so every turn.
         if draining {
             ch.unsettled

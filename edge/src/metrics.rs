@@ -4,6 +4,7 @@
 use crate::conversation::ConversationRecord;
 
 mod ops;
+mod overload;
 mod process;
 mod trunk;
 use prometheus::IntCounter;
@@ -85,6 +86,7 @@ pub struct Metrics {
     cdr_records: IntCounterVec,
     trunk_calls: Arc<trunk::TrunkCallMetrics>,
     ops: Arc<ops::OpsMetrics>,
+    overload: Arc<overload::OverloadMetrics>,
     retransmissions: IntCounterVec,
     tls_handshake_failures: IntCounter,
     /// `voxgate_hep_packets_total` by result (sent, failed), resolved once:
@@ -522,6 +524,7 @@ impl Metrics {
             )?,
             trunk_calls: Arc::new(trunk::TrunkCallMetrics::new(&registry)?),
             ops: Arc::new(ops::OpsMetrics::new(&registry)?),
+            overload: Arc::new(overload::OverloadMetrics::new(&registry)?),
             retransmissions,
             tls_handshake_failures,
             hep_packets,
@@ -830,6 +833,16 @@ impl Metrics {
         self.ops.trip(capability, name);
     }
 
+    /// Whether the signalling loop is overloaded (`voxgate_overload_state`).
+    pub fn set_overloaded(&self, on: bool) {
+        self.overload.set_state(on);
+    }
+
+    /// A new call from `trunk` refused because of overload.
+    pub fn overload_rejection(&self, trunk: &str) {
+        self.overload.rejected(trunk);
+    }
+
     /// Marks the node as draining.
     pub fn set_draining(&self, on: bool) {
         self.draining.set(i64::from(on));
@@ -1132,6 +1145,8 @@ mod tests {
         m.set_transactions_active(TxKind::InviteServer, 3);
         m.transaction_created(TxKind::NonInviteServer);
         m.config_reload(false);
+        m.set_overloaded(true);
+        m.overload_rejection("carrier");
         let text = m.render();
         for needle in [
             r#"voxgate_build_info{commit="unknown",version="0.0.0-test"} 1"#,
@@ -1144,6 +1159,8 @@ mod tests {
             r#"voxgate_sip_transactions_total{kind="non_invite_server"} 1"#,
             r#"voxgate_config_reloads_total{result="error"} 1"#,
             "voxgate_draining 0",
+            "voxgate_overload_state 1",
+            r#"voxgate_overload_rejections_total{trunk="carrier"} 1"#,
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

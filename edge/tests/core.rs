@@ -615,3 +615,86 @@ fn a_malformed_invite_has_a_record_and_nothing_is_kept_without_cdrs() {
     h.feed(&request("INVITE", "z9hG4bKq2", "Require: foo\r\n"));
     assert!(h.core.poll_refused().is_none());
 }
+
+#[test]
+fn overloaded_new_invites_get_503_while_calls_in_progress_are_served() {
+    let mut h = Harness::with_conf(&format!(
+        "{CONF}[protection]\noverload_queue = 10\noverload_queue_clear = 2\n\
+         overload_retry_after_s = 7\n"
+    ));
+    // A call in progress, taken before the overload.
+    h.core.turn_started(h.now, 0);
+    h.feed(&request("INVITE", "z9hG4bKo1", ""));
+    assert_eq!(h.statuses(), [100]);
+    let mut call = h.core.poll_spawn().unwrap();
+    let _invite = call.input.try_recv().unwrap();
+    assert!(h.metric("voxgate_overload_state 0"));
+
+    // Ten inputs wait for the loop: overloaded.
+    h.core.turn_started(h.now, 10);
+    assert!(h.core.is_overloaded());
+    assert!(h.metric("voxgate_overload_state 1"));
+    h.feed(&request("INVITE", "z9hG4bKo2", ""));
+    let sent = h.sent();
+    assert_eq!(
+        sent.iter().map(|m| m.status().unwrap()).collect::<Vec<_>>(),
+        [100, 503]
+    );
+    assert_eq!(sent[1].header(HeaderName::RetryAfter), Some("7"));
+    assert!(h.core.poll_spawn().is_none(), "no conversation for it");
+    assert!(h.metric(r#"voxgate_overload_rejections_total{trunk="a"} 1"#));
+    // The call in progress still gets its requests (here a CANCEL), and requests
+    // that start no call are answered as usual.
+    h.feed(&request("CANCEL", "z9hG4bKo1", ""));
+    assert!(h.sent().is_empty(), "the call answers its CANCEL");
+    assert!(matches!(
+        call.input.try_recv().map(|i| *i),
+        Ok(CallInput::Cancel { .. })
+    ));
+    h.feed(&request("OPTIONS", "z9hG4bKo3", ""));
+    assert_eq!(h.statuses(), [200]);
+
+    // Between floor and ceiling: still overloaded; at the floor: calls taken again.
+    h.core.turn_started(h.now, 5);
+    assert!(h.core.is_overloaded());
+    h.core.turn_started(h.now, 2);
+    assert!(!h.core.is_overloaded());
+    assert!(h.metric("voxgate_overload_state 0"));
+    h.feed(&request("INVITE", "z9hG4bKo4", ""));
+    assert_eq!(h.statuses(), [100]);
+    assert!(h.core.poll_spawn().is_some());
+}
+
+#[test]
+fn a_listed_source_flooding_past_max_cps_is_refused_without_starving_another_trunk() {
+    let conf = CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\nmax_cps = 2\n[[trunk]]\nname = \"b\"\n\
+         allow = [\"127.0.0.2/32\"]\nmax_cps = 2",
+    );
+    let mut h = Harness::with_conf(&conf);
+    // Trunk a floods: 50 INVITEs in the same instant, 2 taken, the rest 503 + Retry-After.
+    for i in 0..50 {
+        h.feed(&request("INVITE", &format!("z9hG4bKf{i}"), ""));
+    }
+    let sent = h.sent();
+    let refused: Vec<&Message> = sent.iter().filter(|m| m.status() == Some(503)).collect();
+    assert_eq!(refused.len(), 48);
+    assert!(
+        refused
+            .iter()
+            .all(|m| m.header(HeaderName::RetryAfter).is_some())
+    );
+    assert!(h.metric(r#"voxgate_trunk_limit_rejections_total{limit="max_cps",trunk="a"} 48"#));
+    // Trunk b, calling at the same instant, has its own bucket: both its calls are taken.
+    h.peer.addr = "127.0.0.2:5080".parse().unwrap();
+    for i in 0..2 {
+        h.feed(&request("INVITE", &format!("z9hG4bKg{i}"), ""));
+    }
+    assert_eq!(h.statuses(), [100, 100]);
+    let mut spawned = 0;
+    while h.core.poll_spawn().is_some() {
+        spawned += 1;
+    }
+    assert_eq!(spawned, 4, "2 calls of each trunk");
+}

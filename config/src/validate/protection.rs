@@ -100,7 +100,40 @@ impl Validator<'_> {
             None => defaults.scanner_user_agents.clone(),
             Some(list) => self.scanner_patterns(list),
         };
+        let (busy, busy_clear) = self.overload_pair(
+            raw.overload_busy_percent.as_ref(),
+            raw.overload_busy_clear_percent.as_ref(),
+            (
+                "protection.overload_busy_percent",
+                "protection.overload_busy_clear_percent",
+            ),
+            ((1, 100), 90),
+            ((0, 100), 70),
+        );
+        let (queue, queue_clear) = self.overload_pair(
+            raw.overload_queue.as_ref(),
+            raw.overload_queue_clear.as_ref(),
+            (
+                "protection.overload_queue",
+                "protection.overload_queue_clear",
+            ),
+            ((1, 1_000_000), 4096),
+            ((0, 1_000_000), 512),
+        );
+        let window = self.int_or(
+            raw.overload_window_ms.as_ref(),
+            "protection.overload_window_ms",
+            (100, 60_000),
+            1000,
+        );
+        let retry_after = self.int_or(
+            raw.overload_retry_after_s.as_ref(),
+            "protection.overload_retry_after_s",
+            (0, 3600),
+            5,
+        );
         let secs = |n: i64| Duration::from_secs(n.unsigned_abs());
+        let size = |n: i64| usize::try_from(n).unwrap_or(0);
         Protection {
             source_rate: count(source_rate, defaults.source_rate),
             source_burst: count(source_burst, defaults.source_burst),
@@ -111,7 +144,45 @@ impl Validator<'_> {
             max_sources: count(max_sources, defaults.max_sources),
             log_interval: secs(log_interval),
             scanner_user_agents,
+            overload_busy_percent: count(busy, defaults.overload_busy_percent),
+            overload_busy_clear_percent: count(busy_clear, defaults.overload_busy_clear_percent),
+            overload_queue: size(queue),
+            overload_queue_clear: size(queue_clear),
+            overload_window: Duration::from_millis(window.unsigned_abs()),
+            overload_retry_after: count(retry_after, defaults.overload_retry_after),
         }
+    }
+
+    /// An overload ceiling and the floor that ends overload (at most the ceiling:
+    /// below it there is hysteresis). A floor above the ceiling is an
+    /// error and is lowered to it.
+    fn overload_pair(
+        &mut self,
+        enter: Option<&S<i64>>,
+        leave: Option<&S<i64>>,
+        (key, leave_key): (&str, &str),
+        (enter_range, enter_default): ((i64, i64), i64),
+        (leave_range, leave_default): ((i64, i64), i64),
+    ) -> (i64, i64) {
+        let enter_value = self.int_or(enter, key, enter_range, enter_default);
+        let leave_value = self.int_or(leave, leave_key, leave_range, leave_default);
+        if leave_value <= enter_value {
+            return (enter_value, leave_value);
+        }
+        match leave {
+            Some(v) if *v.get_ref() == leave_value => {
+                let kind = ConfigErrorKind::Order {
+                    found: leave_value,
+                    relation: Relation::AtMost,
+                    other_key: key.to_owned(),
+                    other_value: enter_value,
+                };
+                self.push(v.span(), leave_key, kind);
+            }
+            // Only the ceiling was lowered below the default floor: follow it.
+            _ => {}
+        }
+        (enter_value, enter_value)
     }
 
     /// Printable ASCII substrings, stored lowercase (matched case-insensitively).
@@ -202,6 +273,27 @@ port_max = 20099
     }
 
     #[test]
+    fn overload_keys_are_read_and_a_lone_low_ceiling_lowers_the_default_floor() {
+        let c = load_str(
+            &format!(
+                "{BASE}[protection]\noverload_busy_percent = 80\noverload_busy_clear_percent = 50\n\
+                 overload_queue = 10\noverload_window_ms = 250\noverload_retry_after_s = 2\n"
+            ),
+            "p.toml",
+        )
+        .unwrap();
+        let p = &c.protection;
+        assert_eq!(
+            (p.overload_busy_percent, p.overload_busy_clear_percent),
+            (80, 50)
+        );
+        // The default floor (512) is above the ceiling given: it follows the ceiling.
+        assert_eq!((p.overload_queue, p.overload_queue_clear), (10, 10));
+        assert_eq!(p.overload_window, Duration::from_millis(250));
+        assert_eq!(p.overload_retry_after, 2);
+    }
+
+    #[test]
     fn errors_name_file_line_and_key() {
         let e = errors("[protection]\nsource_rate = 0\n");
         assert!(e.contains("p.toml:14:15:"), "{e}");
@@ -214,6 +306,16 @@ port_max = 20099
         assert!(e.contains("protection.scanner_user_agents[1]"), "{e}");
         let e = errors("[protection]\nmax_sources = 10\n");
         assert!(e.contains("protection.max_sources"), "{e}");
+        let e =
+            errors("[protection]\noverload_busy_percent = 50\noverload_busy_clear_percent = 60\n");
+        assert!(e.contains("p.toml:15:"), "{e}");
+        assert!(e.contains("protection.overload_busy_clear_percent"), "{e}");
+        assert!(e.contains("at most"), "{e}");
+        let e = errors("[protection]\noverload_queue = 0\n");
+        assert!(e.contains("protection.overload_queue"), "{e}");
+        assert!(e.contains("1..=1000000"), "{e}");
+        let e = errors("[protection]\noverload_window_ms = 10\n");
+        assert!(e.contains("protection.overload_window_ms"), "{e}");
         let e = errors("[protection]\nbans = 1\n");
         assert!(e.contains("bans"), "{e}");
     }

@@ -5,10 +5,13 @@
 //!   [`crate::admission::AllowLists`]).
 //! - [`scanner`]: requests whose User-Agent names a scanner get no response at all.
 //! - [`refusals`]: refusals are logged once per source and interval, with a count.
+//! - [`overload`]: the signalling loop's own load; past a ceiling new calls get 503
+//!   (and where TLS handshakes, `/metrics` and `/calls` run: not on that loop).
 //!
-//! All three are sans-IO: the caller passes the time.
+//! All are sans-IO: the caller passes the time.
 
 pub mod blocks;
 pub mod limiter;
+pub mod overload;
 pub mod refusals;
 pub mod scanner;

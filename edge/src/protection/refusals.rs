@@ -25,6 +25,8 @@ pub enum Refusal {
     Scanner,
     /// It holds as many TCP/TLS connections as one source may (or all are taken).
     ConnectionLimit,
+    /// A listed source's new call passed its trunk's `max_cps` or `max_calls`.
+    TrunkLimit,
 }
 
 impl Refusal {
@@ -35,6 +37,7 @@ impl Refusal {
             Refusal::TransportNotAllowed => "transport_not_allowed",
             Refusal::Scanner => "scanner",
             Refusal::ConnectionLimit => "connection_limit",
+            Refusal::TrunkLimit => "trunk_limit",
         }
     }
 }
