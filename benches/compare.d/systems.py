@@ -31,7 +31,8 @@ class Voxgate:
         self.proc: subprocess.Popen | None = None
         self.tag = ""
         self.config = ctx.out / "voxgate-bench.toml"
-        self.config.write_text(VOXGATE_CONFIG)
+        self.base_config = voxgate_config(knows_overload_keys(binary))
+        self.config.write_text(self.base_config)
 
     def describe(self) -> str:
         return f"`{self.bin.name} --config voxgate-bench.toml` (one process; config in the run folder)"
@@ -40,7 +41,7 @@ class Voxgate:
         self.tag = tag
         # SRTP runs: the trunk takes SDES-SRTP offers and offers plain RTP with keys
         # ("optional"), which SIPp's callee answers in plain RTP: SRTP↔RTP.
-        config = VOXGATE_CONFIG.replace(
+        config = self.base_config.replace(
             'allow = ["127.0.0.1/32"]\n', 'allow = ["127.0.0.1/32"]\nsrtp = "optional"\n' if srtp
             else 'allow = ["127.0.0.1/32"]\n')
         if prompt is not None:
@@ -303,14 +304,6 @@ listen = "127.0.0.1:{VOX_ADMIN}"
 format = "pretty"
 level = "warn"
 
-# Overload control off in effect: the peer sheds no load, and max CPS is where calls
-# start to fail, not where voxgate starts refusing them (which it does at 90 % busy).
-[protection]
-overload_busy_percent = 100
-overload_busy_clear_percent = 99
-overload_queue = 1000000
-overload_queue_clear = 999999
-
 # The same 4 MiB socket buffers the peer gets (kamailio.cfg maxbuffer=4194304).
 [[listener]]
 transport = "udp"
@@ -338,6 +331,35 @@ name = "uas"
 match_user = {{ prefix = "" }}
 destinations = [ {{ uri = "sip:127.0.0.1:{UAS_PORT}", transport = "udp", trunk = "loopback" }} ]
 """
+
+# Overload control off in effect: the peer sheds no load, and max CPS is where calls
+# start to fail, not where voxgate starts refusing them (which it does at 90 % busy).
+# Only for binaries that know the keys (older ones, compared before/after, refuse them).
+OVERLOAD_OFF = """
+[protection]
+overload_busy_percent = 100
+overload_busy_clear_percent = 99
+overload_queue = 1000000
+overload_queue_clear = 999999
+"""
+
+
+def voxgate_config(overload_keys: bool) -> str:
+    """VOXGATE_CONFIG, with overload control out of reach when the binary has it."""
+    if not overload_keys:
+        return VOXGATE_CONFIG
+    at = VOXGATE_CONFIG.index("\n# The same 4 MiB socket buffers")
+    return VOXGATE_CONFIG[:at] + OVERLOAD_OFF + VOXGATE_CONFIG[at:]
+
+
+def knows_overload_keys(binary: Path) -> bool:
+    """Whether `binary`'s documented sample config has the overload keys."""
+    try:
+        out = subprocess.run([str(binary), "default-config"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "overload_busy_percent" in out.stdout
+
 
 # The prompt runs' tail of VOXGATE_CONFIG (in place of its route to the UAS).
 PROMPT_CONFIG = """# Every call to the call-control API: its client answers and plays the prompt.

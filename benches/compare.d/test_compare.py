@@ -178,11 +178,12 @@ class BenchConfigTest(unittest.TestCase):
         import subprocess
         with tempfile.TemporaryDirectory() as d:
             conf = Path(d) / "voxgate-bench.toml"
-            conf.write_text(systems.VOXGATE_CONFIG)
+            conf.write_text(systems.voxgate_config(systems.knows_overload_keys(binary)))
             out = subprocess.run([str(binary), "check-config", str(conf)],
                                  capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertEqual(out.stdout.strip(), "OK")
+        self.assertTrue(systems.knows_overload_keys(binary), "the sample config lost the overload keys")
 
 
 class MediagenScenario(unittest.TestCase):
