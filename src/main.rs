@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use clap::{Parser, Subcommand};
+use clap::Parser as _;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +18,8 @@ use voxgate_edge::{ConfigSource, Edge};
 
 mod allocator;
 mod capabilities;
+mod cli;
+use cli::{Cli, Cmd};
 mod systemd;
 use sd_notify::NotifyState;
 
@@ -27,37 +29,6 @@ use sd_notify::NotifyState;
 // for the same CPU (benches/RESULTS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// SIP/RTP session border controller and voice-ingress B2BUA.
-///
-/// Without arguments voxgate runs on its embedded default config: a loopback
-/// demo on 127.0.0.1 (SIP 5060 UDP/TCP, 5061 TLS; admin HTTP 9060; API 9070).
-#[derive(Parser, Debug)]
-#[command(name = "voxgate", version, about)]
-struct Cli {
-    /// Run on this config file instead of the embedded default.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Option<Cmd>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Validate a config file: prints OK, or every error with file:line:key, and exits non-zero.
-    CheckConfig {
-        /// The file to check.
-        file: PathBuf,
-    },
-    /// Print the embedded default config (the documented sample).
-    DefaultConfig,
-    /// Print the SHA-256 of a bearer token, for `[admin] tokens` and `[api] tokens`
-    /// (`[{ name, sha256 }]`).
-    HashToken {
-        /// The token (the config holds only its hash).
-        token: String,
-    },
-}
 
 fn main() -> ExitCode {
     allocator::tune();

@@ -476,7 +476,13 @@ pub(crate) const TABLES: &[Table] = &[
     Table {
         pattern: "route[].destinations[]",
         keys: &[
-            key("uri", "a URI starting with sip: or sips:"),
+            key(
+                "uri",
+                "a sip: or sips: URI whose host is an IPv4 address, an IPv6 address in [ ] or a \
+                 DNS name (letters, digits and - in dot-separated labels), not a wildcard, with \
+                 an optional port 1..=65535, such as \"sip:192.0.2.20:5060\" or \
+                 \"sips:sbc.carrier.example\"",
+            ),
             key("transport", TRANSPORT),
             key("trunk", "the name of a [[trunk]]"),
             key("keepalive", KEEPALIVE),

@@ -528,8 +528,10 @@ fn bad_uri_and_match() {
     let e = only_error(&route("{ prefix = \"\" }", "tel:+4930"));
     assert_eq!(
         at(&e, 17, 25, "route[0].destinations[0].uri"),
-        "x.toml:17:25: route[0].destinations[0].uri: \"tel:+4930\" is not valid; allowed: a URI \
-         starting with sip: or sips:"
+        "x.toml:17:25: route[0].destinations[0].uri: \"tel:+4930\" is not valid; allowed: a sip: \
+         or sips: URI whose host is an IPv4 address, an IPv6 address in [ ] or a DNS name \
+         (letters, digits and - in dot-separated labels), not a wildcard, with an optional port \
+         1..=65535, such as \"sip:192.0.2.20:5060\" or \"sips:sbc.carrier.example\""
     );
     let e = only_error(&route("{ prefix = \"\", exact = \"1\" }", "sip:a"));
     assert_eq!(

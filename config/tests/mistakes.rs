@@ -1,6 +1,8 @@
 //! Mistakes that loaded without a word and then misbehaved at run time: a misspelt log
 //! level (every log line silenced), `max_calls = 0` (read as unlimited), a route an
-//! earlier route takes every call of, a SIP UDP port inside a media region's RTP ports.
+//! earlier route takes every call of, a SIP UDP port inside a media region's RTP ports,
+//! a destination URI whose host can be neither an address nor a DNS name (every call to
+//! it failed with 480).
 //! Each is now an error naming file:line:column and key, and what is allowed.
 //! (Wildcard and second addresses of a media region: `errors.rs`.)
 
@@ -300,5 +302,62 @@ fn a_sip_port_inside_the_rtp_ports_of_its_address_is_refused() {
         if let Err(e) = load_str(&listener(address, transport), "x.toml") {
             panic!("{transport} {address}:\n{e}");
         }
+    }
+}
+
+// ---- [[route]] destination URIs whose host is no address and no DNS name ----
+
+/// A route whose one destination has `uri`, at line 18, column 25.
+fn destination(uri: &str) -> String {
+    with(&format!(
+        "\n[[route]]\nname = \"r\"\nmatch_user = {{ prefix = \"\" }}\n\
+         destinations = [{{ uri = \"{uri}\" }}]\n"
+    ))
+}
+
+#[test]
+fn a_destination_host_that_is_no_address_and_no_dns_name_is_refused() {
+    let bad = [
+        "sip:carrier_a.example",     // underscore
+        "sip:sbc..carrier.example",  // empty label
+        "sip:-sbc.carrier.example",  // label starting with -
+        "sips:sbc.carrier.example-", // label ending with -
+        "sip:sbc carrier.example",   // space
+        "sip:1000@",                 // no host
+        "sip:300.1.1.1",             // all-digit top-level label: a mistyped address
+        "sip:0.0.0.0:5060",          // wildcard
+        "sip:[::]:5060",             // wildcard
+        "sip:224.0.0.1",             // multicast
+        "sip:2001:db8::1",           // IPv6 without brackets
+        "sip:[2001:db8::1",          // unclosed bracket
+        "sip:[not-v6]:5060",         // not an IPv6 address
+        "sip:192.0.2.1:0",           // port 0
+        "sip:192.0.2.1:65536",       // port out of range
+        "sip:192.0.2.1:50x0",        // port not a number
+        "sip:192.0.2.1:",            // empty port
+        "sip:sbc.example:+5060",     // signed port
+    ];
+    for uri in bad {
+        let (_, message) = only_error_at(&destination(uri), 18, 25, "route[0].destinations[0].uri");
+        assert!(
+            message.contains(&format!("\"{uri}\" is not valid; allowed: a sip: or sips: URI whose host is an IPv4 address, an IPv6 address in [ ] or a DNS name")),
+            "{uri}: {message}"
+        );
+    }
+    let good = [
+        "sip:192.0.2.20:5060",
+        "sip:112@192.0.2.20",
+        "sips:sbc.carrier.example",
+        "sips:sbc.carrier.example.",
+        "sip:SBC-1.Carrier.example:5070;transport=tcp",
+        "sip:[2001:db8::1]",
+        "sip:+4930123456;npdi@[2001:db8::1]:5062",
+        "sip:localhost:5080",
+        "sip:sbc.carrier.example?subject=a@b",
+        "SIP:192.0.2.20",
+    ];
+    for uri in good {
+        let c = load_str(&destination(uri), "x.toml").unwrap_or_else(|e| panic!("{uri}: {e}"));
+        assert_eq!(c.routes[0].destinations[0].uri, uri);
     }
 }

@@ -484,3 +484,18 @@ fn transport(t: RawTransport) -> ListenerTransport {
         RawTransport::Tls => ListenerTransport::Tls,
     }
 }
+
+/// A DNS name (RFC 1123 host name syntax) as used for certificate verification and in
+/// destination URIs: labels of letters, digits and `-`,
+/// separated by dots, at most 253 characters.
+pub(super) fn is_dns_name(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}

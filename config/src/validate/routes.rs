@@ -185,9 +185,12 @@ impl Validator<'_> {
             (!rest.is_empty()).then_some(scheme)
         });
         // `None` when the URI is missing or wrong: the other keys are still checked.
+        // The host is checked here, not when the first call fails: a name that cannot be
+        // a DNS name was resolved for every call and every call got 480.
+        let host_ok = |uri: &S<String>| uri_host_valid(uri.get_ref());
         let sips = match (uri, scheme.as_deref()) {
-            (Some(_), Some("sip")) => Some(false),
-            (Some(_), Some("sips")) => Some(true),
+            (Some(uri), Some("sip")) if host_ok(uri) => Some(false),
+            (Some(uri), Some("sips")) if host_ok(uri) => Some(true),
             (Some(uri), _) => {
                 self.bad_value(uri.span(), &uri_key, schema::describe(&uri_key));
                 None
@@ -222,6 +225,63 @@ impl Validator<'_> {
             keepalive,
         })
     }
+}
+
+/// Whether the host part of a `sip:`/`sips:` URI (after an optional `user@`, before
+/// `;params` or `?headers`) is an IPv4 address, a bracketed IPv6 address or a DNS name,
+/// none of them a wildcard, with an optional port 1..=65535.
+fn uri_host_valid(uri: &str) -> bool {
+    let Some((_, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    // Headers may hold an unescaped `@`: only an `@` before them ends a user part.
+    let host_start = match rest.find('@') {
+        Some(at) if rest.find('?').is_none_or(|q| at < q) => at + 1,
+        _ => 0,
+    };
+    let after = &rest[host_start..];
+    let hostport = &after[..after.find([';', '?']).unwrap_or(after.len())];
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let Some((h, after)) = v6.split_once(']') else {
+                return false;
+            };
+            if after.is_empty() {
+                (h, None)
+            } else {
+                let Some(p) = after.strip_prefix(':') else {
+                    return false;
+                };
+                match h.parse::<std::net::Ipv6Addr>() {
+                    Ok(_) => (h, Some(p)),
+                    Err(_) => return false,
+                }
+            }
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| {
+        p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|p| p != 0)
+    });
+    let host_ok = if hostport.starts_with('[') {
+        host.parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|a| !a.is_unspecified() && !a.is_multicast())
+    } else if let Ok(a) = host.parse::<std::net::Ipv4Addr>() {
+        !a.is_unspecified() && !a.is_multicast()
+    } else {
+        super::is_dns_name(host.strip_suffix('.').unwrap_or(host))
+            // RFC 1123 §2.1: a top-level label is never all digits, so `300.1.1.1` is a
+            // mistyped address, not a name.
+            && !host
+                .trim_end_matches('.')
+                .rsplit('.')
+                .next()
+                .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    };
+    port_ok && host_ok
 }
 
 /// Whether every user `later` matches is matched by `earlier` too, as far as the patterns

@@ -130,7 +130,7 @@ impl Validator<'_> {
             }
         };
         let tls_peer_name = raw.tls_peer_name.as_ref().and_then(|n| {
-            if is_dns_name(n.get_ref()) {
+            if super::is_dns_name(n.get_ref()) {
                 Some(n.get_ref().clone())
             } else {
                 let k = key("tls_peer_name");
@@ -587,18 +587,4 @@ impl Validator<'_> {
             self.push(second.span.clone(), key, kind);
         }
     }
-}
-
-/// A DNS name as used for certificate verification: labels of letters, digits and `-`,
-/// separated by dots, at most 253 characters.
-fn is_dns_name(name: &str) -> bool {
-    (1..=253).contains(&name.len())
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
 }

@@ -7,117 +7,17 @@
 //! stderr), 2 a usage error.
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser as _;
 use hyper::Method;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
 mod client;
 mod settings;
 mod show;
 
+use cli::{CapabilityArg, Cli, Cmd, OnOff, Service};
 use client::{Admin, Answer};
-
-/// voxgate's operator command line (over the admin API).
-#[derive(Parser, Debug)]
-#[command(
-    name = "voxgatectl",
-    version,
-    about = "voxgate's operator command line, over the admin API ([admin] listen)"
-)]
-struct Cli {
-    /// The admin API, host:port [default: the file's `admin`, else 127.0.0.1:9060].
-    #[arg(long, env = "VOXGATE_ADMIN", global = true)]
-    admin: Option<String>,
-    /// The admin token (`[admin] tokens` holds its SHA-256) [default: the file's].
-    #[arg(long, env = "VOXGATE_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
-    /// Settings file with `admin` and `token` or `token_file` [default:
-    /// /etc/voxgate/voxgatectl.toml, if it exists].
-    #[arg(long, value_name = "FILE", global = true)]
-    config: Option<PathBuf>,
-    /// Print the API's JSON instead of a table.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Calls in progress and their legs.
-    Calls,
-    /// Hang up every leg of a call (its id as `calls` shows it, e.g. c17).
-    Hangup {
-        /// The call.
-        call: String,
-    },
-    /// Refuse new calls with 503 and report not ready; calls in progress go on.
-    Drain,
-    /// Take new calls again after `drain`.
-    Undrain,
-    /// Trunks, their destinations and whether they are in service.
-    Trunks,
-    /// Put a trunk in or out of service (new calls; calls in progress go on).
-    Trunk {
-        /// in or out.
-        #[arg(value_enum)]
-        state: Service,
-        /// The trunk.
-        name: String,
-    },
-    /// Operator blocks and automatic bans in force.
-    Bans,
-    /// Drop everything from an address or prefix before parsing (any source, trunks too).
-    Block {
-        /// 192.0.2.7, 2001:db8::7 or a prefix such as 192.0.2.0/24.
-        address: String,
-        /// For this many seconds [default: until unblocked or a restart].
-        #[arg(long = "for", value_name = "SECONDS")]
-        seconds: Option<u64>,
-    },
-    /// Lift a block, or an automatic ban (an address, or its /24 or /64).
-    Unblock {
-        /// As `bans` lists it.
-        address: String,
-    },
-    /// Kill switches: every trunk, route and recording, on or off.
-    Switches,
-    /// Turn a kill switch on or off.
-    Switch {
-        /// on or off.
-        #[arg(value_enum)]
-        state: OnOff,
-        /// trunk, route or recording.
-        #[arg(value_enum)]
-        capability: CapabilityArg,
-        /// The trunk or route (none for recording).
-        name: Option<String>,
-    },
-    /// Reload the config file (refused as a whole, with the reason, if it cannot apply).
-    Reload,
-    /// Which config runs: file, SHA-256, generation, when loaded, refused reloads.
-    Config,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Service {
-    In,
-    Out,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum OnOff {
-    On,
-    Off,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum CapabilityArg {
-    Trunk,
-    Route,
-    Recording,
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
