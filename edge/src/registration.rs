@@ -212,6 +212,10 @@ impl Registrations {
 
     /// When the next REGISTER is due or a binding expires.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        // Asked every turn of the signalling loop; most nodes register nowhere.
+        if self.entries.is_empty() {
+            return None;
+        }
         self.entries
             .iter()
             .flat_map(|e| {

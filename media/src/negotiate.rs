@@ -568,26 +568,42 @@ pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<
     // SDES-SRTP is terminated in the relay: the endpoint hears plain RTP.
     let plain = terminable(has_fingerprint(remote), m);
     let ours = ours.map(OurAudio::scan);
-    let voice = m.formats().iter().filter(|_| plain).find_map(|pt| {
-        let (name, clock) = rtpmap_of(m, pt)?;
-        let codec = CodecKind::from_rtpmap(name, clock)?;
+    // One pass over the payload types: each one's rtpmap is looked up once.
+    let mut voice = None;
+    let mut event = None;
+    let mut first_clock = None;
+    for pt in m.formats() {
+        let Some((name, clock)) = rtpmap_of(m, pt) else {
+            continue;
+        };
+        let Ok(number) = pt.parse::<u8>() else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case(TELEPHONE_EVENT) {
+            event = event.or(Some((number, clock)));
+            continue;
+        }
+        // The first payload type that is not telephone-event: what the peer sends.
+        first_clock = first_clock.or(Some(clock));
+        if voice.is_some() || !plain {
+            continue;
+        }
+        let Some(codec) = CodecKind::from_rtpmap(name, clock) else {
+            continue;
+        };
         let listed = ours.as_ref().is_none_or(|o| match codec {
             CodecKind::Pcmu => o.pcmu,
             CodecKind::Pcma => o.pcma,
             #[allow(unreachable_patterns)]
             _ => false,
         });
-        listed.then_some(VoiceFormat {
-            payload_type: PayloadType(pt.parse().ok()?),
-            codec,
-        })
-    });
-    let event = m.formats().iter().find_map(|pt| {
-        let (name, clock) = rtpmap_of(m, pt)?;
-        let pt = pt.parse().ok()?;
-        name.eq_ignore_ascii_case(TELEPHONE_EVENT)
-            .then_some((pt, clock))
-    });
+        if listed {
+            voice = Some(VoiceFormat {
+                payload_type: PayloadType(number),
+                codec,
+            });
+        }
+    }
     let telephone_event = match (event, ours.map(|o| o.event)) {
         (Some((send, clock)), None) => Some((send, send, clock)),
         (Some((send, clock)), Some(Some(receive))) => Some((send, receive, clock)),
@@ -605,13 +621,7 @@ pub fn media_format(remote: &SessionDescription, ours: Option<&[u8]>) -> Option<
         .and_then(|v| v.trim().parse().ok())
         .filter(|&ms: &u16| (10..=120).contains(&ms))
         .map(Ptime);
-    // The first payload type that is not telephone-event: what the peer sends.
-    let clock_rate = m
-        .formats()
-        .iter()
-        .filter_map(|pt| rtpmap_of(m, pt))
-        .find(|(name, _)| !name.eq_ignore_ascii_case(TELEPHONE_EVENT))
-        .map_or(8000, |(_, clock)| clock);
+    let clock_rate = first_clock.unwrap_or(8000);
     Some(MediaFormat {
         line,
         voice,
@@ -653,12 +663,16 @@ struct OurAudio {
 impl OurAudio {
     fn scan(sdp: &[u8]) -> OurAudio {
         let mut out = OurAudio::default();
-        let Ok(text) = std::str::from_utf8(sdp) else {
-            return out;
-        };
         let mut in_audio = false;
         let mut seen_audio = false;
-        for line in text.lines() {
+        // By bytes: only `m=` and `a=rtpmap:` lines are looked at closer.
+        for line in sdp.split(|&b| b == b'\n') {
+            if !(line.starts_with(b"m=") || (in_audio && line.starts_with(b"a=rtpmap:"))) {
+                continue;
+            }
+            let Ok(line) = std::str::from_utf8(line) else {
+                continue;
+            };
             let line = line.trim_end();
             if let Some(m) = line.strip_prefix("m=") {
                 if seen_audio {

@@ -68,11 +68,10 @@ impl<M: MediaControl> Conversation<M> {
             }
             super::srtp::Exchange::Answer { .. } => {
                 // An answer names only what the offer had (RFC 3264 §6), policy or not.
-                let caps = self
-                    .linked_policy(self.trunk_of(from), self.trunk_of(to))
-                    .map_or_else(every_codec, |(_, t)| t);
-                if let Some(offer) = self.leg(to).and_then(|l| l.remote_sdp.clone()) {
-                    let transcoding = policy::restrict_answer(&mut out, &offer, &caps);
+                let policy = self.linked_policy(self.trunk_of(from), self.trunk_of(to));
+                let caps = policy.as_ref().map_or(&*EVERY_CODEC, |(_, t)| t);
+                if let Some(offer) = self.leg(to).and_then(|l| l.remote_sdp.as_deref()) {
+                    let transcoding = policy::restrict_answer(&mut out, offer, caps);
                     if transcoding {
                         tracing::debug!(%from, %to, "the linked legs' codecs differ: transcoded");
                     }
@@ -102,11 +101,12 @@ impl<M: MediaControl> Conversation<M> {
     }
 }
 
-/// Every codec voxgate knows by name, for an answer no trunk restricts.
-fn every_codec() -> Capabilities {
+/// Every codec voxgate knows by name, for an answer no trunk restricts
+/// (built once: every plain call's answer is held to it).
+static EVERY_CODEC: std::sync::LazyLock<Capabilities> = std::sync::LazyLock::new(|| {
     let names: Vec<&str> = negotiate::known_names().collect();
     Capabilities::from_names(&names).unwrap_or_default()
-}
+});
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,10 @@ pub trait MediaControl {
     fn add_endpoint(&mut self, spec: &EndpointSpec) -> Result<EndpointId, MediaError>;
     /// Our (advertised) address and ports of `ep`, per media line.
     fn local(&self, ep: EndpointId) -> Vec<LocalMedia>;
+    /// `ep`'s RTP port on its first media line (what `/calls` shows).
+    fn rtp_port(&self, ep: EndpointId) -> Option<u16> {
+        self.local(ep).first().map(|m| m.rtp_port)
+    }
     /// Where `ep`'s peer said it receives, per media line.
     fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]);
     /// `ep`'s media is on hold (the inactivity timer pauses; a change counts as activity).

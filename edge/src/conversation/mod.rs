@@ -644,9 +644,20 @@ impl<M: MediaControl> Conversation<M> {
 
     /// The legs as `/calls` shows them.
     pub fn leg_summaries(&self) -> Vec<crate::handle::LegSummary> {
-        self.legs
-            .iter()
-            .map(|l| crate::handle::LegSummary {
+        let mut out = Vec::new();
+        self.update_leg_summaries(&mut out);
+        out
+    }
+
+    /// [`leg_summaries`](Self::leg_summaries) written over `out`, the
+    /// summaries as last shown: entries are updated in place, so that a
+    /// step that changes a leg's state does not allocate every leg's
+    /// strings again.
+    pub fn update_leg_summaries(&self, out: &mut Vec<crate::handle::LegSummary>) {
+        out.truncate(self.legs.len());
+        for (i, l) in self.legs.iter().enumerate() {
+            let trunk = l.trunk.as_ref().map(|t| t.as_str());
+            let summary = crate::handle::LegSummary {
                 id: l.id.0,
                 direction: if l.is_inbound() {
                     "inbound"
@@ -654,20 +665,31 @@ impl<M: MediaControl> Conversation<M> {
                     "outbound"
                 },
                 state: l.state_name(),
-                trunk: l.trunk.as_ref().map(|t| t.to_string()),
+                trunk: None,
                 bridged_with: l.bridge.map(|b| b.0),
                 conference: l.conference.map(|m| m.id.0),
                 held: l.held_by_us || l.sig.held,
-                rtp_port: l
-                    .endpoint
-                    .and_then(|ep| self.media.local(ep).first().map(|m| m.rtp_port)),
+                rtp_port: l.endpoint.and_then(|ep| self.media.rtp_port(ep)),
                 // A live leg's figures are read when `/calls` is (the registry's).
                 media: l
                     .media_stats
                     .as_ref()
                     .map(crate::handle::MediaFigures::from),
-            })
-            .collect()
+            };
+            match out.get_mut(i) {
+                Some(old) => {
+                    let kept = old.trunk.take().filter(|t| Some(t.as_str()) == trunk);
+                    *old = crate::handle::LegSummary {
+                        trunk: kept.or_else(|| trunk.map(str::to_owned)),
+                        ..summary
+                    };
+                }
+                None => out.push(crate::handle::LegSummary {
+                    trunk: trunk.map(str::to_owned),
+                    ..summary
+                }),
+            }
+        }
     }
 
     /// Feeds one input.

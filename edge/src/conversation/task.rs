@@ -202,6 +202,13 @@ impl RealMedia {
 }
 
 impl RealMedia {
+    /// Hands the step's media controls to the media thread at once.
+    fn flush_controls(&self) {
+        if let Some(session) = &self.session {
+            session.flush_controls();
+        }
+    }
+
     /// Where `ep`'s counters can be read while it lives.
     fn live_stats(&self, ep: EndpointId) -> Option<LiveStats> {
         self.session.as_ref()?.live_stats(ep)
@@ -214,6 +221,8 @@ impl MediaControl for RealMedia {
             Some(s) => s,
             None => {
                 let session = self.engine.session()?;
+                // One hand-off to the media thread per step: see `flush`.
+                session.defer_controls();
                 self.events = session.take_events();
                 self.session.insert(session)
             }
@@ -231,6 +240,10 @@ impl MediaControl for RealMedia {
             .as_ref()
             .map(|s| s.local(ep))
             .unwrap_or_default()
+    }
+
+    fn rtp_port(&self, ep: EndpointId) -> Option<u16> {
+        self.session.as_ref()?.rtp_port(ep)
     }
 
     fn set_remote(&mut self, ep: EndpointId, remote: &[RemoteMedia]) {
@@ -302,7 +315,8 @@ impl MediaControl for RealMedia {
     }
 
     fn close(&mut self) {
-        // Dropping the session ends its task: sockets closed, ports returned.
+        // Dropping the session ends its task: sockets closed, ports returned
+        // (controls still held back are moot then).
         self.session = None;
     }
 }
@@ -443,7 +457,7 @@ pub async fn run(
                     if s.answered.is_none() {
                         s.answered = conv.timeline().answer.map(|a| clock.rfc3339(a));
                     }
-                    s.legs = conv.leg_summaries();
+                    conv.update_leg_summaries(&mut s.legs);
                 });
                 let live = conv
                     .legs
@@ -505,6 +519,9 @@ async fn flush(
     redact: bool,
     lookups: &mut JoinSet<(DialId, Vec<std::net::SocketAddr>)>,
 ) -> Flushed {
+    // The step's media controls first, together, before the SIP that
+    // signals them goes out.
+    conv.media.flush_controls();
     let id = conv.id();
     let mut changed = false;
     while let Some(action) = conv.poll_action() {

@@ -195,6 +195,7 @@ impl MediaEngine {
                 endpoints: Vec::new(),
                 events_tx: Some(events_tx),
                 events_rx: Some(events_rx),
+                deferred: None,
             }),
         })
     }
@@ -267,6 +268,10 @@ struct State {
     /// the conversation does.
     events_tx: Option<MediaEventSender>,
     events_rx: Option<MediaEventReceiver>,
+    /// Controls held back until [`MediaSession::flush_controls`], when the
+    /// owner asked for it: a conversation step's controls then reach the
+    /// task together, one wake-up of the media thread instead of one each.
+    deferred: Option<Vec<Control>>,
 }
 
 struct Endpoint {
@@ -311,7 +316,36 @@ impl MediaSession {
     }
 
     fn send(&self, control: Control) {
-        if let Some(tx) = &self.state().tx {
+        let mut state = self.state();
+        if let Some(deferred) = &mut state.deferred {
+            deferred.push(control);
+        } else if let Some(tx) = &state.tx {
+            // The task ends only when the session is dropped.
+            let _ = tx.send(control);
+        }
+    }
+
+    /// From now on, controls wait for [`flush_controls`](Self::flush_controls)
+    /// instead of going to the task one by one. For an owner that changes
+    /// its media in steps (a conversation handling one input): each control
+    /// sent on its own may wake the media thread, which then runs its
+    /// session once per control.
+    pub fn defer_controls(&self) {
+        let mut state = self.state();
+        if state.deferred.is_none() {
+            state.deferred = Some(Vec::new());
+        }
+    }
+
+    /// Hands the controls held back since the last flush to the task, in
+    /// the order they were made.
+    pub fn flush_controls(&self) {
+        let mut state = self.state();
+        let State { tx, deferred, .. } = &mut *state;
+        let (Some(tx), Some(deferred)) = (tx, deferred) else {
+            return;
+        };
+        for control in deferred.drain(..) {
             // The task ends only when the session is dropped.
             let _ = tx.send(control);
         }
@@ -387,14 +421,20 @@ impl MediaSession {
                 tx
             }
         };
-        drop(state);
-        let _ = tx.send(Control::Add {
+        let add = Control::Add {
             ep,
             lines,
             shared,
             region: Arc::clone(&region.counters),
             allowed: spec.allowed_sources,
-        });
+        };
+        match &mut state.deferred {
+            Some(deferred) => deferred.push(add),
+            None => {
+                drop(state);
+                let _ = tx.send(add);
+            }
+        }
         Ok(ep)
     }
 
@@ -406,6 +446,16 @@ impl MediaSession {
             .and_then(Option::as_ref)
             .map(|e| e.local.clone())
             .unwrap_or_default()
+    }
+
+    /// `ep`'s RTP port on its first media line, without copying its lines.
+    pub fn rtp_port(&self, ep: EndpointId) -> Option<u16> {
+        self.state()
+            .endpoints
+            .get(ep.0 as usize)
+            .and_then(Option::as_ref)
+            .and_then(|e| e.local.first())
+            .map(|l| l.rtp_port)
     }
 
     /// Sets the targets `ep`'s peer signalled, per media line. Latching: the

@@ -166,7 +166,14 @@ impl SessionTask {
     pub(super) async fn run(mut self) {
         loop {
             match poll_fn(|cx| self.poll_wake(cx)).await {
-                Wake::Control(Some(control)) => self.apply(control),
+                Wake::Control(Some(control)) => {
+                    self.apply(control);
+                    // The rest of a burst (a conversation's step) before
+                    // the engine runs: one drive for all of them.
+                    while let Ok(control) = self.rx.try_recv() {
+                        self.apply(control);
+                    }
+                }
                 // The session is gone: the last reports, then dropping
                 // `self` closes every socket (and lets go of the writers,
                 // which complete their files).

@@ -151,8 +151,22 @@ impl Message {
     }
 
     fn single_name_addr(&self, name: HeaderName) -> Result<NameAddr<'_>, Invalid> {
-        let v = self.header_bytes(name).ok_or(Invalid::Missing(name))?;
-        NameAddr::parse_bytes(v, false).ok_or(Invalid::Malformed(name))
+        let entry = self
+            .headers
+            .iter()
+            .find(|e| e.known == Some(name))
+            .ok_or(Invalid::Missing(name))?;
+        let v = self.value_bytes(entry);
+        let parse = || NameAddr::parse_bytes(v, false).ok_or(Invalid::Malformed(name));
+        // `Some(None)`: parsed, but too long for the spans (parsed at every look).
+        let cached = entry
+            .name_addr
+            .get_or_init(|| parse().ok().map(|na| na.spans(v)));
+        match cached {
+            Some(Some(spans)) => NameAddr::from_spans(v, *spans).map_or_else(parse, Ok),
+            Some(None) => parse(),
+            None => Err(Invalid::Malformed(name)),
+        }
     }
 
     /// The Call-ID: `word ["@" word]`, no whitespace.
@@ -160,13 +174,13 @@ impl Message {
         let v = self
             .header_bytes(HeaderName::CallId)
             .ok_or(Invalid::Missing(HeaderName::CallId))?;
-        // One pass: printable ASCII without list/param delimiters, one `@` at most.
-        let mut ats = 0u32;
+        // Printable ASCII without list/param delimiters, one `@` at most: two
+        // simple loops, cheaper than one with a running count (every message
+        // asks for its Call-ID several times).
         let ok = !v.is_empty()
-            && v.iter().all(|&b| {
-                ats += u32::from(b == b'@');
-                b.is_ascii_graphic() && b != b',' && b != b';' && ats <= 1
-            });
+            && v.iter()
+                .all(|&b| b.is_ascii_graphic() && b != b',' && b != b';')
+            && v.iter().filter(|&&b| b == b'@').count() <= 1;
         match std::str::from_utf8(v) {
             Ok(v) if ok => Ok(v),
             _ => Err(Invalid::Malformed(HeaderName::CallId)),

@@ -253,6 +253,12 @@ pub(crate) struct HeaderEntry {
     pub(crate) known: Option<HeaderName>,
     pub(crate) value: Range<usize>,
     pub(crate) folded: bool,
+    /// For From and To: the value as parsed the first time it was asked
+    /// for (`None`: malformed). A message's From and To are read many times
+    /// on its way through validation, transactions, dialogs and the
+    /// conversation. Kept here, in the index's heap buffer, rather than in
+    /// `Message`, which is moved by value through channels.
+    pub(crate) name_addr: std::sync::OnceLock<Option<Option<super::typed::NameAddrSpans>>>,
 }
 
 /// Splits a list-valued header value at top-level commas: commas inside

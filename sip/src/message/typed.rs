@@ -280,7 +280,78 @@ pub struct NameAddr<'a> {
     display_raw: Option<&'a [u8]>,
 }
 
+/// Where the parts of a parsed [`NameAddr`] lie in the value it was parsed
+/// from (byte offsets, 16 bits: a header index entry carries this for its
+/// From or To, so it is kept small): a message keeps these instead of
+/// parsing its From and To again at every look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NameAddrSpans {
+    display: Span,
+    uri: Span,
+    params: Span,
+    display_raw: Span,
+}
+
+/// `start..end` in a value; `NONE` for an absent part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span(u16, u16);
+
+impl Span {
+    const NONE: Span = Span(u16::MAX, 0);
+}
+
 impl<'a> NameAddr<'a> {
+    /// The offsets of this name-addr's parts in `value`, which it was
+    /// parsed from; `None` when the value is too long for them.
+    pub(crate) fn spans(&self, value: &[u8]) -> Option<NameAddrSpans> {
+        if value.len() >= usize::from(u16::MAX) {
+            return None;
+        }
+        // Every part is a sub-slice of `value`: its offset is the distance
+        // between the two starts (addresses compared, nothing dereferenced).
+        let base = value.as_ptr() as usize;
+        let span = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(part.len())?;
+            Some(Span(u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+        };
+        let optional = |part: Option<&[u8]>| match part {
+            Some(p) => span(p),
+            None => Some(Span::NONE),
+        };
+        Some(NameAddrSpans {
+            display: optional(self.display.map(str::as_bytes))?,
+            uri: span(self.uri.as_bytes())?,
+            params: span(self.params.as_str().as_bytes())?,
+            display_raw: optional(self.display_raw)?,
+        })
+    }
+
+    /// The name-addr `spans` describe in `value` (what [`spans`](Self::spans)
+    /// took apart); `None` if they do not fit it.
+    pub(crate) fn from_spans(value: &'a [u8], spans: NameAddrSpans) -> Option<NameAddr<'a>> {
+        let bytes = |Span(start, end): Span| value.get(usize::from(start)..usize::from(end));
+        // Most values are UTF-8 as a whole: checked once, then sliced.
+        let whole = std::str::from_utf8(value).ok();
+        let text = |span: Span| match whole {
+            Some(whole) => whole.get(usize::from(span.0)..usize::from(span.1)),
+            None => std::str::from_utf8(bytes(span)?).ok(),
+        };
+        let optional = |span: Span| (span != Span::NONE).then_some(span);
+        Some(NameAddr {
+            display: match optional(spans.display) {
+                Some(span) => Some(text(span)?),
+                None => None,
+            },
+            uri: text(spans.uri)?,
+            params: Params::new(text(spans.params)?),
+            display_raw: match optional(spans.display_raw) {
+                Some(span) => Some(bytes(span)?),
+                None => None,
+            },
+        })
+    }
+
     /// Parses one value (not a comma list): `name-addr` or `addr-spec`
     /// followed by header parameters. A wildcard `*` is only accepted by
     /// `Message::contacts`.
@@ -490,5 +561,37 @@ impl SessionExpires {
             Some(_) => return None,
         };
         Some(SessionExpires { delta, refresher })
+    }
+}
+
+#[cfg(test)]
+mod spans_tests {
+    use super::NameAddr;
+
+    #[test]
+    fn a_name_addr_rebuilt_from_its_spans_is_the_one_parsed() {
+        let values: [&[u8]; 7] = [
+            b"\"Alice A.\" <sip:alice@example.com>;tag=1928301774",
+            b"Bob <sips:bob@192.0.2.4:5061;transport=tls> ;tag=a6c85cf",
+            b"<sip:+4930123@carrier.example;user=phone>",
+            b"sip:carol@chicago.example.com;tag=x;lr",
+            b"  \"\\\"quoted\\\"\" <sip:q@h>  ",
+            b"Jos\xe9 M\xfcller <sip:jose@example.com>;tag=f1",
+            b"\"Jos\xe9\" <sip:jose@example.com>",
+        ];
+        for v in values {
+            let parsed = NameAddr::parse_bytes(v, false);
+            assert!(parsed.is_some(), "{:?}", String::from_utf8_lossy(v));
+            let parsed = parsed.unwrap();
+            let rebuilt = NameAddr::from_spans(v, parsed.spans(v).unwrap());
+            assert_eq!(rebuilt, Some(parsed), "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    #[test]
+    fn spans_that_do_not_fit_the_value_give_nothing() {
+        let v: &[u8] = b"<sip:alice@example.com>;tag=1";
+        let spans = NameAddr::parse_bytes(v, false).unwrap().spans(v).unwrap();
+        assert_eq!(NameAddr::from_spans(b"<sip:a>", spans), None);
     }
 }
