@@ -144,6 +144,7 @@ pub async fn run(
     let mut draining = false;
     let mut stop_at: Option<Instant> = None;
     let mut commands_open = true;
+    let mut timer = crate::rearm::Rearm::new();
     loop {
         // Commands are rare and each one matters (stop, drain): all first.
         while let Ok(cmd) = ch.commands.try_recv() {
@@ -207,10 +208,11 @@ pub async fn run(
         // Nothing queued: sleep until input arrives or the next deadline.
         // What the select hands over is handled at once; the next turn
         // fires what fell due and flushes what either produced.
-        let timer = match (core.poll_timeout(), stop_at) {
+        let deadline = match (core.poll_timeout(), stop_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        timer.set(deadline.map(tokio::time::Instant::from_std));
         tokio::select! {
             biased;
             cmd = ch.commands.recv(), if commands_open => {
@@ -228,7 +230,7 @@ pub async fn run(
                 hep.received(&event);
                 core.handle_transport(Instant::now(), event);
             }
-            () = sleep_until(timer) => {}
+            () = timer.wait() => {}
         }
     }
 }
@@ -244,12 +246,5 @@ fn write_refused(core: &mut Core, deps: &ConversationDeps, first: RefusedAttempt
             records.submit(refused.to_json(&clock, &config.node.name, redact));
         }
         next = core.poll_refused();
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
     }
 }

@@ -55,6 +55,7 @@ pub mod kill_switch;
 pub mod metrics;
 pub mod out_of_dialog;
 pub mod protection;
+mod rearm;
 pub mod records;
 pub mod registration;
 pub mod registry;

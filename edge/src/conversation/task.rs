@@ -429,6 +429,7 @@ pub async fn run(
         // Names being resolved for dials: off the signalling loop, and
         // without holding up this conversation's other inputs.
         let mut lookups: JoinSet<(DialId, Vec<std::net::SocketAddr>)> = JoinSet::new();
+        let mut timer = crate::rearm::Rearm::new();
         loop {
             let changed = match flush(
                 &mut conv,
@@ -466,7 +467,7 @@ pub async fn run(
                     .collect();
                 deps.registry.set_live(id, live);
             }
-            let deadline = conv.poll_timeout().map(tokio::time::Instant::from_std);
+            timer.set(conv.poll_timeout().map(tokio::time::Instant::from_std));
             tokio::select! {
                 msg = input.recv() => match msg {
                     Some(msg) => conv.handle(Instant::now(), *msg),
@@ -490,7 +491,7 @@ pub async fn run(
                     }
                     conv.handle(Instant::now(), Input::Media { ep, event });
                 }
-                () = sleep_until(deadline) => conv.handle_timeout(Instant::now()),
+                () = timer.wait() => conv.handle_timeout(Instant::now()),
                 Some(Ok((dial, targets))) = lookups.join_next(), if !lookups.is_empty() => {
                     conv.handle(Instant::now(), Input::Resolved { dial, targets });
                 }
@@ -616,13 +617,6 @@ fn log_ended(record: &ConversationRecord) {
 async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }
