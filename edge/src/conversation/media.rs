@@ -77,6 +77,11 @@ pub trait MediaControl {
     fn last_activity(&self) -> Option<Instant>;
     /// Closes every endpoint.
     fn close(&mut self);
+    /// [`close`](Self::close), when no media event is wanted any more
+    /// (nothing is recording): the end of the session then wakes nobody.
+    fn close_quietly(&mut self) {
+        self.close();
+    }
 }
 
 /// A media plane without sockets for unit tests of the signalling: fixed

@@ -921,7 +921,12 @@ impl<M: MediaControl> Conversation<M> {
                 self.legs[i].bridge = None;
             }
         }
-        self.media.close();
+        if self.recordings_pending() {
+            // Their writers still report through the media events.
+            self.media.close();
+        } else {
+            self.media.close_quietly();
+        }
     }
 
     /// Ends the conversation when its outcome is decided and nothing is owed any more.

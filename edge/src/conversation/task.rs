@@ -319,6 +319,13 @@ impl MediaControl for RealMedia {
         // (controls still held back are moot then).
         self.session = None;
     }
+
+    fn close_quietly(&mut self) {
+        if let Some(events) = self.events.take() {
+            events.close_quietly();
+        }
+        self.session = None;
+    }
 }
 
 /// The control plane's end of the events, bounded without ever blocking

@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::mpsc;
 
@@ -94,6 +95,18 @@ impl MediaEventReceiver {
         self.queued.fetch_sub(1, Ordering::Relaxed);
         Some(ev)
     }
+
+    /// Drops this end for good, before the session ends, so that its end
+    /// wakes nobody: the channel's last sender wakes the task waiting on the
+    /// receiver, which lives on another runtime (a wake-up through that
+    /// runtime's eventfd per call). A last poll with a no-op waker leaves no
+    /// waiting task registered, whatever the channel does with it.
+    pub fn close_quietly(mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(_)) = self.rx.poll_recv(&mut cx) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +136,39 @@ mod tests {
         assert_eq!(got.len(), MEDIA_EVENT_QUEUE + 1);
         assert_eq!(got.last(), Some(&(ep, MediaEvent::Overflow)));
         assert_eq!(rx.queued.load(Ordering::Relaxed), 0);
+    }
+
+    /// Counts its wake-ups.
+    struct Counter(AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_receiver_closed_quietly_is_not_woken_by_the_end_of_the_session() {
+        for quietly in [false, true] {
+            let (tx, mut rx) = channel();
+            let counter = Arc::new(Counter(AtomicUsize::new(0)));
+            let waker = Waker::from(Arc::clone(&counter));
+            let mut cx = Context::from_waker(&waker);
+            // The conversation waits for an event: its task is registered.
+            assert!(rx.rx.poll_recv(&mut cx).is_pending());
+            // The session ends (its task drops the sender) while the
+            // conversation still holds its end, or after it closed it.
+            let kept = if quietly {
+                rx.close_quietly();
+                None
+            } else {
+                Some(rx)
+            };
+            drop(tx);
+            let woken = counter.0.load(Ordering::Relaxed);
+            assert_eq!(woken, usize::from(!quietly), "quietly: {quietly}");
+            drop(kept);
+        }
     }
 
     #[test]
