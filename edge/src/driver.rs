@@ -199,13 +199,18 @@ pub async fn run(
         {
             break;
         }
-        if handled > 0 {
-            // Busy turns never await; let the transports and call tasks
-            // sharing this worker run.
+        if handled >= turn::BATCH {
+            // A full batch: more is likely queued. Never await it, but let
+            // the transports and conversation tasks sharing this worker run.
             tokio::task::yield_now().await;
             continue;
         }
-        // Nothing queued: sleep until input arrives or the next deadline.
+        // The queues were drained (no batch was full): the select below finds
+        // them empty and parks, which lets the other tasks run, or hands over
+        // what arrived meanwhile. Yielding here instead cost every busy turn
+        // an extra zero-timeout epoll_wait (tokio's park_yield). Its channel
+        // receives use tokio's coop budget, so a busy loop still gives way.
+        // Sleep until input arrives or the next deadline.
         // What the select hands over is handled at once; the next turn
         // fires what fell due and flushes what either produced.
         let deadline = match (core.poll_timeout(), stop_at) {

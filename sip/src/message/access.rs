@@ -1,7 +1,7 @@
 //! Accessors on a parsed `Message`: the start line, raw header lines and
 //! values, and typed views parsed on demand.
 
-use super::header::{CommaSplit, HeaderEntry, HeaderName, HeaderRef};
+use super::header::{Checked, CommaSplit, HeaderEntry, HeaderName, HeaderRef};
 use super::typed::{CSeq, NameAddr, SessionExpires, Via};
 use super::{Invalid, Message, Method, StartLine};
 use bytes::Bytes;
@@ -158,33 +158,46 @@ impl Message {
             .ok_or(Invalid::Missing(name))?;
         let v = self.value_bytes(entry);
         let parse = || NameAddr::parse_bytes(v, false).ok_or(Invalid::Malformed(name));
-        // `Some(None)`: parsed, but too long for the spans (parsed at every look).
-        let cached = entry
-            .name_addr
-            .get_or_init(|| parse().ok().map(|na| na.spans(v)));
-        match cached {
-            Some(Some(spans)) => NameAddr::from_spans(v, *spans).map_or_else(parse, Ok),
-            Some(None) => parse(),
-            None => Err(Invalid::Malformed(name)),
+        let checked = entry.checked.get_or_init(|| match parse() {
+            Ok(na) => Checked::NameAddr(na.spans(v)),
+            Err(_) => Checked::Malformed,
+        });
+        match checked {
+            Checked::NameAddr(Some(spans)) => {
+                NameAddr::from_spans(v, *spans).map_or_else(parse, Ok)
+            }
+            Checked::NameAddr(None) | Checked::WellFormed => parse(),
+            Checked::Malformed => Err(Invalid::Malformed(name)),
         }
     }
 
     /// The Call-ID: `word ["@" word]`, no whitespace.
     pub fn call_id(&self) -> Result<&str, Invalid> {
-        let v = self
-            .header_bytes(HeaderName::CallId)
+        let malformed = Invalid::Malformed(HeaderName::CallId);
+        let entry = self
+            .headers
+            .iter()
+            .find(|e| e.known == Some(HeaderName::CallId))
             .ok_or(Invalid::Missing(HeaderName::CallId))?;
-        // Printable ASCII without list/param delimiters, one `@` at most: two
-        // simple loops, cheaper than one with a running count (every message
-        // asks for its Call-ID several times).
-        let ok = !v.is_empty()
-            && v.iter()
-                .all(|&b| b.is_ascii_graphic() && b != b',' && b != b';')
-            && v.iter().filter(|&&b| b == b'@').count() <= 1;
-        match std::str::from_utf8(v) {
-            Ok(v) if ok => Ok(v),
-            _ => Err(Invalid::Malformed(HeaderName::CallId)),
+        let v = self.value_bytes(entry);
+        // Printable ASCII without list/param delimiters, one `@` at most;
+        // checked once per message (it asks for its Call-ID dozens of times).
+        let checked = entry.checked.get_or_init(|| {
+            let ok = !v.is_empty()
+                && v.iter()
+                    .all(|&b| b.is_ascii_graphic() && b != b',' && b != b';')
+                && v.iter().filter(|&&b| b == b'@').count() <= 1;
+            if ok {
+                Checked::WellFormed
+            } else {
+                Checked::Malformed
+            }
+        });
+        if *checked == Checked::Malformed {
+            return Err(malformed);
         }
+        // ASCII by the check: this only re-confirms it (no `unsafe` here).
+        std::str::from_utf8(v).map_err(|_| malformed)
     }
 
     /// The CSeq header.

@@ -253,12 +253,23 @@ pub(crate) struct HeaderEntry {
     pub(crate) known: Option<HeaderName>,
     pub(crate) value: Range<usize>,
     pub(crate) folded: bool,
-    /// For From and To: the value as parsed the first time it was asked
-    /// for (`None`: malformed). A message's From and To are read many times
-    /// on its way through validation, transactions, dialogs and the
-    /// conversation. Kept here, in the index's heap buffer, rather than in
-    /// `Message`, which is moved by value through channels.
-    pub(crate) name_addr: std::sync::OnceLock<Option<Option<super::typed::NameAddrSpans>>>,
+    /// For From, To and Call-ID: the value as checked the first time it was
+    /// asked for. A message's From, To and Call-ID are read many times on its
+    /// way through validation, transactions, dialogs and the conversation.
+    /// Kept here, in the index's heap buffer, rather than in `Message`, which
+    /// is moved by value through channels.
+    pub(crate) checked: std::sync::OnceLock<Checked>,
+}
+
+/// What the first look at a header's value found (see `HeaderEntry::checked`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checked {
+    Malformed,
+    /// Well-formed, nothing kept (a Call-ID).
+    WellFormed,
+    /// A From or To: its parts' spans, `None` when the value is too long for
+    /// them (parsed again at every look).
+    NameAddr(Option<super::typed::NameAddrSpans>),
 }
 
 /// Splits a list-valued header value at top-level commas: commas inside

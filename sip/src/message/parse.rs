@@ -221,7 +221,7 @@ impl Message {
                     known,
                     value,
                     folded: false,
-                    name_addr: std::sync::OnceLock::new(),
+                    checked: std::sync::OnceLock::new(),
                 });
             }
             pos = next;
