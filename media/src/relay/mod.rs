@@ -399,63 +399,54 @@ impl MediaSession {
             shared: Arc::clone(&shared),
             held: false,
         }));
-        let tx = match &state.tx {
-            Some(tx) => tx.clone(),
-            None => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                let events = match state.events_tx.take() {
-                    Some(events) => events,
-                    // Only the first spawn takes it; this branch runs once.
-                    None => events::channel().0,
-                };
-                let task = SessionTask::new(
-                    rx,
-                    Arc::clone(&self.activity),
-                    &self.options,
-                    events,
-                    Arc::clone(&self.recordings),
-                    Arc::clone(&self.mixers),
-                );
-                self.runtime.spawn(task.run());
-                state.tx = Some(tx.clone());
-                tx
-            }
-        };
-        let add = Control::Add {
+        if state.tx.is_none() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let events = match state.events_tx.take() {
+                Some(events) => events,
+                // Only the first spawn takes it; this branch runs once.
+                None => events::channel().0,
+            };
+            let task = SessionTask::new(
+                rx,
+                Arc::clone(&self.activity),
+                &self.options,
+                events,
+                Arc::clone(&self.recordings),
+                Arc::clone(&self.mixers),
+            );
+            self.runtime.spawn(task.run());
+            state.tx = Some(tx);
+        }
+        drop(state);
+        self.send(Control::Add {
             ep,
             lines,
             shared,
             region: Arc::clone(&region.counters),
             allowed: spec.allowed_sources,
-        };
-        match &mut state.deferred {
-            Some(deferred) => deferred.push(add),
-            None => {
-                drop(state);
-                let _ = tx.send(add);
-            }
-        }
+        });
         Ok(ep)
     }
 
-    /// What to put in SDP for `ep`'s peer, per media line (none once removed).
-    pub fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
+    /// `f` of endpoint `ep`, unless it was never added or is removed.
+    fn with_endpoint<T>(&self, ep: EndpointId, f: impl FnOnce(&Endpoint) -> T) -> Option<T> {
         self.state()
             .endpoints
             .get(ep.0 as usize)
             .and_then(Option::as_ref)
-            .map(|e| e.local.clone())
+            .map(f)
+    }
+
+    /// What to put in SDP for `ep`'s peer, per media line (none once removed).
+    pub fn local(&self, ep: EndpointId) -> Vec<LocalMedia> {
+        self.with_endpoint(ep, |e| e.local.clone())
             .unwrap_or_default()
     }
 
     /// `ep`'s RTP port on its first media line, without copying its lines.
     pub fn rtp_port(&self, ep: EndpointId) -> Option<u16> {
-        self.state()
-            .endpoints
-            .get(ep.0 as usize)
-            .and_then(Option::as_ref)
-            .and_then(|e| e.local.first())
-            .map(|l| l.rtp_port)
+        self.with_endpoint(ep, |e| e.local.first().map(|l| l.rtp_port))
+            .flatten()
     }
 
     /// Sets the targets `ep`'s peer signalled, per media line. Latching: the
@@ -549,21 +540,13 @@ impl MediaSession {
 
     /// `ep`'s counters per line, as last published.
     pub fn stats(&self, ep: EndpointId) -> Option<EndpointStats> {
-        self.state()
-            .endpoints
-            .get(ep.0 as usize)
-            .and_then(Option::as_ref)
-            .map(|e| e.shared.snapshot())
+        self.with_endpoint(ep, |e| e.shared.snapshot())
     }
 
     /// A live view of `ep`'s counters (for a listing of calls that reads
     /// them when asked, not when they change).
     pub fn live_stats(&self, ep: EndpointId) -> Option<LiveStats> {
-        self.state()
-            .endpoints
-            .get(ep.0 as usize)
-            .and_then(Option::as_ref)
-            .map(|e| LiveStats(Arc::clone(&e.shared)))
+        self.with_endpoint(ep, |e| LiveStats(Arc::clone(&e.shared)))
     }
 
     /// The last valid RTP/RTCP on any endpoint, or the last hold change, or

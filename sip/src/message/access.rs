@@ -61,7 +61,7 @@ impl Message {
         self.headers.iter().map(|e| {
             let value_bytes = self.value_bytes(e);
             HeaderRef {
-                name: self.raw_str(e.name.clone()),
+                name: self.raw_str(e.name.range()),
                 known: e.known,
                 value: std::str::from_utf8(value_bytes).unwrap_or_default(),
                 value_bytes,
@@ -90,7 +90,7 @@ impl Message {
         self.headers
             .iter()
             .filter(|e| {
-                e.known.is_none() && self.raw_str(e.name.clone()).eq_ignore_ascii_case(name)
+                e.known.is_none() && self.raw_str(e.name.range()).eq_ignore_ascii_case(name)
             })
             .find_map(|e| std::str::from_utf8(self.value_bytes(e)).ok())
     }
@@ -321,10 +321,10 @@ impl Message {
         if e.folded {
             self.unfolded
                 .as_deref()
-                .and_then(|u| u.get(e.value.clone()))
+                .and_then(|u| u.get(e.value.range()))
                 .unwrap_or_default()
         } else {
-            self.raw.get(e.value.clone()).unwrap_or_default()
+            self.raw.get(e.value.range()).unwrap_or_default()
         }
     }
 }

@@ -10,7 +10,7 @@
 //! message for one such byte loses calls. Names, the start line and every
 //! value the stack interprets are checked where they are read (`access.rs`).
 
-use super::header::{HeaderEntry, HeaderName, is_token, is_token_byte};
+use super::header::{HeaderEntry, HeaderName, Span32, is_token, is_token_byte};
 use super::typed::is_uri;
 use super::{Message, Method, StartLine};
 use bytes::Bytes;
@@ -145,7 +145,8 @@ impl Message {
     /// §18.3), shorter is an error; without Content-Length the body is the
     /// rest of the datagram. Leading CRLFs are skipped (§7.5).
     pub fn parse(raw: Bytes, limits: &Limits) -> Result<Message, ParseError> {
-        if raw.len() > limits.max_message_size {
+        // The index keeps 32-bit offsets (`Span32`).
+        if raw.len() > limits.max_message_size || u32::try_from(raw.len()).is_err() {
             return Err(ParseError::TooLarge {
                 size: raw.len(),
                 limit: limits.max_message_size,
@@ -183,7 +184,7 @@ impl Message {
                 let last = headers
                     .last_mut()
                     .ok_or(ParseError::BadHeaderLine { line: line_no })?;
-                let cont = trim_wsp(bytes, pos..end);
+                let cont = Span32::new(trim_wsp(bytes, pos..end));
                 if !cont.is_empty() {
                     if last.value.is_empty() {
                         last.value = cont;
@@ -217,9 +218,9 @@ impl Message {
                 }
                 let value = trim_wsp(bytes, colon + 1..end);
                 headers.push(HeaderEntry {
-                    name,
+                    name: Span32::new(name),
                     known,
-                    value,
+                    value: Span32::new(value),
                     folded: false,
                     checked: std::sync::OnceLock::new(),
                 });
@@ -241,10 +242,10 @@ impl Message {
                 let v = if e.folded {
                     unfolded
                         .as_deref()
-                        .and_then(|u| u.get(e.value.clone()))
+                        .and_then(|u| u.get(e.value.range()))
                         .unwrap_or_default()
                 } else {
-                    &bytes[e.value.clone()]
+                    bytes.get(e.value.range()).unwrap_or_default()
                 };
                 let declared = parse_content_length(v)?;
                 if declared > available {
@@ -289,7 +290,7 @@ fn unfold(bytes: &[u8], headers: &mut [HeaderEntry]) -> Box<[u8]> {
     let mut out = Vec::new();
     for h in headers.iter_mut().filter(|h| h.folded) {
         let from = out.len();
-        let text = &bytes[h.value.clone()];
+        let text = bytes.get(h.value.range()).unwrap_or_default();
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             let mut r = trim_wsp(line, 0..line.len());
             if r.end > r.start && line[r.end - 1] == b'\r' {
@@ -305,7 +306,7 @@ fn unfold(bytes: &[u8], headers: &mut [HeaderEntry]) -> Box<[u8]> {
             // stays whole characters.
             out.extend_from_slice(&line[r]);
         }
-        h.value = from..out.len();
+        h.value = Span32::new(from..out.len());
     }
     out.into_boxed_slice()
 }

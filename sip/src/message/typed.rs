@@ -281,9 +281,10 @@ pub struct NameAddr<'a> {
 }
 
 /// Where the parts of a parsed [`NameAddr`] lie in the value it was parsed
-/// from (byte offsets, 16 bits: a header index entry carries this for its
-/// From or To, so it is kept small): a message keeps these instead of
-/// parsing its From and To again at every look.
+/// from (byte offsets, 8 bits: a header index entry carries this for its
+/// From or To, and a transaction keeps its message's index for up to 32 s,
+/// so it is kept small; a longer value is parsed at every look): a message
+/// keeps these instead of parsing its From and To again at every look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct NameAddrSpans {
     display: Span,
@@ -294,17 +295,17 @@ pub(crate) struct NameAddrSpans {
 
 /// `start..end` in a value; `NONE` for an absent part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Span(u16, u16);
+struct Span(u8, u8);
 
 impl Span {
-    const NONE: Span = Span(u16::MAX, 0);
+    const NONE: Span = Span(u8::MAX, 0);
 }
 
 impl<'a> NameAddr<'a> {
     /// The offsets of this name-addr's parts in `value`, which it was
     /// parsed from; `None` when the value is too long for them.
     pub(crate) fn spans(&self, value: &[u8]) -> Option<NameAddrSpans> {
-        if value.len() >= usize::from(u16::MAX) {
+        if value.len() >= usize::from(u8::MAX) {
             return None;
         }
         // Every part is a sub-slice of `value`: its offset is the distance
@@ -313,7 +314,7 @@ impl<'a> NameAddr<'a> {
         let span = |part: &[u8]| {
             let start = (part.as_ptr() as usize).checked_sub(base)?;
             let end = start.checked_add(part.len())?;
-            Some(Span(u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+            Some(Span(u8::try_from(start).ok()?, u8::try_from(end).ok()?))
         };
         let optional = |part: Option<&[u8]>| match part {
             Some(p) => span(p),
@@ -586,6 +587,21 @@ mod spans_tests {
             let rebuilt = NameAddr::from_spans(v, parsed.spans(v).unwrap());
             assert_eq!(rebuilt, Some(parsed), "{:?}", String::from_utf8_lossy(v));
         }
+    }
+
+    #[test]
+    fn a_value_too_long_for_spans_has_none() {
+        let long = format!("\"{}\" <sip:alice@example.com>;tag=1", "A".repeat(250));
+        let v = long.as_bytes();
+        let parsed = NameAddr::parse_bytes(v, false).unwrap();
+        assert_eq!(parsed.spans(v), None);
+        let short: &[u8] = b"<sip:alice@example.com>;tag=1";
+        assert!(
+            NameAddr::parse_bytes(short, false)
+                .unwrap()
+                .spans(short)
+                .is_some()
+        );
     }
 
     #[test]
