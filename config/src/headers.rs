@@ -44,6 +44,78 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "record-route",
 ];
 
+/// Headers that `pass` never carries, besides [`RESERVED_HEADERS`]: voxgate
+/// negotiates them per leg (extensions, session timers, reliable provisionals,
+/// authentication, the body it writes itself, subscriptions and transfers it
+/// handles), so a copy from the other leg would contradict what voxgate wrote
+/// (long forms, lower case).
+pub const NEVER_PASSED: &[&str] = &[
+    "allow",
+    "supported",
+    "require",
+    "proxy-require",
+    "unsupported",
+    "session-expires",
+    "min-se",
+    "rseq",
+    "rack",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "authentication-info",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "mime-version",
+    "retry-after",
+    "event",
+    "subscription-state",
+    "info-package",
+    "refer-to",
+    "referred-by",
+    "replaces",
+    "path",
+    "service-route",
+];
+
+/// The identity headers whose carrying follows a trunk's `trusted` (RFC 3325):
+/// `pass` never carries them past trust (lower case).
+pub const TRUST_HEADERS: &[&str] = &[
+    "p-asserted-identity",
+    "privacy",
+    "diversion",
+    "history-info",
+];
+
+/// Whether `pass` may ever carry the header `name` (its long form).
+pub fn passable(name: &str) -> bool {
+    let listed = |list: &[&str]| list.iter().any(|n| n.eq_ignore_ascii_case(name));
+    !listed(RESERVED_HEADERS) && !listed(NEVER_PASSED) && !listed(TRUST_HEADERS)
+}
+
+/// One entry of `pass`: a header name, or a prefix (`"X-*"`), lower case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PassPattern {
+    /// This header.
+    Name(String),
+    /// Every header whose name starts with this.
+    Prefix(String),
+}
+
+impl PassPattern {
+    /// Whether header `name` (its long form) matches, case-insensitively.
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            PassPattern::Name(n) => n.eq_ignore_ascii_case(name),
+            PassPattern::Prefix(p) => name
+                .as_bytes()
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes())),
+        }
+    }
+}
+
 /// What a call's templates are rendered with.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct TemplateVars<'a> {
@@ -163,6 +235,10 @@ pub struct HeaderRules {
     pub privacy: Option<String>,
     /// Caller-id normalisation.
     pub caller_id: Option<CallerIdRule>,
+    /// Headers of the other leg's message carried across as they are (before
+    /// the rules above), never one of [`RESERVED_HEADERS`], [`NEVER_PASSED`] or
+    /// [`TRUST_HEADERS`].
+    pub pass: Vec<PassPattern>,
 }
 
 impl HeaderRules {
@@ -175,6 +251,12 @@ impl HeaderRules {
             && self.pai.is_none()
             && self.privacy.is_none()
             && self.caller_id.is_none()
+            && self.pass.is_empty()
+    }
+
+    /// Whether `pass` carries header `name` (its long form).
+    pub fn passes(&self, name: &str) -> bool {
+        self.pass.iter().any(|p| p.matches(name)) && passable(name)
     }
 }
 
@@ -215,6 +297,36 @@ mod tests {
             panic!("unknown variable accepted");
         };
         assert!(e.contains("calee"), "{e}");
+    }
+
+    #[test]
+    fn pass_patterns_match_names_and_prefixes_but_never_reserved_ones() {
+        let rules = HeaderRules {
+            pass: vec![
+                PassPattern::Prefix("x-".to_owned()),
+                PassPattern::Prefix("p-".to_owned()),
+                PassPattern::Name("user-to-user".to_owned()),
+            ],
+            ..HeaderRules::default()
+        };
+        assert!(rules.passes("X-Account"));
+        assert!(rules.passes("x-"));
+        assert!(rules.passes("User-to-User"));
+        assert!(!rules.passes("User-to-User-2"));
+        assert!(!rules.passes("X"));
+        assert!(!rules.passes("Subject"));
+        // A prefix reaches no header whose carrying follows trust or the leg.
+        assert!(!rules.passes("P-Asserted-Identity"));
+        assert!(rules.passes("P-Charging-Vector"));
+        let all = HeaderRules {
+            pass: vec![
+                PassPattern::Prefix("v".to_owned()),
+                PassPattern::Prefix("c".to_owned()),
+            ],
+            ..HeaderRules::default()
+        };
+        assert!(!all.passes("Via") && !all.passes("Call-ID") && !all.passes("Contact"));
+        assert!(all.passes("Call-Info"));
     }
 
     #[test]

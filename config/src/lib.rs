@@ -57,7 +57,8 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrorKind, ConfigErrors, Relation};
 pub use headers::{
-    CallerIdRule, HeaderRules, RESERVED_HEADERS, TEMPLATE_VARIABLES, Template, TemplateVars,
+    CallerIdRule, HeaderRules, NEVER_PASSED, PassPattern, RESERVED_HEADERS, TEMPLATE_VARIABLES,
+    TRUST_HEADERS, Template, TemplateVars, passable,
 };
 pub use model::{
     Admin, Api, ApiToken, Calls, Cdr, Config, Control, Credentials, Destination, DigestAlgorithm,

@@ -165,6 +165,7 @@ pub(crate) struct RawHeaderRules {
     pub pai: Option<S<String>>,
     pub privacy: Option<S<String>>,
     pub caller_id: Option<S<RawCallerId>>,
+    pub pass: Option<List<String>>,
 }
 
 #[derive(Deserialize)]

@@ -39,7 +39,7 @@ pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to
 pub(crate) const KEEPALIVE: &str = "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
      down_after unanswered, up after up_after answered";
 pub(crate) const HEADER_RULES: &str = "a table of header rules: keep_only, remove, rewrite, add, \
-     pai, privacy, caller_id (inbound: what arrives from the trunk; outbound: what is sent to it)";
+     pai, privacy, caller_id, pass (inbound: what arrives from the trunk; outbound: what is sent to it)";
 pub(crate) const HEADER_NAME: &str = "a SIP header name (letters, digits and - . ! % * _ + ` ' ~), \
      not one voxgate writes per hop or dialog: Via, Call-ID, CSeq, From, To, Contact, \
      Content-Length, Content-Type, Max-Forwards, Route, Record-Route";
@@ -47,6 +47,15 @@ pub(crate) const TEMPLATE: &str = "a header value on one line, plain or a miniji
      using caller, callee, trunk, from_trunk, to_trunk and value, such as \"{{ value }};x={{ trunk }}\"";
 pub(crate) const PRIVACY: &str = "RFC 3323 privacy values separated by \";\": header, session, user, \
      none, critical, id, history";
+pub(crate) const PASS: &str = "a header name carried across as it is, or a prefix ending in * \
+     (such as \"X-*\"); not a compact form, not one voxgate writes per hop, dialog or leg (Via, \
+     Call-ID, CSeq, From, To, Contact, Content-Length, Content-Type, Max-Forwards, Route, \
+     Record-Route, Allow, Supported, Require, Proxy-Require, Unsupported, Session-Expires, Min-SE, \
+     RSeq, RAck, Authorization, Proxy-Authorization, WWW-Authenticate, Proxy-Authenticate, \
+     Authentication-Info, Content-Encoding, Content-Disposition, Content-Language, MIME-Version, \
+     Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
+     Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
+     the trunks' `trusted` allows)";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -68,6 +77,7 @@ const HEADER_RULE_KEYS: &[Key] = &[
         "caller_id",
         "{ e164_country_code = \"44\", strip_prefix = \"+44\", add_prefix = \"0\" }: applied in this order to the From and P-Asserted-Identity user parts",
     ),
+    key("pass", PASS),
 ];
 const CALLER_ID_KEYS: &[Key] = &[
     key(

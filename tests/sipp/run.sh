@@ -378,6 +378,21 @@ caller_id = { strip_prefix = "+44", add_prefix = "0044" }
 pai = "<sip:{{ caller }}@in.example>"
 add = { X-In = "{{ trunk }}>{{ to_trunk }}" }
 
+# Header rules both ways (headers_carried_both_ways): a callee in the trust domain whose
+# X- headers come back to the caller (X-Internal removed) and which gets the caller's
+# User-to-User and an X-Leg on every message voxgate carries to it. Nobody calls in on
+# it: its allow-list names an address no party uses.
+[[trunk]]
+name = "rules-both"
+allow = ["127.0.0.43/32"]
+trusted = true
+[trunk.inbound]
+pass = ["X-*"]
+remove = ["X-Internal"]
+[trunk.outbound]
+pass = ["User-to-User"]
+add = { X-Leg = "{{ trunk }}" }
+
 # The transcoding test's callee: A-law only, so a mu-law caller is transcoded.
 [[trunk]]
 name = "alaw"
@@ -487,6 +502,13 @@ destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk
 name = "headers-inbound"
 match_user = { exact = "1151" }
 destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "pbx-trusted" } ]
+
+# The header tests of responses and in-dialog requests: through trunk rules-both (1152,
+# 1153).
+[[route]]
+name = "headers-carried"
+match_user = { prefix = "115" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "rules-both" } ]
 
 # The identity tests' callee, outside the trust domain (1131) and in it (1130, 1132).
 [[route]]
@@ -1940,6 +1962,28 @@ test_headers_inbound_rules() {
 	sipp_play "${name}_caller" call_uac_identity.xml -s 1151 -i "$RULES_IN_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 200
 	call_ok $? "${name}_caller" call_uac_identity.xml || return 1
 	cdr 1151 disconnect_side=caller cause=normal status=null trunk_in=rules-in trunk_out=pbx-trusted
+}
+
+# Rules and trust on what a call carries after its INVITE: the callee's 200 OK brings its
+# P-Asserted-Identity and X- headers back to the caller (X-Internal removed), the caller's
+# INFO and BYE reach the callee with User-to-User passed and X-Leg added, the 200 to the
+# INFO brings X-Info-Resp back; X-Account, which no rule passes, stays behind each time.
+test_headers_carried_both_ways() {
+	local n=1152 name=headers_carried
+	callee_start "${name}_callee" call_uas_headers_carried.xml || return 1
+	sipp_play "${name}_caller" call_uac_headers_carried.xml -s "$n" -i "$CARRIER_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 200
+	call_ok $? "${name}_caller" call_uac_headers_carried.xml || return 1
+	cdr "$n" disconnect_side=caller cause=normal status=null trunk_in=carrier trunk_out=rules-both
+}
+
+# A callee's refusal: the 486 the caller gets carries the callee's P-Asserted-Identity and
+# X-Cause, not its X-Internal (removed).
+test_headers_carried_on_failure() {
+	local n=1153 name=headers_486
+	callee_start "${name}_callee" call_uas_headers_486.xml || return 1
+	sipp_play "${name}_caller" call_uac_headers_486.xml -s "$n" -i "$CARRIER_IP" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? "${name}_caller" call_uac_headers_486.xml || return 1
+	cdr "$n" disconnect_side=callee status=486 answer_time=null attempts=1 trunk_out=rules-both --wait 3
 }
 
 test_call_callee_hangs_up() {
@@ -3868,6 +3912,8 @@ TESTS=(
 	test_register_kamailio_sha256
 	test_headers_outbound_rules
 	test_headers_inbound_rules
+	test_headers_carried_both_ways
+	test_headers_carried_on_failure
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486

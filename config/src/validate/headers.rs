@@ -4,7 +4,9 @@
 use std::ops::Range;
 
 use super::Validator;
-use crate::headers::{CallerIdRule, HeaderRules, RESERVED_HEADERS, Template};
+use crate::headers::{
+    CallerIdRule, HeaderRules, PassPattern, RESERVED_HEADERS, Template, passable,
+};
 use crate::raw::{HeaderMap, List, RawCallerId, RawHeaderRules, S};
 use crate::schema;
 
@@ -13,14 +15,29 @@ const PRIVACY_VALUES: &[&str] = &[
     "header", "session", "user", "none", "critical", "id", "history",
 ];
 
-/// A SIP header name (RFC 3261 §25.1 `token`) that no rule may name.
-fn header_name_ok(name: &str) -> bool {
+/// A SIP header name (RFC 3261 §25.1 `token`).
+fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
-        && !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// A SIP header name that no rule may name.
+fn header_name_ok(name: &str) -> bool {
+    is_token(name) && !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// A `pass` entry: a name `pass` may carry, or a prefix before `*`. A compact
+/// (one-letter) name is refused: voxgate matches the long form.
+fn pass_pattern(entry: &str) -> Option<PassPattern> {
+    match entry.strip_suffix('*') {
+        Some(prefix) => (is_token(prefix) && !prefix.contains('*'))
+            .then(|| PassPattern::Prefix(prefix.to_ascii_lowercase())),
+        None => (is_token(entry) && !entry.contains('*') && entry.len() > 1 && passable(entry))
+            .then(|| PassPattern::Name(entry.to_ascii_lowercase())),
+    }
 }
 
 impl Validator<'_> {
@@ -66,7 +83,13 @@ impl Validator<'_> {
             .caller_id
             .as_ref()
             .map(|c| self.caller_id(c, &format!("{key}.caller_id")));
+        let pass = raw
+            .pass
+            .as_ref()
+            .map(|l| self.pass_patterns(l, &format!("{key}.pass")))
+            .unwrap_or_default();
         HeaderRules {
+            pass,
             keep_only,
             remove,
             rewrite,
@@ -93,6 +116,27 @@ impl Validator<'_> {
         }
         self.unique(&seen, "each header once");
         out.dedup();
+        out
+    }
+
+    /// `pass`: header names and prefixes.
+    fn pass_patterns(&mut self, list: &List<String>, key: &str) -> Vec<PassPattern> {
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for (j, entry) in list.get_ref().iter().enumerate() {
+            let k = format!("{key}[{j}]");
+            match pass_pattern(entry.get_ref()) {
+                Some(p) => {
+                    seen.push((entry.get_ref().to_ascii_lowercase(), k, entry.span()));
+                    out.push(p);
+                }
+                None => self.bad_value(entry.span(), &k, schema::PASS),
+            }
+        }
+        self.unique(
+            &seen,
+            "each header or prefix once (names are case-insensitive)",
+        );
         out
     }
 
@@ -239,6 +283,46 @@ allow = ["192.0.2.0/24"]
         // Compact forms too.
         let got = errors("[trunk.inbound]\nkeep_only = [\"v\"]\n");
         assert!(got[0].contains("trunk[0].inbound.keep_only[0]"), "{got:?}");
+    }
+
+    #[test]
+    fn pass_takes_names_and_prefixes() {
+        let text = format!(
+            "{BASE}[trunk.inbound]\npass = [\"X-*\", \"User-to-User\"]\n[trunk.outbound]\npass = [\"P-Charging-Vector\"]\n"
+        );
+        let config = match load_str(&text, "h.toml") {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let t = &config.trunks[0];
+        assert!(!t.inbound.is_empty());
+        assert!(t.inbound.passes("x-account") && t.inbound.passes("User-To-User"));
+        assert!(!t.inbound.passes("Subject"));
+        assert!(t.outbound.passes("P-Charging-Vector") && !t.outbound.passes("X-A"));
+    }
+
+    #[test]
+    fn pass_refuses_what_voxgate_writes_and_what_trust_decides() {
+        let got = errors(
+            "[trunk.inbound]\npass = [\"X-*\", \"Via\", \"Supported\", \"P-Asserted-Identity\", \"*\", \"k\", \"X-*-Y\", \"x-*\"]\n",
+        );
+        assert_eq!(got.len(), 7, "{got:?}");
+        for (e, j) in got.iter().zip(1..) {
+            assert!(e.starts_with("h.toml:20:"), "{e}");
+            if j < 7 {
+                assert!(e.contains(&format!("trunk[0].inbound.pass[{j}]")), "{e}");
+                // Names what is allowed, and why the identity headers are not.
+                assert!(
+                    e.contains("prefix ending in *") && e.contains("trusted"),
+                    "{e}"
+                );
+            }
+        }
+        assert!(
+            got[6].contains("trunk[0].inbound.pass[7]") && got[6].contains("once"),
+            "{}",
+            got[6]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the trying and ring timeouts; and the end of a dial.
 
 use super::codecs::NO_CODEC_WARNING;
+use super::crossing;
 use super::header_rules;
 use super::identity::{self, ANONYMOUS_DISPLAY, ANONYMOUS_USER, Disclosure};
 use super::inbound::supported;
@@ -83,6 +84,7 @@ impl<M: MediaControl> Conversation<M> {
             no_media: false,
             edge_fault: false,
             last_warning: None,
+            last_headers: Vec::new(),
             redirects: 0,
             tried,
             notify,
@@ -142,6 +144,7 @@ impl<M: MediaControl> Conversation<M> {
                             d.no_media = failure == LegFailure::NoMedia;
                             d.last_status = Some(if d.no_media { 503 } else { 483 });
                             d.last_warning = None;
+                            d.last_headers.clear();
                             d.pending.clear();
                         }
                         // No codec of the caller's for this destination's
@@ -207,6 +210,7 @@ impl<M: MediaControl> Conversation<M> {
             Side::Callee
         };
         let warning = d.last_warning;
+        let carried = std::mem::take(&mut d.last_headers);
         let (link, connect, notify) = (d.link, d.connect, d.notify);
         self.event(Event::DialFailed { dial: id, status });
         if let Some(referrer) = notify {
@@ -218,7 +222,7 @@ impl<M: MediaControl> Conversation<M> {
             }
             if link {
                 let warning = warning.map(|w| (HeaderName::Warning, w));
-                self.reject_inbound(leg, status, default_reason(status), warning);
+                self.reject_inbound_with(leg, status, default_reason(status), warning, &carried);
                 self.end_leg(now, leg, side, EndCause::Rejected(status), Some(status));
             }
         }
@@ -254,9 +258,11 @@ impl<M: MediaControl> Conversation<M> {
         let Some(dial) = self.leg(leg).and_then(|l| l.outbound()).map(|o| o.dial) else {
             return;
         };
+        let carried = std::mem::take(&mut self.pending_headers);
         if let Some(d) = self.dial_mut(dial) {
             d.last_status = Some(status);
             d.last_warning = warning;
+            d.last_headers = carried;
             d.edge_fault = matches!(failure, LegFailure::NoMedia | LegFailure::BadDestination);
         }
         self.advance_dial(now, dial);
@@ -393,6 +399,9 @@ impl<M: MediaControl> Conversation<M> {
                         .collect()
                 })
                 .unwrap_or_default();
+            if let Some(i) = linked.and_then(|l| self.leg(l)).and_then(Leg::inbound) {
+                carried.extend(crossing::passed(&i.invite, [in_rules, out_rules]));
+            }
             let callee = uri_user(&dest.uri).unwrap_or("");
             let from_name = from_trunk.map_or("", |t| t.name.as_str());
             let to_name = trunk.map_or("", |t| t.name.as_str());

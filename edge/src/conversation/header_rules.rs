@@ -1,6 +1,7 @@
 //! Per-trunk header rules applied to what a B2BUA carries across (issue 12 item 2):
-//! the headers of a caller's INVITE that reach the callee pass the caller's trunk's
-//! `[trunk.inbound]` rules, then the callee's trunk's `[trunk.outbound]` rules.
+//! the headers of a message that reach the other leg pass the sending trunk's
+//! `[trunk.inbound]` rules, then the receiving trunk's `[trunk.outbound]` rules
+//! (the caller's INVITE here and in `dial.rs`; every later message in `crossing.rs`).
 //!
 //! Sans-IO: a list of (name, value) in, the same list changed. A call whose trunks
 //! have no rules never gets here (the plain path copies the carried headers straight
@@ -21,6 +22,25 @@ pub(crate) const PRIVACY: &str = "Privacy";
 /// Applies `rules` to `headers`, in the order keep_only, remove, rewrite, pai,
 /// privacy, add. `vars.value` is set per rewritten header.
 pub(crate) fn apply(rules: &HeaderRules, headers: &mut Vec<Carried>, vars: &TemplateVars<'_>) {
+    apply_with(rules, headers, vars, true);
+}
+
+/// [`apply`] without `pai` and `privacy`, which assert the caller's identity:
+/// for what the callee's side sends.
+pub(crate) fn apply_common(
+    rules: &HeaderRules,
+    headers: &mut Vec<Carried>,
+    vars: &TemplateVars<'_>,
+) {
+    apply_with(rules, headers, vars, false);
+}
+
+fn apply_with(
+    rules: &HeaderRules,
+    headers: &mut Vec<Carried>,
+    vars: &TemplateVars<'_>,
+    identity: bool,
+) {
     if let Some(keep) = &rules.keep_only {
         headers.retain(|(n, _)| keep.iter().any(|k| k.eq_ignore_ascii_case(n)));
     }
@@ -46,13 +66,13 @@ pub(crate) fn apply(rules: &HeaderRules, headers: &mut Vec<Carried>, vars: &Temp
             }
         });
     }
-    if let Some(pai) = &rules.pai {
+    if let Some(pai) = rules.pai.as_ref().filter(|_| identity) {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(PAI));
         if let Some(v) = pai.render(vars) {
             headers.push((PAI.to_owned(), v));
         }
     }
-    if let Some(privacy) = &rules.privacy {
+    if let Some(privacy) = rules.privacy.as_ref().filter(|_| identity) {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(PRIVACY));
         headers.push((PRIVACY.to_owned(), privacy.clone()));
     }

@@ -87,8 +87,15 @@ impl<M: MediaControl> Conversation<M> {
                     };
                     self.ack_late_offers(leg);
                     self.pending_q850 = super::q850::of_reason(&request);
+                    // The linked leg's BYE (voxgate's own) carries what this one may.
+                    self.bye_headers = self
+                        .leg(leg)
+                        .and_then(|l| l.link)
+                        .map(|other| (other, self.carried_across(&request, leg, other)))
+                        .filter(|(_, carried)| !carried.is_empty());
                     self.end_leg(now, leg, side, cause, None);
                     self.pending_q850 = None;
+                    self.bye_headers = None;
                 }
             }
             _ if !live || self.phase != Phase::Active => {

@@ -296,6 +296,19 @@ impl<M: MediaControl> Conversation<M> {
         reason: &str,
         extra: Option<(HeaderName, &str)>,
     ) {
+        self.reject_inbound_with(leg, status, reason, extra, &[]);
+    }
+
+    /// [`reject_inbound`](Self::reject_inbound) with the headers a callee's
+    /// failure carries across (`crossing.rs`).
+    pub(crate) fn reject_inbound_with(
+        &mut self,
+        leg: LegId,
+        status: u16,
+        reason: &str,
+        extra: Option<(HeaderName, &str)>,
+        carried: &[crossing::Carried],
+    ) {
         let Some(l) = self.leg_mut(leg) else { return };
         let peer = l.sig.peer.addr;
         let Some(inbound) = l.inbound_mut() else {
@@ -318,6 +331,9 @@ impl<M: MediaControl> Conversation<M> {
         let extra = extra.or((status == 503).then_some((HeaderName::RetryAfter, "5")));
         if let Some((name, value)) = extra {
             builder = builder.header(name, value);
+        }
+        for (name, value) in carried {
+            builder = builder.header_raw(name, value);
         }
         let tx = inbound.tx;
         if let Ok(response) = builder.build_message() {
@@ -502,7 +518,7 @@ impl<M: MediaControl> Conversation<M> {
         if let Some(i) = self.leg_mut(leg).and_then(|l| l.inbound_mut()) {
             i.answered_locally = true;
         }
-        self.send_inbound_ok(now, leg, Some(sdp), ack_answer);
+        self.send_inbound_ok(now, leg, Some(sdp), ack_answer, &[]);
         Ok(())
     }
 
@@ -528,6 +544,7 @@ impl<M: MediaControl> Conversation<M> {
         leg: LegId,
         sdp: Option<Bytes>,
         ack_answer: AckAnswer,
+        carried: &[crossing::Carried],
     ) {
         let timers = self.timers_on();
         let t = self.ctx.timers;
@@ -537,6 +554,9 @@ impl<M: MediaControl> Conversation<M> {
         };
         let builder = builder.header(HeaderName::Allow, ALLOW);
         let mut builder = supported(builder, true, timers);
+        for (name, value) in carried {
+            builder = builder.header_raw(name, value);
+        }
         let Dir::In(inbound) = &mut l.dir else { return };
         if let Some(n) = &inbound.session {
             builder = n.add_headers(builder);

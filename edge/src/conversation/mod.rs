@@ -26,13 +26,15 @@
 //!
 //! Topology hiding: every message sent on a leg is built here from that
 //! leg's own dialog; nothing of one leg's Via, Record-Route, Contact, Call-ID
-//! or SDP addresses is copied to another.
+//! or SDP addresses is copied to another. The other headers that cross are
+//! chosen by trust and the trunks' rules (`crossing.rs`).
 
 mod auth;
 mod bridge;
 mod codecs;
 mod commands;
 mod conference;
+mod crossing;
 mod dial;
 mod header_rules;
 mod identity;
@@ -467,6 +469,9 @@ pub(crate) struct DialState {
     pub edge_fault: bool,
     /// The `Warning` that goes with it (voxgate's own 488 for want of a codec).
     pub last_warning: Option<&'static str>,
+    /// The headers the last failed attempt's response carries to a linked
+    /// caller (see `crossing.rs`), should its status be the last word.
+    pub last_headers: Vec<crossing::Carried>,
     /// Redirections followed, and every URI tried (loop detection).
     pub redirects: u8,
     pub tried: Vec<String>,
@@ -508,6 +513,11 @@ pub struct Conversation<M: MediaControl> {
     /// decided `last_end`; `pending_q850` holds it until `note_end`.
     pub(crate) end_q850: Option<u8>,
     pub(crate) pending_q850: Option<u8>,
+    /// What the failure being handled carries to a linked caller; taken by
+    /// `attempt_refused` into its dial's `last_headers`.
+    pub(crate) pending_headers: Vec<crossing::Carried>,
+    /// A BYE arrived on a linked leg: what it carries to the BYE of this leg.
+    pub(crate) bye_headers: Option<(LegId, Vec<crossing::Carried>)>,
     pub(crate) ending_deadline: Option<Instant>,
     pub(crate) info: Option<ConversationInfo>,
     /// The control plane is gone: nobody will command unbridged legs.
@@ -563,6 +573,8 @@ impl<M: MediaControl> Conversation<M> {
             last_end: None,
             end_q850: None,
             pending_q850: None,
+            pending_headers: Vec::new(),
+            bye_headers: None,
             ending_deadline: None,
             info: None,
             control_gone: false,

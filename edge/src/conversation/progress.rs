@@ -157,12 +157,16 @@ impl<M: MediaControl> Conversation<M> {
             .reason()
             .unwrap_or_else(|| default_reason(status))
             .to_string();
+        let carried = self.carried_across(response, leg, inbound);
         let Some(il) = self.leg_mut(inbound) else {
             return;
         };
         let Some(mut builder) = invite_response(il, status, &reason) else {
             return;
         };
+        for (name, value) in &carried {
+            builder = builder.header_raw(name, value);
+        }
         let Some(i) = il.inbound_mut() else { return };
         if reliable && let Some(theirs) = their_rseq {
             // The callee retransmits a reliable provisional until its PRACK:
@@ -568,7 +572,8 @@ impl<M: MediaControl> Conversation<M> {
         } else {
             AckAnswer::Forward(leg, invite_seq)
         };
-        self.send_inbound_ok(now, inbound, sdp, ack_answer);
+        let carried = self.carried_across(response, leg, inbound);
+        self.send_inbound_ok(now, inbound, sdp, ack_answer, &carried);
     }
 
     fn on_out_failure(&mut self, now: Instant, leg: LegId, response: &Message) {
@@ -630,10 +635,15 @@ impl<M: MediaControl> Conversation<M> {
             }
         }
         let mapped = upstream_status(status);
-        // The callee's own cause, should this refusal end the call.
+        // The callee's own cause, and what its refusal carries to a linked
+        // caller, should this refusal end the call.
         self.pending_q850 = super::q850::of_reason(response);
+        if let Some(caller) = self.dial(dial).filter(|d| d.link).and_then(|d| d.connect) {
+            self.pending_headers = self.carried_across(response, leg, caller);
+        }
         self.attempt_failed(now, leg, LegFailure::Status(status), mapped);
         self.pending_q850 = None;
+        self.pending_headers.clear();
         // The caller hears the reason phrase of a status we pass unchanged.
         let _ = response.reason();
     }

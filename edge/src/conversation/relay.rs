@@ -88,6 +88,7 @@ impl<M: MediaControl> Conversation<M> {
         }
         let session_config = self.session_config();
         let timers = self.timers_on();
+        let carried = self.carried_across(&request, from, to);
         let Some(state) = self.sig(to) else {
             return;
         };
@@ -110,6 +111,9 @@ impl<M: MediaControl> Conversation<M> {
             if let Some(v) = request.header_by_name(name) {
                 builder = builder.header_raw(name, v);
             }
+        }
+        for (name, value) in &carried {
+            builder = builder.header_raw(name, value);
         }
         if let Some((ct, bytes)) = &body {
             builder = builder.body(ct, bytes);
@@ -326,6 +330,7 @@ impl<M: MediaControl> Conversation<M> {
         let from = relay.from;
         let timers = self.ctx.timers;
         let timers_on = self.timers_on();
+        let carried = self.carried_across(&response, to, from);
         let Some(state) = self.sig(from) else {
             return;
         };
@@ -354,6 +359,9 @@ impl<M: MediaControl> Conversation<M> {
                     )
                     .header(HeaderName::Require, "timer");
             }
+        }
+        for (name, value) in &carried {
+            builder = builder.header_raw(name, value);
         }
         if let Some((ct, bytes)) = &body {
             builder = builder.body(ct, bytes);

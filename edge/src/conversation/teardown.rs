@@ -333,6 +333,11 @@ impl<M: MediaControl> Conversation<M> {
 
     /// BYE on a leg that has a confirmed dialog.
     pub(crate) fn send_bye(&mut self, leg: LegId) {
+        let carried = self
+            .bye_headers
+            .take_if(|(to, _)| *to == leg)
+            .map(|(_, c)| c)
+            .unwrap_or_default();
         let Some(l) = self.leg_mut(leg) else { return };
         let initial_unacked = l.inbound().is_some_and(|i| {
             let seq = i.invite.cseq().map(|c| c.seq).ok();
@@ -353,7 +358,11 @@ impl<M: MediaControl> Conversation<M> {
         let Some(dialog) = state.dialog.as_mut() else {
             return;
         };
-        let Ok(bye) = dialog.request(Method::Bye).build_message() else {
+        let mut builder = dialog.request(Method::Bye);
+        for (name, value) in &carried {
+            builder = builder.header_raw(name, value);
+        }
+        let Ok(bye) = builder.build_message() else {
             return;
         };
         let to = state.in_dialog_peer();

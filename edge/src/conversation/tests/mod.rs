@@ -12,6 +12,7 @@ mod codecs;
 mod commands;
 mod conference;
 mod failover;
+mod headers;
 mod in_dialog;
 mod media;
 mod record;
