@@ -123,6 +123,7 @@ fn on_command(
         Some(Command::Originate(reply)) => core.originate(reply),
         Some(Command::Stop) | None => {
             core.shutdown_calls();
+            core.unregister_all(Instant::now());
             return Some(Instant::now() + HANGUP_GRACE);
         }
     }

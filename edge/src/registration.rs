@@ -10,6 +10,13 @@
 //! credentials) is tried again after a backoff that doubles from 30 s to
 //! 15 min. A binding whose refresh has not succeeded by its expiry is lost.
 //! One Call-ID per trunk for all its REGISTERs, CSeq rising (§10.2.4).
+//!
+//! A registrar that answers 423 (Interval Too Brief) gets the REGISTER again at
+//! once with its Min-Expires (§10.2.8), kept for the trunk's later refreshes. A
+//! binding that is no longer wanted (the trunk is removed, or registers elsewhere,
+//! on reload; the node stops) is removed with a REGISTER of our Contact with
+//! `Expires: 0` (§10.2.2): not `*`, which would remove the bindings the other node
+//! of a redundant pair holds for the same address of record.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +28,10 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(30);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
 /// A refresh goes at most this long before the binding expires.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// The longest Min-Expires a 423 may raise a registration to (a day).
+pub const MAX_EXPIRES: Duration = Duration::from_secs(24 * 3600);
+/// 423s in a row that may raise the interval; after that, a failure.
+const MAX_TOO_BRIEF: u8 = 3;
 
 /// Where a trunk's registration is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +72,8 @@ pub struct Attempt {
     pub call_id: String,
     /// The CSeq number to use.
     pub cseq: u32,
+    /// A removal (`params.expires` is zero): its outcome changes nothing here.
+    pub unregister: bool,
 }
 
 #[derive(Debug)]
@@ -77,6 +90,23 @@ struct Entry {
     failures: u32,
     /// When the registrar's binding runs out.
     expires_at: Option<Instant>,
+    /// The interval asked for: the config's, or a registrar's Min-Expires.
+    expires: Duration,
+    /// 423s answered in a row.
+    too_brief: u8,
+}
+
+impl Entry {
+    fn bound(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at > now)
+    }
+
+    /// Where it registers: a change of any of these leaves the old binding behind.
+    fn same_binding(&self, params: &Register) -> bool {
+        self.params.registrar == params.registrar
+            && self.params.user == params.user
+            && self.params.transport == params.transport
+    }
 }
 
 /// The registrations of every trunk that asks for one.
@@ -85,6 +115,9 @@ pub struct Registrations {
     entries: Vec<Entry>,
     sent: u64,
     changed: Vec<(TrunkName, RegState)>,
+    /// Removals to send, ahead of any REGISTER, and since when.
+    removals: Vec<Attempt>,
+    removals_due: Option<Instant>,
 }
 
 /// The wait after `failures` failures in a row.
@@ -116,6 +149,7 @@ impl Registrations {
                 Some(i) => old.swap_remove(i),
                 None => {
                     self.changed.push((trunk.clone(), RegState::Registering));
+                    let expires = params.expires;
                     Entry {
                         trunk,
                         params,
@@ -126,15 +160,62 @@ impl Registrations {
                         in_flight: None,
                         failures: 0,
                         expires_at: None,
+                        expires,
+                        too_brief: 0,
                     }
                 }
             };
             self.entries.push(entry);
         }
+        // What is left of the old ones is no longer wanted where it is bound.
+        for e in old {
+            let moved = self
+                .entries
+                .iter()
+                .find(|n| n.trunk == e.trunk)
+                .is_none_or(|n| !e.same_binding(&n.params));
+            if moved {
+                self.remove_binding(now, e);
+            }
+        }
+    }
+
+    /// Removes every binding (the node stops): no REGISTER is sent after this.
+    pub fn unregister_all(&mut self, now: Instant) {
+        for e in std::mem::take(&mut self.entries) {
+            self.remove_binding(now, e);
+        }
+    }
+
+    /// Queues the removal of `e`'s binding, if the registrar still holds one.
+    fn remove_binding(&mut self, now: Instant, e: Entry) {
+        if !e.bound(now) {
+            return;
+        }
+        self.sent += 1;
+        self.removals_due.get_or_insert(now);
+        self.removals.push(Attempt {
+            id: RegId(self.sent),
+            trunk: e.trunk,
+            params: Register {
+                expires: Duration::ZERO,
+                ..e.params
+            },
+            call_id: e.call_id,
+            cseq: e.cseq.wrapping_add(1),
+            unregister: true,
+        });
     }
 
     /// The next REGISTER due now, if any; it is in flight from then on.
     pub fn poll_register(&mut self, now: Instant) -> Option<Attempt> {
+        if !self.removals.is_empty() {
+            let removal = self.removals.remove(0);
+            if self.removals.is_empty() {
+                self.removals_due = None;
+            }
+            return Some(removal);
+        }
         self.expire(now);
         let e = self
             .entries
@@ -147,9 +228,13 @@ impl Registrations {
         Some(Attempt {
             id,
             trunk: e.trunk.clone(),
-            params: e.params.clone(),
+            params: Register {
+                expires: e.expires,
+                ..e.params.clone()
+            },
             call_id: e.call_id.clone(),
             cseq: e.cseq,
+            unregister: false,
         })
     }
 
@@ -165,12 +250,30 @@ impl Registrations {
         let Some(e) = self.entry(id) else { return };
         e.in_flight = None;
         e.failures = 0;
+        e.too_brief = 0;
         e.expires_at = Some(now + granted);
         e.next_at = now + refresh_after(granted);
         let change = (e.state != RegState::Registered).then(|| e.trunk.clone());
         e.state = RegState::Registered;
         if let Some(trunk) = change {
             self.changed.push((trunk, RegState::Registered));
+        }
+    }
+
+    /// REGISTER `id` got 423 (Interval Too Brief) with `min` as its
+    /// Min-Expires: sent again at once asking for that (§10.2.8), if it is
+    /// longer than what was asked and at most [`MAX_EXPIRES`], up to three
+    /// times in a row; otherwise a failure.
+    pub fn on_too_brief(&mut self, now: Instant, id: RegId, min: Option<Duration>) {
+        let Some(e) = self.entry(id) else { return };
+        match min.filter(|m| *m > e.expires && *m <= MAX_EXPIRES && e.too_brief < MAX_TOO_BRIEF) {
+            Some(m) => {
+                e.expires = m;
+                e.too_brief += 1;
+                e.in_flight = None;
+                e.next_at = now;
+            }
+            None => self.on_failed(now, id),
         }
     }
 
@@ -213,8 +316,11 @@ impl Registrations {
     /// When the next REGISTER is due or a binding expires.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // Asked every turn of the signalling loop; most nodes register nowhere.
-        if self.entries.is_empty() {
+        if self.entries.is_empty() && self.removals.is_empty() {
             return None;
+        }
+        if self.removals_due.is_some() {
+            return self.removals_due;
         }
         self.entries
             .iter()
@@ -362,9 +468,82 @@ mod tests {
         let b = r.poll_register(t0 + 2 * S).unwrap();
         assert_eq!((b.cseq, b.call_id.as_str()), (1, "cid-3"));
         assert_eq!(b.params.expires, 1800 * S);
+        r.on_registered(t0 + 2 * S, b.id, 1800 * S);
         r.configure(t0 + 3 * S, Vec::new());
         assert!(r.states().is_empty());
+        // The binding that is no longer wanted is removed: our Contact, Expires 0,
+        // the Call-ID it was registered with, the next CSeq.
+        assert_eq!(r.poll_timeout(), Some(t0 + 3 * S));
+        let gone = r.poll_register(t0 + 3 * S).unwrap();
+        assert!(gone.unregister);
+        assert_eq!(gone.params.expires, Duration::ZERO);
+        assert_eq!((gone.call_id.as_str(), gone.cseq), ("cid-3", 2));
         assert_eq!(r.poll_timeout(), None);
+        assert!(r.poll_register(t0 + 4 * S).is_none());
+    }
+
+    #[test]
+    fn a_binding_moved_elsewhere_is_removed_and_one_never_granted_is_not() {
+        let t0 = Instant::now();
+        let mut r = regs(t0, 3600);
+        let a = r.poll_register(t0).unwrap();
+        r.on_registered(t0, a.id, 3600 * S);
+        let moved = Register {
+            registrar: "sip:192.0.2.2:5060".into(),
+            ..params(3600)
+        };
+        r.configure(t0 + S, vec![(trunk(), moved, "cid-2".into())]);
+        let gone = r.poll_register(t0 + S).unwrap();
+        assert!(gone.unregister);
+        assert_eq!(gone.params.registrar, "sip:192.0.2.1:5060");
+        assert_eq!((gone.call_id.as_str(), gone.cseq), ("cid-1", 2));
+        let new = r.poll_register(t0 + S).unwrap();
+        assert!(!new.unregister);
+        assert_eq!(new.params.registrar, "sip:192.0.2.2:5060");
+        // Never granted (in flight): nothing to remove when the node stops.
+        r.unregister_all(t0 + 2 * S);
+        assert!(r.poll_register(t0 + 2 * S).is_none());
+        assert!(r.states().is_empty());
+    }
+
+    #[test]
+    fn a_423_raises_the_interval_to_min_expires_and_keeps_it() {
+        let t0 = Instant::now();
+        let mut r = regs(t0, 60);
+        let a = r.poll_register(t0).unwrap();
+        assert_eq!(a.params.expires, 60 * S);
+        r.on_too_brief(t0, a.id, Some(600 * S));
+        // At once, not after a backoff, and no failure reported.
+        let b = r.poll_register(t0).unwrap();
+        assert_eq!((b.params.expires, b.cseq), (600 * S, 2));
+        r.on_registered(t0, b.id, 600 * S);
+        let c = r.poll_register(t0 + 540 * S).unwrap();
+        assert_eq!(c.params.expires, 600 * S, "refreshes ask for it too");
+        r.poll_change();
+        r.poll_change();
+        assert_eq!(r.poll_change(), None, "registering, registered: no failure");
+        // A 423 without a usable Min-Expires (none, not longer, past a day) fails.
+        for min in [None, Some(600 * S), Some(2 * MAX_EXPIRES)] {
+            let mut r = regs(t0, 600);
+            let a = r.poll_register(t0).unwrap();
+            r.on_too_brief(t0, a.id, min);
+            assert!(r.poll_register(t0).is_none(), "{min:?}");
+            assert_eq!(r.poll_timeout(), Some(t0 + BACKOFF_MIN), "{min:?}");
+        }
+    }
+
+    #[test]
+    fn a_registrar_raising_min_expires_forever_is_a_failure_after_three() {
+        let t0 = Instant::now();
+        let mut r = regs(t0, 60);
+        for i in 1..=3u32 {
+            let a = r.poll_register(t0).unwrap();
+            r.on_too_brief(t0, a.id, Some(S * (60 + 60 * i)));
+        }
+        let a = r.poll_register(t0).unwrap();
+        assert_eq!(a.params.expires, 240 * S);
+        r.on_too_brief(t0, a.id, Some(300 * S));
+        assert!(r.poll_register(t0).is_none(), "backing off");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub(super) struct RegTx {
     peer: Peer,
     /// Challenges answered for this registration attempt so far.
     answered: u8,
+    /// A removal (`Expires: 0`): its outcome is only logged.
+    unregister: bool,
 }
 
 /// The registrations `config` asks for, each with a fresh Call-ID (kept for a
@@ -112,23 +114,24 @@ impl Core {
             addr,
             conn: socket,
         };
-        debug!(trunk = %a.trunk, registrar = %a.params.registrar, cseq = a.cseq, "REGISTER");
-        self.send_reg_request(now, a.id, a.trunk, request, peer, 0)
+        debug!(trunk = %a.trunk, registrar = %a.params.registrar, cseq = a.cseq, unregister = a.unregister, "REGISTER");
+        let reg = RegTx {
+            id: a.id,
+            trunk: a.trunk,
+            request,
+            peer,
+            answered: 0,
+            unregister: a.unregister,
+        };
+        self.send_reg_request(now, reg)
     }
 
-    fn send_reg_request(
-        &mut self,
-        now: Instant,
-        id: RegId,
-        trunk: voxgate_config::TrunkName,
-        request: Message,
-        peer: Peer,
-        answered: u8,
-    ) -> bool {
+    fn send_reg_request(&mut self, now: Instant, reg: RegTx) -> bool {
         let tx = TxId::next();
+        let peer = reg.peer;
         if self
             .layer
-            .send_request_as(now, tx, request.clone(), peer)
+            .send_request_as(now, tx, reg.request.clone(), peer)
             .is_err()
         {
             return false;
@@ -142,16 +145,7 @@ impl Core {
             self.kinds.insert(tx, kind);
             self.metrics.transaction_created(kind);
         }
-        self.reg_txs.insert(
-            tx,
-            RegTx {
-                id,
-                trunk,
-                request,
-                peer,
-                answered,
-            },
-        );
+        self.reg_txs.insert(tx, reg);
         true
     }
 
@@ -163,6 +157,13 @@ impl Core {
         let Some(reg) = self.reg_txs.remove(&tx) else {
             return;
         };
+        if reg.unregister {
+            if matches!(status, 401 | 407) && self.answer_register_challenge(now, &reg, response) {
+                return;
+            }
+            info!(trunk = %reg.trunk, status, "unregistered");
+            return;
+        }
         match status {
             200..=299 => {
                 let granted = granted(response, &reg.request);
@@ -174,6 +175,16 @@ impl Core {
                     info!(trunk = %reg.trunk, status, "registration refused");
                     self.regs.on_failed(now, reg.id);
                 }
+            }
+            423 => {
+                // §10.2.8: ask again for at least the registrar's Min-Expires.
+                let min = response
+                    .header(HeaderName::MinExpires)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                info!(trunk = %reg.trunk, min_expires_s = min.map(|m| m.as_secs()), "registration interval too brief");
+                self.regs.on_too_brief(now, reg.id, min);
+                self.send_registers(now);
             }
             _ => {
                 info!(trunk = %reg.trunk, status, "registration failed");
@@ -224,11 +235,14 @@ impl Core {
         self.regs.note_cseq(reg.id, seq);
         self.send_reg_request(
             now,
-            reg.id,
-            reg.trunk.clone(),
-            request,
-            reg.peer,
-            reg.answered + 1,
+            RegTx {
+                id: reg.id,
+                trunk: reg.trunk.clone(),
+                request,
+                peer: reg.peer,
+                answered: reg.answered + 1,
+                unregister: reg.unregister,
+            },
         )
     }
 
@@ -239,9 +253,16 @@ impl Core {
             return;
         }
         if let Some(reg) = self.reg_txs.remove(&tx) {
-            info!(trunk = %reg.trunk, "registration got no answer");
+            info!(trunk = %reg.trunk, unregister = reg.unregister, "registration got no answer");
             self.regs.on_failed(now, reg.id);
         }
+    }
+
+    /// The node stops: every binding is removed (its REGISTERs go out with
+    /// this turn's transmits), and nothing registers again.
+    pub fn unregister_all(&mut self, now: Instant) {
+        self.regs.unregister_all(now);
+        self.send_registers(now);
     }
 
     /// Publishes registration states when one changed.

@@ -26,14 +26,8 @@ impl Drop for Node {
     }
 }
 
-fn node() -> Node {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let pass = std::env::temp_dir().join(format!(
-        "voxgate-register-core-{}-{}.pass",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    std::fs::write(&pass, "reg-secret\n").unwrap();
+/// The node's config, with or without the trunk's registration.
+fn config(pass: &std::path::Path, register: bool) -> voxgate_config::Config {
     let text = format!(
         r#"
 [node]
@@ -46,16 +40,34 @@ address = "127.0.0.1:5060"
 name = "carrier"
 allow = ["127.0.0.9/32"]
 credentials = {{ username = "acme", password_file = "{}" }}
-register = {{ registrar = "sip:{REGISTRAR}", user = "+4420", expires_s = 600 }}
+{}
 [[media_region]]
 name = "r"
 addresses = ["127.0.0.1"]
 port_min = 20000
 port_max = 20099
 "#,
-        pass.display()
+        pass.display(),
+        if register {
+            format!(
+                r#"register = {{ registrar = "sip:{REGISTRAR}", user = "+4420", expires_s = 600 }}"#
+            )
+        } else {
+            String::new()
+        }
     );
-    let config = voxgate_config::load_str(&text, "test.toml").unwrap();
+    voxgate_config::load_str(&text, "test.toml").unwrap()
+}
+
+fn node() -> Node {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let pass = std::env::temp_dir().join(format!(
+        "voxgate-register-core-{}-{}.pass",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&pass, "reg-secret\n").unwrap();
+    let config = config(&pass, true);
     let locals = Locals {
         udp: Some(LocalAddr::new(
             TransportKind::Udp,
@@ -203,4 +215,74 @@ fn registers_at_start_answers_the_challenge_and_refreshes() {
     assert_eq!(n.state(), Some(RegState::Registered));
     n.run_until(granted_at + Duration::from_secs(120));
     assert_eq!(n.state(), Some(RegState::Failed));
+}
+
+/// What the core sent since the last look (no timers fired).
+fn sent_now(n: &mut Node) -> Vec<Message> {
+    let mut out = Vec::new();
+    while let Some(t) = n.core.poll_transmit() {
+        out.push(Message::parse(t.bytes, &Limits::default()).unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_423_is_answered_at_once_with_min_expires() {
+    let mut n = node();
+    let first = n.tick().remove(0);
+    assert_eq!(first.header(HeaderName::Expires), Some("600"));
+    n.answer(&first, 423, &[(HeaderName::MinExpires, "1800")]);
+    let again = sent_now(&mut n);
+    let again = again
+        .iter()
+        .find(|m| m.method() == Some(&Method::Register))
+        .expect("the REGISTER again, at once");
+    assert_eq!(again.header(HeaderName::Expires), Some("1800"));
+    assert_eq!(again.cseq().unwrap().seq, 2);
+    assert_eq!(again.call_id().unwrap(), first.call_id().unwrap());
+    n.tick();
+    assert_eq!(n.state(), Some(RegState::Registering), "not failed");
+    n.answer(again, 200, &[(HeaderName::Expires, "1800")]);
+    n.tick();
+    assert_eq!(n.state(), Some(RegState::Registered));
+}
+
+#[test]
+fn a_binding_is_removed_when_its_trunk_stops_registering_and_when_the_node_stops() {
+    for on_stop in [false, true] {
+        let mut n = node();
+        let first = n.tick().remove(0);
+        n.answer(&first, 200, &[(HeaderName::Expires, "600")]);
+        n.tick();
+        assert_eq!(n.state(), Some(RegState::Registered));
+        if on_stop {
+            n.core.unregister_all(n.now);
+        } else {
+            let without = config(&n.pass, false);
+            n.core.apply_config(n.now, Arc::new(without));
+        }
+        let sent = n.tick();
+        let mut removals = sent
+            .iter()
+            .filter(|m| m.method() == Some(&Method::Register));
+        let gone = removals.next().expect("a removal");
+        assert!(removals.next().is_none());
+        assert_eq!(gone.header(HeaderName::Expires), Some("0"));
+        // Our own Contact, not `*`: the pair's other node keeps its binding.
+        assert_eq!(
+            gone.header(HeaderName::Contact),
+            Some("<sip:+4420@127.0.0.1:5060>")
+        );
+        assert_eq!(gone.call_id().unwrap(), first.call_id().unwrap());
+        assert_eq!(gone.cseq().unwrap().seq, 2);
+        // Its answer changes nothing, and nothing registers again.
+        n.answer(gone, 200, &[]);
+        n.now += Duration::from_secs(3600);
+        assert!(
+            n.tick()
+                .iter()
+                .all(|m| m.header(HeaderName::Expires) != Some("600")),
+            "no REGISTER after the removal"
+        );
+    }
 }
