@@ -244,7 +244,9 @@ fn a_terminated_leg_gets_receiver_reports_at_rfc3550_intervals() {
         // The fraction is this interval's loss (A.3): every tenth packet lost
         // means n/10 of the interval's n rounded either way, so a short random
         // interval (RFC 3550's × [0.5, 1.5)) lands anywhere in about 22..=30.
-        let expected_interval = last_highest.map_or(b.highest_seq + 1, |h| b.highest_seq - h);
+        // The first interval starts at seq 1: the source is valid from the
+        // packet that ends its probation (A.1, MIN_SEQUENTIAL 2), its base.
+        let expected_interval = last_highest.map_or(b.highest_seq, |h| b.highest_seq - h);
         let lost_interval = u32::try_from(b.cumulative_lost - last_lost).unwrap_or(0);
         assert!(
             (expected_interval / 10..=expected_interval.div_ceil(10)).contains(&lost_interval),
