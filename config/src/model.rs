@@ -419,6 +419,10 @@ pub struct Trunk {
     /// from and that Via and Contact name, for each transport with a listener
     /// there; `None` = the first listener of the transport and address family.
     pub listener: Option<SocketAddr>,
+    /// The IP address Via and Contact name on this trunk's legs, in place of
+    /// the listener's (a trunk reached through its own NAT or interconnect);
+    /// on legs of the other address family the listener's is kept.
+    pub advertise: Option<IpAddr>,
     /// The media region calls of this trunk are anchored in (names a [`MediaRegion`];
     /// `[node] region` unless the trunk says otherwise).
     pub media_region: String,

@@ -134,6 +134,7 @@ pub(crate) struct RawTrunk {
     pub transports: Option<List<RawTransport>>,
     pub tls_peer_name: Option<S<String>>,
     pub listener: Option<S<String>>,
+    pub advertise: Option<S<String>>,
     pub media_region: Option<S<String>>,
     pub max_calls: Option<S<i64>>,
     pub max_cps: Option<S<i64>>,

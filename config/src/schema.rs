@@ -289,6 +289,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "the address of a [[listener]] as written there, such as \"203.0.113.10:5062\" (default: the first listener of each transport and address family)",
             ),
             key(
+                "advertise",
+                "an IP address such as \"203.0.113.10\", put in Via and Contact on this trunk's legs instead of the listener's (default: the listener's advertise or address)",
+            ),
+            key(
                 "media_region",
                 "the name of a [[media_region]] (default: [node] region)",
             ),

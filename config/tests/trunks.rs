@@ -202,3 +202,33 @@ fn trunk_listener_must_name_a_listener() {
         "{text}"
     );
 }
+
+/// A trunk's `advertise` is a unicast IP address; anything else is an error at the key,
+/// with its line, saying what is allowed.
+#[test]
+fn trunk_advertise_is_a_unicast_ip_address() {
+    let trunk = |value: &str| {
+        format!(
+            "{HEAD}\n[[trunk]]\nname = \"b\"\nallow = [\"192.0.2.1\"]\nadvertise = \"{value}\"\n"
+        )
+    };
+    let config = load_str(&trunk("203.0.113.10"), "t.toml").unwrap();
+    let b = config
+        .trunks
+        .iter()
+        .find(|t| t.name.as_str() == "b")
+        .unwrap();
+    assert_eq!(b.advertise, Some("203.0.113.10".parse().unwrap()));
+    for bad in [
+        "carrier.example",
+        "0.0.0.0",
+        "::",
+        "224.0.0.1",
+        "203.0.113.10:5060",
+    ] {
+        let text = load_str(&trunk(bad), "t.toml").unwrap_err().to_string();
+        assert!(text.contains("t.toml:"), "{bad}: {text}");
+        assert!(text.contains("trunk[0].advertise"), "{bad}: {text}");
+        assert!(text.contains("address"), "{bad}: {text}");
+    }
+}

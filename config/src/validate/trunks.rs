@@ -142,6 +142,24 @@ impl Validator<'_> {
             self.reference(l, &key("listener"), "listener", listeners);
             l.get_ref().parse::<std::net::SocketAddr>().ok()
         });
+        let advertise = raw.advertise.as_ref().and_then(|a| {
+            let k = key("advertise");
+            match a.get_ref().trim().parse::<std::net::IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() && !ip.is_multicast() => Some(ip),
+                Ok(_) => {
+                    self.bad_value(
+                        a.span(),
+                        &k,
+                        "a unicast address peers can reach (not 0.0.0.0, :: or multicast)",
+                    );
+                    None
+                }
+                Err(_) => {
+                    self.bad_value(a.span(), &k, schema::IP_ADDR);
+                    None
+                }
+            }
+        });
         let media_region = match &raw.media_region {
             Some(r) => {
                 self.reference(r, &key("media_region"), "media_region", regions);
@@ -256,6 +274,7 @@ impl Validator<'_> {
             transports,
             tls_peer_name,
             listener,
+            advertise,
             media_region,
             max_calls,
             max_cps,

@@ -139,6 +139,8 @@ impl<M: MediaControl> Conversation<M> {
                 from.transport,
                 from.addr,
             ))
+            // The calling trunk's own Via/Contact address, if it has one.
+            .advertising(self.ctx.config.trunk(&trunk).and_then(|t| t.advertise))
             // `sips:` only when the INVITE asks for it (RFC 3261 §12.1.1).
             .for_uas(&invite);
         let tag = ids::new_tag();

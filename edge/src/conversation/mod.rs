@@ -145,7 +145,7 @@ impl Locals {
         trunk: Option<&voxgate_config::Trunk>,
         transport: TransportKind,
         peer: IpAddr,
-    ) -> Option<(&LocalAddr, Option<voxgate_sip::ConnId>)> {
+    ) -> Option<(LocalAddr, Option<voxgate_sip::ConnId>)> {
         let pinned = trunk.and_then(|t| t.listener).and_then(|at| {
             self.listeners.iter().find(|l| {
                 l.configured == at
@@ -153,9 +153,12 @@ impl Locals {
                     && l.local.addr.is_ipv4() == peer.is_ipv4()
             })
         });
+        let advertise = trunk.and_then(|t| t.advertise);
         match pinned {
-            Some(l) => Some((&l.local, l.udp)),
-            None => self.get(transport, peer).map(|l| (l, None)),
+            Some(l) => Some((l.local.clone().advertising(advertise), l.udp)),
+            None => self
+                .get(transport, peer)
+                .map(|l| (l.clone().advertising(advertise), None)),
         }
     }
 

@@ -62,6 +62,18 @@ impl LocalAddr {
         self.with_sips(is_sips(request_uri))
     }
 
+    /// This address with `ip` advertised in place of its own (a trunk's
+    /// `advertise`), when `ip` is of the same address family; the port stays.
+    pub fn advertising(self, ip: Option<std::net::IpAddr>) -> LocalAddr {
+        match ip {
+            Some(ip) if ip.is_ipv4() == self.addr.is_ipv4() => LocalAddr {
+                addr: SocketAddr::new(ip, self.addr.port()),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
     /// A SIPS URI points at TLS, so a leg on another transport is never SIPS.
     pub(crate) fn with_sips(&self, sips: bool) -> LocalAddr {
         LocalAddr {

@@ -607,6 +607,60 @@ fn each_peer_gets_our_address_of_its_family() {
     assert_eq!(at(TransportKind::Tls, v4), None);
 }
 
+/// A trunk with its own `advertise` (its own NAT or interconnect) gets that
+/// address in our Via and Contact on its legs, inbound and outbound; a trunk
+/// without one gets the listener's; an address of the other family is not used.
+#[test]
+fn a_trunk_advertises_its_own_via_and_contact_address() {
+    let text = BASE_CONFIG
+        .replace(
+            "name = \"carrier\"\n",
+            "name = \"carrier\"\nadvertise = \"198.18.0.1\"\n",
+        )
+        .replace(
+            "name = \"pbx\"\n",
+            "name = \"pbx\"\nadvertise = \"10.9.9.9\"\n",
+        );
+    let (mut h, _) = Harness::with_config(
+        &format!("{text}\n{CALLS}"),
+        a_invite(Some(SDP_A), ""),
+        udp(A_ADDR),
+    );
+    let (b, _) = h.connected(&[B1]);
+    let inv = &b.invite.msg;
+    assert_eq!(inv.top_via().unwrap().host, "10.9.9.9");
+    assert_eq!(inv.top_via().unwrap().port, Some(5060));
+    assert_eq!(inv.header(HeaderName::Contact), Some("<sip:10.9.9.9:5060>"));
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    let (_, ok) = out.response(200);
+    assert_eq!(
+        ok.header(HeaderName::Contact),
+        Some("<sip:198.18.0.1:5060>")
+    );
+
+    // Without advertise: the listener's address; an IPv6 advertise on an IPv4 leg: too.
+    let text = BASE_CONFIG.replace(
+        "name = \"pbx\"\n",
+        "name = \"pbx\"\nadvertise = \"2001:db8::9\"\n",
+    );
+    let (mut h, _) = Harness::with_config(
+        &format!("{text}\n{CALLS}"),
+        a_invite(Some(SDP_A), ""),
+        udp(A_ADDR),
+    );
+    let (b, _) = h.connected(&[B1]);
+    assert_eq!(
+        b.invite.msg.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+    let out = h.feed(b.response(200, "", Some(SDP_B)));
+    let (_, ok) = out.response(200);
+    assert_eq!(
+        ok.header(HeaderName::Contact),
+        Some("<sip:192.0.2.10:5060>")
+    );
+}
+
 /// A trunk that names its listener gets requests from it (its UDP socket
 /// id, its address in Via and Contact); other trunks get the transport's
 /// first. A reply names the UDP listener the request came in on.
