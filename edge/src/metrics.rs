@@ -656,6 +656,35 @@ impl Metrics {
             }),
             registry,
         })
+        .map(Metrics::with_known_series)
+    }
+
+    /// Series whose label values are known in advance exist from the start at 0, so
+    /// that a dashboard or an alert sees "none yet" rather than "no data" (Prometheus'
+    /// advice for counters with a fixed set of labels).
+    fn with_known_series(self) -> Metrics {
+        for scope in ["address", "prefix"] {
+            let _ = self.bans.with_label_values(&[scope]);
+        }
+        for transport in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
+            let _ = self.banned_drops.with_label_values(&[transport.as_str()]);
+            let _ = self
+                .scanner_requests
+                .with_label_values(&[transport.as_str()]);
+        }
+        for outcome in [
+            "cached",
+            "resolved",
+            "failed",
+            "refreshed",
+            "refresh_failed",
+        ] {
+            let _ = self.dns_lookups.with_label_values(&[outcome]);
+        }
+        for result in ["answered", "failed"] {
+            let _ = self.keepalive_probes.with_label_values(&[result]);
+        }
+        self
     }
 
     /// Prometheus text exposition of every metric.
@@ -1133,6 +1162,21 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_with_a_fixed_set_of_labels_exist_at_zero_from_the_start() {
+        let text = Metrics::new("0.0.0-test").unwrap().render();
+        for needle in [
+            r#"voxgate_bans_total{scope="address"} 0"#,
+            r#"voxgate_bans_total{scope="prefix"} 0"#,
+            r#"voxgate_protection_drops_total{transport="tls"} 0"#,
+            r#"voxgate_scanner_requests_total{transport="udp"} 0"#,
+            r#"voxgate_dns_lookups_total{outcome="refresh_failed"} 0"#,
+            r#"voxgate_keepalive_probes_total{result="failed"} 0"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
 
     #[test]
     fn renders_every_family_with_labels() {
