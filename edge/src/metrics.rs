@@ -420,7 +420,7 @@ impl Metrics {
             "RFC 3261 transactions created.",
             &["kind"],
         )?;
-        Ok(Metrics {
+        Ok(Metrics::with_known_series(Metrics {
             requests: counter_vec(
                 &registry,
                 "voxgate_sip_requests_total",
@@ -655,8 +655,7 @@ impl Metrics {
                 transactions: TX_KINDS.map(|k| transactions.with_label_values(&[tx_kind_label(k)])),
             }),
             registry,
-        })
-        .map(Metrics::with_known_series)
+        }))
     }
 
     /// Series whose label values are known in advance exist from the start at 0, so
