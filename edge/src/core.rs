@@ -88,6 +88,8 @@ pub struct Core {
     reg_txs: IdMap<TxId, register::RegTx>,
     /// The signalling loop's load: past its ceiling, new calls get 503.
     overload: Overload,
+    /// New calls per trunk: while overloaded, the heaviest senders are refused first.
+    shares: overload::Shares,
 }
 
 /// Seconds a nonce of our digest challenges is accepted (then `stale=true`).
@@ -115,6 +117,7 @@ impl Core {
     pub fn new(config: Arc<Config>, metrics: Metrics, locals: Locals) -> Core {
         let refusals = RefusalLog::new(config.protection.log_interval);
         let overload = Overload::new(overload::Limits::from_config(&config.protection));
+        let shares = overload::Shares::new(config.protection.overload_window);
         Core {
             layer: TransactionLayer::new(timer_config(&config)),
             limits: limits(&config),
@@ -143,6 +146,7 @@ impl Core {
             regs: crate::registration::Registrations::default(),
             reg_txs: IdMap::default(),
             overload,
+            shares,
         }
     }
 
@@ -173,6 +177,8 @@ impl Core {
         self.refusals.set_interval(config.protection.log_interval);
         self.overload
             .set_limits(overload::Limits::from_config(&config.protection));
+        // Counted by position in the config's trunk list, which a reload may change.
+        self.shares.reset(config.protection.overload_window);
         self.keepalive.configure(now, keepalive::probed(&config));
         self.health.publish(self.keepalive.states());
         self.config = config;
@@ -884,7 +890,7 @@ impl Core {
         let new_call = request.method() == Some(&Method::Invite)
             && request.to_header().is_ok_and(|t| t.tag().is_none())
             && self.admission == Admission::Open;
-        if new_call && self.overload.is_overloaded() {
+        if new_call && self.overload.is_overloaded() && self.sheds(now, from) {
             self.refuse_overloaded(now, tx, &request, from);
             return;
         }
@@ -935,6 +941,20 @@ impl Core {
         }
     }
 
+    /// Whether a new call from `from` is refused while overloaded: always from a source
+    /// in no trunk, else by its trunk's share of the new calls ([`overload::Shares`]).
+    /// Counts the call (a call not refused here is not counted again in `new_call`).
+    fn sheds(&mut self, now: Instant, from: Peer) -> bool {
+        let config = self.config.clone();
+        match trunk_number(&config, from) {
+            Some(n) => {
+                self.shares.note(now, n, true);
+                self.shares.sheds(n)
+            }
+            None => true,
+        }
+    }
+
     /// A new call while overloaded: 503 with `Retry-After`, before anything else is
     /// spent on it (no conversation, no media, no CDR or log line of its own: it is
     /// counted by trunk).
@@ -969,6 +989,12 @@ impl Core {
             self.respond(now, tx, &request, from, &answer);
             return;
         };
+        // Counted here unless overload counted it already (`sheds`).
+        if !self.overload.is_overloaded()
+            && let Some(n) = config.trunks.iter().position(|t| std::ptr::eq(t, trunk))
+        {
+            self.shares.note(now, n, false);
+        }
         if self.health.is_out_of_service(&trunk.name) {
             // Put out of service by an operator: calls in progress go on.
             let status = trunk.out_of_service_status;
@@ -1210,3 +1236,9 @@ mod register;
 mod register_tests;
 #[cfg(test)]
 mod unsettled_tests;
+
+/// The position in `config`'s trunk list of the trunk `from` belongs to.
+fn trunk_number(config: &Config, from: Peer) -> Option<usize> {
+    let trunk = classify(config, from.addr.ip(), from.transport).ok()?;
+    config.trunks.iter().position(|t| std::ptr::eq(t, trunk))
+}

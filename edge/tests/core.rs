@@ -698,3 +698,57 @@ fn a_listed_source_flooding_past_max_cps_is_refused_without_starving_another_tru
     }
     assert_eq!(spawned, 4, "2 calls of each trunk");
 }
+
+/// Overload sheds by trunk (issue 12 item 3): a listed trunk that floods is refused while
+/// overloaded, and a trunk sending a small share of the new calls is still served.
+#[test]
+fn overload_sheds_the_flooding_trunk_and_serves_a_light_one() {
+    let conf = CONF.replace(
+        "allow = [\"127.0.0.1/32\"]",
+        "allow = [\"127.0.0.1/32\"]\n[[trunk]]\nname = \"b\"\nallow = [\"127.0.0.2/32\"]",
+    );
+    let mut h = Harness::with_conf(&format!(
+        "{conf}[protection]\noverload_queue = 10\noverload_queue_clear = 2\n"
+    ));
+    let b: std::net::SocketAddr = "127.0.0.2:5080".parse().unwrap();
+    // Trunk a floods (40 new calls), trunk b calls twice; then the loop is overloaded.
+    h.core.turn_started(h.now, 0);
+    for i in 0..40 {
+        h.feed(&request("INVITE", &format!("z9hG4bKa{i}"), ""));
+    }
+    h.sent();
+    h.peer.addr = b;
+    for i in 0..2 {
+        h.feed(&request("INVITE", &format!("z9hG4bKb{i}"), ""));
+    }
+    h.sent();
+    while h.core.poll_spawn().is_some() {}
+    h.core.turn_started(h.now, 10);
+    assert!(h.core.is_overloaded());
+    // Trunk b's next calls are taken, trunk a's refused, while the overload lasts.
+    for i in 2..6 {
+        h.feed(&request("INVITE", &format!("z9hG4bKb{i}"), ""));
+    }
+    assert_eq!(h.statuses(), [100, 100, 100, 100]);
+    h.peer.addr = "127.0.0.1:5080".parse().unwrap();
+    for i in 40..50 {
+        h.feed(&request("INVITE", &format!("z9hG4bKa{i}"), ""));
+    }
+    let statuses = h.statuses();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert!(h.metric(r#"voxgate_overload_rejections_total{trunk="a"} 10"#));
+    let mut spawned = 0;
+    while h.core.poll_spawn().is_some() {
+        spawned += 1;
+    }
+    assert_eq!(spawned, 4, "trunk b's four calls");
+    // A source in no trunk is refused while overloaded, as before.
+    h.peer.addr = "127.0.0.3:5080".parse().unwrap();
+    h.feed(&request("INVITE", "z9hG4bKc0", ""));
+    assert_eq!(h.statuses(), [100, 503]);
+    assert!(h.core.poll_spawn().is_none());
+}

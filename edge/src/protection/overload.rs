@@ -166,6 +166,130 @@ impl Overload {
     }
 }
 
+/// New calls per trunk over the current and the previous window, so that overload sheds
+/// the heaviest senders first: a listed trunk that floods is refused while a trunk
+/// calling at a fraction of its rate goes on being served (issue 12, item 3).
+///
+/// While overloaded, a new call is refused when its trunk sent at least half as many new
+/// calls as the heaviest trunk over the two windows: the heaviest is always refused (with
+/// one trunk, that is every call, as before), trunks of similar weight share its fate,
+/// and a trunk far below it is admitted. Trunks are counted by their position in the
+/// config (reset on reload); a count is one add, no allocation.
+#[derive(Debug)]
+pub struct Shares {
+    window: Duration,
+    window_start: Option<Instant>,
+    current: Vec<u32>,
+    previous: Vec<u32>,
+}
+
+impl Shares {
+    /// Counting over windows of `window`.
+    pub fn new(window: Duration) -> Shares {
+        Shares {
+            window,
+            window_start: None,
+            current: Vec::new(),
+            previous: Vec::new(),
+        }
+    }
+
+    /// Forgets every count (the trunks changed: a reload), with windows of `window`.
+    pub fn reset(&mut self, window: Duration) {
+        *self = Shares::new(window);
+    }
+
+    /// A new call from trunk number `trunk` at `now`. While `overloaded` the windows do
+    /// not turn: the counts that made a trunk the heaviest are kept until the overload
+    /// ends, so that a trunk calling lightly does not become the heaviest just because
+    /// the flood's window aged out while its queue was still being worked off.
+    pub fn note(&mut self, now: Instant, trunk: usize, overloaded: bool) {
+        let start = *self.window_start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= self.window && !overloaded {
+            // A window with no call at all in between leaves nothing to remember.
+            let idle = elapsed >= self.window.saturating_mul(2);
+            self.previous = std::mem::take(&mut self.current);
+            if idle {
+                self.previous.clear();
+            }
+            self.window_start = Some(now);
+        }
+        if self.current.len() <= trunk {
+            self.current.resize(trunk + 1, 0);
+        }
+        if let Some(c) = self.current.get_mut(trunk) {
+            *c = c.saturating_add(1);
+        }
+    }
+
+    fn count(&self, trunk: usize) -> u64 {
+        let at = |v: &Vec<u32>| u64::from(v.get(trunk).copied().unwrap_or(0));
+        at(&self.current) + at(&self.previous)
+    }
+
+    /// Whether a new call from trunk number `trunk` is refused while overloaded.
+    pub fn sheds(&self, trunk: usize) -> bool {
+        let trunks = self.current.len().max(self.previous.len());
+        let heaviest = (0..trunks).map(|t| self.count(t)).max().unwrap_or(0);
+        self.count(trunk).saturating_mul(2) >= heaviest
+    }
+}
+
+#[cfg(test)]
+mod shares_tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_heaviest_trunk_is_shed_and_a_light_one_served() {
+        let t0 = Instant::now();
+        let mut s = Shares::new(100 * MS);
+        // Trunk 1 floods at 20 calls per ms-step, trunk 0 calls once per 10 steps.
+        for i in 0..150u32 {
+            let now = t0 + MS * i;
+            for _ in 0..20 {
+                s.note(now, 1, false);
+            }
+            if i % 10 == 0 {
+                s.note(now, 0, false);
+            }
+        }
+        assert!(s.sheds(1), "the flooding trunk");
+        assert!(!s.sheds(0), "the trunk far below it");
+        // A third trunk at a similar weight to the heaviest is shed with it.
+        for _ in 0..2000 {
+            s.note(t0 + 150 * MS, 2, true);
+        }
+        assert!(s.sheds(2));
+    }
+
+    #[test]
+    fn one_trunk_alone_is_shed_and_counts_age_out() {
+        let t0 = Instant::now();
+        let mut s = Shares::new(100 * MS);
+        s.note(t0, 0, false);
+        assert!(
+            s.sheds(0),
+            "alone, it is the heaviest: overload sheds it as before"
+        );
+        for _ in 0..1000 {
+            s.note(t0, 3, false);
+        }
+        assert!(!s.sheds(0));
+        // Two windows later trunk 3's burst is forgotten.
+        s.note(t0 + 150 * MS, 0, false);
+        assert!(!s.sheds(0), "the previous window still holds the burst");
+        // While overloaded the windows stay: the burst is still remembered.
+        s.note(t0 + 260 * MS, 0, true);
+        assert!(!s.sheds(0), "kept while overloaded");
+        s.note(t0 + 400 * MS, 0, false);
+        assert!(s.sheds(0), "the burst is two windows old");
+        assert!(!s.sheds(7), "a trunk never counted is no one's weight");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
