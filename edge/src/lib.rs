@@ -153,7 +153,11 @@ impl Edge {
 
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for l in &config.listeners {
-            listeners.push(listener_spec(&config, l)?);
+            let (spec, not_after) = listener_spec(&config, l)?;
+            if let Some(at) = not_after {
+                metrics.certificate_expiry(&l.address.to_string(), at);
+            }
+            listeners.push(spec);
         }
         let tls_client = tls::client_config(None).map_err(EdgeError::Transport)?;
         let transport_config = TransportConfig {
@@ -483,8 +487,10 @@ fn media_engine(config: &Config) -> voxgate_media::MediaEngine {
 }
 
 /// Turns a configured listener into a transport spec, building its TLS
-/// server config (self-signed when no certificate is configured).
-fn listener_spec(config: &Config, l: &Listener) -> Result<ListenerSpec, EdgeError> {
+/// server config (self-signed when no certificate is configured), and when
+/// its served certificate expires (Unix s).
+fn listener_spec(config: &Config, l: &Listener) -> Result<(ListenerSpec, Option<i64>), EdgeError> {
+    let mut not_after = None;
     let tls = match (l.transport, &l.tls) {
         (ListenerTransport::Tls, files) => {
             let cert = files.as_ref().and_then(|f| f.certificate.as_ref());
@@ -494,7 +500,7 @@ fn listener_spec(config: &Config, l: &Listener) -> Result<ListenerSpec, EdgeErro
                 config.node.name.clone(),
                 l.address.ip().to_string(),
             ];
-            let server = tls::server_config(
+            let (server, expiry) = tls::served_config(
                 cert.map(|(c, k)| (c.as_path(), k.as_path())),
                 client_ca,
                 &names,
@@ -503,15 +509,17 @@ fn listener_spec(config: &Config, l: &Listener) -> Result<ListenerSpec, EdgeErro
                 address: l.address,
                 source,
             })?;
+            not_after = expiry;
             Some(server)
         }
         _ => None,
     };
-    Ok(ListenerSpec {
+    let spec = ListenerSpec {
         transport: transport_kind(l.transport),
         address: l.address,
         recv_buffer: l.recv_buffer,
         send_buffer: l.send_buffer,
         tls,
-    })
+    };
+    Ok((spec, not_after))
 }

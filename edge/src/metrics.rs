@@ -94,6 +94,8 @@ pub struct Metrics {
     hep_packets: [IntCounter; 2],
     dns_lookups: IntCounterVec,
     dns_cache: IntGauge,
+    /// `voxgate_tls_certificate_expiry_timestamp_seconds{listener}`.
+    certificate_expiry: IntGaugeVec,
     keepalive_probes: IntCounterVec,
     destination_up: IntGaugeVec,
     /// `voxgate_registration_state{trunk}`: 1 registered, 0 not (registering or failed).
@@ -541,6 +543,12 @@ impl Metrics {
                 "OPTIONS keep-alive probes of route destinations that ended: result=answered (any final status but 408 and 503) or failed (no answer in time, 408, 503, a transport error).",
                 &["result"],
             )?,
+            certificate_expiry: gauge_vec(
+                &registry,
+                "voxgate_tls_certificate_expiry_timestamp_seconds",
+                "When the certificate a TLS listener serves expires (its notAfter, Unix seconds).",
+                &["listener"],
+            )?,
             registration_state: gauge_vec(
                 &registry,
                 "voxgate_registration_state",
@@ -897,6 +905,13 @@ impl Metrics {
         self.dns_lookups.with_label_values(&[outcome]).inc();
     }
 
+    /// The certificate TLS listener `listener` serves expires at `not_after` (Unix s).
+    pub fn certificate_expiry(&self, listener: &str, not_after: i64) {
+        self.certificate_expiry
+            .with_label_values(&[listener])
+            .set(not_after);
+    }
+
     /// Counts a keep-alive probe that ended.
     pub fn keepalive_probe(&self, answered: bool) {
         let result = if answered { "answered" } else { "failed" };
@@ -1190,6 +1205,7 @@ mod tests {
         m.config_reload(false);
         m.set_overloaded(true);
         m.overload_rejection("carrier");
+        m.certificate_expiry("127.0.0.1:5061", 1_925_078_400);
         let text = m.render();
         for needle in [
             r#"voxgate_build_info{commit="unknown",version="0.0.0-test"} 1"#,
@@ -1204,6 +1220,7 @@ mod tests {
             "voxgate_draining 0",
             "voxgate_overload_state 1",
             r#"voxgate_overload_rejections_total{trunk="carrier"} 1"#,
+            r#"voxgate_tls_certificate_expiry_timestamp_seconds{listener="127.0.0.1:5061"} 1925078400"#,
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

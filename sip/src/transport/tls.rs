@@ -33,6 +33,17 @@ pub fn server_config(
     client_ca: Option<&Path>,
     names: &[String],
 ) -> Result<Arc<ServerConfig>, TransportError> {
+    served_config(files, client_ca, names).map(|(config, _)| config)
+}
+
+/// [`server_config`], with the end of the served certificate's validity (its
+/// `notAfter`, Unix seconds; `None` when its DER does not parse, which rustls
+/// then reports on the first handshake).
+pub fn served_config(
+    files: Option<(&Path, &Path)>,
+    client_ca: Option<&Path>,
+    names: &[String],
+) -> Result<(Arc<ServerConfig>, Option<i64>), TransportError> {
     let (chain, key) = match files {
         Some((cert, key)) => (load_certs(cert)?, load_key(key)?),
         None => {
@@ -40,8 +51,15 @@ pub fn server_config(
             (vec![cert], key)
         }
     };
+    let not_after = chain.first().and_then(not_after);
     let client_roots = client_ca.map(load_roots).transpose()?;
-    server_config_from(chain, key, client_roots)
+    Ok((server_config_from(chain, key, client_roots)?, not_after))
+}
+
+/// A certificate's `notAfter` in Unix seconds.
+pub fn not_after(cert: &CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp())
 }
 
 /// Server config from an in-memory chain and key; `client_roots` turns on
@@ -163,6 +181,23 @@ mod tests {
         let cfg =
             server_config(None, None, &["127.0.0.1".into(), "sip.example.com".into()]).unwrap();
         assert!(cfg.alpn_protocols.is_empty());
+    }
+
+    #[test]
+    fn the_served_certificates_not_after_is_read() {
+        let dir = temp_dir("expiry");
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 1, 2);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        let (_, not_after) = served_config(Some((&c, &k)), None, &[]).unwrap();
+        assert_eq!(not_after, Some(1_925_078_400), "2031-01-02T00:00:00Z");
+        // The self-signed one has an end too.
+        let (_, own) = served_config(None, None, &["localhost".into()]).unwrap();
+        assert!(own.is_some_and(|t| t > 1_700_000_000));
     }
 
     #[test]
