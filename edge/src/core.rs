@@ -991,7 +991,7 @@ impl Core {
         };
         // Counted here unless overload counted it already (`sheds`).
         if !self.overload.is_overloaded()
-            && let Some(n) = config.trunks.iter().position(|t| std::ptr::eq(t, trunk))
+            && let Some(n) = trunk_position(&config, trunk)
         {
             self.shares.note(now, n, false);
         }
@@ -1239,6 +1239,14 @@ mod unsettled_tests;
 
 /// The position in `config`'s trunk list of the trunk `from` belongs to.
 fn trunk_number(config: &Config, from: Peer) -> Option<usize> {
-    let trunk = classify(config, from.addr.ip(), from.transport).ok()?;
+    trunk_position(
+        config,
+        classify(config, from.addr.ip(), from.transport).ok()?,
+    )
+}
+
+/// The position of `trunk` (one of `config`'s) in its trunk list: what
+/// [`overload::Shares`] counts by.
+fn trunk_position(config: &Config, trunk: &voxgate_config::Trunk) -> Option<usize> {
     config.trunks.iter().position(|t| std::ptr::eq(t, trunk))
 }

@@ -289,8 +289,7 @@ impl Registrations {
             wait = wait.min(expiry.saturating_duration_since(now) / 2);
         }
         e.next_at = now + wait.max(Duration::from_secs(1));
-        let still_bound = e.expires_at.is_some_and(|at| at > now);
-        if !still_bound && e.state != RegState::Failed {
+        if !e.bound(now) && e.state != RegState::Failed {
             e.state = RegState::Failed;
             let trunk = e.trunk.clone();
             self.changed.push((trunk, RegState::Failed));
