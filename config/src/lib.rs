@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod flow;
 mod headers;
 mod model;
 mod raw;

@@ -50,6 +50,10 @@ pub struct Config {
     pub kill_switch: Option<KillSwitch>,
     /// Where destination names are resolved (`[dns]`).
     pub dns: Dns,
+    /// Entry points (`[[entry_point]]`), in file order.
+    pub entry_points: Vec<crate::flow::EntryPoint>,
+    /// Flows (`[[flow]]`), in file order.
+    pub flows: Vec<crate::flow::Flow>,
 }
 
 /// Where destination names are resolved (`[dns]`).
@@ -84,6 +88,30 @@ impl Config {
     /// The trunk called `name`.
     pub fn trunk(&self, name: &TrunkName) -> Option<&Trunk> {
         self.trunks.iter().find(|t| &t.name == name)
+    }
+
+    /// The entry point a call enters: the one whose `numbers` hold the dialled number
+    /// (normalised), else the one whose `trunks` hold its trunk.
+    pub fn entry_point(
+        &self,
+        trunk: &TrunkName,
+        number: Option<&str>,
+    ) -> Option<&crate::flow::EntryPoint> {
+        let by_number = number.and_then(|n| {
+            self.entry_points
+                .iter()
+                .find(|e| e.numbers.iter().any(|x| x == n))
+        });
+        by_number.or_else(|| {
+            self.entry_points
+                .iter()
+                .find(|e| e.trunks.iter().any(|t| t == trunk))
+        })
+    }
+
+    /// The flow called `name`.
+    pub fn flow(&self, name: &str) -> Option<&crate::flow::Flow> {
+        self.flows.iter().find(|f| f.name == name)
     }
 
     /// The media region called `name`.

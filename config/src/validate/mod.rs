@@ -95,6 +95,8 @@ pub(crate) fn validate(
         protection,
         dns,
         kill_switch,
+        entry_points: Vec::new(),
+        flows: Vec::new(),
     })
 }
 
