@@ -10,6 +10,7 @@ use voxgate_edge::control_plane::{Command, ControlPlane, EdgeHandle, Session};
 
 use crate::ControlError;
 use crate::api::{ApiPlane, Controller};
+use crate::flow::Flows;
 use crate::router::{StaticRouter, called_number, route};
 
 /// Hands each inbound conversation to the [`StaticRouter`] or to the API.
@@ -23,6 +24,7 @@ use crate::router::{StaticRouter, called_number, route};
 pub struct Dispatcher {
     router: StaticRouter,
     api: Arc<ApiPlane>,
+    flows: Flows,
 }
 
 impl Dispatcher {
@@ -32,6 +34,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             router: StaticRouter::new(config.clone()),
             api: Arc::new(ApiPlane::new(config)?),
+            flows: Flows::new(),
         })
     }
 
@@ -46,6 +49,10 @@ impl Dispatcher {
             return Controller::Static;
         };
         let config = self.api.config();
+        // An entry point's number (or trunk) takes the call before any route.
+        if Flows::entry_point(&config, session).is_some() {
+            return Controller::Flow;
+        }
         let number = called_number(&config, &inbound.trunk, inbound.request_user.as_deref());
         let by_trunk = config
             .trunk(&inbound.trunk)
@@ -101,6 +108,15 @@ impl ControlPlane for Dispatcher {
             Controller::Static => self.router.incoming(session),
             Controller::Api => self.api.take(session),
             Controller::Fallback => self.fallback(session),
+            Controller::Flow => {
+                // One snapshot per call: a reload applies to later calls.
+                let config = self.api.config();
+                match Flows::entry_point(&config, &session) {
+                    Some(entry) => self.flows.start(config.clone(), entry, session),
+                    // A reload in between took the entry point away: route it.
+                    None => self.router.incoming(session),
+                }
+            }
         }
     }
 

@@ -37,6 +37,7 @@
 pub mod api;
 mod dispatch;
 mod error;
+pub mod flow;
 mod normalise;
 mod router;
 

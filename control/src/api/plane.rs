@@ -34,6 +34,8 @@ pub enum Controller {
     /// API-controlled by its route or trunk, but no client was connected: it got the
     /// fallback (the route's destinations, or `[api] no_client_status`).
     Fallback,
+    /// The flow of the entry point its number or trunk names.
+    Flow,
 }
 
 impl Controller {
@@ -43,6 +45,7 @@ impl Controller {
             Controller::Api => "api",
             Controller::Static => "static",
             Controller::Fallback => "fallback",
+            Controller::Flow => "flow",
         }
     }
 }

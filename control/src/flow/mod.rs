@@ -1,0 +1,116 @@
+//! Entry points and flows: a call whose dialled number (or trunk) names an
+//! `[[entry_point]]` runs that entry point's flow, one isolated instance per call
+//! ([`FlowRun`], sans-IO), driven by a task that moves its commands and the
+//! conversation's events.
+
+mod run;
+
+use std::sync::Arc;
+
+use minijinja::Environment;
+use tracing::{Instrument, info_span, warn};
+use voxgate_config::Config;
+use voxgate_config::flow::EntryPoint;
+use voxgate_edge::control_plane::Session;
+
+pub use run::{Contact, FlowRun, FlowValue, Phase, environment};
+
+use crate::router::called_number;
+
+/// Starts flow instances.
+pub struct Flows {
+    env: Arc<Environment<'static>>,
+}
+
+impl std::fmt::Debug for Flows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flows").finish_non_exhaustive()
+    }
+}
+
+impl Default for Flows {
+    fn default() -> Self {
+        Flows::new()
+    }
+}
+
+impl Flows {
+    /// Ready to run flows.
+    pub fn new() -> Flows {
+        Flows {
+            env: Arc::new(environment()),
+        }
+    }
+
+    /// The entry point an inbound session enters, if any.
+    pub fn entry_point<'a>(config: &'a Config, session: &Session) -> Option<&'a EntryPoint> {
+        let inbound = session.info.inbound.as_ref()?;
+        let number = called_number(config, &inbound.trunk, inbound.request_user.as_deref());
+        config.entry_point(&inbound.trunk, number.as_deref())
+    }
+
+    /// Runs `entry`'s flow for `session` on a task of its own, on `config` as it is
+    /// now (a reload applies to later calls).
+    pub fn start(&self, config: Arc<Config>, entry: &EntryPoint, session: Session) {
+        let Some(inbound) = session.info.inbound.as_ref() else {
+            return;
+        };
+        let number = called_number(&config, &inbound.trunk, inbound.request_user.as_deref());
+        let contact = Contact {
+            leg: inbound.leg,
+            trunk: inbound.trunk.clone(),
+            ani: inbound.from.user.clone().unwrap_or_default(),
+            dnis: number.unwrap_or_default(),
+            contact_id: session.info.id.to_string(),
+            entry_point: entry.name.clone(),
+        };
+        let Some(run) = FlowRun::new(config, self.env.clone(), &entry.flow, contact) else {
+            // Validation makes this impossible: the entry point's flow exists.
+            warn!(entry_point = %entry.name, flow = %entry.flow, "the entry point's flow is missing: 500");
+            let _ = session
+                .commands
+                .try_send(voxgate_edge::control_plane::Command::Reject {
+                    status: 500,
+                    reason: None,
+                });
+            return;
+        };
+        let span = info_span!("flow", id = %session.info.id);
+        tokio::spawn(drive(run, session).instrument(span));
+    }
+}
+
+/// Moves one instance's commands to the conversation and its events and deadlines to
+/// the instance, until the conversation ends.
+async fn drive(mut run: FlowRun, mut session: Session) {
+    // tokio's clock, so that tests can run it virtually.
+    let now = || tokio::time::Instant::now().into_std();
+    run.start(now());
+    loop {
+        while let Some(command) = run.poll_command() {
+            if session.commands.send(command).await.is_err() {
+                return;
+            }
+        }
+        if run.phase() == Phase::Done {
+            return;
+        }
+        let deadline = run.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = session.events.recv() => match event {
+                Some(event) => run.handle_event(now(), &event),
+                None => return,
+            },
+            () = sleep => run.handle_timeout(now()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,567 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use voxgate_config::flow::{Flow, FlowNode, FlowVariable, GotoTarget, NodeKind, VariableKind};
+use voxgate_config::{Config, TrunkName};
+use voxgate_edge::control_plane::{
+    Command, DialId, Digit, DigitSource, EndCause, Event, LegId, PlaySource, PlaybackEnd,
+    PlaybackId, Side,
+};
+
+use super::*;
+
+const CALLER: LegId = LegId(1);
+
+fn node(id: &str, kind: NodeKind, outputs: &[(&str, &str)]) -> FlowNode {
+    FlowNode {
+        id: id.to_owned(),
+        line: 1,
+        kind,
+        outputs: outputs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn var(name: &str, kind: VariableKind, default: Option<&str>) -> FlowVariable {
+    FlowVariable {
+        name: name.to_owned(),
+        kind,
+        default: default.map(str::to_owned),
+        sensitive: false,
+    }
+}
+
+fn flow(name: &str, start: &str, variables: Vec<FlowVariable>, nodes: Vec<FlowNode>) -> Flow {
+    Flow {
+        name: name.to_owned(),
+        origin: "test.toml:1".to_owned(),
+        start: start.to_owned(),
+        variables,
+        nodes,
+        on_error: None,
+    }
+}
+
+fn play(prompts: &[&str]) -> NodeKind {
+    NodeKind::PlayMessage {
+        prompts: prompts.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+fn menu(prompt: &str, retries: u32) -> NodeKind {
+    NodeKind::Menu {
+        prompt: prompt.to_owned(),
+        timeout: Duration::from_secs(5),
+        retries,
+        invalid_prompt: Some("invalid".to_owned()),
+    }
+}
+
+fn bye() -> NodeKind {
+    NodeKind::Disconnect { prompt: None }
+}
+
+fn config(flows: Vec<Flow>) -> Arc<Config> {
+    let mut config = voxgate_config::default_config().unwrap();
+    config.flows = flows;
+    Arc::new(config)
+}
+
+fn start(flows: Vec<Flow>, now: Instant) -> FlowRun {
+    let contact = Contact {
+        leg: CALLER,
+        trunk: TrunkName::new("loopback").unwrap(),
+        ani: "+15550001".to_owned(),
+        dnis: "+15550100".to_owned(),
+        contact_id: "c1".to_owned(),
+        entry_point: "main-line".to_owned(),
+    };
+    let mut run = FlowRun::new(config(flows), Arc::new(environment()), "main", contact).unwrap();
+    run.start(now);
+    run
+}
+
+fn commands(run: &mut FlowRun) -> Vec<Command> {
+    std::iter::from_fn(|| run.poll_command()).collect()
+}
+
+fn played(id: u32, reason: PlaybackEnd) -> Event {
+    Event::PlaybackDone {
+        leg: CALLER,
+        id: PlaybackId(id),
+        reason,
+    }
+}
+
+fn digit(c: char) -> Event {
+    Event::Digits {
+        leg: CALLER,
+        digit: Digit::from_char(c).unwrap(),
+        duration: Duration::from_millis(100),
+        source: DigitSource::Rfc4733,
+    }
+}
+
+fn hangup_all() -> Command {
+    Command::Hangup {
+        leg: None,
+        status: None,
+    }
+}
+
+fn prompt(name: &str, barge_in: bool) -> Command {
+    Command::Play {
+        leg: CALLER,
+        source: PlaySource::Prompt(name.to_owned()),
+        barge_in,
+    }
+}
+
+/// welcome → menu (1 → sales, 2 → support) → message → disconnect.
+fn ivr() -> Vec<Flow> {
+    vec![flow(
+        "main",
+        "welcome",
+        vec![],
+        vec![
+            node("welcome", play(&["welcome"]), &[("next", "menu")]),
+            node(
+                "menu",
+                menu("menu", 1),
+                &[
+                    ("1", "sales"),
+                    ("2", "support"),
+                    ("timeout", "bye"),
+                    ("invalid", "bye"),
+                ],
+            ),
+            node("sales", play(&["sales"]), &[("next", "bye")]),
+            node("support", play(&["support"]), &[("next", "bye")]),
+            node("bye", bye(), &[]),
+        ],
+    )]
+}
+
+#[test]
+fn answers_plays_and_takes_the_menu_choice() {
+    let t0 = Instant::now();
+    let mut run = start(ivr(), t0);
+    assert_eq!(
+        commands(&mut run),
+        vec![
+            Command::Answer {
+                leg: CALLER,
+                early: false
+            },
+            prompt("welcome", false)
+        ]
+    );
+    // A digit during a message that takes none is not kept.
+    run.handle_event(t0, &digit('2'));
+    assert!(commands(&mut run).is_empty());
+    run.handle_event(t0, &played(1, PlaybackEnd::Finished));
+    assert_eq!(commands(&mut run), vec![prompt("menu", true)]);
+    // The digit barges in: the playback's end comes first, then the digit.
+    run.handle_event(t0, &played(2, PlaybackEnd::BargeIn));
+    assert_eq!(
+        run.poll_timeout(),
+        None,
+        "no timeout while the digit is due"
+    );
+    run.handle_event(t0, &digit('2'));
+    assert_eq!(run.node_id(), "support");
+    assert_eq!(commands(&mut run), vec![prompt("support", false)]);
+    run.handle_event(t0, &played(3, PlaybackEnd::Finished));
+    assert_eq!(commands(&mut run), vec![hangup_all()]);
+    assert_eq!(run.phase(), Phase::Ending);
+    run.handle_event(
+        t0,
+        &Event::Ended {
+            side: Side::Control,
+            cause: EndCause::Normal,
+        },
+    );
+    assert_eq!(run.phase(), Phase::Done);
+}
+
+#[test]
+fn a_menu_replays_on_timeout_and_invalid_then_takes_the_output() {
+    let t0 = Instant::now();
+    let mut run = start(ivr(), t0);
+    commands(&mut run);
+    run.handle_event(t0, &played(1, PlaybackEnd::Finished));
+    commands(&mut run);
+    run.handle_event(t0, &played(2, PlaybackEnd::Finished));
+    // The timeout runs from the prompt's end, on the injected clock.
+    assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    run.handle_timeout(t0 + Duration::from_secs(4));
+    assert!(commands(&mut run).is_empty(), "not due yet");
+    let t1 = t0 + Duration::from_secs(5);
+    run.handle_timeout(t1);
+    assert_eq!(
+        commands(&mut run),
+        vec![prompt("menu", true)],
+        "retry 1 of 1"
+    );
+    run.handle_event(t1, &played(3, PlaybackEnd::BargeIn));
+    run.handle_event(t1, &digit('9'));
+    // Retries used up: an invalid digit takes `invalid`.
+    assert_eq!(run.node_id(), "bye");
+    assert_eq!(commands(&mut run), vec![hangup_all()]);
+}
+
+#[test]
+fn an_invalid_digit_plays_the_invalid_prompt_before_the_menu_again() {
+    let t0 = Instant::now();
+    let mut run = start(ivr(), t0);
+    commands(&mut run);
+    run.handle_event(t0, &played(1, PlaybackEnd::Finished));
+    commands(&mut run);
+    run.handle_event(t0, &digit('7'));
+    assert_eq!(
+        commands(&mut run),
+        vec![Command::Play {
+            leg: CALLER,
+            source: PlaySource::Prompts(vec!["invalid".to_owned(), "menu".to_owned()]),
+            barge_in: true
+        }]
+    );
+    run.handle_event(t0, &played(3, PlaybackEnd::Finished));
+    run.handle_timeout(t0 + Duration::from_secs(5));
+    assert_eq!(run.node_id(), "bye", "no retry left: timeout");
+}
+
+fn collector(min: u32, max: u32) -> Vec<Flow> {
+    vec![flow(
+        "main",
+        "ask",
+        vec![
+            var("account", VariableKind::Number, None),
+            var("tier", VariableKind::String, Some("basic")),
+        ],
+        vec![
+            node(
+                "ask",
+                NodeKind::CollectDigits {
+                    prompt: Some("account".to_owned()),
+                    variable: "account".to_owned(),
+                    min,
+                    max,
+                    terminator: Some('#'),
+                    first_timeout: Duration::from_secs(5),
+                    inter_digit_timeout: Duration::from_secs(3),
+                },
+                &[("next", "rank"), ("timeout", "sorry")],
+            ),
+            node(
+                "rank",
+                NodeKind::Condition {
+                    expression: "account >= 5000".to_owned(),
+                },
+                &[("true", "gold"), ("false", "route")],
+            ),
+            node(
+                "gold",
+                NodeKind::SetVariable {
+                    variable: "tier".to_owned(),
+                    value: "gold-{{ account }}".to_owned(),
+                },
+                &[("next", "route")],
+            ),
+            node(
+                "route",
+                NodeKind::Case {
+                    value: "{{ tier[:4] }}".to_owned(),
+                },
+                &[("gold", "vip"), ("default", "bye")],
+            ),
+            node("vip", play(&["vip"]), &[("next", "bye")]),
+            node("sorry", play(&["sorry"]), &[("next", "bye")]),
+            node("bye", bye(), &[]),
+        ],
+    )]
+}
+
+#[test]
+fn digits_are_collected_to_the_terminator_and_drive_condition_set_and_case() {
+    let t0 = Instant::now();
+    let mut run = start(collector(1, 8), t0);
+    assert_eq!(commands(&mut run)[1], prompt("account", true));
+    run.handle_event(t0, &played(1, PlaybackEnd::BargeIn));
+    for c in ['7', '0', '0', '1'] {
+        run.handle_event(t0, &digit(c));
+    }
+    assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    run.handle_event(t0, &digit('#'));
+    assert_eq!(run.variable("account"), Some(&FlowValue::Number(7001.0)));
+    assert_eq!(
+        run.variable("tier"),
+        Some(&FlowValue::Text("gold-7001".to_owned()))
+    );
+    assert_eq!(run.node_id(), "vip");
+    assert_eq!(commands(&mut run), vec![prompt("vip", false)]);
+}
+
+#[test]
+fn a_small_number_takes_the_false_branch_and_the_case_default() {
+    let t0 = Instant::now();
+    let mut run = start(collector(1, 3), t0);
+    commands(&mut run);
+    run.handle_event(t0, &played(1, PlaybackEnd::BargeIn));
+    for c in ['4', '2', '1'] {
+        run.handle_event(t0, &digit(c));
+    }
+    // `max` digits end the input without the terminator.
+    assert_eq!(run.variable("account"), Some(&FlowValue::Number(421.0)));
+    assert_eq!(
+        run.variable("tier"),
+        Some(&FlowValue::Text("basic".to_owned()))
+    );
+    assert_eq!(commands(&mut run), vec![hangup_all()]);
+}
+
+#[test]
+fn too_few_digits_by_the_timeout_take_the_timeout_output() {
+    let t0 = Instant::now();
+    let mut run = start(collector(4, 8), t0);
+    commands(&mut run);
+    run.handle_event(t0, &played(1, PlaybackEnd::Finished));
+    assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    run.handle_event(t0 + Duration::from_secs(1), &digit('4'));
+    assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(4)));
+    run.handle_timeout(t0 + Duration::from_secs(4));
+    assert_eq!(run.node_id(), "sorry");
+    assert_eq!(run.variable("account"), Some(&FlowValue::Number(0.0)));
+}
+
+#[test]
+fn goto_another_flow_starts_its_variables_afresh() {
+    let flows = vec![
+        flow(
+            "main",
+            "set",
+            vec![var("n", VariableKind::Number, Some("1"))],
+            vec![
+                node(
+                    "set",
+                    NodeKind::SetVariable {
+                        variable: "n".to_owned(),
+                        value: "{{ n + 1 }}".to_owned(),
+                    },
+                    &[("next", "jump")],
+                ),
+                node(
+                    "jump",
+                    NodeKind::Goto {
+                        target: GotoTarget::Flow("other".to_owned()),
+                    },
+                    &[],
+                ),
+            ],
+        ),
+        flow(
+            "other",
+            "hello",
+            vec![var("m", VariableKind::Boolean, Some("true"))],
+            vec![
+                node("hello", play(&["a", "b"]), &[("next", "end")]),
+                node("end", bye(), &[]),
+            ],
+        ),
+    ];
+    let t0 = Instant::now();
+    let mut run = start(flows, t0);
+    let sent = commands(&mut run);
+    assert_eq!(
+        sent[1],
+        Command::Play {
+            leg: CALLER,
+            source: PlaySource::Prompts(vec!["a".to_owned(), "b".to_owned()]),
+            barge_in: false
+        }
+    );
+    assert_eq!(run.variable("n"), None);
+    assert_eq!(run.variable("m"), Some(&FlowValue::Boolean(true)));
+}
+
+#[test]
+fn an_error_goes_to_on_error_once_then_to_the_safe_ending() {
+    let mut flows = vec![flow(
+        "main",
+        "bad",
+        vec![var("n", VariableKind::Number, None)],
+        vec![
+            node(
+                "bad",
+                NodeKind::SetVariable {
+                    variable: "n".to_owned(),
+                    value: "not a number".to_owned(),
+                },
+                &[("next", "bye")],
+            ),
+            node("oops", play(&["sorry"]), &[("next", "bad")]),
+            node("bye", bye(), &[]),
+        ],
+    )];
+    flows[0].on_error = Some("oops".to_owned());
+    let t0 = Instant::now();
+    let mut run = start(flows, t0);
+    assert_eq!(commands(&mut run)[1], prompt("sorry", false));
+    run.handle_event(t0, &played(1, PlaybackEnd::Finished));
+    // The same error again: no second on_error, a hang-up (never silence).
+    assert_eq!(commands(&mut run), vec![hangup_all()]);
+    assert_eq!(run.phase(), Phase::Ending);
+}
+
+#[test]
+fn an_undefined_variable_is_an_error_not_an_empty_string() {
+    let flows = vec![flow(
+        "main",
+        "bad",
+        vec![var("s", VariableKind::String, None)],
+        vec![
+            node(
+                "bad",
+                NodeKind::SetVariable {
+                    variable: "s".to_owned(),
+                    value: "{{ nowhere }}".to_owned(),
+                },
+                &[("next", "bye")],
+            ),
+            node("bye", play(&["x"]), &[("next", "bye2")]),
+            node("bye2", bye(), &[]),
+        ],
+    )];
+    let mut run = start(flows, Instant::now());
+    let sent = commands(&mut run);
+    assert_eq!(sent.last(), Some(&hangup_all()));
+}
+
+#[test]
+fn blind_transfer_dials_by_the_routes_and_failed_takes_its_output() {
+    let flows = vec![flow(
+        "main",
+        "xfer",
+        vec![],
+        vec![
+            node(
+                "xfer",
+                NodeKind::BlindTransfer {
+                    number: "{{ dnis }}9".to_owned(),
+                },
+                &[("failed", "sorry")],
+            ),
+            node("sorry", play(&["sorry"]), &[("next", "bye")]),
+            node("bye", bye(), &[]),
+        ],
+    )];
+    let t0 = Instant::now();
+    let mut run = start(flows, t0);
+    let sent = commands(&mut run);
+    // The embedded default routes every number to sip:127.0.0.1:5080.
+    let Command::Dial(dial) = &sent[1] else {
+        panic!("a dial: {sent:?}")
+    };
+    assert_eq!(dial.connect, Some(CALLER));
+    assert!(dial.destinations[0].uri.contains("+155501009@"), "{dial:?}");
+    run.handle_event(
+        t0,
+        &Event::DialFailed {
+            dial: DialId(1),
+            status: 486,
+        },
+    );
+    assert_eq!(commands(&mut run), vec![prompt("sorry", false)]);
+}
+
+#[test]
+fn the_caller_hanging_up_stops_the_flow() {
+    let t0 = Instant::now();
+    let mut run = start(ivr(), t0);
+    commands(&mut run);
+    run.handle_event(
+        t0,
+        &Event::LegEnded {
+            leg: CALLER,
+            side: Side::Caller,
+            cause: EndCause::Normal,
+        },
+    );
+    run.handle_event(t0, &played(1, PlaybackEnd::Stopped));
+    assert!(commands(&mut run).is_empty());
+    assert_eq!(run.poll_timeout(), None);
+}
+
+mod driven {
+    use super::*;
+    use tokio::sync::mpsc;
+    use voxgate_config::flow::EntryPoint;
+    use voxgate_edge::control_plane::{ConversationId, ConversationInfo, Inbound, Party};
+
+    fn party(user: &str) -> Party {
+        Party {
+            display: None,
+            user: Some(user.to_owned()),
+            uri: format!("sip:{user}@192.0.2.1"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_task_moves_commands_and_events_and_runs_timeouts_on_the_clock() {
+        let entry = EntryPoint {
+            name: "main-line".to_owned(),
+            numbers: vec!["+15550100".to_owned()],
+            trunks: vec![],
+            flow: "main".to_owned(),
+        };
+        let mut config = (*config(ivr())).clone();
+        config.entry_points = vec![entry.clone()];
+        let config = Arc::new(config);
+        let (ev_tx, ev_rx) = mpsc::channel(16);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
+        let inbound = Inbound::new(
+            CALLER,
+            TrunkName::new("loopback").unwrap(),
+            "local".to_owned(),
+            party("+15550001"),
+            party("+15550100"),
+            Some("+15550100".to_owned()),
+        );
+        let session = Session {
+            info: ConversationInfo::new(ConversationId(7), Some(inbound)),
+            events: ev_rx,
+            commands: cmd_tx,
+        };
+        assert_eq!(
+            Flows::entry_point(&config, &session).map(|e| e.name.as_str()),
+            Some("main-line")
+        );
+        Flows::new().start(config, &entry, session);
+        assert!(matches!(cmd_rx.recv().await, Some(Command::Answer { .. })));
+        assert_eq!(cmd_rx.recv().await, Some(prompt("welcome", false)));
+        ev_tx.send(played(1, PlaybackEnd::Finished)).await.unwrap();
+        assert_eq!(cmd_rx.recv().await, Some(prompt("menu", true)));
+        ev_tx.send(played(2, PlaybackEnd::Finished)).await.unwrap();
+        // No digit: the menu's 5 s pass on the virtual clock, it plays again (retry 1).
+        let before = tokio::time::Instant::now();
+        assert_eq!(cmd_rx.recv().await, Some(prompt("menu", true)));
+        assert!(tokio::time::Instant::now() - before >= Duration::from_secs(5));
+        ev_tx.send(played(3, PlaybackEnd::Finished)).await.unwrap();
+        // Then `timeout` → bye.
+        assert_eq!(cmd_rx.recv().await, Some(hangup_all()));
+        ev_tx
+            .send(Event::Ended {
+                side: Side::Control,
+                cause: EndCause::Normal,
+            })
+            .await
+            .unwrap();
+        // The task ends with the conversation: its command sender is dropped.
+        assert_eq!(cmd_rx.recv().await, None);
+    }
+}
