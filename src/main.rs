@@ -176,6 +176,9 @@ async fn run(
     let edge = Edge::start(shared, source, control.clone(), options)
         .await
         .context("starting")?;
+    control
+        .register_metrics(edge.metrics())
+        .context("registering the flows' metrics")?;
     let api = match api_listen {
         Some(listen) => {
             match voxgate_control::api::ApiServer::start(listen, control.api(), edge.metrics())

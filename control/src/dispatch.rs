@@ -34,8 +34,16 @@ impl Dispatcher {
         Ok(Dispatcher {
             router: StaticRouter::new(config.clone()),
             api: Arc::new(ApiPlane::new(config)?),
-            flows: Flows::new(),
+            flows: Flows::new()?,
         })
+    }
+
+    /// Registers the flows' metrics in the edge's registry (one `/metrics`).
+    pub fn register_metrics(
+        &self,
+        metrics: &voxgate_edge::metrics::Metrics,
+    ) -> Result<(), ControlError> {
+        Ok(self.flows.metrics().register(metrics)?)
     }
 
     /// The API's state, for [`crate::api::ApiServer::start`].

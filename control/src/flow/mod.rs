@@ -3,6 +3,7 @@
 //! ([`FlowRun`], sans-IO), driven by a task that moves its commands and the
 //! conversation's events.
 
+mod metrics;
 mod run;
 
 use std::sync::Arc;
@@ -13,13 +14,15 @@ use voxgate_config::Config;
 use voxgate_config::flow::EntryPoint;
 use voxgate_edge::control_plane::Session;
 
-pub use run::{Contact, FlowRun, FlowValue, Phase, environment};
+pub use metrics::FlowMetrics;
+pub use run::{Contact, FlowRun, FlowValue, Outcome, Phase, environment};
 
 use crate::router::called_number;
 
 /// Starts flow instances.
 pub struct Flows {
     env: Arc<Environment<'static>>,
+    metrics: FlowMetrics,
 }
 
 impl std::fmt::Debug for Flows {
@@ -28,18 +31,18 @@ impl std::fmt::Debug for Flows {
     }
 }
 
-impl Default for Flows {
-    fn default() -> Self {
-        Flows::new()
-    }
-}
-
 impl Flows {
     /// Ready to run flows.
-    pub fn new() -> Flows {
-        Flows {
+    pub fn new() -> Result<Flows, prometheus::Error> {
+        Ok(Flows {
             env: Arc::new(environment()),
-        }
+            metrics: FlowMetrics::new()?,
+        })
+    }
+
+    /// The flows' metrics.
+    pub fn metrics(&self) -> &FlowMetrics {
+        &self.metrics
     }
 
     /// The entry point an inbound session enters, if any.
@@ -75,24 +78,33 @@ impl Flows {
                 });
             return;
         };
+        self.metrics.started(&entry.name);
         let span = info_span!("flow", id = %session.info.id);
-        tokio::spawn(drive(run, session).instrument(span));
+        tokio::spawn(drive(run, session, self.metrics.clone()).instrument(span));
     }
 }
 
 /// Moves one instance's commands to the conversation and its events and deadlines to
 /// the instance, until the conversation ends.
-async fn drive(mut run: FlowRun, mut session: Session) {
+async fn drive(mut run: FlowRun, mut session: Session, metrics: FlowMetrics) {
     // tokio's clock, so that tests can run it virtually.
     let now = || tokio::time::Instant::now().into_std();
     run.start(now());
+    let mut errors = 0;
     loop {
+        if run.errors() > errors {
+            metrics.errors(run.flow_name(), run.errors() - errors);
+            errors = run.errors();
+        }
+        let mut gone = false;
         while let Some(command) = run.poll_command() {
             if session.commands.send(command).await.is_err() {
-                return;
+                gone = true;
+                break;
             }
         }
-        if run.phase() == Phase::Done {
+        if gone || run.phase() == Phase::Done {
+            metrics.ended(run.outcome().unwrap_or(Outcome::Ended));
             return;
         }
         let deadline = run.poll_timeout();
@@ -105,7 +117,10 @@ async fn drive(mut run: FlowRun, mut session: Session) {
         tokio::select! {
             event = session.events.recv() => match event {
                 Some(event) => run.handle_event(now(), &event),
-                None => return,
+                None => {
+                    metrics.ended(run.outcome().unwrap_or(Outcome::Ended));
+                    return;
+                }
             },
             () = sleep => run.handle_timeout(now()),
         }

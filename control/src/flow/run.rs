@@ -105,6 +105,34 @@ pub enum Phase {
     Done,
 }
 
+/// How a flow instance ended, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A `disconnect` node hung up.
+    Disconnected,
+    /// A blind transfer was answered.
+    Transferred,
+    /// The caller hung up first.
+    CallerHungUp,
+    /// An error took the safe ending (a hang-up).
+    Failed,
+    /// The conversation ended otherwise (the edge: media timeout, shutdown).
+    Ended,
+}
+
+impl Outcome {
+    /// Its label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Disconnected => "disconnected",
+            Outcome::Transferred => "transferred",
+            Outcome::CallerHungUp => "caller_hung_up",
+            Outcome::Failed => "failed",
+            Outcome::Ended => "ended",
+        }
+    }
+}
+
 /// What identifies the call to its flow.
 #[derive(Clone, Debug)]
 pub struct Contact {
@@ -138,6 +166,7 @@ pub struct FlowRun {
     /// Errors so far: the second goes to the safe ending, never `on_error` again.
     errors: u32,
     phase: Phase,
+    outcome: Option<Outcome>,
     out: VecDeque<Command>,
 }
 
@@ -187,6 +216,7 @@ impl FlowRun {
             dials: 0,
             errors: 0,
             phase: Phase::Running,
+            outcome: None,
             out: VecDeque::new(),
         };
         run.reset_variables();
@@ -204,6 +234,21 @@ impl FlowRun {
     /// Where it is.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// How it ended (once it has).
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+
+    /// Errors so far.
+    pub fn errors(&self) -> u32 {
+        self.errors
+    }
+
+    /// The name of the flow it runs now (a `goto` may change it).
+    pub fn flow_name(&self) -> &str {
+        &self.flow().name
     }
 
     /// The current node's id.
@@ -240,6 +285,7 @@ impl FlowRun {
     pub fn handle_event(&mut self, now: Instant, event: &Event) {
         match event {
             Event::Ended { .. } => {
+                self.outcome.get_or_insert(Outcome::Ended);
                 self.phase = Phase::Done;
                 self.deadline = None;
                 self.wait = Wait::Nothing;
@@ -247,6 +293,7 @@ impl FlowRun {
             _ if self.phase != Phase::Running => {}
             Event::LegEnded { leg, .. } if *leg == self.contact.leg => {
                 // The caller hung up: the conversation's end follows.
+                self.outcome.get_or_insert(Outcome::CallerHungUp);
                 self.phase = Phase::Ending;
                 self.deadline = None;
                 self.wait = Wait::Nothing;
@@ -266,6 +313,7 @@ impl FlowRun {
             {
                 info!(node = %self.current().id, "flow transferred the call");
                 self.wait = Wait::Nothing;
+                self.outcome.get_or_insert(Outcome::Transferred);
                 self.phase = Phase::Transferred;
             }
             Event::Error { .. } => {
@@ -580,6 +628,7 @@ impl FlowRun {
     }
 
     fn hang_up(&mut self) {
+        self.outcome.get_or_insert(Outcome::Disconnected);
         self.out.push_back(Command::Hangup {
             leg: None,
             status: None,
@@ -607,7 +656,10 @@ impl FlowRun {
             .and_then(|id| flow.nodes.iter().position(|n| n.id == id));
         match on_error {
             Some(node) if self.errors == 1 => self.enter(now, node),
-            _ => self.hang_up(),
+            _ => {
+                self.outcome.get_or_insert(Outcome::Failed);
+                self.hang_up();
+            }
         }
     }
 

@@ -541,7 +541,8 @@ mod driven {
             Flows::entry_point(&config, &session).map(|e| e.name.as_str()),
             Some("main-line")
         );
-        Flows::new().start(config, &entry, session);
+        let flows = Flows::new().unwrap();
+        flows.start(config, &entry, session);
         assert!(matches!(cmd_rx.recv().await, Some(Command::Answer { .. })));
         assert_eq!(cmd_rx.recv().await, Some(prompt("welcome", false)));
         ev_tx.send(played(1, PlaybackEnd::Finished)).await.unwrap();
@@ -563,5 +564,9 @@ mod driven {
             .unwrap();
         // The task ends with the conversation: its command sender is dropped.
         assert_eq!(cmd_rx.recv().await, None);
+        let m = flows.metrics();
+        assert_eq!(m.contacts.with_label_values(&["main-line"]).get(), 1);
+        assert_eq!(m.active.get(), 0);
+        assert_eq!(m.outcomes.with_label_values(&["disconnected"]).get(), 1);
     }
 }
