@@ -31,6 +31,63 @@ pub(crate) struct RawConfig {
     pub protection: Option<S<RawProtection>>,
     pub dns: Option<S<RawDns>>,
     pub kill_switch: Option<S<RawKillSwitch>>,
+    pub entry_point: Option<List<RawEntryPoint>>,
+    pub flow: Option<List<RawFlow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEntryPoint {
+    pub name: Option<S<String>>,
+    pub numbers: Option<List<String>>,
+    pub trunks: Option<List<String>>,
+    pub flow: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlow {
+    pub name: Option<S<String>>,
+    pub start: Option<S<String>>,
+    pub on_error: Option<S<String>>,
+    pub variable: Option<List<RawFlowVariable>>,
+    pub node: Option<List<RawFlowNode>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlowVariable {
+    pub name: Option<S<String>>,
+    #[serde(rename = "type")]
+    pub kind: Option<S<String>>,
+    pub default: Option<S<String>>,
+    pub sensitive: Option<S<bool>>,
+}
+
+/// Every parameter of every node kind: which ones a kind takes is checked by
+/// `validate::flows`, which names the allowed ones for that kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlowNode {
+    pub id: Option<S<String>>,
+    pub kind: Option<S<String>>,
+    pub outputs: Option<S<std::collections::BTreeMap<String, S<String>>>>,
+    pub prompts: Option<List<String>>,
+    pub prompt: Option<S<String>>,
+    pub invalid_prompt: Option<S<String>>,
+    pub timeout_s: Option<S<i64>>,
+    pub retries: Option<S<i64>>,
+    pub variable: Option<S<String>>,
+    pub min: Option<S<i64>>,
+    pub max: Option<S<i64>>,
+    pub terminator: Option<S<String>>,
+    pub first_timeout_s: Option<S<i64>>,
+    pub inter_digit_timeout_s: Option<S<i64>>,
+    pub value: Option<S<String>>,
+    pub expression: Option<S<String>>,
+    pub node: Option<S<String>>,
+    pub flow: Option<S<String>>,
+    pub number: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -56,6 +56,7 @@ pub(crate) const PASS: &str = "a header name carried across as it is, or a prefi
      Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
      Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
      the trunks' `trusted` allows)";
+pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"disconnect\"";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -148,6 +149,14 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "kill_switch",
                 "a [kill_switch] table with error_percent, window_s, min_attempts",
+            ),
+            key(
+                "entry_point",
+                "[[entry_point]] tables: dialled numbers or trunks that enter a flow",
+            ),
+            key(
+                "flow",
+                "[[flow]] tables: IVR flows, each with [[flow.variable]] and [[flow.node]]",
             ),
         ],
     },
@@ -443,6 +452,127 @@ pub(crate) const TABLES: &[Table] = &[
             ),
             key("port_min", "an even port 1024..=65534"),
             key("port_max", "a port greater than port_min, up to 65535"),
+        ],
+    },
+    Table {
+        pattern: "entry_point[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "numbers",
+                "a list of dialled numbers in E.164 (\"+\" and 1 to 15 digits, as the inbound trunk's numbering makes them), such as [\"+15550100\"]; no number in two entry points",
+            ),
+            key(
+                "trunks",
+                "a list of [[trunk]] names whose calls enter here when their number is in no entry point; no trunk in two entry points",
+            ),
+            key("flow", "the name of a [[flow]]"),
+        ],
+    },
+    Table {
+        pattern: "flow[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "start",
+                "the id of a node of this flow: where each call starts",
+            ),
+            key(
+                "on_error",
+                "the id of a node of this flow where an error goes (default: hang up)",
+            ),
+            key("variable", "[[flow.variable]] tables: the flow's variables"),
+            key("node", "[[flow.node]] tables: the flow's nodes"),
+        ],
+    },
+    Table {
+        pattern: "flow[].variable[]",
+        keys: &[
+            key(
+                "name",
+                "a variable name: a-z or _ then up to 63 of a-z 0-9 _, not ani, dnis, trunk, contact_id or entry_point",
+            ),
+            key("type", "one of \"string\", \"number\", \"boolean\""),
+            key(
+                "default",
+                "the starting value as text, of the variable's type (a number such as \"0\", or \"true\"/\"false\")",
+            ),
+            key(
+                "sensitive",
+                "true (never in logs, CDRs, events or webhooks) or false (default)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "flow[].node[]",
+        keys: &[
+            key(
+                "id",
+                "a node id of 1 to 64 characters from A-Z a-z 0-9 _ -, unique in the flow",
+            ),
+            key("kind", FLOW_NODE_KINDS),
+            key(
+                "outputs",
+                "a table of output name = node id, such as { next = \"menu\" }; the outputs the node's kind has",
+            ),
+            key(
+                "prompts",
+                "a list of prompt names ([[prompt]] or [media] prompts_dir), played in order",
+            ),
+            key(
+                "prompt",
+                "a prompt name ([[prompt]] or [media] prompts_dir)",
+            ),
+            key(
+                "invalid_prompt",
+                "a prompt name, played before a menu is replayed after a digit it does not take",
+            ),
+            key(
+                "timeout_s",
+                "1..=60 seconds (default 5): the wait for a menu's digit after its prompt",
+            ),
+            key(
+                "retries",
+                "0..=9 (default 2): replays of a menu after a timeout or an invalid digit",
+            ),
+            key(
+                "variable",
+                "the name of a variable declared in this flow's [[flow.variable]]",
+            ),
+            key(
+                "min",
+                "1..=32 (default 1): the fewest digits collect_digits takes",
+            ),
+            key("max", "min..=32: the most digits collect_digits takes"),
+            key(
+                "terminator",
+                "one key of 0-9 * #: ends collect_digits early (not stored)",
+            ),
+            key(
+                "first_timeout_s",
+                "1..=60 seconds (default 5): the wait for the first digit",
+            ),
+            key(
+                "inter_digit_timeout_s",
+                "1..=60 seconds (default 3): the wait between digits",
+            ),
+            key(
+                "value",
+                "a minijinja template over the flow's variables and ani, dnis, trunk, contact_id, entry_point, such as \"{{ account }}\"",
+            ),
+            key(
+                "expression",
+                "a minijinja expression over the flow's variables and ani, dnis, trunk, contact_id, entry_point, such as \"account > 1000\"",
+            ),
+            key("node", "the id of a node of this flow (goto)"),
+            key(
+                "flow",
+                "the name of a [[flow]] (goto: continue at its start)",
+            ),
+            key(
+                "number",
+                "a minijinja template of the number to dial, routed by the [[route]]s as a call from the inbound trunk",
+            ),
         ],
     },
     Table {

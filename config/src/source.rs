@@ -374,6 +374,10 @@ mod tests {
             ("trunk[].numbering", "[[trunk]]\nnumbering = { zzz = 1 }"),
             ("media_region[]", "[[media_region]]\nzzz = 1"),
             ("route[]", "[[route]]\nzzz = 1"),
+            ("entry_point[]", "[[entry_point]]\nzzz = 1"),
+            ("flow[]", "[[flow]]\nzzz = 1"),
+            ("flow[].variable[]", "[[flow]]\n[[flow.variable]]\nzzz = 1"),
+            ("flow[].node[]", "[[flow]]\n[[flow.node]]\nzzz = 1"),
             ("route[].match_user", "[[route]]\nmatch_user = { zzz = 1 }"),
             (
                 "route[].destinations[]",

@@ -6,6 +6,7 @@
 
 mod api;
 mod calls;
+mod flows;
 mod headers;
 mod listeners;
 mod media;
@@ -72,6 +73,10 @@ pub(crate) fn validate(
     let protection = v.protection(raw.protection.as_ref());
     let dns = v.dns(raw.dns.as_ref());
     let kill_switch = v.kill_switch(raw.kill_switch.as_ref());
+    let prompt_names: Vec<String> = media.prompts.iter().map(|p| p.name.clone()).collect();
+    let flows = v.flows(&raw.flow, &prompt_names);
+    let flow_names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
+    let entry_points = v.entry_points(&raw.entry_point, &trunk_names, &flow_names);
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -95,8 +100,8 @@ pub(crate) fn validate(
         protection,
         dns,
         kill_switch,
-        entry_points: Vec::new(),
-        flows: Vec::new(),
+        entry_points,
+        flows,
     })
 }
 

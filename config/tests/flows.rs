@@ -1,0 +1,449 @@
+//! `[[entry_point]]` and `[[flow]]`: the sample loads as written, and each kind of
+//! mistake is an error at its file:line:column and key, saying what is allowed.
+
+// Tests may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+use std::path::Path;
+use std::time::Duration;
+
+use support::MINIMAL;
+use voxgate_config::flow::{GotoTarget, NodeKind, VariableKind};
+use voxgate_config::{ConfigError, load_file, load_str};
+
+fn prompts_dir() -> String {
+    format!("{}/prompts", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// MINIMAL with the sample prompts, then `extra`.
+fn with(extra: &str) -> String {
+    format!(
+        "{MINIMAL}\n[media]\nprompts_dir = \"{}\"\n{extra}",
+        prompts_dir()
+    )
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in the text"))
+}
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match load_str(text, "x.toml") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.0,
+    }
+}
+
+/// The one error of `text`: on the line holding `needle`, under `key`, saying `says`.
+fn one_error(text: &str, needle: &str, key: &str, says: &str) {
+    let all = errors(text);
+    let rendered: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 1, "expected one error:\n{}", rendered.join("\n"));
+    let e = &all[0];
+    assert_eq!(e.line, Some(line_of(text, needle)), "{e}");
+    assert_eq!(e.key, key, "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("x.toml:{}:", line_of(text, needle))),
+        "{shown}"
+    );
+    assert!(shown.contains(says), "{shown}\nshould say: {says}");
+}
+
+const FLOW: &str = r#"
+[[entry_point]]
+name = "line"
+numbers = ["+15550100"]
+flow = "main"
+
+[[flow]]
+name = "main"
+start = "hello"
+
+[[flow.variable]]
+name = "pin"
+type = "number"
+sensitive = true
+
+[[flow.node]]
+id = "hello"
+kind = "play_message"
+prompts = ["welcome"]
+outputs = { next = "ask" }
+
+[[flow.node]]
+id = "ask"
+kind = "collect_digits"
+variable = "pin"
+max = 4
+outputs = { next = "bye", timeout = "bye" }
+
+[[flow.node]]
+id = "bye"
+kind = "disconnect"
+"#;
+
+#[test]
+fn the_sample_loads_with_every_node_kind_as_written() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("contact-center.toml");
+    let config = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let entry = &config.entry_points[0];
+    assert_eq!(entry.numbers, ["+15550100"]);
+    assert_eq!(entry.flow, "main-ivr");
+    let flow = config.flow("main-ivr").unwrap();
+    assert_eq!(flow.start, "welcome");
+    assert_eq!(flow.on_error.as_deref(), Some("sorry"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text.lines().position(|l| l == "[[flow]]").unwrap() + 1;
+    assert!(
+        flow.origin
+            .ends_with(&format!("contact-center.toml:{line}")),
+        "{}",
+        flow.origin
+    );
+    let account = flow.variable("account").unwrap();
+    assert_eq!(account.kind, VariableKind::Number);
+    assert!(account.sensitive);
+    let mut kinds: Vec<&str> = flow.nodes.iter().map(|n| n.kind.name()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut all = NodeKind::NAMES.to_vec();
+    all.sort_unstable();
+    assert_eq!(kinds, all, "the sample shows every kind");
+    let menu = flow.node("menu").unwrap();
+    assert_eq!(
+        menu.kind,
+        NodeKind::Menu {
+            prompt: "menu".into(),
+            timeout: Duration::from_secs(5),
+            retries: 2,
+            invalid_prompt: Some("invalid".into()),
+        }
+    );
+    assert_eq!(menu.output("0"), Some("operator"));
+    assert_eq!(
+        flow.node("ask-account").unwrap().kind,
+        NodeKind::CollectDigits {
+            prompt: Some("account".into()),
+            variable: "account".into(),
+            min: 4,
+            max: 8,
+            terminator: Some('#'),
+            first_timeout: Duration::from_secs(5),
+            inter_digit_timeout: Duration::from_secs(3),
+        }
+    );
+    assert_eq!(
+        flow.node("to-menu").unwrap().kind,
+        NodeKind::Goto {
+            target: GotoTarget::Node("menu".into())
+        }
+    );
+    // The entry point takes its number; another number or trunk does not enter.
+    let trunk = &config.trunks[0].name;
+    assert!(config.entry_point(trunk, Some("+15550100")).is_some());
+    assert!(config.entry_point(trunk, Some("+15550101")).is_none());
+}
+
+#[test]
+fn a_small_flow_loads_with_defaults_filled() {
+    let config = load_str(&with(FLOW), "x.toml").unwrap_or_else(|e| panic!("{e}"));
+    let flow = &config.flows[0];
+    assert_eq!(
+        flow.nodes[1].kind,
+        NodeKind::CollectDigits {
+            prompt: None,
+            variable: "pin".into(),
+            min: 1,
+            max: 4,
+            terminator: None,
+            first_timeout: Duration::from_secs(5),
+            inter_digit_timeout: Duration::from_secs(3),
+        }
+    );
+    assert_eq!(flow.nodes[1].line, line_of(&with(FLOW), "id = \"ask\"") - 1);
+    assert_eq!(flow.variables[0].default, None);
+}
+
+#[test]
+fn an_unknown_kind_lists_the_kinds() {
+    let text = with(&FLOW.replace("kind = \"disconnect\"", "kind = \"hangup\""));
+    one_error(
+        &text,
+        "kind = \"hangup\"",
+        "flow[0].node[2].kind",
+        "\"play_message\", \"menu\"",
+    );
+}
+
+#[test]
+fn a_parameter_of_another_kind_names_the_allowed_ones() {
+    let text = with(&FLOW.replace(
+        "prompts = [\"welcome\"]",
+        "prompts = [\"welcome\"]\nretries = 3",
+    ));
+    one_error(
+        &text,
+        "retries = 3",
+        "flow[0].node[0].retries",
+        "the parameters of kind play_message: prompts",
+    );
+}
+
+#[test]
+fn a_missing_output_is_an_error_at_the_outputs() {
+    let text = with(&FLOW.replace(
+        "outputs = { next = \"bye\", timeout = \"bye\" }",
+        "outputs = { next = \"bye\" }",
+    ));
+    one_error(
+        &text,
+        "outputs = { next = \"bye\" }",
+        "flow[0].node[1].outputs.timeout",
+        "the outputs of kind collect_digits: next, timeout",
+    );
+}
+
+#[test]
+fn an_output_the_kind_has_not_is_an_error() {
+    let text = with(&FLOW.replace(
+        "outputs = { next = \"ask\" }",
+        "outputs = { next = \"ask\", later = \"bye\" }",
+    ));
+    one_error(
+        &text,
+        "later = \"bye\"",
+        "flow[0].node[0].outputs.later",
+        "output \"later\"",
+    );
+}
+
+#[test]
+fn a_dangling_output_names_the_nodes() {
+    let text = with(&FLOW.replace(
+        "outputs = { next = \"ask\" }",
+        "outputs = { next = \"asq\" }",
+    ));
+    // "ask" is then unreachable as well: two errors, the dangling one first.
+    let all = errors(&text);
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert!(
+        shown[0].contains("flow[0].node[0].outputs.next: \"asq\" is not valid; allowed: the id of a node of flow \"main\": hello, ask, bye"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.contains("flow[0].node[1].id") && s.contains("nothing leads to this one")),
+        "{shown:#?}"
+    );
+}
+
+#[test]
+fn an_undeclared_variable_is_an_error_where_it_is_written_and_read() {
+    let text = with(&FLOW.replace("variable = \"pin\"", "variable = \"pn\""));
+    one_error(
+        &text,
+        "variable = \"pn\"",
+        "flow[0].node[1].variable",
+        "declared in a [[flow.variable]] of this flow: pin",
+    );
+    let node = r#"
+[[flow.node]]
+id = "check"
+kind = "condition"
+expression = "pin > limit"
+outputs = { "true" = "bye", "false" = "bye" }
+"#;
+    let text = with(&format!(
+        "{}{node}",
+        FLOW.replace(
+            "outputs = { next = \"bye\", timeout = \"bye\" }",
+            "outputs = { next = \"check\", timeout = \"bye\" }"
+        )
+    ));
+    one_error(
+        &text,
+        "pin > limit",
+        "flow[0].node[3].expression",
+        "the variable \"limit\", which is not declared",
+    );
+}
+
+#[test]
+fn a_template_that_does_not_compile_is_an_error() {
+    let node = r#"
+[[flow.node]]
+id = "set"
+kind = "set_variable"
+variable = "pin"
+value = "{{ pin + }}"
+outputs = { next = "bye" }
+"#;
+    let text = with(&format!(
+        "{}{node}",
+        FLOW.replace(
+            "outputs = { next = \"bye\", timeout = \"bye\" }",
+            "outputs = { next = \"set\", timeout = \"bye\" }"
+        )
+    ));
+    one_error(
+        &text,
+        "{{ pin + }}",
+        "flow[0].node[3].value",
+        "a minijinja template",
+    );
+}
+
+#[test]
+fn a_cycle_that_never_waits_is_an_error() {
+    let nodes = r#"
+[[flow.node]]
+id = "a"
+kind = "set_variable"
+variable = "pin"
+value = "1"
+outputs = { next = "b" }
+
+[[flow.node]]
+id = "b"
+kind = "goto"
+node = "a"
+"#;
+    let text = with(&format!(
+        "{}{nodes}",
+        FLOW.replace(
+            "outputs = { next = \"bye\", timeout = \"bye\" }",
+            "outputs = { next = \"a\", timeout = \"bye\" }"
+        )
+    ));
+    let all = errors(&text);
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 1, "{shown:#?}");
+    assert!(shown[0].contains("the cycle a → b → a"), "{shown:#?}");
+    assert!(
+        shown[0].contains("at least one node that waits"),
+        "{shown:#?}"
+    );
+    // Through a node that waits, the same loop is fine.
+    let ok = text.replace("node = \"a\"", "node = \"hello\"");
+    load_str(&ok, "x.toml").unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_cycle_across_flows_is_found() {
+    let flows = r#"
+[[flow]]
+name = "one"
+start = "go"
+
+[[flow.node]]
+id = "go"
+kind = "goto"
+flow = "two"
+
+[[flow]]
+name = "two"
+start = "back"
+
+[[flow.node]]
+id = "back"
+kind = "goto"
+flow = "one"
+"#;
+    let all = errors(&with(flows));
+    let shown: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 1, "{shown:#?}");
+    assert!(shown[0].contains("the cycle"), "{shown:#?}");
+}
+
+#[test]
+fn references_name_what_exists() {
+    let text = with(&FLOW.replace("flow = \"main\"", "flow = \"mian\""));
+    one_error(
+        &text,
+        "flow = \"mian\"",
+        "entry_point[0].flow",
+        "names no [[flow]]",
+    );
+    let text = with(&FLOW.replace("prompts = [\"welcome\"]", "prompts = [\"welcom\"]"));
+    one_error(
+        &text,
+        "\"welcom\"",
+        "flow[0].node[0].prompts[0]",
+        "names no [[prompt]]",
+    );
+    let text = with(&FLOW.replace("start = \"hello\"", "start = \"helo\""));
+    let all = errors(&text);
+    assert!(
+        all[0]
+            .to_string()
+            .contains("flow[0].start: \"helo\" is not valid"),
+        "{}",
+        all[0]
+    );
+}
+
+#[test]
+fn entry_points_take_e164_numbers_once() {
+    let text = with(&FLOW.replace("numbers = [\"+15550100\"]", "numbers = [\"15550100\"]"));
+    one_error(
+        &text,
+        "numbers = [\"15550100\"]",
+        "entry_point[0].numbers[0]",
+        "E.164",
+    );
+    let second =
+        "\n[[entry_point]]\nname = \"other\"\nnumbers = [\"+15550100\"]\nflow = \"main\"\n";
+    let text = with(&format!("{FLOW}{second}"));
+    // The second [[entry_point]] table's number line is the last one holding it.
+    let all = errors(&text);
+    assert_eq!(all.len(), 1, "{}", all[0]);
+    assert_eq!(all[0].key, "entry_point[1].numbers[0]");
+    assert!(
+        all[0]
+            .to_string()
+            .contains("a number no other [[entry_point]] lists")
+    );
+    let text = with(&FLOW.replace("numbers = [\"+15550100\"]\n", ""));
+    one_error(
+        &text,
+        "[[entry_point]]",
+        "entry_point[0].numbers",
+        "at least one of numbers",
+    );
+}
+
+#[test]
+fn variables_are_checked() {
+    let text = with(&FLOW.replace("name = \"pin\"", "name = \"ani\""));
+    let all = errors(&text);
+    assert!(
+        all[0]
+            .to_string()
+            .contains("flow[0].variable[0].name: \"ani\" is not valid"),
+        "{}",
+        all[0]
+    );
+    let text = with(&FLOW.replace(
+        "type = \"number\"",
+        "type = \"number\"\ndefault = \"twelve\"",
+    ));
+    one_error(
+        &text,
+        "default = \"twelve\"",
+        "flow[0].variable[0].default",
+        "a number value",
+    );
+    let text = with(&FLOW.replace("type = \"number\"", "type = \"integer\""));
+    one_error(
+        &text,
+        "type = \"integer\"",
+        "flow[0].variable[0].type",
+        "\"string\", \"number\", \"boolean\"",
+    );
+}
