@@ -437,6 +437,54 @@ recordings_dir = "$RECORDINGS"
 name = "sipp-tone"
 file = "$PROMPT_WAV"
 
+# An IVR (flow_ivr_digits_transfer): +15550142 is answered by flow "ivr-test": a menu that
+# takes 3, two digits collected into a sensitive number, a condition on it, and a blind
+# transfer to 1099 (the callee route) when it is 14.
+[[entry_point]]
+name = "ivr-test"
+numbers = ["+15550142"]
+flow = "ivr-test"
+
+[[flow]]
+name = "ivr-test"
+start = "menu"
+
+[[flow.variable]]
+name = "code"
+type = "number"
+sensitive = true
+
+[[flow.node]]
+id = "menu"
+kind = "menu"
+prompt = "sipp-tone"
+retries = 0
+outputs = { "3" = "collect", timeout = "bye", invalid = "bye" }
+
+[[flow.node]]
+id = "collect"
+kind = "collect_digits"
+variable = "code"
+min = 2
+max = 2
+outputs = { next = "check", timeout = "bye" }
+
+[[flow.node]]
+id = "check"
+kind = "condition"
+expression = "code == 14"
+outputs = { "true" = "agent", "false" = "bye" }
+
+[[flow.node]]
+id = "agent"
+kind = "blind_transfer"
+number = "1099"
+outputs = { failed = "bye" }
+
+[[flow.node]]
+id = "bye"
+kind = "disconnect"
+
 [api]
 listen = "$API"
 tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
@@ -3510,6 +3558,35 @@ test_media_rfc4733_digits() {
 	flow_end 0
 }
 
+# The bundled control plane's flows (issue 11): a caller dials +15550142, entry point
+# "ivr-test", and presses 3, 1, 4 by RFC 4733 (sip-tester's captures). The flow answers,
+# plays its menu prompt (barged in by the 3), collects 1 and 4 into a sensitive number,
+# finds it is 14 and transfers the call blind to 1099: the callee answers voxgate's offer,
+# is bridged with the caller, hangs up after 1 s, and the caller gets the BYE.
+test_flow_ivr_digits_transfer() {
+	local d f contacts transferred barged
+	for d in 3 1 4; do
+		f=$DTMF_PCAP_DIR/dtmf_2833_$d.pcap
+		[ -r "$f" ] || { SKIPPED="$f is not readable (Debian: sip-tester; or set VOXGATE_SIPP_PCAP_DIR)"; return 0; }
+	done
+	mkdir -p "$OUT/dtmf"
+	for d in 3 1 4; do ln -sf "$DTMF_PCAP_DIR/dtmf_2833_$d.pcap" "$OUT/dtmf/"; done
+	contacts=$(metric voxgate_flow_contacts_total 'entry_point="ivr-test"')
+	[ "$contacts" = "?" ] && contacts=0
+	transferred=$(metric voxgate_flow_outcomes_total 'outcome="transferred"')
+	[ "$transferred" = "?" ] && transferred=0
+	barged=$(metric voxgate_playbacks_total 'reason="barge_in"')
+	[ "$barged" = "?" ] && barged=0
+	callee_start flow_ivr_callee call_uas_agent_bye.xml || return 1
+	caller_bg flow_ivr_caller call_uac_dtmf.xml -s "+15550142" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	caller_done flow_ivr_caller call_uac_dtmf.xml || return 1
+	callee_done || return 1
+	expect_delta voxgate_flow_contacts_total 'entry_point="ivr-test"' "$contacts" 1 || return 1
+	expect_delta voxgate_flow_outcomes_total 'outcome="transferred"' "$transferred" 1 || return 1
+	expect_delta voxgate_playbacks_total 'reason="barge_in"' "$barged" 1 || return 1
+	calls_empty --wait 3
+}
+
 # A caller sends SIP INFO application/dtmf-relay (7) and application/dtmf (#): voxgate
 # answers each 200 (the scenario requires it) and the stream has the digits 7 and #.
 test_media_info_digits() {
@@ -3956,6 +4033,7 @@ TESTS=(
 	test_media_play_prompt
 	test_media_rfc4733_digits
 	test_media_info_digits
+	test_flow_ivr_digits_transfer
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits

@@ -290,10 +290,19 @@ impl FlowRun {
                 self.deadline = None;
                 self.wait = Wait::Nothing;
             }
+            // Transferred: the caller and the answering leg are bridged; when either
+            // ends, so does the call (the conversation would keep the other up).
+            Event::LegEnded { .. } if self.phase == Phase::Transferred => {
+                self.hang_up();
+            }
             _ if self.phase != Phase::Running => {}
             Event::LegEnded { leg, .. } if *leg == self.contact.leg => {
-                // The caller hung up: the conversation's end follows.
+                // The caller hung up: a transfer still ringing is cancelled; the
+                // conversation's end follows.
                 self.outcome.get_or_insert(Outcome::CallerHungUp);
+                if matches!(self.wait, Wait::Transfer(_)) {
+                    self.hang_up();
+                }
                 self.phase = Phase::Ending;
                 self.deadline = None;
                 self.wait = Wait::Nothing;

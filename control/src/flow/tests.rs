@@ -480,6 +480,81 @@ fn blind_transfer_dials_by_the_routes_and_failed_takes_its_output() {
 }
 
 #[test]
+fn after_a_transfer_either_side_ending_ends_the_call() {
+    let flows = vec![flow(
+        "main",
+        "xfer",
+        vec![],
+        vec![
+            node(
+                "xfer",
+                NodeKind::BlindTransfer {
+                    number: "1099".to_owned(),
+                },
+                &[("failed", "bye")],
+            ),
+            node("bye", bye(), &[]),
+        ],
+    )];
+    let t0 = Instant::now();
+    for (ended, side) in [(LegId(2), Side::Callee), (CALLER, Side::Caller)] {
+        let mut run = start(flows.clone(), t0);
+        commands(&mut run);
+        run.handle_event(
+            t0,
+            &Event::LegAnswered {
+                leg: LegId(2),
+                early: false,
+            },
+        );
+        assert_eq!(run.phase(), Phase::Transferred);
+        assert!(commands(&mut run).is_empty());
+        run.handle_event(
+            t0,
+            &Event::LegEnded {
+                leg: ended,
+                side,
+                cause: EndCause::Normal,
+            },
+        );
+        assert_eq!(commands(&mut run), vec![hangup_all()], "{side:?}");
+        assert_eq!(run.outcome(), Some(Outcome::Transferred));
+    }
+}
+
+#[test]
+fn the_caller_hanging_up_during_a_transfer_cancels_it() {
+    let flows = vec![flow(
+        "main",
+        "xfer",
+        vec![],
+        vec![
+            node(
+                "xfer",
+                NodeKind::BlindTransfer {
+                    number: "1099".to_owned(),
+                },
+                &[("failed", "bye")],
+            ),
+            node("bye", bye(), &[]),
+        ],
+    )];
+    let t0 = Instant::now();
+    let mut run = start(flows, t0);
+    commands(&mut run);
+    run.handle_event(
+        t0,
+        &Event::LegEnded {
+            leg: CALLER,
+            side: Side::Caller,
+            cause: EndCause::Normal,
+        },
+    );
+    assert_eq!(commands(&mut run), vec![hangup_all()]);
+    assert_eq!(run.outcome(), Some(Outcome::CallerHungUp));
+}
+
+#[test]
 fn the_caller_hanging_up_stops_the_flow() {
     let t0 = Instant::now();
     let mut run = start(ivr(), t0);
