@@ -368,6 +368,13 @@ pai = "<sip:{{ caller }}@pai.example>"
 privacy = "none"
 caller_id = { strip_prefix = "+44", add_prefix = "0" }
 
+# A trunk behind its own NAT (call_trunk_advertise): Via and Contact toward it name its
+# advertise address, not the listener's.
+[[trunk]]
+name = "advertised"
+allow = ["127.0.0.44/32"]
+advertise = "192.0.2.10"
+
 # Header rules (headers_inbound_rules): an untrusted caller whose calls voxgate asserts
 # itself (pai) with the number rewritten, and marks with X-In.
 [[trunk]]
@@ -491,6 +498,11 @@ tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
 
 # Numbers starting with 7 are decided by the call-control API's clients; with none
 # connected they get 480 ([api] no_client_status).
+[[route]]
+name = "advertised"
+match_user = { exact = "1160" }
+destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "advertised" } ]
+
 [[route]]
 name = "api"
 match_user = { prefix = "7" }
@@ -2000,6 +2012,36 @@ REG
 	return 0
 }
 
+# Outbound REGISTER against a registrar with a floor (RFC 3261 §10.2.8, §10.2.2): trunk
+# "registrar-423" added by reload asks for 60 s, gets 423 with Min-Expires: 120 and asks again
+# at once for 120 (register_423_uas.xml checks CSeq 2 and Expires: 120), and is registered;
+# taking the trunk out by reload sends the removal on the same Call-ID (CSeq 3, Expires: 0),
+# which the registrar scenario must receive to pass.
+test_register_423_then_unregister() {
+	local rc=0
+	agent_start registrar423 "$REG_IP:$CALLEE_PORT" "$CALLEE_MP" register_423_uas.xml || return 1
+	write_config "$CONF"
+	cat >>"$CONF" <<REG
+
+[[trunk]]
+name = "registrar-423"
+allow = ["$REG_IP/32"]
+register = { registrar = "sip:$REG_IP:$CALLEE_PORT", user = "acme-sbc", expires_s = 60 }
+REG
+	if reload_via_http; then
+		expect_value voxgate_registration_state 'trunk="registrar-423"' 1 || rc=1
+	else
+		rc=1
+	fi
+	local saved_reason=$REASON
+	write_config "$CONF"
+	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
+	REASON=$saved_reason
+	# The registrar passes only once it got the removal.
+	agent_done registrar423 || { [ "$rc" = 0 ] && rc=1; }
+	return "$rc"
+}
+
 test_headers_outbound_rules() {
 	identity_call call_uas_headers_outbound.xml 1150 "$CARRIER_IP" trunk_in=carrier trunk_out=rules-out
 }
@@ -2062,6 +2104,17 @@ test_call_busy_486() {
 	# Once the 486 is relayed and ACKed nothing is owed: the call must end (CDR, /calls) now.
 	cdr "$n" disconnect_side=callee status=486 answer_time=null attempts=1 --wait 3 || return 1
 	calls_empty --wait 3
+}
+
+# Per-trunk advertise: a call routed to trunk "advertised" (advertise = "192.0.2.10") reaches
+# the callee with Via and Contact naming 192.0.2.10 (call_uas_advertise_486.xml checks both);
+# the caller's leg still names the listener's address (call_uac_486.xml's 486 comes back).
+test_call_trunk_advertise() {
+	local n=1160
+	callee_start trunk_advertise_callee call_uas_advertise_486.xml || return 1
+	sipp_play trunk_advertise_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	call_ok $? trunk_advertise_caller call_uac_486.xml || return 1
+	cdr "$n" disconnect_side=callee status=486 answer_time=null attempts=1 trunk_out=advertised --wait 3
 }
 
 test_call_downstream_503_is_500() {
@@ -3990,6 +4043,7 @@ TESTS=(
 	test_call_digest_inbound
 	test_register_challenge_refresh
 	test_register_kamailio_sha256
+	test_register_423_then_unregister
 	test_headers_outbound_rules
 	test_headers_inbound_rules
 	test_headers_carried_both_ways
@@ -3997,6 +4051,7 @@ TESTS=(
 	test_call_callee_hangs_up
 	test_call_cancel_487
 	test_call_busy_486
+	test_call_trunk_advertise
 	test_call_downstream_503_is_500
 	test_call_no_route_404
 	test_call_failover_tcp
