@@ -173,12 +173,17 @@ impl PortPool {
 
 fn bind(addr: IpAddr, port: u16, buffer: usize) -> std::io::Result<UdpSocket> {
     let sa = SocketAddr::new(addr, port);
-    let socket = Socket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+    // Non-blocking from `socket(2)` itself (SOCK_NONBLOCK), and SO_REUSEADDR
+    // left at its default (off): every call binds four of these sockets on
+    // the signalling thread, and each system call saved there counts.
+    let socket = Socket::new(
+        Domain::for_address(sa),
+        Type::DGRAM.nonblocking(),
+        Some(Protocol::UDP),
+    )?;
     if sa.is_ipv6() {
         socket.set_only_v6(true)?;
     }
-    socket.set_reuse_address(false)?;
-    socket.set_nonblocking(true)?;
     // Best effort: a smaller buffer than asked for is not an error.
     let _ = socket.set_recv_buffer_size(buffer);
     let _ = socket.set_send_buffer_size(buffer);
@@ -198,6 +203,11 @@ impl PortLease {
     /// The RTP port of the pair.
     pub fn rtp_port(&self) -> u16 {
         self.pool.rtp_port(self.slot)
+    }
+
+    /// The address the pair is bound to.
+    pub fn addr(&self) -> IpAddr {
+        self.pool.addr
     }
 }
 
@@ -263,6 +273,26 @@ mod tests {
         assert_eq!(PortPool::new(lo, 10000, 10000).capacity(), 0);
         assert_eq!(PortPool::new(lo, 65534, 65535).capacity(), 1);
         assert_eq!(PortPool::new(lo, 0, 3).capacity(), 1); // port 0 is never used
+    }
+
+    #[test]
+    fn sockets_are_bound_non_blocking_and_exclusive() {
+        let pool = Arc::new(PortPool::new("127.0.0.1".parse().unwrap(), 42000, 42999));
+        let pair = pool.allocate().unwrap();
+        let mut buf = [0u8; 16];
+        // SOCK_NONBLOCK: nothing queued is WouldBlock, not a wait.
+        assert_eq!(
+            pair.rtp().recv_from(&mut buf).map_err(|e| e.kind()).err(),
+            Some(std::io::ErrorKind::WouldBlock)
+        );
+        assert_eq!(
+            pair.rtcp().recv_from(&mut buf).map_err(|e| e.kind()).err(),
+            Some(std::io::ErrorKind::WouldBlock)
+        );
+        // No SO_REUSEADDR: the port cannot be bound a second time.
+        let taken = SocketAddr::new(pair.addr(), pair.rtp_port());
+        assert!(UdpSocket::bind(taken).is_err());
+        assert_eq!(pair.rtp().local_addr().unwrap(), taken);
     }
 
     #[test]

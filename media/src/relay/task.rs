@@ -79,10 +79,10 @@ impl TaskLine {
     /// Registers a bound pair with the current runtime's reactor.
     pub(super) fn new(pair: PortPair) -> Result<TaskLine, MediaError> {
         let (rtp, rtcp, lease) = pair.into_parts();
+        let addr = lease.addr();
         let register = |socket: std::net::UdpSocket, offset: u16| {
-            let addr = socket.local_addr().map(|a| a.ip());
             UdpSocket::from_std(socket).map_err(|e| MediaError::Register {
-                addr: addr.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+                addr,
                 port: lease.rtp_port() + offset,
                 kind: e.kind(),
             })
