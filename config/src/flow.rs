@@ -42,6 +42,8 @@ pub struct EntryPoint {
     pub trunks: Vec<TrunkName>,
     /// The flow that runs, by name.
     pub flow: String,
+    /// The IANA time zone its `business_hours` nodes read the clock in (default `UTC`).
+    pub time_zone: String,
 }
 
 /// A flow: nodes from `start` on, one isolated instance per call.
@@ -214,6 +216,17 @@ pub enum NodeKind {
         /// The number template.
         number: String,
     },
+    /// `open`, `closed` or `holiday` (when named; else `closed` on a holiday) by the
+    /// clock in the entry point's time zone; `force` overrides the hours (the switch
+    /// for an unplanned closure).
+    BusinessHours {
+        /// When it is open.
+        hours: Vec<OpeningHours>,
+        /// Whole days it is closed.
+        holidays: Vec<jiff::civil::Date>,
+        /// `Some(true)`: open whatever the hours; `Some(false)`: closed.
+        force: Option<bool>,
+    },
     /// End the call, after a prompt if one is named.
     Disconnect {
         /// Played first.
@@ -241,6 +254,7 @@ impl NodeKind {
         "case",
         "goto",
         "blind_transfer",
+        "business_hours",
         "disconnect",
     ];
 
@@ -255,6 +269,7 @@ impl NodeKind {
             NodeKind::Case { .. } => "case",
             NodeKind::Goto { .. } => "goto",
             NodeKind::BlindTransfer { .. } => "blind_transfer",
+            NodeKind::BusinessHours { .. } => "business_hours",
             NodeKind::Disconnect { .. } => "disconnect",
         }
     }
@@ -269,6 +284,7 @@ impl NodeKind {
             "condition" => (&["true", "false"], &[], false),
             "case" => (&["default"], &[], true),
             "blind_transfer" => (&["failed"], &[], false),
+            "business_hours" => (&["open", "closed"], &["holiday"], false),
             "goto" | "disconnect" => (&[], &[], false),
             _ => return None,
         };
@@ -301,7 +317,8 @@ impl NodeKind {
             NodeKind::SetVariable { .. }
             | NodeKind::Condition { .. }
             | NodeKind::Case { .. }
-            | NodeKind::Goto { .. } => false,
+            | NodeKind::Goto { .. }
+            | NodeKind::BusinessHours { .. } => false,
         }
     }
 
@@ -343,4 +360,50 @@ impl NodeKind {
             _ => None,
         }
     }
+}
+
+/// One weekly opening: on `days` from `open` to `close` (minutes after midnight, local
+/// time); a `close` at or before `open` runs past midnight into the next day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpeningHours {
+    /// Monday first.
+    pub days: [bool; 7],
+    /// Minute of the day it opens.
+    pub open: u16,
+    /// Minute of the day it closes.
+    pub close: u16,
+}
+
+/// What a `business_hours` node says at `at` in time zone `tz` (an IANA name; an unknown
+/// one reads UTC, which validation rules out): `open`, `closed` or `holiday`.
+pub fn business_state(
+    hours: &[OpeningHours],
+    holidays: &[jiff::civil::Date],
+    force: Option<bool>,
+    tz: &str,
+    at: jiff::Timestamp,
+) -> &'static str {
+    match force {
+        Some(true) => return "open",
+        Some(false) => return "closed",
+        None => {}
+    }
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    let local = at.to_zoned(zone).datetime();
+    if holidays.contains(&local.date()) {
+        return "holiday";
+    }
+    let day = usize::from(local.weekday().to_monday_zero_offset().unsigned_abs());
+    let minute =
+        u16::from(local.hour().unsigned_abs()) * 60 + u16::from(local.minute().unsigned_abs());
+    let yesterday = (day + 6) % 7;
+    let open = hours.iter().any(|h| {
+        if h.open < h.close {
+            h.days[day] && (h.open..h.close).contains(&minute)
+        } else {
+            // Past midnight: the evening of its day, and the morning after.
+            (h.days[day] && minute >= h.open) || (h.days[yesterday] && minute < h.close)
+        }
+    });
+    if open { "open" } else { "closed" }
 }

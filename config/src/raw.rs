@@ -42,6 +42,7 @@ pub(crate) struct RawEntryPoint {
     pub numbers: Option<List<String>>,
     pub trunks: Option<List<String>>,
     pub flow: Option<S<String>>,
+    pub time_zone: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +89,9 @@ pub(crate) struct RawFlowNode {
     pub node: Option<S<String>>,
     pub flow: Option<S<String>>,
     pub number: Option<S<String>>,
+    pub hours: Option<List<String>>,
+    pub holidays: Option<List<String>>,
+    pub force: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -56,7 +56,7 @@ pub(crate) const PASS: &str = "a header name carried across as it is, or a prefi
      Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
      Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
      the trunks' `trusted` allows)";
-pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"disconnect\"";
+pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\"";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -467,6 +467,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "a list of [[trunk]] names whose calls enter here when their number is in no entry point; no trunk in two entry points",
             ),
             key("flow", "the name of a [[flow]]"),
+            key(
+                "time_zone",
+                "an IANA time zone such as \"Europe/London\" (default \"UTC\"): the clock of its flow's business_hours nodes",
+            ),
         ],
     },
     Table {
@@ -572,6 +576,18 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "number",
                 "a minijinja template of the number to dial, routed by the [[route]]s as a call from the inbound trunk",
+            ),
+            key(
+                "hours",
+                "a list of weekly openings such as [\"mon-fri 09:00-17:30\", \"sat 10:00-14:00\"]: days (mon..sun, ranges and commas, or daily) and HH:MM-HH:MM (a close at or before the open runs past midnight; 24:00 is the end of the day)",
+            ),
+            key(
+                "holidays",
+                "a list of dates such as [\"2026-12-25\"]: whole days closed (output holiday if named, else closed)",
+            ),
+            key(
+                "force",
+                "\"open\" or \"closed\": overrides the hours (an unplanned closure)",
             ),
         ],
     },

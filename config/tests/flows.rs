@@ -95,7 +95,8 @@ fn the_sample_loads_with_every_node_kind_as_written() {
     assert_eq!(entry.numbers, ["+15550100"]);
     assert_eq!(entry.flow, "main-ivr");
     let flow = config.flow("main-ivr").unwrap();
-    assert_eq!(flow.start, "welcome");
+    assert_eq!(flow.start, "hours");
+    assert_eq!(entry.time_zone, "America/New_York");
     assert_eq!(flow.on_error.as_deref(), Some("sorry"));
     let text = std::fs::read_to_string(&path).unwrap();
     let line = text.lines().position(|l| l == "[[flow]]").unwrap() + 1;
@@ -445,5 +446,76 @@ fn variables_are_checked() {
         "type = \"integer\"",
         "flow[0].variable[0].type",
         "\"string\", \"number\", \"boolean\"",
+    );
+}
+
+#[test]
+fn business_hours_and_time_zones_are_parsed_and_checked() {
+    use voxgate_config::flow::OpeningHours;
+    let node = r#"
+[[flow.node]]
+id = "hours"
+kind = "business_hours"
+hours = ["mon-fri 09:00-17:30", "fri-mon 22:00-06:00", "daily 12:00-24:00"]
+holidays = ["2026-12-25"]
+force = "closed"
+outputs = { open = "hello", closed = "bye", holiday = "bye" }
+"#;
+    let flow = FLOW.replace("start = \"hello\"", "start = \"hours\"");
+    let text = with(&format!("{flow}{node}"));
+    let config = load_str(&text, "x.toml").unwrap_or_else(|e| panic!("{e}"));
+    let NodeKind::BusinessHours {
+        hours,
+        holidays,
+        force,
+    } = &config.flows[0].nodes[3].kind
+    else {
+        panic!("{:?}", config.flows[0].nodes[3].kind)
+    };
+    assert_eq!(
+        hours[0],
+        OpeningHours {
+            days: [true, true, true, true, true, false, false],
+            open: 540,
+            close: 1050
+        }
+    );
+    // fri-mon wraps over the weekend.
+    assert_eq!(hours[1].days, [true, false, false, false, true, true, true]);
+    assert_eq!(
+        hours[2],
+        OpeningHours {
+            days: [true; 7],
+            open: 720,
+            close: 1440
+        }
+    );
+    assert_eq!(holidays.len(), 1);
+    assert_eq!(*force, Some(false));
+    assert_eq!(config.entry_points[0].time_zone, "UTC");
+
+    let bad = text.replace("\"daily 12:00-24:00\"", "\"weekdays 9-5\"");
+    one_error(
+        &bad,
+        "weekdays 9-5",
+        "flow[0].node[3].hours[2]",
+        "mon-fri 09:00-17:30",
+    );
+    let bad = text.replace("\"2026-12-25\"", "\"25/12/2026\"");
+    one_error(
+        &bad,
+        "25/12/2026",
+        "flow[0].node[3].holidays[0]",
+        "2026-12-25",
+    );
+    let bad = text.replace(
+        "flow = \"main\"\n",
+        "flow = \"main\"\ntime_zone = \"Mars/Olympus\"\n",
+    );
+    one_error(
+        &bad,
+        "Mars/Olympus",
+        "entry_point[0].time_zone",
+        "IANA time zone",
     );
 }

@@ -11,7 +11,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use super::Validator;
 use crate::error::ConfigErrorKind;
 use crate::flow::{
-    EntryPoint, Flow, FlowNode, FlowVariable, GLOBALS, GotoTarget, NodeKind, VariableKind,
+    EntryPoint, Flow, FlowNode, FlowVariable, GLOBALS, GotoTarget, NodeKind, OpeningHours,
+    VariableKind,
 };
 use crate::model::TrunkName;
 use crate::raw::{List, RawEntryPoint, RawFlow, RawFlowNode, RawFlowVariable, S};
@@ -36,6 +37,7 @@ fn parameters(kind: &str) -> &'static [&'static str] {
         "case" => &["value"],
         "goto" => &["node", "flow"],
         "blind_transfer" => &["number"],
+        "business_hours" => &["hours", "holidays", "force"],
         "disconnect" => &["prompt"],
         _ => &[],
     }
@@ -74,6 +76,9 @@ fn given(n: &RawFlowNode) -> Vec<(&'static str, Range<usize>)> {
     add("node", n.node.as_ref().map(|v| v.span()));
     add("flow", n.flow.as_ref().map(|v| v.span()));
     add("number", n.number.as_ref().map(|v| v.span()));
+    add("hours", n.hours.as_ref().map(|v| v.span()));
+    add("holidays", n.holidays.as_ref().map(|v| v.span()));
+    add("force", n.force.as_ref().map(|v| v.span()));
     out
 }
 
@@ -530,6 +535,50 @@ impl Validator<'_> {
             "blind_transfer" => NodeKind::BlindTransfer {
                 number: self.flow_template(&r.number, span, &k("number"), true, ctx),
             },
+            "business_hours" => {
+                let mut hours = Vec::new();
+                if let Some(list) = self.require(&r.hours, span, &k("hours")) {
+                    for (i, h) in self.non_empty(list, &k("hours")).iter().enumerate() {
+                        match opening(h.get_ref()) {
+                            Some(o) => hours.push(o),
+                            None => self.bad_value(
+                                h.span(),
+                                &format!("{key}.hours[{i}]"),
+                                schema::describe(&k("hours")),
+                            ),
+                        }
+                    }
+                }
+                let mut holidays = Vec::new();
+                for (i, d) in r
+                    .holidays
+                    .iter()
+                    .flat_map(|l| l.get_ref().iter())
+                    .enumerate()
+                {
+                    match d.get_ref().parse::<jiff::civil::Date>() {
+                        Ok(date) => holidays.push(date),
+                        Err(_) => self.bad_value(
+                            d.span(),
+                            &format!("{key}.holidays[{i}]"),
+                            schema::describe(&k("holidays")),
+                        ),
+                    }
+                }
+                let force = r.force.as_ref().and_then(|f| match f.get_ref().as_str() {
+                    "open" => Some(true),
+                    "closed" => Some(false),
+                    _ => {
+                        self.bad_value(f.span(), &k("force"), schema::describe(&k("force")));
+                        None
+                    }
+                });
+                NodeKind::BusinessHours {
+                    hours,
+                    holidays,
+                    force,
+                }
+            }
             _ => NodeKind::Disconnect {
                 prompt: r
                     .prompt
@@ -805,11 +854,21 @@ impl Validator<'_> {
                 }
                 None => String::new(),
             };
+            let time_zone = match &r.time_zone {
+                Some(tz) if jiff::tz::TimeZone::get(tz.get_ref()).is_ok() => tz.get_ref().clone(),
+                Some(tz) => {
+                    let k = format!("{key}.time_zone");
+                    self.bad_value(tz.span(), &k, schema::describe(&k));
+                    "UTC".to_owned()
+                }
+                None => "UTC".to_owned(),
+            };
             let mut entry = EntryPoint {
                 name,
                 numbers: Vec::new(),
                 trunks: Vec::new(),
                 flow,
+                time_zone,
             };
             for (j, n) in r
                 .numbers
@@ -849,6 +908,47 @@ impl Validator<'_> {
         self.unique(&trunk_uses, "a trunk no other [[entry_point]] lists");
         out
     }
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// `mon-fri 09:00-17:30`, `sat,sun 10:00-14:00`, `daily 22:00-06:00`.
+fn opening(text: &str) -> Option<OpeningHours> {
+    let (days_text, range) = text.trim().split_once(' ')?;
+    let mut days = [false; 7];
+    if days_text == "daily" {
+        days = [true; 7];
+    } else {
+        for part in days_text.split(',') {
+            let day = |d: &str| DAYS.iter().position(|x| *x == d);
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    // mon-fri; fri-mon wraps over the weekend.
+                    let mut d = a;
+                    loop {
+                        days[d] = true;
+                        if d == b {
+                            break;
+                        }
+                        d = (d + 1) % 7;
+                    }
+                }
+                None => days[day(part)?] = true,
+            }
+        }
+    }
+    let (open, close) = range.trim().split_once('-')?;
+    let minute = |t: &str| -> Option<u16> {
+        let (h, m) = t.split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (open, close) = (minute(open)?, minute(close)?);
+    (open < 24 * 60).then_some(OpeningHours { days, open, close })
 }
 
 /// What a node's checks need to know about its flow.

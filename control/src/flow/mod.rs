@@ -66,6 +66,7 @@ impl Flows {
             dnis: number.unwrap_or_default(),
             contact_id: session.info.id.to_string(),
             entry_point: entry.name.clone(),
+            time_zone: entry.time_zone.clone(),
         };
         let Some(run) = FlowRun::new(config, self.env.clone(), &entry.flow, contact) else {
             // Validation makes this impossible: the entry point's flow exists.
@@ -89,7 +90,7 @@ impl Flows {
 async fn drive(mut run: FlowRun, mut session: Session, metrics: FlowMetrics) {
     // tokio's clock, so that tests can run it virtually.
     let now = || tokio::time::Instant::now().into_std();
-    run.start(now());
+    run.start(now(), jiff::Timestamp::now());
     let mut errors = 0;
     loop {
         if run.errors() > errors {

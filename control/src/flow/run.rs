@@ -148,6 +148,8 @@ pub struct Contact {
     pub contact_id: String,
     /// The entry point's name.
     pub entry_point: String,
+    /// The entry point's time zone (IANA), for `business_hours`.
+    pub time_zone: String,
 }
 
 /// One flow instance.
@@ -168,6 +170,9 @@ pub struct FlowRun {
     phase: Phase,
     outcome: Option<Outcome>,
     out: VecDeque<Command>,
+    /// The wall clock at an instant of the monotonic one, from `start`: `business_hours`
+    /// reads the time of day from it.
+    wall: Option<(Instant, jiff::Timestamp)>,
 }
 
 impl std::fmt::Debug for FlowRun {
@@ -218,6 +223,7 @@ impl FlowRun {
             phase: Phase::Running,
             outcome: None,
             out: VecDeque::new(),
+            wall: None,
         };
         run.reset_variables();
         Some(run)
@@ -271,8 +277,9 @@ impl FlowRun {
         self.deadline
     }
 
-    /// Answers the call and runs the start node.
-    pub fn start(&mut self, now: Instant) {
+    /// Answers the call and runs the start node; `wall` is the wall-clock time at `now`.
+    pub fn start(&mut self, now: Instant, wall: jiff::Timestamp) {
+        self.wall = Some((now, wall));
         info!(flow = %self.flow().name, entry_point = %self.contact.entry_point, "flow started");
         self.out.push_back(Command::Answer {
             leg: self.contact.leg,
@@ -602,6 +609,26 @@ impl FlowRun {
                     }
                     Err(e) => return self.fail(now, &e),
                 },
+                NodeKind::BusinessHours {
+                    hours,
+                    holidays,
+                    force,
+                } => {
+                    let at = self.wall_at(now);
+                    let state = voxgate_config::flow::business_state(
+                        &hours,
+                        &holidays,
+                        force,
+                        &self.contact.time_zone,
+                        at,
+                    );
+                    // A holiday with no `holiday` output is closed.
+                    if state == "holiday" && self.current().output("holiday").is_none() {
+                        "closed".to_owned()
+                    } else {
+                        state.to_owned()
+                    }
+                }
                 NodeKind::Disconnect { prompt } => {
                     match prompt {
                         Some(p) => {
@@ -624,6 +651,20 @@ impl FlowRun {
             }
         }
         self.fail(now, "too many nodes in a row without a wait");
+    }
+
+    /// The wall-clock time at `now`.
+    fn wall_at(&self, now: Instant) -> jiff::Timestamp {
+        match self.wall {
+            Some((then, wall)) => {
+                let elapsed = now.saturating_duration_since(then);
+                jiff::SignedDuration::try_from(elapsed)
+                    .ok()
+                    .and_then(|d| wall.checked_add(d).ok())
+                    .unwrap_or(wall)
+            }
+            None => jiff::Timestamp::now(),
+        }
     }
 
     fn play(&mut self, source: PlaySource, barge_in: bool) -> PlaybackId {

@@ -80,9 +80,11 @@ fn start(flows: Vec<Flow>, now: Instant) -> FlowRun {
         dnis: "+15550100".to_owned(),
         contact_id: "c1".to_owned(),
         entry_point: "main-line".to_owned(),
+        time_zone: "Europe/London".to_owned(),
     };
     let mut run = FlowRun::new(config(flows), Arc::new(environment()), "main", contact).unwrap();
-    run.start(now);
+    // Friday 4 December 2026, 10:00 in London (UTC+0 in winter).
+    run.start(now, "2026-12-04T10:00:00Z".parse().unwrap());
     run
 }
 
@@ -593,6 +595,7 @@ mod driven {
             numbers: vec!["+15550100".to_owned()],
             trunks: vec![],
             flow: "main".to_owned(),
+            time_zone: "UTC".to_owned(),
         };
         let mut config = (*config(ivr())).clone();
         config.entry_points = vec![entry.clone()];
@@ -644,4 +647,86 @@ mod driven {
         assert_eq!(m.active.get(), 0);
         assert_eq!(m.outcomes.with_label_values(&["disconnected"]).get(), 1);
     }
+}
+
+fn hours_flow(force: Option<bool>) -> Vec<Flow> {
+    use voxgate_config::flow::OpeningHours;
+    let weekdays = OpeningHours {
+        days: [true, true, true, true, true, false, false],
+        open: 9 * 60,
+        close: 17 * 60 + 30,
+    };
+    vec![flow(
+        "main",
+        "hours",
+        vec![],
+        vec![
+            node(
+                "hours",
+                NodeKind::BusinessHours {
+                    hours: vec![weekdays],
+                    holidays: vec!["2026-12-25".parse().unwrap()],
+                    force,
+                },
+                &[
+                    ("open", "welcome"),
+                    ("closed", "closed"),
+                    ("holiday", "holiday"),
+                ],
+            ),
+            node("welcome", play(&["welcome"]), &[("next", "bye")]),
+            node("closed", play(&["closed"]), &[("next", "bye")]),
+            node("holiday", play(&["holiday"]), &[("next", "bye")]),
+            node("bye", bye(), &[]),
+        ],
+    )]
+}
+
+#[test]
+fn business_hours_read_the_entry_points_clock() {
+    // Friday 10:00 in London: open.
+    let mut run = start(hours_flow(None), Instant::now());
+    assert_eq!(run.node_id(), "welcome");
+    // Forced closed: the switch wins over the hours.
+    let mut closed = start(hours_flow(Some(false)), Instant::now());
+    assert_eq!(closed.node_id(), "closed");
+    commands(&mut run);
+    commands(&mut closed);
+}
+
+#[test]
+fn business_state_covers_weekends_holidays_zones_and_midnight() {
+    use voxgate_config::flow::{OpeningHours, business_state};
+    let weekdays = [OpeningHours {
+        days: [true, true, true, true, true, false, false],
+        open: 9 * 60,
+        close: 17 * 60 + 30,
+    }];
+    let holidays = ["2026-12-25".parse().unwrap()];
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+    let state = |tz: &str, t: &str| business_state(&weekdays, &holidays, None, tz, at(t));
+    assert_eq!(state("Europe/London", "2026-12-04T17:29:00Z"), "open");
+    assert_eq!(state("Europe/London", "2026-12-04T17:30:00Z"), "closed");
+    // Saturday.
+    assert_eq!(state("Europe/London", "2026-12-05T10:00:00Z"), "closed");
+    assert_eq!(state("Europe/London", "2026-12-25T10:00:00Z"), "holiday");
+    // 10:00 UTC is 05:00 in New York: closed there.
+    assert_eq!(state("America/New_York", "2026-12-04T10:00:00Z"), "closed");
+    // In summer London is UTC+1: 08:30 UTC is 09:30 local.
+    assert_eq!(state("Europe/London", "2026-07-01T08:30:00Z"), "open");
+    // A night shift past midnight: Friday 22:00 to Saturday 06:00.
+    let night = [OpeningHours {
+        days: [false, false, false, false, true, false, false],
+        open: 22 * 60,
+        close: 6 * 60,
+    }];
+    let n = |t: &str| business_state(&night, &[], None, "UTC", at(t));
+    assert_eq!(n("2026-12-04T23:00:00Z"), "open");
+    assert_eq!(n("2026-12-05T05:59:00Z"), "open");
+    assert_eq!(n("2026-12-05T06:00:00Z"), "closed");
+    assert_eq!(n("2026-12-04T21:59:00Z"), "closed");
+    assert_eq!(
+        business_state(&night, &[], Some(true), "UTC", at("2026-12-04T12:00:00Z")),
+        "open"
+    );
 }
