@@ -35,10 +35,11 @@ impl From<&StampedEvent> for EventMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     /// A conversation began (sent by the API before any of its events): who decides it
-    /// (`api`, `static`, or `fallback` for an API route with no client connected) and,
+    /// (`api`, `static`, `fallback` for an API route with no client connected, or `flow`
+    /// for an entry point's flow) and,
     /// for an inbound call, its inbound leg.
     ConversationStarted {
-        /// `api`, `static` or `fallback`.
+        /// `api`, `static`, `fallback` or `flow`.
         control: &'static str,
         /// The inbound leg and what its INVITE said; absent for originated ones.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,7 +144,9 @@ pub enum EventBody {
         /// The new inbound leg.
         new: u32,
     },
-    /// A DTMF digit from a leg's peer, once it ended, in the order sent.
+    /// A DTMF digit from a leg's peer, once it ended, in the order sent; only for
+    /// conversations the API controls (a flow's or a routed call's digits, a PIN or a
+    /// card number, are not sent).
     Digits {
         /// The leg.
         leg: u32,

@@ -56,7 +56,10 @@ pub async fn events(
     let guard = plane.follow();
     Ok(upgrade.on_upgrade(move |socket| async move {
         info!(holder = %who, "event follower connected");
-        let end = follow(socket, announcements, events, stopping).await;
+        // Digits go only for the conversations the API controls: those of a flow (a PIN,
+        // a card number) or of a routed call are not the API client's to see.
+        let reveal = move |id| plane.controls(id);
+        let end = follow(socket, announcements, events, stopping, reveal).await;
         info!(holder = %who, end, "event follower gone");
         drop(guard);
     }))
@@ -89,6 +92,7 @@ pub(crate) async fn follow(
     mut announcements: Announcements,
     mut events: Events,
     mut stopping: tokio::sync::watch::Receiver<bool>,
+    reveal: impl Fn(voxgate_edge::control_plane::ConversationId) -> bool + Send,
 ) -> &'static str {
     loop {
         tokio::select! {
@@ -135,6 +139,11 @@ pub(crate) async fn follow(
                             }
                             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                         }
+                    }
+                    if matches!(stamped.event, voxgate_edge::control_plane::Event::Digits { .. })
+                        && !reveal(stamped.conversation)
+                    {
+                        continue;
                     }
                     let message = EventMessage::from(&stamped);
                     // Our types always serialise; were one not to, the stream ends
@@ -236,7 +245,7 @@ mod tests {
             let _ = events_tx.send(answered(1, leg));
         }
         let mut fake = Fake::default();
-        let end = follow(&mut fake, announcements, events, stopping).await;
+        let end = follow(&mut fake, announcements, events, stopping, |_| true).await;
         assert_eq!(end, "lagged");
         assert_eq!(fake.texts(), [json!({"type": "lagged", "missed": 2})]);
         assert_eq!(fake.close_code(), Some(LAGGED_CLOSE));
@@ -253,7 +262,7 @@ mod tests {
             .send(r#"{"conversation":"c2","type":"conversation_started","control":"api"}"#.into());
         let _ = events_tx.send(answered(2, 2));
         let mut fake = Fake::default();
-        let follower = async { follow(&mut fake, announcements, events, stopping).await };
+        let follower = async { follow(&mut fake, announcements, events, stopping, |_| true).await };
         let stopper = async {
             tokio::task::yield_now().await;
             stop.send_replace(true);
@@ -271,6 +280,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn digits_go_only_for_conversations_the_api_controls() {
+        let (_announce, announcements) = broadcast::channel::<Arc<str>>(8);
+        let (events_tx, events) = broadcast::channel(8);
+        let (_stop, stopping) = watch::channel(false);
+        let digit = |c: u64, d: char| StampedEvent {
+            conversation: ConversationId(c),
+            event: Event::Digits {
+                leg: LegId(1),
+                digit: voxgate_edge::control_plane::Digit::from_char(d).unwrap(),
+                duration: std::time::Duration::from_millis(100),
+                source: voxgate_edge::control_plane::DigitSource::Rfc4733,
+            },
+        };
+        // Conversation 4 is the API's; 5 runs a flow collecting a PIN.
+        let _ = events_tx.send(digit(5, '7'));
+        let _ = events_tx.send(digit(4, '1'));
+        let _ = events_tx.send(answered(5, 1));
+        let _ = events_tx.send(digit(5, '3'));
+        drop(events_tx);
+        let mut fake = Fake::default();
+        follow(&mut fake, announcements, events, stopping, |id| {
+            id == ConversationId(4)
+        })
+        .await;
+        let sent = fake.texts();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent[0]["type"], "digits");
+        assert_eq!(sent[0]["conversation"], "c4");
+        assert_eq!(sent[0]["digit"], "1");
+        assert_eq!(sent[1]["type"], "leg_answered");
+    }
+
+    #[tokio::test]
     async fn the_end_of_the_edge_stream_ends_the_follower() {
         let (_announce, announcements) = broadcast::channel::<Arc<str>>(4);
         let (events_tx, events) = broadcast::channel(4);
@@ -279,7 +321,7 @@ mod tests {
         drop(events_tx);
         let mut fake = Fake::default();
         assert_eq!(
-            follow(&mut fake, announcements, events, stopping).await,
+            follow(&mut fake, announcements, events, stopping, |_| true).await,
             "node stopped"
         );
         assert_eq!(fake.texts().len(), 1);
