@@ -146,6 +146,9 @@ DIGEST_IN_PASSWORD=sipp-inbound-secret
 # registered with by trunk "registrar-test", which the test adds to the config for its
 # duration.
 REG_IP=127.0.0.21
+# register_423_then_unregister's registrar, on a port of its own: the removal of the
+# earlier tests' registrar-test binding may still be retransmitted to REG_IP:CALLEE_PORT.
+REG423_PORT=$((BASE + 37))
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
 # The header-rule tests' caller on trunk "rules-in" (headers_inbound_rules); trunk
@@ -2019,14 +2022,14 @@ REG
 # which the registrar scenario must receive to pass.
 test_register_423_then_unregister() {
 	local rc=0
-	agent_start registrar423 "$REG_IP:$CALLEE_PORT" "$CALLEE_MP" register_423_uas.xml || return 1
+	agent_start registrar423 "$REG_IP:$REG423_PORT" "$CALLEE_MP" register_423_uas.xml || return 1
 	write_config "$CONF"
 	cat >>"$CONF" <<REG
 
 [[trunk]]
 name = "registrar-423"
 allow = ["$REG_IP/32"]
-register = { registrar = "sip:$REG_IP:$CALLEE_PORT", user = "acme-sbc", expires_s = 60 }
+register = { registrar = "sip:$REG_IP:$REG423_PORT", user = "acme-sbc", expires_s = 60 }
 REG
 	if reload_via_http; then
 		expect_value voxgate_registration_state 'trunk="registrar-423"' 1 || rc=1
