@@ -125,22 +125,86 @@ pub fn default_config() -> Result<Config, ConfigErrors> {
 
 fn load(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let source = Source::new(name, text);
-    let result =
-        source::parse(&source).and_then(|(raw, mut unknown_keys)| {
-            match validate::validate(raw, &source, base_dir) {
-                Ok(config) if unknown_keys.is_empty() => Ok(config),
-                Ok(_) => Err(unknown_keys),
-                Err(errors) => {
-                    unknown_keys.extend(errors);
-                    Err(unknown_keys)
+    let result = source::parse(&source).and_then(|(raw, mut unknown_keys)| {
+        // The included files' texts first: their sources borrow them.
+        let files = read_includes(&source, raw.include.as_ref(), base_dir, &mut unknown_keys);
+        let mut includes = Vec::new();
+        for (file, text) in &files {
+            let included = Source::new(file, text);
+            match source::parse_include(&included) {
+                Ok((tables, unknown)) => {
+                    unknown_keys.extend(unknown);
+                    includes.push((included, tables));
                 }
+                Err(errors) => unknown_keys.extend(errors),
             }
-        });
+        }
+        match validate::validate(raw, &source, base_dir, &includes) {
+            Ok(config) if unknown_keys.is_empty() => Ok(config),
+            Ok(_) => Err(unknown_keys),
+            Err(errors) => {
+                unknown_keys.extend(errors);
+                Err(unknown_keys)
+            }
+        }
+    });
     result.map_err(|mut errors| {
         // File order reads best; the sort is stable, so errors at one spot keep their order.
         errors.sort_by_key(|e| (e.line, e.column));
         ConfigErrors(errors)
     })
+}
+
+/// The files `include` names, as (name errors carry, text), in order: a plain path, or
+/// a folder's `*.toml` files in name order. One that cannot be read is an error at its
+/// entry.
+fn read_includes(
+    source: &Source<'_>,
+    include: Option<&raw::List<String>>,
+    base_dir: &Path,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for (i, entry) in include.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
+        let key = format!("include[{i}]");
+        let path = base_dir.join(entry.get_ref());
+        let unreadable = |path: &Path, reason: std::io::ErrorKind| {
+            let kind = ConfigErrorKind::FileNotFound {
+                path: path.to_path_buf(),
+                reason,
+            };
+            source.error(entry.span(), key.clone(), kind)
+        };
+        let paths = match entry.get_ref().strip_suffix("*.toml") {
+            Some(_) => {
+                let folder = path.parent().unwrap_or(base_dir).to_path_buf();
+                match std::fs::read_dir(&folder) {
+                    Ok(dir) => {
+                        let mut found: Vec<_> = dir
+                            .filter_map(Result::ok)
+                            .map(|e| e.path())
+                            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+                            .collect();
+                        found.sort();
+                        found
+                    }
+                    Err(e) => {
+                        errors.push(unreadable(&folder, e.kind()));
+                        continue;
+                    }
+                }
+            }
+            None => vec![path],
+        };
+        for path in paths {
+            match std::fs::read(&path).map(String::from_utf8) {
+                Ok(Ok(text)) => files.push((path.display().to_string(), text)),
+                Ok(Err(_)) => errors.push(unreadable(&path, std::io::ErrorKind::InvalidData)),
+                Err(e) => errors.push(unreadable(&path, e.kind())),
+            }
+        }
+    }
+    files
 }
 
 #[cfg(test)]

@@ -33,6 +33,15 @@ pub(crate) struct RawConfig {
     pub kill_switch: Option<S<RawKillSwitch>>,
     pub entry_point: Option<List<RawEntryPoint>>,
     pub flow: Option<List<RawFlow>>,
+    pub include: Option<List<String>>,
+}
+
+/// A file the main one includes: entry points and flows only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInclude {
+    pub entry_point: Option<List<RawEntryPoint>>,
+    pub flow: Option<List<RawFlow>>,
 }
 
 #[derive(Deserialize)]

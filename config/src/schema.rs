@@ -158,6 +158,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "flow",
                 "[[flow]] tables: IVR flows, each with [[flow.variable]] and [[flow.node]]",
             ),
+            key(
+                "include",
+                "a list of files holding [[entry_point]] and [[flow]] tables, relative to this file's folder, such as [\"flows.toml\", \"ivr/*.toml\"] (a folder's *.toml files in name order)",
+            ),
         ],
     },
     Table {

@@ -4,7 +4,6 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -245,6 +244,41 @@ fn unknown_keys(
 pub(crate) fn parse(
     source: &Source<'_>,
 ) -> Result<(RawConfig, Vec<ConfigError>), Vec<ConfigError>> {
+    parse_as(source, |source, root, unknown| {
+        unknown_in_table(source, root, "", "", unknown);
+    })
+}
+
+/// The tables an included file may hold.
+pub(crate) const INCLUDED_TABLES: &[&str] = &["entry_point", "flow"];
+
+/// Parses an included file: only [`INCLUDED_TABLES`] at its root, each checked against
+/// the schema as in the main file.
+pub(crate) fn parse_include(
+    source: &Source<'_>,
+) -> Result<(crate::raw::RawInclude, Vec<ConfigError>), Vec<ConfigError>> {
+    parse_as(source, |source, root, unknown| {
+        let mut refused = Vec::new();
+        for (k, v) in root.iter_mut() {
+            let name = k.get_ref().as_ref();
+            if INCLUDED_TABLES.contains(&name) {
+                unknown_keys(source, v.get_mut(), name, name, unknown);
+            } else {
+                let allowed = INCLUDED_TABLES.to_vec();
+                unknown.push(source.error(k.span(), name, ConfigErrorKind::UnknownKey { allowed }));
+                refused.push(name.to_owned());
+            }
+        }
+        for name in &refused {
+            root.remove(name.as_str());
+        }
+    })
+}
+
+fn parse_as<T: serde::de::DeserializeOwned>(
+    source: &Source<'_>,
+    check_keys: impl FnOnce(&Source<'_>, &mut DeTable<'_>, &mut Vec<ConfigError>),
+) -> Result<(T, Vec<ConfigError>), Vec<ConfigError>> {
     let (mut root, syntax_errors) = DeTable::parse_recoverable(source.text);
     if !syntax_errors.is_empty() {
         let index = SpanIndex::build(&root);
@@ -271,10 +305,10 @@ pub(crate) fn parse(
 
     let index = SpanIndex::build(&root);
     let mut unknown = Vec::new();
-    unknown_in_table(source, root.get_mut(), "", "", &mut unknown);
+    check_keys(source, root.get_mut(), &mut unknown);
     // Tables iterate in key order; report in file order.
     unknown.sort_by_key(|e| (e.line, e.column));
-    match RawConfig::deserialize(toml::de::Deserializer::from(root)) {
+    match T::deserialize(toml::de::Deserializer::from(root)) {
         Ok(raw) => Ok((raw, unknown)),
         Err(e) => {
             unknown.push(serde_error(source, &index, &e));

@@ -6,7 +6,9 @@
 
 mod support;
 use std::path::Path;
+
 use std::time::Duration;
+use support::TempDir;
 
 use support::MINIMAL;
 use voxgate_config::flow::{GotoTarget, NodeKind, VariableKind};
@@ -98,11 +100,11 @@ fn the_sample_loads_with_every_node_kind_as_written() {
     assert_eq!(flow.start, "hours");
     assert_eq!(entry.time_zone, "America/New_York");
     assert_eq!(flow.on_error.as_deref(), Some("sorry"));
-    let text = std::fs::read_to_string(&path).unwrap();
+    // The flows are in the file contact-center.toml includes.
+    let text = std::fs::read_to_string(path.with_file_name("flows.toml")).unwrap();
     let line = text.lines().position(|l| l == "[[flow]]").unwrap() + 1;
     assert!(
-        flow.origin
-            .ends_with(&format!("contact-center.toml:{line}")),
+        flow.origin.ends_with(&format!("flows.toml:{line}")),
         "{}",
         flow.origin
     );
@@ -517,5 +519,103 @@ outputs = { open = "hello", closed = "bye", holiday = "bye" }
         "Mars/Olympus",
         "entry_point[0].time_zone",
         "IANA time zone",
+    );
+}
+
+/// MINIMAL with `include`, before its first table.
+fn main_with_include(include: &str) -> String {
+    format!(
+        "include = {include}\n{MINIMAL}\n[media]\nprompts_dir = \"{}\"\n",
+        prompts_dir()
+    )
+}
+
+#[test]
+fn included_files_bring_entry_points_and_flows_and_their_errors_name_them() {
+    let dir = TempDir::new();
+    let main = dir.write(
+        "voxgate.toml",
+        main_with_include(r#"["flows.toml", "ivr/*.toml"]"#).as_bytes(),
+    );
+    dir.write("flows.toml", FLOW.as_bytes());
+    let other = r#"
+[[flow]]
+name = "other"
+start = "x"
+
+[[flow.node]]
+id = "x"
+kind = "disconnect"
+"#;
+    dir.write("ivr/b.toml", other.replace("other", "second").as_bytes());
+    dir.write("ivr/a.toml", other.as_bytes());
+    dir.write("ivr/notes.txt", b"not toml");
+    let config = load_file(&main).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.flows.iter().map(|f| f.name.as_str()).collect();
+    // The list's order, then a folder's files in name order.
+    assert_eq!(names, ["main", "other", "second"]);
+    assert_eq!(config.entry_points[0].flow, "main");
+    assert!(
+        config.flows[0].origin.contains("flows.toml:"),
+        "{}",
+        config.flows[0].origin
+    );
+
+    // An error in an included file names that file and its line.
+    let broken = FLOW.replace("kind = \"disconnect\"", "kind = \"hangup\"");
+    dir.write("flows.toml", broken.as_bytes());
+    let errors = load_file(&main).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].file.ends_with("flows.toml"), "{}", errors[0]);
+    assert_eq!(errors[0].line, Some(line_of(&broken, "kind = \"hangup\"")));
+    assert_eq!(errors[0].key, "flow[0].node[2].kind");
+
+    // The same flow name in two files: reported in the later one, naming the first.
+    dir.write("flows.toml", FLOW.as_bytes());
+    dir.write("ivr/b.toml", other.as_bytes());
+    let errors = load_file(&main).unwrap_err().0;
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{shown:#?}");
+    assert!(errors[0].file.ends_with("b.toml"), "{}", shown[0]);
+    assert!(
+        shown[0].contains("is also used by flow[0].name of"),
+        "{}",
+        shown[0]
+    );
+    assert!(shown[0].contains("a.toml"), "{}", shown[0]);
+}
+
+#[test]
+fn an_included_file_holds_entry_points_and_flows_only_and_must_exist() {
+    let dir = TempDir::new();
+    let main = dir.write(
+        "voxgate.toml",
+        main_with_include(r#"["flows.toml"]"#).as_bytes(),
+    );
+    dir.write(
+        "flows.toml",
+        format!("include = [\"more.toml\"]\n[node]\nname = \"x\"\n{FLOW}").as_bytes(),
+    );
+    let errors = load_file(&main).unwrap_err().0;
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{shown:#?}");
+    for e in &shown {
+        assert!(e.contains("flows.toml:"), "{e}");
+        assert!(e.contains("unknown key; allowed: entry_point, flow"), "{e}");
+    }
+    let missing = dir.write(
+        "voxgate.toml",
+        main_with_include(r#"["nowhere.toml"]"#).as_bytes(),
+    );
+    let errors = load_file(&missing).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0].line, errors[0].key.as_str()),
+        (Some(1), "include[0]")
+    );
+    assert!(
+        errors[0].to_string().contains("nowhere.toml"),
+        "{}",
+        errors[0]
     );
 }

@@ -17,6 +17,7 @@ use crate::flow::{
 use crate::model::TrunkName;
 use crate::raw::{List, RawEntryPoint, RawFlow, RawFlowNode, RawFlowVariable, S};
 use crate::schema;
+use crate::source::Source;
 
 /// The parameters each kind takes (besides `id`, `kind` and `outputs`).
 fn parameters(kind: &str) -> &'static [&'static str] {
@@ -114,45 +115,98 @@ fn parses_as(kind: VariableKind, text: &str) -> bool {
     }
 }
 
-/// What one flow's raw nodes left for the graph checks: per node, its id span.
-struct FlowSpans {
+/// What one flow's raw nodes left for the graph checks: the file it is in, its index
+/// there, and per node its id span.
+struct FlowSpans<'a> {
+    source: &'a Source<'a>,
+    index: usize,
     nodes: Vec<Range<usize>>,
 }
 
-impl Validator<'_> {
-    /// Every `[[flow]]`; `prompts`: the names of the configured prompts.
-    pub(super) fn flows(&mut self, raw: &Option<List<RawFlow>>, prompts: &[String]) -> Vec<Flow> {
-        let Some(list) = raw else {
-            return Vec::new();
-        };
+/// A file's list of tables: the main file first, then each included one.
+pub(super) type Tables<'a, 'r, T> = (&'a Source<'a>, Option<&'r List<T>>);
+
+impl<'a> Validator<'a> {
+    /// Every `[[flow]]` of every file; `prompts`: the names of the configured prompts.
+    pub(super) fn flows(
+        &mut self,
+        files: &[Tables<'a, '_, RawFlow>],
+        prompts: &[String],
+    ) -> Vec<Flow> {
         let env = {
             let mut env = Environment::new();
             env.set_undefined_behavior(UndefinedBehavior::Strict);
             env
         };
-        let flow_names: Vec<String> = list
-            .get_ref()
+        let flow_names: Vec<String> = files
             .iter()
+            .flat_map(|(_, list)| list.iter().flat_map(|l| l.get_ref().iter()))
             .filter_map(|f| f.get_ref().name.as_ref().map(|n| n.get_ref().clone()))
             .collect();
+        let main = self.source;
         let mut names = Vec::new();
         let mut flows = Vec::new();
         let mut spans = Vec::new();
-        for (i, raw_flow) in list.get_ref().iter().enumerate() {
-            let key = format!("flow[{i}]");
-            if let Some(name) = &raw_flow.get_ref().name {
-                names.push((name.get_ref().clone(), format!("{key}.name"), name.span()));
+        for (source, list) in files {
+            self.source = source;
+            for (i, raw_flow) in list.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
+                let key = format!("flow[{i}]");
+                if let Some(name) = &raw_flow.get_ref().name {
+                    names.push((
+                        *source,
+                        name.get_ref().clone(),
+                        format!("{key}.name"),
+                        name.span(),
+                    ));
+                }
+                let (flow, nodes) = self.flow(&key, raw_flow, prompts, &flow_names, &env);
+                flows.push(flow);
+                spans.push(FlowSpans {
+                    source,
+                    index: i,
+                    nodes,
+                });
             }
-            let (flow, s) = self.flow(&key, raw_flow, prompts, &flow_names, &env);
-            flows.push(flow);
-            spans.push(s);
         }
-        self.unique(&names, "a name no other [[flow]] uses");
-        for (i, (flow, s)) in flows.iter().zip(&spans).enumerate() {
-            self.unreachable(i, flow, s);
+        self.unique_across(&names, "a name no other [[flow]] uses");
+        for (flow, s) in flows.iter().zip(&spans) {
+            self.source = s.source;
+            self.unreachable(s.index, flow, &s.nodes);
         }
         self.cycles_without_wait(&flows, &spans);
+        self.source = main;
         flows
+    }
+
+    /// `unique` over several files: a later use is reported in its own file, naming the
+    /// first's file when it is another.
+    fn unique_across(
+        &mut self,
+        seen: &[(&'a Source<'a>, String, String, Range<usize>)],
+        rule: &'static str,
+    ) {
+        let main = self.source;
+        for (i, (source, value, key, span)) in seen.iter().enumerate() {
+            let Some((first_source, _, first_key, first_span)) =
+                seen[..i].iter().find(|(_, v, _, _)| v == value)
+            else {
+                continue;
+            };
+            let first_key = if std::ptr::eq(*first_source, *source) {
+                first_key.clone()
+            } else {
+                format!("{first_key} of {}", first_source.name())
+            };
+            let kind = ConfigErrorKind::Duplicate {
+                found: format!("\"{value}\""),
+                first_key,
+                first_line: first_source.line(first_span.start),
+                rule,
+            };
+            self.source = source;
+            self.push(span.clone(), key.clone(), kind);
+        }
+        self.source = main;
     }
 
     fn flow(
@@ -162,7 +216,7 @@ impl Validator<'_> {
         prompts: &[String],
         flow_names: &[String],
         env: &Environment<'_>,
-    ) -> (Flow, FlowSpans) {
+    ) -> (Flow, Vec<Range<usize>>) {
         let span = raw.span();
         let r = raw.get_ref();
         let name = self
@@ -243,7 +297,7 @@ impl Validator<'_> {
             nodes,
             on_error,
         };
-        (flow, FlowSpans { nodes: node_spans })
+        (flow, node_spans)
     }
 
     fn variables(&mut self, key: &str, raw: &Option<List<RawFlowVariable>>) -> Vec<FlowVariable> {
@@ -698,7 +752,7 @@ impl Validator<'_> {
     }
 
     /// Nodes neither `start` nor `on_error` lead to.
-    fn unreachable(&mut self, flow_index: usize, flow: &Flow, spans: &FlowSpans) {
+    fn unreachable(&mut self, flow_index: usize, flow: &Flow, spans: &[Range<usize>]) {
         let index: HashMap<&str, usize> = flow
             .nodes
             .iter()
@@ -729,7 +783,7 @@ impl Validator<'_> {
                 let key = format!("flow[{flow_index}].node[{i}].id");
                 let found = format!("\"{}\"", node.id);
                 let expected = "a node that start or on_error leads to through outputs or goto; nothing leads to this one".to_owned();
-                let span = spans.nodes.get(i).cloned().unwrap_or(0..0);
+                let span = spans.get(i).cloned().unwrap_or(0..0);
                 self.push(span, key, ConfigErrorKind::BadValue { found, expected });
             }
         }
@@ -737,7 +791,7 @@ impl Validator<'_> {
 
     /// Cycles of nodes that never wait for the caller (they would spin for ever),
     /// across flows through `goto` a flow.
-    fn cycles_without_wait(&mut self, flows: &[Flow], spans: &[FlowSpans]) {
+    fn cycles_without_wait(&mut self, flows: &[Flow], spans: &[FlowSpans<'a>]) {
         // Vertices: (flow, node) of nodes that do not wait; edges between those only.
         let flow_index: HashMap<&str, usize> = flows
             .iter()
@@ -798,7 +852,7 @@ impl Validator<'_> {
                                 cycle.sort_unstable();
                                 if reported.insert(cycle) {
                                     let (g, j) = next;
-                                    let key = format!("flow[{g}].node[{j}].id");
+                                    let key = format!("flow[{}].node[{j}].id", spans[g].index);
                                     let found = format!("the cycle {}", shown.join(" → "));
                                     let expected = "a cycle through at least one node that waits for the caller (play_message, menu, collect_digits, blind_transfer, disconnect)".to_owned();
                                     let span = spans[g].nodes.get(j).cloned().unwrap_or(0..0);
@@ -825,24 +879,28 @@ impl Validator<'_> {
     /// Every `[[entry_point]]`.
     pub(super) fn entry_points(
         &mut self,
-        raw: &Option<List<RawEntryPoint>>,
+        files: &[Tables<'a, '_, RawEntryPoint>],
         trunks: &[String],
         flows: &[String],
     ) -> Vec<EntryPoint> {
-        let Some(list) = raw else {
-            return Vec::new();
-        };
+        let main = self.source;
         let mut names = Vec::new();
         let mut numbers = Vec::new();
         let mut trunk_uses = Vec::new();
         let mut out = Vec::new();
-        for (i, raw_entry) in list.get_ref().iter().enumerate() {
+        for (i, source, raw_entry) in files.iter().flat_map(|(source, list)| {
+            list.iter()
+                .flat_map(|l| l.get_ref().iter())
+                .enumerate()
+                .map(move |(i, e)| (i, *source, e))
+        }) {
+            self.source = source;
             let key = format!("entry_point[{i}]");
             let span = raw_entry.span();
             let r = raw_entry.get_ref();
             let name = match self.require(&r.name, &span, &format!("{key}.name")) {
                 Some(n) => {
-                    names.push((n.get_ref().clone(), format!("{key}.name"), n.span()));
+                    names.push((source, n.get_ref().clone(), format!("{key}.name"), n.span()));
                     self.name(n, &format!("{key}.name")).unwrap_or_default()
                 }
                 None => String::new(),
@@ -878,7 +936,7 @@ impl Validator<'_> {
             {
                 let k = format!("{key}.numbers[{j}]");
                 if is_e164(n.get_ref()) {
-                    numbers.push((n.get_ref().clone(), k, n.span()));
+                    numbers.push((source, n.get_ref().clone(), k, n.span()));
                     entry.numbers.push(n.get_ref().clone());
                 } else {
                     self.bad_value(n.span(), &k, schema::describe(&format!("{key}.numbers")));
@@ -887,7 +945,7 @@ impl Validator<'_> {
             for (j, t) in r.trunks.iter().flat_map(|l| l.get_ref().iter()).enumerate() {
                 let k = format!("{key}.trunks[{j}]");
                 self.reference(t, &k, "trunk", trunks);
-                trunk_uses.push((t.get_ref().clone(), k, t.span()));
+                trunk_uses.push((source, t.get_ref().clone(), k, t.span()));
                 if let Some(name) = TrunkName::new(t.get_ref()) {
                     entry.trunks.push(name);
                 }
@@ -903,9 +961,10 @@ impl Validator<'_> {
             }
             out.push(entry);
         }
-        self.unique(&names, "a name no other [[entry_point]] uses");
-        self.unique(&numbers, "a number no other [[entry_point]] lists");
-        self.unique(&trunk_uses, "a trunk no other [[entry_point]] lists");
+        self.source = main;
+        self.unique_across(&names, "a name no other [[entry_point]] uses");
+        self.unique_across(&numbers, "a number no other [[entry_point]] lists");
+        self.unique_across(&trunk_uses, "a trunk no other [[entry_point]] lists");
         out
     }
 }

@@ -35,10 +35,11 @@ const DEFAULT_ADMIN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9060);
 
 /// Validates the whole file; `base_dir` is where relative paths are resolved from.
-pub(crate) fn validate(
+pub(crate) fn validate<'a>(
     raw: RawConfig,
-    source: &Source<'_>,
+    source: &'a Source<'a>,
     base_dir: &Path,
+    includes: &'a [(Source<'a>, crate::raw::RawInclude)],
 ) -> Result<Config, Vec<ConfigError>> {
     let mut v = Validator {
         source,
@@ -74,9 +75,19 @@ pub(crate) fn validate(
     let dns = v.dns(raw.dns.as_ref());
     let kill_switch = v.kill_switch(raw.kill_switch.as_ref());
     let prompt_names: Vec<String> = media.prompts.iter().map(|p| p.name.clone()).collect();
-    let flows = v.flows(&raw.flow, &prompt_names);
+    let flow_files: Vec<_> = std::iter::once((source, raw.flow.as_ref()))
+        .chain(includes.iter().map(|(s, inc)| (s, inc.flow.as_ref())))
+        .collect();
+    let flows = v.flows(&flow_files, &prompt_names);
     let flow_names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
-    let entry_points = v.entry_points(&raw.entry_point, &trunk_names, &flow_names);
+    let entry_files: Vec<_> = std::iter::once((source, raw.entry_point.as_ref()))
+        .chain(
+            includes
+                .iter()
+                .map(|(s, inc)| (s, inc.entry_point.as_ref())),
+        )
+        .collect();
+    let entry_points = v.entry_points(&entry_files, &trunk_names, &flow_names);
 
     if !v.errors.is_empty() {
         return Err(v.errors);
