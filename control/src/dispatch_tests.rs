@@ -166,3 +166,86 @@ async fn with_a_client_api_calls_are_the_apis_and_the_rest_static() {
         .unwrap_or_default();
     assert_eq!(v["control"], "fallback");
 }
+
+/// An entry point whose flow plays `prompt` twice, then hangs up.
+fn flow_playing(prompt: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/prompts");
+    format!(
+        r#"
+[[prompt]]
+name = "{prompt}"
+file = "{dir}/{prompt}.wav"
+
+[[entry_point]]
+name = "line"
+numbers = ["+15550100"]
+flow = "ivr"
+
+[[flow]]
+name = "ivr"
+start = "hello"
+
+[[flow.node]]
+id = "hello"
+kind = "play_message"
+prompts = ["{prompt}"]
+outputs = {{ next = "again" }}
+
+[[flow.node]]
+id = "again"
+kind = "play_message"
+prompts = ["{prompt}"]
+outputs = {{ next = "bye" }}
+
+[[flow.node]]
+id = "bye"
+kind = "disconnect"
+"#
+    )
+}
+
+fn played(cmd: Option<Command>) -> String {
+    match cmd {
+        Some(Command::Play {
+            source: voxgate_edge::control_plane::PlaySource::Prompt(p),
+            ..
+        }) => p,
+        other => panic!("a Play of one prompt: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_entry_points_call_runs_its_flow_on_the_configuration_it_started_with() {
+    let config = shared(&flow_playing("welcome"));
+    let d = Dispatcher::new(config.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let mut first = incoming(&d, 1, "pstn", "+15550100");
+    assert!(matches!(
+        first.commands.recv().await,
+        Some(Command::Answer { .. })
+    ));
+    assert_eq!(played(first.commands.recv().await), "welcome");
+    // A reload changes the flow's prompt: the running call keeps its version.
+    let text = crate::api::tests::config_text(&flow_playing("goodbye"));
+    let reloaded = voxgate_config::load_str(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    config.store(std::sync::Arc::new(reloaded));
+    first
+        ._events
+        .send(Event::PlaybackDone {
+            leg: LegId(1),
+            id: voxgate_edge::control_plane::PlaybackId(1),
+            reason: voxgate_edge::control_plane::PlaybackEnd::Finished,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(played(first.commands.recv().await), "welcome");
+    // A new call takes the new version.
+    let mut second = incoming(&d, 2, "pstn", "+15550100");
+    second.commands.recv().await;
+    assert_eq!(played(second.commands.recv().await), "goodbye");
+    // Another number follows the routes as before.
+    let mut routed = incoming(&d, 3, "pstn", "+15550101");
+    assert!(matches!(
+        routed.commands.recv().await,
+        Some(Command::Reject { status: 404, .. })
+    ));
+}

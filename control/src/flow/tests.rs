@@ -481,9 +481,9 @@ fn blind_transfer_dials_by_the_routes_and_failed_takes_its_output() {
     assert_eq!(commands(&mut run), vec![prompt("sorry", false)]);
 }
 
-#[test]
-fn after_a_transfer_either_side_ending_ends_the_call() {
-    let flows = vec![flow(
+/// A blind transfer to 1099 (the embedded default routes it), `failed` → hang up.
+fn transfer_to_1099() -> Vec<Flow> {
+    vec![flow(
         "main",
         "xfer",
         vec![],
@@ -497,7 +497,12 @@ fn after_a_transfer_either_side_ending_ends_the_call() {
             ),
             node("bye", bye(), &[]),
         ],
-    )];
+    )]
+}
+
+#[test]
+fn after_a_transfer_either_side_ending_ends_the_call() {
+    let flows = transfer_to_1099();
     let t0 = Instant::now();
     for (ended, side) in [(LegId(2), Side::Callee), (CALLER, Side::Caller)] {
         let mut run = start(flows.clone(), t0);
@@ -526,21 +531,7 @@ fn after_a_transfer_either_side_ending_ends_the_call() {
 
 #[test]
 fn the_caller_hanging_up_during_a_transfer_cancels_it() {
-    let flows = vec![flow(
-        "main",
-        "xfer",
-        vec![],
-        vec![
-            node(
-                "xfer",
-                NodeKind::BlindTransfer {
-                    number: "1099".to_owned(),
-                },
-                &[("failed", "bye")],
-            ),
-            node("bye", bye(), &[]),
-        ],
-    )];
+    let flows = transfer_to_1099();
     let t0 = Instant::now();
     let mut run = start(flows, t0);
     commands(&mut run);
