@@ -619,3 +619,51 @@ fn an_included_file_holds_entry_points_and_flows_only_and_must_exist() {
         errors[0]
     );
 }
+
+/// Seeded mutations of the sample flows (bytes replaced, lines dropped or doubled):
+/// the loader refuses or accepts each, and never panics. `config/fuzz`'s `load` target
+/// searches further.
+#[test]
+fn mutated_flows_never_panic_the_loader() {
+    let sample =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows.toml")).unwrap();
+    let base = with(&sample);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    const NOISE: &[u8] = b"{}[]\"=,.#\n -_0123456789abz*";
+    let mut accepted = 0;
+    for _ in 0..1500 {
+        let mut bytes = base.clone().into_bytes();
+        match next(3) {
+            0 => {
+                for _ in 0..1 + next(4) {
+                    let at = next(bytes.len());
+                    bytes[at] = NOISE[next(NOISE.len())];
+                }
+            }
+            _ => {
+                let mut lines: Vec<&str> = base.lines().collect();
+                let at = next(lines.len());
+                if next(2) == 0 {
+                    lines.remove(at);
+                } else {
+                    lines.insert(at, lines[at]);
+                }
+                bytes = lines.join("\n").into_bytes();
+            }
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        if load_str(&text, "x.toml").is_ok() {
+            accepted += 1;
+        }
+    }
+    // Some mutations (in comments, say) keep the file valid; most do not.
+    assert!(accepted > 0 && accepted < 1500, "{accepted}");
+}
