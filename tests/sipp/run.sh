@@ -495,6 +495,46 @@ outputs = { failed = "bye" }
 id = "bye"
 kind = "disconnect"
 
+# A PIN into a sensitive variable (flow_sensitive_pin): +15550143 collects six digits into
+# `pin`, checks their count, and hangs up; with too few it plays sipp-tone first.
+[[entry_point]]
+name = "pin-test"
+numbers = ["+15550143"]
+flow = "pin-test"
+
+[[flow]]
+name = "pin-test"
+start = "pin"
+
+[[flow.variable]]
+name = "pin"
+type = "string"
+sensitive = true
+
+[[flow.node]]
+id = "pin"
+kind = "collect_digits"
+variable = "pin"
+min = 6
+max = 6
+outputs = { next = "check", timeout = "short" }
+
+[[flow.node]]
+id = "check"
+kind = "condition"
+expression = "pin | length == 6"
+outputs = { "true" = "done", "false" = "short" }
+
+[[flow.node]]
+id = "short"
+kind = "play_message"
+prompts = ["sipp-tone"]
+outputs = { next = "done" }
+
+[[flow.node]]
+id = "done"
+kind = "disconnect"
+
 [api]
 listen = "$API"
 tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
@@ -3643,6 +3683,52 @@ test_flow_ivr_digits_transfer() {
 	calls_empty --wait 3
 }
 
+# Sensitive data (issue 11 item 3): a caller keys the PIN 738291 by RFC 4733 into flow
+# "pin-test"'s sensitive variable; the flow takes the six digits (no prompt played: the
+# short branch plays one) and hangs up. The planted value is nowhere in what voxgate
+# wrote: its log (debug level for the edge), the CDR file, or the API's event stream, which
+# a WebSocket client follows throughout (digits go only for the API's own conversations).
+test_flow_sensitive_pin() {
+	local d f finished disconnected events
+	for d in 7 3 8 2 9 1; do
+		f=$DTMF_PCAP_DIR/dtmf_2833_$d.pcap
+		[ -r "$f" ] || { SKIPPED="$f is not readable (Debian: sip-tester; or set VOXGATE_SIPP_PCAP_DIR)"; return 0; }
+	done
+	mkdir -p "$OUT/dtmf"
+	for d in 7 3 8 2 9 1; do ln -sf "$DTMF_PCAP_DIR/dtmf_2833_$d.pcap" "$OUT/dtmf/"; done
+	finished=$(metric voxgate_playbacks_total 'reason="finished"')
+	[ "$finished" = "?" ] && finished=0
+	disconnected=$(metric voxgate_flow_outcomes_total 'outcome="disconnected"')
+	[ "$disconnected" = "?" ] && disconnected=0
+	events=$OUT/flow_sensitive_pin.events.jsonl
+	rm -f "$events"
+	python3 "$HERE/wsclient.py" --token "$API_TOKEN" --until ended --timeout 25 --out "$events" \
+		"ws://$API/v1/events" 2>"$OUT/flow_sensitive_pin.ws.log" &
+	local ws=$!
+	BG_PIDS+=("$ws")
+	expect_value voxgate_api_followers '' 1 || { EXTRA_FILE=$OUT/flow_sensitive_pin.ws.log; return 1; }
+	caller_bg flow_pin_caller call_uac_pin.xml -s "+15550143" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	caller_done flow_pin_caller call_uac_pin.xml || return 1
+	wait "$ws" || { REASON="wsclient.py exited $? before the ended event"; EXTRA_FILE=$OUT/flow_sensitive_pin.ws.log; return 1; }
+	expect_delta voxgate_flow_outcomes_total 'outcome="disconnected"' "$disconnected" 1 || return 1
+	expect_delta voxgate_playbacks_total 'reason="finished"' "$finished" 0 || return 1
+	grep -q '"control":"flow"' "$events" ||
+		{ REASON="the follower did not see the flow's conversation start"; EXTRA_FILE=$events; return 1; }
+	for f in "$LOG" "$CDR" "$events"; do
+		if grep -q 738291 "$f"; then
+			REASON="the sensitive PIN is in $f"
+			EXTRA_FILE=$f
+			return 1
+		fi
+	done
+	if grep -q '"type":"digits"' "$events"; then
+		REASON="the event stream carried the flow's digits"
+		EXTRA_FILE=$events
+		return 1
+	fi
+	calls_empty --wait 3
+}
+
 # A caller sends SIP INFO application/dtmf-relay (7) and application/dtmf (#): voxgate
 # answers each 200 (the scenario requires it) and the stream has the digits 7 and #.
 test_media_info_digits() {
@@ -4092,6 +4178,7 @@ TESTS=(
 	test_media_rfc4733_digits
 	test_media_info_digits
 	test_flow_ivr_digits_transfer
+	test_flow_sensitive_pin
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits
