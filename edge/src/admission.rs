@@ -84,12 +84,21 @@ pub struct AllowLists {
 }
 
 /// A trunk's allow-list as it was before a reload took it away.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Retired {
     trunk: String,
     allow: Vec<IpNet>,
     transports: Vec<ListenerTransport>,
+    /// The trunk registered: until this instant (the limiter's clock, ms) its
+    /// addresses are admitted whatever its calls, so that the registrar's answers
+    /// to the removal of the binding (RFC 3261 §10.2.2) and to its challenge get in.
+    removal_until: Option<u64>,
 }
+
+/// Non-INVITE transactions a binding's removal may take: the removal and its
+/// answers to a challenge (at most two, see `core::register`), each up to
+/// timer F (64 × T1).
+const REMOVAL_TRANSACTIONS: u32 = 3;
 
 const TRANSPORTS: [TransportKind; 3] = [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls];
 
@@ -144,38 +153,56 @@ impl AllowLists {
 
     /// Called by a reload before `new` is installed: every trunk of `old` whose
     /// allow-list or transports `new` does not keep as they were is remembered, and
-    /// admitted from its old addresses while it has calls in progress. Entries whose
-    /// calls have all ended are dropped here.
-    pub fn retire(&self, old: &Config, new: &Config) {
-        let mut kept: Vec<Retired> = Vec::new();
-        for r in self.retired.load().iter() {
-            if self.registry.has_trunk(&r.trunk) {
-                kept.push(Retired {
-                    trunk: r.trunk.clone(),
-                    allow: r.allow.clone(),
-                    transports: r.transports.clone(),
-                });
-            }
-        }
+    /// admitted from its old addresses while it has calls in progress, and, if it
+    /// registered, for as long as the removal of its binding may take (the registrar
+    /// answers from those addresses). Entries with neither are dropped here.
+    pub fn retire(&self, now: Instant, old: &Config, new: &Config) {
+        let now_ms = self.clock_ms(now);
+        let removal_ms = u64::try_from((new.timers.t1 * 64 * REMOVAL_TRANSACTIONS).as_millis())
+            .unwrap_or(u64::MAX);
+        let mut kept: Vec<Retired> = self
+            .retired
+            .load()
+            .iter()
+            .filter(|r| self.live(r, now_ms))
+            .cloned()
+            .collect();
         for t in &old.trunks {
             let unchanged = new
                 .trunks
                 .iter()
                 .any(|n| n.name == t.name && n.allow == t.allow && n.transports == t.transports);
-            if !unchanged && self.registry.has_trunk(t.name.as_str()) {
+            // A binding the new config no longer asks for is removed.
+            let removes_binding = t.register.is_some()
+                && new.trunk(&t.name).and_then(|n| n.register.as_ref()) != t.register.as_ref();
+            let removal_until = removes_binding.then(|| now_ms.saturating_add(removal_ms));
+            if !unchanged && (removal_until.is_some() || self.registry.has_trunk(t.name.as_str())) {
                 kept.push(Retired {
                     trunk: t.name.to_string(),
                     allow: t.allow.clone(),
                     transports: t.transports.clone(),
+                    removal_until,
                 });
             }
         }
         self.retired.store(Arc::new(kept));
     }
 
-    /// Whether `source` is an address of a retired allow-list whose trunk still has a
-    /// call in progress. Cold path: only for packets the current lists refused.
-    fn in_progress(&self, source: IpAddr, transport: TransportKind) -> bool {
+    /// Whether a retired allow-list still admits: its trunk has a call in progress,
+    /// or the removal of its binding may still be under way at `now_ms`.
+    fn live(&self, r: &Retired, now_ms: u64) -> bool {
+        r.removal_until.is_some_and(|until| now_ms < until) || self.registry.has_trunk(&r.trunk)
+    }
+
+    /// Whether `source` is an address of a retired allow-list that still admits (as
+    /// [`AllowLists::live`], reading the clock only for an entry with a removal
+    /// grace). Cold path: only for packets the current lists refused.
+    fn in_progress(
+        &self,
+        now: impl Fn() -> Instant,
+        source: IpAddr,
+        transport: TransportKind,
+    ) -> bool {
         let retired = self.retired.load();
         if retired.is_empty() {
             return false;
@@ -184,7 +211,10 @@ impl AllowLists {
         retired.iter().any(|r| {
             r.allow.iter().any(|net| net.contains(&ip))
                 && r.transports.iter().any(|t| transport_kind(*t) == transport)
-                && self.registry.has_trunk(&r.trunk)
+                && (r
+                    .removal_until
+                    .is_some_and(|until| self.clock_ms(now()) < until)
+                    || self.registry.has_trunk(&r.trunk))
         })
     }
 
@@ -230,9 +260,10 @@ impl AllowLists {
         let config = self.config.load();
         match classify(&config, source.ip(), transport) {
             Ok(_) => Verdict::Admit,
-            // A removed trunk's calls in progress keep their in-dialog traffic
-            // (cold path: only packets the current lists refused).
-            Err(_) if self.in_progress(source.ip(), transport) => Verdict::Admit,
+            // A removed trunk's calls in progress keep their in-dialog traffic, and
+            // its registrar can answer the removal of its binding (cold path: only
+            // packets the current lists refused).
+            Err(_) if self.in_progress(&now, source.ip(), transport) => Verdict::Admit,
             Err(DropReason::NotAllowed) => match self.unlisted(&config, now(), source) {
                 Limit::Pass => {
                     self.not_allowed[transport_index(transport)].inc();
@@ -463,7 +494,7 @@ port_max = 20099
             .replace("10.1.0.0/16", "10.1.0.0/24");
         let new = Arc::new(voxgate_config::load_str(&without_a, "test.toml").unwrap());
         assert!(new.trunk_for("127.0.0.1".parse().unwrap()).is_none());
-        lists.retire(&old, &new);
+        lists.retire(Instant::now(), &old, &new);
         config.store(new);
 
         let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
@@ -482,8 +513,71 @@ port_max = 20099
         );
         // And the next reload forgets it: a later conversation naming "a" (an
         // originated one, say) does not bring its addresses back.
-        lists.retire(&config.load_full(), &config.load_full());
+        lists.retire(Instant::now(), &config.load_full(), &config.load_full());
         call_on(&registry, 2, "a");
         assert!(!lists.admit(addr("127.0.0.1:5060"), TransportKind::Udp));
+    }
+
+    #[test]
+    fn a_registering_trunk_a_reload_removes_keeps_its_addresses_while_the_removal_may_run() {
+        use std::time::Duration;
+        let registering = CONF.replace(
+            "transports = [\"udp\"]\n",
+            "transports = [\"udp\"]\nregister = { registrar = \"sip:127.0.0.1:5070\", user = \"u\" }\n",
+        );
+        let metrics = Metrics::new("t").unwrap();
+        let config = shared(&registering);
+        let lists = AllowLists::new(config.clone(), metrics, Arc::default());
+        let old = config.load_full();
+        assert!(old.trunks[0].register.is_some());
+        // Trunk "a" (registering, no call in progress) removed; "b" narrowed (neither).
+        let without_a = CONF
+            .replace(
+                "name = \"a\"\nallow = [\"127.0.0.1/32\", \"::1/128\"]\ntransports = [\"udp\"]\n[[trunk]]\n",
+                "",
+            )
+            .replace("10.1.0.0/16", "10.1.0.0/24");
+        let new = Arc::new(voxgate_config::load_str(&without_a, "test.toml").unwrap());
+        let t0 = Instant::now();
+        lists.retire(t0, &old, &new);
+        config.store(new);
+
+        let registrar: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let at = |after: Duration, source: SocketAddr, transport| {
+            lists.check_at(|| t0 + after, source, transport)
+        };
+        // The registrar's answer to the removal, and to its challenge: timer F (32 s
+        // with T1 500 ms) three times over.
+        assert_eq!(
+            at(Duration::ZERO, registrar, TransportKind::Udp),
+            Verdict::Admit
+        );
+        assert_eq!(
+            at(Duration::from_secs(95), registrar, TransportKind::Udp),
+            Verdict::Admit
+        );
+        // Only on the trunk's transports; b's dropped range had no binding: refused.
+        assert_eq!(
+            at(Duration::ZERO, registrar, TransportKind::Tcp),
+            Verdict::Refuse
+        );
+        let b_dropped: SocketAddr = "10.1.200.3:5060".parse().unwrap();
+        assert_eq!(
+            at(Duration::ZERO, b_dropped, TransportKind::Udp),
+            Verdict::Refuse
+        );
+        // A reload within the grace keeps it; past it, refused, and the next reload forgets it.
+        let current = config.load_full();
+        lists.retire(t0 + Duration::from_secs(10), &current, &current);
+        assert_eq!(
+            at(Duration::from_secs(95), registrar, TransportKind::Udp),
+            Verdict::Admit
+        );
+        assert_eq!(
+            at(Duration::from_secs(97), registrar, TransportKind::Udp),
+            Verdict::Refuse
+        );
+        lists.retire(t0 + Duration::from_secs(97), &current, &current);
+        assert!(lists.retired.load().is_empty());
     }
 }

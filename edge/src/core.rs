@@ -181,8 +181,10 @@ impl Core {
         self.shares.reset(config.protection.overload_window);
         self.keepalive.configure(now, keepalive::probed(&config));
         self.health.publish(self.keepalive.states());
-        self.config = config;
+        let previous = std::mem::replace(&mut self.config, config);
         self.configure_registrations(now);
+        // The removals the reload asks for go now, from the trunks as they were.
+        self.send_registers_after(now, Some(&previous));
     }
 
     /// Active calls.

@@ -223,8 +223,10 @@ impl Reloader {
         };
         let new = Arc::new(keep_running(new, &running));
         // Before the swap: the calls of a trunk the new file drops keep their
-        // in-dialog traffic from the first packet on.
-        self.admission.retire(&running, &new);
+        // in-dialog traffic from the first packet on, and its registrar can answer
+        // the removal of its binding.
+        self.admission
+            .retire(std::time::Instant::now(), &running, &new);
         self.shared.store(new.clone());
         // The core applies timers and limits; allow-lists are read per packet.
         let _ = self.commands.send(Command::Reconfigure(new.clone())).await;

@@ -146,9 +146,17 @@ DIGEST_IN_PASSWORD=sipp-inbound-secret
 # registered with by trunk "registrar-test", which the test adds to the config for its
 # duration.
 REG_IP=127.0.0.21
-# register_423_then_unregister's registrar, on a port of its own: the removal of the
-# earlier tests' registrar-test binding may still be retransmitted to REG_IP:CALLEE_PORT.
-REG423_PORT=$((BASE + 37))
+# A registrar with a floor on the interval (register_423_then_unregister): SIPp on
+# REG423_IP:CALLEE_PORT, registered with by trunk "registrar-423", which the test adds to the
+# config for its duration. An address of its own: the removal register_challenge_refresh
+# sends when it takes its trunk out goes unanswered to REG_IP (its registrar is done by
+# then), retransmitted for 32 s.
+REG423_IP=127.0.0.22
+# A trunk with an advertise address of its own (call_trunk_advertise): trunk "advertised" is
+# ADVERTISED_IP (its callee on CALLEE_PORT, its caller on CALLER_PORT) and names
+# ADVERTISE_IP, a documentation address nothing has to reach, in Via and Contact.
+ADVERTISED_IP=127.0.0.44
+ADVERTISE_IP=192.0.2.10
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
 # The header-rule tests' caller on trunk "rules-in" (headers_inbound_rules); trunk
@@ -371,12 +379,12 @@ pai = "<sip:{{ caller }}@pai.example>"
 privacy = "none"
 caller_id = { strip_prefix = "+44", add_prefix = "0" }
 
-# A trunk behind its own NAT (call_trunk_advertise): Via and Contact toward it name its
-# advertise address, not the listener's.
+# A trunk behind its own NAT (call_trunk_advertise): Via and Contact on its legs, calls in
+# and out, name its advertise address, not the listener's.
 [[trunk]]
 name = "advertised"
-allow = ["127.0.0.44/32"]
-advertise = "192.0.2.10"
+allow = ["$ADVERTISED_IP/32"]
+advertise = "$ADVERTISE_IP"
 
 # Header rules (headers_inbound_rules): an untrusted caller whose calls voxgate asserts
 # itself (pai) with the number rewritten, and marks with X-In.
@@ -539,13 +547,20 @@ kind = "disconnect"
 listen = "$API"
 tokens = [ { name = "sipp-suite", sha256 = "$API_TOKEN_SHA" } ]
 
+# call_trunk_advertise: 1160 to the callee of trunk "advertised" (advertise = "$ADVERTISE_IP"),
+# 1161 (dialled from that trunk) to the SIPp callee through trunk "agents".
+[[route]]
+name = "to-advertised"
+match_user = { exact = "1160" }
+destinations = [ { uri = "sip:1160@$ADVERTISED_IP:$CALLEE_PORT", transport = "udp", trunk = "advertised" } ]
+
+[[route]]
+name = "from-advertised"
+match_user = { exact = "1161" }
+destinations = [ { uri = "sip:1161@$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "agents" } ]
+
 # Numbers starting with 7 are decided by the call-control API's clients; with none
 # connected they get 480 ([api] no_client_status).
-[[route]]
-name = "advertised"
-match_user = { exact = "1160" }
-destinations = [ { uri = "sip:$CALLEE_IP:$CALLEE_PORT", transport = "udp", trunk = "advertised" } ]
-
 [[route]]
 name = "api"
 match_user = { prefix = "7" }
@@ -1966,9 +1981,12 @@ test_call_digest_kamailio_sha256() {
 }
 
 # Outbound REGISTER to kamailio as the registrar (SHA-256 challenge, pv_auth_check): the
-# trunk added by reload registers, kamailio accepts voxgate's answer, the state is 1.
+# trunk added by reload registers, kamailio accepts voxgate's answer, the state is 1. The
+# reload that takes the trunk out sends the removal, which kamailio challenges too: voxgate
+# answers it with the credentials of the trunk it no longer has, and takes kamailio's 200
+# although the trunk's allow-list went with it.
 test_register_kamailio_sha256() {
-	local rc klog
+	local rc klog from i
 	kamailio_start "$REG_IP" "$KAM_PORT" kamailio_registrar
 	rc=$?
 	[ "$rc" = 2 ] && return 0
@@ -1990,9 +2008,20 @@ REG
 		rc=1
 	fi
 	local saved_reason=$REASON
+	from=$(wc -l <"$LOG")
 	write_config "$CONF"
 	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
 	REASON=$saved_reason
+	# kamailio answers a REGISTER 200 only once it passed pv_auth_check: a 200 to the
+	# removal means voxgate answered its challenge, and that the answer got in.
+	if [ "$rc" = 0 ]; then
+		for i in $(seq 1 30); do
+			tail -n +"$((from + 1))" "$LOG" | grep -q 'unregistered trunk=registrar-test status=200' && break
+			sleep 0.1
+		done
+		tail -n +"$((from + 1))" "$LOG" | grep -q 'unregistered trunk=registrar-test status=200' ||
+			{ REASON="the removal of registrar-test's binding got no 200 from kamailio within 3 s (voxgate.log has no \"unregistered trunk=registrar-test status=200\")"; rc=1; }
+	fi
 	kill "$KAM_PID" 2>/dev/null
 	wait "$KAM_PID" 2>/dev/null
 	[ "$rc" = 0 ] || { EXTRA_FILE=$klog; return 1; }
@@ -2058,18 +2087,20 @@ REG
 # Outbound REGISTER against a registrar with a floor (RFC 3261 §10.2.8, §10.2.2): trunk
 # "registrar-423" added by reload asks for 60 s, gets 423 with Min-Expires: 120 and asks again
 # at once for 120 (register_423_uas.xml checks CSeq 2 and Expires: 120), and is registered;
-# taking the trunk out by reload sends the removal on the same Call-ID (CSeq 3, Expires: 0),
-# which the registrar scenario must receive to pass.
+# taking the trunk out by reload sends the removal on the same Call-ID (CSeq 3, Expires: 0,
+# the registered Contact), which the registrar scenario must receive to pass. The
+# registrar's 200 to the removal must get in although the reload took its allow-list away
+# (voxgate logs "unregistered ... status=200"; otherwise it retransmits the removal).
 test_register_423_then_unregister() {
-	local rc=0
-	agent_start registrar423 "$REG_IP:$REG423_PORT" "$CALLEE_MP" register_423_uas.xml || return 1
+	local rc=0 i
+	agent_start registrar423 "$REG423_IP:$CALLEE_PORT" "$CALLEE_MP" register_423_uas.xml || return 1
 	write_config "$CONF"
 	cat >>"$CONF" <<REG
 
 [[trunk]]
 name = "registrar-423"
-allow = ["$REG_IP/32"]
-register = { registrar = "sip:$REG_IP:$REG423_PORT", user = "acme-sbc", expires_s = 60 }
+allow = ["$REG423_IP/32"]
+register = { registrar = "sip:$REG423_IP:$CALLEE_PORT", user = "acme-sbc", expires_s = 60 }
 REG
 	if reload_via_http; then
 		expect_value voxgate_registration_state 'trunk="registrar-423"' 1 || rc=1
@@ -2080,9 +2111,18 @@ REG
 	write_config "$CONF"
 	reload_via_http || { rc=1; saved_reason="${saved_reason:+$saved_reason; }restoring: $REASON"; }
 	REASON=$saved_reason
-	# The registrar passes only once it got the removal.
-	agent_done registrar423 || { [ "$rc" = 0 ] && rc=1; }
-	return "$rc"
+	# The registrar passes only once it got the removal (its failure says what was wrong).
+	agent_done registrar423 || return 1
+	[ "$rc" = 0 ] || return 1
+	for i in $(seq 1 30); do
+		grep -q 'unregistered trunk=registrar-423 status=200' "$LOG" && break
+		sleep 0.1
+	done
+	grep -q 'unregistered trunk=registrar-423 status=200' "$LOG" ||
+		{ REASON="voxgate did not take the registrar's 200 to the removal (no \"unregistered trunk=registrar-423 status=200\" in voxgate.log within 3 s)"; return 1; }
+	curl -fsS --max-time 3 "http://$ADMIN/metrics" | grep -q '^voxgate_registration_state{trunk="registrar-423"}' &&
+		{ REASON="voxgate_registration_state of the removed trunk is still exported"; return 1; }
+	return 0
 }
 
 test_headers_outbound_rules() {
@@ -2149,15 +2189,57 @@ test_call_busy_486() {
 	calls_empty --wait 3
 }
 
-# Per-trunk advertise: a call routed to trunk "advertised" (advertise = "192.0.2.10") reaches
-# the callee with Via and Contact naming 192.0.2.10 (call_uas_advertise_486.xml checks both);
-# the caller's leg still names the listener's address (call_uac_486.xml's 486 comes back).
+# Per-trunk advertise, both ways. Out: 1160 is routed to trunk "advertised" (advertise =
+# ADVERTISE_IP): call_uas_advertise.xml requires the INVITE's Via and Contact, the ACK's Via
+# and the BYE's Via to name ADVERTISE_IP; the caller's leg (trunk loopback) keeps the
+# listener's address: its 200's Contact is 127.0.0.1:SIP_PORT and ADVERTISE_IP is nowhere
+# in what it got. The CDR says the same per leg (local). In: a caller on trunk "advertised"
+# dials 1161 (to the SIPp callee through trunk agents): voxgate's 200 to it has its Contact
+# at ADVERTISE_IP, and its ACK and BYE to that Contact (SIPp sends them to voxgate's real
+# address, as the NAT in front would) are taken; the callee's INVITE names 127.0.0.1.
 test_call_trunk_advertise() {
-	local n=1160
-	callee_start trunk_advertise_callee call_uas_advertise_486.xml || return 1
-	sipp_play trunk_advertise_caller call_uac_486.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP"
-	call_ok $? trunk_advertise_caller call_uac_486.xml || return 1
-	cdr "$n" disconnect_side=callee status=486 answer_time=null attempts=1 trunk_out=advertised --wait 3
+	local n=1160 m=1161 rc
+	agent_start advertise_out_callee "$ADVERTISED_IP:$CALLEE_PORT" "$CALLEE_MP" call_uas_advertise.xml || return 1
+	sipp_play advertise_out_caller call_uac.xml -s "$n" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	rc=$?
+	# The callee first: its failure (a Via or Contact not as expected) explains the caller's.
+	agent_done advertise_out_callee || return 1
+	[ "$rc" = 0 ] || { sipp_reason advertise_out_caller call_uac.xml "$rc" caller; return 1; }
+	advertise_check advertise_out_caller Contact || return 1
+	# The CDR's legs say which address voxgate advertised on each.
+	cdr "$n" disconnect_side=caller cause=normal status=null attempts=1 trunk_in=loopback trunk_out=advertised \
+		legs.0.trunk=loopback "legs.0.local=127.0.0.1:$SIP_PORT" \
+		legs.1.trunk=advertised "legs.1.local=$ADVERTISE_IP:$SIP_PORT" || return 1
+
+	callee_start advertise_in_callee call_uas.xml || return 1
+	sipp_play advertise_in_caller call_uac.xml -s "$m" -i "$ADVERTISED_IP" -p "$CALLER_PORT" -mp "$CALLER_MP" -d 300
+	call_ok $? advertise_in_caller call_uac.xml || return 1
+	local got=$OUT/advertise_in_caller.messages.log
+	grep -q "^Contact: <sip:\([^@>;]*@\)\?${ADVERTISE_IP//./\\.}:$SIP_PORT[;>]" "$got" ||
+		{ REASON="the 200 to the caller on trunk advertised has no Contact at $ADVERTISE_IP:$SIP_PORT"; EXTRA_FILE=$got; return 1; }
+	advertise_check advertise_in_callee Via Contact || return 1
+	cdr "$m" disconnect_side=caller cause=normal status=null attempts=1 trunk_in=advertised trunk_out=agents \
+		legs.0.trunk=advertised "legs.0.local=$ADVERTISE_IP:$SIP_PORT" \
+		legs.1.trunk=agents "legs.1.local=127.0.0.1:$SIP_PORT" || return 1
+	calls_empty
+}
+
+# advertise_check NAME HEADER...: the SIPp party NAME talked to voxgate on a trunk without an
+# advertise address: each HEADER (Via, Contact) of what voxgate sent it names the listener,
+# 127.0.0.1:SIP_PORT, and ADVERTISE_IP appears nowhere in its message log.
+advertise_check() {
+	local log=$OUT/$1.messages.log h re
+	shift
+	for h in "$@"; do
+		case $h in
+		Via) re="^Via: SIP/2\.0/UDP 127\.0\.0\.1:$SIP_PORT;" ;;
+		Contact) re="^Contact: <sip:\([^@>;]*@\)\?127\.0\.0\.1:$SIP_PORT[;>]" ;;
+		esac
+		grep -q "$re" "$log" ||
+			{ REASON="$(basename "$log" .messages.log) got no $h at 127.0.0.1:$SIP_PORT from voxgate"; EXTRA_FILE=$log; return 1; }
+	done
+	! grep -qF "$ADVERTISE_IP" "$log" ||
+		{ REASON="$ADVERTISE_IP (trunk advertised's address) leaked to $(basename "$log" .messages.log): $(grep -m1 -F "$ADVERTISE_IP" "$log")"; EXTRA_FILE=$log; return 1; }
 }
 
 test_call_downstream_503_is_500() {

@@ -21,6 +21,9 @@ pub(super) struct RegTx {
     answered: u8,
     /// A removal (`Expires: 0`): its outcome is only logged.
     unregister: bool,
+    /// The config it was built from, whose trunk answers a challenge: a removal's
+    /// trunk may be gone from the running one.
+    config: Arc<Config>,
 }
 
 /// The registrations `config` asks for, each with a fresh Call-ID (kept for a
@@ -42,15 +45,32 @@ impl Core {
     /// Every REGISTER that is due. One that cannot be sent (no listener for
     /// its transport, a registrar name with no address) counts as failed.
     pub(super) fn send_registers(&mut self, now: Instant) {
+        self.send_registers_after(now, None);
+    }
+
+    /// As [`Core::send_registers`]; a removal whose trunk `previous` (the config a
+    /// reload replaced) has is built from the trunk as it was there: the binding was
+    /// made with its advertise address, listener and credentials, which the reload may
+    /// have taken away with the trunk.
+    pub(super) fn send_registers_after(&mut self, now: Instant, previous: Option<&Arc<Config>>) {
         while let Some(attempt) = self.regs.poll_register(now) {
             let id = attempt.id;
-            if !self.send_register(now, attempt) {
+            let config = previous
+                .filter(|p| attempt.unregister && p.trunk(&attempt.trunk).is_some())
+                .unwrap_or(&self.config)
+                .clone();
+            if !self.send_register(now, attempt, config) {
                 self.regs.on_failed(now, id);
             }
         }
     }
 
-    fn send_register(&mut self, now: Instant, a: crate::registration::Attempt) -> bool {
+    fn send_register(
+        &mut self,
+        now: Instant,
+        a: crate::registration::Attempt,
+        config: Arc<Config>,
+    ) -> bool {
         let transport = crate::admission::transport_kind(a.params.transport);
         let addr = match crate::conversation::Target::parse(&a.params.registrar, transport) {
             Some(t) => t.addr,
@@ -68,7 +88,6 @@ impl Core {
                 }
             }
         };
-        let config = self.config.clone();
         let trunk = config.trunk(&a.trunk);
         let Some((local, socket)) = self.locals.for_trunk(trunk, transport, addr.ip()) else {
             return false;
@@ -122,6 +141,7 @@ impl Core {
             peer,
             answered: 0,
             unregister: a.unregister,
+            config,
         };
         self.send_reg_request(now, reg)
     }
@@ -196,7 +216,7 @@ impl Core {
     /// The REGISTER sent again with the trunk's credentials (once; once more
     /// for a `stale` nonce). False when it cannot or should not be.
     fn answer_register_challenge(&mut self, now: Instant, reg: &RegTx, response: &Message) -> bool {
-        let config = self.config.clone();
+        let config = reg.config.clone();
         let Some(creds) = config
             .trunk(&reg.trunk)
             .and_then(|t| t.credentials.as_ref())
@@ -242,6 +262,7 @@ impl Core {
                 peer: reg.peer,
                 answered: reg.answered + 1,
                 unregister: reg.unregister,
+                config,
             },
         )
     }

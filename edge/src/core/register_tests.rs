@@ -28,6 +28,11 @@ impl Drop for Node {
 
 /// The node's config, with or without the trunk's registration.
 fn config(pass: &std::path::Path, register: bool) -> voxgate_config::Config {
+    config_with(pass, register, "")
+}
+
+/// The node's config; `extra` is more of the trunk's keys.
+fn config_with(pass: &std::path::Path, register: bool, extra: &str) -> voxgate_config::Config {
     let text = format!(
         r#"
 [node]
@@ -41,6 +46,7 @@ name = "carrier"
 allow = ["127.0.0.9/32"]
 credentials = {{ username = "acme", password_file = "{}" }}
 {}
+{extra}
 [[media_region]]
 name = "r"
 addresses = ["127.0.0.1"]
@@ -60,6 +66,11 @@ port_max = 20099
 }
 
 fn node() -> Node {
+    node_with(|pass| config(pass, true))
+}
+
+/// A node on the config `make` writes for the password file it is given.
+fn node_with(make: impl Fn(&std::path::Path) -> voxgate_config::Config) -> Node {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let pass = std::env::temp_dir().join(format!(
         "voxgate-register-core-{}-{}.pass",
@@ -67,7 +78,7 @@ fn node() -> Node {
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::write(&pass, "reg-secret\n").unwrap();
-    let config = config(&pass, true);
+    let config = make(&pass);
     let locals = Locals {
         udp: Some(LocalAddr::new(
             TransportKind::Udp,
@@ -285,4 +296,80 @@ fn a_binding_is_removed_when_its_trunk_stops_registering_and_when_the_node_stops
             "no REGISTER after the removal"
         );
     }
+}
+
+/// The same config without the trunk (another one, so that it still has one).
+fn config_without_the_trunk() -> voxgate_config::Config {
+    voxgate_config::load_str(
+        r#"
+[node]
+name = "t"
+region = "r"
+[[listener]]
+transport = "udp"
+address = "127.0.0.1:5060"
+[[trunk]]
+name = "other"
+allow = ["127.0.0.50/32"]
+[[media_region]]
+name = "r"
+addresses = ["127.0.0.1"]
+port_min = 20000
+port_max = 20099
+"#,
+        "test.toml",
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_removal_of_a_trunk_taken_out_by_reload_is_built_from_the_trunk_as_it_was() {
+    // The binding names the trunk's advertise address; the registrar challenges the
+    // removal too. The reload takes the trunk away with its advertise and credentials.
+    let mut n = node_with(|pass| config_with(pass, true, r#"advertise = "192.0.2.10""#));
+    let first = n.tick().remove(0);
+    let contact = "<sip:+4420@192.0.2.10:5060>";
+    assert_eq!(first.header(HeaderName::Contact), Some(contact));
+    n.answer(&first, 200, &[(HeaderName::Expires, "600")]);
+    n.tick();
+    assert_eq!(n.state(), Some(RegState::Registered));
+    n.core
+        .apply_config(n.now, Arc::new(config_without_the_trunk()));
+    let sent = sent_now(&mut n);
+    let gone = sent
+        .iter()
+        .find(|m| m.method() == Some(&Method::Register))
+        .expect("the removal, with the reload");
+    assert_eq!(gone.header(HeaderName::Expires), Some("0"));
+    assert_eq!(
+        gone.header(HeaderName::Contact),
+        Some(contact),
+        "the binding's Contact"
+    );
+    assert!(
+        gone.header(HeaderName::Via)
+            .unwrap()
+            .starts_with("SIP/2.0/UDP 192.0.2.10:5060;"),
+        "{:?}",
+        gone.header(HeaderName::Via)
+    );
+    assert_eq!(gone.call_id().unwrap(), first.call_id().unwrap());
+    let challenge = "Digest realm=\"reg.example\", nonce=\"abc\", qop=\"auth\", algorithm=SHA-256";
+    n.answer(gone, 401, &[(HeaderName::WwwAuthenticate, challenge)]);
+    let again = sent_now(&mut n);
+    let again = again
+        .iter()
+        .find(|m| m.method() == Some(&Method::Register))
+        .expect("the removal again, with the old trunk's credentials");
+    assert_eq!(again.cseq().unwrap().seq, 3);
+    assert_eq!(again.header(HeaderName::Expires), Some("0"));
+    assert_eq!(again.header(HeaderName::Contact), Some(contact));
+    let auth = again.header(HeaderName::Authorization).unwrap();
+    assert!(auth.contains("username=\"acme\""), "{auth}");
+    n.answer(again, 200, &[]);
+    n.now += Duration::from_secs(3600);
+    assert!(
+        n.tick().is_empty(),
+        "nothing more once the removal is answered"
+    );
 }
