@@ -44,6 +44,8 @@ pub struct EntryPoint {
     pub flow: String,
     /// The IANA time zone its `business_hours` nodes read the clock in (default `UTC`).
     pub time_zone: String,
+    /// The queue its flow's `queue` nodes use when they name none.
+    pub queue: Option<String>,
 }
 
 /// A flow: nodes from `start` on, one isolated instance per call.
@@ -232,6 +234,18 @@ pub enum NodeKind {
         /// Played first.
         prompt: Option<String>,
     },
+    /// Wait in a queue for an agent, with the queue's music; an agent's answer connects
+    /// the caller and ends the flow's part; `timeout` after the longest wait.
+    Queue {
+        /// The queue's name; `None`: the entry point's queue.
+        queue: Option<String>,
+        /// 1..=10: a contact of higher priority is offered first.
+        priority: u8,
+        /// Skills the contact needs besides the queue's.
+        skills: crate::routing::Skills,
+        /// The longest wait; `None`: the queue's `max_wait`.
+        max_wait: Option<Duration>,
+    },
 }
 
 /// Where a `goto` goes.
@@ -256,6 +270,7 @@ impl NodeKind {
         "blind_transfer",
         "business_hours",
         "disconnect",
+        "queue",
     ];
 
     /// The name used in the file.
@@ -271,6 +286,7 @@ impl NodeKind {
             NodeKind::BlindTransfer { .. } => "blind_transfer",
             NodeKind::BusinessHours { .. } => "business_hours",
             NodeKind::Disconnect { .. } => "disconnect",
+            NodeKind::Queue { .. } => "queue",
         }
     }
 
@@ -286,6 +302,7 @@ impl NodeKind {
             "blind_transfer" => (&["failed"], &[], false),
             "business_hours" => (&["open", "closed"], &["holiday"], false),
             "goto" | "disconnect" => (&[], &[], false),
+            "queue" => (&["timeout"], &[], false),
             _ => return None,
         };
         Some(Outputs {
@@ -313,7 +330,8 @@ impl NodeKind {
             | NodeKind::Menu { .. }
             | NodeKind::CollectDigits { .. }
             | NodeKind::BlindTransfer { .. }
-            | NodeKind::Disconnect { .. } => true,
+            | NodeKind::Disconnect { .. }
+            | NodeKind::Queue { .. } => true,
             NodeKind::SetVariable { .. }
             | NodeKind::Condition { .. }
             | NodeKind::Case { .. }

@@ -50,6 +50,7 @@ mod headers;
 mod model;
 mod raw;
 mod redact;
+pub mod routing;
 mod schema;
 mod source;
 mod validate;

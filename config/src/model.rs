@@ -54,6 +54,14 @@ pub struct Config {
     pub entry_points: Vec<crate::flow::EntryPoint>,
     /// Flows (`[[flow]]`), in file order.
     pub flows: Vec<crate::flow::Flow>,
+    /// Sites (`[[site]]`).
+    pub sites: Vec<crate::routing::Site>,
+    /// Teams (`[[team]]`).
+    pub teams: Vec<crate::routing::Team>,
+    /// Agents (`[[agent]]`), in file order.
+    pub agents: Vec<crate::routing::Agent>,
+    /// Queues (`[[queue]]`), in file order.
+    pub queues: Vec<crate::routing::Queue>,
 }
 
 /// Where destination names are resolved (`[dns]`).
@@ -112,6 +120,16 @@ impl Config {
     /// The flow called `name`.
     pub fn flow(&self, name: &str) -> Option<&crate::flow::Flow> {
         self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// The queue called `name`.
+    pub fn queue(&self, name: &str) -> Option<&crate::routing::Queue> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// The agent called `name`.
+    pub fn agent(&self, name: &str) -> Option<&crate::routing::Agent> {
+        self.agents.iter().find(|a| a.name == name)
     }
 
     /// The media region called `name`.

@@ -34,6 +34,55 @@ pub(crate) struct RawConfig {
     pub entry_point: Option<List<RawEntryPoint>>,
     pub flow: Option<List<RawFlow>>,
     pub include: Option<List<String>>,
+    pub site: Option<List<RawSite>>,
+    pub team: Option<List<RawTeam>>,
+    pub agent: Option<List<RawAgent>>,
+    pub queue: Option<List<RawQueue>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSite {
+    pub name: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTeam {
+    pub name: Option<S<String>>,
+    pub site: Option<S<String>>,
+}
+
+pub(crate) type RawSkills = S<std::collections::BTreeMap<String, S<i64>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAgent {
+    pub name: Option<S<String>>,
+    pub teams: Option<List<String>>,
+    pub skills: Option<RawSkills>,
+    pub dial: Option<S<RawDestination>>,
+    pub ring_timeout_s: Option<S<i64>>,
+    pub wrap_up_s: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQueue {
+    pub name: Option<S<String>>,
+    pub strategy: Option<S<String>>,
+    pub groups: Option<List<RawDistributionGroup>>,
+    pub skills: Option<RawSkills>,
+    pub music: Option<S<String>>,
+    pub max_wait_s: Option<S<i64>>,
+    pub ageing_s: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDistributionGroup {
+    pub teams: Option<List<String>>,
+    pub after_s: Option<S<i64>>,
 }
 
 /// A file the main one includes: entry points and flows only.
@@ -52,6 +101,7 @@ pub(crate) struct RawEntryPoint {
     pub trunks: Option<List<String>>,
     pub flow: Option<S<String>>,
     pub time_zone: Option<S<String>>,
+    pub queue: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +151,10 @@ pub(crate) struct RawFlowNode {
     pub hours: Option<List<String>>,
     pub holidays: Option<List<String>>,
     pub force: Option<S<String>>,
+    pub queue: Option<S<String>>,
+    pub priority: Option<S<i64>>,
+    pub skills: Option<RawSkills>,
+    pub max_wait_s: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@ pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's fo
      16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
 pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to, relative to the \
      config file's folder, where recordings go as WAV files (default: none, recording is off)";
+pub(crate) const SKILLS: &str = "a table of skill name = proficiency 1..=10, such as { french = 8, billing = 3 }";
 pub(crate) const KEEPALIVE: &str = "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
      down_after unanswered, up after up_after answered";
 pub(crate) const HEADER_RULES: &str = "a table of header rules: keep_only, remove, rewrite, add, \
@@ -56,7 +57,7 @@ pub(crate) const PASS: &str = "a header name carried across as it is, or a prefi
      Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
      Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
      the trunks' `trusted` allows)";
-pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\"";
+pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\", \"queue\"";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -161,6 +162,101 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "include",
                 "a list of files holding [[entry_point]] and [[flow]] tables, relative to this file's folder, such as [\"flows.toml\", \"ivr/*.toml\"] (a folder's *.toml files in name order)",
+            ),
+            key("site", "[[site]] tables: where teams sit"),
+            key("team", "[[team]] tables: teams of agents, each in a site"),
+            key(
+                "agent",
+                "[[agent]] tables: agents, their teams, skills and phone",
+            ),
+            key(
+                "queue",
+                "[[queue]] tables: where contacts wait for an agent",
+            ),
+        ],
+    },
+    Table {
+        pattern: "site[]",
+        keys: &[key("name", NAME)],
+    },
+    Table {
+        pattern: "team[]",
+        keys: &[key("name", NAME), key("site", "the name of a [[site]]")],
+    },
+    Table {
+        pattern: "agent[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "teams",
+                "a list of [[team]] names, at least one, such as [\"sales-paris\"]",
+            ),
+            key("skills", SKILLS),
+            key(
+                "dial",
+                "where the agent's phone is dialled: { uri = \"sip:...\", transport = \"udp\", trunk = \"...\" }",
+            ),
+            key(
+                "ring_timeout_s",
+                "seconds 1..=300 the agent's phone rings before the offer counts as not answered (default 15)",
+            ),
+            key(
+                "wrap_up_s",
+                "seconds 0..=3600 in wrap-up after a contact (default 0)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "agent[].dial",
+        keys: &[
+            key(
+                "uri",
+                "a sip: or sips: URI whose host is an IPv4 address, an IPv6 address in [ ] or a \
+                 DNS name, with an optional port, such as \"sip:alice@192.0.2.30:5060\"",
+            ),
+            key("transport", TRANSPORT),
+            key("trunk", "the name of a [[trunk]]"),
+            key("keepalive", KEEPALIVE),
+        ],
+    },
+    Table {
+        pattern: "agent[].dial.keepalive",
+        keys: KEEPALIVE_KEYS,
+    },
+    Table {
+        pattern: "queue[]",
+        keys: &[
+            key("name", NAME),
+            key(
+                "strategy",
+                "\"longest_available\" (default) or \"best_available\" (the best skill match, then the longest available)",
+            ),
+            key(
+                "groups",
+                "a list of distribution groups { teams = [\"...\"], after_s = 0 }, at least one; the first at after_s = 0, each later one at a longer wait",
+            ),
+            key("skills", SKILLS),
+            key(
+                "music",
+                "a prompt name ([[prompt]] or [media] prompts_dir) looped to waiting callers (default: silence)",
+            ),
+            key(
+                "max_wait_s",
+                "seconds 1..=86400 a contact waits before its queue node's timeout output (default 900)",
+            ),
+            key(
+                "ageing_s",
+                "seconds 1..=86400: every ageing_s waited counts as one priority level more (default: no ageing)",
+            ),
+        ],
+    },
+    Table {
+        pattern: "queue[].groups[]",
+        keys: &[
+            key("teams", "a list of [[team]] names, at least one"),
+            key(
+                "after_s",
+                "seconds 0..=86400 a contact waits before these teams join the search (the first group's is 0)",
             ),
         ],
     },
@@ -475,6 +571,10 @@ pub(crate) const TABLES: &[Table] = &[
                 "time_zone",
                 "an IANA time zone such as \"Europe/London\" (default \"UTC\"): the clock of its flow's business_hours nodes",
             ),
+            key(
+                "queue",
+                "the name of a [[queue]]: the entry point's default queue (queue nodes that name none)",
+            ),
         ],
     },
     Table {
@@ -592,6 +692,19 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "force",
                 "\"open\" or \"closed\": overrides the hours (an unplanned closure)",
+            ),
+            key(
+                "queue",
+                "the name of a [[queue]] (default: the entry point's queue)",
+            ),
+            key(
+                "priority",
+                "1..=10 (default 5): a contact of higher priority is offered first",
+            ),
+            key("skills", SKILLS),
+            key(
+                "max_wait_s",
+                "seconds 1..=86400 before the timeout output (default: the queue's max_wait_s)",
             ),
         ],
     },

@@ -412,6 +412,16 @@ mod tests {
             ("flow[]", "[[flow]]\nzzz = 1"),
             ("flow[].variable[]", "[[flow]]\n[[flow.variable]]\nzzz = 1"),
             ("flow[].node[]", "[[flow]]\n[[flow.node]]\nzzz = 1"),
+            ("site[]", "[[site]]\nzzz = 1"),
+            ("team[]", "[[team]]\nzzz = 1"),
+            ("agent[]", "[[agent]]\nzzz = 1"),
+            ("agent[].dial", "[[agent]]\ndial = { zzz = 1 }"),
+            (
+                "agent[].dial.keepalive",
+                "[[agent]]\ndial = { keepalive = { zzz = 1 } }",
+            ),
+            ("queue[]", "[[queue]]\nzzz = 1"),
+            ("queue[].groups[]", "[[queue]]\ngroups = [{ zzz = 1 }]"),
             ("route[].match_user", "[[route]]\nmatch_user = { zzz = 1 }"),
             (
                 "route[].destinations[]",

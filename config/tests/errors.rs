@@ -140,7 +140,7 @@ fn unknown_top_level_section() {
         at(&e, 14, 2, "trunks"),
         "x.toml:14:2: trunks: unknown key; allowed: node, admin, logging, sip, listener, \
          trunk, media_region, route, calls, cdr, hep, api, media, prompt, protection, dns, \
-         kill_switch, entry_point, flow, include"
+         kill_switch, entry_point, flow, include, site, team, agent, queue"
     );
 }
 

@@ -26,6 +26,34 @@ fn with(extra: &str) -> String {
     )
 }
 
+/// Sites, teams, agents and the queues the sample flows name.
+const ROUTING: &str = r#"
+[[site]]
+name = "s"
+
+[[team]]
+name = "t1"
+site = "s"
+
+[[team]]
+name = "t2"
+site = "s"
+
+[[agent]]
+name = "alice"
+teams = ["t1"]
+skills = { english = 8 }
+dial = { uri = "sip:alice@127.0.0.1:5090" }
+
+[[queue]]
+name = "sales"
+groups = [{ teams = ["t1"], after_s = 0 }, { teams = ["t2"], after_s = 30 }]
+
+[[queue]]
+name = "support"
+groups = [{ teams = ["t1"] }]
+"#;
+
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
@@ -627,7 +655,8 @@ fn an_included_file_holds_entry_points_and_flows_only_and_must_exist() {
 fn mutated_flows_never_panic_the_loader() {
     let sample =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows.toml")).unwrap();
-    let base = with(&sample);
+    let base = with(&format!("{sample}\n{ROUTING}"));
+    assert!(load_str(&base, "x.toml").is_ok(), "the base must load");
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move |n: usize| {
         state ^= state << 13;
@@ -666,4 +695,119 @@ fn mutated_flows_never_panic_the_loader() {
     }
     // Some mutations (in comments, say) keep the file valid; most do not.
     assert!(accepted > 0 && accepted < 1500, "{accepted}");
+}
+
+#[test]
+fn routing_tables_load_typed() {
+    let text = with(&format!(
+        "{ROUTING}\n[[agent]]\nname = \"bob\"\nteams = [\"t1\", \"t2\"]\ndial = {{ uri = \"sip:bob@127.0.0.1:5091\", transport = \"tcp\" }}\nring_timeout_s = 20\nwrap_up_s = 30\n\n[[queue]]\nname = \"best\"\nstrategy = \"best_available\"\ngroups = [{{ teams = [\"t2\"] }}]\nskills = {{ english = 3 }}\nmusic = \"menu\"\nmax_wait_s = 60\nageing_s = 10\n"
+    ));
+    let config = load_str(&text, "x.toml").unwrap();
+    assert_eq!(config.sites.len(), 1);
+    assert_eq!(config.teams[1].site, "s");
+    let bob = config.agent("bob").unwrap();
+    assert_eq!(bob.teams, ["t1", "t2"]);
+    assert_eq!(bob.ring_timeout, Duration::from_secs(20));
+    assert_eq!(bob.wrap_up, Duration::from_secs(30));
+    assert_eq!(bob.dial.uri, "sip:bob@127.0.0.1:5091");
+    let alice = config.agent("alice").unwrap();
+    assert_eq!(alice.skills.get("english"), Some(&8));
+    assert_eq!(alice.ring_timeout, Duration::from_secs(15));
+    let sales = config.queue("sales").unwrap();
+    assert_eq!(sales.strategy, voxgate_config::routing::Strategy::LongestAvailable);
+    assert_eq!(sales.groups[1].after, Duration::from_secs(30));
+    assert_eq!(sales.max_wait, Duration::from_secs(900));
+    let teams: Vec<&str> = sales.teams_after(Duration::from_secs(29)).collect();
+    assert_eq!(teams, ["t1"]);
+    let teams: Vec<&str> = sales.teams_after(Duration::from_secs(30)).collect();
+    assert_eq!(teams, ["t1", "t2"]);
+    let best = config.queue("best").unwrap();
+    assert_eq!(best.strategy, voxgate_config::routing::Strategy::BestAvailable);
+    assert_eq!(best.music.as_deref(), Some("menu"));
+    assert_eq!(best.ageing, Some(Duration::from_secs(10)));
+    assert_eq!(best.skills.get("english"), Some(&3));
+}
+
+#[test]
+fn routing_errors_name_their_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        // An unknown site.
+        ("[[team]]\nname = \"t\"\nsite = \"nowhere\"\n", "team[0].site", "nowhere"),
+        // An agent in an unknown team.
+        (
+            "[[site]]\nname = \"s\"\n[[agent]]\nname = \"a\"\nteams = [\"ghosts\"]\ndial = { uri = \"sip:a@127.0.0.1\" }\n",
+            "agent[0].teams[0]",
+            "ghosts",
+        ),
+        // A skill level out of 1..=10.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[agent]]\nname = \"a\"\nteams = [\"t\"]\nskills = { english = 11 }\ndial = { uri = \"sip:a@127.0.0.1\" }\n",
+            "agent[0].skills.english",
+            "1..=10",
+        ),
+        // No dial.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[agent]]\nname = \"a\"\nteams = [\"t\"]\n",
+            "agent[0].dial",
+            "uri",
+        ),
+        // Groups out of order.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[queue]]\nname = \"q\"\ngroups = [{ teams = [\"t\"] }, { teams = [\"t\"], after_s = 30 }, { teams = [\"t\"], after_s = 20 }]\n",
+            "queue[0].groups[2].after_s",
+            "greater than queue[0].groups[1].after_s",
+        ),
+        // A first group that waits.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[queue]]\nname = \"q\"\ngroups = [{ teams = [\"t\"], after_s = 5 }]\n",
+            "queue[0].groups[0].after_s",
+            "0..=0",
+        ),
+        // An unknown strategy.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[queue]]\nname = \"q\"\nstrategy = \"random\"\ngroups = [{ teams = [\"t\"] }]\n",
+            "queue[0].strategy",
+            "best_available",
+        ),
+        // Music that is no prompt.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[queue]]\nname = \"q\"\nmusic = \"jazz\"\ngroups = [{ teams = [\"t\"] }]\n",
+            "queue[0].music",
+            "jazz",
+        ),
+        // Two queues of one name.
+        (
+            "[[site]]\nname = \"s\"\n[[team]]\nname = \"t\"\nsite = \"s\"\n[[queue]]\nname = \"q\"\ngroups = [{ teams = [\"t\"] }]\n[[queue]]\nname = \"q\"\ngroups = [{ teams = [\"t\"] }]\n",
+            "queue[1].name",
+            "queue[0].name",
+        ),
+        // A queue node naming an unknown queue, and an entry point too.
+        (
+            "[[entry_point]]\nname = \"e\"\nnumbers = [\"+15550100\"]\nflow = \"f\"\nqueue = \"nope\"\n[[flow]]\nname = \"f\"\nstart = \"q\"\n[[flow.node]]\nid = \"q\"\nkind = \"queue\"\nqueue = \"missing\"\noutputs = { timeout = \"bye\" }\n[[flow.node]]\nid = \"bye\"\nkind = \"disconnect\"\n",
+            "flow[0].node[0].queue",
+            "missing",
+        ),
+        (
+            "[[entry_point]]\nname = \"e\"\nnumbers = [\"+15550100\"]\nflow = \"f\"\nqueue = \"nope\"\n[[flow]]\nname = \"f\"\nstart = \"bye\"\n[[flow.node]]\nid = \"bye\"\nkind = \"disconnect\"\n",
+            "entry_point[0].queue",
+            "nope",
+        ),
+        // A queue node's priority out of range.
+        (
+            "[[flow]]\nname = \"f\"\nstart = \"q\"\n[[flow.node]]\nid = \"q\"\nkind = \"queue\"\npriority = 0\noutputs = { timeout = \"bye\" }\n[[flow.node]]\nid = \"bye\"\nkind = \"disconnect\"\n",
+            "flow[0].node[0].priority",
+            "1..=10",
+        ),
+    ];
+    for (extra, key, words) in cases {
+        let text = with(extra);
+        let all = errors(&text);
+        let e = all
+            .iter()
+            .find(|e| e.key == *key)
+            .unwrap_or_else(|| panic!("no error at {key}: {all:?}"));
+        let shown = e.to_string();
+        assert!(shown.contains(words), "{key}: {shown}");
+        assert!(shown.starts_with("x.toml:"), "{shown}");
+    }
 }

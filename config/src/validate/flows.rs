@@ -40,6 +40,7 @@ fn parameters(kind: &str) -> &'static [&'static str] {
         "blind_transfer" => &["number"],
         "business_hours" => &["hours", "holidays", "force"],
         "disconnect" => &["prompt"],
+        "queue" => &["queue", "priority", "skills", "max_wait_s"],
         _ => &[],
     }
 }
@@ -78,6 +79,10 @@ fn given(n: &RawFlowNode) -> Vec<(&'static str, Range<usize>)> {
     add("flow", n.flow.as_ref().map(|v| v.span()));
     add("number", n.number.as_ref().map(|v| v.span()));
     add("hours", n.hours.as_ref().map(|v| v.span()));
+    add("queue", n.queue.as_ref().map(|v| v.span()));
+    add("priority", n.priority.as_ref().map(|v| v.span()));
+    add("skills", n.skills.as_ref().map(|v| v.span()));
+    add("max_wait_s", n.max_wait_s.as_ref().map(|v| v.span()));
     add("holidays", n.holidays.as_ref().map(|v| v.span()));
     add("force", n.force.as_ref().map(|v| v.span()));
     out
@@ -132,6 +137,7 @@ impl<'a> Validator<'a> {
         &mut self,
         files: &[Tables<'a, '_, RawFlow>],
         prompts: &[String],
+        queues: &[String],
     ) -> Vec<Flow> {
         let env = {
             let mut env = Environment::new();
@@ -159,7 +165,7 @@ impl<'a> Validator<'a> {
                         name.span(),
                     ));
                 }
-                let (flow, nodes) = self.flow(&key, raw_flow, prompts, &flow_names, &env);
+                let (flow, nodes) = self.flow(&key, raw_flow, prompts, queues, &flow_names, &env);
                 flows.push(flow);
                 spans.push(FlowSpans {
                     source,
@@ -214,6 +220,7 @@ impl<'a> Validator<'a> {
         key: &str,
         raw: &S<RawFlow>,
         prompts: &[String],
+        queues: &[String],
         flow_names: &[String],
         env: &Environment<'_>,
     ) -> (Flow, Vec<Range<usize>>) {
@@ -260,6 +267,7 @@ impl<'a> Validator<'a> {
                 declared: &declared,
                 prompts,
                 flow_names,
+                queues,
                 env,
             };
             let (node, id_span) = self.flow_node(&node_key, raw_node, &ctx);
@@ -633,6 +641,22 @@ impl<'a> Validator<'a> {
                     force,
                 }
             }
+            "queue" => {
+                if let Some(q) = &r.queue {
+                    self.reference(q, &k("queue"), "queue", ctx.queues);
+                }
+                let priority = self.int_or(r.priority.as_ref(), &k("priority"), (1, 10), 5);
+                NodeKind::Queue {
+                    queue: r.queue.as_ref().map(|q| q.get_ref().clone()),
+                    priority: u8::try_from(priority).unwrap_or(5),
+                    skills: self.skills(r.skills.as_ref(), &k("skills")),
+                    max_wait: r
+                        .max_wait_s
+                        .as_ref()
+                        .and_then(|m| self.int(m, &k("max_wait_s"), 1, 86_400))
+                        .map(|m| Duration::from_secs(m.unsigned_abs())),
+                }
+            }
             _ => NodeKind::Disconnect {
                 prompt: r
                     .prompt
@@ -882,6 +906,7 @@ impl<'a> Validator<'a> {
         files: &[Tables<'a, '_, RawEntryPoint>],
         trunks: &[String],
         flows: &[String],
+        queues: &[String],
     ) -> Vec<EntryPoint> {
         let main = self.source;
         let mut names = Vec::new();
@@ -921,12 +946,16 @@ impl<'a> Validator<'a> {
                 }
                 None => "UTC".to_owned(),
             };
+            if let Some(q) = &r.queue {
+                self.reference(q, &format!("{key}.queue"), "queue", queues);
+            }
             let mut entry = EntryPoint {
                 name,
                 numbers: Vec::new(),
                 trunks: Vec::new(),
                 flow,
                 time_zone,
+                queue: r.queue.as_ref().map(|q| q.get_ref().clone()),
             };
             for (j, n) in r
                 .numbers
@@ -1017,6 +1046,7 @@ struct NodeContext<'a> {
     declared: &'a [String],
     prompts: &'a [String],
     flow_names: &'a [String],
+    queues: &'a [String],
     env: &'a Environment<'a>,
 }
 

@@ -13,6 +13,7 @@ mod media;
 mod prompts;
 mod protection;
 mod routes;
+mod routing;
 mod trunks;
 
 pub use trunks::KNOWN_CODECS;
@@ -78,7 +79,16 @@ pub(crate) fn validate<'a>(
     let flow_files: Vec<_> = std::iter::once((source, raw.flow.as_ref()))
         .chain(includes.iter().map(|(s, inc)| (s, inc.flow.as_ref())))
         .collect();
-    let flows = v.flows(&flow_files, &prompt_names);
+    let routing = v.routing(
+        &raw.site,
+        &raw.team,
+        &raw.agent,
+        &raw.queue,
+        &trunk_names,
+        &prompt_names,
+    );
+    let queue_names: Vec<String> = routing.queues.iter().map(|q| q.name.clone()).collect();
+    let flows = v.flows(&flow_files, &prompt_names, &queue_names);
     let flow_names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
     let entry_files: Vec<_> = std::iter::once((source, raw.entry_point.as_ref()))
         .chain(
@@ -87,7 +97,7 @@ pub(crate) fn validate<'a>(
                 .map(|(s, inc)| (s, inc.entry_point.as_ref())),
         )
         .collect();
-    let entry_points = v.entry_points(&entry_files, &trunk_names, &flow_names);
+    let entry_points = v.entry_points(&entry_files, &trunk_names, &flow_names, &queue_names);
 
     if !v.errors.is_empty() {
         return Err(v.errors);
@@ -113,6 +123,10 @@ pub(crate) fn validate<'a>(
         kill_switch,
         entry_points,
         flows,
+        sites: routing.sites,
+        teams: routing.teams,
+        agents: routing.agents,
+        queues: routing.queues,
     })
 }
 

@@ -169,7 +169,7 @@ impl Validator<'_> {
         }
     }
 
-    fn destination(
+    pub(super) fn destination(
         &mut self,
         raw: &S<RawDestination>,
         key: &str,
