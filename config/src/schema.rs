@@ -36,7 +36,8 @@ pub(crate) const PROMPTS_DIR: &str = "a folder, relative to the config file's fo
      16-bit PCM, µ-law or A-law) become prompts named by their file name without .wav";
 pub(crate) const RECORDINGS_DIR: &str = "an existing folder voxgate may write to, relative to the \
      config file's folder, where recordings go as WAV files (default: none, recording is off)";
-pub(crate) const SKILLS: &str = "a table of skill name = proficiency 1..=10, such as { french = 8, billing = 3 }";
+pub(crate) const SKILLS: &str =
+    "a table of skill name = proficiency 1..=10, such as { french = 8, billing = 3 }";
 pub(crate) const KEEPALIVE: &str = "{ interval_s = 30, down_after = 3, up_after = 2 }: OPTIONS every interval_s, down after \
      down_after unanswered, up after up_after answered";
 pub(crate) const HEADER_RULES: &str = "a table of header rules: keep_only, remove, rewrite, add, \

@@ -714,7 +714,10 @@ fn routing_tables_load_typed() {
     assert_eq!(alice.skills.get("english"), Some(&8));
     assert_eq!(alice.ring_timeout, Duration::from_secs(15));
     let sales = config.queue("sales").unwrap();
-    assert_eq!(sales.strategy, voxgate_config::routing::Strategy::LongestAvailable);
+    assert_eq!(
+        sales.strategy,
+        voxgate_config::routing::Strategy::LongestAvailable
+    );
     assert_eq!(sales.groups[1].after, Duration::from_secs(30));
     assert_eq!(sales.max_wait, Duration::from_secs(900));
     let teams: Vec<&str> = sales.teams_after(Duration::from_secs(29)).collect();
@@ -722,7 +725,10 @@ fn routing_tables_load_typed() {
     let teams: Vec<&str> = sales.teams_after(Duration::from_secs(30)).collect();
     assert_eq!(teams, ["t1", "t2"]);
     let best = config.queue("best").unwrap();
-    assert_eq!(best.strategy, voxgate_config::routing::Strategy::BestAvailable);
+    assert_eq!(
+        best.strategy,
+        voxgate_config::routing::Strategy::BestAvailable
+    );
     assert_eq!(best.music.as_deref(), Some("menu"));
     assert_eq!(best.ageing, Some(Duration::from_secs(10)));
     assert_eq!(best.skills.get("english"), Some(&3));
@@ -732,7 +738,11 @@ fn routing_tables_load_typed() {
 fn routing_errors_name_their_key() {
     let cases: &[(&str, &str, &str)] = &[
         // An unknown site.
-        ("[[team]]\nname = \"t\"\nsite = \"nowhere\"\n", "team[0].site", "nowhere"),
+        (
+            "[[team]]\nname = \"t\"\nsite = \"nowhere\"\n",
+            "team[0].site",
+            "nowhere",
+        ),
         // An agent in an unknown team.
         (
             "[[site]]\nname = \"s\"\n[[agent]]\nname = \"a\"\nteams = [\"ghosts\"]\ndial = { uri = \"sip:a@127.0.0.1\" }\n",

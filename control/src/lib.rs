@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acd;
 pub mod api;
 mod dispatch;
 mod error;

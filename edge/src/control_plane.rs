@@ -130,6 +130,13 @@ impl fmt::Display for ConversationId {
     }
 }
 
+/// As shown: `"c17"`, the id the API and the logs use.
+impl serde::Serialize for ConversationId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A leg of a conversation, numbered from 1 in order of creation; never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LegId(pub u32);

@@ -106,7 +106,11 @@ impl Validator<'_> {
                     "longest_available" => Strategy::LongestAvailable,
                     "best_available" => Strategy::BestAvailable,
                     _ => {
-                        self.bad_value(s.span(), &key("strategy"), schema::describe(&key("strategy")));
+                        self.bad_value(
+                            s.span(),
+                            &key("strategy"),
+                            schema::describe(&key("strategy")),
+                        );
                         Strategy::LongestAvailable
                     }
                 },
@@ -117,7 +121,8 @@ impl Validator<'_> {
                 for (j, g) in self.non_empty(list, &key("groups")).iter().enumerate() {
                     let gkey = |k: &str| format!("queue[{i}].groups[{j}].{k}");
                     let (gspan, gr) = (g.span(), g.get_ref());
-                    let teams = self.team_list(gr.teams.as_ref(), &gspan, &gkey("teams"), &team_names);
+                    let teams =
+                        self.team_list(gr.teams.as_ref(), &gspan, &gkey("teams"), &team_names);
                     let after = self.int_or(gr.after_s.as_ref(), &gkey("after_s"), (0, 86_400), 0);
                     match (previous, gr.after_s.as_ref()) {
                         // The first group searches from the start: a wait of its own
@@ -141,7 +146,11 @@ impl Validator<'_> {
                         }
                         (Some(_), None) => {
                             let expected = schema::describe(&gkey("after_s")).to_owned();
-                            self.push(gspan.clone(), gkey("after_s"), ConfigErrorKind::Missing { expected });
+                            self.push(
+                                gspan.clone(),
+                                gkey("after_s"),
+                                ConfigErrorKind::Missing { expected },
+                            );
                         }
                         _ => {}
                     }

@@ -587,6 +587,7 @@ mod driven {
             trunks: vec![],
             flow: "main".to_owned(),
             time_zone: "UTC".to_owned(),
+            queue: None,
         };
         let mut config = (*config(ivr())).clone();
         config.entry_points = vec![entry.clone()];
