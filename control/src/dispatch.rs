@@ -9,6 +9,7 @@ use voxgate_edge::SharedConfig;
 use voxgate_edge::control_plane::{Command, ControlPlane, EdgeHandle, Session};
 
 use crate::ControlError;
+use crate::acd::ContactCenter;
 use crate::api::{ApiPlane, Controller};
 use crate::flow::Flows;
 use crate::router::{StaticRouter, called_number, route};
@@ -25,16 +26,19 @@ pub struct Dispatcher {
     router: StaticRouter,
     api: Arc<ApiPlane>,
     flows: Flows,
+    center: Arc<ContactCenter>,
 }
 
 impl Dispatcher {
     /// A dispatcher over the running configuration (the edge's shared snapshot, so a
     /// reload applies to the next call).
     pub fn new(config: SharedConfig) -> Result<Dispatcher, ControlError> {
+        let center = Arc::new(ContactCenter::new(config.clone())?);
         Ok(Dispatcher {
             router: StaticRouter::new(config.clone()),
-            api: Arc::new(ApiPlane::new(config)?),
-            flows: Flows::new()?,
+            api: Arc::new(ApiPlane::with_center(config, center.clone())?),
+            flows: Flows::new(center.clone())?,
+            center,
         })
     }
 
@@ -43,6 +47,7 @@ impl Dispatcher {
         &self,
         metrics: &voxgate_edge::metrics::Metrics,
     ) -> Result<(), ControlError> {
+        self.center.metrics().register(metrics)?;
         Ok(self.flows.metrics().register(metrics)?)
     }
 
@@ -129,6 +134,7 @@ impl ControlPlane for Dispatcher {
     }
 
     fn started(&self, edge: EdgeHandle) {
+        self.center.spawn_timer();
         self.router.set_health(edge.health());
         self.api.set_edge(edge);
     }

@@ -68,6 +68,9 @@ pub enum ControlError {
     /// No such path.
     #[error("no such path; GET /openapi.json lists them")]
     NoPath,
+    /// The contact center refused: no such agent or queue, or not in the agent's state.
+    #[error("{0}")]
+    Acd(#[from] crate::acd::AcdError),
 }
 
 impl ControlError {
@@ -82,6 +85,9 @@ impl ControlError {
             ControlError::NotControlled { .. } => "conflict",
             ControlError::TooLarge { .. } => "too_large",
             ControlError::Unavailable => "unavailable",
+            ControlError::Acd(crate::acd::AcdError::UnknownAgent(_))
+            | ControlError::Acd(crate::acd::AcdError::UnknownQueue(_)) => "not_found",
+            ControlError::Acd(_) => "conflict",
         }
     }
 

@@ -134,12 +134,50 @@ impl ContactCenter {
         Ok(rx)
     }
 
-    /// `contact` leaves its queue (its flow is done with it).
-    pub fn leave(&self, contact: ConversationId) {
+    /// `contact` leaves its queue (its flow is done with it); `why` (`abandoned`,
+    /// `timeout`) is counted when it was queued.
+    pub fn leave(&self, contact: ConversationId, why: Option<&'static str>) {
+        let queued = self.with(|l| {
+            let now = l.now;
+            let queued = l.guard.flows.remove(&contact).is_some();
+            l.guard.acd.leave(now, contact);
+            queued
+        });
+        if let (true, Some(why)) = (queued, why) {
+            self.metrics.outcome(why);
+        }
+    }
+
+    /// The offered agent's phone rings.
+    pub fn ringing(&self, contact: ConversationId) {
+        self.with(|l| l.acd().ringing(contact));
+    }
+
+    /// The offered agent answered: engaged, and the contact is out of its queue.
+    pub fn answered(&self, contact: ConversationId) {
         self.with(|l| {
             l.guard.flows.remove(&contact);
             let now = l.now;
-            l.guard.acd.leave(now, contact);
+            l.guard.acd.answered(now, contact);
+        });
+        self.metrics.outcome("answered");
+    }
+
+    /// The offered agent did not answer: the agent idles, the contact goes back to the
+    /// head of its queue.
+    pub fn not_answered(&self, contact: ConversationId) {
+        self.with(|l| {
+            let now = l.now;
+            l.guard.acd.not_answered(now, contact);
+        });
+        self.metrics.outcome("rona");
+    }
+
+    /// The contact connected to an agent ended: the agent's wrap-up starts.
+    pub fn ended(&self, contact: ConversationId) {
+        self.with(|l| {
+            let now = l.now;
+            l.guard.acd.ended(now, contact);
         });
     }
 

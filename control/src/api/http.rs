@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::plane::ApiPlane;
 use super::views::Problem;
-use super::{auth, conference, conversations, legs, openapi, recordings, stream};
+use super::{agents, auth, conference, conversations, legs, openapi, recordings, stream};
 use crate::ControlError;
 
 /// The largest request body taken (a dial of 16 destinations is about 2 KiB).
@@ -35,6 +35,9 @@ impl IntoResponse for ControlError {
             ControlError::NotControlled { .. } => StatusCode::CONFLICT,
             ControlError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ControlError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ControlError::Acd(crate::acd::AcdError::UnknownAgent(_))
+            | ControlError::Acd(crate::acd::AcdError::UnknownQueue(_)) => StatusCode::NOT_FOUND,
+            ControlError::Acd(_) => StatusCode::CONFLICT,
             ControlError::Bind { .. } | ControlError::Metrics(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -174,6 +177,13 @@ pub fn routes() -> OpenApiRouter<Arc<ApiPlane>> {
         .routes(routes!(conference::listen_only))
         .routes(routes!(conference::speak))
         .routes(routes!(stream::events))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::login))
+        .routes(routes!(agents::logout))
+        .routes(routes!(agents::state))
+        .routes(routes!(agents::wrap_up))
+        .routes(routes!(agents::queues))
+        .routes(routes!(agents::queue))
 }
 
 /// The paths that need no token: the description of the API itself.

@@ -15,6 +15,9 @@
 //!   carries `conference_joined`, `conference_left`, `conference_updated`.
 //! - `DELETE /v1/conversations/{id}`: the operator's hang-up of any conversation.
 //! - `GET /v1/events`: a WebSocket of every event of every conversation, in order.
+//! - `GET /v1/agents`, `POST /v1/agents/{name}/login|logout|state|wrap_up`: agents and
+//!   their states; `GET /v1/queues`, `GET /v1/queues/{name}`: waiting contacts, agents
+//!   available and staffed, the estimated wait.
 //! - `GET /openapi.json`: the OpenAPI description, generated from these types.
 //!
 //! Conversations reach the API through the [`crate::Dispatcher`]: a route or trunk with
@@ -40,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+mod agents;
 pub mod auth;
 mod conference;
 mod conversations;

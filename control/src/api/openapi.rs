@@ -27,6 +27,8 @@ use super::http::{public_routes, routes};
         (name = "conversations", description = "Conversations: list, inspect, originate, dial, bridge, conference, reject, hang up"),
         (name = "legs", description = "One leg of a conversation: answer, hold, resume, unbridge, hang up, transfers, media, its conference"),
         (name = "events", description = "The event stream"),
+        (name = "agents", description = "Agents of the contact center: log in and out, available or idle, wrap-up"),
+        (name = "queues", description = "Queues of the contact center: contacts waiting, agents, estimated wait"),
         (name = "meta", description = "This description"),
     )
 )]

@@ -90,6 +90,8 @@ pub struct ApiPlane {
     /// True once the API stops: followers close their streams.
     stopping: watch::Sender<bool>,
     metrics: ApiMetrics,
+    /// Queues and agents (the agents' endpoints).
+    center: Arc<crate::acd::ContactCenter>,
 }
 
 impl std::fmt::Debug for ApiPlane {
@@ -104,8 +106,18 @@ impl ApiPlane {
     /// The API over the running configuration (tokens and fallback status are read per
     /// request and per call, so a reload applies to them at once).
     pub fn new(config: SharedConfig) -> Result<ApiPlane, ControlError> {
+        let center = Arc::new(crate::acd::ContactCenter::new(config.clone())?);
+        ApiPlane::with_center(config, center)
+    }
+
+    /// The API over the running configuration and the flows' contact center.
+    pub fn with_center(
+        config: SharedConfig,
+        center: Arc<crate::acd::ContactCenter>,
+    ) -> Result<ApiPlane, ControlError> {
         let (announce, _) = broadcast::channel(ANNOUNCE_QUEUE);
         Ok(ApiPlane {
+            center,
             config,
             edge: OnceLock::new(),
             controlled: Mutex::new(HashMap::new()),
@@ -119,6 +131,11 @@ impl ApiPlane {
     /// The running configuration.
     pub fn config(&self) -> Arc<Config> {
         self.config.load_full()
+    }
+
+    /// Queues and agents.
+    pub fn center(&self) -> &crate::acd::ContactCenter {
+        &self.center
     }
 
     /// The metrics.

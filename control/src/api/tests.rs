@@ -551,6 +551,13 @@ fn the_openapi_document_parses_and_lists_every_path() {
             &["post"],
         ),
         ("/v1/events", &["get"]),
+        ("/v1/agents", &["get"]),
+        ("/v1/agents/{name}/login", &["post"]),
+        ("/v1/agents/{name}/logout", &["post"]),
+        ("/v1/agents/{name}/state", &["post"]),
+        ("/v1/agents/{name}/wrap_up", &["post"]),
+        ("/v1/queues", &["get"]),
+        ("/v1/queues/{name}", &["get"]),
         ("/openapi.json", &["get"]),
     ];
     let paths = doc["paths"].as_object().cloned().unwrap_or_default();
@@ -987,4 +994,118 @@ async fn conference_commands_reach_the_conversation_and_conferences_are_numbered
         cmds.try_recv().is_err(),
         "nothing refused reached the conversation"
     );
+}
+
+const AGENTS: &str = r#"
+[[site]]
+name = "s"
+[[team]]
+name = "t1"
+site = "s"
+[[agent]]
+name = "alice"
+teams = ["t1"]
+dial = { uri = "sip:alice@127.0.0.1:5090" }
+[[queue]]
+name = "sales"
+groups = [{ teams = ["t1"] }]
+"#;
+
+#[tokio::test]
+async fn agents_log_in_become_available_and_are_listed() {
+    let plane = Arc::new(ApiPlane::new(shared(AGENTS)).unwrap_or_else(|e| panic!("{e}")));
+    let a = call(&plane, Method::GET, "/v1/agents", None, "").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = call(&plane, Method::GET, "/v1/agents", Some(BEARER), "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.json,
+        json!([{"name": "alice", "teams": ["t1"], "state": "logged_out"}])
+    );
+    // Not available before logging in.
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/state",
+        Some(BEARER),
+        r#"{"state": "available"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.json);
+    assert_eq!(a.json["error"], "conflict");
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/login",
+        Some(BEARER),
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json["state"], "idle");
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/state",
+        Some(BEARER),
+        r#"{"state": "idle", "code": "break"}"#,
+    )
+    .await;
+    assert_eq!(a.json["code"], "break");
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/state",
+        Some(BEARER),
+        r#"{"state": "available"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json["state"], "available");
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/state",
+        Some(BEARER),
+        r#"{"state": "engaged"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/zed/login",
+        Some(BEARER),
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/wrap_up",
+        Some(BEARER),
+        r#"{"code": "sale"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "not in wrap-up");
+    let a = call(&plane, Method::GET, "/v1/queues/sales", Some(BEARER), "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json["available_agents"], 1);
+    assert_eq!(a.json["staffed_agents"], 1);
+    assert_eq!(a.json["waiting"], 0);
+    assert!(a.json.get("estimated_wait_s").is_none(), "no history yet");
+    let a = call(&plane, Method::GET, "/v1/queues", Some(BEARER), "").await;
+    assert_eq!(a.json.as_array().map(Vec::len), Some(1));
+    let a = call(&plane, Method::GET, "/v1/queues/nope", Some(BEARER), "").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = call(
+        &plane,
+        Method::POST,
+        "/v1/agents/alice/logout",
+        Some(BEARER),
+        "",
+    )
+    .await;
+    assert_eq!(a.json["state"], "logged_out");
 }

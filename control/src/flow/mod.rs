@@ -15,7 +15,9 @@ use voxgate_config::flow::EntryPoint;
 use voxgate_edge::control_plane::Session;
 
 pub use metrics::FlowMetrics;
-pub use run::{Contact, FlowRun, FlowValue, Outcome, Phase, environment};
+pub use run::{CenterRequest, Contact, FlowRun, FlowValue, Outcome, Phase, environment};
+
+use crate::acd::{ContactCenter, Notice};
 
 use crate::router::called_number;
 
@@ -23,6 +25,7 @@ use crate::router::called_number;
 pub struct Flows {
     env: Arc<Environment<'static>>,
     metrics: FlowMetrics,
+    center: Arc<ContactCenter>,
 }
 
 impl std::fmt::Debug for Flows {
@@ -32,11 +35,12 @@ impl std::fmt::Debug for Flows {
 }
 
 impl Flows {
-    /// Ready to run flows.
-    pub fn new() -> Result<Flows, prometheus::Error> {
+    /// Ready to run flows; their `queue` nodes queue contacts in `center`.
+    pub fn new(center: Arc<ContactCenter>) -> Result<Flows, prometheus::Error> {
         Ok(Flows {
             env: Arc::new(environment()),
             metrics: FlowMetrics::new()?,
+            center,
         })
     }
 
@@ -67,6 +71,8 @@ impl Flows {
             contact_id: session.info.id.to_string(),
             entry_point: entry.name.clone(),
             time_zone: entry.time_zone.clone(),
+            conversation: session.info.id,
+            queue: entry.queue.clone(),
         };
         let Some(run) = FlowRun::new(config, self.env.clone(), &entry.flow, contact) else {
             // Validation makes this impossible: the entry point's flow exists.
@@ -81,32 +87,68 @@ impl Flows {
         };
         self.metrics.started(&entry.name);
         let span = info_span!("flow", id = %session.info.id);
-        tokio::spawn(drive(run, session, self.metrics.clone()).instrument(span));
+        let center = self.center.clone();
+        tokio::spawn(drive(run, session, self.metrics.clone(), center).instrument(span));
     }
 }
 
-/// Moves one instance's commands to the conversation and its events and deadlines to
-/// the instance, until the conversation ends.
-async fn drive(mut run: FlowRun, mut session: Session, metrics: FlowMetrics) {
+/// Moves one instance's commands to the conversation, its requests to the contact
+/// center, and the conversation's events, the center's offers and its deadlines to the
+/// instance, until the conversation ends.
+async fn drive(
+    mut run: FlowRun,
+    mut session: Session,
+    metrics: FlowMetrics,
+    center: Arc<ContactCenter>,
+) {
     // tokio's clock, so that tests can run it virtually.
     let now = || tokio::time::Instant::now().into_std();
+    let id = session.info.id;
+    let mut offers: Option<tokio::sync::mpsc::UnboundedReceiver<Notice>> = None;
     run.start(now(), jiff::Timestamp::now());
     let mut errors = 0;
     loop {
+        let mut gone = false;
+        // A request may fail and make commands (the safe ending), and a command ...
+        // loop until both are drained.
+        loop {
+            while let Some(command) = run.poll_command() {
+                if session.commands.send(command).await.is_err() {
+                    gone = true;
+                    break;
+                }
+            }
+            let Some(request) = run.poll_center() else {
+                break;
+            };
+            match request {
+                CenterRequest::Enqueue {
+                    queue,
+                    priority,
+                    skills,
+                } => match center.enqueue(id, &queue, priority, &skills) {
+                    Ok(rx) => offers = Some(rx),
+                    Err(e) => run.handle_center_error(now(), &format!("queue: {e}")),
+                },
+                CenterRequest::Ringing => center.ringing(id),
+                CenterRequest::Answered => {
+                    offers = None;
+                    center.answered(id);
+                }
+                CenterRequest::NotAnswered => center.not_answered(id),
+                CenterRequest::Leave(why) => {
+                    offers = None;
+                    center.leave(id, Some(why));
+                }
+                CenterRequest::Ended => center.ended(id),
+            }
+        }
         if run.errors() > errors {
             metrics.errors(run.flow_name(), run.errors() - errors);
             errors = run.errors();
         }
-        let mut gone = false;
-        while let Some(command) = run.poll_command() {
-            if session.commands.send(command).await.is_err() {
-                gone = true;
-                break;
-            }
-        }
         if gone || run.phase() == Phase::Done {
-            metrics.ended(run.outcome().unwrap_or(Outcome::Ended));
-            return;
+            break;
         }
         let deadline = run.poll_timeout();
         let sleep = async {
@@ -115,17 +157,31 @@ async fn drive(mut run: FlowRun, mut session: Session, metrics: FlowMetrics) {
                 None => std::future::pending().await,
             }
         };
+        let offer = async {
+            match offers.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = session.events.recv() => match event {
                 Some(event) => run.handle_event(now(), &event),
-                None => {
-                    metrics.ended(run.outcome().unwrap_or(Outcome::Ended));
-                    return;
-                }
+                None => break,
+            },
+            notice = offer => match notice {
+                Some(Notice::Offer(agent)) => run.handle_offer(now(), &agent),
+                // The center dropped the contact (a reload took its queue away).
+                None => offers = None,
             },
             () = sleep => run.handle_timeout(now()),
         }
     }
+    // However it ended, the contact is in no queue and no agent is held for it.
+    if offers.is_some() {
+        center.leave(id, Some("abandoned"));
+    }
+    center.ended(id);
+    metrics.ended(run.outcome().unwrap_or(Outcome::Ended));
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use minijinja::{Environment, Value};
 use tracing::{debug, info, warn};
 use voxgate_config::flow::{Flow, FlowNode, GotoTarget, NodeKind, VariableKind};
+use voxgate_config::routing::{Agent, Skills};
 use voxgate_config::{Config, TrunkName};
 use voxgate_edge::control_plane::{
-    Command, DialId, Event, LegId, PlaySource, PlaybackEnd, PlaybackId,
+    Command, ConversationId, Destination, Dial, DialId, Event, LegId, PlaySource, PlaybackEnd,
+    PlaybackId,
 };
 
 /// Nodes that do not wait, run in a row, before the instance gives up: validation
@@ -90,6 +92,36 @@ enum Wait {
     Transfer(DialId),
     /// A `disconnect`'s prompt, then the hang-up.
     Farewell(PlaybackId),
+    /// In a queue: an agent offered is being dialled (`offer`); `timed_out` once the
+    /// longest wait passed while an agent's phone rang (that offer decides).
+    Queue {
+        offer: Option<DialId>,
+        timed_out: bool,
+    },
+}
+
+/// What a flow asks of the contact center (the shell carries it out).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CenterRequest {
+    /// Queue the contact.
+    Enqueue {
+        /// The queue.
+        queue: String,
+        /// 1..=10.
+        priority: u8,
+        /// Skills besides the queue's.
+        skills: Skills,
+    },
+    /// The offered agent's phone rings.
+    Ringing,
+    /// The offered agent answered: the caller is connected.
+    Answered,
+    /// The offered agent did not answer (RONA).
+    NotAnswered,
+    /// The contact leaves its queue: `abandoned` (the caller hung up) or `timeout`.
+    Leave(&'static str),
+    /// The contact connected to an agent ended: the agent's wrap-up starts.
+    Ended,
 }
 
 /// Where the instance is.
@@ -99,6 +131,8 @@ pub enum Phase {
     Running,
     /// Handed to a transfer's answering leg: nothing more to do but wait for the end.
     Transferred,
+    /// Connected to an agent from a queue: the end starts the agent's wrap-up.
+    Connected,
     /// Hung up: waiting for the conversation's end.
     Ending,
     /// The conversation ended.
@@ -112,6 +146,8 @@ pub enum Outcome {
     Disconnected,
     /// A blind transfer was answered.
     Transferred,
+    /// An agent answered the contact from a queue.
+    Agent,
     /// The caller hung up first.
     CallerHungUp,
     /// An error took the safe ending (a hang-up).
@@ -126,6 +162,7 @@ impl Outcome {
         match self {
             Outcome::Disconnected => "disconnected",
             Outcome::Transferred => "transferred",
+            Outcome::Agent => "agent",
             Outcome::CallerHungUp => "caller_hung_up",
             Outcome::Failed => "failed",
             Outcome::Ended => "ended",
@@ -150,6 +187,10 @@ pub struct Contact {
     pub entry_point: String,
     /// The entry point's time zone (IANA), for `business_hours`.
     pub time_zone: String,
+    /// The conversation: the contact's key in the contact center.
+    pub conversation: ConversationId,
+    /// The entry point's queue, for `queue` nodes that name none.
+    pub queue: Option<String>,
 }
 
 /// One flow instance.
@@ -170,6 +211,7 @@ pub struct FlowRun {
     phase: Phase,
     outcome: Option<Outcome>,
     out: VecDeque<Command>,
+    center: VecDeque<CenterRequest>,
     /// The wall clock at an instant of the monotonic one, from `start`: `business_hours`
     /// reads the time of day from it.
     wall: Option<(Instant, jiff::Timestamp)>,
@@ -223,6 +265,7 @@ impl FlowRun {
             phase: Phase::Running,
             outcome: None,
             out: VecDeque::new(),
+            center: VecDeque::new(),
             wall: None,
         };
         run.reset_variables();
@@ -272,6 +315,43 @@ impl FlowRun {
         self.out.pop_front()
     }
 
+    /// The next request to the contact center.
+    pub fn poll_center(&mut self) -> Option<CenterRequest> {
+        self.center.pop_front()
+    }
+
+    /// The contact center offers the contact to `agent`: its phone is dialled and
+    /// connected to the caller on answer, the music going on while it rings.
+    pub fn handle_offer(&mut self, _now: Instant, agent: &Agent) {
+        let Wait::Queue { offer: None, .. } = self.wait else {
+            // Left the queue meanwhile: the center took the contact out already.
+            return;
+        };
+        let destination = Destination {
+            uri: agent.dial.uri.clone(),
+            transport: voxgate_edge::admission::transport_kind(agent.dial.transport),
+            trunk: agent.dial.trunk.clone(),
+        };
+        let dial = Dial::new(vec![destination])
+            .connect(self.contact.leg)
+            .ring_timeout(agent.ring_timeout);
+        self.dials += 1;
+        self.out.push_back(Command::Dial(dial));
+        info!(node = %self.current().id, agent = %agent.name, "dialling the agent offered");
+        if let Wait::Queue { offer, .. } = &mut self.wait {
+            *offer = Some(DialId(self.dials));
+        }
+        self.center.push_back(CenterRequest::Ringing);
+    }
+
+    /// The contact center refused to queue the contact (its queue is gone).
+    pub fn handle_center_error(&mut self, now: Instant, what: &str) {
+        if matches!(self.wait, Wait::Queue { .. }) {
+            self.wait = Wait::Nothing;
+            self.fail(now, what);
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
@@ -292,6 +372,13 @@ impl FlowRun {
     pub fn handle_event(&mut self, now: Instant, event: &Event) {
         match event {
             Event::Ended { .. } => {
+                match (&self.wait, self.phase) {
+                    (_, Phase::Connected) => self.center.push_back(CenterRequest::Ended),
+                    (Wait::Queue { .. }, _) => {
+                        self.center.push_back(CenterRequest::Leave("abandoned"));
+                    }
+                    _ => {}
+                }
                 self.outcome.get_or_insert(Outcome::Ended);
                 self.phase = Phase::Done;
                 self.deadline = None;
@@ -302,13 +389,25 @@ impl FlowRun {
             Event::LegEnded { .. } if self.phase == Phase::Transferred => {
                 self.hang_up();
             }
+            // Connected to an agent: either side ending ends the contact (and starts
+            // the agent's wrap-up).
+            Event::LegEnded { .. } if self.phase == Phase::Connected => {
+                self.center.push_back(CenterRequest::Ended);
+                self.hang_up();
+            }
             _ if self.phase != Phase::Running => {}
             Event::LegEnded { leg, .. } if *leg == self.contact.leg => {
                 // The caller hung up: a transfer still ringing is cancelled; the
                 // conversation's end follows.
                 self.outcome.get_or_insert(Outcome::CallerHungUp);
-                if matches!(self.wait, Wait::Transfer(_)) {
+                if matches!(
+                    self.wait,
+                    Wait::Transfer(_) | Wait::Queue { offer: Some(_), .. }
+                ) {
                     self.hang_up();
+                }
+                if matches!(self.wait, Wait::Queue { .. }) {
+                    self.center.push_back(CenterRequest::Leave("abandoned"));
                 }
                 self.phase = Phase::Ending;
                 self.deadline = None;
@@ -323,6 +422,35 @@ impl FlowRun {
             Event::DialFailed { dial, .. } if self.wait == Wait::Transfer(*dial) => {
                 self.wait = Wait::Nothing;
                 self.follow(now, "failed");
+            }
+            Event::DialFailed { dial, .. } if matches!(self.wait, Wait::Queue { offer: Some(d), .. } if d == *dial) =>
+            {
+                // RONA: the center takes the contact back, at the head of its queue.
+                info!(node = %self.current().id, "the agent offered did not answer");
+                self.center.push_back(CenterRequest::NotAnswered);
+                if let Wait::Queue { offer, timed_out } = &mut self.wait {
+                    *offer = None;
+                    if *timed_out {
+                        self.center.push_back(CenterRequest::Leave("timeout"));
+                        self.wait = Wait::Nothing;
+                        self.follow(now, "timeout");
+                    }
+                }
+            }
+            Event::LegAnswered { leg, early: false }
+                if *leg != self.contact.leg
+                    && matches!(self.wait, Wait::Queue { offer: Some(_), .. }) =>
+            {
+                info!(node = %self.current().id, "the agent answered: connected");
+                // The music stops; the bridge is the dial's.
+                self.out.push_back(Command::StopMedia {
+                    leg: self.contact.leg,
+                });
+                self.center.push_back(CenterRequest::Answered);
+                self.wait = Wait::Nothing;
+                self.deadline = None;
+                self.outcome.get_or_insert(Outcome::Agent);
+                self.phase = Phase::Connected;
             }
             Event::LegAnswered { leg, .. }
                 if *leg != self.contact.leg && matches!(self.wait, Wait::Transfer(_)) =>
@@ -359,6 +487,16 @@ impl FlowRun {
                 playing: None,
                 digits,
             } => self.collect_done(now, digits),
+            Wait::Queue { offer: None, .. } => {
+                self.center.push_back(CenterRequest::Leave("timeout"));
+                self.follow(now, "timeout");
+            }
+            Wait::Queue { offer, .. } => {
+                self.wait = Wait::Queue {
+                    offer,
+                    timed_out: true,
+                }
+            }
             other => self.wait = other,
         }
     }
@@ -628,6 +766,36 @@ impl FlowRun {
                     } else {
                         state.to_owned()
                     }
+                }
+                NodeKind::Queue {
+                    queue,
+                    priority,
+                    skills,
+                    max_wait,
+                } => {
+                    let name = queue.or_else(|| self.contact.queue.clone());
+                    let Some(q) = name.as_deref().and_then(|n| self.config.queue(n)) else {
+                        return self.fail(
+                            now,
+                            "no queue: the node names none and its entry point has none",
+                        );
+                    };
+                    let music = q.music.clone();
+                    let max_wait = max_wait.unwrap_or(q.max_wait);
+                    if let Some(music) = music {
+                        self.play(PlaySource::Music(music), false);
+                    }
+                    self.center.push_back(CenterRequest::Enqueue {
+                        queue: name.unwrap_or_default(),
+                        priority,
+                        skills,
+                    });
+                    self.deadline = Some(now + max_wait);
+                    self.wait = Wait::Queue {
+                        offer: None,
+                        timed_out: false,
+                    };
+                    return;
                 }
                 NodeKind::Disconnect { prompt } => {
                     match prompt {

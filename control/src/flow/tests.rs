@@ -81,6 +81,8 @@ fn start(flows: Vec<Flow>, now: Instant) -> FlowRun {
         contact_id: "c1".to_owned(),
         entry_point: "main-line".to_owned(),
         time_zone: "Europe/London".to_owned(),
+        conversation: voxgate_edge::control_plane::ConversationId(1),
+        queue: None,
     };
     let mut run = FlowRun::new(config(flows), Arc::new(environment()), "main", contact).unwrap();
     // Friday 4 December 2026, 10:00 in London (UTC+0 in winter).
@@ -611,7 +613,9 @@ mod driven {
             Flows::entry_point(&config, &session).map(|e| e.name.as_str()),
             Some("main-line")
         );
-        let flows = Flows::new().unwrap();
+        let shared = Arc::new(arc_swap::ArcSwap::new(config.clone()));
+        let center = Arc::new(crate::acd::ContactCenter::new(shared).unwrap());
+        let flows = Flows::new(center).unwrap();
         flows.start(config, &entry, session);
         assert!(matches!(cmd_rx.recv().await, Some(Command::Answer { .. })));
         assert_eq!(cmd_rx.recv().await, Some(prompt("welcome", false)));
@@ -721,4 +725,330 @@ fn business_state_covers_weekends_holidays_zones_and_midnight() {
         business_state(&night, &[], Some(true), "UTC", at("2026-12-04T12:00:00Z")),
         "open"
     );
+}
+
+mod queued {
+    use super::*;
+    use crate::acd::fixtures;
+    use voxgate_config::routing::Strategy;
+
+    /// queue `sales` (music `hold`, max wait 60 s) → timeout: `sorry` → disconnect.
+    fn queue_flow() -> Vec<Flow> {
+        vec![flow(
+            "main",
+            "wait",
+            vec![],
+            vec![
+                node(
+                    "wait",
+                    NodeKind::Queue {
+                        queue: Some("sales".to_owned()),
+                        priority: 7,
+                        skills: [("english".to_owned(), 3)].into_iter().collect(),
+                        max_wait: Some(Duration::from_secs(60)),
+                    },
+                    &[("timeout", "sorry")],
+                ),
+                node("sorry", play(&["sorry"]), &[("next", "bye")]),
+                node("bye", bye(), &[]),
+            ],
+        )]
+    }
+
+    fn queued(now: Instant) -> FlowRun {
+        let mut config = (*config(queue_flow())).clone();
+        let mut q = fixtures::queue("sales", Strategy::LongestAvailable, &[(&["t1"], 0)], None);
+        q.music = Some("hold".to_owned());
+        config.queues = vec![q];
+        let contact = Contact {
+            leg: CALLER,
+            trunk: TrunkName::new("loopback").unwrap(),
+            ani: "+15550001".to_owned(),
+            dnis: "+15550100".to_owned(),
+            contact_id: "c1".to_owned(),
+            entry_point: "main-line".to_owned(),
+            time_zone: "UTC".to_owned(),
+            conversation: voxgate_edge::control_plane::ConversationId(1),
+            queue: None,
+        };
+        let mut run =
+            FlowRun::new(Arc::new(config), Arc::new(environment()), "main", contact).unwrap();
+        run.start(now, "2026-12-04T10:00:00Z".parse().unwrap());
+        run
+    }
+
+    fn requests(run: &mut FlowRun) -> Vec<CenterRequest> {
+        std::iter::from_fn(|| run.poll_center()).collect()
+    }
+
+    fn alice() -> voxgate_config::routing::Agent {
+        fixtures::agent("alice", &["t1"], &[("english", 5)], Duration::ZERO)
+    }
+
+    #[test]
+    fn queued_with_music_until_an_agent_answers() {
+        let t0 = Instant::now();
+        let mut run = queued(t0);
+        let sent = commands(&mut run);
+        assert_eq!(
+            sent[1],
+            Command::Play {
+                leg: CALLER,
+                source: PlaySource::Music("hold".to_owned()),
+                barge_in: false,
+            }
+        );
+        assert_eq!(
+            requests(&mut run),
+            [CenterRequest::Enqueue {
+                queue: "sales".to_owned(),
+                priority: 7,
+                skills: [("english".to_owned(), 3)].into_iter().collect(),
+            }]
+        );
+        assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+        // An agent is offered: its phone is dialled, connected to the caller.
+        run.handle_offer(t0, &alice());
+        let sent = commands(&mut run);
+        let [Command::Dial(dial)] = sent.as_slice() else {
+            panic!("{sent:?}")
+        };
+        assert_eq!(dial.destinations[0].uri, "sip:alice@127.0.0.1:5090");
+        assert_eq!(dial.connect, Some(CALLER));
+        assert_eq!(dial.ring_timeout, Some(Duration::from_secs(15)));
+        assert_eq!(requests(&mut run), [CenterRequest::Ringing]);
+        // A second offer while one rings is not dialled.
+        run.handle_offer(t0, &alice());
+        assert!(commands(&mut run).is_empty());
+        // The agent answers: the music stops, the contact is connected.
+        run.handle_event(
+            t0,
+            &Event::LegAnswered {
+                leg: LegId(2),
+                early: false,
+            },
+        );
+        assert_eq!(commands(&mut run), [Command::StopMedia { leg: CALLER }]);
+        assert_eq!(requests(&mut run), [CenterRequest::Answered]);
+        assert_eq!(run.phase(), Phase::Connected);
+        assert_eq!(run.poll_timeout(), None, "no max wait once connected");
+        // The agent hangs up: the call ends, the agent's wrap-up starts.
+        run.handle_event(
+            t0,
+            &Event::LegEnded {
+                leg: LegId(2),
+                side: Side::Callee,
+                cause: EndCause::Normal,
+            },
+        );
+        assert_eq!(commands(&mut run), [hangup_all()]);
+        assert_eq!(requests(&mut run), [CenterRequest::Ended]);
+        assert_eq!(run.outcome(), Some(Outcome::Agent));
+    }
+
+    #[test]
+    fn rona_keeps_the_caller_queued_and_the_timeout_waits_for_the_ringing_offer() {
+        let t0 = Instant::now();
+        let mut run = queued(t0);
+        commands(&mut run);
+        requests(&mut run);
+        run.handle_offer(t0, &alice());
+        commands(&mut run);
+        requests(&mut run);
+        // The longest wait passes while alice's phone rings: that offer decides.
+        run.handle_timeout(t0 + Duration::from_secs(60));
+        assert!(commands(&mut run).is_empty());
+        assert!(requests(&mut run).is_empty());
+        run.handle_event(
+            t0 + Duration::from_secs(61),
+            &Event::DialFailed {
+                dial: DialId(1),
+                status: 408,
+            },
+        );
+        assert_eq!(
+            requests(&mut run),
+            [CenterRequest::NotAnswered, CenterRequest::Leave("timeout")]
+        );
+        assert_eq!(commands(&mut run), [prompt("sorry", false)]);
+    }
+
+    #[test]
+    fn rona_before_the_timeout_waits_for_the_next_offer() {
+        let t0 = Instant::now();
+        let mut run = queued(t0);
+        commands(&mut run);
+        requests(&mut run);
+        run.handle_offer(t0, &alice());
+        commands(&mut run);
+        requests(&mut run);
+        run.handle_event(
+            t0 + Duration::from_secs(15),
+            &Event::DialFailed {
+                dial: DialId(1),
+                status: 408,
+            },
+        );
+        assert_eq!(requests(&mut run), [CenterRequest::NotAnswered]);
+        assert!(commands(&mut run).is_empty(), "the music goes on");
+        assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+        // Then the longest wait: timeout output.
+        run.handle_timeout(t0 + Duration::from_secs(60));
+        assert_eq!(requests(&mut run), [CenterRequest::Leave("timeout")]);
+        assert_eq!(commands(&mut run), [prompt("sorry", false)]);
+    }
+
+    #[test]
+    fn a_caller_hanging_up_leaves_the_queue_and_stops_the_ringing() {
+        let t0 = Instant::now();
+        let mut run = queued(t0);
+        commands(&mut run);
+        requests(&mut run);
+        run.handle_offer(t0, &alice());
+        commands(&mut run);
+        requests(&mut run);
+        run.handle_event(
+            t0,
+            &Event::LegEnded {
+                leg: CALLER,
+                side: Side::Callee,
+                cause: EndCause::Normal,
+            },
+        );
+        assert_eq!(requests(&mut run), [CenterRequest::Leave("abandoned")]);
+        assert_eq!(commands(&mut run), [hangup_all()]);
+        assert_eq!(run.outcome(), Some(Outcome::CallerHungUp));
+    }
+
+    #[test]
+    fn a_queue_node_without_a_queue_takes_the_error_path() {
+        let t0 = Instant::now();
+        let mut flows = queue_flow();
+        flows[0].nodes[0].kind = NodeKind::Queue {
+            queue: None,
+            priority: 5,
+            skills: Default::default(),
+            max_wait: None,
+        };
+        let mut run = start(flows, t0);
+        assert!(requests(&mut run).is_empty());
+        assert_eq!(run.errors(), 1);
+        assert!(commands(&mut run).contains(&hangup_all()));
+    }
+
+    /// The task with a real contact center on the virtual clock: the flow queues the
+    /// caller, an agent made available is dialled, its answer engages it, the end
+    /// starts its wrap-up.
+    #[tokio::test(start_paused = true)]
+    async fn the_task_queues_offers_and_wraps_up() {
+        use tokio::sync::mpsc;
+        use voxgate_config::flow::EntryPoint;
+        use voxgate_edge::control_plane::{ConversationId, ConversationInfo, Inbound, Party};
+
+        let mut config = (*config(queue_flow())).clone();
+        config.sites = vec![fixtures::site("s")];
+        config.teams = vec![fixtures::team("t1", "s")];
+        config.agents = vec![fixtures::agent(
+            "alice",
+            &["t1"],
+            &[("english", 5)],
+            Duration::from_secs(10),
+        )];
+        config.queues = vec![fixtures::queue(
+            "sales",
+            Strategy::LongestAvailable,
+            &[(&["t1"], 0)],
+            None,
+        )];
+        let entry = EntryPoint {
+            name: "main-line".to_owned(),
+            numbers: vec!["+15550100".to_owned()],
+            trunks: vec![],
+            flow: "main".to_owned(),
+            time_zone: "UTC".to_owned(),
+            queue: None,
+        };
+        config.entry_points = vec![entry.clone()];
+        let config = Arc::new(config);
+        let shared = Arc::new(arc_swap::ArcSwap::new(config.clone()));
+        let center = Arc::new(crate::acd::ContactCenter::new(shared).unwrap());
+        center.spawn_timer();
+        let flows = Flows::new(center.clone()).unwrap();
+        let (ev_tx, ev_rx) = mpsc::channel(16);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(16);
+        let party = |user: &str| Party {
+            display: None,
+            user: Some(user.to_owned()),
+            uri: format!("sip:{user}@192.0.2.1"),
+        };
+        let inbound = Inbound::new(
+            CALLER,
+            TrunkName::new("loopback").unwrap(),
+            "local".to_owned(),
+            party("+15550001"),
+            party("+15550100"),
+            Some("+15550100".to_owned()),
+        );
+        let session = Session {
+            info: ConversationInfo::new(ConversationId(9), Some(inbound)),
+            events: ev_rx,
+            commands: cmd_tx,
+        };
+        flows.start(config, &entry, session);
+        assert!(matches!(cmd_rx.recv().await, Some(Command::Answer { .. })));
+        // No agent available: nothing is dialled.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(cmd_rx.try_recv().is_err());
+        center.with(|l| {
+            let now = l.now();
+            l.acd().login(now, "alice").unwrap();
+            l.acd().set_available(now, "alice").unwrap();
+        });
+        let Some(Command::Dial(dial)) = cmd_rx.recv().await else {
+            panic!("the agent is dialled")
+        };
+        assert_eq!(dial.connect, Some(CALLER));
+        tokio::task::yield_now().await;
+        let state = center.with(|l| l.acd().agent_state("alice").cloned());
+        assert_eq!(
+            state,
+            Some(crate::acd::AgentState::Offered {
+                contact: ConversationId(9)
+            })
+        );
+        ev_tx
+            .send(Event::LegAnswered {
+                leg: LegId(2),
+                early: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            cmd_rx.recv().await,
+            Some(Command::StopMedia { leg: CALLER })
+        );
+        ev_tx
+            .send(Event::LegEnded {
+                leg: LegId(2),
+                side: Side::Callee,
+                cause: EndCause::Normal,
+            })
+            .await
+            .unwrap();
+        assert_eq!(cmd_rx.recv().await, Some(hangup_all()));
+        tokio::task::yield_now().await;
+        let state = center.with(|l| l.acd().agent_state("alice").cloned());
+        assert_eq!(state, Some(crate::acd::AgentState::WrapUp { code: None }));
+        // Its 10 s of wrap-up pass on the virtual clock: available again.
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        let state = center.with(|l| l.acd().agent_state("alice").cloned());
+        assert_eq!(state, Some(crate::acd::AgentState::Available));
+        ev_tx
+            .send(Event::Ended {
+                side: Side::Callee,
+                cause: EndCause::Normal,
+            })
+            .await
+            .unwrap();
+    }
 }
