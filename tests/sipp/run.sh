@@ -156,6 +156,10 @@ REG423_IP=127.0.0.22
 # ADVERTISED_IP (its callee on CALLEE_PORT, its caller on CALLER_PORT) and names
 # ADVERTISE_IP, a documentation address nothing has to reach, in Via and Contact.
 ADVERTISED_IP=127.0.0.44
+# The queue tests' agents (queue_longest_available, queue_rona): SIPp UAS on CALLEE_PORT of
+# their own addresses, dialled by voxgate when the queue offers them a contact.
+QUEUE_ALICE_IP=127.0.0.51
+QUEUE_BOB_IP=127.0.0.52
 ADVERTISE_IP=192.0.2.10
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
@@ -504,7 +508,7 @@ id = "bye"
 kind = "disconnect"
 
 # A PIN into a sensitive variable (flow_sensitive_pin): +15550143 collects six digits into
-# `pin`, checks their count, and hangs up; with too few it plays sipp-tone first.
+# "pin", checks their count, and hangs up; with too few it plays sipp-tone first.
 [[entry_point]]
 name = "pin-test"
 numbers = ["+15550143"]
@@ -541,6 +545,69 @@ outputs = { next = "done" }
 
 [[flow.node]]
 id = "done"
+kind = "disconnect"
+
+# Queues and agents (queue_longest_available, queue_rona): +15550144 runs flow
+# "queue-test": a menu whose 3 queues the caller in "q-test" (longest_available, the
+# sipp-tone as music, 20 s at most) with agents alice (QUEUE_ALICE_IP, rings 2 s) and bob
+# (QUEUE_BOB_IP, 60 s of wrap-up) of team "q-team", both on trunk "queue-agents".
+[[trunk]]
+name = "queue-agents"
+allow = ["$QUEUE_ALICE_IP/32", "$QUEUE_BOB_IP/32"]
+
+[[site]]
+name = "sipp-site"
+
+[[team]]
+name = "q-team"
+site = "sipp-site"
+
+[[agent]]
+name = "alice"
+teams = ["q-team"]
+skills = { english = 5 }
+dial = { uri = "sip:alice@$QUEUE_ALICE_IP:$CALLEE_PORT", transport = "udp", trunk = "queue-agents" }
+ring_timeout_s = 2
+
+[[agent]]
+name = "bob"
+teams = ["q-team"]
+skills = { english = 9 }
+dial = { uri = "sip:bob@$QUEUE_BOB_IP:$CALLEE_PORT", transport = "udp", trunk = "queue-agents" }
+wrap_up_s = 60
+
+[[queue]]
+name = "q-test"
+strategy = "longest_available"
+groups = [{ teams = ["q-team"], after_s = 0 }]
+music = "sipp-tone"
+max_wait_s = 20
+
+[[entry_point]]
+name = "queue-test"
+numbers = ["+15550144"]
+flow = "queue-test"
+queue = "q-test"
+
+[[flow]]
+name = "queue-test"
+start = "menu"
+
+[[flow.node]]
+id = "menu"
+kind = "menu"
+prompt = "sipp-tone"
+retries = 0
+outputs = { "3" = "wait", timeout = "bye", invalid = "bye" }
+
+[[flow.node]]
+id = "wait"
+kind = "queue"
+skills = { english = 1 }
+outputs = { timeout = "bye" }
+
+[[flow.node]]
+id = "bye"
 kind = "disconnect"
 
 [api]
@@ -3811,6 +3878,130 @@ test_flow_sensitive_pin() {
 	calls_empty --wait 3
 }
 
+# api_call METHOD PATH [BODY]: the call-control API with the suite's token; prints the
+# response's body, fails (REASON set) on anything but 2xx.
+api_call() {
+	local method=$1 path=$2 body=${3:-} out
+	local args=(-sS --max-time 3 -X "$method" -H "Authorization: Bearer $API_TOKEN" -w '\n%{http_code}')
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
+	out=$(curl "${args[@]}" "http://$API$path" 2>&1)
+	case ${out##*$'\n'} in
+	2??) printf '%s\n' "${out%$'\n'*}" ;;
+	*)
+		REASON="$method $path${body:+ $body}: ${out//$'\n'/ }"
+		return 1
+		;;
+	esac
+}
+
+# agent_state NAME: the agent's state from GET /v1/agents, with its code (idle:rona).
+agent_state() {
+	api_call GET /v1/agents | python3 -c 'import json, sys
+agents = {a["name"]: a for a in json.load(sys.stdin)}
+a = agents[sys.argv[1]]
+print(a["state"] + (":" + a["code"] if a.get("code") else ""))' "$1"
+}
+
+# expect_agent NAME STATE: the agent reaches STATE (as agent_state prints it) within 5 s.
+expect_agent() {
+	local name=$1 want=$2 now i
+	for i in $(seq 1 50); do
+		now=$(agent_state "$name") || return 1
+		[ "$now" = "$want" ] && return 0
+		sleep 0.1
+	done
+	REASON="agent $name is $now; expected $want"
+	return 1
+}
+
+# queue_agents_out: both queue agents logged out (each test starts from there).
+queue_agents_out() {
+	api_call POST /v1/agents/alice/logout >/dev/null
+	api_call POST /v1/agents/bob/logout >/dev/null
+}
+
+# Queues and agents (issue 11 items 4, 5): alice and bob log in over the API; bob makes
+# himself available first, then alice, so bob has been available longest. A caller
+# dials +15550144 and presses 3 (RFC 4733) at the menu of flow "queue-test": queued in
+# "q-test" (longest_available), bob's phone rings (call_uas_agent_bye.xml answers and
+# hangs up after 1 s), the caller is connected and then gets voxgate's BYE. Alice's phone,
+# nobody listening, must not have been dialled: she stays available. Bob goes to wrap-up
+# (60 s) and gives it the code "sale"; the queue's history holds one handle time.
+test_queue_longest_available() {
+	local d f answered rona queued
+	for d in 3 1 4; do
+		f=$DTMF_PCAP_DIR/dtmf_2833_$d.pcap
+		[ -r "$f" ] || { SKIPPED="$f is not readable (Debian: sip-tester; or set VOXGATE_SIPP_PCAP_DIR)"; return 0; }
+	done
+	mkdir -p "$OUT/dtmf"
+	for d in 3 1 4; do ln -sf "$DTMF_PCAP_DIR/dtmf_2833_$d.pcap" "$OUT/dtmf/"; done
+	answered=$(metric voxgate_queue_outcomes_total 'outcome="answered"')
+	[ "$answered" = "?" ] && answered=0
+	rona=$(metric voxgate_queue_outcomes_total 'outcome="rona"')
+	[ "$rona" = "?" ] && rona=0
+	queued=$(metric voxgate_queue_contacts_total 'queue="q-test"')
+	[ "$queued" = "?" ] && queued=0
+	api_call POST /v1/agents/alice/login >/dev/null || return 1
+	api_call POST /v1/agents/bob/login >/dev/null || return 1
+	api_call POST /v1/agents/bob/state '{"state": "available"}' >/dev/null || return 1
+	sleep 0.1
+	api_call POST /v1/agents/alice/state '{"state": "available"}' >/dev/null || return 1
+	agent_start queue_bob "$QUEUE_BOB_IP:$CALLEE_PORT" "$AGENT2_MP" call_uas_agent_bye.xml || return 1
+	caller_bg queue_caller call_uac_queue.xml -s "+15550144" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	caller_done queue_caller call_uac_queue.xml || return 1
+	agent_done queue_bob || return 1
+	expect_delta voxgate_queue_contacts_total 'queue="q-test"' "$queued" 1 || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="rona"' "$rona" 0 || return 1
+	expect_agent alice available || return 1
+	expect_agent bob wrap_up || return 1
+	api_call POST /v1/agents/bob/wrap_up '{"code": "sale"}' >/dev/null || return 1
+	expect_agent bob wrap_up:sale || return 1
+	local info
+	info=$(api_call GET /v1/queues/q-test) || return 1
+	case $info in
+	*'"samples":1'*'"waiting":0'* | *'"waiting":0'*'"samples":1'*) ;;
+	*) REASON="GET /v1/queues/q-test: $info; expected waiting 0 and one handle time"; return 1 ;;
+	esac
+	queue_agents_out || return 1
+	calls_empty --wait 3
+}
+
+# RONA (issue 11 item 5): only alice is available; her phone (call_uas_ring.xml) rings
+# for her 2 s ring_timeout_s and is cancelled: she goes idle with code rona and the
+# contact back to the head of the queue, its caller still hearing the music. bob, made
+# available then, is offered it, answers and hangs up; the caller gets the BYE.
+test_queue_rona() {
+	local d f answered rona
+	for d in 3 1 4; do
+		f=$DTMF_PCAP_DIR/dtmf_2833_$d.pcap
+		[ -r "$f" ] || { SKIPPED="$f is not readable (Debian: sip-tester; or set VOXGATE_SIPP_PCAP_DIR)"; return 0; }
+	done
+	mkdir -p "$OUT/dtmf"
+	for d in 3 1 4; do ln -sf "$DTMF_PCAP_DIR/dtmf_2833_$d.pcap" "$OUT/dtmf/"; done
+	answered=$(metric voxgate_queue_outcomes_total 'outcome="answered"')
+	[ "$answered" = "?" ] && answered=0
+	rona=$(metric voxgate_queue_outcomes_total 'outcome="rona"')
+	[ "$rona" = "?" ] && rona=0
+	api_call POST /v1/agents/alice/login >/dev/null || return 1
+	api_call POST /v1/agents/bob/login >/dev/null || return 1
+	api_call POST /v1/agents/alice/state '{"state": "available"}' >/dev/null || return 1
+	agent_start queue_alice "$QUEUE_ALICE_IP:$CALLEE_PORT" "$AGENT3_MP" call_uas_ring.xml || return 1
+	agent_start queue_bob "$QUEUE_BOB_IP:$CALLEE_PORT" "$AGENT2_MP" call_uas_agent_bye.xml || return 1
+	caller_bg queue_caller call_uac_queue.xml -s "+15550144" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	expect_agent alice idle:rona || { queue_agents_out; return 1; }
+	expect_agent bob idle || { queue_agents_out; return 1; }
+	api_call POST /v1/agents/bob/state '{"state": "available"}' >/dev/null || return 1
+	caller_done queue_caller call_uac_queue.xml || return 1
+	agent_done queue_alice || return 1
+	agent_done queue_bob || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="rona"' "$rona" 1 || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
+	expect_agent bob wrap_up || return 1
+	queue_agents_out || return 1
+	calls_empty --wait 3
+}
+
 # A caller sends SIP INFO application/dtmf-relay (7) and application/dtmf (#): voxgate
 # answers each 200 (the scenario requires it) and the stream has the digits 7 and #.
 test_media_info_digits() {
@@ -4261,6 +4452,8 @@ TESTS=(
 	test_media_info_digits
 	test_flow_ivr_digits_transfer
 	test_flow_sensitive_pin
+	test_queue_longest_available
+	test_queue_rona
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits
