@@ -187,6 +187,9 @@ pub struct Acd {
     queue_index: HashMap<String, usize>,
     history: Vec<History>,
     contacts: HashMap<ConversationId, Waiting>,
+    /// Per queue, per distribution group: its wait and the agents of its teams, so that
+    /// a decision looks at those agents only.
+    searched: Vec<Vec<(Duration, Vec<usize>)>>,
     /// Each engaged contact's agent, queue and answer time, for the handle time.
     engaged_at: HashMap<ConversationId, (usize, usize, Instant)>,
     events: VecDeque<AcdEvent>,
@@ -202,6 +205,7 @@ impl Acd {
             queue_index: HashMap::new(),
             history: Vec::new(),
             contacts: HashMap::new(),
+            searched: Vec::new(),
             engaged_at: HashMap::new(),
             events: VecDeque::new(),
         };
@@ -269,6 +273,25 @@ impl Acd {
             .iter()
             .enumerate()
             .map(|(i, q)| (q.name.clone(), i))
+            .collect();
+        self.searched = config
+            .queues
+            .iter()
+            .map(|q| {
+                q.groups
+                    .iter()
+                    .map(|g| {
+                        let members = self
+                            .agents
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, s)| s.agent.teams.iter().any(|t| g.teams.contains(t)))
+                            .map(|(i, _)| i)
+                            .collect();
+                        (g.after, members)
+                    })
+                    .collect()
+            })
             .collect();
         self.queues = config.queues.clone();
         self.history = history;
@@ -673,14 +696,14 @@ impl Acd {
         let queue = &self.queues[w.queue];
         let waited = now.saturating_duration_since(w.enqueued);
         let mut best: Option<(usize, u32, Instant)> = None;
-        for (i, slot) in self.agents.iter().enumerate() {
+        // An agent in two groups' teams is looked at twice, to the same effect.
+        let candidates = self.searched[w.queue]
+            .iter()
+            .filter(|(after, _)| *after <= waited)
+            .flat_map(|(_, members)| members.iter().copied());
+        for i in candidates {
+            let slot = &self.agents[i];
             if slot.state != AgentState::Available {
-                continue;
-            }
-            let in_group = queue
-                .teams_after(waited)
-                .any(|t| slot.agent.teams.iter().any(|a| a == t));
-            if !in_group {
                 continue;
             }
             let Some(score) = skill_score(&slot.agent.skills, &w.skills) else {
