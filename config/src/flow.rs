@@ -246,6 +246,20 @@ pub enum NodeKind {
         /// The longest wait; `None`: the queue's `max_wait`.
         max_wait: Option<Duration>,
     },
+    /// A queue's figures into number variables, for the caller to hear before
+    /// queueing: the position a contact joining now would take, the estimated wait in
+    /// seconds, the agents available; `insufficient_information` when the queue's
+    /// history is too short for an estimate (the other variables are still set).
+    GetQueueInfo {
+        /// The queue's name; `None`: the entry point's queue.
+        queue: Option<String>,
+        /// The variable the position goes to.
+        position: Option<String>,
+        /// The variable the estimated wait (seconds) goes to.
+        estimated_wait: Option<String>,
+        /// The variable the count of available agents goes to.
+        available_agents: Option<String>,
+    },
 }
 
 /// Where a `goto` goes.
@@ -271,6 +285,7 @@ impl NodeKind {
         "business_hours",
         "disconnect",
         "queue",
+        "get_queue_info",
     ];
 
     /// The name used in the file.
@@ -287,6 +302,7 @@ impl NodeKind {
             NodeKind::BusinessHours { .. } => "business_hours",
             NodeKind::Disconnect { .. } => "disconnect",
             NodeKind::Queue { .. } => "queue",
+            NodeKind::GetQueueInfo { .. } => "get_queue_info",
         }
     }
 
@@ -303,6 +319,7 @@ impl NodeKind {
             "business_hours" => (&["open", "closed"], &["holiday"], false),
             "goto" | "disconnect" => (&[], &[], false),
             "queue" => (&["timeout"], &[], false),
+            "get_queue_info" => (&["next", "insufficient_information"], &[], false),
             _ => return None,
         };
         Some(Outputs {
@@ -336,7 +353,8 @@ impl NodeKind {
             | NodeKind::Condition { .. }
             | NodeKind::Case { .. }
             | NodeKind::Goto { .. }
-            | NodeKind::BusinessHours { .. } => false,
+            | NodeKind::BusinessHours { .. }
+            | NodeKind::GetQueueInfo { .. } => false,
         }
     }
 

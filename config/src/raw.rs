@@ -155,6 +155,9 @@ pub(crate) struct RawFlowNode {
     pub priority: Option<S<i64>>,
     pub skills: Option<RawSkills>,
     pub max_wait_s: Option<S<i64>>,
+    pub position: Option<S<String>>,
+    pub estimated_wait: Option<S<String>>,
+    pub available_agents: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -821,3 +821,22 @@ fn routing_errors_name_their_key() {
         assert!(shown.starts_with("x.toml:"), "{shown}");
     }
 }
+
+#[test]
+fn get_queue_info_writes_number_variables_only() {
+    let text = with(&format!(
+        "{ROUTING}\n[[flow]]\nname = \"f\"\nstart = \"i\"\n[[flow.variable]]\nname = \"pos\"\ntype = \"string\"\n[[flow.node]]\nid = \"i\"\nkind = \"get_queue_info\"\nqueue = \"sales\"\nposition = \"pos\"\navailable_agents = \"nope\"\noutputs = {{ next = \"bye\", insufficient_information = \"bye\" }}\n[[flow.node]]\nid = \"bye\"\nkind = \"disconnect\"\n"
+    ));
+    let all = errors(&text);
+    let keys: Vec<&str> = all.iter().map(|e| e.key.as_str()).collect();
+    assert!(keys.contains(&"flow[0].node[0].position"), "{all:?}");
+    assert!(
+        keys.contains(&"flow[0].node[0].available_agents"),
+        "{all:?}"
+    );
+    let e = all
+        .iter()
+        .find(|e| e.key == "flow[0].node[0].position")
+        .unwrap();
+    assert!(e.to_string().contains("type number"), "{e}");
+}

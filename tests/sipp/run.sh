@@ -593,12 +593,35 @@ queue = "q-test"
 name = "queue-test"
 start = "menu"
 
+[[flow.variable]]
+name = "position"
+type = "number"
+
+[[flow.variable]]
+name = "free"
+type = "number"
+
 [[flow.node]]
 id = "menu"
 kind = "menu"
 prompt = "sipp-tone"
 retries = 0
-outputs = { "3" = "wait", timeout = "bye", invalid = "bye" }
+outputs = { "3" = "info", timeout = "bye", invalid = "bye" }
+
+# The queue's figures: with an agent available and nobody waiting, position 1 and at
+# least one agent free, or the caller is hung up on (and the test fails).
+[[flow.node]]
+id = "info"
+kind = "get_queue_info"
+position = "position"
+available_agents = "free"
+outputs = { next = "check", insufficient_information = "check" }
+
+[[flow.node]]
+id = "check"
+kind = "condition"
+expression = "position == 1 and free >= 1"
+outputs = { "true" = "wait", "false" = "bye" }
 
 [[flow.node]]
 id = "wait"

@@ -41,6 +41,7 @@ fn parameters(kind: &str) -> &'static [&'static str] {
         "business_hours" => &["hours", "holidays", "force"],
         "disconnect" => &["prompt"],
         "queue" => &["queue", "priority", "skills", "max_wait_s"],
+        "get_queue_info" => &["queue", "position", "estimated_wait", "available_agents"],
         _ => &[],
     }
 }
@@ -83,6 +84,15 @@ fn given(n: &RawFlowNode) -> Vec<(&'static str, Range<usize>)> {
     add("priority", n.priority.as_ref().map(|v| v.span()));
     add("skills", n.skills.as_ref().map(|v| v.span()));
     add("max_wait_s", n.max_wait_s.as_ref().map(|v| v.span()));
+    add("position", n.position.as_ref().map(|v| v.span()));
+    add(
+        "estimated_wait",
+        n.estimated_wait.as_ref().map(|v| v.span()),
+    );
+    add(
+        "available_agents",
+        n.available_agents.as_ref().map(|v| v.span()),
+    );
     add("holidays", n.holidays.as_ref().map(|v| v.span()));
     add("force", n.force.as_ref().map(|v| v.span()));
     out
@@ -232,6 +242,8 @@ impl<'a> Validator<'a> {
             .unwrap_or_default();
         let variables = self.variables(key, &r.variable);
         let declared: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
+        let kinds: Vec<(String, VariableKind)> =
+            variables.iter().map(|v| (v.name.clone(), v.kind)).collect();
 
         // Node ids first: outputs may point forward.
         let raw_nodes: &[S<RawFlowNode>] = r.node.as_ref().map_or(&[], |l| l.get_ref());
@@ -265,6 +277,7 @@ impl<'a> Validator<'a> {
                 flow: &name,
                 ids: &ids,
                 declared: &declared,
+                kinds: &kinds,
                 prompts,
                 flow_names,
                 queues,
@@ -657,6 +670,29 @@ impl<'a> Validator<'a> {
                         .map(|m| Duration::from_secs(m.unsigned_abs())),
                 }
             }
+            "get_queue_info" => {
+                if let Some(q) = &r.queue {
+                    self.reference(q, &k("queue"), "queue", ctx.queues);
+                }
+                let number = |this: &mut Self, v: &Option<S<String>>, p: &str| {
+                    v.as_ref()?;
+                    let name = this.written(v, span, &k(p), ctx);
+                    if let Some(kind) = ctx.kinds.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+                        && kind != VariableKind::Number
+                    {
+                        if let Some(v) = v {
+                            this.bad_value(v.span(), &k(p), "a variable of type number");
+                        }
+                    }
+                    Some(name)
+                };
+                NodeKind::GetQueueInfo {
+                    queue: r.queue.as_ref().map(|q| q.get_ref().clone()),
+                    position: number(self, &r.position, "position"),
+                    estimated_wait: number(self, &r.estimated_wait, "estimated_wait"),
+                    available_agents: number(self, &r.available_agents, "available_agents"),
+                }
+            }
             _ => NodeKind::Disconnect {
                 prompt: r
                     .prompt
@@ -1044,6 +1080,7 @@ struct NodeContext<'a> {
     flow: &'a str,
     ids: &'a [String],
     declared: &'a [String],
+    kinds: &'a [(String, VariableKind)],
     prompts: &'a [String],
     flow_names: &'a [String],
     queues: &'a [String],

@@ -15,7 +15,9 @@ use voxgate_config::flow::EntryPoint;
 use voxgate_edge::control_plane::Session;
 
 pub use metrics::FlowMetrics;
-pub use run::{CenterRequest, Contact, FlowRun, FlowValue, Outcome, Phase, environment};
+pub use run::{
+    CenterRequest, Contact, FlowRun, FlowValue, Outcome, Phase, QueueFigures, environment,
+};
 
 use crate::acd::{ContactCenter, Notice};
 
@@ -141,6 +143,20 @@ async fn drive(
                     center.leave(id, Some(why));
                 }
                 CenterRequest::Ended => center.ended(id),
+                CenterRequest::Info { queue } => {
+                    let figures = center.with(|l| {
+                        let now = l.now();
+                        let acd = l.acd();
+                        let info = acd.queue_info(now, &queue)?;
+                        let position = acd.position(now, id).unwrap_or(info.waiting + 1);
+                        Some(QueueFigures {
+                            position,
+                            estimated_wait: acd.estimated_wait(now, &queue, position),
+                            available_agents: info.available_agents,
+                        })
+                    });
+                    run.handle_queue_info(now(), figures);
+                }
             }
         }
         if run.errors() > errors {

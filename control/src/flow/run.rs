@@ -98,6 +98,19 @@ enum Wait {
         offer: Option<DialId>,
         timed_out: bool,
     },
+    /// A `get_queue_info`'s figures.
+    QueueInfo,
+}
+
+/// A queue's figures for `get_queue_info`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueFigures {
+    /// The position a contact joining now would take (1 = next).
+    pub position: usize,
+    /// The estimated wait; `None` when the history is too short.
+    pub estimated_wait: Option<Duration>,
+    /// Agents of the queue available now.
+    pub available_agents: usize,
 }
 
 /// What a flow asks of the contact center (the shell carries it out).
@@ -122,6 +135,11 @@ pub enum CenterRequest {
     Leave(&'static str),
     /// The contact connected to an agent ended: the agent's wrap-up starts.
     Ended,
+    /// A queue's figures, for [`FlowRun::handle_queue_info`].
+    Info {
+        /// The queue.
+        queue: String,
+    },
 }
 
 /// Where the instance is.
@@ -342,6 +360,45 @@ impl FlowRun {
             *offer = Some(DialId(self.dials));
         }
         self.center.push_back(CenterRequest::Ringing);
+    }
+
+    /// The figures a `get_queue_info` asked for; `None`: the queue is gone.
+    pub fn handle_queue_info(&mut self, now: Instant, figures: Option<QueueFigures>) {
+        if self.wait != Wait::QueueInfo {
+            return;
+        }
+        self.wait = Wait::Nothing;
+        let NodeKind::GetQueueInfo {
+            position,
+            estimated_wait,
+            available_agents,
+            ..
+        } = self.current().kind.clone()
+        else {
+            return;
+        };
+        let Some(figures) = figures else {
+            return self.fail(now, "get_queue_info: the queue is gone");
+        };
+        let mut ok = true;
+        if let Some(v) = position {
+            ok &= self.assign(&v, &figures.position.to_string());
+        }
+        if let Some(v) = available_agents {
+            ok &= self.assign(&v, &figures.available_agents.to_string());
+        }
+        if let (Some(v), Some(wait)) = (estimated_wait, figures.estimated_wait) {
+            ok &= self.assign(&v, &wait.as_secs().to_string());
+        }
+        if !ok {
+            return self.fail(now, "get_queue_info: a variable is not a number");
+        }
+        let output = if figures.estimated_wait.is_some() {
+            "next"
+        } else {
+            "insufficient_information"
+        };
+        self.follow(now, output);
     }
 
     /// The contact center refused to queue the contact (its queue is gone).
@@ -795,6 +852,17 @@ impl FlowRun {
                         offer: None,
                         timed_out: false,
                     };
+                    return;
+                }
+                NodeKind::GetQueueInfo { queue, .. } => {
+                    let Some(name) = queue.or_else(|| self.contact.queue.clone()) else {
+                        return self.fail(
+                            now,
+                            "no queue: the node names none and its entry point has none",
+                        );
+                    };
+                    self.center.push_back(CenterRequest::Info { queue: name });
+                    self.wait = Wait::QueueInfo;
                     return;
                 }
                 NodeKind::Disconnect { prompt } => {

@@ -1052,3 +1052,89 @@ mod queued {
             .unwrap();
     }
 }
+
+mod queue_info {
+    use super::*;
+
+    fn info_flow() -> Vec<Flow> {
+        vec![flow(
+            "main",
+            "info",
+            vec![
+                var("pos", VariableKind::Number, None),
+                var("wait", VariableKind::Number, Some("-1")),
+                var("free", VariableKind::Number, None),
+            ],
+            vec![
+                node(
+                    "info",
+                    NodeKind::GetQueueInfo {
+                        queue: Some("sales".to_owned()),
+                        position: Some("pos".to_owned()),
+                        estimated_wait: Some("wait".to_owned()),
+                        available_agents: Some("free".to_owned()),
+                    },
+                    &[("next", "known"), ("insufficient_information", "unknown")],
+                ),
+                node("known", play(&["sales"]), &[("next", "bye")]),
+                node("unknown", play(&["support"]), &[("next", "bye")]),
+                node("bye", bye(), &[]),
+            ],
+        )]
+    }
+
+    #[test]
+    fn figures_go_to_the_variables_and_pick_the_output() {
+        let t0 = Instant::now();
+        let mut run = start(info_flow(), t0);
+        commands(&mut run);
+        assert_eq!(
+            run.poll_center(),
+            Some(CenterRequest::Info {
+                queue: "sales".to_owned()
+            })
+        );
+        run.handle_queue_info(
+            t0,
+            Some(QueueFigures {
+                position: 3,
+                estimated_wait: Some(Duration::from_secs(95)),
+                available_agents: 0,
+            }),
+        );
+        assert_eq!(run.variable("pos"), Some(&FlowValue::Number(3.0)));
+        assert_eq!(run.variable("wait"), Some(&FlowValue::Number(95.0)));
+        assert_eq!(run.variable("free"), Some(&FlowValue::Number(0.0)));
+        assert_eq!(commands(&mut run), [prompt("sales", false)]);
+    }
+
+    #[test]
+    fn no_estimate_is_insufficient_information_and_a_gone_queue_an_error() {
+        let t0 = Instant::now();
+        let mut run = start(info_flow(), t0);
+        commands(&mut run);
+        run.poll_center();
+        run.handle_queue_info(
+            t0,
+            Some(QueueFigures {
+                position: 1,
+                estimated_wait: None,
+                available_agents: 2,
+            }),
+        );
+        assert_eq!(run.variable("pos"), Some(&FlowValue::Number(1.0)));
+        assert_eq!(
+            run.variable("wait"),
+            Some(&FlowValue::Number(-1.0)),
+            "left as it was"
+        );
+        assert_eq!(commands(&mut run), [prompt("support", false)]);
+
+        let mut run = start(info_flow(), t0);
+        commands(&mut run);
+        run.poll_center();
+        run.handle_queue_info(t0, None);
+        assert_eq!(run.errors(), 1);
+        assert!(commands(&mut run).contains(&hangup_all()));
+    }
+}
