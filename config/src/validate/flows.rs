@@ -675,14 +675,11 @@ impl<'a> Validator<'a> {
                     self.reference(q, &k("queue"), "queue", ctx.queues);
                 }
                 let number = |this: &mut Self, v: &Option<S<String>>, p: &str| {
-                    v.as_ref()?;
+                    let given = v.as_ref()?;
                     let name = this.written(v, span, &k(p), ctx);
-                    if let Some(kind) = ctx.kinds.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
-                        && kind != VariableKind::Number
-                    {
-                        if let Some(v) = v {
-                            this.bad_value(v.span(), &k(p), "a variable of type number");
-                        }
+                    let kind = ctx.kinds.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
+                    if kind.is_some_and(|k| k != VariableKind::Number) {
+                        this.bad_value(given.span(), &k(p), "a variable of type number");
                     }
                     Some(name)
                 };
