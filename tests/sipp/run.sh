@@ -160,6 +160,7 @@ ADVERTISED_IP=127.0.0.44
 # their own addresses, dialled by voxgate when the queue offers them a contact.
 QUEUE_ALICE_IP=127.0.0.51
 QUEUE_BOB_IP=127.0.0.52
+QUEUE_CAROL_IP=127.0.0.53
 ADVERTISE_IP=192.0.2.10
 # kamailio as the challenging carrier (call_digest_kamailio_sha256) on DIGEST_IP:KAM_PORT.
 KAM_PORT=$((BASE + 38))
@@ -553,7 +554,7 @@ kind = "disconnect"
 # (QUEUE_BOB_IP, 60 s of wrap-up) of team "q-team", both on trunk "queue-agents".
 [[trunk]]
 name = "queue-agents"
-allow = ["$QUEUE_ALICE_IP/32", "$QUEUE_BOB_IP/32"]
+allow = ["$QUEUE_ALICE_IP/32", "$QUEUE_BOB_IP/32", "$QUEUE_CAROL_IP/32"]
 
 [[site]]
 name = "sipp-site"
@@ -575,6 +576,55 @@ teams = ["q-team"]
 skills = { english = 9 }
 dial = { uri = "sip:bob@$QUEUE_BOB_IP:$CALLEE_PORT", transport = "udp", trunk = "queue-agents" }
 wrap_up_s = 60
+
+# queue_groups: carol of team "q-overflow" (QUEUE_CAROL_IP) joins "q-groups"' search 3 s
+# into a contact's wait; queue_best_available: "q-best" picks by skill (bob 9 > alice 5).
+[[team]]
+name = "q-overflow"
+site = "sipp-site"
+
+[[agent]]
+name = "carol"
+teams = ["q-overflow"]
+dial = { uri = "sip:carol@$QUEUE_CAROL_IP:$CALLEE_PORT", transport = "udp", trunk = "queue-agents" }
+
+[[queue]]
+name = "q-groups"
+groups = [{ teams = ["q-team"], after_s = 0 }, { teams = ["q-overflow"], after_s = 3 }]
+max_wait_s = 20
+
+[[queue]]
+name = "q-best"
+strategy = "best_available"
+groups = [{ teams = ["q-team"], after_s = 0 }]
+skills = { english = 1 }
+max_wait_s = 20
+
+[[entry_point]]
+name = "groups-test"
+numbers = ["+15550145"]
+flow = "queue-only"
+queue = "q-groups"
+
+[[entry_point]]
+name = "best-test"
+numbers = ["+15550146"]
+flow = "queue-only"
+queue = "q-best"
+
+# The entry point's queue, nothing else.
+[[flow]]
+name = "queue-only"
+start = "wait"
+
+[[flow.node]]
+id = "wait"
+kind = "queue"
+outputs = { timeout = "bye" }
+
+[[flow.node]]
+id = "bye"
+kind = "disconnect"
 
 [[queue]]
 name = "q-test"
@@ -3941,6 +3991,7 @@ expect_agent() {
 queue_agents_out() {
 	api_call POST /v1/agents/alice/logout >/dev/null
 	api_call POST /v1/agents/bob/logout >/dev/null
+	api_call POST /v1/agents/carol/logout >/dev/null
 }
 
 # Queues and agents (issue 11 items 4, 5): alice and bob log in over the API; bob makes
@@ -3986,6 +4037,66 @@ test_queue_longest_available() {
 	*'"samples":1'*'"waiting":0'* | *'"waiting":0'*'"samples":1'*) ;;
 	*) REASON="GET /v1/queues/q-test: $info; expected waiting 0 and one handle time"; return 1 ;;
 	esac
+	queue_agents_out || return 1
+	calls_empty --wait 3
+}
+
+# Distribution groups (issue 11 item 4): only carol is available, and her team
+# "q-overflow" is q-groups' second group, joining 3 s into a contact's wait. A caller of
+# +15550145 (flow "queue-only") waits: 2 s in, carol is still available and the queue
+# shows 1 waiting; then she is dialled (call_uas_agent_bye.xml answers and hangs up) and
+# the caller gets the BYE.
+test_queue_groups() {
+	local answered info
+	answered=$(metric voxgate_queue_outcomes_total 'outcome="answered"')
+	[ "$answered" = "?" ] && answered=0
+	mkdir -p "$OUT/dtmf"
+	[ -r "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" ] || { SKIPPED="$DTMF_PCAP_DIR/dtmf_2833_3.pcap is not readable"; return 0; }
+	ln -sf "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" "$OUT/dtmf/"
+	api_call POST /v1/agents/carol/login >/dev/null || return 1
+	api_call POST /v1/agents/carol/state '{"state": "available"}' >/dev/null || return 1
+	agent_start queue_carol "$QUEUE_CAROL_IP:$CALLEE_PORT" "$AGENT3_MP" call_uas_agent_bye.xml || return 1
+	caller_bg queue_caller call_uac_queue.xml -s "+15550145" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	sleep 2
+	info=$(api_call GET /v1/queues/q-groups) || return 1
+	case $info in
+	*'"waiting":1'*) ;;
+	*) REASON="2 s into the wait, GET /v1/queues/q-groups: $info; expected 1 waiting"; queue_agents_out; return 1 ;;
+	esac
+	[ "$(agent_state carol)" = available ] ||
+		{ REASON="carol was offered the contact before her group's 3 s: $(agent_state carol)"; queue_agents_out; return 1; }
+	caller_done queue_caller call_uac_queue.xml || return 1
+	agent_done queue_carol || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
+	queue_agents_out || return 1
+	calls_empty --wait 3
+}
+
+# best_available (issue 11 item 4): alice (english 5) is available first, then bob
+# (english 9): queue "q-best" (best_available, english asked for) offers the contact of a
+# caller of +15550146 to bob, the more skilled, although alice has waited longer.
+test_queue_best_available() {
+	local answered rona
+	answered=$(metric voxgate_queue_outcomes_total 'outcome="answered"')
+	[ "$answered" = "?" ] && answered=0
+	rona=$(metric voxgate_queue_outcomes_total 'outcome="rona"')
+	[ "$rona" = "?" ] && rona=0
+	mkdir -p "$OUT/dtmf"
+	[ -r "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" ] || { SKIPPED="$DTMF_PCAP_DIR/dtmf_2833_3.pcap is not readable"; return 0; }
+	ln -sf "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" "$OUT/dtmf/"
+	api_call POST /v1/agents/alice/login >/dev/null || return 1
+	api_call POST /v1/agents/bob/login >/dev/null || return 1
+	api_call POST /v1/agents/alice/state '{"state": "available"}' >/dev/null || return 1
+	sleep 0.1
+	api_call POST /v1/agents/bob/state '{"state": "available"}' >/dev/null || return 1
+	agent_start queue_bob "$QUEUE_BOB_IP:$CALLEE_PORT" "$AGENT2_MP" call_uas_agent_bye.xml || return 1
+	caller_bg queue_caller call_uac_queue.xml -s "+15550146" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	caller_done queue_caller call_uac_queue.xml || return 1
+	agent_done queue_bob || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="rona"' "$rona" 0 || return 1
+	expect_agent alice available || return 1
+	expect_agent bob wrap_up || return 1
 	queue_agents_out || return 1
 	calls_empty --wait 3
 }
@@ -4477,6 +4588,8 @@ TESTS=(
 	test_flow_sensitive_pin
 	test_queue_longest_available
 	test_queue_rona
+	test_queue_groups
+	test_queue_best_available
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits
