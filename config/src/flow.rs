@@ -246,6 +246,19 @@ pub enum NodeKind {
         /// The longest wait; `None`: the queue's `max_wait`.
         max_wait: Option<Duration>,
     },
+    /// Wait for one agent (an agent-specific queue): parked while the agent is busy
+    /// or not available, its phone dialled when it is; `timeout` after the longest wait
+    /// (the recovery: usually a `queue` node).
+    QueueToAgent {
+        /// The agent's name.
+        agent: String,
+        /// 1..=10.
+        priority: u8,
+        /// The longest wait.
+        max_wait: Duration,
+        /// A prompt looped while waiting.
+        music: Option<String>,
+    },
     /// A queue's figures into number variables, for the caller to hear before
     /// queueing: the position a contact joining now would take, the estimated wait in
     /// seconds, the agents available; `insufficient_information` when the queue's
@@ -286,6 +299,7 @@ impl NodeKind {
         "disconnect",
         "queue",
         "get_queue_info",
+        "queue_to_agent",
     ];
 
     /// The name used in the file.
@@ -303,6 +317,7 @@ impl NodeKind {
             NodeKind::Disconnect { .. } => "disconnect",
             NodeKind::Queue { .. } => "queue",
             NodeKind::GetQueueInfo { .. } => "get_queue_info",
+            NodeKind::QueueToAgent { .. } => "queue_to_agent",
         }
     }
 
@@ -318,7 +333,7 @@ impl NodeKind {
             "blind_transfer" => (&["failed"], &[], false),
             "business_hours" => (&["open", "closed"], &["holiday"], false),
             "goto" | "disconnect" => (&[], &[], false),
-            "queue" => (&["timeout"], &[], false),
+            "queue" | "queue_to_agent" => (&["timeout"], &[], false),
             "get_queue_info" => (&["next", "insufficient_information"], &[], false),
             _ => return None,
         };
@@ -348,7 +363,8 @@ impl NodeKind {
             | NodeKind::CollectDigits { .. }
             | NodeKind::BlindTransfer { .. }
             | NodeKind::Disconnect { .. }
-            | NodeKind::Queue { .. } => true,
+            | NodeKind::Queue { .. }
+            | NodeKind::QueueToAgent { .. } => true,
             NodeKind::SetVariable { .. }
             | NodeKind::Condition { .. }
             | NodeKind::Case { .. }
@@ -383,6 +399,7 @@ impl NodeKind {
             NodeKind::CollectDigits { prompt, .. } | NodeKind::Disconnect { prompt } => {
                 prompt.as_deref().into_iter().collect()
             }
+            NodeKind::QueueToAgent { music, .. } => music.as_deref().into_iter().collect(),
             _ => Vec::new(),
         }
     }

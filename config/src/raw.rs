@@ -158,6 +158,8 @@ pub(crate) struct RawFlowNode {
     pub position: Option<S<String>>,
     pub estimated_wait: Option<S<String>>,
     pub available_agents: Option<S<String>>,
+    pub agent: Option<S<String>>,
+    pub music: Option<S<String>>,
 }
 
 #[derive(Deserialize)]

@@ -58,7 +58,7 @@ pub(crate) const PASS: &str = "a header name carried across as it is, or a prefi
      Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
      Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
      the trunks' `trusted` allows)";
-pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\", \"queue\", \"get_queue_info\"";
+pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\", \"queue\", \"get_queue_info\", \"queue_to_agent\"";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -718,6 +718,11 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "available_agents",
                 "a number variable of this flow: the queue's agents available now",
+            ),
+            key("agent", "the name of an [[agent]] (queue_to_agent)"),
+            key(
+                "music",
+                "a prompt name looped while the caller waits (queue_to_agent; default: silence)",
             ),
         ],
     },

@@ -155,7 +155,7 @@ fn the_sample_loads_with_every_node_kind_as_written() {
             invalid_prompt: Some("invalid".into()),
         }
     );
-    assert_eq!(menu.output("0"), Some("operator"));
+    assert_eq!(menu.output("0"), Some("named-agent"));
     assert_eq!(
         flow.node("ask-account").unwrap().kind,
         NodeKind::CollectDigits {
@@ -839,4 +839,21 @@ fn get_queue_info_writes_number_variables_only() {
         .find(|e| e.key == "flow[0].node[0].position")
         .unwrap();
     assert!(e.to_string().contains("type number"), "{e}");
+}
+
+#[test]
+fn queue_to_agent_names_an_agent() {
+    let text = with(&format!(
+        "{ROUTING}\n[[flow]]\nname = \"f\"\nstart = \"a\"\n[[flow.node]]\nid = \"a\"\nkind = \"queue_to_agent\"\nagent = \"zed\"\nmusic = \"jazz\"\noutputs = {{ timeout = \"bye\" }}\n[[flow.node]]\nid = \"bye\"\nkind = \"disconnect\"\n"
+    ));
+    let all = errors(&text);
+    let e = all
+        .iter()
+        .find(|e| e.key == "flow[0].node[0].agent")
+        .unwrap();
+    assert!(e.to_string().contains("alice"), "{e}");
+    assert!(
+        all.iter().any(|e| e.key == "flow[0].node[0].music"),
+        "{all:?}"
+    );
 }

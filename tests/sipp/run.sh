@@ -612,6 +612,34 @@ numbers = ["+15550146"]
 flow = "queue-only"
 queue = "q-best"
 
+# queue_to_agent: +15550147 waits 3 s for bob alone, then recovers to "q-test".
+[[entry_point]]
+name = "agent-test"
+numbers = ["+15550147"]
+flow = "to-bob"
+
+[[flow]]
+name = "to-bob"
+start = "bob"
+
+[[flow.node]]
+id = "bob"
+kind = "queue_to_agent"
+agent = "bob"
+max_wait_s = 3
+music = "sipp-tone"
+outputs = { timeout = "recovery" }
+
+[[flow.node]]
+id = "recovery"
+kind = "queue"
+queue = "q-test"
+outputs = { timeout = "bye" }
+
+[[flow.node]]
+id = "bye"
+kind = "disconnect"
+
 # The entry point's queue, nothing else.
 [[flow]]
 name = "queue-only"
@@ -4101,6 +4129,36 @@ test_queue_best_available() {
 	calls_empty --wait 3
 }
 
+# queue_to_agent (issue 11 item 4): a caller of +15550147 (flow "to-bob") waits for bob
+# alone; bob is logged in but idle, alice available. 2 s in, alice has not been offered
+# it (it is bob's) and "agent:bob" counts it; at 3 s the node's timeout recovers it to
+# queue "q-test", where alice is dialled (call_uas_agent_bye.xml) and connected.
+test_queue_to_agent() {
+	local answered parked
+	answered=$(metric voxgate_queue_outcomes_total 'outcome="answered"')
+	[ "$answered" = "?" ] && answered=0
+	parked=$(metric voxgate_queue_contacts_total 'queue="agent:bob"')
+	[ "$parked" = "?" ] && parked=0
+	mkdir -p "$OUT/dtmf"
+	[ -r "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" ] || { SKIPPED="$DTMF_PCAP_DIR/dtmf_2833_3.pcap is not readable"; return 0; }
+	ln -sf "$DTMF_PCAP_DIR/dtmf_2833_3.pcap" "$OUT/dtmf/"
+	api_call POST /v1/agents/alice/login >/dev/null || return 1
+	api_call POST /v1/agents/bob/login >/dev/null || return 1
+	api_call POST /v1/agents/alice/state '{"state": "available"}' >/dev/null || return 1
+	agent_start queue_alice "$QUEUE_ALICE_IP:$CALLEE_PORT" "$AGENT3_MP" call_uas_agent_bye.xml || return 1
+	caller_bg queue_caller call_uac_queue.xml -s "+15550147" -p "$CALLER_PORT" -mp "$CALLER_MP"
+	sleep 2
+	[ "$(agent_state alice)" = available ] ||
+		{ REASON="alice was offered bob's contact: $(agent_state alice)"; queue_agents_out; return 1; }
+	expect_delta voxgate_queue_contacts_total 'queue="agent:bob"' "$parked" 1 || { queue_agents_out; return 1; }
+	caller_done queue_caller call_uac_queue.xml || return 1
+	agent_done queue_alice || return 1
+	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
+	expect_agent bob idle || return 1
+	queue_agents_out || return 1
+	calls_empty --wait 3
+}
+
 # RONA (issue 11 item 5): only alice is available; her phone (call_uas_ring.xml) rings
 # for her 2 s ring_timeout_s and is cancelled: she goes idle with code rona and the
 # contact back to the head of the queue, its caller still hearing the music. bob, made
@@ -4590,6 +4648,7 @@ TESTS=(
 	test_queue_rona
 	test_queue_groups
 	test_queue_best_available
+	test_queue_to_agent
 	test_media_srtp_prompt_and_digits
 	test_media_hold_music
 	test_media_inband_digits

@@ -42,6 +42,7 @@ fn parameters(kind: &str) -> &'static [&'static str] {
         "disconnect" => &["prompt"],
         "queue" => &["queue", "priority", "skills", "max_wait_s"],
         "get_queue_info" => &["queue", "position", "estimated_wait", "available_agents"],
+        "queue_to_agent" => &["agent", "priority", "max_wait_s", "music"],
         _ => &[],
     }
 }
@@ -93,6 +94,8 @@ fn given(n: &RawFlowNode) -> Vec<(&'static str, Range<usize>)> {
         "available_agents",
         n.available_agents.as_ref().map(|v| v.span()),
     );
+    add("agent", n.agent.as_ref().map(|v| v.span()));
+    add("music", n.music.as_ref().map(|v| v.span()));
     add("holidays", n.holidays.as_ref().map(|v| v.span()));
     add("force", n.force.as_ref().map(|v| v.span()));
     out
@@ -148,6 +151,7 @@ impl<'a> Validator<'a> {
         files: &[Tables<'a, '_, RawFlow>],
         prompts: &[String],
         queues: &[String],
+        agents: &[String],
     ) -> Vec<Flow> {
         let env = {
             let mut env = Environment::new();
@@ -175,7 +179,8 @@ impl<'a> Validator<'a> {
                         name.span(),
                     ));
                 }
-                let (flow, nodes) = self.flow(&key, raw_flow, prompts, queues, &flow_names, &env);
+                let (flow, nodes) =
+                    self.flow(&key, raw_flow, prompts, queues, agents, &flow_names, &env);
                 flows.push(flow);
                 spans.push(FlowSpans {
                     source,
@@ -231,6 +236,7 @@ impl<'a> Validator<'a> {
         raw: &S<RawFlow>,
         prompts: &[String],
         queues: &[String],
+        agents: &[String],
         flow_names: &[String],
         env: &Environment<'_>,
     ) -> (Flow, Vec<Range<usize>>) {
@@ -281,6 +287,7 @@ impl<'a> Validator<'a> {
                 prompts,
                 flow_names,
                 queues,
+                agents,
                 env,
             };
             let (node, id_span) = self.flow_node(&node_key, raw_node, &ctx);
@@ -668,6 +675,28 @@ impl<'a> Validator<'a> {
                         .as_ref()
                         .and_then(|m| self.int(m, &k("max_wait_s"), 1, 86_400))
                         .map(|m| Duration::from_secs(m.unsigned_abs())),
+                }
+            }
+            "queue_to_agent" => {
+                let agent = match self.require(&r.agent, span, &k("agent")) {
+                    Some(a) => {
+                        self.reference(a, &k("agent"), "agent", ctx.agents);
+                        a.get_ref().clone()
+                    }
+                    None => String::new(),
+                };
+                let priority = self.int_or(r.priority.as_ref(), &k("priority"), (1, 10), 5);
+                let max_wait =
+                    self.int_or(r.max_wait_s.as_ref(), &k("max_wait_s"), (1, 86_400), 60);
+                let music = r.music.as_ref().map(|m| {
+                    self.reference(m, &k("music"), "prompt", ctx.prompts);
+                    m.get_ref().clone()
+                });
+                NodeKind::QueueToAgent {
+                    agent,
+                    priority: u8::try_from(priority).unwrap_or(5),
+                    max_wait: Duration::from_secs(max_wait.unsigned_abs()),
+                    music,
                 }
             }
             "get_queue_info" => {
@@ -1081,6 +1110,7 @@ struct NodeContext<'a> {
     prompts: &'a [String],
     flow_names: &'a [String],
     queues: &'a [String],
+    agents: &'a [String],
     env: &'a Environment<'a>,
 }
 

@@ -88,7 +88,8 @@ pub(crate) fn validate<'a>(
         &prompt_names,
     );
     let queue_names: Vec<String> = routing.queues.iter().map(|q| q.name.clone()).collect();
-    let flows = v.flows(&flow_files, &prompt_names, &queue_names);
+    let agent_names: Vec<String> = routing.agents.iter().map(|a| a.name.clone()).collect();
+    let flows = v.flows(&flow_files, &prompt_names, &queue_names, &agent_names);
     let flow_names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
     let entry_files: Vec<_> = std::iter::once((source, raw.entry_point.as_ref()))
         .chain(

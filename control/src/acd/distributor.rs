@@ -170,7 +170,12 @@ struct Waiting {
     agent: Option<usize>,
     /// The distribution groups it has joined (the next one's wait is a deadline).
     joined: usize,
+    /// Waiting for this agent only (`queue_to_agent`); its `queue` is then [`NO_QUEUE`].
+    only: Option<usize>,
 }
+
+/// The queue index of a contact waiting for one agent (its agent-specific queue).
+const NO_QUEUE: usize = usize::MAX;
 
 /// Queue history for the estimated wait.
 #[derive(Clone, Debug, Default)]
@@ -252,7 +257,12 @@ impl Acd {
         // Contacts of a removed queue point past the end: offered no one.
         let gone = config.queues.len();
         for w in self.contacts.values_mut() {
-            w.queue = queue_remap.get(&w.queue).copied().unwrap_or(gone);
+            if w.queue != NO_QUEUE {
+                w.queue = queue_remap.get(&w.queue).copied().unwrap_or(gone);
+            }
+            // A contact parked for an agent the reload took away waits for nobody
+            // (its flow's timeout takes it on).
+            w.only = w.only.and_then(|a| remap.get(&a).copied());
             w.agent = w.agent.and_then(|a| remap.get(&a).copied());
         }
         self.engaged_at = std::mem::take(&mut self.engaged_at)
@@ -464,6 +474,37 @@ impl Acd {
                 head: false,
                 agent: None,
                 joined: joined(&self.queues[q], Duration::ZERO),
+                only: None,
+            },
+        );
+        self.distribute(now);
+        Ok(())
+    }
+
+    /// A contact waits for one agent (`queue_to_agent`): parked while the agent is busy
+    /// or not available, offered when it is available.
+    pub fn enqueue_for_agent(
+        &mut self,
+        now: Instant,
+        contact: ConversationId,
+        agent: &str,
+        priority: u8,
+    ) -> Result<(), AcdError> {
+        let a = self.agent(agent)?;
+        if self.contacts.contains_key(&contact) {
+            return Err(AcdError::Queued(contact));
+        }
+        self.contacts.insert(
+            contact,
+            Waiting {
+                queue: NO_QUEUE,
+                priority,
+                skills: Skills::new(),
+                enqueued: now,
+                head: false,
+                agent: None,
+                joined: 0,
+                only: Some(a),
             },
         );
         self.distribute(now);
@@ -573,7 +614,7 @@ impl Acd {
         let order = self.order(now);
         order
             .iter()
-            .filter(|(_, x)| x.queue == w.queue && x.agent.is_none())
+            .filter(|(_, x)| x.queue == w.queue && x.only == w.only && x.agent.is_none())
             .position(|(c, _)| *c == contact)
             .map(|p| p + 1)
     }
@@ -642,12 +683,14 @@ impl Acd {
         let mut order: Vec<(ConversationId, &Waiting)> = self
             .contacts
             .iter()
-            .filter(|(_, w)| w.agent.is_none() && w.queue < self.queues.len())
+            .filter(|(_, w)| w.agent.is_none() && (w.queue < self.queues.len() || w.only.is_some()))
             .map(|(c, w)| (*c, w))
             .collect();
         let score = |w: &Waiting| -> f64 {
-            let ageing = self.queues[w.queue]
-                .ageing
+            let ageing = self
+                .queues
+                .get(w.queue)
+                .and_then(|q| q.ageing)
                 .filter(|a| !a.is_zero())
                 .map_or(0.0, |a| {
                     now.saturating_duration_since(w.enqueued).as_secs_f64() / a.as_secs_f64()
@@ -693,7 +736,10 @@ impl Acd {
 
     /// The agent `w`'s queue prefers among those available that qualify.
     fn choose(&self, now: Instant, w: &Waiting) -> Option<usize> {
-        let queue = &self.queues[w.queue];
+        if let Some(a) = w.only {
+            return (self.agents[a].state == AgentState::Available).then_some(a);
+        }
+        let queue = self.queues.get(w.queue)?;
         let waited = now.saturating_duration_since(w.enqueued);
         let mut best: Option<(usize, u32, Instant)> = None;
         // An agent in two groups' teams is looked at twice, to the same effect.

@@ -134,6 +134,29 @@ impl ContactCenter {
         Ok(rx)
     }
 
+    /// Parks `contact` for `agent`; the offer arrives on the returned receiver when the
+    /// agent is available.
+    pub fn enqueue_for_agent(
+        &self,
+        contact: ConversationId,
+        agent: &str,
+        priority: u8,
+    ) -> Result<mpsc::UnboundedReceiver<Notice>, super::AcdError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.with(|l| {
+            l.guard.flows.insert(contact, tx);
+            let now = l.now;
+            let result = l.guard.acd.enqueue_for_agent(now, contact, agent, priority);
+            if result.is_err() {
+                l.guard.flows.remove(&contact);
+            } else {
+                self.metrics.queued(&format!("agent:{agent}"));
+            }
+            result
+        })?;
+        Ok(rx)
+    }
+
     /// `contact` leaves its queue (its flow is done with it); `why` (`abandoned`,
     /// `timeout`) is counted when it was queued.
     pub fn leave(&self, contact: ConversationId, why: Option<&'static str>) {

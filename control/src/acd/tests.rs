@@ -369,3 +369,26 @@ fn a_thousand_agents_and_a_hundred_queues() {
     agents.dedup();
     assert_eq!(agents.len(), 100, "never one agent twice");
 }
+
+#[test]
+fn a_contact_for_one_agent_waits_for_that_agent_only() {
+    let t0 = Instant::now();
+    let mut acd = staffed(&config(Strategy::LongestAvailable, None), t0, &["alice"]);
+    // bob is logged in but idle: parked, even with alice available.
+    acd.enqueue_for_agent(t0, C1, "bob", 5).unwrap();
+    assert!(offers(&mut acd).is_empty());
+    assert_eq!(acd.position(t0, C1), Some(1));
+    // A queue contact is not held up by it.
+    acd.enqueue(t0, C2, "q", 5, &Skills::new()).unwrap();
+    assert_eq!(offers(&mut acd), [offer(C2, "alice")]);
+    acd.set_available(t0, "bob").unwrap();
+    assert_eq!(offers(&mut acd), [offer(C1, "bob")]);
+    assert!(matches!(
+        acd.enqueue_for_agent(t0, C3, "zed", 5),
+        Err(AcdError::UnknownAgent(_))
+    ));
+    // It leaves (its flow's timeout) while parked: nothing else changes.
+    acd.enqueue_for_agent(t0, C3, "carol", 5).unwrap();
+    assert_eq!(acd.leave(t0, C3), None);
+    assert_eq!(acd.queue_info(t0, "q").unwrap().waiting, 0);
+}

@@ -132,6 +132,12 @@ async fn drive(
                     Ok(rx) => offers = Some(rx),
                     Err(e) => run.handle_center_error(now(), &format!("queue: {e}")),
                 },
+                CenterRequest::EnqueueForAgent { agent, priority } => {
+                    match center.enqueue_for_agent(id, &agent, priority) {
+                        Ok(rx) => offers = Some(rx),
+                        Err(e) => run.handle_center_error(now(), &format!("queue_to_agent: {e}")),
+                    }
+                }
                 CenterRequest::Ringing => center.ringing(id),
                 CenterRequest::Answered => {
                     offers = None;

@@ -125,6 +125,13 @@ pub enum CenterRequest {
         /// Skills besides the queue's.
         skills: Skills,
     },
+    /// Park the contact for one agent (`queue_to_agent`).
+    EnqueueForAgent {
+        /// The agent.
+        agent: String,
+        /// 1..=10.
+        priority: u8,
+    },
     /// The offered agent's phone rings.
     Ringing,
     /// The offered agent answered: the caller is connected.
@@ -847,6 +854,24 @@ impl FlowRun {
                         priority,
                         skills,
                     });
+                    self.deadline = Some(now + max_wait);
+                    self.wait = Wait::Queue {
+                        offer: None,
+                        timed_out: false,
+                    };
+                    return;
+                }
+                NodeKind::QueueToAgent {
+                    agent,
+                    priority,
+                    max_wait,
+                    music,
+                } => {
+                    if let Some(music) = music {
+                        self.play(PlaySource::Music(music), false);
+                    }
+                    self.center
+                        .push_back(CenterRequest::EnqueueForAgent { agent, priority });
                     self.deadline = Some(now + max_wait);
                     self.wait = Wait::Queue {
                         offer: None,

@@ -921,6 +921,36 @@ mod queued {
     }
 
     #[test]
+    fn queue_to_agent_parks_for_the_agent_and_times_out_to_recovery() {
+        let t0 = Instant::now();
+        let mut flows = queue_flow();
+        flows[0].nodes[0].kind = NodeKind::QueueToAgent {
+            agent: "alice".to_owned(),
+            priority: 5,
+            max_wait: Duration::from_secs(30),
+            music: Some("hold".to_owned()),
+        };
+        let mut run = start(flows, t0);
+        let sent = commands(&mut run);
+        assert!(sent.contains(&Command::Play {
+            leg: CALLER,
+            source: PlaySource::Music("hold".to_owned()),
+            barge_in: false,
+        }));
+        assert_eq!(
+            requests(&mut run),
+            [CenterRequest::EnqueueForAgent {
+                agent: "alice".to_owned(),
+                priority: 5
+            }]
+        );
+        assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+        run.handle_timeout(t0 + Duration::from_secs(30));
+        assert_eq!(requests(&mut run), [CenterRequest::Leave("timeout")]);
+        assert_eq!(commands(&mut run), [prompt("sorry", false)]);
+    }
+
+    #[test]
     fn a_queue_node_without_a_queue_takes_the_error_path() {
         let t0 = Instant::now();
         let mut flows = queue_flow();
