@@ -179,8 +179,12 @@ impl<'a> Validator<'a> {
                         name.span(),
                     ));
                 }
-                let (flow, nodes) =
-                    self.flow(&key, raw_flow, prompts, queues, agents, &flow_names, &env);
+                let known = Known {
+                    prompts,
+                    queues,
+                    agents,
+                };
+                let (flow, nodes) = self.flow(&key, raw_flow, &known, &flow_names, &env);
                 flows.push(flow);
                 spans.push(FlowSpans {
                     source,
@@ -234,12 +238,15 @@ impl<'a> Validator<'a> {
         &mut self,
         key: &str,
         raw: &S<RawFlow>,
-        prompts: &[String],
-        queues: &[String],
-        agents: &[String],
+        names: &Known<'_>,
         flow_names: &[String],
         env: &Environment<'_>,
     ) -> (Flow, Vec<Range<usize>>) {
+        let Known {
+            prompts,
+            queues,
+            agents,
+        } = *names;
         let span = raw.span();
         let r = raw.get_ref();
         let name = self
@@ -1102,6 +1109,14 @@ fn opening(text: &str) -> Option<OpeningHours> {
 }
 
 /// What a node's checks need to know about its flow.
+/// The names flows may refer to, defined elsewhere in the configuration.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    prompts: &'a [String],
+    queues: &'a [String],
+    agents: &'a [String],
+}
+
 struct NodeContext<'a> {
     flow: &'a str,
     ids: &'a [String],
