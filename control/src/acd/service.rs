@@ -3,18 +3,19 @@
 //! (which dials the agent), its deadlines are kept by one timer task.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tracing::{info, warn};
 use voxgate_config::Config;
 use voxgate_config::routing::Agent;
 use voxgate_edge::SharedConfig;
 use voxgate_edge::control_plane::ConversationId;
 
-use super::distributor::{Acd, AcdEvent};
+use super::distributor::{Acd, AcdEvent, AgentState};
 use super::metrics::AcdMetrics;
+use crate::api::events::{EventBody, EventMessage};
 
 /// What the contact center tells a queued contact's flow.
 #[derive(Clone, Debug)]
@@ -29,6 +30,9 @@ pub struct ContactCenter {
     inner: Mutex<Inner>,
     wake: Notify,
     metrics: AcdMetrics,
+    /// The API's event stream, once the API is there: agents' states, contacts queued
+    /// and offered.
+    stream: OnceLock<broadcast::Sender<Arc<str>>>,
 }
 
 struct Inner {
@@ -76,7 +80,26 @@ impl ContactCenter {
             config,
             wake: Notify::new(),
             metrics: AcdMetrics::new()?,
+            stream: OnceLock::new(),
         })
+    }
+
+    /// Publishes its events on the API's event stream from now on.
+    pub fn set_stream(&self, stream: broadcast::Sender<Arc<str>>) {
+        let _ = self.stream.set(stream);
+    }
+
+    fn publish(&self, conversation: Option<ConversationId>, body: EventBody) {
+        let Some(stream) = self.stream.get().filter(|s| s.receiver_count() > 0) else {
+            return;
+        };
+        let message = EventMessage {
+            conversation: conversation.map(|c| c.to_string()),
+            body,
+        };
+        if let Ok(text) = serde_json::to_string(&message) {
+            let _ = stream.send(text.into());
+        }
     }
 
     /// Its metrics.
@@ -128,6 +151,8 @@ impl ContactCenter {
                 l.guard.flows.remove(&contact);
             } else {
                 self.metrics.queued(queue);
+                let queue = queue.to_owned();
+                self.publish(Some(contact), EventBody::ContactQueued { queue });
             }
             result
         })?;
@@ -150,7 +175,9 @@ impl ContactCenter {
             if result.is_err() {
                 l.guard.flows.remove(&contact);
             } else {
-                self.metrics.queued(&format!("agent:{agent}"));
+                let queue = format!("agent:{agent}");
+                self.metrics.queued(&queue);
+                self.publish(Some(contact), EventBody::ContactQueued { queue });
             }
             result
         })?;
@@ -216,6 +243,7 @@ impl ContactCenter {
                     if sent {
                         info!(contact = %contact, agent = %agent, "contact offered to agent");
                         self.metrics.offered();
+                        self.publish(Some(contact), EventBody::ContactOffered { agent });
                     } else {
                         // The flow is gone without leaving: take the contact out, the
                         // agent is available again.
@@ -226,6 +254,12 @@ impl ContactCenter {
                 }
                 AcdEvent::AgentState { agent, state } => {
                     info!(agent = %agent, state = state.name(), "agent state");
+                    let code = match &state {
+                        AgentState::Idle { code } | AgentState::WrapUp { code } => code.clone(),
+                        _ => None,
+                    };
+                    let state = state.name();
+                    self.publish(None, EventBody::AgentState { agent, state, code });
                 }
             }
         }

@@ -34,6 +34,27 @@ impl From<&StampedEvent> for EventMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
+    /// An agent's state changed (no `conversation`): `logged_out`, `idle`, `available`,
+    /// `reserved`, `offered`, `engaged`, `wrap_up`, with the idle or wrap-up code.
+    AgentState {
+        /// The agent.
+        agent: String,
+        /// Its state.
+        state: &'static str,
+        /// The idle or wrap-up code, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+    },
+    /// A flow put the conversation in a queue (`agent:NAME` for one agent's).
+    ContactQueued {
+        /// The queue.
+        queue: String,
+    },
+    /// The conversation is offered to an agent: its phone is about to ring.
+    ContactOffered {
+        /// The agent.
+        agent: String,
+    },
     /// A conversation began (sent by the API before any of its events): who decides it
     /// (`api`, `static`, `fallback` for an API route with no client connected, or `flow`
     /// for an entry point's flow) and,

@@ -116,6 +116,7 @@ impl ApiPlane {
         center: Arc<crate::acd::ContactCenter>,
     ) -> Result<ApiPlane, ControlError> {
         let (announce, _) = broadcast::channel(ANNOUNCE_QUEUE);
+        center.set_stream(announce.clone());
         Ok(ApiPlane {
             center,
             config,

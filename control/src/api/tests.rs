@@ -1033,6 +1033,7 @@ async fn agents_log_in_become_available_and_are_listed() {
     .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.json);
     assert_eq!(a.json["error"], "conflict");
+    let mut stream = plane.announcements();
     let a = call(
         &plane,
         Method::POST,
@@ -1043,6 +1044,13 @@ async fn agents_log_in_become_available_and_are_listed() {
     .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json["state"], "idle");
+    // The event stream carries the agent's state.
+    let text = stream.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    let event: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        event,
+        json!({"type": "agent_state", "agent": "alice", "state": "idle"})
+    );
     let a = call(
         &plane,
         Method::POST,
@@ -1052,6 +1060,8 @@ async fn agents_log_in_become_available_and_are_listed() {
     )
     .await;
     assert_eq!(a.json["code"], "break");
+    let text = stream.try_recv().unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains(r#""code":"break""#), "{text}");
     let a = call(
         &plane,
         Method::POST,
