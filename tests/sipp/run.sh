@@ -4049,9 +4049,23 @@ test_queue_longest_available() {
 	sleep 0.1
 	api_call POST /v1/agents/alice/state '{"state": "available"}' >/dev/null || return 1
 	agent_start queue_bob "$QUEUE_BOB_IP:$CALLEE_PORT" "$AGENT2_MP" call_uas_agent_bye.xml || return 1
+	local events=$OUT/queue_longest_available.events.jsonl
+	rm -f "$events"
+	python3 "$HERE/wsclient.py" --token "$API_TOKEN" --until ended --timeout 25 --out "$events" \
+		"ws://$API/v1/events" 2>"$OUT/queue_longest_available.ws.log" &
+	local ws=$!
+	BG_PIDS+=("$ws")
+	expect_value voxgate_api_followers '' 1 || { EXTRA_FILE=$OUT/queue_longest_available.ws.log; return 1; }
 	caller_bg queue_caller call_uac_queue.xml -s "+15550144" -p "$CALLER_PORT" -mp "$CALLER_MP"
 	caller_done queue_caller call_uac_queue.xml || return 1
 	agent_done queue_bob || return 1
+	wait "$ws" || { REASON="wsclient.py exited $? before the ended event"; EXTRA_FILE=$OUT/queue_longest_available.ws.log; return 1; }
+	# The stream told the story: queued in q-test, offered to bob, bob reserved.
+	local want
+	for want in '"type":"contact_queued","queue":"q-test"' '"type":"contact_offered","agent":"bob"' \
+		'"type":"agent_state","agent":"bob","state":"reserved"'; do
+		grep -qF "$want" "$events" || { REASON="the event stream has no $want"; EXTRA_FILE=$events; return 1; }
+	done
 	expect_delta voxgate_queue_contacts_total 'queue="q-test"' "$queued" 1 || return 1
 	expect_delta voxgate_queue_outcomes_total 'outcome="answered"' "$answered" 1 || return 1
 	expect_delta voxgate_queue_outcomes_total 'outcome="rona"' "$rona" 0 || return 1
