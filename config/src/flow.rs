@@ -246,6 +246,14 @@ pub enum NodeKind {
         /// The longest wait; `None`: the queue's `max_wait`.
         max_wait: Option<Duration>,
     },
+    /// Loop a prompt as music for a while (a pause the caller should not hear as
+    /// silence), then `next`.
+    PlayMusic {
+        /// The prompt looped.
+        prompt: String,
+        /// How long.
+        duration: Duration,
+    },
     /// Wait for one agent (an agent-specific queue): parked while the agent is busy
     /// or not available, its phone dialled when it is; `timeout` after the longest wait
     /// (the recovery: usually a `queue` node).
@@ -300,6 +308,7 @@ impl NodeKind {
         "queue",
         "get_queue_info",
         "queue_to_agent",
+        "play_music",
     ];
 
     /// The name used in the file.
@@ -318,6 +327,7 @@ impl NodeKind {
             NodeKind::Queue { .. } => "queue",
             NodeKind::GetQueueInfo { .. } => "get_queue_info",
             NodeKind::QueueToAgent { .. } => "queue_to_agent",
+            NodeKind::PlayMusic { .. } => "play_music",
         }
     }
 
@@ -325,7 +335,7 @@ impl NodeKind {
     pub fn outputs_of(kind: &str) -> Option<Outputs> {
         const DIGITS: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#"];
         let (required, optional, open): (&[&str], &[&str], bool) = match kind {
-            "play_message" | "set_variable" => (&["next"], &[], false),
+            "play_message" | "set_variable" | "play_music" => (&["next"], &[], false),
             "menu" => (&["timeout", "invalid"], DIGITS, false),
             "collect_digits" => (&["next", "timeout"], &[], false),
             "condition" => (&["true", "false"], &[], false),
@@ -364,7 +374,8 @@ impl NodeKind {
             | NodeKind::BlindTransfer { .. }
             | NodeKind::Disconnect { .. }
             | NodeKind::Queue { .. }
-            | NodeKind::QueueToAgent { .. } => true,
+            | NodeKind::QueueToAgent { .. }
+            | NodeKind::PlayMusic { .. } => true,
             NodeKind::SetVariable { .. }
             | NodeKind::Condition { .. }
             | NodeKind::Case { .. }
@@ -400,6 +411,7 @@ impl NodeKind {
                 prompt.as_deref().into_iter().collect()
             }
             NodeKind::QueueToAgent { music, .. } => music.as_deref().into_iter().collect(),
+            NodeKind::PlayMusic { prompt, .. } => vec![prompt.as_str()],
             _ => Vec::new(),
         }
     }

@@ -160,6 +160,7 @@ pub(crate) struct RawFlowNode {
     pub available_agents: Option<S<String>>,
     pub agent: Option<S<String>>,
     pub music: Option<S<String>>,
+    pub duration_s: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]

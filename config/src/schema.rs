@@ -58,7 +58,7 @@ pub(crate) const PASS: &str = "a header name carried across as it is, or a prefi
      Retry-After, Event, Subscription-State, Info-Package, Refer-To, Referred-By, Replaces, Path, \
      Service-Route), and not P-Asserted-Identity, Privacy, Diversion or History-Info (carried as \
      the trunks' `trusted` allows)";
-pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\", \"queue\", \"get_queue_info\", \"queue_to_agent\"";
+pub(crate) const FLOW_NODE_KINDS: &str = "one of \"play_message\", \"menu\", \"collect_digits\", \"set_variable\", \"condition\", \"case\", \"goto\", \"blind_transfer\", \"business_hours\", \"disconnect\", \"queue\", \"get_queue_info\", \"queue_to_agent\", \"play_music\"";
 pub(crate) const PREFIX: &str = "1 to 8 characters from 0-9 and +, such as \"0\" or \"+44\"";
 const HEADER_RULE_KEYS: &[Key] = &[
     key(
@@ -723,6 +723,10 @@ pub(crate) const TABLES: &[Table] = &[
             key(
                 "music",
                 "a prompt name looped while the caller waits (queue_to_agent; default: silence)",
+            ),
+            key(
+                "duration_s",
+                "1..=3600 seconds the music plays (play_music)",
             ),
         ],
     },

@@ -43,6 +43,7 @@ fn parameters(kind: &str) -> &'static [&'static str] {
         "queue" => &["queue", "priority", "skills", "max_wait_s"],
         "get_queue_info" => &["queue", "position", "estimated_wait", "available_agents"],
         "queue_to_agent" => &["agent", "priority", "max_wait_s", "music"],
+        "play_music" => &["prompt", "duration_s"],
         _ => &[],
     }
 }
@@ -96,6 +97,7 @@ fn given(n: &RawFlowNode) -> Vec<(&'static str, Range<usize>)> {
     );
     add("agent", n.agent.as_ref().map(|v| v.span()));
     add("music", n.music.as_ref().map(|v| v.span()));
+    add("duration_s", n.duration_s.as_ref().map(|v| v.span()));
     add("holidays", n.holidays.as_ref().map(|v| v.span()));
     add("force", n.force.as_ref().map(|v| v.span()));
     out
@@ -682,6 +684,17 @@ impl<'a> Validator<'a> {
                         .as_ref()
                         .and_then(|m| self.int(m, &k("max_wait_s"), 1, 86_400))
                         .map(|m| Duration::from_secs(m.unsigned_abs())),
+                }
+            }
+            "play_music" => {
+                let prompt = self.prompt(&r.prompt, span, &k("prompt"), true, ctx);
+                let duration = match self.require(&r.duration_s, span, &k("duration_s")) {
+                    Some(d) => self.int(d, &k("duration_s"), 1, 3600).unwrap_or(1),
+                    None => 1,
+                };
+                NodeKind::PlayMusic {
+                    prompt,
+                    duration: Duration::from_secs(duration.unsigned_abs()),
                 }
             }
             "queue_to_agent" => {

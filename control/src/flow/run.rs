@@ -100,6 +100,8 @@ enum Wait {
     },
     /// A `get_queue_info`'s figures.
     QueueInfo,
+    /// A `play_music`'s time.
+    Music,
 }
 
 /// A queue's figures for `get_queue_info`.
@@ -551,6 +553,12 @@ impl FlowRun {
                 playing: None,
                 digits,
             } => self.collect_done(now, digits),
+            Wait::Music => {
+                self.out.push_back(Command::StopMedia {
+                    leg: self.contact.leg,
+                });
+                self.follow(now, "next");
+            }
             Wait::Queue { offer: None, .. } => {
                 self.center.push_back(CenterRequest::Leave("timeout"));
                 self.follow(now, "timeout");
@@ -859,6 +867,12 @@ impl FlowRun {
                         offer: None,
                         timed_out: false,
                     };
+                    return;
+                }
+                NodeKind::PlayMusic { prompt, duration } => {
+                    self.play(PlaySource::Music(prompt), false);
+                    self.deadline = Some(now + duration);
+                    self.wait = Wait::Music;
                     return;
                 }
                 NodeKind::QueueToAgent {

@@ -1083,6 +1083,46 @@ mod queued {
     }
 }
 
+#[test]
+fn play_music_loops_for_its_time_then_stops() {
+    let t0 = Instant::now();
+    let flows = vec![flow(
+        "main",
+        "music",
+        vec![],
+        vec![
+            node(
+                "music",
+                NodeKind::PlayMusic {
+                    prompt: "hold".to_owned(),
+                    duration: Duration::from_secs(8),
+                },
+                &[("next", "bye")],
+            ),
+            node("bye", bye(), &[]),
+        ],
+    )];
+    let mut run = start(flows, t0);
+    let sent = commands(&mut run);
+    assert_eq!(
+        sent[1],
+        Command::Play {
+            leg: CALLER,
+            source: PlaySource::Music("hold".to_owned()),
+            barge_in: false,
+        }
+    );
+    assert_eq!(run.poll_timeout(), Some(t0 + Duration::from_secs(8)));
+    // Digits do not cut it short.
+    run.handle_event(t0 + Duration::from_secs(1), &digit('5'));
+    assert!(commands(&mut run).is_empty());
+    run.handle_timeout(t0 + Duration::from_secs(8));
+    assert_eq!(
+        commands(&mut run),
+        [Command::StopMedia { leg: CALLER }, hangup_all()]
+    );
+}
+
 mod queue_info {
     use super::*;
 
